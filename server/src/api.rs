@@ -1,0 +1,478 @@
+//! The backend protocol of DESIGN.md §4: REST under `/uploads/...` (and
+//! `/api/uploads/...`) and the Lambda envelope at `/invoke` (and `/api/invoke`).
+//!
+//! Request bodies are read as JSON whatever their `Content-Type` says: the
+//! seed's own browser example sends them as `text/plain`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::s3::S3Client;
+
+/// S3's limits, as the backend checks them.
+pub const MAX_PART_NUMBER: u32 = 10_000;
+/// S3 keys are at most 1024 bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The S3 client.
+    pub s3: S3Client,
+    /// Keys must start with this (empty: any key).
+    pub key_prefix: Arc<str>,
+}
+
+/// `POST /uploads/url`, `POST /uploads/multipart/init`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRequest {
+    /// Object key.
+    pub key: String,
+    /// MIME type stored with the object.
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+/// `POST /uploads/multipart/part-url`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartUrlRequest {
+    /// Object key.
+    pub key: String,
+    /// From init.
+    pub upload_id: String,
+    /// 1..=10,000.
+    pub part_number: i64,
+}
+
+/// One part in a complete request, named as in S3's API and the seed.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletedPart {
+    /// 1..=10,000.
+    #[serde(rename = "PartNumber")]
+    pub part_number: i64,
+    /// The ETag header of the part's PUT response.
+    #[serde(rename = "ETag")]
+    pub etag: String,
+}
+
+/// `POST /uploads/multipart/complete`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// Object key.
+    pub key: String,
+    /// From init.
+    pub upload_id: String,
+    /// Every part, numbered 1..n.
+    pub parts: Vec<CompletedPart>,
+}
+
+/// `DELETE /uploads/multipart/abort`, `GET /uploads/multipart/parts`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRef {
+    /// Object key.
+    pub key: String,
+    /// From init.
+    pub upload_id: String,
+}
+
+/// Lambda envelope payload of `generate_presigned_download_url`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownloadRequest {
+    key: String,
+}
+
+/// The Lambda envelope (the seed's "Lambda Invocation Payloads").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope {
+    processor_name: String,
+    action: String,
+    #[serde(default)]
+    payload: Value,
+}
+
+/// Routes of the protocol, to be mounted at `/` and `/api`.
+pub fn routes(state: AppState) -> Router {
+    let uploads = Router::new()
+        .route("/url", post(rest_presign_put))
+        .route("/download/{*key}", get(rest_download))
+        .route("/multipart/init", post(rest_init))
+        .route("/multipart/part-url", post(rest_part_url))
+        .route("/multipart/complete", post(rest_complete))
+        .route("/multipart/abort", delete(rest_abort))
+        .route("/multipart/parts", get(rest_list_parts));
+    Router::new()
+        .nest("/uploads", uploads)
+        .route("/invoke", post(invoke))
+        .with_state(state)
+}
+
+// ---------------------------------------------------------------- validation
+
+/// Checks an object key: 1..=1024 bytes, no control characters, no `.`/`..`
+/// segment, no leading `/`, and the configured prefix.
+pub fn validate_key(key: &str, required_prefix: &str) -> Result<(), ApiError> {
+    let bad = |msg: String| ApiError::invalid("InvalidKey", msg);
+    if key.is_empty() {
+        return Err(bad(
+            "key is empty: give the object key, for example \"uploads/photo.jpg\"".into(),
+        ));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(bad(format!(
+            "key is {} bytes long; S3 keys are at most {MAX_KEY_BYTES} bytes of UTF-8",
+            key.len()
+        )));
+    }
+    if let Some(c) = key.chars().find(|c| c.is_control()) {
+        return Err(bad(format!(
+            "key contains the control character U+{:04X}; remove it",
+            c as u32
+        )));
+    }
+    if key.starts_with('/') {
+        return Err(bad(
+            "key starts with '/'; give it without the leading slash".into(),
+        ));
+    }
+    if key.split('/').any(|seg| seg == ".." || seg == ".") {
+        return Err(bad(
+            "key has a '.' or '..' path segment; keys must not walk up or stay in place".into(),
+        ));
+    }
+    if !key.starts_with(required_prefix) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "KeyOutsidePrefix",
+            format!(
+                "key must start with {required_prefix:?}: this backend only accepts keys under that prefix"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_upload_id(upload_id: &str) -> Result<(), ApiError> {
+    if upload_id.is_empty()
+        || upload_id.len() > 1024
+        || upload_id
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(ApiError::invalid(
+            "InvalidUploadId",
+            "upload_id must be the non-empty id returned by /uploads/multipart/init",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_part_number(n: i64) -> Result<u16, ApiError> {
+    if (1..=i64::from(MAX_PART_NUMBER)).contains(&n) {
+        Ok(n as u16)
+    } else {
+        Err(ApiError::invalid(
+            "InvalidPartNumber",
+            format!("part_number is {n}; S3 part numbers are 1..={MAX_PART_NUMBER}"),
+        ))
+    }
+}
+
+fn validate_content_type(ct: Option<&str>) -> Result<String, ApiError> {
+    let ct = ct
+        .filter(|s| !s.is_empty())
+        .unwrap_or("application/octet-stream");
+    if ct.len() > 255 || ct.chars().any(|c| c.is_control() || !c.is_ascii()) {
+        return Err(ApiError::invalid(
+            "InvalidContentType",
+            "content_type must be a MIME type of printable ASCII, at most 255 characters, such as \"application/zip\"",
+        ));
+    }
+    Ok(ct.to_owned())
+}
+
+/// Parses a JSON body whatever its Content-Type.
+fn parse_json<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid(
+            "InvalidJson",
+            format!("the request body is empty; send JSON like {shape}"),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(
+            "InvalidJson",
+            format!("the request body is not the expected JSON ({e}); send JSON like {shape}"),
+        )
+    })
+}
+
+fn parse_value<T: DeserializeOwned>(payload: Value, shape: &str) -> Result<T, ApiError> {
+    serde_json::from_value(payload).map_err(|e| {
+        ApiError::invalid(
+            "InvalidJson",
+            format!("the payload is not the expected JSON ({e}); send a payload like {shape}"),
+        )
+    })
+}
+
+const KEY_SHAPE: &str = r#"{"key": "uploads/file.zip", "content_type": "application/zip"}"#;
+const PART_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "part_number": 1}"#;
+const COMPLETE_SHAPE: &str =
+    r#"{"key": "...", "upload_id": "...", "parts": [{"PartNumber": 1, "ETag": "\"...\""}]}"#;
+const REF_SHAPE: &str = r#"{"key": "...", "upload_id": "..."}"#;
+
+// ---------------------------------------------------------------- operations
+
+impl AppState {
+    fn presign_put(&self, req: KeyRequest) -> Result<Value, ApiError> {
+        validate_key(&req.key, &self.key_prefix)?;
+        validate_content_type(req.content_type.as_deref())?;
+        Ok(json!({ "url": self.s3.presign_put(&req.key).as_str(), "key": req.key }))
+    }
+
+    fn download(&self, key: &str) -> Result<Value, ApiError> {
+        validate_key(key, &self.key_prefix)?;
+        Ok(json!({ "url": self.s3.presign_get(key).as_str() }))
+    }
+
+    async fn init(&self, req: KeyRequest) -> Result<Value, ApiError> {
+        validate_key(&req.key, &self.key_prefix)?;
+        let content_type = validate_content_type(req.content_type.as_deref())?;
+        let upload_id = self
+            .s3
+            .create_multipart_upload(&req.key, &content_type)
+            .await?;
+        Ok(json!({ "upload_id": upload_id, "key": req.key }))
+    }
+
+    fn part_url(&self, req: PartUrlRequest) -> Result<Value, ApiError> {
+        validate_key(&req.key, &self.key_prefix)?;
+        validate_upload_id(&req.upload_id)?;
+        let n = validate_part_number(req.part_number)?;
+        Ok(json!({ "url": self.s3.presign_part(&req.key, &req.upload_id, n).as_str() }))
+    }
+
+    async fn complete(&self, req: CompleteRequest) -> Result<Value, ApiError> {
+        validate_key(&req.key, &self.key_prefix)?;
+        validate_upload_id(&req.upload_id)?;
+        let mut parts = req.parts;
+        if parts.is_empty() {
+            return Err(ApiError::invalid(
+                "InvalidParts",
+                "parts is empty; list every uploaded part as {\"PartNumber\": n, \"ETag\": \"...\"}",
+            ));
+        }
+        for p in &parts {
+            validate_part_number(p.part_number)?;
+            if p.etag.trim().is_empty()
+                || p.etag.len() > 1024
+                || p.etag.chars().any(char::is_control)
+            {
+                return Err(ApiError::invalid(
+                    "InvalidETag",
+                    format!(
+                        "part {} has an empty or malformed ETag; send the ETag header of that part's PUT response",
+                        p.part_number
+                    ),
+                ));
+            }
+        }
+        parts.sort_by_key(|p| p.part_number);
+        for (i, p) in parts.iter().enumerate() {
+            if p.part_number != i as i64 + 1 {
+                return Err(ApiError::invalid(
+                    "InvalidParts",
+                    format!(
+                        "parts must be numbered 1..{} without gaps or repeats; part {} is missing or repeated",
+                        parts.len(),
+                        i + 1
+                    ),
+                ));
+            }
+        }
+        let etags: Vec<String> = parts.into_iter().map(|p| p.etag).collect();
+        let done = self
+            .s3
+            .complete_multipart_upload(&req.key, &req.upload_id, &etags)
+            .await?;
+        Ok(json!({ "key": req.key, "etag": done.etag, "location": done.location }))
+    }
+
+    async fn abort(&self, req: UploadRef) -> Result<Value, ApiError> {
+        validate_key(&req.key, &self.key_prefix)?;
+        validate_upload_id(&req.upload_id)?;
+        self.s3
+            .abort_multipart_upload(&req.key, &req.upload_id)
+            .await?;
+        Ok(json!({}))
+    }
+
+    async fn list_parts(&self, req: UploadRef) -> Result<Value, ApiError> {
+        validate_key(&req.key, &self.key_prefix)?;
+        validate_upload_id(&req.upload_id)?;
+        let parts = self.s3.list_parts(&req.key, &req.upload_id).await?;
+        let parts: Vec<Value> = parts
+            .into_iter()
+            .map(|p| json!({ "PartNumber": p.part_number, "ETag": p.etag, "Size": p.size }))
+            .collect();
+        Ok(json!({ "parts": parts }))
+    }
+}
+
+// ---------------------------------------------------------------- REST handlers
+
+type Reply = Result<Json<Value>, ApiError>;
+
+async fn rest_presign_put(State(s): State<AppState>, body: Bytes) -> Reply {
+    s.presign_put(parse_json(&body, KEY_SHAPE)?).map(Json)
+}
+
+async fn rest_download(State(s): State<AppState>, Path(key): Path<String>) -> Reply {
+    s.download(&key).map(Json)
+}
+
+async fn rest_init(State(s): State<AppState>, body: Bytes) -> Reply {
+    s.init(parse_json(&body, KEY_SHAPE)?).await.map(Json)
+}
+
+async fn rest_part_url(State(s): State<AppState>, body: Bytes) -> Reply {
+    s.part_url(parse_json(&body, PART_SHAPE)?).map(Json)
+}
+
+async fn rest_complete(State(s): State<AppState>, body: Bytes) -> Reply {
+    s.complete(parse_json(&body, COMPLETE_SHAPE)?)
+        .await
+        .map(Json)
+}
+
+/// Abort takes `{key, upload_id}` as a JSON body or as query parameters.
+async fn rest_abort(State(s): State<AppState>, RawQuery(query): RawQuery, body: Bytes) -> Reply {
+    let req = if body.iter().all(u8::is_ascii_whitespace) {
+        parse_query(query.as_deref())?
+    } else {
+        parse_json(&body, REF_SHAPE)?
+    };
+    s.abort(req).await.map(Json)
+}
+
+async fn rest_list_parts(State(s): State<AppState>, RawQuery(query): RawQuery) -> Reply {
+    s.list_parts(parse_query(query.as_deref())?).await.map(Json)
+}
+
+fn parse_query(query: Option<&str>) -> Result<UploadRef, ApiError> {
+    let uri: axum::http::Uri = format!("/?{}", query.unwrap_or("")).parse().map_err(|_| {
+        ApiError::invalid(
+            "InvalidQuery",
+            "the query string is malformed; send ?key=...&upload_id=...",
+        )
+    })?;
+    Query::<UploadRef>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| ApiError::invalid("InvalidQuery", format!("{e}; send ?key=...&upload_id=...")))
+}
+
+// ---------------------------------------------------------------- Lambda envelope
+
+async fn invoke(State(s): State<AppState>, body: Bytes) -> Reply {
+    let env: Envelope = parse_json(
+        &body,
+        r#"{"processor_name": "s3_upload", "action": "...", "payload": {...}}"#,
+    )?;
+    if env.processor_name != "s3_upload" {
+        return Err(ApiError::invalid(
+            "UnknownProcessor",
+            format!(
+                "processor_name is {:?}; this backend serves \"s3_upload\"",
+                env.processor_name
+            ),
+        ));
+    }
+    let p = env.payload;
+    let value = match env.action.as_str() {
+        "generate_presigned_upload_url" => s.presign_put(parse_value(p, KEY_SHAPE)?)?,
+        "generate_presigned_download_url" => {
+            s.download(&parse_value::<DownloadRequest>(p, r#"{"key": "..."}"#)?.key)?
+        }
+        "initiate_multipart_upload" => s.init(parse_value(p, KEY_SHAPE)?).await?,
+        "generate_presigned_part_upload_url" => s.part_url(parse_value(p, PART_SHAPE)?)?,
+        "complete_multipart_upload" => s.complete(parse_value(p, COMPLETE_SHAPE)?).await?,
+        "abort_multipart_upload" => s.abort(parse_value(p, REF_SHAPE)?).await?,
+        "list_parts" => s.list_parts(parse_value(p, REF_SHAPE)?).await?,
+        other => {
+            return Err(ApiError::invalid(
+                "UnknownAction",
+                format!(
+                    "action {other:?} is unknown; use one of initiate_multipart_upload, generate_presigned_part_upload_url, \
+                     complete_multipart_upload, abort_multipart_upload, list_parts, generate_presigned_upload_url, \
+                     generate_presigned_download_url"
+                ),
+            ));
+        }
+    };
+    Ok(Json(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        let ok = ["a", "dir/file.zip", "a..b/c", "ünï/cødé"];
+        for k in ok {
+            assert!(validate_key(k, "").is_ok(), "{k}");
+        }
+        let long = "x".repeat(1025);
+        let bad = [
+            "",
+            "/abs",
+            "a/../b",
+            "..",
+            "a/./b",
+            "tab\there",
+            "nul\0",
+            long.as_str(),
+        ];
+        for k in bad {
+            assert_eq!(
+                validate_key(k, "").unwrap_err().status,
+                StatusCode::BAD_REQUEST,
+                "{k:?}"
+            );
+        }
+        assert_eq!(
+            validate_key("other/x", "users/").unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
+        assert!(validate_key("users/x", "users/").is_ok());
+    }
+
+    #[test]
+    fn part_numbers() {
+        for (n, ok) in [
+            (0, false),
+            (1, true),
+            (10_000, true),
+            (10_001, false),
+            (-1, false),
+        ] {
+            assert_eq!(validate_part_number(n).is_ok(), ok, "{n}");
+        }
+    }
+}

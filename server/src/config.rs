@@ -1,0 +1,142 @@
+//! Settings, from flags or environment variables (`s3-multipart-server --help`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use url::Url;
+
+use crate::s3::S3Settings;
+
+/// Reference backend for s3-multipart-wasm, with an embedded S3-compatible store.
+///
+/// Without --s3-endpoint it runs its own store (s3s + s3s-fs) on --s3-listen,
+/// keeping objects in --data-dir. With --s3-endpoint it presigns for that
+/// endpoint instead (AWS S3, MinIO, Garage, R2, ...), whose bucket must exist
+/// and whose CORS must allow PUT from the page's origin and expose ETag.
+#[derive(Debug, Clone, Parser)]
+#[command(version)]
+pub struct Config {
+    /// Address of the API and demo page (port 0 picks a free port).
+    #[arg(long, env = "S3MP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Address of the embedded S3 store (port 0 picks a free port).
+    #[arg(long, env = "S3MP_S3_LISTEN", default_value = "127.0.0.1:9000")]
+    pub s3_listen: SocketAddr,
+
+    /// Folder where the embedded store keeps its objects.
+    #[arg(long, env = "S3MP_DATA_DIR", default_value = "./s3-data")]
+    pub data_dir: PathBuf,
+
+    /// External S3-compatible endpoint, e.g. https://s3.eu-west-1.amazonaws.com.
+    /// Turns the embedded store off.
+    #[arg(long, env = "S3MP_S3_ENDPOINT")]
+    pub s3_endpoint: Option<Url>,
+
+    /// Endpoint written into presigned URLs, when the browser reaches S3 by another
+    /// address than the backend does. Defaults to the endpoint.
+    #[arg(long, env = "S3MP_S3_PUBLIC_ENDPOINT")]
+    pub s3_public_endpoint: Option<Url>,
+
+    /// Use virtual-host-style URLs (bucket.host/key) instead of path-style (host/bucket/key).
+    #[arg(long, env = "S3MP_VIRTUAL_HOST_STYLE")]
+    pub virtual_host_style: bool,
+
+    /// Bucket (created at start in the embedded store).
+    #[arg(long, env = "S3MP_BUCKET", default_value = "uploads")]
+    pub bucket: String,
+
+    /// Region of the signature scope.
+    #[arg(long, env = "S3MP_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Access key id (of the embedded store, or of the external endpoint).
+    #[arg(long, env = "S3MP_ACCESS_KEY", default_value = "s3mp-local-access-key")]
+    pub access_key: String,
+
+    /// Secret access key.
+    #[arg(
+        long,
+        env = "S3MP_SECRET_KEY",
+        default_value = "s3mp-local-secret-key",
+        hide_env_values = true
+    )]
+    pub secret_key: String,
+
+    /// Seconds a presigned URL stays valid.
+    #[arg(long, env = "S3MP_PRESIGN_EXPIRY", default_value_t = 3600)]
+    pub presign_expiry: u64,
+
+    /// Only keys with this prefix are accepted (empty: any key).
+    #[arg(long, env = "S3MP_KEY_PREFIX", default_value = "")]
+    pub key_prefix: String,
+
+    /// Origins allowed by CORS, comma-separated; "*" mirrors any origin (dev default).
+    #[arg(
+        long,
+        env = "S3MP_ALLOW_ORIGINS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
+    pub allow_origins: Vec<String>,
+
+    /// Whether the embedded store's CORS exposes ETag (false only to test that clients
+    /// report a store that hides it).
+    #[arg(long, env = "S3MP_S3_EXPOSE_ETAG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub s3_expose_etag: bool,
+
+    /// Folder of the built demo page served at /.
+    #[arg(long, env = "S3MP_WWW_DIR")]
+    pub www_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Defaults for tests: free ports on 127.0.0.1, data in `data_dir`.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        let mut cfg = Self::parse_from(["s3-multipart-server"]);
+        cfg.listen = "127.0.0.1:0".parse().expect("literal address");
+        cfg.s3_listen = "127.0.0.1:0".parse().expect("literal address");
+        cfg.data_dir = data_dir;
+        cfg
+    }
+
+    /// The built demo page: --www-dir, else `www/dist` of this checkout.
+    pub fn www_dir(&self) -> PathBuf {
+        self.www_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/dist"))
+    }
+
+    fn settings(&self, endpoint: Url, public: Url) -> S3Settings {
+        S3Settings {
+            endpoint,
+            public_endpoint: public,
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            access_key: self.access_key.clone(),
+            secret_key: self.secret_key.clone(),
+            path_style: !self.virtual_host_style,
+            presign_expiry: Duration::from_secs(self.presign_expiry.clamp(1, 7 * 24 * 3600)),
+        }
+    }
+
+    /// Settings of the external endpoint, if one is configured.
+    pub fn external_s3(&self) -> anyhow::Result<Option<S3Settings>> {
+        Ok(self.s3_endpoint.clone().map(|e| {
+            let public = self.s3_public_endpoint.clone().unwrap_or_else(|| e.clone());
+            self.settings(e, public)
+        }))
+    }
+
+    /// Settings of the embedded store listening on `addr`.
+    pub fn embedded_s3(&self, addr: SocketAddr) -> anyhow::Result<S3Settings> {
+        let endpoint = Url::parse(&format!("http://{addr}"))?;
+        let public = self
+            .s3_public_endpoint
+            .clone()
+            .unwrap_or_else(|| endpoint.clone());
+        Ok(self.settings(endpoint, public))
+    }
+}

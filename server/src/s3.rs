@@ -1,0 +1,262 @@
+//! The backend's side of S3: presigned URLs for the browser (rusty-s3, SigV4)
+//! and the calls the backend makes itself (init, complete, abort, list parts),
+//! sent with reqwest to URLs presigned for a few seconds. No hand-written SigV4
+//! or XML: rusty-s3 signs and builds / parses the documents, quick-xml reads
+//! S3's `<Error>` replies.
+
+use std::time::Duration;
+
+use rusty_s3::actions::{
+    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, GetObject, ListParts,
+    PutObject, UploadPart,
+};
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::ApiError;
+
+/// How long the URLs the backend signs for its own calls stay valid.
+const SELF_CALL_EXPIRY: Duration = Duration::from_secs(60);
+
+/// Where the S3-compatible store is and how to sign for it.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// The endpoint the backend itself calls.
+    pub endpoint: Url,
+    /// The endpoint written into presigned URLs for the browser (often the same).
+    pub public_endpoint: Url,
+    /// Bucket name.
+    pub bucket: String,
+    /// Region used in the signature scope.
+    pub region: String,
+    /// Access key id.
+    pub access_key: String,
+    /// Secret access key.
+    pub secret_key: String,
+    /// Path-style (`host/bucket/key`) instead of virtual-host-style URLs.
+    pub path_style: bool,
+    /// How long presigned URLs for the browser stay valid.
+    pub presign_expiry: Duration,
+}
+
+/// One part as S3 reports it in ListParts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPart {
+    /// 1..=10,000.
+    pub part_number: u16,
+    /// As S3 returns it, quoted.
+    pub etag: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// The result of CompleteMultipartUpload.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// ETag of the assembled object.
+    pub etag: String,
+    /// URL of the object (unsigned).
+    pub location: String,
+}
+
+/// A client for one bucket.
+#[derive(Debug, Clone)]
+pub struct S3Client {
+    bucket: Bucket,
+    public_bucket: Bucket,
+    credentials: Credentials,
+    http: reqwest::Client,
+    presign_expiry: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename = "Error")]
+struct S3ErrorBody {
+    #[serde(rename = "Code")]
+    code: String,
+    #[serde(rename = "Message", default)]
+    message: String,
+}
+
+impl S3Client {
+    /// Builds the client; fails on an endpoint rusty-s3 cannot use.
+    pub fn new(s: &S3Settings) -> anyhow::Result<Self> {
+        let style = if s.path_style {
+            UrlStyle::Path
+        } else {
+            UrlStyle::VirtualHost
+        };
+        let bucket = Bucket::new(
+            s.endpoint.clone(),
+            style,
+            s.bucket.clone(),
+            s.region.clone(),
+        )?;
+        let public_bucket = Bucket::new(
+            s.public_endpoint.clone(),
+            style,
+            s.bucket.clone(),
+            s.region.clone(),
+        )?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .build()?;
+        Ok(Self {
+            bucket,
+            public_bucket,
+            credentials: Credentials::new(s.access_key.clone(), s.secret_key.clone()),
+            http,
+            presign_expiry: s.presign_expiry,
+        })
+    }
+
+    /// A presigned PUT of a whole object, for files below the multipart threshold.
+    pub fn presign_put(&self, key: &str) -> Url {
+        PutObject::new(&self.public_bucket, Some(&self.credentials), key).sign(self.presign_expiry)
+    }
+
+    /// A presigned GET of an object.
+    pub fn presign_get(&self, key: &str) -> Url {
+        GetObject::new(&self.public_bucket, Some(&self.credentials), key).sign(self.presign_expiry)
+    }
+
+    /// A presigned PUT of one part of a multipart upload.
+    pub fn presign_part(&self, key: &str, upload_id: &str, part_number: u16) -> Url {
+        UploadPart::new(
+            &self.public_bucket,
+            Some(&self.credentials),
+            key,
+            part_number,
+            upload_id,
+        )
+        .sign(self.presign_expiry)
+    }
+
+    /// The unsigned URL of an object.
+    pub fn object_url(&self, key: &str) -> Url {
+        self.public_bucket.object_url(key)
+    }
+
+    /// CreateMultipartUpload: returns the upload id.
+    pub async fn create_multipart_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<String, ApiError> {
+        let mut action = CreateMultipartUpload::new(&self.bucket, Some(&self.credentials), key);
+        action.headers_mut().insert("content-type", content_type);
+        let url = action.sign(SELF_CALL_EXPIRY);
+        let body = self
+            .send(self.http.post(url).header("content-type", content_type))
+            .await?;
+        let parsed = CreateMultipartUpload::parse_response(&body).map_err(|e| {
+            ApiError::bad_gateway(format!(
+                "S3 sent a CreateMultipartUpload reply that is not valid XML: {e}"
+            ))
+        })?;
+        Ok(parsed.upload_id().to_owned())
+    }
+
+    /// CompleteMultipartUpload with the ETags of parts 1..=n, in order.
+    pub async fn complete_multipart_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<Completed, ApiError> {
+        let action = CompleteMultipartUpload::new(
+            &self.bucket,
+            Some(&self.credentials),
+            key,
+            upload_id,
+            etags.iter().map(String::as_str),
+        );
+        let url = action.sign(SELF_CALL_EXPIRY);
+        let body = action.body();
+        let reply = self.send(self.http.post(url).body(body)).await?;
+        // S3 may answer 200 and put an <Error> in the body.
+        if let Ok(err) = quick_xml::de::from_str::<S3ErrorBody>(&reply) {
+            return Err(ApiError::from_s3(200, &err.code, &err.message));
+        }
+        let parsed =
+            rusty_s3::actions::CompleteMultipartUploadResponse::parse(&reply).map_err(|e| {
+                ApiError::bad_gateway(format!(
+                    "S3 sent a CompleteMultipartUpload reply that is not valid XML: {e}"
+                ))
+            })?;
+        Ok(Completed {
+            etag: parsed.etag().to_owned(),
+            location: self.object_url(key).to_string(),
+        })
+    }
+
+    /// AbortMultipartUpload.
+    pub async fn abort_multipart_upload(&self, key: &str, upload_id: &str) -> Result<(), ApiError> {
+        let url = AbortMultipartUpload::new(&self.bucket, Some(&self.credentials), key, upload_id)
+            .sign(SELF_CALL_EXPIRY);
+        self.send(self.http.delete(url)).await.map(drop)
+    }
+
+    /// ListParts, following S3's pagination to the end.
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<StoredPart>, ApiError> {
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let mut action = ListParts::new(&self.bucket, Some(&self.credentials), key, upload_id);
+            if let Some(m) = marker {
+                action.set_part_number_marker(m);
+            }
+            let body = self
+                .send(self.http.get(action.sign(SELF_CALL_EXPIRY)))
+                .await?;
+            let page = ListParts::parse_response(&body).map_err(|e| {
+                ApiError::bad_gateway(format!(
+                    "S3 sent a ListParts reply that is not valid XML: {e}"
+                ))
+            })?;
+            parts.extend(page.parts.into_iter().map(|p| StoredPart {
+                part_number: p.number,
+                etag: p.etag,
+                size: p.size,
+            }));
+            match page.next_part_number_marker {
+                Some(next) if marker != Some(next) && next > 0 && parts.len() < 10_000 => {
+                    marker = Some(next)
+                }
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.part_number);
+        parts.dedup_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<String, ApiError> {
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ApiError::bad_gateway(format!("cannot reach the S3 endpoint: {e}")))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| ApiError::bad_gateway(format!("S3 reply was cut off: {e}")))?;
+        if status.is_success() {
+            return Ok(text);
+        }
+        match quick_xml::de::from_str::<S3ErrorBody>(&text) {
+            Ok(err) => Err(ApiError::from_s3(status.as_u16(), &err.code, &err.message)),
+            Err(_) => Err(ApiError::from_s3(
+                status.as_u16(),
+                "S3Error",
+                &format!("S3 answered {status} with no error document"),
+            )),
+        }
+    }
+}
