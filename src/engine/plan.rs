@@ -1,0 +1,170 @@
+//! How a file is cut into parts, within S3's limits.
+//!
+//! S3 multipart limits (AWS "Amazon S3 multipart upload limits"):
+//! - at most [`MAX_PARTS`] parts, numbered 1..=10,000;
+//! - every part but the last is [`MIN_PART_SIZE`]..=[`MAX_PART_SIZE`]; the last may be smaller;
+//! - an object is at most [`MAX_OBJECT_SIZE`];
+//! - a single PUT is at most [`MAX_SINGLE_PUT`].
+
+use crate::engine::error::UploadError;
+
+/// 1 MiB.
+pub const MIB: u64 = 1024 * 1024;
+/// Smallest part S3 accepts (but for the last).
+pub const MIN_PART_SIZE: u64 = 5 * MIB;
+/// Largest part S3 accepts.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * MIB;
+/// Most parts in one upload.
+pub const MAX_PARTS: u64 = 10_000;
+/// Largest object S3 stores: 5 TiB.
+pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * MIB;
+/// Largest object one PUT may carry: 5 GiB.
+pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * MIB;
+/// Part size when none is given.
+pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
+
+/// The byte range of one part: `start..end`, end exclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartRange {
+    /// 1-based part number.
+    pub number: u16,
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+impl PartRange {
+    /// Bytes in the part.
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// Whether the part holds no bytes (only a 0-byte single PUT).
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// How a file goes up: one PUT, or a multipart upload of `count` parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// File size in bytes.
+    pub size: u64,
+    /// Size of every part but the last (the whole size for a single PUT).
+    pub part_size: u64,
+    /// Number of parts (1 for a single PUT, also for a 0-byte file).
+    pub count: u16,
+    /// True when the file goes as one presigned PUT instead of a multipart upload.
+    pub single: bool,
+}
+
+impl Plan {
+    /// Plans an upload of `size` bytes.
+    ///
+    /// `part_size` is the wanted part size (5 MiB..=5 GiB); it grows, rounded up
+    /// to a whole MiB, when the file would need more than 10,000 parts. Files of
+    /// at most `multipart_threshold` bytes (and at most 5 GiB) go as one PUT.
+    pub fn new(size: u64, part_size: u64, multipart_threshold: u64) -> Result<Self, UploadError> {
+        if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
+            return Err(UploadError::invalid_option(
+                "partSize",
+                format!("partSize is {part_size} bytes; S3 parts are 5 MiB (5242880) to 5 GiB (5368709120): pick a value in that range"),
+            ));
+        }
+        if size > MAX_OBJECT_SIZE {
+            return Err(UploadError::too_large(size));
+        }
+        if size <= multipart_threshold.min(MAX_SINGLE_PUT) {
+            return Ok(Self { size, part_size: size, count: 1, single: true });
+        }
+        let mut part_size = part_size;
+        if size.div_ceil(part_size) > MAX_PARTS {
+            part_size = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
+        }
+        // 5 TiB / 10,000 rounded up to a MiB is 525 MiB, far below 5 GiB.
+        let count = size.div_ceil(part_size);
+        Ok(Self { size, part_size, count: u16::try_from(count).unwrap_or(u16::MAX), single: false })
+    }
+
+    /// The byte range of part `number` (1-based); `None` outside 1..=count.
+    pub fn range(&self, number: u16) -> Option<PartRange> {
+        if number == 0 || number > self.count {
+            return None;
+        }
+        let start = u64::from(number - 1) * self.part_size;
+        let end = (start + self.part_size).min(self.size);
+        Some(PartRange { number, start, end })
+    }
+
+    /// Every part's range, in order.
+    pub fn ranges(&self) -> impl Iterator<Item = PartRange> + '_ {
+        (1..=self.count).filter_map(|n| self.range(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: u64 = 1024 * MIB;
+    const TIB: u64 = 1024 * GIB;
+
+    #[test]
+    fn plans_follow_s3_limits() {
+        // (size, part size, threshold) -> (single, count, part size)
+        let cases: &[(u64, u64, u64, bool, u16, u64)] = &[
+            (0, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, true, 1, 0),
+            (1, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, true, 1, 1),
+            (5 * MIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, true, 1, 5 * MIB),
+            (8 * MIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, true, 1, 8 * MIB),
+            (8 * MIB + 1, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 2, 8 * MIB),
+            (33 * MIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 5, 8 * MIB),
+            (64 * MIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 8, 8 * MIB),
+            // threshold 0: even a 1-byte file is multipart
+            (1, DEFAULT_PART_SIZE, 0, false, 1, DEFAULT_PART_SIZE),
+            // exactly 10,000 parts keeps the part size
+            (10_000 * 5 * MIB, 5 * MIB, 0, false, 10_000, 5 * MIB),
+            // one byte more grows the part size to the next whole MiB
+            (10_000 * 5 * MIB + 1, 5 * MIB, 0, false, 8_334, 6 * MIB),
+            (100 * GIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 9_310, 11 * MIB),
+            (5 * TIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 9_987, 525 * MIB),
+            // a single PUT stops at 5 GiB whatever the threshold
+            (6 * GIB, DEFAULT_PART_SIZE, 10 * GIB, false, 768, 8 * MIB),
+        ];
+        for &(size, ps, th, single, count, part) in cases {
+            let p = Plan::new(size, ps, th).unwrap_or_else(|e| panic!("{size}: {e}"));
+            assert_eq!((p.single, p.count, p.part_size), (single, count, part), "size {size}");
+            assert!(u64::from(p.count) <= MAX_PARTS);
+            let ranges: Vec<_> = p.ranges().collect();
+            assert_eq!(ranges.len(), usize::from(count));
+            assert_eq!(ranges.iter().map(PartRange::len).sum::<u64>(), size, "parts cover the file");
+            for w in ranges.windows(2) {
+                assert_eq!(w[0].end, w[1].start, "no gap, no overlap");
+                if !single {
+                    assert!(w[0].len() >= MIN_PART_SIZE && w[0].len() <= MAX_PART_SIZE);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_what_s3_would_refuse() {
+        let e = Plan::new(MAX_OBJECT_SIZE + 1, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE).unwrap_err();
+        assert_eq!(e.code, crate::engine::error::ErrorCode::FileTooLarge);
+        assert!(e.message.contains("5 TiB"), "{e}");
+        assert!(Plan::new(MAX_OBJECT_SIZE, DEFAULT_PART_SIZE, 0).is_ok());
+        for bad in [0, MIN_PART_SIZE - 1, MAX_PART_SIZE + 1] {
+            let e = Plan::new(10, bad, 0).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("partSize"));
+        }
+    }
+
+    #[test]
+    fn range_is_none_outside_the_plan() {
+        let p = Plan::new(33 * MIB, DEFAULT_PART_SIZE, 0).expect("plan");
+        assert!(p.range(0).is_none());
+        assert!(p.range(6).is_none());
+        assert_eq!(p.range(5), Some(PartRange { number: 5, start: 32 * MIB, end: 33 * MIB }));
+    }
+}

@@ -1,0 +1,214 @@
+//! Byte-level progress that never goes backwards.
+//!
+//! The true count is the bytes of finished parts plus the bytes each running
+//! PUT has sent so far. When an attempt fails, its bytes are taken back out of
+//! the true count (they will be sent again), but the reported count holds at
+//! its high-water mark until the true count passes it again: progress never
+//! moves backwards, and no byte is counted twice. Speed is an exponentially
+//! weighted moving average of the true count over time; the ETA follows from it.
+
+use std::collections::BTreeMap;
+
+/// Weight of the newest speed sample.
+const SPEED_ALPHA: f64 = 0.3;
+/// Samples closer together than this are merged, so bursts of XHR events do not skew the speed.
+const MIN_SAMPLE_MS: u64 = 250;
+
+/// A snapshot of an upload's progress, as reported to the application.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Bytes sent (never decreases).
+    pub bytes_sent: u64,
+    /// File size.
+    pub bytes_total: u64,
+    /// Parts finished.
+    pub parts_done: u16,
+    /// Parts in all.
+    pub parts_total: u16,
+    /// Bytes per second, moving average (0 until measured).
+    pub speed: f64,
+    /// Seconds left at the current speed (`None` until measured).
+    pub eta_seconds: Option<f64>,
+}
+
+impl Progress {
+    /// `bytes_sent / bytes_total` in `0.0..=1.0` (1.0 for an empty file once done).
+    pub fn fraction(&self) -> f64 {
+        if self.bytes_total == 0 {
+            if self.parts_done >= self.parts_total { 1.0 } else { 0.0 }
+        } else {
+            self.bytes_sent as f64 / self.bytes_total as f64
+        }
+    }
+}
+
+/// Tracks the bytes of every part.
+#[derive(Debug, Clone)]
+pub struct ProgressTracker {
+    total: u64,
+    parts_total: u16,
+    done_bytes: u64,
+    parts_done: u16,
+    in_flight: BTreeMap<u16, u64>,
+    reported: u64,
+    speed: f64,
+    last_sample: Option<(u64, u64)>,
+}
+
+impl ProgressTracker {
+    /// A tracker for `total` bytes in `parts_total` parts.
+    pub fn new(total: u64, parts_total: u16) -> Self {
+        Self {
+            total,
+            parts_total,
+            done_bytes: 0,
+            parts_done: 0,
+            in_flight: BTreeMap::new(),
+            reported: 0,
+            speed: 0.0,
+            last_sample: None,
+        }
+    }
+
+    /// The true count: bytes that have reached S3 or are on their way in a running attempt.
+    pub fn actual(&self) -> u64 {
+        (self.done_bytes + self.in_flight.values().sum::<u64>()).min(self.total)
+    }
+
+    /// A running attempt of `part` has sent `loaded` bytes.
+    pub fn on_loaded(&mut self, part: u16, loaded: u64, now_ms: u64) {
+        self.in_flight.insert(part, loaded);
+        self.sample(now_ms);
+    }
+
+    /// `part` is finished with `len` bytes (counted once, whatever its attempts sent).
+    pub fn on_done(&mut self, part: u16, len: u64, now_ms: u64) {
+        self.in_flight.remove(&part);
+        self.done_bytes += len;
+        self.parts_done += 1;
+        self.sample(now_ms);
+    }
+
+    /// The running attempt of `part` failed or was cancelled: its bytes come back out.
+    pub fn on_attempt_lost(&mut self, part: u16) {
+        self.in_flight.remove(&part);
+        // The speed sample base must not count the lost bytes as negative speed.
+        if let Some((t, _)) = self.last_sample {
+            self.last_sample = Some((t, self.actual()));
+        }
+    }
+
+    /// Parts already in S3 when a resumed upload starts.
+    pub fn on_already_done(&mut self, len: u64) {
+        self.done_bytes += len;
+        self.parts_done += 1;
+        self.reported = self.reported.max(self.actual());
+    }
+
+    /// Forgets the speed (after a pause, a stall or going offline).
+    pub fn reset_speed(&mut self) {
+        self.speed = 0.0;
+        self.last_sample = None;
+    }
+
+    fn sample(&mut self, now_ms: u64) {
+        let actual = self.actual();
+        match self.last_sample {
+            None => self.last_sample = Some((now_ms, actual)),
+            Some((t0, b0)) if now_ms >= t0 + MIN_SAMPLE_MS => {
+                let rate = actual.saturating_sub(b0) as f64 * 1000.0 / (now_ms - t0) as f64;
+                self.speed = if self.speed == 0.0 { rate } else { SPEED_ALPHA * rate + (1.0 - SPEED_ALPHA) * self.speed };
+                self.last_sample = Some((now_ms, actual));
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The snapshot to report now.
+    pub fn snapshot(&mut self) -> Progress {
+        self.reported = self.reported.max(self.actual());
+        let remaining = self.total - self.reported;
+        Progress {
+            bytes_sent: self.reported,
+            bytes_total: self.total,
+            parts_done: self.parts_done,
+            parts_total: self.parts_total,
+            speed: self.speed,
+            eta_seconds: (self.speed > 0.0).then(|| remaining as f64 / self.speed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_bytes_are_taken_out_but_progress_never_goes_back() {
+        let mut p = ProgressTracker::new(300, 3);
+        p.on_loaded(1, 60, 0);
+        p.on_loaded(2, 50, 10);
+        assert_eq!(p.snapshot().bytes_sent, 110);
+        p.on_attempt_lost(2);
+        assert_eq!(p.actual(), 60);
+        assert_eq!(p.snapshot().bytes_sent, 110, "holds at the high-water mark");
+        p.on_loaded(2, 30, 20);
+        assert_eq!(p.snapshot().bytes_sent, 110);
+        p.on_loaded(2, 80, 30);
+        assert_eq!(p.snapshot().bytes_sent, 140);
+        p.on_done(1, 100, 40);
+        p.on_done(2, 100, 50);
+        p.on_loaded(3, 100, 60);
+        p.on_done(3, 100, 70);
+        let s = p.snapshot();
+        assert_eq!((s.bytes_sent, s.parts_done), (300, 3), "ends exactly at the total, nothing counted twice");
+        assert!((s.fraction() - 1.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn a_sequence_of_events_is_monotonic() {
+        // (part, loaded or lost (-1) or done (-2)) as plain data
+        let events: &[(u16, i64)] =
+            &[(1, 10), (2, 20), (1, 40), (2, -1), (3, 5), (1, -2), (2, 10), (3, -1), (2, 100), (2, -2), (3, 100), (3, -2)];
+        let mut p = ProgressTracker::new(300, 3);
+        let mut last = 0;
+        for (i, &(part, ev)) in events.iter().enumerate() {
+            let now = i as u64 * 100;
+            match ev {
+                -1 => p.on_attempt_lost(part),
+                -2 => p.on_done(part, 100, now),
+                n => p.on_loaded(part, n as u64, now),
+            }
+            let s = p.snapshot();
+            assert!(s.bytes_sent >= last, "event {i}: {} < {last}", s.bytes_sent);
+            last = s.bytes_sent;
+        }
+        assert_eq!(last, 300);
+    }
+
+    #[test]
+    fn speed_and_eta() {
+        let mut p = ProgressTracker::new(10_000, 1);
+        p.on_loaded(1, 0, 0);
+        p.on_loaded(1, 1000, 1000);
+        let s = p.snapshot();
+        assert!((s.speed - 1000.0).abs() < 1e-9, "{}", s.speed);
+        assert!((s.eta_seconds.expect("eta") - 9.0).abs() < 1e-9);
+        p.on_loaded(1, 3000, 2000);
+        let s = p.snapshot();
+        assert!((s.speed - (0.3 * 2000.0 + 0.7 * 1000.0)).abs() < 1e-9, "moving average: {}", s.speed);
+        // events closer than MIN_SAMPLE_MS do not make a sample
+        p.on_loaded(1, 9000, 2010);
+        assert!((p.snapshot().speed - 1300.0).abs() < 1e-9);
+        p.reset_speed();
+        assert_eq!(p.snapshot().eta_seconds, None);
+    }
+
+    #[test]
+    fn empty_file_progress() {
+        let mut p = ProgressTracker::new(0, 1);
+        assert_eq!(p.snapshot().fraction(), 0.0);
+        p.on_done(1, 0, 0);
+        assert_eq!(p.snapshot().fraction(), 1.0);
+    }
+}

@@ -1,0 +1,248 @@
+//! The retry policy: data, and one pure function that decides.
+//!
+//! Retried: network errors, timeouts and stalls, 408, 429 (after `Retry-After`),
+//! 500, 502, 503, 504, S3's `400 RequestTimeout`, and a 403 whose body says the
+//! request has expired (with a fresh URL). Any other 4xx fails at once.
+//! Delays come from a list (`retryDelays`), with "equal jitter": a delay `d`
+//! becomes a uniform pick in `[d/2, d]`, so parts failing together do not retry
+//! together. Every retry of a part uses a freshly presigned URL: a store may
+//! answer 403 before reading a large body, which a browser reports as a network
+//! error, so an expired URL cannot always be told from a dropped connection.
+
+use crate::engine::error::{ErrorCode, UploadError};
+
+/// Longest `Retry-After` honoured; a longer one is cut to this.
+pub const MAX_RETRY_AFTER_MS: u64 = 10 * 60 * 1000;
+
+/// The default `retryDelays`, in milliseconds: up to five retries per part.
+pub const DEFAULT_RETRY_DELAYS_MS: [u64; 5] = [0, 1_000, 3_000, 5_000, 10_000];
+
+/// How a request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No HTTP response: connection refused or reset, DNS, CORS refusal, offline.
+    Network(String),
+    /// No answer (or no upload progress) within the time limit.
+    Timeout,
+    /// An HTTP response that is not a success.
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The start of the response body (S3 sends an XML error document).
+        body: String,
+        /// `Retry-After`, in milliseconds, when the response had one.
+        retry_after_ms: Option<u64>,
+    },
+}
+
+impl Failure {
+    /// True for a 403 whose body says the presigned URL has expired.
+    pub fn is_expired_url(&self) -> bool {
+        matches!(self, Self::Status { status: 403, body, .. } if body.to_ascii_lowercase().contains("expired"))
+    }
+
+    /// Whether the failure is worth another attempt.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Network(_) | Self::Timeout => true,
+            Self::Status { status, body, .. } => {
+                matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+                    || (*status == 400 && body.contains("RequestTimeout"))
+                    || self.is_expired_url()
+            }
+        }
+    }
+
+    /// The error reported when this failure is final.
+    pub fn into_error(self, what: &str) -> UploadError {
+        match self {
+            Self::Network(msg) => UploadError::new(
+                ErrorCode::NetworkError,
+                format!("{what} failed: the network request did not get a response ({msg}); check the connection and that the URL's CORS allows this origin"),
+            )
+            .with_cause(msg),
+            Self::Timeout => UploadError::new(
+                ErrorCode::NetworkError,
+                format!("{what} timed out with no progress; the connection is too slow or stalled: retry later, or raise partTimeout"),
+            ),
+            Self::Status { status, body, .. } => {
+                let code = s3_error_code(&body);
+                let detail = code.map(|c| format!(" ({c})")).unwrap_or_default();
+                UploadError::new(ErrorCode::S3Error, format!("{what} was refused with HTTP {status}{detail}"))
+                    .with_status(status)
+                    .with_cause(body)
+            }
+        }
+    }
+}
+
+/// The `<Code>` of an S3 XML error body, if there is one.
+pub fn s3_error_code(body: &str) -> Option<&str> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let end = body[start..].find("</Code>")? + start;
+    Some(&body[start..end])
+}
+
+/// Retry settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Delay before the 1st, 2nd, ... retry of a part, in ms. Its length is the
+    /// most retries a part gets in a row without making progress.
+    pub delays_ms: Vec<u64>,
+    /// Most retries spent over the whole upload, whatever makes progress.
+    pub max_total_retries: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { delays_ms: DEFAULT_RETRY_DELAYS_MS.to_vec(), max_total_retries: 50 }
+    }
+}
+
+/// What to do after a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Try again after this many milliseconds, with a fresh URL.
+    Retry {
+        /// Wait first.
+        after_ms: u64,
+    },
+    /// Give up: the error to report.
+    Fail(UploadError),
+}
+
+impl RetryPolicy {
+    /// Decides what follows `failure`.
+    ///
+    /// `attempts` is how many retries this part has had since it last made
+    /// progress; `spent` is how many retries the whole upload has had; `jitter`
+    /// is a uniform random number in `[0, 1)`.
+    pub fn decide(&self, failure: Failure, what: &str, attempts: u32, spent: u32, jitter: f64) -> Decision {
+        if !failure.is_transient() {
+            return Decision::Fail(failure.into_error(what));
+        }
+        let Some(&base) = self.delays_ms.get(attempts as usize) else {
+            let tries = attempts + 1;
+            let mut err = failure.into_error(what);
+            err.message = format!("{} (gave up after {tries} attempts: raise retryDelays for more)", err.message);
+            return Decision::Fail(err);
+        };
+        if spent >= self.max_total_retries {
+            let mut err = failure.into_error(what);
+            err.message = format!("{} (the upload has spent all {} retries it may)", err.message, self.max_total_retries);
+            return Decision::Fail(err);
+        }
+        let jitter = jitter.clamp(0.0, 1.0);
+        let mut after_ms = base / 2 + ((base - base / 2) as f64 * jitter) as u64;
+        if let Failure::Status { retry_after_ms: Some(ra), .. } = failure {
+            after_ms = after_ms.max(ra.min(MAX_RETRY_AFTER_MS));
+        }
+        Decision::Retry { after_ms }
+    }
+}
+
+/// Parses a `Retry-After` header: delay-seconds, or an HTTP date relative to `now_ms`
+/// (milliseconds since the Unix epoch). Unparseable values give `None`.
+pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    let at_ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
+    Some(at_ms.saturating_sub(now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(s: u16, body: &str) -> Failure {
+        Failure::Status { status: s, body: body.into(), retry_after_ms: None }
+    }
+
+    #[test]
+    fn which_failures_are_retried() {
+        let expired = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+        let cases = [
+            (Failure::Network("reset".into()), true),
+            (Failure::Timeout, true),
+            (status(408, ""), true),
+            (status(429, ""), true),
+            (status(500, ""), true),
+            (status(502, ""), true),
+            (status(503, ""), true),
+            (status(504, ""), true),
+            (status(400, "<Error><Code>RequestTimeout</Code></Error>"), true),
+            (status(403, expired), true),
+            (status(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>"), false),
+            (status(400, "<Error><Code>InvalidArgument</Code></Error>"), false),
+            (status(404, "<Error><Code>NoSuchUpload</Code></Error>"), false),
+            (status(413, ""), false),
+            (status(501, ""), false),
+        ];
+        let policy = RetryPolicy::default();
+        for (failure, retried) in cases {
+            let d = policy.decide(failure.clone(), "part 1", 0, 0, 0.5);
+            assert_eq!(matches!(d, Decision::Retry { .. }), retried, "{failure:?}");
+        }
+    }
+
+    #[test]
+    fn delays_follow_the_list_with_equal_jitter() {
+        let policy = RetryPolicy { delays_ms: vec![0, 1000, 3000], max_total_retries: 100 };
+        let f = || Failure::Network("x".into());
+        for (attempt, lo, hi) in [(0, 0, 0), (1, 500, 1000), (2, 1500, 3000)] {
+            for j in [0.0, 0.3, 0.999] {
+                let Decision::Retry { after_ms } = policy.decide(f(), "p", attempt, 0, j) else { panic!("retry") };
+                assert!((lo..=hi).contains(&after_ms), "attempt {attempt} jitter {j}: {after_ms}");
+            }
+        }
+        let Decision::Fail(e) = policy.decide(f(), "part 3", 3, 0, 0.0) else { panic!("fails after the list") };
+        assert_eq!(e.code, ErrorCode::NetworkError);
+        assert!(e.message.contains("gave up after 4 attempts"), "{e}");
+    }
+
+    #[test]
+    fn total_budget_bounds_retries() {
+        let policy = RetryPolicy { delays_ms: vec![0; 5], max_total_retries: 3 };
+        assert!(matches!(policy.decide(Failure::Timeout, "p", 0, 2, 0.0), Decision::Retry { .. }));
+        let Decision::Fail(e) = policy.decide(Failure::Timeout, "p", 0, 3, 0.0) else { panic!("budget spent") };
+        assert!(e.message.contains("all 3 retries"), "{e}");
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_capped() {
+        let policy = RetryPolicy::default();
+        let f = |ra| Failure::Status { status: 429, body: String::new(), retry_after_ms: Some(ra) };
+        assert_eq!(policy.decide(f(7_000), "p", 0, 0, 0.0), Decision::Retry { after_ms: 7_000 });
+        assert_eq!(policy.decide(f(u64::MAX), "p", 0, 0, 0.0), Decision::Retry { after_ms: MAX_RETRY_AFTER_MS });
+        // a Retry-After shorter than the policy's delay does not shorten it
+        assert_eq!(policy.decide(f(1), "p", 1, 0, 1.0), Decision::Retry { after_ms: 1_000 });
+    }
+
+    #[test]
+    fn fatal_status_names_the_s3_code() {
+        let Decision::Fail(e) = RetryPolicy::default().decide(
+            status(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>"),
+            "part 2",
+            0,
+            0,
+            0.0,
+        ) else {
+            panic!("fails fast")
+        };
+        assert_eq!((e.code, e.status), (ErrorCode::S3Error, Some(403)));
+        assert!(e.message.contains("SignatureDoesNotMatch") && e.message.contains("part 2"), "{e}");
+    }
+
+    #[test]
+    fn retry_after_header_forms() {
+        assert_eq!(parse_retry_after("3", 0), Some(3_000));
+        assert_eq!(parse_retry_after(" 0 ", 0), Some(0));
+        let now = 1_445_412_480_000; // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now), Some(5_000));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(0));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

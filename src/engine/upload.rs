@@ -1,0 +1,789 @@
+//! One upload as a state machine: events in, actions out, time passed in.
+//!
+//! The browser glue feeds [`Event`]s (a URL arrived, a PUT sent bytes, a PUT
+//! finished or failed, ...) into [`Upload::handle`] and carries out every
+//! [`Action`] that [`Upload::poll`] returns (sign a part, PUT a range, cancel a
+//! PUT, complete, abort, report progress, finish). It calls `poll` again at
+//! [`Upload::next_wakeup`]. Every decision — what to send next, when to retry,
+//! how far along we are — is made here, so it is tested natively with scripted
+//! event sequences.
+
+use std::collections::VecDeque;
+
+use crate::engine::error::{ErrorCode, UploadError};
+use crate::engine::plan::{DEFAULT_PART_SIZE, Plan};
+use crate::engine::progress::{Progress, ProgressTracker};
+use crate::engine::retry::{Decision, Failure, RetryPolicy};
+use crate::engine::url_expiry::lifetime_ms;
+
+/// Most PUTs in flight allowed.
+pub const MAX_CONCURRENCY: usize = 16;
+/// A URL that expires sooner than this is signed again before a PUT starts
+/// (a quarter of its lifetime, for URLs that live less than four minutes).
+pub const RESIGN_MARGIN_MS: u64 = 60_000;
+
+/// Settings of an upload (the JS options, validated).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Wanted part size in bytes (grows for files that would need over 10,000 parts).
+    pub part_size: u64,
+    /// Files of at most this many bytes go as one presigned PUT.
+    pub multipart_threshold: u64,
+    /// PUTs in flight at most, 1..=16.
+    pub concurrency: usize,
+    /// Retry delays and budget.
+    pub retry: RetryPolicy,
+    /// A PUT that reports no upload progress for this long is cancelled and retried (0: never).
+    pub part_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            part_size: DEFAULT_PART_SIZE,
+            multipart_threshold: DEFAULT_PART_SIZE,
+            concurrency: 4,
+            retry: RetryPolicy::default(),
+            part_timeout_ms: 60_000,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the settings; the error names the option and the fix.
+    pub fn validate(&self) -> Result<(), UploadError> {
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(UploadError::invalid_option(
+                "concurrency",
+                format!("concurrency is {}; it must be a whole number from 1 to {MAX_CONCURRENCY} (browsers do best with 3 to 6)", self.concurrency),
+            ));
+        }
+        // The part size is checked by the plan.
+        Plan::new(0, self.part_size, 0)?;
+        Ok(())
+    }
+}
+
+/// A backend call the engine asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// Start the multipart upload.
+    Init,
+    /// Presign part `n` (for a single PUT: presign the whole object, `n` = 1).
+    Sign(u16),
+    /// Complete the multipart upload.
+    Complete,
+    /// Abort the multipart upload.
+    Abort,
+}
+
+impl Call {
+    fn describe(self, single: bool) -> String {
+        match self {
+            Self::Init => "starting the multipart upload (init)".into(),
+            Self::Sign(_) if single => "getting the upload URL".into(),
+            Self::Sign(n) => format!("getting the URL of part {n} (part-url)"),
+            Self::Complete => "completing the multipart upload".into(),
+            Self::Abort => "aborting the multipart upload".into(),
+        }
+    }
+}
+
+/// What happened, fed into [`Upload::handle`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The backend started the multipart upload.
+    Initiated {
+        /// Its id.
+        upload_id: String,
+    },
+    /// The backend presigned a URL for `part`.
+    Signed {
+        /// Part number.
+        part: u16,
+        /// The presigned URL.
+        url: String,
+    },
+    /// A PUT has sent `loaded` bytes of its body.
+    PartProgress {
+        /// Part number.
+        part: u16,
+        /// Attempt id from [`Action::Put`].
+        attempt: u32,
+        /// Bytes sent so far in this attempt.
+        loaded: u64,
+    },
+    /// A PUT succeeded.
+    PartDone {
+        /// Part number.
+        part: u16,
+        /// Attempt id from [`Action::Put`].
+        attempt: u32,
+        /// The `ETag` response header, `None` when it could not be read.
+        etag: Option<String>,
+    },
+    /// A PUT failed.
+    PartFailed {
+        /// Part number.
+        part: u16,
+        /// Attempt id from [`Action::Put`].
+        attempt: u32,
+        /// How.
+        failure: Failure,
+    },
+    /// The backend completed the upload.
+    Completed {
+        /// ETag of the object.
+        etag: Option<String>,
+        /// Location of the object.
+        location: Option<String>,
+    },
+    /// The abort call returned (whether it worked or not).
+    AbortDone,
+    /// A backend call failed in a way that may pass (network, 5xx, 429, ...).
+    CallFailed {
+        /// Which call.
+        call: Call,
+        /// How.
+        failure: Failure,
+    },
+    /// A backend call failed for good (4xx, malformed reply): the error to report.
+    CallRejected {
+        /// Which call.
+        call: Call,
+        /// The error, already worded.
+        error: UploadError,
+    },
+}
+
+/// What the glue must do, returned by [`Upload::poll`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Call the backend's init.
+    Init,
+    /// Ask the backend for the URL of `part` (single PUT: the object's URL).
+    Sign {
+        /// Part number.
+        part: u16,
+    },
+    /// PUT bytes `start..end` of the file to `url`.
+    Put {
+        /// Part number.
+        part: u16,
+        /// Attempt id, to be given back in the part's events.
+        attempt: u32,
+        /// Presigned URL.
+        url: String,
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
+    /// Stop the running PUT of `part` (its events, if any still come, are ignored).
+    Cancel {
+        /// Part number.
+        part: u16,
+    },
+    /// Call the backend's complete with these (part number, ETag) pairs, in order.
+    Complete {
+        /// Upload id.
+        upload_id: String,
+        /// Parts 1..=n with their ETags.
+        parts: Vec<(u16, String)>,
+    },
+    /// Call the backend's abort.
+    Abort {
+        /// Upload id.
+        upload_id: String,
+    },
+    /// Report progress (only sent when it changed).
+    Progress(Progress),
+    /// A part is stored (for `onPartComplete`).
+    PartComplete {
+        /// Part number.
+        part: u16,
+        /// Its ETag.
+        etag: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// A retry is coming (for `onRetry`).
+    Retrying {
+        /// The part, or `None` for a backend call not tied to a part.
+        part: Option<u16>,
+        /// Retries of this part (or call) in a row, from 1.
+        attempt: u32,
+        /// Wait before it, in ms.
+        delay_ms: u64,
+        /// What failed.
+        reason: UploadError,
+    },
+    /// The upload is over.
+    Finished(Result<Outcome, UploadError>),
+}
+
+/// A finished upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The multipart upload id (`None` for a single PUT).
+    pub upload_id: Option<String>,
+    /// ETag of the stored object.
+    pub etag: Option<String>,
+    /// Location of the object, as the backend gave it (single PUT: the URL without its query).
+    pub location: Option<String>,
+    /// Bytes stored.
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum PartState {
+    Pending,
+    Signing,
+    Ready { url: String, resign_at: Option<u64> },
+    Running { url: String, resign_at: Option<u64>, attempt: u32, last_progress_ms: u64, loaded: u64 },
+    Waiting { until_ms: u64 },
+    Done { etag: String },
+}
+
+#[derive(Debug, Clone)]
+struct Part {
+    state: PartState,
+    /// Retries in a row without progress.
+    attempts: u32,
+    /// Most bytes any attempt of this part has sent.
+    best_loaded: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    /// Init to be sent (or to be retried at `retry_at`).
+    Starting,
+    /// Init in flight.
+    Initiating,
+    /// Parts going up.
+    Uploading,
+    /// Complete in flight (or to be retried at `retry_at`).
+    Completing { sent: bool },
+    /// Abort to be sent or in flight; then the upload finishes with `error`.
+    Aborting { error: UploadError, sent: bool },
+    /// Over.
+    Finished,
+}
+
+/// One upload's state machine.
+#[derive(Debug)]
+pub struct Upload {
+    cfg: Config,
+    plan: Plan,
+    phase: Phase,
+    parts: Vec<Part>,
+    upload_id: Option<String>,
+    paused: bool,
+    next_attempt: u32,
+    retries_spent: u32,
+    call_attempts: u32,
+    call_retry_at: Option<u64>,
+    progress: ProgressTracker,
+    last_reported: Option<Progress>,
+    rng: fastrand::Rng,
+    out: VecDeque<Action>,
+}
+
+impl Upload {
+    /// Plans an upload of `size` bytes. `seed` feeds the retry jitter.
+    pub fn new(size: u64, cfg: Config, seed: u64) -> Result<Self, UploadError> {
+        cfg.validate()?;
+        let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
+        let parts = (0..plan.count).map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0 }).collect();
+        let phase = if plan.single { Phase::Uploading } else { Phase::Starting };
+        Ok(Self {
+            cfg,
+            plan,
+            phase,
+            parts,
+            upload_id: None,
+            paused: false,
+            next_attempt: 0,
+            retries_spent: 0,
+            call_attempts: 0,
+            call_retry_at: None,
+            progress: ProgressTracker::new(size, plan.count),
+            last_reported: None,
+            rng: fastrand::Rng::with_seed(seed),
+            out: VecDeque::new(),
+        })
+    }
+
+    /// The plan (part size, count, single PUT or not).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The multipart upload id, once known.
+    pub fn upload_id(&self) -> Option<&str> {
+        self.upload_id.as_deref()
+    }
+
+    /// True once [`Action::Finished`] was returned.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished && self.out.is_empty()
+    }
+
+    /// True while paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Retries spent so far.
+    pub fn retries_spent(&self) -> u32 {
+        self.retries_spent
+    }
+
+    /// Progress now.
+    pub fn progress(&mut self) -> Progress {
+        self.progress.snapshot()
+    }
+
+    /// The next action to carry out, or `None` until an event arrives or
+    /// [`next_wakeup`](Self::next_wakeup) passes.
+    pub fn poll(&mut self, now_ms: u64) -> Option<Action> {
+        if self.out.is_empty() {
+            self.step(now_ms);
+        }
+        self.out.pop_front()
+    }
+
+    /// When `poll` should be called again even if no event arrives.
+    pub fn next_wakeup(&self) -> Option<u64> {
+        if self.phase == Phase::Finished {
+            return None;
+        }
+        let mut t = self.call_retry_at;
+        let mut consider = |x: u64| t = Some(t.map_or(x, |t| t.min(x)));
+        for p in &self.parts {
+            match p.state {
+                PartState::Waiting { until_ms } => consider(until_ms),
+                PartState::Running { last_progress_ms, .. } if self.cfg.part_timeout_ms > 0 => {
+                    consider(last_progress_ms + self.cfg.part_timeout_ms);
+                }
+                _ => {}
+            }
+        }
+        t
+    }
+
+    /// Stops sending: running PUTs are cancelled (their bytes come back out of
+    /// the progress), nothing new starts until [`resume`](Self::resume).
+    pub fn pause(&mut self) {
+        if self.paused || matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) {
+            return;
+        }
+        self.paused = true;
+        for i in 0..self.parts.len() {
+            if let PartState::Running { url, resign_at, .. } = &self.parts[i].state {
+                let ready = PartState::Ready { url: url.clone(), resign_at: *resign_at };
+                self.cancel_running(i, ready);
+            }
+        }
+        self.progress.reset_speed();
+        self.report_progress();
+    }
+
+    /// Goes on after [`pause`](Self::pause).
+    pub fn resume(&mut self) {
+        self.paused = false;
+    }
+
+    /// Aborts: running PUTs are cancelled, the multipart upload is deleted on
+    /// the backend, and the upload finishes with an `Aborted` error.
+    pub fn abort(&mut self) {
+        self.fail(UploadError::aborted());
+    }
+
+    /// Feeds an event in.
+    pub fn handle(&mut self, event: Event, now_ms: u64) {
+        if let Event::CallFailed { call: Call::Init, .. } | Event::CallRejected { call: Call::Init, .. } = event
+            && self.phase == Phase::Initiating
+        {
+            // Init is no longer in flight: no upload id is coming.
+            self.phase = Phase::Starting;
+        }
+        match event {
+            Event::Initiated { upload_id } => self.on_initiated(upload_id),
+            Event::Signed { part, url } => self.on_signed(part, url, now_ms),
+            Event::PartProgress { part, attempt, loaded } => self.on_progress(part, attempt, loaded, now_ms),
+            Event::PartDone { part, attempt, etag } => self.on_part_done(part, attempt, etag, now_ms),
+            Event::PartFailed { part, attempt, failure } => {
+                if self.running_attempt(part) == Some(attempt) {
+                    self.on_part_failed(usize::from(part - 1), failure, now_ms);
+                }
+            }
+            Event::Completed { etag, location } => self.on_completed(etag, location),
+            Event::AbortDone => {
+                if let Phase::Aborting { error, sent: true } = &self.phase {
+                    let error = error.clone();
+                    self.finish(Err(error));
+                }
+            }
+            Event::CallFailed { call, failure } => self.on_call_failed(call, failure, now_ms),
+            Event::CallRejected { call, error } => self.on_call_rejected(call, error),
+        }
+        self.report_progress();
+    }
+
+    // ------------------------------------------------------------ events
+
+    fn on_initiated(&mut self, upload_id: String) {
+        match self.phase {
+            Phase::Initiating => {
+                self.upload_id = Some(upload_id);
+                self.call_attempts = 0;
+                self.phase = Phase::Uploading;
+            }
+            // Aborted while init was in flight: the new upload must be deleted too.
+            Phase::Aborting { sent: false, .. } => self.upload_id = Some(upload_id),
+            _ => {}
+        }
+    }
+
+    fn on_signed(&mut self, part: u16, url: String, now_ms: u64) {
+        let Some(p) = self.part_mut(part) else { return };
+        if p.state != PartState::Signing {
+            return;
+        }
+        // Re-sign when less than a margin of the lifetime is left.
+        let resign_at = lifetime_ms(&url).map(|life| now_ms + life - RESIGN_MARGIN_MS.min(life / 4));
+        p.state = PartState::Ready { url, resign_at };
+    }
+
+    fn on_progress(&mut self, part: u16, attempt: u32, loaded: u64, now_ms: u64) {
+        let Some(p) = self.part_mut(part) else { return };
+        if let PartState::Running { attempt: a, last_progress_ms, loaded: l, .. } = &mut p.state {
+            if *a != attempt {
+                return;
+            }
+            if loaded > *l {
+                *last_progress_ms = now_ms;
+                *l = loaded;
+            }
+            let loaded = *l;
+            self.progress.on_loaded(part, loaded, now_ms);
+        }
+    }
+
+    fn on_part_done(&mut self, part: u16, attempt: u32, etag: Option<String>, now_ms: u64) {
+        if self.running_attempt(part) != Some(attempt) {
+            return;
+        }
+        let idx = usize::from(part - 1);
+        let len = self.plan.range(part).map_or(0, |r| r.len());
+        let etag = match etag.filter(|e| !e.trim().is_empty()) {
+            Some(e) => e,
+            None if self.plan.single => String::new(),
+            None => {
+                self.parts[idx].state = PartState::Pending;
+                self.progress.on_attempt_lost(part);
+                let err = UploadError::new(
+                    ErrorCode::EtagNotExposed,
+                    "the part was stored but its ETag response header cannot be read: the bucket's CORS configuration must expose ETag \
+                     (add \"ETag\" to ExposeHeaders / ExposeHeader in the bucket's CORS rules)",
+                )
+                .with_part(part);
+                self.fail(err);
+                return;
+            }
+        };
+        self.parts[idx].state = PartState::Done { etag: etag.clone() };
+        self.parts[idx].attempts = 0;
+        self.progress.on_done(part, len, now_ms);
+        if self.plan.single {
+            let location = None;
+            self.finish(Ok(Outcome { upload_id: None, etag: Some(etag).filter(|e| !e.is_empty()), location, size: self.plan.size }));
+        } else {
+            self.out.push_back(Action::PartComplete { part, etag, size: len });
+        }
+    }
+
+    fn on_part_failed(&mut self, idx: usize, failure: Failure, now_ms: u64) {
+        let part = idx as u16 + 1;
+        let loaded = match &self.parts[idx].state {
+            PartState::Running { loaded, .. } => *loaded,
+            _ => 0,
+        };
+        self.progress.on_attempt_lost(part);
+        let p = &mut self.parts[idx];
+        if loaded > p.best_loaded {
+            // Got further than ever before: the part is making progress.
+            p.best_loaded = loaded;
+            p.attempts = 0;
+        }
+        p.state = PartState::Pending;
+        let what = if self.plan.single { "the upload PUT".to_owned() } else { format!("the PUT of part {part}") };
+        self.retry_or_fail(Some(idx), failure, &what, false, now_ms);
+    }
+
+    fn on_completed(&mut self, etag: Option<String>, location: Option<String>) {
+        if let Phase::Completing { sent: true } = self.phase {
+            let outcome = Outcome { upload_id: self.upload_id.clone(), etag, location, size: self.plan.size };
+            self.finish(Ok(outcome));
+        }
+    }
+
+    fn on_call_failed(&mut self, call: Call, failure: Failure, now_ms: u64) {
+        let what = call.describe(self.plan.single);
+        match call {
+            Call::Sign(part) => {
+                if self.part_mut(part).is_some_and(|p| p.state == PartState::Signing) {
+                    self.retry_or_fail(Some(usize::from(part - 1)), failure, &what, true, now_ms);
+                }
+            }
+            Call::Abort => self.handle(Event::AbortDone, now_ms),
+            Call::Init if self.init_lost_while_aborting() => {}
+            Call::Init | Call::Complete => {
+                let in_flight = matches!(self.phase, Phase::Starting | Phase::Completing { sent: true });
+                if in_flight {
+                    self.retry_or_fail(None, failure, &what, true, now_ms);
+                }
+            }
+        }
+    }
+
+    fn on_call_rejected(&mut self, call: Call, error: UploadError) {
+        match call {
+            Call::Abort => {
+                if let Phase::Aborting { error, sent: true } = &self.phase {
+                    let error = error.clone();
+                    self.finish(Err(error));
+                }
+            }
+            Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
+            Call::Init if self.init_lost_while_aborting() => {}
+            _ => self.fail(error),
+        }
+    }
+
+    /// Init failed after the upload was aborted: no multipart upload exists,
+    /// so the upload finishes now. Returns whether that was the case.
+    fn init_lost_while_aborting(&mut self) -> bool {
+        if let Phase::Aborting { error, sent: false } = &self.phase
+            && self.upload_id.is_none()
+        {
+            let error = error.clone();
+            self.finish(Err(error));
+            return true;
+        }
+        false
+    }
+
+    // ------------------------------------------------------------ decisions
+
+    /// Retries (after a delay) or fails, by the policy. `is_backend` marks
+    /// failures of backend calls (code BackendError) rather than of S3 PUTs.
+    fn retry_or_fail(&mut self, part_idx: Option<usize>, failure: Failure, what: &str, is_backend: bool, now_ms: u64) {
+        let attempts = part_idx.map_or(self.call_attempts, |i| self.parts[i].attempts);
+        let jitter = self.rng.f64();
+        match self.cfg.retry.decide(failure.clone(), what, attempts, self.retries_spent, jitter) {
+            Decision::Retry { after_ms } => {
+                self.retries_spent += 1;
+                let attempt = attempts + 1;
+                match part_idx {
+                    Some(i) => {
+                        self.parts[i].attempts = attempt;
+                        // Every retry of a part gets a fresh URL (see retry.rs).
+                        self.parts[i].state = PartState::Waiting { until_ms: now_ms + after_ms };
+                    }
+                    None => {
+                        self.call_attempts = attempt;
+                        self.call_retry_at = Some(now_ms + after_ms);
+                        if let Phase::Completing { .. } = self.phase {
+                            self.phase = Phase::Completing { sent: false };
+                        }
+                    }
+                }
+                let mut reason = failure.into_error(what);
+                if is_backend {
+                    reason.code = ErrorCode::BackendError;
+                }
+                let part = part_idx.map(|i| i as u16 + 1);
+                if let Some(p) = part {
+                    reason.part_number = Some(p);
+                }
+                self.out.push_back(Action::Retrying { part, attempt, delay_ms: after_ms, reason });
+            }
+            Decision::Fail(mut err) => {
+                if is_backend {
+                    err.code = ErrorCode::BackendError;
+                    err.message = format!("the backend failed while {}", err.message);
+                }
+                if let Some(i) = part_idx {
+                    err.part_number = Some(i as u16 + 1);
+                }
+                self.fail(err);
+            }
+        }
+    }
+
+    /// Ends the upload with an error: cancels what runs and, when a multipart
+    /// upload exists (or may exist), deletes it first.
+    fn fail(&mut self, error: UploadError) {
+        if matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) {
+            return;
+        }
+        for i in 0..self.parts.len() {
+            if matches!(self.parts[i].state, PartState::Running { .. }) {
+                self.cancel_running(i, PartState::Pending);
+            }
+        }
+        let init_in_flight = self.phase == Phase::Initiating;
+        if self.upload_id.is_some() || init_in_flight {
+            self.phase = Phase::Aborting { error, sent: false };
+        } else {
+            self.finish(Err(error));
+        }
+    }
+
+    fn finish(&mut self, result: Result<Outcome, UploadError>) {
+        self.phase = Phase::Finished;
+        self.report_progress();
+        self.out.push_back(Action::Finished(result));
+    }
+
+    fn cancel_running(&mut self, idx: usize, next: PartState) {
+        let part = idx as u16 + 1;
+        self.parts[idx].state = next;
+        self.progress.on_attempt_lost(part);
+        self.out.push_back(Action::Cancel { part });
+    }
+
+    // ------------------------------------------------------------ scheduling
+
+    fn step(&mut self, now_ms: u64) {
+        let call_due = self.call_retry_at.is_none_or(|t| t <= now_ms);
+        match self.phase.clone() {
+            Phase::Starting if call_due => {
+                self.call_retry_at = None;
+                self.phase = Phase::Initiating;
+                self.out.push_back(Action::Init);
+            }
+            Phase::Uploading => self.schedule_parts(now_ms),
+            Phase::Completing { sent: false } if call_due => {
+                self.call_retry_at = None;
+                self.phase = Phase::Completing { sent: true };
+                let parts = self
+                    .parts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| match &p.state {
+                        PartState::Done { etag } => Some((i as u16 + 1, etag.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                let upload_id = self.upload_id.clone().unwrap_or_default();
+                self.out.push_back(Action::Complete { upload_id, parts });
+            }
+            Phase::Aborting { error, sent: false } => match self.upload_id.clone() {
+                Some(upload_id) => {
+                    self.phase = Phase::Aborting { error, sent: true };
+                    self.out.push_back(Action::Abort { upload_id });
+                }
+                // Init still in flight: wait for its upload id to delete it.
+                None => {}
+            },
+            _ => {}
+        }
+        self.report_progress();
+    }
+
+    fn schedule_parts(&mut self, now_ms: u64) {
+        // Stalls: a running PUT with no progress for part_timeout is cancelled and retried.
+        if self.cfg.part_timeout_ms > 0 {
+            for i in 0..self.parts.len() {
+                if let PartState::Running { last_progress_ms, .. } = self.parts[i].state
+                    && now_ms >= last_progress_ms + self.cfg.part_timeout_ms
+                {
+                    self.out.push_back(Action::Cancel { part: i as u16 + 1 });
+                    self.on_part_failed(i, Failure::Timeout, now_ms);
+                    if self.phase != Phase::Uploading {
+                        return;
+                    }
+                }
+            }
+        }
+        for p in &mut self.parts {
+            if let PartState::Waiting { until_ms } = p.state
+                && until_ms <= now_ms
+            {
+                p.state = PartState::Pending;
+            }
+        }
+        if self.parts.iter().all(|p| matches!(p.state, PartState::Done { .. })) {
+            if !self.plan.single {
+                self.phase = Phase::Completing { sent: false };
+                self.step(now_ms);
+            }
+            return;
+        }
+        if self.paused {
+            return;
+        }
+        let concurrency = self.cfg.concurrency;
+        let mut running = self.parts.iter().filter(|p| matches!(p.state, PartState::Running { .. })).count();
+        // Start PUTs on ready URLs, lowest part first.
+        for i in 0..self.parts.len() {
+            if running >= concurrency {
+                break;
+            }
+            if let PartState::Ready { url, resign_at } = &self.parts[i].state {
+                if resign_at.is_some_and(|t| t <= now_ms) {
+                    // About to expire: sign again rather than start a PUT that may outlive it.
+                    self.parts[i].state = PartState::Pending;
+                    continue;
+                }
+                let (url, resign_at) = (url.clone(), *resign_at);
+                let part = i as u16 + 1;
+                let Some(range) = self.plan.range(part) else { continue };
+                self.next_attempt += 1;
+                let attempt = self.next_attempt;
+                self.parts[i].state = PartState::Running { url: url.clone(), resign_at, attempt, last_progress_ms: now_ms, loaded: 0 };
+                self.progress.on_loaded(part, 0, now_ms);
+                self.out.push_back(Action::Put { part, attempt, url, start: range.start, end: range.end });
+                running += 1;
+            }
+        }
+        // Sign ahead: keep up to `concurrency` URLs ready or on their way, so
+        // that no PUT waits on a signature round trip.
+        let mut ahead = self.parts.iter().filter(|p| matches!(p.state, PartState::Signing | PartState::Ready { .. })).count();
+        for i in 0..self.parts.len() {
+            if ahead >= concurrency {
+                break;
+            }
+            if self.parts[i].state == PartState::Pending {
+                self.parts[i].state = PartState::Signing;
+                self.out.push_back(Action::Sign { part: i as u16 + 1 });
+                ahead += 1;
+            }
+        }
+    }
+
+    fn report_progress(&mut self) {
+        let snap = self.progress.snapshot();
+        let changed = self
+            .last_reported
+            .is_none_or(|l| l.bytes_sent != snap.bytes_sent || l.parts_done != snap.parts_done);
+        if changed {
+            self.last_reported = Some(snap);
+            self.out.push_back(Action::Progress(snap));
+        }
+    }
+
+    fn running_attempt(&self, part: u16) -> Option<u32> {
+        match self.parts.get(usize::from(part).checked_sub(1)?)?.state {
+            PartState::Running { attempt, .. } => Some(attempt),
+            _ => None,
+        }
+    }
+
+    fn part_mut(&mut self, part: u16) -> Option<&mut Part> {
+        self.parts.get_mut(usize::from(part).checked_sub(1)?)
+    }
+}

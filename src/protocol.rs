@@ -1,0 +1,259 @@
+//! The backend protocol of DESIGN.md §4 as pure functions: request bodies for
+//! the REST paths and the Lambda envelope, and checked parsing of the replies.
+//! A malformed reply gets a `BackendError` that names the call, the field and
+//! what the backend must send instead.
+
+use serde_json::{Value, json};
+
+use crate::engine::{ErrorCode, UploadError};
+
+/// One backend call of the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `POST /uploads/url`: one presigned PUT.
+    PresignPut,
+    /// `GET /uploads/download/{key}`.
+    Download,
+    /// `POST /uploads/multipart/init`.
+    Init,
+    /// `POST /uploads/multipart/part-url`.
+    PartUrl,
+    /// `POST /uploads/multipart/complete`.
+    Complete,
+    /// `DELETE /uploads/multipart/abort`.
+    Abort,
+    /// `GET /uploads/multipart/parts`.
+    ListParts,
+}
+
+impl Op {
+    /// HTTP method and path (below the endpoint) of the REST form.
+    pub fn rest(self) -> (&'static str, &'static str) {
+        match self {
+            Self::PresignPut => ("POST", "/uploads/url"),
+            Self::Download => ("GET", "/uploads/download/"),
+            Self::Init => ("POST", "/uploads/multipart/init"),
+            Self::PartUrl => ("POST", "/uploads/multipart/part-url"),
+            Self::Complete => ("POST", "/uploads/multipart/complete"),
+            Self::Abort => ("DELETE", "/uploads/multipart/abort"),
+            Self::ListParts => ("GET", "/uploads/multipart/parts"),
+        }
+    }
+
+    /// The action name of the Lambda envelope.
+    pub fn lambda_action(self) -> &'static str {
+        match self {
+            Self::PresignPut => "generate_presigned_upload_url",
+            Self::Download => "generate_presigned_download_url",
+            Self::Init => "initiate_multipart_upload",
+            Self::PartUrl => "generate_presigned_part_upload_url",
+            Self::Complete => "complete_multipart_upload",
+            Self::Abort => "abort_multipart_upload",
+            Self::ListParts => "list_parts",
+        }
+    }
+
+    /// How errors name the call.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PresignPut => "url (presigned PUT)",
+            Self::Download => "download",
+            Self::Init => "multipart/init",
+            Self::PartUrl => "multipart/part-url",
+            Self::Complete => "multipart/complete",
+            Self::Abort => "multipart/abort",
+            Self::ListParts => "multipart/parts",
+        }
+    }
+}
+
+/// Wraps a payload in the Lambda envelope.
+pub fn lambda_envelope(op: Op, payload: Value) -> Value {
+    json!({ "processor_name": "s3_upload", "action": op.lambda_action(), "payload": payload })
+}
+
+/// Body of init and of the presigned PUT.
+pub fn key_body(key: &str, content_type: &str) -> Value {
+    json!({ "key": key, "content_type": content_type })
+}
+
+/// Body of part-url.
+pub fn part_url_body(key: &str, upload_id: &str, part_number: u16) -> Value {
+    json!({ "key": key, "upload_id": upload_id, "part_number": part_number })
+}
+
+/// Body of complete.
+pub fn complete_body(key: &str, upload_id: &str, parts: &[(u16, String)]) -> Value {
+    let parts: Vec<Value> = parts.iter().map(|(n, e)| json!({ "PartNumber": n, "ETag": e })).collect();
+    json!({ "key": key, "upload_id": upload_id, "parts": parts })
+}
+
+/// Body of abort and list-parts.
+pub fn upload_ref_body(key: &str, upload_id: &str) -> Value {
+    json!({ "key": key, "upload_id": upload_id })
+}
+
+fn malformed(op: Op, problem: String, expected: &str) -> UploadError {
+    UploadError::new(
+        ErrorCode::BackendError,
+        format!("the backend's reply to {} {problem}; it must answer JSON like {expected}", op.name()),
+    )
+}
+
+fn excerpt(text: &str) -> String {
+    let t: String = text.chars().take(200).collect();
+    if t.len() < text.len() { format!("{t}…") } else { t }
+}
+
+/// Parses a successful reply's body as a JSON object.
+pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<serde_json::Map<String, Value>, UploadError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(malformed(op, format!("is not a JSON object ({})", excerpt(&other.to_string())), expected)),
+        Err(e) => Err(malformed(op, format!("is not JSON ({e}): {:?}", excerpt(text)), expected).with_cause(excerpt(text))),
+    }
+}
+
+fn string_field(op: Op, map: &serde_json::Map<String, Value>, field: &str, expected: &str) -> Result<String, UploadError> {
+    match map.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(other) => Err(malformed(op, format!("has `{field}` = {other}, not a non-empty string"), expected).with_field(field)),
+        None => Err(malformed(op, format!("has no `{field}` field"), expected).with_field(field)),
+    }
+}
+
+/// The `upload_id` of an init reply.
+pub fn parse_init(text: &str) -> Result<String, UploadError> {
+    let expected = r#"{"upload_id": "...", "key": "..."}"#;
+    string_field(Op::Init, &parse_object(Op::Init, text, expected)?, "upload_id", expected)
+}
+
+/// The `url` of a part-url, presigned-PUT or download reply; it must be http(s).
+pub fn parse_url(op: Op, text: &str) -> Result<String, UploadError> {
+    let expected = r#"{"url": "https://..."}"#;
+    let url = string_field(op, &parse_object(op, text, expected)?, "url", expected)?;
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(malformed(op, format!("has `url` = {:?}, which is not an http(s) URL", excerpt(&url)), expected).with_field("url"));
+    }
+    Ok(url)
+}
+
+/// `(etag, location)` of a complete reply; both optional, but strings when present.
+pub fn parse_complete(text: &str) -> Result<(Option<String>, Option<String>), UploadError> {
+    let expected = r#"{"key": "...", "etag": "...", "location": "..."}"#;
+    let map = parse_object(Op::Complete, text, expected)?;
+    let opt = |field: &str| match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(malformed(Op::Complete, format!("has `{field}` = {other}, not a string"), expected).with_field(field)),
+    };
+    Ok((opt("etag")?, opt("location")?))
+}
+
+/// One part listed by list-parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPart {
+    /// 1..=10,000.
+    pub part_number: u16,
+    /// Its ETag.
+    pub etag: String,
+    /// Its size.
+    pub size: u64,
+}
+
+/// The parts of a list-parts reply.
+pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
+    let expected = r#"{"parts": [{"PartNumber": 1, "ETag": "\"...\"", "Size": 8388608}]}"#;
+    let map = parse_object(Op::ListParts, text, expected)?;
+    let Some(Value::Array(items)) = map.get("parts") else {
+        return Err(malformed(Op::ListParts, "has no `parts` array".into(), expected).with_field("parts"));
+    };
+    items
+        .iter()
+        .map(|item| {
+            let n = item.get("PartNumber").and_then(Value::as_u64).filter(|n| (1..=10_000).contains(n));
+            let etag = item.get("ETag").and_then(Value::as_str).filter(|e| !e.is_empty());
+            let size = item.get("Size").and_then(Value::as_u64);
+            match (n, etag, size) {
+                (Some(n), Some(etag), Some(size)) => Ok(ListedPart { part_number: n as u16, etag: etag.to_owned(), size }),
+                _ => Err(malformed(Op::ListParts, format!("lists a part without a valid PartNumber, ETag and Size: {item}"), expected)
+                    .with_field("parts")),
+            }
+        })
+        .collect()
+}
+
+/// The error for a non-2xx backend reply, with the backend's own
+/// `{"error": {"code", "message"}}` when it sent one.
+pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
+    let detail = serde_json::from_str::<Value>(text).ok().and_then(|v| {
+        let e = v.get("error")?;
+        let code = e.get("code").and_then(Value::as_str).unwrap_or("");
+        let msg = e.get("message").and_then(Value::as_str).unwrap_or("");
+        Some(if code.is_empty() { msg.to_owned() } else { format!("{code}: {msg}") })
+    });
+    let detail = detail.unwrap_or_else(|| if text.trim().is_empty() { "no body".into() } else { excerpt(text) });
+    UploadError::new(ErrorCode::BackendError, format!("the backend answered {} with HTTP {status} ({detail})", op.name()))
+        .with_status(status)
+        .with_cause(excerpt(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_replies_parse() {
+        assert_eq!(parse_init(r#"{"upload_id": "abc", "key": "k"}"#).expect("ok"), "abc");
+        assert_eq!(parse_url(Op::PartUrl, r#"{"url": "https://s3/x?y"}"#).expect("ok"), "https://s3/x?y");
+        assert_eq!(parse_complete(r#"{"key":"k","etag":"\"e-2\"","location":"http://l"}"#).expect("ok"), (Some("\"e-2\"".into()), Some("http://l".into())));
+        assert_eq!(parse_complete("{}").expect("ok"), (None, None));
+        let parts = parse_parts(r#"{"parts":[{"PartNumber":2,"ETag":"\"b\"","Size":5}]}"#).expect("ok");
+        assert_eq!(parts, vec![ListedPart { part_number: 2, etag: "\"b\"".into(), size: 5 }]);
+    }
+
+    #[test]
+    fn malformed_replies_name_the_call_and_field() {
+        let cases: Vec<(Result<String, UploadError>, &str, Option<&str>)> = vec![
+            (parse_init("<html>"), "is not JSON", None),
+            (parse_init("[1]"), "not a JSON object", None),
+            (parse_init(r#"{"uploadId": "x"}"#), "no `upload_id`", Some("upload_id")),
+            (parse_init(r#"{"upload_id": 5}"#), "not a non-empty string", Some("upload_id")),
+            (parse_init(r#"{"upload_id": ""}"#), "not a non-empty string", Some("upload_id")),
+            (parse_url(Op::PartUrl, r#"{"URL": "x"}"#), "no `url`", Some("url")),
+            (parse_url(Op::PartUrl, r#"{"url": "javascript:alert(1)"}"#), "not an http(s) URL", Some("url")),
+        ];
+        for (res, needle, field) in cases {
+            let e = res.expect_err("malformed");
+            assert_eq!(e.code, ErrorCode::BackendError);
+            assert!(e.message.contains(needle), "{e}");
+            assert!(e.message.contains("it must answer JSON like"), "says the fix: {e}");
+            assert_eq!(e.field.as_deref(), field);
+        }
+        assert!(parse_parts(r#"{"parts":[{"PartNumber":0,"ETag":"x","Size":1}]}"#).is_err());
+        assert!(parse_parts(r#"{"items":[]}"#).is_err());
+        assert!(parse_complete(r#"{"etag": 5}"#).is_err());
+    }
+
+    #[test]
+    fn backend_errors_carry_the_backend_message() {
+        let e = backend_error(Op::Init, 400, r#"{"error":{"code":"InvalidKey","message":"key is empty"}}"#);
+        assert_eq!((e.code, e.status), (ErrorCode::BackendError, Some(400)));
+        assert!(e.message.contains("InvalidKey: key is empty") && e.message.contains("multipart/init"), "{e}");
+        let e = backend_error(Op::PartUrl, 502, "Bad Gateway");
+        assert!(e.message.contains("HTTP 502 (Bad Gateway)"), "{e}");
+    }
+
+    #[test]
+    fn bodies_match_the_seed() {
+        assert_eq!(lambda_envelope(Op::Init, key_body("k", "application/zip")), json!({
+            "processor_name": "s3_upload", "action": "initiate_multipart_upload",
+            "payload": {"key": "k", "content_type": "application/zip"}
+        }));
+        assert_eq!(
+            complete_body("k", "u", &[(1, "\"a\"".into()), (2, "\"b\"".into())]),
+            json!({"key": "k", "upload_id": "u", "parts": [{"PartNumber": 1, "ETag": "\"a\""}, {"PartNumber": 2, "ETag": "\"b\""}]})
+        );
+        assert_eq!(part_url_body("k", "u", 3), json!({"key": "k", "upload_id": "u", "part_number": 3}));
+    }
+}
