@@ -55,7 +55,10 @@ impl Config {
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return Err(UploadError::invalid_option(
                 "concurrency",
-                format!("concurrency is {}; it must be a whole number from 1 to {MAX_CONCURRENCY} (browsers do best with 3 to 6)", self.concurrency),
+                format!(
+                    "concurrency is {}; it must be a whole number from 1 to {MAX_CONCURRENCY} (browsers do best with 3 to 6)",
+                    self.concurrency
+                ),
             ));
         }
         // The part size is checked by the plan.
@@ -161,10 +164,13 @@ pub enum Event {
 pub enum Action {
     /// Call the backend's init.
     Init,
-    /// Ask the backend for the URL of `part` (single PUT: the object's URL).
+    /// Ask the backend for the URL of `part` of the multipart upload
+    /// `upload_id`; with no upload id (a single PUT), the URL of the whole object.
     Sign {
         /// Part number.
         part: u16,
+        /// The multipart upload, `None` for a single PUT.
+        upload_id: Option<String>,
     },
     /// PUT bytes `start..end` of the file to `url`.
     Put {
@@ -239,10 +245,23 @@ pub struct Outcome {
 enum PartState {
     Pending,
     Signing,
-    Ready { url: String, resign_at: Option<u64> },
-    Running { url: String, resign_at: Option<u64>, attempt: u32, last_progress_ms: u64, loaded: u64 },
-    Waiting { until_ms: u64 },
-    Done { etag: String },
+    Ready {
+        url: String,
+        resign_at: Option<u64>,
+    },
+    Running {
+        url: String,
+        resign_at: Option<u64>,
+        attempt: u32,
+        last_progress_ms: u64,
+        loaded: u64,
+    },
+    Waiting {
+        until_ms: u64,
+    },
+    Done {
+        etag: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -294,8 +313,18 @@ impl Upload {
     pub fn new(size: u64, cfg: Config, seed: u64) -> Result<Self, UploadError> {
         cfg.validate()?;
         let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
-        let parts = (0..plan.count).map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0 }).collect();
-        let phase = if plan.single { Phase::Uploading } else { Phase::Starting };
+        let parts = (0..plan.count)
+            .map(|_| Part {
+                state: PartState::Pending,
+                attempts: 0,
+                best_loaded: 0,
+            })
+            .collect();
+        let phase = if plan.single {
+            Phase::Uploading
+        } else {
+            Phase::Starting
+        };
         Ok(Self {
             cfg,
             plan,
@@ -363,7 +392,9 @@ impl Upload {
         for p in &self.parts {
             match p.state {
                 PartState::Waiting { until_ms } => consider(until_ms),
-                PartState::Running { last_progress_ms, .. } if self.cfg.part_timeout_ms > 0 => {
+                PartState::Running {
+                    last_progress_ms, ..
+                } if self.cfg.part_timeout_ms > 0 => {
                     consider(last_progress_ms + self.cfg.part_timeout_ms);
                 }
                 _ => {}
@@ -381,7 +412,10 @@ impl Upload {
         self.paused = true;
         for i in 0..self.parts.len() {
             if let PartState::Running { url, resign_at, .. } = &self.parts[i].state {
-                let ready = PartState::Ready { url: url.clone(), resign_at: *resign_at };
+                let ready = PartState::Ready {
+                    url: url.clone(),
+                    resign_at: *resign_at,
+                };
                 self.cancel_running(i, ready);
             }
         }
@@ -402,7 +436,12 @@ impl Upload {
 
     /// Feeds an event in.
     pub fn handle(&mut self, event: Event, now_ms: u64) {
-        if let Event::CallFailed { call: Call::Init, .. } | Event::CallRejected { call: Call::Init, .. } = event
+        if let Event::CallFailed {
+            call: Call::Init, ..
+        }
+        | Event::CallRejected {
+            call: Call::Init, ..
+        } = event
             && self.phase == Phase::Initiating
         {
             // Init is no longer in flight: no upload id is coming.
@@ -411,9 +450,21 @@ impl Upload {
         match event {
             Event::Initiated { upload_id } => self.on_initiated(upload_id),
             Event::Signed { part, url } => self.on_signed(part, url, now_ms),
-            Event::PartProgress { part, attempt, loaded } => self.on_progress(part, attempt, loaded, now_ms),
-            Event::PartDone { part, attempt, etag } => self.on_part_done(part, attempt, etag, now_ms),
-            Event::PartFailed { part, attempt, failure } => {
+            Event::PartProgress {
+                part,
+                attempt,
+                loaded,
+            } => self.on_progress(part, attempt, loaded, now_ms),
+            Event::PartDone {
+                part,
+                attempt,
+                etag,
+            } => self.on_part_done(part, attempt, etag, now_ms),
+            Event::PartFailed {
+                part,
+                attempt,
+                failure,
+            } => {
                 if self.running_attempt(part) == Some(attempt) {
                     self.on_part_failed(usize::from(part - 1), failure, now_ms);
                 }
@@ -452,13 +503,20 @@ impl Upload {
             return;
         }
         // Re-sign when less than a margin of the lifetime is left.
-        let resign_at = lifetime_ms(&url).map(|life| now_ms + life - RESIGN_MARGIN_MS.min(life / 4));
+        let resign_at =
+            lifetime_ms(&url).map(|life| now_ms + life - RESIGN_MARGIN_MS.min(life / 4));
         p.state = PartState::Ready { url, resign_at };
     }
 
     fn on_progress(&mut self, part: u16, attempt: u32, loaded: u64, now_ms: u64) {
         let Some(p) = self.part_mut(part) else { return };
-        if let PartState::Running { attempt: a, last_progress_ms, loaded: l, .. } = &mut p.state {
+        if let PartState::Running {
+            attempt: a,
+            last_progress_ms,
+            loaded: l,
+            ..
+        } = &mut p.state
+        {
             if *a != attempt {
                 return;
             }
@@ -498,9 +556,18 @@ impl Upload {
         self.progress.on_done(part, len, now_ms);
         if self.plan.single {
             let location = None;
-            self.finish(Ok(Outcome { upload_id: None, etag: Some(etag).filter(|e| !e.is_empty()), location, size: self.plan.size }));
+            self.finish(Ok(Outcome {
+                upload_id: None,
+                etag: Some(etag).filter(|e| !e.is_empty()),
+                location,
+                size: self.plan.size,
+            }));
         } else {
-            self.out.push_back(Action::PartComplete { part, etag, size: len });
+            self.out.push_back(Action::PartComplete {
+                part,
+                etag,
+                size: len,
+            });
         }
     }
 
@@ -518,13 +585,22 @@ impl Upload {
             p.attempts = 0;
         }
         p.state = PartState::Pending;
-        let what = if self.plan.single { "the upload PUT".to_owned() } else { format!("the PUT of part {part}") };
+        let what = if self.plan.single {
+            "the upload PUT".to_owned()
+        } else {
+            format!("the PUT of part {part}")
+        };
         self.retry_or_fail(Some(idx), failure, &what, false, now_ms);
     }
 
     fn on_completed(&mut self, etag: Option<String>, location: Option<String>) {
         if let Phase::Completing { sent: true } = self.phase {
-            let outcome = Outcome { upload_id: self.upload_id.clone(), etag, location, size: self.plan.size };
+            let outcome = Outcome {
+                upload_id: self.upload_id.clone(),
+                etag,
+                location,
+                size: self.plan.size,
+            };
             self.finish(Ok(outcome));
         }
     }
@@ -533,14 +609,20 @@ impl Upload {
         let what = call.describe(self.plan.single);
         match call {
             Call::Sign(part) => {
-                if self.part_mut(part).is_some_and(|p| p.state == PartState::Signing) {
+                if self
+                    .part_mut(part)
+                    .is_some_and(|p| p.state == PartState::Signing)
+                {
                     self.retry_or_fail(Some(usize::from(part - 1)), failure, &what, true, now_ms);
                 }
             }
             Call::Abort => self.handle(Event::AbortDone, now_ms),
             Call::Init if self.init_lost_while_aborting() => {}
             Call::Init | Call::Complete => {
-                let in_flight = matches!(self.phase, Phase::Starting | Phase::Completing { sent: true });
+                let in_flight = matches!(
+                    self.phase,
+                    Phase::Starting | Phase::Completing { sent: true }
+                );
                 if in_flight {
                     self.retry_or_fail(None, failure, &what, true, now_ms);
                 }
@@ -556,7 +638,10 @@ impl Upload {
                     self.finish(Err(error));
                 }
             }
-            Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
+            Call::Sign(part)
+                if self
+                    .part_mut(part)
+                    .is_none_or(|p| p.state != PartState::Signing) => {}
             Call::Init if self.init_lost_while_aborting() => {}
             _ => self.fail(error),
         }
@@ -579,10 +664,21 @@ impl Upload {
 
     /// Retries (after a delay) or fails, by the policy. `is_backend` marks
     /// failures of backend calls (code BackendError) rather than of S3 PUTs.
-    fn retry_or_fail(&mut self, part_idx: Option<usize>, failure: Failure, what: &str, is_backend: bool, now_ms: u64) {
+    fn retry_or_fail(
+        &mut self,
+        part_idx: Option<usize>,
+        failure: Failure,
+        what: &str,
+        is_backend: bool,
+        now_ms: u64,
+    ) {
         let attempts = part_idx.map_or(self.call_attempts, |i| self.parts[i].attempts);
         let jitter = self.rng.f64();
-        match self.cfg.retry.decide(failure.clone(), what, attempts, self.retries_spent, jitter) {
+        match self
+            .cfg
+            .retry
+            .decide(failure.clone(), what, attempts, self.retries_spent, jitter)
+        {
             Decision::Retry { after_ms } => {
                 self.retries_spent += 1;
                 let attempt = attempts + 1;
@@ -590,7 +686,9 @@ impl Upload {
                     Some(i) => {
                         self.parts[i].attempts = attempt;
                         // Every retry of a part gets a fresh URL (see retry.rs).
-                        self.parts[i].state = PartState::Waiting { until_ms: now_ms + after_ms };
+                        self.parts[i].state = PartState::Waiting {
+                            until_ms: now_ms + after_ms,
+                        };
                     }
                     None => {
                         self.call_attempts = attempt;
@@ -608,7 +706,12 @@ impl Upload {
                 if let Some(p) = part {
                     reason.part_number = Some(p);
                 }
-                self.out.push_back(Action::Retrying { part, attempt, delay_ms: after_ms, reason });
+                self.out.push_back(Action::Retrying {
+                    part,
+                    attempt,
+                    delay_ms: after_ms,
+                    reason,
+                });
             }
             Decision::Fail(mut err) => {
                 if is_backend {
@@ -681,14 +784,13 @@ impl Upload {
                 let upload_id = self.upload_id.clone().unwrap_or_default();
                 self.out.push_back(Action::Complete { upload_id, parts });
             }
-            Phase::Aborting { error, sent: false } => match self.upload_id.clone() {
-                Some(upload_id) => {
+            // With init still in flight, this waits for its upload id to delete it.
+            Phase::Aborting { error, sent: false } => {
+                if let Some(upload_id) = self.upload_id.clone() {
                     self.phase = Phase::Aborting { error, sent: true };
                     self.out.push_back(Action::Abort { upload_id });
                 }
-                // Init still in flight: wait for its upload id to delete it.
-                None => {}
-            },
+            }
             _ => {}
         }
         self.report_progress();
@@ -698,7 +800,9 @@ impl Upload {
         // Stalls: a running PUT with no progress for part_timeout is cancelled and retried.
         if self.cfg.part_timeout_ms > 0 {
             for i in 0..self.parts.len() {
-                if let PartState::Running { last_progress_ms, .. } = self.parts[i].state
+                if let PartState::Running {
+                    last_progress_ms, ..
+                } = self.parts[i].state
                     && now_ms >= last_progress_ms + self.cfg.part_timeout_ms
                 {
                     self.out.push_back(Action::Cancel { part: i as u16 + 1 });
@@ -716,7 +820,11 @@ impl Upload {
                 p.state = PartState::Pending;
             }
         }
-        if self.parts.iter().all(|p| matches!(p.state, PartState::Done { .. })) {
+        if self
+            .parts
+            .iter()
+            .all(|p| matches!(p.state, PartState::Done { .. }))
+        {
             if !self.plan.single {
                 self.phase = Phase::Completing { sent: false };
                 self.step(now_ms);
@@ -727,7 +835,11 @@ impl Upload {
             return;
         }
         let concurrency = self.cfg.concurrency;
-        let mut running = self.parts.iter().filter(|p| matches!(p.state, PartState::Running { .. })).count();
+        let mut running = self
+            .parts
+            .iter()
+            .filter(|p| matches!(p.state, PartState::Running { .. }))
+            .count();
         // Start PUTs on ready URLs, lowest part first.
         for i in 0..self.parts.len() {
             if running >= concurrency {
@@ -741,25 +853,46 @@ impl Upload {
                 }
                 let (url, resign_at) = (url.clone(), *resign_at);
                 let part = i as u16 + 1;
-                let Some(range) = self.plan.range(part) else { continue };
+                let Some(range) = self.plan.range(part) else {
+                    continue;
+                };
                 self.next_attempt += 1;
                 let attempt = self.next_attempt;
-                self.parts[i].state = PartState::Running { url: url.clone(), resign_at, attempt, last_progress_ms: now_ms, loaded: 0 };
+                self.parts[i].state = PartState::Running {
+                    url: url.clone(),
+                    resign_at,
+                    attempt,
+                    last_progress_ms: now_ms,
+                    loaded: 0,
+                };
                 self.progress.on_loaded(part, 0, now_ms);
-                self.out.push_back(Action::Put { part, attempt, url, start: range.start, end: range.end });
+                self.out.push_back(Action::Put {
+                    part,
+                    attempt,
+                    url,
+                    start: range.start,
+                    end: range.end,
+                });
                 running += 1;
             }
         }
         // Sign ahead: keep up to `concurrency` URLs ready or on their way, so
         // that no PUT waits on a signature round trip.
-        let mut ahead = self.parts.iter().filter(|p| matches!(p.state, PartState::Signing | PartState::Ready { .. })).count();
+        let mut ahead = self
+            .parts
+            .iter()
+            .filter(|p| matches!(p.state, PartState::Signing | PartState::Ready { .. }))
+            .count();
         for i in 0..self.parts.len() {
             if ahead >= concurrency {
                 break;
             }
             if self.parts[i].state == PartState::Pending {
                 self.parts[i].state = PartState::Signing;
-                self.out.push_back(Action::Sign { part: i as u16 + 1 });
+                self.out.push_back(Action::Sign {
+                    part: i as u16 + 1,
+                    upload_id: self.upload_id.clone(),
+                });
                 ahead += 1;
             }
         }

@@ -11,7 +11,10 @@ pub fn lifetime_ms(url: &str) -> Option<u64> {
     let query = query.split('#').next().unwrap_or(query);
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        k.eq_ignore_ascii_case("X-Amz-Expires").then(|| v.parse::<u64>().ok()).flatten().map(|s| s.saturating_mul(1000))
+        k.eq_ignore_ascii_case("X-Amz-Expires")
+            .then(|| v.parse::<u64>().ok())
+            .flatten()
+            .map(|s| s.saturating_mul(1000))
     })
 }
 
@@ -22,7 +25,10 @@ mod tests {
     #[test]
     fn reads_x_amz_expires() {
         let cases = [
-            ("https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=ab", Some(3_600_000)),
+            (
+                "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=3600&X-Amz-Signature=ab",
+                Some(3_600_000),
+            ),
             ("http://127.0.0.1:9000/b/k?x-amz-expires=5", Some(5_000)),
             ("http://h/k?X-Amz-Expires=5#frag", Some(5_000)),
             ("http://h/k?X-Amz-Expires=soon", None),

@@ -1,0 +1,5 @@
+//! Thin browser glue: XHR part PUTs, the driver loop that runs the engine.
+//! Nothing here assumes `window`: it runs in a Web Worker as well.
+
+pub mod driver;
+pub mod xhr;

@@ -1,0 +1,139 @@
+//! Part PUTs with `XMLHttpRequest` (fetch has no upload progress).
+//!
+//! Layered as in gloo: the raw `web_sys::XmlHttpRequest` is owned by
+//! [`XhrPut`], whose `Drop` aborts a request still running, so cancelling a
+//! part is dropping its handle. Events go to the driver through a channel.
+
+use futures::channel::mpsc::UnboundedSender;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
+
+use crate::engine::retry::parse_retry_after;
+use crate::engine::{Event, Failure};
+
+/// How much of an error body is kept (S3's XML errors are short).
+const BODY_EXCERPT: usize = 2048;
+
+/// A running PUT; dropping it aborts the request.
+pub struct XhrPut {
+    xhr: XmlHttpRequest,
+    _on_progress: Closure<dyn FnMut(ProgressEvent)>,
+    _on_load: Closure<dyn FnMut(ProgressEvent)>,
+    _on_error: Closure<dyn FnMut(ProgressEvent)>,
+    _on_timeout: Closure<dyn FnMut(ProgressEvent)>,
+}
+
+impl Drop for XhrPut {
+    fn drop(&mut self) {
+        // 4 = DONE; anything else is still in flight.
+        if self.xhr.ready_state() != 4 {
+            self.xhr.set_onload(None);
+            self.xhr.set_onerror(None);
+            self.xhr.set_ontimeout(None);
+            if let Ok(upload) = self.xhr.upload() {
+                upload.set_onprogress(None);
+            }
+            let _ = self.xhr.abort();
+        }
+    }
+}
+
+/// Starts `PUT url` with `body`; its progress and outcome arrive on `tx` as
+/// engine events for (`part`, `attempt`).
+pub fn put(
+    url: &str,
+    body: &Blob,
+    with_credentials: bool,
+    part: u16,
+    attempt: u32,
+    tx: &UnboundedSender<Event>,
+) -> Result<XhrPut, Failure> {
+    let xhr = XmlHttpRequest::new()
+        .map_err(|e| Failure::Network(format!("cannot create XMLHttpRequest: {e:?}")))?;
+    xhr.open_with_async("PUT", url, true)
+        .map_err(|e| Failure::Network(format!("cannot open PUT {}: {e:?}", redact(url))))?;
+    xhr.set_with_credentials(with_credentials);
+
+    let progress_tx = tx.clone();
+    let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
+        let _ = progress_tx.unbounded_send(Event::PartProgress {
+            part,
+            attempt,
+            loaded: e.loaded() as u64,
+        });
+    });
+    let load_tx = tx.clone();
+    let load_xhr = xhr.clone();
+    let on_load = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
+        let status = load_xhr.status().unwrap_or(0);
+        let event = if (200..300).contains(&status) {
+            let etag = load_xhr.get_response_header("ETag").ok().flatten();
+            Event::PartDone {
+                part,
+                attempt,
+                etag,
+            }
+        } else {
+            let mut body = load_xhr.response_text().ok().flatten().unwrap_or_default();
+            body.truncate(body.floor_char_boundary(BODY_EXCERPT));
+            let retry_after_ms = load_xhr
+                .get_response_header("Retry-After")
+                .ok()
+                .flatten()
+                .and_then(|v| parse_retry_after(&v, js_sys::Date::now() as u64));
+            Event::PartFailed {
+                part,
+                attempt,
+                failure: Failure::Status {
+                    status,
+                    body,
+                    retry_after_ms,
+                },
+            }
+        };
+        let _ = load_tx.unbounded_send(event);
+    });
+    let error_tx = tx.clone();
+    let on_error = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
+        let failure = Failure::Network(
+            "the PUT got no response (connection failed or reset, offline, or refused by CORS)"
+                .into(),
+        );
+        let _ = error_tx.unbounded_send(Event::PartFailed {
+            part,
+            attempt,
+            failure,
+        });
+    });
+    let timeout_tx = tx.clone();
+    let on_timeout = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
+        let _ = timeout_tx.unbounded_send(Event::PartFailed {
+            part,
+            attempt,
+            failure: Failure::Timeout,
+        });
+    });
+
+    let upload = xhr
+        .upload()
+        .map_err(|e| Failure::Network(format!("XMLHttpRequest.upload is unavailable: {e:?}")))?;
+    upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
+    xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    xhr.set_ontimeout(Some(on_timeout.as_ref().unchecked_ref()));
+    xhr.send_with_opt_blob(Some(body))
+        .map_err(|e| Failure::Network(format!("cannot send the PUT: {e:?}")))?;
+    Ok(XhrPut {
+        xhr,
+        _on_progress: on_progress,
+        _on_load: on_load,
+        _on_error: on_error,
+        _on_timeout: on_timeout,
+    })
+}
+
+/// A URL without its query (which holds the signature), for messages.
+pub fn redact(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
