@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds the WASM package (pkg/) and the demo page (www/dist/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"   # binaryen's wasm-opt, webpack
+wasm-pack build --release --target bundler --out-dir pkg
+webpack --mode production
