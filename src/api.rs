@@ -8,9 +8,10 @@ use futures::channel::mpsc::unbounded;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortSignal, Blob};
+use web_sys::{AbortController, AbortSignal, Blob};
 
-use crate::backend::{Backend, CallError, Protocol};
+use crate::backend::{Backend, CallError, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs};
+use crate::browser::budget::Budget;
 use crate::browser::driver::{self, Control, Job, Observer};
 use crate::engine::plan::MAX_OBJECT_SIZE;
 use crate::engine::{Config, ErrorCode, Progress, RetryPolicy, Upload, UploadError};
@@ -133,9 +134,7 @@ pub fn to_js_error(e: &UploadError) -> JsValue {
         opt_num(e.status),
         opt_num(e.part_number),
         e.field.as_deref().map_or(JsValue::NULL, JsValue::from_str),
-        e.cause
-            .as_deref()
-            .map_or(JsValue::UNDEFINED, JsValue::from_str),
+        e.cause.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str),
     )
 }
 
@@ -151,16 +150,10 @@ impl<'a> Opts<'a> {
         if !obj.is_object() || obj.is_function() {
             return Err(UploadError::invalid_option(
                 what,
-                format!(
-                    "{what} must be an object, like {{ key: \"uploads/file.bin\" }}; got {}",
-                    describe(obj)
-                ),
+                format!("{what} must be an object, like {{ key: \"uploads/file.bin\" }}; got {}", describe(obj)),
             ));
         }
-        for name in Object::keys(obj.unchecked_ref::<Object>())
-            .iter()
-            .filter_map(|k| k.as_string())
-        {
+        for name in Object::keys(obj.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
             if !known.contains(&name.as_str()) {
                 let hint = known
                     .iter()
@@ -169,10 +162,7 @@ impl<'a> Opts<'a> {
                     .unwrap_or_default();
                 return Err(UploadError::invalid_option(
                     &name,
-                    format!(
-                        "{what} has an unknown option {name:?}: {hint}known options are {}",
-                        known.join(", ")
-                    ),
+                    format!("{what} has an unknown option {name:?}: {hint}known options are {}", known.join(", ")),
                 ));
             }
         }
@@ -180,9 +170,7 @@ impl<'a> Opts<'a> {
     }
 
     fn get(&self, name: &str) -> Option<JsValue> {
-        Reflect::get(self.obj, &JsValue::from_str(name))
-            .ok()
-            .filter(|v| !v.is_undefined() && !v.is_null())
+        Reflect::get(self.obj, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined() && !v.is_null())
     }
 
     fn string(&self, name: &str) -> Result<Option<String>, UploadError> {
@@ -191,11 +179,7 @@ impl<'a> Opts<'a> {
             Some(v) => v.as_string().map(Some).ok_or_else(|| {
                 UploadError::invalid_option(
                     name,
-                    format!(
-                        "{}.{name} must be a string; got {}",
-                        self.what,
-                        describe(&v)
-                    ),
+                    format!("{}.{name} must be a string; got {}", self.what, describe(&v)),
                 )
             }),
         }
@@ -206,28 +190,17 @@ impl<'a> Opts<'a> {
             Some(s) if !s.trim().is_empty() => Ok(s),
             _ => Err(UploadError::invalid_option(
                 name,
-                format!(
-                    "{}.{name} is required: give a non-empty string such as {example:?}",
-                    self.what
-                ),
+                format!("{}.{name} is required: give a non-empty string such as {example:?}", self.what),
             )),
         }
     }
 
-    fn integer(
-        &self,
-        name: &str,
-        min: u64,
-        max: u64,
-        unit: &str,
-    ) -> Result<Option<u64>, UploadError> {
+    fn integer(&self, name: &str, min: u64, max: u64, unit: &str) -> Result<Option<u64>, UploadError> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
         match v.as_f64() {
-            Some(n) if n.is_finite() && n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => {
-                Ok(Some(n as u64))
-            }
+            Some(n) if n.is_finite() && n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(Some(n as u64)),
             _ => Err(UploadError::invalid_option(
                 name,
                 format!(
@@ -246,11 +219,7 @@ impl<'a> Opts<'a> {
         v.as_bool().map(Some).ok_or_else(|| {
             UploadError::invalid_option(
                 name,
-                format!(
-                    "{}.{name} must be true or false; got {}",
-                    self.what,
-                    describe(&v)
-                ),
+                format!("{}.{name} must be true or false; got {}", self.what, describe(&v)),
             )
         })
     }
@@ -260,14 +229,7 @@ impl<'a> Opts<'a> {
             return Ok(None);
         };
         v.dyn_into::<Function>().map(Some).map_err(|v| {
-            UploadError::invalid_option(
-                name,
-                format!(
-                    "{}.{name} must be a function; got {}",
-                    self.what,
-                    describe(&v)
-                ),
-            )
+            UploadError::invalid_option(name, format!("{}.{name} must be a function; got {}", self.what, describe(&v)))
         })
     }
 }
@@ -286,10 +248,7 @@ fn describe(v: &JsValue) -> String {
     } else if Array::is_array(v) {
         "an array".into()
     } else {
-        format!(
-            "a value of type {}",
-            v.js_typeof().as_string().unwrap_or_default()
-        )
+        format!("a value of type {}", v.js_typeof().as_string().unwrap_or_default())
     }
 }
 
@@ -304,42 +263,60 @@ const UPLOADER_OPTIONS: &[&str] = &[
     "withCredentials",
     "headers",
 ];
-const UPLOAD_OPTIONS: &[&str] = &[
-    "key",
-    "contentType",
-    "signal",
-    "onProgress",
-    "onPartComplete",
-    "onRetry",
-];
+const UPLOAD_OPTIONS: &[&str] = &["key", "contentType", "signal", "onProgress", "onPartComplete", "onRetry"];
 
 fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Config, bool), UploadError> {
     let o = Opts::new(options, "options", UPLOADER_OPTIONS)?;
-    let endpoint = o.required_string("endpoint", "/api")?;
-    let protocol = match o.string("protocol")?.as_deref() {
-        None | Some("rest") => Protocol::Rest,
-        Some("lambda") => Protocol::Lambda,
-        Some(other) => {
+    let with_credentials = o.boolean("withCredentials")?.unwrap_or(false);
+    let headers = match o.get("headers") {
+        None => HeaderSource::Fixed(Vec::new()),
+        Some(h) if h.is_function() => HeaderSource::Function(h.unchecked_into()),
+        Some(h) => HeaderSource::Fixed(header_pairs(&h)?),
+    };
+    let protocol = o.get("protocol");
+    let backend = match protocol.as_ref().map(|p| (p.as_string(), p)) {
+        Some((None, p)) if p.is_object() => {
+            if o.get("endpoint").is_some() {
+                return Err(UploadError::invalid_option(
+                    "endpoint",
+                    "options.endpoint and hooks in options.protocol exclude each other: the hooks make the backend calls, drop endpoint",
+                ));
+            }
+            Backend::Hooks(Hooks::from_js(p)?)
+        }
+        Some((Some(name), _)) if name != "rest" && name != "lambda" => {
             return Err(UploadError::invalid_option(
                 "protocol",
                 format!(
-                    "options.protocol is {other:?}; use \"rest\" (the /uploads/... paths) or \"lambda\" (one URL taking the envelope)"
+                    "options.protocol is {name:?}; use \"rest\" (the /uploads/... paths), \"lambda\" (one URL taking the envelope) \
+                     or an object of hooks (createMultipartUpload, signPart, completeMultipartUpload, abortMultipartUpload)"
                 ),
             ));
         }
+        Some((None, p)) => {
+            return Err(UploadError::invalid_option(
+                "protocol",
+                format!("options.protocol must be \"rest\", \"lambda\" or an object of hooks; got {}", describe(p)),
+            ));
+        }
+        other => {
+            let lambda = other.is_some_and(|(n, _)| n.as_deref() == Some("lambda"));
+            let endpoint = o.required_string("endpoint", "/api")?;
+            let protocol = if lambda { Protocol::Lambda } else { Protocol::Rest };
+            Backend::Http(HttpBackend::new(&endpoint, protocol, with_credentials, headers))
+        }
     };
     let mut cfg = Config::default();
-    if let Some(ps) = o.integer(
-        "partSize",
-        5 * 1024 * 1024,
-        5 * 1024 * 1024 * 1024,
-        "bytes (5 MiB to 5 GiB)",
-    )? {
+    if let Some(ps) = o.integer("partSize", 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024, "bytes (5 MiB to 5 GiB)")? {
         cfg.part_size = ps;
-        cfg.multipart_threshold = ps;
+        cfg.multipart_threshold = Some(ps);
     }
     if let Some(t) = o.integer("multipartThreshold", 0, MAX_OBJECT_SIZE, "bytes")? {
-        cfg.multipart_threshold = t;
+        cfg.multipart_threshold = Some(t);
+    }
+    if !backend.can_presign_put() {
+        // Hooks without signPut: every file goes multipart.
+        cfg.multipart_threshold = None;
     }
     if let Some(c) = o.integer("concurrency", 1, 16, "requests")? {
         cfg.concurrency = c as usize;
@@ -348,22 +325,10 @@ fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Config, bool), 
         cfg.part_timeout_ms = t;
     }
     if let Some(v) = o.get("retryDelays") {
-        cfg.retry = RetryPolicy {
-            delays_ms: parse_delays(&v)?,
-            ..RetryPolicy::default()
-        };
+        cfg.retry = RetryPolicy { delays_ms: parse_delays(&v)?, ..RetryPolicy::default() };
     }
-    let with_credentials = o.boolean("withCredentials")?.unwrap_or(false);
-    let headers = match o.get("headers") {
-        None => Vec::new(),
-        Some(h) => parse_headers(&h)?,
-    };
     cfg.validate()?;
-    Ok((
-        Backend::new(&endpoint, protocol, with_credentials, headers),
-        cfg,
-        with_credentials,
-    ))
+    Ok((backend, cfg, with_credentials))
 }
 
 fn parse_delays(v: &JsValue) -> Result<Vec<u64>, UploadError> {
@@ -391,31 +356,6 @@ fn parse_delays(v: &JsValue) -> Result<Vec<u64>, UploadError> {
         .collect()
 }
 
-fn parse_headers(v: &JsValue) -> Result<Vec<(String, String)>, UploadError> {
-    let bad = |detail: String| {
-        UploadError::invalid_option(
-            "headers",
-            format!(
-                "options.headers must map header names to strings, like {{ Authorization: \"Bearer ...\" }}; {detail}"
-            ),
-        )
-    };
-    if !v.is_object() || Array::is_array(v) || v.is_function() {
-        return Err(bad(format!("got {}", describe(v))));
-    }
-    let mut out = Vec::new();
-    for entry in Object::entries(v.unchecked_ref::<Object>()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let name = pair.get(0).as_string().unwrap_or_default();
-        let value = pair.get(1);
-        let Some(value) = value.as_string() else {
-            return Err(bad(format!("{name} is {}", describe(&value))));
-        };
-        out.push((name, value));
-    }
-    Ok(out)
-}
-
 // ------------------------------------------------------------ Uploader
 
 /// Uploads files to S3 through presigned URLs from the application's backend.
@@ -424,6 +364,7 @@ pub struct Uploader {
     backend: Rc<Backend>,
     cfg: Config,
     with_credentials: bool,
+    budget: Rc<Budget>,
 }
 
 struct JsObserver {
@@ -464,11 +405,8 @@ impl Observer for JsObserver {
 
     fn part_complete(&self, part: u16, etag: &str, size: u64) {
         if let Some(f) = &self.on_part_complete {
-            let v = object(&[
-                ("partNumber", JsValue::from(part)),
-                ("etag", JsValue::from_str(etag)),
-                ("size", num(size)),
-            ]);
+            let v =
+                object(&[("partNumber", JsValue::from(part)), ("etag", JsValue::from_str(etag)), ("size", num(size))]);
             let _ = f.call1(&JsValue::NULL, &v);
         }
     }
@@ -497,13 +435,9 @@ impl Uploader {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "UploaderOptions")] options: JsValue,
     ) -> Result<Uploader, JsValue> {
-        let (backend, cfg, with_credentials) =
-            parse_uploader_options(&options).map_err(|e| to_js_error(&e))?;
-        Ok(Self {
-            backend: Rc::new(backend),
-            cfg,
-            with_credentials,
-        })
+        let (backend, cfg, with_credentials) = parse_uploader_options(&options).map_err(|e| to_js_error(&e))?;
+        let budget = Rc::new(Budget::new(cfg.concurrency));
+        Ok(Self { backend: Rc::new(backend), cfg, with_credentials, budget })
     }
 
     /// Uploads `file` (a `File` or `Blob`). Returns a promise of the result
@@ -524,32 +458,57 @@ impl Uploader {
     #[wasm_bindgen(js_name = downloadUrl, unchecked_return_type = "Promise<string>")]
     pub fn download_url(&self, key: String) -> Promise {
         let backend = self.backend.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            match backend.download_url(&key).await {
-                Ok(url) => Ok(JsValue::from_str(&url)),
-                Err(CallError::Rejected(e)) => Err(to_js_error(&e)),
-                Err(CallError::Transient(f)) => {
-                    let mut e = f.into_error("getting the download URL");
-                    e.code = ErrorCode::BackendError;
-                    Err(to_js_error(&e))
-                }
-            }
+        backend_promise("getting the download URL", async move {
+            backend.download_url(&key).await.map(|url| JsValue::from_str(&url))
         })
     }
+
+    /// The parts S3 holds for a multipart upload, as `[{ PartNumber, ETag, Size }]`.
+    #[wasm_bindgen(js_name = listParts, unchecked_return_type = "Promise<Array<{ PartNumber: number; ETag: string; Size: number }>>")]
+    pub fn list_parts(&self, key: String, #[wasm_bindgen(js_name = uploadId)] upload_id: String) -> Promise {
+        let backend = self.backend.clone();
+        backend_promise("listing the parts", async move {
+            let signal = AbortController::new().map(|c| c.signal()).map_err(|_| {
+                CallError::Rejected(UploadError::new(ErrorCode::NetworkError, "AbortController is unavailable"))
+            })?;
+            let parts = backend.list_parts(&key, &upload_id, &signal).await?;
+            let arr = Array::new();
+            for p in parts {
+                arr.push(&object(&[
+                    ("PartNumber", JsValue::from(p.part_number)),
+                    ("ETag", JsValue::from_str(&p.etag)),
+                    ("Size", num(p.size)),
+                ]));
+            }
+            Ok(arr.into())
+        })
+    }
+}
+
+/// A promise of a backend call's result; errors become `UploadError`s (code `BackendError`).
+fn backend_promise(
+    what: &'static str,
+    f: impl std::future::Future<Output = Result<JsValue, CallError>> + 'static,
+) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        f.await.map_err(|e| match e {
+            CallError::Rejected(e) => to_js_error(&e),
+            CallError::Transient(f) => {
+                let mut e = f.into_error(what);
+                e.code = ErrorCode::BackendError;
+                to_js_error(&e)
+            }
+        })
+    })
 }
 
 impl Uploader {
     fn start(&self, file: &Blob, options: &JsValue) -> Result<Promise, UploadError> {
         let o = Opts::new(options, "upload options", UPLOAD_OPTIONS)?;
         let key = o.required_string("key", "uploads/photo.jpg")?;
-        let content_type = o
-            .string("contentType")?
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| {
-                Some(file.type_())
-                    .filter(|t| !t.is_empty())
-                    .unwrap_or_else(|| "application/octet-stream".into())
-            });
+        let content_type = o.string("contentType")?.filter(|s| !s.is_empty()).unwrap_or_else(|| {
+            Some(file.type_()).filter(|t| !t.is_empty()).unwrap_or_else(|| "application/octet-stream".into())
+        });
         let observer = JsObserver {
             on_progress: o.function("onProgress")?,
             on_part_complete: o.function("onPartComplete")?,
@@ -560,10 +519,7 @@ impl Uploader {
             Some(s) => Some(s.dyn_into::<AbortSignal>().map_err(|v| {
                 UploadError::invalid_option(
                     "signal",
-                    format!(
-                        "upload options.signal must be an AbortSignal; got {}",
-                        describe(&v)
-                    ),
+                    format!("upload options.signal must be an AbortSignal; got {}", describe(&v)),
                 )
             })?),
         };
@@ -579,47 +535,24 @@ impl Uploader {
             let on_abort = Closure::<dyn FnMut()>::new(move || {
                 let _ = tx.unbounded_send(Control::Abort);
             });
-            let _ =
-                signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+            let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
             on_abort.forget();
         }
-        let job = Job {
-            file: file.clone(),
-            key: key.clone(),
-            content_type,
-            with_credentials: self.with_credentials,
-        };
-        let backend = self.backend.clone();
+        let job = Job { file: file.clone(), key: key.clone(), content_type, with_credentials: self.with_credentials };
+        let (backend, budget) = (self.backend.clone(), self.budget.clone());
         let promise = wasm_bindgen_futures::future_to_promise(async move {
-            match driver::run(upload, job, backend, Rc::new(observer), ctl_rx).await {
+            match driver::run(upload, job, backend, budget, Rc::new(observer), ctl_rx).await {
                 Ok(out) => Ok(object(&[
                     ("key", JsValue::from_str(&key)),
-                    (
-                        "uploadId",
-                        out.upload_id
-                            .as_deref()
-                            .map_or(JsValue::NULL, JsValue::from_str),
-                    ),
-                    (
-                        "etag",
-                        out.etag.as_deref().map_or(JsValue::NULL, JsValue::from_str),
-                    ),
-                    (
-                        "location",
-                        out.location
-                            .as_deref()
-                            .map_or(JsValue::NULL, JsValue::from_str),
-                    ),
+                    ("uploadId", out.upload_id.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
+                    ("etag", out.etag.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
+                    ("location", out.location.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
                     ("size", num(out.size)),
                 ])),
                 Err(e) => Err(to_js_error(&e)),
             }
         });
-        for (name, ctl) in [
-            ("pause", Control::Pause),
-            ("resume", Control::Resume),
-            ("abort", Control::Abort),
-        ] {
+        for (name, ctl) in [("pause", Control::Pause), ("resume", Control::Resume), ("abort", Control::Abort)] {
             let tx = ctl_tx.clone();
             let f = Closure::<dyn Fn()>::new(move || {
                 let _ = tx.unbounded_send(ctl);

@@ -84,10 +84,7 @@ pub fn part_url_body(key: &str, upload_id: &str, part_number: u16) -> Value {
 
 /// Body of complete.
 pub fn complete_body(key: &str, upload_id: &str, parts: &[(u16, String)]) -> Value {
-    let parts: Vec<Value> = parts
-        .iter()
-        .map(|(n, e)| json!({ "PartNumber": n, "ETag": e }))
-        .collect();
+    let parts: Vec<Value> = parts.iter().map(|(n, e)| json!({ "PartNumber": n, "ETag": e })).collect();
     json!({ "key": key, "upload_id": upload_id, "parts": parts })
 }
 
@@ -99,41 +96,23 @@ pub fn upload_ref_body(key: &str, upload_id: &str) -> Value {
 fn malformed(op: Op, problem: String, expected: &str) -> UploadError {
     UploadError::new(
         ErrorCode::BackendError,
-        format!(
-            "the backend's reply to {} {problem}; it must answer JSON like {expected}",
-            op.name()
-        ),
+        format!("the backend's reply to {} {problem}; it must answer JSON like {expected}", op.name()),
     )
 }
 
 fn excerpt(text: &str) -> String {
     let t: String = text.chars().take(200).collect();
-    if t.len() < text.len() {
-        format!("{t}…")
-    } else {
-        t
-    }
+    if t.len() < text.len() { format!("{t}…") } else { t }
 }
 
 /// Parses a successful reply's body as a JSON object.
-pub fn parse_object(
-    op: Op,
-    text: &str,
-    expected: &str,
-) -> Result<serde_json::Map<String, Value>, UploadError> {
+pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<serde_json::Map<String, Value>, UploadError> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(malformed(
-            op,
-            format!("is not a JSON object ({})", excerpt(&other.to_string())),
-            expected,
-        )),
-        Err(e) => Err(malformed(
-            op,
-            format!("is not JSON ({e}): {:?}", excerpt(text)),
-            expected,
-        )
-        .with_cause(excerpt(text))),
+        Ok(other) => Err(malformed(op, format!("is not a JSON object ({})", excerpt(&other.to_string())), expected)),
+        Err(e) => {
+            Err(malformed(op, format!("is not JSON ({e}): {:?}", excerpt(text)), expected).with_cause(excerpt(text)))
+        }
     }
 }
 
@@ -145,12 +124,9 @@ fn string_field(
 ) -> Result<String, UploadError> {
     match map.get(field) {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(other) => Err(malformed(
-            op,
-            format!("has `{field}` = {other}, not a non-empty string"),
-            expected,
-        )
-        .with_field(field)),
+        Some(other) => {
+            Err(malformed(op, format!("has `{field}` = {other}, not a non-empty string"), expected).with_field(field))
+        }
         None => Err(malformed(op, format!("has no `{field}` field"), expected).with_field(field)),
     }
 }
@@ -158,12 +134,7 @@ fn string_field(
 /// The `upload_id` of an init reply.
 pub fn parse_init(text: &str) -> Result<String, UploadError> {
     let expected = r#"{"upload_id": "...", "key": "..."}"#;
-    string_field(
-        Op::Init,
-        &parse_object(Op::Init, text, expected)?,
-        "upload_id",
-        expected,
-    )
+    string_field(Op::Init, &parse_object(Op::Init, text, expected)?, "upload_id", expected)
 }
 
 /// The `url` of a part-url, presigned-PUT or download reply; it must be http(s).
@@ -171,15 +142,8 @@ pub fn parse_url(op: Op, text: &str) -> Result<String, UploadError> {
     let expected = r#"{"url": "https://..."}"#;
     let url = string_field(op, &parse_object(op, text, expected)?, "url", expected)?;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(malformed(
-            op,
-            format!(
-                "has `url` = {:?}, which is not an http(s) URL",
-                excerpt(&url)
-            ),
-            expected,
-        )
-        .with_field("url"));
+        return Err(malformed(op, format!("has `url` = {:?}, which is not an http(s) URL", excerpt(&url)), expected)
+            .with_field("url"));
     }
     Ok(url)
 }
@@ -191,12 +155,9 @@ pub fn parse_complete(text: &str) -> Result<(Option<String>, Option<String>), Up
     let opt = |field: &str| match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(malformed(
-            Op::Complete,
-            format!("has `{field}` = {other}, not a string"),
-            expected,
-        )
-        .with_field(field)),
+        Some(other) => {
+            Err(malformed(Op::Complete, format!("has `{field}` = {other}, not a string"), expected).with_field(field))
+        }
     };
     Ok((opt("etag")?, opt("location")?))
 }
@@ -217,28 +178,18 @@ pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
     let expected = r#"{"parts": [{"PartNumber": 1, "ETag": "\"...\"", "Size": 8388608}]}"#;
     let map = parse_object(Op::ListParts, text, expected)?;
     let Some(Value::Array(items)) = map.get("parts") else {
-        return Err(
-            malformed(Op::ListParts, "has no `parts` array".into(), expected).with_field("parts"),
-        );
+        return Err(malformed(Op::ListParts, "has no `parts` array".into(), expected).with_field("parts"));
     };
     items
         .iter()
         .map(|item| {
-            let n = item
-                .get("PartNumber")
-                .and_then(Value::as_u64)
-                .filter(|n| (1..=10_000).contains(n));
-            let etag = item
-                .get("ETag")
-                .and_then(Value::as_str)
-                .filter(|e| !e.is_empty());
+            let n = item.get("PartNumber").and_then(Value::as_u64).filter(|n| (1..=10_000).contains(n));
+            let etag = item.get("ETag").and_then(Value::as_str).filter(|e| !e.is_empty());
             let size = item.get("Size").and_then(Value::as_u64);
             match (n, etag, size) {
-                (Some(n), Some(etag), Some(size)) => Ok(ListedPart {
-                    part_number: n as u16,
-                    etag: etag.to_owned(),
-                    size,
-                }),
+                (Some(n), Some(etag), Some(size)) => {
+                    Ok(ListedPart { part_number: n as u16, etag: etag.to_owned(), size })
+                }
                 _ => Err(malformed(
                     Op::ListParts,
                     format!("lists a part without a valid PartNumber, ETag and Size: {item}"),
@@ -257,25 +208,12 @@ pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
         let e = v.get("error")?;
         let code = e.get("code").and_then(Value::as_str).unwrap_or("");
         let msg = e.get("message").and_then(Value::as_str).unwrap_or("");
-        Some(if code.is_empty() {
-            msg.to_owned()
-        } else {
-            format!("{code}: {msg}")
-        })
+        Some(if code.is_empty() { msg.to_owned() } else { format!("{code}: {msg}") })
     });
-    let detail = detail.unwrap_or_else(|| {
-        if text.trim().is_empty() {
-            "no body".into()
-        } else {
-            excerpt(text)
-        }
-    });
+    let detail = detail.unwrap_or_else(|| if text.trim().is_empty() { "no body".into() } else { excerpt(text) });
     UploadError::new(
         ErrorCode::BackendError,
-        format!(
-            "the backend answered {} with HTTP {status} ({detail})",
-            op.name()
-        ),
+        format!("the backend answered {} with HTTP {status} ({detail})", op.name()),
     )
     .with_status(status)
     .with_cause(excerpt(text))
@@ -287,29 +225,15 @@ mod tests {
 
     #[test]
     fn good_replies_parse() {
-        assert_eq!(
-            parse_init(r#"{"upload_id": "abc", "key": "k"}"#).expect("ok"),
-            "abc"
-        );
-        assert_eq!(
-            parse_url(Op::PartUrl, r#"{"url": "https://s3/x?y"}"#).expect("ok"),
-            "https://s3/x?y"
-        );
+        assert_eq!(parse_init(r#"{"upload_id": "abc", "key": "k"}"#).expect("ok"), "abc");
+        assert_eq!(parse_url(Op::PartUrl, r#"{"url": "https://s3/x?y"}"#).expect("ok"), "https://s3/x?y");
         assert_eq!(
             parse_complete(r#"{"key":"k","etag":"\"e-2\"","location":"http://l"}"#).expect("ok"),
             (Some("\"e-2\"".into()), Some("http://l".into()))
         );
         assert_eq!(parse_complete("{}").expect("ok"), (None, None));
-        let parts =
-            parse_parts(r#"{"parts":[{"PartNumber":2,"ETag":"\"b\"","Size":5}]}"#).expect("ok");
-        assert_eq!(
-            parts,
-            vec![ListedPart {
-                part_number: 2,
-                etag: "\"b\"".into(),
-                size: 5
-            }]
-        );
+        let parts = parse_parts(r#"{"parts":[{"PartNumber":2,"ETag":"\"b\"","Size":5}]}"#).expect("ok");
+        assert_eq!(parts, vec![ListedPart { part_number: 2, etag: "\"b\"".into(), size: 5 }]);
     }
 
     #[test]
@@ -317,40 +241,17 @@ mod tests {
         let cases: Vec<(Result<String, UploadError>, &str, Option<&str>)> = vec![
             (parse_init("<html>"), "is not JSON", None),
             (parse_init("[1]"), "not a JSON object", None),
-            (
-                parse_init(r#"{"uploadId": "x"}"#),
-                "no `upload_id`",
-                Some("upload_id"),
-            ),
-            (
-                parse_init(r#"{"upload_id": 5}"#),
-                "not a non-empty string",
-                Some("upload_id"),
-            ),
-            (
-                parse_init(r#"{"upload_id": ""}"#),
-                "not a non-empty string",
-                Some("upload_id"),
-            ),
-            (
-                parse_url(Op::PartUrl, r#"{"URL": "x"}"#),
-                "no `url`",
-                Some("url"),
-            ),
-            (
-                parse_url(Op::PartUrl, r#"{"url": "javascript:alert(1)"}"#),
-                "not an http(s) URL",
-                Some("url"),
-            ),
+            (parse_init(r#"{"uploadId": "x"}"#), "no `upload_id`", Some("upload_id")),
+            (parse_init(r#"{"upload_id": 5}"#), "not a non-empty string", Some("upload_id")),
+            (parse_init(r#"{"upload_id": ""}"#), "not a non-empty string", Some("upload_id")),
+            (parse_url(Op::PartUrl, r#"{"URL": "x"}"#), "no `url`", Some("url")),
+            (parse_url(Op::PartUrl, r#"{"url": "javascript:alert(1)"}"#), "not an http(s) URL", Some("url")),
         ];
         for (res, needle, field) in cases {
             let e = res.expect_err("malformed");
             assert_eq!(e.code, ErrorCode::BackendError);
             assert!(e.message.contains(needle), "{e}");
-            assert!(
-                e.message.contains("it must answer JSON like"),
-                "says the fix: {e}"
-            );
+            assert!(e.message.contains("it must answer JSON like"), "says the fix: {e}");
             assert_eq!(e.field.as_deref(), field);
         }
         assert!(parse_parts(r#"{"parts":[{"PartNumber":0,"ETag":"x","Size":1}]}"#).is_err());
@@ -360,16 +261,9 @@ mod tests {
 
     #[test]
     fn backend_errors_carry_the_backend_message() {
-        let e = backend_error(
-            Op::Init,
-            400,
-            r#"{"error":{"code":"InvalidKey","message":"key is empty"}}"#,
-        );
+        let e = backend_error(Op::Init, 400, r#"{"error":{"code":"InvalidKey","message":"key is empty"}}"#);
         assert_eq!((e.code, e.status), (ErrorCode::BackendError, Some(400)));
-        assert!(
-            e.message.contains("InvalidKey: key is empty") && e.message.contains("multipart/init"),
-            "{e}"
-        );
+        assert!(e.message.contains("InvalidKey: key is empty") && e.message.contains("multipart/init"), "{e}");
         let e = backend_error(Op::PartUrl, 502, "Bad Gateway");
         assert!(e.message.contains("HTTP 502 (Bad Gateway)"), "{e}");
     }
@@ -387,9 +281,6 @@ mod tests {
             complete_body("k", "u", &[(1, "\"a\"".into()), (2, "\"b\"".into())]),
             json!({"key": "k", "upload_id": "u", "parts": [{"PartNumber": 1, "ETag": "\"a\""}, {"PartNumber": 2, "ETag": "\"b\""}]})
         );
-        assert_eq!(
-            part_url_body("k", "u", 3),
-            json!({"key": "k", "upload_id": "u", "part_number": 3})
-        );
+        assert_eq!(part_url_body("k", "u", 3), json!({"key": "k", "upload_id": "u", "part_number": 3}));
     }
 }

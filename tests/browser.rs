@@ -60,24 +60,17 @@ fn get(v: &JsValue, k: &str) -> JsValue {
 }
 
 fn unique_key(name: &str) -> String {
-    format!(
-        "wasm-tests/{}-{name}",
-        (js_sys::Math::random() * 1e12) as u64
-    )
+    format!("wasm-tests/{}-{name}", (js_sys::Math::random() * 1e12) as u64)
 }
 
 /// Reads an object back through the backend's download URL.
 async fn read_back(uploader: &Uploader, key: &str) -> Vec<u8> {
-    let url = JsFuture::from(uploader.download_url(key.to_owned()))
-        .await
-        .expect("download url");
+    let url = JsFuture::from(uploader.download_url(key.to_owned())).await.expect("download url");
     let url = url.as_string().expect("url string");
     let resp = JsFuture::from(fetch(&url)).await.expect("GET object");
     let resp: web_sys::Response = resp.unchecked_into();
     assert_eq!(resp.status(), 200, "GET {key}");
-    let buf = JsFuture::from(resp.array_buffer().expect("body"))
-        .await
-        .expect("bytes");
+    let buf = JsFuture::from(resp.array_buffer().expect("body")).await.expect("bytes");
     Uint8Array::new(&buf).to_vec()
 }
 
@@ -99,20 +92,13 @@ async fn upload(up: &Uploader, name: &str, data: &[u8]) -> (String, JsValue, Vec
     let samples = Rc::new(RefCell::new(Vec::new()));
     let s2 = samples.clone();
     let on_progress = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
-        s2.borrow_mut()
-            .push(get(&p, "bytesSent").as_f64().expect("bytesSent"));
+        s2.borrow_mut().push(get(&p, "bytesSent").as_f64().expect("bytesSent"));
     });
-    let opts = obj(&[
-        ("key", JsValue::from_str(&key)),
-        ("onProgress", on_progress.as_ref().clone()),
-    ]);
+    let opts = obj(&[("key", JsValue::from_str(&key)), ("onProgress", on_progress.as_ref().clone())]);
     let result = JsFuture::from(up.upload(&blob(data), opts)).await;
     let result = match result {
         Ok(r) => r,
-        Err(e) => panic!(
-            "upload of {name} failed: {:?}",
-            get(&e, "message").as_string()
-        ),
+        Err(e) => panic!("upload of {name} failed: {:?}", get(&e, "message").as_string()),
     };
     let samples = samples.borrow().clone();
     (key, result, samples)
@@ -122,36 +108,17 @@ async fn roundtrip(size: usize, seed: u64, multipart: bool) {
     let up = uploader(&[]);
     let data = bytes(size, seed);
     let (key, result, progress) = upload(&up, &format!("{size}.bin"), &data).await;
-    assert_eq!(
-        get(&result, "key").as_string().as_deref(),
-        Some(key.as_str())
-    );
+    assert_eq!(get(&result, "key").as_string().as_deref(), Some(key.as_str()));
     assert_eq!(get(&result, "size").as_f64(), Some(size as f64));
-    assert_eq!(
-        get(&result, "uploadId").is_null(),
-        !multipart,
-        "multipart for {size} bytes: {multipart}"
-    );
-    assert!(
-        get(&result, "location")
-            .as_string()
-            .is_some_and(|l| l.ends_with(&key))
-    );
+    assert_eq!(get(&result, "uploadId").is_null(), !multipart, "multipart for {size} bytes: {multipart}");
+    assert!(get(&result, "location").as_string().is_some_and(|l| l.ends_with(&key)));
     for w in progress.windows(2) {
         assert!(w[1] >= w[0], "progress went back: {progress:?}");
     }
-    assert_eq!(
-        progress.last().copied(),
-        Some(size as f64),
-        "progress ends at the size"
-    );
+    assert_eq!(progress.last().copied(), Some(size as f64), "progress ends at the size");
     let stored = read_back(&up, &key).await;
     assert_eq!(stored.len(), size);
-    assert_eq!(
-        sha(&stored),
-        sha(&data),
-        "stored object of {size} bytes is intact"
-    );
+    assert_eq!(sha(&stored), sha(&data), "stored object of {size} bytes is intact");
 }
 
 #[wasm_bindgen_test]
@@ -181,17 +148,12 @@ async fn thirty_three_mib_multipart() {
 
 #[wasm_bindgen_test]
 async fn small_parts_force_multipart_at_five_mib_and_one_byte() {
-    let up = uploader(&[
-        ("partSize", JsValue::from(5 * MIB as u32)),
-        ("multipartThreshold", JsValue::from(0)),
-    ]);
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("multipartThreshold", JsValue::from(0))]);
     let data = bytes(5 * MIB + 1, 6);
     let (key, result, _) = upload(&up, "two-parts.bin", &data).await;
     assert!(get(&result, "uploadId").is_string(), "went multipart");
     assert!(
-        get(&result, "etag")
-            .as_string()
-            .is_some_and(|e| e.ends_with("-2\"")),
+        get(&result, "etag").as_string().is_some_and(|e| e.ends_with("-2\"")),
         "two parts: {:?}",
         get(&result, "etag")
     );
@@ -202,41 +164,11 @@ async fn small_parts_force_multipart_at_five_mib_and_one_byte() {
 async fn invalid_options_are_named() {
     let cases: Vec<(JsValue, &str)> = vec![
         (obj(&[]), "endpoint"),
-        (
-            obj(&[
-                ("endpoint", JsValue::from_str(api())),
-                ("concurrency", JsValue::from(0)),
-            ]),
-            "concurrency",
-        ),
-        (
-            obj(&[
-                ("endpoint", JsValue::from_str(api())),
-                ("partSize", JsValue::from(1024)),
-            ]),
-            "partSize",
-        ),
-        (
-            obj(&[
-                ("endpoint", JsValue::from_str(api())),
-                ("partsize", JsValue::from(1024)),
-            ]),
-            "partsize",
-        ),
-        (
-            obj(&[
-                ("endpoint", JsValue::from_str(api())),
-                ("protocol", JsValue::from_str("soap")),
-            ]),
-            "protocol",
-        ),
-        (
-            obj(&[
-                ("endpoint", JsValue::from_str(api())),
-                ("retryDelays", JsValue::from_str("1s")),
-            ]),
-            "retryDelays",
-        ),
+        (obj(&[("endpoint", JsValue::from_str(api())), ("concurrency", JsValue::from(0))]), "concurrency"),
+        (obj(&[("endpoint", JsValue::from_str(api())), ("partSize", JsValue::from(1024))]), "partSize"),
+        (obj(&[("endpoint", JsValue::from_str(api())), ("partsize", JsValue::from(1024))]), "partsize"),
+        (obj(&[("endpoint", JsValue::from_str(api())), ("protocol", JsValue::from_str("soap"))]), "protocol"),
+        (obj(&[("endpoint", JsValue::from_str(api())), ("retryDelays", JsValue::from_str("1s"))]), "retryDelays"),
     ];
     for (opts, field) in cases {
         let err = match Uploader::new(opts) {
@@ -244,23 +176,15 @@ async fn invalid_options_are_named() {
             Err(e) => e,
         };
         assert!(err.is_instance_of::<js_sys::Error>());
-        assert_eq!(
-            get(&err, "name").as_string().as_deref(),
-            Some("UploadError")
-        );
-        assert_eq!(
-            get(&err, "code").as_string().as_deref(),
-            Some("InvalidOptions")
-        );
+        assert_eq!(get(&err, "name").as_string().as_deref(), Some("UploadError"));
+        assert_eq!(get(&err, "code").as_string().as_deref(), Some("InvalidOptions"));
         assert_eq!(get(&err, "field").as_string().as_deref(), Some(field));
         let msg = get(&err, "message").as_string().expect("message");
         assert!(msg.contains(field), "{msg}");
     }
     // upload() rejects (never throws) on a bad key
     let up = uploader(&[]);
-    let err = JsFuture::from(up.upload(&blob(b"x"), obj(&[])))
-        .await
-        .expect_err("no key");
+    let err = JsFuture::from(up.upload(&blob(b"x"), obj(&[]))).await.expect_err("no key");
     assert_eq!(get(&err, "field").as_string().as_deref(), Some("key"));
 }
 
@@ -268,13 +192,8 @@ async fn invalid_options_are_named() {
 async fn backend_refusal_is_a_backend_error_with_the_backend_message() {
     let up = uploader(&[("multipartThreshold", JsValue::from(0))]);
     let opts = obj(&[("key", JsValue::from_str("bad/../key"))]);
-    let err = JsFuture::from(up.upload(&blob(b"data"), opts))
-        .await
-        .expect_err("refused");
-    assert_eq!(
-        get(&err, "code").as_string().as_deref(),
-        Some("BackendError")
-    );
+    let err = JsFuture::from(up.upload(&blob(b"data"), opts)).await.expect_err("refused");
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("BackendError"));
     assert_eq!(get(&err, "status").as_f64(), Some(400.0));
     let msg = get(&err, "message").as_string().expect("message");
     assert!(msg.contains("InvalidKey"), "{msg}");
@@ -284,41 +203,23 @@ async fn backend_refusal_is_a_backend_error_with_the_backend_message() {
 async fn unreachable_backend_is_a_network_failure_after_retries() {
     let up = Uploader::new(obj(&[
         ("endpoint", JsValue::from_str("http://127.0.0.1:9/api")),
-        (
-            "retryDelays",
-            Array::of2(&JsValue::from(0), &JsValue::from(10)).into(),
-        ),
+        ("retryDelays", Array::of2(&JsValue::from(0), &JsValue::from(10)).into()),
     ]))
     .expect("options");
     let retries = Rc::new(RefCell::new(0));
     let r2 = retries.clone();
     let on_retry = Closure::<dyn Fn(JsValue)>::new(move |_| *r2.borrow_mut() += 1);
-    let opts = obj(&[
-        ("key", JsValue::from_str("k")),
-        ("onRetry", on_retry.as_ref().clone()),
-    ]);
-    let err = JsFuture::from(up.upload(&blob(b"data"), opts))
-        .await
-        .expect_err("unreachable");
-    assert_eq!(
-        get(&err, "code").as_string().as_deref(),
-        Some("BackendError")
-    );
-    assert_eq!(
-        *retries.borrow(),
-        2,
-        "retried as the delays say, then gave up"
-    );
+    let opts = obj(&[("key", JsValue::from_str("k")), ("onRetry", on_retry.as_ref().clone())]);
+    let err = JsFuture::from(up.upload(&blob(b"data"), opts)).await.expect_err("unreachable");
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("BackendError"));
+    assert_eq!(*retries.borrow(), 2, "retried as the delays say, then gave up");
 }
 
 #[wasm_bindgen_test]
 async fn abort_rejects_with_aborted() {
     let up = uploader(&[("multipartThreshold", JsValue::from(0))]);
     let data = bytes(24 * MIB, 9);
-    let handle = up.upload(
-        &blob(&data),
-        obj(&[("key", JsValue::from_str(&unique_key("aborted")))]),
-    );
+    let handle = up.upload(&blob(&data), obj(&[("key", JsValue::from_str(&unique_key("aborted")))]));
     let abort: Function = get(&handle, "abort").unchecked_into();
     abort.call0(&handle).expect("abort()");
     let err = JsFuture::from(handle).await.expect_err("aborted");

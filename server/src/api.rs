@@ -30,6 +30,11 @@ pub struct AppState {
     pub s3: S3Client,
     /// Keys must start with this (empty: any key).
     pub key_prefix: Arc<str>,
+    /// Backend calls must carry `Authorization: Bearer <token>` (none: open).
+    pub auth_token: Option<Arc<str>>,
+    /// With `--debug-endpoints` and the embedded store: its folder and bucket,
+    /// for `GET /uploads/multipart/open`.
+    pub debug_store: Option<(std::path::PathBuf, String)>,
 }
 
 /// `POST /uploads/url`, `POST /uploads/multipart/init`.
@@ -116,10 +121,60 @@ pub fn routes(state: AppState) -> Router {
         .route("/multipart/complete", post(rest_complete))
         .route("/multipart/abort", delete(rest_abort))
         .route("/multipart/parts", get(rest_list_parts));
-    Router::new()
-        .nest("/uploads", uploads)
-        .route("/invoke", post(invoke))
-        .with_state(state)
+    let router = Router::new().nest("/uploads", uploads).route("/invoke", post(invoke));
+    let router = if state.debug_store.is_some() {
+        router.route("/uploads/multipart/open", get(debug_open_uploads))
+    } else {
+        router
+    };
+    router.layer(axum::middleware::from_fn_with_state(state.clone(), require_token)).with_state(state)
+}
+
+/// Refuses calls without the configured bearer token (when one is configured).
+async fn require_token(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(token) = &s.auth_token {
+        let given = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if given.and_then(|g| g.strip_prefix("Bearer ")) != Some(token) {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "this backend needs an Authorization: Bearer <token> header (the client's `headers` option)",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// `GET /uploads/multipart/open?prefix=`: open multipart uploads of the embedded
+/// store (a debugging aid, off unless `--debug-endpoints`).
+async fn debug_open_uploads(State(s): State<AppState>, RawQuery(query): RawQuery) -> Reply {
+    #[derive(Deserialize)]
+    struct Q {
+        #[serde(default)]
+        prefix: String,
+    }
+    let uri: axum::http::Uri = format!("/?{}", query.unwrap_or_default())
+        .parse()
+        .map_err(|_| ApiError::invalid("InvalidQuery", "the query string is malformed; send ?prefix=..."))?;
+    let q = Query::<Q>::try_from_uri(&uri).map_err(|e| ApiError::invalid("InvalidQuery", e.to_string()))?.0;
+    let Some((root, bucket)) = &s.debug_store else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "NotFound", "debug endpoints are off"));
+    };
+    let found = crate::store::open_uploads(root, bucket)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "StoreError", e.to_string()))?;
+    let uploads: Vec<Value> = found
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(&q.prefix))
+        .map(|(key, upload_id)| json!({ "key": key, "upload_id": upload_id }))
+        .collect();
+    Ok(Json(json!({ "uploads": uploads })))
 }
 
 // ---------------------------------------------------------------- validation
@@ -129,9 +184,7 @@ pub fn routes(state: AppState) -> Router {
 pub fn validate_key(key: &str, required_prefix: &str) -> Result<(), ApiError> {
     let bad = |msg: String| ApiError::invalid("InvalidKey", msg);
     if key.is_empty() {
-        return Err(bad(
-            "key is empty: give the object key, for example \"uploads/photo.jpg\"".into(),
-        ));
+        return Err(bad("key is empty: give the object key, for example \"uploads/photo.jpg\"".into()));
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(bad(format!(
@@ -140,39 +193,26 @@ pub fn validate_key(key: &str, required_prefix: &str) -> Result<(), ApiError> {
         )));
     }
     if let Some(c) = key.chars().find(|c| c.is_control()) {
-        return Err(bad(format!(
-            "key contains the control character U+{:04X}; remove it",
-            c as u32
-        )));
+        return Err(bad(format!("key contains the control character U+{:04X}; remove it", c as u32)));
     }
     if key.starts_with('/') {
-        return Err(bad(
-            "key starts with '/'; give it without the leading slash".into(),
-        ));
+        return Err(bad("key starts with '/'; give it without the leading slash".into()));
     }
     if key.split('/').any(|seg| seg == ".." || seg == ".") {
-        return Err(bad(
-            "key has a '.' or '..' path segment; keys must not walk up or stay in place".into(),
-        ));
+        return Err(bad("key has a '.' or '..' path segment; keys must not walk up or stay in place".into()));
     }
     if !key.starts_with(required_prefix) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "KeyOutsidePrefix",
-            format!(
-                "key must start with {required_prefix:?}: this backend only accepts keys under that prefix"
-            ),
+            format!("key must start with {required_prefix:?}: this backend only accepts keys under that prefix"),
         ));
     }
     Ok(())
 }
 
 fn validate_upload_id(upload_id: &str) -> Result<(), ApiError> {
-    if upload_id.is_empty()
-        || upload_id.len() > 1024
-        || upload_id
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
+    if upload_id.is_empty() || upload_id.len() > 1024 || upload_id.chars().any(|c| c.is_control() || c.is_whitespace())
     {
         return Err(ApiError::invalid(
             "InvalidUploadId",
@@ -194,9 +234,7 @@ fn validate_part_number(n: i64) -> Result<u16, ApiError> {
 }
 
 fn validate_content_type(ct: Option<&str>) -> Result<String, ApiError> {
-    let ct = ct
-        .filter(|s| !s.is_empty())
-        .unwrap_or("application/octet-stream");
+    let ct = ct.filter(|s| !s.is_empty()).unwrap_or("application/octet-stream");
     if ct.len() > 255 || ct.chars().any(|c| c.is_control() || !c.is_ascii()) {
         return Err(ApiError::invalid(
             "InvalidContentType",
@@ -209,10 +247,7 @@ fn validate_content_type(ct: Option<&str>) -> Result<String, ApiError> {
 /// Parses a JSON body whatever its Content-Type.
 fn parse_json<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid(
-            "InvalidJson",
-            format!("the request body is empty; send JSON like {shape}"),
-        ));
+        return Err(ApiError::invalid("InvalidJson", format!("the request body is empty; send JSON like {shape}")));
     }
     serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid(
@@ -233,8 +268,7 @@ fn parse_value<T: DeserializeOwned>(payload: Value, shape: &str) -> Result<T, Ap
 
 const KEY_SHAPE: &str = r#"{"key": "uploads/file.zip", "content_type": "application/zip"}"#;
 const PART_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "part_number": 1}"#;
-const COMPLETE_SHAPE: &str =
-    r#"{"key": "...", "upload_id": "...", "parts": [{"PartNumber": 1, "ETag": "\"...\""}]}"#;
+const COMPLETE_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "parts": [{"PartNumber": 1, "ETag": "\"...\""}]}"#;
 const REF_SHAPE: &str = r#"{"key": "...", "upload_id": "..."}"#;
 
 // ---------------------------------------------------------------- operations
@@ -254,10 +288,7 @@ impl AppState {
     async fn init(&self, req: KeyRequest) -> Result<Value, ApiError> {
         validate_key(&req.key, &self.key_prefix)?;
         let content_type = validate_content_type(req.content_type.as_deref())?;
-        let upload_id = self
-            .s3
-            .create_multipart_upload(&req.key, &content_type)
-            .await?;
+        let upload_id = self.s3.create_multipart_upload(&req.key, &content_type).await?;
         Ok(json!({ "upload_id": upload_id, "key": req.key }))
     }
 
@@ -280,10 +311,7 @@ impl AppState {
         }
         for p in &parts {
             validate_part_number(p.part_number)?;
-            if p.etag.trim().is_empty()
-                || p.etag.len() > 1024
-                || p.etag.chars().any(char::is_control)
-            {
+            if p.etag.trim().is_empty() || p.etag.len() > 1024 || p.etag.chars().any(char::is_control) {
                 return Err(ApiError::invalid(
                     "InvalidETag",
                     format!(
@@ -307,19 +335,14 @@ impl AppState {
             }
         }
         let etags: Vec<String> = parts.into_iter().map(|p| p.etag).collect();
-        let done = self
-            .s3
-            .complete_multipart_upload(&req.key, &req.upload_id, &etags)
-            .await?;
+        let done = self.s3.complete_multipart_upload(&req.key, &req.upload_id, &etags).await?;
         Ok(json!({ "key": req.key, "etag": done.etag, "location": done.location }))
     }
 
     async fn abort(&self, req: UploadRef) -> Result<Value, ApiError> {
         validate_key(&req.key, &self.key_prefix)?;
         validate_upload_id(&req.upload_id)?;
-        self.s3
-            .abort_multipart_upload(&req.key, &req.upload_id)
-            .await?;
+        self.s3.abort_multipart_upload(&req.key, &req.upload_id).await?;
         Ok(json!({}))
     }
 
@@ -327,10 +350,8 @@ impl AppState {
         validate_key(&req.key, &self.key_prefix)?;
         validate_upload_id(&req.upload_id)?;
         let parts = self.s3.list_parts(&req.key, &req.upload_id).await?;
-        let parts: Vec<Value> = parts
-            .into_iter()
-            .map(|p| json!({ "PartNumber": p.part_number, "ETag": p.etag, "Size": p.size }))
-            .collect();
+        let parts: Vec<Value> =
+            parts.into_iter().map(|p| json!({ "PartNumber": p.part_number, "ETag": p.etag, "Size": p.size })).collect();
         Ok(json!({ "parts": parts }))
     }
 }
@@ -356,9 +377,7 @@ async fn rest_part_url(State(s): State<AppState>, body: Bytes) -> Reply {
 }
 
 async fn rest_complete(State(s): State<AppState>, body: Bytes) -> Reply {
-    s.complete(parse_json(&body, COMPLETE_SHAPE)?)
-        .await
-        .map(Json)
+    s.complete(parse_json(&body, COMPLETE_SHAPE)?).await.map(Json)
 }
 
 /// Abort takes `{key, upload_id}` as a JSON body or as query parameters.
@@ -376,12 +395,9 @@ async fn rest_list_parts(State(s): State<AppState>, RawQuery(query): RawQuery) -
 }
 
 fn parse_query(query: Option<&str>) -> Result<UploadRef, ApiError> {
-    let uri: axum::http::Uri = format!("/?{}", query.unwrap_or("")).parse().map_err(|_| {
-        ApiError::invalid(
-            "InvalidQuery",
-            "the query string is malformed; send ?key=...&upload_id=...",
-        )
-    })?;
+    let uri: axum::http::Uri = format!("/?{}", query.unwrap_or(""))
+        .parse()
+        .map_err(|_| ApiError::invalid("InvalidQuery", "the query string is malformed; send ?key=...&upload_id=..."))?;
     Query::<UploadRef>::try_from_uri(&uri)
         .map(|q| q.0)
         .map_err(|e| ApiError::invalid("InvalidQuery", format!("{e}; send ?key=...&upload_id=...")))
@@ -390,17 +406,11 @@ fn parse_query(query: Option<&str>) -> Result<UploadRef, ApiError> {
 // ---------------------------------------------------------------- Lambda envelope
 
 async fn invoke(State(s): State<AppState>, body: Bytes) -> Reply {
-    let env: Envelope = parse_json(
-        &body,
-        r#"{"processor_name": "s3_upload", "action": "...", "payload": {...}}"#,
-    )?;
+    let env: Envelope = parse_json(&body, r#"{"processor_name": "s3_upload", "action": "...", "payload": {...}}"#)?;
     if env.processor_name != "s3_upload" {
         return Err(ApiError::invalid(
             "UnknownProcessor",
-            format!(
-                "processor_name is {:?}; this backend serves \"s3_upload\"",
-                env.processor_name
-            ),
+            format!("processor_name is {:?}; this backend serves \"s3_upload\"", env.processor_name),
         ));
     }
     let p = env.payload;
@@ -439,39 +449,17 @@ mod tests {
             assert!(validate_key(k, "").is_ok(), "{k}");
         }
         let long = "x".repeat(1025);
-        let bad = [
-            "",
-            "/abs",
-            "a/../b",
-            "..",
-            "a/./b",
-            "tab\there",
-            "nul\0",
-            long.as_str(),
-        ];
+        let bad = ["", "/abs", "a/../b", "..", "a/./b", "tab\there", "nul\0", long.as_str()];
         for k in bad {
-            assert_eq!(
-                validate_key(k, "").unwrap_err().status,
-                StatusCode::BAD_REQUEST,
-                "{k:?}"
-            );
+            assert_eq!(validate_key(k, "").unwrap_err().status, StatusCode::BAD_REQUEST, "{k:?}");
         }
-        assert_eq!(
-            validate_key("other/x", "users/").unwrap_err().status,
-            StatusCode::FORBIDDEN
-        );
+        assert_eq!(validate_key("other/x", "users/").unwrap_err().status, StatusCode::FORBIDDEN);
         assert!(validate_key("users/x", "users/").is_ok());
     }
 
     #[test]
     fn part_numbers() {
-        for (n, ok) in [
-            (0, false),
-            (1, true),
-            (10_000, true),
-            (10_001, false),
-            (-1, false),
-        ] {
+        for (n, ok) in [(0, false), (1, true), (10_000, true), (10_001, false), (-1, false)] {
             assert_eq!(validate_part_number(n).is_ok(), ok, "{n}");
         }
     }

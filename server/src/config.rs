@@ -57,12 +57,7 @@ pub struct Config {
     pub access_key: String,
 
     /// Secret access key.
-    #[arg(
-        long,
-        env = "S3MP_SECRET_KEY",
-        default_value = "s3mp-local-secret-key",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "S3MP_SECRET_KEY", default_value = "s3mp-local-secret-key", hide_env_values = true)]
     pub secret_key: String,
 
     /// Seconds a presigned URL stays valid.
@@ -74,18 +69,22 @@ pub struct Config {
     pub key_prefix: String,
 
     /// Origins allowed by CORS, comma-separated; "*" mirrors any origin (dev default).
-    #[arg(
-        long,
-        env = "S3MP_ALLOW_ORIGINS",
-        value_delimiter = ',',
-        default_value = "*"
-    )]
+    #[arg(long, env = "S3MP_ALLOW_ORIGINS", value_delimiter = ',', default_value = "*")]
     pub allow_origins: Vec<String>,
 
     /// Whether the embedded store's CORS exposes ETag (false only to test that clients
     /// report a store that hides it).
     #[arg(long, env = "S3MP_S3_EXPOSE_ETAG", default_value_t = true, action = clap::ArgAction::Set)]
     pub s3_expose_etag: bool,
+
+    /// Require `Authorization: Bearer <token>` on every backend call.
+    #[arg(long, env = "S3MP_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+
+    /// Serve GET /uploads/multipart/open?prefix= (the embedded store's open
+    /// multipart uploads), for tests and debugging. Off by default.
+    #[arg(long, env = "S3MP_DEBUG_ENDPOINTS")]
+    pub debug_endpoints: bool,
 
     /// Folder of the built demo page served at /.
     #[arg(long, env = "S3MP_WWW_DIR")]
@@ -104,9 +103,7 @@ impl Config {
 
     /// The built demo page: --www-dir, else `www/dist` of this checkout.
     pub fn www_dir(&self) -> PathBuf {
-        self.www_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/dist"))
+        self.www_dir.clone().unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/dist"))
     }
 
     fn settings(&self, endpoint: Url, public: Url) -> S3Settings {
@@ -133,10 +130,7 @@ impl Config {
     /// Settings of the embedded store listening on `addr`.
     pub fn embedded_s3(&self, addr: SocketAddr) -> anyhow::Result<S3Settings> {
         let endpoint = Url::parse(&format!("http://{addr}"))?;
-        let public = self
-            .s3_public_endpoint
-            .clone()
-            .unwrap_or_else(|| endpoint.clone());
+        let public = self.s3_public_endpoint.clone().unwrap_or_else(|| endpoint.clone());
         Ok(self.settings(endpoint, public))
     }
 }

@@ -21,11 +21,7 @@ pub struct ApiError {
 impl ApiError {
     /// A 4xx/5xx with a code and message.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code: code.to_owned(),
-            message: message.into(),
-        }
+        Self { status, code: code.to_owned(), message: message.into() }
     }
 
     /// 400 for a request that does not have the right shape or values.
@@ -44,23 +40,13 @@ impl ApiError {
         let status = match s3_status {
             400..=499 => StatusCode::from_u16(s3_status).unwrap_or(StatusCode::BAD_REQUEST),
             // A 200 with an <Error> body (CompleteMultipartUpload): judge by the code.
-            200 if code.starts_with("Invalid")
-                || code == "EntityTooSmall"
-                || code == "NoSuchUpload" =>
-            {
-                if code == "NoSuchUpload" {
-                    StatusCode::NOT_FOUND
-                } else {
-                    StatusCode::BAD_REQUEST
-                }
+            200 if code.starts_with("Invalid") || code == "EntityTooSmall" || code == "NoSuchUpload" => {
+                if code == "NoSuchUpload" { StatusCode::NOT_FOUND } else { StatusCode::BAD_REQUEST }
             }
             _ => StatusCode::BAD_GATEWAY,
         };
-        let message = if message.is_empty() {
-            format!("S3 answered {code}")
-        } else {
-            format!("S3 answered {code}: {message}")
-        };
+        let message =
+            if message.is_empty() { format!("S3 answered {code}") } else { format!("S3 answered {code}: {message}") };
         Self::new(status, code, message)
     }
 }

@@ -73,13 +73,7 @@ fn cors(origins: &[String], expose_etag: bool) -> CorsLayer {
     }
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::PUT,
-            Method::POST,
-            Method::DELETE,
-        ])
+        .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::POST, Method::DELETE])
         .allow_headers(AllowHeaders::mirror_request())
         .allow_credentials(true)
         .expose_headers(expose)
@@ -99,10 +93,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             let store = store::Store::new(&cfg.data_dir)?;
             store.ensure_bucket(&cfg.bucket)?;
             let mut builder = s3s::service::S3ServiceBuilder::new(store);
-            builder.set_auth(s3s::auth::SimpleAuth::from_single(
-                cfg.access_key.clone(),
-                cfg.secret_key.clone(),
-            ));
+            builder.set_auth(s3s::auth::SimpleAuth::from_single(cfg.access_key.clone(), cfg.secret_key.clone()));
             let service = tower::ServiceBuilder::new()
                 .layer(cors(&cfg.allow_origins, cfg.s3_expose_etag))
                 .service(builder.build());
@@ -111,9 +102,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }
     };
     let client = s3::S3Client::new(&settings)?;
+    let debug_store = (cfg.debug_endpoints && s3_addr.is_some()).then(|| (cfg.data_dir.clone(), cfg.bucket.clone()));
     let state = api::AppState {
         s3: client,
         key_prefix: Arc::from(cfg.key_prefix.as_str()),
+        auth_token: cfg.auth_token.as_deref().map(Arc::from),
+        debug_store,
     };
     let www = cfg.www_dir();
     let index = www.join("index.html");
@@ -129,19 +123,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             tracing::error!("API server stopped: {e}");
         }
     }));
-    Ok(Running {
-        api_addr,
-        s3_addr,
-        s3: settings,
-        tasks,
-    })
+    Ok(Running { api_addr, s3_addr, s3: settings, tasks })
 }
 
 /// Serves the embedded store: s3s behind the CORS layer, over HTTP/1 and HTTP/2.
-async fn serve_store(
-    listener: TcpListener,
-    service: tower_http::cors::Cors<s3s::service::S3Service>,
-) {
+async fn serve_store(listener: TcpListener, service: tower_http::cors::Cors<s3s::service::S3Service>) {
     loop {
         let (socket, _) = match listener.accept().await {
             Ok(conn) => conn,
@@ -152,9 +138,7 @@ async fn serve_store(
         };
         let service = TowerToHyperService::new(service.clone());
         tokio::spawn(async move {
-            let _ = ConnBuilder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(socket), service)
-                .await;
+            let _ = ConnBuilder::new(TokioExecutor::new()).serve_connection(TokioIo::new(socket), service).await;
         });
     }
 }

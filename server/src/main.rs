@@ -17,10 +17,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(addr) = running.s3_addr {
         println!("s3 store: http://{addr} (bucket {})", running.s3.bucket);
     } else {
-        println!(
-            "s3 store: {} (external, bucket {})",
-            running.s3.endpoint, running.s3.bucket
-        );
+        println!("s3 store: {} (external, bucket {})", running.s3.endpoint, running.s3.bucket);
     }
     println!("api and demo: {}", running.api_url());
     tokio::select! {

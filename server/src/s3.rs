@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 use rusty_s3::actions::{
-    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, GetObject, ListParts,
-    PutObject, UploadPart,
+    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, GetObject, ListParts, PutObject, UploadPart,
 };
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use serde::Deserialize;
@@ -82,23 +81,9 @@ struct S3ErrorBody {
 impl S3Client {
     /// Builds the client; fails on an endpoint rusty-s3 cannot use.
     pub fn new(s: &S3Settings) -> anyhow::Result<Self> {
-        let style = if s.path_style {
-            UrlStyle::Path
-        } else {
-            UrlStyle::VirtualHost
-        };
-        let bucket = Bucket::new(
-            s.endpoint.clone(),
-            style,
-            s.bucket.clone(),
-            s.region.clone(),
-        )?;
-        let public_bucket = Bucket::new(
-            s.public_endpoint.clone(),
-            style,
-            s.bucket.clone(),
-            s.region.clone(),
-        )?;
+        let style = if s.path_style { UrlStyle::Path } else { UrlStyle::VirtualHost };
+        let bucket = Bucket::new(s.endpoint.clone(), style, s.bucket.clone(), s.region.clone())?;
+        let public_bucket = Bucket::new(s.public_endpoint.clone(), style, s.bucket.clone(), s.region.clone())?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
@@ -124,14 +109,8 @@ impl S3Client {
 
     /// A presigned PUT of one part of a multipart upload.
     pub fn presign_part(&self, key: &str, upload_id: &str, part_number: u16) -> Url {
-        UploadPart::new(
-            &self.public_bucket,
-            Some(&self.credentials),
-            key,
-            part_number,
-            upload_id,
-        )
-        .sign(self.presign_expiry)
+        UploadPart::new(&self.public_bucket, Some(&self.credentials), key, part_number, upload_id)
+            .sign(self.presign_expiry)
     }
 
     /// The unsigned URL of an object.
@@ -140,21 +119,13 @@ impl S3Client {
     }
 
     /// CreateMultipartUpload: returns the upload id.
-    pub async fn create_multipart_upload(
-        &self,
-        key: &str,
-        content_type: &str,
-    ) -> Result<String, ApiError> {
+    pub async fn create_multipart_upload(&self, key: &str, content_type: &str) -> Result<String, ApiError> {
         let mut action = CreateMultipartUpload::new(&self.bucket, Some(&self.credentials), key);
         action.headers_mut().insert("content-type", content_type);
         let url = action.sign(SELF_CALL_EXPIRY);
-        let body = self
-            .send(self.http.post(url).header("content-type", content_type))
-            .await?;
+        let body = self.send(self.http.post(url).header("content-type", content_type)).await?;
         let parsed = CreateMultipartUpload::parse_response(&body).map_err(|e| {
-            ApiError::bad_gateway(format!(
-                "S3 sent a CreateMultipartUpload reply that is not valid XML: {e}"
-            ))
+            ApiError::bad_gateway(format!("S3 sent a CreateMultipartUpload reply that is not valid XML: {e}"))
         })?;
         Ok(parsed.upload_id().to_owned())
     }
@@ -180,31 +151,21 @@ impl S3Client {
         if let Ok(err) = quick_xml::de::from_str::<S3ErrorBody>(&reply) {
             return Err(ApiError::from_s3(200, &err.code, &err.message));
         }
-        let parsed =
-            rusty_s3::actions::CompleteMultipartUploadResponse::parse(&reply).map_err(|e| {
-                ApiError::bad_gateway(format!(
-                    "S3 sent a CompleteMultipartUpload reply that is not valid XML: {e}"
-                ))
-            })?;
-        Ok(Completed {
-            etag: parsed.etag().to_owned(),
-            location: self.object_url(key).to_string(),
-        })
+        let parsed = rusty_s3::actions::CompleteMultipartUploadResponse::parse(&reply).map_err(|e| {
+            ApiError::bad_gateway(format!("S3 sent a CompleteMultipartUpload reply that is not valid XML: {e}"))
+        })?;
+        Ok(Completed { etag: parsed.etag().to_owned(), location: self.object_url(key).to_string() })
     }
 
     /// AbortMultipartUpload.
     pub async fn abort_multipart_upload(&self, key: &str, upload_id: &str) -> Result<(), ApiError> {
-        let url = AbortMultipartUpload::new(&self.bucket, Some(&self.credentials), key, upload_id)
-            .sign(SELF_CALL_EXPIRY);
+        let url =
+            AbortMultipartUpload::new(&self.bucket, Some(&self.credentials), key, upload_id).sign(SELF_CALL_EXPIRY);
         self.send(self.http.delete(url)).await.map(drop)
     }
 
     /// ListParts, following S3's pagination to the end.
-    pub async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<Vec<StoredPart>, ApiError> {
+    pub async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<StoredPart>, ApiError> {
         let mut parts = Vec::new();
         let mut marker = None;
         loop {
@@ -212,23 +173,16 @@ impl S3Client {
             if let Some(m) = marker {
                 action.set_part_number_marker(m);
             }
-            let body = self
-                .send(self.http.get(action.sign(SELF_CALL_EXPIRY)))
-                .await?;
-            let page = ListParts::parse_response(&body).map_err(|e| {
-                ApiError::bad_gateway(format!(
-                    "S3 sent a ListParts reply that is not valid XML: {e}"
-                ))
-            })?;
+            let body = self.send(self.http.get(action.sign(SELF_CALL_EXPIRY))).await?;
+            let page = ListParts::parse_response(&body)
+                .map_err(|e| ApiError::bad_gateway(format!("S3 sent a ListParts reply that is not valid XML: {e}")))?;
             parts.extend(page.parts.into_iter().map(|p| StoredPart {
                 part_number: p.number,
                 etag: p.etag,
                 size: p.size,
             }));
             match page.next_part_number_marker {
-                Some(next) if marker != Some(next) && next > 0 && parts.len() < 10_000 => {
-                    marker = Some(next)
-                }
+                Some(next) if marker != Some(next) && next > 0 && parts.len() < 10_000 => marker = Some(next),
                 _ => break,
             }
         }
@@ -238,15 +192,9 @@ impl S3Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<String, ApiError> {
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ApiError::bad_gateway(format!("cannot reach the S3 endpoint: {e}")))?;
+        let resp = req.send().await.map_err(|e| ApiError::bad_gateway(format!("cannot reach the S3 endpoint: {e}")))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| ApiError::bad_gateway(format!("S3 reply was cut off: {e}")))?;
+        let text = resp.text().await.map_err(|e| ApiError::bad_gateway(format!("S3 reply was cut off: {e}")))?;
         if status.is_success() {
             return Ok(text);
         }

@@ -37,9 +37,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("root", &self.root)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("root", &self.root).finish_non_exhaustive()
     }
 }
 
@@ -48,13 +46,9 @@ impl Store {
     pub fn new(root: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(root)?;
         let root = root.canonicalize()?;
-        let inner = FileSystem::new(&root)
-            .map_err(|e| anyhow::anyhow!("cannot open store at {}: {e:?}", root.display()))?;
-        Ok(Self {
-            inner,
-            root,
-            etags: Mutex::new(HashMap::new()),
-        })
+        let inner =
+            FileSystem::new(&root).map_err(|e| anyhow::anyhow!("cannot open store at {}: {e:?}", root.display()))?;
+        Ok(Self { inner, root, etags: Mutex::new(HashMap::new()) })
     }
 
     /// Creates the bucket's folder if it is missing.
@@ -65,11 +59,7 @@ impl Store {
 
     fn upload_exists(&self, upload_id: &str) -> bool {
         // s3s-fs keeps one `.upload-<uuid>.json` per open upload; a non-UUID id was never issued.
-        uuid_like(upload_id)
-            && self
-                .root
-                .join(format!(".upload-{upload_id}.json"))
-                .is_file()
+        uuid_like(upload_id) && self.root.join(format!(".upload-{upload_id}.json")).is_file()
     }
 
     fn require_upload(&self, upload_id: &str) -> S3Result<()> {
@@ -84,31 +74,20 @@ impl Store {
     }
 
     fn part_path(&self, upload_id: &str, part_number: i32) -> PathBuf {
-        self.root
-            .join(format!(".upload_id-{upload_id}.part-{part_number}"))
+        self.root.join(format!(".upload_id-{upload_id}.part-{part_number}"))
     }
 
     /// The quoted ETag and size of a stored part, or `None` when the part was never uploaded.
-    async fn part_etag(
-        &self,
-        upload_id: &str,
-        part_number: i32,
-    ) -> S3Result<Option<(String, u64)>> {
+    async fn part_etag(&self, upload_id: &str, part_number: i32) -> S3Result<Option<(String, u64)>> {
         let path = self.part_path(upload_id, part_number);
         let Ok(meta) = tokio::fs::metadata(&path).await else {
             return Ok(None);
         };
         let key = (upload_id.to_owned(), part_number);
-        if let Some(hit) = self
-            .etags_lock()
-            .get(&key)
-            .filter(|(_, size)| *size == meta.len())
-        {
+        if let Some(hit) = self.etags_lock().get(&key).filter(|(_, size)| *size == meta.len()) {
             return Ok(Some(hit.clone()));
         }
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| s3_error!(e, InternalError))?;
+        let bytes = tokio::fs::read(&path).await.map_err(|e| s3_error!(e, InternalError))?;
         let etag = format!("\"{}\"", hex(&Md5::digest(&bytes)));
         let entry = (etag, bytes.len() as u64);
         self.etags_lock().insert(key, entry.clone());
@@ -116,9 +95,7 @@ impl Store {
     }
 
     fn etags_lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i32), (String, u64)>> {
-        self.etags
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.etags.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn forget_upload(&self, upload_id: &str) {
@@ -129,11 +106,7 @@ impl Store {
         let prefix = format!(".upload_id-{upload_id}.part-");
         if let Ok(mut dir) = tokio::fs::read_dir(&self.root).await {
             while let Ok(Some(entry)) = dir.next_entry().await {
-                if entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| n.starts_with(&prefix))
-                {
+                if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
                     let _ = tokio::fs::remove_file(entry.path()).await;
                 }
             }
@@ -144,16 +117,11 @@ impl Store {
     /// Checks a CompleteMultipartUpload request the way S3 does, before anything is changed.
     async fn check_complete(&self, upload_id: &str, parts: &[CompletedPart]) -> S3Result<()> {
         if parts.is_empty() {
-            return Err(s3_error!(
-                MalformedXML,
-                "You must specify at least one part"
-            ));
+            return Err(s3_error!(MalformedXML, "You must specify at least one part"));
         }
         let mut previous = 0;
         for (index, part) in parts.iter().enumerate() {
-            let number = part
-                .part_number
-                .ok_or_else(|| s3_error!(InvalidPart, "a part has no PartNumber"))?;
+            let number = part.part_number.ok_or_else(|| s3_error!(InvalidPart, "a part has no PartNumber"))?;
             if number <= previous {
                 return Err(s3_error!(
                     InvalidPartOrder,
@@ -175,11 +143,7 @@ impl Store {
                     "One or more of the specified parts could not be found. Part {number} was never uploaded."
                 ));
             };
-            let given = part
-                .e_tag
-                .as_ref()
-                .map(|t| t.value().to_owned())
-                .unwrap_or_default();
+            let given = part.e_tag.as_ref().map(|t| t.value().to_owned()).unwrap_or_default();
             if unquote(&given) != unquote(&etag) {
                 return Err(s3_error!(
                     InvalidPart,
@@ -196,43 +160,40 @@ impl Store {
         Ok(())
     }
 
-    /// The open multipart uploads of `bucket`, read from s3s-fs's metadata files.
+    /// The open multipart uploads of `bucket`.
     async fn open_uploads(&self, bucket: &str) -> S3Result<Vec<MultipartUpload>> {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let bucket_prefix = format!(".bucket-{}.object-", b64.encode(bucket));
-        let mut uploads = Vec::new();
-        let mut dir = tokio::fs::read_dir(&self.root)
-            .await
-            .map_err(|e| s3_error!(e, InternalError))?;
-        while let Ok(Some(entry)) = dir.next_entry().await {
-            let name = entry.file_name();
-            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&bucket_prefix)) else {
-                continue;
-            };
-            let Some(rest) = rest.strip_suffix(".metadata.json") else {
-                continue;
-            };
-            let Some((key_b64, upload_id)) = rest.split_once(".upload-") else {
-                continue;
-            };
-            let Some(key) = b64
-                .decode(key_b64)
-                .ok()
-                .and_then(|k| String::from_utf8(k).ok())
-            else {
-                continue;
-            };
-            if self.upload_exists(upload_id) {
-                uploads.push(MultipartUpload {
-                    key: Some(key),
-                    upload_id: Some(upload_id.to_owned()),
-                    ..Default::default()
-                });
-            }
-        }
-        uploads.sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
-        Ok(uploads)
+        let found = open_uploads(&self.root, bucket).await.map_err(|e| s3_error!(e, InternalError))?;
+        Ok(found
+            .into_iter()
+            .map(|(key, upload_id)| MultipartUpload {
+                key: Some(key),
+                upload_id: Some(upload_id),
+                ..Default::default()
+            })
+            .collect())
     }
+}
+
+/// The open multipart uploads of `bucket` in a store rooted at `root`, as
+/// (key, upload id) pairs sorted by key: read from s3s-fs's files (one
+/// `.upload-<id>.json` per open upload, and a metadata file naming its key).
+pub async fn open_uploads(root: &Path, bucket: &str) -> std::io::Result<Vec<(String, String)>> {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bucket_prefix = format!(".bucket-{}.object-", b64.encode(bucket));
+    let mut uploads = Vec::new();
+    let mut dir = tokio::fs::read_dir(root).await?;
+    while let Some(entry) = dir.next_entry().await? {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&bucket_prefix)) else { continue };
+        let Some(rest) = rest.strip_suffix(".metadata.json") else { continue };
+        let Some((key_b64, upload_id)) = rest.split_once(".upload-") else { continue };
+        let Some(key) = b64.decode(key_b64).ok().and_then(|k| String::from_utf8(k).ok()) else { continue };
+        if uuid_like(upload_id) && root.join(format!(".upload-{upload_id}.json")).is_file() {
+            uploads.push((key, upload_id.to_owned()));
+        }
+    }
+    uploads.sort();
+    Ok(uploads)
 }
 
 fn uuid_like(s: &str) -> bool {

@@ -1,18 +1,19 @@
-//! The application's backend, spoken in the REST form (the seed's paths) or the
-//! Lambda envelope. Bodies and replies are built and checked by
-//! [`crate::protocol`]; this module only moves them over HTTP (gloo-net).
+//! The application's backend: over HTTP (REST paths or the Lambda envelope,
+//! [`http`]) or through the application's own async JS functions ([`hooks`]).
 
-use futures::FutureExt;
-use gloo_net::http::{Request, RequestBuilder};
-use serde_json::Value;
-use web_sys::{AbortController, RequestCredentials};
+pub mod hooks;
+pub mod http;
 
-use crate::engine::retry::parse_retry_after;
-use crate::engine::{Failure, UploadError};
-use crate::protocol::{self, Op};
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::AbortSignal;
 
-/// A backend call gives up after this long without an answer.
-const CALL_TIMEOUT_MS: u32 = 30_000;
+use crate::engine::{ErrorCode, Failure, UploadError};
+use crate::protocol::ListedPart;
+
+pub use hooks::Hooks;
+pub use http::{HttpBackend, Protocol};
 
 /// How a backend call failed.
 #[derive(Debug, Clone)]
@@ -23,152 +24,105 @@ pub enum CallError {
     Rejected(UploadError),
 }
 
-/// Which form of the protocol the backend speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// `POST {endpoint}/uploads/multipart/init`, ...
-    Rest,
-    /// `POST {endpoint}` with `{processor_name, action, payload}`.
-    Lambda,
+/// Extra headers for backend calls: fixed, or from a (possibly async) function
+/// called before every call, so that short-lived tokens stay fresh.
+#[derive(Debug, Clone)]
+pub enum HeaderSource {
+    /// The same headers every time.
+    Fixed(Vec<(String, String)>),
+    /// `headers()` returns an object (or a promise of one).
+    Function(Function),
 }
 
-/// A backend at one endpoint.
-#[derive(Debug, Clone)]
-pub struct Backend {
-    endpoint: String,
-    protocol: Protocol,
-    with_credentials: bool,
-    headers: Vec<(String, String)>,
+impl HeaderSource {
+    /// The headers for the next call.
+    pub async fn resolve(&self) -> Result<Vec<(String, String)>, CallError> {
+        match self {
+            Self::Fixed(h) => Ok(h.clone()),
+            Self::Function(f) => {
+                let value = call_js(f, &JsValue::UNDEFINED).await.map_err(|e| {
+                    CallError::Rejected(
+                        UploadError::new(
+                            ErrorCode::InvalidOptions,
+                            format!("options.headers() threw: {}", js_message(&e)),
+                        )
+                        .with_field("headers"),
+                    )
+                })?;
+                header_pairs(&value).map_err(CallError::Rejected)
+            }
+        }
+    }
+}
+
+/// Reads `{name: "value", ...}` into pairs; the error names `headers`.
+pub fn header_pairs(v: &JsValue) -> Result<Vec<(String, String)>, UploadError> {
+    let bad = |detail: String| {
+        UploadError::invalid_option(
+            "headers",
+            format!(
+                "options.headers must be (or return) an object mapping header names to strings, \
+                 like {{ Authorization: \"Bearer ...\" }}; {detail}"
+            ),
+        )
+    };
+    if !v.is_object() || js_sys::Array::is_array(v) || v.is_function() {
+        return Err(bad("got something else".into()));
+    }
+    let mut out = Vec::new();
+    for entry in Object::entries(v.unchecked_ref::<Object>()).iter() {
+        let pair: js_sys::Array = entry.unchecked_into();
+        let name = pair.get(0).as_string().unwrap_or_default();
+        let Some(value) = pair.get(1).as_string() else {
+            return Err(bad(format!("the value of {name:?} is not a string")));
+        };
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// Calls a JS function with one argument and awaits its result if it is a promise.
+pub async fn call_js(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
+    let result = f.call1(&JsValue::NULL, arg)?;
+    if result.has_type::<Promise>() || Reflect::get(&result, &"then".into()).is_ok_and(|t| t.is_function()) {
+        JsFuture::from(Promise::resolve(&result)).await
+    } else {
+        Ok(result)
+    }
+}
+
+/// The message of a thrown JS value.
+pub fn js_message(e: &JsValue) -> String {
+    Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// Where the upload's backend calls go.
+pub enum Backend {
+    /// REST or Lambda over HTTP.
+    Http(HttpBackend),
+    /// The application's functions.
+    Hooks(Hooks),
 }
 
 impl Backend {
-    /// A backend at `endpoint` (a trailing `/` is ignored).
-    pub fn new(
-        endpoint: &str,
-        protocol: Protocol,
-        with_credentials: bool,
-        headers: Vec<(String, String)>,
-    ) -> Self {
-        Self {
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
-            protocol,
-            with_credentials,
-            headers,
-        }
-    }
-
-    fn request(&self, op: Op, body: &Value) -> Result<RequestBuilder, CallError> {
-        let builder = match self.protocol {
-            Protocol::Lambda => Request::post(&self.endpoint),
-            Protocol::Rest => {
-                let (method, path) = op.rest();
-                let mut url = format!("{}{path}", self.endpoint);
-                let field = |f: &str| {
-                    body.get(f)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                match op {
-                    Op::Download => url.push_str(&encode_key(&field("key"))),
-                    Op::ListParts => {
-                        url.push_str(&format!(
-                            "?key={}&upload_id={}",
-                            encode(&field("key")),
-                            encode(&field("upload_id"))
-                        ));
-                    }
-                    _ => {}
-                }
-                match method {
-                    "GET" => Request::get(&url),
-                    "DELETE" => Request::delete(&url),
-                    _ => Request::post(&url),
-                }
-            }
-        };
-        let mut builder = builder.credentials(if self.with_credentials {
-            RequestCredentials::Include
-        } else {
-            RequestCredentials::SameOrigin
-        });
-        for (k, v) in &self.headers {
-            builder = builder.header(k, v);
-        }
-        Ok(builder)
-    }
-
-    /// Sends one call; returns the body of a 2xx reply.
-    async fn call(&self, op: Op, body: Value) -> Result<String, CallError> {
-        let builder = self.request(op, &body)?;
-        let controller = AbortController::new().ok();
-        let builder = builder.abort_signal(controller.as_ref().map(|c| c.signal()).as_ref());
-        let has_body =
-            self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
-        let req = if has_body {
-            let payload = match self.protocol {
-                Protocol::Lambda => protocol::lambda_envelope(op, body),
-                Protocol::Rest => body,
-            };
-            builder
-                .header("Content-Type", "application/json")
-                .body(payload.to_string())
-        } else {
-            builder.build()
-        };
-        let req = req.map_err(|e| {
-            CallError::Rejected(protocol::backend_error(
-                op,
-                0,
-                &format!("cannot build the request: {e}"),
-            ))
-        })?;
-        let send = req.send().fuse();
-        let timeout = gloo_timers::future::TimeoutFuture::new(CALL_TIMEOUT_MS).fuse();
-        futures::pin_mut!(send, timeout);
-        let resp = futures::select! {
-            r = send => r,
-            () = timeout => {
-                if let Some(c) = controller { c.abort(); }
-                return Err(CallError::Transient(Failure::Timeout));
-            }
-        };
-        let resp = resp.map_err(|e| {
-            CallError::Transient(Failure::Network(format!(
-                "{} {}: {e}",
-                op.name(),
-                "request got no response"
-            )))
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        if (200..300).contains(&status) {
-            return Ok(text);
-        }
-        let retry_after_ms = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| parse_retry_after(&v, js_sys::Date::now() as u64));
-        let failure = Failure::Status {
-            status,
-            body: text.clone(),
-            retry_after_ms,
-        };
-        if failure.is_transient() && status != 403 {
-            Err(CallError::Transient(failure))
-        } else {
-            Err(CallError::Rejected(protocol::backend_error(
-                op, status, &text,
-            )))
+    /// Whether files may go as one presigned PUT (the hooks may not offer it).
+    pub fn can_presign_put(&self) -> bool {
+        match self {
+            Self::Http(_) => true,
+            Self::Hooks(h) => h.can_presign_put(),
         }
     }
 
     /// Starts a multipart upload; returns its id.
-    pub async fn init(&self, key: &str, content_type: &str) -> Result<String, CallError> {
-        let text = self
-            .call(Op::Init, protocol::key_body(key, content_type))
-            .await?;
-        protocol::parse_init(&text).map_err(CallError::Rejected)
+    pub async fn init(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+        match self {
+            Self::Http(b) => b.init(key, content_type).await,
+            Self::Hooks(h) => h.init(key, content_type, signal).await,
+        }
     }
 
     /// A presigned URL for one part.
@@ -177,19 +131,20 @@ impl Backend {
         key: &str,
         upload_id: &str,
         part: u16,
+        signal: &AbortSignal,
     ) -> Result<String, CallError> {
-        let text = self
-            .call(Op::PartUrl, protocol::part_url_body(key, upload_id, part))
-            .await?;
-        protocol::parse_url(Op::PartUrl, &text).map_err(CallError::Rejected)
+        match self {
+            Self::Http(b) => b.sign_part(key, upload_id, part).await,
+            Self::Hooks(h) => h.sign_part(key, upload_id, part, signal).await,
+        }
     }
 
     /// A presigned URL for a whole-object PUT.
-    pub async fn presign_put(&self, key: &str, content_type: &str) -> Result<String, CallError> {
-        let text = self
-            .call(Op::PresignPut, protocol::key_body(key, content_type))
-            .await?;
-        protocol::parse_url(Op::PresignPut, &text).map_err(CallError::Rejected)
+    pub async fn presign_put(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+        match self {
+            Self::Http(b) => b.presign_put(key, content_type).await,
+            Self::Hooks(h) => h.presign_put(key, content_type, signal).await,
+        }
     }
 
     /// Completes a multipart upload; returns `(etag, location)`.
@@ -198,34 +153,43 @@ impl Backend {
         key: &str,
         upload_id: &str,
         parts: &[(u16, String)],
+        signal: &AbortSignal,
     ) -> Result<(Option<String>, Option<String>), CallError> {
-        let text = self
-            .call(Op::Complete, protocol::complete_body(key, upload_id, parts))
-            .await?;
-        protocol::parse_complete(&text).map_err(CallError::Rejected)
+        match self {
+            Self::Http(b) => b.complete(key, upload_id, parts).await,
+            Self::Hooks(h) => h.complete(key, upload_id, parts, signal).await,
+        }
     }
 
     /// Aborts a multipart upload.
-    pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), CallError> {
-        self.call(Op::Abort, protocol::upload_ref_body(key, upload_id))
-            .await
-            .map(drop)
+    pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
+        match self {
+            Self::Http(b) => b.abort(key, upload_id).await,
+            Self::Hooks(h) => h.abort(key, upload_id, signal).await,
+        }
     }
 
-    /// A presigned GET URL for `key`.
+    /// The parts S3 holds for an upload.
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        signal: &AbortSignal,
+    ) -> Result<Vec<ListedPart>, CallError> {
+        match self {
+            Self::Http(b) => b.list_parts(key, upload_id).await,
+            Self::Hooks(h) => h.list_parts(key, upload_id, signal).await,
+        }
+    }
+
+    /// A presigned GET URL (HTTP backends only).
     pub async fn download_url(&self, key: &str) -> Result<String, CallError> {
-        let text = self
-            .call(Op::Download, serde_json::json!({ "key": key }))
-            .await?;
-        protocol::parse_url(Op::Download, &text).map_err(CallError::Rejected)
+        match self {
+            Self::Http(b) => b.download_url(key).await,
+            Self::Hooks(_) => Err(CallError::Rejected(UploadError::invalid_option(
+                "protocol",
+                "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
+            ))),
+        }
     }
-}
-
-fn encode(s: &str) -> String {
-    String::from(js_sys::encode_uri_component(s))
-}
-
-/// Encodes each `/`-separated segment of a key, keeping the slashes.
-fn encode_key(key: &str) -> String {
-    key.split('/').map(encode).collect::<Vec<_>>().join("/")
 }

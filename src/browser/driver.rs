@@ -9,11 +9,12 @@ use std::rc::Rc;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::{FutureExt, StreamExt};
 use wasm_bindgen_futures::spawn_local;
-use web_sys::Blob;
+use web_sys::{AbortController, AbortSignal, Blob};
 
 use crate::backend::{Backend, CallError};
+use crate::browser::budget::Budget;
 use crate::browser::xhr::{self, XhrPut};
-use crate::engine::{Action, Call, Event, Outcome, Progress, Upload, UploadError};
+use crate::engine::{Action, Call, Event, Failure, Outcome, Progress, Upload, UploadError};
 
 /// What the application can do to a running upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,99 +54,96 @@ pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
+/// The running PUTs of one upload; each holds a slot of the shared budget.
+struct Puts {
+    running: HashMap<u16, XhrPut>,
+    budget: Rc<Budget>,
+}
+
+impl Puts {
+    fn insert(&mut self, part: u16, put: XhrPut) {
+        self.running.insert(part, put);
+    }
+
+    /// Ends (aborting if need be) the PUT of `part`, if one runs, and frees its slot.
+    fn end(&mut self, part: u16) {
+        if self.running.remove(&part).is_some() {
+            self.budget.release();
+        }
+    }
+}
+
+impl Drop for Puts {
+    fn drop(&mut self) {
+        for _ in self.running.drain() {
+            self.budget.release();
+        }
+    }
+}
+
 /// Runs `upload` to the end.
 pub async fn run(
     mut upload: Upload,
     job: Job,
     backend: Rc<Backend>,
+    budget: Rc<Budget>,
     observer: Rc<dyn Observer>,
     mut control: UnboundedReceiver<Control>,
 ) -> Result<Outcome, UploadError> {
     let (tx, mut rx) = unbounded::<Event>();
-    let mut puts: HashMap<u16, XhrPut> = HashMap::new();
+    let mut slot_freed = budget.subscribe();
+    let mut puts = Puts { running: HashMap::new(), budget: budget.clone() };
     let job = Rc::new(job);
+    // Cancels the backend calls in flight (hooks get its signal) when the upload stops.
+    let calls = AbortController::new().map_err(|e| {
+        UploadError::new(crate::engine::ErrorCode::NetworkError, format!("AbortController is unavailable: {e:?}"))
+    })?;
     let single_url: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
     loop {
         let now = now_ms();
-        while let Some(action) = upload.poll(now) {
+        while let Some(action) = budget.with(|free| upload.poll_shared(now, free)) {
             match action {
-                Action::Put {
-                    part,
-                    attempt,
-                    url,
-                    start,
-                    end,
-                } => {
+                Action::Put { part, attempt, url, start, end } => {
                     if upload.plan().single {
                         *single_url.borrow_mut() = Some(url.clone());
                     }
-                    // The body is a slice of the File: its bytes never enter WASM memory.
-                    match job.file.slice_with_f64_and_f64(start as f64, end as f64) {
-                        Ok(blob) => {
-                            match xhr::put(&url, &blob, job.with_credentials, part, attempt, &tx) {
-                                Ok(handle) => {
-                                    puts.insert(part, handle);
-                                }
-                                Err(failure) => upload.handle(
-                                    Event::PartFailed {
-                                        part,
-                                        attempt,
-                                        failure,
-                                    },
-                                    now,
-                                ),
-                            }
-                        }
-                        Err(e) => {
-                            let failure = crate::engine::Failure::Network(format!(
-                                "cannot slice the file: {e:?}"
-                            ));
-                            upload.handle(
-                                Event::PartFailed {
-                                    part,
-                                    attempt,
-                                    failure,
-                                },
-                                now,
-                            );
+                    match start_put(&job, &url, start, end, part, attempt, &tx) {
+                        Ok(handle) => puts.insert(part, handle),
+                        Err(failure) => {
+                            budget.release();
+                            upload.handle(Event::PartFailed { part, attempt, failure }, now);
                         }
                     }
                 }
-                Action::Cancel { part } => {
-                    puts.remove(&part);
-                }
+                Action::Cancel { part } => puts.end(part),
                 Action::Progress(p) => observer.progress(&p),
-                Action::PartComplete { part, etag, size } => {
-                    observer.part_complete(part, &etag, size)
+                Action::PartComplete { part, etag, size } => observer.part_complete(part, &etag, size),
+                Action::Retrying { part, attempt, delay_ms, reason } => {
+                    observer.retrying(part, attempt, delay_ms, &reason);
                 }
-                Action::Retrying {
-                    part,
-                    attempt,
-                    delay_ms,
-                    reason,
-                } => observer.retrying(part, attempt, delay_ms, &reason),
                 Action::Finished(result) => {
                     drop(puts);
+                    calls.abort();
                     return result.map(|mut outcome| {
                         if outcome.location.is_none() {
-                            outcome.location = single_url
-                                .borrow()
-                                .as_deref()
-                                .map(|u| xhr::redact(u).to_owned());
+                            outcome.location = single_url.borrow().as_deref().map(|u| xhr::redact(u).to_owned());
                         }
                         outcome
                     });
                 }
-                call => spawn_call(call, &job, &backend, &tx),
+                Action::Abort { upload_id } => {
+                    // Stop every other call first; the abort call gets a signal of its own.
+                    calls.abort();
+                    let own = AbortController::new().map(|c| c.signal()).unwrap_or_else(|_| calls.signal());
+                    spawn_call(Action::Abort { upload_id }, &job, &backend, own, &tx);
+                }
+                call => spawn_call(call, &job, &backend, calls.signal(), &tx),
             }
         }
         let wake_in = upload.next_wakeup().map(|t| t.saturating_sub(now_ms()));
         let timer = async move {
             match wake_in {
-                Some(ms) => {
-                    gloo_timers::future::TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX))
-                        .await
-                }
+                Some(ms) => gloo_timers::future::TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)).await,
                 None => futures::future::pending::<()>().await,
             }
         };
@@ -153,7 +151,7 @@ pub async fn run(
             ev = rx.next() => {
                 let Some(ev) = ev else { continue };
                 if let Event::PartDone { part, .. } | Event::PartFailed { part, .. } = &ev {
-                    puts.remove(part);
+                    puts.end(*part);
                 }
                 upload.handle(ev, now_ms());
             }
@@ -162,51 +160,60 @@ pub async fn run(
                 Some(Control::Resume) => upload.resume(),
                 Some(Control::Abort) | None => upload.abort(),
             },
+            _ = slot_freed.next() => {}
             () = timer.fuse() => {}
         }
     }
 }
 
+/// PUTs bytes `start..end` of the file. The body is a slice of the `File`:
+/// its bytes never enter WASM memory.
+fn start_put(
+    job: &Job,
+    url: &str,
+    start: u64,
+    end: u64,
+    part: u16,
+    attempt: u32,
+    tx: &UnboundedSender<Event>,
+) -> Result<XhrPut, Failure> {
+    let blob = job
+        .file
+        .slice_with_f64_and_f64(start as f64, end as f64)
+        .map_err(|e| Failure::Network(format!("cannot slice the file: {e:?}")))?;
+    xhr::put(url, &blob, job.with_credentials, part, attempt, tx)
+}
+
 /// Starts a backend call; its answer comes back on `tx` as an event.
-fn spawn_call(action: Action, job: &Rc<Job>, backend: &Rc<Backend>, tx: &UnboundedSender<Event>) {
+fn spawn_call(action: Action, job: &Rc<Job>, backend: &Rc<Backend>, signal: AbortSignal, tx: &UnboundedSender<Event>) {
     let (job, backend, tx) = (job.clone(), backend.clone(), tx.clone());
     spawn_local(async move {
         let (call, result) = match action {
             Action::Init => {
-                let r = backend.init(&job.key, &job.content_type).await;
-                (
-                    Call::Init,
-                    r.map(|upload_id| Event::Initiated { upload_id }),
-                )
+                let r = backend.init(&job.key, &job.content_type, &signal).await;
+                (Call::Init, r.map(|upload_id| Event::Initiated { upload_id }))
             }
             Action::Sign { part, upload_id } => {
                 let r = match upload_id {
-                    Some(id) => backend.sign_part(&job.key, &id, part).await,
-                    None => backend.presign_put(&job.key, &job.content_type).await,
+                    Some(id) => backend.sign_part(&job.key, &id, part, &signal).await,
+                    None => backend.presign_put(&job.key, &job.content_type, &signal).await,
                 };
                 (Call::Sign(part), r.map(|url| Event::Signed { part, url }))
             }
             Action::Complete { upload_id, parts } => {
-                let r = backend.complete(&job.key, &upload_id, &parts).await;
-                (
-                    Call::Complete,
-                    r.map(|(etag, location)| Event::Completed { etag, location }),
-                )
+                let r = backend.complete(&job.key, &upload_id, &parts, &signal).await;
+                (Call::Complete, r.map(|(etag, location)| Event::Completed { etag, location }))
             }
             Action::Abort { upload_id } => {
-                let r = backend.abort(&job.key, &upload_id).await;
+                let r = backend.abort(&job.key, &upload_id, &signal).await;
                 (Call::Abort, r.map(|()| Event::AbortDone))
             }
             _ => return,
         };
-        let _ = tx.unbounded_send(as_event(call, result));
+        let _ = tx.unbounded_send(match result {
+            Ok(ev) => ev,
+            Err(CallError::Transient(failure)) => Event::CallFailed { call, failure },
+            Err(CallError::Rejected(error)) => Event::CallRejected { call, error },
+        });
     });
-}
-
-fn as_event(call: Call, result: Result<Event, CallError>) -> Event {
-    match result {
-        Ok(ev) => ev,
-        Err(CallError::Transient(failure)) => Event::CallFailed { call, failure },
-        Err(CallError::Rejected(error)) => Event::CallRejected { call, error },
-    }
 }

@@ -1,5 +1,7 @@
-//! Thin browser glue: XHR part PUTs, the driver loop that runs the engine.
-//! Nothing here assumes `window`: it runs in a Web Worker as well.
+//! Thin browser glue: XHR part PUTs, the shared concurrency budget, the driver
+//! loop that runs the engine. Nothing here assumes `window`: it runs in a Web
+//! Worker as well.
 
+pub mod budget;
 pub mod driver;
 pub mod xhr;

@@ -49,19 +49,14 @@ pub fn put(
     attempt: u32,
     tx: &UnboundedSender<Event>,
 ) -> Result<XhrPut, Failure> {
-    let xhr = XmlHttpRequest::new()
-        .map_err(|e| Failure::Network(format!("cannot create XMLHttpRequest: {e:?}")))?;
+    let xhr = XmlHttpRequest::new().map_err(|e| Failure::Network(format!("cannot create XMLHttpRequest: {e:?}")))?;
     xhr.open_with_async("PUT", url, true)
         .map_err(|e| Failure::Network(format!("cannot open PUT {}: {e:?}", redact(url))))?;
     xhr.set_with_credentials(with_credentials);
 
     let progress_tx = tx.clone();
     let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
-        let _ = progress_tx.unbounded_send(Event::PartProgress {
-            part,
-            attempt,
-            loaded: e.loaded() as u64,
-        });
+        let _ = progress_tx.unbounded_send(Event::PartProgress { part, attempt, loaded: e.loaded() as u64 });
     });
     let load_tx = tx.clone();
     let load_xhr = xhr.clone();
@@ -69,11 +64,7 @@ pub fn put(
         let status = load_xhr.status().unwrap_or(0);
         let event = if (200..300).contains(&status) {
             let etag = load_xhr.get_response_header("ETag").ok().flatten();
-            Event::PartDone {
-                part,
-                attempt,
-                etag,
-            }
+            Event::PartDone { part, attempt, etag }
         } else {
             let mut body = load_xhr.response_text().ok().flatten().unwrap_or_default();
             body.truncate(body.floor_char_boundary(BODY_EXCERPT));
@@ -82,55 +73,29 @@ pub fn put(
                 .ok()
                 .flatten()
                 .and_then(|v| parse_retry_after(&v, js_sys::Date::now() as u64));
-            Event::PartFailed {
-                part,
-                attempt,
-                failure: Failure::Status {
-                    status,
-                    body,
-                    retry_after_ms,
-                },
-            }
+            Event::PartFailed { part, attempt, failure: Failure::Status { status, body, retry_after_ms } }
         };
         let _ = load_tx.unbounded_send(event);
     });
     let error_tx = tx.clone();
     let on_error = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
         let failure = Failure::Network(
-            "the PUT got no response (connection failed or reset, offline, or refused by CORS)"
-                .into(),
+            "the PUT got no response (connection failed or reset, offline, or refused by CORS)".into(),
         );
-        let _ = error_tx.unbounded_send(Event::PartFailed {
-            part,
-            attempt,
-            failure,
-        });
+        let _ = error_tx.unbounded_send(Event::PartFailed { part, attempt, failure });
     });
     let timeout_tx = tx.clone();
     let on_timeout = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
-        let _ = timeout_tx.unbounded_send(Event::PartFailed {
-            part,
-            attempt,
-            failure: Failure::Timeout,
-        });
+        let _ = timeout_tx.unbounded_send(Event::PartFailed { part, attempt, failure: Failure::Timeout });
     });
 
-    let upload = xhr
-        .upload()
-        .map_err(|e| Failure::Network(format!("XMLHttpRequest.upload is unavailable: {e:?}")))?;
+    let upload = xhr.upload().map_err(|e| Failure::Network(format!("XMLHttpRequest.upload is unavailable: {e:?}")))?;
     upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
     xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
     xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     xhr.set_ontimeout(Some(on_timeout.as_ref().unchecked_ref()));
-    xhr.send_with_opt_blob(Some(body))
-        .map_err(|e| Failure::Network(format!("cannot send the PUT: {e:?}")))?;
-    Ok(XhrPut {
-        xhr,
-        _on_progress: on_progress,
-        _on_load: on_load,
-        _on_error: on_error,
-        _on_timeout: on_timeout,
-    })
+    xhr.send_with_opt_blob(Some(body)).map_err(|e| Failure::Network(format!("cannot send the PUT: {e:?}")))?;
+    Ok(XhrPut { xhr, _on_progress: on_progress, _on_load: on_load, _on_error: on_error, _on_timeout: on_timeout })
 }
 
 /// A URL without its query (which holds the signature), for messages.

@@ -65,22 +65,12 @@ pub struct UploadError {
 impl UploadError {
     /// An error with a code and message only.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            status: None,
-            part_number: None,
-            field: None,
-            cause: None,
-        }
+        Self { code, message: message.into(), status: None, part_number: None, field: None, cause: None }
     }
 
     /// InvalidOptions naming `field`.
     pub fn invalid_option(field: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: Some(field.to_owned()),
-            ..Self::new(ErrorCode::InvalidOptions, message)
-        }
+        Self { field: Some(field.to_owned()), ..Self::new(ErrorCode::InvalidOptions, message) }
     }
 
     /// FileTooLarge for a file of `size` bytes.

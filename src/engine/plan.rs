@@ -64,8 +64,10 @@ impl Plan {
     ///
     /// `part_size` is the wanted part size (5 MiB..=5 GiB); it grows, rounded up
     /// to a whole MiB, when the file would need more than 10,000 parts. Files of
-    /// at most `multipart_threshold` bytes (and at most 5 GiB) go as one PUT.
-    pub fn new(size: u64, part_size: u64, multipart_threshold: u64) -> Result<Self, UploadError> {
+    /// at most `multipart_threshold` bytes (and at most 5 GiB) go as one PUT;
+    /// with `multipart_threshold` `None` every file, even an empty one, goes
+    /// multipart (an empty file as one empty part).
+    pub fn new(size: u64, part_size: u64, multipart_threshold: Option<u64>) -> Result<Self, UploadError> {
         if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
             return Err(UploadError::invalid_option(
                 "partSize",
@@ -77,26 +79,16 @@ impl Plan {
         if size > MAX_OBJECT_SIZE {
             return Err(UploadError::too_large(size));
         }
-        if size <= multipart_threshold.min(MAX_SINGLE_PUT) {
-            return Ok(Self {
-                size,
-                part_size: size,
-                count: 1,
-                single: true,
-            });
+        if multipart_threshold.is_some_and(|t| size <= t.min(MAX_SINGLE_PUT)) {
+            return Ok(Self { size, part_size: size, count: 1, single: true });
         }
         let mut part_size = part_size;
         if size.div_ceil(part_size) > MAX_PARTS {
             part_size = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
         }
         // 5 TiB / 10,000 rounded up to a MiB is 525 MiB, far below 5 GiB.
-        let count = size.div_ceil(part_size);
-        Ok(Self {
-            size,
-            part_size,
-            count: u16::try_from(count).unwrap_or(u16::MAX),
-            single: false,
-        })
+        let count = size.div_ceil(part_size).max(1);
+        Ok(Self { size, part_size, count: u16::try_from(count).unwrap_or(u16::MAX), single: false })
     }
 
     /// The byte range of part `number` (1-based); `None` outside 1..=count.
@@ -128,86 +120,29 @@ mod tests {
         let cases: &[(u64, u64, u64, bool, u16, u64)] = &[
             (0, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, true, 1, 0),
             (1, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, true, 1, 1),
-            (
-                5 * MIB,
-                DEFAULT_PART_SIZE,
-                DEFAULT_PART_SIZE,
-                true,
-                1,
-                5 * MIB,
-            ),
-            (
-                8 * MIB,
-                DEFAULT_PART_SIZE,
-                DEFAULT_PART_SIZE,
-                true,
-                1,
-                8 * MIB,
-            ),
-            (
-                8 * MIB + 1,
-                DEFAULT_PART_SIZE,
-                DEFAULT_PART_SIZE,
-                false,
-                2,
-                8 * MIB,
-            ),
-            (
-                33 * MIB,
-                DEFAULT_PART_SIZE,
-                DEFAULT_PART_SIZE,
-                false,
-                5,
-                8 * MIB,
-            ),
-            (
-                64 * MIB,
-                DEFAULT_PART_SIZE,
-                DEFAULT_PART_SIZE,
-                false,
-                8,
-                8 * MIB,
-            ),
+            (5 * MIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, true, 1, 5 * MIB),
+            (8 * MIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, true, 1, 8 * MIB),
+            (8 * MIB + 1, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 2, 8 * MIB),
+            (33 * MIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 5, 8 * MIB),
+            (64 * MIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 8, 8 * MIB),
             // threshold 0: even a 1-byte file is multipart
             (1, DEFAULT_PART_SIZE, 0, false, 1, DEFAULT_PART_SIZE),
             // exactly 10,000 parts keeps the part size
             (10_000 * 5 * MIB, 5 * MIB, 0, false, 10_000, 5 * MIB),
             // one byte more grows the part size to the next whole MiB
             (10_000 * 5 * MIB + 1, 5 * MIB, 0, false, 8_334, 6 * MIB),
-            (
-                100 * GIB,
-                DEFAULT_PART_SIZE,
-                DEFAULT_PART_SIZE,
-                false,
-                9_310,
-                11 * MIB,
-            ),
-            (
-                5 * TIB,
-                DEFAULT_PART_SIZE,
-                DEFAULT_PART_SIZE,
-                false,
-                9_987,
-                525 * MIB,
-            ),
+            (100 * GIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 9_310, 11 * MIB),
+            (5 * TIB, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE, false, 9_987, 525 * MIB),
             // a single PUT stops at 5 GiB whatever the threshold
             (6 * GIB, DEFAULT_PART_SIZE, 10 * GIB, false, 768, 8 * MIB),
         ];
         for &(size, ps, th, single, count, part) in cases {
-            let p = Plan::new(size, ps, th).unwrap_or_else(|e| panic!("{size}: {e}"));
-            assert_eq!(
-                (p.single, p.count, p.part_size),
-                (single, count, part),
-                "size {size}"
-            );
+            let p = Plan::new(size, ps, Some(th)).unwrap_or_else(|e| panic!("{size}: {e}"));
+            assert_eq!((p.single, p.count, p.part_size), (single, count, part), "size {size}");
             assert!(u64::from(p.count) <= MAX_PARTS);
             let ranges: Vec<_> = p.ranges().collect();
             assert_eq!(ranges.len(), usize::from(count));
-            assert_eq!(
-                ranges.iter().map(PartRange::len).sum::<u64>(),
-                size,
-                "parts cover the file"
-            );
+            assert_eq!(ranges.iter().map(PartRange::len).sum::<u64>(), size, "parts cover the file");
             for w in ranges.windows(2) {
                 assert_eq!(w[0].end, w[1].start, "no gap, no overlap");
                 if !single {
@@ -218,29 +153,31 @@ mod tests {
     }
 
     #[test]
+    fn without_a_threshold_everything_is_multipart() {
+        let p = Plan::new(0, DEFAULT_PART_SIZE, None).expect("plan");
+        assert_eq!((p.single, p.count), (false, 1));
+        assert_eq!(p.range(1), Some(PartRange { number: 1, start: 0, end: 0 }));
+        let p = Plan::new(1, DEFAULT_PART_SIZE, None).expect("plan");
+        assert_eq!((p.single, p.count), (false, 1));
+    }
+
+    #[test]
     fn refuses_what_s3_would_refuse() {
-        let e = Plan::new(MAX_OBJECT_SIZE + 1, DEFAULT_PART_SIZE, DEFAULT_PART_SIZE).unwrap_err();
+        let e = Plan::new(MAX_OBJECT_SIZE + 1, DEFAULT_PART_SIZE, Some(DEFAULT_PART_SIZE)).unwrap_err();
         assert_eq!(e.code, crate::engine::error::ErrorCode::FileTooLarge);
         assert!(e.message.contains("5 TiB"), "{e}");
-        assert!(Plan::new(MAX_OBJECT_SIZE, DEFAULT_PART_SIZE, 0).is_ok());
+        assert!(Plan::new(MAX_OBJECT_SIZE, DEFAULT_PART_SIZE, Some(0)).is_ok());
         for bad in [0, MIN_PART_SIZE - 1, MAX_PART_SIZE + 1] {
-            let e = Plan::new(10, bad, 0).unwrap_err();
+            let e = Plan::new(10, bad, Some(0)).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("partSize"));
         }
     }
 
     #[test]
     fn range_is_none_outside_the_plan() {
-        let p = Plan::new(33 * MIB, DEFAULT_PART_SIZE, 0).expect("plan");
+        let p = Plan::new(33 * MIB, DEFAULT_PART_SIZE, Some(0)).expect("plan");
         assert!(p.range(0).is_none());
         assert!(p.range(6).is_none());
-        assert_eq!(
-            p.range(5),
-            Some(PartRange {
-                number: 5,
-                start: 32 * MIB,
-                end: 33 * MIB
-            })
-        );
+        assert_eq!(p.range(5), Some(PartRange { number: 5, start: 32 * MIB, end: 33 * MIB }));
     }
 }

@@ -35,11 +35,7 @@ impl Progress {
     /// `bytes_sent / bytes_total` in `0.0..=1.0` (1.0 for an empty file once done).
     pub fn fraction(&self) -> f64 {
         if self.bytes_total == 0 {
-            if self.parts_done >= self.parts_total {
-                1.0
-            } else {
-                0.0
-            }
+            if self.parts_done >= self.parts_total { 1.0 } else { 0.0 }
         } else {
             self.bytes_sent as f64 / self.bytes_total as f64
         }
@@ -121,11 +117,8 @@ impl ProgressTracker {
             None => self.last_sample = Some((now_ms, actual)),
             Some((t0, b0)) if now_ms >= t0 + MIN_SAMPLE_MS => {
                 let rate = actual.saturating_sub(b0) as f64 * 1000.0 / (now_ms - t0) as f64;
-                self.speed = if self.speed == 0.0 {
-                    rate
-                } else {
-                    SPEED_ALPHA * rate + (1.0 - SPEED_ALPHA) * self.speed
-                };
+                self.speed =
+                    if self.speed == 0.0 { rate } else { SPEED_ALPHA * rate + (1.0 - SPEED_ALPHA) * self.speed };
                 self.last_sample = Some((now_ms, actual));
             }
             Some(_) => {}
@@ -169,11 +162,7 @@ mod tests {
         p.on_loaded(3, 100, 60);
         p.on_done(3, 100, 70);
         let s = p.snapshot();
-        assert_eq!(
-            (s.bytes_sent, s.parts_done),
-            (300, 3),
-            "ends exactly at the total, nothing counted twice"
-        );
+        assert_eq!((s.bytes_sent, s.parts_done), (300, 3), "ends exactly at the total, nothing counted twice");
         assert!((s.fraction() - 1.0).abs() < f64::EPSILON);
     }
 
@@ -220,11 +209,7 @@ mod tests {
         assert!((s.eta_seconds.expect("eta") - 9.0).abs() < 1e-9);
         p.on_loaded(1, 3000, 2000);
         let s = p.snapshot();
-        assert!(
-            (s.speed - (0.3 * 2000.0 + 0.7 * 1000.0)).abs() < 1e-9,
-            "moving average: {}",
-            s.speed
-        );
+        assert!((s.speed - (0.3 * 2000.0 + 0.7 * 1000.0)).abs() < 1e-9, "moving average: {}", s.speed);
         // events closer than MIN_SAMPLE_MS do not make a sample
         p.on_loaded(1, 9000, 2010);
         assert!((p.snapshot().speed - 1300.0).abs() < 1e-9);

@@ -95,10 +95,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            delays_ms: DEFAULT_RETRY_DELAYS_MS.to_vec(),
-            max_total_retries: 50,
-        }
+        Self { delays_ms: DEFAULT_RETRY_DELAYS_MS.to_vec(), max_total_retries: 50 }
     }
 }
 
@@ -120,41 +117,25 @@ impl RetryPolicy {
     /// `attempts` is how many retries this part has had since it last made
     /// progress; `spent` is how many retries the whole upload has had; `jitter`
     /// is a uniform random number in `[0, 1)`.
-    pub fn decide(
-        &self,
-        failure: Failure,
-        what: &str,
-        attempts: u32,
-        spent: u32,
-        jitter: f64,
-    ) -> Decision {
+    pub fn decide(&self, failure: Failure, what: &str, attempts: u32, spent: u32, jitter: f64) -> Decision {
         if !failure.is_transient() {
             return Decision::Fail(failure.into_error(what));
         }
         let Some(&base) = self.delays_ms.get(attempts as usize) else {
             let tries = attempts + 1;
             let mut err = failure.into_error(what);
-            err.message = format!(
-                "{} (gave up after {tries} attempts: raise retryDelays for more)",
-                err.message
-            );
+            err.message = format!("{} (gave up after {tries} attempts: raise retryDelays for more)", err.message);
             return Decision::Fail(err);
         };
         if spent >= self.max_total_retries {
             let mut err = failure.into_error(what);
-            err.message = format!(
-                "{} (the upload has spent all {} retries it may)",
-                err.message, self.max_total_retries
-            );
+            err.message =
+                format!("{} (the upload has spent all {} retries it may)", err.message, self.max_total_retries);
             return Decision::Fail(err);
         }
         let jitter = jitter.clamp(0.0, 1.0);
         let mut after_ms = base / 2 + ((base - base / 2) as f64 * jitter) as u64;
-        if let Failure::Status {
-            retry_after_ms: Some(ra),
-            ..
-        } = failure
-        {
+        if let Failure::Status { retry_after_ms: Some(ra), .. } = failure {
             after_ms = after_ms.max(ra.min(MAX_RETRY_AFTER_MS));
         }
         Decision::Retry { after_ms }
@@ -178,17 +159,12 @@ mod tests {
     use super::*;
 
     fn status(s: u16, body: &str) -> Failure {
-        Failure::Status {
-            status: s,
-            body: body.into(),
-            retry_after_ms: None,
-        }
+        Failure::Status { status: s, body: body.into(), retry_after_ms: None }
     }
 
     #[test]
     fn which_failures_are_retried() {
-        let expired =
-            "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
+        let expired = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>";
         let cases = [
             (Failure::Network("reset".into()), true),
             (Failure::Timeout, true),
@@ -198,23 +174,11 @@ mod tests {
             (status(502, ""), true),
             (status(503, ""), true),
             (status(504, ""), true),
-            (
-                status(400, "<Error><Code>RequestTimeout</Code></Error>"),
-                true,
-            ),
+            (status(400, "<Error><Code>RequestTimeout</Code></Error>"), true),
             (status(403, expired), true),
-            (
-                status(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>"),
-                false,
-            ),
-            (
-                status(400, "<Error><Code>InvalidArgument</Code></Error>"),
-                false,
-            ),
-            (
-                status(404, "<Error><Code>NoSuchUpload</Code></Error>"),
-                false,
-            ),
+            (status(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>"), false),
+            (status(400, "<Error><Code>InvalidArgument</Code></Error>"), false),
+            (status(404, "<Error><Code>NoSuchUpload</Code></Error>"), false),
             (status(413, ""), false),
             (status(501, ""), false),
         ];
@@ -227,68 +191,35 @@ mod tests {
 
     #[test]
     fn delays_follow_the_list_with_equal_jitter() {
-        let policy = RetryPolicy {
-            delays_ms: vec![0, 1000, 3000],
-            max_total_retries: 100,
-        };
+        let policy = RetryPolicy { delays_ms: vec![0, 1000, 3000], max_total_retries: 100 };
         let f = || Failure::Network("x".into());
         for (attempt, lo, hi) in [(0, 0, 0), (1, 500, 1000), (2, 1500, 3000)] {
             for j in [0.0, 0.3, 0.999] {
-                let Decision::Retry { after_ms } = policy.decide(f(), "p", attempt, 0, j) else {
-                    panic!("retry")
-                };
-                assert!(
-                    (lo..=hi).contains(&after_ms),
-                    "attempt {attempt} jitter {j}: {after_ms}"
-                );
+                let Decision::Retry { after_ms } = policy.decide(f(), "p", attempt, 0, j) else { panic!("retry") };
+                assert!((lo..=hi).contains(&after_ms), "attempt {attempt} jitter {j}: {after_ms}");
             }
         }
-        let Decision::Fail(e) = policy.decide(f(), "part 3", 3, 0, 0.0) else {
-            panic!("fails after the list")
-        };
+        let Decision::Fail(e) = policy.decide(f(), "part 3", 3, 0, 0.0) else { panic!("fails after the list") };
         assert_eq!(e.code, ErrorCode::NetworkError);
         assert!(e.message.contains("gave up after 4 attempts"), "{e}");
     }
 
     #[test]
     fn total_budget_bounds_retries() {
-        let policy = RetryPolicy {
-            delays_ms: vec![0; 5],
-            max_total_retries: 3,
-        };
-        assert!(matches!(
-            policy.decide(Failure::Timeout, "p", 0, 2, 0.0),
-            Decision::Retry { .. }
-        ));
-        let Decision::Fail(e) = policy.decide(Failure::Timeout, "p", 0, 3, 0.0) else {
-            panic!("budget spent")
-        };
+        let policy = RetryPolicy { delays_ms: vec![0; 5], max_total_retries: 3 };
+        assert!(matches!(policy.decide(Failure::Timeout, "p", 0, 2, 0.0), Decision::Retry { .. }));
+        let Decision::Fail(e) = policy.decide(Failure::Timeout, "p", 0, 3, 0.0) else { panic!("budget spent") };
         assert!(e.message.contains("all 3 retries"), "{e}");
     }
 
     #[test]
     fn retry_after_is_honoured_and_capped() {
         let policy = RetryPolicy::default();
-        let f = |ra| Failure::Status {
-            status: 429,
-            body: String::new(),
-            retry_after_ms: Some(ra),
-        };
-        assert_eq!(
-            policy.decide(f(7_000), "p", 0, 0, 0.0),
-            Decision::Retry { after_ms: 7_000 }
-        );
-        assert_eq!(
-            policy.decide(f(u64::MAX), "p", 0, 0, 0.0),
-            Decision::Retry {
-                after_ms: MAX_RETRY_AFTER_MS
-            }
-        );
+        let f = |ra| Failure::Status { status: 429, body: String::new(), retry_after_ms: Some(ra) };
+        assert_eq!(policy.decide(f(7_000), "p", 0, 0, 0.0), Decision::Retry { after_ms: 7_000 });
+        assert_eq!(policy.decide(f(u64::MAX), "p", 0, 0, 0.0), Decision::Retry { after_ms: MAX_RETRY_AFTER_MS });
         // a Retry-After shorter than the policy's delay does not shorten it
-        assert_eq!(
-            policy.decide(f(1), "p", 1, 0, 1.0),
-            Decision::Retry { after_ms: 1_000 }
-        );
+        assert_eq!(policy.decide(f(1), "p", 1, 0, 1.0), Decision::Retry { after_ms: 1_000 });
     }
 
     #[test]
@@ -303,10 +234,7 @@ mod tests {
             panic!("fails fast")
         };
         assert_eq!((e.code, e.status), (ErrorCode::S3Error, Some(403)));
-        assert!(
-            e.message.contains("SignatureDoesNotMatch") && e.message.contains("part 2"),
-            "{e}"
-        );
+        assert!(e.message.contains("SignatureDoesNotMatch") && e.message.contains("part 2"), "{e}");
     }
 
     #[test]
@@ -314,14 +242,8 @@ mod tests {
         assert_eq!(parse_retry_after("3", 0), Some(3_000));
         assert_eq!(parse_retry_after(" 0 ", 0), Some(0));
         let now = 1_445_412_480_000; // Wed, 21 Oct 2015 07:28:00 GMT
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now),
-            Some(5_000)
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
-            Some(0)
-        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now), Some(5_000));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(0));
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -69,10 +69,7 @@ impl World {
             now: 0,
             queue: BTreeMap::new(),
             seq: 0,
-            script: script
-                .iter()
-                .map(|(on, n, a)| ((*on, *n), a.clone()))
-                .collect(),
+            script: script.iter().map(|(on, n, a)| ((*on, *n), a.clone())).collect(),
             counts: HashMap::new(),
             ms_per_mib: 10,
             in_flight: HashMap::new(),
@@ -106,10 +103,7 @@ impl World {
             Some(Answer::Fail(failure)) => self.at(delay, Event::CallFailed { call, failure }),
             Some(Answer::Reject(msg)) => self.at(
                 delay,
-                Event::CallRejected {
-                    call,
-                    error: UploadError::new(ErrorCode::BackendError, msg).with_status(400),
-                },
+                Event::CallRejected { call, error: UploadError::new(ErrorCode::BackendError, msg).with_status(400) },
             ),
             Some(Answer::Stall) => {}
             Some(_) | None => return false,
@@ -121,42 +115,21 @@ impl World {
         match action {
             Action::Init => {
                 if !self.call_failure(Call::Init, On::Init, 10) {
-                    self.at(
-                        10,
-                        Event::Initiated {
-                            upload_id: "up-1".into(),
-                        },
-                    );
+                    self.at(10, Event::Initiated { upload_id: "up-1".into() });
                 }
             }
             Action::Sign { part, upload_id } => {
-                assert_eq!(
-                    upload_id.is_some(),
-                    self.counts.contains_key(&On::Init),
-                    "part URLs name the upload"
-                );
+                assert_eq!(upload_id.is_some(), self.counts.contains_key(&On::Init), "part URLs name the upload");
                 self.signs.push((part, self.now));
                 let lifetime = match self.answer(On::Sign(part)) {
                     Some(Answer::UrlLifetime(s)) => s,
                     Some(Answer::Fail(failure)) => {
-                        self.at(
-                            5,
-                            Event::CallFailed {
-                                call: Call::Sign(part),
-                                failure,
-                            },
-                        );
+                        self.at(5, Event::CallFailed { call: Call::Sign(part), failure });
                         return None;
                     }
                     Some(Answer::Reject(msg)) => {
                         let error = UploadError::new(ErrorCode::BackendError, msg);
-                        self.at(
-                            5,
-                            Event::CallRejected {
-                                call: Call::Sign(part),
-                                error,
-                            },
-                        );
+                        self.at(5, Event::CallRejected { call: Call::Sign(part), error });
                         return None;
                     }
                     _ => 3600,
@@ -166,23 +139,12 @@ impl World {
                     5,
                     Event::Signed {
                         part,
-                        url: format!(
-                            "https://s3.test/b/k?partNumber={part}&X-Amz-Expires={lifetime}"
-                        ),
+                        url: format!("https://s3.test/b/k?partNumber={part}&X-Amz-Expires={lifetime}"),
                     },
                 );
             }
-            Action::Put {
-                part,
-                attempt,
-                start,
-                end,
-                url,
-            } => {
-                assert!(
-                    url.contains(&format!("partNumber={part}")),
-                    "PUT of part {part} uses its own URL"
-                );
+            Action::Put { part, attempt, start, end, url } => {
+                assert!(url.contains(&format!("partNumber={part}")), "PUT of part {part} uses its own URL");
                 self.put_starts.push((part, self.now));
                 self.in_flight.insert(part, attempt);
                 self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
@@ -200,60 +162,17 @@ impl World {
                 };
                 match answer {
                     Some(Answer::Stall) => {}
-                    Some(Answer::Fail(failure)) => self.at(
-                        dur,
-                        Event::PartFailed {
-                            part,
-                            attempt,
-                            failure,
-                        },
-                    ),
+                    Some(Answer::Fail(failure)) => self.at(dur, Event::PartFailed { part, attempt, failure }),
                     Some(Answer::FailAt(pct, failure)) => {
                         let t = dur * pct / 100;
-                        self.at(
-                            t,
-                            Event::PartProgress {
-                                part,
-                                attempt,
-                                loaded: len * pct / 100,
-                            },
-                        );
-                        self.at(
-                            t + 1,
-                            Event::PartFailed {
-                                part,
-                                attempt,
-                                failure,
-                            },
-                        );
+                        self.at(t, Event::PartProgress { part, attempt, loaded: len * pct / 100 });
+                        self.at(t + 1, Event::PartFailed { part, attempt, failure });
                     }
                     other => {
-                        self.at(
-                            dur / 2,
-                            Event::PartProgress {
-                                part,
-                                attempt,
-                                loaded: len / 2,
-                            },
-                        );
-                        self.at(
-                            dur,
-                            Event::PartProgress {
-                                part,
-                                attempt,
-                                loaded: len,
-                            },
-                        );
-                        let etag = (!matches!(other, Some(Answer::NoEtag)))
-                            .then(|| format!("\"etag-{part}\""));
-                        self.at(
-                            dur,
-                            Event::PartDone {
-                                part,
-                                attempt,
-                                etag,
-                            },
-                        );
+                        self.at(dur / 2, Event::PartProgress { part, attempt, loaded: len / 2 });
+                        self.at(dur, Event::PartProgress { part, attempt, loaded: len });
+                        let etag = (!matches!(other, Some(Answer::NoEtag))).then(|| format!("\"etag-{part}\""));
+                        self.at(dur, Event::PartDone { part, attempt, etag });
                     }
                 }
             }
@@ -283,39 +202,23 @@ impl World {
             }
             Action::Progress(p) => {
                 if let Some(&last) = self.progress.last() {
-                    assert!(
-                        p.bytes_sent >= last,
-                        "progress went back from {last} to {}",
-                        p.bytes_sent
-                    );
+                    assert!(p.bytes_sent >= last, "progress went back from {last} to {}", p.bytes_sent);
                 }
                 assert!(p.bytes_sent <= p.bytes_total);
                 self.progress.push(p.bytes_sent);
             }
             Action::PartComplete { part, etag, .. } => {
-                assert!(
-                    self.stored.insert(part, etag).is_none(),
-                    "part {part} reported complete twice"
-                );
+                assert!(self.stored.insert(part, etag).is_none(), "part {part} reported complete twice");
                 self.part_completes.push(part);
             }
-            Action::Retrying {
-                part,
-                attempt,
-                delay_ms,
-                ..
-            } => self.retries.push((part, attempt, delay_ms)),
+            Action::Retrying { part, attempt, delay_ms, .. } => self.retries.push((part, attempt, delay_ms)),
             Action::Finished(result) => return Some(result),
         }
         None
     }
 
     /// Feeds events to the engine until it finishes; `control` runs before each event at its time.
-    fn run(
-        &mut self,
-        up: &mut Upload,
-        mut control: impl FnMut(&mut Upload, u64),
-    ) -> Result<Outcome, UploadError> {
+    fn run(&mut self, up: &mut Upload, mut control: impl FnMut(&mut Upload, u64)) -> Result<Outcome, UploadError> {
         for _ in 0..200_000 {
             while let Some(action) = up.poll(self.now) {
                 if let Some(result) = self.carry_out(action) {
@@ -331,18 +234,14 @@ impl World {
                 (None, Some(w)) => w,
                 // Paused with nothing running: time passes until the application resumes.
                 (None, None) if up.is_paused() => self.now + 100,
-                (None, None) => panic!(
-                    "engine is stuck at {} ms: no event pending and no wakeup",
-                    self.now
-                ),
+                (None, None) => panic!("engine is stuck at {} ms: no event pending and no wakeup", self.now),
             };
             self.now = self.now.max(t);
             control(up, self.now);
             if next_event.is_some_and(|(et, _)| et <= self.now) {
                 let (k, ev) = self.queue.pop_first().expect("event");
                 let _ = k;
-                if let Event::PartDone { part, attempt, .. }
-                | Event::PartFailed { part, attempt, .. } = &ev
+                if let Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. } = &ev
                     && self.in_flight.get(part) == Some(attempt)
                 {
                     self.in_flight.remove(part);
@@ -357,48 +256,29 @@ impl World {
 fn cfg(concurrency: usize) -> Config {
     Config {
         concurrency,
-        multipart_threshold: 8 * MIB,
-        retry: RetryPolicy {
-            delays_ms: vec![0, 100, 300],
-            max_total_retries: 20,
-        },
+        multipart_threshold: Some(8 * MIB),
+        retry: RetryPolicy { delays_ms: vec![0, 100, 300], max_total_retries: 20 },
         part_timeout_ms: 5_000,
         ..Config::default()
     }
 }
 
-fn run(
-    size: u64,
-    config: Config,
-    script: &[(On, u32, Answer)],
-) -> (World, Result<Outcome, UploadError>) {
+fn run(size: u64, config: Config, script: &[(On, u32, Answer)]) -> (World, Result<Outcome, UploadError>) {
     let mut up = Upload::new(size, config.clone(), 7).expect("valid upload");
     let mut w = World::new(script);
     let res = w.run(&mut up, |_, _| {});
-    assert!(
-        w.max_in_flight <= config.concurrency,
-        "{} PUTs in flight, limit {}",
-        w.max_in_flight,
-        config.concurrency
-    );
+    assert!(w.max_in_flight <= config.concurrency, "{} PUTs in flight, limit {}", w.max_in_flight, config.concurrency);
     (w, res)
 }
 
 fn assert_intact(w: &World, res: &Result<Outcome, UploadError>, size: u64, parts: u16) {
     let out = res.as_ref().expect("upload succeeds");
     assert_eq!(out.size, size);
-    assert_eq!(
-        w.progress.last().copied(),
-        Some(size),
-        "progress ends at the file size"
-    );
+    assert_eq!(w.progress.last().copied(), Some(size), "progress ends at the file size");
     if parts > 1 || out.upload_id.is_some() {
         let completed = w.completed_with.as_ref().expect("complete was called");
         let want: Vec<_> = (1..=parts).map(|n| (n, format!("\"etag-{n}\""))).collect();
-        assert_eq!(
-            completed, &want,
-            "complete gets parts 1..n in order with their ETags"
-        );
+        assert_eq!(completed, &want, "complete gets parts 1..n in order with their ETags");
         assert!(!w.aborted);
     }
 }
@@ -446,48 +326,20 @@ fn single_put_for_small_files_and_empty_files() {
 #[test]
 fn transient_failures_are_retried_on_that_part_only() {
     let size = 40 * MIB;
-    let s500 = Failure::Status {
-        status: 500,
-        body: String::new(),
-        retry_after_ms: None,
-    };
-    let s503 = Failure::Status {
-        status: 503,
-        body: String::new(),
-        retry_after_ms: None,
-    };
+    let s500 = Failure::Status { status: 500, body: String::new(), retry_after_ms: None };
+    let s503 = Failure::Status { status: 503, body: String::new(), retry_after_ms: None };
     let script = [
         (On::Put(2), 1, Answer::Fail(s500)),
         (On::Put(2), 2, Answer::Fail(s503)),
-        (
-            On::Put(4),
-            1,
-            Answer::FailAt(50, Failure::Network("connection reset".into())),
-        ),
-        (
-            On::Sign(3),
-            1,
-            Answer::Fail(Failure::Network("backend unreachable".into())),
-        ),
-        (
-            On::Init,
-            1,
-            Answer::Fail(Failure::Status {
-                status: 502,
-                body: String::new(),
-                retry_after_ms: None,
-            }),
-        ),
+        (On::Put(4), 1, Answer::FailAt(50, Failure::Network("connection reset".into()))),
+        (On::Sign(3), 1, Answer::Fail(Failure::Network("backend unreachable".into()))),
+        (On::Init, 1, Answer::Fail(Failure::Status { status: 502, body: String::new(), retry_after_ms: None })),
         (On::Complete, 1, Answer::Fail(Failure::Timeout)),
     ];
     let (w, res) = run(size, cfg(3), &script);
     assert_intact(&w, &res, size, 5);
     let puts = |p| w.put_starts.iter().filter(|(x, _)| *x == p).count();
-    assert_eq!(
-        (puts(1), puts(2), puts(3), puts(4), puts(5)),
-        (1, 3, 1, 2, 1),
-        "only failed parts are sent again"
-    );
+    assert_eq!((puts(1), puts(2), puts(3), puts(4), puts(5)), (1, 3, 1, 2, 1), "only failed parts are sent again");
     assert_eq!(w.retries.len(), 6);
     // every retry of a part gets a fresh URL
     assert_eq!(w.signs.iter().filter(|(p, _)| *p == 2).count(), 3);
@@ -495,25 +347,11 @@ fn transient_failures_are_retried_on_that_part_only() {
 
 #[test]
 fn retry_after_is_waited_for() {
-    let f = Failure::Status {
-        status: 429,
-        body: String::new(),
-        retry_after_ms: Some(2_000),
-    };
+    let f = Failure::Status { status: 429, body: String::new(), retry_after_ms: Some(2_000) };
     let (w, res) = run(16 * MIB, cfg(2), &[(On::Put(1), 1, Answer::Fail(f))]);
     assert_intact(&w, &res, 16 * MIB, 2);
-    let starts: Vec<u64> = w
-        .put_starts
-        .iter()
-        .filter(|(p, _)| *p == 1)
-        .map(|(_, t)| *t)
-        .collect();
-    assert!(
-        starts[1] >= starts[0] + 2_000,
-        "second attempt {} waited for Retry-After after {}",
-        starts[1],
-        starts[0]
-    );
+    let starts: Vec<u64> = w.put_starts.iter().filter(|(p, _)| *p == 1).map(|(_, t)| *t).collect();
+    assert!(starts[1] >= starts[0] + 2_000, "second attempt {} waited for Retry-After after {}", starts[1], starts[0]);
 }
 
 #[test]
@@ -525,18 +363,11 @@ fn fatal_put_error_aborts_the_upload() {
     };
     let (w, res) = run(40 * MIB, cfg(4), &[(On::Put(3), 1, Answer::Fail(f))]);
     let err = res.expect_err("fails");
-    assert_eq!(
-        (err.code, err.status, err.part_number),
-        (ErrorCode::S3Error, Some(403), Some(3))
-    );
+    assert_eq!((err.code, err.status, err.part_number), (ErrorCode::S3Error, Some(403), Some(3)));
     assert!(err.message.contains("SignatureDoesNotMatch"), "{err}");
     assert!(w.aborted, "the multipart upload is deleted");
     assert!(w.completed_with.is_none());
-    assert!(
-        w.in_flight.is_empty(),
-        "every other PUT was cancelled: {:?}",
-        w.in_flight
-    );
+    assert!(w.in_flight.is_empty(), "every other PUT was cancelled: {:?}", w.in_flight);
 }
 
 #[test]
@@ -545,10 +376,7 @@ fn retries_run_out() {
     let script: Vec<_> = (1..=4).map(|n| (On::Put(1), n, f())).collect();
     let (w, res) = run(16 * MIB, cfg(2), &script);
     let err = res.expect_err("fails");
-    assert_eq!(
-        (err.code, err.part_number),
-        (ErrorCode::NetworkError, Some(1))
-    );
+    assert_eq!((err.code, err.part_number), (ErrorCode::NetworkError, Some(1)));
     assert!(err.message.contains("gave up after 4 attempts"), "{err}");
     assert_eq!(w.retries.len(), 3);
     assert!(w.aborted);
@@ -558,39 +386,19 @@ fn retries_run_out() {
 fn progress_resets_the_attempt_counter() {
     // Five failures in a row on one part, more than the 3 retries of the list:
     // each attempt got further than the one before, so the part keeps going.
-    let further: Vec<_> = (1..=5)
-        .map(|n| {
-            (
-                On::Put(1),
-                n,
-                Answer::FailAt(u64::from(n) * 15, Failure::Network("reset".into())),
-            )
-        })
-        .collect();
+    let further: Vec<_> =
+        (1..=5).map(|n| (On::Put(1), n, Answer::FailAt(u64::from(n) * 15, Failure::Network("reset".into())))).collect();
     let (w, res) = run(16 * MIB, cfg(2), &further);
     assert_intact(&w, &res, 16 * MIB, 2);
-    assert_eq!(
-        w.retries.iter().map(|r| r.1).collect::<Vec<_>>(),
-        vec![1; 5]
-    );
+    assert_eq!(w.retries.iter().map(|r| r.1).collect::<Vec<_>>(), vec![1; 5]);
 
     // The same five failures, each at the same spot: no progress, retries run out.
-    let stuck: Vec<_> = (1..=5)
-        .map(|n| {
-            (
-                On::Put(1),
-                n,
-                Answer::FailAt(50, Failure::Network("reset".into())),
-            )
-        })
-        .collect();
+    let stuck: Vec<_> =
+        (1..=5).map(|n| (On::Put(1), n, Answer::FailAt(50, Failure::Network("reset".into())))).collect();
     let (w, res) = run(16 * MIB, cfg(2), &stuck);
     assert_eq!(res.expect_err("runs out").code, ErrorCode::NetworkError);
     // three retries (the list's length), then the fourth failure ends the upload
-    assert_eq!(
-        w.retries.iter().map(|r| r.1).collect::<Vec<_>>(),
-        vec![1, 2, 3]
-    );
+    assert_eq!(w.retries.iter().map(|r| r.1).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(w.put_starts.iter().filter(|(p, _)| *p == 1).count(), 4);
 }
 
@@ -600,32 +408,21 @@ fn expired_urls_are_signed_again_before_use() {
     // a URL signed ahead would be dead by the time its slot frees.
     let mut config = cfg(1);
     config.part_timeout_ms = 0;
-    let script: Vec<_> = (1..=3)
-        .flat_map(|p| (1..=4).map(move |n| (On::Sign(p), n, Answer::UrlLifetime(2))))
-        .collect();
+    let script: Vec<_> = (1..=3).flat_map(|p| (1..=4).map(move |n| (On::Sign(p), n, Answer::UrlLifetime(2)))).collect();
     let mut up = Upload::new(24 * MIB, config, 1).expect("upload");
     let mut w = World::new(&script);
     w.ms_per_mib = 1_000;
     let res = w.run(&mut up, |_, _| {});
     assert_intact(&w, &res, 24 * MIB, 3);
-    assert!(
-        w.retries.is_empty(),
-        "no PUT was sent on an expired URL: {:?}",
-        w.retries
-    );
-    assert!(
-        w.signs.len() > 3,
-        "stale URLs were signed again: {:?}",
-        w.signs
-    );
+    assert!(w.retries.is_empty(), "no PUT was sent on an expired URL: {:?}", w.retries);
+    assert!(w.signs.len() > 3, "stale URLs were signed again: {:?}", w.signs);
 }
 
 #[test]
 fn expired_url_403_gets_a_fresh_url() {
     let f = Failure::Status {
         status: 403,
-        body: "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
-            .into(),
+        body: "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>".into(),
         retry_after_ms: None,
     };
     let (w, res) = run(16 * MIB, cfg(2), &[(On::Put(2), 1, Answer::Fail(f))]);
@@ -645,36 +442,18 @@ fn stalled_put_is_cancelled_and_retried() {
 fn missing_etag_is_etag_not_exposed() {
     let (w, res) = run(24 * MIB, cfg(3), &[(On::Put(1), 1, Answer::NoEtag)]);
     let err = res.expect_err("fails");
-    assert_eq!(
-        (err.code, err.part_number),
-        (ErrorCode::EtagNotExposed, Some(1))
-    );
-    assert!(
-        err.message.contains("CORS") && err.message.contains("ETag"),
-        "{err}"
-    );
+    assert_eq!((err.code, err.part_number), (ErrorCode::EtagNotExposed, Some(1)));
+    assert!(err.message.contains("CORS") && err.message.contains("ETag"), "{err}");
     assert!(w.aborted);
 }
 
 #[test]
 fn backend_rejection_is_backend_error_and_aborts() {
-    let (w, res) = run(
-        24 * MIB,
-        cfg(3),
-        &[(
-            On::Sign(2),
-            1,
-            Answer::Reject("part-url answered 400: bad key"),
-        )],
-    );
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Sign(2), 1, Answer::Reject("part-url answered 400: bad key"))]);
     let err = res.expect_err("fails");
     assert_eq!(err.code, ErrorCode::BackendError);
     assert!(w.aborted);
-    let (w, res) = run(
-        24 * MIB,
-        cfg(3),
-        &[(On::Init, 1, Answer::Reject("init answered 403"))],
-    );
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Init, 1, Answer::Reject("init answered 403"))]);
     assert_eq!(res.expect_err("fails").code, ErrorCode::BackendError);
     assert!(!w.aborted, "no upload was created, nothing to abort");
     assert!(w.put_starts.is_empty());
@@ -682,13 +461,7 @@ fn backend_rejection_is_backend_error_and_aborts() {
 
 #[test]
 fn backend_5xx_runs_out_as_backend_error() {
-    let f = || {
-        Answer::Fail(Failure::Status {
-            status: 503,
-            body: String::new(),
-            retry_after_ms: None,
-        })
-    };
+    let f = || Answer::Fail(Failure::Status { status: 503, body: String::new(), retry_after_ms: None });
     let script: Vec<_> = (1..=4).map(|n| (On::Complete, n, f())).collect();
     let (w, res) = run(24 * MIB, cfg(3), &script);
     let err = res.expect_err("fails");
@@ -718,29 +491,15 @@ fn abort_by_the_application() {
 fn abort_while_init_is_in_flight_deletes_the_new_upload() {
     let mut up = Upload::new(64 * MIB, cfg(4), 3).expect("upload");
     let poll = |up: &mut Upload, now| -> Vec<Action> {
-        std::iter::from_fn(|| up.poll(now))
-            .filter(|a| !matches!(a, Action::Progress(_)))
-            .collect()
+        std::iter::from_fn(|| up.poll(now)).filter(|a| !matches!(a, Action::Progress(_))).collect()
     };
     assert_eq!(poll(&mut up, 0), vec![Action::Init]);
     up.abort();
     assert_eq!(poll(&mut up, 1), vec![], "waits for init's upload id");
-    up.handle(
-        Event::Initiated {
-            upload_id: "up-9".into(),
-        },
-        5,
-    );
-    assert_eq!(
-        poll(&mut up, 5),
-        vec![Action::Abort {
-            upload_id: "up-9".into()
-        }]
-    );
+    up.handle(Event::Initiated { upload_id: "up-9".into() }, 5);
+    assert_eq!(poll(&mut up, 5), vec![Action::Abort { upload_id: "up-9".into() }]);
     up.handle(Event::AbortDone, 6);
-    let Some(Action::Finished(Err(e))) = poll(&mut up, 6).pop() else {
-        panic!("finished")
-    };
+    let Some(Action::Finished(Err(e))) = poll(&mut up, 6).pop() else { panic!("finished") };
     assert_eq!(e.code, ErrorCode::Aborted);
 }
 
@@ -776,44 +535,12 @@ fn pause_and_resume() {
 fn stale_events_are_ignored() {
     let mut up = Upload::new(16 * MIB, cfg(2), 1).expect("upload");
     assert_eq!(up.poll(0), Some(Action::Init));
-    up.handle(
-        Event::Initiated {
-            upload_id: "u".into(),
-        },
-        1,
-    );
+    up.handle(Event::Initiated { upload_id: "u".into() }, 1);
     // events for parts that do not exist, or attempts that are not running
-    up.handle(
-        Event::PartDone {
-            part: 0,
-            attempt: 1,
-            etag: Some("x".into()),
-        },
-        2,
-    );
-    up.handle(
-        Event::PartDone {
-            part: 99,
-            attempt: 1,
-            etag: Some("x".into()),
-        },
-        2,
-    );
-    up.handle(
-        Event::PartProgress {
-            part: 1,
-            attempt: 42,
-            loaded: 100,
-        },
-        2,
-    );
-    up.handle(
-        Event::Signed {
-            part: 7,
-            url: "u".into(),
-        },
-        2,
-    );
+    up.handle(Event::PartDone { part: 0, attempt: 1, etag: Some("x".into()) }, 2);
+    up.handle(Event::PartDone { part: 99, attempt: 1, etag: Some("x".into()) }, 2);
+    up.handle(Event::PartProgress { part: 1, attempt: 42, loaded: 100 }, 2);
+    up.handle(Event::Signed { part: 7, url: "u".into() }, 2);
     assert_eq!(up.progress().bytes_sent, 0);
     assert!(!up.is_finished());
 }
@@ -821,34 +548,39 @@ fn stale_events_are_ignored() {
 #[test]
 fn invalid_options_name_the_field() {
     for (c, field) in [
-        (
-            Config {
-                concurrency: 0,
-                ..cfg(1)
-            },
-            "concurrency",
-        ),
-        (
-            Config {
-                concurrency: 17,
-                ..cfg(1)
-            },
-            "concurrency",
-        ),
-        (
-            Config {
-                part_size: MIB,
-                ..cfg(1)
-            },
-            "partSize",
-        ),
+        (Config { concurrency: 0, ..cfg(1) }, "concurrency"),
+        (Config { concurrency: 17, ..cfg(1) }, "concurrency"),
+        (Config { part_size: MIB, ..cfg(1) }, "partSize"),
     ] {
         let e = Upload::new(10, c, 0).expect_err("invalid");
-        assert_eq!(
-            (e.code, e.field.as_deref()),
-            (ErrorCode::InvalidOptions, Some(field))
-        );
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidOptions, Some(field)));
     }
     let e = Upload::new(6 * 1024 * 1024 * MIB, cfg(1), 0).expect_err("too large");
     assert_eq!(e.code, ErrorCode::FileTooLarge);
+}
+
+#[test]
+fn uploads_share_one_concurrency_budget() {
+    let mut ups = [Upload::new(64 * MIB, cfg(4), 1).expect("a"), Upload::new(64 * MIB, cfg(4), 2).expect("b")];
+    let mut free = 3;
+    let mut drain = |up: &mut Upload, free: &mut usize| -> Vec<Action> {
+        std::iter::from_fn(|| up.poll_shared(0, free)).filter(|a| !matches!(a, Action::Progress(_))).collect()
+    };
+    for (i, up) in ups.iter_mut().enumerate() {
+        assert_eq!(drain(up, &mut free), vec![Action::Init]);
+        up.handle(Event::Initiated { upload_id: format!("u{i}") }, 0);
+        for a in drain(up, &mut free) {
+            let Action::Sign { part, .. } = a else { panic!("{a:?}") };
+            up.handle(Event::Signed { part, url: format!("https://s/{i}/{part}") }, 0);
+        }
+    }
+    let puts: Vec<Vec<Action>> = ups.iter_mut().map(|up| drain(up, &mut free)).collect();
+    let count = |v: &Vec<Action>| v.iter().filter(|a| matches!(a, Action::Put { .. })).count();
+    assert_eq!((count(&puts[0]), count(&puts[1]), free), (3, 0, 0), "the first upload took the whole budget");
+    // One PUT of the first upload ends: its slot goes back, and the second upload may take it.
+    let Some(Action::Put { part, attempt, .. }) = puts[0].first().cloned() else { panic!("put") };
+    ups[0].handle(Event::PartDone { part, attempt, etag: Some("\"e\"".into()) }, 1);
+    free += 1;
+    let second = drain(&mut ups[1], &mut free);
+    assert_eq!((count(&second), free), (1, 0));
 }

@@ -27,8 +27,9 @@ pub const RESIGN_MARGIN_MS: u64 = 60_000;
 pub struct Config {
     /// Wanted part size in bytes (grows for files that would need over 10,000 parts).
     pub part_size: u64,
-    /// Files of at most this many bytes go as one presigned PUT.
-    pub multipart_threshold: u64,
+    /// Files of at most this many bytes go as one presigned PUT; `None`: every
+    /// file goes multipart (for backends that cannot presign a whole-object PUT).
+    pub multipart_threshold: Option<u64>,
     /// PUTs in flight at most, 1..=16.
     pub concurrency: usize,
     /// Retry delays and budget.
@@ -41,7 +42,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             part_size: DEFAULT_PART_SIZE,
-            multipart_threshold: DEFAULT_PART_SIZE,
+            multipart_threshold: Some(DEFAULT_PART_SIZE),
             concurrency: 4,
             retry: RetryPolicy::default(),
             part_timeout_ms: 60_000,
@@ -62,7 +63,7 @@ impl Config {
             ));
         }
         // The part size is checked by the plan.
-        Plan::new(0, self.part_size, 0)?;
+        Plan::new(0, self.part_size, None)?;
         Ok(())
     }
 }
@@ -245,23 +246,10 @@ pub struct Outcome {
 enum PartState {
     Pending,
     Signing,
-    Ready {
-        url: String,
-        resign_at: Option<u64>,
-    },
-    Running {
-        url: String,
-        resign_at: Option<u64>,
-        attempt: u32,
-        last_progress_ms: u64,
-        loaded: u64,
-    },
-    Waiting {
-        until_ms: u64,
-    },
-    Done {
-        etag: String,
-    },
+    Ready { url: String, resign_at: Option<u64> },
+    Running { url: String, resign_at: Option<u64>, attempt: u32, last_progress_ms: u64, loaded: u64 },
+    Waiting { until_ms: u64 },
+    Done { etag: String },
 }
 
 #[derive(Debug, Clone)]
@@ -313,18 +301,8 @@ impl Upload {
     pub fn new(size: u64, cfg: Config, seed: u64) -> Result<Self, UploadError> {
         cfg.validate()?;
         let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
-        let parts = (0..plan.count)
-            .map(|_| Part {
-                state: PartState::Pending,
-                attempts: 0,
-                best_loaded: 0,
-            })
-            .collect();
-        let phase = if plan.single {
-            Phase::Uploading
-        } else {
-            Phase::Starting
-        };
+        let parts = (0..plan.count).map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0 }).collect();
+        let phase = if plan.single { Phase::Uploading } else { Phase::Starting };
         Ok(Self {
             cfg,
             plan,
@@ -376,8 +354,17 @@ impl Upload {
     /// The next action to carry out, or `None` until an event arrives or
     /// [`next_wakeup`](Self::next_wakeup) passes.
     pub fn poll(&mut self, now_ms: u64) -> Option<Action> {
+        let mut unlimited = usize::MAX;
+        self.poll_shared(now_ms, &mut unlimited)
+    }
+
+    /// [`poll`](Self::poll) for uploads that share one concurrency budget:
+    /// `free` is how many more PUTs may start across all of them; each
+    /// [`Action::Put`] returned takes one. (The glue gives a slot back when a
+    /// PUT ends: on its `PartDone` / `PartFailed`, or on [`Action::Cancel`].)
+    pub fn poll_shared(&mut self, now_ms: u64, free: &mut usize) -> Option<Action> {
         if self.out.is_empty() {
-            self.step(now_ms);
+            self.step(now_ms, free);
         }
         self.out.pop_front()
     }
@@ -392,9 +379,7 @@ impl Upload {
         for p in &self.parts {
             match p.state {
                 PartState::Waiting { until_ms } => consider(until_ms),
-                PartState::Running {
-                    last_progress_ms, ..
-                } if self.cfg.part_timeout_ms > 0 => {
+                PartState::Running { last_progress_ms, .. } if self.cfg.part_timeout_ms > 0 => {
                     consider(last_progress_ms + self.cfg.part_timeout_ms);
                 }
                 _ => {}
@@ -412,10 +397,7 @@ impl Upload {
         self.paused = true;
         for i in 0..self.parts.len() {
             if let PartState::Running { url, resign_at, .. } = &self.parts[i].state {
-                let ready = PartState::Ready {
-                    url: url.clone(),
-                    resign_at: *resign_at,
-                };
+                let ready = PartState::Ready { url: url.clone(), resign_at: *resign_at };
                 self.cancel_running(i, ready);
             }
         }
@@ -436,12 +418,7 @@ impl Upload {
 
     /// Feeds an event in.
     pub fn handle(&mut self, event: Event, now_ms: u64) {
-        if let Event::CallFailed {
-            call: Call::Init, ..
-        }
-        | Event::CallRejected {
-            call: Call::Init, ..
-        } = event
+        if let Event::CallFailed { call: Call::Init, .. } | Event::CallRejected { call: Call::Init, .. } = event
             && self.phase == Phase::Initiating
         {
             // Init is no longer in flight: no upload id is coming.
@@ -450,21 +427,9 @@ impl Upload {
         match event {
             Event::Initiated { upload_id } => self.on_initiated(upload_id),
             Event::Signed { part, url } => self.on_signed(part, url, now_ms),
-            Event::PartProgress {
-                part,
-                attempt,
-                loaded,
-            } => self.on_progress(part, attempt, loaded, now_ms),
-            Event::PartDone {
-                part,
-                attempt,
-                etag,
-            } => self.on_part_done(part, attempt, etag, now_ms),
-            Event::PartFailed {
-                part,
-                attempt,
-                failure,
-            } => {
+            Event::PartProgress { part, attempt, loaded } => self.on_progress(part, attempt, loaded, now_ms),
+            Event::PartDone { part, attempt, etag } => self.on_part_done(part, attempt, etag, now_ms),
+            Event::PartFailed { part, attempt, failure } => {
                 if self.running_attempt(part) == Some(attempt) {
                     self.on_part_failed(usize::from(part - 1), failure, now_ms);
                 }
@@ -503,20 +468,13 @@ impl Upload {
             return;
         }
         // Re-sign when less than a margin of the lifetime is left.
-        let resign_at =
-            lifetime_ms(&url).map(|life| now_ms + life - RESIGN_MARGIN_MS.min(life / 4));
+        let resign_at = lifetime_ms(&url).map(|life| now_ms + life - RESIGN_MARGIN_MS.min(life / 4));
         p.state = PartState::Ready { url, resign_at };
     }
 
     fn on_progress(&mut self, part: u16, attempt: u32, loaded: u64, now_ms: u64) {
         let Some(p) = self.part_mut(part) else { return };
-        if let PartState::Running {
-            attempt: a,
-            last_progress_ms,
-            loaded: l,
-            ..
-        } = &mut p.state
-        {
+        if let PartState::Running { attempt: a, last_progress_ms, loaded: l, .. } = &mut p.state {
             if *a != attempt {
                 return;
             }
@@ -563,11 +521,7 @@ impl Upload {
                 size: self.plan.size,
             }));
         } else {
-            self.out.push_back(Action::PartComplete {
-                part,
-                etag,
-                size: len,
-            });
+            self.out.push_back(Action::PartComplete { part, etag, size: len });
         }
     }
 
@@ -585,22 +539,13 @@ impl Upload {
             p.attempts = 0;
         }
         p.state = PartState::Pending;
-        let what = if self.plan.single {
-            "the upload PUT".to_owned()
-        } else {
-            format!("the PUT of part {part}")
-        };
+        let what = if self.plan.single { "the upload PUT".to_owned() } else { format!("the PUT of part {part}") };
         self.retry_or_fail(Some(idx), failure, &what, false, now_ms);
     }
 
     fn on_completed(&mut self, etag: Option<String>, location: Option<String>) {
         if let Phase::Completing { sent: true } = self.phase {
-            let outcome = Outcome {
-                upload_id: self.upload_id.clone(),
-                etag,
-                location,
-                size: self.plan.size,
-            };
+            let outcome = Outcome { upload_id: self.upload_id.clone(), etag, location, size: self.plan.size };
             self.finish(Ok(outcome));
         }
     }
@@ -609,20 +554,14 @@ impl Upload {
         let what = call.describe(self.plan.single);
         match call {
             Call::Sign(part) => {
-                if self
-                    .part_mut(part)
-                    .is_some_and(|p| p.state == PartState::Signing)
-                {
+                if self.part_mut(part).is_some_and(|p| p.state == PartState::Signing) {
                     self.retry_or_fail(Some(usize::from(part - 1)), failure, &what, true, now_ms);
                 }
             }
             Call::Abort => self.handle(Event::AbortDone, now_ms),
             Call::Init if self.init_lost_while_aborting() => {}
             Call::Init | Call::Complete => {
-                let in_flight = matches!(
-                    self.phase,
-                    Phase::Starting | Phase::Completing { sent: true }
-                );
+                let in_flight = matches!(self.phase, Phase::Starting | Phase::Completing { sent: true });
                 if in_flight {
                     self.retry_or_fail(None, failure, &what, true, now_ms);
                 }
@@ -638,10 +577,7 @@ impl Upload {
                     self.finish(Err(error));
                 }
             }
-            Call::Sign(part)
-                if self
-                    .part_mut(part)
-                    .is_none_or(|p| p.state != PartState::Signing) => {}
+            Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
             Call::Init if self.init_lost_while_aborting() => {}
             _ => self.fail(error),
         }
@@ -664,21 +600,10 @@ impl Upload {
 
     /// Retries (after a delay) or fails, by the policy. `is_backend` marks
     /// failures of backend calls (code BackendError) rather than of S3 PUTs.
-    fn retry_or_fail(
-        &mut self,
-        part_idx: Option<usize>,
-        failure: Failure,
-        what: &str,
-        is_backend: bool,
-        now_ms: u64,
-    ) {
+    fn retry_or_fail(&mut self, part_idx: Option<usize>, failure: Failure, what: &str, is_backend: bool, now_ms: u64) {
         let attempts = part_idx.map_or(self.call_attempts, |i| self.parts[i].attempts);
         let jitter = self.rng.f64();
-        match self
-            .cfg
-            .retry
-            .decide(failure.clone(), what, attempts, self.retries_spent, jitter)
-        {
+        match self.cfg.retry.decide(failure.clone(), what, attempts, self.retries_spent, jitter) {
             Decision::Retry { after_ms } => {
                 self.retries_spent += 1;
                 let attempt = attempts + 1;
@@ -686,9 +611,7 @@ impl Upload {
                     Some(i) => {
                         self.parts[i].attempts = attempt;
                         // Every retry of a part gets a fresh URL (see retry.rs).
-                        self.parts[i].state = PartState::Waiting {
-                            until_ms: now_ms + after_ms,
-                        };
+                        self.parts[i].state = PartState::Waiting { until_ms: now_ms + after_ms };
                     }
                     None => {
                         self.call_attempts = attempt;
@@ -706,12 +629,7 @@ impl Upload {
                 if let Some(p) = part {
                     reason.part_number = Some(p);
                 }
-                self.out.push_back(Action::Retrying {
-                    part,
-                    attempt,
-                    delay_ms: after_ms,
-                    reason,
-                });
+                self.out.push_back(Action::Retrying { part, attempt, delay_ms: after_ms, reason });
             }
             Decision::Fail(mut err) => {
                 if is_backend {
@@ -760,7 +678,7 @@ impl Upload {
 
     // ------------------------------------------------------------ scheduling
 
-    fn step(&mut self, now_ms: u64) {
+    fn step(&mut self, now_ms: u64, free: &mut usize) {
         let call_due = self.call_retry_at.is_none_or(|t| t <= now_ms);
         match self.phase.clone() {
             Phase::Starting if call_due => {
@@ -768,7 +686,7 @@ impl Upload {
                 self.phase = Phase::Initiating;
                 self.out.push_back(Action::Init);
             }
-            Phase::Uploading => self.schedule_parts(now_ms),
+            Phase::Uploading => self.schedule_parts(now_ms, free),
             Phase::Completing { sent: false } if call_due => {
                 self.call_retry_at = None;
                 self.phase = Phase::Completing { sent: true };
@@ -796,13 +714,11 @@ impl Upload {
         self.report_progress();
     }
 
-    fn schedule_parts(&mut self, now_ms: u64) {
+    fn schedule_parts(&mut self, now_ms: u64, free: &mut usize) {
         // Stalls: a running PUT with no progress for part_timeout is cancelled and retried.
         if self.cfg.part_timeout_ms > 0 {
             for i in 0..self.parts.len() {
-                if let PartState::Running {
-                    last_progress_ms, ..
-                } = self.parts[i].state
+                if let PartState::Running { last_progress_ms, .. } = self.parts[i].state
                     && now_ms >= last_progress_ms + self.cfg.part_timeout_ms
                 {
                     self.out.push_back(Action::Cancel { part: i as u16 + 1 });
@@ -820,14 +736,10 @@ impl Upload {
                 p.state = PartState::Pending;
             }
         }
-        if self
-            .parts
-            .iter()
-            .all(|p| matches!(p.state, PartState::Done { .. }))
-        {
+        if self.parts.iter().all(|p| matches!(p.state, PartState::Done { .. })) {
             if !self.plan.single {
                 self.phase = Phase::Completing { sent: false };
-                self.step(now_ms);
+                self.step(now_ms, free);
             }
             return;
         }
@@ -835,14 +747,10 @@ impl Upload {
             return;
         }
         let concurrency = self.cfg.concurrency;
-        let mut running = self
-            .parts
-            .iter()
-            .filter(|p| matches!(p.state, PartState::Running { .. }))
-            .count();
+        let mut running = self.parts.iter().filter(|p| matches!(p.state, PartState::Running { .. })).count();
         // Start PUTs on ready URLs, lowest part first.
         for i in 0..self.parts.len() {
-            if running >= concurrency {
+            if running >= concurrency || *free == 0 {
                 break;
             }
             if let PartState::Ready { url, resign_at } = &self.parts[i].state {
@@ -858,41 +766,25 @@ impl Upload {
                 };
                 self.next_attempt += 1;
                 let attempt = self.next_attempt;
-                self.parts[i].state = PartState::Running {
-                    url: url.clone(),
-                    resign_at,
-                    attempt,
-                    last_progress_ms: now_ms,
-                    loaded: 0,
-                };
+                self.parts[i].state =
+                    PartState::Running { url: url.clone(), resign_at, attempt, last_progress_ms: now_ms, loaded: 0 };
                 self.progress.on_loaded(part, 0, now_ms);
-                self.out.push_back(Action::Put {
-                    part,
-                    attempt,
-                    url,
-                    start: range.start,
-                    end: range.end,
-                });
+                self.out.push_back(Action::Put { part, attempt, url, start: range.start, end: range.end });
                 running += 1;
+                *free -= 1;
             }
         }
         // Sign ahead: keep up to `concurrency` URLs ready or on their way, so
         // that no PUT waits on a signature round trip.
-        let mut ahead = self
-            .parts
-            .iter()
-            .filter(|p| matches!(p.state, PartState::Signing | PartState::Ready { .. }))
-            .count();
+        let mut ahead =
+            self.parts.iter().filter(|p| matches!(p.state, PartState::Signing | PartState::Ready { .. })).count();
         for i in 0..self.parts.len() {
             if ahead >= concurrency {
                 break;
             }
             if self.parts[i].state == PartState::Pending {
                 self.parts[i].state = PartState::Signing;
-                self.out.push_back(Action::Sign {
-                    part: i as u16 + 1,
-                    upload_id: self.upload_id.clone(),
-                });
+                self.out.push_back(Action::Sign { part: i as u16 + 1, upload_id: self.upload_id.clone() });
                 ahead += 1;
             }
         }
@@ -900,9 +792,8 @@ impl Upload {
 
     fn report_progress(&mut self) {
         let snap = self.progress.snapshot();
-        let changed = self
-            .last_reported
-            .is_none_or(|l| l.bytes_sent != snap.bytes_sent || l.parts_done != snap.parts_done);
+        let changed =
+            self.last_reported.is_none_or(|l| l.bytes_sent != snap.bytes_sent || l.parts_done != snap.parts_done);
         if changed {
             self.last_reported = Some(snap);
             self.out.push_back(Action::Progress(snap));

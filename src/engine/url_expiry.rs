@@ -11,10 +11,7 @@ pub fn lifetime_ms(url: &str) -> Option<u64> {
     let query = query.split('#').next().unwrap_or(query);
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
-        k.eq_ignore_ascii_case("X-Amz-Expires")
-            .then(|| v.parse::<u64>().ok())
-            .flatten()
-            .map(|s| s.saturating_mul(1000))
+        k.eq_ignore_ascii_case("X-Amz-Expires").then(|| v.parse::<u64>().ok()).flatten().map(|s| s.saturating_mul(1000))
     })
 }
 

@@ -1,0 +1,233 @@
+//! A backend made of the application's own async functions, for backends that
+//! look nothing like the seed's protocol:
+//!
+//! ```js
+//! new Uploader({ hooks: {
+//!   createMultipartUpload: async ({ key, contentType, signal }) => ({ uploadId }),
+//!   signPart: async ({ key, uploadId, partNumber, signal }) => ({ url }),      // or the URL string
+//!   completeMultipartUpload: async ({ key, uploadId, parts, signal }) => ({ etag, location }),
+//!   abortMultipartUpload: async ({ key, uploadId, signal }) => {},
+//!   listParts: async ({ key, uploadId, signal }) => [{ PartNumber, ETag, Size }],
+//!   signPut: async ({ key, contentType, signal }) => ({ url }),               // optional
+//! } });
+//! ```
+//!
+//! A hook that throws a `TypeError` (what `fetch` throws on a network failure)
+//! or an error with a `status` of 408, 429 or 5xx is retried; any other throw,
+//! or a reply of the wrong shape, fails the upload with a `BackendError` that
+//! names the hook and what it must return.
+
+use js_sys::{Array, Function, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::AbortSignal;
+
+use super::{CallError, call_js, js_message};
+use crate::engine::{ErrorCode, Failure, UploadError};
+use crate::protocol::{self, ListedPart};
+
+/// The hook names, as the options object spells them.
+pub const HOOK_NAMES: &[&str] =
+    &["createMultipartUpload", "signPart", "completeMultipartUpload", "abortMultipartUpload", "listParts", "signPut"];
+const REQUIRED: &[&str] = &["createMultipartUpload", "signPart", "completeMultipartUpload", "abortMultipartUpload"];
+
+/// The application's functions.
+#[derive(Debug, Clone)]
+pub struct Hooks {
+    create: Function,
+    sign_part: Function,
+    complete: Function,
+    abort: Function,
+    list_parts: Option<Function>,
+    sign_put: Option<Function>,
+}
+
+fn args(fields: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+fn malformed(hook: &str, problem: &str, expected: &str) -> CallError {
+    CallError::Rejected(
+        UploadError::new(ErrorCode::BackendError, format!("the {hook} hook {problem}; it must return {expected}"))
+            .with_field(hook),
+    )
+}
+
+/// Reads `field` of an object as a non-empty string.
+fn string_of(v: &JsValue, field: &str) -> Option<String> {
+    Reflect::get(v, &JsValue::from_str(field)).ok()?.as_string().filter(|s| !s.trim().is_empty())
+}
+
+impl Hooks {
+    /// Reads the hooks object; the error names a missing or non-function hook.
+    pub fn from_js(v: &JsValue) -> Result<Self, UploadError> {
+        let get = |name: &str| -> Result<Option<Function>, UploadError> {
+            match Reflect::get(v, &JsValue::from_str(name)) {
+                Ok(f) if f.is_undefined() || f.is_null() => Ok(None),
+                Ok(f) => f.dyn_into::<Function>().map(Some).map_err(|_| {
+                    UploadError::invalid_option("hooks", format!("options.hooks.{name} must be an async function"))
+                }),
+                Err(_) => Ok(None),
+            }
+        };
+        if !v.is_object() {
+            return Err(UploadError::invalid_option("hooks", "options.hooks must be an object of async functions"));
+        }
+        for name in Object::keys(v.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
+            if !HOOK_NAMES.contains(&name.as_str()) {
+                return Err(UploadError::invalid_option(
+                    "hooks",
+                    format!("options.hooks has an unknown hook {name:?}; the hooks are {}", HOOK_NAMES.join(", ")),
+                ));
+            }
+        }
+        let missing: Vec<&str> = REQUIRED.iter().copied().filter(|n| !matches!(get(n), Ok(Some(_)))).collect();
+        if let Some(first) = missing.first() {
+            get(first)?;
+            return Err(UploadError::invalid_option(
+                "hooks",
+                format!("options.hooks lacks {}: give every one of {}", missing.join(", "), REQUIRED.join(", ")),
+            ));
+        }
+        let req = |n: &str| get(n).ok().flatten().ok_or_else(|| UploadError::invalid_option("hooks", n.to_owned()));
+        Ok(Self {
+            create: req("createMultipartUpload")?,
+            sign_part: req("signPart")?,
+            complete: req("completeMultipartUpload")?,
+            abort: req("abortMultipartUpload")?,
+            list_parts: get("listParts")?,
+            sign_put: get("signPut")?,
+        })
+    }
+
+    /// Whether `signPut` was given (else every file goes multipart).
+    pub fn can_presign_put(&self) -> bool {
+        self.sign_put.is_some()
+    }
+
+    async fn run(&self, hook: &str, f: &Function, arg: JsValue) -> Result<JsValue, CallError> {
+        call_js(f, &arg).await.map_err(|e| classify(hook, &e))
+    }
+
+    /// `createMultipartUpload` → upload id.
+    pub async fn init(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+        let arg = args(&[("key", key.into()), ("contentType", content_type.into()), ("signal", signal.into())]);
+        let v = self.run("createMultipartUpload", &self.create, arg).await?;
+        string_of(&v, "uploadId")
+            .ok_or_else(|| malformed("createMultipartUpload", "returned no uploadId string", "{ uploadId: \"...\" }"))
+    }
+
+    /// `signPart` → URL.
+    pub async fn sign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: u16,
+        signal: &AbortSignal,
+    ) -> Result<String, CallError> {
+        let arg = args(&[
+            ("key", key.into()),
+            ("uploadId", upload_id.into()),
+            ("partNumber", part.into()),
+            ("signal", signal.into()),
+        ]);
+        let v = self.run("signPart", &self.sign_part, arg).await?;
+        url_of("signPart", &v)
+    }
+
+    /// `signPut` → URL.
+    pub async fn presign_put(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+        let Some(f) = &self.sign_put else {
+            return Err(malformed("signPut", "is missing", "{ url } to send small files as one PUT"));
+        };
+        let arg = args(&[("key", key.into()), ("contentType", content_type.into()), ("signal", signal.into())]);
+        let v = self.run("signPut", f, arg).await?;
+        url_of("signPut", &v)
+    }
+
+    /// `completeMultipartUpload` → (etag, location).
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u16, String)],
+        signal: &AbortSignal,
+    ) -> Result<(Option<String>, Option<String>), CallError> {
+        let list = Array::new();
+        for (n, etag) in parts {
+            list.push(&args(&[("PartNumber", (*n).into()), ("ETag", etag.as_str().into())]));
+        }
+        let arg = args(&[
+            ("key", key.into()),
+            ("uploadId", upload_id.into()),
+            ("parts", list.into()),
+            ("signal", signal.into()),
+        ]);
+        let v = self.run("completeMultipartUpload", &self.complete, arg).await?;
+        if v.is_object() { Ok((string_of(&v, "etag"), string_of(&v, "location"))) } else { Ok((None, None)) }
+    }
+
+    /// `listParts` → the parts S3 holds.
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        signal: &AbortSignal,
+    ) -> Result<Vec<ListedPart>, CallError> {
+        let Some(f) = &self.list_parts else {
+            return Err(malformed("listParts", "is missing", "[{ PartNumber, ETag, Size }]"));
+        };
+        let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
+        let v = self.run("listParts", f, arg).await?;
+        // The same shape as the REST reply's `parts`, checked by the same parser.
+        let json = js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string()).unwrap_or_default();
+        protocol::parse_parts(&format!("{{\"parts\": {json}}}")).map_err(|mut e| {
+            e.message = format!(
+                "the listParts hook returned the wrong shape; it must return [{{ PartNumber, ETag, Size }}] ({})",
+                e.message
+            );
+            CallError::Rejected(e.with_field("listParts"))
+        })
+    }
+
+    /// `abortMultipartUpload`.
+    pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
+        let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
+        self.run("abortMultipartUpload", &self.abort, arg).await.map(drop)
+    }
+}
+
+fn url_of(hook: &str, v: &JsValue) -> Result<String, CallError> {
+    let url = v.as_string().or_else(|| string_of(v, "url"));
+    match url {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => Ok(u),
+        _ => Err(malformed(hook, "returned no http(s) URL", "{ url: \"https://...\" } or the URL string")),
+    }
+}
+
+/// A thrown value: retried when it looks like a network failure or a
+/// transient HTTP status, else the end of the upload.
+fn classify(hook: &str, e: &JsValue) -> CallError {
+    let message = js_message(e);
+    let status = ["status", "statusCode"]
+        .iter()
+        .find_map(|k| Reflect::get(e, &JsValue::from_str(k)).ok()?.as_f64())
+        .map(|s| s as u16);
+    let failure = match status {
+        Some(status) => Failure::Status { status, body: message.clone(), retry_after_ms: None },
+        None if e.is_instance_of::<js_sys::TypeError>() => Failure::Network(message.clone()),
+        None => Failure::Status { status: 0, body: message.clone(), retry_after_ms: None },
+    };
+    if failure.is_transient() && status != Some(403) {
+        CallError::Transient(failure)
+    } else {
+        let mut err =
+            UploadError::new(ErrorCode::BackendError, format!("the {hook} hook threw: {message}")).with_field(hook);
+        err.status = status.filter(|s| *s > 0);
+        err.cause = Some(message);
+        CallError::Rejected(err)
+    }
+}

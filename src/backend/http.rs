@@ -1,0 +1,178 @@
+//! The backend over HTTP, in the REST form (the seed's paths) or the Lambda
+//! envelope. Bodies and replies are built and checked by [`crate::protocol`];
+//! this module only moves them (gloo-net).
+
+use futures::FutureExt;
+use gloo_net::http::{Request, RequestBuilder};
+use serde_json::Value;
+use web_sys::{AbortController, RequestCredentials};
+
+use crate::backend::{CallError, HeaderSource};
+use crate::engine::Failure;
+use crate::engine::retry::parse_retry_after;
+use crate::protocol::{self, ListedPart, Op};
+
+/// A backend call gives up after this long without an answer.
+const CALL_TIMEOUT_MS: u32 = 30_000;
+
+/// Which form of the protocol the backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `POST {endpoint}/uploads/multipart/init`, ...
+    Rest,
+    /// `POST {endpoint}` with `{processor_name, action, payload}`.
+    Lambda,
+}
+
+/// A backend at one endpoint.
+#[derive(Debug, Clone)]
+pub struct HttpBackend {
+    endpoint: String,
+    protocol: Protocol,
+    with_credentials: bool,
+    headers: HeaderSource,
+}
+
+impl HttpBackend {
+    /// A backend at `endpoint` (a trailing `/` is ignored).
+    pub fn new(endpoint: &str, protocol: Protocol, with_credentials: bool, headers: HeaderSource) -> Self {
+        Self { endpoint: endpoint.trim_end_matches('/').to_owned(), protocol, with_credentials, headers }
+    }
+
+    async fn request(&self, op: Op, body: &Value) -> Result<RequestBuilder, CallError> {
+        let builder = match self.protocol {
+            Protocol::Lambda => Request::post(&self.endpoint),
+            Protocol::Rest => {
+                let (method, path) = op.rest();
+                let mut url = format!("{}{path}", self.endpoint);
+                let field = |f: &str| body.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
+                match op {
+                    Op::Download => url.push_str(&encode_key(&field("key"))),
+                    Op::ListParts => {
+                        url.push_str(&format!(
+                            "?key={}&upload_id={}",
+                            encode(&field("key")),
+                            encode(&field("upload_id"))
+                        ));
+                    }
+                    _ => {}
+                }
+                match method {
+                    "GET" => Request::get(&url),
+                    "DELETE" => Request::delete(&url),
+                    _ => Request::post(&url),
+                }
+            }
+        };
+        let mut builder = builder.credentials(if self.with_credentials {
+            RequestCredentials::Include
+        } else {
+            RequestCredentials::SameOrigin
+        });
+        for (k, v) in self.headers.resolve().await? {
+            builder = builder.header(&k, &v);
+        }
+        Ok(builder)
+    }
+
+    /// Sends one call; returns the body of a 2xx reply.
+    async fn call(&self, op: Op, body: Value) -> Result<String, CallError> {
+        let builder = self.request(op, &body).await?;
+        let controller = AbortController::new().ok();
+        let builder = builder.abort_signal(controller.as_ref().map(|c| c.signal()).as_ref());
+        let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
+        let req = if has_body {
+            let payload = match self.protocol {
+                Protocol::Lambda => protocol::lambda_envelope(op, body),
+                Protocol::Rest => body,
+            };
+            builder.header("Content-Type", "application/json").body(payload.to_string())
+        } else {
+            builder.build()
+        };
+        let req = req.map_err(|e| {
+            CallError::Rejected(protocol::backend_error(op, 0, &format!("cannot build the request: {e}")))
+        })?;
+        let send = req.send().fuse();
+        let timeout = gloo_timers::future::TimeoutFuture::new(CALL_TIMEOUT_MS).fuse();
+        futures::pin_mut!(send, timeout);
+        let resp = futures::select! {
+            r = send => r,
+            () = timeout => {
+                if let Some(c) = controller { c.abort(); }
+                return Err(CallError::Transient(Failure::Timeout));
+            }
+        };
+        let resp = resp.map_err(|e| {
+            CallError::Transient(Failure::Network(format!("{} {}: {e}", op.name(), "request got no response")))
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        let retry_after_ms =
+            resp.headers().get("retry-after").and_then(|v| parse_retry_after(&v, js_sys::Date::now() as u64));
+        let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
+        if failure.is_transient() && status != 403 {
+            Err(CallError::Transient(failure))
+        } else {
+            Err(CallError::Rejected(protocol::backend_error(op, status, &text)))
+        }
+    }
+
+    /// Starts a multipart upload; returns its id.
+    pub async fn init(&self, key: &str, content_type: &str) -> Result<String, CallError> {
+        let text = self.call(Op::Init, protocol::key_body(key, content_type)).await?;
+        protocol::parse_init(&text).map_err(CallError::Rejected)
+    }
+
+    /// A presigned URL for one part.
+    pub async fn sign_part(&self, key: &str, upload_id: &str, part: u16) -> Result<String, CallError> {
+        let text = self.call(Op::PartUrl, protocol::part_url_body(key, upload_id, part)).await?;
+        protocol::parse_url(Op::PartUrl, &text).map_err(CallError::Rejected)
+    }
+
+    /// A presigned URL for a whole-object PUT.
+    pub async fn presign_put(&self, key: &str, content_type: &str) -> Result<String, CallError> {
+        let text = self.call(Op::PresignPut, protocol::key_body(key, content_type)).await?;
+        protocol::parse_url(Op::PresignPut, &text).map_err(CallError::Rejected)
+    }
+
+    /// Completes a multipart upload; returns `(etag, location)`.
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u16, String)],
+    ) -> Result<(Option<String>, Option<String>), CallError> {
+        let text = self.call(Op::Complete, protocol::complete_body(key, upload_id, parts)).await?;
+        protocol::parse_complete(&text).map_err(CallError::Rejected)
+    }
+
+    /// Aborts a multipart upload.
+    pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), CallError> {
+        self.call(Op::Abort, protocol::upload_ref_body(key, upload_id)).await.map(drop)
+    }
+
+    /// The parts S3 holds for an upload.
+    pub async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<ListedPart>, CallError> {
+        let text = self.call(Op::ListParts, protocol::upload_ref_body(key, upload_id)).await?;
+        protocol::parse_parts(&text).map_err(CallError::Rejected)
+    }
+
+    /// A presigned GET URL for `key`.
+    pub async fn download_url(&self, key: &str) -> Result<String, CallError> {
+        let text = self.call(Op::Download, serde_json::json!({ "key": key })).await?;
+        protocol::parse_url(Op::Download, &text).map_err(CallError::Rejected)
+    }
+}
+
+fn encode(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
+}
+
+/// Encodes each `/`-separated segment of a key, keeping the slashes.
+fn encode_key(key: &str) -> String {
+    key.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
