@@ -16,32 +16,46 @@ bash scripts/build.sh
 cargo build -p s3-multipart-server
 
 work=$(mktemp -d)
-server_pid=""
+server_pids=()
 cleanup() {
   local rc=$?
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  for pid in "${server_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
   exit "$rc"
 }
 trap cleanup EXIT
 
-step "start a reference server for the browser tests"
-./target/debug/s3-multipart-server --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 --data-dir "$work/data" \
-  >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do
-  api=$(sed -n 's/^api and demo: //p' "$work/server.out")
-  [ -n "$api" ] && break
-  sleep 0.1
-done
-[ -n "${api:-}" ] || { cat "$work/server.err"; echo "the server did not start" >&2; exit 1; }
-echo "server at $api"
+# start_server NAME ARGS...: starts a reference server on free ports; sets $api.
+start_server() {
+  local name=$1
+  shift
+  ./target/debug/s3-multipart-server --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 --data-dir "$work/$name" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" &
+  server_pids+=($!)
+  api=""
+  for _ in $(seq 100); do
+    api=$(sed -n 's/^api and demo: //p' "$work/$name.out")
+    [ -n "$api" ] && return 0
+    sleep 0.1
+  done
+  cat "$work/$name.err" >&2
+  echo "the $name server did not start" >&2
+  exit 1
+}
+
+step "start reference servers for the browser tests"
+start_server main --debug-endpoints
+main_api=$api
+# A store whose CORS hides ETag, behind an API that wants a bearer token.
+start_server locked --s3-expose-etag false --auth-token test-token
+locked_api=$api
+echo "servers at $main_api and $locked_api"
 
 step "wasm-pack test --headless --chrome (the client in real Chromium)"
-S3MP_TEST_API="$api" CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
+WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
 
 step "end to end: demo page and the seed example in Chromium (playwright-core)"
 node --test --test-concurrency=1 tests/e2e/

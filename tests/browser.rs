@@ -1,122 +1,31 @@
 //! The client in real headless Chromium (`wasm-pack test --headless --chrome`)
-//! against a running reference server, whose URL is given at build time in
-//! `S3MP_TEST_API` (scripts/test.sh starts the server and sets it). Every
-//! object is read back from the store and compared by SHA-256.
+//! against running reference servers, whose URLs are given at build time
+//! (scripts/test.sh starts them). Every object is read back from the store and
+//! compared by SHA-256.
 #![cfg(target_arch = "wasm32")]
+
+mod common;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use common::*;
+use js_sys::{Array, Function, Promise};
 use s3_multipart_wasm::Uploader;
-use sha2::{Digest, Sha256};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::Blob;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-const MIB: usize = 1024 * 1024;
-
-fn api() -> &'static str {
-    option_env!("S3MP_TEST_API").unwrap_or("http://127.0.0.1:8080")
-}
-
-/// Deterministic bytes (xorshift), different per seed.
-fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        out.extend_from_slice(&s.to_le_bytes()[..(len - out.len()).min(8)]);
-    }
-    out
-}
-
-fn blob(data: &[u8]) -> Blob {
-    let arr = Array::new();
-    arr.push(&Uint8Array::from(data));
-    Blob::new_with_u8_array_sequence(&arr).expect("blob")
-}
-
-fn sha(data: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(data))
-}
-
-fn obj(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in fields {
-        Reflect::set(&o, &JsValue::from_str(k), v).expect("set");
-    }
-    o.into()
-}
-
-fn get(v: &JsValue, k: &str) -> JsValue {
-    Reflect::get(v, &JsValue::from_str(k)).expect("get")
-}
-
-fn unique_key(name: &str) -> String {
-    format!("wasm-tests/{}-{name}", (js_sys::Math::random() * 1e12) as u64)
-}
-
-/// Reads an object back through the backend's download URL.
-async fn read_back(uploader: &Uploader, key: &str) -> Vec<u8> {
-    let url = JsFuture::from(uploader.download_url(key.to_owned())).await.expect("download url");
-    let url = url.as_string().expect("url string");
-    let resp = JsFuture::from(fetch(&url)).await.expect("GET object");
-    let resp: web_sys::Response = resp.unchecked_into();
-    assert_eq!(resp.status(), 200, "GET {key}");
-    let buf = JsFuture::from(resp.array_buffer().expect("body")).await.expect("bytes");
-    Uint8Array::new(&buf).to_vec()
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch(url: &str) -> Promise;
-}
-
-fn uploader(extra: &[(&str, JsValue)]) -> Uploader {
-    let mut fields = vec![("endpoint", JsValue::from_str(api()))];
-    fields.extend(extra.iter().cloned());
-    Uploader::new(obj(&fields)).expect("valid options")
-}
-
-/// Uploads `data` under a fresh key; returns (result, progress samples of bytesSent).
-async fn upload(up: &Uploader, name: &str, data: &[u8]) -> (String, JsValue, Vec<f64>) {
-    let key = unique_key(name);
-    let samples = Rc::new(RefCell::new(Vec::new()));
-    let s2 = samples.clone();
-    let on_progress = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
-        s2.borrow_mut().push(get(&p, "bytesSent").as_f64().expect("bytesSent"));
-    });
-    let opts = obj(&[("key", JsValue::from_str(&key)), ("onProgress", on_progress.as_ref().clone())]);
-    let result = JsFuture::from(up.upload(&blob(data), opts)).await;
-    let result = match result {
-        Ok(r) => r,
-        Err(e) => panic!("upload of {name} failed: {:?}", get(&e, "message").as_string()),
-    };
-    let samples = samples.borrow().clone();
-    (key, result, samples)
-}
 
 async fn roundtrip(size: usize, seed: u64, multipart: bool) {
     let up = uploader(&[]);
     let data = bytes(size, seed);
-    let (key, result, progress) = upload(&up, &format!("{size}.bin"), &data).await;
-    assert_eq!(get(&result, "key").as_string().as_deref(), Some(key.as_str()));
-    assert_eq!(get(&result, "size").as_f64(), Some(size as f64));
+    let (key, result, _) = upload_ok(&up, &format!("{size}.bin"), &data).await;
     assert_eq!(get(&result, "uploadId").is_null(), !multipart, "multipart for {size} bytes: {multipart}");
-    assert!(get(&result, "location").as_string().is_some_and(|l| l.ends_with(&key)));
-    for w in progress.windows(2) {
-        assert!(w[1] >= w[0], "progress went back: {progress:?}");
-    }
-    assert_eq!(progress.last().copied(), Some(size as f64), "progress ends at the size");
-    let stored = read_back(&up, &key).await;
+    assert!(string(&result, "location").is_some_and(|l| l.ends_with(&key)), "{:?}", string(&result, "location"));
+    let stored = read_back(&key).await;
     assert_eq!(stored.len(), size);
     assert_eq!(sha(&stored), sha(&data), "stored object of {size} bytes is intact");
 }
@@ -147,28 +56,251 @@ async fn thirty_three_mib_multipart() {
 }
 
 #[wasm_bindgen_test]
-async fn small_parts_force_multipart_at_five_mib_and_one_byte() {
+async fn part_size_and_threshold_options() {
     let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("multipartThreshold", JsValue::from(0))]);
     let data = bytes(5 * MIB + 1, 6);
-    let (key, result, _) = upload(&up, "two-parts.bin", &data).await;
+    let (key, result, report) = upload_ok(&up, "two-parts.bin", &data).await;
     assert!(get(&result, "uploadId").is_string(), "went multipart");
-    assert!(
-        get(&result, "etag").as_string().is_some_and(|e| e.ends_with("-2\"")),
-        "two parts: {:?}",
-        get(&result, "etag")
+    assert!(string(&result, "etag").is_some_and(|e| e.ends_with("-2\"")), "two parts: {:?}", string(&result, "etag"));
+    let mut parts = report.parts.clone();
+    parts.sort_by(f64::total_cmp);
+    assert_eq!(parts, vec![1.0, 2.0], "onPartComplete for each part");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+}
+
+#[wasm_bindgen_test]
+async fn concurrency_bounds_the_puts_in_flight() {
+    track_xhr();
+    for (concurrency, at_least) in [(1, 1), (2, 2), (6, 3)] {
+        track_xhr();
+        let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(concurrency))]);
+        let data = bytes(8 * 5 * MIB, 7);
+        let (key, _, _) = upload_ok(&up, "concurrency.bin", &data).await;
+        let stats = xhr_stats();
+        let max = num(&stats, "max");
+        assert!(max <= f64::from(concurrency), "{max} PUTs in flight with concurrency {concurrency}");
+        assert!(max >= f64::from(at_least), "concurrency {concurrency} was used: {max} in flight at most");
+        assert_eq!(num(&stats, "puts"), 8.0, "one PUT per part");
+        assert_eq!(sha(&read_back(&key).await), sha(&data));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn three_files_at_once_share_one_budget() {
+    track_xhr();
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(3))]);
+    let files: Vec<Vec<u8>> = (0..3).map(|i| bytes(21 * MIB + i * 1000, 20 + i as u64)).collect();
+    let mut handles = Vec::new();
+    let mut keys = Vec::new();
+    for (i, data) in files.iter().enumerate() {
+        let key = unique_key(&format!("three-{i}.bin"));
+        handles.push(up.upload(&blob(data), obj(&[("key", JsValue::from_str(&key))])));
+        keys.push(key);
+    }
+    let all = JsFuture::from(Promise::all(&handles.iter().collect::<Array>())).await.expect("all three finish");
+    assert_eq!(Array::from(&all).length(), 3);
+    let max = num(&xhr_stats(), "max");
+    assert!(max <= 3.0, "{max} PUTs in flight across three uploads sharing concurrency 3");
+    for (key, data) in keys.iter().zip(&files) {
+        assert_eq!(sha(&read_back(key).await), sha(data), "{key}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn pause_and_resume_in_the_middle() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(2))]);
+    let data = bytes(40 * MIB, 8);
+    let key = unique_key("paused.bin");
+    let (opts, report) = recording(&key, &[]);
+    let handle = up.upload(&blob(&data), opts);
+    // Wait until a part is done, then pause.
+    for _ in 0..400 {
+        if !report.borrow().parts.is_empty() {
+            break;
+        }
+        sleep(10).await;
+    }
+    control(&handle, "pause");
+    sleep(50).await;
+    let at_pause = report.borrow().progress.last().copied().unwrap_or(0.0);
+    assert!(at_pause < 40.0 * MIB as f64, "paused before the end");
+    sleep(600).await;
+    let later = report.borrow().progress.last().copied().unwrap_or(0.0);
+    assert_eq!(later, at_pause, "no progress while paused");
+    control(&handle, "resume");
+    let result = JsFuture::from(handle).await.expect("finishes after resume");
+    assert_eq!(num(&result, "size"), data.len() as f64);
+    let progress = report.borrow().progress.clone();
+    assert!(progress.windows(2).all(|w| w[1] >= w[0]), "monotonic through pause");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+}
+
+#[wasm_bindgen_test]
+async fn abort_deletes_the_multipart_upload() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(2))]);
+    let data = bytes(40 * MIB, 9);
+    let prefix = unique_key("abort");
+    let key = format!("{prefix}/file.bin");
+    let (opts, report) = recording(&key, &[]);
+    let handle = up.upload(&blob(&data), opts);
+    for _ in 0..400 {
+        if !report.borrow().parts.is_empty() {
+            break;
+        }
+        sleep(10).await;
+    }
+    assert_eq!(open_uploads(&prefix).await, 1, "the multipart upload exists while running");
+    control(&handle, "abort");
+    let err = JsFuture::from(handle).await.expect_err("aborted");
+    assert_eq!(string(&err, "code").as_deref(), Some("Aborted"));
+    assert_eq!(open_uploads(&prefix).await, 0, "abort leaves no multipart upload in the store");
+}
+
+#[wasm_bindgen_test]
+async fn abort_signal_aborts() {
+    let up = uploader(&[("multipartThreshold", JsValue::from(0))]);
+    let controller = web_sys::AbortController::new().expect("controller");
+    let key = unique_key("signal.bin");
+    let handle = up.upload(
+        &blob(&bytes(24 * MIB, 10)),
+        obj(&[("key", JsValue::from_str(&key)), ("signal", controller.signal().into())]),
     );
-    assert_eq!(sha(&read_back(&up, &key).await), sha(&data));
+    sleep(30).await;
+    controller.abort();
+    let err = JsFuture::from(handle).await.expect_err("aborted");
+    assert_eq!(string(&err, "code").as_deref(), Some("Aborted"));
+    // an already-aborted signal refuses at once
+    let err =
+        upload_err(&up, &blob(b"x"), obj(&[("key", JsValue::from_str(&key)), ("signal", controller.signal().into())]))
+            .await;
+    assert_eq!(string(&err, "code").as_deref(), Some("Aborted"));
+}
+
+#[wasm_bindgen_test]
+async fn lambda_protocol_uploads_20_mib() {
+    let up = uploader_at(&format!("{}/invoke", api()), &[("protocol", JsValue::from_str("lambda"))]);
+    let data = bytes(20 * MIB, 11);
+    let (key, result, _) = upload_ok(&up, "lambda.bin", &data).await;
+    assert!(get(&result, "uploadId").is_string());
+    // downloadUrl goes through the envelope too
+    let url = JsFuture::from(up.download_url(key.clone())).await.expect("download url");
+    assert_eq!(sha(&fetch_bytes(&url.as_string().expect("url")).await), sha(&data));
+}
+
+#[wasm_bindgen_test]
+async fn hooks_protocol_uploads_20_mib() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks accepted");
+    let data = bytes(20 * MIB, 12);
+    let (key, result, _) = upload_ok(&up, "hooks.bin", &data).await;
+    assert!(get(&result, "uploadId").is_string());
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    let calls: Vec<String> = Array::from(&get(&rest, "calls")).iter().filter_map(|c| c.as_string()).collect();
+    assert_eq!(calls.iter().filter(|c| c.ends_with("/init")).count(), 1);
+    assert_eq!(calls.iter().filter(|c| c.ends_with("/part-url")).count(), 3);
+    // listParts through the hooks: the upload is complete, so S3 has no such upload any more
+    let err = JsFuture::from(up.list_parts(key, string(&result, "uploadId").expect("id"))).await.expect_err("gone");
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+    // small files go multipart too when there is no signPut hook
+    let (_, result, _) = upload_ok(&up, "hooks-small.bin", &bytes(10, 13)).await;
+    assert!(get(&result, "uploadId").is_string());
+    let (key, result, _) = upload_ok(&up, "hooks-empty.bin", &[]).await;
+    assert!(get(&result, "uploadId").is_string());
+    assert_eq!(read_back(&key).await.len(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn list_parts_shows_the_stored_parts() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let key = unique_key("listed.bin");
+    let (opts, report) = recording(&key, &[]);
+    let handle = up.upload(&blob(&bytes(30 * MIB, 14)), opts);
+    for _ in 0..400 {
+        if report.borrow().parts.len() >= 2 {
+            break;
+        }
+        sleep(10).await;
+    }
+    control(&handle, "pause");
+    sleep(50).await;
+    // the upload id is not in the report: find it through the debug endpoint
+    let v = fetch_json(&format!("{}/uploads/multipart/open?prefix={key}", api())).await;
+    let id = string(&Array::from(&get(&v, "uploads")).get(0), "upload_id").expect("open upload");
+    let parts = JsFuture::from(up.list_parts(key.clone(), id)).await.expect("listed");
+    let parts = Array::from(&parts);
+    assert!(parts.length() >= 2, "{} parts listed", parts.length());
+    for p in parts.iter() {
+        assert!(string(&p, "ETag").is_some_and(|e| e.starts_with('"')));
+        assert_eq!(num(&p, "Size"), 5.0 * MIB as f64);
+    }
+    control(&handle, "abort");
+    assert!(JsFuture::from(handle).await.is_err());
+}
+
+#[wasm_bindgen_test]
+async fn headers_object_and_function_reach_the_backend() {
+    // The locked server wants `Authorization: Bearer test-token`; single PUTs need no ETag.
+    let data = bytes(1000, 15);
+    let without = uploader_at(locked_api(), &[]);
+    let err = upload_err(&without, &blob(&data), obj(&[("key", JsValue::from_str(&unique_key("h0")))])).await;
+    assert_eq!((string(&err, "code").as_deref(), num(&err, "status")), (Some("BackendError"), 401.0));
+
+    let headers = obj(&[("Authorization", JsValue::from_str("Bearer test-token"))]);
+    let fixed = uploader_at(locked_api(), &[("headers", headers)]);
+    upload_ok(&fixed, "h1.bin", &data).await;
+
+    let calls = Rc::new(RefCell::new(0));
+    let c2 = calls.clone();
+    let f = Closure::<dyn Fn() -> Promise>::new(move || {
+        *c2.borrow_mut() += 1;
+        Promise::resolve(&obj(&[("Authorization", JsValue::from_str("Bearer test-token"))]))
+    });
+    let dynamic = uploader_at(locked_api(), &[("headers", f.into_js_value()), ("withCredentials", JsValue::TRUE)]);
+    upload_ok(&dynamic, "h2.bin", &data).await;
+    assert!(*calls.borrow() >= 1, "the headers function is called for backend calls");
+
+    let bad = Closure::<dyn Fn() -> JsValue>::new(|| JsValue::from(5));
+    let broken = uploader_at(locked_api(), &[("headers", bad.into_js_value())]);
+    let err = upload_err(&broken, &blob(&data), obj(&[("key", JsValue::from_str(&unique_key("h3")))])).await;
+    assert_eq!(string(&err, "field").as_deref(), Some("headers"));
+}
+
+#[wasm_bindgen_test]
+async fn with_credentials_uploads_multipart() {
+    let up = uploader(&[("withCredentials", JsValue::TRUE), ("multipartThreshold", JsValue::from(0))]);
+    let data = bytes(9 * MIB, 16);
+    let (key, _, _) = upload_ok(&up, "credentials.bin", &data).await;
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
 }
 
 #[wasm_bindgen_test]
 async fn invalid_options_are_named() {
+    let e = |pairs: &[(&str, JsValue)]| {
+        let mut fields = vec![("endpoint", JsValue::from_str(api()))];
+        fields.extend(pairs.iter().cloned());
+        obj(&fields)
+    };
+    let not_fn = obj(&[("createMultipartUpload", JsValue::from(1))]);
     let cases: Vec<(JsValue, &str)> = vec![
         (obj(&[]), "endpoint"),
-        (obj(&[("endpoint", JsValue::from_str(api())), ("concurrency", JsValue::from(0))]), "concurrency"),
-        (obj(&[("endpoint", JsValue::from_str(api())), ("partSize", JsValue::from(1024))]), "partSize"),
-        (obj(&[("endpoint", JsValue::from_str(api())), ("partsize", JsValue::from(1024))]), "partsize"),
-        (obj(&[("endpoint", JsValue::from_str(api())), ("protocol", JsValue::from_str("soap"))]), "protocol"),
-        (obj(&[("endpoint", JsValue::from_str(api())), ("retryDelays", JsValue::from_str("1s"))]), "retryDelays"),
+        (JsValue::from_str("/api"), "options"),
+        (e(&[("concurrency", JsValue::from(0))]), "concurrency"),
+        (e(&[("concurrency", JsValue::from(17))]), "concurrency"),
+        (e(&[("concurrency", JsValue::from(2.5))]), "concurrency"),
+        (e(&[("partSize", JsValue::from(1024))]), "partSize"),
+        (e(&[("partSize", JsValue::from_str("8MB"))]), "partSize"),
+        (e(&[("partsize", JsValue::from(1024))]), "partsize"),
+        (e(&[("protocol", JsValue::from_str("soap"))]), "protocol"),
+        (e(&[("protocol", JsValue::from(3))]), "protocol"),
+        (e(&[("retryDelays", JsValue::from_str("1s"))]), "retryDelays"),
+        (e(&[("retryDelays", Array::of1(&JsValue::from(-1)).into())]), "retryDelays"),
+        (e(&[("partTimeout", JsValue::from(-5))]), "partTimeout"),
+        (e(&[("multipartThreshold", JsValue::from(-1))]), "multipartThreshold"),
+        (e(&[("withCredentials", JsValue::from_str("yes"))]), "withCredentials"),
+        (e(&[("headers", JsValue::from(5))]), "headers"),
+        (e(&[("protocol", obj(&[]))]), "endpoint"),
+        (obj(&[("protocol", not_fn)]), "hooks"),
+        (obj(&[("protocol", obj(&[("signPart", Function::new_no_args("").into())]))]), "hooks"),
     ];
     for (opts, field) in cases {
         let err = match Uploader::new(opts) {
@@ -176,52 +308,124 @@ async fn invalid_options_are_named() {
             Err(e) => e,
         };
         assert!(err.is_instance_of::<js_sys::Error>());
-        assert_eq!(get(&err, "name").as_string().as_deref(), Some("UploadError"));
-        assert_eq!(get(&err, "code").as_string().as_deref(), Some("InvalidOptions"));
-        assert_eq!(get(&err, "field").as_string().as_deref(), Some(field));
-        let msg = get(&err, "message").as_string().expect("message");
-        assert!(msg.contains(field), "{msg}");
+        assert_eq!(string(&err, "name").as_deref(), Some("UploadError"));
+        assert_eq!(string(&err, "code").as_deref(), Some("InvalidOptions"), "{field}");
+        assert_eq!(string(&err, "field").as_deref(), Some(field));
+        let msg = string(&err, "message").expect("message");
+        assert!(msg.contains(field) && msg.len() > 30, "{msg}");
     }
-    // upload() rejects (never throws) on a bad key
+    // upload() rejects (never throws) on bad upload options
     let up = uploader(&[]);
-    let err = JsFuture::from(up.upload(&blob(b"x"), obj(&[]))).await.expect_err("no key");
-    assert_eq!(get(&err, "field").as_string().as_deref(), Some("key"));
+    for (opts, field) in [
+        (obj(&[]), "key"),
+        (obj(&[("key", JsValue::from(5))]), "key"),
+        (obj(&[("key", JsValue::from_str("k")), ("onProgress", JsValue::from(1))]), "onProgress"),
+        (obj(&[("key", JsValue::from_str("k")), ("signal", JsValue::from(1))]), "signal"),
+        (obj(&[("key", JsValue::from_str("k")), ("kee", JsValue::from(1))]), "kee"),
+    ] {
+        let err = upload_err(&up, &blob(b"x"), opts).await;
+        assert_eq!(string(&err, "code").as_deref(), Some("InvalidOptions"));
+        assert_eq!(string(&err, "field").as_deref(), Some(field));
+    }
+}
+
+#[wasm_bindgen_test]
+async fn file_too_large_is_refused_before_any_request() {
+    track_xhr();
+    let up = uploader(&[]);
+    let huge = huge_blob(6.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0);
+    let err = upload_err(&up, &huge, obj(&[("key", JsValue::from_str("too/large"))])).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("FileTooLarge"));
+    assert!(string(&err, "message").is_some_and(|m| m.contains("5 TiB")));
+    assert_eq!(num(&xhr_stats(), "puts"), 0.0);
 }
 
 #[wasm_bindgen_test]
 async fn backend_refusal_is_a_backend_error_with_the_backend_message() {
     let up = uploader(&[("multipartThreshold", JsValue::from(0))]);
-    let opts = obj(&[("key", JsValue::from_str("bad/../key"))]);
-    let err = JsFuture::from(up.upload(&blob(b"data"), opts)).await.expect_err("refused");
-    assert_eq!(get(&err, "code").as_string().as_deref(), Some("BackendError"));
-    assert_eq!(get(&err, "status").as_f64(), Some(400.0));
-    let msg = get(&err, "message").as_string().expect("message");
-    assert!(msg.contains("InvalidKey"), "{msg}");
+    let err = upload_err(&up, &blob(b"data"), obj(&[("key", JsValue::from_str("bad/../key"))])).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+    assert_eq!(num(&err, "status"), 400.0);
+    assert!(string(&err, "message").is_some_and(|m| m.contains("InvalidKey")));
 }
 
 #[wasm_bindgen_test]
-async fn unreachable_backend_is_a_network_failure_after_retries() {
+async fn unreachable_backend_is_retried_then_a_backend_error() {
+    let up = uploader_at(
+        "http://127.0.0.1:9/api",
+        &[("retryDelays", Array::of2(&JsValue::from(0), &JsValue::from(10)).into())],
+    );
+    let (opts, report) = recording("k", &[]);
+    let err = upload_err(&up, &blob(b"data"), opts).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+    assert_eq!(report.borrow().retries.len(), 2, "retried as the delays say, then gave up");
+}
+
+#[wasm_bindgen_test]
+async fn s3_refusal_is_an_s3_error_and_aborts() {
+    // Part URLs with a broken signature: S3 answers 403 SignatureDoesNotMatch, not retried.
+    let mangle = Function::new_with_args(
+        "url",
+        "return url.replace(/X-Amz-Signature=[0-9a-f]+/, 'X-Amz-Signature=' + '0'.repeat(64))",
+    );
+    let rest = rest_hooks(api(), &mangle);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+    let prefix = unique_key("s3error");
+    let (opts, report) = recording(&format!("{prefix}/f.bin"), &[]);
+    let err = upload_err(&up, &blob(&bytes(12 * MIB, 17)), opts).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("S3Error"));
+    assert_eq!(num(&err, "status"), 403.0);
+    assert!(get(&err, "partNumber").as_f64().is_some());
+    assert!(
+        string(&err, "message").is_some_and(|m| m.contains("SignatureDoesNotMatch")),
+        "{:?}",
+        string(&err, "message")
+    );
+    assert!(report.borrow().retries.is_empty(), "a 403 that is not an expiry is not retried");
+    assert!(
+        Array::from(&get(&rest, "calls")).iter().any(|c| c.as_string().as_deref() == Some("abort")),
+        "abort hook called"
+    );
+    assert_eq!(open_uploads(&prefix).await, 0);
+}
+
+#[wasm_bindgen_test]
+async fn dead_part_urls_are_a_network_error_after_retries() {
+    let mangle = Function::new_with_args("url", "return 'http://127.0.0.1:9/nowhere'");
+    let rest = rest_hooks(api(), &mangle);
     let up = Uploader::new(obj(&[
-        ("endpoint", JsValue::from_str("http://127.0.0.1:9/api")),
-        ("retryDelays", Array::of2(&JsValue::from(0), &JsValue::from(10)).into()),
+        ("protocol", get(&rest, "hooks")),
+        ("retryDelays", Array::of2(&JsValue::from(0), &JsValue::from(0)).into()),
     ]))
-    .expect("options");
-    let retries = Rc::new(RefCell::new(0));
-    let r2 = retries.clone();
-    let on_retry = Closure::<dyn Fn(JsValue)>::new(move |_| *r2.borrow_mut() += 1);
-    let opts = obj(&[("key", JsValue::from_str("k")), ("onRetry", on_retry.as_ref().clone())]);
-    let err = JsFuture::from(up.upload(&blob(b"data"), opts)).await.expect_err("unreachable");
-    assert_eq!(get(&err, "code").as_string().as_deref(), Some("BackendError"));
-    assert_eq!(*retries.borrow(), 2, "retried as the delays say, then gave up");
+    .expect("hooks");
+    let prefix = unique_key("neterror");
+    let (opts, report) = recording(&format!("{prefix}/f.bin"), &[]);
+    let err = upload_err(&up, &blob(&bytes(6 * MIB, 18)), opts).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("NetworkError"));
+    assert_eq!(report.borrow().retries.len(), 2);
+    let retry = report.borrow().retries[0].clone();
+    assert_eq!(num(&retry, "attempt"), 1.0);
+    assert_eq!(string(&get(&retry, "error"), "code").as_deref(), Some("NetworkError"));
+    assert_eq!(open_uploads(&prefix).await, 0, "the failed upload was aborted");
 }
 
 #[wasm_bindgen_test]
-async fn abort_rejects_with_aborted() {
+async fn hidden_etag_is_etag_not_exposed() {
+    let headers = obj(&[("Authorization", JsValue::from_str("Bearer test-token"))]);
+    let up = uploader_at(locked_api(), &[("headers", headers), ("multipartThreshold", JsValue::from(0))]);
+    let err =
+        upload_err(&up, &blob(&bytes(6 * MIB, 19)), obj(&[("key", JsValue::from_str(&unique_key("etag")))])).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("EtagNotExposed"));
+    let msg = string(&err, "message").expect("message");
+    assert!(msg.contains("CORS") && msg.contains("ETag"), "{msg}");
+}
+
+#[wasm_bindgen_test]
+async fn errors_are_upload_errors_with_all_fields() {
     let up = uploader(&[("multipartThreshold", JsValue::from(0))]);
-    let data = bytes(24 * MIB, 9);
-    let handle = up.upload(&blob(&data), obj(&[("key", JsValue::from_str(&unique_key("aborted")))]));
-    let abort: Function = get(&handle, "abort").unchecked_into();
-    abort.call0(&handle).expect("abort()");
-    let err = JsFuture::from(handle).await.expect_err("aborted");
-    assert_eq!(get(&err, "code").as_string().as_deref(), Some("Aborted"));
+    let err = upload_err(&up, &blob(b"data"), obj(&[("key", JsValue::from_str("bad/../key"))])).await;
+    for field in ["code", "status", "partNumber", "field", "message", "stack"] {
+        assert!(js_sys::Reflect::has(&err, &JsValue::from_str(field)).unwrap_or(false), "{field}");
+    }
+    assert!(err.dyn_ref::<js_sys::Error>().is_some());
 }

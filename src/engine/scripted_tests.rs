@@ -563,7 +563,7 @@ fn invalid_options_name_the_field() {
 fn uploads_share_one_concurrency_budget() {
     let mut ups = [Upload::new(64 * MIB, cfg(4), 1).expect("a"), Upload::new(64 * MIB, cfg(4), 2).expect("b")];
     let mut free = 3;
-    let mut drain = |up: &mut Upload, free: &mut usize| -> Vec<Action> {
+    let drain = |up: &mut Upload, free: &mut usize| -> Vec<Action> {
         std::iter::from_fn(|| up.poll_shared(0, free)).filter(|a| !matches!(a, Action::Progress(_))).collect()
     };
     for (i, up) in ups.iter_mut().enumerate() {

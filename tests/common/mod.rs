@@ -1,0 +1,279 @@
+//! Helpers of the browser tests (`wasm-pack test`): generated data, a JS view of
+//! the API, reading objects back from the store, and JS-side instruments.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use s3_multipart_wasm::Uploader;
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Blob;
+
+pub const MIB: usize = 1024 * 1024;
+
+/// The main test server (embedded store, debug endpoints on).
+pub fn api() -> &'static str {
+    option_env!("S3MP_TEST_API").unwrap_or("http://127.0.0.1:8080")
+}
+
+/// A second server: its store hides ETag from CORS, and its API wants
+/// `Authorization: Bearer test-token`.
+pub fn locked_api() -> &'static str {
+    option_env!("S3MP_TEST_API_LOCKED").unwrap_or("http://127.0.0.1:8081")
+}
+
+#[wasm_bindgen(inline_js = r#"
+let stats = { current: 0, max: 0, puts: 0 };
+let installed = false;
+export function trackXhr() {
+  stats = { current: 0, max: 0, puts: 0 };
+  if (installed) return;
+  installed = true;
+  const open = XMLHttpRequest.prototype.open;
+  const send = XMLHttpRequest.prototype.send;
+  // A PUT is in flight from send() until the first of load/error/abort/timeout.
+  // The listeners are added in open(), before the client's own handlers, so the
+  // count drops before the client reacts (and may start the next PUT).
+  XMLHttpRequest.prototype.open = function (method, ...rest) {
+    this.__isPut = method === 'PUT';
+    if (this.__isPut) {
+      let ended = false;
+      const end = () => { if (this.__sent && !ended) { ended = true; stats.current--; } };
+      for (const ev of ['load', 'error', 'abort', 'timeout']) this.addEventListener(ev, end);
+    }
+    return open.call(this, method, ...rest);
+  };
+  XMLHttpRequest.prototype.send = function (...args) {
+    if (this.__isPut) {
+      this.__sent = true;
+      stats.puts++; stats.current++; stats.max = Math.max(stats.max, stats.current);
+    }
+    return send.apply(this, args);
+  };
+}
+export function xhrStats() { return stats; }
+
+export function hugeBlob(size) {
+  const b = new Blob([]);
+  Object.defineProperty(b, 'size', { value: size });
+  return b;
+}
+
+// Hooks that speak the reference backend's REST protocol with fetch; `mangle`
+// may rewrite part URLs. Every call's signal is checked.
+export function restHooks(api, mangle) {
+  const calls = [];
+  const post = async (path, body, signal) => {
+    if (!(signal instanceof AbortSignal)) throw new Error('hook got no AbortSignal');
+    calls.push(path);
+    const r = await fetch(api + path, { method: 'POST', body: JSON.stringify(body), signal });
+    if (!r.ok) { const e = new Error(await r.text()); e.status = r.status; throw e; }
+    return r.json();
+  };
+  return {
+    calls,
+    hooks: {
+      createMultipartUpload: async ({ key, contentType, signal }) => {
+        const { upload_id } = await post('/uploads/multipart/init', { key, content_type: contentType }, signal);
+        return { uploadId: upload_id };
+      },
+      signPart: async ({ key, uploadId, partNumber, signal }) => {
+        const { url } = await post('/uploads/multipart/part-url', { key, upload_id: uploadId, part_number: partNumber }, signal);
+        return mangle ? mangle(url) : { url };
+      },
+      completeMultipartUpload: async ({ key, uploadId, parts, signal }) =>
+        post('/uploads/multipart/complete', { key, upload_id: uploadId, parts }, signal),
+      abortMultipartUpload: async ({ key, uploadId, signal }) => {
+        if (!(signal instanceof AbortSignal) || signal.aborted) throw new Error('abort hook got an unusable signal');
+        calls.push('abort');
+        const r = await fetch(api + '/uploads/multipart/abort', { method: 'DELETE', body: JSON.stringify({ key, upload_id: uploadId }), signal });
+        if (!r.ok) throw new Error(await r.text());
+      },
+      listParts: async ({ key, uploadId, signal }) => {
+        const r = await fetch(`${api}/uploads/multipart/parts?key=${encodeURIComponent(key)}&upload_id=${encodeURIComponent(uploadId)}`, { signal });
+        return (await r.json()).parts;
+      },
+    },
+  };
+}
+export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = trackXhr)]
+    pub fn track_xhr();
+    #[wasm_bindgen(js_name = xhrStats)]
+    pub fn xhr_stats() -> JsValue;
+    #[wasm_bindgen(js_name = hugeBlob)]
+    pub fn huge_blob(size: f64) -> Blob;
+    #[wasm_bindgen(js_name = restHooks)]
+    pub fn rest_hooks(api: &str, mangle: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = sleep)]
+    fn sleep_promise(ms: u32) -> Promise;
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch` (of the window or the worker).
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch(url: &str) -> Promise;
+}
+
+pub async fn sleep(ms: u32) {
+    JsFuture::from(sleep_promise(ms)).await.expect("sleep");
+}
+
+/// Deterministic bytes (xorshift), different per seed.
+pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        out.extend_from_slice(&s.to_le_bytes()[..(len - out.len()).min(8)]);
+    }
+    out
+}
+
+pub fn blob(data: &[u8]) -> Blob {
+    let arr = Array::new();
+    arr.push(&Uint8Array::from(data));
+    Blob::new_with_u8_array_sequence(&arr).expect("blob")
+}
+
+pub fn sha(data: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(data))
+}
+
+pub fn obj(fields: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        Reflect::set(&o, &JsValue::from_str(k), v).expect("set");
+    }
+    o.into()
+}
+
+pub fn get(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(k)).expect("get")
+}
+
+pub fn num(v: &JsValue, k: &str) -> f64 {
+    get(v, k).as_f64().unwrap_or_else(|| panic!("{k} is not a number"))
+}
+
+pub fn string(v: &JsValue, k: &str) -> Option<String> {
+    get(v, k).as_string()
+}
+
+pub fn unique_key(name: &str) -> String {
+    format!("wasm-tests/{}-{name}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+pub fn uploader(extra: &[(&str, JsValue)]) -> Uploader {
+    uploader_at(api(), extra)
+}
+
+pub fn uploader_at(endpoint: &str, extra: &[(&str, JsValue)]) -> Uploader {
+    let mut fields = vec![("endpoint", JsValue::from_str(endpoint))];
+    fields.extend(extra.iter().cloned());
+    match Uploader::new(obj(&fields)) {
+        Ok(u) => u,
+        Err(e) => panic!("options refused: {:?}", string(&e, "message")),
+    }
+}
+
+/// GETs a URL; returns its bytes.
+pub async fn fetch_bytes(url: &str) -> Vec<u8> {
+    let resp = JsFuture::from(fetch(url)).await.expect("GET");
+    let resp: web_sys::Response = resp.unchecked_into();
+    assert_eq!(resp.status(), 200, "GET {url}");
+    let buf = JsFuture::from(resp.array_buffer().expect("body")).await.expect("bytes");
+    Uint8Array::new(&buf).to_vec()
+}
+
+/// GETs a JSON URL.
+pub async fn fetch_json(url: &str) -> JsValue {
+    let resp = JsFuture::from(fetch(url)).await.expect("GET");
+    let resp: web_sys::Response = resp.unchecked_into();
+    JsFuture::from(resp.json().expect("json")).await.expect("json body")
+}
+
+/// Reads an object back from the main server's store.
+pub async fn read_back(key: &str) -> Vec<u8> {
+    let up = uploader(&[]);
+    let url = JsFuture::from(up.download_url(key.to_owned())).await.expect("download url");
+    fetch_bytes(&url.as_string().expect("url")).await
+}
+
+/// Open multipart uploads under `prefix` in the main server's store.
+pub async fn open_uploads(prefix: &str) -> u32 {
+    let v = fetch_json(&format!("{}/uploads/multipart/open?prefix={prefix}", api())).await;
+    Array::from(&get(&v, "uploads")).length()
+}
+
+/// Everything one upload reported.
+#[derive(Default, Clone)]
+pub struct Report {
+    pub progress: Vec<f64>,
+    pub parts: Vec<f64>,
+    pub retries: Vec<JsValue>,
+}
+
+/// Upload options with recording callbacks; returns them with the shared report.
+pub fn recording(key: &str, extra: &[(&str, JsValue)]) -> (JsValue, Rc<RefCell<Report>>) {
+    let report = Rc::new(RefCell::new(Report::default()));
+    let (r1, r2, r3) = (report.clone(), report.clone(), report.clone());
+    let on_progress =
+        Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| r1.borrow_mut().progress.push(num(&p, "bytesSent")));
+    let on_part = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| r2.borrow_mut().parts.push(num(&p, "partNumber")));
+    let on_retry = Closure::<dyn Fn(JsValue)>::new(move |r: JsValue| r3.borrow_mut().retries.push(r));
+    let mut fields = vec![
+        ("key", JsValue::from_str(key)),
+        ("onProgress", on_progress.into_js_value()),
+        ("onPartComplete", on_part.into_js_value()),
+        ("onRetry", on_retry.into_js_value()),
+    ];
+    fields.extend(extra.iter().cloned());
+    (obj(&fields), report)
+}
+
+/// Uploads `data` under a fresh key and checks everything a good upload shows;
+/// returns the key, the result and the report.
+pub async fn upload_ok(up: &Uploader, name: &str, data: &[u8]) -> (String, JsValue, Report) {
+    let key = unique_key(name);
+    let (opts, report) = recording(&key, &[]);
+    let result = match JsFuture::from(up.upload(&blob(data), opts)).await {
+        Ok(r) => r,
+        Err(e) => panic!("upload of {name} failed: {:?} {:?}", string(&e, "code"), string(&e, "message")),
+    };
+    let report = report.borrow().clone();
+    assert_eq!(string(&result, "key").as_deref(), Some(key.as_str()));
+    assert_eq!(num(&result, "size"), data.len() as f64);
+    for w in report.progress.windows(2) {
+        assert!(w[1] >= w[0], "progress went back: {:?}", report.progress);
+    }
+    assert_eq!(report.progress.last().copied(), Some(data.len() as f64), "progress ends at the size");
+    (key, result, report)
+}
+
+/// The error an upload rejected with.
+pub async fn upload_err(up: &Uploader, file: &Blob, opts: JsValue) -> JsValue {
+    match JsFuture::from(up.upload(file, opts)).await {
+        Ok(_) => panic!("upload succeeded but should have failed"),
+        Err(e) => {
+            assert!(e.is_instance_of::<js_sys::Error>(), "rejects with an Error");
+            assert_eq!(string(&e, "name").as_deref(), Some("UploadError"));
+            e
+        }
+    }
+}
+
+/// Calls a method of the upload handle (`pause`, `resume`, `abort`).
+pub fn control(handle: &Promise, method: &str) {
+    let f: Function = get(handle, method).unchecked_into();
+    f.call0(handle).unwrap_or_else(|_| panic!("{method}()"));
+}
