@@ -1,21 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: native (engine + server over real HTTP), the client in
-# headless Chromium (wasm-pack test) against a running reference server, and
-# the end-to-end tests (playwright-core driving Chromium).
+# headless Chromium (wasm-pack test) against running reference servers, and
+# the end-to-end tests (playwright-core driving Chromium). Ends with one line
+# that sums them up: "tests: N passed, M failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-
-step "cargo test (engine, protocol, server against the embedded store)"
-cargo test --workspace
-
-step "build the WASM package and the demo page"
-bash scripts/build.sh
-cargo build -p s3-multipart-server
-
 work=$(mktemp -d)
+log="$work/all.log"
 server_pids=()
 cleanup() {
   local rc=$?
@@ -27,6 +20,15 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "cargo test (engine, protocol, server against the embedded store)"
+cargo test --workspace 2>&1 | tee -a "$log"
+
+step "build the WASM package and the demo page"
+bash scripts/build.sh
+cargo build -p s3-multipart-server
 
 # start_server NAME ARGS...: starts a reference server on free ports; sets $api.
 start_server() {
@@ -54,8 +56,16 @@ start_server locked --s3-expose-etag false --auth-token test-token
 locked_api=$api
 echo "servers at $main_api and $locked_api"
 
-step "wasm-pack test --headless --chrome (the client in real Chromium)"
-WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome
+step "wasm-pack test --headless --chrome (the client in real Chromium, also in a Web Worker)"
+WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" \
+  CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome 2>&1 | tee -a "$log"
 
 step "end to end: demo page and the seed example in Chromium (playwright-core)"
-node --test --test-concurrency=1 tests/e2e/
+node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$log"
+
+awk '
+  /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  /^# pass [0-9]+$/ { p += $3 }
+  /^# fail [0-9]+$/ { f += $3 }
+  END { printf "\ntests: %d passed, %d failed\n", p, f }
+' "$log"
