@@ -14,7 +14,7 @@ use crate::engine::error::{ErrorCode, UploadError};
 use crate::engine::plan::{DEFAULT_PART_SIZE, Plan};
 use crate::engine::progress::{Progress, ProgressTracker};
 use crate::engine::retry::{Decision, Failure, RetryPolicy};
-use crate::engine::url_expiry::lifetime_ms;
+use crate::engine::url_expiry::remaining_ms;
 
 /// Most PUTs in flight allowed.
 pub const MAX_CONCURRENCY: usize = 16;
@@ -468,7 +468,7 @@ impl Upload {
             return;
         }
         // Re-sign when less than a margin of the lifetime is left.
-        let resign_at = lifetime_ms(&url).map(|life| now_ms + life - RESIGN_MARGIN_MS.min(life / 4));
+        let resign_at = remaining_ms(&url, now_ms).map(|left| now_ms + left - RESIGN_MARGIN_MS.min(left / 4));
         p.state = PartState::Ready { url, resign_at };
     }
 
