@@ -35,6 +35,60 @@ pub struct AppState {
     /// With `--debug-endpoints` and the embedded store: its folder and bucket,
     /// for `GET /uploads/multipart/open`.
     pub debug_store: Option<(std::path::PathBuf, String)>,
+    /// Injected faults (a test aid), if any.
+    pub faults: Option<Arc<Faults>>,
+}
+
+/// Test aid: a share of some calls answer 503, before or after doing their work.
+#[derive(Debug)]
+pub struct Faults {
+    /// 0..1.
+    pub rate: f64,
+    /// Call names: url, download, init, part-url, complete, abort, parts.
+    pub calls: Vec<String>,
+    /// Do the work, then answer 503.
+    pub after: bool,
+    /// The dice.
+    pub rng: std::sync::Mutex<fastrand::Rng>,
+}
+
+impl Faults {
+    fn hits(&self, call: &str) -> bool {
+        self.calls.iter().any(|c| c == call)
+            && self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).f64() < self.rate
+    }
+}
+
+/// The call name of a request path (`/uploads/multipart/part-url` → `part-url`), or of a Lambda action.
+fn call_name(path: &str) -> &str {
+    let path = path.strip_prefix("/api").unwrap_or(path);
+    match path {
+        "/uploads/url" => "url",
+        "/uploads/multipart/init" => "init",
+        "/uploads/multipart/part-url" => "part-url",
+        "/uploads/multipart/complete" => "complete",
+        "/uploads/multipart/abort" => "abort",
+        "/uploads/multipart/parts" => "parts",
+        p if p.starts_with("/uploads/download/") => "download",
+        _ => "",
+    }
+}
+
+fn lambda_call_name(action: &str) -> &'static str {
+    match action {
+        "generate_presigned_upload_url" => "url",
+        "generate_presigned_download_url" => "download",
+        "initiate_multipart_upload" => "init",
+        "generate_presigned_part_upload_url" => "part-url",
+        "complete_multipart_upload" => "complete",
+        "abort_multipart_upload" => "abort",
+        "list_parts" => "parts",
+        _ => "",
+    }
+}
+
+fn injected() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "injected fault (--fault-rate): try again")
 }
 
 /// `POST /uploads/url`, `POST /uploads/multipart/init`.
@@ -127,7 +181,38 @@ pub fn routes(state: AppState) -> Router {
     } else {
         router
     };
-    router.layer(axum::middleware::from_fn_with_state(state.clone(), require_token)).with_state(state)
+    router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), inject_faults))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+/// Test aid (`--fault-rate`): some calls answer 503 before, or after, doing their work.
+async fn inject_faults(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(faults) = s.faults.clone() else { return next.run(req).await };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 4 * 1024 * 1024).await else {
+        return ApiError::invalid("InvalidJson", "the request body is too large").into_response();
+    };
+    let name = match call_name(parts.uri.path()) {
+        "" => serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("action").and_then(Value::as_str).map(lambda_call_name))
+            .unwrap_or(""),
+        n => n,
+    };
+    let hit = faults.hits(name);
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    if hit && !faults.after {
+        return injected().into_response();
+    }
+    let resp = next.run(req).await;
+    if hit { injected().into_response() } else { resp }
 }
 
 /// Refuses calls without the configured bearer token (when one is configured).
@@ -335,7 +420,7 @@ impl AppState {
             }
         }
         let etags: Vec<String> = parts.into_iter().map(|p| p.etag).collect();
-        let done = self.s3.complete_multipart_upload(&req.key, &req.upload_id, &etags).await?;
+        let done = self.s3.complete_idempotent(&req.key, &req.upload_id, &etags).await?;
         Ok(json!({ "key": req.key, "etag": done.etag, "location": done.location }))
     }
 

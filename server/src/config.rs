@@ -86,6 +86,19 @@ pub struct Config {
     #[arg(long, env = "S3MP_DEBUG_ENDPOINTS")]
     pub debug_endpoints: bool,
 
+    /// Test aid: share (0..1) of the backend's calls named in --fault-calls that
+    /// answer 503 ServiceUnavailable instead of doing their work.
+    #[arg(long, env = "S3MP_FAULT_RATE", default_value_t = 0.0)]
+    pub fault_rate: f64,
+
+    /// Which calls --fault-rate hits: url, download, init, part-url, complete, abort, parts.
+    #[arg(long, env = "S3MP_FAULT_CALLS", value_delimiter = ',', default_value = "part-url")]
+    pub fault_calls: Vec<String>,
+
+    /// With --fault-rate: do the work first, then answer 503 (a reply lost on the way back).
+    #[arg(long, env = "S3MP_FAULT_AFTER")]
+    pub fault_after: bool,
+
     /// Folder of the built demo page served at /.
     #[arg(long, env = "S3MP_WWW_DIR")]
     pub www_dir: Option<PathBuf>,

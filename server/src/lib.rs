@@ -108,6 +108,14 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         key_prefix: Arc::from(cfg.key_prefix.as_str()),
         auth_token: cfg.auth_token.as_deref().map(Arc::from),
         debug_store,
+        faults: (cfg.fault_rate > 0.0).then(|| {
+            Arc::new(api::Faults {
+                rate: cfg.fault_rate,
+                calls: cfg.fault_calls.clone(),
+                after: cfg.fault_after,
+                rng: std::sync::Mutex::new(fastrand::Rng::with_seed(0x5eed)),
+            })
+        }),
     };
     let www = cfg.www_dir();
     let index = www.join("index.html");

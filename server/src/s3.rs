@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use rusty_s3::actions::{
-    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, GetObject, ListParts, PutObject, UploadPart,
+    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, GetObject, HeadObject, ListParts, PutObject,
+    UploadPart,
 };
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use serde::Deserialize;
@@ -157,6 +158,37 @@ impl S3Client {
         Ok(Completed { etag: parsed.etag().to_owned(), location: self.object_url(key).to_string() })
     }
 
+    /// CompleteMultipartUpload that may be retried: when S3 no longer knows
+    /// the upload because an earlier call already completed it (its reply was
+    /// lost on the way), the object's ETag is compared with the one these
+    /// parts make, and a match is the same success as the first time.
+    pub async fn complete_idempotent(
+        &self,
+        key: &str,
+        upload_id: &str,
+        etags: &[String],
+    ) -> Result<Completed, ApiError> {
+        match self.complete_multipart_upload(key, upload_id, etags).await {
+            Err(e) if e.code == "NoSuchUpload" => match self.head_etag(key).await {
+                Some(etag) if multipart_etag(etags).is_some_and(|want| unquote(&etag) == want) => {
+                    Ok(Completed { etag, location: self.object_url(key).to_string() })
+                }
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// The ETag of an object, if it exists.
+    pub async fn head_etag(&self, key: &str) -> Option<String> {
+        let url = HeadObject::new(&self.bucket, Some(&self.credentials), key).sign(SELF_CALL_EXPIRY);
+        let resp = self.http.head(url).send().await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        resp.headers().get("etag")?.to_str().ok().map(str::to_owned)
+    }
+
     /// AbortMultipartUpload.
     pub async fn abort_multipart_upload(&self, key: &str, upload_id: &str) -> Result<(), ApiError> {
         let url =
@@ -206,5 +238,43 @@ impl S3Client {
                 &format!("S3 answered {status} with no error document"),
             )),
         }
+    }
+}
+
+fn unquote(s: &str) -> &str {
+    s.trim().trim_matches('"')
+}
+
+/// The ETag S3 gives an object assembled from parts with these ETags:
+/// the MD5 of their binary MD5s, then `-` and the part count. `None` when an
+/// ETag is not a plain MD5 (for example with SSE-KMS), where it cannot be known.
+pub fn multipart_etag(etags: &[String]) -> Option<String> {
+    use md5::{Digest, Md5};
+    let mut outer = Md5::new();
+    for e in etags {
+        let hex = unquote(e);
+        if hex.len() != 32 {
+            return None;
+        }
+        let mut bin = [0u8; 16];
+        for (i, b) in bin.iter_mut().enumerate() {
+            *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        outer.update(bin);
+    }
+    let digest: String = outer.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("{digest}-{}", etags.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_etag_needs_plain_md5s() {
+        assert_eq!(multipart_etag(&["\"abc\"".into()]), None);
+        assert_eq!(multipart_etag(&["\"zz75b9c0f1b6a831c399e269772661zz\"".into()]), None);
+        let e = multipart_etag(&vec!["\"0cc175b9c0f1b6a831c399e269772661\"".to_owned(); 3]).expect("etag");
+        assert!(e.ends_with("-3") && e.len() == 34, "{e}");
     }
 }

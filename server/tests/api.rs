@@ -480,3 +480,65 @@ async fn debug_endpoint_lists_open_uploads_only_when_enabled() {
     let resp = off.http.get(off.url("/uploads/multipart/open")).send().await.expect("sent");
     assert_ne!(resp.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_retried_complete_after_a_lost_reply_is_the_same_success() {
+    let h = Harness::new().await;
+    let key = "idempotent/complete.bin";
+    let upload_id = h.init(key).await;
+    let mut parts = Vec::new();
+    for (n, len) in [(1u32, 5 * MIB), (2, 1000)] {
+        let url = h.part_url(key, &upload_id, n).await;
+        parts.push(json!({"PartNumber": n, "ETag": h.put(&url, bytes(len, n as u8)).await}));
+    }
+    let body = json!({"key": key, "upload_id": upload_id, "parts": parts});
+    let (st, first) = h.post("/uploads/multipart/complete", body.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    // The reply of the first call was "lost": the client sends it again.
+    let (st, again) = h.post("/uploads/multipart/complete", body).await;
+    assert_eq!(st, StatusCode::OK, "{again}");
+    assert_eq!(again["etag"], first["etag"], "the same object, not a second one");
+    // S3's ETag is the MD5 of the parts' MD5s: what the backend checks the object against.
+    let etags: Vec<String> = parts.iter().map(|p| p["ETag"].as_str().expect("etag").to_owned()).collect();
+    let want = s3_multipart_server::s3::multipart_etag(&etags).expect("md5 etags");
+    assert_eq!(first["etag"].as_str().map(|e| e.trim_matches('"')), Some(want.as_str()));
+    // Other ETags than the object's are still NoSuchUpload.
+    let wrong = json!({"key": key, "upload_id": upload_id, "parts": [{"PartNumber": 1, "ETag": "\"0cc175b9c0f1b6a831c399e269772661\""}]});
+    let (st, v) = h.post("/uploads/multipart/complete", wrong).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(error_code(&v), "NoSuchUpload");
+}
+
+#[tokio::test]
+async fn injected_faults_hit_only_the_named_calls() {
+    let h = Harness::with(|c| {
+        c.fault_rate = 1.0;
+        c.fault_calls = vec!["part-url".into()];
+    })
+    .await;
+    let upload_id = h.init("faults/a").await;
+    let (st, v) = h
+        .post("/uploads/multipart/part-url", json!({"key": "faults/a", "upload_id": upload_id, "part_number": 1}))
+        .await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    let (st, v) = h
+        .post(
+            "/invoke",
+            json!({"processor_name": "s3_upload", "action": "generate_presigned_part_upload_url",
+                   "payload": {"key": "faults/a", "upload_id": upload_id, "part_number": 1}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+
+    // "after": the work is done, the reply says 503.
+    let h = Harness::with(|c| {
+        c.fault_rate = 1.0;
+        c.fault_calls = vec!["init".into()];
+        c.fault_after = true;
+        c.debug_endpoints = true;
+    })
+    .await;
+    let (st, _) = h.post("/uploads/multipart/init", json!({"key": "faults/after"})).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(h.open_uploads().len(), 1, "the upload was created although the reply said 503");
+}

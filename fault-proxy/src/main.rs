@@ -1,0 +1,319 @@
+//! `fault-proxy`: sits between the browser and the S3 store (or the backend)
+//! and makes the network bad on purpose, by rule, reproducibly (seeded).
+//!
+//! Requests that match (`--match-method`, by default part and object PUTs) may
+//! be: answered with an error status after their body was read (`--fail-rate`,
+//! `--fail-status`, with `--retry-after` on 429), cut off half-way through the
+//! body (`--reset-rate`), held without an answer (`--stall-nth`,
+//! `--stall-secs`), delayed (`--latency-ms`) and slowed to a shared bandwidth
+//! (`--bandwidth-mbit`). Everything else passes through untouched, `Host`
+//! header included, so SigV4 signatures made for the proxy's address verify
+//! at the store: point the backend's presigned URLs at the proxy with
+//! `s3-multipart-server --s3-public-endpoint http://<proxy>`.
+//!
+//! `GET /__fault-proxy/stats` answers counters as JSON;
+//! `POST /__fault-proxy/stats` resets them.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use futures::StreamExt;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, BodyStream, Full, StreamBody, combinators::BoxBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// An HTTP proxy that injects faults.
+#[derive(Debug, Clone, Parser)]
+struct Opt {
+    /// Address to listen on (port 0: a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Where requests go, e.g. http://127.0.0.1:9000.
+    #[arg(long)]
+    upstream: String,
+    /// Only requests with this method are subject to faults.
+    #[arg(long, default_value = "PUT")]
+    match_method: String,
+    /// Only requests whose path and query contain this are subject to faults (empty: all).
+    #[arg(long, default_value = "")]
+    match_path: String,
+    /// Share (0..1) of matching requests answered with an error status.
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Statuses to pick from for failures.
+    #[arg(long, value_delimiter = ',', default_value = "500,503")]
+    fail_status: Vec<u16>,
+    /// Seconds sent in Retry-After with 429 and 503 answers.
+    #[arg(long)]
+    retry_after: Option<u64>,
+    /// Share (0..1) of matching requests whose connection is cut half-way through the body.
+    #[arg(long, default_value_t = 0.0)]
+    reset_rate: f64,
+    /// Stall these matching requests (1-based, comma-separated): no answer for --stall-secs, then the connection is cut.
+    #[arg(long, value_delimiter = ',')]
+    stall_nth: Vec<u64>,
+    /// How long a stall lasts.
+    #[arg(long, default_value_t = 30)]
+    stall_secs: u64,
+    /// Delay added before every request is forwarded (all requests, not only matching ones).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Bandwidth of all request bodies together, in Mbit/s (0: unlimited).
+    #[arg(long, default_value_t = 0.0)]
+    bandwidth_mbit: f64,
+    /// Seed of the fault dice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Default)]
+struct Stats {
+    requests: AtomicU64,
+    matched: AtomicU64,
+    failed: AtomicU64,
+    reset: AtomicU64,
+    stalled: AtomicU64,
+    /// Request body bytes of matching requests that reached the proxy.
+    matched_body_bytes: AtomicU64,
+    /// Request body bytes of matching requests that the store answered with 2xx.
+    stored_body_bytes: AtomicU64,
+}
+
+struct Proxy {
+    opt: Opt,
+    client: Client<HttpConnector, Body>,
+    rng: Mutex<fastrand::Rng>,
+    stats: Stats,
+    /// When the shared link is free again (bandwidth cap).
+    link_free_at: Mutex<Instant>,
+}
+
+enum Fault {
+    None,
+    Fail(u16),
+    Reset,
+    Stall,
+}
+
+fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never: Infallible| match never {}).boxed()
+}
+
+impl Proxy {
+    fn pick(&self, n: u64) -> Fault {
+        if self.opt.stall_nth.contains(&n) {
+            return Fault::Stall;
+        }
+        let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let roll = rng.f64();
+        if roll < self.opt.fail_rate && !self.opt.fail_status.is_empty() {
+            let status = self.opt.fail_status[rng.usize(..self.opt.fail_status.len())];
+            Fault::Fail(status)
+        } else if roll < self.opt.fail_rate + self.opt.reset_rate {
+            Fault::Reset
+        } else {
+            Fault::None
+        }
+    }
+
+    /// Waits for the shared link to carry `n` bytes.
+    async fn throttle(&self, n: usize) {
+        if self.opt.bandwidth_mbit <= 0.0 {
+            return;
+        }
+        let cost = Duration::from_secs_f64(n as f64 * 8.0 / (self.opt.bandwidth_mbit * 1e6));
+        let wait_until = {
+            let mut free = self.link_free_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let start = (*free).max(Instant::now());
+            *free = start + cost;
+            *free
+        };
+        tokio::time::sleep_until(wait_until.into()).await;
+    }
+
+    fn stats_json(&self) -> String {
+        let s = &self.stats;
+        serde_json::json!({
+            "requests": s.requests.load(Ordering::Relaxed),
+            "matched": s.matched.load(Ordering::Relaxed),
+            "failed": s.failed.load(Ordering::Relaxed),
+            "reset": s.reset.load(Ordering::Relaxed),
+            "stalled": s.stalled.load(Ordering::Relaxed),
+            "matched_body_bytes": s.matched_body_bytes.load(Ordering::Relaxed),
+            "stored_body_bytes": s.stored_body_bytes.load(Ordering::Relaxed),
+        })
+        .to_string()
+    }
+
+    fn reset_stats(&self) {
+        let s = &self.stats;
+        for c in [&s.requests, &s.matched, &s.failed, &s.reset, &s.stalled, &s.matched_body_bytes, &s.stored_body_bytes]
+        {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// CORS headers for answers the proxy makes up itself (the store's own answers carry theirs).
+fn with_cors(mut resp: Response<Body>, origin: Option<&HeaderValue>) -> Response<Body> {
+    if let Some(origin) = origin {
+        let h = resp.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("ETag, Retry-After"));
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    resp
+}
+
+async fn handle(
+    proxy: Arc<Proxy>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Box<dyn std::error::Error + Send + Sync>> {
+    if req.uri().path() == "/__fault-proxy/stats" {
+        if req.method() == http::Method::POST {
+            proxy.reset_stats();
+        }
+        let resp =
+            Response::builder().header(header::CONTENT_TYPE, "application/json").body(full(proxy.stats_json()))?;
+        return Ok(with_cors(resp, req.headers().get(header::ORIGIN)));
+    }
+    let n = proxy.stats.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let _ = n;
+    if proxy.opt.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(proxy.opt.latency_ms)).await;
+    }
+    let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let matches = req.method().as_str().eq_ignore_ascii_case(&proxy.opt.match_method)
+        && (proxy.opt.match_path.is_empty() || path_and_query.contains(&proxy.opt.match_path));
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let fault = if matches {
+        let m = proxy.stats.matched.fetch_add(1, Ordering::Relaxed) + 1;
+        proxy.pick(m)
+    } else {
+        Fault::None
+    };
+    let (parts, body) = req.into_parts();
+    let content_length: u64 =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
+
+    match fault {
+        Fault::Stall => {
+            proxy.stats.stalled.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_secs(proxy.opt.stall_secs)).await;
+            drop(body);
+            return Err("stalled request cut".into());
+        }
+        Fault::Reset => {
+            proxy.stats.reset.fetch_add(1, Ordering::Relaxed);
+            let mut stream = BodyStream::new(body);
+            let mut seen = 0u64;
+            while seen < content_length / 2 {
+                match stream.next().await {
+                    Some(Ok(frame)) => {
+                        if let Some(d) = frame.data_ref() {
+                            proxy.throttle(d.len()).await;
+                            seen += d.len() as u64;
+                            proxy.stats.matched_body_bytes.fetch_add(d.len() as u64, Ordering::Relaxed);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            return Err("connection reset mid-body".into());
+        }
+        Fault::Fail(status) => {
+            proxy.stats.failed.fetch_add(1, Ordering::Relaxed);
+            let mut stream = BodyStream::new(body);
+            while let Some(Ok(frame)) = stream.next().await {
+                if let Some(d) = frame.data_ref() {
+                    proxy.throttle(d.len()).await;
+                    proxy.stats.matched_body_bytes.fetch_add(d.len() as u64, Ordering::Relaxed);
+                }
+            }
+            let code = match status {
+                429 => "SlowDown",
+                503 => "ServiceUnavailable",
+                _ => "InternalError",
+            };
+            let mut resp = Response::builder()
+                .status(StatusCode::from_u16(status)?)
+                .header(header::CONTENT_TYPE, "application/xml");
+            if let Some(secs) = proxy.opt.retry_after.filter(|_| matches!(status, 429 | 503)) {
+                resp = resp.header(header::RETRY_AFTER, secs.to_string());
+            }
+            let xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by fault-proxy</Message></Error>"
+            );
+            return Ok(with_cors(resp.body(full(xml))?, origin.as_ref()));
+        }
+        Fault::None => {}
+    }
+
+    // Forward, throttling (and counting) the body on the way.
+    let counted = Arc::new(AtomicU64::new(0));
+    let p2 = proxy.clone();
+    let c2 = counted.clone();
+    let stream = BodyStream::new(body).then(move |frame| {
+        let (p, c) = (p2.clone(), c2.clone());
+        async move {
+            let frame = frame?;
+            if let Some(d) = frame.data_ref() {
+                p.throttle(d.len()).await;
+                if matches {
+                    p.stats.matched_body_bytes.fetch_add(d.len() as u64, Ordering::Relaxed);
+                    c.fetch_add(d.len() as u64, Ordering::Relaxed);
+                }
+            }
+            Ok::<Frame<Bytes>, hyper::Error>(frame)
+        }
+    });
+    let body: Body =
+        StreamBody::new(stream).map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed();
+    let uri: http::Uri = format!("{}{}", proxy.opt.upstream.trim_end_matches('/'), path_and_query).parse()?;
+    let mut up = Request::from_parts(parts, body);
+    *up.uri_mut() = uri;
+    let resp = proxy.client.request(up).await?;
+    if matches && resp.status().is_success() {
+        proxy.stats.stored_body_bytes.fetch_add(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+    Ok(resp.map(|b| b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let opt = Opt::parse();
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&(opt.fail_rate + opt.reset_rate)),
+        "--fail-rate plus --reset-rate must be 0..1"
+    );
+    let listener = TcpListener::bind(opt.listen).await?;
+    let addr = listener.local_addr()?;
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let proxy = Arc::new(Proxy {
+        rng: Mutex::new(fastrand::Rng::with_seed(opt.seed)),
+        opt: opt.clone(),
+        client,
+        stats: Stats::default(),
+        link_free_at: Mutex::new(Instant::now()),
+    });
+    println!("fault-proxy: http://{addr} -> {}", opt.upstream);
+    loop {
+        let (socket, _) = listener.accept().await?;
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(proxy.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
+        });
+    }
+}
