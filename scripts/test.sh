@@ -28,7 +28,7 @@ cargo test --workspace 2>&1 | tee -a "$log"
 
 step "build the WASM package and the demo page"
 bash scripts/build.sh
-cargo build -p s3-multipart-server
+cargo build -p s3-multipart-server -p s3-fault-proxy
 
 # start_server NAME ARGS...: starts a reference server on free ports; sets $api.
 start_server() {
@@ -60,7 +60,7 @@ step "wasm-pack test --headless --chrome (the client in real Chromium, also in a
 WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" \
   CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome 2>&1 | tee -a "$log"
 
-step "end to end: demo page and the seed example in Chromium (playwright-core)"
+step "end to end in Chromium (playwright-core): demo page, the seed example, resilience through the fault proxy"
 node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$log"
 
 awk '

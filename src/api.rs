@@ -13,6 +13,7 @@ use web_sys::{AbortController, AbortSignal, Blob};
 use crate::backend::{Backend, CallError, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs};
 use crate::browser::budget::Budget;
 use crate::browser::driver::{self, Control, Job, Observer};
+use crate::browser::{journal, resuming};
 use crate::engine::plan::MAX_OBJECT_SIZE;
 use crate::engine::{Config, ErrorCode, Progress, RetryPolicy, Upload, UploadError};
 
@@ -62,9 +63,26 @@ export interface UploadOptions {
   contentType?: string;
   /** Aborts the upload when signalled. */
   signal?: AbortSignal;
+  /** Resume an upload of the same file (same key) that a page reload interrupted (default true). */
+  resume?: boolean;
+  /** Called before a resumed upload goes on. */
+  onResume?: (info: { uploadId: string; partsDone: number; bytesDone: number }) => void;
   onProgress?: (progress: UploadProgress) => void;
   onPartComplete?: (part: { partNumber: number; etag: string; size: number }) => void;
   onRetry?: (retry: { partNumber: number | null; attempt: number; delay: number; error: UploadError }) => void;
+}
+
+/** An upload a page reload interrupted, from `uploader.resumableUploads()`. */
+export interface ResumableUpload {
+  /** For `uploader.discardResumable(id)`. */
+  id: string;
+  key: string;
+  name: string;
+  size: number;
+  uploadId: string;
+  partsDone: number;
+  createdAt: number;
+  updatedAt: number;
 }
 
 /** A finished upload. */
@@ -263,7 +281,8 @@ const UPLOADER_OPTIONS: &[&str] = &[
     "withCredentials",
     "headers",
 ];
-const UPLOAD_OPTIONS: &[&str] = &["key", "contentType", "signal", "onProgress", "onPartComplete", "onRetry"];
+const UPLOAD_OPTIONS: &[&str] =
+    &["key", "contentType", "signal", "resume", "onProgress", "onPartComplete", "onRetry", "onResume"];
 
 fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Config, bool), UploadError> {
     let o = Opts::new(options, "options", UPLOADER_OPTIONS)?;
@@ -485,6 +504,55 @@ impl Uploader {
     }
 }
 
+#[wasm_bindgen]
+impl Uploader {
+    /// Uploads of this backend that a page reload interrupted and that
+    /// `upload()` of the same file (same key) would resume:
+    /// `[{ id, key, name, size, uploadId, partsDone, createdAt, updatedAt }]`.
+    #[wasm_bindgen(js_name = resumableUploads, unchecked_return_type = "Promise<Array<ResumableUpload>>")]
+    pub fn resumable_uploads(&self) -> Promise {
+        let label = self.backend.label();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let arr = Array::new();
+            for e in journal::all().await.into_iter().filter(|e| e.endpoint == label) {
+                arr.push(&object(&[
+                    ("id", JsValue::from_str(&e.id)),
+                    ("key", JsValue::from_str(&e.key)),
+                    ("name", JsValue::from_str(&e.name)),
+                    ("size", num(e.size)),
+                    ("uploadId", JsValue::from_str(&e.upload_id)),
+                    ("partsDone", JsValue::from(e.parts.len() as u32)),
+                    ("createdAt", num(e.created_ms)),
+                    ("updatedAt", num(e.updated_ms)),
+                ]));
+            }
+            Ok(arr.into())
+        })
+    }
+
+    /// Gives up a resumable upload: deletes its multipart upload on the backend
+    /// and its journal entry. Resolves to true when there was such an entry.
+    #[wasm_bindgen(js_name = discardResumable, unchecked_return_type = "Promise<boolean>")]
+    pub fn discard_resumable(&self, id: String) -> Promise {
+        let backend = self.backend.clone();
+        backend_promise("discarding the upload", async move {
+            let Some(entry) = journal::get(&id).await else { return Ok(JsValue::FALSE) };
+            if !entry.upload_id.is_empty() {
+                let signal = AbortController::new().map(|c| c.signal()).map_err(|_| {
+                    CallError::Rejected(UploadError::new(ErrorCode::NetworkError, "AbortController is unavailable"))
+                })?;
+                match backend.abort(&entry.key, &entry.upload_id, &signal).await {
+                    // Already gone is as good as deleted.
+                    Err(CallError::Rejected(e)) if e.status == Some(404) => {}
+                    other => other?,
+                }
+            }
+            journal::delete(&id).await;
+            Ok(JsValue::TRUE)
+        })
+    }
+}
+
 /// A promise of a backend call's result; errors become `UploadError`s (code `BackendError`).
 fn backend_promise(
     what: &'static str,
@@ -514,6 +582,8 @@ impl Uploader {
             on_part_complete: o.function("onPartComplete")?,
             on_retry: o.function("onRetry")?,
         };
+        let on_resume = o.function("onResume")?;
+        let resume = o.boolean("resume")?.unwrap_or(true);
         let signal = match o.get("signal") {
             None => None,
             Some(s) => Some(s.dyn_into::<AbortSignal>().map_err(|v| {
@@ -539,9 +609,23 @@ impl Uploader {
             on_abort.forget();
         }
         let job = Job { file: file.clone(), key: key.clone(), content_type, with_credentials: self.with_credentials };
-        let (backend, budget) = (self.backend.clone(), self.budget.clone());
+        let (backend, budget, cfg) = (self.backend.clone(), self.budget.clone(), self.cfg.clone());
         let promise = wasm_bindgen_futures::future_to_promise(async move {
-            match driver::run(upload, job, backend, budget, Rc::new(observer), ctl_rx).await {
+            let prepared = if resume {
+                resuming::prepare(upload, &job.file, &key, &job.content_type, &backend, &cfg, seed).await
+            } else {
+                resuming::Prepared { upload, session: None, resumed: None }
+            };
+            if let (Some((upload_id, parts, bytes)), Some(f)) = (&prepared.resumed, &on_resume) {
+                let info = object(&[
+                    ("uploadId", JsValue::from_str(upload_id)),
+                    ("partsDone", JsValue::from(*parts as u32)),
+                    ("bytesDone", num(*bytes)),
+                ]);
+                let _ = f.call1(&JsValue::NULL, &info);
+            }
+            let run = driver::run(prepared.upload, job, backend, budget, Rc::new(observer), prepared.session, ctl_rx);
+            match run.await {
                 Ok(out) => Ok(object(&[
                     ("key", JsValue::from_str(&key)),
                     ("uploadId", out.upload_id.as_deref().map_or(JsValue::NULL, JsValue::from_str)),

@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod protocol;
+pub mod resume;
 
 #[cfg(target_arch = "wasm32")]
 mod api;

@@ -429,3 +429,91 @@ async fn errors_are_upload_errors_with_all_fields() {
     }
     assert!(err.dyn_ref::<js_sys::Error>().is_some());
 }
+
+/// The resumable upload of `key` listed by `resumableUploads()`, if any.
+async fn resumable(up: &Uploader, key: &str) -> Option<JsValue> {
+    let list = JsFuture::from(up.resumable_uploads()).await.expect("list");
+    Array::from(&list).iter().find(|e| string(e, "key").as_deref() == Some(key))
+}
+
+#[wasm_bindgen_test]
+async fn an_interrupted_upload_resumes_and_sends_only_the_missing_parts() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let key = unique_key("resume.bin");
+    let data = bytes(30 * MIB, 40);
+    let f = file(&data, "resume.bin", 1_700_000_000_000.0);
+    // The first attempt stops after two parts, as if the page had died.
+    let (opts, report) = recording(&key, &[]);
+    let first = up.upload(&f, opts);
+    wait_parts(&report, 2).await;
+    control(&first, "pause");
+    sleep(100).await;
+    let entry = resumable(&up, &key).await.expect("listed as resumable");
+    let stored = num(&entry, "partsDone");
+    assert!(stored >= 2.0, "{stored} parts in the journal");
+    assert_eq!(num(&entry, "size"), data.len() as f64);
+
+    // The same file again: it resumes.
+    track_xhr();
+    let resumed = Rc::new(RefCell::new(None));
+    let r2 = resumed.clone();
+    let on_resume = Closure::<dyn Fn(JsValue)>::new(move |info: JsValue| *r2.borrow_mut() = Some(info));
+    let (opts, report) = recording(&key, &[("onResume", on_resume.into_js_value())]);
+    let result = JsFuture::from(up.upload(&f, opts)).await.expect("resumed upload finishes");
+    let info = resumed.borrow().clone().expect("onResume was called");
+    let parts_before = num(&info, "partsDone");
+    assert!(parts_before >= 2.0);
+    assert_eq!(string(&info, "uploadId"), string(&result, "uploadId"), "the same multipart upload went on");
+    assert_eq!(num(&xhr_stats(), "puts"), 6.0 - parts_before, "only the missing parts were sent");
+    let first_progress = report.borrow().progress.first().copied().expect("progress");
+    assert!(first_progress >= parts_before * 5.0 * MIB as f64, "progress starts at what was stored");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    sleep(50).await;
+    assert!(resumable(&up, &key).await.is_none(), "a finished upload leaves the journal");
+}
+
+#[wasm_bindgen_test]
+async fn a_changed_file_with_the_same_name_size_and_date_is_not_resumed() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let prefix = unique_key("changed");
+    let key = format!("{prefix}/same.bin");
+    let old = file(&bytes(20 * MIB, 41), "same.bin", 1_600_000_000_000.0);
+    let (opts, report) = recording(&key, &[]);
+    let first = up.upload(&old, opts);
+    wait_parts(&report, 1).await;
+    control(&first, "pause");
+    sleep(100).await;
+    let old_id = string(&resumable(&up, &key).await.expect("journal entry"), "uploadId").expect("id");
+
+    let new_data = bytes(20 * MIB, 42);
+    let changed = file(&new_data, "same.bin", 1_600_000_000_000.0);
+    let resumed = Rc::new(RefCell::new(false));
+    let r2 = resumed.clone();
+    let on_resume = Closure::<dyn Fn(JsValue)>::new(move |_| *r2.borrow_mut() = true);
+    let (opts, _) = recording(&key, &[("onResume", on_resume.into_js_value())]);
+    let result = JsFuture::from(up.upload(&changed, opts)).await.expect("uploads anew");
+    assert!(!*resumed.borrow(), "not resumed");
+    assert_ne!(string(&result, "uploadId").as_deref(), Some(old_id.as_str()));
+    assert_eq!(sha(&read_back(&key).await), sha(&new_data), "the new content is stored, not a mix");
+    assert_eq!(open_uploads(&prefix).await, 0, "the refused upload was aborted");
+}
+
+#[wasm_bindgen_test]
+async fn a_resumable_upload_can_be_discarded() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let prefix = unique_key("discard");
+    let key = format!("{prefix}/d.bin");
+    let (opts, report) = recording(&key, &[]);
+    let h = up.upload(&file(&bytes(20 * MIB, 43), "d.bin", 1.0), opts);
+    wait_parts(&report, 1).await;
+    control(&h, "pause");
+    sleep(100).await;
+    let id = string(&resumable(&up, &key).await.expect("listed"), "id").expect("id");
+    assert_eq!(open_uploads(&prefix).await, 1);
+    let discarded = JsFuture::from(up.discard_resumable(id.clone())).await.expect("discard");
+    assert_eq!(discarded.as_bool(), Some(true));
+    assert_eq!(open_uploads(&prefix).await, 0, "the multipart upload is deleted");
+    assert!(resumable(&up, &key).await.is_none());
+    let again = JsFuture::from(up.discard_resumable(id)).await.expect("discard again");
+    assert_eq!(again.as_bool(), Some(false));
+}

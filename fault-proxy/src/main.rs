@@ -57,6 +57,9 @@ struct Opt {
     /// Seconds sent in Retry-After with 429 and 503 answers.
     #[arg(long)]
     retry_after: Option<u64>,
+    /// Fail these matching requests (1-based, comma-separated) whatever the dice say.
+    #[arg(long, value_delimiter = ',')]
+    fail_nth: Vec<u64>,
     /// Share (0..1) of matching requests whose connection is cut half-way through the body.
     #[arg(long, default_value_t = 0.0)]
     reset_rate: f64,
@@ -117,7 +120,8 @@ impl Proxy {
         }
         let mut rng = self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let roll = rng.f64();
-        if roll < self.opt.fail_rate && !self.opt.fail_status.is_empty() {
+        let forced = self.opt.fail_nth.contains(&n);
+        if (forced || roll < self.opt.fail_rate) && !self.opt.fail_status.is_empty() {
             let status = self.opt.fail_status[rng.usize(..self.opt.fail_status.len())];
             Fault::Fail(status)
         } else if roll < self.opt.fail_rate + self.opt.reset_rate {

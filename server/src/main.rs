@@ -8,7 +8,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,s3_multipart_server=info".into()),
+                .unwrap_or_else(|_| "warn,s3s=off,s3_multipart_server=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

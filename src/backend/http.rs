@@ -39,6 +39,11 @@ impl HttpBackend {
         Self { endpoint: endpoint.trim_end_matches('/').to_owned(), protocol, with_credentials, headers }
     }
 
+    /// The endpoint, as given.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     async fn request(&self, op: Op, body: &Value) -> Result<RequestBuilder, CallError> {
         let builder = match self.protocol {
             Protocol::Lambda => Request::post(&self.endpoint),

@@ -109,6 +109,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// Names the backend in the resume journal: the endpoint, or "hooks".
+    pub fn label(&self) -> String {
+        match self {
+            Self::Http(b) => b.endpoint().to_owned(),
+            Self::Hooks(_) => "hooks".to_owned(),
+        }
+    }
+
     /// Whether files may go as one presigned PUT (the hooks may not offer it).
     pub fn can_presign_put(&self) -> bool {
         match self {

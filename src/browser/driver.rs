@@ -13,6 +13,7 @@ use web_sys::{AbortController, AbortSignal, Blob};
 
 use crate::backend::{Backend, CallError};
 use crate::browser::budget::Budget;
+use crate::browser::journal::Session;
 use crate::browser::xhr::{self, XhrPut};
 use crate::engine::{Action, Call, Event, Failure, Outcome, Progress, Upload, UploadError};
 
@@ -81,16 +82,57 @@ impl Drop for Puts {
     }
 }
 
-/// Runs `upload` to the end.
+/// `navigator.onLine` of the window or worker (true when unknown).
+fn browser_online() -> bool {
+    let nav = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok();
+    nav.and_then(|n| js_sys::Reflect::get(&n, &"onLine".into()).ok()).and_then(|v| v.as_bool()).unwrap_or(true)
+}
+
+/// Listens to the global `online` / `offline` events while alive.
+struct ConnectivityListener {
+    target: web_sys::EventTarget,
+    callback: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl ConnectivityListener {
+    fn new(tx: UnboundedSender<Event>) -> Option<Self> {
+        use wasm_bindgen::JsCast;
+        let target: web_sys::EventTarget = js_sys::global().dyn_into().ok()?;
+        let callback = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let _ = tx.unbounded_send(Event::Connectivity { online: e.type_() == "online" });
+        });
+        for ev in ["online", "offline"] {
+            target.add_event_listener_with_callback(ev, callback.as_ref().unchecked_ref()).ok()?;
+        }
+        Some(Self { target, callback })
+    }
+}
+
+impl Drop for ConnectivityListener {
+    fn drop(&mut self) {
+        use wasm_bindgen::JsCast;
+        for ev in ["online", "offline"] {
+            let _ = self.target.remove_event_listener_with_callback(ev, self.callback.as_ref().unchecked_ref());
+        }
+    }
+}
+
+/// Runs `upload` to the end, writing its progress to the resume journal when given one.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     mut upload: Upload,
     job: Job,
     backend: Rc<Backend>,
     budget: Rc<Budget>,
     observer: Rc<dyn Observer>,
+    journal: Option<Rc<Session>>,
     mut control: UnboundedReceiver<Control>,
 ) -> Result<Outcome, UploadError> {
     let (tx, mut rx) = unbounded::<Event>();
+    let _connectivity = ConnectivityListener::new(tx.clone());
+    if !browser_online() {
+        upload.handle(Event::Connectivity { online: false }, now_ms());
+    }
     let mut slot_freed = budget.subscribe();
     let mut puts = Puts { running: HashMap::new(), budget: budget.clone() };
     let job = Rc::new(job);
@@ -117,13 +159,26 @@ pub async fn run(
                 }
                 Action::Cancel { part } => puts.end(part),
                 Action::Progress(p) => observer.progress(&p),
-                Action::PartComplete { part, etag, size } => observer.part_complete(part, &etag, size),
+                Action::PartComplete { part, etag, size } => {
+                    if let Some(j) = &journal {
+                        j.part_done(part, &etag, now);
+                    }
+                    observer.part_complete(part, &etag, size);
+                }
+                Action::Started { upload_id, part_size } => {
+                    if let Some(j) = &journal {
+                        j.started(&upload_id, part_size, now);
+                    }
+                }
                 Action::Retrying { part, attempt, delay_ms, reason } => {
                     observer.retrying(part, attempt, delay_ms, &reason);
                 }
                 Action::Finished(result) => {
                     drop(puts);
                     calls.abort();
+                    if let Some(j) = &journal {
+                        j.finished();
+                    }
                     return result.map(|mut outcome| {
                         if outcome.location.is_none() {
                             outcome.location = single_url.borrow().as_deref().map(|u| xhr::redact(u).to_owned());
@@ -152,6 +207,12 @@ pub async fn run(
                 let Some(ev) = ev else { continue };
                 if let Event::PartDone { part, .. } | Event::PartFailed { part, .. } = &ev {
                     puts.end(*part);
+                }
+                // A network failure may be the first sign of going offline: say so first.
+                if let Event::PartFailed { failure: Failure::Network(_), .. } | Event::CallFailed { failure: Failure::Network(_), .. } = &ev
+                    && !browser_online()
+                {
+                    upload.handle(Event::Connectivity { online: false }, now_ms());
                 }
                 upload.handle(ev, now_ms());
             }

@@ -1,7 +1,9 @@
-//! Thin browser glue: XHR part PUTs, the shared concurrency budget, the driver
-//! loop that runs the engine. Nothing here assumes `window`: it runs in a Web
-//! Worker as well.
+//! Thin browser glue: XHR part PUTs, the shared concurrency budget, the resume
+//! journal's storage, the driver loop that runs the engine. Nothing here
+//! assumes `window`: it runs in a Web Worker as well.
 
 pub mod budget;
 pub mod driver;
+pub mod journal;
+pub mod resuming;
 pub mod xhr;

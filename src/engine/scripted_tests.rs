@@ -61,6 +61,12 @@ struct World {
     part_completes: Vec<u16>,
     /// When each part's current URL stops working.
     url_dies: HashMap<u16, u64>,
+    started: bool,
+    part_size_seen: Option<u64>,
+    /// The browser is offline in [start, end): requests in flight then fail
+    /// with network errors, and the engine is told.
+    offline: Option<(u64, u64)>,
+    offline_told: bool,
 }
 
 impl World {
@@ -84,6 +90,10 @@ impl World {
             retries: Vec::new(),
             part_completes: Vec::new(),
             url_dies: HashMap::new(),
+            started: false,
+            part_size_seen: None,
+            offline: None,
+            offline_told: false,
         }
     }
 
@@ -176,6 +186,10 @@ impl World {
                     }
                 }
             }
+            Action::Started { upload_id, part_size } => {
+                assert_eq!((upload_id.as_str(), part_size), ("up-1", self.part_size_seen.unwrap_or(part_size)));
+                self.started = true;
+            }
             Action::Cancel { part } => {
                 self.in_flight.remove(&part);
                 self.cancelled.push(part);
@@ -217,6 +231,27 @@ impl World {
         None
     }
 
+    /// Going offline: every request in flight fails with a network error now.
+    fn cut_everything_in_flight(&mut self) {
+        let pending = std::mem::take(&mut self.queue);
+        for (_, ev) in pending {
+            let failure = Failure::Network("offline".into());
+            let cut = match ev {
+                Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. } => {
+                    Some(Event::PartFailed { part, attempt, failure })
+                }
+                Event::Signed { part, .. } => Some(Event::CallFailed { call: Call::Sign(part), failure }),
+                Event::Initiated { .. } => Some(Event::CallFailed { call: Call::Init, failure }),
+                Event::Completed { .. } => Some(Event::CallFailed { call: Call::Complete, failure }),
+                Event::PartProgress { .. } => None,
+                other => Some(other),
+            };
+            if let Some(ev) = cut {
+                self.at(1, ev);
+            }
+        }
+    }
+
     /// Feeds events to the engine until it finishes; `control` runs before each event at its time.
     fn run(&mut self, up: &mut Upload, mut control: impl FnMut(&mut Upload, u64)) -> Result<Outcome, UploadError> {
         for _ in 0..200_000 {
@@ -226,8 +261,25 @@ impl World {
                     return result;
                 }
             }
+            if let Some((from, to)) = self.offline {
+                if self.now >= from && self.now < to && !self.offline_told {
+                    self.offline_told = true;
+                    self.cut_everything_in_flight();
+                    up.handle(Event::Connectivity { online: false }, self.now);
+                    continue;
+                }
+                if self.now >= to && self.offline_told {
+                    self.offline = None;
+                    up.handle(Event::Connectivity { online: true }, self.now);
+                    continue;
+                }
+            }
             let next_event = self.queue.keys().next().copied();
-            let wake = up.next_wakeup();
+            let mut wake = up.next_wakeup();
+            if let Some((from, to)) = self.offline {
+                let edge = if self.offline_told { to } else { from };
+                wake = Some(wake.map_or(edge, |w| w.min(edge)));
+            }
             let t = match (next_event, wake) {
                 (Some((t, _)), Some(w)) => t.min(w),
                 (Some((t, _)), None) => t,
@@ -564,7 +616,9 @@ fn uploads_share_one_concurrency_budget() {
     let mut ups = [Upload::new(64 * MIB, cfg(4), 1).expect("a"), Upload::new(64 * MIB, cfg(4), 2).expect("b")];
     let mut free = 3;
     let drain = |up: &mut Upload, free: &mut usize| -> Vec<Action> {
-        std::iter::from_fn(|| up.poll_shared(0, free)).filter(|a| !matches!(a, Action::Progress(_))).collect()
+        std::iter::from_fn(|| up.poll_shared(0, free))
+            .filter(|a| !matches!(a, Action::Progress(_) | Action::Started { .. }))
+            .collect()
     };
     for (i, up) in ups.iter_mut().enumerate() {
         assert_eq!(drain(up, &mut free), vec![Action::Init]);
@@ -583,4 +637,49 @@ fn uploads_share_one_concurrency_budget() {
     free += 1;
     let second = drain(&mut ups[1], &mut free);
     assert_eq!((count(&second), free), (1, 0));
+}
+
+#[test]
+fn offline_spells_wait_without_spending_retries() {
+    let size = 64 * MIB;
+    let mut config = cfg(4);
+    config.part_timeout_ms = 1_000;
+    let mut up = Upload::new(size, config, 5).expect("upload");
+    let mut w = World::new(&[]);
+    w.ms_per_mib = 50; // 400 ms a part
+    w.offline = Some((300, 5_300));
+    let res = w.run(&mut up, |_, _| {});
+    assert_intact(&w, &res, size, 8);
+    assert!(w.retries.is_empty(), "going offline spent no retries: {:?}", w.retries);
+    assert!(w.offline_told, "the offline spell happened mid-upload");
+    assert!(
+        !w.put_starts.iter().any(|(_, t)| (301..5_300).contains(t)),
+        "nothing started while offline: {:?}",
+        w.put_starts
+    );
+    assert!(w.put_starts.iter().any(|(_, t)| *t >= 5_300), "went on once online");
+}
+
+#[test]
+fn resumes_from_stored_parts_and_sends_only_the_missing_ones() {
+    let size = 40 * MIB; // 5 parts of 8 MiB
+    let etag = |n: u16| format!("\"etag-{n}\"");
+    let stored = vec![(1, etag(1), 8 * MIB), (2, etag(2), 8 * MIB), (4, etag(4), 8 * MIB), (5, etag(5), 3)];
+    let mut up = Upload::from_stored(size, cfg(3), 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
+    assert_eq!(up.parts_done(), 3, "part 5 has the wrong size: sent again");
+    assert_eq!(up.progress().bytes_sent, 24 * MIB, "progress starts at what is stored");
+    let mut w = World::new(&[]);
+    w.counts.insert(On::Init, 1); // the upload exists: part URLs name it
+    let res = w.run(&mut up, |_, _| {});
+    assert_intact(&w, &res, size, 5);
+    let sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).collect();
+    assert_eq!(sent, vec![3, 5], "only the missing parts go up");
+    assert!(!w.started, "no new multipart upload");
+    assert_eq!(res.expect("ok").upload_id.as_deref(), Some("up-1"));
+}
+
+#[test]
+fn resume_needs_the_same_part_size() {
+    let e = Upload::from_stored(100 * 1024 * MIB, cfg(3), 1, "u".into(), 5 * MIB, &[]).expect_err("too many parts");
+    assert_eq!(e.code, ErrorCode::InvalidOptions);
 }

@@ -144,6 +144,12 @@ pub enum Event {
     },
     /// The abort call returned (whether it worked or not).
     AbortDone,
+    /// The browser went offline or came back online. While offline nothing new
+    /// starts, and failures are not counted as retries: the parts wait.
+    Connectivity {
+        /// `navigator.onLine`.
+        online: bool,
+    },
     /// A backend call failed in a way that may pass (network, 5xx, 429, ...).
     CallFailed {
         /// Which call.
@@ -165,6 +171,13 @@ pub enum Event {
 pub enum Action {
     /// Call the backend's init.
     Init,
+    /// The multipart upload exists now (for the resume journal).
+    Started {
+        /// Its id.
+        upload_id: String,
+        /// The part size it uses.
+        part_size: u64,
+    },
     /// Ask the backend for the URL of `part` of the multipart upload
     /// `upload_id`; with no upload id (a single PUT), the URL of the whole object.
     Sign {
@@ -286,6 +299,7 @@ pub struct Upload {
     parts: Vec<Part>,
     upload_id: Option<String>,
     paused: bool,
+    online: bool,
     next_attempt: u32,
     retries_spent: u32,
     call_attempts: u32,
@@ -310,6 +324,7 @@ impl Upload {
             parts,
             upload_id: None,
             paused: false,
+            online: true,
             next_attempt: 0,
             retries_spent: 0,
             call_attempts: 0,
@@ -319,6 +334,45 @@ impl Upload {
             rng: fastrand::Rng::with_seed(seed),
             out: VecDeque::new(),
         })
+    }
+
+    /// Goes on with a multipart upload started earlier (after a page reload):
+    /// `stored` are the parts S3 already holds (from list-parts). Parts whose
+    /// size fits the plan count as done; every other part is sent. The part
+    /// size must be the one the upload started with.
+    pub fn from_stored(
+        size: u64,
+        mut cfg: Config,
+        seed: u64,
+        upload_id: String,
+        part_size: u64,
+        stored: &[(u16, String, u64)],
+    ) -> Result<Self, UploadError> {
+        cfg.part_size = part_size;
+        cfg.multipart_threshold = None;
+        let mut up = Self::new(size, cfg, seed)?;
+        if up.plan.part_size != part_size {
+            return Err(UploadError::invalid_option(
+                "partSize",
+                format!("the stored upload used parts of {part_size} bytes, which cannot cut a file of {size} bytes"),
+            ));
+        }
+        for (number, etag, len) in stored {
+            let Some(range) = up.plan.range(*number) else { continue };
+            let idx = usize::from(*number - 1);
+            if range.len() == *len && !etag.is_empty() && !matches!(up.parts[idx].state, PartState::Done { .. }) {
+                up.parts[idx].state = PartState::Done { etag: etag.clone() };
+                up.progress.on_already_done(range.len());
+            }
+        }
+        up.upload_id = Some(upload_id);
+        up.phase = Phase::Uploading;
+        Ok(up)
+    }
+
+    /// Parts already stored (counting those found at resume).
+    pub fn parts_done(&self) -> usize {
+        self.parts.iter().filter(|p| matches!(p.state, PartState::Done { .. })).count()
     }
 
     /// The plan (part size, count, single PUT or not).
@@ -379,7 +433,7 @@ impl Upload {
         for p in &self.parts {
             match p.state {
                 PartState::Waiting { until_ms } => consider(until_ms),
-                PartState::Running { last_progress_ms, .. } if self.cfg.part_timeout_ms > 0 => {
+                PartState::Running { last_progress_ms, .. } if self.cfg.part_timeout_ms > 0 && self.online => {
                     consider(last_progress_ms + self.cfg.part_timeout_ms);
                 }
                 _ => {}
@@ -443,15 +497,39 @@ impl Upload {
             }
             Event::CallFailed { call, failure } => self.on_call_failed(call, failure, now_ms),
             Event::CallRejected { call, error } => self.on_call_rejected(call, error),
+            Event::Connectivity { online } => self.on_connectivity(online, now_ms),
         }
         self.report_progress();
     }
 
     // ------------------------------------------------------------ events
 
+    fn on_connectivity(&mut self, online: bool, now_ms: u64) {
+        if online == self.online {
+            return;
+        }
+        self.online = online;
+        self.progress.reset_speed();
+        if online {
+            // Stall timers start again: no progress was possible while offline.
+            for p in &mut self.parts {
+                if let PartState::Running { last_progress_ms, .. } = &mut p.state {
+                    *last_progress_ms = now_ms;
+                }
+            }
+        }
+    }
+
+    /// While offline, a failure that the network explains costs no retry: the
+    /// part (or call) waits for the connection. Returns whether it was so.
+    fn absorbed_offline(&mut self, failure: &Failure) -> bool {
+        !self.online && matches!(failure, Failure::Network(_) | Failure::Timeout)
+    }
+
     fn on_initiated(&mut self, upload_id: String) {
         match self.phase {
             Phase::Initiating => {
+                self.out.push_back(Action::Started { upload_id: upload_id.clone(), part_size: self.plan.part_size });
                 self.upload_id = Some(upload_id);
                 self.call_attempts = 0;
                 self.phase = Phase::Uploading;
@@ -532,6 +610,10 @@ impl Upload {
             _ => 0,
         };
         self.progress.on_attempt_lost(part);
+        if self.absorbed_offline(&failure) {
+            self.parts[idx].state = PartState::Pending;
+            return;
+        }
         let p = &mut self.parts[idx];
         if loaded > p.best_loaded {
             // Got further than ever before: the part is making progress.
@@ -552,6 +634,22 @@ impl Upload {
 
     fn on_call_failed(&mut self, call: Call, failure: Failure, now_ms: u64) {
         let what = call.describe(self.plan.single);
+        if self.absorbed_offline(&failure) {
+            match call {
+                Call::Sign(part) => {
+                    if let Some(p) = self.part_mut(part).filter(|p| p.state == PartState::Signing) {
+                        p.state = PartState::Pending;
+                    }
+                }
+                Call::Complete if self.phase == (Phase::Completing { sent: true }) => {
+                    self.phase = Phase::Completing { sent: false };
+                }
+                // Init went back to Starting in `handle`; a lost abort is retried by nobody.
+                Call::Abort => self.handle(Event::AbortDone, now_ms),
+                _ => {}
+            }
+            return;
+        }
         match call {
             Call::Sign(part) => {
                 if self.part_mut(part).is_some_and(|p| p.state == PartState::Signing) {
@@ -679,7 +777,7 @@ impl Upload {
     // ------------------------------------------------------------ scheduling
 
     fn step(&mut self, now_ms: u64, free: &mut usize) {
-        let call_due = self.call_retry_at.is_none_or(|t| t <= now_ms);
+        let call_due = self.online && self.call_retry_at.is_none_or(|t| t <= now_ms);
         match self.phase.clone() {
             Phase::Starting if call_due => {
                 self.call_retry_at = None;
@@ -716,7 +814,7 @@ impl Upload {
 
     fn schedule_parts(&mut self, now_ms: u64, free: &mut usize) {
         // Stalls: a running PUT with no progress for part_timeout is cancelled and retried.
-        if self.cfg.part_timeout_ms > 0 {
+        if self.cfg.part_timeout_ms > 0 && self.online {
             for i in 0..self.parts.len() {
                 if let PartState::Running { last_progress_ms, .. } = self.parts[i].state
                     && now_ms >= last_progress_ms + self.cfg.part_timeout_ms
@@ -743,7 +841,7 @@ impl Upload {
             }
             return;
         }
-        if self.paused {
+        if self.paused || !self.online {
             return;
         }
         let concurrency = self.cfg.concurrency;

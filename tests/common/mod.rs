@@ -145,6 +145,26 @@ pub fn blob(data: &[u8]) -> Blob {
     Blob::new_with_u8_array_sequence(&arr).expect("blob")
 }
 
+/// A `File` with a name and a `lastModified` of our choosing.
+pub fn file(data: &[u8], name: &str, last_modified: f64) -> web_sys::File {
+    let arr = Array::new();
+    arr.push(&Uint8Array::from(data));
+    let opts = web_sys::FilePropertyBag::new();
+    opts.set_last_modified(last_modified);
+    web_sys::File::new_with_u8_array_sequence_and_options(&arr, name, &opts).expect("file")
+}
+
+/// Waits until `report` shows at least `n` stored parts.
+pub async fn wait_parts(report: &Rc<RefCell<Report>>, n: usize) {
+    for _ in 0..1000 {
+        if report.borrow().parts.len() >= n {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("{n} parts were not stored in time");
+}
+
 pub fn sha(data: &[u8]) -> String {
     format!("{:x}", Sha256::digest(data))
 }

@@ -18,33 +18,89 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
 ];
 
-/** Starts the reference server on free ports; resolves to { api, s3, dataDir, stop() }. */
-export async function startServer(extraArgs = []) {
-  const bin = process.env.S3MP_SERVER_BIN || path.join(root, 'target/debug/s3-multipart-server');
-  const dataDir = mkdtempSync(path.join(tmpdir(), 's3mp-e2e-'));
-  const child = spawn(bin, [
-    '--listen', '127.0.0.1:0', '--s3-listen', '127.0.0.1:0', '--data-dir', path.join(dataDir, 'data'),
-    '--www-dir', path.join(root, 'www/dist'), ...extraArgs,
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const urls = await new Promise((resolve, reject) => {
+/** Spawns a program and waits for its stdout to match every pattern; resolves to { child, matches }. */
+function spawnAndWait(bin, args, patterns, what) {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 20000);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 20000);
+    child.on('exit', (code) => reject(new Error(`${what} exited with ${code}: ${out}`)));
     child.stdout.on('data', (d) => {
       out += d;
-      const api = out.match(/api and demo: (http:\/\/\S+)/);
-      const s3 = out.match(/s3 store: (http:\/\/\S+)/);
-      if (api && s3) { clearTimeout(timer); resolve({ api: api[1], s3: s3[1] }); }
+      const found = patterns.map((p) => out.match(p));
+      if (found.every(Boolean)) { clearTimeout(timer); resolve({ child, matches: found.map((m) => m[1]) }); }
     });
   });
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+/**
+ * Starts the reference server on free ports; resolves to { api, s3, dataDir, openUploads(prefix), stop() }.
+ * `s3Listen` fixes the store's address; `extraArgs` go to the server as they are.
+ */
+export async function startServer(extraArgs = [], { s3Listen = '127.0.0.1:0' } = {}) {
+  const bin = process.env.S3MP_SERVER_BIN || path.join(root, 'target/debug/s3-multipart-server');
+  const dataDir = mkdtempSync(path.join(tmpdir(), 's3mp-e2e-'));
+  const { child, matches } = await spawnAndWait(bin, [
+    '--listen', '127.0.0.1:0', '--s3-listen', s3Listen, '--data-dir', path.join(dataDir, 'data'),
+    '--www-dir', path.join(root, 'www/dist'), '--debug-endpoints', ...extraArgs,
+  ], [/api and demo: (http:\/\/\S+)/, /s3 store: (http:\/\/\S+)/], 'server');
+  const [api, s3] = matches;
   return {
-    ...urls,
+    api,
+    s3,
     dataDir,
+    /** Open multipart uploads whose key starts with `prefix`. */
+    async openUploads(prefix = '') {
+      const r = await fetch(`${api}/uploads/multipart/open?prefix=${encodeURIComponent(prefix)}`);
+      return (await r.json()).uploads;
+    },
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stopChild(child);
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The reference server with the fault proxy in front of its store: presigned
+ * URLs point at the proxy, which forwards to the store. Resolves to the server
+ * plus { proxy, stats(), resetStats(), stop() }.
+ */
+export async function startFaultyStack({ proxyArgs = [], serverArgs = [] } = {}) {
+  const storePort = await freePort();
+  const bin = process.env.S3MP_PROXY_BIN || path.join(root, 'target/debug/fault-proxy');
+  const { child, matches } = await spawnAndWait(bin, [
+    '--listen', '127.0.0.1:0', '--upstream', `http://127.0.0.1:${storePort}`, ...proxyArgs,
+  ], [/fault-proxy: (http:\/\/\S+)/], 'fault-proxy');
+  const proxy = matches[0];
+  let server;
+  try {
+    server = await startServer(['--s3-public-endpoint', proxy, ...serverArgs], { s3Listen: `127.0.0.1:${storePort}` });
+  } catch (e) {
+    await stopChild(child);
+    throw e;
+  }
+  return {
+    ...server,
+    proxy,
+    async stats() { return (await fetch(`${proxy}/__fault-proxy/stats`)).json(); },
+    async resetStats() { await fetch(`${proxy}/__fault-proxy/stats`, { method: 'POST' }); },
+    async stop() { await stopChild(child); await server.stop(); },
   };
 }
 

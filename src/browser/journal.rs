@@ -1,0 +1,125 @@
+//! The resume journal's storage: IndexedDB (which Web Workers have too), one
+//! JSON entry per resumable upload. Best effort: when IndexedDB is missing or
+//! fails, uploads still work, they just cannot be resumed after a reload.
+//! What an entry holds and when it may be resumed is decided in
+//! [`crate::resume`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::resume::Entry;
+
+#[wasm_bindgen(inline_js = r#"
+const DB = 's3-multipart-wasm';
+const STORE = 'uploads';
+let opened = null;
+function db() {
+  if (!opened) {
+    opened = new Promise((resolve, reject) => {
+      if (typeof indexedDB === 'undefined') { reject(new Error('IndexedDB is unavailable')); return; }
+      const r = indexedDB.open(DB, 1);
+      r.onupgradeneeded = () => r.result.createObjectStore(STORE);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    opened.catch(() => { opened = null; });
+  }
+  return opened;
+}
+function run(mode, f) {
+  return db().then((d) => new Promise((resolve, reject) => {
+    const t = d.transaction(STORE, mode);
+    const req = f(t.objectStore(STORE));
+    t.oncomplete = () => resolve(req.result);
+    t.onerror = () => reject(t.error);
+    t.onabort = () => reject(t.error);
+  }));
+}
+export function journalGet(id) { return run('readonly', (s) => s.get(id)); }
+export function journalPut(id, json) { return run('readwrite', (s) => s.put(json, id)); }
+export function journalDelete(id) { return run('readwrite', (s) => s.delete(id)); }
+export function journalAll() { return run('readonly', (s) => s.getAll()); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = journalGet)]
+    async fn journal_get(id: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = journalPut)]
+    async fn journal_put(id: &str, json: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = journalDelete)]
+    async fn journal_delete(id: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = journalAll)]
+    async fn journal_all() -> Result<JsValue, JsValue>;
+}
+
+/// Reads the entry `id`; `None` when there is none, or it cannot be read.
+pub async fn get(id: &str) -> Option<Entry> {
+    let v = journal_get(id).await.ok()?;
+    serde_json::from_str(&v.as_string()?).ok()
+}
+
+/// Every readable entry.
+pub async fn all() -> Vec<Entry> {
+    let Ok(v) = journal_all().await else { return Vec::new() };
+    js_sys::Array::from(&v).iter().filter_map(|s| serde_json::from_str(&s.as_string()?).ok()).collect()
+}
+
+/// Deletes the entry `id` (quietly).
+pub async fn delete(id: &str) {
+    let _ = journal_delete(id).await;
+}
+
+/// The journal entry of one running upload, written as it goes. IndexedDB
+/// runs the writes in the order they are made.
+pub struct Session {
+    entry: RefCell<Entry>,
+}
+
+impl Session {
+    /// A session writing `entry`.
+    pub fn new(entry: Entry) -> Rc<Self> {
+        Rc::new(Self { entry: RefCell::new(entry) })
+    }
+
+    fn write(&self) {
+        let e = self.entry.borrow();
+        let (id, json) = (e.id.clone(), serde_json::to_string(&*e).unwrap_or_default());
+        spawn_local(async move {
+            let _ = journal_put(&id, &json).await;
+        });
+    }
+
+    /// The multipart upload exists: from now on it can be resumed.
+    pub fn started(&self, upload_id: &str, part_size: u64, now_ms: u64) {
+        {
+            let mut e = self.entry.borrow_mut();
+            e.upload_id = upload_id.to_owned();
+            e.part_size = part_size;
+            e.updated_ms = now_ms;
+            e.parts.clear();
+        }
+        self.write();
+    }
+
+    /// A part is stored.
+    pub fn part_done(&self, part: u16, etag: &str, now_ms: u64) {
+        {
+            let mut e = self.entry.borrow_mut();
+            if e.upload_id.is_empty() {
+                return;
+            }
+            e.parts.retain(|(n, _)| *n != part);
+            e.parts.push((part, etag.to_owned()));
+            e.updated_ms = now_ms;
+        }
+        self.write();
+    }
+
+    /// The upload is over (done, aborted, or failed and aborted): nothing to resume.
+    pub fn finished(&self) {
+        let id = self.entry.borrow().id.clone();
+        spawn_local(async move { delete(&id).await });
+    }
+}

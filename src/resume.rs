@@ -1,0 +1,182 @@
+//! The resume journal's rules, pure: what an entry holds, how a file is
+//! recognised again after a page reload, and whether an entry may be resumed.
+//! The browser glue stores entries (IndexedDB) and carries the decisions out.
+//!
+//! A file is recognised by its fingerprint: name, size, `lastModified`, and a
+//! hash of a small content sample (64 KiB at the start, middle and end). An
+//! entry is looked up by endpoint, key, name, size and `lastModified`; when
+//! those match but the sample hash does not, the file changed under the same
+//! name and date: the old upload is refused (aborted), not resumed.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the entry format.
+pub const JOURNAL_VERSION: u32 = 1;
+/// Entries older than this are dropped (and their uploads aborted): 7 days.
+pub const DEFAULT_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+/// Bytes hashed at each sample point.
+pub const SAMPLE_BYTES: u64 = 64 * 1024;
+
+/// One resumable upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Format version.
+    pub v: u32,
+    /// Lookup id (see [`entry_id`]).
+    pub id: String,
+    /// The backend it belongs to.
+    pub endpoint: String,
+    /// Object key.
+    pub key: String,
+    /// File name.
+    pub name: String,
+    /// File size.
+    pub size: u64,
+    /// File `lastModified` (ms).
+    pub last_modified: u64,
+    /// Hash of the content sample.
+    pub sample: String,
+    /// The multipart upload.
+    pub upload_id: String,
+    /// Its part size.
+    pub part_size: u64,
+    /// MIME type.
+    pub content_type: String,
+    /// When it started (ms since the epoch).
+    pub created_ms: u64,
+    /// Last change (ms since the epoch).
+    pub updated_ms: u64,
+    /// Parts known to be stored: (number, ETag).
+    pub parts: Vec<(u16, String)>,
+}
+
+/// The lookup id of an entry.
+pub fn entry_id(endpoint: &str, key: &str, name: &str, size: u64, last_modified: u64) -> String {
+    format!("{endpoint}\u{1f}{key}\u{1f}{name}\u{1f}{size}\u{1f}{last_modified}")
+}
+
+/// The byte ranges hashed for the fingerprint: up to three of 64 KiB.
+pub fn sample_ranges(size: u64) -> Vec<(u64, u64)> {
+    if size <= 3 * SAMPLE_BYTES {
+        return vec![(0, size)];
+    }
+    let mid = size / 2 - SAMPLE_BYTES / 2;
+    vec![(0, SAMPLE_BYTES), (mid, mid + SAMPLE_BYTES), (size - SAMPLE_BYTES, size)]
+}
+
+/// FNV-1a (64 bit) of the sample chunks, as hex: cheap, stable, enough to tell
+/// a changed file from the same one (it is no defence against an adversary).
+pub fn sample_hash<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for chunk in chunks {
+        for &b in chunk {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// What to do with the journal entry found for a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// No entry: start a new upload.
+    Fresh,
+    /// Go on with this upload.
+    Resume(Entry),
+    /// An entry that must not be resumed: abort its upload, drop it, start anew.
+    Drop {
+        /// The entry.
+        entry: Entry,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// Decides about `found` for a file whose sample hashes to `sample`.
+pub fn decide(
+    found: Option<Entry>,
+    sample: &str,
+    part_size_ok: impl Fn(u64) -> bool,
+    now_ms: u64,
+    ttl_ms: u64,
+) -> Lookup {
+    let Some(entry) = found else { return Lookup::Fresh };
+    if entry.v != JOURNAL_VERSION {
+        Lookup::Drop { entry, reason: "it was written by another version" }
+    } else if now_ms.saturating_sub(entry.updated_ms) > ttl_ms {
+        Lookup::Drop { entry, reason: "it expired" }
+    } else if entry.sample != sample {
+        Lookup::Drop { entry, reason: "the file's content changed under the same name, size and date" }
+    } else if !part_size_ok(entry.part_size) {
+        Lookup::Drop { entry, reason: "its part size does not fit the file" }
+    } else {
+        Lookup::Resume(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(sample: &str, updated_ms: u64) -> Entry {
+        Entry {
+            v: JOURNAL_VERSION,
+            id: entry_id("/api", "k", "f.bin", 10, 5),
+            endpoint: "/api".into(),
+            key: "k".into(),
+            name: "f.bin".into(),
+            size: 10,
+            last_modified: 5,
+            sample: sample.into(),
+            upload_id: "u".into(),
+            part_size: 8 << 20,
+            content_type: "application/octet-stream".into(),
+            created_ms: 0,
+            updated_ms,
+            parts: vec![(1, "\"a\"".into())],
+        }
+    }
+
+    #[test]
+    fn lookups() {
+        let ok = |_| true;
+        let day = 24 * 3600 * 1000;
+        assert_eq!(decide(None, "s", ok, 0, DEFAULT_TTL_MS), Lookup::Fresh);
+        assert_eq!(decide(Some(entry("s", day)), "s", ok, 2 * day, DEFAULT_TTL_MS), Lookup::Resume(entry("s", day)));
+        let cases = [
+            (entry("other", day), 2 * day, "content changed"),
+            (entry("s", 0), 8 * day, "expired"),
+            (Entry { v: 0, ..entry("s", day) }, 2 * day, "another version"),
+        ];
+        for (e, now, why) in cases {
+            let Lookup::Drop { reason, .. } = decide(Some(e), "s", ok, now, DEFAULT_TTL_MS) else { panic!("{why}") };
+            assert!(reason.contains(why), "{reason}");
+        }
+        let Lookup::Drop { reason, .. } = decide(Some(entry("s", day)), "s", |_| false, day, DEFAULT_TTL_MS) else {
+            panic!("part size")
+        };
+        assert!(reason.contains("part size"));
+    }
+
+    #[test]
+    fn samples() {
+        assert_eq!(sample_ranges(0), vec![(0, 0)]);
+        assert_eq!(sample_ranges(100), vec![(0, 100)]);
+        let s = 10 << 20;
+        let r = sample_ranges(s);
+        assert_eq!(r.len(), 3);
+        assert!(r.iter().all(|(a, b)| b - a == SAMPLE_BYTES && *b <= s));
+        assert_eq!(sample_hash([&b""[..]]), "cbf29ce484222325", "FNV-1a offset basis");
+        assert_eq!(sample_hash([&b"a"[..]]), "af63dc4c8601ec8c", "FNV-1a of \"a\"");
+        assert_ne!(sample_hash([&b"ab"[..]]), sample_hash([&b"ba"[..]]));
+        assert_eq!(sample_hash([&b"ab"[..]]), sample_hash([&b"a"[..], &b"b"[..]]), "chunking does not matter");
+    }
+
+    #[test]
+    fn entries_round_trip_as_json() {
+        let e = entry("s", 1);
+        let json = serde_json::to_string(&e).expect("json");
+        assert_eq!(serde_json::from_str::<Entry>(&json).expect("parse"), e);
+    }
+}

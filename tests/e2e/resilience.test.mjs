@@ -1,0 +1,201 @@
+// Resilience end to end: the demo page uploads 64 MiB files in Chromium while
+// the fault proxy (in front of the store) and the reference server's own fault
+// injection make the network bad. Every file must arrive intact (SHA-256), and
+// no multipart upload may be left open in the store. With RELIABILITY_OUT set,
+// the figures of the run are written there as JSON (see docs/RELIABILITY.md).
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { launchBrowser, MIB, randomFile, startFaultyStack, storedObject } from './helpers.mjs';
+
+const SIZE = 64 * MIB;
+let browser;
+const figures = [];
+
+before(async () => { browser = await launchBrowser(); });
+after(async () => {
+  await browser?.close();
+  if (process.env.RELIABILITY_OUT) {
+    mkdirSync(path.dirname(process.env.RELIABILITY_OUT), { recursive: true });
+    writeFileSync(process.env.RELIABILITY_OUT, `${JSON.stringify({ date: new Date().toISOString(), size: SIZE, figures }, null, 2)}\n`);
+  }
+});
+
+const settled = '#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]';
+
+/**
+ * Uploads a fresh 64 MiB file through the demo page of `stack`; `during(page)`
+ * runs while it goes. Returns what happened; the caller asserts.
+ */
+async function run(stack, name, { query = '', during, expect = 'done', timeout = 240_000 } = {}) {
+  const src = randomFile(`${name}.bin`, SIZE);
+  const started = Date.now();
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${stack.api}/?${query}`);
+    await page.setInputFiles('#file', src.file);
+    if (during) await during(page, src);
+    await page.waitForSelector(settled, { timeout });
+    const state = await page.getAttribute('#state', 'data-state');
+    const error = await page.textContent('#error');
+    assert.equal(state, expect, `${name}: ended ${state} (${error})`);
+    const retries = Number(await page.textContent('#retries'));
+    const resumed = await page.textContent('#resumed');
+    const stats = await stack.stats();
+    let intact = false;
+    if (expect === 'done') {
+      const stored = await storedObject(stack.api, `demo/${name}.bin`);
+      assert.equal(stored.size, src.size, `${name}: stored size`);
+      assert.equal(stored.sha256, src.sha256, `${name}: stored object is intact`);
+      intact = true;
+    }
+    assert.deepEqual(await stack.openUploads('demo/'), [], `${name}: no multipart upload left open`);
+    return { name, state, intact, retries, resumed, stats, ms: Date.now() - started, size: src.size };
+  } finally {
+    await page.close();
+    src.cleanup();
+  }
+}
+
+function record(r, scenario, extra = {}) {
+  figures.push({
+    scenario,
+    tried: 1,
+    intact: r.intact ? 1 : 0,
+    retries: r.retries,
+    bytesSent: r.stats.matched_body_bytes,
+    bytesResent: Math.max(0, r.stats.matched_body_bytes - r.size),
+    faultsInjected: r.stats.failed + r.stats.reset + r.stats.stalled,
+    seconds: Math.round(r.ms / 100) / 10,
+    ...extra,
+  });
+}
+
+async function scenario(name, stackOptions, body) {
+  const stack = await startFaultyStack(stackOptions);
+  try {
+    await body(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
+test('20 % of part PUTs answer 500 or 503', { timeout: 300_000 }, () =>
+  scenario('fail-5xx', { proxyArgs: ['--fail-rate', '0.2', '--fail-nth', '3', '--fail-status', '500,503', '--seed', '11'] }, async (stack) => {
+    const r = await run(stack, 'fail-5xx');
+    assert.ok(r.stats.failed > 0, 'faults were injected');
+    assert.ok(r.retries >= r.stats.failed, `each failure was retried (${r.retries} retries, ${r.stats.failed} faults)`);
+    record(r, '20 % of part PUTs answer 500/503');
+  }));
+
+test('10 % of part PUTs are cut mid-body', { timeout: 300_000 }, () =>
+  scenario('reset', { proxyArgs: ['--reset-rate', '0.1', '--seed', '12'] }, async (stack) => {
+    const r = await run(stack, 'reset');
+    record(r, '10 % of part PUTs reset mid-body');
+  }));
+
+test('one part stalls for 30 s; the stall is detected and the part retried', { timeout: 300_000 }, () =>
+  scenario('stall', { proxyArgs: ['--stall-nth', '3', '--stall-secs', '30'] }, async (stack) => {
+    const r = await run(stack, 'stall', { query: 'partTimeout=10000' });
+    assert.equal(r.stats.stalled, 1);
+    assert.ok(r.retries >= 1);
+    assert.ok(r.ms < 28_000, `the client did not sit out the 30 s stall (${r.ms} ms)`);
+    record(r, 'one part stalls 30 s (partTimeout 10 s)');
+  }));
+
+test('429 with Retry-After is waited out', { timeout: 300_000 }, () =>
+  scenario('slowdown', { proxyArgs: ['--fail-rate', '0.2', '--fail-nth', '2', '--fail-status', '429', '--retry-after', '2', '--seed', '13'] }, async (stack) => {
+    const r = await run(stack, 'slowdown');
+    assert.ok(r.stats.failed > 0);
+    assert.ok(r.ms >= 2_000, 'Retry-After was honoured');
+    record(r, '20 % of part PUTs answer 429 with Retry-After: 2');
+  }));
+
+test('every URL expires after 5 s on a slow link', { timeout: 300_000 }, () =>
+  scenario('expiry', { proxyArgs: ['--bandwidth-mbit', '40', '--latency-ms', '20'], serverArgs: ['--presign-expiry', '5'] }, async (stack) => {
+    const r = await run(stack, 'expiry');
+    assert.ok(r.ms > 10_000, `the link was slow enough for URLs to expire (${r.ms} ms)`);
+    record(r, 'URLs expire after 5 s, link 40 Mbit/s + 20 ms');
+  }));
+
+test('20 % of part-url calls answer 5xx', { timeout: 300_000 }, () =>
+  scenario('backend-5xx', { serverArgs: ['--fault-rate', '0.2', '--fault-calls', 'part-url'] }, async (stack) => {
+    const r = await run(stack, 'backend-5xx');
+    assert.ok(r.retries > 0, 'the backend failures were retried');
+    record(r, '20 % of part-url calls answer 503');
+  }));
+
+test("complete's reply is lost: the retry finds the object, no error, no duplicate", { timeout: 300_000 }, () =>
+  scenario('lost-complete', { serverArgs: ['--fault-rate', '0.5', '--fault-calls', 'complete', '--fault-after'] }, async (stack) => {
+    const r = await run(stack, 'lost-complete');
+    assert.ok(r.retries >= 1, 'complete was sent again after its reply was lost');
+    record(r, "half of complete's replies lost (503 after completing)");
+  }));
+
+test('offline for 5 s in the middle (CDP network emulation)', { timeout: 300_000 }, () =>
+  scenario('offline', { proxyArgs: ['--bandwidth-mbit', '100'] }, async (stack) => {
+    let offlineAt = null;
+    const r = await run(stack, 'offline', {
+      during: async (page) => {
+        const cdp = await page.context().newCDPSession(page);
+        await cdp.send('Network.enable');
+        await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 30, null, { timeout: 60_000 });
+        offlineAt = Number(await page.getAttribute('#bar', 'value'));
+        await cdp.send('Network.emulateNetworkConditions', { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+        await new Promise((res) => setTimeout(res, 5_000));
+        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      },
+    });
+    assert.ok(offlineAt < 100, 'went offline mid-upload');
+    assert.equal(r.retries, 0, 'the offline spell cost no retries');
+    record(r, 'offline for 5 s at 30 % (CDP), link 100 Mbit/s', { offlineAtPercent: Math.round(offlineAt) });
+  }));
+
+test('a page reload at about 50 %, then a resume that sends only what is missing', { timeout: 300_000 }, () =>
+  scenario('reload', { proxyArgs: ['--bandwidth-mbit', '100'] }, async (stack) => {
+    let sentBefore = 0;
+    // Small parts, two at a time: by 50 % several parts are stored.
+    const r = await run(stack, 'reload', {
+      query: 'partSize=5242880&concurrency=2',
+      during: async (page, src) => {
+        await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 50, null, { timeout: 60_000 });
+        await page.reload();
+        sentBefore = (await stack.stats()).matched_body_bytes;
+        await stack.resetStats();
+        await page.setInputFiles('#file', src.file);
+      },
+    });
+    assert.match(r.resumed, /resumed upload .*: [1-9]\d* parts/, 'the upload was resumed');
+    const after = r.stats.matched_body_bytes;
+    assert.ok(after < SIZE, `after the reload ${after} bytes were sent, fewer than the file's ${SIZE}`);
+    figures.push({
+      scenario: 'page reload at ~50 %, then resume (100 Mbit/s)',
+      tried: 1,
+      intact: 1,
+      retries: r.retries,
+      bytesSent: sentBefore + after,
+      bytesResent: Math.max(0, sentBefore + after - SIZE),
+      bytesSentAfterReload: after,
+      faultsInjected: 0,
+      seconds: Math.round(r.ms / 100) / 10,
+    });
+  }));
+
+test('a fatal S3 error aborts the upload: nothing left in the store', { timeout: 300_000 }, () =>
+  scenario('fatal', { proxyArgs: ['--fail-rate', '1', '--fail-status', '403'] }, async (stack) => {
+    const r = await run(stack, 'fatal', { expect: 'error' });
+    record(r, 'every part PUT answers 403 (fatal)');
+  }));
+
+test('abort in the middle: nothing left in the store', { timeout: 300_000 }, () =>
+  scenario('abort', { proxyArgs: ['--bandwidth-mbit', '100'] }, async (stack) => {
+    const r = await run(stack, 'abort', {
+      expect: 'aborted',
+      during: async (page) => {
+        await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 20, null, { timeout: 60_000 });
+        await page.click('#abort');
+      },
+    });
+    record(r, 'abort at 20 %');
+  }));
