@@ -26,8 +26,9 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "cargo test (engine, protocol, server against the embedded store)"
 cargo test --workspace 2>&1 | tee -a "$log"
 
-step "build the WASM package and the demo page"
+step "build the WASM package, the demo page and the npm tarball"
 bash scripts/build.sh
+tarball=$(bash scripts/package.sh | tail -1)
 cargo build -p s3-multipart-server -p s3-fault-proxy
 
 # start_server NAME ARGS...: starts a reference server on free ports; sets $api.
@@ -60,8 +61,8 @@ step "wasm-pack test --headless --chrome (the client in real Chromium, also in a
 WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" \
   CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome 2>&1 | tee -a "$log"
 
-step "end to end in Chromium (playwright-core): demo page, the seed example, resilience through the fault proxy"
-node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$log"
+step "end to end in Chromium (playwright-core): demo page and widget, the seed example, resilience through the fault proxy, the npm package in fresh webpack and Vite apps"
+S3MP_NPM_TARBALL="$tarball" node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$log"
 
 awk '
   /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -1,50 +1,186 @@
-// The demo page uploads a 64 MiB file chosen through the real file input; the
-// stored object is read back from the embedded S3 store and compared by SHA-256.
+// The demo page and its widget in Chromium: real files through the real file
+// input (or dropped, or chosen from the keyboard), stored objects read back
+// from the embedded store and compared by SHA-256.
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, startServer, storedObject } from './helpers.mjs';
+import { launchBrowser, MIB, randomFile, root, startFaultyStack, storedObject } from './helpers.mjs';
 
-let server;
+let stack;
 let browser;
 
 before(async () => {
-  server = await startServer();
+  // A 200 Mbit/s link, so that there is time to pause and cancel.
+  stack = await startFaultyStack({ proxyArgs: ['--bandwidth-mbit', '200'] });
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  await server?.stop();
+  await stack?.stop();
 });
 
-test('demo page uploads a 64 MiB file intact', { timeout: 180_000 }, async () => {
+const row = (name) => `li:has(.name:text-is(${JSON.stringify(name)}))`;
+const rowState = (page, name) => page.getAttribute(`.s3-upload-panel ${row(name)}`, 'data-state');
+const waitState = (page, name, states, timeout = 120_000) => page.waitForSelector(
+  states.map((s) => `.s3-upload-panel ${row(name)}[data-state="${s}"]`).join(', '), { timeout });
+
+async function openDemo() {
+  const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+  const errors = [];
+  const dialogs = [];
+  page.on('pageerror', (e) => errors.push(e));
+  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  await page.goto(`${stack.api}/`);
+  return { page, errors, dialogs };
+}
+
+test('the demo page uploads a 64 MiB file chosen through the real file input', { timeout: 180_000 }, async () => {
   const src = randomFile('big file.bin', 64 * MIB);
   try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(e));
-    await page.goto(`${server.api}/`);
-    const percents = [];
-    await page.exposeFunction('recordPercent', (v) => percents.push(v));
+    const { page, errors } = await openDemo();
+    const values = [];
+    await page.exposeFunction('recordValue', (v) => values.push(v));
     await page.evaluate(() => {
-      new MutationObserver(() => window.recordPercent(Number(document.getElementById('bar').value)))
-        .observe(document.getElementById('bar'), { attributes: true });
+      document.getElementById('files').addEventListener('upload-progress', (e) => window.recordValue(e.detail.progress.percent));
     });
-    await page.setInputFiles('#file', src.file);
-    await page.waitForSelector('#state[data-state="done"], #state[data-state="error"]', { timeout: 170_000 });
-    const error = await page.textContent('#error');
-    assert.equal(await page.getAttribute('#state', 'data-state'), 'done', `upload failed: ${error}`);
-    const key = await page.textContent('#result-key');
-    assert.equal(key, 'demo/big file.bin');
-    const stored = await storedObject(server.api, key);
+    await page.setInputFiles('#files', src.file);
+    await waitState(page, 'big file.bin', ['done', 'error']);
+    assert.equal(await rowState(page, 'big file.bin'), 'done', await page.textContent(`.s3-upload-panel ${row('big file.bin')} .error`));
+    const stored = await storedObject(stack.api, 'demo/big file.bin');
     assert.equal(stored.size, src.size);
     assert.equal(stored.sha256, src.sha256, 'stored object has the SHA-256 of the source file');
-    const href = await page.getAttribute('#download', 'href');
-    assert.ok(href.startsWith('http://127.0.0.1:'), `download link: ${href}`);
-    assert.ok(percents.length > 1, 'progress was shown');
-    for (let i = 1; i < percents.length; i++) assert.ok(percents[i] >= percents[i - 1], `progress went back: ${percents}`);
-    assert.equal(percents.at(-1), 100);
+    assert.ok(values.length > 1, 'upload-progress events fired');
+    for (let i = 1; i < values.length; i++) assert.ok(values[i] >= values[i - 1], 'progress never goes back');
+    const bar = `.s3-upload-panel ${row('big file.bin')} [role="progressbar"]`;
+    assert.equal(await page.getAttribute(bar, 'aria-valuenow'), '100');
+    assert.match(await page.getAttribute(bar, 'aria-valuetext'), /^100 %, 64\.0 MiB of 64\.0 MiB$/);
+    assert.equal(await page.textContent('#log li'), 'demo/big file.bin (67108864 bytes) ');
     assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    src.cleanup();
+  }
+});
+
+test('three files: one paused and resumed, one cancelled; two stored intact; screenshot', { timeout: 180_000 }, async () => {
+  const files = ['alpha.bin', 'bravo.bin', 'charlie.bin'].map((n) => randomFile(n, 40 * MIB));
+  try {
+    const { page, errors } = await openDemo();
+    const events = await page.evaluateHandle(() => {
+      const seen = { complete: [], error: [] };
+      const input = document.getElementById('files');
+      input.addEventListener('upload-complete', (e) => seen.complete.push(e.detail.file.name));
+      input.addEventListener('upload-error', (e) => seen.error.push(e.detail.file.name));
+      return seen;
+    });
+    await page.setInputFiles('#files', files.map((f) => f.file));
+    await waitState(page, 'bravo.bin', ['uploading']);
+    await page.click(`.s3-upload-panel ${row('bravo.bin')} button.pause`);
+    assert.equal(await rowState(page, 'bravo.bin'), 'paused');
+    await page.click(`.s3-upload-panel ${row('charlie.bin')} button.cancel`);
+    await waitState(page, 'charlie.bin', ['cancelled']);
+    await page.waitForTimeout(500);
+    const pausedAt = await page.getAttribute(`.s3-upload-panel ${row('bravo.bin')} [role="progressbar"]`, 'aria-valuenow');
+    await page.waitForTimeout(500);
+    assert.equal(await page.getAttribute(`.s3-upload-panel ${row('bravo.bin')} [role="progressbar"]`, 'aria-valuenow'), pausedAt, 'no progress while paused');
+    await page.click(`.s3-upload-panel ${row('bravo.bin')} button.resume`);
+    await waitState(page, 'alpha.bin', ['done']);
+    await waitState(page, 'bravo.bin', ['done']);
+    for (const f of files.slice(0, 2)) {
+      const stored = await storedObject(stack.api, `demo/${path.basename(f.file)}`);
+      assert.equal(stored.sha256, f.sha256, `${f.file} intact`);
+    }
+    assert.deepEqual(await stack.openUploads('demo/charlie'), [], 'the cancelled upload was deleted');
+    assert.equal(await page.isVisible(`.s3-upload-panel ${row('charlie.bin')} button.retry`), true, 'a cancelled file offers Retry');
+    assert.deepEqual((await events.jsonValue()).complete.sort(), ['alpha.bin', 'bravo.bin']);
+
+    // The screenshot of the README, made here; it must not be blank.
+    const shot = await page.screenshot({ fullPage: true });
+    const blank = await browser.newPage({ viewport: { width: 900, height: 700 } });
+    await blank.setContent('<html><body></body></html>');
+    const blankShot = await blank.screenshot({ fullPage: true });
+    await blank.close();
+    assert.ok(shot.length > 4 * blankShot.length, `screenshot has content (${shot.length} bytes vs ${blankShot.length} blank)`);
+    mkdirSync(path.join(root, 'docs'), { recursive: true });
+    writeFileSync(path.join(root, 'docs/widget.png'), shot);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    files.forEach((f) => f.cleanup());
+  }
+});
+
+test('a hostile file name is shown as text and runs no script', { timeout: 120_000 }, async () => {
+  const name = '<img src=x onerror=alert(1)>.bin';
+  const src = randomFile(name, 1000);
+  try {
+    const { page, errors, dialogs } = await openDemo();
+    await page.setInputFiles('#files', src.file);
+    await waitState(page, name, ['done', 'error']);
+    await page.waitForTimeout(300);
+    assert.deepEqual(dialogs, [], 'no alert ran');
+    assert.equal(await page.locator('.s3-upload-panel img').count(), 0, 'no <img> element was made');
+    assert.equal(await page.locator('#log img').count(), 0);
+    assert.equal(await page.textContent(`.s3-upload-panel ${row(name)} .name`), name);
+    const stored = await storedObject(stack.api, `demo/${name}`);
+    assert.equal(stored.sha256, src.sha256);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    src.cleanup();
+  }
+});
+
+test('keyboard only: choose, pause, resume', { timeout: 120_000 }, async () => {
+  const src = randomFile('keys.bin', 48 * MIB);
+  try {
+    const { page } = await openDemo();
+    const focused = () => page.evaluate(() => {
+      let a = document.activeElement;
+      while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+      return a ? (a.getAttribute('aria-label') || a.textContent) : null;
+    });
+    for (let i = 0; i < 10 && (await focused()) !== 'Choose files'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Choose files', 'the choose button is reachable by Tab');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    await chooser.setFiles(src.file);
+    await waitState(page, 'keys.bin', ['uploading']);
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Pause keys.bin');
+    await page.keyboard.press('Enter');
+    assert.equal(await rowState(page, 'keys.bin'), 'paused');
+    assert.equal(await focused(), 'Resume keys.bin', 'focus moves to Resume');
+    await page.keyboard.press('Enter');
+    await waitState(page, 'keys.bin', ['done']);
+    assert.equal((await storedObject(stack.api, 'demo/keys.bin')).sha256, src.sha256);
+    await page.close();
+  } finally {
+    src.cleanup();
+  }
+});
+
+test('the custom element uploads, is styled by custom properties, and leaks no CSS', { timeout: 120_000 }, async () => {
+  const src = randomFile('element.bin', 9 * MIB);
+  try {
+    const { page } = await openDemo();
+    const styleCount = await page.evaluate(() => document.querySelectorAll('style, link[rel=stylesheet]').length);
+    await page.evaluate(() => document.getElementById('element').style.setProperty('--s3u-accent', 'rgb(255, 0, 0)'));
+    await page.setInputFiles('s3-upload input[type=file]', src.file);
+    await page.waitForSelector('s3-upload li[data-state="uploading"], s3-upload li[data-state="done"]');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.querySelector('s3-upload').shadowRoot.querySelector('.fill')).backgroundColor), 'rgb(255, 0, 0)');
+    await page.waitForSelector('s3-upload li[data-state="done"]', { timeout: 60_000 });
+    assert.equal((await storedObject(stack.api, 'element/element.bin')).sha256, src.sha256);
+    assert.equal(await page.evaluate(() => document.querySelectorAll('style, link[rel=stylesheet]').length), styleCount, 'no style added to the page');
+    // The page's own buttons keep the page's look: the widget's button rules stay in its shadow root.
+    const pageButton = await page.evaluate(() => {
+      const b = document.createElement('button');
+      document.body.append(b);
+      return getComputedStyle(b).borderRadius;
+    });
+    assert.equal(pageButton, '0px');
+    await page.close();
   } finally {
     src.cleanup();
   }

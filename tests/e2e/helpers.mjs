@@ -50,14 +50,14 @@ export async function freePort() {
 
 /**
  * Starts the reference server on free ports; resolves to { api, s3, dataDir, openUploads(prefix), stop() }.
- * `s3Listen` fixes the store's address; `extraArgs` go to the server as they are.
+ * `s3Listen` fixes the store's address, `wwwDir` the pages served; `extraArgs` go to the server as they are.
  */
-export async function startServer(extraArgs = [], { s3Listen = '127.0.0.1:0' } = {}) {
+export async function startServer(extraArgs = [], { s3Listen = '127.0.0.1:0', wwwDir = path.join(root, 'www/dist') } = {}) {
   const bin = process.env.S3MP_SERVER_BIN || path.join(root, 'target/debug/s3-multipart-server');
   const dataDir = mkdtempSync(path.join(tmpdir(), 's3mp-e2e-'));
   const { child, matches } = await spawnAndWait(bin, [
     '--listen', '127.0.0.1:0', '--s3-listen', s3Listen, '--data-dir', path.join(dataDir, 'data'),
-    '--www-dir', path.join(root, 'www/dist'), '--debug-endpoints', ...extraArgs,
+    '--www-dir', wwwDir, '--debug-endpoints', ...extraArgs,
   ], [/api and demo: (http:\/\/\S+)/, /s3 store: (http:\/\/\S+)/], 'server');
   const [api, s3] = matches;
   return {

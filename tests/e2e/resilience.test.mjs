@@ -33,7 +33,7 @@ async function run(stack, name, { query = '', during, expect = 'done', timeout =
   const started = Date.now();
   const page = await browser.newPage();
   try {
-    await page.goto(`${stack.api}/?${query}`);
+    await page.goto(`${stack.api}/harness.html?${query}`);
     await page.setInputFiles('#file', src.file);
     if (during) await during(page, src);
     await page.waitForSelector(settled, { timeout });

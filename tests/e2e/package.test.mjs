@@ -1,0 +1,99 @@
+// The npm package: the tarball of `npm pack` installs into a fresh webpack 5
+// app and a fresh Vite app, each builds, and each uploads through the widget
+// (and the API) in Chromium. Also the size budget of WASM + JS glue.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, before, test } from 'node:test';
+import { launchBrowser, MIB, randomFile, root, startServer, storedObject } from './helpers.mjs';
+
+/** The budget for the gzipped WASM module plus its JS glue (bundler build). */
+export const BUDGET_GZIP_BYTES = 140 * 1024;
+
+let tarball;
+let browser;
+const temps = [];
+
+function sh(cmd, args, cwd) {
+  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+before(async () => {
+  tarball = process.env.S3MP_NPM_TARBALL || sh('bash', ['scripts/package.sh'], root).trim().split('\n').pop();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  temps.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+test('the package has both builds, the widget, types and a README', () => {
+  const list = sh('tar', ['tzf', tarball]).split('\n');
+  for (const f of ['package/package.json', 'package/README.md', 'package/widget.d.ts', 'package/widget-core.js',
+    'package/bundler/s3_multipart_wasm.js', 'package/bundler/s3_multipart_wasm.d.ts', 'package/bundler/s3_multipart_wasm_bg.wasm',
+    'package/bundler/widget.js', 'package/web/s3_multipart_wasm.js', 'package/web/s3_multipart_wasm.d.ts', 'package/web/widget.js']) {
+    assert.ok(list.includes(f), `${f} is in the tarball`);
+  }
+  const types = readFileSync(path.join(root, 'target/npm-package/bundler/s3_multipart_wasm.d.ts'), 'utf8');
+  for (const t of ['class Uploader', 'interface UploaderOptions', 'interface UploadProgress', 'interface UploadError', 'interface UploadHandle']) {
+    assert.ok(types.includes(t), `types declare ${t}`);
+  }
+});
+
+test('gzipped size of WASM + JS glue is within the budget', () => {
+  const dir = path.join(root, 'target/npm-package/bundler');
+  const files = [...readdirSync(dir).filter((f) => /\.(wasm|js)$/.test(f) && f !== 'widget.js'),
+    ...readdirSync(path.join(dir, 'snippets'), { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => path.join('snippets', f))];
+  let wasm = 0;
+  let js = 0;
+  for (const f of files) {
+    const gz = gzipSync(readFileSync(path.join(dir, f)), { level: 9 }).length;
+    if (f.endsWith('.wasm')) wasm += gz; else js += gz;
+  }
+  const total = wasm + js;
+  console.log(`gzipped size: wasm ${wasm} B + JS glue ${js} B = ${total} B (${(total / 1024).toFixed(1)} KiB; budget ${BUDGET_GZIP_BYTES / 1024} KiB)`);
+  assert.ok(total <= BUDGET_GZIP_BYTES, `${total} B is over the budget of ${BUDGET_GZIP_BYTES} B`);
+});
+
+async function appUploads(app, inputSelector) {
+  const dir = mkdtempSync(path.join(tmpdir(), `s3mp-${app}-`));
+  temps.push(dir);
+  cpSync(path.join(root, 'tests/apps', app), dir, { recursive: true });
+  sh('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], dir);
+  sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', tarball], dir);
+  sh('npm', ['run', 'build', '--silent'], dir);
+  const server = await startServer([], { wwwDir: path.join(dir, 'dist') });
+  const src = randomFile(`${app}.bin`, 12 * MIB + 7);
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e));
+    await page.goto(`${server.api}/`);
+    await page.setInputFiles(inputSelector, src.file);
+    await page.waitForSelector(`#done li:text-is("${app}-app/${app}.bin")`, { timeout: 60_000 });
+    const stored = await storedObject(server.api, `${app}-app/${app}.bin`);
+    assert.equal(stored.sha256, src.sha256, `${app}: the widget's upload is intact`);
+    const result = await page.evaluate(async () => {
+      const bytes = new Uint8Array(6 * 1024 * 1024 + 3).map((_, i) => (i * 31) % 251);
+      const r = await window.uploadDirect(new Blob([bytes]), 'direct/api.bin');
+      return { key: r.key, size: r.size, uploadId: r.uploadId };
+    });
+    assert.deepEqual({ key: result.key, size: result.size }, { key: 'direct/api.bin', size: 6 * 1024 * 1024 + 3 });
+    assert.equal((await storedObject(server.api, 'direct/api.bin')).size, 6 * 1024 * 1024 + 3);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    src.cleanup();
+    await server.stop();
+  }
+}
+
+test('the tarball installs into a fresh webpack 5 app, which builds and uploads', { timeout: 300_000 }, () =>
+  appUploads('webpack', '#files'));
+
+test('the tarball installs into a fresh Vite app, which builds and uploads', { timeout: 300_000 }, () =>
+  appUploads('vite', 's3-upload input[type=file]'));
