@@ -10,7 +10,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortController, AbortSignal, Blob};
 
-use crate::backend::{Backend, CallError, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs};
+use crate::backend::{
+    Backend, CallError, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs, js_object as object,
+};
 use crate::browser::budget::Budget;
 use crate::browser::driver::{self, Control, Job, Observer};
 use crate::browser::{journal, resuming};
@@ -390,14 +392,6 @@ struct JsObserver {
     on_progress: Option<Function>,
     on_part_complete: Option<Function>,
     on_retry: Option<Function>,
-}
-
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in fields {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-    }
-    o.into()
 }
 
 /// A JS number for a byte count (exact up to 2^53).

@@ -114,12 +114,7 @@ async fn pause_and_resume_in_the_middle() {
     let (opts, report) = recording(&key, &[]);
     let handle = up.upload(&blob(&data), opts);
     // Wait until a part is done, then pause.
-    for _ in 0..400 {
-        if !report.borrow().parts.is_empty() {
-            break;
-        }
-        sleep(10).await;
-    }
+    wait_parts(&report, 1).await;
     control(&handle, "pause");
     sleep(50).await;
     let at_pause = report.borrow().progress.last().copied().unwrap_or(0.0);
@@ -143,12 +138,7 @@ async fn abort_deletes_the_multipart_upload() {
     let key = format!("{prefix}/file.bin");
     let (opts, report) = recording(&key, &[]);
     let handle = up.upload(&blob(&data), opts);
-    for _ in 0..400 {
-        if !report.borrow().parts.is_empty() {
-            break;
-        }
-        sleep(10).await;
-    }
+    wait_parts(&report, 1).await;
     assert_eq!(open_uploads(&prefix).await, 1, "the multipart upload exists while running");
     control(&handle, "abort");
     let err = JsFuture::from(handle).await.expect_err("aborted");
@@ -215,12 +205,7 @@ async fn list_parts_shows_the_stored_parts() {
     let key = unique_key("listed.bin");
     let (opts, report) = recording(&key, &[]);
     let handle = up.upload(&blob(&bytes(30 * MIB, 14)), opts);
-    for _ in 0..400 {
-        if report.borrow().parts.len() >= 2 {
-            break;
-        }
-        sleep(10).await;
-    }
+    wait_parts(&report, 2).await;
     control(&handle, "pause");
     sleep(50).await;
     // the upload id is not in the report: find it through the debug endpoint

@@ -21,7 +21,7 @@ use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
-use super::{CallError, call_js, js_message};
+use super::{CallError, call_js, js_message, js_object as args};
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{self, ListedPart};
 
@@ -39,14 +39,6 @@ pub struct Hooks {
     abort: Function,
     list_parts: Option<Function>,
     sign_put: Option<Function>,
-}
-
-fn args(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in fields {
-        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-    }
-    o.into()
 }
 
 fn malformed(hook: &str, problem: &str, expected: &str) -> CallError {

@@ -81,6 +81,15 @@ pub fn header_pairs(v: &JsValue) -> Result<Vec<(String, String)>, UploadError> {
     Ok(out)
 }
 
+/// A plain JS object with these fields.
+pub fn js_object(fields: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
 /// Calls a JS function with one argument and awaits its result if it is a promise.
 pub async fn call_js(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
     let result = f.call1(&JsValue::NULL, arg)?;
