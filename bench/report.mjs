@@ -1,0 +1,96 @@
+// Renders bench/results.json as BENCHMARKS.md and bench/chart.svg.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const SCEN = { loopback: 'loopback', wan: '40 ms RTT, 200 Mbit/s' };
+
+function chart(results) {
+  const groups = [];
+  for (const r of results.rows) {
+    const g = `${SCEN[r.scenario]}, ${r.size >= 1024 ? `${r.size / 1024} GiB` : `${r.size} MiB`}`;
+    if (!groups.includes(g)) groups.push(g);
+  }
+  const contenders = [...new Set(results.rows.map((r) => r.contender))];
+  const colors = { ours: '#3b5bdb', raw: '#868e96', uppy6: '#e8590c', uppy5: '#f59f00', libstorage: '#2b8a3e' };
+  const max = Math.max(...results.rows.map((r) => r.mbps));
+  const barW = 18;
+  const gap = 30;
+  const groupW = contenders.length * barW + gap;
+  const h = 260;
+  const left = 50;
+  const width = left + groups.length * groupW + 220;
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${h + 70}" font-family="sans-serif" font-size="11">\n`;
+  svg += `<text x="${left}" y="14" font-size="13">Throughput, MB/s (median of ${results.runs} runs; part 8 MiB, concurrency 4)</text>\n`;
+  for (let t = 0; t <= 4; t++) {
+    const y = 30 + h - (h * t) / 4;
+    svg += `<line x1="${left}" x2="${left + groups.length * groupW}" y1="${y}" y2="${y}" stroke="#e9ecef"/><text x="${left - 6}" y="${y + 4}" text-anchor="end">${((max * t) / 4).toFixed(0)}</text>\n`;
+  }
+  groups.forEach((g, gi) => {
+    const x0 = left + gi * groupW + gap / 2;
+    contenders.forEach((c, ci) => {
+      const r = results.rows.find((x) => `${SCEN[x.scenario]}, ${x.size >= 1024 ? `${x.size / 1024} GiB` : `${x.size} MiB`}` === g && x.contender === c);
+      if (!r) return;
+      const bh = (h * r.mbps) / max;
+      svg += `<rect x="${x0 + ci * barW}" y="${30 + h - bh}" width="${barW - 3}" height="${bh}" fill="${colors[c]}"><title>${r.name}: ${r.mbps.toFixed(1)} MB/s</title></rect>\n`;
+    });
+    svg += `<text x="${x0 + (contenders.length * barW) / 2}" y="${h + 46}" text-anchor="middle">${g}</text>\n`;
+  });
+  contenders.forEach((c, ci) => {
+    const x = left + groups.length * groupW + 10;
+    const y = 40 + ci * 18;
+    const name = results.rows.find((r) => r.contender === c).name;
+    svg += `<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${colors[c]}"/><text x="${x + 18}" y="${y}">${name}</text>\n`;
+  });
+  return `${svg}</svg>\n`;
+}
+
+export function render(results) {
+  writeFileSync(path.join(here, 'chart.svg'), chart(results));
+  const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
+  const lines = results.rows.map((r) => `| ${SCEN[r.scenario]} | ${r.size >= 1024 ? `${r.size / 1024} GiB` : `${r.size} MiB`} | ${r.name} | ${fmt(r.mbps)} | ${fmt(r.ratioToRaw, 2)} | ${fmt(r.memAboveIdleMiB)} | ${fmt(r.longTasks, 0)} (${fmt(r.longTaskMs, 0)} ms) | ${fmt(r.backendPerPart, 2)} | ${fmt(r.bundleGzipBytes / 1024)} |`);
+  const md = `# Benchmarks
+
+One run of \`npm run bench\` (\`node bench/run.mjs\`), ${results.date.slice(0, 10)}, on one
+machine of 2 cores shared with other work: take the ratios, measured side by
+side in the same run, rather than the absolute figures.
+
+Every contender uploads the same file (random bytes, chosen through a real
+\`<input type=file>\`) in headless Chromium, part size 8 MiB, ${results.concurrency} parts at once,
+to the reference server's embedded store (release build). Each figure is the
+median of ${results.runs} runs; each run visits every contender, in an order that rotates
+from run to run; every contender runs in a fresh browser.
+
+- **Contenders**: this client; \`@uppy/aws-s3\` 6.3.1 and 5.1.0 with their
+  multipart hooks calling the reference backend; \`@aws-sdk/lib-storage\`
+  \`Upload\` signing in the browser with the store's credentials (flexible
+  checksums off, as the others send none); the raw ceiling, a minimal loop that
+  presigns each part and \`fetch\`-PUTs its Blob slice, 4 at a time, with no
+  retry and no progress.
+- **Scenarios**: loopback; and "40 ms RTT, 200 Mbit/s" through \`fault-proxy\`
+  instances in front of the API and of the store, which add 40 ms before every
+  request and cap the store traffic at 200 Mbit/s (shared by all connections).
+- **Memory**: resident memory of the renderer processes (from \`/proc\`),
+  peak during the upload minus idle before it.
+- **Long tasks**: \`PerformanceObserver\` \`longtask\` entries during the upload.
+- **Backend calls per part**: requests to the backend's \`/uploads/...\`
+  (lib-storage signs itself: none).
+- **Bundle**: gzipped JS (and WASM) of the contender's own page bundle.
+
+![Throughput chart](bench/chart.svg)
+
+| scenario | size | contender | MB/s | × raw | memory above idle, MiB | long tasks | backend calls / part | bundle, KiB gz |
+|---|---|---|---|---|---|---|---|---|
+${lines.join('\n')}
+
+Raw samples: \`bench/results.json\`.
+`;
+  writeFileSync(path.join(root, 'BENCHMARKS.md'), md);
+  console.log('wrote BENCHMARKS.md and bench/chart.svg');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  render(JSON.parse(readFileSync(path.join(here, 'results.json'), 'utf8')));
+}

@@ -1,0 +1,234 @@
+// Side-by-side benchmark: this client, Uppy's @uppy/aws-s3 (6.x and 5.x, hooks
+// calling the reference backend), AWS lib-storage's Upload (signing in the
+// browser), and the raw ceiling (presign + fetch PUT of Blob slices), in
+// headless Chromium against the reference server's embedded store.
+//
+//   node bench/run.mjs [--runs 3] [--sizes 64,1024] [--big] [--scenarios loopback,wan] [--contenders ours,raw,...]
+//
+// Writes bench/results.json, bench/chart.svg and BENCHMARKS.md. Every figure
+// is the median of the runs; contenders are interleaved (each run visits all
+// of them, in an order that rotates from run to run).
+import { execFileSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { spawn } from 'node:child_process';
+import { launchBrowser, MIB, root, startServer, storedObject } from '../tests/e2e/helpers.mjs';
+
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const RUNS = Number(arg('runs', '3'));
+const SIZES = arg('sizes', '64,1024').split(',').map(Number).concat(argv.includes('--big') ? [4096] : []);
+const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
+const CONTENDERS = arg('contenders', 'ours,raw,uppy6,uppy5,libstorage').split(',');
+const PART_SIZE = 8 * MIB;
+const CONCURRENCY = 4;
+const NAMES = {
+  ours: 's3-multipart-wasm (this)',
+  raw: 'raw ceiling (fetch PUT loop)',
+  uppy6: '@uppy/aws-s3 6.3.1',
+  uppy5: '@uppy/aws-s3 5.1.0',
+  libstorage: '@aws-sdk/lib-storage 3.1173.0',
+};
+const ACCESS_KEY = 's3mp-local-access-key';
+const SECRET_KEY = 's3mp-local-secret-key';
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** A file of `mib` MiB of random bytes, made once and kept for later runs. */
+function benchFile(mib) {
+  const dir = path.join(tmpdir(), 's3mp-bench');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `file-${mib}.bin`);
+  if (existsSync(file) && statSync(file).size === mib * MIB) return file;
+  const fd = openSync(file, 'w');
+  const buf = Buffer.alloc(16 * MIB);
+  for (let left = mib * MIB; left > 0; left -= buf.length) {
+    randomFillSync(buf);
+    writeSync(fd, buf, 0, Math.min(buf.length, left));
+  }
+  closeSync(fd);
+  return file;
+}
+
+/** Resident memory (bytes) of the renderer processes of the browser whose process is `pid`. */
+function rendererRss(pid) {
+  const children = new Map();
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(p));
+    } catch { /* gone */ }
+  }
+  let total = 0;
+  const walk = (p) => {
+    for (const c of children.get(p) || []) {
+      try {
+        if (readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('--type=renderer')) {
+          const m = readFileSync(`/proc/${c}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+          if (m) total += Number(m[1]) * 1024;
+        }
+      } catch { /* gone */ }
+      walk(c);
+    }
+  };
+  walk(pid);
+  return total;
+}
+
+function gzippedBundle(contender) {
+  const dist = path.join(root, 'bench/dist');
+  const html = readFileSync(path.join(dist, `${contender}.html`), 'utf8');
+  const scripts = [...html.matchAll(/src="([^"]+\.js)"/g)].map((m) => m[1]);
+  let bytes = 0;
+  for (const s of scripts) bytes += gzipSync(readFileSync(path.join(dist, s)), { level: 9 }).length;
+  if (contender === 'ours') {
+    for (const f of readdirSync(dist).filter((f) => f.endsWith('.wasm'))) bytes += gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
+  }
+  return bytes;
+}
+
+function startProxy(upstream, extra) {
+  const bin = path.join(root, 'target/release/fault-proxy');
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--upstream', upstream, '--match-method', 'NONE', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.on('exit', (c) => reject(new Error(`proxy exited ${c}`)));
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/fault-proxy: (http:\/\/\S+)/);
+      if (m) resolve({ url: m[1], stop: () => child.kill('SIGTERM') });
+    });
+  });
+}
+
+/** The reference server (release build) and, for the WAN scenario, proxies in front of its API and store. */
+async function startStack(scenario) {
+  process.env.S3MP_SERVER_BIN = path.join(root, 'target/release/s3-multipart-server');
+  if (scenario === 'loopback') {
+    const server = await startServer([], { wwwDir: path.join(root, 'bench/dist') });
+    return { ...server, page: server.api, s3url: server.s3, stopAll: () => server.stop() };
+  }
+  // WAN: 40 ms added to every request (API and store), store traffic capped at 200 Mbit/s.
+  const { freePort } = await import('../tests/e2e/helpers.mjs');
+  const storePort = await freePort();
+  const s3proxy = await startProxy(`http://127.0.0.1:${storePort}`, ['--latency-ms', '40', '--bandwidth-mbit', '200']);
+  const server = await startServer(['--s3-public-endpoint', s3proxy.url], { s3Listen: `127.0.0.1:${storePort}`, wwwDir: path.join(root, 'bench/dist') });
+  const apiProxy = await startProxy(server.api, ['--latency-ms', '40']);
+  return {
+    ...server,
+    page: apiProxy.url,
+    s3url: s3proxy.url,
+    stopAll: async () => { apiProxy.stop(); s3proxy.stop(); await server.stop(); },
+  };
+}
+
+async function measure(stack, contender, file, size, run) {
+  const browser = await launchBrowser();
+  const pid = browser.process().pid;
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${stack.page}/${contender}.html`);
+    await page.evaluate(() => {
+      window.longTasks = [];
+      new PerformanceObserver((l) => window.longTasks.push(...l.getEntries().map((e) => e.duration))).observe({ type: 'longtask', buffered: true });
+    });
+    await page.waitForTimeout(1000);
+    const idleSamples = [];
+    for (let i = 0; i < 5; i++) { idleSamples.push(rendererRss(pid)); await page.waitForTimeout(100); }
+    const idle = median(idleSamples);
+    let backendCalls = 0;
+    page.on('request', (r) => { if (r.url().startsWith(stack.page) && r.url().includes('/uploads/')) backendCalls += 1; });
+    await page.setInputFiles('#file', file);
+    await page.evaluate(() => { window.longTasks = []; });
+    let peak = idle;
+    const sampler = setInterval(() => { peak = Math.max(peak, rendererRss(pid)); }, 100);
+    const key = `bench/${contender}-${size}-${run}.bin`;
+    const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: PART_SIZE, concurrency: CONCURRENCY };
+    const t0 = performance.now();
+    await page.evaluate((o) => window.benchUpload(document.getElementById('file').files[0], o), opts);
+    const secs = (performance.now() - t0) / 1000;
+    clearInterval(sampler);
+    peak = Math.max(peak, rendererRss(pid));
+    const longTasks = await page.evaluate(() => window.longTasks);
+    const stored = await storedObject(stack.api, key);
+    if (stored.size !== size * MIB) throw new Error(`${contender}: stored ${stored.size} bytes of ${size * MIB}`);
+    rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { force: true });
+    const parts = Math.ceil((size * MIB) / PART_SIZE);
+    return {
+      contender, size, run, secs,
+      mbps: (size * MIB) / 1e6 / secs,
+      memAboveIdleMiB: (peak - idle) / MIB,
+      longTasks: longTasks.length,
+      longTaskMs: longTasks.reduce((a, b) => a + b, 0),
+      backendPerPart: backendCalls / parts,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
+async function main() {
+  execFileSync('bash', ['scripts/build.sh'], { cwd: root, stdio: 'inherit' });
+  execFileSync('cargo', ['build', '--release', '-p', 's3-multipart-server', '-p', 's3-fault-proxy'], { cwd: root, stdio: 'inherit' });
+  for (const c of ['uppy6', 'uppy5', 'libstorage']) {
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: path.join(root, 'bench/contenders', c), stdio: 'inherit' });
+  }
+  execFileSync('npx', ['webpack', '--config', 'bench/webpack.config.js'], { cwd: root, stdio: 'inherit' });
+  const bundles = Object.fromEntries(CONTENDERS.map((c) => [c, gzippedBundle(c)]));
+  const samples = [];
+  for (const scenario of SCENARIOS) {
+    const stack = await startStack(scenario);
+    try {
+      for (const size of SIZES) {
+        const file = benchFile(size);
+        for (let run = 0; run < RUNS; run++) {
+          const order = CONTENDERS.map((_, i) => CONTENDERS[(i + run) % CONTENDERS.length]);
+          for (const c of order) {
+            const s = { scenario, ...(await measure(stack, c, file, size, run)) };
+            console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB, ${s.longTasks} long tasks, ${s.backendPerPart.toFixed(2)} backend calls/part`);
+            samples.push(s);
+          }
+        }
+      }
+    } finally {
+      await stack.stopAll();
+    }
+  }
+  const rows = [];
+  for (const scenario of SCENARIOS) {
+    for (const size of SIZES) {
+      const pick = (c, k) => median(samples.filter((s) => s.scenario === scenario && s.size === size && s.contender === c).map((s) => s[k]));
+      const rawMbps = CONTENDERS.includes('raw') ? pick('raw', 'mbps') : NaN;
+      for (const c of CONTENDERS) {
+        rows.push({
+          scenario, size, contender: c, name: NAMES[c],
+          mbps: pick(c, 'mbps'),
+          ratioToRaw: pick(c, 'mbps') / rawMbps,
+          memAboveIdleMiB: pick(c, 'memAboveIdleMiB'),
+          longTasks: pick(c, 'longTasks'),
+          longTaskMs: pick(c, 'longTaskMs'),
+          backendPerPart: pick(c, 'backendPerPart'),
+          bundleGzipBytes: bundles[c],
+        });
+      }
+    }
+  }
+  const results = { date: new Date().toISOString(), runs: RUNS, partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
+  writeFileSync(path.join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const { render } = await import('./report.mjs');
+  render(results);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,21 @@
+// One page per contender, each with only its own bundle (so bundle size and
+// memory are each contender's own). Uppy 5 and 6 and the AWS SDK come from
+// bench/contenders/<name>/node_modules; this client from the repo's pkg/.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import HtmlWebpackPlugin from 'html-webpack-plugin';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const CONTENDERS = ['ours', 'raw', 'uppy6', 'uppy5', 'libstorage'];
+
+export default {
+  mode: 'production',
+  entry: Object.fromEntries(CONTENDERS.map((c) => [c, `./bench/contenders/${c}/entry.js`])),
+  output: { path: path.resolve(here, 'dist'), filename: '[name].js', clean: true },
+  experiments: { asyncWebAssembly: true },
+  resolve: { alias: { 's3-multipart-wasm$': path.resolve(here, '../pkg') } },
+  performance: { hints: false },
+  // Each page self-contained, so each bundle's size is its own.
+  optimization: { splitChunks: false },
+  plugins: CONTENDERS.map((c) => new HtmlWebpackPlugin({ template: './bench/page.html', filename: `${c}.html`, chunks: [c] })),
+};
