@@ -50,7 +50,7 @@ function chart(results) {
 export function render(results) {
   writeFileSync(path.join(here, 'chart.svg'), chart(results));
   const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
-  const lines = results.rows.map((r) => `| ${SCEN[r.scenario]} | ${r.size >= 1024 ? `${r.size / 1024} GiB` : `${r.size} MiB`} | ${r.name} | ${fmt(r.mbps)} | ${fmt(r.ratioToRaw, 2)} | ${fmt(r.memAboveIdleMiB)} | ${fmt(r.longTasks, 0)} (${fmt(r.longTaskMs, 0)} ms) | ${fmt(r.backendPerPart, 2)} | ${fmt(r.bundleGzipBytes / 1024)} |`);
+  const lines = results.rows.map((r) => `| ${SCEN[r.scenario]} | ${r.size >= 1024 ? `${r.size / 1024} GiB` : `${r.size} MiB`} | ${r.name} | ${fmt(r.mbps)} | ${fmt(r.ratioToRaw, 2)} | ${fmt(r.memAboveIdleMiB)} | ${fmt(r.longTasks, 0)} (${fmt(r.longTaskMs, 0)} ms) | ${fmt(r.backendPerPart, 2)} | ${fmt(r.bundleGzipBytes / 1024)} |${r.failedRuns ? ` ${r.failedRuns} failed` : ''}`);
   const md = `# Benchmarks
 
 One run of \`npm run bench\` (\`node bench/run.mjs\`), ${results.date.slice(0, 10)}, on one
@@ -81,8 +81,8 @@ from run to run; every contender runs in a fresh browser.
 
 ![Throughput chart](bench/chart.svg)
 
-| scenario | size | contender | MB/s | × raw | memory above idle, MiB | long tasks | backend calls / part | bundle, KiB gz |
-|---|---|---|---|---|---|---|---|---|
+| scenario | size | contender | MB/s | × raw | memory above idle, MiB | long tasks | backend calls / part | bundle, KiB gz | |
+|---|---|---|---|---|---|---|---|---|---|
 ${lines.join('\n')}
 
 Raw samples: \`bench/results.json\`.

@@ -31,8 +31,8 @@ const CONCURRENCY = 4;
 const NAMES = {
   ours: 's3-multipart-wasm (this)',
   raw: 'raw ceiling (fetch PUT loop)',
-  uppy6: '@uppy/aws-s3 6.3.1',
-  uppy5: '@uppy/aws-s3 5.1.0',
+  uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
+  uppy5: '@uppy/aws-s3 5.1.0 (hooks to the backend)',
   libstorage: '@aws-sdk/lib-storage 3.1173.0',
 };
 const ACCESS_KEY = 's3mp-local-access-key';
@@ -134,9 +134,21 @@ async function startStack(scenario) {
   };
 }
 
+/** The pid of the browser process started with `marker` among its arguments. */
+function browserPid(marker) {
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes(marker) && !cmd.includes('--type=')) return Number(p);
+    } catch { /* gone */ }
+  }
+  throw new Error('browser process not found');
+}
+
 async function measure(stack, contender, file, size, run) {
-  const browser = await launchBrowser();
-  const pid = browser.process().pid;
+  const marker = `--s3mp-bench=${process.pid}-${Date.now()}`;
+  const browser = await launchBrowser([marker]);
+  const pid = browserPid(marker);
   try {
     const page = await browser.newPage();
     await page.goto(`${stack.page}/${contender}.html`);
@@ -196,9 +208,14 @@ async function main() {
         for (let run = 0; run < RUNS; run++) {
           const order = CONTENDERS.map((_, i) => CONTENDERS[(i + run) % CONTENDERS.length]);
           for (const c of order) {
-            const s = { scenario, ...(await measure(stack, c, file, size, run)) };
-            console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB, ${s.longTasks} long tasks, ${s.backendPerPart.toFixed(2)} backend calls/part`);
-            samples.push(s);
+            try {
+              const s = { scenario, ...(await measure(stack, c, file, size, run)) };
+              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB, ${s.longTasks} long tasks, ${s.backendPerPart.toFixed(2)} backend calls/part`);
+              samples.push(s);
+            } catch (e) {
+              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);
+              samples.push({ scenario, contender: c, size, run, failed: e.message.split('\n')[0] });
+            }
           }
         }
       }
@@ -209,7 +226,9 @@ async function main() {
   const rows = [];
   for (const scenario of SCENARIOS) {
     for (const size of SIZES) {
-      const pick = (c, k) => median(samples.filter((s) => s.scenario === scenario && s.size === size && s.contender === c).map((s) => s[k]));
+      const ok = (c) => samples.filter((s) => s.scenario === scenario && s.size === size && s.contender === c && !s.failed);
+      const pick = (c, k) => (ok(c).length ? median(ok(c).map((s) => s[k])) : NaN);
+      const failures = (c) => samples.filter((s) => s.scenario === scenario && s.size === size && s.contender === c && s.failed).length;
       const rawMbps = CONTENDERS.includes('raw') ? pick('raw', 'mbps') : NaN;
       for (const c of CONTENDERS) {
         rows.push({
@@ -221,6 +240,7 @@ async function main() {
           longTaskMs: pick(c, 'longTaskMs'),
           backendPerPart: pick(c, 'backendPerPart'),
           bundleGzipBytes: bundles[c],
+          failedRuns: failures(c),
         });
       }
     }

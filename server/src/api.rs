@@ -114,9 +114,10 @@ pub struct PartUrlRequest {
     pub part_number: i64,
 }
 
-/// One part in a complete request, named as in S3's API and the seed.
+/// One part in a complete request, named as in S3's API and the seed. Other
+/// fields a client keeps with its parts (Uppy sends `size`, `content-length`)
+/// are ignored.
 #[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct CompletedPart {
     /// 1..=10,000.
     #[serde(rename = "PartNumber")]

@@ -10,6 +10,7 @@
 //! | calls on an aborted / unknown upload: 403 AccessDenied | 404 `NoSuchUpload`                            |
 //! | parts left on disk after complete                      | removed                                       |
 //! | ListMultipartUploads not implemented                   | lists the open uploads of the bucket         |
+//! | CompleteMultipartUpload's result has no `Location`     | `Location` of the object (path-style)         |
 //!
 //! Everything else is delegated to s3s-fs unchanged.
 
@@ -282,8 +283,23 @@ impl_s3_delegating! {
         self.require_upload(&upload_id)?;
         let parts = req.input.multipart_upload.as_ref().and_then(|m| m.parts.clone()).unwrap_or_default();
         self.check_complete(&upload_id, &parts).await?;
-        let resp = self.inner.complete_multipart_upload(req).await?;
+        // S3 answers with the object's Location; s3s-fs leaves it out (some
+        // clients, Uppy 6 among them, need it). Path-style, at the host asked.
+        let location = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|host| format!("http://{host}/{}/{}", req.input.bucket, req.input.key));
+        let mut resp = self.inner.complete_multipart_upload(req).await?;
         self.remove_part_files(&upload_id).await;
+        resp.output.location = location.clone();
+        if let Some(fut) = resp.output.future.take() {
+            resp.output.future = Some(Box::pin(async move {
+                let mut out = fut.await?;
+                out.location = location;
+                Ok(out)
+            }));
+        }
         Ok(resp)
     }
 

@@ -104,8 +104,8 @@ export async function startFaultyStack({ proxyArgs = [], serverArgs = [] } = {})
   };
 }
 
-export async function launchBrowser() {
-  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+export async function launchBrowser(extraArgs = []) {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /** Writes `size` random bytes to a file named `name` in a fresh folder; returns { file, sha256, cleanup }. */

@@ -1,23 +1,23 @@
-// Uppy's @uppy/aws-s3 (multipart), its hooks calling the reference backend.
+// Uppy's @uppy/aws-s3 6.x. It has no multipart hooks any more: it sends every
+// S3 request itself, each presigned either by `signRequest` (a backend that
+// presigns arbitrary S3 requests) or, as here, in the browser with credentials
+// from `getCredentials` (the store's keys, as lib-storage gets them).
 import Uppy from '@uppy/core';
 import AwsS3 from '@uppy/aws-s3';
-import { backend } from '../common.js';
 
-window.benchUpload = (file, { api, key, partSize, concurrency }) => new Promise((resolve, reject) => {
-  const b = backend(api);
+window.benchUpload = (file, { s3, bucket, accessKey, secretKey, key, partSize, concurrency }) => new Promise((resolve, reject) => {
   const uppy = new Uppy({ autoProceed: false });
   uppy.use(AwsS3, {
+    s3Endpoint: `${s3}/${bucket}`,
+    region: 'us-east-1',
+    getCredentials: async () => ({
+      credentials: { accessKeyId: accessKey, secretAccessKey: secretKey, sessionToken: '' },
+      region: 'us-east-1',
+    }),
     shouldUseMultipart: () => true,
     limit: concurrency,
     getChunkSize: () => partSize,
-    createMultipartUpload: async () => {
-      const r = await b.init(key);
-      return { uploadId: r.upload_id, key: r.key };
-    },
-    signPart: async (_file, { uploadId, key: k, partNumber, signal }) => ({ url: (await b.partUrl(k, uploadId, partNumber, signal)).url }),
-    completeMultipartUpload: async (_file, { uploadId, key: k, parts }) => ({ location: (await b.complete(k, uploadId, parts)).location }),
-    abortMultipartUpload: async (_file, { uploadId, key: k }) => { await b.abort(k, uploadId); },
-    listParts: async (_file, { uploadId, key: k }) => (await b.listParts(k, uploadId)).parts,
+    generateObjectKey: () => key,
   });
   uppy.addFile({ name: key.split('/').pop(), type: 'application/octet-stream', data: file });
   uppy.upload().then((result) => {
