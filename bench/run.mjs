@@ -3,7 +3,7 @@
 // browser), and the raw ceiling (presign + fetch PUT of Blob slices), in
 // headless Chromium against the reference server's embedded store.
 //
-//   node bench/run.mjs [--runs 3] [--sizes 64,1024] [--big] [--scenarios loopback,wan] [--contenders ours,raw,...]
+//   node bench/run.mjs [--runs 3] [--sizes 64,1024] [--big] [--scenarios loopback,wan] [--contenders ours,raw,...] [--out file.json]
 //
 // Writes bench/results.json, bench/chart.svg and BENCHMARKS.md. Every figure
 // is the median of the runs; contenders are interleaved (each run visits all
@@ -26,10 +26,13 @@ const RUNS = Number(arg('runs', '3'));
 const SIZES = arg('sizes', '64,1024').split(',').map(Number).concat(argv.includes('--big') ? [4096] : []);
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
 const CONTENDERS = arg('contenders', 'ours,raw,uppy6,uppy5,libstorage').split(',');
+// With --out, results go to that file only (BENCHMARKS.md is left alone).
+const OUT = arg('out', null);
 const PART_SIZE = 8 * MIB;
 const CONCURRENCY = 4;
 const NAMES = {
   ours: 's3-multipart-wasm (this)',
+  'ours-noresume': 's3-multipart-wasm, resume journal off',
   raw: 'raw ceiling (fetch PUT loop)',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
   uppy5: '@uppy/aws-s3 5.1.0 (hooks to the backend)',
@@ -90,10 +93,11 @@ function rendererRss(pid) {
 function gzippedBundle(contender) {
   const dist = path.join(root, 'bench/dist');
   const html = readFileSync(path.join(dist, `${contender}.html`), 'utf8');
-  const scripts = [...html.matchAll(/src="([^"]+\.js)"/g)].map((m) => m[1]);
+  // The HTML is minified: attribute quotes may be gone.
+  const scripts = [...html.matchAll(/src="?([^" >]+\.js)/g)].map((m) => m[1]);
   let bytes = 0;
   for (const s of scripts) bytes += gzipSync(readFileSync(path.join(dist, s)), { level: 9 }).length;
-  if (contender === 'ours') {
+  if (contender.startsWith('ours')) {
     for (const f of readdirSync(dist).filter((f) => f.endsWith('.wasm'))) bytes += gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
   }
   return bytes;
@@ -246,6 +250,10 @@ async function main() {
     }
   }
   const results = { date: new Date().toISOString(), runs: RUNS, partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
+  if (OUT) {
+    writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
+    return;
+  }
   writeFileSync(path.join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   const { render } = await import('./report.mjs');
   render(results);

@@ -450,6 +450,8 @@ impl Uploader {
     ) -> Result<Uploader, JsValue> {
         let (backend, cfg, with_credentials) = parse_uploader_options(&options).map_err(|e| to_js_error(&e))?;
         let budget = Rc::new(Budget::new(cfg.concurrency));
+        // Open the resume journal now, so the first upload does not wait for it.
+        journal::warm();
         Ok(Self { backend: Rc::new(backend), cfg, with_credentials, budget })
     }
 

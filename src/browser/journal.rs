@@ -38,12 +38,15 @@ function run(mode, f) {
     t.onabort = () => reject(t.error);
   }));
 }
+export function journalWarm() { return db().then(() => undefined); }
 export function journalGet(id) { return run('readonly', (s) => s.get(id)); }
 export function journalPut(id, json) { return run('readwrite', (s) => s.put(json, id)); }
 export function journalDelete(id) { return run('readwrite', (s) => s.delete(id)); }
 export function journalAll() { return run('readonly', (s) => s.getAll()); }
 "#)]
 extern "C" {
+    #[wasm_bindgen(catch, js_name = journalWarm)]
+    async fn journal_warm() -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalGet)]
     async fn journal_get(id: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalPut)]
@@ -52,6 +55,13 @@ extern "C" {
     async fn journal_delete(id: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalAll)]
     async fn journal_all() -> Result<JsValue, JsValue>;
+}
+
+/// Opens the journal's database ahead of the first upload (quietly).
+pub fn warm() {
+    spawn_local(async {
+        let _ = journal_warm().await;
+    });
 }
 
 /// Reads the entry `id`; `None` when there is none, or it cannot be read.

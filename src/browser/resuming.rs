@@ -53,12 +53,14 @@ pub async fn prepare(
     if fresh.plan().single {
         return none(fresh);
     }
-    let Some(sample) = sample(file).await else { return none(fresh) };
     let (name, last_modified) =
         file.dyn_ref::<File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();
     let size = file.size() as u64;
     let endpoint = backend.label();
     let id = resume::entry_id(&endpoint, key, &name, size, last_modified);
+    // Both before init: read the sample and the journal at once.
+    let (sample, found) = futures::join!(sample(file), journal::get(&id));
+    let Some(sample) = sample else { return none(fresh) };
     let now = now_ms();
     let template = Entry {
         v: JOURNAL_VERSION,
@@ -79,7 +81,7 @@ pub async fn prepare(
     let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
     let signal = AbortController::new().ok().map(|c| c.signal());
     let Some(signal) = signal else { return none(fresh) };
-    match resume::decide(journal::get(&id).await, &sample, fits, now, resume::DEFAULT_TTL_MS) {
+    match resume::decide(found, &sample, fits, now, resume::DEFAULT_TTL_MS) {
         Lookup::Fresh => Prepared { upload: fresh, session: Some(Session::new(template)), resumed: None },
         Lookup::Drop { entry, .. } => {
             // Must not be resumed: delete the old upload so nothing is left behind.
