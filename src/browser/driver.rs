@@ -217,7 +217,12 @@ pub async fn run(
                 upload.handle(ev, now_ms());
             }
             ctl = control.next() => match ctl {
-                Some(Control::Pause) => upload.pause(),
+                Some(Control::Pause) => {
+                    upload.pause();
+                    if let Some(j) = &journal {
+                        j.flush(now_ms());
+                    }
+                }
                 Some(Control::Resume) => upload.resume(),
                 Some(Control::Abort) | None => upload.abort(),
             },

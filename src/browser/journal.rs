@@ -81,16 +81,23 @@ pub async fn delete(id: &str) {
     let _ = journal_delete(id).await;
 }
 
+/// Stored parts are written to the journal at most this often: list-parts is
+/// the truth when resuming, the entry only says how far along it was, and
+/// rewriting a growing entry after every part of a 10,000-part upload would
+/// cost memory and time for nothing.
+const PART_WRITE_INTERVAL_MS: u64 = 2_000;
+
 /// The journal entry of one running upload, written as it goes. IndexedDB
 /// runs the writes in the order they are made.
 pub struct Session {
     entry: RefCell<Entry>,
+    last_write_ms: std::cell::Cell<u64>,
 }
 
 impl Session {
     /// A session writing `entry`.
     pub fn new(entry: Entry) -> Rc<Self> {
-        Rc::new(Self { entry: RefCell::new(entry) })
+        Rc::new(Self { entry: RefCell::new(entry), last_write_ms: std::cell::Cell::new(0) })
     }
 
     fn write(&self) {
@@ -110,6 +117,7 @@ impl Session {
             e.updated_ms = now_ms;
             e.parts.clear();
         }
+        self.last_write_ms.set(now_ms);
         self.write();
     }
 
@@ -124,7 +132,18 @@ impl Session {
             e.parts.push((part, etag.to_owned()));
             e.updated_ms = now_ms;
         }
-        self.write();
+        if now_ms >= self.last_write_ms.get() + PART_WRITE_INTERVAL_MS {
+            self.last_write_ms.set(now_ms);
+            self.write();
+        }
+    }
+
+    /// Writes the entry now (on pause: the page may be closed next).
+    pub fn flush(&self, now_ms: u64) {
+        if !self.entry.borrow().upload_id.is_empty() {
+            self.last_write_ms.set(now_ms);
+            self.write();
+        }
     }
 
     /// The upload is over (done, aborted, or failed and aborted): nothing to resume.

@@ -33,6 +33,9 @@ async function openDemo() {
   page.on('pageerror', (e) => errors.push(e));
   page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
   await page.goto(`${stack.api}/`);
+  // The widget renders once the WASM module is loaded.
+  await page.waitForSelector('.s3-upload-panel button.choose');
+  await page.waitForSelector('s3-upload button.choose');
   return { page, errors, dialogs };
 }
 
@@ -142,9 +145,20 @@ test('keyboard only: choose, pause, resume', { timeout: 120_000 }, async () => {
       while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
       return a ? (a.getAttribute('aria-label') || a.textContent) : null;
     });
+    await page.bringToFront();
     for (let i = 0; i < 10 && (await focused()) !== 'Choose files'; i++) await page.keyboard.press('Tab');
     assert.equal(await focused(), 'Choose files', 'the choose button is reachable by Tab');
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    // Enter on the focused button opens the file chooser (pressed again once if the
+    // first press came before the page was ready for it).
+    let chooser;
+    for (let attempt = 0; attempt < 2 && !chooser; attempt++) {
+      [chooser] = await Promise.all([
+        page.waitForEvent('filechooser', { timeout: 10_000 }).catch(() => null),
+        page.keyboard.press('Enter'),
+      ]);
+    }
+    const where = await page.evaluate(() => `${document.activeElement?.tagName}.${document.activeElement?.className} hasFocus=${document.hasFocus()}`);
+    assert.ok(chooser, `Enter on "Choose files" opened the file chooser (focus in ${where})`);
     await chooser.setFiles(src.file);
     await waitState(page, 'keys.bin', ['uploading']);
     await page.keyboard.press('Tab');
