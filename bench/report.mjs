@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
+const NOTES_MARKER = '<!-- notes: kept by bench/report.mjs -->';
 const SCEN = { loopback: 'loopback', wan: '40 ms RTT, 200 Mbit/s' };
 
 function chart(results) {
@@ -87,7 +88,15 @@ ${lines.join('\n')}
 
 Raw samples: \`bench/results.json\`.
 `;
-  writeFileSync(path.join(root, 'BENCHMARKS.md'), md);
+  // Hand-written notes below the marker survive a new run.
+  const target = path.join(root, 'BENCHMARKS.md');
+  let notes = '';
+  try {
+    const old = readFileSync(target, 'utf8');
+    const at = old.indexOf(NOTES_MARKER);
+    if (at >= 0) notes = `\n${old.slice(at)}`;
+  } catch { /* first run */ }
+  writeFileSync(target, md + notes);
   console.log('wrote BENCHMARKS.md and bench/chart.svg');
 }
 
