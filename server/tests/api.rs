@@ -543,3 +543,27 @@ async fn injected_faults_hit_only_the_named_calls() {
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(h.open_uploads().len(), 1, "the upload was created although the reply said 503");
 }
+
+#[tokio::test]
+async fn the_store_answers_complete_with_a_location_like_s3() {
+    use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+    let h = Harness::new().await;
+    let key = "location/obj.bin";
+    let upload_id = h.init(key).await;
+    let url = h.part_url(key, &upload_id, 1).await;
+    let etag = h.put(&url, bytes(100, 1)).await;
+    let s = &h.server.s3;
+    let bucket = Bucket::new(s.endpoint.clone(), UrlStyle::Path, s.bucket.clone(), s.region.clone()).expect("bucket");
+    let creds = Credentials::new(s.access_key.clone(), s.secret_key.clone());
+    let action = rusty_s3::actions::CompleteMultipartUpload::new(
+        &bucket,
+        Some(&creds),
+        key,
+        &upload_id,
+        [etag.as_str()].into_iter(),
+    );
+    let signed = action.sign(std::time::Duration::from_secs(60));
+    let xml = h.http.post(signed).body(action.body()).send().await.expect("complete").text().await.expect("body");
+    let host = s.endpoint.host_str().expect("host");
+    assert!(xml.contains("<Location>") && xml.contains(host) && xml.contains(key), "{xml}");
+}
