@@ -199,3 +199,26 @@ test('the custom element uploads, is styled by custom properties, and leaks no C
     src.cleanup();
   }
 });
+
+test('files dropped on the widget upload', { timeout: 120_000 }, async () => {
+  const { createHash } = await import('node:crypto');
+  const size = 6 * MIB + 5;
+  const expected = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) expected[i] = (i * 7) % 251;
+  const { page, errors } = await openDemo();
+  await page.evaluate((n) => {
+    const bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i++) bytes[i] = (i * 7) % 251;
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'dropped.bin', { type: 'application/octet-stream' }));
+    const zone = document.querySelector('.s3-upload-panel').shadowRoot.querySelector('.zone');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, size);
+  await waitState(page, 'dropped.bin', ['done', 'error']);
+  assert.equal(await rowState(page, 'dropped.bin'), 'done');
+  const stored = await storedObject(stack.api, 'demo/dropped.bin');
+  assert.equal(stored.sha256, createHash('sha256').update(expected).digest('hex'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
