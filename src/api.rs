@@ -8,10 +8,10 @@ use futures::channel::mpsc::unbounded;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{AbortController, AbortSignal, Blob};
+use web_sys::{AbortSignal, Blob};
 
 use crate::backend::{
-    Backend, CallError, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs, js_object as object,
+    Backend, CallError, HeaderSource, Hooks, HttpBackend, Protocol, fresh_signal, header_pairs, js_object as object,
 };
 use crate::browser::budget::Budget;
 use crate::browser::driver::{self, Control, Job, Observer};
@@ -483,9 +483,7 @@ impl Uploader {
     pub fn list_parts(&self, key: String, #[wasm_bindgen(js_name = uploadId)] upload_id: String) -> Promise {
         let backend = self.backend.clone();
         backend_promise("listing the parts", async move {
-            let signal = AbortController::new().map(|c| c.signal()).map_err(|_| {
-                CallError::Rejected(UploadError::new(ErrorCode::NetworkError, "AbortController is unavailable"))
-            })?;
+            let signal = fresh_signal()?;
             let parts = backend.list_parts(&key, &upload_id, &signal).await?;
             let arr = Array::new();
             for p in parts {
@@ -534,9 +532,7 @@ impl Uploader {
         backend_promise("discarding the upload", async move {
             let Some(entry) = journal::get(&id).await else { return Ok(JsValue::FALSE) };
             if !entry.upload_id.is_empty() {
-                let signal = AbortController::new().map(|c| c.signal()).map_err(|_| {
-                    CallError::Rejected(UploadError::new(ErrorCode::NetworkError, "AbortController is unavailable"))
-                })?;
+                let signal = fresh_signal()?;
                 match backend.abort(&entry.key, &entry.upload_id, &signal).await {
                     // Already gone is as good as deleted.
                     Err(CallError::Rejected(e)) if e.status == Some(404) => {}

@@ -21,7 +21,7 @@ use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
-use super::{CallError, call_js, js_message, js_object as args};
+use super::{CallError, backend_failure, call_js, js_message, js_object as args};
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{self, ListedPart};
 
@@ -213,13 +213,11 @@ fn classify(hook: &str, e: &JsValue) -> CallError {
         None if e.is_instance_of::<js_sys::TypeError>() => Failure::Network(message.clone()),
         None => Failure::Status { status: 0, body: message.clone(), retry_after_ms: None },
     };
-    if failure.is_transient() && status != Some(403) {
-        CallError::Transient(failure)
-    } else {
+    backend_failure(failure, || {
         let mut err =
             UploadError::new(ErrorCode::BackendError, format!("the {hook} hook threw: {message}")).with_field(hook);
         err.status = status.filter(|s| *s > 0);
         err.cause = Some(message);
-        CallError::Rejected(err)
-    }
+        err
+    })
 }

@@ -7,7 +7,7 @@ use gloo_net::http::{Request, RequestBuilder};
 use serde_json::Value;
 use web_sys::{AbortController, RequestCredentials};
 
-use crate::backend::{CallError, HeaderSource};
+use crate::backend::{CallError, HeaderSource, backend_failure};
 use crate::engine::Failure;
 use crate::engine::retry::parse_retry_after;
 use crate::protocol::{self, ListedPart, Op};
@@ -119,11 +119,7 @@ impl HttpBackend {
         let retry_after_ms =
             resp.headers().get("retry-after").and_then(|v| parse_retry_after(&v, js_sys::Date::now() as u64));
         let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
-        if failure.is_transient() && status != 403 {
-            Err(CallError::Transient(failure))
-        } else {
-            Err(CallError::Rejected(protocol::backend_error(op, status, &text)))
-        }
+        Err(backend_failure(failure, || protocol::backend_error(op, status, &text)))
     }
 
     /// Starts a multipart upload; returns its id.

@@ -24,6 +24,21 @@ pub enum CallError {
     Rejected(UploadError),
 }
 
+/// A failed backend call: retried when the failure may pass (network, timeout,
+/// 408, 429, 5xx), else the error `rejected` makes. A backend's 403 is a
+/// refusal, never the expired-URL 403 that S3 PUTs retry.
+pub fn backend_failure(failure: Failure, rejected: impl FnOnce() -> UploadError) -> CallError {
+    let refused = matches!(failure, Failure::Status { status: 403, .. });
+    if failure.is_transient() && !refused { CallError::Transient(failure) } else { CallError::Rejected(rejected()) }
+}
+
+/// A signal for a backend call that nothing else cancels.
+pub fn fresh_signal() -> Result<AbortSignal, CallError> {
+    web_sys::AbortController::new()
+        .map(|c| c.signal())
+        .map_err(|_| CallError::Rejected(UploadError::new(ErrorCode::NetworkError, "AbortController is unavailable")))
+}
+
 /// Extra headers for backend calls: fixed, or from a (possibly async) function
 /// called before every call, so that short-lived tokens stay fresh.
 #[derive(Debug, Clone)]

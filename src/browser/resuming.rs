@@ -79,15 +79,17 @@ pub async fn prepare(
         parts: Vec::new(),
     };
     let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
+    // A new upload, journaled from the start.
+    let start_anew = |fresh| Prepared { upload: fresh, session: Some(Session::new(template.clone())), resumed: None };
     let signal = AbortController::new().ok().map(|c| c.signal());
     let Some(signal) = signal else { return none(fresh) };
     match resume::decide(found, &sample, fits, now, resume::DEFAULT_TTL_MS) {
-        Lookup::Fresh => Prepared { upload: fresh, session: Some(Session::new(template)), resumed: None },
+        Lookup::Fresh => start_anew(fresh),
         Lookup::Drop { entry, .. } => {
             // Must not be resumed: delete the old upload so nothing is left behind.
             let _ = backend.abort(&entry.key, &entry.upload_id, &signal).await;
             journal::delete(&id).await;
-            Prepared { upload: fresh, session: Some(Session::new(template)), resumed: None }
+            start_anew(fresh)
         }
         Lookup::Resume(entry) => {
             let listed = backend.list_parts(&entry.key, &entry.upload_id, &signal).await;
@@ -97,7 +99,7 @@ pub async fn prepare(
                     // Gone (completed, aborted, expired by a lifecycle rule) or unreachable: start anew.
                     let _ = backend.abort(&entry.key, &entry.upload_id, &signal).await;
                     journal::delete(&id).await;
-                    return Prepared { upload: fresh, session: Some(Session::new(template)), resumed: None };
+                    return start_anew(fresh);
                 }
             };
             match Upload::from_stored(size, cfg.clone(), seed, entry.upload_id.clone(), entry.part_size, &stored) {
@@ -109,7 +111,7 @@ pub async fn prepare(
                 }
                 Err(_) => {
                     journal::delete(&id).await;
-                    Prepared { upload: fresh, session: Some(Session::new(template)), resumed: None }
+                    start_anew(fresh)
                 }
             }
         }
