@@ -57,18 +57,23 @@ pub fn now_ms() -> u64 {
 
 /// The running PUTs of one upload; each holds a slot of the shared budget.
 struct Puts {
-    running: HashMap<u16, XhrPut>,
+    running: HashMap<u16, (u32, XhrPut)>,
     budget: Rc<Budget>,
 }
 
 impl Puts {
-    fn insert(&mut self, part: u16, put: XhrPut) {
-        self.running.insert(part, put);
+    fn insert(&mut self, part: u16, attempt: u32, put: XhrPut) {
+        if self.running.insert(part, (attempt, put)).is_some() {
+            self.budget.release();
+        }
     }
 
-    /// Ends (aborting if need be) the PUT of `part`, if one runs, and frees its slot.
-    fn end(&mut self, part: u16) {
-        if self.running.remove(&part).is_some() {
+    /// Ends (aborting if need be) the PUT of `part`, if one runs, and frees its
+    /// slot. With `attempt`, only that attempt: a late event of an earlier
+    /// attempt must not end the one running now.
+    fn end(&mut self, part: u16, attempt: Option<u32>) {
+        if self.running.get(&part).is_some_and(|(a, _)| attempt.is_none_or(|want| *a == want)) {
+            self.running.remove(&part);
             self.budget.release();
         }
     }
@@ -150,14 +155,14 @@ pub async fn run(
                         *single_url.borrow_mut() = Some(url.clone());
                     }
                     match start_put(&job, &url, start, end, part, attempt, &tx) {
-                        Ok(handle) => puts.insert(part, handle),
+                        Ok(handle) => puts.insert(part, attempt, handle),
                         Err(failure) => {
                             budget.release();
                             upload.handle(Event::PartFailed { part, attempt, failure }, now);
                         }
                     }
                 }
-                Action::Cancel { part } => puts.end(part),
+                Action::Cancel { part } => puts.end(part, None),
                 Action::Progress(p) => observer.progress(&p),
                 Action::PartComplete { part, etag, size } => {
                     if let Some(j) = &journal {
@@ -205,8 +210,8 @@ pub async fn run(
         futures::select! {
             ev = rx.next() => {
                 let Some(ev) = ev else { continue };
-                if let Event::PartDone { part, .. } | Event::PartFailed { part, .. } = &ev {
-                    puts.end(*part);
+                if let Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. } = &ev {
+                    puts.end(*part, Some(*attempt));
                 }
                 // A network failure may be the first sign of going offline: say so first.
                 if let Event::PartFailed { failure: Failure::Network(_), .. } | Event::CallFailed { failure: Failure::Network(_), .. } = &ev
