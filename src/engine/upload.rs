@@ -425,10 +425,18 @@ impl Upload {
 
     /// When `poll` should be called again even if no event arrives.
     pub fn next_wakeup(&self) -> Option<u64> {
-        if self.phase == Phase::Finished {
-            return None;
+        // Only what `step` acts on in this phase: a part waiting to retry in an
+        // upload that is being aborted would otherwise ask for a wakeup that
+        // is always due, and the glue would spin.
+        let mut t = match self.phase {
+            // Offline, a call waits for the connection (an event), not a time.
+            Phase::Starting | Phase::Completing { sent: false } => self.call_retry_at.filter(|_| self.online),
+            Phase::Uploading => None,
+            _ => return None,
+        };
+        if self.phase != Phase::Uploading {
+            return t;
         }
-        let mut t = self.call_retry_at;
         let mut consider = |x: u64| t = Some(t.map_or(x, |t| t.min(x)));
         for p in &self.parts {
             match p.state {
