@@ -51,7 +51,7 @@ function chart(results) {
 export function render(results) {
   writeFileSync(path.join(here, 'chart.svg'), chart(results));
   const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
-  const lines = results.rows.map((r) => `| ${SCEN[r.scenario]} | ${r.size >= 1024 ? `${r.size / 1024} GiB` : `${r.size} MiB`} | ${r.name} | ${fmt(r.mbps)} | ${fmt(r.ratioToRaw, 2)} | ${fmt(r.memAboveIdleMiB)} | ${fmt(r.longTasks, 0)} (${fmt(r.longTaskMs, 0)} ms) | ${fmt(r.backendPerPart, 2)} | ${fmt(r.bundleGzipBytes / 1024)} |${r.failedRuns ? ` ${r.failedRuns} failed` : ''}`);
+  const lines = results.rows.map((r) => `| ${SCEN[r.scenario]} | ${r.size >= 1024 ? `${r.size / 1024} GiB` : `${r.size} MiB`} | ${r.name} | ${fmt(r.mbps)} | ${fmt(r.ratioToRaw, 2)} | ${fmt(r.memAboveIdleMiB)} | ${fmt(r.jsHeapAboveIdleMiB)} | ${fmt(r.longTasks, 0)} (${fmt(r.longTaskMs, 0)} ms) | ${fmt(r.backendPerPart, 2)} | ${fmt(r.bundleGzipBytes / 1024)} |${r.failedRuns ? ` ${r.failedRuns} failed` : ''}`);
   const md = `# Benchmarks
 
 One run of \`npm run bench\` (\`node bench/run.mjs\`), ${results.date.slice(0, 10)}, on one
@@ -64,17 +64,22 @@ to the reference server's embedded store (release build). Each figure is the
 median of ${results.runs} runs; each run visits every contender, in an order that rotates
 from run to run; every contender runs in a fresh browser.
 
-- **Contenders**: this client; \`@uppy/aws-s3\` 6.3.1 and 5.1.0 with their
-  multipart hooks calling the reference backend; \`@aws-sdk/lib-storage\`
-  \`Upload\` signing in the browser with the store's credentials (flexible
-  checksums off, as the others send none); the raw ceiling, a minimal loop that
-  presigns each part and \`fetch\`-PUTs its Blob slice, 4 at a time, with no
-  retry and no progress.
+- **Contenders**: this client (resume journal on, as shipped); \`@uppy/aws-s3\`
+  5.1.0 with its multipart hooks calling the reference backend; \`@uppy/aws-s3\`
+  6.3.1, which has no multipart hooks any more (it presigns every S3 request
+  itself, here with the store's credentials from \`getCredentials\`);
+  \`@aws-sdk/lib-storage\` \`Upload\` signing in the browser with the store's
+  credentials (flexible checksums off, as the others send none); the raw
+  ceiling, a minimal loop that presigns each part and \`fetch\`-PUTs its Blob
+  slice, 4 at a time, with no retry and no progress. Every contender creates
+  its uploader inside the timed call.
 - **Scenarios**: loopback; and "40 ms RTT, 200 Mbit/s" through \`fault-proxy\`
   instances in front of the API and of the store, which add 40 ms before every
   request and cap the store traffic at 200 Mbit/s (shared by all connections).
-- **Memory**: resident memory of the renderer processes (from \`/proc\`),
-  peak during the upload minus idle before it.
+- **Memory**: resident memory of the renderer processes (from \`/proc\`: it
+  covers WASM memory, Blob and network buffers, which CDP's heap figures
+  miss), peak during the upload minus idle before it; beside it the page's JS
+  heap (CDP \`Performance.getMetrics\`, \`JSHeapTotalSize\`), peak minus idle.
 - **Long tasks**: \`PerformanceObserver\` \`longtask\` entries during the upload.
 - **Backend calls per part**: requests to the backend's \`/uploads/...\`
   (lib-storage signs itself: none).
@@ -82,8 +87,8 @@ from run to run; every contender runs in a fresh browser.
 
 ![Throughput chart](bench/chart.svg)
 
-| scenario | size | contender | MB/s | × raw | memory above idle, MiB | long tasks | backend calls / part | bundle, KiB gz | |
-|---|---|---|---|---|---|---|---|---|---|
+| scenario | size | contender | MB/s | × raw | memory above idle, MiB | JS heap above idle (CDP), MiB | long tasks | backend calls / part | bundle, KiB gz | |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${lines.join('\n')}
 
 Raw samples: \`bench/results.json\`.

@@ -3,7 +3,7 @@
 // browser), and the raw ceiling (presign + fetch PUT of Blob slices), in
 // headless Chromium against the reference server's embedded store.
 //
-//   node bench/run.mjs [--runs 3] [--sizes 64,1024] [--big] [--scenarios loopback,wan] [--contenders ours,raw,...] [--out file.json]
+//   node bench/run.mjs [--runs 3] [--sizes 64,1024] [--big] [--scenarios loopback,wan] [--contenders ours,raw,...] [--gc] [--out file.json]
 //
 // Writes bench/results.json, bench/chart.svg and BENCHMARKS.md. Every figure
 // is the median of the runs; contenders are interleaved (each run visits all
@@ -28,6 +28,9 @@ const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
 const CONTENDERS = arg('contenders', 'ours,raw,uppy6,uppy5,libstorage').split(',');
 // With --out, results go to that file only (BENCHMARKS.md is left alone).
 const OUT = arg('out', null);
+// With --gc, every page runs a full garbage collection every second: memory
+// then shows what is live, not the browser's garbage waiting for a collection.
+const FORCE_GC = argv.includes('--gc');
 const PART_SIZE = 8 * MIB;
 const CONCURRENCY = 4;
 const NAMES = {
@@ -63,7 +66,11 @@ function benchFile(mib) {
   return file;
 }
 
-/** Resident memory (bytes) of the renderer processes of the browser whose process is `pid`. */
+/**
+ * Resident memory (bytes) of the renderer processes of the browser whose
+ * process is `pid`, from /proc: `rss` in all, and its parts `anon` (heaps,
+ * WASM memory), `file` (mapped code) and `shmem` (shared memory: IPC buffers).
+ */
 function rendererRss(pid) {
   const children = new Map();
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -74,13 +81,17 @@ function rendererRss(pid) {
       children.get(ppid).push(Number(p));
     } catch { /* gone */ }
   }
-  let total = 0;
+  const total = { rss: 0, anon: 0, file: 0, shmem: 0 };
+  const field = (status, name) => Number((status.match(new RegExp(`${name}:\\s+(\\d+) kB`)) || [0, 0])[1]) * 1024;
   const walk = (p) => {
     for (const c of children.get(p) || []) {
       try {
         if (readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('--type=renderer')) {
-          const m = readFileSync(`/proc/${c}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-          if (m) total += Number(m[1]) * 1024;
+          const status = readFileSync(`/proc/${c}/status`, 'utf8');
+          total.rss += field(status, 'VmRSS');
+          total.anon += field(status, 'RssAnon');
+          total.file += field(status, 'RssFile');
+          total.shmem += field(status, 'RssShmem');
         }
       } catch { /* gone */ }
       walk(c);
@@ -160,7 +171,7 @@ function browserPid(marker) {
 
 async function measure(stack, contender, file, size, run) {
   const marker = `--s3mp-bench=${process.pid}-${Date.now()}`;
-  const browser = await launchBrowser([marker]);
+  const browser = await launchBrowser([marker, ...(FORCE_GC ? ['--js-flags=--expose-gc'] : [])]);
   const pid = browserPid(marker);
   try {
     const page = await browser.newPage();
@@ -169,23 +180,43 @@ async function measure(stack, contender, file, size, run) {
       window.longTasks = [];
       new PerformanceObserver((l) => window.longTasks.push(...l.getEntries().map((e) => e.duration))).observe({ type: 'longtask', buffered: true });
     });
+    if (FORCE_GC) await page.evaluate(() => { setInterval(() => window.gc(), 1000); });
     await page.waitForTimeout(1000);
+    // The page's JS heap (V8), from CDP: what the renderer's RSS holds for JS objects.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable');
+    const jsHeap = async () => {
+      const { metrics } = await cdp.send('Performance.getMetrics');
+      return metrics.find((m) => m.name === 'JSHeapTotalSize')?.value ?? 0;
+    };
     const idleSamples = [];
     for (let i = 0; i < 5; i++) { idleSamples.push(rendererRss(pid)); await page.waitForTimeout(100); }
-    const idle = median(idleSamples);
+    const idleOf = (k) => median(idleSamples.map((x) => x[k]));
+    const idle = { rss: idleOf('rss'), anon: idleOf('anon'), shmem: idleOf('shmem'), heap: await jsHeap() };
     let backendCalls = 0;
     page.on('request', (r) => { if (r.url().startsWith(stack.page) && r.url().includes('/uploads/')) backendCalls += 1; });
     await page.setInputFiles('#file', file);
     await page.evaluate(() => { window.longTasks = []; });
-    let peak = idle;
-    const sampler = setInterval(() => { peak = Math.max(peak, rendererRss(pid)); }, 100);
+    const peak = { ...idle };
+    const sample = () => {
+      const m = rendererRss(pid);
+      for (const k of ['rss', 'anon', 'shmem']) peak[k] = Math.max(peak[k], m[k]);
+    };
+    let heapBusy = false;
+    const sampler = setInterval(() => {
+      sample();
+      if (!heapBusy) {
+        heapBusy = true;
+        jsHeap().then((h) => { peak.heap = Math.max(peak.heap, h); }, () => {}).finally(() => { heapBusy = false; });
+      }
+    }, 100);
     const key = `bench/${contender}-${size}-${run}.bin`;
     const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: PART_SIZE, concurrency: CONCURRENCY };
     const t0 = performance.now();
     await page.evaluate((o) => window.benchUpload(document.getElementById('file').files[0], o), opts);
     const secs = (performance.now() - t0) / 1000;
     clearInterval(sampler);
-    peak = Math.max(peak, rendererRss(pid));
+    sample();
     const longTasks = await page.evaluate(() => window.longTasks);
     const storedSize = await objectSize(stack.api, key);
     if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);
@@ -194,7 +225,10 @@ async function measure(stack, contender, file, size, run) {
     return {
       contender, size, run, secs,
       mbps: (size * MIB) / 1e6 / secs,
-      memAboveIdleMiB: (peak - idle) / MIB,
+      memAboveIdleMiB: (peak.rss - idle.rss) / MIB,
+      anonAboveIdleMiB: (peak.anon - idle.anon) / MIB,
+      shmemAboveIdleMiB: (peak.shmem - idle.shmem) / MIB,
+      jsHeapAboveIdleMiB: (peak.heap - idle.heap) / MIB,
       longTasks: longTasks.length,
       longTaskMs: longTasks.reduce((a, b) => a + b, 0),
       backendPerPart: backendCalls / parts,
@@ -223,7 +257,7 @@ async function main() {
           for (const c of order) {
             try {
               const s = { scenario, ...(await measure(stack, c, file, size, run)) };
-              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB, ${s.longTasks} long tasks, ${s.backendPerPart.toFixed(2)} backend calls/part`);
+              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), ${s.longTasks} long tasks, ${s.backendPerPart.toFixed(2)} backend calls/part`);
               samples.push(s);
             } catch (e) {
               console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);
@@ -249,6 +283,9 @@ async function main() {
           mbps: pick(c, 'mbps'),
           ratioToRaw: pick(c, 'mbps') / rawMbps,
           memAboveIdleMiB: pick(c, 'memAboveIdleMiB'),
+          anonAboveIdleMiB: pick(c, 'anonAboveIdleMiB'),
+          shmemAboveIdleMiB: pick(c, 'shmemAboveIdleMiB'),
+          jsHeapAboveIdleMiB: pick(c, 'jsHeapAboveIdleMiB'),
           longTasks: pick(c, 'longTasks'),
           longTaskMs: pick(c, 'longTaskMs'),
           backendPerPart: pick(c, 'backendPerPart'),
@@ -258,7 +295,7 @@ async function main() {
       }
     }
   }
-  const results = { date: new Date().toISOString(), runs: RUNS, partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
+  const results = { date: new Date().toISOString(), forcedGc: FORCE_GC, runs: RUNS, partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
   if (OUT) {
     writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
     return;

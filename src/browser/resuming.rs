@@ -10,11 +10,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Blob, File};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, CallError};
 use crate::browser::driver::now_ms;
 use crate::browser::journal::{self, Session};
 use crate::engine::plan::Plan;
-use crate::engine::{Config, Upload};
+use crate::engine::{Call, Config, Event, Upload};
 use crate::resume::{self, Entry, JOURNAL_VERSION, Lookup};
 
 /// What resuming found.
@@ -39,9 +39,14 @@ async fn sample(file: &Blob) -> Option<String> {
 }
 
 /// Looks the file up in the journal and prepares the upload.
+///
+/// The journal is local but not free (a content sample is read and IndexedDB
+/// is asked), so the new upload's init is sent at the same time rather than
+/// after it: a file that turns out to be resumable (the rare case) has that
+/// speculative upload deleted again.
 #[allow(clippy::too_many_arguments)]
 pub async fn prepare(
-    fresh: Upload,
+    mut fresh: Upload,
     file: &Blob,
     key: &str,
     content_type: &str,
@@ -53,13 +58,25 @@ pub async fn prepare(
     if fresh.plan().single {
         return none(fresh);
     }
+    let Some(signal) = AbortController::new().ok().map(|c| c.signal()) else { return none(fresh) };
     let (name, last_modified) =
         file.dyn_ref::<File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();
     let size = file.size() as u64;
     let endpoint = backend.label();
     let id = resume::entry_id(&endpoint, key, &name, size, last_modified);
-    // Both before init: read the sample and the journal at once.
-    let (sample, found) = futures::join!(sample(file), journal::get(&id));
+    // All three before the first part: the sample, the journal, and init.
+    fresh.init_sent();
+    let (sample, found, init) =
+        futures::join!(sample(file), journal::get(&id), backend.init(key, content_type, &signal));
+    let speculative = init.as_ref().ok().cloned();
+    fresh.handle(
+        match init {
+            Ok(upload_id) => Event::Initiated { upload_id },
+            Err(CallError::Transient(failure)) => Event::CallFailed { call: Call::Init, failure },
+            Err(CallError::Rejected(error)) => Event::CallRejected { call: Call::Init, error },
+        },
+        now_ms(),
+    );
     let Some(sample) = sample else { return none(fresh) };
     let now = now_ms();
     let template = Entry {
@@ -81,8 +98,6 @@ pub async fn prepare(
     let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
     // A new upload, journaled from the start.
     let start_anew = |fresh| Prepared { upload: fresh, session: Some(Session::new(template.clone())), resumed: None };
-    let signal = AbortController::new().ok().map(|c| c.signal());
-    let Some(signal) = signal else { return none(fresh) };
     match resume::decide(found, &sample, fits, now, resume::DEFAULT_TTL_MS) {
         Lookup::Fresh => start_anew(fresh),
         Lookup::Drop { entry, .. } => {
@@ -104,6 +119,10 @@ pub async fn prepare(
             };
             match Upload::from_stored(size, cfg.clone(), seed, entry.upload_id.clone(), entry.part_size, &stored) {
                 Ok(mut up) => {
+                    // The speculative upload is not needed: delete it.
+                    if let Some(upload_id) = speculative {
+                        abort_quietly(backend, key, &upload_id, &signal).await;
+                    }
                     let bytes = up.progress().bytes_sent;
                     let resumed = Some((entry.upload_id.clone(), up.parts_done(), bytes));
                     let entry = Entry { sample, updated_ms: now, ..entry };
@@ -114,6 +133,18 @@ pub async fn prepare(
                     start_anew(fresh)
                 }
             }
+        }
+    }
+}
+
+/// Deletes a multipart upload nobody will use, trying twice more (1 s, 3 s
+/// apart) when the backend is briefly unreachable; past that the bucket's
+/// lifecycle rule for incomplete uploads is the safety net.
+async fn abort_quietly(backend: &Backend, key: &str, upload_id: &str, signal: &web_sys::AbortSignal) {
+    for delay_ms in [1_000, 3_000, 0] {
+        match backend.abort(key, upload_id, signal).await {
+            Err(CallError::Transient(_)) if delay_ms > 0 => gloo_timers::future::TimeoutFuture::new(delay_ms).await,
+            _ => return,
         }
     }
 }
