@@ -51,7 +51,7 @@ function chart(results) {
 export function render(results) {
   writeFileSync(path.join(here, 'chart.svg'), chart(results));
   const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
-  const lines = results.rows.map((r) => `| ${SCEN[r.scenario]} | ${r.size >= 1024 ? `${r.size / 1024} GiB` : `${r.size} MiB`} | ${r.name} | ${fmt(r.mbps)} | ${fmt(r.ratioToRaw, 2)} | ${fmt(r.memAboveIdleMiB)} | ${fmt(r.jsHeapAboveIdleMiB)} | ${fmt(r.longTasks, 0)} (${fmt(r.longTaskMs, 0)} ms) | ${fmt(r.backendPerPart, 2)} | ${fmt(r.bundleGzipBytes / 1024)} |${r.failedRuns ? ` ${r.failedRuns} failed` : ''}`);
+  const lines = results.rows.map((r) => `| ${SCEN[r.scenario]} | ${r.size >= 1024 ? `${r.size / 1024} GiB` : `${r.size} MiB`} | ${r.name} | ${fmt(r.mbps)} | ${fmt(r.ratioToRaw, 2)} | ${fmt(r.memAboveIdleMiB)} | ${fmt(r.jsHeapAboveIdleMiB)} | ${fmt(r.rendererCpuPerGiB, 2)} / ${fmt(r.browserCpuPerGiB, 2)} | ${fmt(r.longTasks, 0)} (${fmt(r.longTaskMs, 0)} ms) | ${fmt(r.backendPerPart, 2)} | ${fmt(r.bundleGzipBytes / 1024)} |${r.failedRuns ? ` ${r.failedRuns} failed` : ''}`);
   const md = `# Benchmarks
 
 One run of \`npm run bench\` (\`node bench/run.mjs\`), ${results.date.slice(0, 10)}, on one
@@ -73,6 +73,8 @@ from run to run; every contender runs in a fresh browser.
   ceiling, a minimal loop that presigns each part and \`fetch\`-PUTs its Blob
   slice, 4 at a time, with no retry and no progress. Every contender creates
   its uploader inside the timed call.
+- **The file** is read once before the runs of each size, so that it is in
+  the page cache and no contender pays for the disk.
 - **Scenarios**: loopback; and "40 ms RTT, 200 Mbit/s" through \`fault-proxy\`
   instances in front of the API and of the store, which add 40 ms before every
   request and cap the store traffic at 200 Mbit/s (shared by all connections).
@@ -80,6 +82,10 @@ from run to run; every contender runs in a fresh browser.
   covers WASM memory, Blob and network buffers, which CDP's heap figures
   miss), peak during the upload minus idle before it; beside it the page's JS
   heap (CDP \`Performance.getMetrics\`, \`JSHeapTotalSize\`), peak minus idle.
+- **CPU**: seconds of CPU (user + system, from \`/proc\`) per GiB uploaded,
+  of the page's renderer and of the whole browser (renderer, network service,
+  browser process). On loopback the store and the backend share the same
+  2 cores, so CPU spent by a client is throughput lost.
 - **Long tasks**: \`PerformanceObserver\` \`longtask\` entries during the upload.
 - **Backend calls per part**: requests to the backend's \`/uploads/...\`
   (lib-storage signs itself: none).
@@ -87,8 +93,8 @@ from run to run; every contender runs in a fresh browser.
 
 ![Throughput chart](bench/chart.svg)
 
-| scenario | size | contender | MB/s | × raw | memory above idle, MiB | JS heap above idle (CDP), MiB | long tasks | backend calls / part | bundle, KiB gz | |
-|---|---|---|---|---|---|---|---|---|---|---|
+| scenario | size | contender | MB/s | × raw | memory above idle, MiB | JS heap above idle (CDP), MiB | CPU, s/GiB (renderer / whole browser) | long tasks | backend calls / part | bundle, KiB gz | |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 ${lines.join('\n')}
 
 Raw samples: \`bench/results.json\`.

@@ -81,12 +81,22 @@ function rendererRss(pid) {
       children.get(ppid).push(Number(p));
     } catch { /* gone */ }
   }
-  const total = { rss: 0, anon: 0, file: 0, shmem: 0 };
+  const total = { rss: 0, anon: 0, file: 0, shmem: 0, rendererCpu: 0, browserCpu: 0 };
+  // utime + stime, in clock ticks (1/100 s)
+  const cpu = (p) => {
+    const f = readFileSync(`/proc/${p}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  };
+  try { total.browserCpu += cpu(pid); } catch { /* gone */ }
   const field = (status, name) => Number((status.match(new RegExp(`${name}:\\s+(\\d+) kB`)) || [0, 0])[1]) * 1024;
   const walk = (p) => {
     for (const c of children.get(p) || []) {
       try {
+        const cCpu = cpu(c);
+        total.browserCpu += cCpu;
         if (readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('--type=renderer')) {
+          total.rendererCpu += cCpu;
           const status = readFileSync(`/proc/${c}/status`, 'utf8');
           total.rss += field(status, 'VmRSS');
           total.anon += field(status, 'RssAnon');
@@ -212,11 +222,13 @@ async function measure(stack, contender, file, size, run) {
     }, 100);
     const key = `bench/${contender}-${size}-${run}.bin`;
     const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: PART_SIZE, concurrency: CONCURRENCY };
+    const cpu0 = rendererRss(pid);
     const t0 = performance.now();
     await page.evaluate((o) => window.benchUpload(document.getElementById('file').files[0], o), opts);
     const secs = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     sample();
+    const cpu1 = rendererRss(pid);
     const longTasks = await page.evaluate(() => window.longTasks);
     const storedSize = await objectSize(stack.api, key);
     if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);
@@ -229,6 +241,9 @@ async function measure(stack, contender, file, size, run) {
       anonAboveIdleMiB: (peak.anon - idle.anon) / MIB,
       shmemAboveIdleMiB: (peak.shmem - idle.shmem) / MIB,
       jsHeapAboveIdleMiB: (peak.heap - idle.heap) / MIB,
+      // CPU seconds per GiB uploaded: the page's renderer, and the whole browser (renderer, network service, browser process).
+      rendererCpuPerGiB: (cpu1.rendererCpu - cpu0.rendererCpu) / (size / 1024),
+      browserCpuPerGiB: (cpu1.browserCpu - cpu0.browserCpu) / (size / 1024),
       longTasks: longTasks.length,
       longTaskMs: longTasks.reduce((a, b) => a + b, 0),
       backendPerPart: backendCalls / parts,
@@ -252,12 +267,15 @@ async function main() {
     try {
       for (const size of SIZES) {
         const file = benchFile(size);
+        // Read it once so it is in the page cache: otherwise whoever goes first
+        // pays for the disk (and the browser's CPU for the reads).
+        execFileSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', file]);
         for (let run = 0; run < RUNS; run++) {
           const order = CONTENDERS.map((_, i) => CONTENDERS[(i + run) % CONTENDERS.length]);
           for (const c of order) {
             try {
               const s = { scenario, ...(await measure(stack, c, file, size, run)) };
-              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), ${s.longTasks} long tasks, ${s.backendPerPart.toFixed(2)} backend calls/part`);
+              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.browserCpuPerGiB.toFixed(2)} s/GiB browser, ${s.longTasks} long tasks, ${s.backendPerPart.toFixed(2)} backend calls/part`);
               samples.push(s);
             } catch (e) {
               console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);
@@ -286,6 +304,8 @@ async function main() {
           anonAboveIdleMiB: pick(c, 'anonAboveIdleMiB'),
           shmemAboveIdleMiB: pick(c, 'shmemAboveIdleMiB'),
           jsHeapAboveIdleMiB: pick(c, 'jsHeapAboveIdleMiB'),
+          rendererCpuPerGiB: pick(c, 'rendererCpuPerGiB'),
+          browserCpuPerGiB: pick(c, 'browserCpuPerGiB'),
           longTasks: pick(c, 'longTasks'),
           longTaskMs: pick(c, 'longTaskMs'),
           backendPerPart: pick(c, 'backendPerPart'),

@@ -1,0 +1,59 @@
+// Where the time of one upload goes: every request a contender makes (backend
+// calls, part PUTs, complete), with its start and end in ms after the timed
+// call began, in headless Chromium against the embedded store (loopback).
+// Needs the bench built first (`npm run bench` builds bench/dist and the
+// release server).
+//
+//   node bench/timeline.mjs [--contenders ours,raw,uppy5] [--runs 2] [--size 64]
+import path from 'node:path';
+import { launchBrowser, MIB, root, startServer } from '../tests/e2e/helpers.mjs';
+
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
+const contenders = arg('contenders', 'ours,ours-noresume,raw,uppy5').split(',');
+const runs = Number(arg('runs', '2'));
+const size = Number(arg('size', '64'));
+const file = path.join('/tmp/s3mp-bench', `file-${size}.bin`);
+
+process.env.S3MP_SERVER_BIN = path.join(root, 'target/release/s3-multipart-server');
+const server = await startServer([], { wwwDir: path.join(root, 'bench/dist') });
+try {
+  for (let run = 0; run < runs; run++) {
+    for (const c of contenders) {
+      const browser = await launchBrowser();
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${server.api}/${c}.html`);
+        await page.setInputFiles('#file', file);
+        await page.waitForTimeout(500);
+        const events = await page.evaluate(async ({ key, partSize }) => {
+          const ev = [];
+          const t0 = performance.now();
+          const now = () => Math.round(performance.now() - t0);
+          const name = (method, url) => (method === 'PUT' ? 'PUT' : String(url).split('/').pop().split('?')[0]);
+          const realFetch = window.fetch;
+          window.fetch = function (u, o) {
+            const what = name(o?.method ?? u?.method, u?.url ?? u);
+            const s = now();
+            const p = realFetch.call(this, u, o);
+            p.then(() => ev.push([s, `${what} ${s}-${now()}`]), () => ev.push([s, `${what} ${s}-failed`]));
+            return p;
+          };
+          const open = XMLHttpRequest.prototype.open;
+          XMLHttpRequest.prototype.open = function (m, u, ...a) {
+            const s = now();
+            this.addEventListener('loadend', () => ev.push([s, `xhr ${name(m, u)} ${s}-${now()}`]));
+            return open.call(this, m, u, ...a);
+          };
+          await window.benchUpload(document.getElementById('file').files[0], { api: location.origin, key, partSize, concurrency: 4 });
+          return [...ev.sort((a, b) => a[0] - b[0]).map((e) => e[1]), `done ${now()}`];
+        }, { key: `bench/timeline-${c}-${run}`, partSize: 8 * MIB });
+        console.log(`${c}: ${events.join(' | ')}`);
+      } finally {
+        await browser.close();
+      }
+    }
+  }
+} finally {
+  await server.stop();
+}
