@@ -50,7 +50,7 @@ pub async fn prepare(
     file: &Blob,
     key: &str,
     content_type: &str,
-    backend: &Backend,
+    backend: &Rc<Backend>,
     cfg: &Config,
     seed: u64,
 ) -> Prepared {
@@ -119,9 +119,13 @@ pub async fn prepare(
             };
             match Upload::from_stored(size, cfg.clone(), seed, entry.upload_id.clone(), entry.part_size, &stored) {
                 Ok(mut up) => {
-                    // The speculative upload is not needed: delete it.
+                    // The speculative upload is not needed: delete it, without
+                    // holding up the resumed one.
                     if let Some(upload_id) = speculative {
-                        abort_quietly(backend, key, &upload_id, &signal).await;
+                        let (backend, key) = (backend.clone(), key.to_owned());
+                        wasm_bindgen_futures::spawn_local(async move {
+                            abort_quietly(&backend, &key, &upload_id, &signal).await;
+                        });
                     }
                     let bytes = up.progress().bytes_sent;
                     let resumed = Some((entry.upload_id.clone(), up.parts_done(), bytes));
