@@ -67,11 +67,12 @@ function benchFile(mib) {
 }
 
 /**
- * Resident memory (bytes) of the renderer processes of the browser whose
- * process is `pid`, from /proc: `rss` in all, and its parts `anon` (heaps,
- * WASM memory), `file` (mapped code) and `shmem` (shared memory: IPC buffers).
+ * From /proc, for the browser whose process is `pid`: resident memory (bytes)
+ * of its renderer processes, `rss` in all and its parts `anon` (heaps, WASM
+ * memory) and `shmem` (shared memory: IPC buffers); and CPU seconds so far,
+ * of the renderers and of the whole browser.
  */
-function rendererRss(pid) {
+function browserStats(pid) {
   const children = new Map();
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
@@ -81,7 +82,7 @@ function rendererRss(pid) {
       children.get(ppid).push(Number(p));
     } catch { /* gone */ }
   }
-  const total = { rss: 0, anon: 0, file: 0, shmem: 0, rendererCpu: 0, browserCpu: 0 };
+  const total = { rss: 0, anon: 0, shmem: 0, rendererCpu: 0, browserCpu: 0 };
   // utime + stime, in clock ticks (1/100 s)
   const cpu = (p) => {
     const f = readFileSync(`/proc/${p}/stat`, 'utf8');
@@ -100,7 +101,6 @@ function rendererRss(pid) {
           const status = readFileSync(`/proc/${c}/status`, 'utf8');
           total.rss += field(status, 'VmRSS');
           total.anon += field(status, 'RssAnon');
-          total.file += field(status, 'RssFile');
           total.shmem += field(status, 'RssShmem');
         }
       } catch { /* gone */ }
@@ -200,7 +200,7 @@ async function measure(stack, contender, file, size, run) {
       return metrics.find((m) => m.name === 'JSHeapTotalSize')?.value ?? 0;
     };
     const idleSamples = [];
-    for (let i = 0; i < 5; i++) { idleSamples.push(rendererRss(pid)); await page.waitForTimeout(100); }
+    for (let i = 0; i < 5; i++) { idleSamples.push(browserStats(pid)); await page.waitForTimeout(100); }
     const idleOf = (k) => median(idleSamples.map((x) => x[k]));
     const idle = { rss: idleOf('rss'), anon: idleOf('anon'), shmem: idleOf('shmem'), heap: await jsHeap() };
     let backendCalls = 0;
@@ -209,7 +209,7 @@ async function measure(stack, contender, file, size, run) {
     await page.evaluate(() => { window.longTasks = []; });
     const peak = { ...idle };
     const sample = () => {
-      const m = rendererRss(pid);
+      const m = browserStats(pid);
       for (const k of ['rss', 'anon', 'shmem']) peak[k] = Math.max(peak[k], m[k]);
     };
     let heapBusy = false;
@@ -222,13 +222,13 @@ async function measure(stack, contender, file, size, run) {
     }, 100);
     const key = `bench/${contender}-${size}-${run}.bin`;
     const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: PART_SIZE, concurrency: CONCURRENCY };
-    const cpu0 = rendererRss(pid);
+    const cpu0 = browserStats(pid);
     const t0 = performance.now();
     await page.evaluate((o) => window.benchUpload(document.getElementById('file').files[0], o), opts);
     const secs = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     sample();
-    const cpu1 = rendererRss(pid);
+    const cpu1 = browserStats(pid);
     const longTasks = await page.evaluate(() => window.longTasks);
     const storedSize = await objectSize(stack.api, key);
     if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);

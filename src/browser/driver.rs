@@ -281,10 +281,15 @@ fn spawn_call(action: Action, job: &Rc<Job>, backend: &Rc<Backend>, signal: Abor
             }
             _ => return,
         };
-        let _ = tx.unbounded_send(match result {
-            Ok(ev) => ev,
-            Err(CallError::Transient(failure)) => Event::CallFailed { call, failure },
-            Err(CallError::Rejected(error)) => Event::CallRejected { call, error },
-        });
+        let _ = tx.unbounded_send(call_event(call, result));
     });
+}
+
+/// The engine event for the outcome of backend call `call`.
+pub fn call_event(call: Call, result: Result<Event, CallError>) -> Event {
+    match result {
+        Ok(ev) => ev,
+        Err(CallError::Transient(failure)) => Event::CallFailed { call, failure },
+        Err(CallError::Rejected(error)) => Event::CallRejected { call, error },
+    }
 }

@@ -11,7 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Blob, File};
 
 use crate::backend::{Backend, CallError};
-use crate::browser::driver::now_ms;
+use crate::browser::driver::{call_event, now_ms};
 use crate::browser::journal::{self, Session};
 use crate::engine::plan::Plan;
 use crate::engine::{Call, Config, Event, Upload};
@@ -69,14 +69,7 @@ pub async fn prepare(
     let (sample, found, init) =
         futures::join!(sample(file), journal::get(&id), backend.init(key, content_type, &signal));
     let speculative = init.as_ref().ok().cloned();
-    fresh.handle(
-        match init {
-            Ok(upload_id) => Event::Initiated { upload_id },
-            Err(CallError::Transient(failure)) => Event::CallFailed { call: Call::Init, failure },
-            Err(CallError::Rejected(error)) => Event::CallRejected { call: Call::Init, error },
-        },
-        now_ms(),
-    );
+    fresh.handle(call_event(Call::Init, init.map(|upload_id| Event::Initiated { upload_id })), now_ms());
     let Some(sample) = sample else { return none(fresh) };
     let now = now_ms();
     let template = Entry {

@@ -441,15 +441,15 @@ impl Upload {
         // Only what `step` acts on in this phase: a part waiting to retry in an
         // upload that is being aborted would otherwise ask for a wakeup that
         // is always due, and the glue would spin.
-        let mut t = match self.phase {
+        match self.phase {
             // Offline, a call waits for the connection (an event), not a time.
-            Phase::Starting | Phase::Completing { sent: false } => self.call_retry_at.filter(|_| self.online),
-            Phase::Uploading => None,
+            Phase::Starting | Phase::Completing { sent: false } => {
+                return self.call_retry_at.filter(|_| self.online);
+            }
+            Phase::Uploading => {}
             _ => return None,
-        };
-        if self.phase != Phase::Uploading {
-            return t;
         }
+        let mut t: Option<u64> = None;
         let mut consider = |x: u64| t = Some(t.map_or(x, |t| t.min(x)));
         for p in &self.parts {
             match p.state {
