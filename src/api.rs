@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use futures::FutureExt;
 use futures::channel::mpsc::unbounded;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
@@ -392,6 +393,7 @@ struct JsObserver {
     on_progress: Option<Function>,
     on_part_complete: Option<Function>,
     on_retry: Option<Function>,
+    on_resume: Option<Function>,
 }
 
 /// A JS number for a byte count (exact up to 2^53).
@@ -435,6 +437,17 @@ impl Observer for JsObserver {
             let _ = f.call1(&JsValue::NULL, &v);
         }
     }
+
+    fn resumed(&self, upload_id: &str, parts: usize, bytes: u64) {
+        if let Some(f) = &self.on_resume {
+            let info = object(&[
+                ("uploadId", JsValue::from_str(upload_id)),
+                ("partsDone", JsValue::from(parts as u32)),
+                ("bytesDone", num(bytes)),
+            ]);
+            let _ = f.call1(&JsValue::NULL, &info);
+        }
+    }
 }
 
 fn rejected(e: &UploadError) -> Promise {
@@ -450,8 +463,6 @@ impl Uploader {
     ) -> Result<Uploader, JsValue> {
         let (backend, cfg, with_credentials) = parse_uploader_options(&options).map_err(|e| to_js_error(&e))?;
         let budget = Rc::new(Budget::new(cfg.concurrency));
-        // Open the resume journal now, so the first upload does not wait for it.
-        journal::warm();
         Ok(Self { backend: Rc::new(backend), cfg, with_credentials, budget })
     }
 
@@ -573,8 +584,8 @@ impl Uploader {
             on_progress: o.function("onProgress")?,
             on_part_complete: o.function("onPartComplete")?,
             on_retry: o.function("onRetry")?,
+            on_resume: o.function("onResume")?,
         };
-        let on_resume = o.function("onResume")?;
         let resume = o.boolean("resume")?.unwrap_or(true);
         let signal = match o.get("signal") {
             None => None,
@@ -602,21 +613,19 @@ impl Uploader {
         }
         let job = Job { file: file.clone(), key: key.clone(), content_type, with_credentials: self.with_credentials };
         let (backend, budget, cfg) = (self.backend.clone(), self.budget.clone(), self.cfg.clone());
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
-            let prepared = if resume {
-                resuming::prepare(upload, &job.file, &key, &job.content_type, &backend, &cfg, seed).await
-            } else {
-                resuming::Prepared { upload, session: None, resumed: None }
+        let lookup = (resume && !upload.plan().single).then(|| {
+            let subject = resuming::Subject {
+                file: job.file.clone(),
+                key: key.clone(),
+                content_type: job.content_type.clone(),
+                cfg: cfg.clone(),
+                seed,
             };
-            if let (Some((upload_id, parts, bytes)), Some(f)) = (&prepared.resumed, &on_resume) {
-                let info = object(&[
-                    ("uploadId", JsValue::from_str(upload_id)),
-                    ("partsDone", JsValue::from(*parts as u32)),
-                    ("bytesDone", num(*bytes)),
-                ]);
-                let _ = f.call1(&JsValue::NULL, &info);
-            }
-            let run = driver::run(prepared.upload, job, backend, budget, Rc::new(observer), prepared.session, ctl_rx);
+            resuming::look_up(subject, backend.clone()).boxed_local()
+        });
+        let observer = Rc::new(observer);
+        let promise = wasm_bindgen_futures::future_to_promise(async move {
+            let run = driver::run(upload, job, backend, budget, observer, lookup, ctl_rx);
             match run.await {
                 Ok(out) => Ok(object(&[
                     ("key", JsValue::from_str(&key)),

@@ -455,6 +455,80 @@ async fn an_interrupted_upload_resumes_and_sends_only_the_missing_parts() {
     assert_eq!(sha(&read_back(&key).await), sha(&data));
     sleep(50).await;
     assert!(resumable(&up, &key).await.is_none(), "a finished upload leaves the journal");
+    // The second call started a new multipart upload before the journal said
+    // "resume": it was deleted again.
+    assert_eq!(open_uploads_soon(&key).await, 0, "no upload left open");
+}
+
+/// Open multipart uploads under `prefix`, waiting up to 3 s for background
+/// aborts to land.
+async fn open_uploads_soon(prefix: &str) -> u32 {
+    let mut open = open_uploads(prefix).await;
+    for _ in 0..30 {
+        if open == 0 {
+            break;
+        }
+        sleep(100).await;
+        open = open_uploads(prefix).await;
+    }
+    open
+}
+
+/// Starts an upload of `f` under `key` and pauses it once `parts` parts are
+/// stored: a resumable upload, as a page reload leaves it.
+async fn interrupted(up: &Uploader, f: &web_sys::File, key: &str, parts: usize) {
+    let (opts, report) = recording(key, &[]);
+    let first = up.upload(f, opts);
+    wait_parts(&report, parts).await;
+    control(&first, "pause");
+    sleep(100).await;
+    assert!(resumable(up, key).await.is_some(), "journaled");
+}
+
+#[wasm_bindgen_test]
+async fn abort_while_the_journal_is_read_deletes_the_stored_and_the_new_upload() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let key = unique_key("abort-lookup.bin");
+    let f = file(&bytes(20 * MIB, 44), "abort-lookup.bin", 1_650_000_000_000.0);
+    interrupted(&up, &f, &key, 1).await;
+    assert_eq!(open_uploads(&key).await, 1);
+    track_xhr();
+    // Aborted at once: while the journal is read (and init is in flight).
+    let h = up.upload(&f, obj(&[("key", JsValue::from_str(&key))]));
+    control(&h, "abort");
+    let err = JsFuture::from(h).await.expect_err("aborted");
+    assert_eq!(string(&err, "code").as_deref(), Some("Aborted"));
+    assert_eq!(num(&xhr_stats(), "puts"), 0.0, "no part was sent");
+    assert_eq!(open_uploads_soon(&key).await, 0, "neither the stored nor the new upload is left open");
+    sleep(50).await;
+    assert!(resumable(&up, &key).await.is_none(), "the journal entry is gone");
+}
+
+#[wasm_bindgen_test]
+async fn paused_while_the_journal_is_read_the_resumed_upload_stays_paused() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let key = unique_key("pause-lookup.bin");
+    let data = bytes(20 * MIB, 45);
+    let f = file(&data, "pause-lookup.bin", 1_660_000_000_000.0);
+    interrupted(&up, &f, &key, 1).await;
+    track_xhr();
+    let resumed = Rc::new(RefCell::new(None));
+    let r2 = resumed.clone();
+    let on_resume = Closure::<dyn Fn(JsValue)>::new(move |info: JsValue| *r2.borrow_mut() = Some(info));
+    let (opts, report) = recording(&key, &[("onResume", on_resume.into_js_value())]);
+    let h = up.upload(&f, opts);
+    control(&h, "pause");
+    sleep(500).await;
+    let stored = num(&resumed.borrow().clone().expect("the stored upload was taken up"), "partsDone");
+    assert!(stored >= 1.0);
+    assert_eq!(num(&xhr_stats(), "puts"), 0.0, "paused: nothing sent");
+    assert!(report.borrow().progress.iter().all(|&b| b >= 5.0 * MIB as f64), "progress never shows the new upload's 0");
+    control(&h, "resume");
+    let result = JsFuture::from(h).await.expect("finishes after resume()");
+    assert_eq!(num(&xhr_stats(), "puts"), 4.0 - stored, "only the missing parts");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    assert!(get(&result, "uploadId").is_string());
+    assert_eq!(open_uploads_soon(&key).await, 0, "the new upload made beside the look-up was deleted");
 }
 
 #[wasm_bindgen_test]

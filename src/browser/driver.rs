@@ -2,11 +2,11 @@
 //! (backend calls, XHR PUTs of `File` slices, timers) and feeds the results
 //! back as events. No decision is made here.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use futures::future::{Fuse, FusedFuture, LocalBoxFuture};
 use futures::{FutureExt, StreamExt};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Blob};
@@ -36,6 +36,9 @@ pub trait Observer {
     fn part_complete(&self, part: u16, etag: &str, size: u64);
     /// A retry is coming.
     fn retrying(&self, part: Option<u16>, attempt: u32, delay_ms: u64, reason: &UploadError);
+    /// A stored upload of this file is resumed: `parts` of its parts, `bytes`
+    /// bytes, are stored already.
+    fn resumed(&self, upload_id: &str, parts: usize, bytes: u64);
 }
 
 /// What to upload, and where.
@@ -122,85 +125,111 @@ impl Drop for ConnectivityListener {
     }
 }
 
-/// Runs `upload` to the end, writing its progress to the resume journal when given one.
-#[allow(clippy::too_many_arguments)]
-pub async fn run(
-    mut upload: Upload,
-    job: Job,
+/// One engine at work: its actions carried out, its events (on a channel of
+/// its own, so that a replaced engine's late events cannot reach the next
+/// one) fed back in.
+struct Runner {
+    upload: Upload,
+    tx: UnboundedSender<Event>,
+    rx: UnboundedReceiver<Event>,
+    _connectivity: Option<ConnectivityListener>,
+    slot_freed: UnboundedReceiver<()>,
+    puts: Puts,
+    /// Cancels the backend calls in flight (hooks get its signal) when the upload stops.
+    calls: AbortController,
+    single_url: Option<String>,
+    job: Rc<Job>,
     backend: Rc<Backend>,
     budget: Rc<Budget>,
-    observer: Rc<dyn Observer>,
-    journal: Option<Rc<Session>>,
-    mut control: UnboundedReceiver<Control>,
-) -> Result<Outcome, UploadError> {
-    let (tx, mut rx) = unbounded::<Event>();
-    let _connectivity = ConnectivityListener::new(tx.clone());
-    if !browser_online() {
-        upload.handle(Event::Connectivity { online: false }, now_ms());
+}
+
+impl Runner {
+    fn new(mut upload: Upload, job: &Rc<Job>, backend: &Rc<Backend>, budget: &Rc<Budget>) -> Result<Self, UploadError> {
+        let (tx, rx) = unbounded::<Event>();
+        let connectivity = ConnectivityListener::new(tx.clone());
+        if !browser_online() {
+            upload.handle(Event::Connectivity { online: false }, now_ms());
+        }
+        let calls = AbortController::new().map_err(|e| {
+            UploadError::new(crate::engine::ErrorCode::NetworkError, format!("AbortController is unavailable: {e:?}"))
+        })?;
+        Ok(Self {
+            upload,
+            tx,
+            rx,
+            _connectivity: connectivity,
+            slot_freed: budget.subscribe(),
+            puts: Puts { running: HashMap::new(), budget: budget.clone() },
+            calls,
+            single_url: None,
+            job: job.clone(),
+            backend: backend.clone(),
+            budget: budget.clone(),
+        })
     }
-    let mut slot_freed = budget.subscribe();
-    let mut puts = Puts { running: HashMap::new(), budget: budget.clone() };
-    let job = Rc::new(job);
-    // Cancels the backend calls in flight (hooks get its signal) when the upload stops.
-    let calls = AbortController::new().map_err(|e| {
-        UploadError::new(crate::engine::ErrorCode::NetworkError, format!("AbortController is unavailable: {e:?}"))
-    })?;
-    let single_url: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
-    loop {
+
+    /// Carries out the engine's actions until one is for the application
+    /// (progress, a stored part, a retry, the journal, the end), and returns
+    /// it; `None` when there is nothing to do until the next input. With
+    /// `hold_puts`, no PUT starts (init and signing go on).
+    fn next(&mut self, hold_puts: bool) -> Option<Action> {
         let now = now_ms();
-        while let Some(action) = budget.with(|free| upload.poll_shared(now, free)) {
+        let poll = |r: &mut Self| {
+            if hold_puts {
+                r.upload.poll_shared(now, &mut 0)
+            } else {
+                r.budget.with(|free| r.upload.poll_shared(now, free))
+            }
+        };
+        while let Some(action) = poll(self) {
             match action {
                 Action::Put { part, attempt, url, start, end } => {
-                    if upload.plan().single {
-                        *single_url.borrow_mut() = Some(url.clone());
+                    if self.upload.plan().single {
+                        self.single_url = Some(url.clone());
                     }
-                    match start_put(&job, &url, start, end, part, attempt, &tx) {
-                        Ok(handle) => puts.insert(part, attempt, handle),
+                    match start_put(&self.job, &url, start, end, part, attempt, &self.tx) {
+                        Ok(handle) => self.puts.insert(part, attempt, handle),
                         Err(failure) => {
-                            budget.release();
-                            upload.handle(Event::PartFailed { part, attempt, failure }, now);
+                            self.budget.release();
+                            self.upload.handle(Event::PartFailed { part, attempt, failure }, now);
                         }
                     }
                 }
-                Action::Cancel { part } => puts.end(part, None),
-                Action::Progress(p) => observer.progress(&p),
-                Action::PartComplete { part, etag, size } => {
-                    if let Some(j) = &journal {
-                        j.part_done(part, &etag, now);
-                    }
-                    observer.part_complete(part, &etag, size);
-                }
-                Action::Started { upload_id, part_size } => {
-                    if let Some(j) = &journal {
-                        j.started(&upload_id, part_size, now);
-                    }
-                }
-                Action::Retrying { part, attempt, delay_ms, reason } => {
-                    observer.retrying(part, attempt, delay_ms, &reason);
-                }
+                Action::Cancel { part } => self.puts.end(part, None),
                 Action::Finished(result) => {
-                    drop(puts);
-                    calls.abort();
-                    if let Some(j) = &journal {
-                        j.finished();
-                    }
-                    return result.map(|mut outcome| {
+                    self.puts.running.clear();
+                    self.calls.abort();
+                    let single_url = self.single_url.take();
+                    return Some(Action::Finished(result.map(|mut outcome| {
                         if outcome.location.is_none() {
-                            outcome.location = single_url.borrow().as_deref().map(|u| xhr::redact(u).to_owned());
+                            outcome.location = single_url.as_deref().map(|u| xhr::redact(u).to_owned());
                         }
                         outcome
-                    });
+                    })));
                 }
                 Action::Abort { upload_id } => {
                     // Stop every other call first; the abort call gets a signal of its own.
-                    calls.abort();
-                    let own = AbortController::new().map(|c| c.signal()).unwrap_or_else(|_| calls.signal());
-                    spawn_call(Action::Abort { upload_id }, &job, &backend, own, &tx);
+                    self.calls.abort();
+                    let own = AbortController::new().map(|c| c.signal()).unwrap_or_else(|_| self.calls.signal());
+                    spawn_call(Action::Abort { upload_id }, &self.job, &self.backend, own, &self.tx);
                 }
-                call => spawn_call(call, &job, &backend, calls.signal(), &tx),
+                Action::Init | Action::Sign { .. } | Action::Complete { .. } => {
+                    spawn_call(action, &self.job, &self.backend, self.calls.signal(), &self.tx);
+                }
+                Action::Progress(_)
+                | Action::PartComplete { .. }
+                | Action::Started { .. }
+                | Action::Retrying { .. } => {
+                    return Some(action);
+                }
             }
         }
-        let wake_in = upload.next_wakeup().map(|t| t.saturating_sub(now_ms()));
+        None
+    }
+
+    /// Waits for the next event, a freed PUT slot, or the engine's wakeup.
+    async fn wait(&mut self) -> Option<Event> {
+        let wake_in = self.upload.next_wakeup().map(|t| t.saturating_sub(now_ms()));
         let timer = async move {
             match wake_in {
                 Some(ms) => gloo_timers::future::TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)).await,
@@ -208,31 +237,194 @@ pub async fn run(
             }
         };
         futures::select! {
-            ev = rx.next() => {
-                let Some(ev) = ev else { continue };
-                if let Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. } = &ev {
-                    puts.end(*part, Some(*attempt));
+            ev = self.rx.next() => ev,
+            _ = self.slot_freed.next() => None,
+            () = timer.fuse() => None,
+        }
+    }
+
+    /// Feeds an event in.
+    fn feed(&mut self, ev: Event) {
+        if let Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. } = &ev {
+            self.puts.end(*part, Some(*attempt));
+        }
+        // A network failure may be the first sign of going offline: say so first.
+        if let Event::PartFailed { failure: Failure::Network(_), .. }
+        | Event::CallFailed { failure: Failure::Network(_), .. } = &ev
+            && !browser_online()
+        {
+            self.upload.handle(Event::Connectivity { online: false }, now_ms());
+        }
+        self.upload.handle(ev, now_ms());
+    }
+
+    /// Aborts this engine's upload and runs it to its end in the background,
+    /// telling nobody: its PUTs stop, and its multipart upload (even one
+    /// whose init is still in flight) is deleted.
+    fn retire(mut self) {
+        self.upload.abort();
+        spawn_local(async move {
+            loop {
+                while let Some(action) = self.next(false) {
+                    if let Action::Finished(_) = action {
+                        return;
+                    }
                 }
-                // A network failure may be the first sign of going offline: say so first.
-                if let Event::PartFailed { failure: Failure::Network(_), .. } | Event::CallFailed { failure: Failure::Network(_), .. } = &ev
-                    && !browser_online()
-                {
-                    upload.handle(Event::Connectivity { online: false }, now_ms());
+                if let Some(ev) = self.wait().await {
+                    self.feed(ev);
                 }
-                upload.handle(ev, now_ms());
+            }
+        });
+    }
+}
+
+/// What the resume journal's look-up decided, while the new upload already runs.
+pub enum Decision {
+    /// Go on with the new upload, written to this journal session (if any).
+    Fresh(Option<Rc<Session>>),
+    /// Continue a stored upload instead.
+    Resume {
+        /// Its engine.
+        upload: Box<Upload>,
+        /// Its journal session.
+        session: Rc<Session>,
+        /// Its multipart upload.
+        upload_id: String,
+        /// Parts already stored.
+        parts: usize,
+        /// Bytes already stored.
+        bytes: u64,
+    },
+}
+
+/// What the application must not see before the look-up decides: if the
+/// stored upload is resumed, the new one never happened.
+#[derive(Default)]
+struct Held {
+    actions: Vec<Action>,
+    finished: Option<Result<Outcome, UploadError>>,
+}
+
+impl Held {
+    fn push(&mut self, action: Action) {
+        if let Action::Progress(_) = action {
+            // Only the latest progress matters.
+            self.actions.retain(|a| !matches!(a, Action::Progress(_)));
+        }
+        self.actions.push(action);
+    }
+}
+
+/// Delivers an action of the running upload to the journal and the application.
+fn deliver(action: Action, observer: &dyn Observer, journal: Option<&Session>) {
+    let now = now_ms();
+    match action {
+        Action::Progress(p) => observer.progress(&p),
+        Action::PartComplete { part, etag, size } => {
+            if let Some(j) = journal {
+                j.part_done(part, &etag, now);
+            }
+            observer.part_complete(part, &etag, size);
+        }
+        Action::Started { upload_id, part_size } => {
+            if let Some(j) = journal {
+                j.started(&upload_id, part_size, now);
+            }
+        }
+        Action::Retrying { part, attempt, delay_ms, reason } => observer.retrying(part, attempt, delay_ms, &reason),
+        _ => {}
+    }
+}
+
+/// Runs `upload` to the end. With `lookup` (the resume journal's look-up),
+/// the upload starts at once (init, signing) and the look-up runs beside it:
+/// until it decides, no part is sent and nothing reaches the application or
+/// the journal; if it finds a stored upload to resume, the new one is aborted
+/// (its multipart upload deleted) and the stored one goes on in its place.
+pub async fn run(
+    upload: Upload,
+    job: Job,
+    backend: Rc<Backend>,
+    budget: Rc<Budget>,
+    observer: Rc<dyn Observer>,
+    lookup: Option<LocalBoxFuture<'static, Decision>>,
+    mut control: UnboundedReceiver<Control>,
+) -> Result<Outcome, UploadError> {
+    let job = Rc::new(job);
+    let mut runner = Runner::new(upload, &job, &backend, &budget)?;
+    let mut lookup = lookup.map_or_else(Fuse::terminated, FutureExt::fuse);
+    let mut journal: Option<Rc<Session>> = None;
+    let mut held = Held::default();
+    let (mut paused, mut aborted) = (false, false);
+    let finish = |result: Result<Outcome, UploadError>, journal: &Option<Rc<Session>>| {
+        if let Some(j) = journal {
+            j.finished();
+        }
+        result
+    };
+    loop {
+        if held.finished.is_none() {
+            // Until the look-up decides, no part is sent: a resumable file
+            // must not be sent twice. Init and signing go on meanwhile.
+            while let Some(action) = runner.next(!lookup.is_terminated()) {
+                match action {
+                    Action::Finished(result) if lookup.is_terminated() => return finish(result, &journal),
+                    Action::Finished(result) => held.finished = Some(result),
+                    action if lookup.is_terminated() => deliver(action, &*observer, journal.as_deref()),
+                    action => held.push(action),
+                }
+            }
+        }
+        let running = held.finished.is_none();
+        futures::select! {
+            ev = runner.wait().fuse() => {
+                if running && let Some(ev) = ev {
+                    runner.feed(ev);
+                }
             }
             ctl = control.next() => match ctl {
                 Some(Control::Pause) => {
-                    upload.pause();
+                    paused = true;
+                    runner.upload.pause();
                     if let Some(j) = &journal {
                         j.flush(now_ms());
                     }
                 }
-                Some(Control::Resume) => upload.resume(),
-                Some(Control::Abort) | None => upload.abort(),
+                Some(Control::Resume) => {
+                    paused = false;
+                    runner.upload.resume();
+                }
+                Some(Control::Abort) | None => {
+                    aborted = true;
+                    runner.upload.abort();
+                }
             },
-            _ = slot_freed.next() => {}
-            () = timer.fuse() => {}
+            decision = lookup => match decision {
+                Decision::Fresh(session) => {
+                    journal = session;
+                    for action in std::mem::take(&mut held.actions) {
+                        deliver(action, &*observer, journal.as_deref());
+                    }
+                    if let Some(result) = held.finished.take() {
+                        return finish(result, &journal);
+                    }
+                }
+                Decision::Resume { upload: mut stored, session, upload_id, parts, bytes } => {
+                    // The new upload sent no part: whatever it did (or how it
+                    // failed) is dropped with it.
+                    held = Held::default();
+                    if paused {
+                        stored.pause();
+                    }
+                    if aborted {
+                        stored.abort();
+                    }
+                    observer.resumed(&upload_id, parts, bytes);
+                    journal = Some(session);
+                    let fresh = std::mem::replace(&mut runner, Runner::new(*stored, &job, &backend, &budget)?);
+                    fresh.retire();
+                }
+            },
         }
     }
 }

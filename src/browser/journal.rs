@@ -1,8 +1,11 @@
-//! The resume journal's storage: IndexedDB (which Web Workers have too), one
-//! JSON entry per resumable upload. Best effort: when IndexedDB is missing or
-//! fails, uploads still work, they just cannot be resumed after a reload.
-//! What an entry holds and when it may be resumed is decided in
-//! [`crate::resume`].
+//! The resume journal's storage, one JSON entry per resumable upload:
+//! `localStorage` where there is one (a window), IndexedDB where there is not
+//! (Web Workers). `localStorage` answers at once, where opening IndexedDB
+//! takes 5–30 ms in a fresh profile and holds the first part back for as
+//! long; an entry is a few hundred bytes plus ~45 per stored part. Best
+//! effort: when the storage is missing, full or fails, uploads still work,
+//! they just cannot be resumed after a reload. What an entry holds and when
+//! it may be resumed is decided in [`crate::resume`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -15,6 +18,19 @@ use crate::resume::Entry;
 #[wasm_bindgen(inline_js = r#"
 const DB = 's3-multipart-wasm';
 const STORE = 'uploads';
+const PREFIX = 's3-multipart-wasm/journal/';
+let local;
+function ls() {
+  if (local === undefined) {
+    local = null;
+    try {
+      // Missing in workers; a getter that throws where storage is blocked.
+      const s = globalThis.localStorage;
+      if (s) { s.getItem(PREFIX); local = s; }
+    } catch (e) { /* IndexedDB then */ }
+  }
+  return local;
+}
 let opened = null;
 function db() {
   if (!opened) {
@@ -38,15 +54,33 @@ function run(mode, f) {
     t.onabort = () => reject(t.error);
   }));
 }
-export function journalWarm() { return db().then(() => undefined); }
-export function journalGet(id) { return run('readonly', (s) => s.get(id)); }
-export function journalPut(id, json) { return run('readwrite', (s) => s.put(json, id)); }
-export function journalDelete(id) { return run('readwrite', (s) => s.delete(id)); }
-export function journalAll() { return run('readonly', (s) => s.getAll()); }
+// Each answers a promise, whichever the storage; localStorage's errors
+// (quota) reject like IndexedDB's.
+function sync(f) {
+  try { return Promise.resolve(f(ls())); } catch (e) { return Promise.reject(e); }
+}
+export function journalGet(id) {
+  return ls() ? sync((s) => s.getItem(PREFIX + id) ?? undefined) : run('readonly', (s) => s.get(id));
+}
+export function journalPut(id, json) {
+  return ls() ? sync((s) => s.setItem(PREFIX + id, json)) : run('readwrite', (s) => s.put(json, id));
+}
+export function journalDelete(id) {
+  return ls() ? sync((s) => s.removeItem(PREFIX + id)) : run('readwrite', (s) => s.delete(id));
+}
+export function journalAll() {
+  if (!ls()) return run('readonly', (s) => s.getAll());
+  return sync((s) => {
+    const all = [];
+    for (let i = 0; i < s.length; i++) {
+      const k = s.key(i);
+      if (k && k.startsWith(PREFIX)) all.push(s.getItem(k));
+    }
+    return all;
+  });
+}
 "#)]
 extern "C" {
-    #[wasm_bindgen(catch, js_name = journalWarm)]
-    async fn journal_warm() -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalGet)]
     async fn journal_get(id: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalPut)]
@@ -55,13 +89,6 @@ extern "C" {
     async fn journal_delete(id: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalAll)]
     async fn journal_all() -> Result<JsValue, JsValue>;
-}
-
-/// Opens the journal's database ahead of the first upload (quietly).
-pub fn warm() {
-    spawn_local(async {
-        let _ = journal_warm().await;
-    });
 }
 
 /// Reads the entry `id`; `None` when there is none, or it cannot be read.
@@ -92,20 +119,43 @@ const PART_WRITE_INTERVAL_MS: u64 = 2_000;
 pub struct Session {
     entry: RefCell<Entry>,
     last_write_ms: std::cell::Cell<u64>,
+    /// Over: nothing more is written.
+    over: std::cell::Cell<bool>,
 }
 
 impl Session {
     /// A session writing `entry`.
     pub fn new(entry: Entry) -> Rc<Self> {
-        Rc::new(Self { entry: RefCell::new(entry), last_write_ms: std::cell::Cell::new(0) })
+        Rc::new(Self {
+            entry: RefCell::new(entry),
+            last_write_ms: std::cell::Cell::new(0),
+            over: std::cell::Cell::new(false),
+        })
     }
 
     fn write(&self) {
+        if self.over.get() {
+            return;
+        }
         let e = self.entry.borrow();
         let (id, json) = (e.id.clone(), serde_json::to_string(&*e).unwrap_or_default());
         spawn_local(async move {
             let _ = journal_put(&id, &json).await;
         });
+    }
+
+    /// The entry's object key and multipart upload id (empty before it starts).
+    pub fn target(&self) -> (String, String) {
+        let e = self.entry.borrow();
+        (e.key.clone(), e.upload_id.clone())
+    }
+
+    /// The file's sample hash is known (it is read while the upload starts).
+    pub fn set_sample(&self, sample: String) {
+        self.entry.borrow_mut().sample = sample;
+        if !self.entry.borrow().upload_id.is_empty() {
+            self.write();
+        }
     }
 
     /// The multipart upload exists: from now on it can be resumed.
@@ -148,6 +198,7 @@ impl Session {
 
     /// The upload is over (done, aborted, or failed and aborted): nothing to resume.
     pub fn finished(&self) {
+        self.over.set(true);
         let id = self.entry.borrow().id.clone();
         spawn_local(async move { delete(&id).await });
     }

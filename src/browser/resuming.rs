@@ -1,7 +1,8 @@
-//! Before an upload starts: is there a journal entry for this file, and may
-//! it be resumed ([`crate::resume::decide`])? Then list the parts S3 holds
-//! and build the engine from them, or start anew (aborting an upload that
-//! must not be resumed).
+//! Beside a new upload, from its first moment: is there a journal entry for
+//! this file, and may it be resumed ([`crate::resume::decide`])? Then list
+//! the parts S3 holds and build the engine that continues it, or let the new
+//! upload go on (aborting a stored upload that must not be resumed). The
+//! driver ([`crate::browser::driver::run`]) swaps the engines.
 
 use std::rc::Rc;
 
@@ -11,127 +12,142 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Blob, File};
 
 use crate::backend::{Backend, CallError};
-use crate::browser::driver::{call_event, now_ms};
+use crate::browser::driver::{Decision, now_ms};
 use crate::browser::journal::{self, Session};
 use crate::engine::plan::Plan;
-use crate::engine::{Call, Config, Event, Upload};
+use crate::engine::{Config, Upload};
 use crate::resume::{self, Entry, JOURNAL_VERSION, Lookup};
 
-/// What resuming found.
-pub struct Prepared {
-    /// The engine to run: fresh, or continuing a stored upload.
-    pub upload: Upload,
-    /// The journal session of this upload.
-    pub session: Option<Rc<Session>>,
-    /// When resumed: (upload id, parts already stored, bytes already stored).
-    pub resumed: Option<(String, usize, u64)>,
-}
+/// Reading the journal gets this long; past it the upload goes on
+/// unjournaled rather than wait (a browser whose IndexedDB hangs must not
+/// hold the upload back).
+const LOCAL_LOOKUP_TIMEOUT_MS: u32 = 5_000;
 
-/// Hashes the fingerprint sample of `file` (192 KiB at most enter WASM memory).
+/// Hashes the fingerprint sample of `file` (192 KiB at most enter WASM
+/// memory); the ranges are read at the same time.
 async fn sample(file: &Blob) -> Option<String> {
-    let mut chunks = Vec::new();
-    for (start, end) in resume::sample_ranges(file.size() as u64) {
+    let reads = resume::sample_ranges(file.size() as u64).into_iter().map(|(start, end)| async move {
         let part = file.slice_with_f64_and_f64(start as f64, end as f64).ok()?;
         let buf = JsFuture::from(part.array_buffer()).await.ok()?;
-        chunks.push(Uint8Array::new(&buf).to_vec());
-    }
-    Some(resume::sample_hash(chunks.iter().map(Vec::as_slice)))
+        Some(Uint8Array::new(&buf).to_vec())
+    });
+    let chunks: Option<Vec<Vec<u8>>> = futures::future::join_all(reads).await.into_iter().collect();
+    Some(resume::sample_hash(chunks?.iter().map(Vec::as_slice)))
 }
 
-/// Looks the file up in the journal and prepares the upload.
-///
-/// The journal is local but not free (a content sample is read and IndexedDB
-/// is asked), so the new upload's init is sent at the same time rather than
-/// after it: a file that turns out to be resumable (the rare case) has that
-/// speculative upload deleted again.
-#[allow(clippy::too_many_arguments)]
-pub async fn prepare(
-    mut fresh: Upload,
-    file: &Blob,
-    key: &str,
-    content_type: &str,
-    backend: &Rc<Backend>,
-    cfg: &Config,
-    seed: u64,
-) -> Prepared {
-    let none = |upload| Prepared { upload, session: None, resumed: None };
-    if fresh.plan().single {
-        return none(fresh);
-    }
-    let Some(signal) = AbortController::new().ok().map(|c| c.signal()) else { return none(fresh) };
+/// What a file needs to be looked up in the journal.
+pub struct Subject {
+    /// The bytes.
+    pub file: Blob,
+    /// Object key.
+    pub key: String,
+    /// MIME type.
+    pub content_type: String,
+    /// The uploader's settings (the resumed engine gets the same).
+    pub cfg: Config,
+    /// Seed of the resumed engine's retry jitter.
+    pub seed: u64,
+}
+
+/// Looks `subject` up in the journal, while its new upload already runs:
+/// the new upload goes on (journaled), or a stored upload of the same file
+/// is to be continued instead.
+pub async fn look_up(subject: Subject, backend: Rc<Backend>) -> Decision {
+    let Subject { file, key, content_type, cfg, seed } = subject;
+    // Let the new upload's init go out first (its task is queued already).
+    let _ = JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::UNDEFINED)).await;
     let (name, last_modified) =
         file.dyn_ref::<File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();
     let size = file.size() as u64;
     let endpoint = backend.label();
-    let id = resume::entry_id(&endpoint, key, &name, size, last_modified);
-    // All three before the first part: the sample, the journal, and init.
-    fresh.init_sent();
-    let (sample, found, init) =
-        futures::join!(sample(file), journal::get(&id), backend.init(key, content_type, &signal));
-    let speculative = init.as_ref().ok().cloned();
-    fresh.handle(call_event(Call::Init, init.map(|upload_id| Event::Initiated { upload_id })), now_ms());
-    let Some(sample) = sample else { return none(fresh) };
+    let id = resume::entry_id(&endpoint, &key, &name, size, last_modified);
+    let timeout = gloo_timers::future::TimeoutFuture::new(LOCAL_LOOKUP_TIMEOUT_MS);
+    let found = match futures::future::select(Box::pin(journal::get(&id)), timeout).await {
+        futures::future::Either::Left((found, _)) => found,
+        futures::future::Either::Right(_) => return Decision::Fresh(None),
+    };
     let now = now_ms();
-    let template = Entry {
+    let mut template = Entry {
         v: JOURNAL_VERSION,
         id: id.clone(),
         endpoint,
-        key: key.to_owned(),
+        key: key.clone(),
         name,
         size,
         last_modified,
-        sample: sample.clone(),
+        sample: String::new(),
         upload_id: String::new(),
         part_size: 0,
-        content_type: content_type.to_owned(),
+        content_type,
         created_ms: now,
         updated_ms: now,
         parts: Vec::new(),
     };
-    let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
-    // A new upload, journaled from the start.
-    let start_anew = |fresh| Prepared { upload: fresh, session: Some(Session::new(template.clone())), resumed: None };
-    match resume::decide(found, &sample, fits, now, resume::DEFAULT_TTL_MS) {
-        Lookup::Fresh => start_anew(fresh),
-        Lookup::Drop { entry, .. } => {
-            // Must not be resumed: delete the old upload so nothing is left behind.
-            let _ = backend.abort(&entry.key, &entry.upload_id, &signal).await;
-            journal::delete(&id).await;
-            start_anew(fresh)
-        }
-        Lookup::Resume(entry) => {
-            let listed = backend.list_parts(&entry.key, &entry.upload_id, &signal).await;
-            let stored: Vec<(u16, String, u64)> = match listed {
-                Ok(parts) => parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect(),
-                Err(_) => {
-                    // Gone (completed, aborted, expired by a lifecycle rule) or unreachable: start anew.
-                    let _ = backend.abort(&entry.key, &entry.upload_id, &signal).await;
-                    journal::delete(&id).await;
-                    return start_anew(fresh);
-                }
-            };
-            match Upload::from_stored(size, cfg.clone(), seed, entry.upload_id.clone(), entry.part_size, &stored) {
-                Ok(mut up) => {
-                    // The speculative upload is not needed: delete it, without
-                    // holding up the resumed one.
-                    if let Some(upload_id) = speculative {
-                        let (backend, key) = (backend.clone(), key.to_owned());
-                        wasm_bindgen_futures::spawn_local(async move {
-                            abort_quietly(&backend, &key, &upload_id, &signal).await;
-                        });
-                    }
-                    let bytes = up.progress().bytes_sent;
-                    let resumed = Some((entry.upload_id.clone(), up.parts_done(), bytes));
-                    let entry = Entry { sample, updated_ms: now, ..entry };
-                    Prepared { upload: up, session: Some(Session::new(entry)), resumed }
-                }
-                Err(_) => {
-                    journal::delete(&id).await;
-                    start_anew(fresh)
-                }
+    let Some(found) = found else {
+        // Nothing stored for this file (the usual case): the new upload goes
+        // on at once, and the sample its entry needs is read meanwhile. (An
+        // entry written before the sample is known does not match the file:
+        // after a reload in those few ms its upload is deleted, not resumed.)
+        let session = Session::new(template);
+        let s = session.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(sample) = sample(&file).await {
+                s.set_sample(sample);
             }
+        });
+        return Decision::Fresh(Some(session));
+    };
+    let Some(sample) = sample(&file).await else { return Decision::Fresh(None) };
+    template.sample.clone_from(&sample);
+    let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
+    // The new upload, journaled from the start.
+    let go_on = || Decision::Fresh(Some(Session::new(template.clone())));
+    let entry = match resume::decide(Some(found), &sample, fits, now, resume::DEFAULT_TTL_MS) {
+        Lookup::Fresh => return go_on(),
+        Lookup::Drop { entry, .. } => {
+            // Must not be resumed: delete it so nothing is left behind.
+            discard(&backend, &Session::new(entry));
+            return go_on();
+        }
+        Lookup::Resume(entry) => entry,
+    };
+    let Some(signal) = AbortController::new().ok().map(|c| c.signal()) else { return go_on() };
+    let stored: Vec<(u16, String, u64)> = match backend.list_parts(&entry.key, &entry.upload_id, &signal).await {
+        Ok(parts) => parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect(),
+        Err(_) => {
+            // Gone (completed, aborted, expired by a lifecycle rule) or unreachable: start anew.
+            discard(&backend, &Session::new(entry));
+            return go_on();
+        }
+    };
+    match Upload::from_stored(size, cfg, seed, entry.upload_id.clone(), entry.part_size, &stored) {
+        Ok(mut up) => {
+            let bytes = up.progress().bytes_sent;
+            let (upload_id, parts) = (entry.upload_id.clone(), up.parts_done());
+            let entry = Entry { sample, updated_ms: now, ..entry };
+            Decision::Resume { upload: Box::new(up), session: Session::new(entry), upload_id, parts, bytes }
+        }
+        Err(_) => {
+            discard(&backend, &Session::new(entry));
+            go_on()
         }
     }
+}
+
+/// Gives up the stored upload of `session`'s entry: the entry is deleted now
+/// (before any write of a new upload of the same file, which IndexedDB runs
+/// after it), its multipart upload in the background.
+fn discard(backend: &Rc<Backend>, session: &Session) {
+    session.finished();
+    let (key, upload_id) = session.target();
+    if upload_id.is_empty() {
+        return;
+    }
+    let backend = backend.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let Some(signal) = AbortController::new().ok().map(|c| c.signal()) else { return };
+        abort_quietly(&backend, &key, &upload_id, &signal).await;
+    });
 }
 
 /// Deletes a multipart upload nobody will use, trying twice more (1 s, 3 s

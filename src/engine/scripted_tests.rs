@@ -773,30 +773,3 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
     // Both endings happened: the dice reached the error paths as well as the happy one.
     assert!(outcomes[0] > 1_000 && outcomes[1] > 50, "succeeded / failed: {outcomes:?}");
 }
-
-#[test]
-fn init_sent_ahead_by_the_glue_is_not_sent_again() {
-    let actions = |up: &mut Upload, now| -> Vec<Action> {
-        std::iter::from_fn(|| up.poll(now)).filter(|a| !matches!(a, Action::Progress(_))).collect()
-    };
-    let mut up = Upload::new(24 * MIB, cfg(2), 1).expect("upload");
-    assert!(up.init_sent());
-    assert!(!up.init_sent(), "once");
-    assert_eq!(actions(&mut up, 0), vec![], "waits for the answer of the init sent ahead");
-    up.handle(Event::Initiated { upload_id: "up-1".into() }, 3);
-    let got = actions(&mut up, 3);
-    assert_eq!(got[0], Action::Started { upload_id: "up-1".into(), part_size: 8 * MIB });
-    assert!(matches!(got[1], Action::Sign { part: 1, .. }), "{got:?}");
-
-    // A failed init sent ahead is retried by the engine, like its own.
-    let mut up = Upload::new(24 * MIB, cfg(2), 1).expect("upload");
-    assert!(up.init_sent());
-    let f = Failure::Status { status: 503, body: String::new(), retry_after_ms: None };
-    up.handle(Event::CallFailed { call: Call::Init, failure: f }, 5);
-    let got = actions(&mut up, 5);
-    assert!(matches!(got[..], [Action::Retrying { part: None, attempt: 1, .. }, Action::Init]), "{got:?}");
-
-    // Nothing to send ahead for a single PUT.
-    let mut single = Upload::new(MIB, cfg(2), 1).expect("upload");
-    assert!(!single.init_sent());
-}

@@ -370,19 +370,6 @@ impl Upload {
         Ok(up)
     }
 
-    /// The glue sent init itself, ahead of the first [`poll`](Self::poll) (so
-    /// that it overlaps the resume journal's look-up): the engine will not ask
-    /// for it and waits for its `Initiated`, `CallFailed` or `CallRejected`
-    /// event as if it had. Returns false, and changes nothing, when the upload
-    /// is not waiting to send init (a single PUT, a resumed upload, init sent).
-    pub fn init_sent(&mut self) -> bool {
-        if self.phase == Phase::Starting && self.call_retry_at.is_none() {
-            self.phase = Phase::Initiating;
-            return true;
-        }
-        false
-    }
-
     /// Parts already stored (counting those found at resume).
     pub fn parts_done(&self) -> usize {
         self.parts.iter().filter(|p| matches!(p.state, PartState::Done { .. })).count()
