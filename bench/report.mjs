@@ -15,7 +15,7 @@ function chart(results) {
     if (!groups.includes(g)) groups.push(g);
   }
   const contenders = [...new Set(results.rows.map((r) => r.contender))];
-  const colors = { ours: '#3b5bdb', raw: '#868e96', uppy6: '#e8590c', uppy5: '#f59f00', libstorage: '#2b8a3e' };
+  const colors = { ours: '#3b5bdb', raw: '#868e96', 'raw-xhr': '#ced4da', uppy6: '#e8590c', uppy5: '#f59f00', libstorage: '#2b8a3e' };
   const max = Math.max(...results.rows.map((r) => r.mbps));
   const barW = 18;
   const gap = 30;
@@ -48,6 +48,14 @@ function chart(results) {
   return `${svg}</svg>\n`;
 }
 
+/** "7 runs at 64 MiB, 3 at 1 GiB" (or "3 runs" when every size had as many). */
+function runsText(results) {
+  const by = results.runsBySize;
+  if (!by || new Set(Object.values(by)).size === 1) return `${by ? Object.values(by)[0] : results.runs} runs`;
+  const size = (s) => (s >= 1024 ? `${s / 1024} GiB` : `${s} MiB`);
+  return Object.entries(by).map(([s, n], i) => `${n}${i ? '' : ' runs'} at ${size(Number(s))}`).join(', ');
+}
+
 export function render(results) {
   writeFileSync(path.join(here, 'chart.svg'), chart(results));
   const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
@@ -61,7 +69,7 @@ side in the same run, rather than the absolute figures.
 Every contender uploads the same file (random bytes, chosen through a real
 \`<input type=file>\`) in headless Chromium, part size 8 MiB, ${results.concurrency} parts at once,
 to the reference server's embedded store (release build). Each figure is the
-median of ${results.runs} runs; each run visits every contender, in an order that rotates
+median of ${runsText(results)}; each run visits every contender, in an order that rotates
 from run to run; every contender runs in a fresh browser.
 
 - **Contenders**: this client (resume journal on, as shipped); \`@uppy/aws-s3\`
@@ -71,8 +79,11 @@ from run to run; every contender runs in a fresh browser.
   \`@aws-sdk/lib-storage\` \`Upload\` signing in the browser with the store's
   credentials (flexible checksums off, as the others send none); the raw
   ceiling, a minimal loop that presigns each part and \`fetch\`-PUTs its Blob
-  slice, 4 at a time, with no retry and no progress. Every contender creates
-  its uploader inside the timed call.
+  slice, 4 at a time, with no retry and no progress; beside it, as a
+  reference rather than a peer, the same loop on \`XMLHttpRequest\` with an
+  upload progress listener (fetch has no upload progress, so every client
+  that shows progress pays what separates these two). Every contender
+  creates its uploader inside the timed call.
 - **The file** is read once before the runs of each size, so that it is in
   the page cache and no contender pays for the disk.
 - **Scenarios**: loopback; and "40 ms RTT, 200 Mbit/s" through \`fault-proxy\`

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import HtmlWebpackPlugin from 'html-webpack-plugin';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const CONTENDERS = ['ours', 'ours-noresume', 'raw', 'uppy6', 'uppy5', 'libstorage'];
+export const CONTENDERS = ['ours', 'ours-noresume', 'raw', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage'];
 
 export default {
   mode: 'production',

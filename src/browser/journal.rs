@@ -150,6 +150,11 @@ impl Session {
         (e.key.clone(), e.upload_id.clone())
     }
 
+    /// True once the upload is over.
+    pub fn is_over(&self) -> bool {
+        self.over.get()
+    }
+
     /// The file's sample hash is known (it is read while the upload starts).
     pub fn set_sample(&self, sample: String) {
         self.entry.borrow_mut().sample = sample;

@@ -23,6 +23,9 @@ use crate::resume::{self, Entry, JOURNAL_VERSION, Lookup};
 /// hold the upload back).
 const LOCAL_LOOKUP_TIMEOUT_MS: u32 = 5_000;
 
+/// How long after the start of a new upload its content sample is read.
+const SAMPLE_DELAY_MS: u32 = 1_000;
+
 /// Hashes the fingerprint sample of `file` (192 KiB at most enter WASM
 /// memory); the ranges are read at the same time.
 async fn sample(file: &Blob) -> Option<String> {
@@ -85,12 +88,18 @@ pub async fn look_up(subject: Subject, backend: Rc<Backend>) -> Decision {
     };
     let Some(found) = found else {
         // Nothing stored for this file (the usual case): the new upload goes
-        // on at once, and the sample its entry needs is read meanwhile. (An
-        // entry written before the sample is known does not match the file:
-        // after a reload in those few ms its upload is deleted, not resumed.)
+        // on at once. The sample its entry needs is read a little later, so
+        // that its reads do not compete with the first parts (and not at all
+        // by an upload over by then). An entry written before the sample is
+        // known does not match the file: after a reload in that first second
+        // its upload is deleted and the file sent anew, not resumed.
         let session = Session::new(template);
         let s = session.clone();
         wasm_bindgen_futures::spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(SAMPLE_DELAY_MS).await;
+            if s.is_over() {
+                return;
+            }
             if let Some(sample) = sample(&file).await {
                 s.set_sample(sample);
             }
