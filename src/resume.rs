@@ -1,6 +1,7 @@
 //! The resume journal's rules, pure: what an entry holds, how a file is
 //! recognised again after a page reload, and whether an entry may be resumed.
-//! The browser glue stores entries (IndexedDB) and carries the decisions out.
+//! The browser glue stores entries (`localStorage`, or IndexedDB in workers)
+//! and carries the decisions out.
 //!
 //! A file is recognised by its fingerprint: name, size, `lastModified`, and a
 //! hash of a small content sample (64 KiB at the start, middle and end). An

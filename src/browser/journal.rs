@@ -114,8 +114,9 @@ pub async fn delete(id: &str) {
 /// cost memory and time for nothing.
 const PART_WRITE_INTERVAL_MS: u64 = 2_000;
 
-/// The journal entry of one running upload, written as it goes. IndexedDB
-/// runs the writes in the order they are made.
+/// The journal entry of one running upload, written as it goes. Writes run
+/// in the order they are made (tasks run in order; IndexedDB runs its
+/// transactions in the order they are made).
 pub struct Session {
     entry: RefCell<Entry>,
     last_write_ms: std::cell::Cell<u64>,

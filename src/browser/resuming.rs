@@ -19,8 +19,8 @@ use crate::engine::{Config, Upload};
 use crate::resume::{self, Entry, JOURNAL_VERSION, Lookup};
 
 /// Reading the journal gets this long; past it the upload goes on
-/// unjournaled rather than wait (a browser whose IndexedDB hangs must not
-/// hold the upload back).
+/// unjournaled rather than wait (a browser whose storage hangs must not hold
+/// the upload back).
 const LOCAL_LOOKUP_TIMEOUT_MS: u32 = 5_000;
 
 /// How long after the start of a new upload its content sample is read.
@@ -144,8 +144,8 @@ pub async fn look_up(subject: Subject, backend: Rc<Backend>) -> Decision {
 }
 
 /// Gives up the stored upload of `session`'s entry: the entry is deleted now
-/// (before any write of a new upload of the same file, which IndexedDB runs
-/// after it), its multipart upload in the background.
+/// (before any write of a new upload of the same file, which the journal
+/// runs after it), its multipart upload in the background.
 fn discard(backend: &Rc<Backend>, session: &Session) {
     session.finished();
     let (key, upload_id) = session.target();
