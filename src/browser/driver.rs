@@ -405,6 +405,9 @@ pub async fn run(
                     for action in std::mem::take(&mut held.actions) {
                         deliver(action, &*observer, journal.as_deref());
                     }
+                    if let (true, Some(j)) = (paused, &journal) {
+                        j.flush(now_ms());
+                    }
                     if let Some(result) = held.finished.take() {
                         return finish(result, &journal);
                     }

@@ -10,6 +10,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use futures::channel::oneshot;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -122,6 +123,8 @@ pub struct Session {
     last_write_ms: std::cell::Cell<u64>,
     /// Over: nothing more is written.
     over: std::cell::Cell<bool>,
+    /// Told when the content sample, not read yet, is wanted now.
+    sample_wanted: RefCell<Option<oneshot::Sender<()>>>,
 }
 
 impl Session {
@@ -131,7 +134,16 @@ impl Session {
             entry: RefCell::new(entry),
             last_write_ms: std::cell::Cell::new(0),
             over: std::cell::Cell::new(false),
+            sample_wanted: RefCell::new(None),
         })
+    }
+
+    /// Resolves when the sample is wanted at once (the upload is paused: the
+    /// page may be closed next), or when the session is over (an error).
+    pub fn sample_wanted(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        *self.sample_wanted.borrow_mut() = Some(tx);
+        rx
     }
 
     fn write(&self) {
@@ -158,6 +170,7 @@ impl Session {
 
     /// The file's sample hash is known (it is read while the upload starts).
     pub fn set_sample(&self, sample: String) {
+        self.sample_wanted.borrow_mut().take();
         self.entry.borrow_mut().sample = sample;
         if !self.entry.borrow().upload_id.is_empty() {
             self.write();
@@ -196,6 +209,9 @@ impl Session {
 
     /// Writes the entry now (on pause: the page may be closed next).
     pub fn flush(&self, now_ms: u64) {
+        if let Some(tx) = self.sample_wanted.borrow_mut().take() {
+            let _ = tx.send(());
+        }
         if !self.entry.borrow().upload_id.is_empty() {
             self.last_write_ms.set(now_ms);
             self.write();
@@ -205,6 +221,7 @@ impl Session {
     /// The upload is over (done, aborted, or failed and aborted): nothing to resume.
     pub fn finished(&self) {
         self.over.set(true);
+        self.sample_wanted.borrow_mut().take();
         let id = self.entry.borrow().id.clone();
         spawn_local(async move { delete(&id).await });
     }

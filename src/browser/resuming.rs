@@ -88,15 +88,17 @@ pub async fn look_up(subject: Subject, backend: Rc<Backend>) -> Decision {
     };
     let Some(found) = found else {
         // Nothing stored for this file (the usual case): the new upload goes
-        // on at once. The sample its entry needs is read a little later, so
-        // that its reads do not compete with the first parts (and not at all
-        // by an upload over by then). An entry written before the sample is
-        // known does not match the file: after a reload in that first second
-        // its upload is deleted and the file sent anew, not resumed.
+        // on at once. The sample its entry needs is read a little later (or
+        // at a pause, when the page may be closed next), so that its reads
+        // do not compete with the first parts, and not at all by an upload
+        // over by then. An entry written before the sample is known does not
+        // match the file: after a reload in that first second its upload is
+        // deleted and the file sent anew, not resumed.
         let session = Session::new(template);
         let s = session.clone();
+        let wanted = session.sample_wanted();
         wasm_bindgen_futures::spawn_local(async move {
-            gloo_timers::future::TimeoutFuture::new(SAMPLE_DELAY_MS).await;
+            futures::future::select(gloo_timers::future::TimeoutFuture::new(SAMPLE_DELAY_MS), wanted).await;
             if s.is_over() {
                 return;
             }
