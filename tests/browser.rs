@@ -201,7 +201,7 @@ async fn hooks_protocol_uploads_20_mib() {
 
 #[wasm_bindgen_test]
 async fn list_parts_shows_the_stored_parts() {
-    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let up = one_at_a_time();
     let key = unique_key("listed.bin");
     let (opts, report) = recording(&key, &[]);
     let handle = up.upload(&blob(&bytes(30 * MIB, 14)), opts);
@@ -415,35 +415,22 @@ async fn errors_are_upload_errors_with_all_fields() {
     assert!(err.dyn_ref::<js_sys::Error>().is_some());
 }
 
-/// The resumable upload of `key` listed by `resumableUploads()`, if any.
-async fn resumable(up: &Uploader, key: &str) -> Option<JsValue> {
-    let list = JsFuture::from(up.resumable_uploads()).await.expect("list");
-    Array::from(&list).iter().find(|e| string(e, "key").as_deref() == Some(key))
-}
-
 #[wasm_bindgen_test]
 async fn an_interrupted_upload_resumes_and_sends_only_the_missing_parts() {
-    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let up = one_at_a_time();
     let key = unique_key("resume.bin");
     let data = bytes(30 * MIB, 40);
     let f = file(&data, "resume.bin", 1_700_000_000_000.0);
     // The first attempt stops after two parts, as if the page had died.
-    let (opts, report) = recording(&key, &[]);
-    let first = up.upload(&f, opts);
-    wait_parts(&report, 2).await;
-    control(&first, "pause");
-    sleep(100).await;
-    let entry = resumable(&up, &key).await.expect("listed as resumable");
+    let entry = interrupted(&up, &f, &key, 2).await;
     let stored = num(&entry, "partsDone");
     assert!(stored >= 2.0, "{stored} parts in the journal");
     assert_eq!(num(&entry, "size"), data.len() as f64);
 
     // The same file again: it resumes.
     track_xhr();
-    let resumed = Rc::new(RefCell::new(None));
-    let r2 = resumed.clone();
-    let on_resume = Closure::<dyn Fn(JsValue)>::new(move |info: JsValue| *r2.borrow_mut() = Some(info));
-    let (opts, report) = recording(&key, &[("onResume", on_resume.into_js_value())]);
+    let (on_resume, resumed) = on_resume();
+    let (opts, report) = recording(&key, &[("onResume", on_resume)]);
     let result = JsFuture::from(up.upload(&f, opts)).await.expect("resumed upload finishes");
     let info = resumed.borrow().clone().expect("onResume was called");
     let parts_before = num(&info, "partsDone");
@@ -474,23 +461,12 @@ async fn open_uploads_soon(prefix: &str) -> u32 {
     open
 }
 
-/// Starts an upload of `f` under `key` and pauses it once `parts` parts are
-/// stored: a resumable upload, as a page reload leaves it.
-async fn interrupted(up: &Uploader, f: &web_sys::File, key: &str, parts: usize) {
-    let (opts, report) = recording(key, &[]);
-    let first = up.upload(f, opts);
-    wait_parts(&report, parts).await;
-    control(&first, "pause");
-    sleep(100).await;
-    assert!(resumable(up, key).await.is_some(), "journaled");
-}
-
 #[wasm_bindgen_test]
 async fn abort_while_the_journal_is_read_deletes_the_stored_and_the_new_upload() {
-    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let up = one_at_a_time();
     let key = unique_key("abort-lookup.bin");
     let f = file(&bytes(20 * MIB, 44), "abort-lookup.bin", 1_650_000_000_000.0);
-    interrupted(&up, &f, &key, 1).await;
+    let _ = interrupted(&up, &f, &key, 1).await;
     assert_eq!(open_uploads(&key).await, 1);
     track_xhr();
     // Aborted at once: while the journal is read (and init is in flight).
@@ -506,16 +482,14 @@ async fn abort_while_the_journal_is_read_deletes_the_stored_and_the_new_upload()
 
 #[wasm_bindgen_test]
 async fn paused_while_the_journal_is_read_the_resumed_upload_stays_paused() {
-    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let up = one_at_a_time();
     let key = unique_key("pause-lookup.bin");
     let data = bytes(20 * MIB, 45);
     let f = file(&data, "pause-lookup.bin", 1_660_000_000_000.0);
-    interrupted(&up, &f, &key, 1).await;
+    let _ = interrupted(&up, &f, &key, 1).await;
     track_xhr();
-    let resumed = Rc::new(RefCell::new(None));
-    let r2 = resumed.clone();
-    let on_resume = Closure::<dyn Fn(JsValue)>::new(move |info: JsValue| *r2.borrow_mut() = Some(info));
-    let (opts, report) = recording(&key, &[("onResume", on_resume.into_js_value())]);
+    let (on_resume, resumed) = on_resume();
+    let (opts, report) = recording(&key, &[("onResume", on_resume)]);
     let h = up.upload(&f, opts);
     control(&h, "pause");
     sleep(500).await;
@@ -533,41 +507,29 @@ async fn paused_while_the_journal_is_read_the_resumed_upload_stays_paused() {
 
 #[wasm_bindgen_test]
 async fn a_changed_file_with_the_same_name_size_and_date_is_not_resumed() {
-    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let up = one_at_a_time();
     let prefix = unique_key("changed");
     let key = format!("{prefix}/same.bin");
     let old = file(&bytes(20 * MIB, 41), "same.bin", 1_600_000_000_000.0);
-    let (opts, report) = recording(&key, &[]);
-    let first = up.upload(&old, opts);
-    wait_parts(&report, 1).await;
-    control(&first, "pause");
-    sleep(100).await;
-    let old_id = string(&resumable(&up, &key).await.expect("journal entry"), "uploadId").expect("id");
+    let old_id = string(&interrupted(&up, &old, &key, 1).await, "uploadId").expect("id");
 
     let new_data = bytes(20 * MIB, 42);
     let changed = file(&new_data, "same.bin", 1_600_000_000_000.0);
-    let resumed = Rc::new(RefCell::new(false));
-    let r2 = resumed.clone();
-    let on_resume = Closure::<dyn Fn(JsValue)>::new(move |_| *r2.borrow_mut() = true);
-    let (opts, _) = recording(&key, &[("onResume", on_resume.into_js_value())]);
+    let (on_resume, resumed) = on_resume();
+    let (opts, _) = recording(&key, &[("onResume", on_resume)]);
     let result = JsFuture::from(up.upload(&changed, opts)).await.expect("uploads anew");
-    assert!(!*resumed.borrow(), "not resumed");
+    assert!(resumed.borrow().is_none(), "not resumed");
     assert_ne!(string(&result, "uploadId").as_deref(), Some(old_id.as_str()));
     assert_eq!(sha(&read_back(&key).await), sha(&new_data), "the new content is stored, not a mix");
-    assert_eq!(open_uploads(&prefix).await, 0, "the refused upload was aborted");
+    assert_eq!(open_uploads_soon(&prefix).await, 0, "the refused upload was aborted");
 }
 
 #[wasm_bindgen_test]
 async fn a_resumable_upload_can_be_discarded() {
-    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let up = one_at_a_time();
     let prefix = unique_key("discard");
     let key = format!("{prefix}/d.bin");
-    let (opts, report) = recording(&key, &[]);
-    let h = up.upload(&file(&bytes(20 * MIB, 43), "d.bin", 1.0), opts);
-    wait_parts(&report, 1).await;
-    control(&h, "pause");
-    sleep(100).await;
-    let id = string(&resumable(&up, &key).await.expect("listed"), "id").expect("id");
+    let id = string(&interrupted(&up, &file(&bytes(20 * MIB, 43), "d.bin", 1.0), &key, 1).await, "id").expect("id");
     assert_eq!(open_uploads(&prefix).await, 1);
     let discarded = JsFuture::from(up.discard_resumable(id.clone())).await.expect("discard");
     assert_eq!(discarded.as_bool(), Some(true));

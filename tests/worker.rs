@@ -28,23 +28,15 @@ async fn uploads_from_a_dedicated_worker() {
 /// an interrupted upload is resumed there too.
 #[wasm_bindgen_test]
 async fn a_worker_resumes_from_its_indexeddb_journal() {
-    use std::cell::RefCell;
-    use std::rc::Rc;
     use wasm_bindgen_futures::JsFuture;
 
-    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))]);
+    let up = one_at_a_time();
     let key = unique_key("worker-resume.bin");
     let data = bytes(20 * MIB, 46);
     let f = file(&data, "worker-resume.bin", 1_670_000_000_000.0);
-    let (opts, report) = recording(&key, &[]);
-    let first = up.upload(&f, opts);
-    wait_parts(&report, 1).await;
-    control(&first, "pause");
-    sleep(200).await;
-    let resumed = Rc::new(RefCell::new(None));
-    let r2 = resumed.clone();
-    let on_resume = Closure::<dyn Fn(JsValue)>::new(move |info: JsValue| *r2.borrow_mut() = Some(info));
-    let (opts, _) = recording(&key, &[("onResume", on_resume.into_js_value())]);
+    let _ = interrupted(&up, &f, &key, 1).await;
+    let (on_resume, resumed) = on_resume();
+    let (opts, _) = recording(&key, &[("onResume", on_resume)]);
     let result = JsFuture::from(up.upload(&f, opts)).await.expect("resumed upload finishes");
     let info = resumed.borrow().clone().expect("onResume was called");
     assert!(num(&info, "partsDone") >= 1.0);

@@ -193,6 +193,12 @@ pub fn unique_key(name: &str) -> String {
     format!("wasm-tests/{}-{name}", (js_sys::Math::random() * 1e12) as u64)
 }
 
+/// An uploader of 5 MiB parts, one at a time: the resume tests stop it after
+/// a known number of parts.
+pub fn one_at_a_time() -> Uploader {
+    uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))])
+}
+
 pub fn uploader(extra: &[(&str, JsValue)]) -> Uploader {
     uploader_at(api(), extra)
 }
@@ -296,4 +302,30 @@ pub async fn upload_err(up: &Uploader, file: &Blob, opts: JsValue) -> JsValue {
 pub fn control(handle: &Promise, method: &str) {
     let f: Function = get(handle, method).unchecked_into();
     f.call0(handle).unwrap_or_else(|_| panic!("{method}()"));
+}
+
+/// The resumable upload of `key` listed by `resumableUploads()`, if any.
+pub async fn resumable(up: &Uploader, key: &str) -> Option<JsValue> {
+    let list = JsFuture::from(up.resumable_uploads()).await.expect("list");
+    Array::from(&list).iter().find(|e| string(e, "key").as_deref() == Some(key))
+}
+
+/// Starts an upload of `f` under `key` and pauses it once `parts` parts are
+/// stored: a resumable upload, as a page reload leaves it. Returns its
+/// journal entry (from `resumableUploads()`).
+pub async fn interrupted(up: &Uploader, f: &web_sys::File, key: &str, parts: usize) -> JsValue {
+    let (opts, report) = recording(key, &[]);
+    let first = up.upload(f, opts);
+    wait_parts(&report, parts).await;
+    control(&first, "pause");
+    sleep(100).await;
+    resumable(up, key).await.expect("listed as resumable")
+}
+
+/// An `onResume` callback, and what it was last called with.
+pub fn on_resume() -> (JsValue, Rc<RefCell<Option<JsValue>>>) {
+    let seen = Rc::new(RefCell::new(None));
+    let s2 = seen.clone();
+    let f = Closure::<dyn Fn(JsValue)>::new(move |info: JsValue| *s2.borrow_mut() = Some(info));
+    (f.into_js_value(), seen)
 }
