@@ -82,11 +82,18 @@ impl Puts {
     }
 }
 
-impl Drop for Puts {
-    fn drop(&mut self) {
+impl Puts {
+    /// Ends (aborts) every running PUT and frees their slots.
+    fn end_all(&mut self) {
         for _ in self.running.drain() {
             self.budget.release();
         }
+    }
+}
+
+impl Drop for Puts {
+    fn drop(&mut self) {
+        self.end_all();
     }
 }
 
@@ -197,7 +204,7 @@ impl Runner {
                 }
                 Action::Cancel { part } => self.puts.end(part, None),
                 Action::Finished(result) => {
-                    self.puts.running.clear();
+                    self.puts.end_all();
                     self.calls.abort();
                     let single_url = self.single_url.take();
                     return Some(Action::Finished(result.map(|mut outcome| {
@@ -282,19 +289,8 @@ impl Runner {
 pub enum Decision {
     /// Go on with the new upload, written to this journal session (if any).
     Fresh(Option<Rc<Session>>),
-    /// Continue a stored upload instead.
-    Resume {
-        /// Its engine.
-        upload: Box<Upload>,
-        /// Its journal session.
-        session: Rc<Session>,
-        /// Its multipart upload.
-        upload_id: String,
-        /// Parts already stored.
-        parts: usize,
-        /// Bytes already stored.
-        bytes: u64,
-    },
+    /// Continue a stored upload instead: its engine and journal session.
+    Resume(Box<Upload>, Rc<Session>),
 }
 
 /// What the application must not see before the look-up decides: if the
@@ -355,6 +351,8 @@ pub async fn run(
     let mut lookup = lookup.map_or_else(Fuse::terminated, FutureExt::fuse);
     let mut journal: Option<Rc<Session>> = None;
     let mut held = Held::default();
+    // Asked of this upload, whichever engine runs it (the engine's own flag
+    // is not set once it is over, e.g. after a failed init held back).
     let (mut paused, mut aborted) = (false, false);
     let finish = |result: Result<Outcome, UploadError>, journal: &Option<Rc<Session>>| {
         if let Some(j) = journal {
@@ -412,7 +410,7 @@ pub async fn run(
                         return finish(result, &journal);
                     }
                 }
-                Decision::Resume { upload: mut stored, session, upload_id, parts, bytes } => {
+                Decision::Resume(mut stored, session) => {
                     // The new upload sent no part: whatever it did (or how it
                     // failed) is dropped with it.
                     held = Held::default();
@@ -422,7 +420,8 @@ pub async fn run(
                     if aborted {
                         stored.abort();
                     }
-                    observer.resumed(&upload_id, parts, bytes);
+                    let bytes = stored.progress().bytes_sent;
+                    observer.resumed(stored.upload_id().unwrap_or_default(), stored.parts_done(), bytes);
                     journal = Some(session);
                     let fresh = std::mem::replace(&mut runner, Runner::new(*stored, &job, &backend, &budget)?);
                     fresh.retire();
@@ -481,7 +480,7 @@ fn spawn_call(action: Action, job: &Rc<Job>, backend: &Rc<Backend>, signal: Abor
 }
 
 /// The engine event for the outcome of backend call `call`.
-pub fn call_event(call: Call, result: Result<Event, CallError>) -> Event {
+fn call_event(call: Call, result: Result<Event, CallError>) -> Event {
     match result {
         Ok(ev) => ev,
         Err(CallError::Transient(failure)) => Event::CallFailed { call, failure },

@@ -132,12 +132,7 @@ pub async fn look_up(subject: Subject, backend: Rc<Backend>) -> Decision {
         }
     };
     match Upload::from_stored(size, cfg, seed, entry.upload_id.clone(), entry.part_size, &stored) {
-        Ok(mut up) => {
-            let bytes = up.progress().bytes_sent;
-            let (upload_id, parts) = (entry.upload_id.clone(), up.parts_done());
-            let entry = Entry { sample, updated_ms: now, ..entry };
-            Decision::Resume { upload: Box::new(up), session: Session::new(entry), upload_id, parts, bytes }
-        }
+        Ok(up) => Decision::Resume(Box::new(up), Session::new(Entry { sample, updated_ms: now, ..entry })),
         Err(_) => {
             discard(&backend, &Session::new(entry));
             go_on()
