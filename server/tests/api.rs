@@ -82,13 +82,15 @@ impl Harness {
         resp.bytes().await.expect("object body").to_vec()
     }
 
-    /// Uploads ids the store still holds open (its `.upload-<id>.json` files).
+    /// Upload ids the store still holds open (an `upload.json` without a
+    /// `completed.json` in the bucket's `uploads/` folder).
     fn open_uploads(&self) -> Vec<String> {
-        let data = self._dir.path().join("data");
-        std::fs::read_dir(data)
-            .expect("data dir")
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter_map(|n| n.strip_prefix(".upload-")?.strip_suffix(".json").map(str::to_owned))
+        let uploads = self._dir.path().join("data/uploads/uploads");
+        std::fs::read_dir(uploads)
+            .expect("uploads dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("upload.json").is_file() && !e.path().join("completed.json").exists())
+            .filter_map(|e| e.file_name().into_string().ok())
             .collect()
     }
 }

@@ -20,7 +20,7 @@ after(async () => {
 });
 
 test('the page carries the seed example verbatim', () => {
-  const seed = readFileSync(path.join(root, '../shared/seed/000_9ab537b627819b01.txt'), 'utf8');
+  const seed = readFileSync(path.join(root, 'docs/seed/multipart-upload.md'), 'utf8');
   const example = seed.split('### Browser Implementation Example')[1].split('```javascript\n')[1].split('```')[0];
   const page = readFileSync(path.join(root, 'www/seed-example.html'), 'utf8');
   assert.ok(page.includes(example), 'www/seed-example.html holds the seed code unchanged');
