@@ -135,7 +135,7 @@ pub struct CompleteRequest {
     pub key: String,
     /// From init.
     pub upload_id: String,
-    /// Every part, numbered 1..n.
+    /// The parts to assemble, by number (ascending after sorting; gaps allowed).
     pub parts: Vec<CompletedPart>,
 }
 
@@ -176,7 +176,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/multipart/complete", post(rest_complete))
         .route("/multipart/abort", delete(rest_abort))
         .route("/multipart/parts", get(rest_list_parts));
-    let router = Router::new().nest("/uploads", uploads).route("/invoke", post(invoke));
+    let router = Router::new().nest("/uploads", uploads.fallback(not_found)).route("/invoke", post(invoke));
     let router = if state.debug_store.is_some() {
         router.route("/uploads/multipart/open", get(debug_open_uploads))
     } else {
@@ -185,7 +185,82 @@ pub fn routes(state: AppState) -> Router {
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), inject_faults))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+/// An unknown path under the API: a JSON 404.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("{} is not a call of this backend; see the protocol table (POST /uploads/multipart/init, ...)", uri.path()),
+    )
+}
+
+/// Every error under the API is JSON: axum's own refusals (a wrong method's
+/// 405, an oversized body's 413, a bad extractor's 4xx) are rewritten.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("MethodNotAllowed", format!("{method} is not allowed here; see the protocol table for each call's method"))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("RequestTooLarge", "the request body is too large; backend calls take small JSON bodies".to_owned())
+        }
+        StatusCode::NOT_FOUND => ("NotFound", "not a call of this backend".to_owned()),
+        s if s.is_client_error() => ("BadRequest", format!("the request was refused ({s})")),
+        s => ("InternalError", format!("the backend failed ({s})")),
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    if let Some(allow) = resp.headers().get(axum::http::header::ALLOW) {
+        out.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+    }
+    out
+}
+
+/// With `--allow-origins` set to a list: a call whose `Origin` is neither
+/// listed nor the backend's own is refused before any work. (CORS alone only
+/// stops the browser from *reading* the answer: a `text/plain` POST is a
+/// "simple" request that no preflight stops.)
+pub async fn require_origin(
+    State(origins): State<Option<Arc<[String]>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(allowed) = origins else { return next.run(req).await };
+    let path = req.uri().path();
+    let api = path.starts_with("/uploads/") || path.starts_with("/api/") || path == "/invoke";
+    let origin = req.headers().get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+    if let (true, Some(origin)) = (api, origin) {
+        let own = req
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|host| origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host));
+        if !own && !allowed.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "OriginNotAllowed",
+                format!("origin {origin} is not allowed to call this backend; add it to --allow-origins"),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Test aid (`--fault-rate`): some calls answer 503 before, or after, doing their work.
@@ -224,8 +299,15 @@ async fn require_token(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     if let Some(token) = &s.auth_token {
+        use subtle::ConstantTimeEq as _;
         let given = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if given.and_then(|g| g.strip_prefix("Bearer ")) != Some(token) {
+        // The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
+        let presented = given
+            .and_then(|g| g.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        let ok = presented.is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.as_bytes())));
+        if !ok {
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
@@ -360,8 +442,10 @@ const REF_SHAPE: &str = r#"{"key": "...", "upload_id": "..."}"#;
 impl AppState {
     fn presign_put(&self, req: KeyRequest) -> Result<Value, ApiError> {
         validate_key(&req.key, &self.key_prefix)?;
-        validate_content_type(req.content_type.as_deref())?;
-        Ok(json!({ "url": self.s3.presign_put(&req.key).as_str(), "key": req.key }))
+        let content_type = validate_content_type(req.content_type.as_deref())?;
+        let url = self.s3.presign_put(&req.key, &content_type);
+        // The signed headers the PUT must send, as they were signed.
+        Ok(json!({ "url": url.as_str(), "key": req.key, "headers": { "content-type": content_type } }))
     }
 
     fn download(&self, key: &str) -> Result<Value, ApiError> {
@@ -405,21 +489,11 @@ impl AppState {
                 ));
             }
         }
+        // Ascending, as S3 wants them; gaps are fine (S3 allows them), and S3
+        // itself judges a part listed twice.
         parts.sort_by_key(|p| p.part_number);
-        for (i, p) in parts.iter().enumerate() {
-            if p.part_number != i as i64 + 1 {
-                return Err(ApiError::invalid(
-                    "InvalidParts",
-                    format!(
-                        "parts must be numbered 1..{} without gaps or repeats; part {} is missing or repeated",
-                        parts.len(),
-                        i + 1
-                    ),
-                ));
-            }
-        }
-        let etags: Vec<String> = parts.into_iter().map(|p| p.etag).collect();
-        let done = self.s3.complete_idempotent(&req.key, &req.upload_id, &etags).await?;
+        let parts: Vec<(u16, String)> = parts.into_iter().map(|p| (p.part_number as u16, p.etag)).collect();
+        let done = self.s3.complete_idempotent(&req.key, &req.upload_id, &parts).await?;
         Ok(json!({ "key": req.key, "etag": done.etag, "location": done.location }))
     }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -61,8 +61,17 @@ impl Drop for Running {
     }
 }
 
+/// Whether `--allow-origins` leaves any origin in (`*`, the development default).
+pub fn any_origin(origins: &[String]) -> bool {
+    origins.is_empty() || origins.iter().any(|o| o == "*")
+}
+
+/// CORS of the API and of the embedded store. Any origin (`*`): the origin is
+/// mirrored, and credentials are never allowed with it. A list: those origins,
+/// with credentials (cookies, `withCredentials`).
 fn cors(origins: &[String], expose_etag: bool) -> CorsLayer {
-    let allow_origin = if origins.is_empty() || origins.iter().any(|o| o == "*") {
+    let any = any_origin(origins);
+    let allow_origin = if any {
         AllowOrigin::mirror_request()
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
@@ -75,7 +84,7 @@ fn cors(origins: &[String], expose_etag: bool) -> CorsLayer {
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::POST, Method::DELETE])
         .allow_headers(AllowHeaders::mirror_request())
-        .allow_credentials(true)
+        .allow_credentials(!any)
         .expose_headers(expose)
         .max_age(std::time::Duration::from_secs(600))
 }
@@ -99,7 +108,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             let service = tower::ServiceBuilder::new()
                 .layer(cors(&cfg.allow_origins, cfg.s3_expose_etag))
                 .service(store::guard::Guard(builder.build()));
-            tasks.push(tokio::spawn(serve_store(listener, service)));
+            tasks.push(tokio::spawn(serve(listener, service, "store")));
             cfg.embedded_s3(addr)?
         }
     };
@@ -121,37 +130,47 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     };
     let www = cfg.www_dir();
     let index = www.join("index.html");
+    let origins: Option<Arc<[String]>> = (!any_origin(&cfg.allow_origins)).then(|| cfg.allow_origins.clone().into());
     let app = Router::new()
         .merge(api::routes(state.clone()))
-        .nest("/api", api::routes(state))
+        .nest("/api", api::routes(state).fallback(api::not_found))
+        .layer(axum::middleware::from_fn_with_state(origins, api::require_origin))
         .layer(cors(&cfg.allow_origins, true))
         .fallback_service(ServeDir::new(&www).not_found_service(ServeFile::new(index)));
     let listener = TcpListener::bind(cfg.listen).await?;
     let api_addr = listener.local_addr()?;
-    tasks.push(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!("API server stopped: {e}");
-        }
-    }));
+    tasks.push(tokio::spawn(serve(listener, app, "API")));
     Ok(Running { api_addr, s3_addr, s3: settings, tasks })
 }
 
-/// Serves the embedded store: s3s behind the CORS layer, over HTTP/1 and HTTP/2.
-async fn serve_store(
-    listener: TcpListener,
-    service: tower_http::cors::Cors<store::guard::Guard<s3s::service::S3Service>>,
-) {
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Serves `service` on `listener` over HTTP/1 and HTTP/2; a connection whose
+/// request headers do not arrive within [`HEADER_READ_TIMEOUT`] is closed.
+async fn serve<S, B>(listener: TcpListener, service: S, what: &'static str)
+where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     loop {
         let (socket, _) = match listener.accept().await {
             Ok(conn) => conn,
             Err(e) => {
-                tracing::warn!("store: cannot accept a connection: {e}");
+                tracing::warn!("{what}: cannot accept a connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
         };
         let service = TowerToHyperService::new(service.clone());
         tokio::spawn(async move {
-            let _ = ConnBuilder::new(TokioExecutor::new()).serve_connection(TokioIo::new(socket), service).await;
+            let mut builder = ConnBuilder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+            let _ = builder.serve_connection_with_upgrades(TokioIo::new(socket), service).await;
         });
     }
 }

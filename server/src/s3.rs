@@ -98,9 +98,14 @@ impl S3Client {
         })
     }
 
-    /// A presigned PUT of a whole object, for files below the multipart threshold.
-    pub fn presign_put(&self, key: &str) -> Url {
-        PutObject::new(&self.public_bucket, Some(&self.credentials), key).sign(self.presign_expiry)
+    /// A presigned PUT of a whole object, for files below the multipart
+    /// threshold. The content type is signed into it: the PUT must send that
+    /// `Content-Type`, and the object is stored with it (nobody holding the
+    /// URL can store another type under it).
+    pub fn presign_put(&self, key: &str, content_type: &str) -> Url {
+        let mut action = PutObject::new(&self.public_bucket, Some(&self.credentials), key);
+        action.headers_mut().insert("content-type", content_type);
+        action.sign(self.presign_expiry)
     }
 
     /// A presigned GET of an object.
@@ -131,22 +136,19 @@ impl S3Client {
         Ok(parsed.upload_id().to_owned())
     }
 
-    /// CompleteMultipartUpload with the ETags of parts 1..=n, in order.
+    /// CompleteMultipartUpload with `parts` as (part number, ETag), ascending
+    /// (gaps allowed, as in S3). rusty-s3 signs; its body numbers parts by
+    /// position, so the body is written here with quick-xml's serializer.
     pub async fn complete_multipart_upload(
         &self,
         key: &str,
         upload_id: &str,
-        etags: &[String],
+        parts: &[(u16, String)],
     ) -> Result<Completed, ApiError> {
-        let action = CompleteMultipartUpload::new(
-            &self.bucket,
-            Some(&self.credentials),
-            key,
-            upload_id,
-            etags.iter().map(String::as_str),
-        );
+        let action =
+            CompleteMultipartUpload::new(&self.bucket, Some(&self.credentials), key, upload_id, std::iter::empty::<&str>());
         let url = action.sign(SELF_CALL_EXPIRY);
-        let body = action.body();
+        let body = complete_body(parts)?;
         let reply = self.send(self.http.post(url).body(body)).await?;
         // S3 may answer 200 and put an <Error> in the body.
         if let Ok(err) = quick_xml::de::from_str::<S3ErrorBody>(&reply) {
@@ -166,11 +168,14 @@ impl S3Client {
         &self,
         key: &str,
         upload_id: &str,
-        etags: &[String],
+        parts: &[(u16, String)],
     ) -> Result<Completed, ApiError> {
-        match self.complete_multipart_upload(key, upload_id, etags).await {
+        match self.complete_multipart_upload(key, upload_id, parts).await {
             Err(e) if e.code == "NoSuchUpload" => match self.head_etag(key).await {
-                Some(etag) if multipart_etag(etags).is_some_and(|want| unquote(&etag) == want) => {
+                Some(etag)
+                    if multipart_etag(&parts.iter().map(|p| p.1.clone()).collect::<Vec<_>>())
+                        .is_some_and(|want| unquote(&etag) == want) =>
+                {
                     Ok(Completed { etag, location: self.object_url(key).to_string() })
                 }
                 _ => Err(e),
@@ -206,6 +211,12 @@ impl S3Client {
                 action.set_part_number_marker(m);
             }
             let body = self.send(self.http.get(action.sign(SELF_CALL_EXPIRY))).await?;
+            // moto names the root ListPartsResponse; S3 (and rusty-s3) ListPartsResult.
+            let body = if body.contains("<ListPartsResponse") {
+                body.replace("<ListPartsResponse", "<ListPartsResult").replace("</ListPartsResponse>", "</ListPartsResult>")
+            } else {
+                body
+            };
             let page = ListParts::parse_response(&body)
                 .map_err(|e| ApiError::bad_gateway(format!("S3 sent a ListParts reply that is not valid XML: {e}")))?;
             parts.extend(page.parts.into_iter().map(|p| StoredPart {
@@ -241,6 +252,26 @@ impl S3Client {
     }
 }
 
+/// The body of CompleteMultipartUpload.
+fn complete_body(parts: &[(u16, String)]) -> Result<String, ApiError> {
+    #[derive(serde::Serialize)]
+    #[serde(rename = "CompleteMultipartUpload")]
+    struct Body<'a> {
+        #[serde(rename = "Part")]
+        parts: Vec<Part<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    struct Part<'a> {
+        #[serde(rename = "PartNumber")]
+        number: u16,
+        #[serde(rename = "ETag")]
+        etag: &'a str,
+    }
+    let body = Body { parts: parts.iter().map(|(number, etag)| Part { number: *number, etag }).collect() };
+    quick_xml::se::to_string(&body)
+        .map_err(|e| ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e.to_string()))
+}
+
 fn unquote(s: &str) -> &str {
     s.trim().trim_matches('"')
 }
@@ -269,6 +300,16 @@ pub fn multipart_etag(etags: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complete_body_keeps_part_numbers_and_escapes() {
+        let body = complete_body(&[(1, "\"a\"".into()), (3, "<b>&".into())]).expect("xml");
+        assert_eq!(
+            body,
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag></Part>\
+             <Part><PartNumber>3</PartNumber><ETag>&lt;b&gt;&amp;</ETag></Part></CompleteMultipartUpload>"
+        );
+    }
 
     #[test]
     fn multipart_etag_needs_plain_md5s() {
