@@ -194,7 +194,10 @@ pub async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "NotFound",
-        format!("{} is not a call of this backend; see the protocol table (POST /uploads/multipart/init, ...)", uri.path()),
+        format!(
+            "{} is not a call of this backend; see the protocol table (POST /uploads/multipart/init, ...)",
+            uri.path()
+        ),
     )
 }
 
@@ -246,11 +249,9 @@ pub async fn require_origin(
     let api = path.starts_with("/uploads/") || path.starts_with("/api/") || path == "/invoke";
     let origin = req.headers().get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
     if let (true, Some(origin)) = (api, origin) {
-        let own = req
-            .headers()
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .is_some_and(|host| origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host));
+        let own = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).is_some_and(|host| {
+            origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+        });
         if !own && !allowed.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
             return ApiError::new(
                 StatusCode::FORBIDDEN,

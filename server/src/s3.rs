@@ -145,8 +145,13 @@ impl S3Client {
         upload_id: &str,
         parts: &[(u16, String)],
     ) -> Result<Completed, ApiError> {
-        let action =
-            CompleteMultipartUpload::new(&self.bucket, Some(&self.credentials), key, upload_id, std::iter::empty::<&str>());
+        let action = CompleteMultipartUpload::new(
+            &self.bucket,
+            Some(&self.credentials),
+            key,
+            upload_id,
+            std::iter::empty::<&str>(),
+        );
         let url = action.sign(SELF_CALL_EXPIRY);
         let body = complete_body(parts)?;
         let reply = self.send(self.http.post(url).body(body)).await?;
@@ -213,7 +218,8 @@ impl S3Client {
             let body = self.send(self.http.get(action.sign(SELF_CALL_EXPIRY))).await?;
             // moto names the root ListPartsResponse; S3 (and rusty-s3) ListPartsResult.
             let body = if body.contains("<ListPartsResponse") {
-                body.replace("<ListPartsResponse", "<ListPartsResult").replace("</ListPartsResponse>", "</ListPartsResult>")
+                body.replace("<ListPartsResponse", "<ListPartsResult")
+                    .replace("</ListPartsResponse>", "</ListPartsResult>")
             } else {
                 body
             };

@@ -191,10 +191,14 @@ impl Runner {
         while let Some(action) = poll(self) {
             match action {
                 Action::Put { part, attempt, url, start, end } => {
-                    if self.upload.plan().single {
+                    let single = self.upload.plan().single;
+                    if single {
                         self.single_url = Some(url.clone());
                     }
-                    match start_put(&self.job, &url, start, end, part, attempt, &self.tx) {
+                    // A single PUT stores the object: it carries the content type
+                    // (the reference backend signs it into the URL).
+                    let content_type = single.then_some(self.job.content_type.as_str());
+                    match start_put(&self.job, &url, content_type, start, end, part, attempt, &self.tx) {
                         Ok(handle) => self.puts.insert(part, attempt, handle),
                         Err(failure) => {
                             self.budget.release();
@@ -431,11 +435,13 @@ pub async fn run(
     }
 }
 
-/// PUTs bytes `start..end` of the file. The body is a slice of the `File`:
-/// its bytes never enter WASM memory.
+/// PUTs bytes `start..end` of the file, with `content_type` when given. The
+/// body is a slice of the `File`: its bytes never enter WASM memory.
+#[allow(clippy::too_many_arguments)]
 fn start_put(
     job: &Job,
     url: &str,
+    content_type: Option<&str>,
     start: u64,
     end: u64,
     part: u16,
@@ -446,7 +452,7 @@ fn start_put(
         .file
         .slice_with_f64_and_f64(start as f64, end as f64)
         .map_err(|e| Failure::Network(format!("cannot slice the file: {e:?}")))?;
-    xhr::put(url, &blob, job.with_credentials, part, attempt, tx)
+    xhr::put(url, &blob, content_type, job.with_credentials, part, attempt, tx)
 }
 
 /// Starts a backend call; its answer comes back on `tx` as an event.

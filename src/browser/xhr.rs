@@ -39,11 +39,12 @@ impl Drop for XhrPut {
     }
 }
 
-/// Starts `PUT url` with `body`; its progress and outcome arrive on `tx` as
-/// engine events for (`part`, `attempt`).
+/// Starts `PUT url` with `body` (and a `Content-Type` header when given); its
+/// progress and outcome arrive on `tx` as engine events for (`part`, `attempt`).
 pub fn put(
     url: &str,
     body: &Blob,
+    content_type: Option<&str>,
     with_credentials: bool,
     part: u16,
     attempt: u32,
@@ -53,6 +54,10 @@ pub fn put(
     xhr.open_with_async("PUT", url, true)
         .map_err(|e| Failure::Network(format!("cannot open PUT {}: {e:?}", redact(url))))?;
     xhr.set_with_credentials(with_credentials);
+    if let Some(ct) = content_type {
+        xhr.set_request_header("Content-Type", ct)
+            .map_err(|e| Failure::Network(format!("cannot set Content-Type {ct:?}: {e:?}")))?;
+    }
 
     let progress_tx = tx.clone();
     let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {

@@ -93,11 +93,18 @@ impl Body for SharedBody {
     }
 }
 
-/// Reads and drops what is left of `body`, within the limits.
+/// How long a refused request's body may pause before draining stops.
+pub const DRAIN_IDLE: Duration = Duration::from_secs(5);
+
+/// Reads and drops what is left of `body`, within the limits. A body announced
+/// larger than [`DRAIN_LIMIT`] is not read at all.
 async fn drain(mut body: Incoming) {
+    if body.size_hint().lower() > DRAIN_LIMIT {
+        return;
+    }
     let read = async {
         let mut seen = 0u64;
-        while let Some(Ok(frame)) = body.frame().await {
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
             if let Some(data) = frame.data_ref() {
                 seen += data.len() as u64;
                 if seen > DRAIN_LIMIT {
