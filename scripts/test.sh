@@ -110,11 +110,16 @@ start_server() {
   return 1
 }
 
+# The wasm-bindgen test pages are served from a fixed origin, which the test
+# servers list (credentials are only allowed for listed origins).
+runner_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$runner_port"
 if wanted chrome || wanted firefox; then
   step "start reference servers for the browser tests"
-  start_server main --debug-endpoints && main_api=$api &&
+  origin="http://127.0.0.1:$runner_port"
+  start_server main --debug-endpoints --allow-origins "$origin" && main_api=$api &&
     # A store whose CORS hides ETag, behind an API that wants a bearer token.
-    start_server locked --s3-expose-etag false --auth-token test-token && locked_api=$api ||
+    start_server locked --s3-expose-etag false --auth-token test-token --allow-origins "$origin" && locked_api=$api ||
     { failed_tiers+=("servers"); tier_failures=$((tier_failures + 1)); }
   echo "servers at ${main_api:-?} and ${locked_api:-?}"
 fi

@@ -32,9 +32,8 @@ pub struct AppState {
     pub key_prefix: Arc<str>,
     /// Backend calls must carry `Authorization: Bearer <token>` (none: open).
     pub auth_token: Option<Arc<str>>,
-    /// With `--debug-endpoints` and the embedded store: the store and bucket,
-    /// for `GET /uploads/multipart/open`.
-    pub debug_store: Option<(Arc<crate::store::Store>, String)>,
+    /// `--debug-endpoints`: serve `GET /uploads/multipart/open`.
+    pub debug_endpoints: bool,
     /// Injected faults (a test aid), if any.
     pub faults: Option<Arc<Faults>>,
 }
@@ -177,11 +176,8 @@ pub fn routes(state: AppState) -> Router {
         .route("/multipart/abort", delete(rest_abort))
         .route("/multipart/parts", get(rest_list_parts));
     let router = Router::new().nest("/uploads", uploads.fallback(not_found)).route("/invoke", post(invoke));
-    let router = if state.debug_store.is_some() {
-        router.route("/uploads/multipart/open", get(debug_open_uploads))
-    } else {
-        router
-    };
+    let router =
+        if state.debug_endpoints { router.route("/uploads/multipart/open", get(debug_open_uploads)) } else { router };
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), inject_faults))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
@@ -320,8 +316,8 @@ async fn require_token(
     next.run(req).await
 }
 
-/// `GET /uploads/multipart/open?prefix=`: open multipart uploads of the embedded
-/// store (a debugging aid, off unless `--debug-endpoints`).
+/// `GET /uploads/multipart/open?prefix=`: the store's open multipart uploads
+/// (ListMultipartUploads; a debugging and test aid, off unless `--debug-endpoints`).
 async fn debug_open_uploads(State(s): State<AppState>, RawQuery(query): RawQuery) -> Reply {
     #[derive(Deserialize)]
     struct Q {
@@ -332,10 +328,7 @@ async fn debug_open_uploads(State(s): State<AppState>, RawQuery(query): RawQuery
         .parse()
         .map_err(|_| ApiError::invalid("InvalidQuery", "the query string is malformed; send ?prefix=..."))?;
     let q = Query::<Q>::try_from_uri(&uri).map_err(|e| ApiError::invalid("InvalidQuery", e.to_string()))?.0;
-    let Some((store, bucket)) = &s.debug_store else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "NotFound", "debug endpoints are off"));
-    };
-    let found = store.open_uploads(bucket).await;
+    let found = s.s3.open_uploads(&q.prefix).await?;
     let uploads: Vec<Value> = found
         .into_iter()
         .filter(|(k, _)| k.starts_with(&q.prefix))

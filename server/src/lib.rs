@@ -93,17 +93,15 @@ fn cors(origins: &[String], expose_etag: bool) -> CorsLayer {
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let mut tasks = Vec::new();
     let mut s3_addr = None;
-    let mut embedded = None;
     let settings = match cfg.external_s3()? {
         Some(settings) => settings,
         None => {
             let listener = TcpListener::bind(cfg.s3_listen).await?;
             let addr = listener.local_addr()?;
             s3_addr = Some(addr);
-            let store = Arc::new(store::Store::open(&cfg.data_dir).await?);
+            let store = store::Store::open(&cfg.data_dir).await?;
             store.ensure_bucket(&cfg.bucket).await?;
-            embedded = Some(store.clone());
-            let mut builder = s3s::service::S3ServiceBuilder::new(store::Shared(store));
+            let mut builder = s3s::service::S3ServiceBuilder::new(store);
             builder.set_auth(s3s::auth::SimpleAuth::from_single(cfg.access_key.clone(), cfg.secret_key.clone()));
             let service = tower::ServiceBuilder::new()
                 .layer(cors(&cfg.allow_origins, cfg.s3_expose_etag))
@@ -113,12 +111,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         }
     };
     let client = s3::S3Client::new(&settings)?;
-    let debug_store = embedded.filter(|_| cfg.debug_endpoints).map(|store| (store, cfg.bucket.clone()));
     let state = api::AppState {
         s3: client,
         key_prefix: Arc::from(cfg.key_prefix.as_str()),
         auth_token: cfg.auth_token.as_deref().map(Arc::from),
-        debug_store,
+        debug_endpoints: cfg.debug_endpoints,
         faults: (cfg.fault_rate > 0.0).then(|| {
             Arc::new(api::Faults {
                 rate: cfg.fault_rate,

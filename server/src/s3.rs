@@ -240,6 +240,56 @@ impl S3Client {
         Ok(parts)
     }
 
+    /// The open multipart uploads whose key starts with `prefix`, as (key,
+    /// upload id), following ListMultipartUploads' pages. rusty-s3 has no
+    /// action for it: its ListObjectsV2 is signed for `GET /bucket?uploads`
+    /// instead (the same bucket-level GET, other query).
+    pub async fn open_uploads(&self, prefix: &str) -> Result<Vec<(String, String)>, ApiError> {
+        #[derive(Debug, Deserialize)]
+        struct Page {
+            #[serde(rename = "Upload", default)]
+            uploads: Vec<Upload>,
+            #[serde(rename = "IsTruncated", default)]
+            truncated: bool,
+            #[serde(rename = "NextKeyMarker", default)]
+            next_key: Option<String>,
+            #[serde(rename = "NextUploadIdMarker", default)]
+            next_id: Option<String>,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Upload {
+            #[serde(rename = "Key")]
+            key: String,
+            #[serde(rename = "UploadId")]
+            upload_id: String,
+        }
+        let mut found = Vec::new();
+        let mut marker: Option<(String, String)> = None;
+        for _ in 0..1000 {
+            let mut action = rusty_s3::actions::ListObjectsV2::new(&self.bucket, Some(&self.credentials));
+            let q = action.query_mut();
+            q.remove("list-type");
+            q.remove("encoding-type");
+            q.insert("uploads", "");
+            q.insert("prefix", prefix.to_owned());
+            if let Some((key, id)) = &marker {
+                q.insert("key-marker", key.clone());
+                q.insert("upload-id-marker", id.clone());
+            }
+            let body = self.send(self.http.get(action.sign(SELF_CALL_EXPIRY))).await?;
+            let page: Page = quick_xml::de::from_str(&body).map_err(|e| {
+                ApiError::bad_gateway(format!("S3 sent a ListMultipartUploads reply that is not valid XML: {e}"))
+            })?;
+            found.extend(page.uploads.into_iter().map(|u| (u.key, u.upload_id)));
+            match (page.truncated, page.next_key, page.next_id) {
+                (true, Some(k), Some(i)) if marker.as_ref() != Some(&(k.clone(), i.clone())) => marker = Some((k, i)),
+                _ => break,
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<String, ApiError> {
         let resp = req.send().await.map_err(|e| ApiError::bad_gateway(format!("cannot reach the S3 endpoint: {e}")))?;
         let status = resp.status();

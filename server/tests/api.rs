@@ -44,7 +44,7 @@ async fn multipart_roundtrip_lists_parts_and_reads_back_intact() {
 
     let expected: Vec<u8> = chunks.concat();
     assert_eq!(sha(&h.download(key).await), sha(&expected));
-    assert!(h.open_uploads().is_empty(), "completed upload is closed");
+    assert!(h.open_uploads().await.is_empty(), "completed upload is closed");
 }
 
 #[tokio::test]
@@ -146,7 +146,7 @@ async fn abort_removes_the_upload_and_later_calls_get_no_such_upload() {
     let upload_id = h.init(key).await;
     let url = h.part_url(key, &upload_id, 1).await;
     h.put(&url, bytes(1000, 4)).await;
-    assert_eq!(h.open_uploads(), vec![upload_id.clone()]);
+    assert_eq!(h.open_uploads().await, vec![upload_id.clone()]);
 
     // The JSON-body form, as the seed's table says; the query form is tested below.
     let (st, v) = h
@@ -154,7 +154,7 @@ async fn abort_removes_the_upload_and_later_calls_get_no_such_upload() {
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v, json!({}));
-    assert!(h.open_uploads().is_empty(), "abort leaves no multipart upload");
+    assert!(h.open_uploads().await.is_empty(), "abort leaves no multipart upload");
 
     let (st, v) =
         h.call(reqwest::Method::GET, &format!("/uploads/multipart/parts?key={key}&upload_id={upload_id}"), None).await;
@@ -451,7 +451,7 @@ async fn injected_faults_hit_only_the_named_calls() {
     .await;
     let (st, _) = h.post("/uploads/multipart/init", json!({"key": "faults/after"})).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(h.open_uploads().len(), 1, "the upload was created although the reply said 503");
+    assert_eq!(h.open_uploads().await.len(), 1, "the upload was created although the reply said 503");
 }
 
 #[tokio::test]

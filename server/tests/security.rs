@@ -240,7 +240,7 @@ async fn every_key_s3_accepts_works_and_stays_distinct() {
         assert_eq!(h.object(key).await.map(|o| o.0), Some(vec![7; 100]));
     }
     assert_eq!(h.object("x").await.map(|o| o.0), Some(vec![3; 13]), "x is untouched");
-    assert!(h.open_uploads().is_empty());
+    assert!(h.open_uploads().await.is_empty());
 }
 
 #[tokio::test]
@@ -265,7 +265,7 @@ async fn an_upload_id_belongs_to_its_key() {
     assert_eq!((st, s3_code(&body)), (StatusCode::NOT_FOUND, "NoSuchUpload"), "{body}");
     let (st, ids) = h.parts(alice, &upload_id).await;
     assert_eq!((st, ids), (StatusCode::OK, vec![(1, etag.clone())]), "alice's upload is whole");
-    assert_eq!(h.open_uploads(), vec![upload_id.clone()]);
+    assert_eq!(h.open_uploads().await, vec![upload_id.clone()]);
     assert_eq!(h.object(bob).await, None);
     // Unknown and malformed ids.
     for id in ["00000000000000000000000000000000", "../../etc", "x"] {
@@ -326,12 +326,12 @@ async fn restricted_origins_are_refused_before_any_work() {
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let v: Value = resp.json().await.expect("json");
     assert_eq!(error_code(&v), "OriginNotAllowed");
-    assert!(h.open_uploads().is_empty(), "no upload was created for the other origin");
+    assert!(h.open_uploads().await.is_empty(), "no upload was created for the other origin");
     let resp = init("http://good.example").await.expect("sent");
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["access-control-allow-origin"], "http://good.example");
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
-    assert_eq!(h.open_uploads().len(), 1);
+    assert_eq!(h.open_uploads().await.len(), 1);
     // The backend's own origin (its demo page) is always allowed.
     let own = format!("http://{}", h.server.api_addr);
     let resp = h

@@ -243,23 +243,6 @@ impl Store {
         Ok(())
     }
 
-    /// The open multipart uploads of `bucket`, as (key, upload id), sorted.
-    pub async fn open_uploads(&self, bucket: &str) -> Vec<(String, String)> {
-        let buckets = self.buckets.lock().await;
-        let mut found: Vec<_> = buckets
-            .get(bucket)
-            .map(|b| {
-                b.uploads
-                    .iter()
-                    .filter(|(_, u)| u.completed.is_none())
-                    .map(|(id, u)| (u.meta.key.clone(), id.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        found.sort();
-        found
-    }
-
     fn paths(&self, bucket: &str) -> Paths {
         Paths::new(&self.root, bucket)
     }
@@ -1565,44 +1548,4 @@ impl Store {
         }
         Ok(())
     }
-}
-
-/// A store shared with the backend's debug endpoint (s3s takes its `S3` by value).
-#[derive(Debug, Clone)]
-pub struct Shared(pub std::sync::Arc<Store>);
-
-macro_rules! delegate {
-    ($($op:ident: $input:ty => $output:ty;)*) => {
-        #[async_trait::async_trait]
-        impl S3 for Shared {
-            $(
-                async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-                    self.0.$op(req).await
-                }
-            )*
-        }
-    };
-}
-
-delegate! {
-    create_bucket: CreateBucketInput => CreateBucketOutput;
-    delete_bucket: DeleteBucketInput => DeleteBucketOutput;
-    head_bucket: HeadBucketInput => HeadBucketOutput;
-    get_bucket_location: GetBucketLocationInput => GetBucketLocationOutput;
-    list_buckets: ListBucketsInput => ListBucketsOutput;
-    list_objects: ListObjectsInput => ListObjectsOutput;
-    list_objects_v2: ListObjectsV2Input => ListObjectsV2Output;
-    list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput;
-    put_object: PutObjectInput => PutObjectOutput;
-    get_object: GetObjectInput => GetObjectOutput;
-    head_object: HeadObjectInput => HeadObjectOutput;
-    delete_object: DeleteObjectInput => DeleteObjectOutput;
-    delete_objects: DeleteObjectsInput => DeleteObjectsOutput;
-    copy_object: CopyObjectInput => CopyObjectOutput;
-    create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput;
-    upload_part: UploadPartInput => UploadPartOutput;
-    list_parts: ListPartsInput => ListPartsOutput;
-    list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput;
-    abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
-    complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput;
 }

@@ -20,12 +20,37 @@ impl Harness {
         Self::with(|_| {}).await
     }
 
+    /// A server with `tweak`ed settings. With `S3MP_TEST_S3_ENDPOINT` set (and
+    /// `S3MP_TEST_S3_ACCESS_KEY` / `S3MP_TEST_S3_SECRET_KEY`), it points at that
+    /// store instead of its embedded one, in a fresh bucket of its own.
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut cfg = Config::for_tests(dir.path().join("data"));
+        if let Ok(endpoint) = std::env::var("S3MP_TEST_S3_ENDPOINT") {
+            cfg.s3_endpoint = Some(endpoint.parse().expect("S3MP_TEST_S3_ENDPOINT is a URL"));
+            cfg.access_key = std::env::var("S3MP_TEST_S3_ACCESS_KEY").expect("S3MP_TEST_S3_ACCESS_KEY");
+            cfg.secret_key = std::env::var("S3MP_TEST_S3_SECRET_KEY").expect("S3MP_TEST_S3_SECRET_KEY");
+            cfg.bucket = format!("t-{:016x}", fastrand_u64());
+        }
         tweak(&mut cfg);
         let server = start(cfg).await.expect("server starts");
+        if server.s3_addr.is_none() {
+            let s = &server.s3;
+            let style = if s.path_style { rusty_s3::UrlStyle::Path } else { rusty_s3::UrlStyle::VirtualHost };
+            let bucket =
+                rusty_s3::Bucket::new(s.endpoint.clone(), style, s.bucket.clone(), s.region.clone()).expect("bucket");
+            let creds = rusty_s3::Credentials::new(s.access_key.clone(), s.secret_key.clone());
+            use rusty_s3::S3Action as _;
+            let url = rusty_s3::actions::CreateBucket::new(&bucket, &creds).sign(std::time::Duration::from_secs(60));
+            let resp = Client::new().put(url).send().await.expect("CreateBucket");
+            assert!(resp.status().is_success(), "CreateBucket: {}", resp.text().await.unwrap_or_default());
+        }
         Self { server, http: Client::new(), _dir: dir }
+    }
+
+    /// Whether the server runs its embedded store (some tests check its own behaviour).
+    pub fn embedded(&self) -> bool {
+        self.server.s3_addr.is_some()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -102,17 +127,18 @@ impl Harness {
         resp.bytes().await.expect("object body").to_vec()
     }
 
-    /// Upload ids the store still holds open (an `upload.json` without a
-    /// `completed.json` in the bucket's `uploads/` folder).
-    pub fn open_uploads(&self) -> Vec<String> {
-        let uploads = self._dir.path().join("data/uploads/uploads");
-        std::fs::read_dir(uploads)
-            .expect("uploads dir")
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("upload.json").is_file() && !e.path().join("completed.json").exists())
-            .filter_map(|e| e.file_name().into_string().ok())
-            .collect()
+    /// Upload ids the store still holds open (ListMultipartUploads of the bucket).
+    pub async fn open_uploads(&self) -> Vec<String> {
+        let client = s3_multipart_server::s3::S3Client::new(&self.server.s3).expect("client");
+        client.open_uploads("").await.expect("ListMultipartUploads").into_iter().map(|(_, id)| id).collect()
     }
+}
+
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    h.finish()
 }
 
 /// Deterministic bytes that differ per part and position.
