@@ -79,3 +79,5 @@ $('pause').addEventListener('click', () => { current?.pause(); setState('paused'
 $('resume').addEventListener('click', () => { current?.resume(); setState('uploading'); });
 $('abort').addEventListener('click', () => current?.abort());
 listResumable();
+// For tests that drive the page from outside: the file input is listened to now.
+document.body.dataset.ready = 'true';

@@ -1,0 +1,171 @@
+// End to end in a real Firefox ESR, driven over classic WebDriver by
+// selenium-webdriver and geckodriver (Playwright 1.65 cannot open a page in
+// Firefox ESR 153 over BiDi). The demo page's widget, the seed's example and
+// a resume after a reload, each checked by the SHA-256 of the stored object.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Builder, By, until } from 'selenium-webdriver';
+import firefox from 'selenium-webdriver/firefox.js';
+import { statSync } from 'node:fs';
+import { MIB, randomFile, startFaultyStack, startServer, storedObject } from '../e2e/helpers.mjs';
+
+const GECKODRIVER = process.env.GECKODRIVER
+  || [`${process.env.HOME}/.cargo/bin/geckodriver`, '/usr/local/bin/geckodriver', '/usr/bin/geckodriver']
+    .find((p) => { try { return statSync(p).isFile(); } catch { return false; } });
+const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
+
+let driver;
+
+before(async () => {
+  const options = new firefox.Options().setBinary(FIREFOX).addArguments('-headless');
+  // No updates, telemetry or captive-portal checks: this machine reaches no network.
+  for (const [k, v] of Object.entries({
+    'app.update.enabled': false,
+    'network.captive-portal-service.enabled': false,
+    'network.connectivity-service.enabled': false,
+    'datareporting.policy.dataSubmissionEnabled': false,
+    'toolkit.telemetry.enabled': false,
+  })) options.setPreference(k, v);
+  driver = await new Builder()
+    .forBrowser('firefox')
+    .setFirefoxOptions(options)
+    .setFirefoxService(new firefox.ServiceBuilder(GECKODRIVER))
+    .build();
+  const caps = await driver.getCapabilities();
+  assert.equal(caps.getBrowserName(), 'firefox', 'a real Firefox runs these tests');
+});
+
+after(async () => {
+  await driver?.quit();
+});
+
+/** In the page: `li` is the widget row of file `name` (rows live in the panel's shadow root). */
+const findRow = `
+  const [selector, name] = arguments;
+  const root = document.querySelector(selector)?.shadowRoot;
+  const li = root ? [...root.querySelectorAll('li')].find((r) => r.querySelector('.name')?.textContent === name) : null;
+`;
+
+const rowState = (name, selector = '.s3-upload-panel') =>
+  driver.executeScript(`${findRow} return li ? li.getAttribute('data-state') : null;`, selector, name);
+
+const rowPercent = (name, selector = '.s3-upload-panel') => driver.executeScript(
+  `${findRow} return li ? Number(li.querySelector('[role="progressbar"]').getAttribute('aria-valuenow')) : null;`,
+  selector, name);
+
+async function clickRow(name, button, selector = '.s3-upload-panel') {
+  const clicked = await driver.executeScript(`${findRow}
+    const b = li && li.querySelector('button.${button}');
+    if (!b || b.hidden || b.disabled) return false;
+    b.click();
+    return true;`, selector, name);
+  assert.ok(clicked, `${name}: ${button} button clicked`);
+}
+
+async function waitFor(what, fn, timeout = 120_000) {
+  let last;
+  try {
+    return await driver.wait(async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        last = e;
+        return false;
+      }
+    }, timeout, what);
+  } catch (e) {
+    throw new Error(`${e.message}${last ? ` (last error: ${last.message})` : ''}`);
+  }
+}
+
+async function waitState(name, states, timeout = 180_000) {
+  await waitFor(`${name} reaches ${states.join('/')}`, async () => states.includes(await rowState(name)), timeout);
+  return rowState(name);
+}
+
+test('Firefox: the demo widget uploads 64 MiB, pauses and resumes it, cancels another; stored intact', { timeout: 400_000 }, async () => {
+  // A 200 Mbit/s link, so that there is time to pause and cancel.
+  const stack = await startFaultyStack({ proxyArgs: ['--bandwidth-mbit', '200'] });
+  const big = randomFile('firefox big.bin', 64 * MIB);
+  const other = randomFile('firefox cancel.bin', 40 * MIB);
+  try {
+    await driver.get(`${stack.api}/`);
+    await waitFor('the widget renders', async () => driver.executeScript(
+      "return !!document.querySelector('.s3-upload-panel')?.shadowRoot?.querySelector('button.choose')"));
+    const input = await driver.findElement(By.id('files'));
+    await input.sendKeys(`${big.file}\n${other.file}`);
+    await waitState('firefox big.bin', ['uploading']);
+    await waitFor('some progress', async () => (await rowPercent('firefox big.bin')) > 5);
+    await clickRow('firefox big.bin', 'pause');
+    assert.equal(await rowState('firefox big.bin'), 'paused');
+    await clickRow('firefox cancel.bin', 'cancel');
+    assert.equal(await waitState('firefox cancel.bin', ['cancelled']), 'cancelled');
+    await driver.sleep(300);
+    const pausedAt = await rowPercent('firefox big.bin');
+    await driver.sleep(700);
+    assert.equal(await rowPercent('firefox big.bin'), pausedAt, 'no progress while paused');
+    assert.ok(pausedAt < 100, `paused before the end (${pausedAt} %)`);
+    await clickRow('firefox big.bin', 'resume');
+    assert.equal(await waitState('firefox big.bin', ['done', 'error']), 'done');
+    const stored = await storedObject(stack.api, 'demo/firefox big.bin');
+    assert.equal(stored.size, big.size);
+    assert.equal(stored.sha256, big.sha256, 'the stored object has the SHA-256 of the file');
+    await waitFor('the cancelled upload is deleted', async () => (await stack.openUploads('demo/')).length === 0, 30_000);
+  } finally {
+    big.cleanup();
+    other.cleanup();
+    await stack.stop();
+  }
+});
+
+test("Firefox: the seed's browser example uploads a 12 MiB file intact", { timeout: 180_000 }, async () => {
+  const server = await startServer();
+  const src = randomFile('largefile.zip', 12 * MIB + 12345);
+  try {
+    await driver.get(`${server.api}/seed-example.html`);
+    await driver.findElement(By.id('fileInput')).sendKeys(src.file);
+    await driver.findElement(By.id('run')).click();
+    const state = await driver.wait(until.elementLocated(By.css('#state[data-state="done"], #state[data-state="error"]')), 150_000);
+    assert.equal(await state.getAttribute('data-state'), 'done', await state.getText());
+    const stored = await storedObject(server.api, 'myfiles/largefile.zip');
+    assert.equal(stored.size, src.size);
+    assert.equal(stored.sha256, src.sha256);
+  } finally {
+    src.cleanup();
+    await server.stop();
+  }
+});
+
+test('Firefox: a reload at about 50 %, then the same file again: resumed, only the missing parts sent, intact', { timeout: 400_000 }, async () => {
+  const stack = await startFaultyStack({ proxyArgs: ['--bandwidth-mbit', '100'] });
+  const SIZE = 64 * MIB;
+  const src = randomFile('firefox-reload.bin', SIZE);
+  try {
+    const harnessReady = () => driver.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
+    await driver.get(`${stack.api}/harness.html?partSize=5242880&concurrency=2`);
+    await harnessReady();
+    await driver.findElement(By.id('file')).sendKeys(src.file);
+    const status = () => driver.executeScript(
+      "return ['bar', 'state', 'error'].map((id) => document.getElementById(id)).map((e) => e.value ?? e.dataset.state ?? e.textContent)");
+    await waitFor('50 %', async () => Number((await status())[0]) >= 50).catch(async (e) => {
+      throw new Error(`${e.message}; page: ${JSON.stringify(await status())}`);
+    });
+    await driver.navigate().refresh();
+    await harnessReady();
+    const sentBefore = (await stack.stats()).matched_body_bytes;
+    await stack.resetStats();
+    await driver.findElement(By.id('file')).sendKeys(src.file);
+    const state = await driver.wait(
+      until.elementLocated(By.css('#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]')), 300_000);
+    assert.equal(await state.getAttribute('data-state'), 'done', await driver.findElement(By.id('error')).getText());
+    assert.match(await driver.findElement(By.id('resumed')).getText(), /resumed upload .*: [1-9]\d* parts/);
+    const after = (await stack.stats()).matched_body_bytes;
+    assert.ok(sentBefore > 0 && after < SIZE, `after the reload ${after} bytes were sent, fewer than ${SIZE}`);
+    const stored = await storedObject(stack.api, 'demo/firefox-reload.bin');
+    assert.equal(stored.sha256, src.sha256, 'the resumed object is intact');
+    assert.deepEqual(await stack.openUploads('demo/'), [], 'no multipart upload left open');
+  } finally {
+    src.cleanup();
+    await stack.stop();
+  }
+});
