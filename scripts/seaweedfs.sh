@@ -21,7 +21,7 @@ read -r m mg < <(port_pair)
 read -r v1 v1g < <(port_pair)
 read -r v2 v2g < <(port_pair)
 read -r f fg < <(port_pair)
-s3=$(free_port)
+read -r s3 s3g < <(port_pair)
 access=s3mp-access
 secret=s3mp-secret
 cat >"$dir/s3.json" <<JSON
@@ -41,13 +41,21 @@ done
 weed filer -ip=127.0.0.1 -ip.bind=127.0.0.1 -port="$f" -port.grpc="$fg" -master="127.0.0.1:$m.$mg" \
   -defaultStoreDir="$dir/filer" >"$dir/filer.log" 2>&1 &
 pids+=($!)
-weed s3 -ip.bind=127.0.0.1 -port="$s3" -port.iceberg=0 -port.lance=0 -filer="127.0.0.1:$f.$fg" -config="$dir/s3.json" >"$dir/s3.log" 2>&1 &
+weed s3 -ip.bind=127.0.0.1 -port="$s3" -port.grpc="$s3g" -port.iceberg=0 -port.lance=0 -filer="127.0.0.1:$f.$fg" -config="$dir/s3.json" >"$dir/s3.log" 2>&1 &
 pids+=($!)
 endpoint="http://127.0.0.1:$s3"
+up=0
 for _ in $(seq 300); do
-  if curl -s -o /dev/null "$endpoint/" 2>/dev/null; then break; fi
+  if curl -s -o /dev/null "$endpoint/" 2>/dev/null; then up=1; break; fi
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || break 2; done
   sleep 0.2
 done
+if [ "$up" -ne 1 ]; then
+  echo "SeaweedFS did not come up; the last lines of its logs:" >&2
+  for log in "$dir"/*.log; do echo "== $log" >&2; grep -v '^\s' "$log" | tail -n 3 >&2; done
+  kill "${pids[@]}" 2>/dev/null || true
+  exit 1
+fi
 # Buckets and their CORS, with boto3 (SigV4 and the CORS document done by AWS's own SDK).
 if ! python3 - "$endpoint" "$access" "$secret" <<'PY'
 import sys, time
@@ -55,13 +63,13 @@ import boto3
 from botocore.config import Config
 endpoint, access, secret = sys.argv[1:4]
 s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access, aws_secret_access_key=secret,
-                  region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10}))
+                  region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
 def rule(expose):
     r = {"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD", "PUT"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 600}
     if expose:
         r["ExposeHeaders"] = ["ETag"]
     return {"CORSRules": [r]}
-for attempt in range(60):
+for attempt in range(40):
     try:
         for bucket, expose in (("uploads", True), ("hidden", False)):
             try:
@@ -71,7 +79,7 @@ for attempt in range(60):
             s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=rule(expose))
         break
     except Exception as e:  # the cluster may still be electing / assigning volumes
-        if attempt == 59:
+        if attempt == 39:
             raise
         time.sleep(0.5)
 PY

@@ -538,3 +538,21 @@ async fn a_resumable_upload_can_be_discarded() {
     let again = JsFuture::from(up.discard_resumable(id)).await.expect("discard again");
     assert_eq!(again.as_bool(), Some(false));
 }
+
+/// The content type asked for is signed into a single PUT's URL (the reference
+/// backend), sent with the PUT and stored; a multipart upload stores it too.
+#[wasm_bindgen_test]
+async fn the_content_type_asked_for_is_stored() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32))]);
+    for (size, multipart, content_type) in
+        [(300 * 1024, false, "image/png"), (6 * MIB, true, "application/x-thing; v=2")]
+    {
+        let key = unique_key("typed.bin");
+        let (opts, _) = recording(&key, &[("contentType", JsValue::from_str(content_type))]);
+        let data = bytes(size, 77);
+        let result = JsFuture::from(up.upload(&blob(&data), opts)).await.expect("upload");
+        assert_eq!(get(&result, "uploadId").is_string(), multipart);
+        assert_eq!(stored_content_type(&key).await.as_deref(), Some(content_type), "{size} bytes");
+        assert_eq!(sha(&read_back(&key).await), sha(&data));
+    }
+}

@@ -221,6 +221,16 @@ pub async fn fetch_bytes(url: &str) -> Vec<u8> {
     Uint8Array::new(&buf).to_vec()
 }
 
+/// The `Content-Type` the store serves the object at `key` with.
+pub async fn stored_content_type(key: &str) -> Option<String> {
+    let up = uploader(&[]);
+    let url = JsFuture::from(up.download_url(key.to_owned())).await.expect("download url");
+    let resp = JsFuture::from(fetch(&url.as_string().expect("url"))).await.expect("GET");
+    let resp: web_sys::Response = resp.unchecked_into();
+    assert_eq!(resp.status(), 200);
+    resp.headers().get("content-type").expect("headers")
+}
+
 /// GETs a JSON URL.
 pub async fn fetch_json(url: &str) -> JsValue {
     let resp = JsFuture::from(fetch(url)).await.expect("GET");
