@@ -11,7 +11,7 @@ use crate::s3::S3Settings;
 
 /// Reference backend for s3-multipart-wasm, with an embedded S3-compatible store.
 ///
-/// Without --s3-endpoint it runs its own store (s3s + s3s-fs) on --s3-listen,
+/// Without --s3-endpoint it runs its own store (s3s over server/src/store) on --s3-listen,
 /// keeping objects in --data-dir. With --s3-endpoint it presigns for that
 /// endpoint instead (AWS S3, MinIO, Garage, R2, ...), whose bucket must exist
 /// and whose CORS must allow PUT from the page's origin and expose ETag.
@@ -81,8 +81,8 @@ pub struct Config {
     #[arg(long, env = "S3MP_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
 
-    /// Serve GET /uploads/multipart/open?prefix= (the embedded store's open
-    /// multipart uploads), for tests and debugging. Off by default.
+    /// Serve GET /uploads/multipart/open?prefix= (the store's open multipart
+    /// uploads, by ListMultipartUploads), for tests and debugging. Off by default.
     #[arg(long, env = "S3MP_DEBUG_ENDPOINTS")]
     pub debug_endpoints: bool,
 

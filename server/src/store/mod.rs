@@ -296,7 +296,7 @@ impl Store {
     }
 
     /// Makes `meta` the object at its key (one rename), then removes the data
-    /// files of the object it replaced. `keep` lists files the new object took over.
+    /// files of the object it replaced.
     async fn commit_object(&self, bucket: &str, meta: ObjectMeta) -> S3Result<()> {
         let paths = self.paths(bucket);
         let mut buckets = self.buckets.lock().await;
@@ -1382,8 +1382,20 @@ impl S3 for Store {
             ..Default::default()
         };
         // The commit: the completed marker, then the object (one rename each).
-        disk::write_json(&paths.upload(&i.upload_id).join("completed.json"), &done).await.map_err(internal)?;
-        self.commit_object(&i.bucket, object).await?;
+        // Should either fail, the upload is left as it was: open, its parts whole.
+        let marker = paths.upload(&i.upload_id).join("completed.json");
+        let committed = match disk::write_json(&marker, &done).await.map_err(internal) {
+            Ok(()) => self.commit_object(&i.bucket, object).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = committed {
+            disk::remove(&marker).await;
+            let mut buckets = self.buckets.lock().await;
+            if let Some(u) = buckets.get_mut(&i.bucket).and_then(|b| b.uploads.get_mut(&i.upload_id)) {
+                u.completing = false;
+            }
+            return Err(e);
+        }
         let unused: Vec<PartMeta> = {
             let mut buckets = self.buckets.lock().await;
             match buckets.get_mut(&i.bucket).and_then(|b| b.uploads.get_mut(&i.upload_id)) {
