@@ -238,6 +238,29 @@ async fn checksums_from_create_to_complete_and_after_an_overwrite() {
         format!("{}-2", b64(&outer.finalize()))
     };
     assert_eq!(h["x-amz-checksum-sha256"].to_str().ok(), Some(composite.as_str()), "not the old object's checksum");
+    // A part read by its number carries that part's checksum.
+    let mut part2 = GetObject::new(&s.bucket, Some(&s.creds), key);
+    part2.query_mut().insert("partNumber", "2");
+    let resp = s.h.http.get(part2.sign(EXPIRY)).send().await.expect("GET part");
+    assert_eq!(resp.headers()["x-amz-checksum-sha256"].to_str().ok(), Some(sha256_b64(&p2).as_str()));
+    assert_eq!(resp.headers()["x-amz-mp-parts-count"].to_str().ok(), Some("2"));
+    assert_eq!(resp.bytes().await.expect("body").to_vec(), p2);
+    // GetObjectAttributes lists the parts, a page at a time.
+    let mut attrs = GetObject::new(&s.bucket, Some(&s.creds), key);
+    attrs.query_mut().insert("attributes", "");
+    attrs.headers_mut().insert("x-amz-max-parts", "1");
+    attrs.headers_mut().insert("x-amz-object-attributes", "ObjectSize,Checksum,ObjectParts");
+    let req =
+        s.h.http
+            .get(attrs.sign(EXPIRY))
+            .header("x-amz-max-parts", "1")
+            .header("x-amz-object-attributes", "ObjectSize,Checksum,ObjectParts");
+    let (st, xml, _) = s.send(req).await;
+    assert_eq!(st, StatusCode::OK, "{xml}");
+    assert_eq!(tag(&xml, "ObjectSize"), Some((5 * MIB + 100).to_string().as_str()), "{xml}");
+    assert_eq!(tag(&xml, "PartsCount"), Some("2"), "{xml}");
+    assert_eq!(tag(&xml, "IsTruncated"), Some("true"), "{xml}");
+    assert_eq!(tags(&xml, "ChecksumSHA256"), vec![composite.clone(), sha256_b64(&p1)], "{xml}");
 }
 
 #[tokio::test]

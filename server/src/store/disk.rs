@@ -138,6 +138,21 @@ pub struct ObjectMeta {
     /// Number of parts, for a multipart object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts_count: Option<u32>,
+    /// The parts of a multipart object (GetObjectAttributes lists them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<ObjectPartMeta>,
+}
+
+/// One part of a multipart object, as GetObjectAttributes lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectPartMeta {
+    /// Its number in the upload.
+    pub number: i32,
+    /// Bytes.
+    pub size: u64,
+    /// Its checksums.
+    #[serde(default)]
+    pub checksums: Checksums,
 }
 
 /// An open (or completed) multipart upload.

@@ -36,7 +36,9 @@ use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
-use disk::{Bucket, Checksums, CompletedMeta, Headers, ObjectMeta, PartMeta, Paths, Segment, Upload, UploadMeta};
+use disk::{
+    Bucket, Checksums, CompletedMeta, Headers, ObjectMeta, ObjectPartMeta, PartMeta, Paths, Segment, Upload, UploadMeta,
+};
 
 /// S3 requires every part but the last to be at least this large.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -69,12 +71,7 @@ fn no_such_upload() -> S3Error {
 }
 
 fn invalid_part_number() -> S3Error {
-    let mut e = S3Error::with_message(
-        s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
-        "The requested partnumber is not satisfiable",
-    );
-    e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-    e
+    s3_error!(InvalidPart, "The requested part number is not satisfiable: the object has fewer parts")
 }
 
 fn quoted(etag: &str) -> ETag {
@@ -154,8 +151,8 @@ impl Wanted {
                 };
                 if len != Some(want) {
                     return Err(s3_error!(
-                        InvalidRequest,
-                        "Value for x-amz-checksum-{} header is invalid.",
+                        BadDigest,
+                        "The x-amz-checksum-{} header is not the base64 of a {want}-byte checksum.",
                         alg.to_ascii_lowercase()
                     ));
                 }
@@ -492,6 +489,12 @@ fn check_conditions(
     Ok(())
 }
 
+/// The segment holding part `n` of an object: a multipart object's part by its
+/// number (numbers may have gaps); any other object has one part, number 1.
+fn segment_of_part(meta: &ObjectMeta, n: i32) -> Option<usize> {
+    if meta.parts.is_empty() { (n == 1).then_some(0) } else { meta.parts.iter().position(|p| p.number == n) }
+}
+
 fn checksum_type_of(meta: &ObjectMeta) -> Option<ChecksumType> {
     meta.checksum_type.clone().map(ChecksumType::from)
 }
@@ -770,6 +773,7 @@ impl S3 for Store {
             checksums: written.checksums.clone(),
             segments: vec![Segment { file: written.file, size: written.size }],
             parts_count: None,
+            parts: Vec::new(),
         };
         let etag = meta.etag.clone();
         self.commit_object(&i.bucket, meta).await?;
@@ -803,10 +807,9 @@ impl S3 for Store {
                 ));
             }
             (Some(n), None) => {
-                let n = usize::try_from(n).ok().filter(|n| *n >= 1 && *n <= meta.segments.len().max(1));
-                let Some(n) = n else { return Err(invalid_part_number()) };
-                let start: u64 = meta.segments[..n - 1].iter().map(|s| s.size).sum();
-                let size = meta.segments.get(n - 1).map_or(0, |s| s.size);
+                let Some(index) = segment_of_part(&meta, n) else { return Err(invalid_part_number()) };
+                let start: u64 = meta.segments[..index].iter().map(|s| s.size).sum();
+                let size = meta.segments.get(index).map_or(0, |s| s.size);
                 (Some(start..start + size), Some(meta.parts_count.unwrap_or(1) as i32))
             }
             (None, Some(r)) => (Some(r.check(meta.size)?), None),
@@ -816,11 +819,16 @@ impl S3 for Store {
         let span = range.clone().unwrap_or(0..meta.size);
         let body = read_segments(self.paths(&i.bucket), meta.segments.clone(), span.start, span.end);
         let h = &meta.headers;
-        let c = if whole && i.checksum_mode.as_ref().is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) {
+        // A part of a multipart object comes with that part's checksums.
+        let part = i.part_number.and_then(|n| meta.parts.iter().find(|p| p.number == n).map(|p| p.checksums.clone()));
+        let c = if let Some(part) = part {
+            part
+        } else if whole && i.checksum_mode.as_ref().is_some_and(|m| m.as_str() == ChecksumMode::ENABLED) {
             meta.checksums.clone()
         } else {
             Checksums::default()
         };
+        let with_type = whole || i.part_number.is_some();
         Ok(S3Response::new(GetObjectOutput {
             body: Some(StreamingBlob::wrap(body)),
             content_length: Some((span.end - span.start) as i64),
@@ -843,7 +851,7 @@ impl S3 for Store {
             checksum_crc64nvme: c.crc64nvme,
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
-            checksum_type: if whole { checksum_type_of(&meta) } else { None },
+            checksum_type: if with_type { checksum_type_of(&meta) } else { None },
             ..Default::default()
         }))
     }
@@ -860,7 +868,7 @@ impl S3 for Store {
         )?;
         let (length, parts_count) = match i.part_number {
             Some(n) => {
-                let seg = usize::try_from(n).ok().filter(|n| *n >= 1).and_then(|n| meta.segments.get(n - 1));
+                let seg = segment_of_part(&meta, n).and_then(|index| meta.segments.get(index));
                 let Some(seg) = seg else { return Err(invalid_part_number()) };
                 (seg.size, Some(meta.parts_count.unwrap_or(1) as i32))
             }
@@ -891,6 +899,67 @@ impl S3 for Store {
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
             checksum_type: checksum_type_of(&meta),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        let i = req.input;
+        let meta = self.object(&i.bucket, &i.key).await?;
+        // The header is a comma-separated list; take each name trimmed, however it was split.
+        let asked: Vec<String> = i
+            .object_attributes
+            .iter()
+            .flat_map(|a| a.as_str().split(',').map(|n| n.trim().to_ascii_lowercase()).collect::<Vec<_>>())
+            .collect();
+        let wants = |name: &str| asked.iter().any(|a| a.eq_ignore_ascii_case(name));
+        let c = &meta.checksums;
+        let has_checksum = disk::ALGORITHMS.iter().any(|a| c.get(a).is_some());
+        let parts = (wants(ObjectAttributes::OBJECT_PARTS) && meta.parts_count.is_some()).then(|| {
+            let max = i.max_parts.map(|n| n.clamp(0, 1000) as usize).unwrap_or(1000);
+            let marker = i.part_number_marker.unwrap_or(0);
+            let after: Vec<&ObjectPartMeta> = meta.parts.iter().filter(|p| p.number > marker).collect();
+            let page: Vec<ObjectPart> = after
+                .iter()
+                .take(max)
+                .map(|p| ObjectPart {
+                    part_number: Some(p.number),
+                    size: Some(p.size as i64),
+                    checksum_crc32: p.checksums.crc32.clone(),
+                    checksum_crc32c: p.checksums.crc32c.clone(),
+                    checksum_crc64nvme: p.checksums.crc64nvme.clone(),
+                    checksum_sha1: p.checksums.sha1.clone(),
+                    checksum_sha256: p.checksums.sha256.clone(),
+                })
+                .collect();
+            let truncated = after.len() > max;
+            GetObjectAttributesParts {
+                is_truncated: Some(truncated),
+                max_parts: Some(max as i32),
+                part_number_marker: Some(marker),
+                next_part_number_marker: page.last().and_then(|p| p.part_number),
+                total_parts_count: meta.parts_count.map(|n| n as i32),
+                parts: Some(page),
+            }
+        });
+        Ok(S3Response::new(GetObjectAttributesOutput {
+            e_tag: wants(ObjectAttributes::ETAG).then(|| quoted(&meta.etag)),
+            object_size: wants(ObjectAttributes::OBJECT_SIZE).then_some(meta.size as i64),
+            storage_class: wants(ObjectAttributes::STORAGE_CLASS)
+                .then(|| StorageClass::from_static(StorageClass::STANDARD)),
+            checksum: (wants(ObjectAttributes::CHECKSUM) && has_checksum).then(|| s3s::dto::Checksum {
+                checksum_crc32: c.crc32.clone(),
+                checksum_crc32c: c.crc32c.clone(),
+                checksum_crc64nvme: c.crc64nvme.clone(),
+                checksum_sha1: c.sha1.clone(),
+                checksum_sha256: c.sha256.clone(),
+                checksum_type: checksum_type_of(&meta),
+            }),
+            object_parts: parts,
+            last_modified: Some(timestamp(meta.modified_ms)),
             ..Default::default()
         }))
     }
@@ -1269,7 +1338,8 @@ impl S3 for Store {
         let (meta, chosen) = {
             let mut buckets = self.buckets.lock().await;
             let b = buckets.get_mut(&i.bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
-            let current_etag = b.objects.get(&i.key).map(|o| o.etag.clone());
+            let current = b.objects.get(&i.key).cloned();
+            let current_etag = current.as_ref().map(|o| o.etag.clone());
             let u = match b.uploads.get_mut(&i.upload_id) {
                 Some(u) if u.meta.key == i.key => u,
                 _ => return Err(no_such_upload()),
@@ -1286,37 +1356,15 @@ impl S3 for Store {
                         )
                     })
                     .collect();
-                if current_etag.as_deref() == Some(done.etag.as_str()) && same == done.parts {
-                    return Ok(S3Response::new(CompleteMultipartUploadOutput {
-                        bucket: Some(i.bucket),
-                        key: Some(i.key),
-                        e_tag: Some(quoted(&done.etag)),
-                        location,
-                        ..Default::default()
-                    }));
+                if let Some(object) = current.filter(|o| o.etag == done.etag && same == done.parts) {
+                    return Ok(S3Response::new(complete_output(&i.bucket, &object, location)));
                 }
                 return Err(no_such_upload());
             }
             if u.completing {
                 return Err(s3_error!(OperationAborted, "A complete of this upload is already running."));
             }
-            if let Some(cond) = &i.if_none_match
-                && cond.is_any()
-                && current_etag.is_some()
-            {
-                return Err(s3_error!(
-                    PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold"
-                ));
-            }
-            if let Some(ETagCondition::ETag(want)) = &i.if_match
-                && !current_etag.as_ref().is_some_and(|e| want.strong_cmp(&quoted(e)))
-            {
-                return Err(s3_error!(
-                    PreconditionFailed,
-                    "At least one of the pre-conditions you specified did not hold"
-                ));
-            }
+            check_write_conditions(current_etag.as_deref(), i.if_match.as_ref(), i.if_none_match.as_ref())?;
             let chosen = check_complete(u, &listed)?;
             if let Some(n) = i.mpu_object_size {
                 let total: u64 = chosen.iter().map(|p| p.size).sum();
@@ -1368,19 +1416,7 @@ impl S3 for Store {
                 })
                 .collect(),
         };
-        let out = CompleteMultipartUploadOutput {
-            bucket: Some(i.bucket.clone()),
-            key: Some(i.key.clone()),
-            e_tag: Some(quoted(&object.etag)),
-            location,
-            checksum_crc32: object.checksums.crc32.clone(),
-            checksum_crc32c: object.checksums.crc32c.clone(),
-            checksum_crc64nvme: object.checksums.crc64nvme.clone(),
-            checksum_sha1: object.checksums.sha1.clone(),
-            checksum_sha256: object.checksums.sha256.clone(),
-            checksum_type: checksum_type_of(&object),
-            ..Default::default()
-        };
+        let out = complete_output(&i.bucket, &object, location);
         // The commit: the completed marker, then the object (one rename each).
         // Should either fail, the upload is left as it was: open, its parts whole.
         let marker = paths.upload(&i.upload_id).join("completed.json");
@@ -1419,6 +1455,54 @@ impl S3 for Store {
     }
 }
 
+/// The answer of a complete that made (or, repeated, had made) `object`.
+fn complete_output(bucket: &str, object: &ObjectMeta, location: Option<String>) -> CompleteMultipartUploadOutput {
+    let c = &object.checksums;
+    CompleteMultipartUploadOutput {
+        bucket: Some(bucket.to_owned()),
+        key: Some(object.key.clone()),
+        e_tag: Some(quoted(&object.etag)),
+        location,
+        checksum_crc32: c.crc32.clone(),
+        checksum_crc32c: c.crc32c.clone(),
+        checksum_crc64nvme: c.crc64nvme.clone(),
+        checksum_sha1: c.sha1.clone(),
+        checksum_sha256: c.sha256.clone(),
+        checksum_type: checksum_type_of(object),
+        ..Default::default()
+    }
+}
+
+/// If-Match / If-None-Match of a write (CompleteMultipartUpload) against the
+/// object now at the key (`current`, its ETag): S3 answers 404 `NoSuchKey` to
+/// an If-Match on a missing object, 412 `PreconditionFailed` to a condition
+/// that does not hold.
+fn check_write_conditions(
+    current: Option<&str>,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<()> {
+    let failed = || s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
+    if let Some(cond) = if_match {
+        let Some(etag) = current else { return Err(s3_error!(NoSuchKey, "The specified key does not exist.")) };
+        if let ETagCondition::ETag(want) = cond
+            && !want.strong_cmp(&quoted(etag))
+        {
+            return Err(failed());
+        }
+    }
+    if let (Some(cond), Some(etag)) = (if_none_match, current) {
+        let hit = match cond {
+            ETagCondition::Any => true,
+            ETagCondition::ETag(e) => e.weak_cmp(&quoted(etag)),
+        };
+        if hit {
+            return Err(failed());
+        }
+    }
+    Ok(())
+}
+
 /// S3's checks of a CompleteMultipartUpload, in its order: the listed parts
 /// ascending (`InvalidPartOrder`), each stored with that ETag and checksum
 /// (`InvalidPart`), each but the last at least 5 MiB (`EntityTooSmall`).
@@ -1431,13 +1515,18 @@ fn check_complete(u: &Upload, listed: &[CompletedPart]) -> S3Result<Vec<PartMeta
     }
     let mut previous = 0;
     let mut chosen: Vec<PartMeta> = Vec::with_capacity(listed.len());
-    for part in listed {
+    for (index, part) in listed.iter().enumerate() {
         let number = part.part_number.ok_or_else(|| s3_error!(MalformedXML, "a part has no PartNumber"))?;
         if number < previous {
             return Err(s3_error!(
                 InvalidPartOrder,
                 "The list of parts was not in ascending order. Parts must be ordered by part number."
             ));
+        }
+        previous = number;
+        // A part listed more than once (it was uploaded again): its last entry counts.
+        if listed.get(index + 1).and_then(|next| next.part_number) == Some(number) {
+            continue;
         }
         let stored = u.parts.get(&number).ok_or_else(|| {
             s3_error!(
@@ -1471,11 +1560,6 @@ fn check_complete(u: &Upload, listed: &[CompletedPart]) -> S3Result<Vec<PartMeta
                 ));
             }
         }
-        if number == previous {
-            // Listed twice: S3 takes it once.
-            continue;
-        }
-        previous = number;
         chosen.push(stored.clone());
     }
     for (index, p) in chosen.iter().enumerate() {
@@ -1541,6 +1625,10 @@ impl Store {
             checksum_type: meta.checksum_type.clone(),
             segments,
             parts_count: Some(parts.len() as u32),
+            parts: parts
+                .iter()
+                .map(|p| ObjectPartMeta { number: p.number, size: p.size, checksums: p.checksums.clone() })
+                .collect(),
         })
     }
 
