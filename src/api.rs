@@ -600,7 +600,10 @@ impl Uploader {
         let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
         let upload = Upload::new(size, self.cfg.clone(), seed)?;
         let (ctl_tx, ctl_rx) = unbounded::<Control>();
-        if let Some(signal) = &signal {
+        // The caller's signal is listened to while the upload runs; the
+        // listener is removed when it ends (the signal may outlive many uploads).
+        let mut listener = None;
+        if let Some(signal) = signal {
             if signal.aborted() {
                 return Err(UploadError::aborted());
             }
@@ -609,7 +612,7 @@ impl Uploader {
                 let _ = tx.unbounded_send(Control::Abort);
             });
             let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-            on_abort.forget();
+            listener = Some((signal, on_abort));
         }
         let job = Job { file: file.clone(), key: key.clone(), content_type, with_credentials: self.with_credentials };
         let (backend, budget, cfg) = (self.backend.clone(), self.budget.clone(), self.cfg.clone());
@@ -626,7 +629,11 @@ impl Uploader {
         let observer = Rc::new(observer);
         let promise = wasm_bindgen_futures::future_to_promise(async move {
             let run = driver::run(upload, job, backend, budget, observer, lookup, ctl_rx);
-            match run.await {
+            let outcome = run.await;
+            if let Some((signal, on_abort)) = listener {
+                let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+            }
+            match outcome {
                 Ok(out) => Ok(object(&[
                     ("key", JsValue::from_str(&key)),
                     ("uploadId", out.upload_id.as_deref().map_or(JsValue::NULL, JsValue::from_str)),

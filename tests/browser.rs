@@ -556,3 +556,49 @@ async fn the_content_type_asked_for_is_stored() {
         assert_eq!(sha(&read_back(&key).await), sha(&data));
     }
 }
+
+#[wasm_bindgen(inline_js = r#"
+export function countedSignal() {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const live = new Set();
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = (type, fn, opts) => { if (type === 'abort') live.add(fn); add(type, fn, opts); };
+  signal.removeEventListener = (type, fn, opts) => { if (type === 'abort') live.delete(fn); remove(type, fn, opts); };
+  return { signal, live: () => live.size };
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = countedSignal)]
+    fn counted_signal() -> JsValue;
+}
+
+/// The `abort` listener an upload adds to the caller's signal goes when the
+/// upload ends (done or failed): one signal can serve many uploads.
+#[wasm_bindgen_test]
+async fn the_signal_listener_is_removed_when_the_upload_ends() {
+    let counted = counted_signal();
+    let signal = get(&counted, "signal");
+    let live = || {
+        let f: Function = get(&counted, "live").unchecked_into();
+        f.call0(&JsValue::NULL).expect("live").as_f64().expect("number")
+    };
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32))]);
+    for size in [1000, 6 * MIB] {
+        let (opts, _) = recording(&unique_key("signal.bin"), &[("signal", signal.clone())]);
+        let pending = up.upload(&blob(&bytes(size, 5)), opts);
+        assert_eq!(live(), 1.0, "listening while the upload runs");
+        JsFuture::from(pending).await.expect("upload");
+        assert_eq!(live(), 0.0, "{size} bytes: no listener left");
+    }
+    // A failed upload removes it too.
+    let bad = Uploader::new(obj(&[
+        ("endpoint", JsValue::from_str("http://127.0.0.1:9/nowhere")),
+        ("retryDelays", Array::new().into()),
+    ]))
+    .expect("uploader");
+    let (opts, _) = recording(&unique_key("signal-fail.bin"), &[("signal", signal.clone())]);
+    let _ = JsFuture::from(bad.upload(&blob(&bytes(1000, 6)), opts)).await.expect_err("fails");
+    assert_eq!(live(), 0.0, "failed: no listener left");
+}

@@ -273,6 +273,11 @@ impl Runner {
     /// telling nobody: its PUTs stop, and its multipart upload (even one
     /// whose init is still in flight) is deleted.
     fn retire(mut self) {
+        // An engine that has finished has nothing left to delete; waiting for
+        // its next event would wait for ever (and keep its listeners alive).
+        if self.upload.is_finished() {
+            return;
+        }
         self.upload.abort();
         spawn_local(async move {
             loop {

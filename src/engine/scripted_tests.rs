@@ -53,7 +53,16 @@ struct World {
     cancelled: Vec<u16>,
     stored: BTreeMap<u16, String>,
     completed_with: Option<Vec<(u16, String)>>,
+    /// An abort was sent.
     aborted: bool,
+    /// Abort calls sent, and whether one deleted the upload.
+    abort_calls: u32,
+    abort_ok: bool,
+    /// The application aborts as soon as complete is sent.
+    abort_when_completing: bool,
+    /// A single PUT (no multipart upload): its PUT stores the object.
+    single: bool,
+    single_stored: bool,
     put_starts: Vec<(u16, u64)>,
     signs: Vec<(u16, u64)>,
     progress: Vec<u64>,
@@ -84,6 +93,11 @@ impl World {
             stored: BTreeMap::new(),
             completed_with: None,
             aborted: false,
+            abort_calls: 0,
+            abort_ok: false,
+            abort_when_completing: false,
+            single: false,
+            single_stored: false,
             put_starts: Vec::new(),
             signs: Vec::new(),
             progress: Vec::new(),
@@ -130,6 +144,7 @@ impl World {
             }
             Action::Sign { part, upload_id } => {
                 assert_eq!(upload_id.is_some(), self.counts.contains_key(&On::Init), "part URLs name the upload");
+                self.single = upload_id.is_none();
                 self.signs.push((part, self.now));
                 let lifetime = match self.answer(On::Sign(part)) {
                     Some(Answer::UrlLifetime(s)) => s,
@@ -196,6 +211,7 @@ impl World {
             }
             Action::Complete { upload_id, parts } => {
                 assert_eq!(upload_id, "up-1");
+                assert!(!self.abort_ok, "complete after the upload was deleted");
                 if !self.call_failure(Call::Complete, On::Complete, 10) {
                     self.completed_with = Some(parts);
                     self.at(
@@ -210,7 +226,10 @@ impl World {
             Action::Abort { upload_id } => {
                 assert_eq!(upload_id, "up-1");
                 self.aborted = true;
+                self.abort_calls += 1;
                 if !self.call_failure(Call::Abort, On::Abort, 5) {
+                    // Deleted now: a complete still in flight fails on arrival.
+                    self.abort_ok = self.completed_with.is_none();
                     self.at(5, Event::AbortDone);
                 }
             }
@@ -256,9 +275,21 @@ impl World {
     fn run(&mut self, up: &mut Upload, mut control: impl FnMut(&mut Upload, u64)) -> Result<Outcome, UploadError> {
         for _ in 0..200_000 {
             while let Some(action) = up.poll(self.now) {
+                let completing = matches!(action, Action::Complete { .. });
                 if let Some(result) = self.carry_out(action) {
                     assert!(up.poll(self.now).is_none(), "nothing after Finished");
+                    // The outcome agrees with the store: stored <=> Ok.
+                    assert_eq!(
+                        result.is_ok(),
+                        (self.completed_with.is_some() && !self.abort_ok) || self.single_stored,
+                        "outcome {result:?} but stored: {:?}, deleted: {}",
+                        self.completed_with.is_some(),
+                        self.abort_ok
+                    );
                     return result;
+                }
+                if completing && self.abort_when_completing {
+                    up.abort();
                 }
             }
             // A wakeup that is already due would make the glue spin on zero-delay timers.
@@ -301,6 +332,8 @@ impl World {
                     && self.in_flight.get(part) == Some(attempt)
                 {
                     self.in_flight.remove(part);
+                    // A single PUT answered (not cancelled before) stored the object.
+                    self.single_stored |= self.single && matches!(ev, Event::PartDone { etag: Some(_), .. });
                 }
                 up.handle(ev, self.now);
             }
@@ -543,6 +576,64 @@ fn abort_by_the_application() {
     assert!(w.completed_with.is_none());
 }
 
+/// Abort racing complete: the answer of the complete in flight decides, so
+/// the outcome agrees with the store.
+#[test]
+fn abort_during_complete_ends_as_the_store_says() {
+    // The complete stores the object: the upload ends Ok, nothing is deleted.
+    let mut up = Upload::new(20 * MIB, cfg(4), 3).expect("upload");
+    let mut w = World::new(&[]);
+    w.abort_when_completing = true;
+    let res = w.run(&mut up, |_, _| {});
+    assert!(res.is_ok(), "{res:?}");
+    assert_eq!(w.abort_calls, 0, "no abort of a stored object");
+    // The complete is refused, or fails: the upload is aborted (deleted), not retried.
+    for answer in [Answer::Reject("InvalidPart"), Answer::Fail(Failure::Network("reset".into()))] {
+        let mut up = Upload::new(20 * MIB, cfg(4), 3).expect("upload");
+        let mut w = World::new(&[(On::Complete, 1, answer.clone())]);
+        w.abort_when_completing = true;
+        let err = w.run(&mut up, |_, _| {}).expect_err("aborted");
+        assert_eq!(err.code, ErrorCode::Aborted, "{answer:?}");
+        assert!(w.abort_ok, "{answer:?}: the multipart upload is deleted");
+        assert_eq!(w.counts.get(&On::Complete), Some(&1), "{answer:?}: complete is not sent again");
+    }
+}
+
+/// An abort that fails (5xx, network) is retried with the policy's delays,
+/// also after a fatal error, until the multipart upload is deleted.
+#[test]
+fn a_failed_abort_is_retried_until_the_upload_is_deleted() {
+    let s503 = || Failure::Status { status: 503, body: String::new(), retry_after_ms: None };
+    let forbidden =
+        Failure::Status { status: 403, body: "<Error><Code>AccessDenied</Code></Error>".into(), retry_after_ms: None };
+    let (w, res) = run(
+        20 * MIB,
+        cfg(2),
+        &[
+            (On::Put(2), 1, Answer::Fail(forbidden)),
+            (On::Abort, 1, Answer::Fail(s503())),
+            (On::Abort, 2, Answer::Fail(Failure::Network("reset".into()))),
+        ],
+    );
+    let err = res.expect_err("fatal");
+    assert_eq!(err.code, ErrorCode::S3Error, "the error it was aborted for: {err:?}");
+    assert_eq!(w.abort_calls, 3);
+    assert!(w.abort_ok);
+    // The application's abort, too.
+    let mut up = Upload::new(20 * MIB, cfg(2), 3).expect("upload");
+    let mut w = World::new(&[(On::Abort, 1, Answer::Fail(s503()))]);
+    let mut done = false;
+    let err = w
+        .run(&mut up, |up, now| {
+            if now >= 20 && !done {
+                done = true;
+                up.abort();
+            }
+        })
+        .expect_err("aborted");
+    assert_eq!((err.code, w.abort_calls, w.abort_ok), (ErrorCode::Aborted, 2, true));
+}
+
 #[test]
 fn abort_while_init_is_in_flight_deletes_the_new_upload() {
     let mut up = Upload::new(64 * MIB, cfg(4), 3).expect("upload");
@@ -705,7 +796,7 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
         let size = u64::from(parts - 1) * 8 * MIB + rng.u64(0..=8 * MIB);
         let mut script = Vec::new();
         for n in 1..=4 {
-            for on in [On::Init, On::Complete] {
+            for on in [On::Init, On::Complete, On::Abort] {
                 if rng.f64() < 0.2 {
                     script.push((on, n, Answer::Fail(s503())));
                 }
@@ -764,7 +855,7 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
                 outcomes[0] += 1;
             }
             Err(e) => {
-                assert!(w.aborted || !w.started, "seed {seed}: failed ({e}) and left the multipart upload open");
+                assert!(w.abort_ok || !w.started, "seed {seed}: failed ({e}) and left the multipart upload open");
                 assert!(w.in_flight.is_empty(), "seed {seed}: PUTs still running after the end: {:?}", w.in_flight);
                 outcomes[1] += 1;
             }

@@ -304,6 +304,9 @@ pub struct Upload {
     retries_spent: u32,
     call_attempts: u32,
     call_retry_at: Option<u64>,
+    /// Abort asked for while complete was in flight: the complete's answer
+    /// decides (stored: the upload ends `Ok`; else the upload is aborted).
+    abort_after_complete: bool,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -329,6 +332,7 @@ impl Upload {
             retries_spent: 0,
             call_attempts: 0,
             call_retry_at: None,
+            abort_after_complete: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -430,7 +434,7 @@ impl Upload {
         // is always due, and the glue would spin.
         match self.phase {
             // Offline, a call waits for the connection (an event), not a time.
-            Phase::Starting | Phase::Completing { sent: false } => {
+            Phase::Starting | Phase::Completing { sent: false } | Phase::Aborting { sent: false, .. } => {
                 return self.call_retry_at.filter(|_| self.online);
             }
             Phase::Uploading => {}
@@ -473,8 +477,15 @@ impl Upload {
     }
 
     /// Aborts: running PUTs are cancelled, the multipart upload is deleted on
-    /// the backend, and the upload finishes with an `Aborted` error.
+    /// the backend, and the upload finishes with an `Aborted` error. While
+    /// complete is in flight the object may be stored already: its answer
+    /// decides, so that the outcome agrees with the store (stored: `Ok`;
+    /// refused or failed: the upload is aborted).
     pub fn abort(&mut self) {
+        if self.phase == (Phase::Completing { sent: true }) {
+            self.abort_after_complete = true;
+            return;
+        }
         self.fail(UploadError::aborted());
     }
 
@@ -649,11 +660,17 @@ impl Upload {
                         p.state = PartState::Pending;
                     }
                 }
+                Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
                 Call::Complete if self.phase == (Phase::Completing { sent: true }) => {
                     self.phase = Phase::Completing { sent: false };
                 }
-                // Init went back to Starting in `handle`; a lost abort is retried by nobody.
-                Call::Abort => self.handle(Event::AbortDone, now_ms),
+                // Init went back to Starting in `handle`; an abort waits for the connection.
+                Call::Abort => {
+                    if let Phase::Aborting { error, sent: true } = &self.phase {
+                        self.phase = Phase::Aborting { error: error.clone(), sent: false };
+                        self.call_attempts = self.call_attempts.max(1);
+                    }
+                }
                 _ => {}
             }
             return;
@@ -664,8 +681,9 @@ impl Upload {
                     self.retry_or_fail(Some(usize::from(part - 1)), failure, &what, true, now_ms);
                 }
             }
-            Call::Abort => self.handle(Event::AbortDone, now_ms),
+            Call::Abort => self.retry_abort(failure, &what, now_ms),
             Call::Init if self.init_lost_while_aborting() => {}
+            Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
             Call::Init | Call::Complete => {
                 let in_flight = matches!(self.phase, Phase::Starting | Phase::Completing { sent: true });
                 if in_flight {
@@ -685,7 +703,26 @@ impl Upload {
             }
             Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
             Call::Init if self.init_lost_while_aborting() => {}
+            Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
             _ => self.fail(error),
+        }
+    }
+
+    /// A transient failure of the abort call: retried by the policy (with its
+    /// delays), so that no multipart upload is left open; when the policy gives
+    /// up, the upload ends with the error it was aborted for.
+    fn retry_abort(&mut self, failure: Failure, what: &str, now_ms: u64) {
+        let Phase::Aborting { error, sent: true } = self.phase.clone() else { return };
+        let jitter = self.rng.f64();
+        // The clean-up has attempts of its own: the upload's retry budget may
+        // be what ran out, and the multipart upload must still be deleted.
+        match self.cfg.retry.decide(failure, what, self.call_attempts, 0, jitter) {
+            Decision::Retry { after_ms } => {
+                self.call_attempts += 1;
+                self.call_retry_at = Some(now_ms + after_ms);
+                self.phase = Phase::Aborting { error, sent: false };
+            }
+            Decision::Fail(_) => self.finish(Err(error)),
         }
     }
 
@@ -764,6 +801,8 @@ impl Upload {
         let init_in_flight = self.phase == Phase::Initiating;
         if self.upload_id.is_some() || init_in_flight {
             self.phase = Phase::Aborting { error, sent: false };
+            self.call_attempts = 0;
+            self.call_retry_at = None;
         } else {
             self.finish(Err(error));
         }
@@ -809,8 +848,13 @@ impl Upload {
                 self.out.push_back(Action::Complete { upload_id, parts });
             }
             // With init still in flight, this waits for its upload id to delete it.
-            Phase::Aborting { error, sent: false } => {
+            // The first abort goes out even offline (it may get through); a
+            // retry waits for its time and the connection.
+            Phase::Aborting { error, sent: false }
+                if call_due || (self.call_attempts == 0 && self.call_retry_at.is_none()) =>
+            {
                 if let Some(upload_id) = self.upload_id.clone() {
+                    self.call_retry_at = None;
                     self.phase = Phase::Aborting { error, sent: true };
                     self.out.push_back(Action::Abort { upload_id });
                 }
