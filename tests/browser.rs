@@ -602,3 +602,44 @@ async fn the_signal_listener_is_removed_when_the_upload_ends() {
     let _ = JsFuture::from(bad.upload(&blob(&bytes(1000, 6)), opts)).await.expect_err("fails");
     assert_eq!(live(), 0.0, "failed: no listener left");
 }
+
+#[wasm_bindgen(inline_js = r#"
+// Wraps REST hooks: the first signPart call never answers (until its signal
+// aborts); records whether that signal was aborted.
+export function hangingFirstSign(rest) {
+  const seen = { hung: 0, abortedOnTimeout: false };
+  const sign = rest.hooks.signPart;
+  let first = true;
+  rest.hooks.signPart = (args) => {
+    if (!first) return sign(args);
+    first = false;
+    seen.hung += 1;
+    return new Promise((_, reject) => args.signal.addEventListener('abort', () => {
+      seen.abortedOnTimeout = true;
+      reject(new DOMException('aborted', 'AbortError'));
+    }));
+  };
+  return seen;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = hangingFirstSign)]
+    fn hanging_first_sign(rest: &JsValue) -> JsValue;
+}
+
+/// A backend call that never answers is cancelled (its signal aborted) after
+/// the call timeout and retried: the upload does not stall for ever.
+#[wasm_bindgen_test]
+async fn a_hook_that_never_answers_times_out_and_is_retried() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let seen = hanging_first_sign(&rest);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+    let key = unique_key("hang.bin");
+    let (opts, report) = recording(&key, &[]);
+    let data = bytes(6 * MIB, 44);
+    JsFuture::from(up.upload(&blob(&data), opts)).await.expect("upload finishes");
+    assert_eq!(get(&seen, "hung").as_f64(), Some(1.0));
+    assert_eq!(get(&seen, "abortedOnTimeout").as_bool(), Some(true), "the hung call's signal was aborted");
+    assert!(!report.borrow().retries.is_empty(), "the timed-out call was retried");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+}

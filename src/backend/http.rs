@@ -2,18 +2,14 @@
 //! envelope. Bodies and replies are built and checked by [`crate::protocol`];
 //! this module only moves them (gloo-net).
 
-use futures::FutureExt;
 use gloo_net::http::{Request, RequestBuilder};
 use serde_json::Value;
-use web_sys::{AbortController, RequestCredentials};
+use web_sys::{AbortSignal, RequestCredentials};
 
 use crate::backend::{CallError, HeaderSource, backend_failure};
 use crate::engine::Failure;
 use crate::engine::retry::parse_retry_after;
 use crate::protocol::{self, ListedPart, Op};
-
-/// A backend call gives up after this long without an answer.
-const CALL_TIMEOUT_MS: u32 = 30_000;
 
 /// Which form of the protocol the backend speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +76,11 @@ impl HttpBackend {
         Ok(builder)
     }
 
-    /// Sends one call; returns the body of a 2xx reply.
-    async fn call(&self, op: Op, body: Value) -> Result<String, CallError> {
+    /// Sends one call; returns the body of a 2xx reply. `signal` cancels it
+    /// (the [`Backend`](crate::backend::Backend) bounds it in time).
+    async fn call(&self, op: Op, body: Value, signal: &AbortSignal) -> Result<String, CallError> {
         let builder = self.request(op, &body).await?;
-        let controller = AbortController::new().ok();
-        let builder = builder.abort_signal(controller.as_ref().map(|c| c.signal()).as_ref());
+        let builder = builder.abort_signal(Some(signal));
         let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
         let req = if has_body {
             let payload = match self.protocol {
@@ -98,16 +94,7 @@ impl HttpBackend {
         let req = req.map_err(|e| {
             CallError::Rejected(protocol::backend_error(op, 0, &format!("cannot build the request: {e}")))
         })?;
-        let send = req.send().fuse();
-        let timeout = gloo_timers::future::TimeoutFuture::new(CALL_TIMEOUT_MS).fuse();
-        futures::pin_mut!(send, timeout);
-        let resp = futures::select! {
-            r = send => r,
-            () = timeout => {
-                if let Some(c) = controller { c.abort(); }
-                return Err(CallError::Transient(Failure::Timeout));
-            }
-        };
+        let resp = req.send().await;
         let resp = resp.map_err(|e| {
             CallError::Transient(Failure::Network(format!("{} {}: {e}", op.name(), "request got no response")))
         })?;
@@ -123,20 +110,26 @@ impl HttpBackend {
     }
 
     /// Starts a multipart upload; returns its id.
-    pub async fn init(&self, key: &str, content_type: &str) -> Result<String, CallError> {
-        let text = self.call(Op::Init, protocol::key_body(key, content_type)).await?;
+    pub async fn init(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+        let text = self.call(Op::Init, protocol::key_body(key, content_type), signal).await?;
         protocol::parse_init(&text).map_err(CallError::Rejected)
     }
 
     /// A presigned URL for one part.
-    pub async fn sign_part(&self, key: &str, upload_id: &str, part: u16) -> Result<String, CallError> {
-        let text = self.call(Op::PartUrl, protocol::part_url_body(key, upload_id, part)).await?;
+    pub async fn sign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part: u16,
+        signal: &AbortSignal,
+    ) -> Result<String, CallError> {
+        let text = self.call(Op::PartUrl, protocol::part_url_body(key, upload_id, part), signal).await?;
         protocol::parse_url(Op::PartUrl, &text).map_err(CallError::Rejected)
     }
 
     /// A presigned URL for a whole-object PUT.
-    pub async fn presign_put(&self, key: &str, content_type: &str) -> Result<String, CallError> {
-        let text = self.call(Op::PresignPut, protocol::key_body(key, content_type)).await?;
+    pub async fn presign_put(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+        let text = self.call(Op::PresignPut, protocol::key_body(key, content_type), signal).await?;
         protocol::parse_url(Op::PresignPut, &text).map_err(CallError::Rejected)
     }
 
@@ -146,25 +139,31 @@ impl HttpBackend {
         key: &str,
         upload_id: &str,
         parts: &[(u16, String)],
+        signal: &AbortSignal,
     ) -> Result<(Option<String>, Option<String>), CallError> {
-        let text = self.call(Op::Complete, protocol::complete_body(key, upload_id, parts)).await?;
+        let text = self.call(Op::Complete, protocol::complete_body(key, upload_id, parts), signal).await?;
         protocol::parse_complete(&text).map_err(CallError::Rejected)
     }
 
     /// Aborts a multipart upload.
-    pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), CallError> {
-        self.call(Op::Abort, protocol::upload_ref_body(key, upload_id)).await.map(drop)
+    pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
+        self.call(Op::Abort, protocol::upload_ref_body(key, upload_id), signal).await.map(drop)
     }
 
     /// The parts S3 holds for an upload.
-    pub async fn list_parts(&self, key: &str, upload_id: &str) -> Result<Vec<ListedPart>, CallError> {
-        let text = self.call(Op::ListParts, protocol::upload_ref_body(key, upload_id)).await?;
+    pub async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        signal: &AbortSignal,
+    ) -> Result<Vec<ListedPart>, CallError> {
+        let text = self.call(Op::ListParts, protocol::upload_ref_body(key, upload_id), signal).await?;
         protocol::parse_parts(&text).map_err(CallError::Rejected)
     }
 
     /// A presigned GET URL for `key`.
-    pub async fn download_url(&self, key: &str) -> Result<String, CallError> {
-        let text = self.call(Op::Download, serde_json::json!({ "key": key })).await?;
+    pub async fn download_url(&self, key: &str, signal: &AbortSignal) -> Result<String, CallError> {
+        let text = self.call(Op::Download, serde_json::json!({ "key": key }), signal).await?;
         protocol::parse_url(Op::Download, &text).map_err(CallError::Rejected)
     }
 }

@@ -32,6 +32,41 @@ pub fn backend_failure(failure: Failure, rejected: impl FnOnce() -> UploadError)
     if failure.is_transient() && !refused { CallError::Transient(failure) } else { CallError::Rejected(rejected()) }
 }
 
+/// A backend call (reply body included) takes at most this long; past it the
+/// call is cancelled and counts as a timeout, which is retried.
+pub const CALL_TIMEOUT_MS: u32 = 30_000;
+
+/// Runs one backend call with a signal of its own, aborted when `parent`
+/// aborts or when the call outlives [`CALL_TIMEOUT_MS`]: every call, over HTTP
+/// or through a hook, is cancellable and bounded in time, so a call that never
+/// answers cannot stall an upload.
+async fn bounded<T, Fut>(parent: &AbortSignal, call: impl FnOnce(AbortSignal) -> Fut) -> Result<T, CallError>
+where
+    Fut: std::future::Future<Output = Result<T, CallError>>,
+{
+    use futures::FutureExt as _;
+    use wasm_bindgen::closure::Closure;
+    let Ok(controller) = web_sys::AbortController::new() else { return call(parent.clone()).await };
+    let child = controller.clone();
+    let on_abort = Closure::<dyn FnMut()>::new(move || child.abort());
+    if parent.aborted() {
+        controller.abort();
+    }
+    let _ = parent.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+    let run = call(controller.signal()).fuse();
+    let timeout = gloo_timers::future::TimeoutFuture::new(CALL_TIMEOUT_MS).fuse();
+    futures::pin_mut!(run, timeout);
+    let result = futures::select! {
+        r = run => r,
+        () = timeout => {
+            controller.abort();
+            Err(CallError::Transient(Failure::Timeout))
+        }
+    };
+    let _ = parent.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
+    result
+}
+
 /// A signal for a backend call that nothing else cancels.
 pub fn fresh_signal() -> Result<AbortSignal, CallError> {
     web_sys::AbortController::new()
@@ -151,10 +186,13 @@ impl Backend {
 
     /// Starts a multipart upload; returns its id.
     pub async fn init(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
-        match self {
-            Self::Http(b) => b.init(key, content_type).await,
-            Self::Hooks(h) => h.init(key, content_type, signal).await,
-        }
+        bounded(signal, |s| async move {
+            match self {
+                Self::Http(b) => b.init(key, content_type, &s).await,
+                Self::Hooks(h) => h.init(key, content_type, &s).await,
+            }
+        })
+        .await
     }
 
     /// A presigned URL for one part.
@@ -165,18 +203,24 @@ impl Backend {
         part: u16,
         signal: &AbortSignal,
     ) -> Result<String, CallError> {
-        match self {
-            Self::Http(b) => b.sign_part(key, upload_id, part).await,
-            Self::Hooks(h) => h.sign_part(key, upload_id, part, signal).await,
-        }
+        bounded(signal, |s| async move {
+            match self {
+                Self::Http(b) => b.sign_part(key, upload_id, part, &s).await,
+                Self::Hooks(h) => h.sign_part(key, upload_id, part, &s).await,
+            }
+        })
+        .await
     }
 
     /// A presigned URL for a whole-object PUT.
     pub async fn presign_put(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
-        match self {
-            Self::Http(b) => b.presign_put(key, content_type).await,
-            Self::Hooks(h) => h.presign_put(key, content_type, signal).await,
-        }
+        bounded(signal, |s| async move {
+            match self {
+                Self::Http(b) => b.presign_put(key, content_type, &s).await,
+                Self::Hooks(h) => h.presign_put(key, content_type, &s).await,
+            }
+        })
+        .await
     }
 
     /// Completes a multipart upload; returns `(etag, location)`.
@@ -187,18 +231,24 @@ impl Backend {
         parts: &[(u16, String)],
         signal: &AbortSignal,
     ) -> Result<(Option<String>, Option<String>), CallError> {
-        match self {
-            Self::Http(b) => b.complete(key, upload_id, parts).await,
-            Self::Hooks(h) => h.complete(key, upload_id, parts, signal).await,
-        }
+        bounded(signal, |s| async move {
+            match self {
+                Self::Http(b) => b.complete(key, upload_id, parts, &s).await,
+                Self::Hooks(h) => h.complete(key, upload_id, parts, &s).await,
+            }
+        })
+        .await
     }
 
     /// Aborts a multipart upload.
     pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
-        match self {
-            Self::Http(b) => b.abort(key, upload_id).await,
-            Self::Hooks(h) => h.abort(key, upload_id, signal).await,
-        }
+        bounded(signal, |s| async move {
+            match self {
+                Self::Http(b) => b.abort(key, upload_id, &s).await,
+                Self::Hooks(h) => h.abort(key, upload_id, &s).await,
+            }
+        })
+        .await
     }
 
     /// The parts S3 holds for an upload.
@@ -208,16 +258,20 @@ impl Backend {
         upload_id: &str,
         signal: &AbortSignal,
     ) -> Result<Vec<ListedPart>, CallError> {
-        match self {
-            Self::Http(b) => b.list_parts(key, upload_id).await,
-            Self::Hooks(h) => h.list_parts(key, upload_id, signal).await,
-        }
+        bounded(signal, |s| async move {
+            match self {
+                Self::Http(b) => b.list_parts(key, upload_id, &s).await,
+                Self::Hooks(h) => h.list_parts(key, upload_id, &s).await,
+            }
+        })
+        .await
     }
 
     /// A presigned GET URL (HTTP backends only).
     pub async fn download_url(&self, key: &str) -> Result<String, CallError> {
+        let signal = fresh_signal()?;
         match self {
-            Self::Http(b) => b.download_url(key).await,
+            Self::Http(b) => bounded(&signal, |s| async move { b.download_url(key, &s).await }).await,
             Self::Hooks(_) => Err(CallError::Rejected(UploadError::invalid_option(
                 "protocol",
                 "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
