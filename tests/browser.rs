@@ -643,3 +643,59 @@ async fn a_hook_that_never_answers_times_out_and_is_retried() {
     assert!(!report.borrow().retries.is_empty(), "the timed-out call was retried");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
 }
+
+#[wasm_bindgen(inline_js = r#"
+// Wraps REST hooks: listParts throws a TypeError (as fetch does offline)
+// while `state.fail` is set; counts its calls.
+export function flakyListParts(rest) {
+  const state = { fail: false, calls: 0 };
+  const list = rest.hooks.listParts;
+  rest.hooks.listParts = (args) => {
+    state.calls += 1;
+    if (state.fail) return Promise.reject(new TypeError('Failed to fetch'));
+    return list(args);
+  };
+  return state;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = flakyListParts)]
+    fn flaky_list_parts(rest: &JsValue) -> JsValue;
+}
+
+/// When the parts of a resumable upload cannot be listed for now (the backend
+/// is unreachable), that upload is kept for later, not deleted: the file goes
+/// anew this time, and a later attempt resumes the stored upload.
+#[wasm_bindgen_test]
+async fn an_unreachable_list_parts_keeps_the_stored_upload_for_later() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let state = flaky_list_parts(&rest);
+    let up = Uploader::new(obj(&[
+        ("protocol", get(&rest, "hooks")),
+        ("partSize", JsValue::from(5 * MIB as u32)),
+        ("concurrency", JsValue::from(1)),
+    ]))
+    .expect("hooks");
+    let key = unique_key("flaky-resume.bin");
+    let data = bytes(20 * MIB, 47);
+    let f = file(&data, "flaky-resume.bin", 1_690_000_000_000.0);
+    let stored = string(&interrupted(&up, &f, &key, 1).await, "uploadId").expect("stored upload id");
+
+    js_sys::Reflect::set(&state, &"fail".into(), &JsValue::TRUE).expect("set");
+    let (on_resume_cb, resumed) = on_resume();
+    let (opts, _) = recording(&key, &[("onResume", on_resume_cb)]);
+    let second = JsFuture::from(up.upload(&f, opts)).await.expect("the file goes anew");
+    assert!(get(&state, "calls").as_f64().is_some_and(|n| n >= 3.0), "listing was tried again before giving up");
+    assert!(resumed.borrow().is_none(), "not resumed");
+    assert_ne!(string(&second, "uploadId").as_deref(), Some(stored.as_str()));
+    let kept = resumable(&up, &key).await.expect("the stored upload is still resumable");
+    assert_eq!(string(&kept, "uploadId").as_deref(), Some(stored.as_str()));
+
+    js_sys::Reflect::set(&state, &"fail".into(), &JsValue::FALSE).expect("set");
+    let (on_resume_cb, resumed) = on_resume();
+    let (opts, _) = recording(&key, &[("onResume", on_resume_cb)]);
+    let third = JsFuture::from(up.upload(&f, opts)).await.expect("resumed upload finishes");
+    assert!(resumed.borrow().is_some(), "resumed now");
+    assert_eq!(string(&third, "uploadId").as_deref(), Some(stored.as_str()));
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+}

@@ -123,10 +123,14 @@ pub async fn look_up(subject: Subject, backend: Rc<Backend>) -> Decision {
         Lookup::Resume(entry) => entry,
     };
     let Some(signal) = AbortController::new().ok().map(|c| c.signal()) else { return go_on() };
-    let stored: Vec<(u16, String, u64)> = match backend.list_parts(&entry.key, &entry.upload_id, &signal).await {
+    let stored: Vec<(u16, String, u64)> = match list_parts_patiently(&backend, &entry, &signal).await {
         Ok(parts) => parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect(),
-        Err(_) => {
-            // Gone (completed, aborted, expired by a lifecycle rule) or unreachable: start anew.
+        // Unreachable for now: the stored upload is kept, journaled, for a
+        // later attempt; this one goes on anew, unjournaled (its entry would
+        // replace the stored upload's).
+        Err(CallError::Transient(_)) => return Decision::Fresh(None),
+        Err(CallError::Rejected(_)) => {
+            // Gone (completed, aborted, expired by a lifecycle rule): start anew.
             discard(&backend, &Session::new(entry));
             return go_on();
         }
@@ -138,6 +142,24 @@ pub async fn look_up(subject: Subject, backend: Rc<Backend>) -> Decision {
             go_on()
         }
     }
+}
+
+/// Lists the parts of the stored upload of `entry`, trying twice more (0.5 s,
+/// 2 s apart) when the backend is briefly unreachable.
+async fn list_parts_patiently(
+    backend: &Backend,
+    entry: &Entry,
+    signal: &web_sys::AbortSignal,
+) -> Result<Vec<crate::protocol::ListedPart>, CallError> {
+    let mut result = backend.list_parts(&entry.key, &entry.upload_id, signal).await;
+    for delay_ms in [500, 2_000] {
+        if !matches!(result, Err(CallError::Transient(_))) {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(delay_ms).await;
+        result = backend.list_parts(&entry.key, &entry.upload_id, signal).await;
+    }
+    result
 }
 
 /// Gives up the stored upload of `session`'s entry: the entry is deleted now
