@@ -155,10 +155,11 @@ export function makeWidget(loadUploader) {
       this.zone = el('div', { className: 'zone' },
         el('p', { className: 'hint', text: options.hint || 'Drop files here, or' }), choose, this.list, this.live);
       this.root.replaceChildren(el('style', { text: STYLE }), this.zone);
-      this.input.addEventListener('change', () => {
+      this.onChange = () => {
         this.add(this.input.files);
         this.input.value = '';
-      });
+      };
+      this.input.addEventListener('change', this.onChange);
       for (const ev of ['dragenter', 'dragover']) {
         this.zone.addEventListener(ev, (e) => { e.preventDefault(); this.zone.classList.add('over'); });
       }
@@ -192,6 +193,23 @@ export function makeWidget(loadUploader) {
       }
     }
 
+    /** Forgets the rows of finished uploads (done, cancelled, failed): list and memory. */
+    clear() {
+      this.rows = this.rows.filter((row) => {
+        const over = ['done', 'cancelled', 'error'].includes(row.li.dataset.state);
+        if (over) row.li.remove();
+        return !over;
+      });
+    }
+
+    /** Cancels the uploads still running and removes the widget's listener from the input. */
+    destroy() {
+      this.input.removeEventListener('change', this.onChange);
+      for (const row of this.rows) row.cancel();
+      this.rows = [];
+      this.list.replaceChildren();
+    }
+
     announce(text) { this.live.textContent = text; }
 
     emit(type, detail) {
@@ -218,7 +236,8 @@ export function makeWidget(loadUploader) {
     return {
       element: host,
       get uploads() { return widget.rows.map((r) => ({ file: r.file, state: r.li.dataset.state, result: r.result })); },
-      detach() { host.remove(); input.hidden = false; },
+      clear() { widget.clear(); },
+      detach() { widget.destroy(); host.remove(); input.hidden = false; },
     };
   }
 

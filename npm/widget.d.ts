@@ -17,7 +17,13 @@ export interface AttachedWidget {
   element: HTMLElement;
   /** Each file's state: waiting, uploading, paused, done, error, cancelled. */
   readonly uploads: Array<{ file: File; state: string; result?: UploadResult }>;
-  /** Removes the panel and shows the input again. */
+  /** Forgets the finished uploads (done, cancelled, failed): their rows leave the list. */
+  clear(): void;
+  /**
+   * Cancels the uploads still running (their multipart uploads are deleted),
+   * removes the widget's listener from the input and the panel, and shows the
+   * input again. Nothing of the widget is left running.
+   */
   detach(): void;
 }
 

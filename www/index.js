@@ -6,6 +6,8 @@ const log = document.getElementById('log');
 attach(input, { endpoint: '/api', keyPrefix: 'demo/' });
 
 defineElement();
+// For the end-to-end tests, which attach widgets of their own.
+window.s3mpWidget = { attach };
 
 function logStored(e) {
   const { result } = e.detail;

@@ -217,3 +217,56 @@ test('files dropped on the widget upload', { timeout: 120_000 }, async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('detach() cancels what runs and leaves no listener on the input; clear() drops finished rows', { timeout: 180_000 }, async () => {
+  const small = randomFile('detach-small.bin', 1000);
+  const big = randomFile('detach-big.bin', 40 * MIB);
+  const after = randomFile('detach-after.bin', 1000);
+  try {
+    const { page, errors } = await openDemo();
+    const handle = await page.evaluateHandle(() => {
+      const input = document.createElement('input');
+      input.type = 'file';
+      input.id = 'detach-input';
+      input.multiple = true;
+      document.body.append(input);
+      // Counts the input's live `change` listeners.
+      const live = new Set();
+      const add = input.addEventListener.bind(input);
+      const remove = input.removeEventListener.bind(input);
+      input.addEventListener = (t, f, o) => { if (t === 'change') live.add(f); add(t, f, o); };
+      input.removeEventListener = (t, f, o) => { if (t === 'change') live.delete(f); remove(t, f, o); };
+      const widget = window.s3mpWidget.attach(input, { endpoint: '/api', keyPrefix: 'detach/' });
+      return { widget, live: () => live.size };
+    });
+    const state = (name) => page.evaluate(([h, n]) => h.widget.uploads.find((u) => u.file.name === n)?.state, [handle, name]);
+    await page.setInputFiles('#detach-input', small.file);
+    await page.waitForFunction(([h]) => h.widget.uploads[0]?.state === 'done', [handle], { timeout: 60_000 });
+    await page.evaluate(([h]) => h.widget.clear(), [handle]);
+    assert.equal(await page.evaluate(([h]) => h.widget.uploads.length, [handle]), 0, 'clear() dropped the finished row');
+    assert.equal(await page.evaluate(([h]) => h.widget.element.shadowRoot.querySelectorAll('li').length, [handle]), 0);
+
+    await page.setInputFiles('#detach-input', big.file);
+    await page.waitForFunction(([h]) => h.widget.uploads[0]?.state === 'uploading', [handle]);
+    assert.equal(await state('detach-big.bin'), 'uploading');
+    assert.equal(await page.evaluate(([h]) => h.live(), [handle]), 1);
+    await page.evaluate(([h]) => h.widget.detach(), [handle]);
+    assert.equal(await page.evaluate(([h]) => h.live(), [handle]), 0, 'no change listener left on the input');
+    assert.equal(await page.evaluate(([h]) => h.widget.element.isConnected, [handle]), false, 'the panel is gone');
+    // The running upload was cancelled: its multipart upload is deleted.
+    const deadline = Date.now() + 30_000;
+    while ((await stack.openUploads('detach/')).length && Date.now() < deadline) await page.waitForTimeout(200);
+    assert.deepEqual(await stack.openUploads('detach/'), [], 'no multipart upload left open');
+    // A file chosen after detach() uploads nothing.
+    await page.setInputFiles('#detach-input', after.file);
+    await page.waitForTimeout(1500);
+    await assert.rejects(storedObject(stack.api, 'detach/detach-after.bin'), /HTTP 404/, 'nothing stored after detach()');
+    assert.deepEqual(await stack.openUploads('detach/'), [], 'nothing started after detach()');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    small.cleanup();
+    big.cleanup();
+    after.cleanup();
+  }
+});
