@@ -34,6 +34,8 @@ pub struct AppState {
     pub auth_token: Option<Arc<str>>,
     /// `--debug-endpoints`: serve `GET /uploads/multipart/open`.
     pub debug_endpoints: bool,
+    /// How long one call may take, reading its body included (`--call-timeout`).
+    pub call_timeout: std::time::Duration,
     /// Injected faults (a test aid), if any.
     pub faults: Option<Arc<Faults>>,
 }
@@ -181,6 +183,8 @@ pub fn routes(state: AppState) -> Router {
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), inject_faults))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
+        // A call (its body included) that takes longer is cut off: 408.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.call_timeout))
         .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
 }
@@ -220,6 +224,9 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
             ("RequestTooLarge", "the request body is too large; backend calls take small JSON bodies".to_owned())
         }
         StatusCode::NOT_FOUND => ("NotFound", "not a call of this backend".to_owned()),
+        StatusCode::REQUEST_TIMEOUT => {
+            ("RequestTimeout", "the request took too long (a slow body is cut off); send it again".to_owned())
+        }
         s if s.is_client_error() => ("BadRequest", format!("the request was refused ({s})")),
         s => ("InternalError", format!("the backend failed ({s})")),
     };

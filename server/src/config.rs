@@ -77,6 +77,11 @@ pub struct Config {
     #[arg(long, env = "S3MP_S3_EXPOSE_ETAG", default_value_t = true, action = clap::ArgAction::Set)]
     pub s3_expose_etag: bool,
 
+    /// Seconds a backend call may take, reading its request body included;
+    /// a slower one is answered 408 RequestTimeout.
+    #[arg(long, env = "S3MP_CALL_TIMEOUT", default_value_t = 300)]
+    pub call_timeout: u64,
+
     /// Require `Authorization: Bearer <token>` on every backend call.
     #[arg(long, env = "S3MP_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,

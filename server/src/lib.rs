@@ -116,6 +116,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         key_prefix: Arc::from(cfg.key_prefix.as_str()),
         auth_token: cfg.auth_token.as_deref().map(Arc::from),
         debug_endpoints: cfg.debug_endpoints,
+        call_timeout: std::time::Duration::from_secs(cfg.call_timeout.max(1)),
         faults: (cfg.fault_rate > 0.0).then(|| {
             Arc::new(api::Faults {
                 rate: cfg.fault_rate,

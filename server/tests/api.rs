@@ -477,3 +477,20 @@ async fn the_store_answers_complete_with_a_location_like_s3() {
     let host = s.endpoint.host_str().expect("host");
     assert!(xml.contains("<Location>") && xml.contains(host) && xml.contains(key), "{xml}");
 }
+
+/// S3 allows gaps in the part numbers at complete; so does the backend.
+#[tokio::test]
+async fn complete_with_a_gap_in_the_part_numbers_stores_the_parts_given() {
+    let h = Harness::new().await;
+    let key = "gaps/file.bin";
+    let upload_id = h.init(key).await;
+    let p1 = bytes(5 * MIB, 21);
+    let p3 = bytes(1234, 23);
+    let e1 = h.put(&h.part_url(key, &upload_id, 1).await, p1.clone()).await;
+    let e3 = h.put(&h.part_url(key, &upload_id, 3).await, p3.clone()).await;
+    let parts = json!([{"PartNumber": 3, "ETag": e3}, {"PartNumber": 1, "ETag": e1}]);
+    let (st, v) =
+        h.post("/uploads/multipart/complete", json!({"key": key, "upload_id": upload_id, "parts": parts})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(h.download(key).await, [p1, p3].concat());
+}

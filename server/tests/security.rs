@@ -448,3 +448,21 @@ async fn tampered_presigned_urls_are_refused() {
     assert_eq!(st, StatusCode::FORBIDDEN);
     assert_eq!(h.object("users/alice/a").await, None);
 }
+
+#[tokio::test]
+async fn a_call_whose_body_never_finishes_is_cut_off_with_json() {
+    let h = Harness::with(|c| c.call_timeout = 1).await;
+    let addr = h.server.api_addr;
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /uploads/multipart/init HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"key\""
+    );
+    conn.write_all(head.as_bytes()).await.expect("write");
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut reply)).await;
+    assert!(read.is_ok(), "the server answered within the limit");
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"RequestTimeout\""), "a JSON error: {text}");
+    assert!(h.open_uploads().await.is_empty(), "nothing was created");
+}
