@@ -129,7 +129,10 @@ pub struct Session {
 
 impl Session {
     /// A session writing `entry`.
-    pub fn new(entry: Entry) -> Rc<Self> {
+    pub fn new(mut entry: Entry) -> Rc<Self> {
+        // Kept sorted by part number: a part's write is a binary search.
+        entry.parts.sort_by_key(|(n, _)| *n);
+        entry.parts.dedup_by_key(|(n, _)| *n);
         Rc::new(Self {
             entry: RefCell::new(entry),
             last_write_ms: std::cell::Cell::new(0),
@@ -197,8 +200,11 @@ impl Session {
             if e.upload_id.is_empty() {
                 return;
             }
-            e.parts.retain(|(n, _)| *n != part);
-            e.parts.push((part, etag.to_owned()));
+            // Sorted by number (parts mostly end in order: this appends).
+            match e.parts.binary_search_by_key(&part, |(n, _)| *n) {
+                Ok(i) => etag.clone_into(&mut e.parts[i].1),
+                Err(i) => e.parts.insert(i, (part, etag.to_owned())),
+            }
             e.updated_ms = now_ms;
         }
         if now_ms >= self.last_write_ms.get() + PART_WRITE_INTERVAL_MS {

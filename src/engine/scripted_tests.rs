@@ -275,6 +275,7 @@ impl World {
     fn run(&mut self, up: &mut Upload, mut control: impl FnMut(&mut Upload, u64)) -> Result<Outcome, UploadError> {
         for _ in 0..200_000 {
             while let Some(action) = up.poll(self.now) {
+                assert!(up.index_is_consistent(), "the part index disagrees with the parts at {} ms", self.now);
                 let completing = matches!(action, Action::Complete { .. });
                 if let Some(result) = self.carry_out(action) {
                     assert!(up.poll(self.now).is_none(), "nothing after Finished");
@@ -336,6 +337,7 @@ impl World {
                     self.single_stored |= self.single && matches!(ev, Event::PartDone { etag: Some(_), .. });
                 }
                 up.handle(ev, self.now);
+                assert!(up.index_is_consistent(), "the part index disagrees with the parts at {} ms", self.now);
             }
         }
         panic!("upload did not finish");

@@ -8,7 +8,7 @@
 //! how far along we are — is made here, so it is tested natively with scripted
 //! event sequences.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::engine::error::{ErrorCode, UploadError};
 use crate::engine::plan::{DEFAULT_PART_SIZE, Plan};
@@ -265,6 +265,49 @@ enum PartState {
     Done { etag: String },
 }
 
+/// Where the parts are, by state, kept with every change of state: the
+/// scheduler looks only at the parts that can move (running, ready, waiting,
+/// the lowest pending ones), so the cost of an event does not grow with the
+/// number of parts.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Index {
+    pending: BTreeSet<usize>,
+    ready: BTreeSet<usize>,
+    running: BTreeSet<usize>,
+    /// (until when, part index)
+    waiting: BTreeSet<(u64, usize)>,
+    signing: usize,
+    done: usize,
+}
+
+impl Index {
+    fn update(&mut self, idx: usize, state: &PartState, add: bool) {
+        fn set<T: Ord>(s: &mut BTreeSet<T>, v: T, add: bool) {
+            if add {
+                s.insert(v);
+            } else {
+                s.remove(&v);
+            }
+        }
+        match state {
+            PartState::Pending => set(&mut self.pending, idx, add),
+            PartState::Ready { .. } => set(&mut self.ready, idx, add),
+            PartState::Running { .. } => set(&mut self.running, idx, add),
+            PartState::Waiting { until_ms } => set(&mut self.waiting, (*until_ms, idx), add),
+            PartState::Signing => self.signing = if add { self.signing + 1 } else { self.signing - 1 },
+            PartState::Done { .. } => self.done = if add { self.done + 1 } else { self.done - 1 },
+        }
+    }
+
+    fn of(parts: &[Part]) -> Self {
+        let mut index = Self::default();
+        for (i, p) in parts.iter().enumerate() {
+            index.update(i, &p.state, true);
+        }
+        index
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Part {
     state: PartState,
@@ -297,6 +340,7 @@ pub struct Upload {
     plan: Plan,
     phase: Phase,
     parts: Vec<Part>,
+    index: Index,
     upload_id: Option<String>,
     paused: bool,
     online: bool,
@@ -318,12 +362,14 @@ impl Upload {
     pub fn new(size: u64, cfg: Config, seed: u64) -> Result<Self, UploadError> {
         cfg.validate()?;
         let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
-        let parts = (0..plan.count).map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0 }).collect();
+        let parts: Vec<Part> =
+            (0..plan.count).map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0 }).collect();
         let phase = if plan.single { Phase::Uploading } else { Phase::Starting };
         Ok(Self {
             cfg,
             plan,
             phase,
+            index: Index::of(&parts),
             parts,
             upload_id: None,
             paused: false,
@@ -365,7 +411,7 @@ impl Upload {
             let Some(range) = up.plan.range(*number) else { continue };
             let idx = usize::from(*number - 1);
             if range.len() == *len && !etag.is_empty() && !matches!(up.parts[idx].state, PartState::Done { .. }) {
-                up.parts[idx].state = PartState::Done { etag: etag.clone() };
+                up.set_state(idx, PartState::Done { etag: etag.clone() });
                 up.progress.on_already_done(range.len());
             }
         }
@@ -376,7 +422,20 @@ impl Upload {
 
     /// Parts already stored (counting those found at resume).
     pub fn parts_done(&self) -> usize {
-        self.parts.iter().filter(|p| matches!(p.state, PartState::Done { .. })).count()
+        self.index.done
+    }
+
+    /// Changes the state of part `idx`, keeping the index.
+    fn set_state(&mut self, idx: usize, state: PartState) {
+        self.index.update(idx, &self.parts[idx].state, false);
+        self.index.update(idx, &state, true);
+        self.parts[idx].state = state;
+    }
+
+    /// The index matches the parts' states (checked by the scripted tests).
+    #[cfg(test)]
+    pub(crate) fn index_is_consistent(&self) -> bool {
+        self.index == Index::of(&self.parts)
     }
 
     /// The plan (part size, count, single PUT or not).
@@ -440,15 +499,13 @@ impl Upload {
             Phase::Uploading => {}
             _ => return None,
         }
-        let mut t: Option<u64> = None;
-        let mut consider = |x: u64| t = Some(t.map_or(x, |t| t.min(x)));
-        for p in &self.parts {
-            match p.state {
-                PartState::Waiting { until_ms } => consider(until_ms),
-                PartState::Running { last_progress_ms, .. } if self.cfg.part_timeout_ms > 0 && self.online => {
-                    consider(last_progress_ms + self.cfg.part_timeout_ms);
+        let mut t = self.index.waiting.first().map(|&(until, _)| until);
+        if self.cfg.part_timeout_ms > 0 && self.online {
+            for &i in &self.index.running {
+                if let PartState::Running { last_progress_ms, .. } = self.parts[i].state {
+                    let due = last_progress_ms + self.cfg.part_timeout_ms;
+                    t = Some(t.map_or(due, |t| t.min(due)));
                 }
-                _ => {}
             }
         }
         t
@@ -461,7 +518,7 @@ impl Upload {
             return;
         }
         self.paused = true;
-        for i in 0..self.parts.len() {
+        for i in self.index.running.clone() {
             if let PartState::Running { url, resign_at, .. } = &self.parts[i].state {
                 let ready = PartState::Ready { url: url.clone(), resign_at: *resign_at };
                 self.cancel_running(i, ready);
@@ -531,8 +588,8 @@ impl Upload {
         self.progress.reset_speed();
         if online {
             // Stall timers start again: no progress was possible while offline.
-            for p in &mut self.parts {
-                if let PartState::Running { last_progress_ms, .. } = &mut p.state {
+            for &i in &self.index.running {
+                if let PartState::Running { last_progress_ms, .. } = &mut self.parts[i].state {
                     *last_progress_ms = now_ms;
                 }
             }
@@ -560,13 +617,12 @@ impl Upload {
     }
 
     fn on_signed(&mut self, part: u16, url: String, now_ms: u64) {
-        let Some(p) = self.part_mut(part) else { return };
-        if p.state != PartState::Signing {
+        if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) {
             return;
         }
         // Re-sign when less than a margin of the lifetime is left.
         let resign_at = remaining_ms(&url, now_ms).map(|left| now_ms + left - RESIGN_MARGIN_MS.min(left / 4));
-        p.state = PartState::Ready { url, resign_at };
+        self.set_state(usize::from(part - 1), PartState::Ready { url, resign_at });
     }
 
     fn on_progress(&mut self, part: u16, attempt: u32, loaded: u64, now_ms: u64) {
@@ -594,7 +650,7 @@ impl Upload {
             Some(e) => e,
             None if self.plan.single => String::new(),
             None => {
-                self.parts[idx].state = PartState::Pending;
+                self.set_state(idx, PartState::Pending);
                 self.progress.on_attempt_lost(part);
                 let err = UploadError::new(
                     ErrorCode::EtagNotExposed,
@@ -606,7 +662,7 @@ impl Upload {
                 return;
             }
         };
-        self.parts[idx].state = PartState::Done { etag: etag.clone() };
+        self.set_state(idx, PartState::Done { etag: etag.clone() });
         self.parts[idx].attempts = 0;
         self.progress.on_done(part, len, now_ms);
         if self.plan.single {
@@ -630,7 +686,7 @@ impl Upload {
         };
         self.progress.on_attempt_lost(part);
         if self.absorbed_offline(&failure) {
-            self.parts[idx].state = PartState::Pending;
+            self.set_state(idx, PartState::Pending);
             return;
         }
         let p = &mut self.parts[idx];
@@ -639,7 +695,7 @@ impl Upload {
             p.best_loaded = loaded;
             p.attempts = 0;
         }
-        p.state = PartState::Pending;
+        self.set_state(idx, PartState::Pending);
         let what = if self.plan.single { "the upload PUT".to_owned() } else { format!("the PUT of part {part}") };
         self.retry_or_fail(Some(idx), failure, &what, false, now_ms);
     }
@@ -656,8 +712,8 @@ impl Upload {
         if self.absorbed_offline(&failure) {
             match call {
                 Call::Sign(part) => {
-                    if let Some(p) = self.part_mut(part).filter(|p| p.state == PartState::Signing) {
-                        p.state = PartState::Pending;
+                    if self.part_mut(part).is_some_and(|p| p.state == PartState::Signing) {
+                        self.set_state(usize::from(part - 1), PartState::Pending);
                     }
                 }
                 Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
@@ -754,7 +810,7 @@ impl Upload {
                     Some(i) => {
                         self.parts[i].attempts = attempt;
                         // Every retry of a part gets a fresh URL (see retry.rs).
-                        self.parts[i].state = PartState::Waiting { until_ms: now_ms + after_ms };
+                        self.set_state(i, PartState::Waiting { until_ms: now_ms + after_ms });
                     }
                     None => {
                         self.call_attempts = attempt;
@@ -793,10 +849,8 @@ impl Upload {
         if matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) {
             return;
         }
-        for i in 0..self.parts.len() {
-            if matches!(self.parts[i].state, PartState::Running { .. }) {
-                self.cancel_running(i, PartState::Pending);
-            }
+        for i in self.index.running.clone() {
+            self.cancel_running(i, PartState::Pending);
         }
         let init_in_flight = self.phase == Phase::Initiating;
         if self.upload_id.is_some() || init_in_flight {
@@ -816,7 +870,7 @@ impl Upload {
 
     fn cancel_running(&mut self, idx: usize, next: PartState) {
         let part = idx as u16 + 1;
-        self.parts[idx].state = next;
+        self.set_state(idx, next);
         self.progress.on_attempt_lost(part);
         self.out.push_back(Action::Cancel { part });
     }
@@ -867,7 +921,7 @@ impl Upload {
     fn schedule_parts(&mut self, now_ms: u64, free: &mut usize) {
         // Stalls: a running PUT with no progress for part_timeout is cancelled and retried.
         if self.cfg.part_timeout_ms > 0 && self.online {
-            for i in 0..self.parts.len() {
+            for i in self.index.running.clone() {
                 if let PartState::Running { last_progress_ms, .. } = self.parts[i].state
                     && now_ms >= last_progress_ms + self.cfg.part_timeout_ms
                 {
@@ -879,14 +933,13 @@ impl Upload {
                 }
             }
         }
-        for p in &mut self.parts {
-            if let PartState::Waiting { until_ms } = p.state
-                && until_ms <= now_ms
-            {
-                p.state = PartState::Pending;
+        while let Some(&(until_ms, i)) = self.index.waiting.first() {
+            if until_ms > now_ms {
+                break;
             }
+            self.set_state(i, PartState::Pending);
         }
-        if self.parts.iter().all(|p| matches!(p.state, PartState::Done { .. })) {
+        if self.index.done == self.parts.len() {
             if !self.plan.single {
                 self.phase = Phase::Completing { sent: false };
                 self.step(now_ms, free);
@@ -897,16 +950,17 @@ impl Upload {
             return;
         }
         let concurrency = self.cfg.concurrency;
-        let mut running = self.parts.iter().filter(|p| matches!(p.state, PartState::Running { .. })).count();
+        let mut running = self.index.running.len();
         // Start PUTs on ready URLs, lowest part first.
-        for i in 0..self.parts.len() {
+        let ready: Vec<usize> = self.index.ready.iter().copied().collect();
+        for i in ready {
             if running >= concurrency || *free == 0 {
                 break;
             }
             if let PartState::Ready { url, resign_at } = &self.parts[i].state {
                 if resign_at.is_some_and(|t| t <= now_ms) {
                     // About to expire: sign again rather than start a PUT that may outlive it.
-                    self.parts[i].state = PartState::Pending;
+                    self.set_state(i, PartState::Pending);
                     continue;
                 }
                 let (url, resign_at) = (url.clone(), *resign_at);
@@ -916,8 +970,10 @@ impl Upload {
                 };
                 self.next_attempt += 1;
                 let attempt = self.next_attempt;
-                self.parts[i].state =
-                    PartState::Running { url: url.clone(), resign_at, attempt, last_progress_ms: now_ms, loaded: 0 };
+                self.set_state(
+                    i,
+                    PartState::Running { url: url.clone(), resign_at, attempt, last_progress_ms: now_ms, loaded: 0 },
+                );
                 self.progress.on_loaded(part, 0, now_ms);
                 self.out.push_back(Action::Put { part, attempt, url, start: range.start, end: range.end });
                 running += 1;
@@ -926,17 +982,12 @@ impl Upload {
         }
         // Sign ahead: keep up to `concurrency` URLs ready or on their way, so
         // that no PUT waits on a signature round trip.
-        let mut ahead =
-            self.parts.iter().filter(|p| matches!(p.state, PartState::Signing | PartState::Ready { .. })).count();
-        for i in 0..self.parts.len() {
-            if ahead >= concurrency {
-                break;
-            }
-            if self.parts[i].state == PartState::Pending {
-                self.parts[i].state = PartState::Signing;
-                self.out.push_back(Action::Sign { part: i as u16 + 1, upload_id: self.upload_id.clone() });
-                ahead += 1;
-            }
+        let mut ahead = self.index.signing + self.index.ready.len();
+        while ahead < concurrency {
+            let Some(&i) = self.index.pending.first() else { break };
+            self.set_state(i, PartState::Signing);
+            self.out.push_back(Action::Sign { part: i as u16 + 1, upload_id: self.upload_id.clone() });
+            ahead += 1;
         }
     }
 
