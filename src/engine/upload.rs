@@ -711,10 +711,8 @@ impl Upload {
         let what = call.describe(self.plan.single);
         if self.absorbed_offline(&failure) {
             match call {
-                Call::Sign(part) => {
-                    if self.part_mut(part).is_some_and(|p| p.state == PartState::Signing) {
-                        self.set_state(usize::from(part - 1), PartState::Pending);
-                    }
+                Call::Sign(part) if self.part_mut(part).is_some_and(|p| p.state == PartState::Signing) => {
+                    self.set_state(usize::from(part - 1), PartState::Pending);
                 }
                 Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
                 Call::Complete if self.phase == (Phase::Completing { sent: true }) => {
