@@ -37,59 +37,7 @@ pub struct AppState {
     /// How long one call may take, reading its body included (`--call-timeout`).
     pub call_timeout: std::time::Duration,
     /// Injected faults (a test aid), if any.
-    pub faults: Option<Arc<Faults>>,
-}
-
-/// Test aid: a share of some calls answer 503, before or after doing their work.
-#[derive(Debug)]
-pub struct Faults {
-    /// 0..1.
-    pub rate: f64,
-    /// Call names: url, download, init, part-url, complete, abort, parts.
-    pub calls: Vec<String>,
-    /// Do the work, then answer 503.
-    pub after: bool,
-    /// The dice.
-    pub rng: std::sync::Mutex<fastrand::Rng>,
-}
-
-impl Faults {
-    fn hits(&self, call: &str) -> bool {
-        self.calls.iter().any(|c| c == call)
-            && self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).f64() < self.rate
-    }
-}
-
-/// The call name of a request path (`/uploads/multipart/part-url` → `part-url`), or of a Lambda action.
-fn call_name(path: &str) -> &str {
-    let path = path.strip_prefix("/api").unwrap_or(path);
-    match path {
-        "/uploads/url" => "url",
-        "/uploads/multipart/init" => "init",
-        "/uploads/multipart/part-url" => "part-url",
-        "/uploads/multipart/complete" => "complete",
-        "/uploads/multipart/abort" => "abort",
-        "/uploads/multipart/parts" => "parts",
-        p if p.starts_with("/uploads/download/") => "download",
-        _ => "",
-    }
-}
-
-fn lambda_call_name(action: &str) -> &'static str {
-    match action {
-        "generate_presigned_upload_url" => "url",
-        "generate_presigned_download_url" => "download",
-        "initiate_multipart_upload" => "init",
-        "generate_presigned_part_upload_url" => "part-url",
-        "complete_multipart_upload" => "complete",
-        "abort_multipart_upload" => "abort",
-        "list_parts" => "parts",
-        _ => "",
-    }
-}
-
-fn injected() -> ApiError {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "injected fault (--fault-rate): try again")
+    pub faults: Option<Arc<crate::faults::Faults>>,
 }
 
 /// `POST /uploads/url`, `POST /uploads/multipart/init`.
@@ -180,8 +128,12 @@ pub fn routes(state: AppState) -> Router {
     let router = Router::new().nest("/uploads", uploads.fallback(not_found)).route("/invoke", post(invoke));
     let router =
         if state.debug_endpoints { router.route("/uploads/multipart/open", get(debug_open_uploads)) } else { router };
+    // The fault-injection layer exists only when a test flag asks for it.
+    let router = match state.faults.clone() {
+        Some(faults) => router.layer(axum::middleware::from_fn_with_state(faults, crate::faults::inject)),
+        None => router,
+    };
     router
-        .layer(axum::middleware::from_fn_with_state(state.clone(), inject_faults))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         // A call (its body included) that takes longer is cut off: 408.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.call_timeout))
@@ -265,34 +217,6 @@ pub async fn require_origin(
         }
     }
     next.run(req).await
-}
-
-/// Test aid (`--fault-rate`): some calls answer 503 before, or after, doing their work.
-async fn inject_faults(
-    State(s): State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let Some(faults) = s.faults.clone() else { return next.run(req).await };
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 4 * 1024 * 1024).await else {
-        return ApiError::invalid("InvalidJson", "the request body is too large").into_response();
-    };
-    let name = match call_name(parts.uri.path()) {
-        "" => serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("action").and_then(Value::as_str).map(lambda_call_name))
-            .unwrap_or(""),
-        n => n,
-    };
-    let hit = faults.hits(name);
-    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-    if hit && !faults.after {
-        return injected().into_response();
-    }
-    let resp = next.run(req).await;
-    if hit { injected().into_response() } else { resp }
 }
 
 /// Refuses calls without the configured bearer token (when one is configured).

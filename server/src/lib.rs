@@ -9,6 +9,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod s3;
 pub mod store;
 
@@ -118,7 +119,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         debug_endpoints: cfg.debug_endpoints,
         call_timeout: std::time::Duration::from_secs(cfg.call_timeout.max(1)),
         faults: (cfg.fault_rate > 0.0).then(|| {
-            Arc::new(api::Faults {
+            Arc::new(faults::Faults {
                 rate: cfg.fault_rate,
                 calls: cfg.fault_calls.clone(),
                 after: cfg.fault_after,

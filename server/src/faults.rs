@@ -1,0 +1,91 @@
+//! Test aid, added to the API only by the test flags (`--fault-rate`,
+//! `--fault-calls`, `--fault-after`): a share of the named calls answer 503
+//! ServiceUnavailable, before or after doing their work (a reply lost on the
+//! way back). Without those flags the router has no such layer.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Test aid: a share of some calls answer 503, before or after doing their work.
+#[derive(Debug)]
+pub struct Faults {
+    /// 0..1.
+    pub rate: f64,
+    /// Call names: url, download, init, part-url, complete, abort, parts.
+    pub calls: Vec<String>,
+    /// Do the work, then answer 503.
+    pub after: bool,
+    /// The dice.
+    pub rng: std::sync::Mutex<fastrand::Rng>,
+}
+
+impl Faults {
+    fn hits(&self, call: &str) -> bool {
+        self.calls.iter().any(|c| c == call)
+            && self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).f64() < self.rate
+    }
+}
+
+/// The call name of a request path (`/uploads/multipart/part-url` → `part-url`), or of a Lambda action.
+fn call_name(path: &str) -> &str {
+    let path = path.strip_prefix("/api").unwrap_or(path);
+    match path {
+        "/uploads/url" => "url",
+        "/uploads/multipart/init" => "init",
+        "/uploads/multipart/part-url" => "part-url",
+        "/uploads/multipart/complete" => "complete",
+        "/uploads/multipart/abort" => "abort",
+        "/uploads/multipart/parts" => "parts",
+        p if p.starts_with("/uploads/download/") => "download",
+        _ => "",
+    }
+}
+
+fn lambda_call_name(action: &str) -> &'static str {
+    match action {
+        "generate_presigned_upload_url" => "url",
+        "generate_presigned_download_url" => "download",
+        "initiate_multipart_upload" => "init",
+        "generate_presigned_part_upload_url" => "part-url",
+        "complete_multipart_upload" => "complete",
+        "abort_multipart_upload" => "abort",
+        "list_parts" => "parts",
+        _ => "",
+    }
+}
+
+fn injected() -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "injected fault (--fault-rate): try again")
+}
+
+/// Test aid (`--fault-rate`): some calls answer 503 before, or after, doing their work.
+pub async fn inject(
+    State(faults): State<Arc<Faults>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 4 * 1024 * 1024).await else {
+        return ApiError::invalid("InvalidJson", "the request body is too large").into_response();
+    };
+    let name = match call_name(parts.uri.path()) {
+        "" => serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("action").and_then(Value::as_str).map(lambda_call_name))
+            .unwrap_or(""),
+        n => n,
+    };
+    let hit = faults.hits(name);
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    if hit && !faults.after {
+        return injected().into_response();
+    }
+    let resp = next.run(req).await;
+    if hit { injected().into_response() } else { resp }
+}
