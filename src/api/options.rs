@@ -1,0 +1,229 @@
+//! Options from JS, checked once: every bad value gets an `InvalidOptions`
+//! error that names the option and what it should be.
+
+use js_sys::{Array, Function, Object, Reflect};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::backend::{Backend, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs};
+use crate::engine::plan::MAX_OBJECT_SIZE;
+use crate::engine::{Config, RetryPolicy, UploadError};
+
+
+pub(super) struct Opts<'a> {
+    obj: &'a JsValue,
+    what: &'a str,
+}
+
+impl<'a> Opts<'a> {
+    pub(super) fn new(obj: &'a JsValue, what: &'a str, known: &[&str]) -> Result<Self, UploadError> {
+        if !obj.is_object() || obj.is_function() {
+            return Err(UploadError::invalid_option(
+                what,
+                format!("{what} must be an object, like {{ key: \"uploads/file.bin\" }}; got {}", describe(obj)),
+            ));
+        }
+        for name in Object::keys(obj.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
+            if !known.contains(&name.as_str()) {
+                let hint = known
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(&name))
+                    .map(|k| format!("did you mean {k}? "))
+                    .unwrap_or_default();
+                return Err(UploadError::invalid_option(
+                    &name,
+                    format!("{what} has an unknown option {name:?}: {hint}known options are {}", known.join(", ")),
+                ));
+            }
+        }
+        Ok(Self { obj, what })
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<JsValue> {
+        Reflect::get(self.obj, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined() && !v.is_null())
+    }
+
+    pub(super) fn string(&self, name: &str) -> Result<Option<String>, UploadError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v.as_string().map(Some).ok_or_else(|| {
+                UploadError::invalid_option(
+                    name,
+                    format!("{}.{name} must be a string; got {}", self.what, describe(&v)),
+                )
+            }),
+        }
+    }
+
+    pub(super) fn required_string(&self, name: &str, example: &str) -> Result<String, UploadError> {
+        match self.string(name)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            _ => Err(UploadError::invalid_option(
+                name,
+                format!("{}.{name} is required: give a non-empty string such as {example:?}", self.what),
+            )),
+        }
+    }
+
+    pub(super) fn integer(&self, name: &str, min: u64, max: u64, unit: &str) -> Result<Option<u64>, UploadError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        match v.as_f64() {
+            Some(n) if n.is_finite() && n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(Some(n as u64)),
+            _ => Err(UploadError::invalid_option(
+                name,
+                format!(
+                    "{}.{name} must be a whole number of {unit} from {min} to {max}; got {}",
+                    self.what,
+                    describe(&v)
+                ),
+            )),
+        }
+    }
+
+    pub(super) fn boolean(&self, name: &str) -> Result<Option<bool>, UploadError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        v.as_bool().map(Some).ok_or_else(|| {
+            UploadError::invalid_option(
+                name,
+                format!("{}.{name} must be true or false; got {}", self.what, describe(&v)),
+            )
+        })
+    }
+
+    pub(super) fn function(&self, name: &str) -> Result<Option<Function>, UploadError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        v.dyn_into::<Function>().map(Some).map_err(|v| {
+            UploadError::invalid_option(name, format!("{}.{name} must be a function; got {}", self.what, describe(&v)))
+        })
+    }
+}
+
+pub(super) fn describe(v: &JsValue) -> String {
+    if v.is_undefined() {
+        "undefined".into()
+    } else if v.is_null() {
+        "null".into()
+    } else if let Some(s) = v.as_string() {
+        format!("the string {s:?}")
+    } else if let Some(n) = v.as_f64() {
+        format!("{n}")
+    } else if v.is_function() {
+        "a function".into()
+    } else if Array::is_array(v) {
+        "an array".into()
+    } else {
+        format!("a value of type {}", v.js_typeof().as_string().unwrap_or_default())
+    }
+}
+
+pub(super) const UPLOADER_OPTIONS: &[&str] = &[
+    "endpoint",
+    "protocol",
+    "partSize",
+    "multipartThreshold",
+    "concurrency",
+    "retryDelays",
+    "partTimeout",
+    "withCredentials",
+    "headers",
+];
+pub(super) const UPLOAD_OPTIONS: &[&str] =
+    &["key", "contentType", "signal", "resume", "onProgress", "onPartComplete", "onRetry", "onResume"];
+
+pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Config, bool), UploadError> {
+    let o = Opts::new(options, "options", UPLOADER_OPTIONS)?;
+    let with_credentials = o.boolean("withCredentials")?.unwrap_or(false);
+    let headers = match o.get("headers") {
+        None => HeaderSource::Fixed(Vec::new()),
+        Some(h) if h.is_function() => HeaderSource::Function(h.unchecked_into()),
+        Some(h) => HeaderSource::Fixed(header_pairs(&h)?),
+    };
+    let protocol = o.get("protocol");
+    let backend = match protocol.as_ref().map(|p| (p.as_string(), p)) {
+        Some((None, p)) if p.is_object() => {
+            if o.get("endpoint").is_some() {
+                return Err(UploadError::invalid_option(
+                    "endpoint",
+                    "options.endpoint and hooks in options.protocol exclude each other: the hooks make the backend calls, drop endpoint",
+                ));
+            }
+            Backend::Hooks(Hooks::from_js(p)?)
+        }
+        Some((Some(name), _)) if name != "rest" && name != "lambda" => {
+            return Err(UploadError::invalid_option(
+                "protocol",
+                format!(
+                    "options.protocol is {name:?}; use \"rest\" (the /uploads/... paths), \"lambda\" (one URL taking the envelope) \
+                     or an object of hooks (createMultipartUpload, signPart, completeMultipartUpload, abortMultipartUpload)"
+                ),
+            ));
+        }
+        Some((None, p)) => {
+            return Err(UploadError::invalid_option(
+                "protocol",
+                format!("options.protocol must be \"rest\", \"lambda\" or an object of hooks; got {}", describe(p)),
+            ));
+        }
+        other => {
+            let lambda = other.is_some_and(|(n, _)| n.as_deref() == Some("lambda"));
+            let endpoint = o.required_string("endpoint", "/api")?;
+            let protocol = if lambda { Protocol::Lambda } else { Protocol::Rest };
+            Backend::Http(HttpBackend::new(&endpoint, protocol, with_credentials, headers))
+        }
+    };
+    let mut cfg = Config::default();
+    if let Some(ps) = o.integer("partSize", 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024, "bytes (5 MiB to 5 GiB)")? {
+        cfg.part_size = ps;
+        cfg.multipart_threshold = Some(ps);
+    }
+    if let Some(t) = o.integer("multipartThreshold", 0, MAX_OBJECT_SIZE, "bytes")? {
+        cfg.multipart_threshold = Some(t);
+    }
+    if !backend.can_presign_put() {
+        // Hooks without signPut: every file goes multipart.
+        cfg.multipart_threshold = None;
+    }
+    if let Some(c) = o.integer("concurrency", 1, 16, "requests")? {
+        cfg.concurrency = c as usize;
+    }
+    if let Some(t) = o.integer("partTimeout", 0, 3_600_000, "milliseconds")? {
+        cfg.part_timeout_ms = t;
+    }
+    if let Some(v) = o.get("retryDelays") {
+        cfg.retry = RetryPolicy { delays_ms: parse_delays(&v)?, ..RetryPolicy::default() };
+    }
+    cfg.validate()?;
+    Ok((backend, cfg, with_credentials))
+}
+
+pub(super) fn parse_delays(v: &JsValue) -> Result<Vec<u64>, UploadError> {
+    let bad = || {
+        UploadError::invalid_option(
+            "retryDelays",
+            format!(
+                "options.retryDelays must be an array of at most 100 delays in milliseconds (0 to 600000), like [0, 1000, 3000]; got {}",
+                describe(v)
+            ),
+        )
+    };
+    if !Array::is_array(v) {
+        return Err(bad());
+    }
+    let arr: &Array = v.unchecked_ref();
+    if arr.length() > 100 {
+        return Err(bad());
+    }
+    arr.iter()
+        .map(|d| match d.as_f64() {
+            Some(n) if n.is_finite() && (0.0..=600_000.0).contains(&n) => Ok(n as u64),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
