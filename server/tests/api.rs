@@ -388,8 +388,8 @@ async fn debug_endpoint_lists_open_uploads_only_when_enabled() {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v, json!({"uploads": [{"key": "dbg/one", "upload_id": id}]}));
     let off = Harness::new().await;
-    let resp = off.http.get(off.url("/uploads/multipart/open")).send().await.expect("sent");
-    assert_ne!(resp.status(), StatusCode::OK);
+    let (st, v) = off.call(reqwest::Method::GET, "/uploads/multipart/open", None).await;
+    assert_eq!((st, error_code(&v)), (StatusCode::NOT_FOUND, "NotFound"), "off by default: {v}");
 }
 
 #[tokio::test]

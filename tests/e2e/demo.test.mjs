@@ -106,8 +106,10 @@ test('three files: one paused and resumed, one cancelled; two stored intact; scr
     const blankShot = await blank.screenshot({ fullPage: true });
     await blank.close();
     assert.ok(shot.length > 4 * blankShot.length, `screenshot has content (${shot.length} bytes vs ${blankShot.length} blank)`);
-    mkdirSync(path.join(root, 'docs'), { recursive: true });
-    writeFileSync(path.join(root, 'docs/widget.png'), shot);
+    // Written under target/ (the README's docs/widget.png is a copy made by hand):
+    // a test run leaves the tree as it was.
+    mkdirSync(path.join(root, 'target/e2e'), { recursive: true });
+    writeFileSync(path.join(root, 'target/e2e/widget.png'), shot);
     assert.deepEqual(errors, []);
     await page.close();
   } finally {
