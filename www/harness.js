@@ -32,10 +32,14 @@ function onProgress(p) {
   $('eta').textContent = p.eta == null ? '' : `ETA ${Math.ceil(p.eta)} s`;
 }
 
+const retryDelays = [];
 function onRetry(r) {
   retries += 1;
+  retryDelays.push(r.delay);
   $('retries').textContent = String(retries);
   $('retries').title = r.error.message;
+  // For the tests: the delay before each retry, in ms.
+  $('retries').dataset.delays = retryDelays.join(',');
 }
 
 function onResume(info) {
