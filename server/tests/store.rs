@@ -347,3 +347,43 @@ async fn a_put_with_chunked_transfer_encoding_is_stored() {
     let (_, got, _) = s.get("chunked/x", false).await;
     assert_eq!(got, body);
 }
+
+#[tokio::test]
+async fn upload_part_copy_copies_a_range_and_refuses_one_past_the_end() {
+    let s = S3::new().await;
+    let source = bytes(6 * MIB + 10, 31);
+    let url = PutObject::new(&s.bucket, Some(&s.creds), "copy/src").sign(EXPIRY);
+    let (st, body, _) = s.send(s.h.http.put(url).body(source.clone())).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let id = s.create("copy/dst", None).await;
+    let copy = |n: u16, range: Option<&str>| {
+        let source = format!("{}/copy/src", s.h.server.s3.bucket);
+        let mut headers = vec![("x-amz-copy-source", source)];
+        headers.extend(range.map(|r| ("x-amz-copy-source-range", r.to_owned())));
+        let mut action = UploadPart::new(&s.bucket, Some(&s.creds), "copy/dst", n, &id);
+        for (k, v) in &headers {
+            action.headers_mut().insert(*k, v.clone());
+        }
+        let mut req = s.h.http.put(action.sign(EXPIRY));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        s.send(req)
+    };
+    // Whole object as part 1, its last 10 bytes as part 2.
+    let (st, body, _) = copy(1, None).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let e1 = tag(&body, "ETag").expect("ETag").replace("&quot;", "\"");
+    let last = format!("bytes={}-{}", 6 * MIB, 6 * MIB + 9);
+    let (st, body, _) = copy(2, Some(&last)).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let e2 = tag(&body, "ETag").expect("ETag").replace("&quot;", "\"");
+    // One byte past the end: InvalidRange, and part 3 is not stored.
+    let past = format!("bytes=0-{}", 6 * MIB + 10);
+    let (st, body, _) = copy(3, Some(&past)).await;
+    assert_eq!((st, tag(&body, "Code")), (StatusCode::RANGE_NOT_SATISFIABLE, Some("InvalidRange")), "{body}");
+    let (st, body) = s.complete("copy/dst", &id, &[(1, &e1), (2, &e2)], "").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (_, got, _) = s.get("copy/dst", false).await;
+    assert_eq!(got, [source.clone(), source[6 * MIB..].to_vec()].concat());
+}

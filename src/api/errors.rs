@@ -43,4 +43,3 @@ pub(crate) fn to_js_error(e: &UploadError) -> JsValue {
         e.cause.as_deref().map_or(JsValue::UNDEFINED, JsValue::from_str),
     )
 }
-

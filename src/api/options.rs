@@ -9,7 +9,6 @@ use crate::backend::{Backend, HeaderSource, Hooks, HttpBackend, Protocol, header
 use crate::engine::plan::MAX_OBJECT_SIZE;
 use crate::engine::{Config, RetryPolicy, UploadError};
 
-
 pub(super) struct Opts<'a> {
     obj: &'a JsValue,
     what: &'a str,
@@ -226,4 +225,3 @@ pub(super) fn parse_delays(v: &JsValue) -> Result<Vec<u64>, UploadError> {
         })
         .collect()
 }
-

@@ -100,4 +100,3 @@ export interface UploadError extends Error {
   cause?: unknown;
 }
 "#;
-

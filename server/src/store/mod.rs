@@ -489,6 +489,30 @@ fn check_conditions(
     Ok(())
 }
 
+/// The bytes `x-amz-copy-source-range: bytes=first-last` names in an object
+/// of `size` bytes: a malformed range is `InvalidArgument`, one past the end
+/// `InvalidRange`.
+fn copy_range(header: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let improper = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last, where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let (first, last) = header.trim().strip_prefix("bytes=").and_then(|r| r.split_once('-')).ok_or_else(improper)?;
+    let (first, last): (u64, u64) = (first.parse().map_err(|_| improper())?, last.parse().map_err(|_| improper())?);
+    if first > last {
+        return Err(improper());
+    }
+    if last >= size {
+        return Err(s3_error!(
+            InvalidRange,
+            "The requested range is not satisfiable: the source object has {size} bytes"
+        ));
+    }
+    Ok(first..last + 1)
+}
+
 /// The segment holding part `n` of an object: a multipart object's part by its
 /// number (numbers may have gaps); any other object has one part, number 1.
 fn segment_of_part(meta: &ObjectMeta, n: i32) -> Option<usize> {
@@ -1148,43 +1172,7 @@ impl S3 for Store {
         let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
         let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref(), algorithm.as_deref()])?;
         let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted).await?;
-        let paths = self.paths(&i.bucket);
-        let part = PartMeta {
-            number: i.part_number,
-            size: written.size,
-            etag: written.md5.clone(),
-            modified_ms: disk::now_ms(),
-            checksums: written.checksums.clone(),
-            file: written.file.clone(),
-        };
-        let replaced = {
-            let mut buckets = self.buckets.lock().await;
-            let u = match Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id) {
-                Ok(u) if !u.completing => u,
-                Ok(_) => {
-                    drop(buckets);
-                    disk::remove(&paths.data(&written.file)).await;
-                    return Err(s3_error!(
-                        OperationAborted,
-                        "The upload is being completed: this part was not stored."
-                    ));
-                }
-                Err(e) => {
-                    drop(buckets);
-                    disk::remove(&paths.data(&written.file)).await;
-                    return Err(e);
-                }
-            };
-            if let Err(e) = disk::write_json(&paths.part(&i.upload_id, i.part_number), &part).await {
-                drop(buckets);
-                disk::remove(&paths.data(&written.file)).await;
-                return Err(internal(e));
-            }
-            u.parts.insert(i.part_number, part)
-        };
-        if let Some(old) = replaced {
-            disk::remove(&paths.data(&old.file)).await;
-        }
+        self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
         let c = written.checksums;
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(quoted(&written.md5)),
@@ -1193,6 +1181,57 @@ impl S3 for Store {
             checksum_crc64nvme: c.crc64nvme,
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
+            ..Default::default()
+        }))
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let i = req.input;
+        if !(1..=10_000).contains(&i.part_number) {
+            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
+        }
+        let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
+            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
+        };
+        let algorithm = {
+            let mut buckets = self.buckets.lock().await;
+            Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?.meta.checksum_algorithm.clone()
+        };
+        let src = self.object(src_bucket, src_key).await?;
+        let cond = check_conditions(
+            &src,
+            i.copy_source_if_match.as_ref(),
+            i.copy_source_if_none_match.as_ref(),
+            i.copy_source_if_modified_since.as_ref(),
+            i.copy_source_if_unmodified_since.as_ref(),
+        );
+        if let Err(e) = cond {
+            return Err(if *e.code() == s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e });
+        }
+        let range = match &i.copy_source_range {
+            None => 0..src.size,
+            Some(r) => copy_range(r, src.size)?,
+        };
+        let wanted = Wanted::new(None, Checksums::default(), &[algorithm.as_deref()])?;
+        let body = read_segments(self.paths(src_bucket), src.segments.clone(), range.start, range.end);
+        let written = self
+            .write_body(&i.bucket, Some(StreamingBlob::wrap(body)), Some((range.end - range.start) as i64), &wanted)
+            .await?;
+        self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
+        let c = written.checksums;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(quoted(&written.md5)),
+                last_modified: Some(timestamp(disk::now_ms())),
+                checksum_crc32: c.crc32,
+                checksum_crc32c: c.crc32c,
+                checksum_crc64nvme: c.crc64nvme,
+                checksum_sha1: c.sha1,
+                checksum_sha256: c.sha256,
+            }),
             ..Default::default()
         }))
     }
@@ -1576,6 +1615,52 @@ fn check_complete(u: &Upload, listed: &[CompletedPart]) -> S3Result<Vec<PartMeta
 }
 
 impl Store {
+    /// Makes `written` part `number` of the upload (one rename); the part it
+    /// replaces is removed. A refusal removes the new data file.
+    async fn commit_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        written: &Written,
+    ) -> S3Result<()> {
+        let paths = self.paths(bucket);
+        let part = PartMeta {
+            number,
+            size: written.size,
+            etag: written.md5.clone(),
+            modified_ms: disk::now_ms(),
+            checksums: written.checksums.clone(),
+            file: written.file.clone(),
+        };
+        let replaced = {
+            let mut buckets = self.buckets.lock().await;
+            let stored = match Store::open_upload(&mut buckets, bucket, key, upload_id) {
+                Ok(u) if u.completing => {
+                    Err(s3_error!(OperationAborted, "The upload is being completed: this part was not stored."))
+                }
+                Ok(u) => match disk::write_json(&paths.part(upload_id, number), &part).await {
+                    Ok(()) => Ok(u.parts.insert(number, part)),
+                    Err(e) => Err(internal(e)),
+                },
+                Err(e) => Err(e),
+            };
+            drop(buckets);
+            match stored {
+                Ok(replaced) => replaced,
+                Err(e) => {
+                    disk::remove(&paths.data(&written.file)).await;
+                    return Err(e);
+                }
+            }
+        };
+        if let Some(old) = replaced {
+            disk::remove(&paths.data(&old.file)).await;
+        }
+        Ok(())
+    }
+
     /// The object a complete makes of `parts`: its ETag, its checksums (composite
     /// from the parts', or full-object by reading it), its segments.
     async fn assemble(
