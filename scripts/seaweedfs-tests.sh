@@ -14,11 +14,20 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  # The weed filer can ignore SIGTERM while it shuts down: KILL what is left.
   kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.1
+  done
+  kill -9 "${pids[@]}" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+# shellcheck source=scripts/wasm-test.sh
+source scripts/wasm-test.sh
 
 bash scripts/seaweedfs.sh "$work/weed" >"$work/weed.out" || { cat "$work/weed.out"; exit 1; }
 endpoint=$(sed -n 's/^s3: //p' "$work/weed.out")
@@ -59,7 +68,7 @@ locked_api=$api
 for t in thirty_three_mib_multipart five_mib_and_one_byte empty_blob pause_and_resume_in_the_middle \
   abort_deletes_the_multipart_upload an_interrupted_upload_resumes_and_sends_only_the_missing_parts \
   hidden_etag_is_etag_not_exposed list_parts_shows_the_stored_parts the_content_type_asked_for_is_stored; do
-  WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" \
+  wasm_test 180 env WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" \
     CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --test browser -- "$t" || rc=1
 done
 exit "$rc"

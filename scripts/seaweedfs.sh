@@ -53,7 +53,7 @@ done
 if [ "$up" -ne 1 ]; then
   echo "SeaweedFS did not come up; the last lines of its logs:" >&2
   for log in "$dir"/*.log; do echo "== $log" >&2; grep -v '^\s' "$log" | tail -n 3 >&2; done
-  kill "${pids[@]}" 2>/dev/null || true
+  kill -9 "${pids[@]}" 2>/dev/null || true
   exit 1
 fi
 # Buckets and their CORS, with boto3 (SigV4 and the CORS document done by AWS's own SDK).
@@ -85,7 +85,7 @@ for attempt in range(40):
 PY
 then
   echo "SeaweedFS did not come up; logs in $dir" >&2
-  kill "${pids[@]}" 2>/dev/null || true
+  kill -9 "${pids[@]}" 2>/dev/null || true
   exit 1
 fi
 echo "s3: $endpoint"

@@ -31,6 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=scripts/wasm-test.sh
+source scripts/wasm-test.sh
+
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 wanted() { [ -z "${S3MP_TIERS:-}" ] || [[ " $S3MP_TIERS " == *" $1 "* ]]; }
 
@@ -111,8 +114,23 @@ start_server() {
 }
 
 # The wasm-bindgen test pages are served from a fixed origin, which the test
-# servers list (credentials are only allowed for listed origins).
-runner_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# servers list (credentials are only allowed for listed origins). The port is
+# taken below Linux's ephemeral range (32768-60999), so that no port handed
+# out meanwhile (to ChromeDriver, say) can be the same one.
+runner_port=$(python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+')
 export WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$runner_port"
 if wanted chrome || wanted firefox; then
   step "start reference servers for the browser tests"
@@ -130,8 +148,8 @@ wasm_tests() {
   local flag=$1 var=$2 driver=$3 rc=0 file
   for file in tests/*.rs; do
     file=$(basename "$file" .rs)
-    env WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="${main_api:-}" S3MP_TEST_API_LOCKED="${locked_api:-}" \
-      "$var=$driver" wasm-pack test --headless "$flag" --test "$file" || rc=1
+    wasm_test 600 env WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="${main_api:-}" \
+      S3MP_TEST_API_LOCKED="${locked_api:-}" "$var=$driver" wasm-pack test --headless "$flag" --test "$file" || rc=1
   done
   return "$rc"
 }

@@ -557,23 +557,6 @@ async fn the_content_type_asked_for_is_stored() {
     }
 }
 
-#[wasm_bindgen(inline_js = r#"
-export function countedSignal() {
-  const controller = new AbortController();
-  const signal = controller.signal;
-  const live = new Set();
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = (type, fn, opts) => { if (type === 'abort') live.add(fn); add(type, fn, opts); };
-  signal.removeEventListener = (type, fn, opts) => { if (type === 'abort') live.delete(fn); remove(type, fn, opts); };
-  return { signal, live: () => live.size };
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = countedSignal)]
-    fn counted_signal() -> JsValue;
-}
-
 /// The `abort` listener an upload adds to the caller's signal goes when the
 /// upload ends (done or failed): one signal can serve many uploads.
 #[wasm_bindgen_test]
@@ -603,30 +586,6 @@ async fn the_signal_listener_is_removed_when_the_upload_ends() {
     assert_eq!(live(), 0.0, "failed: no listener left");
 }
 
-#[wasm_bindgen(inline_js = r#"
-// Wraps REST hooks: the first signPart call never answers (until its signal
-// aborts); records whether that signal was aborted.
-export function hangingFirstSign(rest) {
-  const seen = { hung: 0, abortedOnTimeout: false };
-  const sign = rest.hooks.signPart;
-  let first = true;
-  rest.hooks.signPart = (args) => {
-    if (!first) return sign(args);
-    first = false;
-    seen.hung += 1;
-    return new Promise((_, reject) => args.signal.addEventListener('abort', () => {
-      seen.abortedOnTimeout = true;
-      reject(new DOMException('aborted', 'AbortError'));
-    }));
-  };
-  return seen;
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = hangingFirstSign)]
-    fn hanging_first_sign(rest: &JsValue) -> JsValue;
-}
-
 /// A backend call that never answers is cancelled (its signal aborted) after
 /// the call timeout and retried: the upload does not stall for ever.
 #[wasm_bindgen_test]
@@ -642,25 +601,6 @@ async fn a_hook_that_never_answers_times_out_and_is_retried() {
     assert_eq!(get(&seen, "abortedOnTimeout").as_bool(), Some(true), "the hung call's signal was aborted");
     assert!(!report.borrow().retries.is_empty(), "the timed-out call was retried");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
-}
-
-#[wasm_bindgen(inline_js = r#"
-// Wraps REST hooks: listParts throws a TypeError (as fetch does offline)
-// while `state.fail` is set; counts its calls.
-export function flakyListParts(rest) {
-  const state = { fail: false, calls: 0 };
-  const list = rest.hooks.listParts;
-  rest.hooks.listParts = (args) => {
-    state.calls += 1;
-    if (state.fail) return Promise.reject(new TypeError('Failed to fetch'));
-    return list(args);
-  };
-  return state;
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = flakyListParts)]
-    fn flaky_list_parts(rest: &JsValue) -> JsValue;
 }
 
 /// When the parts of a resumable upload cannot be listed for now (the backend

@@ -101,6 +101,45 @@ export function restHooks(api, mangle) {
   };
 }
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+export function countedSignal() {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const live = new Set();
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = (type, fn, opts) => { if (type === 'abort') live.add(fn); add(type, fn, opts); };
+  signal.removeEventListener = (type, fn, opts) => { if (type === 'abort') live.delete(fn); remove(type, fn, opts); };
+  return { signal, live: () => live.size };
+}
+// Wraps REST hooks: the first signPart call never answers (until its signal
+// aborts); records whether that signal was aborted.
+export function hangingFirstSign(rest) {
+  const seen = { hung: 0, abortedOnTimeout: false };
+  const sign = rest.hooks.signPart;
+  let first = true;
+  rest.hooks.signPart = (args) => {
+    if (!first) return sign(args);
+    first = false;
+    seen.hung += 1;
+    return new Promise((_, reject) => args.signal.addEventListener('abort', () => {
+      seen.abortedOnTimeout = true;
+      reject(new DOMException('aborted', 'AbortError'));
+    }));
+  };
+  return seen;
+}
+// Wraps REST hooks: listParts throws a TypeError (as fetch does offline)
+// while `state.fail` is set; counts its calls.
+export function flakyListParts(rest) {
+  const state = { fail: false, calls: 0 };
+  const list = rest.hooks.listParts;
+  rest.hooks.listParts = (args) => {
+    state.calls += 1;
+    if (state.fail) return Promise.reject(new TypeError('Failed to fetch'));
+    return list(args);
+  };
+  return state;
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = trackXhr)]
@@ -113,6 +152,12 @@ extern "C" {
     pub fn rest_hooks(api: &str, mangle: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = sleep)]
     fn sleep_promise(ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = countedSignal)]
+    pub fn counted_signal() -> JsValue;
+    #[wasm_bindgen(js_name = hangingFirstSign)]
+    pub fn hanging_first_sign(rest: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = flakyListParts)]
+    pub fn flaky_list_parts(rest: &JsValue) -> JsValue;
 }
 
 #[wasm_bindgen]
