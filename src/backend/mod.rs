@@ -44,27 +44,44 @@ async fn bounded<T, Fut>(parent: &AbortSignal, call: impl FnOnce(AbortSignal) ->
 where
     Fut: std::future::Future<Output = Result<T, CallError>>,
 {
+    let Ok(controller) = web_sys::AbortController::new() else { return call(parent.clone()).await };
+    let mut out = None;
+    let run = call(controller.signal());
+    let finished = race_deadline(parent, &controller, Box::pin(async { out = Some(run.await) })).await;
+    match out {
+        Some(result) if finished => result,
+        _ => Err(CallError::Transient(Failure::Timeout)),
+    }
+}
+
+/// Runs `call` until it ends (true) or [`CALL_TIMEOUT_MS`] passes (false,
+/// and `controller` is aborted); `parent`'s abort aborts `controller`. Not
+/// generic, so that its code exists once, whatever the calls return.
+async fn race_deadline(
+    parent: &AbortSignal,
+    controller: &web_sys::AbortController,
+    call: futures::future::LocalBoxFuture<'_, ()>,
+) -> bool {
     use futures::FutureExt as _;
     use wasm_bindgen::closure::Closure;
-    let Ok(controller) = web_sys::AbortController::new() else { return call(parent.clone()).await };
     let child = controller.clone();
     let on_abort = Closure::<dyn FnMut()>::new(move || child.abort());
     if parent.aborted() {
         controller.abort();
     }
     let _ = parent.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-    let run = call(controller.signal()).fuse();
+    let run = call.fuse();
     let timeout = gloo_timers::future::TimeoutFuture::new(CALL_TIMEOUT_MS).fuse();
     futures::pin_mut!(run, timeout);
-    let result = futures::select! {
-        r = run => r,
+    let finished = futures::select! {
+        () = run => true,
         () = timeout => {
             controller.abort();
-            Err(CallError::Transient(Failure::Timeout))
+            false
         }
     };
     let _ = parent.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-    result
+    finished
 }
 
 /// A signal for a backend call that nothing else cancels.

@@ -131,8 +131,10 @@ impl Session {
     /// A session writing `entry`.
     pub fn new(mut entry: Entry) -> Rc<Self> {
         // Kept sorted by part number: a part's write is a binary search.
-        entry.parts.sort_by_key(|(n, _)| *n);
-        entry.parts.dedup_by_key(|(n, _)| *n);
+        let stored = std::mem::take(&mut entry.parts);
+        for (part, etag) in stored {
+            set_part(&mut entry.parts, part, &etag);
+        }
         Rc::new(Self {
             entry: RefCell::new(entry),
             last_write_ms: std::cell::Cell::new(0),
@@ -200,11 +202,7 @@ impl Session {
             if e.upload_id.is_empty() {
                 return;
             }
-            // Sorted by number (parts mostly end in order: this appends).
-            match e.parts.binary_search_by_key(&part, |(n, _)| *n) {
-                Ok(i) => etag.clone_into(&mut e.parts[i].1),
-                Err(i) => e.parts.insert(i, (part, etag.to_owned())),
-            }
+            set_part(&mut e.parts, part, etag);
             e.updated_ms = now_ms;
         }
         if now_ms >= self.last_write_ms.get() + PART_WRITE_INTERVAL_MS {
@@ -230,5 +228,14 @@ impl Session {
         self.sample_wanted.borrow_mut().take();
         let id = self.entry.borrow().id.clone();
         spawn_local(async move { delete(&id).await });
+    }
+}
+
+/// Records `part`'s ETag in `parts`, kept sorted by number (parts mostly end
+/// in order: this appends).
+fn set_part(parts: &mut Vec<(u16, String)>, part: u16, etag: &str) {
+    match parts.binary_search_by_key(&part, |(n, _)| *n) {
+        Ok(i) => etag.clone_into(&mut parts[i].1),
+        Err(i) => parts.insert(i, (part, etag.to_owned())),
     }
 }

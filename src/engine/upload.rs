@@ -8,7 +8,7 @@
 //! how far along we are — is made here, so it is tested natively with scripted
 //! event sequences.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::engine::error::{ErrorCode, UploadError};
 use crate::engine::plan::{DEFAULT_PART_SIZE, Plan};
@@ -265,28 +265,66 @@ enum PartState {
     Done { etag: String },
 }
 
+/// A set kept sorted, highest first, in a `Vec`: the lowest is at the end
+/// (taken in O(1)); an insert or a removal is a binary search and a shift.
+/// (Much less code in the WASM module than a `BTreeSet`.)
+#[derive(Debug, Clone, PartialEq)]
+struct Sorted<T>(Vec<T>);
+
+impl<T: Ord + Copy> Sorted<T> {
+    /// A set of `items` (in any order).
+    fn of(items: impl IntoIterator<Item = T>) -> Self {
+        let mut set = Self(Vec::new());
+        for v in items {
+            set.insert(v);
+        }
+        set
+    }
+    fn insert(&mut self, v: T) {
+        if let Err(i) = self.0.binary_search_by(|x| v.cmp(x)) {
+            self.0.insert(i, v);
+        }
+    }
+    fn remove(&mut self, v: T) {
+        if let Ok(i) = self.0.binary_search_by(|x| v.cmp(x)) {
+            self.0.remove(i);
+        }
+    }
+    /// The lowest.
+    fn first(&self) -> Option<T> {
+        self.0.last().copied()
+    }
+    /// Lowest first.
+    fn ascending(&self) -> Vec<T> {
+        self.0.iter().rev().copied().collect()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// Where the parts are, by state, kept with every change of state: the
 /// scheduler looks only at the parts that can move (running, ready, waiting,
 /// the lowest pending ones), so the cost of an event does not grow with the
 /// number of parts.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Index {
-    pending: BTreeSet<usize>,
-    ready: BTreeSet<usize>,
-    running: BTreeSet<usize>,
+    pending: Sorted<usize>,
+    ready: Sorted<usize>,
+    running: Sorted<usize>,
     /// (until when, part index)
-    waiting: BTreeSet<(u64, usize)>,
+    waiting: Sorted<(u64, usize)>,
     signing: usize,
     done: usize,
 }
 
 impl Index {
     fn update(&mut self, idx: usize, state: &PartState, add: bool) {
-        fn set<T: Ord>(s: &mut BTreeSet<T>, v: T, add: bool) {
+        fn set<T: Ord + Copy>(s: &mut Sorted<T>, v: T, add: bool) {
             if add {
                 s.insert(v);
             } else {
-                s.remove(&v);
+                s.remove(v);
             }
         }
         match state {
@@ -300,11 +338,26 @@ impl Index {
     }
 
     fn of(parts: &[Part]) -> Self {
-        let mut index = Self::default();
-        for (i, p) in parts.iter().enumerate() {
-            index.update(i, &p.state, true);
+        // Highest index first: each insert lands at the end of its set.
+        let pick = |f: fn(&PartState) -> bool| -> Vec<usize> {
+            parts.iter().enumerate().rev().filter(|(_, p)| f(&p.state)).map(|(i, _)| i).collect()
+        };
+        let waiting: Vec<(u64, usize)> = parts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match p.state {
+                PartState::Waiting { until_ms } => Some((until_ms, i)),
+                _ => None,
+            })
+            .collect();
+        Self {
+            pending: Sorted::of(pick(|s| matches!(s, PartState::Pending))),
+            ready: Sorted::of(pick(|s| matches!(s, PartState::Ready { .. }))),
+            running: Sorted::of(pick(|s| matches!(s, PartState::Running { .. }))),
+            waiting: Sorted::of(waiting),
+            signing: pick(|s| matches!(s, PartState::Signing)).len(),
+            done: pick(|s| matches!(s, PartState::Done { .. })).len(),
         }
-        index
     }
 }
 
@@ -499,9 +552,9 @@ impl Upload {
             Phase::Uploading => {}
             _ => return None,
         }
-        let mut t = self.index.waiting.first().map(|&(until, _)| until);
+        let mut t = self.index.waiting.first().map(|(until, _)| until);
         if self.cfg.part_timeout_ms > 0 && self.online {
-            for &i in &self.index.running {
+            for i in self.index.running.ascending() {
                 if let PartState::Running { last_progress_ms, .. } = self.parts[i].state {
                     let due = last_progress_ms + self.cfg.part_timeout_ms;
                     t = Some(t.map_or(due, |t| t.min(due)));
@@ -518,7 +571,7 @@ impl Upload {
             return;
         }
         self.paused = true;
-        for i in self.index.running.clone() {
+        for i in self.index.running.ascending() {
             if let PartState::Running { url, resign_at, .. } = &self.parts[i].state {
                 let ready = PartState::Ready { url: url.clone(), resign_at: *resign_at };
                 self.cancel_running(i, ready);
@@ -588,7 +641,7 @@ impl Upload {
         self.progress.reset_speed();
         if online {
             // Stall timers start again: no progress was possible while offline.
-            for &i in &self.index.running {
+            for i in self.index.running.ascending() {
                 if let PartState::Running { last_progress_ms, .. } = &mut self.parts[i].state {
                     *last_progress_ms = now_ms;
                 }
@@ -847,7 +900,7 @@ impl Upload {
         if matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) {
             return;
         }
-        for i in self.index.running.clone() {
+        for i in self.index.running.ascending() {
             self.cancel_running(i, PartState::Pending);
         }
         let init_in_flight = self.phase == Phase::Initiating;
@@ -919,7 +972,7 @@ impl Upload {
     fn schedule_parts(&mut self, now_ms: u64, free: &mut usize) {
         // Stalls: a running PUT with no progress for part_timeout is cancelled and retried.
         if self.cfg.part_timeout_ms > 0 && self.online {
-            for i in self.index.running.clone() {
+            for i in self.index.running.ascending() {
                 if let PartState::Running { last_progress_ms, .. } = self.parts[i].state
                     && now_ms >= last_progress_ms + self.cfg.part_timeout_ms
                 {
@@ -931,7 +984,7 @@ impl Upload {
                 }
             }
         }
-        while let Some(&(until_ms, i)) = self.index.waiting.first() {
+        while let Some((until_ms, i)) = self.index.waiting.first() {
             if until_ms > now_ms {
                 break;
             }
@@ -950,8 +1003,7 @@ impl Upload {
         let concurrency = self.cfg.concurrency;
         let mut running = self.index.running.len();
         // Start PUTs on ready URLs, lowest part first.
-        let ready: Vec<usize> = self.index.ready.iter().copied().collect();
-        for i in ready {
+        for i in self.index.ready.ascending() {
             if running >= concurrency || *free == 0 {
                 break;
             }
@@ -982,7 +1034,7 @@ impl Upload {
         // that no PUT waits on a signature round trip.
         let mut ahead = self.index.signing + self.index.ready.len();
         while ahead < concurrency {
-            let Some(&i) = self.index.pending.first() else { break };
+            let Some(i) = self.index.pending.first() else { break };
             self.set_state(i, PartState::Signing);
             self.out.push_back(Action::Sign { part: i as u16 + 1, upload_id: self.upload_id.clone() });
             ahead += 1;
