@@ -216,13 +216,7 @@ impl S3Client {
                 action.set_part_number_marker(m);
             }
             let body = self.send(self.http.get(action.sign(SELF_CALL_EXPIRY))).await?;
-            // moto names the root ListPartsResponse; S3 (and rusty-s3) ListPartsResult.
-            let body = if body.contains("<ListPartsResponse") {
-                body.replace("<ListPartsResponse", "<ListPartsResult")
-                    .replace("</ListPartsResponse>", "</ListPartsResult>")
-            } else {
-                body
-            };
+            let body = list_parts_root(body);
             let page = ListParts::parse_response(&body)
                 .map_err(|e| ApiError::bad_gateway(format!("S3 sent a ListParts reply that is not valid XML: {e}")))?;
             parts.extend(page.parts.into_iter().map(|p| StoredPart {
@@ -308,6 +302,16 @@ impl S3Client {
     }
 }
 
+/// moto names the root of its ListParts reply `ListPartsResponse`; S3 (and
+/// rusty-s3's parser) `ListPartsResult`. The rest of moto's document is S3's.
+fn list_parts_root(body: String) -> String {
+    if body.contains("<ListPartsResponse") {
+        body.replace("<ListPartsResponse", "<ListPartsResult").replace("</ListPartsResponse>", "</ListPartsResult>")
+    } else {
+        body
+    }
+}
+
 /// The body of CompleteMultipartUpload.
 fn complete_body(parts: &[(u16, String)]) -> Result<String, ApiError> {
     #[derive(serde::Serialize)]
@@ -356,6 +360,21 @@ pub fn multipart_etag(etags: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_moto_list_parts_reply_is_read() {
+        let part = "<Part><PartNumber>2</PartNumber><ETag>\"abc\"</ETag><Size>5</Size>\
+                    <LastModified>2026-01-01T00:00:00.000Z</LastModified></Part>";
+        let tail = "<MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>";
+        let moto = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListPartsResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+             {part}{tail}</ListPartsResponse>"
+        );
+        assert!(ListParts::parse_response(&moto).is_err(), "as it is, moto's reply does not parse");
+        let page = ListParts::parse_response(&list_parts_root(moto)).expect("parsed");
+        assert_eq!(page.parts.len(), 1);
+        assert_eq!((page.parts[0].number, page.parts[0].etag.as_str(), page.parts[0].size), (2, "\"abc\"", 5));
+    }
 
     #[test]
     fn complete_body_keeps_part_numbers_and_escapes() {
