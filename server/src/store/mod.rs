@@ -519,6 +519,34 @@ fn segment_of_part(meta: &ObjectMeta, n: i32) -> Option<usize> {
     if meta.parts.is_empty() { (n == 1).then_some(0) } else { meta.parts.iter().position(|p| p.number == n) }
 }
 
+/// The copy-source conditions of CopyObject and UploadPartCopy: as
+/// [`check_conditions`], but a failed one is always 412 (S3 never answers 304
+/// to a copy).
+fn check_copy_source_conditions(
+    src: &ObjectMeta,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> S3Result<()> {
+    check_conditions(src, if_match, if_none_match, if_modified_since, if_unmodified_since)
+        .map_err(|e| if *e.code() == s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e })
+}
+
+/// S3's part numbers: 1..=10,000.
+fn check_part_number(n: i32) -> S3Result<()> {
+    if (1..=10_000).contains(&n) {
+        Ok(())
+    } else {
+        Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
+    }
+}
+
+/// The ETag a complete lists for a part, unquoted.
+fn listed_etag(part: &CompletedPart) -> String {
+    part.e_tag.as_ref().map(|t| t.value().trim_matches('"').to_owned()).unwrap_or_default()
+}
+
 fn checksum_type_of(meta: &ObjectMeta) -> Option<ChecksumType> {
     meta.checksum_type.clone().map(ChecksumType::from)
 }
@@ -543,10 +571,10 @@ fn list_keys<'a>(
         let rolled = delimiter
             .filter(|d| !d.is_empty())
             .and_then(|d| key[prefix.len()..].find(d).map(|i| key[..prefix.len() + i + d.len()].to_owned()));
-        if let Some(p) = &rolled {
-            if prefixes.last() == Some(p) || after.is_some_and(|a| a.starts_with(p.as_str())) {
-                continue;
-            }
+        if let Some(p) = &rolled
+            && (prefixes.last() == Some(p) || after.is_some_and(|a| a.starts_with(p.as_str())))
+        {
+            continue;
         }
         if contents.len() + prefixes.len() >= max {
             truncated = true;
@@ -1024,17 +1052,13 @@ impl S3 for Store {
             return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
         };
         let src = self.object(src_bucket, src_key).await?;
-        let cond = check_conditions(
+        check_copy_source_conditions(
             &src,
             i.copy_source_if_match.as_ref(),
             i.copy_source_if_none_match.as_ref(),
             i.copy_source_if_modified_since.as_ref(),
             i.copy_source_if_unmodified_since.as_ref(),
-        );
-        if let Err(e) = cond {
-            // A failed copy-source condition is always 412 (S3 never answers 304 to a copy).
-            return Err(if *e.code() == s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e });
-        }
+        )?;
         let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
         if &**src_bucket == i.bucket.as_str() && &**src_key == i.key.as_str() && !replace {
             return Err(s3_error!(
@@ -1154,9 +1178,7 @@ impl S3 for Store {
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let i = req.input;
-        if !(1..=10_000).contains(&i.part_number) {
-            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
-        }
+        check_part_number(i.part_number)?;
         let algorithm = {
             let mut buckets = self.buckets.lock().await;
             let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
@@ -1190,9 +1212,7 @@ impl S3 for Store {
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let i = req.input;
-        if !(1..=10_000).contains(&i.part_number) {
-            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
-        }
+        check_part_number(i.part_number)?;
         let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
             return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
         };
@@ -1201,16 +1221,13 @@ impl S3 for Store {
             Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?.meta.checksum_algorithm.clone()
         };
         let src = self.object(src_bucket, src_key).await?;
-        let cond = check_conditions(
+        check_copy_source_conditions(
             &src,
             i.copy_source_if_match.as_ref(),
             i.copy_source_if_none_match.as_ref(),
             i.copy_source_if_modified_since.as_ref(),
             i.copy_source_if_unmodified_since.as_ref(),
-        );
-        if let Err(e) = cond {
-            return Err(if *e.code() == s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e });
-        }
+        )?;
         let range = match &i.copy_source_range {
             None => 0..src.size,
             Some(r) => copy_range(r, src.size)?,
@@ -1373,6 +1390,9 @@ impl S3 for Store {
         let i = req.input;
         let paths = self.paths(&i.bucket);
         let listed: Vec<CompletedPart> = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+        // The parts as listed, (number, ETag unquoted): what a repeated complete is compared by.
+        let listed_pairs: Vec<(i32, String)> =
+            listed.iter().map(|p| (p.part_number.unwrap_or(0), listed_etag(p))).collect();
         // Checked and claimed under the lock; nothing changes before every check passed.
         let (meta, chosen) = {
             let mut buckets = self.buckets.lock().await;
@@ -1386,16 +1406,7 @@ impl S3 for Store {
             if let Some(done) = &u.completed {
                 // A repeated complete with the same parts: the first one's result,
                 // while that object is still there.
-                let same: Vec<(i32, String)> = listed
-                    .iter()
-                    .map(|p| {
-                        (
-                            p.part_number.unwrap_or(0),
-                            p.e_tag.as_ref().map(|t| t.value().trim_matches('"').to_owned()).unwrap_or_default(),
-                        )
-                    })
-                    .collect();
-                if let Some(object) = current.filter(|o| o.etag == done.etag && same == done.parts) {
+                if let Some(object) = current.filter(|o| o.etag == done.etag && listed_pairs == done.parts) {
                     return Ok(S3Response::new(complete_output(&i.bucket, &object, location)));
                 }
                 return Err(no_such_upload());
@@ -1442,19 +1453,7 @@ impl S3 for Store {
                 return Err(e);
             }
         };
-        let done = CompletedMeta {
-            key: i.key.clone(),
-            etag: object.etag.clone(),
-            parts: listed
-                .iter()
-                .map(|p| {
-                    (
-                        p.part_number.unwrap_or(0),
-                        p.e_tag.as_ref().map(|t| t.value().trim_matches('"').to_owned()).unwrap_or_default(),
-                    )
-                })
-                .collect(),
-        };
+        let done = CompletedMeta { key: i.key.clone(), etag: object.etag.clone(), parts: listed_pairs };
         let out = complete_output(&i.bucket, &object, location);
         // The commit: the completed marker, then the object (one rename each).
         // Should either fail, the upload is left as it was: open, its parts whole.
@@ -1573,7 +1572,7 @@ fn check_complete(u: &Upload, listed: &[CompletedPart]) -> S3Result<Vec<PartMeta
                 "One or more of the specified parts could not be found. Part {number} was never uploaded."
             )
         })?;
-        let given = part.e_tag.as_ref().map(|t| t.value().trim_matches('"').to_owned()).unwrap_or_default();
+        let given = listed_etag(part);
         if given != stored.etag {
             return Err(s3_error!(
                 InvalidPart,
