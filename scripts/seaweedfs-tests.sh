@@ -26,8 +26,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-# shellcheck source=scripts/wasm-test.sh
-source scripts/wasm-test.sh
+# shellcheck source=scripts/test-lib.sh
+source scripts/test-lib.sh
 
 bash scripts/seaweedfs.sh "$work/weed" >"$work/weed.out" || { cat "$work/weed.out"; exit 1; }
 endpoint=$(sed -n 's/^s3: //p' "$work/weed.out")
@@ -45,19 +45,10 @@ S3MP_TEST_S3_ENDPOINT=$endpoint S3MP_TEST_S3_ACCESS_KEY=$access S3MP_TEST_S3_SEC
   --skip bad_input_gets_a_4xx_with_error_json || rc=1
 
 origin="http://${WASM_BINDGEN_TEST_ADDRESS:?set by test.sh}"
-start() { # start NAME ARGS...: a reference server on SeaweedFS; prints its API URL
-  local name=$1
-  shift
-  ./target/debug/s3-multipart-server --listen 127.0.0.1:0 --s3-endpoint "$endpoint" --access-key "$access" \
-    --secret-key "$secret" --allow-origins "$origin" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    api=$(sed -n 's/^api and demo: //p' "$work/$name.out")
-    [ -n "$api" ] && return 0
-    sleep 0.1
-  done
-  cat "$work/$name.err" >&2
-  return 1
+start() { # start NAME ARGS...: a reference server on SeaweedFS; sets $api
+  start_reference_server "$work" "$1" --s3-endpoint "$endpoint" --access-key "$access" --secret-key "$secret" \
+    --allow-origins "$origin" "${@:2}" || return 1
+  pids+=("$server_pid")
 }
 start main --bucket uploads --debug-endpoints || exit 1
 main_api=$api

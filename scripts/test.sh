@@ -31,8 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=scripts/wasm-test.sh
-source scripts/wasm-test.sh
+# shellcheck source=scripts/test-lib.sh
+source scripts/test-lib.sh
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 wanted() { [ -z "${S3MP_TIERS:-}" ] || [[ " $S3MP_TIERS " == *" $1 "* ]]; }
@@ -95,22 +95,12 @@ if [ "$built" -eq 0 ]; then
 fi
 tarball=$(cat "$work/tarball" 2>/dev/null || true)
 
-# start_server NAME ARGS...: starts a reference server on free ports; sets $api.
+# start_server NAME ARGS...: a reference server with its embedded store, on free ports; sets $api.
 start_server() {
   local name=$1
   shift
-  ./target/debug/s3-multipart-server --listen 127.0.0.1:0 --s3-listen 127.0.0.1:0 --data-dir "$work/$name" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  server_pids+=($!)
-  api=""
-  for _ in $(seq 100); do
-    api=$(sed -n 's/^api and demo: //p' "$work/$name.out")
-    [ -n "$api" ] && return 0
-    sleep 0.1
-  done
-  cat "$work/$name.err" >&2
-  echo "the $name server did not start" >&2
-  return 1
+  start_reference_server "$work" "$name" --s3-listen 127.0.0.1:0 --data-dir "$work/$name" "$@" || return 1
+  server_pids+=("$server_pid")
 }
 
 # The wasm-bindgen test pages are served from a fixed origin, which the test

@@ -1,4 +1,23 @@
-# Sourced by test.sh and seaweedfs-tests.sh.
+# Sourced by test.sh and seaweedfs-tests.sh: what both need.
+
+# start_reference_server DIR NAME ARGS...: starts the built reference server
+# (API on a free port) with ARGS, its output in DIR/NAME.out and .err; sets
+# $server_pid, and $api to the API's URL once it listens (fails after 10 s).
+start_reference_server() {
+  local dir=$1 name=$2
+  shift 2
+  ./target/debug/s3-multipart-server --listen 127.0.0.1:0 "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
+  server_pid=$!
+  api=""
+  for _ in $(seq 100); do
+    api=$(sed -n 's/^api and demo: //p' "$dir/$name.out")
+    [ -n "$api" ] && return 0
+    sleep 0.1
+  done
+  cat "$dir/$name.err" >&2
+  echo "the $name server did not start" >&2
+  return 1
+}
 #
 # wasm_test LIMIT COMMAND...: runs one `wasm-pack test` invocation, killed
 # (with the test runner, the driver and the browser: timeout signals its whole
