@@ -9,7 +9,6 @@ mod types;
 
 use std::rc::Rc;
 
-use futures::FutureExt;
 use futures::channel::mpsc::unbounded;
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::JsCast;
@@ -19,7 +18,8 @@ use web_sys::{AbortSignal, Blob};
 use crate::backend::{Backend, CallError, fresh_signal, js_object as object};
 use crate::browser::budget::Budget;
 use crate::browser::driver::{self, Control, Job, Observer};
-use crate::browser::{journal, resuming};
+use crate::browser::journal;
+use crate::engine::coordinator::{Coordinator, Subject};
 use crate::engine::{Config, ErrorCode, Progress, Upload, UploadError};
 use errors::to_js_error;
 use options::*;
@@ -259,20 +259,21 @@ impl Uploader {
             listener = Some((signal, on_abort));
         }
         let job = Job { file: file.clone(), key: key.clone(), content_type, with_credentials: self.with_credentials };
-        let (backend, budget, cfg) = (self.backend.clone(), self.budget.clone(), self.cfg.clone());
-        let lookup = (resume && !upload.plan().single).then(|| {
-            let subject = resuming::Subject {
-                file: job.file.clone(),
-                key: key.clone(),
-                content_type: job.content_type.clone(),
-                cfg: cfg.clone(),
-                seed,
-            };
-            resuming::look_up(subject, backend.clone()).boxed_local()
-        });
+        let (name, last_modified) =
+            file.dyn_ref::<web_sys::File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();
+        let subject = Subject {
+            endpoint: self.backend.label(),
+            key: key.clone(),
+            name,
+            size,
+            last_modified,
+            content_type: job.content_type.clone(),
+        };
+        let coord = Coordinator::new(upload, subject, self.cfg.clone(), seed, resume, driver::now_ms());
+        let (backend, budget) = (self.backend.clone(), self.budget.clone());
         let observer = Rc::new(observer);
         let promise = wasm_bindgen_futures::future_to_promise(async move {
-            let run = driver::run(upload, job, backend, budget, observer, lookup, ctl_rx);
+            let run = driver::run(coord, job, backend, budget, observer, ctl_rx);
             let outcome = run.await;
             if let Some((signal, on_abort)) = listener {
                 let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());

@@ -6,27 +6,17 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-use futures::future::{Fuse, FusedFuture, LocalBoxFuture};
 use futures::{FutureExt, StreamExt};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Blob};
 
-use crate::backend::{Backend, CallError};
+use crate::backend::{Backend, CallError, fresh_signal};
 use crate::browser::budget::Budget;
-use crate::browser::journal::Session;
+use crate::browser::journal;
 use crate::browser::xhr::{self, XhrPut};
-use crate::engine::{Action, Call, Event, Failure, Outcome, Progress, Upload, UploadError};
-
-/// What the application can do to a running upload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Stop sending, keep what is stored.
-    Pause,
-    /// Go on after a pause.
-    Resume,
-    /// Stop and delete the multipart upload.
-    Abort,
-}
+pub use crate::engine::coordinator::Control;
+use crate::engine::coordinator::{CallEnd, Coordinator, Gen, Input, Step};
+use crate::engine::{Action, Call, Event, Failure, Outcome, Progress, UploadError};
 
 /// Callbacks into the application.
 pub trait Observer {
@@ -60,13 +50,13 @@ pub fn now_ms() -> u64 {
 
 /// The running PUTs of one upload; each holds a slot of the shared budget.
 struct Puts {
-    running: HashMap<u16, (u32, XhrPut)>,
+    running: HashMap<(Gen, u16), (u32, XhrPut)>,
     budget: Rc<Budget>,
 }
 
 impl Puts {
-    fn insert(&mut self, part: u16, attempt: u32, put: XhrPut) {
-        if self.running.insert(part, (attempt, put)).is_some() {
+    fn insert(&mut self, g: Gen, part: u16, attempt: u32, put: XhrPut) {
+        if self.running.insert((g, part), (attempt, put)).is_some() {
             self.budget.release();
         }
     }
@@ -74,18 +64,18 @@ impl Puts {
     /// Ends (aborting if need be) the PUT of `part`, if one runs, and frees its
     /// slot. With `attempt`, only that attempt: a late event of an earlier
     /// attempt must not end the one running now.
-    fn end(&mut self, part: u16, attempt: Option<u32>) {
-        if self.running.get(&part).is_some_and(|(a, _)| attempt.is_none_or(|want| *a == want)) {
-            self.running.remove(&part);
+    fn end(&mut self, g: Gen, part: u16, attempt: Option<u32>) {
+        if self.running.get(&(g, part)).is_some_and(|(a, _)| attempt.is_none_or(|want| *a == want)) {
+            self.running.remove(&(g, part));
             self.budget.release();
         }
     }
-}
 
-impl Puts {
-    /// Ends (aborts) every running PUT and frees their slots.
-    fn end_all(&mut self) {
-        for _ in self.running.drain() {
+    /// Ends (aborts) every running PUT of engine `g` and frees their slots.
+    fn end_gen(&mut self, g: Gen) {
+        let before = self.running.len();
+        self.running.retain(|(r, _), _| *r != g);
+        for _ in self.running.len()..before {
             self.budget.release();
         }
     }
@@ -93,7 +83,9 @@ impl Puts {
 
 impl Drop for Puts {
     fn drop(&mut self) {
-        self.end_all();
+        for _ in self.running.drain() {
+            self.budget.release();
+        }
     }
 }
 
@@ -110,11 +102,11 @@ struct ConnectivityListener {
 }
 
 impl ConnectivityListener {
-    fn new(tx: UnboundedSender<Event>) -> Option<Self> {
+    fn new(tx: UnboundedSender<Input>) -> Option<Self> {
         use wasm_bindgen::JsCast;
         let target: web_sys::EventTarget = js_sys::global().dyn_into().ok()?;
         let callback = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-            let _ = tx.unbounded_send(Event::Connectivity { online: e.type_() == "online" });
+            let _ = tx.unbounded_send(Input::Connectivity(e.type_() == "online"));
         });
         for ev in ["online", "offline"] {
             target.add_event_listener_with_callback(ev, callback.as_ref().unchecked_ref()).ok()?;
@@ -132,312 +124,274 @@ impl Drop for ConnectivityListener {
     }
 }
 
-/// One engine at work: its actions carried out, its events (on a channel of
-/// its own, so that a replaced engine's late events cannot reach the next
-/// one) fed back in.
-struct Runner {
-    upload: Upload,
-    tx: UnboundedSender<Event>,
-    rx: UnboundedReceiver<Event>,
+/// Carries out a [`Coordinator`]'s steps in the browser and feeds the
+/// results back in: the engines' requests (XHR PUTs, backend calls), the
+/// journal's reads and writes, the content sample's hash, the application's
+/// callbacks. Events arrive on one channel, tagged with the engine's
+/// generation, so a replaced engine's late events reach only it.
+struct Executor {
+    coord: Coordinator,
+    tx: UnboundedSender<Input>,
+    rx: UnboundedReceiver<Input>,
     _connectivity: Option<ConnectivityListener>,
     slot_freed: UnboundedReceiver<()>,
     puts: Puts,
-    /// Cancels the backend calls in flight (hooks get its signal) when the upload stops.
-    calls: AbortController,
+    /// Cancels an engine's backend calls in flight (hooks get its signal) when it stops.
+    calls: HashMap<Gen, AbortController>,
     single_url: Option<String>,
     job: Rc<Job>,
     backend: Rc<Backend>,
     budget: Rc<Budget>,
+    observer: Rc<dyn Observer>,
 }
 
-impl Runner {
-    fn new(mut upload: Upload, job: &Rc<Job>, backend: &Rc<Backend>, budget: &Rc<Budget>) -> Result<Self, UploadError> {
-        let (tx, rx) = unbounded::<Event>();
-        let connectivity = ConnectivityListener::new(tx.clone());
-        if !browser_online() {
-            upload.handle(Event::Connectivity { online: false }, now_ms());
+impl Executor {
+    /// The signal of engine `g`'s backend calls.
+    fn calls_signal(&mut self, g: Gen) -> AbortSignal {
+        if let Some(c) = self.calls.get(&g) {
+            return c.signal();
         }
-        let calls = AbortController::new().map_err(|e| {
-            UploadError::new(crate::engine::ErrorCode::NetworkError, format!("AbortController is unavailable: {e:?}"))
-        })?;
-        Ok(Self {
-            upload,
-            tx,
-            rx,
-            _connectivity: connectivity,
-            slot_freed: budget.subscribe(),
-            puts: Puts { running: HashMap::new(), budget: budget.clone() },
-            calls,
-            single_url: None,
-            job: job.clone(),
-            backend: backend.clone(),
-            budget: budget.clone(),
-        })
+        match AbortController::new() {
+            Ok(c) => self.calls.entry(g).or_insert(c).signal(),
+            // Never seen: every browser has AbortController. The call then
+            // cannot be cancelled, only timed out.
+            Err(_) => web_sys::AbortSignal::abort(),
+        }
     }
 
-    /// Carries out the engine's actions until one is for the application
-    /// (progress, a stored part, a retry, the journal, the end), and returns
-    /// it; `None` when there is nothing to do until the next input. With
-    /// `hold_puts`, no PUT starts (init and signing go on).
-    fn next(&mut self, hold_puts: bool) -> Option<Action> {
-        let now = now_ms();
-        let poll = |r: &mut Self| {
-            if hold_puts {
-                r.upload.poll_shared(now, &mut 0)
-            } else {
-                r.budget.with(|free| r.upload.poll_shared(now, free))
+    /// Stops whatever engine `g` still runs.
+    fn release(&mut self, g: Gen) {
+        self.puts.end_gen(g);
+        if let Some(c) = self.calls.remove(&g) {
+            c.abort();
+        }
+    }
+
+    /// Carries out one step; the application's answer when it is the last.
+    fn carry_out(&mut self, step: Step) -> Option<Result<Outcome, UploadError>> {
+        let tx = self.tx.clone();
+        match step {
+            Step::Engine(g, Action::Put { part, attempt, url, start, end }) => {
+                // A single PUT stores the object: it carries the content type
+                // (the reference backend signs it into the URL).
+                let single = self.coord.single();
+                if single {
+                    self.single_url = Some(url.clone());
+                }
+                let content_type = single.then_some(self.job.content_type.as_str());
+                let sink: Rc<dyn Fn(Event)> = Rc::new(move |ev| {
+                    let _ = tx.unbounded_send(Input::Engine(g, ev));
+                });
+                match start_put(&self.job, &url, content_type, start, end, part, attempt, sink) {
+                    Ok(handle) => self.puts.insert(g, part, attempt, handle),
+                    Err(failure) => {
+                        self.budget.release();
+                        self.coord.handle(Input::Engine(g, Event::PartFailed { part, attempt, failure }), now_ms());
+                    }
+                }
             }
-        };
-        while let Some(action) = poll(self) {
-            match action {
-                Action::Put { part, attempt, url, start, end } => {
-                    let single = self.upload.plan().single;
-                    if single {
-                        self.single_url = Some(url.clone());
-                    }
-                    // A single PUT stores the object: it carries the content type
-                    // (the reference backend signs it into the URL).
-                    let content_type = single.then_some(self.job.content_type.as_str());
-                    match start_put(&self.job, &url, content_type, start, end, part, attempt, &self.tx) {
-                        Ok(handle) => self.puts.insert(part, attempt, handle),
-                        Err(failure) => {
-                            self.budget.release();
-                            self.upload.handle(Event::PartFailed { part, attempt, failure }, now);
+            Step::Engine(g, Action::Cancel { part }) => self.puts.end(g, part, None),
+            Step::Engine(g, Action::Abort { upload_id }) => {
+                // Stop every other call first; the abort call gets a signal of its own.
+                if let Some(c) = self.calls.remove(&g) {
+                    c.abort();
+                }
+                let own = self.calls_signal(g);
+                spawn_call(g, Action::Abort { upload_id }, &self.job, &self.backend, own, &tx);
+            }
+            Step::Engine(g, action) => {
+                let signal = self.calls_signal(g);
+                spawn_call(g, action, &self.job, &self.backend, signal, &tx);
+            }
+            Step::Release(g) => self.release(g),
+            Step::Notify(action) => notify(action, &*self.observer),
+            Step::Resumed { upload_id, parts, bytes } => self.observer.resumed(&upload_id, parts, bytes),
+            Step::ReadJournal(id) => spawn_local(async move {
+                let _ = tx.unbounded_send(Input::JournalRead(journal::get(&id).await));
+            }),
+            Step::HashSample(ranges) => {
+                let file = self.job.file.clone();
+                spawn_local(async move {
+                    let _ = tx.unbounded_send(Input::SampleHashed(sample(&file, &ranges).await));
+                });
+            }
+            Step::ListParts { key, upload_id } => {
+                let backend = self.backend.clone();
+                spawn_local(async move {
+                    let end = match fresh_signal() {
+                        Ok(signal) => match backend.list_parts(&key, &upload_id, &signal).await {
+                            Ok(parts) => {
+                                CallEnd::Ok(parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect())
+                            }
+                            Err(e) => call_end(&e),
+                        },
+                        Err(e) => call_end(&e),
+                    };
+                    let _ = tx.unbounded_send(Input::PartsListed(end));
+                });
+            }
+            Step::AbortStale { key, upload_id } => {
+                let backend = self.backend.clone();
+                spawn_local(async move {
+                    let end = match fresh_signal() {
+                        Ok(signal) => {
+                            backend.abort(&key, &upload_id, &signal).await.map_or_else(|e| call_end(&e), CallEnd::Ok)
                         }
+                        Err(e) => call_end(&e),
+                    };
+                    let _ = tx.unbounded_send(Input::StaleAborted { upload_id, end });
+                });
+            }
+            Step::WriteJournal(entry) => journal::put(&entry),
+            Step::DeleteJournal(id) => spawn_local(async move { journal::delete(&id).await }),
+            Step::Finished(result) => {
+                let single_url = self.single_url.take();
+                return Some(result.map(|mut outcome| {
+                    if outcome.location.is_none() {
+                        outcome.location = single_url.as_deref().map(|u| xhr::redact(u).to_owned());
                     }
-                }
-                Action::Cancel { part } => self.puts.end(part, None),
-                Action::Finished(result) => {
-                    self.puts.end_all();
-                    self.calls.abort();
-                    let single_url = self.single_url.take();
-                    return Some(Action::Finished(result.map(|mut outcome| {
-                        if outcome.location.is_none() {
-                            outcome.location = single_url.as_deref().map(|u| xhr::redact(u).to_owned());
-                        }
-                        outcome
-                    })));
-                }
-                Action::Abort { upload_id } => {
-                    // Stop every other call first; the abort call gets a signal of its own.
-                    self.calls.abort();
-                    let own = AbortController::new().map(|c| c.signal()).unwrap_or_else(|_| self.calls.signal());
-                    spawn_call(Action::Abort { upload_id }, &self.job, &self.backend, own, &self.tx);
-                }
-                Action::Init | Action::Sign { .. } | Action::Complete { .. } => {
-                    spawn_call(action, &self.job, &self.backend, self.calls.signal(), &self.tx);
-                }
-                Action::Progress(_)
-                | Action::PartComplete { .. }
-                | Action::Started { .. }
-                | Action::Retrying { .. } => {
-                    return Some(action);
-                }
+                    outcome
+                }));
             }
         }
         None
     }
 
-    /// Waits for the next event, a freed PUT slot, or the engine's wakeup.
-    async fn wait(&mut self) -> Option<Event> {
-        let wake_in = self.upload.next_wakeup().map(|t| t.saturating_sub(now_ms()));
+    /// Carries out every step there is; the application's answer if it came.
+    fn run_steps(&mut self) -> Option<Result<Outcome, UploadError>> {
+        let mut answer = None;
+        loop {
+            let now = now_ms();
+            let Some(step) = self.budget.clone().with(|free| self.coord.poll(now, free)) else { return answer };
+            if let Some(result) = self.carry_out(step) {
+                answer = Some(result);
+            }
+        }
+    }
+
+    /// Feeds an input in.
+    fn feed(&mut self, input: Input) {
+        if let Input::Engine(g, Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. }) =
+            &input
+        {
+            self.puts.end(*g, *part, Some(*attempt));
+        }
+        // A network failure may be the first sign of going offline: say so first.
+        if let Input::Engine(
+            _,
+            Event::PartFailed { failure: Failure::Network(_), .. }
+            | Event::CallFailed { failure: Failure::Network(_), .. },
+        ) = &input
+            && !browser_online()
+        {
+            self.coord.handle(Input::Connectivity(false), now_ms());
+        }
+        self.coord.handle(input, now_ms());
+    }
+
+    /// Waits for the next input, a freed PUT slot, the coordinator's wakeup,
+    /// or (with `control`) the application's control.
+    async fn wait(&mut self, control: Option<&mut UnboundedReceiver<Control>>) -> Option<Input> {
+        let wake_in = self.coord.next_wakeup().map(|t| t.saturating_sub(now_ms()));
         let timer = async move {
             match wake_in {
                 Some(ms) => gloo_timers::future::TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)).await,
                 None => futures::future::pending::<()>().await,
             }
         };
+        let control = async move {
+            match control {
+                Some(c) => c.next().await.unwrap_or(Control::Abort),
+                None => futures::future::pending().await,
+            }
+        };
         futures::select! {
-            ev = self.rx.next() => ev,
+            input = self.rx.next() => input,
             _ = self.slot_freed.next() => None,
             () = timer.fuse() => None,
+            ctl = control.fuse() => Some(Input::Control(ctl)),
         }
-    }
-
-    /// Feeds an event in.
-    fn feed(&mut self, ev: Event) {
-        if let Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. } = &ev {
-            self.puts.end(*part, Some(*attempt));
-        }
-        // A network failure may be the first sign of going offline: say so first.
-        if let Event::PartFailed { failure: Failure::Network(_), .. }
-        | Event::CallFailed { failure: Failure::Network(_), .. } = &ev
-            && !browser_online()
-        {
-            self.upload.handle(Event::Connectivity { online: false }, now_ms());
-        }
-        self.upload.handle(ev, now_ms());
-    }
-
-    /// Aborts this engine's upload and runs it to its end in the background,
-    /// telling nobody: its PUTs stop, and its multipart upload (even one
-    /// whose init is still in flight) is deleted.
-    fn retire(mut self) {
-        // An engine that has finished has nothing left to delete; waiting for
-        // its next event would wait for ever (and keep its listeners alive).
-        if self.upload.is_finished() {
-            return;
-        }
-        self.upload.abort();
-        spawn_local(async move {
-            loop {
-                while let Some(action) = self.next(false) {
-                    if let Action::Finished(_) = action {
-                        return;
-                    }
-                }
-                if let Some(ev) = self.wait().await {
-                    self.feed(ev);
-                }
-            }
-        });
     }
 }
 
-/// What the resume journal's look-up decided, while the new upload already runs.
-pub enum Decision {
-    /// Go on with the new upload, written to this journal session (if any).
-    Fresh(Option<Rc<Session>>),
-    /// Continue a stored upload instead: its engine and journal session.
-    Resume(Box<Upload>, Rc<Session>),
-}
-
-/// What the application must not see before the look-up decides: if the
-/// stored upload is resumed, the new one never happened.
-#[derive(Default)]
-struct Held {
-    actions: Vec<Action>,
-    finished: Option<Result<Outcome, UploadError>>,
-}
-
-impl Held {
-    fn push(&mut self, action: Action) {
-        if let Action::Progress(_) = action {
-            // Only the latest progress matters.
-            self.actions.retain(|a| !matches!(a, Action::Progress(_)));
-        }
-        self.actions.push(action);
-    }
-}
-
-/// Delivers an action of the running upload to the journal and the application.
-fn deliver(action: Action, observer: &dyn Observer, journal: Option<&Session>) {
-    let now = now_ms();
+/// Tells the application about an action of the running upload.
+fn notify(action: Action, observer: &dyn Observer) {
     match action {
         Action::Progress(p) => observer.progress(&p),
-        Action::PartComplete { part, etag, size } => {
-            if let Some(j) = journal {
-                j.part_done(part, &etag, now);
-            }
-            observer.part_complete(part, &etag, size);
-        }
-        Action::Started { upload_id, part_size } => {
-            if let Some(j) = journal {
-                j.started(&upload_id, part_size, now);
-            }
-        }
+        Action::PartComplete { part, etag, size } => observer.part_complete(part, &etag, size),
         Action::Retrying { part, attempt, delay_ms, reason } => observer.retrying(part, attempt, delay_ms, &reason),
         _ => {}
     }
 }
 
-/// Runs `upload` to the end. With `lookup` (the resume journal's look-up),
-/// the upload starts at once (init, signing) and the look-up runs beside it:
-/// until it decides, no part is sent and nothing reaches the application or
-/// the journal; if it finds a stored upload to resume, the new one is aborted
-/// (its multipart upload deleted) and the stored one goes on in its place.
+/// How a look-up call ended, for the coordinator.
+fn call_end<T>(e: &CallError) -> CallEnd<T> {
+    match e {
+        CallError::Transient(_) => CallEnd::Transient,
+        CallError::Rejected(_) => CallEnd::Rejected,
+    }
+}
+
+/// Hashes the fingerprint sample of `file` (192 KiB at most enter WASM
+/// memory); the ranges are read at the same time.
+async fn sample(file: &Blob, ranges: &[(u64, u64)]) -> Option<String> {
+    let reads = ranges.iter().map(|&(start, end)| async move {
+        let part = file.slice_with_f64_and_f64(start as f64, end as f64).ok()?;
+        let buf = wasm_bindgen_futures::JsFuture::from(part.array_buffer()).await.ok()?;
+        Some(js_sys::Uint8Array::new(&buf).to_vec())
+    });
+    let chunks: Option<Vec<Vec<u8>>> = futures::future::join_all(reads).await.into_iter().collect();
+    Some(crate::resume::sample_hash(chunks?.iter().map(Vec::as_slice)))
+}
+
+/// Runs the upload of `coord` to its end for the application; replaced
+/// engines and stale uploads still being deleted then finish in the
+/// background (every task, listener and timer of this upload ends with them).
 pub async fn run(
-    upload: Upload,
+    coord: Coordinator,
     job: Job,
     backend: Rc<Backend>,
     budget: Rc<Budget>,
     observer: Rc<dyn Observer>,
-    lookup: Option<LocalBoxFuture<'static, Decision>>,
     mut control: UnboundedReceiver<Control>,
 ) -> Result<Outcome, UploadError> {
-    let job = Rc::new(job);
-    let mut runner = Runner::new(upload, &job, &backend, &budget)?;
-    let mut lookup = lookup.map_or_else(Fuse::terminated, FutureExt::fuse);
-    let mut journal: Option<Rc<Session>> = None;
-    let mut held = Held::default();
-    // Asked of this upload, whichever engine runs it (the engine's own flag
-    // is not set once it is over, e.g. after a failed init held back).
-    let (mut paused, mut aborted) = (false, false);
-    let finish = |result: Result<Outcome, UploadError>, journal: &Option<Rc<Session>>| {
-        if let Some(j) = journal {
-            j.finished();
-        }
-        result
+    let (tx, rx) = unbounded::<Input>();
+    let mut ex = Executor {
+        coord,
+        tx: tx.clone(),
+        rx,
+        _connectivity: ConnectivityListener::new(tx),
+        slot_freed: budget.subscribe(),
+        puts: Puts { running: HashMap::new(), budget: budget.clone() },
+        calls: HashMap::new(),
+        single_url: None,
+        job: Rc::new(job),
+        backend,
+        budget,
+        observer,
     };
-    loop {
-        if held.finished.is_none() {
-            // Until the look-up decides, no part is sent: a resumable file
-            // must not be sent twice. Init and signing go on meanwhile.
-            while let Some(action) = runner.next(!lookup.is_terminated()) {
-                match action {
-                    Action::Finished(result) if lookup.is_terminated() => return finish(result, &journal),
-                    Action::Finished(result) => held.finished = Some(result),
-                    action if lookup.is_terminated() => deliver(action, &*observer, journal.as_deref()),
-                    action => held.push(action),
-                }
-            }
-        }
-        let running = held.finished.is_none();
-        futures::select! {
-            ev = runner.wait().fuse() => {
-                if running && let Some(ev) = ev {
-                    runner.feed(ev);
-                }
-            }
-            ctl = control.next() => match ctl {
-                Some(Control::Pause) => {
-                    paused = true;
-                    runner.upload.pause();
-                    if let Some(j) = &journal {
-                        j.flush(now_ms());
-                    }
-                }
-                Some(Control::Resume) => {
-                    paused = false;
-                    runner.upload.resume();
-                }
-                Some(Control::Abort) | None => {
-                    aborted = true;
-                    runner.upload.abort();
-                }
-            },
-            decision = lookup => match decision {
-                Decision::Fresh(session) => {
-                    journal = session;
-                    for action in std::mem::take(&mut held.actions) {
-                        deliver(action, &*observer, journal.as_deref());
-                    }
-                    if let (true, Some(j)) = (paused, &journal) {
-                        j.flush(now_ms());
-                    }
-                    if let Some(result) = held.finished.take() {
-                        return finish(result, &journal);
-                    }
-                }
-                Decision::Resume(mut stored, session) => {
-                    // The new upload sent no part: whatever it did (or how it
-                    // failed) is dropped with it.
-                    held = Held::default();
-                    if paused {
-                        stored.pause();
-                    }
-                    if aborted {
-                        stored.abort();
-                    }
-                    let bytes = stored.progress().bytes_sent;
-                    observer.resumed(stored.upload_id().unwrap_or_default(), stored.parts_done(), bytes);
-                    journal = Some(session);
-                    let fresh = std::mem::replace(&mut runner, Runner::new(*stored, &job, &backend, &budget)?);
-                    fresh.retire();
-                }
-            },
-        }
+    if !browser_online() {
+        ex.coord.handle(Input::Connectivity(false), now_ms());
     }
+    let result = loop {
+        if let Some(result) = ex.run_steps() {
+            break result;
+        }
+        if let Some(input) = ex.wait(Some(&mut control)).await {
+            ex.feed(input);
+        }
+    };
+    if !ex.coord.is_idle() {
+        spawn_local(async move {
+            while !ex.coord.is_idle() {
+                if let Some(input) = ex.wait(None).await {
+                    ex.feed(input);
+                }
+                let _ = ex.run_steps();
+            }
+        });
+    }
+    result
 }
 
 /// PUTs bytes `start..end` of the file, with `content_type` when given. The
@@ -451,17 +405,24 @@ fn start_put(
     end: u64,
     part: u16,
     attempt: u32,
-    tx: &UnboundedSender<Event>,
+    sink: Rc<dyn Fn(Event)>,
 ) -> Result<XhrPut, Failure> {
     let blob = job
         .file
         .slice_with_f64_and_f64(start as f64, end as f64)
         .map_err(|e| Failure::Network(format!("cannot slice the file: {e:?}")))?;
-    xhr::put(url, &blob, content_type, job.with_credentials, part, attempt, tx)
+    xhr::put(url, &blob, content_type, job.with_credentials, part, attempt, sink)
 }
 
 /// Starts a backend call; its answer comes back on `tx` as an event.
-fn spawn_call(action: Action, job: &Rc<Job>, backend: &Rc<Backend>, signal: AbortSignal, tx: &UnboundedSender<Event>) {
+fn spawn_call(
+    g: Gen,
+    action: Action,
+    job: &Rc<Job>,
+    backend: &Rc<Backend>,
+    signal: AbortSignal,
+    tx: &UnboundedSender<Input>,
+) {
     let (job, backend, tx) = (job.clone(), backend.clone(), tx.clone());
     spawn_local(async move {
         let (call, result) = match action {
@@ -486,7 +447,7 @@ fn spawn_call(action: Action, job: &Rc<Job>, backend: &Rc<Backend>, signal: Abor
             }
             _ => return,
         };
-        let _ = tx.unbounded_send(call_event(call, result));
+        let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
     });
 }
 

@@ -5,5 +5,4 @@
 pub mod budget;
 pub mod driver;
 pub mod journal;
-pub mod resuming;
 pub mod xhr;

@@ -4,7 +4,8 @@
 //! [`XhrPut`], whose `Drop` aborts a request still running, so cancelling a
 //! part is dropping its handle. Events go to the driver through a channel.
 
-use futures::channel::mpsc::UnboundedSender;
+use std::rc::Rc;
+
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
@@ -40,7 +41,7 @@ impl Drop for XhrPut {
 }
 
 /// Starts `PUT url` with `body` (and a `Content-Type` header when given); its
-/// progress and outcome arrive on `tx` as engine events for (`part`, `attempt`).
+/// progress and outcome go to `sink` as engine events for (`part`, `attempt`).
 pub fn put(
     url: &str,
     body: &Blob,
@@ -48,7 +49,7 @@ pub fn put(
     with_credentials: bool,
     part: u16,
     attempt: u32,
-    tx: &UnboundedSender<Event>,
+    sink: Rc<dyn Fn(Event)>,
 ) -> Result<XhrPut, Failure> {
     let xhr = XmlHttpRequest::new().map_err(|e| Failure::Network(format!("cannot create XMLHttpRequest: {e:?}")))?;
     xhr.open_with_async("PUT", url, true)
@@ -59,11 +60,11 @@ pub fn put(
             .map_err(|e| Failure::Network(format!("cannot set Content-Type {ct:?}: {e:?}")))?;
     }
 
-    let progress_tx = tx.clone();
+    let progress_tx = sink.clone();
     let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
-        let _ = progress_tx.unbounded_send(Event::PartProgress { part, attempt, loaded: e.loaded() as u64 });
+        progress_tx(Event::PartProgress { part, attempt, loaded: e.loaded() as u64 });
     });
-    let load_tx = tx.clone();
+    let load_tx = sink.clone();
     let load_xhr = xhr.clone();
     let on_load = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
         let status = load_xhr.status().unwrap_or(0);
@@ -80,18 +81,18 @@ pub fn put(
                 .and_then(|v| parse_retry_after(&v, js_sys::Date::now() as u64));
             Event::PartFailed { part, attempt, failure: Failure::Status { status, body, retry_after_ms } }
         };
-        let _ = load_tx.unbounded_send(event);
+        load_tx(event);
     });
-    let error_tx = tx.clone();
+    let error_tx = sink.clone();
     let on_error = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
         let failure = Failure::Network(
             "the PUT got no response (connection failed or reset, offline, or refused by CORS)".into(),
         );
-        let _ = error_tx.unbounded_send(Event::PartFailed { part, attempt, failure });
+        error_tx(Event::PartFailed { part, attempt, failure });
     });
-    let timeout_tx = tx.clone();
+    let timeout_tx = sink.clone();
     let on_timeout = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
-        let _ = timeout_tx.unbounded_send(Event::PartFailed { part, attempt, failure: Failure::Timeout });
+        timeout_tx(Event::PartFailed { part, attempt, failure: Failure::Timeout });
     });
 
     let upload = xhr.upload().map_err(|e| Failure::Network(format!("XMLHttpRequest.upload is unavailable: {e:?}")))?;

@@ -3,6 +3,7 @@
 //! Layering (DESIGN.md §1–2): the engine decides, `browser/` carries out, `api.rs`
 //! speaks JS. Everything here compiles and is tested natively with `cargo test`.
 
+pub mod coordinator;
 pub mod error;
 pub mod plan;
 pub mod progress;
@@ -10,6 +11,8 @@ pub mod retry;
 pub mod upload;
 pub mod url_expiry;
 
+#[cfg(test)]
+mod coordinator_tests;
 #[cfg(test)]
 mod scripted_tests;
 

@@ -404,6 +404,12 @@ pub struct Upload {
     /// Abort asked for while complete was in flight: the complete's answer
     /// decides (stored: the upload ends `Ok`; else the upload is aborted).
     abort_after_complete: bool,
+    /// That complete got no answer (failed in a way that may have come after
+    /// it was applied): if the abort then finds no upload, the object may be
+    /// stored.
+    complete_unanswered: bool,
+    /// Complete is asked again, once, to learn whether it was applied.
+    probing: bool,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -432,6 +438,8 @@ impl Upload {
             call_attempts: 0,
             call_retry_at: None,
             abort_after_complete: false,
+            complete_unanswered: false,
+            probing: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -767,7 +775,7 @@ impl Upload {
                 Call::Sign(part) if self.part_mut(part).is_some_and(|p| p.state == PartState::Signing) => {
                     self.set_state(usize::from(part - 1), PartState::Pending);
                 }
-                Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
+                Call::Complete if self.abort_after_complete && !self.probing => self.abort_unanswered_complete(),
                 Call::Complete if self.phase == (Phase::Completing { sent: true }) => {
                     self.phase = Phase::Completing { sent: false };
                 }
@@ -790,7 +798,7 @@ impl Upload {
             }
             Call::Abort => self.retry_abort(failure, &what, now_ms),
             Call::Init if self.init_lost_while_aborting() => {}
-            Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
+            Call::Complete if self.abort_after_complete && !self.probing => self.abort_unanswered_complete(),
             Call::Init | Call::Complete => {
                 let in_flight = matches!(self.phase, Phase::Starting | Phase::Completing { sent: true });
                 if in_flight {
@@ -802,6 +810,16 @@ impl Upload {
 
     fn on_call_rejected(&mut self, call: Call, error: UploadError) {
         match call {
+            Call::Abort if self.complete_unanswered && error.status == Some(404) => {
+                // No such upload: the complete sent before the abort may have
+                // stored the object. Complete is asked again (it cannot
+                // create an object from an upload that is gone): S3 answers
+                // a repeated complete of a completed upload with its result.
+                self.complete_unanswered = false;
+                self.probing = true;
+                self.call_retry_at = None;
+                self.phase = Phase::Completing { sent: false };
+            }
             Call::Abort => {
                 if let Phase::Aborting { error, sent: true } = &self.phase {
                     let error = error.clone();
@@ -810,9 +828,18 @@ impl Upload {
             }
             Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
             Call::Init if self.init_lost_while_aborting() => {}
+            Call::Complete if self.probing => self.finish(Err(UploadError::aborted())),
             Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
             _ => self.fail(error),
         }
+    }
+
+    /// Complete, sent before the application aborted, got no answer: the
+    /// upload is aborted, and the abort's answer tells whether the complete
+    /// was applied after all.
+    fn abort_unanswered_complete(&mut self) {
+        self.complete_unanswered = true;
+        self.fail(UploadError::aborted());
     }
 
     /// A transient failure of the abort call: retried by the policy (with its

@@ -1,0 +1,584 @@
+//! Whole uploads through the [`Coordinator`], with the resume journal and a
+//! simulated store that holds several multipart uploads: resumes, stale
+//! entries, pauses and aborts at every point, abort racing complete, init
+//! racing abort, lost replies. The invariant of every run: the upload ends
+//! exactly once, with the outcome the store agrees with (stored <=> `Ok`),
+//! and leaves no open multipart upload that the journal does not hold for a
+//! later resume, no engine at work, no timer.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::engine::UploadError;
+use crate::engine::coordinator::{CallEnd, Control, Coordinator, Gen, Input, Step, Subject};
+use crate::engine::error::ErrorCode;
+use crate::engine::plan::MIB;
+use crate::engine::retry::{Failure, RetryPolicy};
+use crate::engine::upload::{Action, Call, Config, Event, Outcome, Upload};
+use crate::resume::{self, Entry, JOURNAL_VERSION};
+
+const SAMPLE: &str = "sample-of-the-file";
+
+fn subject(size: u64) -> Subject {
+    Subject {
+        endpoint: "/api".into(),
+        key: "k".into(),
+        name: "f.bin".into(),
+        size,
+        last_modified: 7,
+        content_type: "application/octet-stream".into(),
+    }
+}
+
+/// The store: multipart uploads by id, and which one the object came from.
+#[derive(Default)]
+struct Store {
+    uploads: HashMap<String, BTreeMap<u16, (String, u64)>>,
+    completed: HashSet<String>,
+    object_from: Option<String>,
+    next_id: u32,
+}
+
+/// The simulated browser, backend and store around one coordinator.
+struct World {
+    now: u64,
+    queue: BTreeMap<(u64, u64), Input>,
+    seq: u64,
+    rng: fastrand::Rng,
+    store: Store,
+    journal: HashMap<String, Entry>,
+    in_flight: HashMap<(Gen, u16), u32>,
+    max_in_flight: usize,
+    released: HashSet<Gen>,
+    /// Failure odds of backend calls and PUTs, and of a lost reply.
+    fail: f64,
+    lost: f64,
+    /// Only this call's replies are lost, when set.
+    lost_only: Option<Call>,
+    /// The journal's storage never answers.
+    journal_hangs: bool,
+    /// Abort as soon as complete is sent.
+    abort_when_completing: bool,
+    /// Parts stored before the run (of a resumable upload), never sent again.
+    prestored: Option<(String, Vec<u16>)>,
+    resumed: bool,
+    finished: Vec<Result<Outcome, UploadError>>,
+    progress: Vec<u64>,
+    ms_per_mib: u64,
+    stale_failures: u32,
+}
+
+impl World {
+    fn new(seed: u64) -> Self {
+        Self {
+            now: 0,
+            queue: BTreeMap::new(),
+            seq: 0,
+            rng: fastrand::Rng::with_seed(seed),
+            store: Store::default(),
+            journal: HashMap::new(),
+            in_flight: HashMap::new(),
+            max_in_flight: 0,
+            released: HashSet::new(),
+            fail: 0.0,
+            lost: 0.0,
+            lost_only: None,
+            journal_hangs: false,
+            abort_when_completing: false,
+            prestored: None,
+            resumed: false,
+            finished: Vec::new(),
+            progress: Vec::new(),
+            ms_per_mib: 5,
+            stale_failures: 0,
+        }
+    }
+
+    fn at(&mut self, delay: u64, input: Input) {
+        self.seq += 1;
+        self.queue.insert((self.now + delay, self.seq), input);
+    }
+
+    /// A backend call's reply: maybe a transient failure instead (the call
+    /// had no effect then), maybe lost (it had, but the reply never comes:
+    /// the glue's 30 s bound ends it as a timeout). Init's reply is never
+    /// lost here: an upload whose id never reached the client is beyond any
+    /// client's reach (the bucket's lifecycle rule deletes it).
+    fn reply(&mut self, g: Gen, call: Call, ok: Event, effect: impl FnOnce(&mut Store)) {
+        let s503 = Failure::Status { status: 503, body: String::new(), retry_after_ms: None };
+        if self.rng.f64() < self.fail {
+            self.at(5, Input::Engine(g, Event::CallFailed { call, failure: s503 }));
+            return;
+        }
+        effect(&mut self.store);
+        let losable = call != Call::Init && self.lost_only.is_none_or(|only| only == call);
+        if losable && self.rng.f64() < self.lost {
+            if self.lost_only.is_some() {
+                // Lost once.
+                self.lost = 0.0;
+            }
+            self.at(30_000, Input::Engine(g, Event::CallFailed { call, failure: Failure::Timeout }));
+        } else {
+            let d = self.rng.u64(1..20);
+            self.at(d, Input::Engine(g, ok));
+        }
+    }
+
+    fn no_such_upload(g: Gen, call: Call) -> Input {
+        let error = UploadError::new(ErrorCode::BackendError, "NoSuchUpload").with_status(404);
+        Input::Engine(g, Event::CallRejected { call, error })
+    }
+
+    fn carry_out(&mut self, step: Step, coord: &Coordinator, concurrency: usize) {
+        if let Step::Engine(g, _) = &step {
+            assert!(!self.released.contains(g), "engine {g} works after its release: {step:?}");
+        }
+        match step {
+            Step::Engine(g, Action::Init) => {
+                let id = format!("up-{}", self.store.next_id + 1);
+                self.reply(g, Call::Init, Event::Initiated { upload_id: id.clone() }, |s| {
+                    s.next_id += 1;
+                    s.uploads.insert(id, BTreeMap::new());
+                });
+            }
+            Step::Engine(g, Action::Sign { part, upload_id }) => {
+                let url = format!("https://s3.test/k?uploadId={}&partNumber={part}", upload_id.unwrap_or_default());
+                self.reply(g, Call::Sign(part), Event::Signed { part, url }, |_| {});
+            }
+            Step::Engine(g, Action::Put { part, attempt, url, start, end }) => {
+                assert!(coord.decided(), "a part was sent before the look-up decided");
+                if let Some((id, parts)) = &self.prestored {
+                    assert!(
+                        !(url.contains(&format!("uploadId={id}&")) && parts.contains(&part)),
+                        "part {part}, stored before the reload, was sent again"
+                    );
+                }
+                self.in_flight.insert((g, part), attempt);
+                self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
+                assert!(self.in_flight.len() <= concurrency, "more PUTs than allowed");
+                let dur = ((end - start) * self.ms_per_mib / MIB).max(1);
+                let roll = self.rng.f64();
+                if roll < self.fail {
+                    let failure = Failure::Status { status: 500, body: String::new(), retry_after_ms: None };
+                    self.at(dur, Input::Engine(g, Event::PartFailed { part, attempt, failure }));
+                } else if roll < self.fail * 1.5 {
+                    let failure = Failure::Network("reset".into());
+                    self.at(dur / 2, Input::Engine(g, Event::PartFailed { part, attempt, failure }));
+                } else {
+                    // Stored when it arrives (see `step`).
+                    let id = url.split("uploadId=").nth(1).and_then(|r| r.split('&').next()).unwrap_or("").to_owned();
+                    self.at(
+                        dur,
+                        Input::Engine(
+                            g,
+                            Event::PartDone { part, attempt, etag: Some(format!("{id}:{part}:{}", end - start)) },
+                        ),
+                    );
+                }
+            }
+            Step::Engine(g, Action::Cancel { part }) => {
+                self.in_flight.remove(&(g, part));
+            }
+            Step::Engine(g, Action::Complete { upload_id, parts }) => {
+                let known = self
+                    .store
+                    .uploads
+                    .get(&upload_id)
+                    .map(|stored| parts.iter().all(|(n, etag)| stored.get(n).is_some_and(|(e, _)| e == etag)));
+                match known {
+                    Some(true) => {
+                        let id = upload_id.clone();
+                        self.reply(
+                            g,
+                            Call::Complete,
+                            Event::Completed { etag: Some("\"e\"".into()), location: None },
+                            |s| {
+                                s.uploads.remove(&id);
+                                s.completed.insert(id.clone());
+                                s.object_from = Some(id);
+                            },
+                        );
+                    }
+                    Some(false) => panic!("complete with parts the store does not hold: {parts:?}"),
+                    // A repeated complete (its first reply lost) succeeds, as on S3.
+                    None if self.store.completed.contains(&upload_id) => {
+                        self.reply(
+                            g,
+                            Call::Complete,
+                            Event::Completed { etag: Some("\"e\"".into()), location: None },
+                            |_| {},
+                        );
+                    }
+                    None => self.at(5, Self::no_such_upload(g, Call::Complete)),
+                }
+                if self.abort_when_completing {
+                    self.at(0, Input::Control(Control::Abort));
+                }
+            }
+            Step::Engine(g, Action::Abort { upload_id }) => {
+                if self.store.uploads.contains_key(&upload_id) {
+                    self.reply(g, Call::Abort, Event::AbortDone, |s| {
+                        s.uploads.remove(&upload_id);
+                    });
+                } else {
+                    self.at(5, Self::no_such_upload(g, Call::Abort));
+                }
+            }
+            Step::Engine(_, other) => panic!("not an engine request: {other:?}"),
+            Step::Release(g) => {
+                self.in_flight.retain(|(r, _), _| *r != g);
+                self.released.insert(g);
+            }
+            Step::Notify(Action::Progress(p)) => {
+                if let Some(&last) = self.progress.last() {
+                    assert!(p.bytes_sent >= last, "progress went back from {last} to {}", p.bytes_sent);
+                }
+                self.progress.push(p.bytes_sent);
+            }
+            Step::Notify(_) => {}
+            Step::Resumed { upload_id, .. } => {
+                assert_eq!(Some(upload_id), self.prestored.as_ref().map(|p| p.0.clone()));
+                assert!(!self.resumed, "resumed twice");
+                self.resumed = true;
+            }
+            Step::ReadJournal(id) => {
+                if !self.journal_hangs {
+                    let found = self.journal.get(&id).cloned();
+                    self.at(1, Input::JournalRead(found));
+                }
+            }
+            Step::HashSample(ranges) => {
+                assert!(!ranges.is_empty());
+                self.at(3, Input::SampleHashed(Some(SAMPLE.into())));
+            }
+            Step::ListParts { upload_id, .. } => {
+                let end = if self.rng.f64() < self.fail * 2.0 {
+                    CallEnd::Transient
+                } else {
+                    match self.store.uploads.get(&upload_id) {
+                        Some(parts) => CallEnd::Ok(parts.iter().map(|(n, (e, len))| (*n, e.clone(), *len)).collect()),
+                        None => CallEnd::Rejected,
+                    }
+                };
+                self.at(4, Input::PartsListed(end));
+            }
+            Step::AbortStale { upload_id, .. } => {
+                // At most two failures in a row: past three the coordinator
+                // leaves it to the bucket's lifecycle rule.
+                let end = if self.stale_failures < 2 && self.rng.f64() < self.fail * 2.0 {
+                    self.stale_failures += 1;
+                    CallEnd::Transient
+                } else if self.store.uploads.remove(&upload_id).is_some() {
+                    CallEnd::Ok(())
+                } else {
+                    CallEnd::Rejected
+                };
+                self.at(4, Input::StaleAborted { upload_id, end });
+            }
+            Step::WriteJournal(entry) => {
+                assert!(self.finished.is_empty(), "the journal was written after the upload ended");
+                self.journal.insert(entry.id.clone(), entry);
+            }
+            Step::DeleteJournal(id) => {
+                self.journal.remove(&id);
+            }
+            Step::Finished(result) => self.finished.push(result),
+        }
+    }
+
+    /// Runs until the coordinator is idle; `control` gives the application's
+    /// controls at their times.
+    fn run(&mut self, coord: &mut Coordinator, concurrency: usize, controls: &mut Vec<(u64, Control)>) {
+        for _ in 0..500_000 {
+            loop {
+                let mut free = concurrency.saturating_sub(self.in_flight.len());
+                let Some(step) = coord.poll(self.now, &mut free) else { break };
+                self.carry_out(step, coord, concurrency);
+            }
+            if coord.is_idle() && self.finished.len() == 1 {
+                return;
+            }
+            if let Some(w) = coord.next_wakeup() {
+                assert!(w > self.now, "wakeup at {w} ms is already due at {} ms: the glue would spin", self.now);
+            }
+            let next_event = self.queue.keys().next().map(|k| k.0);
+            let next_control = controls.first().map(|c| c.0);
+            let t = [next_event, coord.next_wakeup(), next_control].into_iter().flatten().min();
+            let Some(t) = t else {
+                panic!("stuck at {} ms: no event pending, no wakeup, finished {:?}", self.now, self.finished.len())
+            };
+            self.now = self.now.max(t);
+            if next_control.is_some_and(|c| c <= self.now) {
+                let (_, ctl) = controls.remove(0);
+                coord.handle(Input::Control(ctl), self.now);
+                continue;
+            }
+            if next_event.is_some_and(|e| e <= self.now) {
+                let (_, input) = self.queue.pop_first().expect("event");
+                if let Input::Engine(g, Event::PartDone { part, attempt, etag: Some(etag) }) = &input {
+                    // The PUT's body arrived: stored, if its upload still exists.
+                    if self.in_flight.get(&(*g, *part)) == Some(attempt) {
+                        let mut it = etag.split(':');
+                        let (id, len) = (it.next().unwrap_or(""), it.nth(1).and_then(|l| l.parse().ok()).unwrap_or(0));
+                        match self.store.uploads.get_mut(id) {
+                            Some(parts) => {
+                                parts.insert(*part, (etag.clone(), len));
+                            }
+                            None => {
+                                self.in_flight.remove(&(*g, *part));
+                                let failure =
+                                    Failure::Status { status: 404, body: "NoSuchUpload".into(), retry_after_ms: None };
+                                coord.handle(
+                                    Input::Engine(*g, Event::PartFailed { part: *part, attempt: *attempt, failure }),
+                                    self.now,
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                }
+                if let Input::Engine(g, Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. }) =
+                    &input
+                    && self.in_flight.get(&(*g, *part)) == Some(attempt)
+                {
+                    self.in_flight.remove(&(*g, *part));
+                }
+                coord.handle(input, self.now);
+            }
+        }
+        panic!("the upload never became idle");
+    }
+}
+
+fn config(concurrency: usize) -> Config {
+    Config {
+        part_size: 5 * MIB,
+        concurrency,
+        retry: RetryPolicy { delays_ms: vec![0, 100, 300, 1_000], max_total_retries: 40 },
+        part_timeout_ms: 0,
+        ..Config::default()
+    }
+}
+
+/// A journal entry for the file, of an upload `id` with `part_size`.
+fn entry(size: u64, id: &str, part_size: u64, sample: &str, updated_ms: u64) -> Entry {
+    let s = subject(size);
+    Entry {
+        v: JOURNAL_VERSION,
+        id: resume::entry_id(&s.endpoint, &s.key, &s.name, s.size, s.last_modified),
+        endpoint: s.endpoint,
+        key: s.key,
+        name: s.name,
+        size,
+        last_modified: s.last_modified,
+        sample: sample.into(),
+        upload_id: id.into(),
+        part_size,
+        content_type: s.content_type,
+        created_ms: 0,
+        updated_ms,
+        parts: Vec::new(),
+    }
+}
+
+/// What the journal and the store hold before the upload starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Before {
+    Nothing,
+    /// A resumable upload of this file, some parts stored.
+    Resumable,
+    /// An entry for the same name, size and date, other content.
+    Changed,
+    /// An entry whose upload the store no longer has.
+    Gone,
+    /// An entry older than the journal's TTL.
+    Expired,
+}
+
+/// Sets the world up as `before` says; returns the stale upload's id, if any.
+fn prepare(w: &mut World, before: Before, size: u64, now: u64) -> Option<String> {
+    if before == Before::Nothing {
+        return None;
+    }
+    let id = "stored-1".to_owned();
+    let ps = 5 * MIB;
+    let count = size.div_ceil(ps) as u16;
+    let sample = if before == Before::Changed { "other" } else { SAMPLE };
+    let updated = if before == Before::Expired { 0 } else { now };
+    let e = entry(size, &id, ps, sample, updated);
+    w.journal.insert(e.id.clone(), e);
+    if before != Before::Gone {
+        let mut parts = BTreeMap::new();
+        let mut pre = Vec::new();
+        for n in 1..=count {
+            if w.rng.bool() {
+                let len = ps.min(size - u64::from(n - 1) * ps);
+                parts.insert(n, (format!("{id}:{n}:{len}"), len));
+                pre.push(n);
+            }
+        }
+        w.store.uploads.insert(id.clone(), parts);
+        if before == Before::Resumable {
+            w.prestored = Some((id.clone(), pre));
+        }
+    }
+    Some(id)
+}
+
+/// The end state every run must reach.
+fn check_end(w: &World, coord: &Coordinator, seed: u64) {
+    assert_eq!(w.finished.len(), 1, "seed {seed}: the upload must end exactly once");
+    let stored = w.store.object_from.is_some();
+    assert_eq!(w.finished[0].is_ok(), stored, "seed {seed}: outcome {:?} but stored: {stored}", w.finished[0]);
+    if let Ok(out) = &w.finished[0] {
+        assert_eq!(out.upload_id, w.store.object_from, "seed {seed}: the outcome names the upload stored");
+    }
+    // Every open multipart upload is one the journal keeps for a later resume.
+    let kept: HashSet<&String> = w.journal.values().map(|e| &e.upload_id).collect();
+    for id in w.store.uploads.keys() {
+        assert!(kept.contains(id), "seed {seed}: multipart upload {id} left open and forgotten");
+    }
+    assert!(w.journal.values().all(|e| e.upload_id == "stored-1"), "seed {seed}: the journal keeps an ended upload");
+    assert!(w.in_flight.is_empty(), "seed {seed}: PUTs still running: {:?}", w.in_flight);
+    assert_eq!(coord.engines(), 0, "seed {seed}: an engine is still at work");
+    assert_eq!(coord.next_wakeup(), None, "seed {seed}: a timer is still set");
+}
+
+#[test]
+fn resumes_a_stored_upload_and_sends_only_the_missing_parts() {
+    let size = 23 * MIB;
+    let mut w = World::new(1);
+    prepare(&mut w, Before::Resumable, size, 1_000);
+    w.now = 1_000;
+    let up = Upload::new(size, config(4), 1).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 1, true, w.now);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 1);
+    assert!(w.resumed, "the stored upload was resumed");
+    assert_eq!(w.store.object_from.as_deref(), Some("stored-1"));
+    // The new upload's own multipart upload (init went out at once) is deleted.
+    assert!(w.store.uploads.is_empty());
+    assert!(w.journal.is_empty());
+}
+
+#[test]
+fn a_changed_file_deletes_the_stale_upload_and_starts_anew() {
+    let size = 12 * MIB;
+    for before in [Before::Changed, Before::Gone, Before::Expired] {
+        let mut w = World::new(2);
+        let now = 8 * 24 * 3600 * 1000;
+        prepare(&mut w, before, size, if before == Before::Expired { 0 } else { now });
+        w.now = now;
+        let up = Upload::new(size, config(4), 2).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config(4), 2, true, w.now);
+        w.run(&mut coord, 4, &mut Vec::new());
+        check_end(&w, &coord, 2);
+        assert!(!w.resumed, "{before:?}: not resumed");
+        assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "{before:?}");
+        assert!(w.store.uploads.is_empty(), "{before:?}: the stale upload is deleted");
+    }
+}
+
+#[test]
+fn abort_during_the_look_up_deletes_both_uploads() {
+    let size = 12 * MIB;
+    for at in [0, 1, 2, 4, 6, 9, 15] {
+        let mut w = World::new(3);
+        prepare(&mut w, Before::Resumable, size, 0);
+        let up = Upload::new(size, config(4), 3).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config(4), 3, true, 0);
+        w.run(&mut coord, 4, &mut vec![(at, Control::Abort)]);
+        check_end(&w, &coord, at);
+        assert_eq!(w.finished[0].as_ref().map_err(|e| e.code), Err(ErrorCode::Aborted), "abort at {at} ms");
+        assert!(w.store.uploads.is_empty(), "abort at {at} ms: open uploads {:?}", w.store.uploads.keys());
+    }
+}
+
+#[test]
+fn a_storage_that_hangs_lets_the_upload_go_on_unjournaled() {
+    let size = 12 * MIB;
+    let mut w = World::new(4);
+    w.journal_hangs = true;
+    let up = Upload::new(size, config(4), 4).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 4, true, 0);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 4);
+    assert!(w.finished[0].is_ok());
+    assert!(w.journal.is_empty());
+}
+
+#[test]
+fn abort_racing_complete_ends_as_the_store_says() {
+    let size = 12 * MIB;
+    let mut w = World::new(5);
+    w.abort_when_completing = true;
+    let up = Upload::new(size, config(4), 5).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 5, true, 0);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 5);
+    // Complete went first: the object is stored, and the upload says so.
+    assert!(w.finished[0].is_ok(), "{:?}", w.finished[0]);
+}
+
+/// Hundreds of uploads with the journal in every state, failures and lost
+/// replies, pauses, and aborts at random points (during the look-up, during
+/// complete, while init is in flight).
+#[test]
+fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
+    let befores = [Before::Nothing, Before::Resumable, Before::Changed, Before::Gone, Before::Expired];
+    let mut ends = [0usize; 2];
+    let mut resumed = 0;
+    for seed in 0..1_500u64 {
+        let mut w = World::new(seed);
+        let parts = w.rng.u64(1..=8);
+        let size = (parts - 1) * 5 * MIB + w.rng.u64(1..=5 * MIB);
+        let before = befores[w.rng.usize(..befores.len())];
+        let now = 10 * 24 * 3600 * 1000;
+        prepare(&mut w, before, size, if before == Before::Expired { 0 } else { now });
+        w.now = now;
+        w.fail = [0.0, 0.05, 0.2][w.rng.usize(..3)];
+        w.lost = [0.0, 0.02][w.rng.usize(..2)];
+        w.ms_per_mib = w.rng.u64(1..=20);
+        w.journal_hangs = w.rng.f64() < 0.05;
+        w.abort_when_completing = w.rng.f64() < 0.1;
+        let mut controls = Vec::new();
+        if w.rng.f64() < 0.4 {
+            let t = now + w.rng.u64(0..300);
+            controls.push((t, Control::Pause));
+            controls.push((t + w.rng.u64(1..2_000), Control::Resume));
+        }
+        if w.rng.f64() < 0.25 {
+            controls.push((now + w.rng.u64(0..400), Control::Abort));
+        }
+        controls.sort_by_key(|c| c.0);
+        let concurrency = w.rng.usize(1..=5);
+        let resume = w.rng.f64() < 0.9;
+        let up = Upload::new(size, config(concurrency), seed).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config(concurrency), seed, resume, w.now);
+        eprintln!("seed {seed}: {size} bytes, {before:?}");
+        w.run(&mut coord, concurrency, &mut controls);
+        check_end(&w, &coord, seed);
+        ends[usize::from(w.finished[0].is_err())] += 1;
+        resumed += usize::from(w.resumed);
+    }
+    assert!(ends[0] > 700 && ends[1] > 100 && resumed > 100, "ok / failed: {ends:?}, resumed: {resumed}");
+}
+
+/// Complete is applied but its reply is lost; the application aborts while
+/// it is in flight. The abort finds no upload: complete is asked again, and
+/// its answer (stored) is the outcome. Before that probe, this run ended
+/// `Aborted` with the object stored.
+#[test]
+fn abort_after_a_lost_complete_reply_reports_the_stored_object() {
+    let size = 12 * MIB;
+    for seed in 0..40 {
+        let mut w = World::new(seed);
+        w.lost = 1.0;
+        w.lost_only = Some(Call::Complete);
+        w.abort_when_completing = true;
+        let up = Upload::new(size, config(4), seed).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config(4), seed, false, 0);
+        w.run(&mut coord, 4, &mut Vec::new());
+        check_end(&w, &coord, seed);
+        assert!(w.finished[0].is_ok(), "seed {seed}: {:?}", w.finished[0]);
+    }
+}
