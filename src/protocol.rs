@@ -72,20 +72,56 @@ pub fn lambda_envelope(op: Op, payload: Value) -> Value {
     json!({ "processor_name": "s3_upload", "action": op.lambda_action(), "payload": payload })
 }
 
-/// Body of init and of the presigned PUT.
-pub fn key_body(key: &str, content_type: &str) -> Value {
-    json!({ "key": key, "content_type": content_type })
+/// A checksum for the store to verify: S3's algorithm name (`CRC32`) and
+/// the base64 value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    /// `CRC32`.
+    pub algorithm: &'static str,
+    /// Base64 of the checksum's bytes, as in `x-amz-checksum-crc32`.
+    pub value: String,
 }
 
-/// Body of part-url.
-pub fn part_url_body(key: &str, upload_id: &str, part_number: u16) -> Value {
-    json!({ "key": key, "upload_id": upload_id, "part_number": part_number })
+impl Checksum {
+    /// As the protocol's optional `checksum` field: `{"algorithm", "value"}`.
+    pub fn to_json(&self) -> Value {
+        json!({ "algorithm": self.algorithm, "value": self.value })
+    }
 }
 
-/// Body of complete.
-pub fn complete_body(key: &str, upload_id: &str, parts: &[(u16, String)]) -> Value {
+/// Adds the optional `checksum` field to a request body: a backend that does
+/// not know it ignores it.
+fn with_checksum(mut body: Value, checksum: Option<&Checksum>) -> Value {
+    if let (Some(c), Value::Object(map)) = (checksum, &mut body) {
+        map.insert("checksum".into(), c.to_json());
+    }
+    body
+}
+
+/// Body of the presigned PUT (with the whole file's checksum, if any).
+pub fn key_body(key: &str, content_type: &str, checksum: Option<&Checksum>) -> Value {
+    with_checksum(json!({ "key": key, "content_type": content_type }), checksum)
+}
+
+/// Body of init: with a checksum algorithm, the backend creates the
+/// multipart upload with it (`x-amz-checksum-algorithm`, full-object type).
+pub fn init_body(key: &str, content_type: &str, checksum_algorithm: Option<&str>) -> Value {
+    let mut body = json!({ "key": key, "content_type": content_type });
+    if let (Some(alg), Value::Object(map)) = (checksum_algorithm, &mut body) {
+        map.insert("checksum_algorithm".into(), alg.into());
+    }
+    body
+}
+
+/// Body of part-url (with the part's checksum, if any).
+pub fn part_url_body(key: &str, upload_id: &str, part_number: u16, checksum: Option<&Checksum>) -> Value {
+    with_checksum(json!({ "key": key, "upload_id": upload_id, "part_number": part_number }), checksum)
+}
+
+/// Body of complete (with the whole object's checksum, if any).
+pub fn complete_body(key: &str, upload_id: &str, parts: &[(u16, String)], checksum: Option<&Checksum>) -> Value {
     let parts: Vec<Value> = parts.iter().map(|(n, e)| json!({ "PartNumber": n, "ETag": e })).collect();
-    json!({ "key": key, "upload_id": upload_id, "parts": parts })
+    with_checksum(json!({ "key": key, "upload_id": upload_id, "parts": parts }), checksum)
 }
 
 /// Body of abort and list-parts.
@@ -146,6 +182,65 @@ pub fn parse_url(op: Op, text: &str) -> Result<String, UploadError> {
             .with_field("url"));
     }
     Ok(url)
+}
+
+/// A presigned URL and the headers its PUT must send as they were signed
+/// (`content-type`, `x-amz-checksum-*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    /// The URL.
+    pub url: String,
+    /// Header name (lower case) and value.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Headers a backend may ask a PUT to send: only those a presigned PUT can
+/// carry (no cookies, no `host`, no hop-by-hop headers).
+fn allowed_header(name: &str) -> bool {
+    name == "content-type"
+        || name == "content-md5"
+        || (name.starts_with("x-amz-")
+            && name.len() > 6
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+/// The optional `headers` of a URL reply: an object of strings, each a
+/// header a presigned PUT may send.
+pub fn parse_headers(op: Op, value: Option<&Value>) -> Result<Vec<(String, String)>, UploadError> {
+    let expected = r#"{"url": "https://...", "headers": {"x-amz-checksum-crc32": "..."}}"#;
+    let map = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            return Err(malformed(
+                op,
+                format!("has `headers` = {}, not an object", excerpt(&other.to_string())),
+                expected,
+            )
+            .with_field("headers"));
+        }
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let name = k.to_ascii_lowercase();
+            match v.as_str() {
+                Some(v) if allowed_header(&name) && !v.chars().any(char::is_control) => Ok((name, v.to_owned())),
+                _ => Err(malformed(
+                    op,
+                    format!("has header {k:?} = {}, which a presigned PUT cannot send (only content-type, content-md5 and x-amz-* strings)", excerpt(&v.to_string())),
+                    expected,
+                )
+                .with_field("headers")),
+            }
+        })
+        .collect()
+}
+
+/// The `url` and optional `headers` of a part-url or presigned-PUT reply.
+pub fn parse_signed(op: Op, text: &str) -> Result<Signed, UploadError> {
+    let url = parse_url(op, text)?;
+    let map = parse_object(op, text, "")?;
+    Ok(Signed { url, headers: parse_headers(op, map.get("headers"))? })
 }
 
 /// `(etag, location)` of a complete reply; both optional, but strings when present.
@@ -211,6 +306,17 @@ pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
         Some(if code.is_empty() { msg.to_owned() } else { format!("{code}: {msg}") })
     });
     let detail = detail.unwrap_or_else(|| if text.trim().is_empty() { "no body".into() } else { excerpt(text) });
+    if detail.starts_with("BadDigest") || detail.starts_with("XAmzContentChecksumMismatch") {
+        return UploadError::new(
+            ErrorCode::IntegrityError,
+            format!(
+                "the store's checksum of the object differs from the client's ({} answered HTTP {status}: {detail}): the object was not stored; upload the file again",
+                op.name()
+            ),
+        )
+        .with_status(status)
+        .with_cause(excerpt(text));
+    }
     UploadError::new(
         ErrorCode::BackendError,
         format!("the backend answered {} with HTTP {status} ({detail})", op.name()),
@@ -271,16 +377,42 @@ mod tests {
     #[test]
     fn bodies_match_the_seed() {
         assert_eq!(
-            lambda_envelope(Op::Init, key_body("k", "application/zip")),
+            lambda_envelope(Op::Init, init_body("k", "application/zip", None)),
             json!({
                 "processor_name": "s3_upload", "action": "initiate_multipart_upload",
                 "payload": {"key": "k", "content_type": "application/zip"}
             })
         );
         assert_eq!(
-            complete_body("k", "u", &[(1, "\"a\"".into()), (2, "\"b\"".into())]),
+            complete_body("k", "u", &[(1, "\"a\"".into()), (2, "\"b\"".into())], None),
             json!({"key": "k", "upload_id": "u", "parts": [{"PartNumber": 1, "ETag": "\"a\""}, {"PartNumber": 2, "ETag": "\"b\""}]})
         );
-        assert_eq!(part_url_body("k", "u", 3), json!({"key": "k", "upload_id": "u", "part_number": 3}));
+        assert_eq!(part_url_body("k", "u", 3, None), json!({"key": "k", "upload_id": "u", "part_number": 3}));
+        let sum = Checksum { algorithm: "CRC32", value: "y/Q5Jg==".into() };
+        assert_eq!(
+            part_url_body("k", "u", 3, Some(&sum)),
+            json!({"key": "k", "upload_id": "u", "part_number": 3, "checksum": {"algorithm": "CRC32", "value": "y/Q5Jg=="}})
+        );
+        assert_eq!(init_body("k", "t", Some("CRC32"))["checksum_algorithm"], "CRC32");
+        assert_eq!(key_body("k", "t", None), json!({"key": "k", "content_type": "t"}));
+    }
+
+    #[test]
+    fn signed_replies_carry_only_headers_a_put_may_send() {
+        let ok =
+            parse_signed(Op::PartUrl, r#"{"url": "https://s/k?x", "headers": {"X-Amz-Checksum-Crc32": "y/Q5Jg=="}}"#)
+                .expect("ok");
+        assert_eq!(ok.headers, vec![("x-amz-checksum-crc32".to_owned(), "y/Q5Jg==".to_owned())]);
+        assert!(parse_signed(Op::PartUrl, r#"{"url": "https://s/k"}"#).expect("no headers").headers.is_empty());
+        for bad in [
+            r#"{"url": "https://s/k", "headers": {"cookie": "a=b"}}"#,
+            r#"{"url": "https://s/k", "headers": {"host": "evil"}}"#,
+            r#"{"url": "https://s/k", "headers": {"x-amz-checksum-crc32": 5}}"#,
+            r#"{"url": "https://s/k", "headers": {"x-amz-meta-a": "a\r\nb: c"}}"#,
+            r#"{"url": "https://s/k", "headers": ["x"]}"#,
+        ] {
+            let e = parse_signed(Op::PartUrl, bad).expect_err(bad);
+            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::BackendError, Some("headers")), "{bad}: {e}");
+        }
     }
 }

@@ -49,6 +49,24 @@ pub struct KeyRequest {
     /// MIME type stored with the object.
     #[serde(default)]
     pub content_type: Option<String>,
+    /// Init: the algorithm of the checksums the parts and the whole object
+    /// will carry (`CRC32`, ...), for S3 to verify.
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
+    /// Presigned PUT: the whole file's checksum, signed into the URL.
+    #[serde(default)]
+    pub checksum: Option<ChecksumField>,
+}
+
+/// A checksum the client computed, for S3 to verify: `{"algorithm": "CRC32",
+/// "value": "<base64>"}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksumField {
+    /// CRC32, CRC32C, CRC64NVME, SHA1 or SHA256.
+    pub algorithm: String,
+    /// Base64 of the checksum's bytes.
+    pub value: String,
 }
 
 /// `POST /uploads/multipart/part-url`.
@@ -61,6 +79,9 @@ pub struct PartUrlRequest {
     pub upload_id: String,
     /// 1..=10,000.
     pub part_number: i64,
+    /// The part's checksum, signed into the URL.
+    #[serde(default)]
+    pub checksum: Option<ChecksumField>,
 }
 
 /// One part in a complete request, named as in S3's API and the seed. Other
@@ -86,6 +107,9 @@ pub struct CompleteRequest {
     pub upload_id: String,
     /// The parts to assemble, by number (ascending after sorting; gaps allowed).
     pub parts: Vec<CompletedPart>,
+    /// The whole object's checksum (full-object type), for S3 to verify.
+    #[serde(default)]
+    pub checksum: Option<ChecksumField>,
 }
 
 /// `DELETE /uploads/multipart/abort`, `GET /uploads/multipart/parts`.
@@ -335,6 +359,37 @@ fn validate_content_type(ct: Option<&str>) -> Result<String, ApiError> {
     Ok(ct.to_owned())
 }
 
+/// The S3 algorithms a client may ask for, and the byte length of each one's checksum.
+const CHECKSUM_ALGORITHMS: &[(&str, usize)] =
+    &[("CRC32", 4), ("CRC32C", 4), ("CRC64NVME", 8), ("SHA1", 20), ("SHA256", 32)];
+
+fn validate_algorithm(alg: &str) -> Result<(&'static str, usize), ApiError> {
+    CHECKSUM_ALGORITHMS.iter().copied().find(|(name, _)| name.eq_ignore_ascii_case(alg)).ok_or_else(|| {
+        ApiError::invalid(
+            "InvalidChecksum",
+            format!(
+                "checksum algorithm {:?} is not one S3 knows; use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256",
+                alg.chars().take(40).collect::<String>()
+            ),
+        )
+    })
+}
+
+/// A checksum to sign: its header (`x-amz-checksum-crc32`) and value, checked
+/// to be the base64 of a checksum of that algorithm.
+fn validate_checksum(c: &ChecksumField) -> Result<(String, String), ApiError> {
+    use base64::Engine as _;
+    let (name, len) = validate_algorithm(&c.algorithm)?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(&c.value).ok();
+    if decoded.is_none_or(|d| d.len() != len) {
+        return Err(ApiError::invalid(
+            "InvalidChecksum",
+            format!("checksum.value must be the base64 of the {len} bytes of a {name} checksum"),
+        ));
+    }
+    Ok((format!("x-amz-checksum-{}", name.to_ascii_lowercase()), c.value.clone()))
+}
+
 /// Parses a JSON body whatever its Content-Type.
 fn parse_json<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -368,9 +423,14 @@ impl AppState {
     fn presign_put(&self, req: KeyRequest) -> Result<Value, ApiError> {
         validate_key(&req.key, &self.key_prefix)?;
         let content_type = validate_content_type(req.content_type.as_deref())?;
-        let url = self.s3.presign_put(&req.key, &content_type);
+        let checksum = req.checksum.as_ref().map(validate_checksum).transpose()?;
+        let url = self.s3.presign_put(&req.key, &content_type, checksum.as_ref());
         // The signed headers the PUT must send, as they were signed.
-        Ok(json!({ "url": url.as_str(), "key": req.key, "headers": { "content-type": content_type } }))
+        let mut headers = json!({ "content-type": content_type });
+        if let Some((name, value)) = checksum {
+            headers[name] = value.into();
+        }
+        Ok(json!({ "url": url.as_str(), "key": req.key, "headers": headers }))
     }
 
     fn download(&self, key: &str) -> Result<Value, ApiError> {
@@ -381,7 +441,8 @@ impl AppState {
     async fn init(&self, req: KeyRequest) -> Result<Value, ApiError> {
         validate_key(&req.key, &self.key_prefix)?;
         let content_type = validate_content_type(req.content_type.as_deref())?;
-        let upload_id = self.s3.create_multipart_upload(&req.key, &content_type).await?;
+        let algorithm = req.checksum_algorithm.as_deref().map(validate_algorithm).transpose()?.map(|(name, _)| name);
+        let upload_id = self.s3.create_multipart_upload(&req.key, &content_type, algorithm).await?;
         Ok(json!({ "upload_id": upload_id, "key": req.key }))
     }
 
@@ -389,12 +450,19 @@ impl AppState {
         validate_key(&req.key, &self.key_prefix)?;
         validate_upload_id(&req.upload_id)?;
         let n = validate_part_number(req.part_number)?;
-        Ok(json!({ "url": self.s3.presign_part(&req.key, &req.upload_id, n).as_str() }))
+        let checksum = req.checksum.as_ref().map(validate_checksum).transpose()?;
+        let url = self.s3.presign_part(&req.key, &req.upload_id, n, checksum.as_ref());
+        match checksum {
+            // The PUT must send the checksum as signed; the store verifies it.
+            Some((name, value)) => Ok(json!({ "url": url.as_str(), "headers": { name: value } })),
+            None => Ok(json!({ "url": url.as_str() })),
+        }
     }
 
     async fn complete(&self, req: CompleteRequest) -> Result<Value, ApiError> {
         validate_key(&req.key, &self.key_prefix)?;
         validate_upload_id(&req.upload_id)?;
+        let checksum = req.checksum.as_ref().map(validate_checksum).transpose()?;
         let mut parts = req.parts;
         if parts.is_empty() {
             return Err(ApiError::invalid(
@@ -418,7 +486,7 @@ impl AppState {
         // itself judges a part listed twice.
         parts.sort_by_key(|p| p.part_number);
         let parts: Vec<(u16, String)> = parts.into_iter().map(|p| (p.part_number as u16, p.etag)).collect();
-        let done = self.s3.complete_idempotent(&req.key, &req.upload_id, &parts).await?;
+        let done = self.s3.complete_idempotent(&req.key, &req.upload_id, &parts, checksum.as_ref()).await?;
         Ok(json!({ "key": req.key, "etag": done.etag, "location": done.location }))
     }
 

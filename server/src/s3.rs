@@ -102,9 +102,12 @@ impl S3Client {
     /// threshold. The content type is signed into it: the PUT must send that
     /// `Content-Type`, and the object is stored with it (nobody holding the
     /// URL can store another type under it).
-    pub fn presign_put(&self, key: &str, content_type: &str) -> Url {
+    pub fn presign_put(&self, key: &str, content_type: &str, checksum: Option<&(String, String)>) -> Url {
         let mut action = PutObject::new(&self.public_bucket, Some(&self.credentials), key);
         action.headers_mut().insert("content-type", content_type);
+        if let Some((name, value)) = checksum {
+            action.headers_mut().insert(name.as_str(), value.as_str());
+        }
         action.sign(self.presign_expiry)
     }
 
@@ -113,10 +116,21 @@ impl S3Client {
         GetObject::new(&self.public_bucket, Some(&self.credentials), key).sign(self.presign_expiry)
     }
 
-    /// A presigned PUT of one part of a multipart upload.
-    pub fn presign_part(&self, key: &str, upload_id: &str, part_number: u16) -> Url {
-        UploadPart::new(&self.public_bucket, Some(&self.credentials), key, part_number, upload_id)
-            .sign(self.presign_expiry)
+    /// A presigned PUT of one part of a multipart upload. With a checksum
+    /// (`x-amz-checksum-*` header and value), it is signed in: the PUT must
+    /// send it, and S3 refuses a body that does not match it (`BadDigest`).
+    pub fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u16,
+        checksum: Option<&(String, String)>,
+    ) -> Url {
+        let mut action = UploadPart::new(&self.public_bucket, Some(&self.credentials), key, part_number, upload_id);
+        if let Some((name, value)) = checksum {
+            action.headers_mut().insert(name.as_str(), value.as_str());
+        }
+        action.sign(self.presign_expiry)
     }
 
     /// The unsigned URL of an object.
@@ -125,11 +139,31 @@ impl S3Client {
     }
 
     /// CreateMultipartUpload: returns the upload id.
-    pub async fn create_multipart_upload(&self, key: &str, content_type: &str) -> Result<String, ApiError> {
+    /// With a checksum algorithm, every part must carry a checksum of it,
+    /// and the whole object's is of the full-object type (for the CRCs; S3
+    /// allows only composite ones for SHA).
+    pub async fn create_multipart_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum_algorithm: Option<&str>,
+    ) -> Result<String, ApiError> {
         let mut action = CreateMultipartUpload::new(&self.bucket, Some(&self.credentials), key);
-        action.headers_mut().insert("content-type", content_type);
+        let mut headers = vec![("content-type", content_type.to_owned())];
+        if let Some(alg) = checksum_algorithm {
+            let kind = if alg.starts_with("CRC") { "FULL_OBJECT" } else { "COMPOSITE" };
+            headers.push(("x-amz-checksum-algorithm", alg.to_owned()));
+            headers.push(("x-amz-checksum-type", kind.to_owned()));
+        }
+        for (name, value) in &headers {
+            action.headers_mut().insert(*name, value.as_str());
+        }
         let url = action.sign(SELF_CALL_EXPIRY);
-        let body = self.send(self.http.post(url).header("content-type", content_type)).await?;
+        let mut req = self.http.post(url);
+        for (name, value) in &headers {
+            req = req.header(*name, value.as_str());
+        }
+        let body = self.send(req).await?;
         let parsed = CreateMultipartUpload::parse_response(&body).map_err(|e| {
             ApiError::bad_gateway(format!("S3 sent a CreateMultipartUpload reply that is not valid XML: {e}"))
         })?;
@@ -144,17 +178,33 @@ impl S3Client {
         key: &str,
         upload_id: &str,
         parts: &[(u16, String)],
+        checksum: Option<&(String, String)>,
     ) -> Result<Completed, ApiError> {
-        let action = CompleteMultipartUpload::new(
+        let mut action = CompleteMultipartUpload::new(
             &self.bucket,
             Some(&self.credentials),
             key,
             upload_id,
             std::iter::empty::<&str>(),
         );
+        // The whole object's checksum: S3 verifies it against the parts'.
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some((name, value)) = checksum {
+            headers.push((name.as_str(), value.as_str()));
+            if name.starts_with("x-amz-checksum-crc") {
+                headers.push(("x-amz-checksum-type", "FULL_OBJECT"));
+            }
+        }
+        for (name, value) in &headers {
+            action.headers_mut().insert(*name, *value);
+        }
         let url = action.sign(SELF_CALL_EXPIRY);
         let body = complete_body(parts)?;
-        let reply = self.send(self.http.post(url).body(body)).await?;
+        let mut req = self.http.post(url).body(body);
+        for (name, value) in &headers {
+            req = req.header(*name, *value);
+        }
+        let reply = self.send(req).await?;
         // S3 may answer 200 and put an <Error> in the body.
         if let Ok(err) = quick_xml::de::from_str::<S3ErrorBody>(&reply) {
             return Err(ApiError::from_s3(200, &err.code, &err.message));
@@ -174,8 +224,9 @@ impl S3Client {
         key: &str,
         upload_id: &str,
         parts: &[(u16, String)],
+        checksum: Option<&(String, String)>,
     ) -> Result<Completed, ApiError> {
-        match self.complete_multipart_upload(key, upload_id, parts).await {
+        match self.complete_multipart_upload(key, upload_id, parts, checksum).await {
             Err(e) if e.code == "NoSuchUpload" => match self.head_etag(key).await {
                 Some(etag)
                     if multipart_etag(&parts.iter().map(|p| p.1.clone()).collect::<Vec<_>>())

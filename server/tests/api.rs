@@ -494,3 +494,86 @@ async fn complete_with_a_gap_in_the_part_numbers_stores_the_parts_given() {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(h.download(key).await, [p1, p3].concat());
 }
+
+/// The base64 CRC32 of `b`, as S3 writes it.
+fn crc32_b64(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(b).to_be_bytes())
+}
+
+/// Checksums through the protocol: init with an algorithm, part URLs with the
+/// part's CRC32 signed in (the reply names the header to send), the store
+/// refusing a body that does not match (and keeping the good part it had),
+/// complete verifying the whole object's full-object CRC32.
+#[tokio::test]
+async fn checksums_are_signed_in_and_verified_by_the_store() {
+    let h = Harness::new().await;
+    let key = "sums/a.bin";
+    let (st, v) = h
+        .post(
+            "/uploads/multipart/init",
+            json!({"key": key, "content_type": "application/octet-stream", "checksum_algorithm": "CRC32"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let upload_id = v["upload_id"].as_str().expect("id").to_owned();
+    let chunks = [bytes(5 * MIB, 1), bytes(777, 2)];
+    let mut etags = Vec::new();
+    for (i, c) in chunks.iter().enumerate() {
+        let sum = crc32_b64(c);
+        let (st, reply) = h
+            .post(
+                "/uploads/multipart/part-url",
+                json!({"key": key, "upload_id": upload_id, "part_number": i + 1,
+                       "checksum": {"algorithm": "CRC32", "value": sum}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{reply}");
+        assert_eq!(reply["headers"]["x-amz-checksum-crc32"], sum, "the reply names the signed checksum header");
+        let url = reply["url"].as_str().expect("url");
+        // Without the header the signature does not verify.
+        let resp = h.http.put(url).body(c.clone()).send().await.expect("PUT");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "a signed header left out");
+        // One flipped byte: the store refuses the body.
+        let mut corrupt = c.clone();
+        corrupt[c.len() / 2] ^= 1;
+        let resp = h.http.put(url).header("x-amz-checksum-crc32", &sum).body(corrupt).send().await.expect("PUT");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        assert!(text.contains("<Code>BadDigest</Code>"), "{text}");
+        etags.push(h.put_signed(&reply, c.clone()).await);
+    }
+    let parts: Vec<Value> = etags.iter().enumerate().map(|(i, e)| json!({"PartNumber": i + 1, "ETag": e})).collect();
+    // A whole-object CRC that is not the file's: refused, nothing stored, the upload kept.
+    let wrong = crc32_b64(b"not the file");
+    let (st, v) = h
+        .post(
+            "/uploads/multipart/complete",
+            json!({"key": key, "upload_id": upload_id, "parts": parts, "checksum": {"algorithm": "CRC32", "value": wrong}}),
+        )
+        .await;
+    assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "BadDigest"), "{v}");
+    assert_eq!(h.open_uploads().await, vec![upload_id.clone()]);
+    let whole = chunks.concat();
+    let (st, v) = h
+        .post(
+            "/uploads/multipart/complete",
+            json!({"key": key, "upload_id": upload_id, "parts": parts,
+                   "checksum": {"algorithm": "CRC32", "value": crc32_b64(&whole)}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(sha(&h.download(key).await), sha(&whole));
+
+    // A checksum that is not one is refused by the backend before anything is signed.
+    for bad in [json!({"algorithm": "MD4", "value": "AAAAAA=="}), json!({"algorithm": "CRC32", "value": "AAAA"})] {
+        let (st, v) = h
+            .post(
+                "/uploads/multipart/part-url",
+                json!({"key": key, "upload_id": "u", "part_number": 1, "checksum": bad}),
+            )
+            .await;
+        assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "InvalidChecksum"), "{v}");
+    }
+}

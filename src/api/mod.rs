@@ -258,7 +258,13 @@ impl Uploader {
             let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
             listener = Some((signal, on_abort));
         }
-        let job = Job { file: file.clone(), key: key.clone(), content_type, with_credentials: self.with_credentials };
+        let job = Job {
+            file: file.clone(),
+            key: key.clone(),
+            content_type,
+            with_credentials: self.with_credentials,
+            checksum: self.cfg.checksum,
+        };
         let (name, last_modified) =
             file.dyn_ref::<web_sys::File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();
         let subject = Subject {
@@ -285,6 +291,12 @@ impl Uploader {
                     ("etag", out.etag.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
                     ("location", out.location.as_deref().map_or(JsValue::NULL, JsValue::from_str)),
                     ("size", num(out.size)),
+                    (
+                        "checksum",
+                        out.checksum.as_deref().map_or(JsValue::NULL, |c| {
+                            object(&[("algorithm", JsValue::from_str("CRC32")), ("value", JsValue::from_str(c))])
+                        }),
+                    ),
                 ])),
                 Err(e) => Err(to_js_error(&e)),
             }

@@ -6,6 +6,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::backend::{Backend, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs};
+use crate::engine::checksum::Algorithm;
 use crate::engine::plan::MAX_OBJECT_SIZE;
 use crate::engine::{Config, RetryPolicy, UploadError};
 
@@ -131,6 +132,7 @@ pub(super) const UPLOADER_OPTIONS: &[&str] = &[
     "partTimeout",
     "withCredentials",
     "headers",
+    "checksum",
 ];
 pub(super) const UPLOAD_OPTIONS: &[&str] =
     &["key", "contentType", "signal", "resume", "onProgress", "onPartComplete", "onRetry", "onResume"];
@@ -193,6 +195,20 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
     }
     if let Some(t) = o.integer("partTimeout", 0, 3_600_000, "milliseconds")? {
         cfg.part_timeout_ms = t;
+    }
+    match o.get("checksum").map(|v| (v.as_string(), v)) {
+        None => {}
+        Some((Some(s), _)) if s.eq_ignore_ascii_case("crc32") => cfg.checksum = Some(Algorithm::Crc32),
+        Some((Some(s), _)) if s == "none" => cfg.checksum = None,
+        Some((_, v)) => {
+            return Err(UploadError::invalid_option(
+                "checksum",
+                format!(
+                    "options.checksum is {}; use \"crc32\" (the default: every part and the whole object verified by the store) or \"none\"",
+                    describe(&v)
+                ),
+            ));
+        }
     }
     if let Some(v) = o.get("retryDelays") {
         cfg.retry = RetryPolicy { delays_ms: parse_delays(&v)?, ..RetryPolicy::default() };

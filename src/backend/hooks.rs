@@ -3,12 +3,22 @@
 //!
 //! ```js
 //! new Uploader({ hooks: {
-//!   createMultipartUpload: async ({ key, contentType, signal }) => ({ uploadId }),
-//!   signPart: async ({ key, uploadId, partNumber, signal }) => ({ url }),      // or the URL string
-//!   completeMultipartUpload: async ({ key, uploadId, parts, signal }) => ({ etag, location }),
+//!   createMultipartUpload: async ({ key, contentType, checksumAlgorithm, signal }) => ({ uploadId }),
+//!   signPart: async ({ key, uploadId, partNumber, checksum, signal }) => ({ url, headers }), // or the URL string
+//!   completeMultipartUpload: async ({ key, uploadId, parts, checksum, signal }) => ({ etag, location }),
 //!   abortMultipartUpload: async ({ key, uploadId, signal }) => {},
 //!   listParts: async ({ key, uploadId, signal }) => [{ PartNumber, ETag, Size }],
-//!   signPut: async ({ key, contentType, signal }) => ({ url }),               // optional
+//!   signPut: async ({ key, contentType, checksum, signal }) => ({ url, headers }), // optional
+//! ```
+//!
+//! `checksum`, when the upload has checksums on, is `{ algorithm: "CRC32",
+//! value }` (base64): sign it into the URL as `x-amz-checksum-crc32` and
+//! return it in `headers`, so that the PUT sends it and the store verifies
+//! it; at complete it is the whole object's, for `x-amz-checksum-crc32` with
+//! `x-amz-checksum-type: FULL_OBJECT`. A hook may ignore it (nothing is
+//! then verified).
+//!
+//! ```js
 //! } });
 //! ```
 //!
@@ -23,7 +33,7 @@ use web_sys::AbortSignal;
 
 use super::{CallError, backend_failure, call_js, js_message, js_object as args};
 use crate::engine::{ErrorCode, Failure, UploadError};
-use crate::protocol::{self, ListedPart};
+use crate::protocol::{self, Checksum, ListedPart, Signed};
 
 /// The hook names, as the options object spells them.
 pub const HOOK_NAMES: &[&str] =
@@ -105,39 +115,63 @@ impl Hooks {
     }
 
     /// `createMultipartUpload` → upload id.
-    pub async fn init(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
-        let arg = args(&[("key", key.into()), ("contentType", content_type.into()), ("signal", signal.into())]);
+    pub async fn init(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum_algorithm: Option<&str>,
+        signal: &AbortSignal,
+    ) -> Result<String, CallError> {
+        let arg = args(&[
+            ("key", key.into()),
+            ("contentType", content_type.into()),
+            ("checksumAlgorithm", checksum_algorithm.map_or(JsValue::UNDEFINED, JsValue::from_str)),
+            ("signal", signal.into()),
+        ]);
         let v = self.run("createMultipartUpload", &self.create, arg).await?;
         string_of(&v, "uploadId")
             .ok_or_else(|| malformed("createMultipartUpload", "returned no uploadId string", "{ uploadId: \"...\" }"))
     }
 
-    /// `signPart` → URL.
+    /// `signPart` → URL and headers.
     pub async fn sign_part(
         &self,
         key: &str,
         upload_id: &str,
         part: u16,
+        checksum: Option<&Checksum>,
         signal: &AbortSignal,
-    ) -> Result<String, CallError> {
+    ) -> Result<Signed, CallError> {
         let arg = args(&[
             ("key", key.into()),
             ("uploadId", upload_id.into()),
             ("partNumber", part.into()),
+            ("checksum", checksum_arg(checksum)),
             ("signal", signal.into()),
         ]);
         let v = self.run("signPart", &self.sign_part, arg).await?;
-        url_of("signPart", &v)
+        signed_of("signPart", &v)
     }
 
-    /// `signPut` → URL.
-    pub async fn presign_put(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+    /// `signPut` → URL and headers.
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum: Option<&Checksum>,
+        signal: &AbortSignal,
+    ) -> Result<Signed, CallError> {
         let Some(f) = &self.sign_put else {
             return Err(malformed("signPut", "is missing", "{ url } to send small files as one PUT"));
         };
-        let arg = args(&[("key", key.into()), ("contentType", content_type.into()), ("signal", signal.into())]);
+        let arg = args(&[
+            ("key", key.into()),
+            ("contentType", content_type.into()),
+            ("checksum", checksum_arg(checksum)),
+            ("signal", signal.into()),
+        ]);
         let v = self.run("signPut", f, arg).await?;
-        url_of("signPut", &v)
+        signed_of("signPut", &v)
     }
 
     /// `completeMultipartUpload` → (etag, location).
@@ -146,6 +180,7 @@ impl Hooks {
         key: &str,
         upload_id: &str,
         parts: &[(u16, String)],
+        checksum: Option<&Checksum>,
         signal: &AbortSignal,
     ) -> Result<(Option<String>, Option<String>), CallError> {
         let list = Array::new();
@@ -156,6 +191,7 @@ impl Hooks {
             ("key", key.into()),
             ("uploadId", upload_id.into()),
             ("parts", list.into()),
+            ("checksum", checksum_arg(checksum)),
             ("signal", signal.into()),
         ]);
         let v = self.run("completeMultipartUpload", &self.complete, arg).await?;
@@ -190,6 +226,30 @@ impl Hooks {
         let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
         self.run("abortMultipartUpload", &self.abort, arg).await.map(drop)
     }
+}
+
+/// `{ algorithm, value }`, or `undefined` without a checksum.
+fn checksum_arg(checksum: Option<&Checksum>) -> JsValue {
+    checksum
+        .map_or(JsValue::UNDEFINED, |c| args(&[("algorithm", c.algorithm.into()), ("value", c.value.as_str().into())]))
+}
+
+/// The URL (the value itself, or its `url`) and the optional `headers` of a signing hook's reply.
+fn signed_of(hook: &str, v: &JsValue) -> Result<Signed, CallError> {
+    let url = url_of(hook, v)?;
+    let headers = if v.is_object() { Reflect::get(v, &JsValue::from_str("headers")).ok() } else { None };
+    let headers = match headers.filter(|h| !h.is_undefined() && !h.is_null()) {
+        None => Vec::new(),
+        Some(h) => {
+            let json = js_sys::JSON::stringify(&h).ok().and_then(|s| s.as_string()).unwrap_or_default();
+            let value: Option<serde_json::Value> = serde_json::from_str(&json).ok();
+            protocol::parse_headers(protocol::Op::PartUrl, value.as_ref()).map_err(|mut e| {
+                e.message = format!("the {hook} hook returned unusable headers ({})", e.message);
+                CallError::Rejected(e.with_field(hook))
+            })?
+        }
+    };
+    Ok(Signed { url, headers })
 }
 
 fn url_of(hook: &str, v: &JsValue) -> Result<String, CallError> {

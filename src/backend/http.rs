@@ -9,7 +9,7 @@ use web_sys::{AbortSignal, RequestCredentials};
 use crate::backend::{CallError, HeaderSource, backend_failure};
 use crate::engine::Failure;
 use crate::engine::retry::parse_retry_after;
-use crate::protocol::{self, ListedPart, Op};
+use crate::protocol::{self, Checksum, ListedPart, Op, Signed};
 
 /// Which form of the protocol the backend speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,39 +109,55 @@ impl HttpBackend {
         Err(backend_failure(failure, || protocol::backend_error(op, status, &text)))
     }
 
-    /// Starts a multipart upload; returns its id.
-    pub async fn init(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
-        let text = self.call(Op::Init, protocol::key_body(key, content_type), signal).await?;
+    /// Starts a multipart upload (with a checksum algorithm, if any); returns its id.
+    pub async fn init(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum_algorithm: Option<&str>,
+        signal: &AbortSignal,
+    ) -> Result<String, CallError> {
+        let body = protocol::init_body(key, content_type, checksum_algorithm);
+        let text = self.call(Op::Init, body, signal).await?;
         protocol::parse_init(&text).map_err(CallError::Rejected)
     }
 
-    /// A presigned URL for one part.
+    /// A presigned URL for one part (its checksum signed in, if given).
     pub async fn sign_part(
         &self,
         key: &str,
         upload_id: &str,
         part: u16,
+        checksum: Option<&Checksum>,
         signal: &AbortSignal,
-    ) -> Result<String, CallError> {
-        let text = self.call(Op::PartUrl, protocol::part_url_body(key, upload_id, part), signal).await?;
-        protocol::parse_url(Op::PartUrl, &text).map_err(CallError::Rejected)
+    ) -> Result<Signed, CallError> {
+        let text = self.call(Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum), signal).await?;
+        protocol::parse_signed(Op::PartUrl, &text).map_err(CallError::Rejected)
     }
 
-    /// A presigned URL for a whole-object PUT.
-    pub async fn presign_put(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
-        let text = self.call(Op::PresignPut, protocol::key_body(key, content_type), signal).await?;
-        protocol::parse_url(Op::PresignPut, &text).map_err(CallError::Rejected)
+    /// A presigned URL for a whole-object PUT (its checksum signed in, if given).
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum: Option<&Checksum>,
+        signal: &AbortSignal,
+    ) -> Result<Signed, CallError> {
+        let text = self.call(Op::PresignPut, protocol::key_body(key, content_type, checksum), signal).await?;
+        protocol::parse_signed(Op::PresignPut, &text).map_err(CallError::Rejected)
     }
 
-    /// Completes a multipart upload; returns `(etag, location)`.
+    /// Completes a multipart upload (the store verifying the whole object's
+    /// checksum, if given); returns `(etag, location)`.
     pub async fn complete(
         &self,
         key: &str,
         upload_id: &str,
         parts: &[(u16, String)],
+        checksum: Option<&Checksum>,
         signal: &AbortSignal,
     ) -> Result<(Option<String>, Option<String>), CallError> {
-        let text = self.call(Op::Complete, protocol::complete_body(key, upload_id, parts), signal).await?;
+        let text = self.call(Op::Complete, protocol::complete_body(key, upload_id, parts, checksum), signal).await?;
         protocol::parse_complete(&text).map_err(CallError::Rejected)
     }
 

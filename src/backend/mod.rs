@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::engine::{ErrorCode, Failure, UploadError};
-use crate::protocol::ListedPart;
+use crate::protocol::{Checksum, ListedPart, Signed};
 
 pub use hooks::Hooks;
 pub use http::{HttpBackend, Protocol};
@@ -201,40 +201,53 @@ impl Backend {
         }
     }
 
-    /// Starts a multipart upload; returns its id.
-    pub async fn init(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+    /// Starts a multipart upload (with a checksum algorithm, if any); returns its id.
+    pub async fn init(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum_algorithm: Option<&str>,
+        signal: &AbortSignal,
+    ) -> Result<String, CallError> {
         bounded(signal, |s| async move {
             match self {
-                Self::Http(b) => b.init(key, content_type, &s).await,
-                Self::Hooks(h) => h.init(key, content_type, &s).await,
+                Self::Http(b) => b.init(key, content_type, checksum_algorithm, &s).await,
+                Self::Hooks(h) => h.init(key, content_type, checksum_algorithm, &s).await,
             }
         })
         .await
     }
 
-    /// A presigned URL for one part.
+    /// A presigned URL for one part, and the headers its PUT must send.
     pub async fn sign_part(
         &self,
         key: &str,
         upload_id: &str,
         part: u16,
+        checksum: Option<&Checksum>,
         signal: &AbortSignal,
-    ) -> Result<String, CallError> {
+    ) -> Result<Signed, CallError> {
         bounded(signal, |s| async move {
             match self {
-                Self::Http(b) => b.sign_part(key, upload_id, part, &s).await,
-                Self::Hooks(h) => h.sign_part(key, upload_id, part, &s).await,
+                Self::Http(b) => b.sign_part(key, upload_id, part, checksum, &s).await,
+                Self::Hooks(h) => h.sign_part(key, upload_id, part, checksum, &s).await,
             }
         })
         .await
     }
 
-    /// A presigned URL for a whole-object PUT.
-    pub async fn presign_put(&self, key: &str, content_type: &str, signal: &AbortSignal) -> Result<String, CallError> {
+    /// A presigned URL for a whole-object PUT, and the headers it must send.
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        checksum: Option<&Checksum>,
+        signal: &AbortSignal,
+    ) -> Result<Signed, CallError> {
         bounded(signal, |s| async move {
             match self {
-                Self::Http(b) => b.presign_put(key, content_type, &s).await,
-                Self::Hooks(h) => h.presign_put(key, content_type, &s).await,
+                Self::Http(b) => b.presign_put(key, content_type, checksum, &s).await,
+                Self::Hooks(h) => h.presign_put(key, content_type, checksum, &s).await,
             }
         })
         .await
@@ -246,12 +259,13 @@ impl Backend {
         key: &str,
         upload_id: &str,
         parts: &[(u16, String)],
+        checksum: Option<&Checksum>,
         signal: &AbortSignal,
     ) -> Result<(Option<String>, Option<String>), CallError> {
         bounded(signal, |s| async move {
             match self {
-                Self::Http(b) => b.complete(key, upload_id, parts, &s).await,
-                Self::Hooks(h) => h.complete(key, upload_id, parts, &s).await,
+                Self::Http(b) => b.complete(key, upload_id, parts, checksum, &s).await,
+                Self::Hooks(h) => h.complete(key, upload_id, parts, checksum, &s).await,
             }
         })
         .await

@@ -14,9 +14,11 @@ use crate::backend::{Backend, CallError, fresh_signal};
 use crate::browser::budget::Budget;
 use crate::browser::journal;
 use crate::browser::xhr::{self, XhrPut};
+use crate::engine::checksum::{Algorithm, Crc32};
 pub use crate::engine::coordinator::Control;
 use crate::engine::coordinator::{CallEnd, Coordinator, Gen, Input, Step};
 use crate::engine::{Action, Call, Event, Failure, Outcome, Progress, UploadError};
+use crate::protocol::Checksum;
 
 /// Callbacks into the application.
 pub trait Observer {
@@ -41,7 +43,17 @@ pub struct Job {
     pub content_type: String,
     /// Send cookies with part PUTs.
     pub with_credentials: bool,
+    /// Checksums for the store to verify.
+    pub checksum: Option<Algorithm>,
 }
+
+/// Bytes of the file read into WASM memory at a time while hashing a part:
+/// what hashing holds per part, and the longest the page waits on it (a
+/// CRC32 of 1 MiB takes about a millisecond).
+const HASH_CHUNK: u64 = 1 << 20;
+
+/// The headers each part's PUT must send, from its signing reply.
+type SignedHeaders = Rc<std::cell::RefCell<HashMap<(Gen, u16), Vec<(String, String)>>>>;
 
 /// Milliseconds on the browser's clock.
 pub fn now_ms() -> u64 {
@@ -138,6 +150,7 @@ struct Executor {
     puts: Puts,
     /// Cancels an engine's backend calls in flight (hooks get its signal) when it stops.
     calls: HashMap<Gen, AbortController>,
+    headers: SignedHeaders,
     single_url: Option<String>,
     job: Rc<Job>,
     backend: Rc<Backend>,
@@ -172,17 +185,20 @@ impl Executor {
         let tx = self.tx.clone();
         match step {
             Step::Engine(g, Action::Put { part, attempt, url, start, end }) => {
-                // A single PUT stores the object: it carries the content type
+                // The headers signed into the URL (a part's checksum); a
+                // single PUT stores the object: it carries the content type
                 // (the reference backend signs it into the URL).
-                let single = self.coord.single();
-                if single {
+                let mut headers = self.headers.borrow().get(&(g, part)).cloned().unwrap_or_default();
+                if self.coord.single() {
                     self.single_url = Some(url.clone());
+                    if !headers.iter().any(|(k, _)| k == "content-type") {
+                        headers.push(("content-type".into(), self.job.content_type.clone()));
+                    }
                 }
-                let content_type = single.then_some(self.job.content_type.as_str());
                 let sink: Rc<dyn Fn(Event)> = Rc::new(move |ev| {
                     let _ = tx.unbounded_send(Input::Engine(g, ev));
                 });
-                match start_put(&self.job, &url, content_type, start, end, part, attempt, sink) {
+                match start_put(&self.job, &url, &headers, start, end, part, attempt, sink) {
                     Ok(handle) => self.puts.insert(g, part, attempt, handle),
                     Err(failure) => {
                         self.budget.release();
@@ -191,19 +207,34 @@ impl Executor {
                 }
             }
             Step::Engine(g, Action::Cancel { part }) => self.puts.end(g, part, None),
+            Step::Engine(g, Action::Hash { part, start, end }) => {
+                let file = self.job.file.clone();
+                spawn_local(async move {
+                    let ev = match hash(&file, start, end).await {
+                        Ok(crc) => Event::Hashed { part, crc },
+                        Err(message) => Event::HashFailed { part, message },
+                    };
+                    let _ = tx.unbounded_send(Input::Engine(g, ev));
+                });
+            }
             Step::Engine(g, Action::Abort { upload_id }) => {
                 // Stop every other call first; the abort call gets a signal of its own.
                 if let Some(c) = self.calls.remove(&g) {
                     c.abort();
                 }
                 let own = self.calls_signal(g);
-                spawn_call(g, Action::Abort { upload_id }, &self.job, &self.backend, own, &tx);
+                let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal: own, tx };
+                spawn_call(call, Action::Abort { upload_id }, self.headers.clone());
             }
             Step::Engine(g, action) => {
                 let signal = self.calls_signal(g);
-                spawn_call(g, action, &self.job, &self.backend, signal, &tx);
+                let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal, tx };
+                spawn_call(call, action, self.headers.clone());
             }
-            Step::Release(g) => self.release(g),
+            Step::Release(g) => {
+                self.release(g);
+                self.headers.borrow_mut().retain(|(r, _), _| *r != g);
+            }
             Step::Notify(action) => notify(action, &*self.observer),
             Step::Resumed { upload_id, parts, bytes } => self.observer.resumed(&upload_id, parts, bytes),
             Step::ReadJournal(id) => spawn_local(async move {
@@ -364,6 +395,7 @@ pub async fn run(
         slot_freed: budget.subscribe(),
         puts: Puts { running: HashMap::new(), budget: budget.clone() },
         calls: HashMap::new(),
+        headers: SignedHeaders::default(),
         single_url: None,
         job: Rc::new(job),
         backend,
@@ -394,13 +426,13 @@ pub async fn run(
     result
 }
 
-/// PUTs bytes `start..end` of the file, with `content_type` when given. The
+/// PUTs bytes `start..end` of the file, with `headers`. The
 /// body is a slice of the `File`: its bytes never enter WASM memory.
 #[allow(clippy::too_many_arguments)]
 fn start_put(
     job: &Job,
     url: &str,
-    content_type: Option<&str>,
+    headers: &[(String, String)],
     start: u64,
     end: u64,
     part: u16,
@@ -411,34 +443,48 @@ fn start_put(
         .file
         .slice_with_f64_and_f64(start as f64, end as f64)
         .map_err(|e| Failure::Network(format!("cannot slice the file: {e:?}")))?;
-    xhr::put(url, &blob, content_type, job.with_credentials, part, attempt, sink)
+    xhr::put(url, &blob, headers, job.with_credentials, part, attempt, sink)
 }
 
-/// Starts a backend call; its answer comes back on `tx` as an event.
-fn spawn_call(
+/// What a backend call of engine `g` needs.
+struct CallCtx {
     g: Gen,
-    action: Action,
-    job: &Rc<Job>,
-    backend: &Rc<Backend>,
+    job: Rc<Job>,
+    backend: Rc<Backend>,
     signal: AbortSignal,
-    tx: &UnboundedSender<Input>,
-) {
-    let (job, backend, tx) = (job.clone(), backend.clone(), tx.clone());
+    tx: UnboundedSender<Input>,
+}
+
+/// Starts a backend call; its answer comes back on `tx` as an event (a
+/// signing reply's headers go to `headers`, for the part's PUT).
+fn spawn_call(ctx: CallCtx, action: Action, headers: SignedHeaders) {
+    let CallCtx { g, job, backend, signal, tx } = ctx;
+    let checksum = |value: Option<String>| {
+        job.checksum.zip(value).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value })
+    };
+    let (sum, alg) = match &action {
+        Action::Sign { checksum: c, .. } | Action::Complete { checksum: c, .. } => (checksum(c.clone()), None),
+        _ => (None, job.checksum.map(Algorithm::s3_name)),
+    };
     spawn_local(async move {
         let (call, result) = match action {
             Action::Init => {
-                let r = backend.init(&job.key, &job.content_type, &signal).await;
+                let r = backend.init(&job.key, &job.content_type, alg, &signal).await;
                 (Call::Init, r.map(|upload_id| Event::Initiated { upload_id }))
             }
-            Action::Sign { part, upload_id } => {
+            Action::Sign { part, upload_id, .. } => {
                 let r = match upload_id {
-                    Some(id) => backend.sign_part(&job.key, &id, part, &signal).await,
-                    None => backend.presign_put(&job.key, &job.content_type, &signal).await,
+                    Some(id) => backend.sign_part(&job.key, &id, part, sum.as_ref(), &signal).await,
+                    None => backend.presign_put(&job.key, &job.content_type, sum.as_ref(), &signal).await,
                 };
-                (Call::Sign(part), r.map(|url| Event::Signed { part, url }))
+                let r = r.map(|signed| {
+                    headers.borrow_mut().insert((g, part), signed.headers);
+                    Event::Signed { part, url: signed.url }
+                });
+                (Call::Sign(part), r)
             }
-            Action::Complete { upload_id, parts } => {
-                let r = backend.complete(&job.key, &upload_id, &parts, &signal).await;
+            Action::Complete { upload_id, parts, .. } => {
+                let r = backend.complete(&job.key, &upload_id, &parts, sum.as_ref(), &signal).await;
                 (Call::Complete, r.map(|(etag, location)| Event::Completed { etag, location }))
             }
             Action::Abort { upload_id } => {
@@ -449,6 +495,31 @@ fn spawn_call(
         };
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
     });
+}
+
+/// The CRC32 of bytes `start..end` of `file`, read [`HASH_CHUNK`] bytes at a
+/// time (the page gets control back between chunks).
+async fn hash(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
+    let mut crc = Crc32::default();
+    let mut buf = Vec::new();
+    let mut at = start;
+    while at < end {
+        let to = end.min(at + HASH_CHUNK);
+        let slice = file.slice_with_f64_and_f64(at as f64, to as f64).map_err(|e| crate::backend::js_message(&e))?;
+        let bytes = wasm_bindgen_futures::JsFuture::from(slice.array_buffer())
+            .await
+            .map_err(|e| crate::backend::js_message(&e))?;
+        let view = js_sys::Uint8Array::new(&bytes);
+        let n = view.length() as usize;
+        if n as u64 != to - at {
+            return Err(format!("read {n} bytes where {} were expected", to - at));
+        }
+        buf.resize(n, 0);
+        view.copy_to(&mut buf);
+        crc.update(&buf);
+        at = to;
+    }
+    Ok(crc.finish())
 }
 
 /// The engine event for the outcome of backend call `call`.

@@ -40,12 +40,12 @@ impl Drop for XhrPut {
     }
 }
 
-/// Starts `PUT url` with `body` (and a `Content-Type` header when given); its
+/// Starts `PUT url` with `body` and `headers` (those signed into the URL); its
 /// progress and outcome go to `sink` as engine events for (`part`, `attempt`).
 pub fn put(
     url: &str,
     body: &Blob,
-    content_type: Option<&str>,
+    headers: &[(String, String)],
     with_credentials: bool,
     part: u16,
     attempt: u32,
@@ -55,9 +55,9 @@ pub fn put(
     xhr.open_with_async("PUT", url, true)
         .map_err(|e| Failure::Network(format!("cannot open PUT {}: {e:?}", redact(url))))?;
     xhr.set_with_credentials(with_credentials);
-    if let Some(ct) = content_type {
-        xhr.set_request_header("Content-Type", ct)
-            .map_err(|e| Failure::Network(format!("cannot set Content-Type {ct:?}: {e:?}")))?;
+    for (name, value) in headers {
+        xhr.set_request_header(name, value)
+            .map_err(|e| Failure::Network(format!("cannot set the header {name}: {value:?}: {e:?}")))?;
     }
 
     let progress_tx = sink.clone();

@@ -140,7 +140,8 @@ impl World {
                     s.uploads.insert(id, BTreeMap::new());
                 });
             }
-            Step::Engine(g, Action::Sign { part, upload_id }) => {
+            Step::Engine(g, Action::Hash { part, .. }) => self.at(2, Input::Engine(g, Event::Hashed { part, crc: 7 })),
+            Step::Engine(g, Action::Sign { part, upload_id, .. }) => {
                 let url = format!("https://s3.test/k?uploadId={}&partNumber={part}", upload_id.unwrap_or_default());
                 self.reply(g, Call::Sign(part), Event::Signed { part, url }, |_| {});
             }
@@ -178,7 +179,7 @@ impl World {
             Step::Engine(g, Action::Cancel { part }) => {
                 self.in_flight.remove(&(g, part));
             }
-            Step::Engine(g, Action::Complete { upload_id, parts }) => {
+            Step::Engine(g, Action::Complete { upload_id, parts, .. }) => {
                 let known = self
                     .store
                     .uploads

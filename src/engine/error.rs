@@ -19,6 +19,12 @@ pub enum ErrorCode {
     EtagNotExposed,
     /// The network failed, and kept failing through every retry.
     NetworkError,
+    /// The store found other bytes than the client sent (its checksum of a
+    /// part or of the whole object differs from the client's): nothing was
+    /// stored as the object.
+    IntegrityError,
+    /// The file could not be read (moved, deleted or changed on disk).
+    FileReadError,
     /// The upload was aborted by the application.
     Aborted,
 }
@@ -33,6 +39,8 @@ impl ErrorCode {
             Self::S3Error => "S3Error",
             Self::EtagNotExposed => "EtagNotExposed",
             Self::NetworkError => "NetworkError",
+            Self::IntegrityError => "IntegrityError",
+            Self::FileReadError => "FileReadError",
             Self::Aborted => "Aborted",
         }
     }

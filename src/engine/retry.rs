@@ -48,6 +48,9 @@ impl Failure {
             Self::Status { status, body, .. } => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
                     || (*status == 400 && body.contains("RequestTimeout"))
+                    // The store's checksum of the body differs from ours: the
+                    // bytes changed on the way; sent again, they may not.
+                    || (*status == 400 && is_digest_mismatch(body))
                     || self.is_expired_url()
             }
         }
@@ -65,6 +68,12 @@ impl Failure {
                 ErrorCode::NetworkError,
                 format!("{what} timed out with no progress; the connection is too slow or stalled: retry later, or raise partTimeout"),
             ),
+            Self::Status { status, body, .. } if is_digest_mismatch(&body) => UploadError::new(
+                ErrorCode::IntegrityError,
+                format!("{what} was refused with HTTP {status}: the store's checksum of the bytes it received differs from the client's, on every try (the file changed on disk during the upload, or something on the way alters the bytes): nothing corrupt was stored; check the file and the network path, then upload again"),
+            )
+            .with_status(status)
+            .with_cause(body),
             Self::Status { status, body, .. } => {
                 let code = s3_error_code(&body);
                 let detail = code.map(|c| format!(" ({c})")).unwrap_or_default();
@@ -74,6 +83,12 @@ impl Failure {
             }
         }
     }
+}
+
+/// S3's answer when a body's checksum (`Content-MD5` or `x-amz-checksum-*`)
+/// does not match the bytes received.
+pub fn is_digest_mismatch(body: &str) -> bool {
+    matches!(s3_error_code(body), Some("BadDigest" | "InvalidDigest" | "XAmzContentChecksumMismatch"))
 }
 
 /// The `<Code>` of an S3 XML error body, if there is one.

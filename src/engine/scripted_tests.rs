@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::engine::UploadError;
+use crate::engine::checksum;
 use crate::engine::error::ErrorCode;
 use crate::engine::plan::MIB;
 use crate::engine::retry::{Failure, RetryPolicy};
@@ -76,6 +77,17 @@ struct World {
     /// with network errors, and the engine is told.
     offline: Option<(u64, u64)>,
     offline_told: bool,
+    /// The engine hashes parts (its config's `checksum`).
+    checksums: bool,
+    hashed: Vec<u16>,
+    whole_checksum: Option<String>,
+    /// Reading the file fails.
+    hash_fails: bool,
+}
+
+/// The CRC of part `n`'s bytes in the simulated file.
+fn crc_of(n: u16) -> u32 {
+    u32::from(n).wrapping_mul(0x9E37_79B9)
 }
 
 impl World {
@@ -108,6 +120,10 @@ impl World {
             part_size_seen: None,
             offline: None,
             offline_told: false,
+            checksums: true,
+            hashed: Vec::new(),
+            whole_checksum: None,
+            hash_fails: false,
         }
     }
 
@@ -142,7 +158,21 @@ impl World {
                     self.at(10, Event::Initiated { upload_id: "up-1".into() });
                 }
             }
-            Action::Sign { part, upload_id } => {
+            Action::Hash { part, start, end } => {
+                assert!(end >= start, "part {part}: bytes {start}..{end}");
+                self.hashed.push(part);
+                if self.hash_fails {
+                    self.at(1, Event::HashFailed { part, message: "NotReadableError".into() });
+                } else {
+                    self.at(1, Event::Hashed { part, crc: crc_of(part) });
+                }
+            }
+            Action::Sign { part, upload_id, checksum } => {
+                if self.checksums {
+                    assert_eq!(checksum, Some(checksum::to_base64(crc_of(part))), "part {part} is signed with its CRC");
+                } else {
+                    assert_eq!(checksum, None);
+                }
                 assert_eq!(upload_id.is_some(), self.counts.contains_key(&On::Init), "part URLs name the upload");
                 self.single = upload_id.is_none();
                 self.signs.push((part, self.now));
@@ -209,7 +239,8 @@ impl World {
                 self.in_flight.remove(&part);
                 self.cancelled.push(part);
             }
-            Action::Complete { upload_id, parts } => {
+            Action::Complete { upload_id, parts, checksum } => {
+                self.whole_checksum = checksum;
                 assert_eq!(upload_id, "up-1");
                 assert!(!self.abort_ok, "complete after the upload was deleted");
                 if !self.call_failure(Call::Complete, On::Complete, 10) {
@@ -357,6 +388,7 @@ fn cfg(concurrency: usize) -> Config {
 fn run(size: u64, config: Config, script: &[(On, u32, Answer)]) -> (World, Result<Outcome, UploadError>) {
     let mut up = Upload::new(size, config.clone(), 7).expect("valid upload");
     let mut w = World::new(script);
+    w.checksums = config.checksum.is_some();
     let res = w.run(&mut up, |_, _| {});
     assert!(w.max_in_flight <= config.concurrency, "{} PUTs in flight, limit {}", w.max_in_flight, config.concurrency);
     (w, res)
@@ -364,6 +396,13 @@ fn run(size: u64, config: Config, script: &[(On, u32, Answer)]) -> (World, Resul
 
 fn assert_intact(w: &World, res: &Result<Outcome, UploadError>, size: u64, parts: u16) {
     let out = res.as_ref().expect("upload succeeds");
+    if w.checksums && !w.single && w.hashed.len() == usize::from(parts) {
+        // The whole object's CRC is the parts' CRCs combined, in order.
+        let plan = crate::engine::plan::Plan::new(size, 8 * MIB, None).expect("plan");
+        let want = checksum::combine((1..=parts).map(|n| (crc_of(n), plan.range(n).expect("range").len())));
+        assert_eq!(w.whole_checksum, Some(checksum::to_base64(want)), "complete carries the whole object's CRC");
+        assert_eq!(out.checksum, w.whole_checksum);
+    }
     assert_eq!(out.size, size);
     assert_eq!(w.progress.last().copied(), Some(size), "progress ends at the file size");
     if parts > 1 || out.upload_id.is_some() {
@@ -720,8 +759,13 @@ fn uploads_share_one_concurrency_budget() {
     for (i, up) in ups.iter_mut().enumerate() {
         assert_eq!(drain(up, &mut free), vec![Action::Init]);
         up.handle(Event::Initiated { upload_id: format!("u{i}") }, 0);
+        // Hashes first, then signatures (no PUT starts before both).
         for a in drain(up, &mut free) {
-            let Action::Sign { part, .. } = a else { panic!("{a:?}") };
+            let Action::Hash { part, .. } = a else { panic!("{a:?}") };
+            up.handle(Event::Hashed { part, crc: 1 }, 0);
+        }
+        for a in drain(up, &mut free) {
+            let Action::Sign { part, checksum: Some(_), .. } = a else { panic!("{a:?}") };
             up.handle(Event::Signed { part, url: format!("https://s/{i}/{part}") }, 0);
         }
     }
@@ -865,4 +909,58 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
     }
     // Both endings happened: the dice reached the error paths as well as the happy one.
     assert!(outcomes[0] > 1_000 && outcomes[1] > 50, "succeeded / failed: {outcomes:?}");
+}
+
+/// One part's body is corrupted on the way: the store refuses it
+/// (`BadDigest`); only that part is sent again, with the same checksum (it is
+/// hashed once), and the upload ends intact.
+#[test]
+fn a_corrupted_part_is_refused_and_only_it_is_sent_again() {
+    let bad_digest = || {
+        Failure::Status {
+        status: 400,
+        body: "<Error><Code>BadDigest</Code><Message>The CRC32 you specified did not match the calculated checksum.</Message></Error>".into(),
+        retry_after_ms: None,
+    }
+    };
+    let size = 30 * MIB;
+    let (w, res) = run(size, cfg(4), &[(On::Put(2), 1, Answer::Fail(bad_digest()))]);
+    assert_intact(&w, &res, size, 4);
+    let puts_of = |p: u16| w.put_starts.iter().filter(|(n, _)| *n == p).count();
+    assert_eq!((puts_of(1), puts_of(2), puts_of(3), puts_of(4)), (1, 2, 1, 1));
+    assert_eq!(w.hashed, vec![1, 2, 3, 4], "every part hashed once");
+    assert!(w.whole_checksum.is_some(), "the whole object's CRC is sent at complete");
+
+    // When every try is refused, the upload fails as IntegrityError and its
+    // multipart upload is deleted.
+    let script: Vec<_> = (1..=10).map(|n| (On::Put(2), n, Answer::Fail(bad_digest()))).collect();
+    let (w, res) = run(size, cfg(4), &script);
+    let e = res.expect_err("fails");
+    assert_eq!(e.code, ErrorCode::IntegrityError, "{e}");
+    assert!(e.message.contains("checksum"), "{e}");
+    assert!(w.abort_ok && w.completed_with.is_none());
+}
+
+/// With `checksum: 'none'` nothing is hashed and no checksum is sent.
+#[test]
+fn no_checksum_when_switched_off() {
+    let size = 20 * MIB;
+    let (w, res) = run(size, Config { checksum: None, ..cfg(3) }, &[]);
+    assert_intact(&w, &res, size, 3);
+    assert!(w.hashed.is_empty());
+    assert_eq!(res.expect("ok").checksum, None);
+}
+
+/// A part whose bytes cannot be read ends the upload with FileReadError, and
+/// its multipart upload is deleted.
+#[test]
+fn an_unreadable_file_is_file_read_error() {
+    let mut up = Upload::new(20 * MIB, cfg(2), 1).expect("upload");
+    let mut w = World::new(&[]);
+    w.hash_fails = true;
+    let e = w.run(&mut up, |_, _| {}).expect_err("fails");
+    assert_eq!((e.code, e.part_number), (ErrorCode::FileReadError, Some(1)), "{e}");
+    assert!(e.message.contains("choose it again"), "{e}");
+    assert!(w.abort_ok, "the multipart upload is deleted");
+    assert!(w.put_starts.is_empty());
 }

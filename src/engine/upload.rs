@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 
+use crate::engine::checksum::{self, Algorithm};
 use crate::engine::error::{ErrorCode, UploadError};
 use crate::engine::plan::{DEFAULT_PART_SIZE, Plan};
 use crate::engine::progress::{Progress, ProgressTracker};
@@ -36,6 +37,9 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// A PUT that reports no upload progress for this long is cancelled and retried (0: never).
     pub part_timeout_ms: u64,
+    /// Checksum of every part (and of the whole object) for the store to
+    /// verify; `None`: none.
+    pub checksum: Option<Algorithm>,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             concurrency: 4,
             retry: RetryPolicy::default(),
             part_timeout_ms: 60_000,
+            checksum: Some(Algorithm::Crc32),
         }
     }
 }
@@ -100,6 +105,20 @@ pub enum Event {
     Initiated {
         /// Its id.
         upload_id: String,
+    },
+    /// Bytes `start..end` of `part` hash to `crc` ([`Action::Hash`]).
+    Hashed {
+        /// Part number.
+        part: u16,
+        /// Their CRC32.
+        crc: u32,
+    },
+    /// The bytes of `part` could not be read.
+    HashFailed {
+        /// Part number.
+        part: u16,
+        /// Why.
+        message: String,
     },
     /// The backend presigned a URL for `part`.
     Signed {
@@ -178,6 +197,16 @@ pub enum Action {
         /// The part size it uses.
         part_size: u64,
     },
+    /// Read bytes `start..end` of the file (the body of `part`) and hash
+    /// them with the configured algorithm (answer: [`Event::Hashed`]).
+    Hash {
+        /// Part number.
+        part: u16,
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
     /// Ask the backend for the URL of `part` of the multipart upload
     /// `upload_id`; with no upload id (a single PUT), the URL of the whole object.
     Sign {
@@ -185,6 +214,9 @@ pub enum Action {
         part: u16,
         /// The multipart upload, `None` for a single PUT.
         upload_id: Option<String>,
+        /// The part's checksum (base64), to be signed into the URL and sent
+        /// with the PUT for the store to verify.
+        checksum: Option<String>,
     },
     /// PUT bytes `start..end` of the file to `url`.
     Put {
@@ -210,6 +242,9 @@ pub enum Action {
         upload_id: String,
         /// Parts 1..=n with their ETags.
         parts: Vec<(u16, String)>,
+        /// The whole object's checksum (base64), for the store to verify,
+        /// when every part's is known.
+        checksum: Option<String>,
     },
     /// Call the backend's abort.
     Abort {
@@ -253,11 +288,15 @@ pub struct Outcome {
     pub location: Option<String>,
     /// Bytes stored.
     pub size: u64,
+    /// The whole object's checksum (base64 of its CRC32), when it was sent
+    /// for the store to verify.
+    pub checksum: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum PartState {
     Pending,
+    Hashing,
     Signing,
     Ready { url: String, resign_at: Option<u64> },
     Running { url: String, resign_at: Option<u64>, attempt: u32, last_progress_ms: u64, loaded: u64 },
@@ -315,6 +354,7 @@ struct Index {
     /// (until when, part index)
     waiting: Sorted<(u64, usize)>,
     signing: usize,
+    hashing: usize,
     done: usize,
 }
 
@@ -333,6 +373,7 @@ impl Index {
             PartState::Running { .. } => set(&mut self.running, idx, add),
             PartState::Waiting { until_ms } => set(&mut self.waiting, (*until_ms, idx), add),
             PartState::Signing => self.signing = if add { self.signing + 1 } else { self.signing - 1 },
+            PartState::Hashing => self.hashing = if add { self.hashing + 1 } else { self.hashing - 1 },
             PartState::Done { .. } => self.done = if add { self.done + 1 } else { self.done - 1 },
         }
     }
@@ -356,6 +397,7 @@ impl Index {
             running: Sorted::of(pick(|s| matches!(s, PartState::Running { .. }))),
             waiting: Sorted::of(waiting),
             signing: pick(|s| matches!(s, PartState::Signing)).len(),
+            hashing: pick(|s| matches!(s, PartState::Hashing)).len(),
             done: pick(|s| matches!(s, PartState::Done { .. })).len(),
         }
     }
@@ -368,6 +410,8 @@ struct Part {
     attempts: u32,
     /// Most bytes any attempt of this part has sent.
     best_loaded: u64,
+    /// The CRC32 of its bytes, once hashed.
+    crc: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -421,8 +465,9 @@ impl Upload {
     pub fn new(size: u64, cfg: Config, seed: u64) -> Result<Self, UploadError> {
         cfg.validate()?;
         let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
-        let parts: Vec<Part> =
-            (0..plan.count).map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0 }).collect();
+        let parts: Vec<Part> = (0..plan.count)
+            .map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0, crc: None })
+            .collect();
         let phase = if plan.single { Phase::Uploading } else { Phase::Starting };
         Ok(Self {
             cfg,
@@ -617,6 +662,22 @@ impl Upload {
         }
         match event {
             Event::Initiated { upload_id } => self.on_initiated(upload_id),
+            Event::Hashed { part, crc } => {
+                if self.part_mut(part).is_some_and(|p| p.state == PartState::Hashing) {
+                    let idx = usize::from(part - 1);
+                    self.parts[idx].crc = Some(crc);
+                    self.set_state(idx, PartState::Pending);
+                }
+            }
+            Event::HashFailed { part, message } => {
+                if self.part_mut(part).is_some_and(|p| p.state == PartState::Hashing) {
+                    self.set_state(usize::from(part - 1), PartState::Pending);
+                    self.fail(UploadError::new(
+                        ErrorCode::FileReadError,
+                        format!("the file could not be read ({message}): it was moved, deleted or changed on disk; choose it again"),
+                    ).with_part(part));
+                }
+            }
             Event::Signed { part, url } => self.on_signed(part, url, now_ms),
             Event::PartProgress { part, attempt, loaded } => self.on_progress(part, attempt, loaded, now_ms),
             Event::PartDone { part, attempt, etag } => self.on_part_done(part, attempt, etag, now_ms),
@@ -733,6 +794,7 @@ impl Upload {
                 etag: Some(etag).filter(|e| !e.is_empty()),
                 location,
                 size: self.plan.size,
+                checksum: self.whole_checksum(),
             }));
         } else {
             self.out.push_back(Action::PartComplete { part, etag, size: len });
@@ -763,7 +825,8 @@ impl Upload {
 
     fn on_completed(&mut self, etag: Option<String>, location: Option<String>) {
         if let Phase::Completing { sent: true } = self.phase {
-            let outcome = Outcome { upload_id: self.upload_id.clone(), etag, location, size: self.plan.size };
+            let checksum = self.whole_checksum();
+            let outcome = Outcome { upload_id: self.upload_id.clone(), etag, location, size: self.plan.size, checksum };
             self.finish(Ok(outcome));
         }
     }
@@ -977,7 +1040,8 @@ impl Upload {
                     })
                     .collect();
                 let upload_id = self.upload_id.clone().unwrap_or_default();
-                self.out.push_back(Action::Complete { upload_id, parts });
+                let checksum = self.whole_checksum();
+                self.out.push_back(Action::Complete { upload_id, parts, checksum });
             }
             // With init still in flight, this waits for its upload id to delete it.
             // The first abort goes out even offline (it may get through); a
@@ -1057,15 +1121,37 @@ impl Upload {
                 *free -= 1;
             }
         }
-        // Sign ahead: keep up to `concurrency` URLs ready or on their way, so
-        // that no PUT waits on a signature round trip.
-        let mut ahead = self.index.signing + self.index.ready.len();
+        // Hash and sign ahead: keep up to `concurrency` parts hashed and
+        // their URLs ready or on their way, so that no PUT waits on a hash
+        // or a signature round trip.
+        let mut ahead = self.index.hashing + self.index.signing + self.index.ready.len();
         while ahead < concurrency {
             let Some(i) = self.index.pending.first() else { break };
-            self.set_state(i, PartState::Signing);
-            self.out.push_back(Action::Sign { part: i as u16 + 1, upload_id: self.upload_id.clone() });
+            let part = i as u16 + 1;
+            match (self.cfg.checksum, self.parts[i].crc) {
+                (Some(_), None) => {
+                    let Some(range) = self.plan.range(part) else { break };
+                    self.set_state(i, PartState::Hashing);
+                    self.out.push_back(Action::Hash { part, start: range.start, end: range.end });
+                }
+                (_, crc) => {
+                    self.set_state(i, PartState::Signing);
+                    let checksum = crc.map(checksum::to_base64);
+                    self.out.push_back(Action::Sign { part, upload_id: self.upload_id.clone(), checksum });
+                }
+            }
             ahead += 1;
         }
+    }
+
+    /// The whole object's checksum, when every part's is known (parts stored
+    /// before a page reload were not hashed in this page: then none).
+    fn whole_checksum(&self) -> Option<String> {
+        self.cfg.checksum?;
+        let crcs: Option<Vec<(u32, u64)>> = (1..=self.plan.count)
+            .map(|n| Some((self.parts[usize::from(n - 1)].crc?, self.plan.range(n)?.len())))
+            .collect();
+        Some(checksum::to_base64(checksum::combine(crcs?)))
     }
 
     fn report_progress(&mut self) {
