@@ -29,7 +29,7 @@ const SMALL_RUNS = Number(arg('small-runs', String(Math.max(RUNS, 7))));
 const runsFor = (size) => (size <= 256 ? SMALL_RUNS : RUNS);
 const SIZES = arg('sizes', '64,1024').split(',').map(Number).concat(argv.includes('--big') ? [4096] : []);
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
-const CONTENDERS = arg('contenders', 'ours,raw,raw-xhr,uppy6,uppy5,libstorage').split(',');
+const CONTENDERS = arg('contenders', 'ours,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 // With --out, results go to that file only (BENCHMARKS.md is left alone).
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
@@ -40,11 +40,13 @@ const CONCURRENCY = 4;
 const NAMES = {
   ours: 's3-multipart-wasm (this)',
   'ours-noresume': 's3-multipart-wasm, resume journal off',
+  'ours-nochecksum': "s3-multipart-wasm, checksum: 'none'",
   raw: 'raw ceiling (fetch PUT loop)',
   'raw-xhr': 'raw loop on XHR, with upload progress',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
   uppy5: '@uppy/aws-s3 5.1.0 (hooks to the backend)',
   libstorage: '@aws-sdk/lib-storage 3.1173.0',
+  'libstorage-crc': '@aws-sdk/lib-storage 3.1173.0, CRC32 checksums on',
 };
 const ACCESS_KEY = 's3mp-local-access-key';
 const SECRET_KEY = 's3mp-local-secret-key';
@@ -211,7 +213,13 @@ async function measure(stack, contender, file, size, run) {
     let backendCalls = 0;
     page.on('request', (r) => { if (r.url().startsWith(stack.page) && r.url().includes('/uploads/')) backendCalls += 1; });
     await page.setInputFiles('#file', file);
-    await page.evaluate(() => { window.longTasks = []; });
+    await page.evaluate(() => {
+      window.longTasks = [];
+      // Main-thread lag: how late a 16 ms timer fires while the upload runs.
+      window.lags = [];
+      let last = performance.now();
+      window.lagTimer = setInterval(() => { const now = performance.now(); window.lags.push(Math.max(0, now - last - 16)); last = now; }, 16);
+    });
     const peak = { ...idle };
     const sample = () => {
       const m = browserStats(pid);
@@ -235,6 +243,9 @@ async function measure(stack, contender, file, size, run) {
     sample();
     const cpu1 = browserStats(pid);
     const longTasks = await page.evaluate(() => window.longTasks);
+    const lags = await page.evaluate(() => { clearInterval(window.lagTimer); return window.lags; });
+    const sortedLags = [...lags].sort((a, b) => a - b);
+    const lagP99Ms = sortedLags.length ? sortedLags[Math.min(sortedLags.length - 1, Math.floor(sortedLags.length * 0.99))] : 0;
     const storedSize = await objectSize(stack.api, key);
     if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);
     rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { force: true });
@@ -250,6 +261,7 @@ async function measure(stack, contender, file, size, run) {
       rendererCpuPerGiB: (cpu1.rendererCpu - cpu0.rendererCpu) / (size / 1024),
       browserCpuPerGiB: (cpu1.browserCpu - cpu0.browserCpu) / (size / 1024),
       longTasks: longTasks.length,
+      lagP99Ms,
       longTaskMs: longTasks.reduce((a, b) => a + b, 0),
       backendPerPart: backendCalls / parts,
     };
@@ -280,7 +292,7 @@ async function main() {
           for (const c of order) {
             try {
               const s = { scenario, ...(await measure(stack, c, file, size, run)) };
-              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.browserCpuPerGiB.toFixed(2)} s/GiB browser, ${s.longTasks} long tasks, ${s.backendPerPart.toFixed(2)} backend calls/part`);
+              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.browserCpuPerGiB.toFixed(2)} s/GiB browser, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, ${s.backendPerPart.toFixed(2)} backend calls/part`);
               samples.push(s);
             } catch (e) {
               console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);

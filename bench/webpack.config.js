@@ -6,11 +6,13 @@ import { fileURLToPath } from 'node:url';
 import HtmlWebpackPlugin from 'html-webpack-plugin';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const CONTENDERS = ['ours', 'ours-noresume', 'raw', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage'];
+export const CONTENDERS = ['ours', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc'];
+// Contenders that share another's node_modules.
+const ENTRIES = { 'libstorage-crc': './bench/contenders/libstorage/crc.js' };
 
 export default {
   mode: 'production',
-  entry: Object.fromEntries(CONTENDERS.map((c) => [c, `./bench/contenders/${c}/entry.js`])),
+  entry: Object.fromEntries(CONTENDERS.map((c) => [c, ENTRIES[c] ?? `./bench/contenders/${c}/entry.js`])),
   output: { path: path.resolve(here, 'dist'), filename: '[name].js', clean: true },
   experiments: { asyncWebAssembly: true },
   resolve: { alias: { 's3-multipart-wasm$': path.resolve(here, '../pkg') } },

@@ -141,6 +141,16 @@ fn excerpt(text: &str) -> String {
     if t.len() < text.len() { format!("{t}…") } else { t }
 }
 
+/// The store found other bytes than the client's checksum says (at
+/// complete: the whole object's); `detail` says who said so.
+pub fn integrity_error(detail: &str) -> UploadError {
+    UploadError::new(
+        ErrorCode::IntegrityError,
+        format!("the store's checksum of the object differs from the client's ({detail}): the object was not stored; upload the file again"),
+    )
+    .with_cause(detail.to_owned())
+}
+
 /// Parses a successful reply's body as a JSON object.
 pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<serde_json::Map<String, Value>, UploadError> {
     match serde_json::from_str::<Value>(text) {
@@ -307,15 +317,7 @@ pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
     });
     let detail = detail.unwrap_or_else(|| if text.trim().is_empty() { "no body".into() } else { excerpt(text) });
     if detail.starts_with("BadDigest") || detail.starts_with("XAmzContentChecksumMismatch") {
-        return UploadError::new(
-            ErrorCode::IntegrityError,
-            format!(
-                "the store's checksum of the object differs from the client's ({} answered HTTP {status}: {detail}): the object was not stored; upload the file again",
-                op.name()
-            ),
-        )
-        .with_status(status)
-        .with_cause(excerpt(text));
+        return integrity_error(&format!("{} answered HTTP {status}: {detail}", op.name())).with_status(status);
     }
     UploadError::new(
         ErrorCode::BackendError,
@@ -395,6 +397,16 @@ mod tests {
         );
         assert_eq!(init_body("k", "t", Some("CRC32"))["checksum_algorithm"], "CRC32");
         assert_eq!(key_body("k", "t", None), json!({"key": "k", "content_type": "t"}));
+    }
+
+    #[test]
+    fn a_digest_mismatch_at_complete_is_an_integrity_error() {
+        let body = r#"{"error": {"code": "BadDigest", "message": "S3 answered BadDigest: did not match"}}"#;
+        let e = backend_error(Op::Complete, 400, body);
+        assert_eq!((e.code, e.status), (ErrorCode::IntegrityError, Some(400)));
+        assert!(e.message.contains("not stored"), "{e}");
+        let e = backend_error(Op::Complete, 400, r#"{"error": {"code": "InvalidPart", "message": "m"}}"#);
+        assert_eq!(e.code, ErrorCode::BackendError);
     }
 
     #[test]

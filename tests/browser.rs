@@ -252,10 +252,26 @@ async fn headers_object_and_function_reach_the_backend() {
 
 #[wasm_bindgen_test]
 async fn with_credentials_uploads_multipart() {
+    // Every backend call and every PUT asks for credentials (the test
+    // servers list this page's origin, so the browser allows them).
+    track_xhr();
     let up = uploader(&[("withCredentials", JsValue::TRUE), ("multipartThreshold", JsValue::from(0))]);
     let data = bytes(9 * MIB, 16);
     let (key, _, _) = upload_ok(&up, "credentials.bin", &data).await;
+    let stats = xhr_stats();
+    assert_eq!(num(&stats, "credentialedPuts"), num(&stats, "puts"), "every PUT sent withCredentials");
+    assert!(num(&stats, "puts") >= 2.0);
+    assert_eq!(num(&stats, "credentialedFetches"), num(&stats, "fetches"), "every backend call with credentials");
+    assert!(num(&stats, "fetches") >= 4.0, "init, part URLs and complete went through fetch");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
+
+    // Without the option, none does.
+    track_xhr();
+    let (_, _, _) = upload_ok(&uploader(&[("multipartThreshold", JsValue::from(0))]), "plain.bin", &data).await;
+    let stats = xhr_stats();
+    assert_eq!(num(&stats, "credentialedPuts"), 0.0);
+    assert_eq!(num(&stats, "credentialedFetches"), 0.0);
+    assert!(num(&stats, "fetches") >= 4.0);
 }
 
 #[wasm_bindgen_test]
@@ -638,4 +654,64 @@ async fn an_unreachable_list_parts_keeps_the_stored_upload_for_later() {
     assert!(resumed.borrow().is_some(), "resumed now");
     assert_eq!(string(&third, "uploadId").as_deref(), Some(stored.as_str()));
     assert_eq!(sha(&read_back(&key).await), sha(&data));
+}
+
+/// The base64 CRC32 of `data`, as S3 writes it.
+fn crc32_b64(data: &[u8]) -> String {
+    s3_multipart_wasm::engine::checksum::to_base64(crc32fast::hash(data))
+}
+
+#[wasm_bindgen_test]
+async fn checksums_are_on_by_default_and_the_result_names_the_whole_objects_crc() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks")), ("partSize", JsValue::from((5 * MIB) as f64))]))
+        .expect("hooks");
+    let data = bytes(12 * MIB + 5, 41);
+    let (key, result, _) = upload_ok(&up, "crc.bin", &data).await;
+    let sum = get(&result, "checksum");
+    assert_eq!(string(&sum, "algorithm").as_deref(), Some("CRC32"));
+    assert_eq!(string(&sum, "value"), Some(crc32_b64(&data)), "the whole object's CRC32, combined from the parts'");
+    let calls: Vec<String> = Array::from(&get(&rest, "calls")).iter().filter_map(|c| c.as_string()).collect();
+    assert!(calls.contains(&"complete:CRC32".to_owned()), "complete carried the checksum: {calls:?}");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+
+    // Switched off: no checksum anywhere.
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks")), ("checksum", JsValue::from_str("none"))]))
+        .expect("hooks");
+    let (key, result, _) = upload_ok(&up, "nocrc.bin", &data).await;
+    assert!(get(&result, "checksum").is_null());
+    let calls: Vec<String> = Array::from(&get(&rest, "calls")).iter().filter_map(|c| c.as_string()).collect();
+    assert!(calls.contains(&"complete".to_owned()), "{calls:?}");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+
+    // A single PUT carries the file's CRC32 too (signed by the reference backend).
+    let (_, result, _) = upload_ok(&uploader(&[]), "crc-small.bin", &bytes(1000, 42)).await;
+    assert_eq!(string(&get(&result, "checksum"), "value"), Some(crc32_b64(&bytes(1000, 42))));
+}
+
+#[wasm_bindgen_test]
+async fn a_whole_object_checksum_that_differs_is_integrity_error_and_nothing_is_stored() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    wrong_whole_checksum(&rest);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+    let prefix = unique_key("integrity");
+    let key = format!("{prefix}/f.bin");
+    let (opts, _) = recording(&key, &[]);
+    let err = upload_err(&up, &blob(&bytes(11 * MIB, 43)), opts).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("IntegrityError"), "{:?}", string(&err, "message"));
+    assert!(string(&err, "message").is_some_and(|m| m.contains("not stored")), "{:?}", string(&err, "message"));
+    assert_eq!(open_uploads(&prefix).await, 0, "the refused upload was aborted");
+    assert_eq!(object_status(&key).await, 404, "no object was stored");
+}
+
+#[wasm_bindgen_test]
+async fn an_invalid_checksum_option_is_named() {
+    let Err(e) = Uploader::new(obj(&[("endpoint", JsValue::from_str(api())), ("checksum", JsValue::from_str("md5"))]))
+    else {
+        panic!("accepted checksum: 'md5'")
+    };
+    assert_eq!(string(&e, "code").as_deref(), Some("InvalidOptions"));
+    assert_eq!(string(&e, "field").as_deref(), Some("checksum"));
+    assert!(string(&e, "message").is_some_and(|m| m.contains("\"none\"")));
 }

@@ -8,6 +8,7 @@ const options = { endpoint: '/api' };
 for (const name of ['partSize', 'concurrency', 'partTimeout', 'multipartThreshold']) {
   if (params.has(name)) options[name] = Number(params.get(name));
 }
+if (params.has('checksum')) options.checksum = params.get('checksum');
 if (params.has('retryDelays')) options.retryDelays = params.get('retryDelays').split(',').map(Number);
 const uploader = new Uploader(options);
 let current = null;

@@ -6,7 +6,9 @@
 //! `--fail-status`, with `--retry-after` on 429), cut off half-way through the
 //! body (`--reset-rate`), held without an answer (`--stall-nth`,
 //! `--stall-secs`), delayed (`--latency-ms`) and slowed to a shared bandwidth
-//! (`--bandwidth-mbit`). Everything else passes through untouched, `Host`
+//! (`--bandwidth-mbit`), or forwarded with one byte of the body flipped on
+//! the way (`--flip-nth`, `--flip-rate`: corruption in flight, which only a
+//! checksum the store verifies can catch). Everything else passes through untouched, `Host`
 //! header included, so SigV4 signatures made for the proxy's address verify
 //! at the store: point the backend's presigned URLs at the proxy with
 //! `s3-multipart-server --s3-public-endpoint http://<proxy>`.
@@ -69,6 +71,12 @@ struct Opt {
     /// How long a stall lasts.
     #[arg(long, default_value_t = 30)]
     stall_secs: u64,
+    /// Flip one byte (the middle one) of the body of these matching requests (1-based, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    flip_nth: Vec<u64>,
+    /// Share (0..1) of matching requests forwarded with one byte of the body flipped.
+    #[arg(long, default_value_t = 0.0)]
+    flip_rate: f64,
     /// Delay added before every request is forwarded (all requests, not only matching ones).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -87,6 +95,7 @@ struct Stats {
     failed: AtomicU64,
     reset: AtomicU64,
     stalled: AtomicU64,
+    flipped: AtomicU64,
     /// Request body bytes of matching requests that reached the proxy.
     matched_body_bytes: AtomicU64,
     /// Request body bytes of matching requests that the store answered with 2xx.
@@ -107,6 +116,8 @@ enum Fault {
     Fail(u16),
     Reset,
     Stall,
+    /// Forwarded with the byte at this offset of the body flipped.
+    Flip,
 }
 
 fn full(b: impl Into<Bytes>) -> Body {
@@ -126,6 +137,9 @@ impl Proxy {
             Fault::Fail(status)
         } else if roll < self.opt.fail_rate + self.opt.reset_rate {
             Fault::Reset
+        } else if self.opt.flip_nth.contains(&n) || roll < self.opt.fail_rate + self.opt.reset_rate + self.opt.flip_rate
+        {
+            Fault::Flip
         } else {
             Fault::None
         }
@@ -154,6 +168,7 @@ impl Proxy {
             "failed": s.failed.load(Ordering::Relaxed),
             "reset": s.reset.load(Ordering::Relaxed),
             "stalled": s.stalled.load(Ordering::Relaxed),
+            "flipped": s.flipped.load(Ordering::Relaxed),
             "matched_body_bytes": s.matched_body_bytes.load(Ordering::Relaxed),
             "stored_body_bytes": s.stored_body_bytes.load(Ordering::Relaxed),
         })
@@ -162,8 +177,16 @@ impl Proxy {
 
     fn reset_stats(&self) {
         let s = &self.stats;
-        for c in [&s.requests, &s.matched, &s.failed, &s.reset, &s.stalled, &s.matched_body_bytes, &s.stored_body_bytes]
-        {
+        for c in [
+            &s.requests,
+            &s.matched,
+            &s.failed,
+            &s.reset,
+            &s.stalled,
+            &s.flipped,
+            &s.matched_body_bytes,
+            &s.stored_body_bytes,
+        ] {
             c.store(0, Ordering::Relaxed);
         }
     }
@@ -261,17 +284,31 @@ async fn handle(
             );
             return Ok(with_cors(resp.body(full(xml))?, origin.as_ref()));
         }
-        Fault::None => {}
+        Fault::None | Fault::Flip => {}
     }
 
-    // Forward, throttling (and counting) the body on the way.
+    // Forward, throttling (and counting) the body on the way; with Flip, the
+    // middle byte of the body is flipped as it passes.
+    let flip_at = matches!(fault, Fault::Flip).then_some(content_length / 2);
+    if flip_at.is_some() {
+        proxy.stats.flipped.fetch_add(1, Ordering::Relaxed);
+    }
     let counted = Arc::new(AtomicU64::new(0));
+    let seen = Arc::new(AtomicU64::new(0));
     let p2 = proxy.clone();
     let c2 = counted.clone();
     let stream = BodyStream::new(body).then(move |frame| {
-        let (p, c) = (p2.clone(), c2.clone());
+        let (p, c, seen) = (p2.clone(), c2.clone(), seen.clone());
         async move {
-            let frame = frame?;
+            let mut frame = frame?;
+            if let (Some(at), Some(d)) = (flip_at, frame.data_ref()) {
+                let start = seen.fetch_add(d.len() as u64, Ordering::Relaxed);
+                if (start..start + d.len() as u64).contains(&at) {
+                    let mut bytes = d.to_vec();
+                    bytes[(at - start) as usize] ^= 0x01;
+                    frame = Frame::data(Bytes::from(bytes));
+                }
+            }
             if let Some(d) = frame.data_ref() {
                 p.throttle(d.len()).await;
                 if matches {

@@ -24,6 +24,8 @@ export interface UploaderOptions {
   withCredentials?: boolean;
   /** Extra headers for backend calls (for example an Authorization header). */
   headers?: Record<string, string>;
+  /** `'crc32'` (default): every part's CRC32 and the whole object's are sent for the store to verify; `'none'`: nothing is verified. */
+  checksum?: 'crc32' | 'none';
 }
 
 /** Progress of one upload. `bytesSent` never goes backwards. */
@@ -78,6 +80,8 @@ export interface UploadResult {
   etag: string | null;
   location: string | null;
   size: number;
+  /** The whole object's checksum that the store verified, or null when none was sent. */
+  checksum: { algorithm: 'CRC32'; value: string } | null;
 }
 
 /** The promise of an upload, with controls. */
@@ -93,7 +97,16 @@ export interface UploadHandle extends Promise<UploadResult> {
 /** Every error of this package. */
 export interface UploadError extends Error {
   name: 'UploadError';
-  code: 'InvalidOptions' | 'FileTooLarge' | 'BackendError' | 'S3Error' | 'EtagNotExposed' | 'NetworkError' | 'Aborted';
+  code:
+    | 'InvalidOptions'
+    | 'FileTooLarge'
+    | 'BackendError'
+    | 'S3Error'
+    | 'EtagNotExposed'
+    | 'NetworkError'
+    | 'IntegrityError'
+    | 'FileReadError'
+    | 'Aborted';
   status: number | null;
   partNumber: number | null;
   field: string | null;

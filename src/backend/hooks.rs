@@ -264,6 +264,16 @@ fn url_of(hook: &str, v: &JsValue) -> Result<String, CallError> {
 /// transient HTTP status, else the end of the upload.
 fn classify(hook: &str, e: &JsValue) -> CallError {
     let message = js_message(e);
+    // The store refused the checksum (an AWS SDK error named BadDigest, or a
+    // backend's error naming it): not retried, and not a backend fault.
+    let named = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
+    if ["name", "code", "Code"].iter().any(|k| named(k).as_deref() == Some("BadDigest"))
+        || message.contains("BadDigest")
+    {
+        return CallError::Rejected(
+            protocol::integrity_error(&format!("the {hook} hook threw: {message}")).with_field(hook),
+        );
+    }
     let status = ["status", "statusCode"]
         .iter()
         .find_map(|k| Reflect::get(e, &JsValue::from_str(k)).ok()?.as_f64())

@@ -5,8 +5,6 @@
 //! again. The hashing itself ([`Crc32`]) runs where the bytes are read, in
 //! the glue, chunk by chunk.
 
-use base64::Engine as _;
-
 /// The algorithms of the `checksum` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -30,25 +28,80 @@ impl Algorithm {
     }
 }
 
+/// CRC32 (IEEE, reflected) tables for slicing by 8, made at first use: 8 KiB
+/// of memory, none of the module. (crc32fast's slice-by-16 tables are
+/// compiled into the module: 17.8 KB of its gzipped size, measured, for
+/// about the same speed here. Its `combine` below uses no table.)
+fn tables() -> &'static [[u32; 256]; 8] {
+    static TABLES: std::sync::OnceLock<Box<[[u32; 256]; 8]>> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut t = Box::new([[0u32; 256]; 8]);
+        for i in 0..256u32 {
+            let mut c = i;
+            for _ in 0..8 {
+                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            }
+            t[0][i as usize] = c;
+        }
+        for i in 0..256 {
+            for k in 1..8 {
+                let prev = t[k - 1][i];
+                t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            }
+        }
+        t
+    })
+}
+
 /// A running CRC32 over chunks of a part.
-#[derive(Debug, Clone, Default)]
-pub struct Crc32(crc32fast::Hasher);
+#[derive(Debug, Clone)]
+pub struct Crc32(u32);
+
+impl Default for Crc32 {
+    fn default() -> Self {
+        Self(!0)
+    }
+}
 
 impl Crc32 {
     /// Adds `bytes`.
     pub fn update(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        let t = tables();
+        let mut c = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for b in &mut chunks {
+            let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            c = t[7][(lo & 0xFF) as usize]
+                ^ t[6][((lo >> 8) & 0xFF) as usize]
+                ^ t[5][((lo >> 16) & 0xFF) as usize]
+                ^ t[4][(lo >> 24) as usize]
+                ^ t[3][b[4] as usize]
+                ^ t[2][b[5] as usize]
+                ^ t[1][b[6] as usize]
+                ^ t[0][b[7] as usize];
+        }
+        for &b in chunks.remainder() {
+            c = (c >> 8) ^ t[0][((c ^ u32::from(b)) & 0xFF) as usize];
+        }
+        self.0 = c;
     }
 
     /// The CRC of everything added.
     pub fn finish(self) -> u32 {
-        self.0.finalize()
+        !self.0
     }
 }
 
-/// A CRC as S3 writes it: base64 of its 4 big-endian bytes.
+/// A CRC as S3 writes it: base64 of its 4 big-endian bytes (eight
+/// characters, the last two `=`; written here rather than with the base64
+/// crate, which adds 2.2 KB to the gzipped module for these four bytes).
 pub fn to_base64(crc: u32) -> String {
-    base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes())
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // 32 bits as six-bit digits, most significant first, padded to 36 bits.
+    let bits = u64::from(crc) << 4;
+    let mut out: String = (0..6).rev().map(|i| char::from(ALPHABET[((bits >> (6 * i)) & 63) as usize])).collect();
+    out.push_str("==");
+    out
 }
 
 /// The CRC of the concatenation of byte runs whose CRCs and lengths are
@@ -77,6 +130,20 @@ mod tests {
         assert_eq!(crc(b"123456789"), 0xCBF4_3926);
         assert_eq!(to_base64(0xCBF4_3926), "y/Q5Jg==");
         assert_eq!(to_base64(crc(b"")), "AAAAAA==");
+        use base64::Engine as _;
+        for v in [0, 1, 0xFF, 0x8000_0000, 0xFFFF_FFFF, 0x1234_5678, 0xCBF4_3926, 0xDEAD_BEEF] {
+            assert_eq!(to_base64(v), base64::engine::general_purpose::STANDARD.encode(u32::to_be_bytes(v)), "{v:#x}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_crc32fast_on_every_length_and_alignment() {
+        let data: Vec<u8> = (0..5_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for start in 0..9 {
+            for end in (start..data.len()).step_by(97).chain([data.len()]) {
+                assert_eq!(crc(&data[start..end]), crc32fast::hash(&data[start..end]), "{start}..{end}");
+            }
+        }
     }
 
     #[test]

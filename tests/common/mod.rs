@@ -27,12 +27,20 @@ pub fn locked_api() -> &'static str {
 }
 
 #[wasm_bindgen(inline_js = r#"
-let stats = { current: 0, max: 0, puts: 0 };
+let stats = { current: 0, max: 0, puts: 0, credentialedPuts: 0, fetches: 0, credentialedFetches: 0 };
 let installed = false;
 export function trackXhr() {
-  stats = { current: 0, max: 0, puts: 0 };
+  stats = { current: 0, max: 0, puts: 0, credentialedPuts: 0, fetches: 0, credentialedFetches: 0 };
   if (installed) return;
   installed = true;
+  // Backend calls: how many asked for credentials ('include').
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = function (input, init) {
+    const credentials = (init && init.credentials) || (input instanceof Request ? input.credentials : 'same-origin');
+    stats.fetches++;
+    if (credentials === 'include') stats.credentialedFetches++;
+    return realFetch.call(this, input, init);
+  };
   const open = XMLHttpRequest.prototype.open;
   const send = XMLHttpRequest.prototype.send;
   // A PUT is in flight from send() until the first of load/error/abort/timeout.
@@ -51,6 +59,7 @@ export function trackXhr() {
     if (this.__isPut) {
       this.__sent = true;
       stats.puts++; stats.current++; stats.max = Math.max(stats.max, stats.current);
+      if (this.withCredentials) stats.credentialedPuts++;
     }
     return send.apply(this, args);
   };
@@ -77,16 +86,18 @@ export function restHooks(api, mangle) {
   return {
     calls,
     hooks: {
-      createMultipartUpload: async ({ key, contentType, signal }) => {
-        const { upload_id } = await post('/uploads/multipart/init', { key, content_type: contentType }, signal);
+      createMultipartUpload: async ({ key, contentType, checksumAlgorithm, signal }) => {
+        const { upload_id } = await post('/uploads/multipart/init', { key, content_type: contentType, checksum_algorithm: checksumAlgorithm }, signal);
         return { uploadId: upload_id };
       },
-      signPart: async ({ key, uploadId, partNumber, signal }) => {
-        const { url } = await post('/uploads/multipart/part-url', { key, upload_id: uploadId, part_number: partNumber }, signal);
-        return mangle ? mangle(url) : { url };
+      signPart: async ({ key, uploadId, partNumber, checksum, signal }) => {
+        const { url, headers } = await post('/uploads/multipart/part-url', { key, upload_id: uploadId, part_number: partNumber, checksum }, signal);
+        return mangle ? mangle(url) : { url, headers };
       },
-      completeMultipartUpload: async ({ key, uploadId, parts, signal }) =>
-        post('/uploads/multipart/complete', { key, upload_id: uploadId, parts }, signal),
+      completeMultipartUpload: async ({ key, uploadId, parts, checksum, signal }) => {
+        calls.push(checksum ? `complete:${checksum.algorithm}` : 'complete');
+        return post('/uploads/multipart/complete', { key, upload_id: uploadId, parts, checksum }, signal);
+      },
       abortMultipartUpload: async ({ key, uploadId, signal }) => {
         if (!(signal instanceof AbortSignal) || signal.aborted) throw new Error('abort hook got an unusable signal');
         calls.push('abort');
@@ -99,6 +110,12 @@ export function restHooks(api, mangle) {
       },
     },
   };
+}
+// Wraps REST hooks: complete sends a whole-object checksum that is not the file's.
+export function wrongWholeChecksum(rest) {
+  const complete = rest.hooks.completeMultipartUpload;
+  rest.hooks.completeMultipartUpload = (args) =>
+    complete({ ...args, checksum: { algorithm: 'CRC32', value: args.checksum.value === 'AAAAAA==' ? 'AAAAAQ==' : 'AAAAAA==' } });
 }
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 export function countedSignal() {
@@ -158,6 +175,8 @@ extern "C" {
     pub fn hanging_first_sign(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flakyListParts)]
     pub fn flaky_list_parts(rest: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = wrongWholeChecksum)]
+    pub fn wrong_whole_checksum(rest: &JsValue);
 }
 
 #[wasm_bindgen]
@@ -264,6 +283,13 @@ pub async fn fetch_bytes(url: &str) -> Vec<u8> {
     assert_eq!(resp.status(), 200, "GET {url}");
     let buf = JsFuture::from(resp.array_buffer().expect("body")).await.expect("bytes");
     Uint8Array::new(&buf).to_vec()
+}
+
+/// The status of a GET of the object at `key` (404: not stored).
+pub async fn object_status(key: &str) -> u16 {
+    let url = JsFuture::from(uploader(&[]).download_url(key.to_owned())).await.expect("download url");
+    let resp = JsFuture::from(fetch(&url.as_string().expect("url"))).await.expect("GET");
+    resp.unchecked_into::<web_sys::Response>().status()
 }
 
 /// The `Content-Type` the store serves the object at `key` with.

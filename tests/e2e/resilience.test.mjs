@@ -28,10 +28,16 @@ const settled = '#state[data-state="done"], #state[data-state="error"], #state[d
  * Uploads a fresh 64 MiB file through the demo page of `stack`; `during(page)`
  * runs while it goes. Returns what happened; the caller asserts.
  */
-async function run(stack, name, { query = '', during, expect = 'done', timeout = 240_000 } = {}) {
+async function run(stack, name, { query = '', during, expect = 'done', timeout = 240_000, corrupted = false } = {}) {
   const src = randomFile(`${name}.bin`, SIZE);
   const started = Date.now();
   const page = await browser.newPage();
+  // Backend calls by name (part-url, complete, ...), as the page sent them.
+  const calls = {};
+  page.on('request', (req) => {
+    const m = /\/uploads\/multipart\/([a-z-]+)/.exec(new URL(req.url()).pathname);
+    if (m) calls[m[1]] = (calls[m[1]] ?? 0) + 1;
+  });
   try {
     await page.goto(`${stack.api}/harness.html?${query}`);
     await page.setInputFiles('#file', src.file);
@@ -48,11 +54,15 @@ async function run(stack, name, { query = '', during, expect = 'done', timeout =
     if (expect === 'done') {
       const stored = await storedObject(stack.api, `demo/${name}.bin`);
       assert.equal(stored.size, src.size, `${name}: stored size`);
-      assert.equal(stored.sha256, src.sha256, `${name}: stored object is intact`);
-      intact = true;
+      if (corrupted) {
+        assert.notEqual(stored.sha256, src.sha256, `${name}: the corruption was stored`);
+      } else {
+        assert.equal(stored.sha256, src.sha256, `${name}: stored object is intact`);
+        intact = true;
+      }
     }
     assert.deepEqual(await stack.openUploads('demo/'), [], `${name}: no multipart upload left open`);
-    return { name, state, intact, retries, delays, resumed, stats, ms: Date.now() - started, size: src.size };
+    return { name, state, intact, retries, delays, resumed, stats, calls, ms: Date.now() - started, size: src.size };
   } finally {
     await page.close();
     src.cleanup();
@@ -124,6 +134,9 @@ test('every URL expires after 5 s on a slow link', { timeout: 300_000 }, () =>
   scenario('expiry', { proxyArgs: ['--bandwidth-mbit', '40', '--latency-ms', '20'], serverArgs: ['--presign-expiry', '5'] }, async (stack) => {
     const r = await run(stack, 'expiry');
     assert.ok(r.ms > 10_000, `the link was slow enough for URLs to expire (${r.ms} ms)`);
+    // 8 parts; a URL that would expire before (or while) its PUT runs is
+    // signed again, so there are more part-url calls than parts.
+    assert.ok(r.calls['part-url'] > 8, `URLs were signed again (${r.calls['part-url']} part-url calls for 8 parts)`);
     record(r, 'URLs expire after 5 s, link 40 Mbit/s + 20 ms');
   }));
 
@@ -209,6 +222,23 @@ test('a page reload within the first second: the object is intact and the first 
     // Resumed or sent anew (today: anew), what matters was checked by run():
     // the object is intact and no multipart upload is left open.
     assert.equal(r.state, 'done');
+  }));
+
+test('one byte of one part flipped on the way: the store refuses that part, only it is sent again, the object is intact', { timeout: 300_000 }, () =>
+  scenario('flip', { proxyArgs: ['--flip-nth', '3'] }, async (stack) => {
+    const r = await run(stack, 'flip');
+    assert.equal(r.stats.flipped, 1, 'one PUT body was corrupted in flight');
+    assert.equal(r.retries, 1, 'the refused part was retried, once');
+    const resent = r.stats.matched_body_bytes - r.size;
+    assert.ok(resent > 0 && resent <= 8 * MIB, `only the corrupted part was sent again (${resent} bytes resent)`);
+    record(r, 'one byte of one part PUT flipped in flight (checksums on)', { corrupted: r.stats.flipped });
+  }));
+
+test("the same flip with checksum: 'none' is stored: what the checksums prevent", { timeout: 300_000 }, () =>
+  scenario('flip-none', { proxyArgs: ['--flip-nth', '3'] }, async (stack) => {
+    const r = await run(stack, 'flip-none', { query: 'checksum=none', corrupted: true });
+    assert.equal(r.stats.flipped, 1);
+    assert.equal(r.retries, 0, 'nothing noticed the corruption');
   }));
 
 test('a fatal S3 error aborts the upload: nothing left in the store', { timeout: 300_000 }, () =>

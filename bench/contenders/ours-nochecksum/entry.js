@@ -1,0 +1,8 @@
+// This client with checksums off (`checksum: 'none'`): what hashing every part
+// (CRC32 in WASM, on the page's thread) and the store's verification cost.
+import { Uploader } from 's3-multipart-wasm';
+
+window.benchUpload = async (file, { api, key, partSize, concurrency }) => {
+  const uploader = new Uploader({ endpoint: `${api}/api`, partSize, concurrency, multipartThreshold: 0, checksum: 'none' });
+  await uploader.upload(file, { key });
+};
