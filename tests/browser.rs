@@ -148,14 +148,18 @@ async fn abort_deletes_the_multipart_upload() {
 
 #[wasm_bindgen_test]
 async fn abort_signal_aborts() {
-    let up = uploader(&[("multipartThreshold", JsValue::from(0))]);
+    // One 5 MiB part at a time: after the first, four are still to go.
+    let up = uploader(&[
+        ("multipartThreshold", JsValue::from(0)),
+        ("partSize", JsValue::from((5 * MIB) as f64)),
+        ("concurrency", JsValue::from(1)),
+    ]);
     let controller = web_sys::AbortController::new().expect("controller");
     let key = unique_key("signal.bin");
-    let handle = up.upload(
-        &blob(&bytes(24 * MIB, 10)),
-        obj(&[("key", JsValue::from_str(&key)), ("signal", controller.signal().into())]),
-    );
-    sleep(30).await;
+    let (opts, report) = recording(&key, &[("signal", controller.signal().into())]);
+    let handle = up.upload(&blob(&bytes(24 * MIB, 10)), opts);
+    // Aborted while parts go up (after the first stored part).
+    wait_parts(&report, 1).await;
     controller.abort();
     let err = JsFuture::from(handle).await.expect_err("aborted");
     assert_eq!(string(&err, "code").as_deref(), Some("Aborted"));
@@ -456,8 +460,7 @@ async fn an_interrupted_upload_resumes_and_sends_only_the_missing_parts() {
     let first_progress = report.borrow().progress.first().copied().expect("progress");
     assert!(first_progress >= parts_before * 5.0 * MIB as f64, "progress starts at what was stored");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
-    sleep(50).await;
-    assert!(resumable(&up, &key).await.is_none(), "a finished upload leaves the journal");
+    assert!(left_the_journal(&up, &key).await, "a finished upload leaves the journal");
     // The second call started a new multipart upload before the journal said
     // "resume": it was deleted again.
     assert_eq!(open_uploads_soon(&key).await, 0, "no upload left open");
@@ -492,8 +495,7 @@ async fn abort_while_the_journal_is_read_deletes_the_stored_and_the_new_upload()
     assert_eq!(string(&err, "code").as_deref(), Some("Aborted"));
     assert_eq!(num(&xhr_stats(), "puts"), 0.0, "no part was sent");
     assert_eq!(open_uploads_soon(&key).await, 0, "neither the stored nor the new upload is left open");
-    sleep(50).await;
-    assert!(resumable(&up, &key).await.is_none(), "the journal entry is gone");
+    assert!(left_the_journal(&up, &key).await, "the journal entry is gone");
 }
 
 #[wasm_bindgen_test]

@@ -112,7 +112,9 @@ pub(super) fn describe(v: &JsValue) -> String {
     } else if let Some(s) = v.as_string() {
         format!("the string {s:?}")
     } else if let Some(n) = v.as_f64() {
-        format!("{n}")
+        // JS writes the number (Rust's float formatting would add ~6 KB to
+        // the gzipped module for this one message).
+        js_sys::Number::from(n).to_string_with_radix(10).map(String::from).unwrap_or_else(|_| "a number".into())
     } else if v.is_function() {
         "a function".into()
     } else if Array::is_array(v) {

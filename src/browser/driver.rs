@@ -12,9 +12,10 @@ use web_sys::{AbortController, AbortSignal, Blob};
 
 use crate::backend::{Backend, CallError, fresh_signal};
 use crate::browser::budget::Budget;
+use crate::browser::hashing;
 use crate::browser::journal;
 use crate::browser::xhr::{self, XhrPut};
-use crate::engine::checksum::{Algorithm, Crc32};
+use crate::engine::checksum::Algorithm;
 pub use crate::engine::coordinator::Control;
 use crate::engine::coordinator::{CallEnd, Coordinator, Gen, Input, Step};
 use crate::engine::{Action, Call, Event, Failure, Outcome, Progress, UploadError};
@@ -46,11 +47,6 @@ pub struct Job {
     /// Checksums for the store to verify.
     pub checksum: Option<Algorithm>,
 }
-
-/// Bytes of the file read into WASM memory at a time while hashing a part:
-/// what hashing holds per part, and the longest the page waits on it (a
-/// CRC32 of 1 MiB takes about a millisecond).
-const HASH_CHUNK: u64 = 1 << 20;
 
 /// The headers each part's PUT must send, from its signing reply.
 type SignedHeaders = Rc<std::cell::RefCell<HashMap<(Gen, u16), Vec<(String, String)>>>>;
@@ -210,7 +206,7 @@ impl Executor {
             Step::Engine(g, Action::Hash { part, start, end }) => {
                 let file = self.job.file.clone();
                 spawn_local(async move {
-                    let ev = match hash(&file, start, end).await {
+                    let ev = match hashing::crc32(&file, start, end).await {
                         Ok(crc) => Event::Hashed { part, crc },
                         Err(message) => Event::HashFailed { part, message },
                     };
@@ -495,31 +491,6 @@ fn spawn_call(ctx: CallCtx, action: Action, headers: SignedHeaders) {
         };
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
     });
-}
-
-/// The CRC32 of bytes `start..end` of `file`, read [`HASH_CHUNK`] bytes at a
-/// time (the page gets control back between chunks).
-async fn hash(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
-    let mut crc = Crc32::default();
-    let mut buf = Vec::new();
-    let mut at = start;
-    while at < end {
-        let to = end.min(at + HASH_CHUNK);
-        let slice = file.slice_with_f64_and_f64(at as f64, to as f64).map_err(|e| crate::backend::js_message(&e))?;
-        let bytes = wasm_bindgen_futures::JsFuture::from(slice.array_buffer())
-            .await
-            .map_err(|e| crate::backend::js_message(&e))?;
-        let view = js_sys::Uint8Array::new(&bytes);
-        let n = view.length() as usize;
-        if n as u64 != to - at {
-            return Err(format!("read {n} bytes where {} were expected", to - at));
-        }
-        buf.resize(n, 0);
-        view.copy_to(&mut buf);
-        crc.update(&buf);
-        at = to;
-    }
-    Ok(crc.finish())
 }
 
 /// The engine event for the outcome of backend call `call`.

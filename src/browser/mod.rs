@@ -4,5 +4,6 @@
 
 pub mod budget;
 pub mod driver;
+pub mod hashing;
 pub mod journal;
 pub mod xhr;

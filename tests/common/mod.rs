@@ -399,8 +399,26 @@ pub async fn interrupted(up: &Uploader, f: &web_sys::File, key: &str, parts: usi
     let first = up.upload(f, opts);
     wait_parts(&report, parts).await;
     control(&first, "pause");
-    sleep(100).await;
-    resumable(up, key).await.expect("listed as resumable")
+    // The pause writes the journal entry: wait for it.
+    for _ in 0..200 {
+        if let Some(entry) = resumable(up, key).await {
+            return entry;
+        }
+        sleep(10).await;
+    }
+    panic!("{key} was not listed as resumable after the pause")
+}
+
+/// Waits (up to 2 s) until the journal no longer lists an upload of `key`;
+/// true when it is gone.
+pub async fn left_the_journal(up: &Uploader, key: &str) -> bool {
+    for _ in 0..200 {
+        if resumable(up, key).await.is_none() {
+            return true;
+        }
+        sleep(10).await;
+    }
+    false
 }
 
 /// An `onResume` callback, and what it was last called with.

@@ -10,8 +10,13 @@ import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { launchBrowser, MIB, randomFile, root, startServer, storedObject } from './helpers.mjs';
 
-/** The budget for the gzipped WASM module plus its JS glue (bundler build). */
-export const BUDGET_GZIP_BYTES = 140 * 1024;
+/**
+ * The budget for the gzipped WASM module plus its JS glue (bundler build).
+ * Raised from 140 to 150 KiB when checksums came in (the resume coordinator
+ * and the integrity work added 11.7 KiB, measured); the size issue is where
+ * it comes down.
+ */
+export const BUDGET_GZIP_BYTES = 150 * 1024;
 
 let tarball;
 let browser;
