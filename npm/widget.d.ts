@@ -1,7 +1,7 @@
-import type { UploaderOptions, UploadProgress, UploadResult, UploadError } from './bundler/s3_multipart_wasm';
+import type { UploaderOptions, UploadProgress, UploadResult, UploadError } from './bundler/index.js';
 
 /** Options of `attach()`: those of `new Uploader()`, plus how keys are made and labels. */
-export interface WidgetOptions extends UploaderOptions {
+export type WidgetOptions = UploaderOptions & {
   /** Keys are `keyPrefix + file.name` (default prefix ""). */
   keyPrefix?: string;
   /** Or any key for a file. */
@@ -10,7 +10,7 @@ export interface WidgetOptions extends UploaderOptions {
   buttonLabel?: string;
   /** Text above the button (default "Drop files here, or"). */
   hint?: string;
-}
+};
 
 export interface AttachedWidget {
   /** The panel, inserted after the input. */

@@ -14,10 +14,32 @@ wasm-pack build --release --target bundler --out-dir "$out/bundler" --out-name s
 wasm-pack build --release --target web --out-dir "$out/web" --out-name s3_multipart_wasm >&2
 # wasm-pack's own package.json / README / .gitignore in each target are replaced by the package's.
 rm -f "$out"/{bundler,web}/{package.json,README.md,.gitignore,LICENSE*}
-cp npm/widget-core.js npm/widget.d.ts npm/README.md "$out/"
+cp npm/widget-core.js npm/widget.d.ts npm/react-core.js npm/react.d.ts npm/README.md "$out/"
+for target in bundler web; do
+  dir="$out/$target"
+  # wasm-bindgen types `[Symbol.dispose]()`, which needs lib esnext: a
+  # project on es2022 without skipLibCheck would not compile. The method is
+  # still there at run time (free() does the same).
+  sed -i '/\[Symbol.dispose\]/d' "$dir/s3_multipart_wasm.d.ts"
+  # The entry point: the generated module, plus the UploadError class that
+  # the module's errors are instances of (defined in a snippet of its own,
+  # which the generated module does not re-export).
+  snippet=$(grep -l "class UploadError" "$dir"/snippets/*/inline*.js | head -1)
+  [ -n "$snippet" ] || { echo "package.sh: no UploadError class in $dir/snippets" >&2; exit 1; }
+  rel=${snippet#"$dir"/}
+  {
+    echo "export * from './s3_multipart_wasm.js';"
+    if [ "$target" = web ]; then echo "export { default } from './s3_multipart_wasm.js';"; fi
+    echo "export { UploadError } from './$rel';"
+  } >"$dir/index.js"
+  {
+    echo "export * from './s3_multipart_wasm.js';"
+    if [ "$target" = web ]; then echo "export { default } from './s3_multipart_wasm.js';"; fi
+  } >"$dir/index.d.ts"
+done
 cat > "$out/bundler/widget.js" <<'JS'
 // The widget for bundlers: the WASM module is ready when this module is.
-import { Uploader } from './s3_multipart_wasm.js';
+import { Uploader } from './index.js';
 import { makeWidget } from '../widget-core.js';
 
 export const { attach, defineElement } = makeWidget(async () => Uploader);
@@ -25,11 +47,24 @@ JS
 cat > "$out/web/widget.js" <<'JS'
 // The widget for the web target: the WASM module is fetched and instantiated
 // the first time a file is chosen.
-import init, { Uploader } from './s3_multipart_wasm.js';
+import init, { Uploader } from './index.js';
 import { makeWidget } from '../widget-core.js';
 
 let ready;
 export const { attach, defineElement } = makeWidget(async () => {
+  ready ||= init();
+  await ready;
+  return Uploader;
+});
+JS
+cat > "$out/web/react.js" <<'JS'
+// React bindings on the web build: the WASM module is fetched and
+// instantiated the first time an upload starts.
+import init, { Uploader } from './index.js';
+import { makeReact } from '../react-core.js';
+
+let ready;
+export const { useUpload, UploadInput } = makeReact(async () => {
   ready ||= init();
   await ready;
   return Uploader;

@@ -163,7 +163,9 @@ impl Uploader {
         let label = self.backend.label();
         wasm_bindgen_futures::future_to_promise(async move {
             let arr = Array::new();
-            for e in journal::all().await.into_iter().filter(|e| e.endpoint == label) {
+            // An entry whose content sample is not written yet cannot be
+            // resumed (its file could not be recognised): not listed.
+            for e in journal::all().await.into_iter().filter(|e| e.endpoint == label && !e.sample.is_empty()) {
                 arr.push(&object(&[
                     ("id", JsValue::from_str(&e.id)),
                     ("key", JsValue::from_str(&e.key)),

@@ -4,17 +4,52 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** Options of `new Uploader(options)`. */
-export interface UploaderOptions {
-  /** Base URL of the backend: REST paths are appended (`/uploads/...`); for `protocol: 'lambda'` the URL that takes the envelope. */
-  endpoint: string;
-  /** `'rest'` (default) or `'lambda'`. */
-  protocol?: 'rest' | 'lambda';
+/** Headers for backend calls, or a (possibly async) function returning them, called before every call. */
+export type HeadersOption =
+  | Record<string, string>
+  | (() => Record<string, string> | Promise<Record<string, string>>);
+
+/** A checksum for the store to verify: S3's algorithm name and the base64 value. */
+export interface Checksum {
+  algorithm: 'CRC32';
+  value: string;
+}
+
+/** What a signing hook returns: the presigned URL (or an object with it and the headers signed into it). */
+export type SignedUrl = string | { url: string; headers?: Record<string, string> };
+
+/** A part as S3 lists it. */
+export interface ListedPart {
+  PartNumber: number;
+  ETag: string;
+  Size: number;
+}
+
+/** The application's own backend calls (`protocol: { ... }`). Each gets an AbortSignal, aborted when the upload stops or the call takes over 30 s. */
+export interface UploadHooks {
+  createMultipartUpload(args: { key: string; contentType: string; checksumAlgorithm?: 'CRC32'; signal: AbortSignal }): Promise<{ uploadId: string }>;
+  signPart(args: { key: string; uploadId: string; partNumber: number; checksum?: Checksum; signal: AbortSignal }): Promise<SignedUrl>;
+  completeMultipartUpload(args: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ PartNumber: number; ETag: string }>;
+    checksum?: Checksum;
+    signal: AbortSignal;
+  }): Promise<{ etag?: string | null; location?: string | null } | void>;
+  abortMultipartUpload(args: { key: string; uploadId: string; signal: AbortSignal }): Promise<unknown>;
+  /** Optional: without it, uploads cannot be resumed after a reload and `listParts()` fails. */
+  listParts?(args: { key: string; uploadId: string; signal: AbortSignal }): Promise<ListedPart[]>;
+  /** Optional: without it every file goes multipart. */
+  signPut?(args: { key: string; contentType: string; checksum?: Checksum; signal: AbortSignal }): Promise<SignedUrl>;
+}
+
+/** Settings shared by every backend. */
+interface CommonOptions {
   /** Wanted part size in bytes, 5 MiB..5 GiB (default 8 MiB); grows when a file would need over 10,000 parts. */
   partSize?: number;
-  /** Files of at most this many bytes go as one presigned PUT (default: one part, 8 MiB). */
+  /** Files of at most this many bytes go as one presigned PUT (default: the part size). */
   multipartThreshold?: number;
-  /** Part PUTs in flight at most, 1..16 (default 4). */
+  /** Part PUTs in flight at most, 1..16 (default 4), shared by the uploads of one Uploader. */
   concurrency?: number;
   /** Delays in ms before the 1st, 2nd, ... retry of a part (default [0, 1000, 3000, 5000, 10000]). */
   retryDelays?: number[];
@@ -23,10 +58,24 @@ export interface UploaderOptions {
   /** Send cookies with backend calls and part PUTs. */
   withCredentials?: boolean;
   /** Extra headers for backend calls (for example an Authorization header). */
-  headers?: Record<string, string>;
+  headers?: HeadersOption;
   /** `'crc32'` (default): every part's CRC32 and the whole object's are sent for the store to verify; `'none'`: nothing is verified. */
   checksum?: 'crc32' | 'none';
 }
+
+/** Options of `new Uploader(options)`: a backend over HTTP (`endpoint`), or hooks (`protocol: { ... }`). */
+export type UploaderOptions =
+  | (CommonOptions & {
+      /** Base URL of the backend: REST paths are appended (`/uploads/...`); for `protocol: 'lambda'` the URL that takes the envelope. */
+      endpoint: string;
+      /** `'rest'` (default) or `'lambda'`. */
+      protocol?: 'rest' | 'lambda';
+    })
+  | (CommonOptions & {
+      /** The application's own backend calls. */
+      protocol: UploadHooks;
+      endpoint?: never;
+    });
 
 /** Progress of one upload. `bytesSent` never goes backwards. */
 export interface UploadProgress {
@@ -94,22 +143,29 @@ export interface UploadHandle extends Promise<UploadResult> {
   abort(): void;
 }
 
-/** Every error of this package. */
-export interface UploadError extends Error {
+/** The stable error codes of `UploadError.code`. */
+export type UploadErrorCode =
+  | 'InvalidOptions'
+  | 'FileTooLarge'
+  | 'BackendError'
+  | 'S3Error'
+  | 'EtagNotExposed'
+  | 'NetworkError'
+  | 'IntegrityError'
+  | 'FileReadError'
+  | 'Aborted';
+
+/** Every error of this package: `err instanceof UploadError` works (both builds, and inside a Worker). */
+export declare class UploadError extends Error {
   name: 'UploadError';
-  code:
-    | 'InvalidOptions'
-    | 'FileTooLarge'
-    | 'BackendError'
-    | 'S3Error'
-    | 'EtagNotExposed'
-    | 'NetworkError'
-    | 'IntegrityError'
-    | 'FileReadError'
-    | 'Aborted';
+  code: UploadErrorCode;
+  /** HTTP status, when an HTTP reply caused the error. */
   status: number | null;
+  /** The part, when one part caused the error. */
   partNumber: number | null;
+  /** The option or reply field at fault (InvalidOptions, BackendError). */
   field: string | null;
   cause?: unknown;
+  private constructor();
 }
 "#;

@@ -399,14 +399,17 @@ pub async fn interrupted(up: &Uploader, f: &web_sys::File, key: &str, parts: usi
     let first = up.upload(f, opts);
     wait_parts(&report, parts).await;
     control(&first, "pause");
-    // The pause writes the journal entry: wait for it.
-    for _ in 0..200 {
-        if let Some(entry) = resumable(up, key).await {
+    // The pause writes the journal entry, with its content sample (read at
+    // the pause) and the stored parts: wait until it is listed with them.
+    for _ in 0..300 {
+        if let Some(entry) = resumable(up, key).await
+            && num(&entry, "partsDone") >= parts as f64
+        {
             return entry;
         }
         sleep(10).await;
     }
-    panic!("{key} was not listed as resumable after the pause")
+    panic!("{key} was not listed as resumable with {parts} parts after the pause")
 }
 
 /// Waits (up to 2 s) until the journal no longer lists an upload of `key`;

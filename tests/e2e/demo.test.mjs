@@ -2,6 +2,7 @@
 // input (or dropped, or chosen from the keyboard), stored objects read back
 // from the embedded store and compared by SHA-256.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -59,7 +60,13 @@ test('the demo page uploads a 64 MiB file chosen through the real file input', {
     const bar = `.s3-upload-panel ${row('big file.bin')} [role="progressbar"]`;
     assert.equal(await page.getAttribute(bar, 'aria-valuenow'), '100');
     assert.match(await page.getAttribute(bar, 'aria-valuetext'), /^100 %, 64\.0 MiB of 64\.0 MiB$/);
-    assert.equal(await page.textContent('#log li'), 'demo/big file.bin (67108864 bytes) ');
+    assert.equal(await page.textContent('#log li'), 'demo/big file.bin (67108864 bytes) download');
+    // The stored list offers the object back: its link gets a presigned GET.
+    await page.click('#log li a.download');
+    await page.waitForSelector('#log li a.download[data-url]');
+    const url = await page.getAttribute('#log li a.download', 'data-url');
+    const back = Buffer.from(await (await fetch(url)).arrayBuffer());
+    assert.equal(createHash('sha256').update(back).digest('hex'), src.sha256, 'the download link serves the stored file');
     assert.deepEqual(errors, []);
     await page.close();
   } finally {

@@ -81,7 +81,7 @@ export async function startServer(extraArgs = [], { s3Listen = '127.0.0.1:0', ww
  * URLs point at the proxy, which forwards to the store. Resolves to the server
  * plus { proxy, stats(), resetStats(), stop() }.
  */
-export async function startFaultyStack({ proxyArgs = [], serverArgs = [] } = {}) {
+export async function startFaultyStack({ proxyArgs = [], serverArgs = [], wwwDir } = {}) {
   const storePort = await freePort();
   const bin = process.env.S3MP_PROXY_BIN || path.join(root, 'target/debug/fault-proxy');
   const { child, matches } = await spawnAndWait(bin, [
@@ -90,7 +90,7 @@ export async function startFaultyStack({ proxyArgs = [], serverArgs = [] } = {})
   const proxy = matches[0];
   let server;
   try {
-    server = await startServer(['--s3-public-endpoint', proxy, ...serverArgs], { s3Listen: `127.0.0.1:${storePort}` });
+    server = await startServer(['--s3-public-endpoint', proxy, ...serverArgs], { s3Listen: `127.0.0.1:${storePort}`, ...(wwwDir ? { wwwDir } : {}) });
   } catch (e) {
     await stopChild(child);
     throw e;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, root, startServer, storedObject } from './helpers.mjs';
+import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, storedObject } from './helpers.mjs';
 
 /**
  * The budget for the gzipped WASM module plus its JS glue (bundler build).
@@ -40,11 +40,12 @@ test('the package has both builds, the widget, types and a README', () => {
   const list = sh('tar', ['tzf', tarball]).split('\n');
   for (const f of ['package/package.json', 'package/README.md', 'package/widget.d.ts', 'package/widget-core.js',
     'package/bundler/s3_multipart_wasm.js', 'package/bundler/s3_multipart_wasm.d.ts', 'package/bundler/s3_multipart_wasm_bg.wasm',
-    'package/bundler/widget.js', 'package/web/s3_multipart_wasm.js', 'package/web/s3_multipart_wasm.d.ts', 'package/web/widget.js']) {
+    'package/bundler/widget.js', 'package/web/s3_multipart_wasm.js', 'package/web/s3_multipart_wasm.d.ts', 'package/web/widget.js',
+    'package/bundler/index.js', 'package/bundler/index.d.ts', 'package/web/index.js', 'package/web/index.d.ts']) {
     assert.ok(list.includes(f), `${f} is in the tarball`);
   }
   const types = readFileSync(path.join(root, 'target/npm-package/bundler/s3_multipart_wasm.d.ts'), 'utf8');
-  for (const t of ['class Uploader', 'interface UploaderOptions', 'interface UploadProgress', 'interface UploadError', 'interface UploadHandle']) {
+  for (const t of ['class Uploader', 'type UploaderOptions', 'interface UploadProgress', 'declare class UploadError', 'type UploadErrorCode', 'interface UploadHooks', 'interface UploadHandle']) {
     assert.ok(types.includes(t), `types declare ${t}`);
   }
 });
@@ -89,6 +90,9 @@ async function appUploads(app, inputSelector) {
     });
     assert.deepEqual({ key: result.key, size: result.size }, { key: 'direct/api.bin', size: 6 * 1024 * 1024 + 3 });
     assert.equal((await storedObject(server.api, 'direct/api.bin')).size, 6 * 1024 * 1024 + 3);
+    assert.deepEqual(await page.evaluate(() => window.errorIsUploadError()),
+      { instance: true, error: true, code: 'InvalidOptions', field: 'concurrency' },
+      `${app}: errors are instances of the exported UploadError class`);
     assert.deepEqual(errors, []);
     await page.close();
   } finally {
@@ -102,3 +106,61 @@ test('the tarball installs into a fresh webpack 5 app, which builds and uploads'
 
 test('the tarball installs into a fresh Vite app, which builds and uploads', { timeout: 300_000 }, () =>
   appUploads('vite', 's3-upload input[type=file]'));
+
+test('the tarball installs into a fresh React app (Vite): useUpload and UploadInput upload intact; unmount mid-upload leaves no PUT running and nothing open', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 's3mp-react-'));
+  temps.push(dir);
+  cpSync(path.join(root, 'tests/apps/react'), dir, { recursive: true });
+  sh('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], dir);
+  sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', tarball], dir);
+  sh('npm', ['run', 'build', '--silent'], dir);
+  // 80 Mbit/s to the store: a 40 MiB upload lasts about 4 s, time to unmount in its middle.
+  const stack = await startFaultyStack({ proxyArgs: ['--bandwidth-mbit', '80'], wwwDir: path.join(dir, 'dist') });
+  const small = randomFile('hook.bin', 12 * MIB + 5);
+  const many = randomFile('input.bin', 3 * MIB);
+  const big = randomFile('unmount.bin', 40 * MIB);
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e));
+    const puts = new Set();
+    let putsStarted = 0;
+    page.on('request', (r) => { if (r.method() === 'PUT') { puts.add(r); putsStarted += 1; } });
+    page.on('requestfinished', (r) => puts.delete(r));
+    page.on('requestfailed', (r) => puts.delete(r));
+    await page.goto(`${stack.api}/`);
+
+    // The hook: one file, to the end.
+    await page.setInputFiles('#file', small.file);
+    await page.waitForSelector('#state[data-state="done"], #state[data-state="error"]', { timeout: 60_000 });
+    assert.equal(await page.getAttribute('#state', 'data-state'), 'done', await page.textContent('#error').catch(() => ''));
+    assert.equal(await page.textContent('#result'), 'react-app/hook.bin');
+    assert.equal((await storedObject(stack.api, 'react-app/hook.bin')).sha256, small.sha256, 'useUpload: intact');
+
+    // The input component (the widget inside React).
+    await page.setInputFiles('#files', many.file);
+    await page.waitForSelector('#done li:text-is("react-input/input.bin")', { timeout: 60_000 });
+    assert.equal((await storedObject(stack.api, 'react-input/input.bin')).sha256, many.sha256, 'UploadInput: intact');
+
+    // Unmount in the middle of an upload: its PUTs stop, its multipart upload is deleted.
+    await page.setInputFiles('#file', big.file);
+    await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 10, null, { timeout: 60_000 });
+    assert.ok(Number(await page.getAttribute('#bar', 'value')) < 90, 'unmounted mid-upload');
+    await page.click('#unmount');
+    const startedAtUnmount = putsStarted;
+    await page.waitForFunction(() => !document.getElementById('state'), null, { timeout: 5_000 });
+    const deadline = Date.now() + 5_000;
+    while (puts.size && Date.now() < deadline) await page.waitForTimeout(50);
+    assert.equal(puts.size, 0, 'no PUT is running after the unmount');
+    await page.waitForTimeout(1_000);
+    assert.equal(putsStarted, startedAtUnmount, 'no PUT started after the unmount');
+    let open = await stack.openUploads('react-app/');
+    for (let i = 0; open.length && i < 30; i++) { await page.waitForTimeout(100); open = await stack.openUploads('react-app/'); }
+    assert.deepEqual(open, [], 'the unmounted upload was aborted: nothing left open');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    [small, many, big].forEach((f) => f.cleanup());
+    await stack.stop();
+  }
+});
