@@ -94,6 +94,28 @@ async fn api_prefix_and_lambda_envelope_serve_the_same_protocol() {
     h.put_signed(&single, b"tiny".to_vec()).await;
     assert_eq!(h.download("lambda/small").await, b"tiny");
 
+    // The optional checksum goes through the envelope as through REST: signed
+    // into the URL, named in the reply's headers, verified by the store.
+    let sum = json!({"algorithm": "CRC32", "value": crc32_b64(b"tiny")});
+    let (st, single) = h
+        .post("/invoke", invoke("generate_presigned_upload_url", json!({"key": "lambda/summed", "checksum": sum})))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{single}");
+    assert_eq!(single["headers"]["x-amz-checksum-crc32"], crc32_b64(b"tiny"));
+    let url = single["url"].as_str().expect("url");
+    let refused = h
+        .http
+        .put(url)
+        .header("content-type", "application/octet-stream")
+        .header("x-amz-checksum-crc32", crc32_b64(b"tiny"))
+        .body(b"tinY".to_vec())
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "other bytes than the checksum says");
+    h.put_signed(&single, b"tiny".to_vec()).await;
+    assert_eq!(h.download("lambda/summed").await, b"tiny");
+
     let (st, upload_id2) = {
         let (st, v) = h.post("/invoke", invoke("initiate_multipart_upload", json!({"key": "lambda/aborted"}))).await;
         (st, v["upload_id"].as_str().expect("id").to_owned())
