@@ -156,7 +156,7 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
                     "options.endpoint and hooks in options.protocol exclude each other: the hooks make the backend calls, drop endpoint",
                 ));
             }
-            Backend::Hooks(Hooks::from_js(p)?)
+            Backend::new(Hooks::from_js(p)?)
         }
         Some((Some(name), _)) if name != "rest" && name != "lambda" => {
             return Err(UploadError::invalid_option(
@@ -177,7 +177,7 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
             let lambda = other.is_some_and(|(n, _)| n.as_deref() == Some("lambda"));
             let endpoint = o.required_string("endpoint", "/api")?;
             let protocol = if lambda { Protocol::Lambda } else { Protocol::Rest };
-            Backend::Http(HttpBackend::new(&endpoint, protocol, with_credentials, headers))
+            Backend::new(HttpBackend::new(&endpoint, protocol, with_credentials, headers))
         }
     };
     let mut cfg = Config::default();

@@ -228,6 +228,8 @@ impl Hooks {
     }
 }
 
+super::forward_calls!(Hooks, |_h| "hooks".to_owned(), |h| h.can_presign_put());
+
 /// `{ algorithm, value }`, or `undefined` without a checksum.
 fn checksum_arg(checksum: Option<&Checksum>) -> JsValue {
     checksum

@@ -6,7 +6,7 @@ use gloo_net::http::{Request, RequestBuilder};
 use serde_json::Value;
 use web_sys::{AbortSignal, RequestCredentials};
 
-use crate::backend::{CallError, HeaderSource, backend_failure};
+use crate::backend::{CallError, HeaderSource, Pending, backend_failure};
 use crate::engine::Failure;
 use crate::engine::retry::parse_retry_after;
 use crate::protocol::{self, Checksum, ListedPart, Op, Signed};
@@ -183,6 +183,15 @@ impl HttpBackend {
         protocol::parse_url(Op::Download, &text).map_err(CallError::Rejected)
     }
 }
+
+super::forward_calls!(
+    HttpBackend,
+    |b| b.endpoint().to_owned(),
+    |_b| true,
+    fn download_url<'a>(&'a self, key: &'a str, signal: &'a AbortSignal) -> Pending<'a, String> {
+        Box::pin(HttpBackend::download_url(self, key, signal))
+    }
+);
 
 fn encode(s: &str) -> String {
     String::from(js_sys::encode_uri_component(s))

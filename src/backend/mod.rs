@@ -176,29 +176,164 @@ pub fn js_message(e: &JsValue) -> String {
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
-/// Where the upload's backend calls go.
-pub enum Backend {
-    /// REST or Lambda over HTTP.
-    Http(HttpBackend),
-    /// The application's functions.
-    Hooks(Hooks),
+/// A backend call on its way.
+pub type Pending<'a, T> = futures::future::LocalBoxFuture<'a, Result<T, CallError>>;
+
+/// The calls of the backend protocol, each cancelled by its `signal`: one
+/// interface, implemented over HTTP (REST or the Lambda envelope,
+/// [`HttpBackend`]) and by the application's own functions ([`Hooks`]). As with
+/// tus-js-client's injected HTTP stack, everything above it is the same for
+/// every backend; [`Backend`] bounds every call in time.
+pub trait Calls {
+    /// Names the backend in the resume journal.
+    fn label(&self) -> String;
+    /// Whether files may go as one presigned PUT.
+    fn can_presign_put(&self) -> bool;
+    /// Starts a multipart upload (with a checksum algorithm, if any); its id.
+    fn init<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        checksum_algorithm: Option<&'a str>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, String>;
+    /// A presigned URL for one part, and the headers its PUT must send.
+    fn sign_part<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        part: u16,
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Signed>;
+    /// A presigned URL for a whole-object PUT, and the headers it must send.
+    fn presign_put<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Signed>;
+    /// Completes a multipart upload: `(etag, location)`.
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        parts: &'a [(u16, String)],
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, (Option<String>, Option<String>)>;
+    /// Aborts a multipart upload.
+    fn abort<'a>(&'a self, key: &'a str, upload_id: &'a str, signal: &'a AbortSignal) -> Pending<'a, ()>;
+    /// The parts S3 holds for an upload.
+    fn list_parts<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Vec<ListedPart>>;
+    /// A presigned GET URL; only backends over HTTP have one.
+    fn download_url<'a>(&'a self, _key: &'a str, _signal: &'a AbortSignal) -> Pending<'a, String> {
+        Box::pin(async {
+            Err(CallError::Rejected(UploadError::invalid_option(
+                "protocol",
+                "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
+            )))
+        })
+    }
 }
 
+/// Implements [`Calls`] for `$t` by forwarding each call to its inherent
+/// async method of the same name and arguments (`$extra`: further methods).
+macro_rules! forward_calls {
+    ($t:ident, |$l:ident| $label:expr, |$p:ident| $presign:expr $(, $extra:item)* $(,)?) => {
+        impl $crate::backend::Calls for $t {
+            fn label(&self) -> String {
+                let $l = self;
+                $label
+            }
+            fn can_presign_put(&self) -> bool {
+                let $p = self;
+                $presign
+            }
+            fn init<'a>(
+                &'a self,
+                key: &'a str,
+                content_type: &'a str,
+                checksum_algorithm: Option<&'a str>,
+                signal: &'a web_sys::AbortSignal,
+            ) -> $crate::backend::Pending<'a, String> {
+                Box::pin($t::init(self, key, content_type, checksum_algorithm, signal))
+            }
+            fn sign_part<'a>(
+                &'a self,
+                key: &'a str,
+                upload_id: &'a str,
+                part: u16,
+                checksum: Option<&'a $crate::protocol::Checksum>,
+                signal: &'a web_sys::AbortSignal,
+            ) -> $crate::backend::Pending<'a, $crate::protocol::Signed> {
+                Box::pin($t::sign_part(self, key, upload_id, part, checksum, signal))
+            }
+            fn presign_put<'a>(
+                &'a self,
+                key: &'a str,
+                content_type: &'a str,
+                checksum: Option<&'a $crate::protocol::Checksum>,
+                signal: &'a web_sys::AbortSignal,
+            ) -> $crate::backend::Pending<'a, $crate::protocol::Signed> {
+                Box::pin($t::presign_put(self, key, content_type, checksum, signal))
+            }
+            fn complete<'a>(
+                &'a self,
+                key: &'a str,
+                upload_id: &'a str,
+                parts: &'a [(u16, String)],
+                checksum: Option<&'a $crate::protocol::Checksum>,
+                signal: &'a web_sys::AbortSignal,
+            ) -> $crate::backend::Pending<'a, (Option<String>, Option<String>)> {
+                Box::pin($t::complete(self, key, upload_id, parts, checksum, signal))
+            }
+            fn abort<'a>(
+                &'a self,
+                key: &'a str,
+                upload_id: &'a str,
+                signal: &'a web_sys::AbortSignal,
+            ) -> $crate::backend::Pending<'a, ()> {
+                Box::pin($t::abort(self, key, upload_id, signal))
+            }
+            fn list_parts<'a>(
+                &'a self,
+                key: &'a str,
+                upload_id: &'a str,
+                signal: &'a web_sys::AbortSignal,
+            ) -> $crate::backend::Pending<'a, Vec<$crate::protocol::ListedPart>> {
+                Box::pin($t::list_parts(self, key, upload_id, signal))
+            }
+            $($extra)*
+        }
+    };
+}
+pub(crate) use forward_calls;
+
+/// Where the upload's backend calls go: any [`Calls`], every call bounded
+/// in time and cancellable.
+pub struct Backend(Box<dyn Calls>);
+
 impl Backend {
+    /// A backend making its calls through `calls`.
+    pub fn new(calls: impl Calls + 'static) -> Self {
+        Self(Box::new(calls))
+    }
+
     /// Names the backend in the resume journal: the endpoint, or "hooks".
     pub fn label(&self) -> String {
-        match self {
-            Self::Http(b) => b.endpoint().to_owned(),
-            Self::Hooks(_) => "hooks".to_owned(),
-        }
+        self.0.label()
     }
 
     /// Whether files may go as one presigned PUT (the hooks may not offer it).
     pub fn can_presign_put(&self) -> bool {
-        match self {
-            Self::Http(_) => true,
-            Self::Hooks(h) => h.can_presign_put(),
-        }
+        self.0.can_presign_put()
     }
 
     /// Starts a multipart upload (with a checksum algorithm, if any); returns its id.
@@ -209,13 +344,7 @@ impl Backend {
         checksum_algorithm: Option<&str>,
         signal: &AbortSignal,
     ) -> Result<String, CallError> {
-        bounded(signal, |s| async move {
-            match self {
-                Self::Http(b) => b.init(key, content_type, checksum_algorithm, &s).await,
-                Self::Hooks(h) => h.init(key, content_type, checksum_algorithm, &s).await,
-            }
-        })
-        .await
+        bounded(signal, |s| async move { self.0.init(key, content_type, checksum_algorithm, &s).await }).await
     }
 
     /// A presigned URL for one part, and the headers its PUT must send.
@@ -227,13 +356,7 @@ impl Backend {
         checksum: Option<&Checksum>,
         signal: &AbortSignal,
     ) -> Result<Signed, CallError> {
-        bounded(signal, |s| async move {
-            match self {
-                Self::Http(b) => b.sign_part(key, upload_id, part, checksum, &s).await,
-                Self::Hooks(h) => h.sign_part(key, upload_id, part, checksum, &s).await,
-            }
-        })
-        .await
+        bounded(signal, |s| async move { self.0.sign_part(key, upload_id, part, checksum, &s).await }).await
     }
 
     /// A presigned URL for a whole-object PUT, and the headers it must send.
@@ -244,13 +367,7 @@ impl Backend {
         checksum: Option<&Checksum>,
         signal: &AbortSignal,
     ) -> Result<Signed, CallError> {
-        bounded(signal, |s| async move {
-            match self {
-                Self::Http(b) => b.presign_put(key, content_type, checksum, &s).await,
-                Self::Hooks(h) => h.presign_put(key, content_type, checksum, &s).await,
-            }
-        })
-        .await
+        bounded(signal, |s| async move { self.0.presign_put(key, content_type, checksum, &s).await }).await
     }
 
     /// Completes a multipart upload; returns `(etag, location)`.
@@ -262,24 +379,12 @@ impl Backend {
         checksum: Option<&Checksum>,
         signal: &AbortSignal,
     ) -> Result<(Option<String>, Option<String>), CallError> {
-        bounded(signal, |s| async move {
-            match self {
-                Self::Http(b) => b.complete(key, upload_id, parts, checksum, &s).await,
-                Self::Hooks(h) => h.complete(key, upload_id, parts, checksum, &s).await,
-            }
-        })
-        .await
+        bounded(signal, |s| async move { self.0.complete(key, upload_id, parts, checksum, &s).await }).await
     }
 
     /// Aborts a multipart upload.
     pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
-        bounded(signal, |s| async move {
-            match self {
-                Self::Http(b) => b.abort(key, upload_id, &s).await,
-                Self::Hooks(h) => h.abort(key, upload_id, &s).await,
-            }
-        })
-        .await
+        bounded(signal, |s| async move { self.0.abort(key, upload_id, &s).await }).await
     }
 
     /// The parts S3 holds for an upload.
@@ -289,24 +394,12 @@ impl Backend {
         upload_id: &str,
         signal: &AbortSignal,
     ) -> Result<Vec<ListedPart>, CallError> {
-        bounded(signal, |s| async move {
-            match self {
-                Self::Http(b) => b.list_parts(key, upload_id, &s).await,
-                Self::Hooks(h) => h.list_parts(key, upload_id, &s).await,
-            }
-        })
-        .await
+        bounded(signal, |s| async move { self.0.list_parts(key, upload_id, &s).await }).await
     }
 
     /// A presigned GET URL (HTTP backends only).
     pub async fn download_url(&self, key: &str) -> Result<String, CallError> {
         let signal = fresh_signal()?;
-        match self {
-            Self::Http(b) => bounded(&signal, |s| async move { b.download_url(key, &s).await }).await,
-            Self::Hooks(_) => Err(CallError::Rejected(UploadError::invalid_option(
-                "protocol",
-                "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
-            ))),
-        }
+        bounded(&signal, |s| async move { self.0.download_url(key, &s).await }).await
     }
 }
