@@ -49,6 +49,12 @@ pub struct Entry {
     pub updated_ms: u64,
     /// Parts known to be stored: (number, ETag).
     pub parts: Vec<(u16, String)>,
+    /// The checksum algorithm its parts carry (S3's name, `CRC32`), empty for
+    /// none: a multipart upload created with an algorithm wants it on every
+    /// part, one created without refuses parts that carry one. (Entries
+    /// written before checksums existed have none.)
+    #[serde(default)]
+    pub checksum: String,
 }
 
 /// The lookup id of an entry.
@@ -94,10 +100,12 @@ pub enum Lookup {
     },
 }
 
-/// Decides about `found` for a file whose sample hashes to `sample`.
+/// Decides about `found` for a file whose sample hashes to `sample`, to be
+/// sent with checksums of algorithm `checksum` (empty: none).
 pub fn decide(
     found: Option<Entry>,
     sample: &str,
+    checksum: &str,
     part_size_ok: impl Fn(u64) -> bool,
     now_ms: u64,
     ttl_ms: u64,
@@ -109,6 +117,8 @@ pub fn decide(
         Lookup::Drop { entry, reason: "it expired" }
     } else if entry.sample != sample {
         Lookup::Drop { entry, reason: "the file's content changed under the same name, size and date" }
+    } else if entry.checksum != checksum {
+        Lookup::Drop { entry, reason: "it was started with other checksums than the upload's" }
     } else if !part_size_ok(entry.part_size) {
         Lookup::Drop { entry, reason: "its part size does not fit the file" }
     } else {
@@ -136,6 +146,7 @@ mod tests {
             created_ms: 0,
             updated_ms,
             parts: vec![(1, "\"a\"".into())],
+            checksum: "CRC32".into(),
         }
     }
 
@@ -143,21 +154,39 @@ mod tests {
     fn lookups() {
         let ok = |_| true;
         let day = 24 * 3600 * 1000;
-        assert_eq!(decide(None, "s", ok, 0, DEFAULT_TTL_MS), Lookup::Fresh);
-        assert_eq!(decide(Some(entry("s", day)), "s", ok, 2 * day, DEFAULT_TTL_MS), Lookup::Resume(entry("s", day)));
+        assert_eq!(decide(None, "s", "CRC32", ok, 0, DEFAULT_TTL_MS), Lookup::Fresh);
+        assert_eq!(
+            decide(Some(entry("s", day)), "s", "CRC32", ok, 2 * day, DEFAULT_TTL_MS),
+            Lookup::Resume(entry("s", day))
+        );
         let cases = [
             (entry("other", day), 2 * day, "content changed"),
             (entry("s", 0), 8 * day, "expired"),
             (Entry { v: 0, ..entry("s", day) }, 2 * day, "another version"),
         ];
         for (e, now, why) in cases {
-            let Lookup::Drop { reason, .. } = decide(Some(e), "s", ok, now, DEFAULT_TTL_MS) else { panic!("{why}") };
+            let Lookup::Drop { reason, .. } = decide(Some(e), "s", "CRC32", ok, now, DEFAULT_TTL_MS) else {
+                panic!("{why}")
+            };
             assert!(reason.contains(why), "{reason}");
         }
-        let Lookup::Drop { reason, .. } = decide(Some(entry("s", day)), "s", |_| false, day, DEFAULT_TTL_MS) else {
+        let Lookup::Drop { reason, .. } = decide(Some(entry("s", day)), "s", "CRC32", |_| false, day, DEFAULT_TTL_MS)
+        else {
             panic!("part size")
         };
         assert!(reason.contains("part size"));
+        // Checksums on one side only: not resumed either way.
+        for (stored, wanted) in [("", "CRC32"), ("CRC32", "")] {
+            let e = Entry { checksum: stored.into(), ..entry("s", day) };
+            let Lookup::Drop { reason, .. } = decide(Some(e), "s", wanted, ok, day, DEFAULT_TTL_MS) else {
+                panic!("{stored:?} resumed with {wanted:?}")
+            };
+            assert!(reason.contains("checksums"), "{reason}");
+        }
+        // An entry written before checksums existed reads as "none".
+        let mut json = serde_json::to_value(entry("s", day)).expect("json");
+        json.as_object_mut().expect("object").remove("checksum");
+        assert_eq!(serde_json::from_value::<Entry>(json).expect("old entry").checksum, "");
     }
 
     #[test]

@@ -277,7 +277,13 @@ impl Coordinator {
             created_ms: now,
             updated_ms: now,
             parts: Vec::new(),
+            checksum: self.checksum_name().to_owned(),
         }
+    }
+
+    /// S3's name of the upload's checksum algorithm, empty for none.
+    fn checksum_name(&self) -> &'static str {
+        self.cfg.checksum.map_or("", |a| a.s3_name())
     }
 
     /// The current engine sends the file as one PUT (no multipart upload).
@@ -455,7 +461,7 @@ impl Coordinator {
     fn found(&mut self, found: Entry, sample: String, now: u64) {
         let size = self.subject.size;
         let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
-        match resume::decide(Some(found), &sample, fits, now, resume::DEFAULT_TTL_MS) {
+        match resume::decide(Some(found), &sample, self.checksum_name(), fits, now, resume::DEFAULT_TTL_MS) {
             Lookup::Fresh => self.go_on_with(sample, now),
             Lookup::Drop { entry, .. } => {
                 // Must not be resumed: delete it so nothing is left behind.

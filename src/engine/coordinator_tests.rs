@@ -378,6 +378,7 @@ fn entry(size: u64, id: &str, part_size: u64, sample: &str, updated_ms: u64) -> 
         created_ms: 0,
         updated_ms,
         parts: Vec::new(),
+        checksum: "CRC32".into(),
     }
 }
 
@@ -582,4 +583,26 @@ fn abort_after_a_lost_complete_reply_reports_the_stored_object() {
         check_end(&w, &coord, seed);
         assert!(w.finished[0].is_ok(), "seed {seed}: {:?}", w.finished[0]);
     }
+}
+
+/// An entry of an upload started without checksums (an older version, or
+/// `checksum: 'none'`) is not resumed by an upload with them: its parts
+/// carry none, and its multipart upload would refuse parts that do. It is
+/// deleted and the file sent anew.
+#[test]
+fn an_upload_started_with_other_checksums_is_not_resumed() {
+    let size = 12 * MIB;
+    let mut w = World::new(6);
+    prepare(&mut w, Before::Resumable, size, 0);
+    for e in w.journal.values_mut() {
+        e.checksum.clear();
+    }
+    w.prestored = None;
+    let up = Upload::new(size, config(4), 6).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 6, true, 0);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 6);
+    assert!(!w.resumed);
+    assert_eq!(w.store.object_from.as_deref(), Some("up-1"));
+    assert!(w.store.uploads.is_empty(), "the stale upload is deleted");
 }
