@@ -15,7 +15,7 @@ function chart(results) {
     if (!groups.includes(g)) groups.push(g);
   }
   const contenders = [...new Set(results.rows.map((r) => r.contender))];
-  const colors = { ours: '#3b5bdb', 'ours-nochecksum': '#91a7ff', raw: '#868e96', 'raw-xhr': '#ced4da', uppy6: '#e8590c', uppy5: '#f59f00', libstorage: '#2b8a3e', 'libstorage-crc': '#69db7c' };
+  const colors = { ours: '#3b5bdb', 'ours-worker': '#5c7cfa', 'ours-nochecksum': '#91a7ff', raw: '#868e96', 'raw-xhr': '#ced4da', uppy6: '#e8590c', uppy5: '#f59f00', libstorage: '#2b8a3e', 'libstorage-crc': '#69db7c' };
   const max = Math.max(...results.rows.map((r) => r.mbps));
   const barW = 18;
   const gap = 30;

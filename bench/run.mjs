@@ -29,7 +29,7 @@ const SMALL_RUNS = Number(arg('small-runs', String(Math.max(RUNS, 7))));
 const runsFor = (size) => (size <= 256 ? SMALL_RUNS : RUNS);
 const SIZES = arg('sizes', '64,1024').split(',').map(Number).concat(argv.includes('--big') ? [4096] : []);
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
-const CONTENDERS = arg('contenders', 'ours,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
+const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 // With --out, results go to that file only (BENCHMARKS.md is left alone).
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
@@ -41,6 +41,7 @@ const NAMES = {
   ours: 's3-multipart-wasm (this)',
   'ours-noresume': 's3-multipart-wasm, resume journal off',
   'ours-nochecksum': "s3-multipart-wasm, checksum: 'none'",
+  'ours-worker': 's3-multipart-wasm, web build (hashing in a Worker)',
   raw: 'raw ceiling (fetch PUT loop)',
   'raw-xhr': 'raw loop on XHR, with upload progress',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
@@ -272,6 +273,7 @@ async function measure(stack, contender, file, size, run) {
 
 async function main() {
   execFileSync('bash', ['scripts/build.sh'], { cwd: root, stdio: 'inherit' });
+  execFileSync('bash', ['scripts/package.sh'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   execFileSync('cargo', ['build', '--release', '-p', 's3-multipart-server', '-p', 's3-fault-proxy'], { cwd: root, stdio: 'inherit' });
   for (const c of ['uppy6', 'uppy5', 'libstorage']) {
     execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: path.join(root, 'bench/contenders', c), stdio: 'inherit' });

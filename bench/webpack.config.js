@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import HtmlWebpackPlugin from 'html-webpack-plugin';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const CONTENDERS = ['ours', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc'];
+export const CONTENDERS = ['ours', 'ours-worker', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc'];
 // Contenders that share another's node_modules.
 const ENTRIES = { 'libstorage-crc': './bench/contenders/libstorage/crc.js' };
 
@@ -15,7 +15,13 @@ export default {
   entry: Object.fromEntries(CONTENDERS.map((c) => [c, ENTRIES[c] ?? `./bench/contenders/${c}/entry.js`])),
   output: { path: path.resolve(here, 'dist'), filename: '[name].js', clean: true },
   experiments: { asyncWebAssembly: true },
-  resolve: { alias: { 's3-multipart-wasm$': path.resolve(here, '../pkg') } },
+  resolve: {
+    alias: {
+      's3-multipart-wasm$': path.resolve(here, '../pkg'),
+      // The package's web build (scripts/package.sh), with its hashing Worker.
+      's3-multipart-wasm/web$': path.resolve(here, '../target/npm-package/web/index.js'),
+    },
+  },
   performance: { hints: false },
   // Each page self-contained, so each bundle's size is its own.
   optimization: { splitChunks: false },

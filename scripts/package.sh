@@ -29,9 +29,47 @@ for target in bundler web; do
   rel=${snippet#"$dir"/}
   {
     echo "export * from './s3_multipart_wasm.js';"
-    if [ "$target" = web ]; then echo "export { default } from './s3_multipart_wasm.js';"; fi
     echo "export { UploadError } from './$rel';"
   } >"$dir/index.js"
+  if [ "$target" = web ]; then
+    # The web build's init() compiles the module itself and hands it to the
+    # hashing Worker too (the generated init keeps it to itself).
+    hashing=$(grep -l "workerCrc32" "$dir"/snippets/*/inline*.js | head -1)
+    [ -n "$hashing" ] || { echo "package.sh: no hashing snippet in $dir/snippets" >&2; exit 1; }
+    cat >>"$dir/index.js" <<JS
+import glueInit from './s3_multipart_wasm.js';
+import { setHashModule } from './${hashing#"$dir"/}';
+
+async function compiled(input) {
+  if (input === undefined) input = new URL('./s3_multipart_wasm_bg.wasm', import.meta.url);
+  if (typeof input === 'string' || input instanceof URL || (typeof Request === 'function' && input instanceof Request)) input = fetch(input);
+  input = await input;
+  if (input instanceof WebAssembly.Module) return input;
+  if (typeof Response === 'function' && input instanceof Response) {
+    if (!input.ok) throw new Error(\`failed to fetch Wasm: \${input.status} \${input.statusText} fetching '\${input.url}'\`);
+    try {
+      return await WebAssembly.compileStreaming(input.clone());
+    } catch (e) {
+      return WebAssembly.compile(await input.arrayBuffer());
+    }
+  }
+  return WebAssembly.compile(input);
+}
+
+let ready;
+/** Fetches and compiles the module (streaming), instantiates it; the same arguments as wasm-bindgen's init. */
+export default function init(arg) {
+  ready ||= (async () => {
+    const input = arg !== undefined && Object.getPrototypeOf(arg) === Object.prototype ? arg.module_or_path : arg;
+    const module = await compiled(input);
+    setHashModule(module);
+    return glueInit({ module_or_path: module });
+  })();
+  ready.catch(() => { ready = undefined; });
+  return ready;
+}
+JS
+  fi
   {
     echo "export * from './s3_multipart_wasm.js';"
     if [ "$target" = web ]; then echo "export { default } from './s3_multipart_wasm.js';"; fi

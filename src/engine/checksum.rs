@@ -64,6 +64,16 @@ impl Default for Crc32 {
 }
 
 impl Crc32 {
+    /// Goes on from a register saved with [`Crc32::state`].
+    pub fn from_state(state: u32) -> Self {
+        Self(state)
+    }
+
+    /// The register as it stands (not the CRC: see [`Crc32::finish`]).
+    pub fn state(&self) -> u32 {
+        self.0
+    }
+
     /// Adds `bytes`, 16 at a time (each table indexed by a byte: no bounds
     /// checks).
     pub fn update(&mut self, bytes: &[u8]) {
