@@ -79,6 +79,9 @@ async function appUploads(app, inputSelector) {
     const errors = [];
     page.on('pageerror', (e) => errors.push(e));
     await page.goto(`${server.api}/`);
+    // The widget takes the input over once the WASM module is loaded (in the
+    // web build, at once): wait for its panel before choosing a file.
+    await page.waitForSelector('button.choose');
     await page.setInputFiles(inputSelector, src.file);
     await page.waitForSelector(`#done li:text-is("${app}-app/${app}.bin")`, { timeout: 60_000 });
     const stored = await storedObject(server.api, `${app}-app/${app}.bin`);

@@ -40,6 +40,9 @@ async function run(stack, name, { query = '', during, expect = 'done', timeout =
   });
   try {
     await page.goto(`${stack.api}/harness.html?${query}`);
+    // The page listens to its file input once its WASM module is loaded
+    // (after the load event): a file chosen before would be lost.
+    await page.waitForSelector('body[data-ready="true"]');
     await page.setInputFiles('#file', src.file);
     if (during) await during(page, src);
     await page.waitForSelector(settled, { timeout });
@@ -182,6 +185,7 @@ test('a page reload at about 50 %, then a resume that sends only what is missing
       during: async (page, src) => {
         await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 50, null, { timeout: 60_000 });
         await page.reload();
+        await page.waitForSelector('body[data-ready="true"]');
         sentBefore = (await stack.stats()).matched_body_bytes;
         await stack.resetStats();
         await page.setInputFiles('#file', src.file);
@@ -215,6 +219,7 @@ test('a page reload within the first second: the object is intact and the first 
         await page.waitForFunction(() => Number(document.getElementById('bar').value) > 0, null, { timeout: 10_000, polling: 10 });
         reloadedAfterMs = Date.now() - t0;
         await page.reload();
+        await page.waitForSelector('body[data-ready="true"]');
         await page.setInputFiles('#file', src.file);
       },
     });
