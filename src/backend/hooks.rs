@@ -31,7 +31,7 @@ use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
-use super::{CallError, backend_failure, call_js, js_message, js_object as args};
+use super::{CallError, Calls, Pending, backend_failure, call_js, js_message, js_object as args};
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{self, Checksum, ListedPart, Signed};
 
@@ -105,130 +105,10 @@ impl Hooks {
         })
     }
 
-    /// Whether `signPut` was given (else every file goes multipart).
-    pub fn can_presign_put(&self) -> bool {
-        self.sign_put.is_some()
-    }
-
     async fn run(&self, hook: &str, f: &Function, arg: JsValue) -> Result<JsValue, CallError> {
         call_js(f, &arg).await.map_err(|e| classify(hook, &e))
     }
-
-    /// `createMultipartUpload` → upload id.
-    pub async fn init(
-        &self,
-        key: &str,
-        content_type: &str,
-        checksum_algorithm: Option<&str>,
-        signal: &AbortSignal,
-    ) -> Result<String, CallError> {
-        let arg = args(&[
-            ("key", key.into()),
-            ("contentType", content_type.into()),
-            ("checksumAlgorithm", checksum_algorithm.map_or(JsValue::UNDEFINED, JsValue::from_str)),
-            ("signal", signal.into()),
-        ]);
-        let v = self.run("createMultipartUpload", &self.create, arg).await?;
-        string_of(&v, "uploadId")
-            .ok_or_else(|| malformed("createMultipartUpload", "returned no uploadId string", "{ uploadId: \"...\" }"))
-    }
-
-    /// `signPart` → URL and headers.
-    pub async fn sign_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        part: u16,
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<Signed, CallError> {
-        let arg = args(&[
-            ("key", key.into()),
-            ("uploadId", upload_id.into()),
-            ("partNumber", part.into()),
-            ("checksum", checksum_arg(checksum)),
-            ("signal", signal.into()),
-        ]);
-        let v = self.run("signPart", &self.sign_part, arg).await?;
-        signed_of("signPart", &v)
-    }
-
-    /// `signPut` → URL and headers.
-    pub async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<Signed, CallError> {
-        let Some(f) = &self.sign_put else {
-            return Err(malformed("signPut", "is missing", "{ url } to send small files as one PUT"));
-        };
-        let arg = args(&[
-            ("key", key.into()),
-            ("contentType", content_type.into()),
-            ("checksum", checksum_arg(checksum)),
-            ("signal", signal.into()),
-        ]);
-        let v = self.run("signPut", f, arg).await?;
-        signed_of("signPut", &v)
-    }
-
-    /// `completeMultipartUpload` → (etag, location).
-    pub async fn complete(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[(u16, String)],
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<(Option<String>, Option<String>), CallError> {
-        let list = Array::new();
-        for (n, etag) in parts {
-            list.push(&args(&[("PartNumber", (*n).into()), ("ETag", etag.as_str().into())]));
-        }
-        let arg = args(&[
-            ("key", key.into()),
-            ("uploadId", upload_id.into()),
-            ("parts", list.into()),
-            ("checksum", checksum_arg(checksum)),
-            ("signal", signal.into()),
-        ]);
-        let v = self.run("completeMultipartUpload", &self.complete, arg).await?;
-        if v.is_object() { Ok((string_of(&v, "etag"), string_of(&v, "location"))) } else { Ok((None, None)) }
-    }
-
-    /// `listParts` → the parts S3 holds.
-    pub async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-        signal: &AbortSignal,
-    ) -> Result<Vec<ListedPart>, CallError> {
-        let Some(f) = &self.list_parts else {
-            return Err(malformed("listParts", "is missing", "[{ PartNumber, ETag, Size }]"));
-        };
-        let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
-        let v = self.run("listParts", f, arg).await?;
-        // The same shape as the REST reply's `parts`, checked by the same parser.
-        let json = js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string()).unwrap_or_default();
-        protocol::parse_parts(&format!("{{\"parts\": {json}}}")).map_err(|mut e| {
-            e.message = format!(
-                "the listParts hook returned the wrong shape; it must return [{{ PartNumber, ETag, Size }}] ({})",
-                e.message
-            );
-            CallError::Rejected(e.with_field("listParts"))
-        })
-    }
-
-    /// `abortMultipartUpload`.
-    pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
-        let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
-        self.run("abortMultipartUpload", &self.abort, arg).await.map(drop)
-    }
 }
-
-super::forward_calls!(Hooks, |_h| "hooks".to_owned(), |h| h.can_presign_put());
 
 /// `{ algorithm, value }`, or `undefined` without a checksum.
 fn checksum_arg(checksum: Option<&Checksum>) -> JsValue {
@@ -292,4 +172,140 @@ fn classify(hook: &str, e: &JsValue) -> CallError {
         err.cause = Some(message);
         err
     })
+}
+
+impl Calls for Hooks {
+    fn label(&self) -> String {
+        "hooks".to_owned()
+    }
+
+    fn can_presign_put(&self) -> bool {
+        self.sign_put.is_some()
+    }
+
+    /// `createMultipartUpload` → upload id.
+    fn init<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        checksum_algorithm: Option<&'a str>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, String> {
+        Box::pin(async move {
+            let arg = args(&[
+                ("key", key.into()),
+                ("contentType", content_type.into()),
+                ("checksumAlgorithm", checksum_algorithm.map_or(JsValue::UNDEFINED, JsValue::from_str)),
+                ("signal", signal.into()),
+            ]);
+            let v = self.run("createMultipartUpload", &self.create, arg).await?;
+            string_of(&v, "uploadId").ok_or_else(|| {
+                malformed("createMultipartUpload", "returned no uploadId string", "{ uploadId: \"...\" }")
+            })
+        })
+    }
+
+    /// `signPart` → URL and headers.
+    fn sign_part<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        part: u16,
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Signed> {
+        Box::pin(async move {
+            let arg = args(&[
+                ("key", key.into()),
+                ("uploadId", upload_id.into()),
+                ("partNumber", part.into()),
+                ("checksum", checksum_arg(checksum)),
+                ("signal", signal.into()),
+            ]);
+            let v = self.run("signPart", &self.sign_part, arg).await?;
+            signed_of("signPart", &v)
+        })
+    }
+
+    /// `signPut` → URL and headers.
+    fn presign_put<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Signed> {
+        Box::pin(async move {
+            let Some(f) = &self.sign_put else {
+                return Err(malformed("signPut", "is missing", "{ url } to send small files as one PUT"));
+            };
+            let arg = args(&[
+                ("key", key.into()),
+                ("contentType", content_type.into()),
+                ("checksum", checksum_arg(checksum)),
+                ("signal", signal.into()),
+            ]);
+            let v = self.run("signPut", f, arg).await?;
+            signed_of("signPut", &v)
+        })
+    }
+
+    /// `completeMultipartUpload` → (etag, location).
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        parts: &'a [(u16, String)],
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, (Option<String>, Option<String>)> {
+        Box::pin(async move {
+            let list = Array::new();
+            for (n, etag) in parts {
+                list.push(&args(&[("PartNumber", (*n).into()), ("ETag", etag.as_str().into())]));
+            }
+            let arg = args(&[
+                ("key", key.into()),
+                ("uploadId", upload_id.into()),
+                ("parts", list.into()),
+                ("checksum", checksum_arg(checksum)),
+                ("signal", signal.into()),
+            ]);
+            let v = self.run("completeMultipartUpload", &self.complete, arg).await?;
+            if v.is_object() { Ok((string_of(&v, "etag"), string_of(&v, "location"))) } else { Ok((None, None)) }
+        })
+    }
+
+    /// `abortMultipartUpload`.
+    fn abort<'a>(&'a self, key: &'a str, upload_id: &'a str, signal: &'a AbortSignal) -> Pending<'a, ()> {
+        Box::pin(async move {
+            let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
+            self.run("abortMultipartUpload", &self.abort, arg).await.map(drop)
+        })
+    }
+
+    /// `listParts` → the parts S3 holds.
+    fn list_parts<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Vec<ListedPart>> {
+        Box::pin(async move {
+            let Some(f) = &self.list_parts else {
+                return Err(malformed("listParts", "is missing", "[{ PartNumber, ETag, Size }]"));
+            };
+            let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
+            let v = self.run("listParts", f, arg).await?;
+            // The same shape as the REST reply's `parts`, checked by the same parser.
+            let json = js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string()).unwrap_or_default();
+            protocol::parse_parts(&format!("{{\"parts\": {json}}}")).map_err(|mut e| {
+                e.message = format!(
+                    "the listParts hook returned the wrong shape; it must return [{{ PartNumber, ETag, Size }}] ({})",
+                    e.message
+                );
+                CallError::Rejected(e.with_field("listParts"))
+            })
+        })
+    }
 }

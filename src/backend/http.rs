@@ -6,7 +6,7 @@ use gloo_net::http::{Request, RequestBuilder};
 use serde_json::Value;
 use web_sys::{AbortSignal, RequestCredentials};
 
-use crate::backend::{CallError, HeaderSource, Pending, backend_failure};
+use crate::backend::{CallError, Calls, HeaderSource, Pending, backend_failure};
 use crate::engine::Failure;
 use crate::engine::retry::parse_retry_after;
 use crate::protocol::{self, Checksum, ListedPart, Op, Signed};
@@ -33,11 +33,6 @@ impl HttpBackend {
     /// A backend at `endpoint` (a trailing `/` is ignored).
     pub fn new(endpoint: &str, protocol: Protocol, with_credentials: bool, headers: HeaderSource) -> Self {
         Self { endpoint: endpoint.trim_end_matches('/').to_owned(), protocol, with_credentials, headers }
-    }
-
-    /// The endpoint, as given.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
     }
 
     async fn request(&self, op: Op, body: &Value) -> Result<RequestBuilder, CallError> {
@@ -108,90 +103,7 @@ impl HttpBackend {
         let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
         Err(backend_failure(failure, || protocol::backend_error(op, status, &text)))
     }
-
-    /// Starts a multipart upload (with a checksum algorithm, if any); returns its id.
-    pub async fn init(
-        &self,
-        key: &str,
-        content_type: &str,
-        checksum_algorithm: Option<&str>,
-        signal: &AbortSignal,
-    ) -> Result<String, CallError> {
-        let body = protocol::init_body(key, content_type, checksum_algorithm);
-        let text = self.call(Op::Init, body, signal).await?;
-        protocol::parse_init(&text).map_err(CallError::Rejected)
-    }
-
-    /// A presigned URL for one part (its checksum signed in, if given).
-    pub async fn sign_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        part: u16,
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<Signed, CallError> {
-        let text = self.call(Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum), signal).await?;
-        protocol::parse_signed(Op::PartUrl, &text).map_err(CallError::Rejected)
-    }
-
-    /// A presigned URL for a whole-object PUT (its checksum signed in, if given).
-    pub async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<Signed, CallError> {
-        let text = self.call(Op::PresignPut, protocol::key_body(key, content_type, checksum), signal).await?;
-        protocol::parse_signed(Op::PresignPut, &text).map_err(CallError::Rejected)
-    }
-
-    /// Completes a multipart upload (the store verifying the whole object's
-    /// checksum, if given); returns `(etag, location)`.
-    pub async fn complete(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[(u16, String)],
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<(Option<String>, Option<String>), CallError> {
-        let text = self.call(Op::Complete, protocol::complete_body(key, upload_id, parts, checksum), signal).await?;
-        protocol::parse_complete(&text).map_err(CallError::Rejected)
-    }
-
-    /// Aborts a multipart upload.
-    pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
-        self.call(Op::Abort, protocol::upload_ref_body(key, upload_id), signal).await.map(drop)
-    }
-
-    /// The parts S3 holds for an upload.
-    pub async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-        signal: &AbortSignal,
-    ) -> Result<Vec<ListedPart>, CallError> {
-        let text = self.call(Op::ListParts, protocol::upload_ref_body(key, upload_id), signal).await?;
-        protocol::parse_parts(&text).map_err(CallError::Rejected)
-    }
-
-    /// A presigned GET URL for `key`.
-    pub async fn download_url(&self, key: &str, signal: &AbortSignal) -> Result<String, CallError> {
-        let text = self.call(Op::Download, serde_json::json!({ "key": key }), signal).await?;
-        protocol::parse_url(Op::Download, &text).map_err(CallError::Rejected)
-    }
 }
-
-super::forward_calls!(
-    HttpBackend,
-    |b| b.endpoint().to_owned(),
-    |_b| true,
-    fn download_url<'a>(&'a self, key: &'a str, signal: &'a AbortSignal) -> Pending<'a, String> {
-        Box::pin(HttpBackend::download_url(self, key, signal))
-    }
-);
 
 fn encode(s: &str) -> String {
     String::from(js_sys::encode_uri_component(s))
@@ -200,4 +112,101 @@ fn encode(s: &str) -> String {
 /// Encodes each `/`-separated segment of a key, keeping the slashes.
 fn encode_key(key: &str) -> String {
     key.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+impl Calls for HttpBackend {
+    fn label(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    fn can_presign_put(&self) -> bool {
+        true
+    }
+
+    /// Starts a multipart upload (with a checksum algorithm, if any); returns its id.
+    fn init<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        checksum_algorithm: Option<&'a str>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, String> {
+        Box::pin(async move {
+            let body = protocol::init_body(key, content_type, checksum_algorithm);
+            let text = self.call(Op::Init, body, signal).await?;
+            protocol::parse_init(&text).map_err(CallError::Rejected)
+        })
+    }
+
+    /// A presigned URL for one part (its checksum signed in, if given).
+    fn sign_part<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        part: u16,
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Signed> {
+        Box::pin(async move {
+            let text = self.call(Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum), signal).await?;
+            protocol::parse_signed(Op::PartUrl, &text).map_err(CallError::Rejected)
+        })
+    }
+
+    /// A presigned URL for a whole-object PUT (its checksum signed in, if given).
+    fn presign_put<'a>(
+        &'a self,
+        key: &'a str,
+        content_type: &'a str,
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Signed> {
+        Box::pin(async move {
+            let text = self.call(Op::PresignPut, protocol::key_body(key, content_type, checksum), signal).await?;
+            protocol::parse_signed(Op::PresignPut, &text).map_err(CallError::Rejected)
+        })
+    }
+
+    /// Completes a multipart upload (the store verifying the whole object's
+    /// checksum, if given); returns `(etag, location)`.
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        parts: &'a [(u16, String)],
+        checksum: Option<&'a Checksum>,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, (Option<String>, Option<String>)> {
+        Box::pin(async move {
+            let text =
+                self.call(Op::Complete, protocol::complete_body(key, upload_id, parts, checksum), signal).await?;
+            protocol::parse_complete(&text).map_err(CallError::Rejected)
+        })
+    }
+
+    /// Aborts a multipart upload.
+    fn abort<'a>(&'a self, key: &'a str, upload_id: &'a str, signal: &'a AbortSignal) -> Pending<'a, ()> {
+        Box::pin(async move { self.call(Op::Abort, protocol::upload_ref_body(key, upload_id), signal).await.map(drop) })
+    }
+
+    /// The parts S3 holds for an upload.
+    fn list_parts<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        signal: &'a AbortSignal,
+    ) -> Pending<'a, Vec<ListedPart>> {
+        Box::pin(async move {
+            let text = self.call(Op::ListParts, protocol::upload_ref_body(key, upload_id), signal).await?;
+            protocol::parse_parts(&text).map_err(CallError::Rejected)
+        })
+    }
+
+    /// A presigned GET URL for `key`.
+    fn download_url<'a>(&'a self, key: &'a str, signal: &'a AbortSignal) -> Pending<'a, String> {
+        Box::pin(async move {
+            let text = self.call(Op::Download, serde_json::json!({ "key": key }), signal).await?;
+            protocol::parse_url(Op::Download, &text).map_err(CallError::Rejected)
+        })
+    }
 }

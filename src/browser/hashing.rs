@@ -21,7 +21,31 @@ use web_sys::Blob;
 use crate::engine::checksum::Crc32;
 
 #[wasm_bindgen(inline_js = r#"
-// The Worker's code: instantiates the module it is sent (every import a
+// Reads bytes [start, end) of `blob`, calling `each(view)` for each chunk (a
+// Uint8Array valid until `each` returns). With a BYOB reader the chunks are
+// read into one buffer of `chunk` bytes, reused; without, the stream's own.
+export async function readChunks(blob, start, end, chunk, each) {
+  const stream = blob.slice(start, end).stream();
+  let byob = null;
+  try { byob = stream.getReader({ mode: 'byob' }); } catch (e) { /* not a byte stream */ }
+  if (byob) {
+    let buf = new ArrayBuffer(chunk);
+    for (;;) {
+      const { value, done } = await byob.read(new Uint8Array(buf, 0, chunk));
+      if (done) return;
+      each(value);
+      buf = value.buffer;
+    }
+  }
+  const reader = stream.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    each(value);
+  }
+}
+// The Worker's code (readChunks, above, goes into it as its source):
+// instantiates the module it is sent (every import a
 // stub: the two exports it calls use none), then hashes the parts it is
 // asked for, reading the Blob in chunks into the module's buffer.
 const WORKER = `
@@ -35,29 +59,15 @@ function instantiate(module) {
 }
 async function hash(blob, start, end, chunk) {
   let state = -1, seen = 0;
-  const add = (view) => {
+  await readChunks(blob, start, end, chunk, (view) => {
     const ptr = exp.s3mp_hash_buffer(view.length);
     new Uint8Array(exp.memory.buffer, ptr, view.length).set(view);
     state = exp.s3mp_crc32_update(state, view.length);
     seen += view.length;
-  };
-  const stream = blob.slice(start, end).stream();
-  let byob = null;
-  try { byob = stream.getReader({ mode: 'byob' }); } catch (e) { /* not a byte stream */ }
-  if (byob) {
-    let buf = new ArrayBuffer(chunk);
-    for (;;) {
-      const { value, done } = await byob.read(new Uint8Array(buf, 0, chunk));
-      if (done) break;
-      add(value);
-      buf = value.buffer;
-    }
-  } else {
-    const reader = stream.getReader();
-    for (;;) { const { value, done } = await reader.read(); if (done) break; add(value); }
-  }
+  });
   return { state, seen };
 }
+${readChunks}
 onmessage = async ({ data }) => {
   const { id, module, blob, start, end, chunk } = data;
   if (module) {
@@ -127,29 +137,6 @@ export function workerCrc32(blob, start, end, chunk) {
   });
 }
 
-// Reads bytes [start, end) of `blob`, calling `each(view)` for each chunk (a
-// Uint8Array valid until `each` returns). With a BYOB reader the chunks are
-// read into one buffer of `chunk` bytes, reused; without, the stream's own.
-export async function readChunks(blob, start, end, chunk, each) {
-  const stream = blob.slice(start, end).stream();
-  let byob = null;
-  try { byob = stream.getReader({ mode: 'byob' }); } catch (e) { /* not a byte stream */ }
-  if (byob) {
-    let buf = new ArrayBuffer(chunk);
-    for (;;) {
-      const { value, done } = await byob.read(new Uint8Array(buf, 0, chunk));
-      if (done) return;
-      each(value);
-      buf = value.buffer;
-    }
-  }
-  const reader = stream.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    each(value);
-  }
-}
 "#)]
 extern "C" {
     #[wasm_bindgen(catch, js_name = workerCrc32)]
