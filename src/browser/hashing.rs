@@ -67,7 +67,8 @@ async function hash(blob, start, end, chunk) {
   });
   return { state, seen };
 }
-${readChunks}
+// Bound by name: a minifier may have renamed the function it comes from.
+const readChunks = ${readChunks};
 onmessage = async ({ data }) => {
   const { id, module, blob, start, end, chunk } = data;
   if (module) {
@@ -77,7 +78,10 @@ onmessage = async ({ data }) => {
     const r = await hash(blob, start, end, chunk);
     postMessage({ id, state: r.state, seen: r.seen });
   } catch (e) {
-    postMessage({ id, error: String(e && e.message || e) });
+    // The file cannot be read: the upload must know. Anything else is the
+    // Worker's own fault: the page hashes instead.
+    const read = e && ['NotReadableError', 'NotFoundError', 'NotAllowedError'].includes(e.name);
+    postMessage(read ? { id, error: String(e.message || e) } : { id, broken: String(e && e.message || e) });
   }
 };
 `;
