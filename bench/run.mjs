@@ -238,7 +238,13 @@ async function measure(stack, contender, file, size, run) {
     const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: PART_SIZE, concurrency: CONCURRENCY };
     const cpu0 = browserStats(pid);
     const t0 = performance.now();
-    await page.evaluate((o) => window.benchUpload(document.getElementById('file').files[0], o), opts);
+    // A run that stalls fails after 15 minutes (a stalled run once held the
+    // whole benchmark), instead of waiting for ever.
+    let stalled;
+    await Promise.race([
+      page.evaluate((o) => window.benchUpload(document.getElementById('file').files[0], o), opts),
+      new Promise((_, reject) => { stalled = setTimeout(() => reject(new Error(`${contender}: no end after 15 minutes`)), 15 * 60_000); }),
+    ]).finally(() => clearTimeout(stalled));
     const secs = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     sample();
