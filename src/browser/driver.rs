@@ -1,6 +1,7 @@
-//! Runs one engine [`Upload`] in the browser: carries out its actions
-//! (backend calls, XHR PUTs of `File` slices, timers) and feeds the results
-//! back as events. No decision is made here.
+//! Runs one upload in the browser: carries out the steps of its
+//! [`Coordinator`] (backend calls, XHR PUTs of `File` slices, hashing, the
+//! journal, timers) and feeds the results back as inputs. No decision is
+//! made here.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -168,12 +169,18 @@ impl Executor {
         }
     }
 
-    /// Stops whatever engine `g` still runs.
-    fn release(&mut self, g: Gen) {
-        self.puts.end_gen(g);
+    /// Cancels engine `g`'s backend calls in flight.
+    fn cancel_calls(&mut self, g: Gen) {
         if let Some(c) = self.calls.remove(&g) {
             c.abort();
         }
+    }
+
+    /// Stops whatever engine `g` still runs, and forgets its signed headers.
+    fn release(&mut self, g: Gen) {
+        self.puts.end_gen(g);
+        self.cancel_calls(g);
+        self.headers.borrow_mut().retain(|(r, _), _| *r != g);
     }
 
     /// Carries out one step; the application's answer when it is the last.
@@ -215,9 +222,7 @@ impl Executor {
             }
             Step::Engine(g, Action::Abort { upload_id }) => {
                 // Stop every other call first; the abort call gets a signal of its own.
-                if let Some(c) = self.calls.remove(&g) {
-                    c.abort();
-                }
+                self.cancel_calls(g);
                 let own = self.calls_signal(g);
                 let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal: own, tx };
                 spawn_call(call, Action::Abort { upload_id }, self.headers.clone());
@@ -227,10 +232,7 @@ impl Executor {
                 let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal, tx };
                 spawn_call(call, action, self.headers.clone());
             }
-            Step::Release(g) => {
-                self.release(g);
-                self.headers.borrow_mut().retain(|(r, _), _| *r != g);
-            }
+            Step::Release(g) => self.release(g),
             Step::Notify(action) => notify(action, &*self.observer),
             Step::Resumed { upload_id, parts, bytes } => self.observer.resumed(&upload_id, parts, bytes),
             Step::ReadJournal(id) => spawn_local(async move {

@@ -11,7 +11,7 @@
 //! reads the `Blob` itself. Where it is not (bundler builds, a page whose CSP
 //! forbids `blob:` workers, a Worker that fails), the page hashes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::Uint8Array;
@@ -200,21 +200,23 @@ pub async fn crc32(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
 
 /// The CRC32 of bytes `start..end` of `file`, hashed on the page.
 async fn on_the_page(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
-    let state = Rc::new(RefCell::new((Crc32::default(), Vec::<u8>::new(), 0u64)));
+    // The same two steps as the Worker's, on the page's instance: the chunk
+    // into the (one, shared) buffer, the buffer into the CRC register.
+    let state = Rc::new(Cell::new((Crc32::default().state(), 0u64)));
     let s = state.clone();
     let each = Closure::<dyn FnMut(Uint8Array)>::new(move |view: Uint8Array| {
-        let (crc, buf, seen) = &mut *s.borrow_mut();
         let n = view.length() as usize;
-        buf.resize(n, 0);
-        view.copy_to(buf);
-        crc.update(buf);
-        *seen += n as u64;
+        s3mp_hash_buffer(n);
+        HASH_BUFFER.with_borrow_mut(|b| view.copy_to(b));
+        let (crc, seen) = s.get();
+        s.set((s3mp_crc32_update(crc, n), seen + n as u64));
     });
-    read_chunks(file, start as f64, end as f64, CHUNK, &each).await.map_err(|e| crate::backend::js_message(&e))?;
+    let read = read_chunks(file, start as f64, end as f64, CHUNK, &each).await;
     drop(each);
-    let (crc, _, seen) = Rc::try_unwrap(state).map_err(|_| "the read is still running".to_owned())?.into_inner();
+    read.map_err(|e| crate::backend::js_message(&e))?;
+    let (crc, seen) = state.get();
     if seen != end - start {
         return Err(format!("read {seen} bytes where {} were expected", end - start));
     }
-    Ok(crc.finish())
+    Ok(Crc32::from_state(crc).finish())
 }

@@ -350,17 +350,7 @@ impl Coordinator {
             Input::Control(Control::Pause) => {
                 self.paused = true;
                 self.current.1.pause();
-                // The page may be closed next: the entry is written now, and
-                // the sample, if still unknown, is read now.
-                if let Some(j) = &mut self.journal {
-                    if j.sample_due.is_some() {
-                        j.sample_due = Some(now);
-                    }
-                    if j.started() {
-                        let step = j.write(now);
-                        self.out.push_back(step);
-                    }
-                }
+                self.save_for_a_reload(now);
             }
             Input::Control(Control::Resume) => {
                 self.paused = false;
@@ -501,19 +491,24 @@ impl Coordinator {
         for action in std::mem::take(&mut self.held) {
             self.deliver(action, now);
         }
-        if self.paused
-            && let Some(j) = &mut self.journal
-        {
-            if j.sample_due.is_some() {
-                j.sample_due = Some(now);
-            }
-            if j.started() {
-                let step = j.write(now);
-                self.out.push_back(step);
-            }
+        if self.paused {
+            self.save_for_a_reload(now);
         }
         if let Some(result) = self.held_end.take() {
             self.finish(result);
+        }
+    }
+
+    /// Paused: the page may be closed next. The journal entry is written
+    /// now, and its content sample, if still unknown, is read now.
+    fn save_for_a_reload(&mut self, now: u64) {
+        let Some(j) = &mut self.journal else { return };
+        if j.sample_due.is_some() {
+            j.sample_due = Some(now);
+        }
+        if j.started() {
+            let step = j.write(now);
+            self.out.push_back(step);
         }
     }
 
