@@ -286,6 +286,22 @@ impl Store {
         }
     }
 
+    /// The object a copy reads, checked against the copy's conditions
+    /// (CopyObject and UploadPartCopy).
+    async fn copied_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&ETagCondition>,
+        if_none_match: Option<&ETagCondition>,
+        if_modified_since: Option<&Timestamp>,
+        if_unmodified_since: Option<&Timestamp>,
+    ) -> S3Result<ObjectMeta> {
+        let src = self.object(bucket, key).await?;
+        check_copy_source_conditions(&src, if_match, if_none_match, if_modified_since, if_unmodified_since)?;
+        Ok(src)
+    }
+
     async fn object(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
         let buckets = self.buckets.lock().await;
         let b = buckets.get(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
@@ -522,6 +538,14 @@ fn segment_of_part(meta: &ObjectMeta, n: i32) -> Option<usize> {
 /// The copy-source conditions of CopyObject and UploadPartCopy: as
 /// [`check_conditions`], but a failed one is always 412 (S3 never answers 304
 /// to a copy).
+/// The bucket and key a copy reads (only bucket/key sources are supported).
+fn copy_source_object(source: &CopySource) -> S3Result<(&str, &str)> {
+    match source {
+        CopySource::Bucket { bucket, key, .. } => Ok((bucket, key)),
+        _ => Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported.")),
+    }
+}
+
 fn check_copy_source_conditions(
     src: &ObjectMeta,
     if_match: Option<&ETagCondition>,
@@ -1048,19 +1072,19 @@ impl S3 for Store {
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let i = req.input;
         check_key(&i.key)?;
-        let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
-            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
-        };
-        let src = self.object(src_bucket, src_key).await?;
-        check_copy_source_conditions(
-            &src,
-            i.copy_source_if_match.as_ref(),
-            i.copy_source_if_none_match.as_ref(),
-            i.copy_source_if_modified_since.as_ref(),
-            i.copy_source_if_unmodified_since.as_ref(),
-        )?;
+        let (src_bucket, src_key) = copy_source_object(&i.copy_source)?;
+        let src = self
+            .copied_object(
+                src_bucket,
+                src_key,
+                i.copy_source_if_match.as_ref(),
+                i.copy_source_if_none_match.as_ref(),
+                i.copy_source_if_modified_since.as_ref(),
+                i.copy_source_if_unmodified_since.as_ref(),
+            )
+            .await?;
         let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        if &**src_bucket == i.bucket.as_str() && &**src_key == i.key.as_str() && !replace {
+        if src_bucket == i.bucket.as_str() && src_key == i.key.as_str() && !replace {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -1213,21 +1237,21 @@ impl S3 for Store {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let i = req.input;
         check_part_number(i.part_number)?;
-        let CopySource::Bucket { bucket: src_bucket, key: src_key, .. } = &i.copy_source else {
-            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported."));
-        };
+        let (src_bucket, src_key) = copy_source_object(&i.copy_source)?;
         let algorithm = {
             let mut buckets = self.buckets.lock().await;
             Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?.meta.checksum_algorithm.clone()
         };
-        let src = self.object(src_bucket, src_key).await?;
-        check_copy_source_conditions(
-            &src,
-            i.copy_source_if_match.as_ref(),
-            i.copy_source_if_none_match.as_ref(),
-            i.copy_source_if_modified_since.as_ref(),
-            i.copy_source_if_unmodified_since.as_ref(),
-        )?;
+        let src = self
+            .copied_object(
+                src_bucket,
+                src_key,
+                i.copy_source_if_match.as_ref(),
+                i.copy_source_if_none_match.as_ref(),
+                i.copy_source_if_modified_since.as_ref(),
+                i.copy_source_if_unmodified_since.as_ref(),
+            )
+            .await?;
         let range = match &i.copy_source_range {
             None => 0..src.size,
             Some(r) => copy_range(r, src.size)?,
