@@ -13,7 +13,7 @@ export default {
   resolve: {
     alias: {
       's3-multipart-wasm/widget$': path.resolve(here, 'www/widget-local.js'),
-      's3-multipart-wasm$': path.resolve(here, 'pkg'),
+      's3-multipart-wasm$': path.resolve(here, 'pkg/index.js'),
     },
   },
   performance: { hints: false },

@@ -4,12 +4,14 @@
 //! part is in memory at a time, in JS and in WASM; nothing is allocated per
 //! chunk, so hashing a large file makes no garbage for the page to collect.
 //!
-//! Where the compiled module is known (the `web` build: its `init()` hands it
-//! over, [`setHashModule`] in JS), the hashing runs in a dedicated Worker,
-//! off the page's thread: the Worker instantiates the same module on its own
-//! (no JS glue: it calls only the two exports below, which use no import) and
-//! reads the `Blob` itself. Where it is not (bundler builds, a page whose CSP
-//! forbids `blob:` workers, a Worker that fails), the page hashes.
+//! The hashing runs in a dedicated Worker, off the page's thread, when the
+//! package's entry point has handed over the Worker's module ([`setHashModule`]
+//! in JS: `hasher/` built alone, a few KB of WebAssembly with no import,
+//! inlined in the package as base64, so every build and bundler gets it
+//! without configuration). The Worker reads the `Blob` itself. Where there
+//! is no Worker (this module used without the package's entry point, a page
+//! whose CSP forbids `blob:` workers, a Worker that fails), the page hashes,
+//! with the same CRC code (`s3mp_hasher`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -44,25 +46,18 @@ export async function readChunks(blob, start, end, chunk, each) {
     each(value);
   }
 }
-// The Worker's code (readChunks, above, goes into it as its source):
-// instantiates the module it is sent (every import a
-// stub: the two exports it calls use none), then hashes the parts it is
-// asked for, reading the Blob in chunks into the module's buffer.
+// The Worker's code (readChunks, above, goes into it as its source): the
+// first message brings its WebAssembly module (hasher/, base64: a few KB,
+// no import), instantiated once; each message then asks for the CRC
+// register of a range of a Blob, read in chunks into the module's buffer.
 const WORKER = `
-let exp = null;
-function instantiate(module) {
-  const imports = {};
-  for (const i of WebAssembly.Module.imports(module)) {
-    (imports[i.module] ||= {})[i.name] = () => { throw new Error('not available in the hashing worker: ' + i.name); };
-  }
-  exp = new WebAssembly.Instance(module, imports).exports;
-}
-async function hash(blob, start, end, chunk) {
+let ready = null;
+async function hash(exp, blob, start, end) {
+  const chunk = exp.capacity();
   let state = -1, seen = 0;
   await readChunks(blob, start, end, chunk, (view) => {
-    const ptr = exp.s3mp_hash_buffer(view.length);
-    new Uint8Array(exp.memory.buffer, ptr, view.length).set(view);
-    state = exp.s3mp_crc32_update(state, view.length);
+    new Uint8Array(exp.memory.buffer, exp.buffer(), view.length).set(view);
+    state = exp.update(state, view.length);
     seen += view.length;
   });
   return { state, seen };
@@ -70,12 +65,15 @@ async function hash(blob, start, end, chunk) {
 // Bound by name: a minifier may have renamed the function it comes from.
 const readChunks = ${readChunks};
 onmessage = async ({ data }) => {
-  const { id, module, blob, start, end, chunk } = data;
+  const { id, module, blob, start, end } = data;
   if (module) {
-    try { instantiate(module); } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
+    ready = WebAssembly.instantiate(Uint8Array.from(atob(module), (c) => c.charCodeAt(0)), {})
+      .then((r) => r.instance.exports);
   }
+  let exp;
+  try { exp = await ready; } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
   try {
-    const r = await hash(blob, start, end, chunk);
+    const r = await hash(exp, blob, start, end);
     postMessage({ id, state: r.state, seen: r.seen });
   } catch (e) {
     // The file cannot be read: the upload must know. Anything else is the
@@ -92,8 +90,9 @@ let sentModule = false;
 let seq = 0;
 let idle = null;
 const waiting = new Map();
+// The package's entry points hand over the Worker's module (base64).
 export function setHashModule(module) {
-  if (module instanceof WebAssembly.Module) hashModule = module;
+  if (typeof module === 'string' && module) hashModule = module;
 }
 function stopWorker() {
   worker?.terminate();
@@ -105,7 +104,7 @@ function stopWorker() {
 // Resolves to the CRC register after hashing [start, end) of blob in the
 // Worker, or null when there is no Worker to do it (the page hashes then);
 // rejects when the file cannot be read.
-export function workerCrc32(blob, start, end, chunk) {
+export function workerCrc32(blob, start, end) {
   if (!hashModule || broken || typeof Worker === 'undefined') return Promise.resolve(null);
   if (!worker) {
     try {
@@ -137,14 +136,14 @@ export function workerCrc32(blob, start, end, chunk) {
   sentModule = true;
   return new Promise((resolve, reject) => {
     waiting.set(id, { resolve, reject, len: end - start });
-    worker.postMessage({ id, module, blob, start, end, chunk });
+    worker.postMessage({ id, module, blob, start, end });
   });
 }
 
 "#)]
 extern "C" {
     #[wasm_bindgen(catch, js_name = workerCrc32)]
-    async fn worker_crc32(blob: &Blob, start: f64, end: f64, chunk: u32) -> Result<JsValue, JsValue>;
+    async fn worker_crc32(blob: &Blob, start: f64, end: f64) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = readChunks)]
     async fn read_chunks(
         blob: &Blob,
@@ -155,40 +154,20 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
-/// Bytes read at a time: what hashing holds per part (once in JS, once in
-/// WASM).
+/// Bytes the page reads at a time: what hashing on the page holds per part
+/// (once in JS, once in WASM). The Worker's module has a buffer of its own,
+/// the same size.
 const CHUNK: u32 = 1 << 20;
 
 thread_local! {
-    /// The hashing Worker's buffer (in its own instance of the module).
+    /// The buffer each chunk is copied into to be hashed on the page.
     static HASH_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// For the hashing Worker's instance: a buffer of `len` bytes to copy the
-/// next chunk into.
-#[unsafe(no_mangle)]
-pub extern "C" fn s3mp_hash_buffer(len: usize) -> *mut u8 {
-    HASH_BUFFER.with_borrow_mut(|b| {
-        b.resize(len, 0);
-        b.as_mut_ptr()
-    })
-}
-
-/// For the hashing Worker's instance: adds the buffer's first `len` bytes
-/// to the CRC register `state`; returns the new register.
-#[unsafe(no_mangle)]
-pub extern "C" fn s3mp_crc32_update(state: u32, len: usize) -> u32 {
-    HASH_BUFFER.with_borrow(|b| {
-        let mut crc = Crc32::from_state(state);
-        crc.update(&b[..len.min(b.len())]);
-        crc.state()
-    })
 }
 
 /// The CRC32 of bytes `start..end` of `file`: in the hashing Worker when
 /// there is one, else here.
 pub async fn crc32(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
-    match worker_crc32(file, start as f64, end as f64, CHUNK).await {
+    match worker_crc32(file, start as f64, end as f64).await {
         Ok(state) if state.is_null() => on_the_page(file, start, end).await,
         Ok(state) => {
             let state = state.as_f64().ok_or("the hashing worker answered no number")? as i64 as u32;
@@ -200,23 +179,24 @@ pub async fn crc32(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
 
 /// The CRC32 of bytes `start..end` of `file`, hashed on the page.
 async fn on_the_page(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
-    // The same two steps as the Worker's, on the page's instance: the chunk
-    // into the (one, shared) buffer, the buffer into the CRC register.
-    let state = Rc::new(Cell::new((Crc32::default().state(), 0u64)));
+    let state = Rc::new(Cell::new((Crc32::default(), 0u64)));
     let s = state.clone();
     let each = Closure::<dyn FnMut(Uint8Array)>::new(move |view: Uint8Array| {
         let n = view.length() as usize;
-        s3mp_hash_buffer(n);
-        HASH_BUFFER.with_borrow_mut(|b| view.copy_to(b));
-        let (crc, seen) = s.get();
-        s.set((s3mp_crc32_update(crc, n), seen + n as u64));
+        HASH_BUFFER.with_borrow_mut(|b| {
+            b.resize(n, 0);
+            view.copy_to(b);
+            let (mut crc, seen) = s.take();
+            crc.update(b);
+            s.set((crc, seen + n as u64));
+        });
     });
     let read = read_chunks(file, start as f64, end as f64, CHUNK, &each).await;
     drop(each);
     read.map_err(|e| crate::backend::js_message(&e))?;
-    let (crc, seen) = state.get();
+    let (crc, seen) = state.take();
     if seen != end - start {
         return Err(format!("read {seen} bytes where {} were expected", end - start));
     }
-    Ok(Crc32::from_state(crc).finish())
+    Ok(crc.finish())
 }

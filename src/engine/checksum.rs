@@ -28,27 +28,15 @@ impl Algorithm {
     }
 }
 
-/// CRC32 (IEEE, reflected) tables for slicing by 16, made at first use: 16
-/// KiB of memory, none of the module. (crc32fast's tables, the same ones, are
-/// compiled into the module: 17.8 KB of its gzipped size, measured. Its
-/// `combine` below uses no table.)
-fn tables() -> &'static [[u32; 256]; 16] {
-    static TABLES: std::sync::OnceLock<Box<[[u32; 256]; 16]>> = std::sync::OnceLock::new();
+/// The tables of `s3mp_hasher` (the hashing Worker's own module, and this
+/// one's when the page hashes), made at first use: 16 KiB of memory, none of
+/// the module. (crc32fast's tables, the same ones, are compiled in: 17.8 KB
+/// of the gzipped module, measured. Its `combine` below uses no table.)
+fn tables() -> &'static s3mp_hasher::Tables {
+    static TABLES: std::sync::OnceLock<Box<s3mp_hasher::Tables>> = std::sync::OnceLock::new();
     TABLES.get_or_init(|| {
         let mut t = Box::new([[0u32; 256]; 16]);
-        for i in 0..256u32 {
-            let mut c = i;
-            for _ in 0..8 {
-                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            }
-            t[0][i as usize] = c;
-        }
-        for i in 0..256 {
-            for k in 1..16 {
-                let prev = t[k - 1][i];
-                t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
-            }
-        }
+        s3mp_hasher::fill_tables(&mut t);
         t
     })
 }
@@ -74,35 +62,9 @@ impl Crc32 {
         self.0
     }
 
-    /// Adds `bytes`, 16 at a time (each table indexed by a byte: no bounds
-    /// checks).
+    /// Adds `bytes`.
     pub fn update(&mut self, bytes: &[u8]) {
-        let t = tables();
-        let mut c = self.0;
-        let mut chunks = bytes.chunks_exact(16);
-        for b in &mut chunks {
-            let x = c.to_le_bytes();
-            c = t[15][usize::from(b[0] ^ x[0])]
-                ^ t[14][usize::from(b[1] ^ x[1])]
-                ^ t[13][usize::from(b[2] ^ x[2])]
-                ^ t[12][usize::from(b[3] ^ x[3])]
-                ^ t[11][usize::from(b[4])]
-                ^ t[10][usize::from(b[5])]
-                ^ t[9][usize::from(b[6])]
-                ^ t[8][usize::from(b[7])]
-                ^ t[7][usize::from(b[8])]
-                ^ t[6][usize::from(b[9])]
-                ^ t[5][usize::from(b[10])]
-                ^ t[4][usize::from(b[11])]
-                ^ t[3][usize::from(b[12])]
-                ^ t[2][usize::from(b[13])]
-                ^ t[1][usize::from(b[14])]
-                ^ t[0][usize::from(b[15])];
-        }
-        for &b in chunks.remainder() {
-            c = (c >> 8) ^ t[0][usize::from(c as u8 ^ b)];
-        }
-        self.0 = c;
+        self.0 = s3mp_hasher::update(tables(), self.0, bytes);
     }
 
     /// The CRC of everything added.

@@ -13,10 +13,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
 /**
  * The budget for the gzipped WASM module plus its JS glue (bundler build).
  * Raised from 140 to 152 KiB when checksums came in (the resume coordinator,
- * the integrity work and its hashing Worker added 14.4 KiB, measured); the
- * size issue is where it comes down.
+ * the integrity work and its hashing Worker added 14.4 KiB, measured), and to
+ * 154 KiB for the hashing Worker's own module (hasher.js, 2.2 KiB); the size
+ * issue is where it comes down.
  */
-export const BUDGET_GZIP_BYTES = 152 * 1024;
+export const BUDGET_GZIP_BYTES = 154 * 1024;
 
 let tarball;
 let browser;
@@ -86,10 +87,12 @@ async function appUploads(app, inputSelector) {
     await page.waitForSelector(`#done li:text-is("${app}-app/${app}.bin")`, { timeout: 60_000 });
     const stored = await storedObject(server.api, `${app}-app/${app}.bin`);
     assert.equal(stored.sha256, src.sha256, `${app}: the widget's upload is intact`);
-    // The web build hashes in a dedicated Worker; the bundler build on the page.
-    const hashWorkers = page.workers().filter((w) => w.url().startsWith('blob:')).length;
-    if (app === 'vite') assert.equal(hashWorkers, 1, 'vite (web build): the parts were hashed in a Worker');
-    else assert.equal(hashWorkers, 0, `${app} (bundler build): no hashing Worker`);
+    // Both builds hash in one dedicated Worker, which has instantiated its
+    // own module (hasher/): the package's entry point handed it over.
+    const hashWorkers = page.workers().filter((w) => w.url().startsWith('blob:'));
+    assert.equal(hashWorkers.length, 1, `${app}: the parts were hashed in a Worker`);
+    assert.equal(await hashWorkers[0].evaluate(async () => typeof (await ready).update), 'function',
+      `${app}: the hashing Worker runs its WebAssembly module`);
     const result = await page.evaluate(async () => {
       const bytes = new Uint8Array(6 * 1024 * 1024 + 3).map((_, i) => (i * 31) % 251);
       const r = await window.uploadDirect(new Blob([bytes]), 'direct/api.bin');

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Writes the entry point of a wasm-pack output directory $1 (target $2:
+# bundler or web): index.js and index.d.ts, and hasher.js (the hashing
+# Worker's module, scripts/hasher.sh). index.js is the generated module,
+# plus the UploadError class its errors are instances of (defined in a
+# snippet of its own, which the generated module does not re-export), and it
+# hands the Worker's module to the hashing snippet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=$1 target=$2
+bash scripts/hasher.sh "$dir/hasher.js"
+snippet() {
+  local f
+  f=$(grep -l "$1" "$dir"/snippets/*/inline*.js | head -1)
+  [ -n "$f" ] || { echo "entry.sh: no snippet with '$1' in $dir/snippets" >&2; exit 1; }
+  echo "./${f#"$dir"/}"
+}
+errors=$(snippet "class UploadError")
+hashing=$(snippet "export function setHashModule")
+{
+  echo "export * from './s3_multipart_wasm.js';"
+  echo "export { UploadError } from '$errors';"
+  echo "import { setHashModule } from '$hashing';"
+  echo "import { HASHER } from './hasher.js';"
+  echo "setHashModule(HASHER);"
+  if [ "$target" = web ]; then
+    # wasm-bindgen's init (streaming instantiation), once however many
+    # callers (the app, the widget, the React bindings) ask for it.
+    cat <<'JS'
+import glueInit from './s3_multipart_wasm.js';
+let ready;
+export default function init(arg) {
+  ready ||= glueInit(arg);
+  ready.catch(() => { ready = undefined; });
+  return ready;
+}
+JS
+  fi
+} >"$dir/index.js"
+# wasm-bindgen types `[Symbol.dispose]()`, which needs lib esnext: a project
+# on es2022 without skipLibCheck would not compile. The method is still there
+# at run time (free() does the same).
+sed -i '/\[Symbol.dispose\]/d' "$dir/s3_multipart_wasm.d.ts"
+{
+  echo "export * from './s3_multipart_wasm.js';"
+  if [ "$target" = web ]; then echo "export { default } from './s3_multipart_wasm.js';"; fi
+} >"$dir/index.d.ts"
