@@ -7,6 +7,7 @@
 //! `XMLHttpRequest` and talks to the application's backend.
 
 pub mod engine;
+pub mod json;
 pub mod protocol;
 pub mod resume;
 

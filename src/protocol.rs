@@ -3,7 +3,7 @@
 //! A malformed reply gets a `BackendError` that names the call, the field and
 //! what the backend must send instead.
 
-use serde_json::{Value, json};
+use crate::json::Json;
 
 use crate::engine::{ErrorCode, UploadError};
 
@@ -68,8 +68,8 @@ impl Op {
 }
 
 /// Wraps a payload in the Lambda envelope.
-pub fn lambda_envelope(op: Op, payload: Value) -> Value {
-    json!({ "processor_name": "s3_upload", "action": op.lambda_action(), "payload": payload })
+pub fn lambda_envelope(op: Op, payload: Json) -> Json {
+    Json::object([("processor_name", "s3_upload".into()), ("action", op.lambda_action().into()), ("payload", payload)])
 }
 
 /// A checksum for the store to verify: S3's algorithm name (`CRC32`) and
@@ -84,49 +84,51 @@ pub struct Checksum {
 
 impl Checksum {
     /// As the protocol's optional `checksum` field: `{"algorithm", "value"}`.
-    pub fn to_json(&self) -> Value {
-        json!({ "algorithm": self.algorithm, "value": self.value })
+    pub fn to_json(&self) -> Json {
+        Json::object([("algorithm", self.algorithm.into()), ("value", self.value.as_str().into())])
     }
 }
 
 /// Adds the optional `checksum` field to a request body: a backend that does
 /// not know it ignores it.
-fn with_checksum(mut body: Value, checksum: Option<&Checksum>) -> Value {
-    if let (Some(c), Value::Object(map)) = (checksum, &mut body) {
-        map.insert("checksum".into(), c.to_json());
+fn with_checksum(mut body: Json, checksum: Option<&Checksum>) -> Json {
+    if let Some(c) = checksum {
+        body.insert("checksum", c.to_json());
     }
     body
 }
 
 /// Body of the presigned PUT (with the whole file's checksum, if any).
-pub fn key_body(key: &str, content_type: &str, checksum: Option<&Checksum>) -> Value {
-    with_checksum(json!({ "key": key, "content_type": content_type }), checksum)
+pub fn key_body(key: &str, content_type: &str, checksum: Option<&Checksum>) -> Json {
+    with_checksum(Json::object([("key", key.into()), ("content_type", content_type.into())]), checksum)
 }
 
 /// Body of init: with a checksum algorithm, the backend creates the
 /// multipart upload with it (`x-amz-checksum-algorithm`, full-object type).
-pub fn init_body(key: &str, content_type: &str, checksum_algorithm: Option<&str>) -> Value {
-    let mut body = json!({ "key": key, "content_type": content_type });
-    if let (Some(alg), Value::Object(map)) = (checksum_algorithm, &mut body) {
-        map.insert("checksum_algorithm".into(), alg.into());
+pub fn init_body(key: &str, content_type: &str, checksum_algorithm: Option<&str>) -> Json {
+    let mut body = Json::object([("key", key.into()), ("content_type", content_type.into())]);
+    if let Some(alg) = checksum_algorithm {
+        body.insert("checksum_algorithm", alg.into());
     }
     body
 }
 
 /// Body of part-url (with the part's checksum, if any).
-pub fn part_url_body(key: &str, upload_id: &str, part_number: u16, checksum: Option<&Checksum>) -> Value {
-    with_checksum(json!({ "key": key, "upload_id": upload_id, "part_number": part_number }), checksum)
+pub fn part_url_body(key: &str, upload_id: &str, part_number: u16, checksum: Option<&Checksum>) -> Json {
+    let body = Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("part_number", part_number.into())]);
+    with_checksum(body, checksum)
 }
 
 /// Body of complete (with the whole object's checksum, if any).
-pub fn complete_body(key: &str, upload_id: &str, parts: &[(u16, String)], checksum: Option<&Checksum>) -> Value {
-    let parts: Vec<Value> = parts.iter().map(|(n, e)| json!({ "PartNumber": n, "ETag": e })).collect();
-    with_checksum(json!({ "key": key, "upload_id": upload_id, "parts": parts }), checksum)
+pub fn complete_body(key: &str, upload_id: &str, parts: &[(u16, String)], checksum: Option<&Checksum>) -> Json {
+    let parts = parts.iter().map(|(n, e)| Json::object([("PartNumber", (*n).into()), ("ETag", e.as_str().into())]));
+    let body = Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("parts", Json::Array(parts.collect()))]);
+    with_checksum(body, checksum)
 }
 
 /// Body of abort and list-parts.
-pub fn upload_ref_body(key: &str, upload_id: &str) -> Value {
-    json!({ "key": key, "upload_id": upload_id })
+pub fn upload_ref_body(key: &str, upload_id: &str) -> Json {
+    Json::object([("key", key.into()), ("upload_id", upload_id.into())])
 }
 
 fn malformed(op: Op, problem: String, expected: &str) -> UploadError {
@@ -152,27 +154,21 @@ pub fn integrity_error(detail: &str) -> UploadError {
 }
 
 /// Parses a successful reply's body as a JSON object.
-pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<serde_json::Map<String, Value>, UploadError> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(malformed(op, format!("is not a JSON object ({})", excerpt(&other.to_string())), expected)),
+pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<Json, UploadError> {
+    match Json::parse(text) {
+        Ok(map @ Json::Object(_)) => Ok(map),
+        Ok(other) => Err(malformed(op, format!("is not a JSON object ({})", excerpt(&other.text())), expected)),
         Err(e) => {
-            Err(malformed(op, format!("is not JSON ({e}): {:?}", excerpt(text)), expected).with_cause(excerpt(text)))
+            Err(malformed(op, format!("is not JSON ({e}): {}", Json::from(excerpt(text)).text()), expected).with_cause(excerpt(text)))
         }
     }
 }
 
-fn string_field(
-    op: Op,
-    map: &serde_json::Map<String, Value>,
-    field: &str,
-    expected: &str,
-) -> Result<String, UploadError> {
+fn string_field(op: Op, map: &Json, field: &str, expected: &str) -> Result<String, UploadError> {
     match map.get(field) {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(other) => {
-            Err(malformed(op, format!("has `{field}` = {other}, not a non-empty string"), expected).with_field(field))
-        }
+        Some(Json::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(other) => Err(malformed(op, format!("has `{field}` = {}, not a non-empty string", excerpt(&other.text())), expected)
+            .with_field(field)),
         None => Err(malformed(op, format!("has no `{field}` field"), expected).with_field(field)),
     }
 }
@@ -188,7 +184,7 @@ pub fn parse_url(op: Op, text: &str) -> Result<String, UploadError> {
     let expected = r#"{"url": "https://..."}"#;
     let url = string_field(op, &parse_object(op, text, expected)?, "url", expected)?;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(malformed(op, format!("has `url` = {:?}, which is not an http(s) URL", excerpt(&url)), expected)
+        return Err(malformed(op, format!("has `url` = {}, which is not an http(s) URL", Json::from(excerpt(&url)).text()), expected)
             .with_field("url"));
     }
     Ok(url)
@@ -216,15 +212,15 @@ fn allowed_header(name: &str) -> bool {
 
 /// The optional `headers` of a URL reply: an object of strings, each a
 /// header a presigned PUT may send.
-pub fn parse_headers(op: Op, value: Option<&Value>) -> Result<Vec<(String, String)>, UploadError> {
+pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String)>, UploadError> {
     let expected = r#"{"url": "https://...", "headers": {"x-amz-checksum-crc32": "..."}}"#;
     let map = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Object(map)) => map,
+        None | Some(Json::Null) => return Ok(Vec::new()),
+        Some(Json::Object(map)) => map,
         Some(other) => {
             return Err(malformed(
                 op,
-                format!("has `headers` = {}, not an object", excerpt(&other.to_string())),
+                format!("has `headers` = {}, not an object", excerpt(&other.text())),
                 expected,
             )
             .with_field("headers"));
@@ -237,7 +233,7 @@ pub fn parse_headers(op: Op, value: Option<&Value>) -> Result<Vec<(String, Strin
                 Some(v) if allowed_header(&name) && !v.chars().any(char::is_control) => Ok((name, v.to_owned())),
                 _ => Err(malformed(
                     op,
-                    format!("has header {k:?} = {}, which a presigned PUT cannot send (only content-type, content-md5 and x-amz-* strings)", excerpt(&v.to_string())),
+                    format!("has header {} = {}, which a presigned PUT cannot send (only content-type, content-md5 and x-amz-* strings)", Json::from(excerpt(k)).text(), excerpt(&v.text())),
                     expected,
                 )
                 .with_field("headers")),
@@ -258,11 +254,10 @@ pub fn parse_complete(text: &str) -> Result<(Option<String>, Option<String>), Up
     let expected = r#"{"key": "...", "etag": "...", "location": "..."}"#;
     let map = parse_object(Op::Complete, text, expected)?;
     let opt = |field: &str| match map.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => {
-            Err(malformed(Op::Complete, format!("has `{field}` = {other}, not a string"), expected).with_field(field))
-        }
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(malformed(Op::Complete, format!("has `{field}` = {}, not a string", excerpt(&other.text())), expected)
+            .with_field(field)),
     };
     Ok((opt("etag")?, opt("location")?))
 }
@@ -282,22 +277,22 @@ pub struct ListedPart {
 pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
     let expected = r#"{"parts": [{"PartNumber": 1, "ETag": "\"...\"", "Size": 8388608}]}"#;
     let map = parse_object(Op::ListParts, text, expected)?;
-    let Some(Value::Array(items)) = map.get("parts") else {
+    let Some(Json::Array(items)) = map.get("parts") else {
         return Err(malformed(Op::ListParts, "has no `parts` array".into(), expected).with_field("parts"));
     };
     items
         .iter()
         .map(|item| {
-            let n = item.get("PartNumber").and_then(Value::as_u64).filter(|n| (1..=10_000).contains(n));
-            let etag = item.get("ETag").and_then(Value::as_str).filter(|e| !e.is_empty());
-            let size = item.get("Size").and_then(Value::as_u64);
+            let n = item.get("PartNumber").and_then(Json::as_u64).filter(|n| (1..=10_000).contains(n));
+            let etag = item.get("ETag").and_then(Json::as_str).filter(|e| !e.is_empty());
+            let size = item.get("Size").and_then(Json::as_u64);
             match (n, etag, size) {
                 (Some(n), Some(etag), Some(size)) => {
                     Ok(ListedPart { part_number: n as u16, etag: etag.to_owned(), size })
                 }
                 _ => Err(malformed(
                     Op::ListParts,
-                    format!("lists a part without a valid PartNumber, ETag and Size: {item}"),
+                    format!("lists a part without a valid PartNumber, ETag and Size: {}", excerpt(&item.text())),
                     expected,
                 )
                 .with_field("parts")),
@@ -309,10 +304,10 @@ pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
 /// The error for a non-2xx backend reply, with the backend's own
 /// `{"error": {"code", "message"}}` when it sent one.
 pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
-    let detail = serde_json::from_str::<Value>(text).ok().and_then(|v| {
+    let detail = Json::parse(text).ok().and_then(|v| {
         let e = v.get("error")?;
-        let code = e.get("code").and_then(Value::as_str).unwrap_or("");
-        let msg = e.get("message").and_then(Value::as_str).unwrap_or("");
+        let code = e.get("code").and_then(Json::as_str).unwrap_or("");
+        let msg = e.get("message").and_then(Json::as_str).unwrap_or("");
         Some(if code.is_empty() { msg.to_owned() } else { format!("{code}: {msg}") })
     });
     let detail = detail.unwrap_or_else(|| if text.trim().is_empty() { "no body".into() } else { excerpt(text) });
@@ -329,6 +324,8 @@ pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -376,27 +373,32 @@ mod tests {
         assert!(e.message.contains("HTTP 502 (Bad Gateway)"), "{e}");
     }
 
+    /// A body as serde_json reads what it writes.
+    fn v(body: Json) -> serde_json::Value {
+        serde_json::from_str(&body.text()).expect("the body is JSON")
+    }
+
     #[test]
     fn bodies_match_the_seed() {
         assert_eq!(
-            lambda_envelope(Op::Init, init_body("k", "application/zip", None)),
+            v(lambda_envelope(Op::Init, init_body("k", "application/zip", None))),
             json!({
                 "processor_name": "s3_upload", "action": "initiate_multipart_upload",
                 "payload": {"key": "k", "content_type": "application/zip"}
             })
         );
         assert_eq!(
-            complete_body("k", "u", &[(1, "\"a\"".into()), (2, "\"b\"".into())], None),
+            v(complete_body("k", "u", &[(1, "\"a\"".into()), (2, "\"b\"".into())], None)),
             json!({"key": "k", "upload_id": "u", "parts": [{"PartNumber": 1, "ETag": "\"a\""}, {"PartNumber": 2, "ETag": "\"b\""}]})
         );
-        assert_eq!(part_url_body("k", "u", 3, None), json!({"key": "k", "upload_id": "u", "part_number": 3}));
+        assert_eq!(v(part_url_body("k", "u", 3, None)), json!({"key": "k", "upload_id": "u", "part_number": 3}));
         let sum = Checksum { algorithm: "CRC32", value: "y/Q5Jg==".into() };
         assert_eq!(
-            part_url_body("k", "u", 3, Some(&sum)),
+            v(part_url_body("k", "u", 3, Some(&sum))),
             json!({"key": "k", "upload_id": "u", "part_number": 3, "checksum": {"algorithm": "CRC32", "value": "y/Q5Jg=="}})
         );
-        assert_eq!(init_body("k", "t", Some("CRC32"))["checksum_algorithm"], "CRC32");
-        assert_eq!(key_body("k", "t", None), json!({"key": "k", "content_type": "t"}));
+        assert_eq!(v(init_body("k", "t", Some("CRC32")))["checksum_algorithm"], "CRC32");
+        assert_eq!(v(key_body("k", "t", None)), json!({"key": "k", "content_type": "t"}));
     }
 
     #[test]

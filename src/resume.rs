@@ -9,7 +9,7 @@
 //! those match but the sample hash does not, the file changed under the same
 //! name and date: the old upload is refused (aborted), not resumed.
 
-use serde::{Deserialize, Serialize};
+use crate::json::Json;
 
 /// Version of the entry format.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -19,7 +19,7 @@ pub const DEFAULT_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 pub const SAMPLE_BYTES: u64 = 64 * 1024;
 
 /// One resumable upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Format version.
     pub v: u32,
@@ -53,8 +53,75 @@ pub struct Entry {
     /// none: a multipart upload created with an algorithm wants it on every
     /// part, one created without refuses parts that carry one. (Entries
     /// written before checksums existed have none.)
-    #[serde(default)]
     pub checksum: String,
+}
+
+impl Entry {
+    /// The entry as the journal stores it: a JSON object of the fields by
+    /// their names, `parts` as `[[number, etag], ...]`.
+    pub fn to_json(&self) -> String {
+        let parts = self.parts.iter().map(|(n, e)| Json::Array(vec![(*n).into(), e.as_str().into()]));
+        Json::object([
+            ("v", self.v.into()),
+            ("id", self.id.as_str().into()),
+            ("endpoint", self.endpoint.as_str().into()),
+            ("key", self.key.as_str().into()),
+            ("name", self.name.as_str().into()),
+            ("size", self.size.into()),
+            ("last_modified", self.last_modified.into()),
+            ("sample", self.sample.as_str().into()),
+            ("upload_id", self.upload_id.as_str().into()),
+            ("part_size", self.part_size.into()),
+            ("content_type", self.content_type.as_str().into()),
+            ("created_ms", self.created_ms.into()),
+            ("updated_ms", self.updated_ms.into()),
+            ("parts", Json::Array(parts.collect())),
+            ("checksum", self.checksum.as_str().into()),
+        ])
+        .text()
+    }
+
+    /// An entry read back; `None` when the text is not one (every field is
+    /// required but `checksum`, which entries written before checksums
+    /// existed do not have).
+    pub fn from_json(text: &str) -> Option<Entry> {
+        let j = Json::parse(text).ok()?;
+        let num = |k: &str| j.get(k).and_then(Json::as_u64);
+        let string = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_owned);
+        let parts = match j.get("parts")? {
+            Json::Array(items) => items
+                .iter()
+                .map(|p| match p {
+                    Json::Array(pair) if pair.len() == 2 => {
+                        let n = pair[0].as_u64().and_then(|n| u16::try_from(n).ok())?;
+                        Some((n, pair[1].as_str()?.to_owned()))
+                    }
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?,
+            _ => return None,
+        };
+        Some(Entry {
+            v: u32::try_from(num("v")?).ok()?,
+            id: string("id")?,
+            endpoint: string("endpoint")?,
+            key: string("key")?,
+            name: string("name")?,
+            size: num("size")?,
+            last_modified: num("last_modified")?,
+            sample: string("sample")?,
+            upload_id: string("upload_id")?,
+            part_size: num("part_size")?,
+            content_type: string("content_type")?,
+            created_ms: num("created_ms")?,
+            updated_ms: num("updated_ms")?,
+            parts,
+            checksum: match j.get("checksum") {
+                None => String::new(),
+                Some(c) => c.as_str()?.to_owned(),
+            },
+        })
+    }
 }
 
 /// The lookup id of an entry.
@@ -184,9 +251,9 @@ mod tests {
             assert!(reason.contains("checksums"), "{reason}");
         }
         // An entry written before checksums existed reads as "none".
-        let mut json = serde_json::to_value(entry("s", day)).expect("json");
+        let mut json: serde_json::Value = serde_json::from_str(&entry("s", day).to_json()).expect("json");
         json.as_object_mut().expect("object").remove("checksum");
-        assert_eq!(serde_json::from_value::<Entry>(json).expect("old entry").checksum, "");
+        assert_eq!(Entry::from_json(&json.to_string()).expect("old entry").checksum, "");
     }
 
     #[test]
@@ -206,7 +273,17 @@ mod tests {
     #[test]
     fn entries_round_trip_as_json() {
         let e = entry("s", 1);
-        let json = serde_json::to_string(&e).expect("json");
-        assert_eq!(serde_json::from_str::<Entry>(&json).expect("parse"), e);
+        assert_eq!(Entry::from_json(&e.to_json()).expect("parse"), e);
+        // The form serde wrote before (entries of earlier versions, still in
+        // browsers' storage), field by field.
+        let earlier = r#"{"v":1,"id":"i","endpoint":"http://e","key":"k","name":"n","size":10,"last_modified":5,
+            "sample":"s","upload_id":"u","part_size":8,"content_type":"t","created_ms":1,"updated_ms":2,
+            "parts":[[1,"\"a\""],[2,"\"b\""]],"checksum":"CRC32"}"#;
+        let read = Entry::from_json(earlier).expect("an earlier entry");
+        assert_eq!((read.size, read.parts.len(), read.parts[1].1.as_str(), read.checksum.as_str()), (10, 2, "\"b\"", "CRC32"));
+        assert_eq!(Entry::from_json(&read.to_json()), Some(read));
+        for bad in [r#"{"v":1}"#, "[]", "x", r#"{"v":1,"parts":[[70000,"e"]]}"#] {
+            assert_eq!(Entry::from_json(bad), None, "{bad}");
+        }
     }
 }

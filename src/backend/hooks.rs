@@ -123,9 +123,7 @@ fn signed_of(hook: &str, v: &JsValue) -> Result<Signed, CallError> {
     let headers = match headers.filter(|h| !h.is_undefined() && !h.is_null()) {
         None => Vec::new(),
         Some(h) => {
-            let json = js_sys::JSON::stringify(&h).ok().and_then(|s| s.as_string()).unwrap_or_default();
-            let value: Option<serde_json::Value> = serde_json::from_str(&json).ok();
-            protocol::parse_headers(protocol::Op::PartUrl, value.as_ref()).map_err(|mut e| {
+            protocol::parse_headers(protocol::Op::PartUrl, Some(&crate::json::from_js(&h))).map_err(|mut e| {
                 e.message = format!("the {hook} hook returned unusable headers ({})", e.message);
                 CallError::Rejected(e.with_field(hook))
             })?

@@ -3,7 +3,7 @@
 //! this module only moves them (gloo-net).
 
 use gloo_net::http::{Request, RequestBuilder};
-use serde_json::Value;
+use crate::json::Json;
 use web_sys::{AbortSignal, RequestCredentials};
 
 use crate::backend::{CallError, Calls, HeaderSource, Pending, backend_failure};
@@ -35,13 +35,13 @@ impl HttpBackend {
         Self { endpoint: endpoint.trim_end_matches('/').to_owned(), protocol, with_credentials, headers }
     }
 
-    async fn request(&self, op: Op, body: &Value) -> Result<RequestBuilder, CallError> {
+    async fn request(&self, op: Op, body: &Json) -> Result<RequestBuilder, CallError> {
         let builder = match self.protocol {
             Protocol::Lambda => Request::post(&self.endpoint),
             Protocol::Rest => {
                 let (method, path) = op.rest();
                 let mut url = format!("{}{path}", self.endpoint);
-                let field = |f: &str| body.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
+                let field = |f: &str| body.get(f).and_then(Json::as_str).unwrap_or_default().to_owned();
                 match op {
                     Op::Download => url.push_str(&encode_key(&field("key"))),
                     Op::ListParts => {
@@ -73,7 +73,7 @@ impl HttpBackend {
 
     /// Sends one call; returns the body of a 2xx reply. `signal` cancels it
     /// (the [`Backend`](crate::backend::Backend) bounds it in time).
-    async fn call(&self, op: Op, body: Value, signal: &AbortSignal) -> Result<String, CallError> {
+    async fn call(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<String, CallError> {
         let builder = self.request(op, &body).await?;
         let builder = builder.abort_signal(Some(signal));
         let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
@@ -82,7 +82,7 @@ impl HttpBackend {
                 Protocol::Lambda => protocol::lambda_envelope(op, body),
                 Protocol::Rest => body,
             };
-            builder.header("Content-Type", "application/json").body(payload.to_string())
+            builder.header("Content-Type", "application/json").body(payload.text())
         } else {
             builder.build()
         };
@@ -205,7 +205,7 @@ impl Calls for HttpBackend {
     /// A presigned GET URL for `key`.
     fn download_url<'a>(&'a self, key: &'a str, signal: &'a AbortSignal) -> Pending<'a, String> {
         Box::pin(async move {
-            let text = self.call(Op::Download, serde_json::json!({ "key": key }), signal).await?;
+            let text = self.call(Op::Download, Json::object([("key", key.into())]), signal).await?;
             protocol::parse_url(Op::Download, &text).map_err(CallError::Rejected)
         })
     }

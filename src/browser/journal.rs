@@ -91,13 +91,13 @@ extern "C" {
 /// Reads the entry `id`; `None` when there is none, or it cannot be read.
 pub async fn get(id: &str) -> Option<Entry> {
     let v = journal_get(id).await.ok()?;
-    serde_json::from_str(&v.as_string()?).ok()
+    Entry::from_json(&v.as_string()?)
 }
 
 /// Every readable entry.
 pub async fn all() -> Vec<Entry> {
     let Ok(v) = journal_all().await else { return Vec::new() };
-    js_sys::Array::from(&v).iter().filter_map(|s| serde_json::from_str(&s.as_string()?).ok()).collect()
+    js_sys::Array::from(&v).iter().filter_map(|s| Entry::from_json(&s.as_string()?)).collect()
 }
 
 /// Deletes the entry `id` (quietly).
@@ -108,7 +108,7 @@ pub async fn delete(id: &str) {
 /// Writes `entry` under its id (quietly; writes run in the order they are
 /// made: tasks run in order, IndexedDB runs its transactions in order).
 pub fn put(entry: &Entry) {
-    let (id, json) = (entry.id.clone(), serde_json::to_string(entry).unwrap_or_default());
+    let (id, json) = (entry.id.clone(), entry.to_json());
     spawn_local(async move {
         let _ = journal_put(&id, &json).await;
     });
