@@ -76,6 +76,11 @@ impl Json {
     }
 }
 
+/// `s` in double quotes, escaped as JSON escapes it (for messages).
+pub fn quoted(s: &str) -> String {
+    Json::from(s).text()
+}
+
 impl From<&str> for Json {
     fn from(s: &str) -> Self {
         Self::String(s.to_owned())

@@ -161,7 +161,7 @@ impl Uploader {
     #[wasm_bindgen(js_name = resumableUploads, unchecked_return_type = "Promise<Array<ResumableUpload>>")]
     pub fn resumable_uploads(&self) -> Promise {
         let label = self.backend.label();
-        wasm_bindgen_futures::future_to_promise(async move {
+        promise(async move {
             let arr = Array::new();
             // An entry whose content sample is not written yet cannot be
             // resumed (its file could not be recognised): not listed.
@@ -202,12 +202,19 @@ impl Uploader {
     }
 }
 
+/// A promise of `f`'s result. The future is boxed first, so that the
+/// promise glue is compiled once for every method, not once per future type.
+fn promise(f: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
+    wasm_bindgen_futures::future_to_promise(f)
+}
+
 /// A promise of a backend call's result; errors become `UploadError`s (code `BackendError`).
 fn backend_promise(
     what: &'static str,
     f: impl std::future::Future<Output = Result<JsValue, CallError>> + 'static,
 ) -> Promise {
-    wasm_bindgen_futures::future_to_promise(async move {
+    promise(async move {
         f.await.map_err(|e| match e {
             CallError::Rejected(e) => to_js_error(&e),
             CallError::Transient(f) => {
@@ -280,7 +287,7 @@ impl Uploader {
         let coord = Coordinator::new(upload, subject, self.cfg.clone(), seed, resume, driver::now_ms());
         let (backend, budget) = (self.backend.clone(), self.budget.clone());
         let observer = Rc::new(observer);
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
+        let promise = promise(async move {
             let run = driver::run(coord, job, backend, budget, observer, ctl_rx);
             let outcome = run.await;
             if let Some((signal, on_abort)) = listener {

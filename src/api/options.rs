@@ -9,6 +9,7 @@ use crate::backend::{Backend, HeaderSource, Hooks, HttpBackend, Protocol, header
 use crate::engine::checksum::Algorithm;
 use crate::engine::plan::MAX_OBJECT_SIZE;
 use crate::engine::{Config, RetryPolicy, UploadError};
+use crate::json::quoted;
 
 pub(super) struct Opts<'a> {
     obj: &'a JsValue,
@@ -32,7 +33,7 @@ impl<'a> Opts<'a> {
                     .unwrap_or_default();
                 return Err(UploadError::invalid_option(
                     &name,
-                    format!("{what} has an unknown option {name:?}: {hint}known options are {}", known.join(", ")),
+                    format!("{what} has an unknown option {}: {hint}known options are {}", quoted(&name), known.join(", ")),
                 ));
             }
         }
@@ -60,7 +61,7 @@ impl<'a> Opts<'a> {
             Some(s) if !s.trim().is_empty() => Ok(s),
             _ => Err(UploadError::invalid_option(
                 name,
-                format!("{}.{name} is required: give a non-empty string such as {example:?}", self.what),
+                format!("{}.{name} is required: give a non-empty string such as {}", self.what, quoted(example)),
             )),
         }
     }
@@ -110,7 +111,7 @@ pub(super) fn describe(v: &JsValue) -> String {
     } else if v.is_null() {
         "null".into()
     } else if let Some(s) = v.as_string() {
-        format!("the string {s:?}")
+        format!("the string {}", quoted(&s))
     } else if let Some(n) = v.as_f64() {
         // JS writes the number (Rust's float formatting would add ~6 KB to
         // the gzipped module for this one message).
@@ -162,8 +163,9 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
             return Err(UploadError::invalid_option(
                 "protocol",
                 format!(
-                    "options.protocol is {name:?}; use \"rest\" (the /uploads/... paths), \"lambda\" (one URL taking the envelope) \
-                     or an object of hooks (createMultipartUpload, signPart, completeMultipartUpload, abortMultipartUpload)"
+                    "options.protocol is {}; use \"rest\" (the /uploads/... paths), \"lambda\" (one URL taking the envelope) \
+                     or an object of hooks (createMultipartUpload, signPart, completeMultipartUpload, abortMultipartUpload)",
+                    quoted(&name)
                 ),
             ));
         }

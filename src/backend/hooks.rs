@@ -31,6 +31,8 @@ use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
+use crate::json::quoted;
+
 use super::{CallError, Calls, Pending, backend_failure, call_js, js_message, js_object as args};
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{self, Checksum, ListedPart, Signed};
@@ -82,7 +84,7 @@ impl Hooks {
             if !HOOK_NAMES.contains(&name.as_str()) {
                 return Err(UploadError::invalid_option(
                     "hooks",
-                    format!("options.hooks has an unknown hook {name:?}; the hooks are {}", HOOK_NAMES.join(", ")),
+                    format!("options.hooks has an unknown hook {}; the hooks are {}", quoted(&name), HOOK_NAMES.join(", ")),
                 ));
             }
         }

@@ -3,12 +3,11 @@
 //! this module only moves them (gloo-net).
 
 use gloo_net::http::{Request, RequestBuilder};
-use crate::json::Json;
 use web_sys::{AbortSignal, RequestCredentials};
 
-use crate::backend::{CallError, Calls, HeaderSource, Pending, backend_failure};
+use crate::backend::{CallError, Calls, HeaderSource, Pending, backend_failure, retry_after_ms};
+use crate::json::Json;
 use crate::engine::Failure;
-use crate::engine::retry::parse_retry_after;
 use crate::protocol::{self, Checksum, ListedPart, Op, Signed};
 
 /// Which form of the protocol the backend speaks.
@@ -99,7 +98,7 @@ impl HttpBackend {
             return Ok(text);
         }
         let retry_after_ms =
-            resp.headers().get("retry-after").and_then(|v| parse_retry_after(&v, js_sys::Date::now() as u64));
+            resp.headers().get("retry-after").and_then(|v| retry_after_ms(&v));
         let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
         Err(backend_failure(failure, || protocol::backend_error(op, status, &text)))
     }

@@ -141,7 +141,7 @@ pub fn header_pairs(v: &JsValue) -> Result<Vec<(String, String)>, UploadError> {
         let pair: js_sys::Array = entry.unchecked_into();
         let name = pair.get(0).as_string().unwrap_or_default();
         let Some(value) = pair.get(1).as_string() else {
-            return Err(bad(format!("the value of {name:?} is not a string")));
+            return Err(bad(format!("the value of {} is not a string", crate::json::quoted(&name))));
         };
         out.push((name, value));
     }
@@ -167,13 +167,21 @@ pub async fn call_js(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
     }
 }
 
+/// The delay a `Retry-After` header asks for, in ms (an HTTP date read by
+/// the browser's `Date.parse`).
+pub fn retry_after_ms(value: &str) -> Option<u64> {
+    let date = |d: &str| Some(js_sys::Date::parse(d)).filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64);
+    crate::engine::retry::parse_retry_after(value, js_sys::Date::now() as u64, date)
+}
+
 /// The message of a thrown JS value.
 pub fn js_message(e: &JsValue) -> String {
     Reflect::get(e, &"message".into())
         .ok()
         .and_then(|m| m.as_string())
         .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
+        .or_else(|| js_sys::JSON::stringify(e).ok()?.as_string())
+        .unwrap_or_else(|| "an error with no message".into())
 }
 
 /// A backend call on its way.

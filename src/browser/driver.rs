@@ -440,7 +440,7 @@ fn start_put(
     let blob = job
         .file
         .slice_with_f64_and_f64(start as f64, end as f64)
-        .map_err(|e| Failure::Network(format!("cannot slice the file: {e:?}")))?;
+        .map_err(|e| Failure::Network(format!("cannot slice the file: {}", crate::backend::js_message(&e))))?;
     xhr::put(url, &blob, headers, job.with_credentials, part, attempt, sink)
 }
 

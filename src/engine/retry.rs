@@ -158,15 +158,15 @@ impl RetryPolicy {
 }
 
 /// Parses a `Retry-After` header: delay-seconds, or an HTTP date relative to `now_ms`
-/// (milliseconds since the Unix epoch). Unparseable values give `None`.
-pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
+/// (milliseconds since the Unix epoch), read by `date_ms` (in the browser,
+/// `Date.parse`: no date parser compiled into the module). Unparseable
+/// values give `None`.
+pub fn parse_retry_after(value: &str, now_ms: u64, date_ms: impl Fn(&str) -> Option<u64>) -> Option<u64> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(secs.saturating_mul(1000));
     }
-    let at = httpdate::parse_http_date(v).ok()?;
-    let at_ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64;
-    Some(at_ms.saturating_sub(now_ms))
+    Some(date_ms(v)?.saturating_sub(now_ms))
 }
 
 #[cfg(test)]
@@ -254,11 +254,15 @@ mod tests {
 
     #[test]
     fn retry_after_header_forms() {
-        assert_eq!(parse_retry_after("3", 0), Some(3_000));
-        assert_eq!(parse_retry_after(" 0 ", 0), Some(0));
+        let http_date = |d: &str| {
+            let at = httpdate::parse_http_date(d).ok()?;
+            Some(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as u64)
+        };
+        assert_eq!(parse_retry_after("3", 0, http_date), Some(3_000));
+        assert_eq!(parse_retry_after(" 0 ", 0, http_date), Some(0));
         let now = 1_445_412_480_000; // Wed, 21 Oct 2015 07:28:00 GMT
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now), Some(5_000));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(0));
-        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now, http_date), Some(5_000));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now, http_date), Some(0));
+        assert_eq!(parse_retry_after("soon", now, http_date), None);
     }
 }
