@@ -1,7 +1,7 @@
 // The drop-in upload widget, independent of how the WASM module is loaded:
 // `makeWidget(loadUploader)` takes an async function that resolves to the
-// `Uploader` class (bundler builds have it at once; the `web` build first runs
-// `init()`). Everything is rendered in a shadow root: no global CSS, and file
+// `Uploader` class (the bundler build imports its module then; the `web`
+// build runs `init()`), called once the widget has rendered. Everything is rendered in a shadow root: no global CSS, and file
 // names only ever go in as text.
 
 const STYLE = `
@@ -141,6 +141,16 @@ class FileRow {
 
 /** Builds `attach` and `defineElement` around a loader of the `Uploader` class. */
 export function makeWidget(loadUploader) {
+  // The module is loaded once for every widget, and again after a failure.
+  let loading = null;
+  const load = () => (loading ||= loadUploader().catch((e) => { loading = null; throw e; }));
+  // Once a widget has rendered, the module loads in the background (when
+  // the page is idle), so that the first file does not wait for it.
+  const preload = () => {
+    const soon = globalThis.requestIdleCallback || ((f) => setTimeout(f, 1));
+    soon(() => load().catch(() => {}));
+  };
+
   class Widget {
     constructor(host, options, input) {
       this.host = host;
@@ -169,12 +179,17 @@ export function makeWidget(loadUploader) {
         this.zone.classList.remove('over');
         if (e.dataTransfer) this.add(e.dataTransfer.files);
       });
+      preload();
     }
 
     uploader() {
-      this.pending ||= loadUploader().then((Uploader) => {
+      this.pending ||= load().then((Uploader) => {
         const { keyPrefix, key, buttonLabel, hint, eventTarget, ...uploaderOptions } = this.options;
         return new Uploader(uploaderOptions);
+      }, (e) => {
+        // The module did not load (offline?): the next file tries again.
+        this.pending = null;
+        throw e;
       });
       return this.pending;
     }

@@ -17,11 +17,12 @@ rm -f "$out"/{bundler,web}/{package.json,README.md,.gitignore,LICENSE*}
 cp npm/widget-core.js npm/widget.d.ts npm/react-core.js npm/react.d.ts npm/README.md "$out/"
 for target in bundler web; do bash scripts/entry.sh "$out/$target" "$target"; done
 cat > "$out/bundler/widget.js" <<'JS'
-// The widget for bundlers: the WASM module is ready when this module is.
-import { Uploader } from './index.js';
+// The widget for bundlers: the WASM module is a chunk of its own (a dynamic
+// import), loaded after the widget has rendered, so first paint never waits
+// for it.
 import { makeWidget } from '../widget-core.js';
 
-export const { attach, defineElement } = makeWidget(async () => Uploader);
+export const { attach, defineElement } = makeWidget(() => import('./index.js').then((m) => m.Uploader));
 JS
 cat > "$out/web/widget.js" <<'JS'
 // The widget for the web target: the WASM module is fetched and instantiated
@@ -49,6 +50,8 @@ export const { useUpload, UploadInput } = makeReact(async () => {
   return Uploader;
 });
 JS
+# The package's README states the size of this build, measured.
+node scripts/size.mjs --write "$out/README.md" >&2
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 node -e '
   const fs = require("fs");

@@ -3,21 +3,21 @@
 // (and the API) in Chromium. Also the size budget of WASM + JS glue.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
+import { measure, sentence, stated } from '../../scripts/size.mjs';
 import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, storedObject } from './helpers.mjs';
 
 /**
- * The budget for the gzipped WASM module plus its JS glue (bundler build).
- * Raised from 140 to 152 KiB when checksums came in (the resume coordinator,
- * the integrity work and its hashing Worker added 14.4 KiB, measured), and to
- * 154 KiB for the hashing Worker's own module (hasher.js, 2.2 KiB); the size
- * issue is where it comes down.
+ * The budget for the gzipped WASM module plus its JS (bundler build,
+ * scripts/size.mjs). 152 KiB before the size work; 154 with the hashing
+ * Worker's own module; then JSON through the browser, talc, no httpdate and
+ * no Debug formatting brought it to the figure README.md states. The aim of
+ * the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 154 * 1024;
+export const BUDGET_GZIP_BYTES = 116 * 1024;
 
 let tarball;
 let browser;
@@ -51,19 +51,19 @@ test('the package has both builds, the widget, types and a README', () => {
   }
 });
 
-test('gzipped size of WASM + JS glue is within the budget', () => {
-  const dir = path.join(root, 'target/npm-package/bundler');
-  const files = [...readdirSync(dir).filter((f) => /\.(wasm|js)$/.test(f) && f !== 'widget.js'),
-    ...readdirSync(path.join(dir, 'snippets'), { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => path.join('snippets', f))];
-  let wasm = 0;
-  let js = 0;
-  for (const f of files) {
-    const gz = gzipSync(readFileSync(path.join(dir, f)), { level: 9 }).length;
-    if (f.endsWith('.wasm')) wasm += gz; else js += gz;
-  }
-  const total = wasm + js;
-  console.log(`gzipped size: wasm ${wasm} B + JS glue ${js} B = ${total} B (${(total / 1024).toFixed(1)} KiB; budget ${BUDGET_GZIP_BYTES / 1024} KiB)`);
-  assert.ok(total <= BUDGET_GZIP_BYTES, `${total} B is over the budget of ${BUDGET_GZIP_BYTES} B`);
+test('gzipped size of WASM + JS glue is within the budget, and the READMEs state it', () => {
+  const size = measure();
+  console.log(`gzipped size: ${sentence(size)}; budget ${BUDGET_GZIP_BYTES / 1024} KiB`);
+  assert.ok(size.total <= BUDGET_GZIP_BYTES, `${size.total} B is over the budget of ${BUDGET_GZIP_BYTES} B`);
+  // The package's README was written from this very build.
+  assert.equal(stated(readFileSync(path.join(root, 'target/npm-package/README.md'), 'utf8')), sentence(size));
+  // The repository's README, by `node scripts/size.mjs --write README.md`:
+  // within 1 KiB (another toolchain may build a few bytes apart).
+  const readme = stated(readFileSync(path.join(root, 'README.md'), 'utf8'));
+  assert.ok(readme, 'README.md states the size between <!-- size --> marks');
+  const said = Number(readme.split(' ')[0]) * 1024;
+  assert.ok(Math.abs(said - size.total) <= 1024,
+    `README.md says ${readme}, the build is ${sentence(size)}: run node scripts/size.mjs --write README.md`);
 });
 
 async function appUploads(app, inputSelector) {
