@@ -4,6 +4,12 @@
 // headless Chromium against the reference server's embedded store.
 //
 //   node bench/run.mjs [--runs 3] [--small-runs 7] [--sizes 64,1024] [--big] [--scenarios loopback,wan] [--contenders ours,raw,...] [--gc] [--out file.json]
+//   node bench/run.mjs --scenarios cold [--cold-runs 9] [--contenders ours,ours-worker,uppy5] --out bench/results-cold.json
+//
+// The cold scenario: a fresh browser (empty cache) with its CPU throttled 4x
+// (CDP) opens a page that starts a 16 MiB upload as soon as the contender's
+// code is ready; measured: navigation to the first part's PUT, and to the
+// end of the upload.
 //
 // Writes bench/results.json, bench/chart.svg and BENCHMARKS.md. Every figure
 // is the median of the runs; contenders are interleaved (each run visits all
@@ -35,6 +41,8 @@ const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
 // then shows what is live, not the browser's garbage waiting for a collection.
 const FORCE_GC = argv.includes('--gc');
+const COLD_RUNS = Number(arg('cold-runs', '9'));
+const COLD_BYTES = 16 * MIB;
 const PART_SIZE = 8 * MIB;
 const CONCURRENCY = 4;
 const NAMES = {
@@ -277,6 +285,74 @@ async function measure(stack, contender, file, size, run) {
   }
 }
 
+/** One cold start of `contender`: milliseconds from navigation to its first part PUT, and to the end. */
+async function measureCold(stack, contender, run) {
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+    const key = `bench/cold-${contender}-${run}.bin`;
+    const opts = { api: stack.page, key, partSize: PART_SIZE, concurrency: CONCURRENCY, bytes: COLD_BYTES };
+    let firstPut = null;
+    page.on('request', (r) => {
+      if (firstPut === null && r.method() === 'PUT' && r.url().startsWith(stack.s3url)) firstPut = performance.now();
+    });
+    const t0 = performance.now();
+    await page.goto(`${stack.page}/cold-${contender}.html#${encodeURIComponent(JSON.stringify(opts))}`, { waitUntil: 'commit' });
+    await page.waitForFunction(() => window.coldDone || window.coldError, null, { timeout: 120_000, polling: 50 });
+    const end = performance.now();
+    const error = await page.evaluate(() => window.coldError);
+    const readyMs = await page.evaluate(() => window.coldReadyAt);
+    if (error) throw new Error(`${contender}: ${error}`);
+    if (firstPut === null) throw new Error(`${contender}: no PUT seen`);
+    const storedSize = await objectSize(stack.api, key);
+    if (storedSize !== COLD_BYTES) throw new Error(`${contender}: stored ${storedSize} bytes of ${COLD_BYTES}`);
+    rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { force: true });
+    return { contender, run, readyMs, firstPutMs: firstPut - t0, doneMs: end - t0 };
+  } finally {
+    await browser.close();
+  }
+}
+
+/** The cold scenario: every contender `COLD_RUNS` times, interleaved, rotating. */
+async function coldRuns(contenders) {
+  const stack = await startStack('loopback');
+  const samples = [];
+  try {
+    for (let run = 0; run < COLD_RUNS; run++) {
+      for (const c of contenders.map((_, i) => contenders[(i + run) % contenders.length])) {
+        try {
+          const s = await measureCold(stack, c, run);
+          console.log(`cold run ${run + 1} ${c}: code ready at ${s.readyMs.toFixed(0)} ms, first PUT at ${s.firstPutMs.toFixed(0)} ms, done at ${s.doneMs.toFixed(0)} ms`);
+          samples.push(s);
+        } catch (e) {
+          console.log(`cold run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);
+          samples.push({ contender: c, run, failed: e.message.split('\n')[0] });
+        }
+      }
+    }
+  } finally {
+    await stack.stopAll();
+  }
+  const rows = contenders.map((c) => {
+    const ok = samples.filter((s) => s.contender === c && !s.failed);
+    const of = (k) => ok.map((s) => s[k]).sort((a, b) => a - b);
+    const range = (k) => [of(k)[0], of(k)[of(k).length - 1]];
+    return {
+      contender: c, name: NAMES[c], runs: ok.length, failedRuns: samples.length / contenders.length - ok.length,
+      readyMs: median(of('readyMs')), readyRangeMs: range('readyMs'),
+      firstPutMs: median(of('firstPutMs')), firstPutRangeMs: range('firstPutMs'),
+      doneMs: median(of('doneMs')), doneRangeMs: range('doneMs'),
+      bundleGzipBytes: gzippedBundle(c),
+    };
+  });
+  for (const r of rows) {
+    console.log(`cold ${r.contender}: code ready median ${r.readyMs.toFixed(0)} ms (${r.readyRangeMs.map((x) => x.toFixed(0)).join('-')}), first PUT median ${r.firstPutMs.toFixed(0)} ms (${r.firstPutRangeMs.map((x) => x.toFixed(0)).join('-')}), done ${r.doneMs.toFixed(0)} ms (${r.doneRangeMs.map((x) => x.toFixed(0)).join('-')}), bundle ${(r.bundleGzipBytes / 1024).toFixed(1)} KiB gz`);
+  }
+  return { date: new Date().toISOString(), cpuThrottling: 4, bytes: COLD_BYTES, partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
+}
+
 async function main() {
   execFileSync('bash', ['scripts/build.sh'], { cwd: root, stdio: 'inherit' });
   execFileSync('bash', ['scripts/package.sh'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -285,6 +361,11 @@ async function main() {
     execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: path.join(root, 'bench/contenders', c), stdio: 'inherit' });
   }
   execFileSync('npx', ['webpack', '--config', 'bench/webpack.config.js'], { cwd: root, stdio: 'inherit' });
+  if (SCENARIOS.includes('cold')) {
+    const results = await coldRuns(argv.includes('--contenders') ? CONTENDERS : ['ours', 'ours-worker', 'uppy5']);
+    writeFileSync(OUT || path.join(root, 'bench/results-cold.json'), `${JSON.stringify(results, null, 2)}\n`);
+    return;
+  }
   const bundles = Object.fromEntries(CONTENDERS.map((c) => [c, gzippedBundle(c)]));
   const samples = [];
   for (const scenario of SCENARIOS) {

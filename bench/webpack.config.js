@@ -17,7 +17,8 @@ export default {
   experiments: { asyncWebAssembly: true },
   resolve: {
     alias: {
-      's3-multipart-wasm$': path.resolve(here, '../pkg'),
+      // The entry point an app imports (with the hashing Worker's module).
+      's3-multipart-wasm$': path.resolve(here, '../pkg/index.js'),
       // The package's web build (scripts/package.sh), with its hashing Worker.
       's3-multipart-wasm/web$': path.resolve(here, '../target/npm-package/web/index.js'),
     },
@@ -25,5 +26,10 @@ export default {
   performance: { hints: false },
   // Each page self-contained, so each bundle's size is its own.
   optimization: { splitChunks: false },
-  plugins: CONTENDERS.map((c) => new HtmlWebpackPlugin({ template: './bench/page.html', filename: `${c}.html`, chunks: [c] })),
+  plugins: CONTENDERS.flatMap((c) => [
+    new HtmlWebpackPlugin({ template: './bench/page.html', filename: `${c}.html`, chunks: [c] }),
+    // The cold start page: the same bundle, and an upload that starts as
+    // soon as the contender's code is ready (bench/cold.html).
+    new HtmlWebpackPlugin({ template: './bench/cold.html', filename: `cold-${c}.html`, chunks: [c], inject: 'head' }),
+  ]),
 };

@@ -37,6 +37,17 @@ export default function init(arg) {
 JS
   fi
 } >"$dir/index.js"
+# Where the directory is a package of its own (pkg/, for the demo and the
+# benchmark), index.js has side effects (it hands the Worker its module): a
+# bundler must not skip it.
+if [ -f "$dir/package.json" ]; then
+  node -e '
+    const fs = require("fs");
+    const p = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    p.sideEffects = [...new Set([...(p.sideEffects || []), "./index.js"])];
+    fs.writeFileSync(process.argv[1], JSON.stringify(p, null, 2) + "\n");
+  ' "$dir/package.json"
+fi
 # wasm-bindgen types `[Symbol.dispose]()`, which needs lib esnext: a project
 # on es2022 without skipLibCheck would not compile. The method is still there
 # at run time (free() does the same).

@@ -52,6 +52,7 @@ export async function readChunks(blob, start, end, chunk, each) {
 // register of a range of a Blob, read in chunks into the module's buffer.
 const WORKER = `
 let ready = null;
+let queue = Promise.resolve();
 async function hash(exp, blob, start, end) {
   const chunk = exp.capacity();
   let state = -1, seen = 0;
@@ -69,24 +70,28 @@ onmessage = async ({ data }) => {
   if (module) {
     ready = WebAssembly.instantiate(Uint8Array.from(atob(module), (c) => c.charCodeAt(0)), {})
       .then((r) => r.instance.exports);
+    return;
   }
-  let exp;
-  try { exp = await ready; } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
-  try {
-    const r = await hash(exp, blob, start, end);
-    postMessage({ id, state: r.state, seen: r.seen });
-  } catch (e) {
-    // The file cannot be read: the upload must know. Anything else is the
-    // Worker's own fault: the page hashes instead.
-    const read = e && ['NotReadableError', 'NotFoundError', 'NotAllowedError'].includes(e.name);
-    postMessage(read ? { id, error: String(e.message || e) } : { id, broken: String(e && e.message || e) });
-  }
+  // One part at a time, in the order asked: the first part is hashed
+  // (and its PUT can start) before the next one, not both at half speed.
+  queue = queue.then(async () => {
+    let exp;
+    try { exp = await ready; } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
+    try {
+      const r = await hash(exp, blob, start, end);
+      postMessage({ id, state: r.state, seen: r.seen });
+    } catch (e) {
+      // The file cannot be read: the upload must know. Anything else is the
+      // Worker's own fault: the page hashes instead.
+      const read = e && ['NotReadableError', 'NotFoundError', 'NotAllowedError'].includes(e.name);
+      postMessage(read ? { id, error: String(e.message || e) } : { id, broken: String(e && e.message || e) });
+    }
+  });
 };
 `;
 let hashModule = null;
 let worker = null;
 let broken = false;
-let sentModule = false;
 let seq = 0;
 let idle = null;
 const waiting = new Map();
@@ -97,15 +102,12 @@ export function setHashModule(module) {
 function stopWorker() {
   worker?.terminate();
   worker = null;
-  sentModule = false;
   for (const w of waiting.values()) w.resolve(null);
   waiting.clear();
 }
-// Resolves to the CRC register after hashing [start, end) of blob in the
-// Worker, or null when there is no Worker to do it (the page hashes then);
-// rejects when the file cannot be read.
-export function workerCrc32(blob, start, end) {
-  if (!hashModule || broken || typeof Worker === 'undefined') return Promise.resolve(null);
+// The Worker, started and sent its module once; null when there can be none.
+function hashWorker() {
+  if (!hashModule || broken || typeof Worker === 'undefined') return null;
   if (!worker) {
     try {
       const url = URL.createObjectURL(new Blob([WORKER], { type: 'text/javascript' }));
@@ -113,7 +115,7 @@ export function workerCrc32(blob, start, end) {
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     } catch (e) {
       broken = true;
-      return Promise.resolve(null);
+      return null;
     }
     worker.onmessage = ({ data }) => {
       const w = waiting.get(data.id);
@@ -125,18 +127,29 @@ export function workerCrc32(blob, start, end) {
         else if (data.seen !== w.len) w.reject(new Error('read ' + data.seen + ' bytes where ' + w.len + ' were expected'));
         else w.resolve(data.state);
       }
-      // An idle Worker goes after a while; the next part starts another.
-      if (!waiting.size) { clearTimeout(idle); idle = setTimeout(stopWorker, 10000); }
+      if (!waiting.size) idleSoon();
     };
     worker.onerror = () => { broken = true; stopWorker(); };
+    worker.postMessage({ module: hashModule });
   }
   clearTimeout(idle);
+  return worker;
+}
+// An idle Worker goes after a while; the next part starts another.
+function idleSoon() {
+  clearTimeout(idle);
+  idle = setTimeout(stopWorker, 10000);
+}
+// Resolves to the CRC register after hashing [start, end) of blob in the
+// Worker, or null when there is no Worker to do it (the page hashes then);
+// rejects when the file cannot be read.
+export function workerCrc32(blob, start, end) {
+  const w = hashWorker();
+  if (!w) return Promise.resolve(null);
   const id = ++seq;
-  const module = sentModule ? undefined : hashModule;
-  sentModule = true;
   return new Promise((resolve, reject) => {
     waiting.set(id, { resolve, reject, len: end - start });
-    worker.postMessage({ id, module, blob, start, end });
+    w.postMessage({ id, blob, start, end });
   });
 }
 

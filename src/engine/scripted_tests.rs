@@ -681,9 +681,14 @@ fn abort_while_init_is_in_flight_deletes_the_new_upload() {
     let poll = |up: &mut Upload, now| -> Vec<Action> {
         std::iter::from_fn(|| up.poll(now)).filter(|a| !matches!(a, Action::Progress(_))).collect()
     };
-    assert_eq!(poll(&mut up, 0), vec![Action::Init]);
+    let first = poll(&mut up, 0);
+    assert_eq!(first[0], Action::Init);
+    let hashes: Vec<u16> = first[1..].iter().map(|a| if let Action::Hash { part, .. } = a { *part } else { panic!("{a:?}") }).collect();
+    assert_eq!(hashes, vec![1, 2, 3, 4], "the first parts are hashed while init is on its way");
     up.abort();
-    assert_eq!(poll(&mut up, 1), vec![], "waits for init's upload id");
+    assert_eq!(poll(&mut up, 1), vec![], "waits for init's upload id (and hashes nothing more)");
+    up.handle(Event::Hashed { part: 1, crc: 7 }, 2);
+    assert_eq!(poll(&mut up, 2), vec![], "a hash that ends after the abort starts nothing");
     up.handle(Event::Initiated { upload_id: "up-9".into() }, 5);
     assert_eq!(poll(&mut up, 5), vec![Action::Abort { upload_id: "up-9".into() }]);
     up.handle(Event::AbortDone, 6);
@@ -757,13 +762,16 @@ fn uploads_share_one_concurrency_budget() {
             .collect()
     };
     for (i, up) in ups.iter_mut().enumerate() {
-        assert_eq!(drain(up, &mut free), vec![Action::Init]);
-        up.handle(Event::Initiated { upload_id: format!("u{i}") }, 0);
-        // Hashes first, then signatures (no PUT starts before both).
-        for a in drain(up, &mut free) {
-            let Action::Hash { part, .. } = a else { panic!("{a:?}") };
+        // Init, and the first parts hashed meanwhile; then signatures (no
+        // PUT starts before both).
+        let first = drain(up, &mut free);
+        assert_eq!(first[0], Action::Init);
+        for a in &first[1..] {
+            let Action::Hash { part, .. } = *a else { panic!("{a:?}") };
             up.handle(Event::Hashed { part, crc: 1 }, 0);
         }
+        assert_eq!(drain(up, &mut free), vec![], "no more than `concurrency` parts hashed ahead of init");
+        up.handle(Event::Initiated { upload_id: format!("u{i}") }, 0);
         for a in drain(up, &mut free) {
             let Action::Sign { part, checksum: Some(_), .. } = a else { panic!("{a:?}") };
             up.handle(Event::Signed { part, url: format!("https://s/{i}/{part}") }, 0);

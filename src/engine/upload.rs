@@ -1025,7 +1025,9 @@ impl Upload {
                 self.call_retry_at = None;
                 self.phase = Phase::Initiating;
                 self.out.push_back(Action::Init);
+                self.hash_while_initiating();
             }
+            Phase::Initiating => self.hash_while_initiating(),
             Phase::Uploading => self.schedule_parts(now_ms, free),
             Phase::Completing { sent: false } if call_due => {
                 self.call_retry_at = None;
@@ -1058,6 +1060,26 @@ impl Upload {
             _ => {}
         }
         self.report_progress();
+    }
+
+    /// While init is on its way: hash the first parts (their checksums need
+    /// no upload id), so that they are signed as soon as it answers instead
+    /// of a hash later (on a cold page, the first PUT is that much sooner).
+    fn hash_while_initiating(&mut self) {
+        if self.cfg.checksum.is_none() || self.plan.single || self.paused {
+            return;
+        }
+        // As many as will be signed at once when init answers: `concurrency`.
+        let pending = self.index.pending.ascending();
+        let hashed = pending.iter().filter(|&&i| self.parts[i].crc.is_some()).count();
+        let room = self.cfg.concurrency.saturating_sub(self.index.hashing + hashed);
+        let unhashed: Vec<usize> = pending.into_iter().filter(|&i| self.parts[i].crc.is_none()).take(room).collect();
+        for i in unhashed {
+            let part = i as u16 + 1;
+            let Some(range) = self.plan.range(part) else { break };
+            self.set_state(i, PartState::Hashing);
+            self.out.push_back(Action::Hash { part, start: range.start, end: range.end });
+        }
     }
 
     fn schedule_parts(&mut self, now_ms: u64, free: &mut usize) {
