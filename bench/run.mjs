@@ -19,6 +19,7 @@ import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { launchBrowser, MIB, root, startServer } from '../tests/e2e/helpers.mjs';
@@ -127,15 +128,17 @@ function browserStats(pid) {
   return total;
 }
 
-function gzippedBundle(contender) {
+export function gzippedBundle(contender) {
   const dist = path.join(root, 'bench/dist');
   const html = readFileSync(path.join(dist, `${contender}.html`), 'utf8');
   // The HTML is minified: attribute quotes may be gone.
   const scripts = [...html.matchAll(/src="?([^" >]+\.js)/g)].map((m) => m[1]);
   let bytes = 0;
   for (const s of scripts) bytes += gzipSync(readFileSync(path.join(dist, s)), { level: 9 }).length;
-  if (contender.startsWith('ours')) {
-    for (const f of readdirSync(dist).filter((f) => f.endsWith('.wasm'))) bytes += gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
+  // The WASM modules its scripts load (each contender's own, by name).
+  const code = scripts.map((s) => readFileSync(path.join(dist, s), 'utf8')).join('\n');
+  for (const f of readdirSync(dist).filter((f) => f.endsWith('.wasm') && code.includes(f.replace(/\.module\.wasm$|\.wasm$/, '')))) {
+    bytes += gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
   }
   return bytes;
 }
@@ -431,4 +434,5 @@ async function main() {
   render(results);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+// Only when run (importing this file runs nothing).
+if (process.argv[1] === fileURLToPath(import.meta.url)) main().catch((e) => { console.error(e); process.exit(1); });
