@@ -4,6 +4,7 @@
 // headless Chromium against the reference server's embedded store.
 //
 //   node bench/run.mjs [--runs 3] [--small-runs 7] [--sizes 64,1024] [--big] [--scenarios loopback,wan] [--contenders ours,raw,...] [--gc] [--out file.json]
+//   node bench/run.mjs --scenarios home,far --sizes 64 (emulated paths: LINKS below)
 //   node bench/run.mjs --scenarios cold [--cold-runs 9] [--contenders ours,ours-worker,uppy5] --out bench/results-cold.json
 //
 // The cold scenario: a fresh browser (empty cache) with its CPU throttled 4x
@@ -157,9 +158,49 @@ function startProxy(upstream, extra) {
   });
 }
 
+/**
+ * Network paths emulated by link-emu (a TCP relay: fault-proxy/src/link.rs)
+ * in front of the store and of the API: round trip, jitter, the shared
+ * uplink and downlink, each connection's window.
+ */
+export const LINKS = {
+  // A home uplink: 20 Mbit/s up, 100 down, 60 ms round trip.
+  home: ['--rtt-ms', '60', '--jitter-ms', '4', '--up-link-mbit', '20', '--down-link-mbit', '100'],
+  // A far region: 150 ms round trip, a 1 Gbit/s link, 4 MiB in flight per connection (at most ~28 MB/s each).
+  far: ['--rtt-ms', '150', '--jitter-ms', '4', '--up-link-mbit', '1000', '--down-link-mbit', '1000', '--window-kib', '4096'],
+};
+
+function startLink(upstream, args) {
+  const bin = path.join(root, 'target/release/link-emu');
+  const child = spawn(bin, ['--upstream', upstream, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.on('exit', (c) => reject(new Error(`link-emu exited ${c}`)));
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/link-emu: (http:\/\/\S+)/);
+      if (m) resolve({ url: m[1], stop: () => child.kill('SIGTERM') });
+    });
+  });
+}
+
 /** The reference server (release build) and, for the WAN scenario, proxies in front of its API and store. */
 async function startStack(scenario) {
   process.env.S3MP_SERVER_BIN = path.join(root, 'target/release/s3-multipart-server');
+  if (LINKS[scenario]) {
+    // The page, the API and the store all behind the same kind of path.
+    const { freePort } = await import('../tests/e2e/helpers.mjs');
+    const storePort = await freePort();
+    const s3link = await startLink(`127.0.0.1:${storePort}`, LINKS[scenario]);
+    const server = await startServer(['--s3-public-endpoint', s3link.url], { s3Listen: `127.0.0.1:${storePort}`, wwwDir: path.join(root, 'bench/dist') });
+    const apiLink = await startLink(server.api, LINKS[scenario]);
+    return {
+      ...server,
+      page: apiLink.url,
+      s3url: s3link.url,
+      stopAll: async () => { apiLink.stop(); s3link.stop(); await server.stop(); },
+    };
+  }
   if (scenario === 'loopback') {
     const server = await startServer([], { wwwDir: path.join(root, 'bench/dist') });
     return { ...server, page: server.api, s3url: server.s3, stopAll: () => server.stop() };
@@ -359,7 +400,7 @@ async function coldRuns(contenders) {
 async function main() {
   execFileSync('bash', ['scripts/build.sh'], { cwd: root, stdio: 'inherit' });
   execFileSync('bash', ['scripts/package.sh'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync('cargo', ['build', '--release', '-p', 's3-multipart-server', '-p', 's3-fault-proxy'], { cwd: root, stdio: 'inherit' });
+  execFileSync('cargo', ['build', '--release', '-p', 's3-multipart-server', '-p', 's3-fault-proxy', '--bins'], { cwd: root, stdio: 'inherit' });
   for (const c of ['uppy6', 'uppy5', 'libstorage']) {
     execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: path.join(root, 'bench/contenders', c), stdio: 'inherit' });
   }
