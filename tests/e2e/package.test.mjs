@@ -66,7 +66,41 @@ test('gzipped size of WASM + JS glue is within the budget, and the READMEs state
     `README.md says ${readme}, the build is ${sentence(size)}: run node scripts/size.mjs --write README.md`);
 });
 
-async function appUploads(app, inputSelector) {
+/**
+ * The widget renders while its WASM module is held back (first paint does
+ * not wait for it), then uploads once the module arrives.
+ */
+async function widgetRendersFirst(server, app, pagePath, inputSelector) {
+  const page = await browser.newPage();
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let wasmAsked = 0;
+  await page.route('**/*.wasm', async (route) => {
+    wasmAsked += 1;
+    await held;
+    await route.continue();
+  });
+  const src = randomFile(`${app}-lazy.bin`, 6 * MIB + 1);
+  try {
+    await page.goto(`${server.api}${pagePath}`);
+    await page.waitForSelector('button.choose', { timeout: 10_000 });
+    // The module is asked for in the background once the widget is up, and
+    // is still held: the panel did not wait for it.
+    for (let i = 0; i < 50 && !wasmAsked; i++) await page.waitForTimeout(100);
+    assert.ok(await page.isVisible('button.choose'), `${app}: the widget is up while its module is held`);
+    assert.equal(wasmAsked, 1, `${app}: the module was asked for once, in the background`);
+    release();
+    await page.setInputFiles(inputSelector, src.file);
+    await page.waitForSelector(`#done li:text-is("${app}-app/${app}-lazy.bin")`, { timeout: 60_000 });
+    assert.equal((await storedObject(server.api, `${app}-app/${app}-lazy.bin`)).sha256, src.sha256);
+  } finally {
+    release();
+    src.cleanup();
+    await page.close();
+  }
+}
+
+async function appUploads(app, inputSelector, widgetPage) {
   const dir = mkdtempSync(path.join(tmpdir(), `s3mp-${app}-`));
   temps.push(dir);
   cpSync(path.join(root, 'tests/apps', app), dir, { recursive: true });
@@ -105,6 +139,7 @@ async function appUploads(app, inputSelector) {
       `${app}: errors are instances of the exported UploadError class`);
     assert.deepEqual(errors, []);
     await page.close();
+    await widgetRendersFirst(server, app, widgetPage, inputSelector);
   } finally {
     src.cleanup();
     await server.stop();
@@ -112,10 +147,10 @@ async function appUploads(app, inputSelector) {
 }
 
 test('the tarball installs into a fresh webpack 5 app, which builds and uploads', { timeout: 300_000 }, () =>
-  appUploads('webpack', '#files'));
+  appUploads('webpack', '#files', '/widget.html'));
 
 test('the tarball installs into a fresh Vite app, which builds and uploads', { timeout: 300_000 }, () =>
-  appUploads('vite', 's3-upload input[type=file]'));
+  appUploads('vite', 's3-upload input[type=file]', '/'));
 
 test('the tarball installs into a fresh React app (Vite): useUpload and UploadInput upload intact; unmount mid-upload leaves no PUT running and nothing open', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 's3mp-react-'));
