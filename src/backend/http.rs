@@ -1,13 +1,15 @@
 //! The backend over HTTP, in the REST form (the seed's paths) or the Lambda
 //! envelope. Bodies and replies are built and checked by [`crate::protocol`];
-//! this module only moves them (gloo-net).
+//! this module only moves them (the global `fetch`).
 
-use gloo_net::http::{Request, RequestBuilder};
-use web_sys::{AbortSignal, RequestCredentials};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response};
 
-use crate::backend::{CallError, Calls, HeaderSource, Pending, backend_failure, retry_after_ms};
-use crate::json::Json;
+use crate::backend::{CallError, Calls, HeaderSource, Pending, backend_failure, js_message, retry_after_ms};
 use crate::engine::Failure;
+use crate::json::{Json, quoted};
 use crate::protocol::{self, Checksum, ListedPart, Op, Signed};
 
 /// Which form of the protocol the backend speaks.
@@ -34,9 +36,10 @@ impl HttpBackend {
         Self { endpoint: endpoint.trim_end_matches('/').to_owned(), protocol, with_credentials, headers }
     }
 
-    async fn request(&self, op: Op, body: &Json) -> Result<RequestBuilder, CallError> {
-        let builder = match self.protocol {
-            Protocol::Lambda => Request::post(&self.endpoint),
+    /// The method and URL of a call.
+    fn target(&self, op: Op, body: &Json) -> (&'static str, String) {
+        match self.protocol {
+            Protocol::Lambda => ("POST", self.endpoint.clone()),
             Protocol::Rest => {
                 let (method, path) = op.rest();
                 let mut url = format!("{}{path}", self.endpoint);
@@ -52,56 +55,61 @@ impl HttpBackend {
                     }
                     _ => {}
                 }
-                match method {
-                    "GET" => Request::get(&url),
-                    "DELETE" => Request::delete(&url),
-                    _ => Request::post(&url),
-                }
+                (method, url)
             }
-        };
-        let mut builder = builder.credentials(if self.with_credentials {
-            RequestCredentials::Include
-        } else {
-            RequestCredentials::SameOrigin
-        });
-        for (k, v) in self.headers.resolve().await? {
-            builder = builder.header(&k, &v);
         }
-        Ok(builder)
     }
 
     /// Sends one call; returns the body of a 2xx reply. `signal` cancels it
     /// (the [`Backend`](crate::backend::Backend) bounds it in time).
     async fn call(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<String, CallError> {
-        let builder = self.request(op, &body).await?;
-        let builder = builder.abort_signal(Some(signal));
+        let unbuildable = |what: String| CallError::Rejected(protocol::backend_error(op, 0, &what));
+        let (method, url) = self.target(op, &body);
+        let init = RequestInit::new();
+        init.set_method(method);
+        init.set_credentials(if self.with_credentials { RequestCredentials::Include } else { RequestCredentials::SameOrigin });
+        init.set_signal(Some(signal));
+        let headers = Headers::new().map_err(|e| unbuildable(format!("cannot make headers: {}", js_message(&e))))?;
+        for (k, v) in self.headers.resolve().await? {
+            headers
+                .set(&k, &v)
+                .map_err(|e| unbuildable(format!("cannot send the header {}: {}", quoted(&k), js_message(&e))))?;
+        }
         let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
-        let req = if has_body {
+        if has_body {
             let payload = match self.protocol {
                 Protocol::Lambda => protocol::lambda_envelope(op, body),
                 Protocol::Rest => body,
             };
-            builder.header("Content-Type", "application/json").body(payload.text())
-        } else {
-            builder.build()
-        };
-        let req = req.map_err(|e| {
-            CallError::Rejected(protocol::backend_error(op, 0, &format!("cannot build the request: {e}")))
+            let _ = headers.set("Content-Type", "application/json");
+            init.set_body(&JsValue::from_str(&payload.text()));
+        }
+        init.set_headers(&headers);
+        let req = Request::new_with_str_and_init(&url, &init)
+            .map_err(|e| unbuildable(format!("cannot build the request: {}", js_message(&e))))?;
+        let resp = JsFuture::from(global_fetch(&req)).await.map_err(|e| {
+            CallError::Transient(Failure::Network(format!("{} request got no response: {}", op.name(), js_message(&e))))
         })?;
-        let resp = req.send().await;
-        let resp = resp.map_err(|e| {
-            CallError::Transient(Failure::Network(format!("{} {}: {e}", op.name(), "request got no response")))
-        })?;
+        let resp: Response = resp.unchecked_into();
         let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
+        let text = match resp.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
         if (200..300).contains(&status) {
             return Ok(text);
         }
-        let retry_after_ms =
-            resp.headers().get("retry-after").and_then(|v| retry_after_ms(&v));
+        let retry_after_ms = resp.headers().get("retry-after").ok().flatten().and_then(|v| retry_after_ms(&v));
         let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
         Err(backend_failure(failure, || protocol::backend_error(op, status, &text)))
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`: the window's, or the worker's.
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(request: &Request) -> js_sys::Promise;
 }
 
 fn encode(s: &str) -> String {

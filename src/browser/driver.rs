@@ -3,7 +3,6 @@
 //! journal, timers) and feeds the results back as inputs. No decision is
 //! made here.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
@@ -14,6 +13,7 @@ use web_sys::{AbortController, AbortSignal, Blob};
 use crate::backend::{Backend, CallError, fresh_signal};
 use crate::browser::budget::Budget;
 use crate::browser::hashing;
+use crate::browser::small_map::SmallMap;
 use crate::browser::journal;
 use crate::browser::xhr::{self, XhrPut};
 use crate::engine::checksum::Algorithm;
@@ -50,7 +50,7 @@ pub struct Job {
 }
 
 /// The headers each part's PUT must send, from its signing reply.
-type SignedHeaders = Rc<std::cell::RefCell<HashMap<(Gen, u16), Vec<(String, String)>>>>;
+type SignedHeaders = Rc<std::cell::RefCell<SmallMap<(Gen, u16), Vec<(String, String)>>>>;
 
 /// Milliseconds on the browser's clock.
 pub fn now_ms() -> u64 {
@@ -59,7 +59,7 @@ pub fn now_ms() -> u64 {
 
 /// The running PUTs of one upload; each holds a slot of the shared budget.
 struct Puts {
-    running: HashMap<(Gen, u16), (u32, XhrPut)>,
+    running: SmallMap<(Gen, u16), (u32, XhrPut)>,
     budget: Rc<Budget>,
 }
 
@@ -146,7 +146,7 @@ struct Executor {
     slot_freed: UnboundedReceiver<()>,
     puts: Puts,
     /// Cancels an engine's backend calls in flight (hooks get its signal) when it stops.
-    calls: HashMap<Gen, AbortController>,
+    calls: SmallMap<Gen, AbortController>,
     headers: SignedHeaders,
     single_url: Option<String>,
     job: Rc<Job>,
@@ -162,7 +162,11 @@ impl Executor {
             return c.signal();
         }
         match AbortController::new() {
-            Ok(c) => self.calls.entry(g).or_insert(c).signal(),
+            Ok(c) => {
+                let signal = c.signal();
+                self.calls.insert(g, c);
+                signal
+            }
             // Never seen: every browser has AbortController. The call then
             // cannot be cancelled, only timed out.
             Err(_) => web_sys::AbortSignal::abort(),
@@ -391,8 +395,8 @@ pub async fn run(
         rx,
         _connectivity: ConnectivityListener::new(tx),
         slot_freed: budget.subscribe(),
-        puts: Puts { running: HashMap::new(), budget: budget.clone() },
-        calls: HashMap::new(),
+        puts: Puts { running: SmallMap::default(), budget: budget.clone() },
+        calls: SmallMap::default(),
         headers: SignedHeaders::default(),
         single_url: None,
         job: Rc::new(job),

@@ -6,4 +6,5 @@ pub mod budget;
 pub mod driver;
 pub mod hashing;
 pub mod journal;
+pub mod small_map;
 pub mod xhr;

@@ -7,7 +7,6 @@
 //! moves backwards, and no byte is counted twice. Speed is an exponentially
 //! weighted moving average of the true count over time; the ETA follows from it.
 
-use std::collections::BTreeMap;
 
 /// Weight of the newest speed sample.
 const SPEED_ALPHA: f64 = 0.3;
@@ -49,7 +48,9 @@ pub struct ProgressTracker {
     parts_total: u16,
     done_bytes: u64,
     parts_done: u16,
-    in_flight: BTreeMap<u16, u64>,
+    /// (part, bytes sent) of the running attempts: a few (one per stream),
+    /// so a `Vec` (a `BTreeMap` was 3 KB of the WASM module).
+    in_flight: Vec<(u16, u64)>,
     reported: u64,
     speed: f64,
     last_sample: Option<(u64, u64)>,
@@ -63,7 +64,7 @@ impl ProgressTracker {
             parts_total,
             done_bytes: 0,
             parts_done: 0,
-            in_flight: BTreeMap::new(),
+            in_flight: Vec::new(),
             reported: 0,
             speed: 0.0,
             last_sample: None,
@@ -72,18 +73,21 @@ impl ProgressTracker {
 
     /// The true count: bytes that have reached S3 or are on their way in a running attempt.
     pub fn actual(&self) -> u64 {
-        (self.done_bytes + self.in_flight.values().sum::<u64>()).min(self.total)
+        (self.done_bytes + self.in_flight.iter().map(|&(_, n)| n).sum::<u64>()).min(self.total)
     }
 
     /// A running attempt of `part` has sent `loaded` bytes.
     pub fn on_loaded(&mut self, part: u16, loaded: u64, now_ms: u64) {
-        self.in_flight.insert(part, loaded);
+        match self.in_flight.iter_mut().find(|(p, _)| *p == part) {
+            Some((_, n)) => *n = loaded,
+            None => self.in_flight.push((part, loaded)),
+        }
         self.sample(now_ms);
     }
 
     /// `part` is finished with `len` bytes (counted once, whatever its attempts sent).
     pub fn on_done(&mut self, part: u16, len: u64, now_ms: u64) {
-        self.in_flight.remove(&part);
+        self.in_flight.retain(|&(p, _)| p != part);
         self.done_bytes += len;
         self.parts_done += 1;
         self.sample(now_ms);
@@ -91,7 +95,7 @@ impl ProgressTracker {
 
     /// The running attempt of `part` failed or was cancelled: its bytes come back out.
     pub fn on_attempt_lost(&mut self, part: u16) {
-        self.in_flight.remove(&part);
+        self.in_flight.retain(|&(p, _)| p != part);
         // The speed sample base must not count the lost bytes as negative speed.
         if let Some((t, _)) = self.last_sample {
             self.last_sample = Some((t, self.actual()));
