@@ -5,6 +5,7 @@
 //
 //   node bench/run.mjs [--runs 3] [--small-runs 7] [--sizes 64,1024] [--big] [--scenarios loopback,wan] [--contenders ours,raw,...] [--gc] [--out file.json]
 //   node bench/run.mjs --scenarios home,far --sizes 64 (emulated paths: LINKS below)
+//   node bench/run.mjs --sizes '' --workloads small500,medium50,big4 --contenders ours,raw,raw-ahead,uppy5 --out w.json
 //   node bench/run.mjs --scenarios cold [--cold-runs 9] [--contenders ours,ours-worker,uppy5] --out bench/results-cold.json
 //
 // The cold scenario: a fresh browser (empty cache) with its CPU throttled 4x
@@ -35,8 +36,11 @@ const RUNS = Number(arg('runs', '3'));
 // fixed costs and the machine's noise weigh most: more runs, as they are cheap.
 const SMALL_RUNS = Number(arg('small-runs', String(Math.max(RUNS, 7))));
 const runsFor = (size) => (size <= 256 ? SMALL_RUNS : RUNS);
-const SIZES = arg('sizes', '64,1024').split(',').map(Number).concat(argv.includes('--big') ? [4096] : []);
+const SIZES = arg('sizes', '64,1024').split(',').filter(Boolean).map(Number).concat(argv.includes('--big') ? [4096] : []);
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
+const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
+// The contenders whose pages upload many files (window.benchUploadMany).
+const MANY = ['ours', 'raw', 'raw-ahead', 'uppy5'];
 const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 // With --out, results go to that file only (BENCHMARKS.md is left alone).
 const OUT = arg('out', null);
@@ -53,6 +57,7 @@ const NAMES = {
   'ours-nochecksum': "s3-multipart-wasm, checksum: 'none'",
   'ours-worker': 's3-multipart-wasm, web build (hashing in a Worker)',
   raw: 'raw ceiling (fetch PUT loop)',
+  'raw-ahead': 'raw loop signing ahead (the stronger ceiling)',
   'raw-xhr': 'raw loop on XHR, with upload progress',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
   uppy5: '@uppy/aws-s3 5.1.0 (hooks to the backend)',
@@ -239,7 +244,50 @@ function browserPid(marker) {
   throw new Error('browser process not found');
 }
 
-async function measure(stack, contender, file, size, run) {
+/**
+ * Workloads of many files (`--workloads small500,medium50,big4`): each file
+ * is its own object; the contenders that upload many files
+ * (`window.benchUploadMany`) take them all at once.
+ */
+export const WORKLOADS = {
+  small500: { count: 500, bytes: 100 * 1024 },
+  medium50: { count: 50, bytes: 6 * MIB },
+  big4: { count: 4, bytes: 256 * MIB },
+};
+
+/**
+ * A 95 % bootstrap interval of median(a) / median(b): both resampled with
+ * replacement, 4,000 times; null with fewer than 3 runs on either side.
+ */
+export function bootstrapRatio(a, b, iterations = 4000, rng = Math.random) {
+  if (a.length < 3 || b.length < 3) return null;
+  const resample = (xs) => median(Array.from(xs, () => xs[Math.floor(rng() * xs.length)]));
+  const ratios = Array.from({ length: iterations }, () => resample(a) / resample(b)).sort((x, y) => x - y);
+  return [ratios[Math.floor(iterations * 0.025)], ratios[Math.ceil(iterations * 0.975) - 1]];
+}
+
+/** `count` files of `bytes` random bytes, made once and kept. */
+function benchFiles(name, { count, bytes }) {
+  const dir = path.join(tmpdir(), 's3mp-bench', name);
+  mkdirSync(dir, { recursive: true });
+  const buf = Buffer.alloc(Math.min(bytes, 16 * MIB));
+  const files = [];
+  for (let i = 0; i < count; i++) {
+    const file = path.join(dir, `${i}.bin`);
+    if (!(existsSync(file) && statSync(file).size === bytes)) {
+      const fd = openSync(file, 'w');
+      for (let left = bytes; left > 0; left -= buf.length) {
+        randomFillSync(buf);
+        writeSync(fd, buf, 0, Math.min(buf.length, left));
+      }
+      closeSync(fd);
+    }
+    files.push(file);
+  }
+  return files;
+}
+
+async function measure(stack, contender, file, size, run, many = null) {
   const marker = `--s3mp-bench=${process.pid}-${Date.now()}`;
   const browser = await launchBrowser([marker, ...(FORCE_GC ? ['--js-flags=--expose-gc'] : [])]);
   const pid = browserPid(marker);
@@ -265,7 +313,7 @@ async function measure(stack, contender, file, size, run) {
     const idle = { rss: idleOf('rss'), anon: idleOf('anon'), shmem: idleOf('shmem'), heap: await jsHeap() };
     let backendCalls = 0;
     page.on('request', (r) => { if (r.url().startsWith(stack.page) && r.url().includes('/uploads/')) backendCalls += 1; });
-    await page.setInputFiles('#file', file);
+    await page.setInputFiles('#file', many ? many.files : file);
     await page.evaluate(() => {
       window.longTasks = [];
       // Main-thread lag: how late a 16 ms timer fires while the upload runs.
@@ -286,7 +334,7 @@ async function measure(stack, contender, file, size, run) {
         jsHeap().then((h) => { peak.heap = Math.max(peak.heap, h); }, () => {}).finally(() => { heapBusy = false; });
       }
     }, 100);
-    const key = `bench/${contender}-${size}-${run}.bin`;
+    const key = many ? `bench/${contender}-${many.name}-${run}` : `bench/${contender}-${size}-${run}.bin`;
     const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: PART_SIZE, concurrency: CONCURRENCY };
     const cpu0 = browserStats(pid);
     const t0 = performance.now();
@@ -294,7 +342,9 @@ async function measure(stack, contender, file, size, run) {
     // whole benchmark), instead of waiting for ever.
     let stalled;
     await Promise.race([
-      page.evaluate((o) => window.benchUpload(document.getElementById('file').files[0], o), opts),
+      many
+        ? page.evaluate((o) => window.benchUploadMany(Array.from(document.getElementById('file').files), o), opts)
+        : page.evaluate((o) => window.benchUpload(document.getElementById('file').files[0], o), opts),
       new Promise((_, reject) => { stalled = setTimeout(() => reject(new Error(`${contender}: no end after 15 minutes`)), 15 * 60_000); }),
     ]).finally(() => clearTimeout(stalled));
     const secs = (performance.now() - t0) / 1000;
@@ -305,9 +355,17 @@ async function measure(stack, contender, file, size, run) {
     const lags = await page.evaluate(() => { clearInterval(window.lagTimer); return window.lags; });
     const sortedLags = [...lags].sort((a, b) => a - b);
     const lagP99Ms = sortedLags.length ? sortedLags[Math.min(sortedLags.length - 1, Math.floor(sortedLags.length * 0.99))] : 0;
-    const storedSize = await objectSize(stack.api, key);
-    if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);
-    rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { force: true });
+    if (many) {
+      for (let i = 0; i < many.files.length; i++) {
+        const stored = await objectSize(stack.api, `${key}/${i}`);
+        if (stored !== many.bytes) throw new Error(`${contender}: file ${i} stored ${stored} bytes of ${many.bytes}`);
+      }
+      rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { recursive: true, force: true });
+    } else {
+      const storedSize = await objectSize(stack.api, key);
+      if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);
+      rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { force: true });
+    }
     const parts = Math.ceil((size * MIB) / PART_SIZE);
     return {
       contender, size, run, secs,
@@ -405,6 +463,7 @@ async function main() {
     execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: path.join(root, 'bench/contenders', c), stdio: 'inherit' });
   }
   execFileSync('npx', ['webpack', '--config', 'bench/webpack.config.js'], { cwd: root, stdio: 'inherit' });
+  if (WORKLOAD_NAMES.length && !OUT) throw new Error('--workloads writes its results with --out file.json only (BENCHMARKS.md is rendered from single-file runs)');
   if (SCENARIOS.includes('cold')) {
     const results = await coldRuns(argv.includes('--contenders') ? CONTENDERS : ['ours', 'ours-worker', 'uppy5']);
     writeFileSync(OUT || path.join(root, 'bench/results-cold.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -434,22 +493,49 @@ async function main() {
           }
         }
       }
+      for (const name of WORKLOAD_NAMES) {
+        const w = WORKLOADS[name];
+        if (!w) throw new Error(`--workloads: no workload ${name}; there are ${Object.keys(WORKLOADS).join(', ')}`);
+        const files = benchFiles(name, w);
+        execFileSync('sh', ['-c', 'cat "$@" > /dev/null', 'sh', ...files]);
+        const contenders = CONTENDERS.filter((c) => MANY.includes(c));
+        for (let run = 0; run < RUNS; run++) {
+          for (const c of contenders.map((_, i) => contenders[(i + run) % contenders.length])) {
+            try {
+              const s = { scenario, workload: name, ...(await measure(stack, c, null, (w.count * w.bytes) / MIB, run, { name, files, bytes: w.bytes })) };
+              s.size = name;
+              console.log(`${scenario} ${name} run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s (${s.secs.toFixed(2)} s), +${s.memAboveIdleMiB.toFixed(1)} MiB, CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms`);
+              samples.push(s);
+            } catch (e) {
+              console.log(`${scenario} ${name} run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);
+              samples.push({ scenario, contender: c, size: name, run, failed: e.message.split('\n')[0] });
+            }
+          }
+        }
+      }
     } finally {
       await stack.stopAll();
     }
   }
   const rows = [];
   for (const scenario of SCENARIOS) {
-    for (const size of SIZES) {
+    for (const size of [...SIZES, ...WORKLOAD_NAMES]) {
       const ok = (c) => samples.filter((s) => s.scenario === scenario && s.size === size && s.contender === c && !s.failed);
       const pick = (c, k) => (ok(c).length ? median(ok(c).map((s) => s[k])) : NaN);
       const failures = (c) => samples.filter((s) => s.scenario === scenario && s.size === size && s.contender === c && s.failed).length;
       const rawMbps = CONTENDERS.includes('raw') ? pick('raw', 'mbps') : NaN;
-      for (const c of CONTENDERS) {
+      // The ceiling: the loop that signs ahead when it ran, else the naive one.
+      const ceiling = CONTENDERS.includes('raw-ahead') ? 'raw-ahead' : 'raw';
+      const mbpsOf = (c) => ok(c).map((s) => s.mbps);
+      for (const c of CONTENDERS.filter((c) => SIZES.includes(size) || MANY.includes(c))) {
         rows.push({
           scenario, size, contender: c, name: NAMES[c],
           mbps: pick(c, 'mbps'),
+          mbpsRange: ok(c).length ? [Math.min(...mbpsOf(c)), Math.max(...mbpsOf(c))] : null,
           ratioToRaw: pick(c, 'mbps') / rawMbps,
+          ceiling,
+          ratioToCeiling: pick(c, 'mbps') / pick(ceiling, 'mbps'),
+          ratioToCeilingCI95: bootstrapRatio(mbpsOf(c), mbpsOf(ceiling)),
           memAboveIdleMiB: pick(c, 'memAboveIdleMiB'),
           anonAboveIdleMiB: pick(c, 'anonAboveIdleMiB'),
           shmemAboveIdleMiB: pick(c, 'shmemAboveIdleMiB'),

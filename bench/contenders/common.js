@@ -7,6 +7,8 @@ export function backend(api) {
   };
   return {
     init: (key) => call('POST', '/uploads/multipart/init', { key, content_type: 'application/octet-stream' }),
+    // One presigned PUT (the content type is signed into it).
+    url: (key) => call('POST', '/uploads/url', { key, content_type: 'application/octet-stream' }),
     partUrl: (key, uploadId, partNumber, signal) =>
       call('POST', '/uploads/multipart/part-url', { key, upload_id: uploadId, part_number: partNumber }, signal),
     complete: (key, uploadId, parts) => call('POST', '/uploads/multipart/complete', { key, upload_id: uploadId, parts }),
@@ -36,4 +38,53 @@ export async function rawUpload(file, { api, key, partSize, concurrency }, put) 
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   await b.complete(key, uploadId, parts);
+}
+
+/**
+ * The stronger raw loop: like rawUpload, but the part URLs are signed ahead
+ * (2 × `concurrency` at the start, then one `concurrency` parts ahead of each
+ * PUT), so no PUT waits on a signing round trip.
+ */
+export async function rawAheadUpload(file, { api, key, partSize, concurrency }, put) {
+  const b = backend(api);
+  const { upload_id: uploadId } = await b.init(key);
+  const count = Math.ceil(file.size / partSize);
+  const signed = new Array(count);
+  const sign = (i) => (signed[i] ||= b.partUrl(key, uploadId, i + 1));
+  for (let i = 0; i < Math.min(count, 2 * concurrency); i++) sign(i);
+  const parts = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const { url } = await sign(i);
+      if (i + concurrency < count) sign(i + concurrency);
+      parts[i] = { PartNumber: i + 1, ETag: await put(url, file.slice(i * partSize, Math.min(file.size, (i + 1) * partSize)), i + 1) };
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  await b.complete(key, uploadId, parts);
+}
+
+/**
+ * Many files with a raw loop: `concurrency` files at a time; a file up to
+ * one part goes as one presigned PUT, a larger one through `upload` (one of
+ * the loops above) with its own `concurrency` streams.
+ */
+export async function rawMany(files, opts, upload, put) {
+  const b = backend(opts.api);
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      const key = `${opts.key}/${i}`;
+      if (files[i].size <= opts.partSize) {
+        const { url } = await b.url(key);
+        await put(url, files[i], 1, { 'Content-Type': 'application/octet-stream' });
+      } else {
+        await upload(files[i], { ...opts, key }, put);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency, files.length) }, worker));
 }

@@ -1,8 +1,6 @@
-//! Hashing a part of the file: its bytes streamed from the `Blob` (a byte
-//! stream read into one reused buffer, where the browser offers that), each
-//! chunk copied into WASM memory and added to the CRC. At most one chunk of a
-//! part is in memory at a time, in JS and in WASM; nothing is allocated per
-//! chunk, so hashing a large file makes no garbage for the page to collect.
+//! Hashing a part of the file: its bytes streamed from the `Blob`, each chunk
+//! of the stream copied into WASM memory (one reused buffer) and added to
+//! the CRC. A part is never whole in memory: a chunk at a time.
 //!
 //! The hashing runs in a dedicated Worker, off the page's thread, when the
 //! package's entry point has handed over the Worker's module ([`setHashModule`]
@@ -24,26 +22,17 @@ use crate::engine::checksum::Crc32;
 
 #[wasm_bindgen(inline_js = r#"
 // Reads bytes [start, end) of `blob`, calling `each(view)` for each chunk (a
-// Uint8Array valid until `each` returns). With a BYOB reader the chunks are
-// read into one buffer of `chunk` bytes, reused; without, the stream's own.
+// Uint8Array valid until `each` returns), as the stream gives them. (Not a
+// BYOB reader into one reused buffer: Chromium's BYOB reads of file streams
+// stop answering after some 60 to 125 files in a page's life, measured; the
+// stream's own chunks are 64 KiB or so, collected as they go.)
 export async function readChunks(blob, start, end, chunk, each) {
-  const stream = blob.slice(start, end).stream();
-  let byob = null;
-  try { byob = stream.getReader({ mode: 'byob' }); } catch (e) { /* not a byte stream */ }
-  if (byob) {
-    let buf = new ArrayBuffer(chunk);
-    for (;;) {
-      const { value, done } = await byob.read(new Uint8Array(buf, 0, chunk));
-      if (done) return;
-      each(value);
-      buf = value.buffer;
-    }
-  }
-  const reader = stream.getReader();
+  const reader = blob.slice(start, end).stream().getReader();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return;
-    each(value);
+    // A chunk larger than the buffer goes in pieces.
+    for (let at = 0; at < value.length; at += chunk) each(value.subarray(at, Math.min(value.length, at + chunk)));
   }
 }
 // The Worker's code (readChunks, above, goes into it as its source): the
