@@ -18,7 +18,7 @@
 // of them, in an order that rotates from run to run).
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -224,6 +224,23 @@ async function startStack(scenario) {
   };
 }
 
+/**
+ * Deletes stored objects through the store's S3 API (DeleteObject, signed by
+ * the AWS SDK that lib-storage brings), so that a long run does not fill the
+ * disk: the store's files are its own business.
+ */
+async function deleteObjects(stack, keys) {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(path.join(root, 'bench/contenders/libstorage/package.json'));
+  const { S3Client, DeleteObjectCommand } = require('@aws-sdk/client-s3');
+  const s3 = new S3Client({
+    endpoint: stack.s3, region: 'us-east-1', forcePathStyle: true,
+    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+  });
+  for (const Key of keys) await s3.send(new DeleteObjectCommand({ Bucket: 'uploads', Key }));
+  s3.destroy();
+}
+
 /** Size of a stored object, from a one-byte ranged GET (objects may be larger than a Buffer). */
 async function objectSize(api, key) {
   const { url } = await (await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`)).json();
@@ -360,11 +377,11 @@ async function measure(stack, contender, file, size, run, many = null) {
         const stored = await objectSize(stack.api, `${key}/${i}`);
         if (stored !== many.bytes) throw new Error(`${contender}: file ${i} stored ${stored} bytes of ${many.bytes}`);
       }
-      rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { recursive: true, force: true });
+      await deleteObjects(stack, many.files.map((_, i) => `${key}/${i}`));
     } else {
       const storedSize = await objectSize(stack.api, key);
       if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);
-      rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { force: true });
+      await deleteObjects(stack, [key]);
     }
     const parts = Math.ceil((size * MIB) / PART_SIZE);
     return {
@@ -410,7 +427,7 @@ async function measureCold(stack, contender, run) {
     if (firstPut === null) throw new Error(`${contender}: no PUT seen`);
     const storedSize = await objectSize(stack.api, key);
     if (storedSize !== COLD_BYTES) throw new Error(`${contender}: stored ${storedSize} bytes of ${COLD_BYTES}`);
-    rmSync(path.join(stack.dataDir, 'data', 'uploads', key), { force: true });
+    await deleteObjects(stack, [key]);
     return { contender, run, readyMs, firstPutMs: firstPut - t0, doneMs: end - t0 };
   } finally {
     await browser.close();
