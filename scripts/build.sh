@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"   # binaryen's wasm-opt, webpack
-wasm-pack build --release --target bundler --out-dir pkg
+wasm-pack build --release --target bundler --out-dir pkg -- --no-default-features
 bash scripts/entry.sh pkg bundler
 webpack --mode production

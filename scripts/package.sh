@@ -10,8 +10,8 @@ export PATH="$PWD/node_modules/.bin:$PATH"   # binaryen's wasm-opt
 out=target/npm-package
 rm -rf "$out"
 mkdir -p "$out"
-wasm-pack build --release --target bundler --out-dir "$out/bundler" --out-name s3_multipart_wasm >&2
-wasm-pack build --release --target web --out-dir "$out/web" --out-name s3_multipart_wasm >&2
+wasm-pack build --release --target bundler --out-dir "$out/bundler" --out-name s3_multipart_wasm -- --no-default-features >&2
+wasm-pack build --release --target web --out-dir "$out/web" --out-name s3_multipart_wasm -- --no-default-features >&2
 # wasm-pack's own package.json / README / .gitignore in each target are replaced by the package's.
 rm -f "$out"/{bundler,web}/{package.json,README.md,.gitignore,LICENSE*}
 cp npm/widget-core.js npm/widget.d.ts npm/react-core.js npm/react.d.ts npm/README.md "$out/"

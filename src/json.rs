@@ -5,6 +5,9 @@
 //! (the engine's tests) serde_json. The code that reads a reply's fields
 //! ([`crate::protocol`]) is the same on both.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// A JSON value. Numbers are JavaScript's: `f64`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
@@ -60,7 +63,7 @@ impl Json {
     /// The number, if this is a whole number from 0 to 2^53 - 1.
     pub fn as_u64(&self) -> Option<u64> {
         match *self {
-            Self::Number(n) if (0.0..=MAX_SAFE_INTEGER).contains(&n) && n.fract() == 0.0 => Some(n as u64),
+            Self::Number(n) if (0.0..=MAX_SAFE_INTEGER).contains(&n) && n == (n as u64) as f64 => Some(n as u64),
             _ => None,
         }
     }
@@ -121,6 +124,9 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
 mod platform {
     use js_sys::{Array, JSON, Object, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
+
+    #[allow(unused_imports)]
+    use crate::prelude::*;
 
     use super::Json;
 
@@ -221,8 +227,10 @@ mod tests {
 
     #[test]
     fn parses_reads_and_writes() {
-        let v = Json::parse(r#"{"a": "x", "n": 3, "f": 1.5, "big": 9007199254740993, "neg": -1, "l": [true, null], "o": {}}"#)
-            .expect("json");
+        let v = Json::parse(
+            r#"{"a": "x", "n": 3, "f": 1.5, "big": 9007199254740993, "neg": -1, "l": [true, null], "o": {}}"#,
+        )
+        .expect("json");
         assert_eq!(v.get("a").and_then(Json::as_str), Some("x"));
         assert_eq!(v.get("n").and_then(Json::as_u64), Some(3));
         assert_eq!(v.get("f").and_then(Json::as_u64), None, "not whole");

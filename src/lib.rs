@@ -5,7 +5,26 @@
 //! send, when to retry and how far along an upload is; the browser glue
 //! (`browser`, `backend`, `api`, only on `wasm32`) PUTs `File` slices with
 //! `XMLHttpRequest` and talks to the application's backend.
+//!
+//! The crate is `no_std` + `alloc`: in the shipped WASM module (built without
+//! the default `std` feature) nothing of `std` is linked, so neither is its
+//! panic machinery and the formatting it drags in (docs/SIZE.md). A panic
+//! there traps (`RuntimeError: unreachable`).
 
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+/// What `std`'s prelude would bring, from `alloc`.
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::boxed::Box;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec::Vec;
+    pub use alloc::{format, vec};
+}
+
+pub mod chan;
 pub mod engine;
 pub mod json;
 pub mod protocol;
@@ -24,3 +43,10 @@ mod browser;
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+/// Without `std` a panic traps: no message, no formatting code in the module.
+#[cfg(all(target_arch = "wasm32", not(feature = "std")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}

@@ -3,6 +3,9 @@
 //! A malformed reply gets a `BackendError` that names the call, the field and
 //! what the backend must send instead.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::json::Json;
 
 use crate::engine::{ErrorCode, UploadError};
@@ -115,14 +118,16 @@ pub fn init_body(key: &str, content_type: &str, checksum_algorithm: Option<&str>
 
 /// Body of part-url (with the part's checksum, if any).
 pub fn part_url_body(key: &str, upload_id: &str, part_number: u16, checksum: Option<&Checksum>) -> Json {
-    let body = Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("part_number", part_number.into())]);
+    let body =
+        Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("part_number", part_number.into())]);
     with_checksum(body, checksum)
 }
 
 /// Body of complete (with the whole object's checksum, if any).
 pub fn complete_body(key: &str, upload_id: &str, parts: &[(u16, String)], checksum: Option<&Checksum>) -> Json {
     let parts = parts.iter().map(|(n, e)| Json::object([("PartNumber", (*n).into()), ("ETag", e.as_str().into())]));
-    let body = Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("parts", Json::Array(parts.collect()))]);
+    let body =
+        Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("parts", Json::Array(parts.collect()))]);
     with_checksum(body, checksum)
 }
 
@@ -158,17 +163,18 @@ pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<Json, UploadEr
     match Json::parse(text) {
         Ok(map @ Json::Object(_)) => Ok(map),
         Ok(other) => Err(malformed(op, format!("is not a JSON object ({})", excerpt(&other.text())), expected)),
-        Err(e) => {
-            Err(malformed(op, format!("is not JSON ({e}): {}", Json::from(excerpt(text)).text()), expected).with_cause(excerpt(text)))
-        }
+        Err(e) => Err(malformed(op, format!("is not JSON ({e}): {}", Json::from(excerpt(text)).text()), expected)
+            .with_cause(excerpt(text))),
     }
 }
 
 fn string_field(op: Op, map: &Json, field: &str, expected: &str) -> Result<String, UploadError> {
     match map.get(field) {
         Some(Json::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(other) => Err(malformed(op, format!("has `{field}` = {}, not a non-empty string", excerpt(&other.text())), expected)
-            .with_field(field)),
+        Some(other) => {
+            Err(malformed(op, format!("has `{field}` = {}, not a non-empty string", excerpt(&other.text())), expected)
+                .with_field(field))
+        }
         None => Err(malformed(op, format!("has no `{field}` field"), expected).with_field(field)),
     }
 }
@@ -184,8 +190,12 @@ pub fn parse_url(op: Op, text: &str) -> Result<String, UploadError> {
     let expected = r#"{"url": "https://..."}"#;
     let url = string_field(op, &parse_object(op, text, expected)?, "url", expected)?;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(malformed(op, format!("has `url` = {}, which is not an http(s) URL", Json::from(excerpt(&url)).text()), expected)
-            .with_field("url"));
+        return Err(malformed(
+            op,
+            format!("has `url` = {}, which is not an http(s) URL", Json::from(excerpt(&url)).text()),
+            expected,
+        )
+        .with_field("url"));
     }
     Ok(url)
 }
@@ -218,12 +228,8 @@ pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String
         None | Some(Json::Null) => return Ok(Vec::new()),
         Some(Json::Object(map)) => map,
         Some(other) => {
-            return Err(malformed(
-                op,
-                format!("has `headers` = {}, not an object", excerpt(&other.text())),
-                expected,
-            )
-            .with_field("headers"));
+            return Err(malformed(op, format!("has `headers` = {}, not an object", excerpt(&other.text())), expected)
+                .with_field("headers"));
         }
     };
     map.iter()
@@ -256,8 +262,10 @@ pub fn parse_complete(text: &str) -> Result<(Option<String>, Option<String>), Up
     let opt = |field: &str| match map.get(field) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(malformed(Op::Complete, format!("has `{field}` = {}, not a string", excerpt(&other.text())), expected)
-            .with_field(field)),
+        Some(other) => {
+            Err(malformed(Op::Complete, format!("has `{field}` = {}, not a string", excerpt(&other.text())), expected)
+                .with_field(field))
+        }
     };
     Ok((opt("etag")?, opt("location")?))
 }

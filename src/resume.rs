@@ -9,6 +9,9 @@
 //! those match but the sample hash does not, the file changed under the same
 //! name and date: the old upload is refused (aborted), not resumed.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::json::Json;
 
 /// Version of the entry format.
@@ -280,7 +283,10 @@ mod tests {
             "sample":"s","upload_id":"u","part_size":8,"content_type":"t","created_ms":1,"updated_ms":2,
             "parts":[[1,"\"a\""],[2,"\"b\""]],"checksum":"CRC32"}"#;
         let read = Entry::from_json(earlier).expect("an earlier entry");
-        assert_eq!((read.size, read.parts.len(), read.parts[1].1.as_str(), read.checksum.as_str()), (10, 2, "\"b\"", "CRC32"));
+        assert_eq!(
+            (read.size, read.parts.len(), read.parts[1].1.as_str(), read.checksum.as_str()),
+            (10, 2, "\"b\"", "CRC32")
+        );
         assert_eq!(Entry::from_json(&read.to_json()), Some(read));
         for bad in [r#"{"v":1}"#, "[]", "x", r#"{"v":1,"parts":[[70000,"e"]]}"#] {
             assert_eq!(Entry::from_json(bad), None, "{bad}");

@@ -1,5 +1,8 @@
 //! Engine errors become the JS `UploadError` here, once.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 use crate::engine::UploadError;

@@ -3,13 +3,16 @@
 //! ([`options`]); engine errors are turned into a JS `UploadError` here, once
 //! ([`errors`]); the TypeScript declarations are in [`types`].
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 mod errors;
 mod options;
 mod types;
 
-use std::rc::Rc;
+use alloc::rc::Rc;
 
-use futures::channel::mpsc::unbounded;
+use crate::browser::chan::unbounded;
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -129,7 +132,11 @@ impl Uploader {
     pub fn download_url(&self, key: String) -> Promise {
         let backend = self.backend.clone();
         backend_promise("getting the download URL", async move {
-            backend.download_url(&key).await.map(|url| JsValue::from_str(&url))
+            let signal = fresh_signal()?;
+            match backend.call(crate::backend::Req::Download { key: &key }, &signal).await? {
+                crate::backend::Reply::Url(url) => Ok(JsValue::from_str(&url)),
+                _ => Ok(JsValue::NULL),
+            }
         })
     }
 
@@ -204,15 +211,15 @@ impl Uploader {
 
 /// A promise of `f`'s result. The future is boxed first, so that the
 /// promise glue is compiled once for every method, not once per future type.
-fn promise(f: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
-    let f: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
+fn promise(f: impl core::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let f: core::pin::Pin<Box<dyn core::future::Future<Output = Result<JsValue, JsValue>>>> = Box::pin(f);
     wasm_bindgen_futures::future_to_promise(f)
 }
 
 /// A promise of a backend call's result; errors become `UploadError`s (code `BackendError`).
 fn backend_promise(
     what: &'static str,
-    f: impl std::future::Future<Output = Result<JsValue, CallError>> + 'static,
+    f: impl core::future::Future<Output = Result<JsValue, CallError>> + 'static,
 ) -> Promise {
     promise(async move {
         f.await.map_err(|e| match e {

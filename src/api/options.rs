@@ -1,6 +1,9 @@
 //! Options from JS, checked once: every bad value gets an `InvalidOptions`
 //! error that names the option and what it should be.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -33,7 +36,11 @@ impl<'a> Opts<'a> {
                     .unwrap_or_default();
                 return Err(UploadError::invalid_option(
                     &name,
-                    format!("{what} has an unknown option {}: {hint}known options are {}", quoted(&name), known.join(", ")),
+                    format!(
+                        "{what} has an unknown option {}: {hint}known options are {}",
+                        quoted(&name),
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -71,7 +78,7 @@ impl<'a> Opts<'a> {
             return Ok(None);
         };
         match v.as_f64() {
-            Some(n) if n.is_finite() && n.fract() == 0.0 && n >= min as f64 && n <= max as f64 => Ok(Some(n as u64)),
+            Some(n) if n >= min as f64 && n <= max as f64 && n == (n as u64) as f64 => Ok(Some(n as u64)),
             _ => Err(UploadError::invalid_option(
                 name,
                 format!(

@@ -1,5 +1,8 @@
 //! The TypeScript declarations of the JS API (emitted into the `.d.ts`).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -27,15 +27,18 @@
 //! or a reply of the wrong shape, fails the upload with a `BackendError` that
 //! names the hook and what it must return.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::AbortSignal;
 
 use crate::json::quoted;
 
-use super::{CallError, Calls, Pending, backend_failure, call_js, js_message, js_object as args};
+use super::{CallError, Calls, Pending, Reply, Req, backend_failure, call_js, js_message, js_object as args};
 use crate::engine::{ErrorCode, Failure, UploadError};
-use crate::protocol::{self, Checksum, ListedPart, Signed};
+use crate::protocol::{self, Checksum, Signed};
 
 /// The hook names, as the options object spells them.
 pub const HOOK_NAMES: &[&str] =
@@ -84,7 +87,11 @@ impl Hooks {
             if !HOOK_NAMES.contains(&name.as_str()) {
                 return Err(UploadError::invalid_option(
                     "hooks",
-                    format!("options.hooks has an unknown hook {}; the hooks are {}", quoted(&name), HOOK_NAMES.join(", ")),
+                    format!(
+                        "options.hooks has an unknown hook {}; the hooks are {}",
+                        quoted(&name),
+                        HOOK_NAMES.join(", ")
+                    ),
                 ));
             }
         }
@@ -105,10 +112,6 @@ impl Hooks {
             list_parts: get("listParts")?,
             sign_put: get("signPut")?,
         })
-    }
-
-    async fn run(&self, hook: &str, f: &Function, arg: JsValue) -> Result<JsValue, CallError> {
-        call_js(f, &arg).await.map_err(|e| classify(hook, &e))
     }
 }
 
@@ -183,129 +186,111 @@ impl Calls for Hooks {
         self.sign_put.is_some()
     }
 
-    /// `createMultipartUpload` → upload id.
-    fn init<'a>(
-        &'a self,
-        key: &'a str,
-        content_type: &'a str,
-        checksum_algorithm: Option<&'a str>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, String> {
-        Box::pin(async move {
-            let arg = args(&[
-                ("key", key.into()),
-                ("contentType", content_type.into()),
-                ("checksumAlgorithm", checksum_algorithm.map_or(JsValue::UNDEFINED, JsValue::from_str)),
-                ("signal", signal.into()),
-            ]);
-            let v = self.run("createMultipartUpload", &self.create, arg).await?;
-            string_of(&v, "uploadId").ok_or_else(|| {
-                malformed("createMultipartUpload", "returned no uploadId string", "{ uploadId: \"...\" }")
-            })
-        })
-    }
-
-    /// `signPart` → URL and headers.
-    fn sign_part<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        part: u16,
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Signed> {
-        Box::pin(async move {
-            let arg = args(&[
-                ("key", key.into()),
-                ("uploadId", upload_id.into()),
-                ("partNumber", part.into()),
-                ("checksum", checksum_arg(checksum)),
-                ("signal", signal.into()),
-            ]);
-            let v = self.run("signPart", &self.sign_part, arg).await?;
-            signed_of("signPart", &v)
-        })
-    }
-
-    /// `signPut` → URL and headers.
-    fn presign_put<'a>(
-        &'a self,
-        key: &'a str,
-        content_type: &'a str,
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Signed> {
-        Box::pin(async move {
-            let Some(f) = &self.sign_put else {
-                return Err(malformed("signPut", "is missing", "{ url } to send small files as one PUT"));
-            };
-            let arg = args(&[
-                ("key", key.into()),
-                ("contentType", content_type.into()),
-                ("checksum", checksum_arg(checksum)),
-                ("signal", signal.into()),
-            ]);
-            let v = self.run("signPut", f, arg).await?;
-            signed_of("signPut", &v)
-        })
-    }
-
-    /// `completeMultipartUpload` → (etag, location).
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        parts: &'a [(u16, String)],
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, (Option<String>, Option<String>)> {
-        Box::pin(async move {
-            let list = Array::new();
-            for (n, etag) in parts {
-                list.push(&args(&[("PartNumber", (*n).into()), ("ETag", etag.as_str().into())]));
+    /// Calls the hook for `req` with its argument object, and checks what it returns.
+    fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply> {
+        let ready = |r: Result<Reply, CallError>| -> Pending<'a, Reply> { Box::pin(core::future::ready(r)) };
+        let s: JsValue = signal.into();
+        let (hook, f, arg): (&'static str, Option<&Function>, JsValue) = match req {
+            Req::Init { key, content_type, checksum_algorithm } => (
+                "createMultipartUpload",
+                Some(&self.create),
+                args(&[
+                    ("key", key.into()),
+                    ("contentType", content_type.into()),
+                    ("checksumAlgorithm", checksum_algorithm.map_or(JsValue::UNDEFINED, JsValue::from_str)),
+                    ("signal", s),
+                ]),
+            ),
+            Req::SignPart { key, upload_id, part, checksum } => (
+                "signPart",
+                Some(&self.sign_part),
+                args(&[
+                    ("key", key.into()),
+                    ("uploadId", upload_id.into()),
+                    ("partNumber", part.into()),
+                    ("checksum", checksum_arg(checksum)),
+                    ("signal", s),
+                ]),
+            ),
+            Req::PresignPut { key, content_type, checksum } => (
+                "signPut",
+                self.sign_put.as_ref(),
+                args(&[
+                    ("key", key.into()),
+                    ("contentType", content_type.into()),
+                    ("checksum", checksum_arg(checksum)),
+                    ("signal", s),
+                ]),
+            ),
+            Req::Complete { key, upload_id, parts, checksum } => {
+                let list = Array::new();
+                for (n, etag) in parts {
+                    list.push(&args(&[("PartNumber", (*n).into()), ("ETag", etag.as_str().into())]));
+                }
+                (
+                    "completeMultipartUpload",
+                    Some(&self.complete),
+                    args(&[
+                        ("key", key.into()),
+                        ("uploadId", upload_id.into()),
+                        ("parts", list.into()),
+                        ("checksum", checksum_arg(checksum)),
+                        ("signal", s),
+                    ]),
+                )
             }
-            let arg = args(&[
-                ("key", key.into()),
-                ("uploadId", upload_id.into()),
-                ("parts", list.into()),
-                ("checksum", checksum_arg(checksum)),
-                ("signal", signal.into()),
-            ]);
-            let v = self.run("completeMultipartUpload", &self.complete, arg).await?;
-            if v.is_object() { Ok((string_of(&v, "etag"), string_of(&v, "location"))) } else { Ok((None, None)) }
+            Req::Abort { key, upload_id } => (
+                "abortMultipartUpload",
+                Some(&self.abort),
+                args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", s)]),
+            ),
+            Req::ListParts { key, upload_id } => (
+                "listParts",
+                self.list_parts.as_ref(),
+                args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", s)]),
+            ),
+            Req::Download { .. } => {
+                return ready(Err(CallError::Rejected(UploadError::invalid_option(
+                    "protocol",
+                    "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
+                ))));
+            }
+        };
+        let Some(f) = f else {
+            let expected = if hook == "signPut" { "{ url } to send small files as one PUT" } else { LISTED };
+            return ready(Err(malformed(hook, "is missing", expected)));
+        };
+        let f = f.clone();
+        Box::pin(async move {
+            let v = call_js(&f, &arg).await.map_err(|e| classify(hook, &e))?;
+            reply_of(&req, hook, &v)
         })
     }
+}
 
-    /// `abortMultipartUpload`.
-    fn abort<'a>(&'a self, key: &'a str, upload_id: &'a str, signal: &'a AbortSignal) -> Pending<'a, ()> {
-        Box::pin(async move {
-            let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
-            self.run("abortMultipartUpload", &self.abort, arg).await.map(drop)
-        })
-    }
+/// What `listParts` must return.
+const LISTED: &str = "[{ PartNumber, ETag, Size }]";
 
-    /// `listParts` → the parts S3 holds.
-    fn list_parts<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Vec<ListedPart>> {
-        Box::pin(async move {
-            let Some(f) = &self.list_parts else {
-                return Err(malformed("listParts", "is missing", "[{ PartNumber, ETag, Size }]"));
-            };
-            let arg = args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", signal.into())]);
-            let v = self.run("listParts", f, arg).await?;
+/// What hook `hook` returned for `req`, checked.
+fn reply_of(req: &Req<'_>, hook: &str, v: &JsValue) -> Result<Reply, CallError> {
+    Ok(match req {
+        Req::Init { .. } => Reply::UploadId(
+            string_of(v, "uploadId")
+                .ok_or_else(|| malformed(hook, "returned no uploadId string", "{ uploadId: \"...\" }"))?,
+        ),
+        Req::SignPart { .. } | Req::PresignPut { .. } => Reply::Signed(signed_of(hook, v)?),
+        Req::Complete { .. } if v.is_object() => Reply::Completed(string_of(v, "etag"), string_of(v, "location")),
+        Req::Complete { .. } => Reply::Completed(None, None),
+        Req::ListParts { .. } => {
             // The same shape as the REST reply's `parts`, checked by the same parser.
-            let json = js_sys::JSON::stringify(&v).ok().and_then(|s| s.as_string()).unwrap_or_default();
-            protocol::parse_parts(&format!("{{\"parts\": {json}}}")).map_err(|mut e| {
-                e.message = format!(
-                    "the listParts hook returned the wrong shape; it must return [{{ PartNumber, ETag, Size }}] ({})",
-                    e.message
-                );
+            let json = js_sys::JSON::stringify(v).ok().and_then(|s| s.as_string()).unwrap_or_default();
+            let parts = protocol::parse_parts(&format!("{{\"parts\": {json}}}")).map_err(|mut e| {
+                e.message =
+                    format!("the listParts hook returned the wrong shape; it must return {LISTED} ({})", e.message);
                 CallError::Rejected(e.with_field("listParts"))
-            })
-        })
-    }
+            })?;
+            Reply::Parts(parts)
+        }
+        Req::Abort { .. } | Req::Download { .. } => Reply::Done,
+    })
 }

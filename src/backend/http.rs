@@ -2,15 +2,20 @@
 //! envelope. Bodies and replies are built and checked by [`crate::protocol`];
 //! this module only moves them (the global `fetch`).
 
-use wasm_bindgen::prelude::*;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response};
 
-use crate::backend::{CallError, Calls, HeaderSource, Pending, backend_failure, js_message, retry_after_ms};
+use crate::backend::{
+    CallError, Calls, HeaderSource, Pending, Reply, Req, backend_failure, js_message, retry_after_ms,
+};
 use crate::engine::Failure;
 use crate::json::{Json, quoted};
-use crate::protocol::{self, Checksum, ListedPart, Op, Signed};
+use crate::protocol::{self, Op};
 
 /// Which form of the protocol the backend speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,12 +67,16 @@ impl HttpBackend {
 
     /// Sends one call; returns the body of a 2xx reply. `signal` cancels it
     /// (the [`Backend`](crate::backend::Backend) bounds it in time).
-    async fn call(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<String, CallError> {
+    async fn send(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<String, CallError> {
         let unbuildable = |what: String| CallError::Rejected(protocol::backend_error(op, 0, &what));
         let (method, url) = self.target(op, &body);
         let init = RequestInit::new();
         init.set_method(method);
-        init.set_credentials(if self.with_credentials { RequestCredentials::Include } else { RequestCredentials::SameOrigin });
+        init.set_credentials(if self.with_credentials {
+            RequestCredentials::Include
+        } else {
+            RequestCredentials::SameOrigin
+        });
         init.set_signal(Some(signal));
         let headers = Headers::new().map_err(|e| unbuildable(format!("cannot make headers: {}", js_message(&e))))?;
         for (k, v) in self.headers.resolve().await? {
@@ -130,90 +139,43 @@ impl Calls for HttpBackend {
         true
     }
 
-    /// Starts a multipart upload (with a checksum algorithm, if any); returns its id.
-    fn init<'a>(
-        &'a self,
-        key: &'a str,
-        content_type: &'a str,
-        checksum_algorithm: Option<&'a str>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, String> {
+    /// Builds the call's body ([`protocol`]), sends it and checks the reply.
+    fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply> {
+        let (op, body) = match req {
+            Req::Init { key, content_type, checksum_algorithm } => {
+                (Op::Init, protocol::init_body(key, content_type, checksum_algorithm))
+            }
+            Req::SignPart { key, upload_id, part, checksum } => {
+                (Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum))
+            }
+            Req::PresignPut { key, content_type, checksum } => {
+                (Op::PresignPut, protocol::key_body(key, content_type, checksum))
+            }
+            Req::Complete { key, upload_id, parts, checksum } => {
+                (Op::Complete, protocol::complete_body(key, upload_id, parts, checksum))
+            }
+            Req::Abort { key, upload_id } => (Op::Abort, protocol::upload_ref_body(key, upload_id)),
+            Req::ListParts { key, upload_id } => (Op::ListParts, protocol::upload_ref_body(key, upload_id)),
+            Req::Download { key } => (Op::Download, Json::object([("key", key.into())])),
+        };
         Box::pin(async move {
-            let body = protocol::init_body(key, content_type, checksum_algorithm);
-            let text = self.call(Op::Init, body, signal).await?;
-            protocol::parse_init(&text).map_err(CallError::Rejected)
+            let text = self.send(op, body, signal).await?;
+            reply_of(op, &text).map_err(CallError::Rejected)
         })
     }
+}
 
-    /// A presigned URL for one part (its checksum signed in, if given).
-    fn sign_part<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        part: u16,
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Signed> {
-        Box::pin(async move {
-            let text = self.call(Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum), signal).await?;
-            protocol::parse_signed(Op::PartUrl, &text).map_err(CallError::Rejected)
-        })
-    }
-
-    /// A presigned URL for a whole-object PUT (its checksum signed in, if given).
-    fn presign_put<'a>(
-        &'a self,
-        key: &'a str,
-        content_type: &'a str,
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Signed> {
-        Box::pin(async move {
-            let text = self.call(Op::PresignPut, protocol::key_body(key, content_type, checksum), signal).await?;
-            protocol::parse_signed(Op::PresignPut, &text).map_err(CallError::Rejected)
-        })
-    }
-
-    /// Completes a multipart upload (the store verifying the whole object's
-    /// checksum, if given); returns `(etag, location)`.
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        parts: &'a [(u16, String)],
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, (Option<String>, Option<String>)> {
-        Box::pin(async move {
-            let text =
-                self.call(Op::Complete, protocol::complete_body(key, upload_id, parts, checksum), signal).await?;
-            protocol::parse_complete(&text).map_err(CallError::Rejected)
-        })
-    }
-
-    /// Aborts a multipart upload.
-    fn abort<'a>(&'a self, key: &'a str, upload_id: &'a str, signal: &'a AbortSignal) -> Pending<'a, ()> {
-        Box::pin(async move { self.call(Op::Abort, protocol::upload_ref_body(key, upload_id), signal).await.map(drop) })
-    }
-
-    /// The parts S3 holds for an upload.
-    fn list_parts<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Vec<ListedPart>> {
-        Box::pin(async move {
-            let text = self.call(Op::ListParts, protocol::upload_ref_body(key, upload_id), signal).await?;
-            protocol::parse_parts(&text).map_err(CallError::Rejected)
-        })
-    }
-
-    /// A presigned GET URL for `key`.
-    fn download_url<'a>(&'a self, key: &'a str, signal: &'a AbortSignal) -> Pending<'a, String> {
-        Box::pin(async move {
-            let text = self.call(Op::Download, Json::object([("key", key.into())]), signal).await?;
-            protocol::parse_url(Op::Download, &text).map_err(CallError::Rejected)
-        })
-    }
+/// The reply to `op`, checked ([`protocol`]'s parsers).
+fn reply_of(op: Op, text: &str) -> Result<Reply, crate::engine::UploadError> {
+    Ok(match op {
+        Op::Init => Reply::UploadId(protocol::parse_init(text)?),
+        Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text)?),
+        Op::Complete => {
+            let (etag, location) = protocol::parse_complete(text)?;
+            Reply::Completed(etag, location)
+        }
+        Op::Abort => Reply::Done,
+        Op::ListParts => Reply::Parts(protocol::parse_parts(text)?),
+        Op::Download => Reply::Url(protocol::parse_url(op, text)?),
+    })
 }

@@ -1,9 +1,13 @@
 //! The application's backend: over HTTP (REST paths or the Lambda envelope,
 //! [`http`]) or through the application's own async JS functions ([`hooks`]).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 pub mod hooks;
 pub mod http;
 
+use core::future::Future as _;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -42,7 +46,7 @@ pub const CALL_TIMEOUT_MS: u32 = 30_000;
 /// answers cannot stall an upload.
 async fn bounded<T, Fut>(parent: &AbortSignal, call: impl FnOnce(AbortSignal) -> Fut) -> Result<T, CallError>
 where
-    Fut: std::future::Future<Output = Result<T, CallError>>,
+    Fut: core::future::Future<Output = Result<T, CallError>>,
 {
     let Ok(controller) = web_sys::AbortController::new() else { return call(parent.clone()).await };
     let mut out = None;
@@ -60,9 +64,8 @@ where
 async fn race_deadline(
     parent: &AbortSignal,
     controller: &web_sys::AbortController,
-    call: futures::future::LocalBoxFuture<'_, ()>,
+    call: core::pin::Pin<Box<dyn core::future::Future<Output = ()> + '_>>,
 ) -> bool {
-    use futures::FutureExt as _;
     use wasm_bindgen::closure::Closure;
     let child = controller.clone();
     let on_abort = Closure::<dyn FnMut()>::new(move || child.abort());
@@ -70,16 +73,18 @@ async fn race_deadline(
         controller.abort();
     }
     let _ = parent.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-    let run = call.fuse();
-    let timeout = gloo_timers::future::TimeoutFuture::new(CALL_TIMEOUT_MS).fuse();
-    futures::pin_mut!(run, timeout);
-    let finished = futures::select! {
-        () = run => true,
-        () = timeout => {
-            controller.abort();
-            false
+    let mut run = call;
+    let mut timeout = crate::browser::chan::Timeout::new(CALL_TIMEOUT_MS);
+    let finished = core::future::poll_fn(|cx| {
+        if run.as_mut().poll(cx).is_ready() {
+            return core::task::Poll::Ready(true);
         }
-    };
+        core::pin::Pin::new(&mut timeout).poll(cx).map(|()| false)
+    })
+    .await;
+    if !finished {
+        controller.abort();
+    }
     let _ = parent.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
     finished
 }
@@ -185,70 +190,58 @@ pub fn js_message(e: &JsValue) -> String {
 }
 
 /// A backend call on its way.
-pub type Pending<'a, T> = futures::future::LocalBoxFuture<'a, Result<T, CallError>>;
+pub type Pending<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = Result<T, CallError>> + 'a>>;
+
+/// One call of the backend protocol, with its arguments.
+#[derive(Debug, Clone, Copy)]
+pub enum Req<'a> {
+    /// Starts a multipart upload (with a checksum algorithm, if any): [`Reply::UploadId`].
+    Init { key: &'a str, content_type: &'a str, checksum_algorithm: Option<&'a str> },
+    /// A presigned URL for one part, and the headers its PUT must send: [`Reply::Signed`].
+    SignPart { key: &'a str, upload_id: &'a str, part: u16, checksum: Option<&'a Checksum> },
+    /// A presigned URL for a whole-object PUT, and its headers: [`Reply::Signed`].
+    PresignPut { key: &'a str, content_type: &'a str, checksum: Option<&'a Checksum> },
+    /// Completes a multipart upload: [`Reply::Completed`].
+    Complete { key: &'a str, upload_id: &'a str, parts: &'a [(u16, String)], checksum: Option<&'a Checksum> },
+    /// Aborts a multipart upload: [`Reply::Done`].
+    Abort { key: &'a str, upload_id: &'a str },
+    /// The parts S3 holds for an upload: [`Reply::Parts`].
+    ListParts { key: &'a str, upload_id: &'a str },
+    /// A presigned GET URL (HTTP backends only): [`Reply::Url`].
+    Download { key: &'a str },
+}
+
+/// The answer to a [`Req`], checked.
+#[derive(Debug)]
+pub enum Reply {
+    /// The new multipart upload's id.
+    UploadId(String),
+    /// A presigned URL and the headers its PUT must send.
+    Signed(Signed),
+    /// The stored object's `(etag, location)`, where the backend says.
+    Completed(Option<String>, Option<String>),
+    /// Done, nothing to say.
+    Done,
+    /// The parts S3 holds.
+    Parts(Vec<ListedPart>),
+    /// A presigned GET URL.
+    Url(String),
+}
 
 /// The calls of the backend protocol, each cancelled by its `signal`: one
 /// interface, implemented over HTTP (REST or the Lambda envelope,
 /// [`HttpBackend`]) and by the application's own functions ([`Hooks`]). As with
 /// tus-js-client's injected HTTP stack, everything above it is the same for
-/// every backend; [`Backend`] bounds every call in time.
+/// every backend; [`Backend`] bounds every call in time. One method for every
+/// call, so that each implementation has one asynchronous path (each one
+/// costs the module its own state machine).
 pub trait Calls {
     /// Names the backend in the resume journal.
     fn label(&self) -> String;
     /// Whether files may go as one presigned PUT.
     fn can_presign_put(&self) -> bool;
-    /// Starts a multipart upload (with a checksum algorithm, if any); its id.
-    fn init<'a>(
-        &'a self,
-        key: &'a str,
-        content_type: &'a str,
-        checksum_algorithm: Option<&'a str>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, String>;
-    /// A presigned URL for one part, and the headers its PUT must send.
-    fn sign_part<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        part: u16,
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Signed>;
-    /// A presigned URL for a whole-object PUT, and the headers it must send.
-    fn presign_put<'a>(
-        &'a self,
-        key: &'a str,
-        content_type: &'a str,
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Signed>;
-    /// Completes a multipart upload: `(etag, location)`.
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        parts: &'a [(u16, String)],
-        checksum: Option<&'a Checksum>,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, (Option<String>, Option<String>)>;
-    /// Aborts a multipart upload.
-    fn abort<'a>(&'a self, key: &'a str, upload_id: &'a str, signal: &'a AbortSignal) -> Pending<'a, ()>;
-    /// The parts S3 holds for an upload.
-    fn list_parts<'a>(
-        &'a self,
-        key: &'a str,
-        upload_id: &'a str,
-        signal: &'a AbortSignal,
-    ) -> Pending<'a, Vec<ListedPart>>;
-    /// A presigned GET URL; only backends over HTTP have one.
-    fn download_url<'a>(&'a self, _key: &'a str, _signal: &'a AbortSignal) -> Pending<'a, String> {
-        Box::pin(async {
-            Err(CallError::Rejected(UploadError::invalid_option(
-                "protocol",
-                "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
-            )))
-        })
-    }
+    /// Makes the call `req`; its reply, checked for the shape `req` expects.
+    fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply>;
 }
 
 /// Where the upload's backend calls go: any [`Calls`], every call bounded
@@ -271,55 +264,9 @@ impl Backend {
         self.0.can_presign_put()
     }
 
-    /// Starts a multipart upload (with a checksum algorithm, if any); returns its id.
-    pub async fn init(
-        &self,
-        key: &str,
-        content_type: &str,
-        checksum_algorithm: Option<&str>,
-        signal: &AbortSignal,
-    ) -> Result<String, CallError> {
-        bounded(signal, |s| async move { self.0.init(key, content_type, checksum_algorithm, &s).await }).await
-    }
-
-    /// A presigned URL for one part, and the headers its PUT must send.
-    pub async fn sign_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        part: u16,
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<Signed, CallError> {
-        bounded(signal, |s| async move { self.0.sign_part(key, upload_id, part, checksum, &s).await }).await
-    }
-
-    /// A presigned URL for a whole-object PUT, and the headers it must send.
-    pub async fn presign_put(
-        &self,
-        key: &str,
-        content_type: &str,
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<Signed, CallError> {
-        bounded(signal, |s| async move { self.0.presign_put(key, content_type, checksum, &s).await }).await
-    }
-
-    /// Completes a multipart upload; returns `(etag, location)`.
-    pub async fn complete(
-        &self,
-        key: &str,
-        upload_id: &str,
-        parts: &[(u16, String)],
-        checksum: Option<&Checksum>,
-        signal: &AbortSignal,
-    ) -> Result<(Option<String>, Option<String>), CallError> {
-        bounded(signal, |s| async move { self.0.complete(key, upload_id, parts, checksum, &s).await }).await
-    }
-
-    /// Aborts a multipart upload.
-    pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
-        bounded(signal, |s| async move { self.0.abort(key, upload_id, &s).await }).await
+    /// Makes the call `req`, bounded in time and cancelled by `signal`.
+    pub async fn call(&self, req: Req<'_>, signal: &AbortSignal) -> Result<Reply, CallError> {
+        bounded(signal, |s| async move { self.0.call(req, &s).await }).await
     }
 
     /// The parts S3 holds for an upload.
@@ -329,12 +276,14 @@ impl Backend {
         upload_id: &str,
         signal: &AbortSignal,
     ) -> Result<Vec<ListedPart>, CallError> {
-        bounded(signal, |s| async move { self.0.list_parts(key, upload_id, &s).await }).await
+        match self.call(Req::ListParts { key, upload_id }, signal).await? {
+            Reply::Parts(parts) => Ok(parts),
+            _ => Ok(Vec::new()),
+        }
     }
 
-    /// A presigned GET URL (HTTP backends only).
-    pub async fn download_url(&self, key: &str) -> Result<String, CallError> {
-        let signal = fresh_signal()?;
-        bounded(&signal, |s| async move { self.0.download_url(key, &s).await }).await
+    /// Aborts a multipart upload.
+    pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
+        self.call(Req::Abort { key, upload_id }, signal).await.map(drop)
     }
 }

@@ -3,12 +3,14 @@
 //! ([`crate::engine::Upload::poll_shared`]); the driver gives one back when a
 //! PUT ends and wakes the other uploads, which may be waiting for it.
 
-use std::cell::{Cell, RefCell};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
-use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use core::cell::{Cell, RefCell};
+
+use crate::browser::chan::{UnboundedReceiver, UnboundedSender, unbounded};
 
 /// Free PUT slots, and who to wake when one frees up.
-#[derive(Debug)]
 pub struct Budget {
     free: Cell<usize>,
     waiters: RefCell<Vec<UnboundedSender<()>>>,

@@ -3,18 +3,23 @@
 //! journal, timers) and feeds the results back as inputs. No decision is
 //! made here.
 
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
-use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-use futures::{FutureExt, StreamExt};
+use alloc::rc::Rc;
+
+use crate::browser::chan::{Timeout, UnboundedReceiver, UnboundedSender, unbounded};
+use core::future::Future;
+use core::pin::Pin;
+use core::task::Poll;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Blob};
 
-use crate::backend::{Backend, CallError, fresh_signal};
+use crate::backend::{Backend, CallError, Reply, Req, fresh_signal};
 use crate::browser::budget::Budget;
 use crate::browser::hashing;
-use crate::browser::small_map::SmallMap;
 use crate::browser::journal;
+use crate::browser::small_map::SmallMap;
 use crate::browser::xhr::{self, XhrPut};
 use crate::engine::checksum::Algorithm;
 pub use crate::engine::coordinator::Control;
@@ -50,7 +55,7 @@ pub struct Job {
 }
 
 /// The headers each part's PUT must send, from its signing reply.
-type SignedHeaders = Rc<std::cell::RefCell<SmallMap<(Gen, u16), Vec<(String, String)>>>>;
+type SignedHeaders = Rc<core::cell::RefCell<SmallMap<(Gen, u16), Vec<(String, String)>>>>;
 
 /// Milliseconds on the browser's clock.
 pub fn now_ms() -> u64 {
@@ -326,24 +331,26 @@ impl Executor {
     /// or (with `control`) the application's control.
     async fn wait(&mut self, control: Option<&mut UnboundedReceiver<Control>>) -> Option<Input> {
         let wake_in = self.coord.next_wakeup().map(|t| t.saturating_sub(now_ms()));
-        let timer = async move {
-            match wake_in {
-                Some(ms) => gloo_timers::future::TimeoutFuture::new(u32::try_from(ms).unwrap_or(u32::MAX)).await,
-                None => futures::future::pending::<()>().await,
+        let mut timer = wake_in.map(|ms| Timeout::new(u32::try_from(ms).unwrap_or(u32::MAX)));
+        let mut control = control;
+        core::future::poll_fn(|cx| {
+            if let Poll::Ready(input) = self.rx.poll_next(cx) {
+                return Poll::Ready(input);
             }
-        };
-        let control = async move {
-            match control {
-                Some(c) => c.next().await.unwrap_or(Control::Abort),
-                None => futures::future::pending().await,
+            if let Some(c) = control.as_deref_mut()
+                && let Poll::Ready(ctl) = c.poll_next(cx)
+            {
+                return Poll::Ready(Some(Input::Control(ctl.unwrap_or(Control::Abort))));
             }
-        };
-        futures::select! {
-            input = self.rx.next() => input,
-            _ = self.slot_freed.next() => None,
-            () = timer.fuse() => None,
-            ctl = control.fuse() => Some(Input::Control(ctl)),
-        }
+            if self.slot_freed.poll_next(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            match timer.as_mut().map(|t| Pin::new(t).poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(None),
+                _ => Poll::Pending,
+            }
+        })
+        .await
     }
 }
 
@@ -366,15 +373,16 @@ fn call_end<T>(e: &CallError) -> CallEnd<T> {
 }
 
 /// Hashes the fingerprint sample of `file` (192 KiB at most enter WASM
-/// memory); the ranges are read at the same time.
+/// memory); the ranges are read one after another (a join of futures costs
+/// more module than the few milliseconds it would save).
 async fn sample(file: &Blob, ranges: &[(u64, u64)]) -> Option<String> {
-    let reads = ranges.iter().map(|&(start, end)| async move {
+    let mut chunks = Vec::with_capacity(ranges.len());
+    for &(start, end) in ranges {
         let part = file.slice_with_f64_and_f64(start as f64, end as f64).ok()?;
         let buf = wasm_bindgen_futures::JsFuture::from(part.array_buffer()).await.ok()?;
-        Some(js_sys::Uint8Array::new(&buf).to_vec())
-    });
-    let chunks: Option<Vec<Vec<u8>>> = futures::future::join_all(reads).await.into_iter().collect();
-    Some(crate::resume::sample_hash(chunks?.iter().map(Vec::as_slice)))
+        chunks.push(js_sys::Uint8Array::new(&buf).to_vec());
+    }
+    Some(crate::resume::sample_hash(chunks.iter().map(Vec::as_slice)))
 }
 
 /// Runs the upload of `coord` to its end for the application; replaced
@@ -469,32 +477,36 @@ fn spawn_call(ctx: CallCtx, action: Action, headers: SignedHeaders) {
         _ => (None, job.checksum.map(Algorithm::s3_name)),
     };
     spawn_local(async move {
-        let (call, result) = match action {
+        let (call, req) = match &action {
             Action::Init => {
-                let r = backend.init(&job.key, &job.content_type, alg, &signal).await;
-                (Call::Init, r.map(|upload_id| Event::Initiated { upload_id }))
+                (Call::Init, Req::Init { key: &job.key, content_type: &job.content_type, checksum_algorithm: alg })
             }
-            Action::Sign { part, upload_id, .. } => {
-                let r = match upload_id {
-                    Some(id) => backend.sign_part(&job.key, &id, part, sum.as_ref(), &signal).await,
-                    None => backend.presign_put(&job.key, &job.content_type, sum.as_ref(), &signal).await,
-                };
-                let r = r.map(|signed| {
-                    headers.borrow_mut().insert((g, part), signed.headers);
-                    Event::Signed { part, url: signed.url }
-                });
-                (Call::Sign(part), r)
+            Action::Sign { part, upload_id: Some(id), .. } => {
+                (Call::Sign(*part), Req::SignPart { key: &job.key, upload_id: id, part: *part, checksum: sum.as_ref() })
             }
+            Action::Sign { part, upload_id: None, .. } => (
+                Call::Sign(*part),
+                Req::PresignPut { key: &job.key, content_type: &job.content_type, checksum: sum.as_ref() },
+            ),
             Action::Complete { upload_id, parts, .. } => {
-                let r = backend.complete(&job.key, &upload_id, &parts, sum.as_ref(), &signal).await;
-                (Call::Complete, r.map(|(etag, location)| Event::Completed { etag, location }))
+                (Call::Complete, Req::Complete { key: &job.key, upload_id, parts, checksum: sum.as_ref() })
             }
-            Action::Abort { upload_id } => {
-                let r = backend.abort(&job.key, &upload_id, &signal).await;
-                (Call::Abort, r.map(|()| Event::AbortDone))
-            }
+            Action::Abort { upload_id } => (Call::Abort, Req::Abort { key: &job.key, upload_id }),
             _ => return,
         };
+        let result = backend.call(req, &signal).await.map(|reply| match reply {
+            Reply::UploadId(upload_id) => Event::Initiated { upload_id },
+            Reply::Signed(signed) => {
+                let part = match call {
+                    Call::Sign(part) => part,
+                    _ => 0,
+                };
+                headers.borrow_mut().insert((g, part), signed.headers);
+                Event::Signed { part, url: signed.url }
+            }
+            Reply::Completed(etag, location) => Event::Completed { etag, location },
+            _ => Event::AbortDone,
+        });
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
     });
 }

@@ -11,8 +11,11 @@
 //! whose CSP forbids `blob:` workers, a Worker that fails), the page hashes,
 //! with the same CRC code (`s3mp_hasher`).
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+use core::cell::Cell;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
@@ -161,11 +164,6 @@ extern "C" {
 /// the same size.
 const CHUNK: u32 = 1 << 20;
 
-thread_local! {
-    /// The buffer each chunk is copied into to be hashed on the page.
-    static HASH_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
 /// The CRC32 of bytes `start..end` of `file`: in the hashing Worker when
 /// there is one, else here.
 pub async fn crc32(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
@@ -183,15 +181,15 @@ pub async fn crc32(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
 async fn on_the_page(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
     let state = Rc::new(Cell::new((Crc32::default(), 0u64)));
     let s = state.clone();
+    // The buffer each chunk is copied into to be hashed: one per part.
+    let mut b = Vec::new();
     let each = Closure::<dyn FnMut(Uint8Array)>::new(move |view: Uint8Array| {
         let n = view.length() as usize;
-        HASH_BUFFER.with_borrow_mut(|b| {
-            b.resize(n, 0);
-            view.copy_to(b);
-            let (mut crc, seen) = s.take();
-            crc.update(b);
-            s.set((crc, seen + n as u64));
-        });
+        b.resize(n, 0);
+        view.copy_to(&mut b);
+        let (mut crc, seen) = s.take();
+        crc.update(&b);
+        s.set((crc, seen + n as u64));
     });
     let read = read_chunks(file, start as f64, end as f64, CHUNK, &each).await;
     drop(each);

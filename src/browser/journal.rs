@@ -7,6 +7,9 @@
 //! they just cannot be resumed after a reload. What an entry holds and when
 //! it may be resumed is decided in [`crate::resume`].
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 

@@ -3,6 +3,7 @@
 //! assumes `window`: it runs in a Web Worker as well.
 
 pub mod budget;
+pub mod chan;
 pub mod driver;
 pub mod hashing;
 pub mod journal;

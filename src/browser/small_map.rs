@@ -3,6 +3,9 @@
 //! `Vec`: a `HashMap` brought hashbrown and SipHash into the WASM module
 //! (about 2 KB gzipped, measured) for maps this small.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// Keys compared one by one.
 #[derive(Debug)]
 pub struct SmallMap<K, V>(Vec<(K, V)>);
@@ -17,7 +20,7 @@ impl<K: PartialEq, V> SmallMap<K, V> {
     /// Sets `key` to `value`; the value it replaces, if any.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, v)) => Some(std::mem::replace(v, value)),
+            Some((_, v)) => Some(core::mem::replace(v, value)),
             None => {
                 self.0.push((key, value));
                 None

@@ -4,7 +4,10 @@
 //! [`XhrPut`], whose `Drop` aborts a request still running, so cancelling a
 //! part is dropping its handle. Events go to the driver through a channel.
 
-use std::rc::Rc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -12,8 +15,8 @@ use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 use crate::backend::js_message;
 use crate::backend::retry_after_ms;
-use crate::json::quoted;
 use crate::engine::{Event, Failure};
+use crate::json::quoted;
 
 /// How much of an error body is kept (S3's XML errors are short).
 const BODY_EXCERPT: usize = 2048;
@@ -53,13 +56,15 @@ pub fn put(
     attempt: u32,
     sink: Rc<dyn Fn(Event)>,
 ) -> Result<XhrPut, Failure> {
-    let xhr = XmlHttpRequest::new().map_err(|e| Failure::Network(format!("cannot create XMLHttpRequest: {}", js_message(&e))))?;
+    let xhr = XmlHttpRequest::new()
+        .map_err(|e| Failure::Network(format!("cannot create XMLHttpRequest: {}", js_message(&e))))?;
     xhr.open_with_async("PUT", url, true)
         .map_err(|e| Failure::Network(format!("cannot open PUT {}: {}", redact(url), js_message(&e))))?;
     xhr.set_with_credentials(with_credentials);
     for (name, value) in headers {
-        xhr.set_request_header(name, value)
-            .map_err(|e| Failure::Network(format!("cannot set the header {name}: {}: {}", quoted(value), js_message(&e))))?;
+        xhr.set_request_header(name, value).map_err(|e| {
+            Failure::Network(format!("cannot set the header {name}: {}: {}", quoted(value), js_message(&e)))
+        })?;
     }
 
     let progress_tx = sink.clone();
@@ -76,11 +81,8 @@ pub fn put(
         } else {
             let mut body = load_xhr.response_text().ok().flatten().unwrap_or_default();
             body.truncate(body.floor_char_boundary(BODY_EXCERPT));
-            let retry_after_ms = load_xhr
-                .get_response_header("Retry-After")
-                .ok()
-                .flatten()
-                .and_then(|v| retry_after_ms(&v));
+            let retry_after_ms =
+                load_xhr.get_response_header("Retry-After").ok().flatten().and_then(|v| retry_after_ms(&v));
             Event::PartFailed { part, attempt, failure: Failure::Status { status, body, retry_after_ms } }
         };
         load_tx(event);
@@ -97,12 +99,15 @@ pub fn put(
         timeout_tx(Event::PartFailed { part, attempt, failure: Failure::Timeout });
     });
 
-    let upload = xhr.upload().map_err(|e| Failure::Network(format!("XMLHttpRequest.upload is unavailable: {}", js_message(&e))))?;
+    let upload = xhr
+        .upload()
+        .map_err(|e| Failure::Network(format!("XMLHttpRequest.upload is unavailable: {}", js_message(&e))))?;
     upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
     xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
     xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     xhr.set_ontimeout(Some(on_timeout.as_ref().unchecked_ref()));
-    xhr.send_with_opt_blob(Some(body)).map_err(|e| Failure::Network(format!("cannot send the PUT: {}", js_message(&e))))?;
+    xhr.send_with_opt_blob(Some(body))
+        .map_err(|e| Failure::Network(format!("cannot send the PUT: {}", js_message(&e))))?;
     Ok(XhrPut { xhr, _on_progress: on_progress, _on_load: on_load, _on_error: on_error, _on_timeout: on_timeout })
 }
 

@@ -5,6 +5,9 @@
 //! again. The hashing itself ([`Crc32`]) runs where the bytes are read, in
 //! the glue, chunk by chunk.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// The algorithms of the `checksum` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -33,7 +36,7 @@ impl Algorithm {
 /// the module. (crc32fast's tables, the same ones, are compiled in: 17.8 KB
 /// of the gzipped module, measured. Its `combine` below uses no table.)
 fn tables() -> &'static s3mp_hasher::Tables {
-    static TABLES: std::sync::OnceLock<Box<s3mp_hasher::Tables>> = std::sync::OnceLock::new();
+    static TABLES: once_cell::race::OnceBox<s3mp_hasher::Tables> = once_cell::race::OnceBox::new();
     TABLES.get_or_init(|| {
         let mut t = Box::new([[0u32; 256]; 16]);
         s3mp_hasher::fill_tables(&mut t);

@@ -11,7 +11,10 @@
 //! replaced engine still reach it (it is aborted and runs until its
 //! multipart upload is deleted), never the one that replaced it.
 
-use std::collections::VecDeque;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
 
 use crate::engine::plan::Plan;
 use crate::engine::upload::{Action, Config, Event, Outcome, Upload};
@@ -381,7 +384,7 @@ impl Coordinator {
                     }
                 }
             }
-            Input::SampleHashed(sample) => match std::mem::replace(&mut self.look, Look::Done) {
+            Input::SampleHashed(sample) => match core::mem::replace(&mut self.look, Look::Done) {
                 Look::Sampling { found } => {
                     let Some(sample) = sample else {
                         // The file cannot be read: nothing can be matched.
@@ -408,7 +411,8 @@ impl Coordinator {
                 }
             },
             Input::PartsListed(end) => {
-                let Look::Listing { entry, failures, due: None } = std::mem::replace(&mut self.look, Look::Done) else {
+                let Look::Listing { entry, failures, due: None } = core::mem::replace(&mut self.look, Look::Done)
+                else {
                     return;
                 };
                 match end {
@@ -488,7 +492,7 @@ impl Coordinator {
     fn decide(&mut self, journal: Option<Journal>, now: u64) {
         self.look = Look::Done;
         self.journal = journal;
-        for action in std::mem::take(&mut self.held) {
+        for action in core::mem::take(&mut self.held) {
             self.deliver(action, now);
         }
         if self.paused {
@@ -556,7 +560,7 @@ impl Coordinator {
         }
         self.journal = Some(Journal { last_write_ms: now, ..Journal::new(entry) });
         let next = self.current.0 + 1;
-        let (g, mut new) = std::mem::replace(&mut self.current, (next, up));
+        let (g, mut new) = core::mem::replace(&mut self.current, (next, up));
         if new.is_finished() {
             self.out.push_back(Step::Release(g));
         } else {

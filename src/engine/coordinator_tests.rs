@@ -6,6 +6,9 @@
 //! and leaves no open multipart upload that the journal does not hold for a
 //! later resume, no engine at work, no timer.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::engine::UploadError;

@@ -1,7 +1,10 @@
 //! The error of an upload: one type with a stable code, turned into a JS
 //! `UploadError` once, at the boundary (`api.rs`).
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use core::fmt;
 
 /// Stable error codes, the `code` of the JS `UploadError`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,4 +130,4 @@ impl fmt::Display for UploadError {
     }
 }
 
-impl std::error::Error for UploadError {}
+impl core::error::Error for UploadError {}

@@ -6,6 +6,9 @@
 //! - an object is at most [`MAX_OBJECT_SIZE`];
 //! - a single PUT is at most [`MAX_SINGLE_PUT`].
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::engine::error::UploadError;
 
 /// 1 MiB.

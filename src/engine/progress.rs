@@ -7,6 +7,8 @@
 //! moves backwards, and no byte is counted twice. Speed is an exponentially
 //! weighted moving average of the true count over time; the ETA follows from it.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Weight of the newest speed sample.
 const SPEED_ALPHA: f64 = 0.3;

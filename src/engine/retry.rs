@@ -9,6 +9,9 @@
 //! answer 403 before reading a large body, which a browser reports as a network
 //! error, so an expired URL cannot always be told from a dropped connection.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use crate::engine::error::{ErrorCode, UploadError};
 
 /// Longest `Retry-After` honoured; a longer one is cut to this.

@@ -4,6 +4,9 @@
 //! than allowed, progress never backwards and ending at the file size, every
 //! part stored once, complete called with parts 1..n in order.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use std::collections::{BTreeMap, HashMap};
 
 use crate::engine::UploadError;
@@ -683,7 +686,8 @@ fn abort_while_init_is_in_flight_deletes_the_new_upload() {
     };
     let first = poll(&mut up, 0);
     assert_eq!(first[0], Action::Init);
-    let hashes: Vec<u16> = first[1..].iter().map(|a| if let Action::Hash { part, .. } = a { *part } else { panic!("{a:?}") }).collect();
+    let hashes: Vec<u16> =
+        first[1..].iter().map(|a| if let Action::Hash { part, .. } = a { *part } else { panic!("{a:?}") }).collect();
     assert_eq!(hashes, vec![1, 2, 3, 4], "the first parts are hashed while init is on its way");
     up.abort();
     assert_eq!(poll(&mut up, 1), vec![], "waits for init's upload id (and hashes nothing more)");

@@ -8,7 +8,10 @@
 //! how far along we are — is made here, so it is tested natively with scripted
 //! event sequences.
 
-use std::collections::VecDeque;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::collections::VecDeque;
 
 use crate::engine::checksum::{self, Algorithm};
 use crate::engine::error::{ErrorCode, UploadError};

@@ -9,6 +9,9 @@
 //! full lifetime, counted from arrival, is used instead. A URL that really is
 //! stale then fails with a 403 that says so, and is signed again.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// Milliseconds a presigned URL that arrived at `now_ms` (ms since the Unix
 /// epoch, the browser's clock) is good for; `None` when it does not say (then
 /// it is never re-signed early).
@@ -35,7 +38,7 @@ fn parse_amz_date(s: &str) -> Option<u64> {
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u64>().ok();
+    let num = |r: core::ops::Range<usize>| s.get(r)?.parse::<u64>().ok();
     let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
     let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {

@@ -14,11 +14,12 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * The budget for the gzipped WASM module plus its JS (bundler build,
  * scripts/size.mjs). 152 KiB before the size work; 154 with the hashing
  * Worker's own module; then JSON through the browser, talc, no httpdate, no
- * Debug formatting, no BTreeMap or HashMap, no gloo-net brought it to the
- * figure README.md states (docs/SIZE.md). The aim of the size issue, 60 KiB,
+ * Debug formatting, no BTreeMap or HashMap, no gloo-net (104 KiB), then
+ * no_std, no futures crate and one backend method brought it to the figure
+ * README.md states (docs/SIZE.md). The aim of the size issue, 60 KiB,
  * is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 104 * 1024;
+export const BUDGET_GZIP_BYTES = 93 * 1024;
 
 let tarball;
 let browser;

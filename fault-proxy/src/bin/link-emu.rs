@@ -51,9 +51,13 @@ fn bytes_per_sec(mbit: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let opt = Opt::parse();
-    for (name, v) in [("--rtt-ms", opt.rtt_ms), ("--jitter-ms", opt.jitter_ms), ("--conn-mbit", opt.conn_mbit),
-        ("--up-link-mbit", opt.up_link_mbit), ("--down-link-mbit", opt.down_link_mbit)]
-    {
+    for (name, v) in [
+        ("--rtt-ms", opt.rtt_ms),
+        ("--jitter-ms", opt.jitter_ms),
+        ("--conn-mbit", opt.conn_mbit),
+        ("--up-link-mbit", opt.up_link_mbit),
+        ("--down-link-mbit", opt.down_link_mbit),
+    ] {
         anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be a number >= 0, not {v}");
     }
     let hostport = opt.upstream.trim_start_matches("http://").trim_end_matches('/');
