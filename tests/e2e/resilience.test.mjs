@@ -28,8 +28,8 @@ const settled = '#state[data-state="done"], #state[data-state="error"], #state[d
  * Uploads a fresh 64 MiB file through the demo page of `stack`; `during(page)`
  * runs while it goes. Returns what happened; the caller asserts.
  */
-async function run(stack, name, { query = '', during, expect = 'done', timeout = 240_000, corrupted = false } = {}) {
-  const src = randomFile(`${name}.bin`, SIZE);
+async function run(stack, name, { query = '', during, expect = 'done', timeout = 240_000, corrupted = false, size = SIZE } = {}) {
+  const src = randomFile(`${name}.bin`, size);
   const started = Date.now();
   const page = await browser.newPage();
   // Backend calls by name (part-url, complete, ...), as the page sent them.
@@ -244,6 +244,25 @@ test("the same flip with checksum: 'none' is stored: what the checksums prevent"
     const r = await run(stack, 'flip-none', { query: 'checksum=none', corrupted: true });
     assert.equal(r.stats.flipped, 1);
     assert.equal(r.retries, 0, 'nothing noticed the corruption');
+  }));
+
+test('a quarter of all PUTs corrupted in flight: every refused part is sent again alone, the object is intact', { timeout: 300_000 }, () =>
+  scenario('flip-many', { proxyArgs: ['--flip-rate', '0.25', '--seed', '21'] }, async (stack) => {
+    // 5 MiB parts: 13 of them, 3 or so corrupted (and some of their retries).
+    const r = await run(stack, 'flip-many', { query: 'partSize=5242880' });
+    assert.ok(r.stats.flipped >= 2, `several PUT bodies were corrupted (${r.stats.flipped})`);
+    assert.equal(r.retries, r.stats.flipped, 'each refused PUT was retried once');
+    const resent = r.stats.matched_body_bytes - r.size;
+    assert.ok(resent > 0 && resent <= r.stats.flipped * 5 * MIB, `only the corrupted parts were sent again (${resent} bytes resent)`);
+    record(r, 'a quarter of the PUTs flipped in flight (checksums on, 5 MiB parts)', { corrupted: r.stats.flipped });
+  }));
+
+test('a file sent as one PUT, corrupted in flight: the store refuses it, it is sent again, the object is intact', { timeout: 300_000 }, () =>
+  scenario('flip-single', { proxyArgs: ['--flip-nth', '1'] }, async (stack) => {
+    const r = await run(stack, 'flip-single', { size: 3 * MIB + 7 });
+    assert.equal(r.stats.flipped, 1, 'the single PUT was corrupted');
+    assert.equal(r.retries, 1, 'and sent again, once');
+    assert.equal(r.calls.init ?? 0, 0, 'it went as one PUT, not as a multipart upload');
   }));
 
 test('a fatal S3 error aborts the upload: nothing left in the store', { timeout: 300_000 }, () =>
