@@ -7,15 +7,29 @@
 //   node bench/run.mjs --scenarios home,far --sizes 64 (emulated paths: LINKS below)
 //   node bench/run.mjs --sizes '' --workloads small500,medium50,big4 --contenders ours,raw,raw-ahead,uppy5 --out w.json
 //   node bench/run.mjs --scenarios cold [--cold-runs 9] [--contenders ours,ours-worker,uppy5] --out bench/results-cold.json
+//   node bench/run.mjs --scenarios loopback,home,far --sizes 64 --sweep --contenders ours,raw,uppy5 --out s.json
+//   node bench/run.mjs --sizes 1024 --cpu-throttle 4 --contenders ours,uppy5 --out t.json
+//
+// A contender may carry its own plan: `raw-ahead@6x16` is the loop signing
+// ahead with 6 streams and 16 MiB parts (its page, with those options).
+// --sweep: before the runs of each scenario, the loop signing ahead is run
+// with every plan of SWEEP_PLANS (--sweep-runs each, on the first size); the
+// best plan by median becomes the ceiling (`raw-best`) of that scenario's runs.
+// --cpu-throttle N: the page's CPU throttled N times (CDP) in every run.
+// --link 'ARGS': a scenario `custom`, the path link-emu makes with ARGS
+//   (e.g. --link '--rtt-ms 100 --up-link-mbit 50 --window-kib 2048').
+// --workloads also takes COUNTxSIZE (e.g. 20x3MiB, 1000x10KiB): that many
+//   files of that size.
 //
 // The cold scenario: a fresh browser (empty cache) with its CPU throttled 4x
 // (CDP) opens a page that starts a 16 MiB upload as soon as the contender's
 // code is ready; measured: navigation to the first part's PUT, and to the
 // end of the upload.
 //
-// Writes bench/results.json, bench/chart.svg and BENCHMARKS.md. Every figure
-// is the median of the runs; contenders are interleaved (each run visits all
-// of them, in an order that rotates from run to run).
+// Writes bench/results.json (or --out) and prints its table (bench/table.mjs,
+// from which BENCHMARKS.md is written). Every figure is the median of the
+// runs; contenders are interleaved (each run visits all of them, in an order
+// that rotates from run to run).
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -42,12 +56,17 @@ const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
 // The contenders whose pages upload many files (window.benchUploadMany).
 const MANY = ['ours', 'raw', 'raw-ahead', 'uppy5'];
 const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
-// With --out, results go to that file only (BENCHMARKS.md is left alone).
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
 // then shows what is live, not the browser's garbage waiting for a collection.
 const FORCE_GC = argv.includes('--gc');
 const COLD_RUNS = Number(arg('cold-runs', '9'));
+const SWEEP = argv.includes('--sweep');
+const SWEEP_RUNS = Number(arg('sweep-runs', '3'));
+// Streams x part size (MiB) tried by --sweep. Chromium opens at most 6
+// HTTP/1.1 connections per host: more streams would only queue.
+export const SWEEP_PLANS = ['2x8', '4x8', '6x8', '4x16', '6x16', '4x32', '6x32'];
+const CPU_THROTTLE = Number(arg('cpu-throttle', '1'));
 const COLD_BYTES = 16 * MIB;
 const PART_SIZE = 8 * MIB;
 const CONCURRENCY = 4;
@@ -63,6 +82,18 @@ const NAMES = {
   uppy5: '@uppy/aws-s3 5.1.0 (hooks to the backend)',
   libstorage: '@aws-sdk/lib-storage 3.1173.0',
   'libstorage-crc': '@aws-sdk/lib-storage 3.1173.0, CRC32 checksums on',
+};
+/** The page of contender `c` and its plan: `raw-ahead@6x16` → raw-ahead, 6 streams, 16 MiB parts. */
+export function planOf(c) {
+  const [page, plan] = c.split('@');
+  if (!plan) return { page, partSize: PART_SIZE, concurrency: CONCURRENCY };
+  const m = /^(\d+)x(\d+)$/.exec(plan);
+  if (!m) throw new Error(`contender ${c}: a plan is STREAMSxMIB, like raw-ahead@6x16`);
+  return { page, concurrency: Number(m[1]), partSize: Number(m[2]) * MIB };
+}
+const nameOf = (c) => {
+  const { page, concurrency, partSize } = planOf(c);
+  return c.includes('@') ? `${NAMES[page]}, ${concurrency} streams of ${partSize / MIB} MiB parts` : NAMES[c];
 };
 const ACCESS_KEY = 's3mp-local-access-key';
 const SECRET_KEY = 's3mp-local-secret-key';
@@ -105,23 +136,29 @@ function browserStats(pid) {
       children.get(ppid).push(Number(p));
     } catch { /* gone */ }
   }
-  const total = { rss: 0, anon: 0, shmem: 0, rendererCpu: 0, browserCpu: 0 };
+  const total = { rss: 0, anon: 0, shmem: 0, allRss: 0, rendererCpu: 0, browserCpu: 0 };
   // utime + stime, in clock ticks (1/100 s)
   const cpu = (p) => {
     const f = readFileSync(`/proc/${p}/stat`, 'utf8');
     const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
   };
-  try { total.browserCpu += cpu(pid); } catch { /* gone */ }
   const field = (status, name) => Number((status.match(new RegExp(`${name}:\\s+(\\d+) kB`)) || [0, 0])[1]) * 1024;
+  try {
+    total.browserCpu += cpu(pid);
+    total.allRss += field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS');
+  } catch { /* gone */ }
   const walk = (p) => {
     for (const c of children.get(p) || []) {
       try {
         const cCpu = cpu(c);
         total.browserCpu += cCpu;
+        const status = readFileSync(`/proc/${c}/status`, 'utf8');
+        // Every process of the browser: renderers, the network service (which
+        // buffers Blob bodies), the GPU and utility processes.
+        total.allRss += field(status, 'VmRSS');
         if (readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('--type=renderer')) {
           total.rendererCpu += cCpu;
-          const status = readFileSync(`/proc/${c}/status`, 'utf8');
           total.rss += field(status, 'VmRSS');
           total.anon += field(status, 'RssAnon');
           total.shmem += field(status, 'RssShmem');
@@ -169,6 +206,7 @@ function startProxy(upstream, extra) {
  * uplink and downlink, each connection's window.
  */
 export const LINKS = {
+  ...(arg('link', null) ? { custom: arg('link', null).split(/\s+/).filter(Boolean) } : {}),
   // A home uplink: 20 Mbit/s up, 100 down, 60 ms round trip.
   home: ['--rtt-ms', '60', '--jitter-ms', '4', '--up-link-mbit', '20', '--down-link-mbit', '100'],
   // A far region: 150 ms round trip, a 1 Gbit/s link, 4 MiB in flight per connection (at most ~28 MB/s each).
@@ -210,6 +248,7 @@ async function startStack(scenario) {
     const server = await startServer([], { wwwDir: path.join(root, 'bench/dist') });
     return { ...server, page: server.api, s3url: server.s3, stopAll: () => server.stop() };
   }
+  if (scenario !== 'wan') throw new Error(`--scenarios: no scenario ${scenario}; there are loopback, wan, cold, ${Object.keys(LINKS).join(', ')} (custom with --link)`);
   // WAN: 40 ms added to every request (API and store), store traffic capped at 200 Mbit/s.
   const { freePort } = await import('../tests/e2e/helpers.mjs');
   const storePort = await freePort();
@@ -272,6 +311,14 @@ export const WORKLOADS = {
   big4: { count: 4, bytes: 256 * MIB },
 };
 
+/** A named workload, or one written COUNTxSIZE (`20x3MiB`, `1000x10KiB`, `2x1GiB`). */
+export function workloadOf(name) {
+  if (WORKLOADS[name]) return WORKLOADS[name];
+  const m = /^(\d+)x(\d+)(KiB|MiB|GiB)$/.exec(name);
+  if (!m) throw new Error(`--workloads: no workload ${name}; there are ${Object.keys(WORKLOADS).join(', ')}, or COUNTxSIZE like 20x3MiB`);
+  return { count: Number(m[1]), bytes: Number(m[2]) * { KiB: 1024, MiB: MIB, GiB: 1024 * MIB }[m[3]] };
+}
+
 /**
  * A 95 % bootstrap interval of median(a) / median(b): both resampled with
  * replacement, 4,000 times; null with fewer than 3 runs on either side.
@@ -310,7 +357,8 @@ async function measure(stack, contender, file, size, run, many = null) {
   const pid = browserPid(marker);
   try {
     const page = await browser.newPage();
-    await page.goto(`${stack.page}/${contender}.html`);
+    const plan = planOf(contender);
+    await page.goto(`${stack.page}/${plan.page}.html`);
     await page.evaluate(() => {
       window.longTasks = [];
       new PerformanceObserver((l) => window.longTasks.push(...l.getEntries().map((e) => e.duration))).observe({ type: 'longtask', buffered: true });
@@ -327,7 +375,8 @@ async function measure(stack, contender, file, size, run, many = null) {
     const idleSamples = [];
     for (let i = 0; i < 5; i++) { idleSamples.push(browserStats(pid)); await page.waitForTimeout(100); }
     const idleOf = (k) => median(idleSamples.map((x) => x[k]));
-    const idle = { rss: idleOf('rss'), anon: idleOf('anon'), shmem: idleOf('shmem'), heap: await jsHeap() };
+    const idle = { rss: idleOf('rss'), anon: idleOf('anon'), shmem: idleOf('shmem'), allRss: idleOf('allRss'), heap: await jsHeap() };
+    if (CPU_THROTTLE > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: CPU_THROTTLE });
     let backendCalls = 0;
     page.on('request', (r) => { if (r.url().startsWith(stack.page) && r.url().includes('/uploads/')) backendCalls += 1; });
     await page.setInputFiles('#file', many ? many.files : file);
@@ -341,7 +390,7 @@ async function measure(stack, contender, file, size, run, many = null) {
     const peak = { ...idle };
     const sample = () => {
       const m = browserStats(pid);
-      for (const k of ['rss', 'anon', 'shmem']) peak[k] = Math.max(peak[k], m[k]);
+      for (const k of ['rss', 'anon', 'shmem', 'allRss']) peak[k] = Math.max(peak[k], m[k]);
     };
     let heapBusy = false;
     const sampler = setInterval(() => {
@@ -352,7 +401,7 @@ async function measure(stack, contender, file, size, run, many = null) {
       }
     }, 100);
     const key = many ? `bench/${contender}-${many.name}-${run}` : `bench/${contender}-${size}-${run}.bin`;
-    const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: PART_SIZE, concurrency: CONCURRENCY };
+    const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: plan.partSize, concurrency: plan.concurrency };
     const cpu0 = browserStats(pid);
     const t0 = performance.now();
     // A run that stalls fails after 15 minutes (a stalled run once held the
@@ -368,6 +417,11 @@ async function measure(stack, contender, file, size, run, many = null) {
     clearInterval(sampler);
     sample();
     const cpu1 = browserStats(pid);
+    // What stays after the upload once garbage is collected (CDP), every process.
+    if (CPU_THROTTLE > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+    await cdp.send('HeapProfiler.collectGarbage').catch(() => {});
+    await page.waitForTimeout(500);
+    const afterGc = browserStats(pid);
     const longTasks = await page.evaluate(() => window.longTasks);
     const lags = await page.evaluate(() => { clearInterval(window.lagTimer); return window.lags; });
     const sortedLags = [...lags].sort((a, b) => a - b);
@@ -383,7 +437,7 @@ async function measure(stack, contender, file, size, run, many = null) {
       if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);
       await deleteObjects(stack, [key]);
     }
-    const parts = Math.ceil((size * MIB) / PART_SIZE);
+    const parts = Math.ceil((size * MIB) / plan.partSize);
     return {
       contender, size, run, secs,
       mbps: (size * MIB) / 1e6 / secs,
@@ -391,6 +445,10 @@ async function measure(stack, contender, file, size, run, many = null) {
       anonAboveIdleMiB: (peak.anon - idle.anon) / MIB,
       shmemAboveIdleMiB: (peak.shmem - idle.shmem) / MIB,
       jsHeapAboveIdleMiB: (peak.heap - idle.heap) / MIB,
+      // Every process of the browser (RSS summed: shared pages count in each), peak and after a forced collection.
+      allMemAboveIdleMiB: (peak.allRss - idle.allRss) / MIB,
+      allMemAfterGcAboveIdleMiB: (afterGc.allRss - idle.allRss) / MIB,
+      rendererMemAfterGcAboveIdleMiB: (afterGc.rss - idle.rss) / MIB,
       // CPU seconds per GiB uploaded: the page's renderer, and the whole browser (renderer, network service, browser process).
       rendererCpuPerGiB: (cpu1.rendererCpu - cpu0.rendererCpu) / (size / 1024),
       browserCpuPerGiB: (cpu1.browserCpu - cpu0.browserCpu) / (size / 1024),
@@ -472,7 +530,7 @@ async function coldRuns(contenders) {
   return { date: new Date().toISOString(), cpuThrottling: 4, bytes: COLD_BYTES, partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
 }
 
-async function main() {
+function build() {
   execFileSync('bash', ['scripts/build.sh'], { cwd: root, stdio: 'inherit' });
   execFileSync('bash', ['scripts/package.sh'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   execFileSync('cargo', ['build', '--release', '-p', 's3-multipart-server', '-p', 's3-fault-proxy', '--bins'], { cwd: root, stdio: 'inherit' });
@@ -480,24 +538,59 @@ async function main() {
     execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: path.join(root, 'bench/contenders', c), stdio: 'inherit' });
   }
   execFileSync('npx', ['webpack', '--config', 'bench/webpack.config.js'], { cwd: root, stdio: 'inherit' });
-  if (WORKLOAD_NAMES.length && !OUT) throw new Error('--workloads writes its results with --out file.json only (BENCHMARKS.md is rendered from single-file runs)');
+}
+
+async function main() {
+  // --no-build: the pages, the package and the binaries of an earlier run are used as they are.
+  if (!argv.includes('--no-build')) build();
   if (SCENARIOS.includes('cold')) {
     const results = await coldRuns(argv.includes('--contenders') ? CONTENDERS : ['ours', 'ours-worker', 'uppy5']);
     writeFileSync(OUT || path.join(root, 'bench/results-cold.json'), `${JSON.stringify(results, null, 2)}\n`);
     return;
   }
-  const bundles = Object.fromEntries(CONTENDERS.map((c) => [c, gzippedBundle(c)]));
+  const bundles = Object.fromEntries(CONTENDERS.map((c) => [c, gzippedBundle(planOf(c).page)]));
   const samples = [];
+  // Per scenario: its contenders (with the sweep's best plan) and its ceiling.
+  const byScenario = {};
+  const sweeps = [];
   for (const scenario of SCENARIOS) {
     const stack = await startStack(scenario);
+    let contenders = CONTENDERS;
+    let ceiling = CONTENDERS.includes('raw-ahead') ? 'raw-ahead' : 'raw';
     try {
+      if (SWEEP && SIZES.length) {
+        const size = SIZES[0];
+        const file = benchFile(size);
+        execFileSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', file]);
+        const plans = SWEEP_PLANS.map((p) => `raw-ahead@${p}`);
+        const got = Object.fromEntries(plans.map((p) => [p, []]));
+        for (let run = 0; run < SWEEP_RUNS; run++) {
+          for (const p of plans.map((_, i) => plans[(i + run) % plans.length])) {
+            try {
+              const s = await measure(stack, p, file, size, run);
+              console.log(`sweep ${scenario} ${size} MiB run ${run + 1} ${p}: ${s.mbps.toFixed(1)} MB/s`);
+              got[p].push(s.mbps);
+            } catch (e) {
+              console.log(`sweep ${scenario} ${size} MiB run ${run + 1} ${p}: FAILED ${e.message.split('\n')[0]}`);
+            }
+          }
+        }
+        const medians = plans.filter((p) => got[p].length).map((p) => ({ plan: p, mbps: median(got[p]), runs: got[p] }));
+        medians.sort((a, b) => b.mbps - a.mbps);
+        console.log(`sweep ${scenario}: best ${medians[0].plan} at ${medians[0].mbps.toFixed(1)} MB/s`);
+        sweeps.push({ scenario, size, plans: medians });
+        ceiling = medians[0].plan;
+        if (!contenders.includes(ceiling)) contenders = [...contenders, ceiling];
+        bundles[ceiling] = gzippedBundle('raw-ahead');
+      }
+      byScenario[scenario] = { contenders, ceiling };
       for (const size of SIZES) {
         const file = benchFile(size);
         // Read it once so it is in the page cache: otherwise whoever goes first
         // pays for the disk (and the browser's CPU for the reads).
         execFileSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', file]);
         for (let run = 0; run < runsFor(size); run++) {
-          const order = CONTENDERS.map((_, i) => CONTENDERS[(i + run) % CONTENDERS.length]);
+          const order = contenders.map((_, i) => contenders[(i + run) % contenders.length]);
           for (const c of order) {
             try {
               const s = { scenario, ...(await measure(stack, c, file, size, run)) };
@@ -511,13 +604,12 @@ async function main() {
         }
       }
       for (const name of WORKLOAD_NAMES) {
-        const w = WORKLOADS[name];
-        if (!w) throw new Error(`--workloads: no workload ${name}; there are ${Object.keys(WORKLOADS).join(', ')}`);
+        const w = workloadOf(name);
         const files = benchFiles(name, w);
         execFileSync('sh', ['-c', 'cat "$@" > /dev/null', 'sh', ...files]);
-        const contenders = CONTENDERS.filter((c) => MANY.includes(c));
+        const many = contenders.filter((c) => MANY.includes(planOf(c).page));
         for (let run = 0; run < RUNS; run++) {
-          for (const c of contenders.map((_, i) => contenders[(i + run) % contenders.length])) {
+          for (const c of many.map((_, i) => many[(i + run) % many.length])) {
             try {
               const s = { scenario, workload: name, ...(await measure(stack, c, null, (w.count * w.bytes) / MIB, run, { name, files, bytes: w.bytes })) };
               s.size = name;
@@ -540,19 +632,28 @@ async function main() {
       const ok = (c) => samples.filter((s) => s.scenario === scenario && s.size === size && s.contender === c && !s.failed);
       const pick = (c, k) => (ok(c).length ? median(ok(c).map((s) => s[k])) : NaN);
       const failures = (c) => samples.filter((s) => s.scenario === scenario && s.size === size && s.contender === c && s.failed).length;
-      const rawMbps = CONTENDERS.includes('raw') ? pick('raw', 'mbps') : NaN;
-      // The ceiling: the loop that signs ahead when it ran, else the naive one.
-      const ceiling = CONTENDERS.includes('raw-ahead') ? 'raw-ahead' : 'raw';
+      const { contenders, ceiling } = byScenario[scenario];
+      const rawMbps = contenders.includes('raw') ? pick('raw', 'mbps') : NaN;
       const mbpsOf = (c) => ok(c).map((s) => s.mbps);
-      for (const c of CONTENDERS.filter((c) => SIZES.includes(size) || MANY.includes(c))) {
+      // The best peer: the fastest of the other clients (not ours, not a raw loop).
+      const peers = contenders.filter((c) => !/^(ours|raw)/.test(c) && ok(c).length);
+      const bestPeer = peers.sort((a, b) => pick(b, 'mbps') - pick(a, 'mbps'))[0] ?? null;
+      for (const c of contenders.filter((c) => SIZES.includes(size) || MANY.includes(planOf(c).page))) {
         rows.push({
-          scenario, size, contender: c, name: NAMES[c],
+          scenario, size, contender: c, name: nameOf(c),
           mbps: pick(c, 'mbps'),
           mbpsRange: ok(c).length ? [Math.min(...mbpsOf(c)), Math.max(...mbpsOf(c))] : null,
           ratioToRaw: pick(c, 'mbps') / rawMbps,
           ceiling,
           ratioToCeiling: pick(c, 'mbps') / pick(ceiling, 'mbps'),
           ratioToCeilingCI95: bootstrapRatio(mbpsOf(c), mbpsOf(ceiling)),
+          bestPeer,
+          ratioToBestPeer: bestPeer ? pick(c, 'mbps') / pick(bestPeer, 'mbps') : NaN,
+          ratioToBestPeerCI95: bestPeer ? bootstrapRatio(mbpsOf(c), mbpsOf(bestPeer)) : null,
+          allMemAboveIdleMiB: pick(c, 'allMemAboveIdleMiB'),
+          allMemAfterGcAboveIdleMiB: pick(c, 'allMemAfterGcAboveIdleMiB'),
+          rendererMemAfterGcAboveIdleMiB: pick(c, 'rendererMemAfterGcAboveIdleMiB'),
+          lagP99Ms: pick(c, 'lagP99Ms'),
           memAboveIdleMiB: pick(c, 'memAboveIdleMiB'),
           anonAboveIdleMiB: pick(c, 'anonAboveIdleMiB'),
           shmemAboveIdleMiB: pick(c, 'shmemAboveIdleMiB'),
@@ -568,14 +669,11 @@ async function main() {
       }
     }
   }
-  const results = { date: new Date().toISOString(), forcedGc: FORCE_GC, runs: RUNS, runsBySize: Object.fromEntries(SIZES.map((s) => [s, runsFor(s)])), partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
-  if (OUT) {
-    writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
-    return;
-  }
-  writeFileSync(path.join(root, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  const { render } = await import('./report.mjs');
-  render(results);
+  const results = { date: new Date().toISOString(), forcedGc: FORCE_GC, cpuThrottle: CPU_THROTTLE, sweeps, runs: RUNS, runsBySize: Object.fromEntries(SIZES.map((s) => [s, runsFor(s)])), partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
+  const out = OUT || path.join(root, 'bench/results.json');
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  const { table } = await import('./table.mjs');
+  console.log(`\n${table(results)}\n\nwrote ${out}`);
 }
 
 // Only when run (importing this file runs nothing).
