@@ -135,7 +135,7 @@ impl Uploader {
             let signal = fresh_signal()?;
             match backend.call(crate::backend::Req::Download { key: &key }, &signal).await? {
                 crate::backend::Reply::Url(url) => Ok(JsValue::from_str(&url)),
-                _ => Ok(JsValue::NULL),
+                _ => Err(crate::backend::mismatched()),
             }
         })
     }

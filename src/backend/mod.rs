@@ -189,6 +189,12 @@ pub fn js_message(e: &JsValue) -> String {
         .unwrap_or_else(|| "an error with no message".into())
 }
 
+/// A reply of another kind than its call asked for: a bug of a [`Calls`]
+/// implementation, never the network's doing (each checks its reply's shape).
+pub fn mismatched() -> CallError {
+    CallError::Rejected(UploadError::new(ErrorCode::BackendError, "a backend call got a reply of another kind"))
+}
+
 /// A backend call on its way.
 pub type Pending<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = Result<T, CallError>> + 'a>>;
 
@@ -278,7 +284,7 @@ impl Backend {
     ) -> Result<Vec<ListedPart>, CallError> {
         match self.call(Req::ListParts { key, upload_id }, signal).await? {
             Reply::Parts(parts) => Ok(parts),
-            _ => Ok(Vec::new()),
+            _ => Err(mismatched()),
         }
     }
 

@@ -15,7 +15,7 @@ use core::task::Poll;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AbortSignal, Blob};
 
-use crate::backend::{Backend, CallError, Reply, Req, fresh_signal};
+use crate::backend::{Backend, CallError, Reply, Req, fresh_signal, mismatched};
 use crate::browser::budget::Budget;
 use crate::browser::hashing;
 use crate::browser::journal;
@@ -494,18 +494,15 @@ fn spawn_call(ctx: CallCtx, action: Action, headers: SignedHeaders) {
             Action::Abort { upload_id } => (Call::Abort, Req::Abort { key: &job.key, upload_id }),
             _ => return,
         };
-        let result = backend.call(req, &signal).await.map(|reply| match reply {
-            Reply::UploadId(upload_id) => Event::Initiated { upload_id },
-            Reply::Signed(signed) => {
-                let part = match call {
-                    Call::Sign(part) => part,
-                    _ => 0,
-                };
+        let result = backend.call(req, &signal).await.and_then(|reply| match (call, reply) {
+            (Call::Init, Reply::UploadId(upload_id)) => Ok(Event::Initiated { upload_id }),
+            (Call::Sign(part), Reply::Signed(signed)) => {
                 headers.borrow_mut().insert((g, part), signed.headers);
-                Event::Signed { part, url: signed.url }
+                Ok(Event::Signed { part, url: signed.url })
             }
-            Reply::Completed(etag, location) => Event::Completed { etag, location },
-            _ => Event::AbortDone,
+            (Call::Complete, Reply::Completed(etag, location)) => Ok(Event::Completed { etag, location }),
+            (Call::Abort, Reply::Done) => Ok(Event::AbortDone),
+            _ => Err(mismatched()),
         });
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
     });
