@@ -12,7 +12,7 @@ mod types;
 
 use alloc::rc::Rc;
 
-use crate::browser::chan::unbounded;
+use crate::chan::unbounded;
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;

@@ -74,7 +74,7 @@ async fn race_deadline(
     }
     let _ = parent.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
     let mut run = call;
-    let mut timeout = crate::browser::chan::Timeout::new(CALL_TIMEOUT_MS);
+    let mut timeout = crate::browser::timer::Timeout::new(CALL_TIMEOUT_MS);
     let finished = core::future::poll_fn(|cx| {
         if run.as_mut().poll(cx).is_ready() {
             return core::task::Poll::Ready(true);

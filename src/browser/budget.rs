@@ -8,7 +8,7 @@ use crate::prelude::*;
 
 use core::cell::{Cell, RefCell};
 
-use crate::browser::chan::{UnboundedReceiver, UnboundedSender, unbounded};
+use crate::chan::{UnboundedReceiver, UnboundedSender, unbounded};
 
 /// Free PUT slots, and who to wake when one frees up.
 pub struct Budget {

@@ -8,7 +8,8 @@ use crate::prelude::*;
 
 use alloc::rc::Rc;
 
-use crate::browser::chan::{Timeout, UnboundedReceiver, UnboundedSender, unbounded};
+use crate::browser::timer::Timeout;
+use crate::chan::{UnboundedReceiver, UnboundedSender, unbounded};
 use core::future::Future;
 use core::pin::Pin;
 use core::task::Poll;

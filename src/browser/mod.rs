@@ -3,9 +3,9 @@
 //! assumes `window`: it runs in a Web Worker as well.
 
 pub mod budget;
-pub mod chan;
 pub mod driver;
 pub mod hashing;
 pub mod journal;
 pub mod small_map;
+pub mod timer;
 pub mod xhr;

@@ -1,6 +1,6 @@
 //! A future that fires after a delay: the global `setTimeout` (window or
 //! worker), cleared when dropped; what the driver needed of gloo-timers,
-//! without `std`. The channel it used to live with is [`crate::chan`].
+//! without `std`.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -13,8 +13,6 @@ use core::task::{Context, Poll, Waker};
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
-
-pub use crate::chan::{UnboundedReceiver, UnboundedSender, unbounded};
 
 #[wasm_bindgen]
 extern "C" {
