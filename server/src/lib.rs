@@ -37,6 +37,8 @@ pub struct Running {
     pub s3_addr: Option<SocketAddr>,
     /// Settings the backend signs with (endpoint, bucket, keys).
     pub s3: s3::S3Settings,
+    /// The embedded store, when it runs (a handle on the one serving requests).
+    pub store: Option<store::Store>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -94,6 +96,7 @@ fn cors(origins: &[String], expose_etag: bool) -> CorsLayer {
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let mut tasks = Vec::new();
     let mut s3_addr = None;
+    let mut embedded = None;
     let settings = match cfg.external_s3()? {
         Some(settings) => settings,
         None => {
@@ -102,8 +105,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             s3_addr = Some(addr);
             let store = store::Store::open(&cfg.data_dir).await?;
             store.ensure_bucket(&cfg.bucket).await?;
+            tasks.push(tokio::spawn(store.clone().run_lifecycle()));
+            embedded = Some(store.clone());
+            let access = store::acl::Access(store.clone());
             let mut builder = s3s::service::S3ServiceBuilder::new(store);
             builder.set_auth(s3s::auth::SimpleAuth::from_single(cfg.access_key.clone(), cfg.secret_key.clone()));
+            builder.set_access(access);
             let service = tower::ServiceBuilder::new()
                 .layer(cors(&cfg.allow_origins, cfg.s3_expose_etag))
                 .service(store::guard::Guard(builder.build()));
@@ -139,7 +146,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(cfg.listen).await?;
     let api_addr = listener.local_addr()?;
     tasks.push(tokio::spawn(serve(listener, app, "API")));
-    Ok(Running { api_addr, s3_addr, s3: settings, tasks })
+    Ok(Running { api_addr, s3_addr, s3: settings, store: embedded, tasks })
 }
 
 /// How long a client may take to send a request's headers.

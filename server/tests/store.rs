@@ -9,7 +9,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use common::*;
 use reqwest::StatusCode;
-use rusty_s3::actions::{CompleteMultipartUpload, CreateMultipartUpload, GetObject, ListParts, PutObject, UploadPart};
+use rusty_s3::actions::{
+    CompleteMultipartUpload, CreateBucket, CreateMultipartUpload, DeleteObject, GetObject, ListObjectsV2, ListParts,
+    PutObject, UploadPart,
+};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 
 const EXPIRY: Duration = Duration::from_secs(60);
@@ -346,6 +349,52 @@ async fn a_put_with_chunked_transfer_encoding_is_stored() {
     assert_eq!(st, StatusCode::OK, "{text}");
     let (_, got, _) = s.get("chunked/x", false).await;
     assert_eq!(got, body);
+    // With the payload's SHA-256 signed in (as a header-signed client sends it),
+    // the length is measured first; a wrong hash stores nothing.
+    let chunked = |body: &[u8]| {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(65_536).map(|c| Ok(c.to_vec())).collect();
+        reqwest::Body::wrap_stream(futures::stream::iter(chunks))
+    };
+    for (hash, want) in [(hex_sha256(&body), StatusCode::OK), (hex_sha256(b"other"), StatusCode::BAD_REQUEST)] {
+        let mut a = PutObject::new(&s.bucket, Some(&s.creds), "chunked/signed");
+        a.headers_mut().insert("x-amz-content-sha256", hash.clone());
+        let req = s.h.http.put(a.sign(EXPIRY)).header("x-amz-content-sha256", &hash).body(chunked(&body));
+        let (st, text, _) = s.send(req).await;
+        assert_eq!(st, want, "{text}");
+    }
+    let (st, got, _) = s.get("chunked/signed", false).await;
+    assert_eq!((st, got == body), (StatusCode::OK, true));
+    // Past 16 MiB without a length: 411, saying what to do.
+    let big = bytes(16 * MIB + 1, 13);
+    let url = PutObject::new(&s.bucket, Some(&s.creds), "chunked/big").sign(EXPIRY);
+    let (st, text, _) = s.send(s.h.http.put(url).body(chunked(&big))).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::LENGTH_REQUIRED, Some("MissingContentLength")), "{text}");
+    assert!(text.contains("send Content-Length"), "{text}");
+    assert_eq!(s.get("chunked/big", false).await.0, StatusCode::NOT_FOUND);
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn get_object_attributes_answers_the_etag_unquoted_as_s3_does() {
+    let s = S3::new().await;
+    let id = s.create("attr/k", None).await;
+    let (_, _, e) = s.part("attr/k", &id, 1, b"abc".to_vec(), &[]).await;
+    assert_eq!(s.complete("attr/k", &id, &[(1, &e)], "").await.0, StatusCode::OK);
+    let mut a = GetObject::new(&s.bucket, Some(&s.creds), "attr/k");
+    a.query_mut().insert("attributes", "");
+    a.headers_mut().insert("x-amz-object-attributes", "ETag,ObjectSize");
+    let req = s.h.http.get(a.sign(EXPIRY)).header("x-amz-object-attributes", "ETag,ObjectSize");
+    let (st, text, headers) = s.send(req).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    let etag = tag(&text, "ETag").expect("ETag");
+    assert!(etag.ends_with("-1") && !etag.contains('"') && !etag.contains("&quot;"), "{text}");
+    assert_eq!(tag(&text, "ObjectSize"), Some("3"));
+    let length: usize = headers["content-length"].to_str().expect("ascii").parse().expect("number");
+    assert_eq!(length, text.len());
 }
 
 #[tokio::test]
@@ -386,4 +435,323 @@ async fn upload_part_copy_copies_a_range_and_refuses_one_past_the_end() {
     assert_eq!(st, StatusCode::OK, "{body}");
     let (_, got, _) = s.get("copy/dst", false).await;
     assert_eq!(got, [source.clone(), source[6 * MIB..].to_vec()].concat());
+}
+
+impl S3 {
+    /// A signed URL of a bucket-level request with `query` (`?versioning`, `?versions`, `?lifecycle`).
+    fn bucket_url(&self, put: bool, query: &[(&'static str, &str)]) -> reqwest::Url {
+        if put {
+            let mut a = CreateBucket::new(&self.bucket, &self.creds);
+            for (k, v) in query {
+                a.query_mut().insert(*k, v.to_string());
+            }
+            a.sign(EXPIRY)
+        } else {
+            let mut a = ListObjectsV2::new(&self.bucket, Some(&self.creds));
+            for (k, v) in query {
+                a.query_mut().insert(*k, v.to_string());
+            }
+            a.sign(EXPIRY)
+        }
+    }
+
+    async fn set_versioning(&self, status: &str) {
+        let body = format!("<VersioningConfiguration><Status>{status}</Status></VersioningConfiguration>");
+        let (st, text, _) = self.send(self.h.http.put(self.bucket_url(true, &[("versioning", "")])).body(body)).await;
+        assert_eq!(st, StatusCode::OK, "{text}");
+    }
+
+    async fn put_object(
+        &self,
+        key: &str,
+        body: &[u8],
+        headers: &[(&'static str, &str)],
+    ) -> (StatusCode, String, String) {
+        let mut a = PutObject::new(&self.bucket, Some(&self.creds), key);
+        for (k, v) in headers {
+            a.headers_mut().insert(*k, v.to_string());
+        }
+        let mut req = self.h.http.put(a.sign(EXPIRY)).body(body.to_vec());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let (st, text, h) = self.send(req).await;
+        let version = h.get("x-amz-version-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        (st, text, version)
+    }
+
+    async fn get_version(
+        &self,
+        key: &str,
+        version: Option<&str>,
+        query: &[(&'static str, &str)],
+    ) -> (StatusCode, String) {
+        let mut a = GetObject::new(&self.bucket, Some(&self.creds), key);
+        if let Some(v) = version {
+            a.query_mut().insert("versionId", v.to_owned());
+        }
+        for (k, v) in query {
+            a.query_mut().insert(*k, v.to_string());
+        }
+        let (st, text, _) = self.send(self.h.http.get(a.sign(EXPIRY))).await;
+        (st, text)
+    }
+
+    async fn delete(&self, key: &str, version: Option<&str>) -> reqwest::header::HeaderMap {
+        let mut a = DeleteObject::new(&self.bucket, Some(&self.creds), key);
+        if let Some(v) = version {
+            a.query_mut().insert("versionId", v.to_owned());
+        }
+        let (st, text, h) = self.send(self.h.http.delete(a.sign(EXPIRY))).await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{text}");
+        h
+    }
+}
+
+#[tokio::test]
+async fn a_versioned_bucket_keeps_every_version_and_deletes_with_markers() {
+    let s = S3::new().await;
+    // Unversioned: no version id, an overwrite replaces.
+    let (st, _, v) = s.put_object("v/k", b"zero", &[]).await;
+    assert_eq!((st, v.as_str()), (StatusCode::OK, ""));
+    s.set_versioning("Enabled").await;
+    let (_, _, v1) = s.put_object("v/k", b"one", &[]).await;
+    let (_, _, v2) = s.put_object("v/k", b"two", &[]).await;
+    assert!(v1.len() == 32 && v2.len() == 32 && v1 != v2, "{v1} {v2}");
+    // Every version reads back; the one written before versioning is "null".
+    assert_eq!(s.get_version("v/k", None, &[]).await, (StatusCode::OK, "two".into()));
+    assert_eq!(s.get_version("v/k", Some(&v1), &[]).await, (StatusCode::OK, "one".into()));
+    assert_eq!(s.get_version("v/k", Some("null"), &[]).await, (StatusCode::OK, "zero".into()));
+    let (st, text) = s.get_version("v/k", Some("0123456789abcdef0123456789abcdef"), &[]).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::NOT_FOUND, Some("NoSuchVersion")), "{text}");
+    let (st, text) = s.get_version("v/k", Some("../x"), &[]).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::BAD_REQUEST, Some("InvalidArgument")), "{text}");
+    // A multipart complete makes a version too, and says which.
+    let id = s.create("v/k", None).await;
+    let (_, _, e) = s.part("v/k", &id, 1, b"three".to_vec(), &[]).await;
+    let (st, body) = s.complete("v/k", &id, &[(1, &e)], "").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // A delete without a version hides the key behind a marker; the data stays.
+    let h = s.delete("v/k", None).await;
+    assert_eq!(h.get("x-amz-delete-marker").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    let marker = h.get("x-amz-version-id").expect("marker id").to_str().expect("ascii").to_owned();
+    let (st, text) = s.get_version("v/k", None, &[]).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::NOT_FOUND, Some("NoSuchKey")), "{text}");
+    let (st, text) = s.get_version("v/k", Some(&marker), &[]).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::METHOD_NOT_ALLOWED, Some("MethodNotAllowed")), "{text}");
+    let (st, text, _) = s.send(s.h.http.get(s.bucket_url(false, &[("versions", "")]))).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    assert_eq!(tags(&text, "Version").len(), 4, "{text}");
+    assert_eq!(tags(&text, "DeleteMarker").len(), 1, "{text}");
+    let (_, list, _) = s.send(s.h.http.get(ListObjectsV2::new(&s.bucket, Some(&s.creds)).sign(EXPIRY))).await;
+    assert!(!list.contains("<Key>v/k</Key>"), "a deleted key is not listed: {list}");
+    // Deleting the marker brings the newest version back; deleting a version removes it for good.
+    s.delete("v/k", Some(&marker)).await;
+    let (st, text) = s.get_version("v/k", None, &[]).await;
+    assert_eq!((st, text.as_str()), (StatusCode::OK, "three"));
+    s.delete("v/k", Some(&v1)).await;
+    let (st, _) = s.get_version("v/k", Some(&v1), &[]).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert_eq!(s.get_version("v/k", Some(&v2), &[]).await, (StatusCode::OK, "two".into()));
+    // Suspended: writes replace the null version only.
+    s.set_versioning("Suspended").await;
+    let (_, _, v) = s.put_object("v/k", b"four", &[]).await;
+    assert_eq!(v, "", "a suspended bucket's write has no version id");
+    assert_eq!(s.get_version("v/k", Some("null"), &[]).await, (StatusCode::OK, "four".into()));
+    assert_eq!(s.get_version("v/k", Some(&v2), &[]).await, (StatusCode::OK, "two".into()));
+    let (st, text, _) = s.send(s.h.http.get(s.bucket_url(false, &[("versioning", "")]))).await;
+    assert_eq!((st, tag(&text, "Status")), (StatusCode::OK, Some("Suspended")), "{text}");
+}
+
+#[tokio::test]
+async fn tags_go_with_an_object_from_put_and_from_create_and_are_checked() {
+    let s = S3::new().await;
+    let (st, text, _) = s.put_object("t/one", b"x", &[("x-amz-tagging", "a=1&b=two%20words")]).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    let (st, text) = s.get_version("t/one", None, &[("tagging", "")]).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    assert_eq!(tags(&text, "Key"), ["a", "b"], "{text}");
+    assert_eq!(tags(&text, "Value"), ["1", "two words"], "{text}");
+    // Refused before anything is stored: a key given twice, more than 10 tags.
+    let (st, text, _) = s.put_object("t/two", b"x", &[("x-amz-tagging", "a=1&a=2")]).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::BAD_REQUEST, Some("InvalidTag")), "{text}");
+    let many: Vec<String> = (0..11).map(|n| format!("k{n}=v")).collect();
+    let (st, _, _) = s.put_object("t/two", b"x", &[("x-amz-tagging", &many.join("&"))]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = s.get_version("t/two", None, &[]).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "a refused PUT stores nothing");
+    // A multipart upload carries its tags to the object; DELETE ?tagging clears them.
+    let mut a = CreateMultipartUpload::new(&s.bucket, Some(&s.creds), "t/multi");
+    a.headers_mut().insert("x-amz-tagging", "Hello=World");
+    let (st, body, _) = s.send(s.h.http.post(a.sign(EXPIRY)).header("x-amz-tagging", "Hello=World")).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let id = tag(&body, "UploadId").expect("id").to_owned();
+    let (_, _, e) = s.part("t/multi", &id, 1, b"m".to_vec(), &[]).await;
+    assert_eq!(s.complete("t/multi", &id, &[(1, &e)], "").await.0, StatusCode::OK);
+    let (_, text) = s.get_version("t/multi", None, &[("tagging", "")]).await;
+    assert_eq!(tags(&text, "Key"), ["Hello"], "{text}");
+    let mut d = DeleteObject::new(&s.bucket, Some(&s.creds), "t/multi");
+    d.query_mut().insert("tagging", "");
+    let (st, _, _) = s.send(s.h.http.delete(d.sign(EXPIRY))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, text) = s.get_version("t/multi", None, &[("tagging", "")]).await;
+    assert!(tags(&text, "Key").is_empty(), "{text}");
+}
+
+#[tokio::test]
+async fn lifecycle_rules_are_kept_and_abort_old_uploads_and_expire_objects() {
+    let s = S3::new().await;
+    let rules = "<LifecycleConfiguration>\
+        <Rule><ID>uploads</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Enabled</Status>\
+        <AbortIncompleteMultipartUpload><DaysAfterInitiation>2</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>\
+        <Rule><ID>old</ID><Prefix>old/</Prefix><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>\
+        <Rule><ID>off</ID><Prefix></Prefix><Status>Disabled</Status><Expiration><Days>1</Days></Expiration></Rule>\
+        </LifecycleConfiguration>";
+    let url = s.bucket_url(true, &[("lifecycle", "")]);
+    let (st, text, _) = s.send(s.h.http.put(url).body(rules)).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    let (st, text, _) = s.send(s.h.http.get(s.bucket_url(false, &[("lifecycle", "")]))).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    assert_eq!(tags(&text, "ID"), ["uploads", "old", "off"], "{text}");
+    // What the store cannot apply is refused, not stored and ignored.
+    let transition = "<LifecycleConfiguration><Rule><ID>t</ID><Prefix></Prefix><Status>Enabled</Status>\
+        <Transition><Days>30</Days><StorageClass>GLACIER</StorageClass></Transition></Rule></LifecycleConfiguration>";
+    let (st, text, _) = s.send(s.h.http.put(s.bucket_url(true, &[("lifecycle", "")])).body(transition)).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::NOT_IMPLEMENTED, Some("NotImplemented")), "{text}");
+    let (_, text, _) = s.send(s.h.http.get(s.bucket_url(false, &[("lifecycle", "")]))).await;
+    assert_eq!(tags(&text, "ID").len(), 3, "the refused configuration changed nothing: {text}");
+    // Applied as of a day and a half, then three days from now.
+    let old_upload = s.create("tmp/left-behind", None).await;
+    let other_upload = s.create("keep/open", None).await;
+    assert_eq!(s.put_object("old/x", b"x", &[]).await.0, StatusCode::OK);
+    assert_eq!(s.put_object("new/y", b"y", &[]).await.0, StatusCode::OK);
+    let store = s.h.server.store.as_ref().expect("embedded store");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as u64;
+    let day = 24 * 3600 * 1000;
+    let swept = store.apply_lifecycle(now + day * 3 / 2).await;
+    assert_eq!((swept.uploads_aborted, swept.objects_expired), (0, 1), "{swept:?}");
+    assert_eq!(s.get_version("old/x", None, &[]).await.0, StatusCode::NOT_FOUND);
+    let swept = store.apply_lifecycle(now + 3 * day).await;
+    assert_eq!((swept.uploads_aborted, swept.objects_expired), (1, 0), "{swept:?}");
+    let list = |id: &str, key: &str| {
+        let url = ListParts::new(&s.bucket, Some(&s.creds), key, id).sign(EXPIRY);
+        s.send(s.h.http.get(url))
+    };
+    let (st, text, _) = list(&old_upload, "tmp/left-behind").await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::NOT_FOUND, Some("NoSuchUpload")), "{text}");
+    assert_eq!(list(&other_upload, "keep/open").await.0, StatusCode::OK, "another prefix's upload stays");
+    assert_eq!(s.get_version("new/y", None, &[]).await, (StatusCode::OK, "y".into()), "a disabled rule does nothing");
+}
+
+#[tokio::test]
+async fn object_lock_keeps_a_locked_version_until_its_retention_ends_or_is_bypassed() {
+    let s = S3::new().await;
+    let e = &s.h.server.s3;
+    let locked = Bucket::new(e.endpoint.clone(), UrlStyle::Path, "locked-bucket", e.region.clone()).expect("bucket");
+    let mut create = CreateBucket::new(&locked, &s.creds);
+    create.headers_mut().insert("x-amz-bucket-object-lock-enabled", "true");
+    let req = s.h.http.put(create.sign(EXPIRY)).header("x-amz-bucket-object-lock-enabled", "true");
+    let (st, text, _) = s.send(req).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    let put = |key: &'static str, headers: Vec<(&'static str, String)>| {
+        let mut a = PutObject::new(&locked, Some(&s.creds), key);
+        for (k, v) in &headers {
+            a.headers_mut().insert(*k, v.clone());
+        }
+        let mut req = s.h.http.put(a.sign(EXPIRY)).body("data");
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        s.send(req)
+    };
+    let delete = |key: &'static str, version: String, bypass: bool| {
+        let mut a = DeleteObject::new(&locked, Some(&s.creds), key);
+        a.query_mut().insert("versionId", version);
+        if bypass {
+            a.headers_mut().insert("x-amz-bypass-governance-retention", "true");
+        }
+        let mut req = s.h.http.delete(a.sign(EXPIRY));
+        if bypass {
+            req = req.header("x-amz-bypass-governance-retention", "true");
+        }
+        s.send(req)
+    };
+    let until = "2099-01-01T00:00:00Z".to_owned();
+    let governance = vec![
+        ("x-amz-object-lock-mode", "GOVERNANCE".to_owned()),
+        ("x-amz-object-lock-retain-until-date", until.clone()),
+    ];
+    let (st, text, h) = put("gov", governance.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    let version = h["x-amz-version-id"].to_str().expect("ascii").to_owned();
+    let (st, text, _) = delete("gov", version.clone(), false).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::FORBIDDEN, Some("AccessDenied")), "{text}");
+    assert_eq!(delete("gov", version, true).await.0, StatusCode::NO_CONTENT, "the bypass deletes under GOVERNANCE");
+    // A legal hold holds even with the bypass; COMPLIANCE likewise.
+    for (key, headers) in [
+        ("hold", vec![("x-amz-object-lock-legal-hold", "ON".to_owned())]),
+        (
+            "comp",
+            vec![
+                ("x-amz-object-lock-mode", "COMPLIANCE".to_owned()),
+                ("x-amz-object-lock-retain-until-date", until.clone()),
+            ],
+        ),
+    ] {
+        let (st, text, h) = put(key, headers).await;
+        assert_eq!(st, StatusCode::OK, "{text}");
+        let version = h["x-amz-version-id"].to_str().expect("ascii").to_owned();
+        assert_eq!(delete(key, version, true).await.0, StatusCode::FORBIDDEN, "{key}");
+    }
+    // A lock asked of a bucket without Object Lock is refused, and nothing is stored.
+    let (st, text, _) = s.put_object("plain", b"x", &[("x-amz-object-lock-legal-hold", "ON")]).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::BAD_REQUEST, Some("InvalidRequest")), "{text}");
+    assert_eq!(s.get_version("plain", None, &[]).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn unsigned_requests_get_what_the_acls_give_everyone_and_nothing_more() {
+    let s = S3::new().await;
+    let endpoint = s.h.server.s3.endpoint.as_str().trim_end_matches('/').to_owned();
+    let anon = |key: &str| format!("{endpoint}/{}/{key}", s.h.server.s3.bucket);
+    assert_eq!(s.put_object("acl/public", b"pub", &[("x-amz-acl", "public-read")]).await.0, StatusCode::OK);
+    assert_eq!(s.put_object("acl/private", b"priv", &[]).await.0, StatusCode::OK);
+    let resp = s.h.http.get(anon("acl/public")).send().await.expect("GET");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.expect("body"), "pub");
+    let resp = s.h.http.get(anon("acl/private")).send().await.expect("GET");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // A missing key of a private bucket: 403, not a hint that it is missing.
+    assert_eq!(s.h.http.get(anon("acl/none")).send().await.expect("GET").status(), StatusCode::FORBIDDEN);
+    // Writes need a signature unless the bucket is public-read-write; a refused one stores nothing.
+    let resp = s.h.http.put(anon("acl/anon-put")).body("x").send().await.expect("PUT");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.get_version("acl/anon-put", None, &[]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.h.http.delete(anon("acl/public")).send().await.expect("DELETE").status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.get_version("acl/public", None, &[]).await.0, StatusCode::OK);
+    // The ACL reads back with the owner and the public grant.
+    let (st, text) = s.get_version("acl/public", None, &[("acl", "")]).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    assert!(text.contains("http://acs.amazonaws.com/groups/global/AllUsers"), "{text}");
+    assert_eq!(tags(&text, "Permission"), ["FULL_CONTROL", "READ"], "{text}");
+}
+
+#[tokio::test]
+async fn presigned_urls_live_at_most_a_week_and_errors_carry_their_request_id() {
+    let s = S3::new().await;
+    assert_eq!(s.put_object("week/k", b"x", &[]).await.0, StatusCode::OK);
+    let week = Duration::from_secs(7 * 24 * 3600);
+    let url = GetObject::new(&s.bucket, Some(&s.creds), "week/k").sign(week);
+    assert_eq!(s.h.http.get(url).send().await.expect("GET").status(), StatusCode::OK);
+    let url = GetObject::new(&s.bucket, Some(&s.creds), "week/k").sign(week + Duration::from_secs(1));
+    let (st, text, _) = s.send(s.h.http.get(url)).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::FORBIDDEN, Some("AuthorizationQueryParametersError")), "{text}");
+    // An error names the request id its header gives.
+    let (st, text, headers) =
+        s.send(s.h.http.get(GetObject::new(&s.bucket, Some(&s.creds), "week/none").sign(EXPIRY))).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let id = headers["x-amz-request-id"].to_str().expect("ascii");
+    assert_eq!(tag(&text, "RequestId"), Some(id), "{text}");
+    let length: usize = headers["content-length"].to_str().expect("ascii").parse().expect("number");
+    assert_eq!(length, text.len());
 }

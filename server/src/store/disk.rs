@@ -141,6 +141,173 @@ pub struct ObjectMeta {
     /// The parts of a multipart object (GetObjectAttributes lists them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<ObjectPartMeta>,
+    /// Its version id; `None` is S3's `null` version (an unversioned or
+    /// suspended bucket's write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// A delete marker (no data): the key reads as deleted while it is the
+    /// newest version.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
+    /// Object tags, in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// Object lock: retention and legal hold.
+    #[serde(default, skip_serializing_if = "Lock::is_none")]
+    pub lock: Lock,
+    /// Its access control list.
+    #[serde(default, skip_serializing_if = "Acl::is_private")]
+    pub acl: Acl,
+}
+
+/// An access control list: a canned ACL and explicit grants (the owner
+/// always has full control, and is the one identity of this store).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acl {
+    /// `public-read`, `public-read-write`, `authenticated-read`, …; none is `private`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canned: Option<String>,
+    /// Explicit grants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<GrantMeta>,
+}
+
+impl Acl {
+    /// Nothing beyond the owner's own access.
+    pub fn is_private(&self) -> bool {
+        self.canned.as_deref().is_none_or(|c| c == "private") && self.grants.is_empty()
+    }
+}
+
+/// One explicit grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantMeta {
+    /// `CanonicalUser`, `Group` or `AmazonCustomerByEmail`.
+    pub grantee_type: String,
+    /// The user id, group URI or email address.
+    pub grantee: String,
+    /// `READ`, `WRITE`, `READ_ACP`, `WRITE_ACP` or `FULL_CONTROL`.
+    pub permission: String,
+}
+
+/// An object's lock (S3 Object Lock): it cannot be deleted while either holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    /// `GOVERNANCE` or `COMPLIANCE`, with `retain_until_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Retained until then, ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until_ms: Option<i64>,
+    /// Legal hold `ON`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
+}
+
+impl Lock {
+    /// No retention and no legal hold.
+    pub fn is_none(&self) -> bool {
+        self.mode.is_none() && !self.legal_hold
+    }
+}
+
+/// A bucket's Object Lock configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockConfig {
+    /// Default retention mode of new objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<String>,
+    /// Default retention in days, or…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_days: Option<i32>,
+    /// …in years.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_years: Option<i32>,
+}
+
+impl ObjectMeta {
+    /// A delete marker for `key`.
+    pub fn delete_marker(key: &str, version_id: Option<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            size: 0,
+            etag: String::new(),
+            modified_ms: now_ms(),
+            headers: Headers::default(),
+            checksums: Checksums::default(),
+            checksum_type: None,
+            segments: Vec::new(),
+            parts_count: None,
+            parts: Vec::new(),
+            version_id,
+            delete_marker: true,
+            tags: Vec::new(),
+            lock: Lock::default(),
+            acl: Acl::default(),
+        }
+    }
+
+    /// Its version id as S3 names it (`null` for the null version).
+    pub fn version_name(&self) -> &str {
+        self.version_id.as_deref().unwrap_or("null")
+    }
+}
+
+/// Every version of one key, newest first (what `objects/<sha256(key)>.json` holds).
+pub type Versions = Vec<ObjectMeta>;
+
+/// The object a plain GET of the key reads: the newest version, unless that
+/// is a delete marker.
+pub fn current(versions: &[ObjectMeta]) -> Option<&ObjectMeta> {
+    versions.first().filter(|m| !m.delete_marker)
+}
+
+/// A bucket's settings, in its marker file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketMeta {
+    /// Created, ms since the epoch.
+    #[serde(default)]
+    pub created_ms: u64,
+    /// `Enabled` or `Suspended` once versioning was configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<String>,
+    /// Lifecycle rules (the store enforces them, see `lifecycle`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<LifecycleRule>,
+    /// Object Lock, when the bucket was created with it (versioning is then always on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<LockConfig>,
+    /// Its access control list.
+    #[serde(default, skip_serializing_if = "Acl::is_private")]
+    pub acl: Acl,
+}
+
+/// One lifecycle rule the store enforces.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    /// `ID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Keys it applies to.
+    #[serde(default)]
+    pub prefix: String,
+    /// `Status` is `Enabled`.
+    pub enabled: bool,
+    /// Whether the prefix was given as `Filter` (else the legacy top-level `Prefix`).
+    #[serde(default)]
+    pub filter: bool,
+    /// `Expiration/Days`: current versions older than this expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_days: Option<i32>,
+    /// `Expiration/Date`, ms since the epoch: current versions expire from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date_ms: Option<i64>,
+    /// `NoncurrentVersionExpiration/NoncurrentDays`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_days: Option<i32>,
+    /// `AbortIncompleteMultipartUpload/DaysAfterInitiation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_days: Option<i32>,
 }
 
 /// One part of a multipart object, as GetObjectAttributes lists it.
@@ -171,6 +338,15 @@ pub struct UploadMeta {
     /// `COMPOSITE` or `FULL_OBJECT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum_type: Option<String>,
+    /// Tags the object will have (`x-amz-tagging`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// The lock the object will have.
+    #[serde(default, skip_serializing_if = "Lock::is_none")]
+    pub lock: Lock,
+    /// The ACL the object will have.
+    #[serde(default, skip_serializing_if = "Acl::is_private")]
+    pub acl: Acl,
 }
 
 /// A stored part.
@@ -219,10 +395,10 @@ pub struct Upload {
 /// A bucket in memory (the disk is written through).
 #[derive(Debug, Default)]
 pub struct Bucket {
-    /// Created, ms since the epoch.
-    pub created_ms: u64,
-    /// Objects by key.
-    pub objects: BTreeMap<String, ObjectMeta>,
+    /// Its settings.
+    pub meta: BucketMeta,
+    /// Every version of every key, by key (a key with no version is absent).
+    pub objects: BTreeMap<String, Versions>,
     /// Uploads by id.
     pub uploads: HashMap<String, Upload>,
 }
@@ -321,11 +497,31 @@ pub async fn remove(path: &Path) {
 }
 
 /// Creates a bucket's folders and marker.
-pub async fn create_bucket(paths: &Paths, created_ms: u64) -> std::io::Result<()> {
+pub async fn create_bucket(paths: &Paths, meta: &BucketMeta) -> std::io::Result<()> {
     for sub in ["objects", "data", "uploads"] {
         tokio::fs::create_dir_all(paths.bucket.join(sub)).await?;
     }
-    write_json(&paths.marker(), &serde_json::json!({ "created_ms": created_ms })).await
+    write_json(&paths.marker(), meta).await
+}
+
+/// Writes every version of a key (one rename), or removes its file when none is left.
+pub async fn write_versions(paths: &Paths, key: &str, versions: &[ObjectMeta]) -> std::io::Result<()> {
+    if versions.is_empty() {
+        match tokio::fs::remove_file(paths.object(key)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    } else {
+        write_json(&paths.object(key), &versions).await
+    }
+}
+
+/// A key's versions as stored: a list, or one object (the format before versioning).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Versions(Versions),
+    One(Box<ObjectMeta>),
 }
 
 /// Loads every bucket under `root`, removing what a crash left behind
@@ -339,8 +535,8 @@ pub async fn load(root: &Path) -> std::io::Result<BTreeMap<String, Bucket>> {
             continue;
         }
         let paths = Paths::new(root, &name);
-        let Ok(marker) = read_json::<serde_json::Value>(&paths.marker()).await else { continue };
-        let mut bucket = Bucket { created_ms: marker["created_ms"].as_u64().unwrap_or(0), ..Default::default() };
+        let Ok(meta) = read_json::<BucketMeta>(&paths.marker()).await else { continue };
+        let mut bucket = Bucket { meta, ..Default::default() };
         let mut used = HashSet::new();
         for entry in read_dir_names(&paths.bucket.join("objects")).await? {
             let path = paths.bucket.join("objects").join(&entry);
@@ -348,9 +544,14 @@ pub async fn load(root: &Path) -> std::io::Result<BTreeMap<String, Bucket>> {
                 remove(&path).await;
                 continue;
             }
-            if let Ok(meta) = read_json::<ObjectMeta>(&path).await {
-                used.extend(meta.segments.iter().map(|s| s.file.clone()));
-                bucket.objects.insert(meta.key.clone(), meta);
+            let versions = match read_json::<Stored>(&path).await {
+                Ok(Stored::Versions(v)) => v,
+                Ok(Stored::One(m)) => vec![*m],
+                Err(_) => continue,
+            };
+            if let Some(key) = versions.first().map(|m| m.key.clone()) {
+                used.extend(versions.iter().flat_map(|m| m.segments.iter().map(|s| s.file.clone())));
+                bucket.objects.insert(key, versions);
             }
         }
         for id in read_dir_names(&paths.bucket.join("uploads")).await? {

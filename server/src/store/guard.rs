@@ -12,6 +12,19 @@
 //!   [`DRAIN_LIMIT`] bytes and [`DRAIN_TIME`]). Otherwise the server closes a
 //!   connection with unread data, the kernel resets it, and Firefox's XHR
 //!   reports a network error instead of the answer (Chromium reads it).
+//! - **A body without a length is measured.** A request sent with
+//!   `Transfer-Encoding: chunked` and no `Content-Length` (S3 takes such a
+//!   PutObject) is read first, up to [`CHUNKED_LIMIT`], and handed to s3s with
+//!   its length; at most [`CHUNKED_BUDGET`] bytes are held so at once (past
+//!   that: 503 `SlowDown`, which clients retry), and a longer body is refused
+//!   411 `MissingContentLength`, saying to send its length.
+//! - **GetObjectAttributes' ETag is unquoted**, as S3 writes it there (s3s
+//!   quotes every ETag); the store marks such answers with [`UnquoteEtag`].
+//! - **A presigned URL lives at most a week**: `X-Amz-Expires` outside
+//!   0..=604,800 s is refused 403 `AuthorizationQueryParametersError`, as S3
+//!   does (s3s took any length, and answered a negative one 400).
+//! - **Every answer has a request id** (`x-amz-request-id`), and an error's
+//!   XML names the same id in `<RequestId>`, as S3's do.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,6 +42,17 @@ use hyper::body::Incoming;
 pub const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
 /// How long a refused request's body is read at most.
 pub const DRAIN_TIME: Duration = Duration::from_secs(30);
+/// The largest body without a `Content-Length` the store takes.
+pub const CHUNKED_LIMIT: usize = 16 * 1024 * 1024;
+/// Bytes of such bodies held in memory at once, over all requests.
+pub const CHUNKED_BUDGET: usize = 4 * CHUNKED_LIMIT;
+
+/// Marks a response whose XML `ETag` must go out unquoted.
+#[derive(Debug, Clone, Copy)]
+pub struct UnquoteEtag;
+
+/// Permits of the budget, one per KiB.
+static CHUNKED_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHUNKED_BUDGET / 1024);
 
 /// The `x-amz-*` header of a presigned request that its signature does not
 /// cover, if any. (A request signed in its `Authorization` header is not
@@ -54,29 +78,132 @@ pub fn unsigned_amz_header<B>(req: &Request<B>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn headers_not_signed(header: &str) -> Response<s3s::Body> {
+/// An S3 error answer; `extra` is more XML inside `<Error>`.
+fn error_response(status: StatusCode, code: &str, message: &str, extra: &str) -> Response<s3s::Body> {
     let xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
-         <Message>There were headers present in the request which were not signed</Message>\
-         <HeadersNotSigned>{header}</HeadersNotSigned></Error>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>{extra}</Error>"
     );
     let mut resp = Response::new(s3s::Body::from(xml));
-    *resp.status_mut() = StatusCode::FORBIDDEN;
+    *resp.status_mut() = status;
     resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/xml"));
     resp
+}
+
+fn headers_not_signed(header: &str) -> Response<s3s::Body> {
+    // Header names are ASCII tokens (no `<` or `&`): safe inside XML as they are.
+    error_response(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        "There were headers present in the request which were not signed",
+        &format!("<HeadersNotSigned>{header}</HeadersNotSigned>"),
+    )
+}
+
+/// The longest a presigned URL may be valid, as in S3: a week.
+pub const MAX_EXPIRES: i64 = 7 * 24 * 3600;
+
+/// A presigned request's `X-Amz-Expires` outside what S3 accepts, as the refusal's message.
+pub fn bad_expiry<B>(req: &Request<B>) -> Option<&'static str> {
+    let query = req.uri().query()?;
+    let (_, value) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "X-Amz-Expires")?;
+    match value.parse::<i64>() {
+        Ok(n) if n > MAX_EXPIRES => Some("X-Amz-Expires must be less than a week (in seconds) that is; 604800"),
+        Ok(n) if n < 0 => Some("X-Amz-Expires must be non-negative"),
+        Ok(_) => None,
+        Err(_) => Some("X-Amz-Expires should be a number"),
+    }
+}
+
+/// Sets the request id on an answer and, for an XML error, inside it.
+async fn with_request_id(resp: Response<s3s::Body>, id: &str) -> Response<s3s::Body> {
+    let (mut parts, body) = resp.into_parts();
+    if let Ok(value) = http::HeaderValue::from_str(id) {
+        parts.headers.insert("x-amz-request-id", value);
+    }
+    let xml = parts.headers.get(http::header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().ends_with(b"xml"));
+    if !(parts.status.is_client_error() || parts.status.is_server_error()) || !xml {
+        return Response::from_parts(parts, body);
+    }
+    let Ok(collected) = body.collect().await else {
+        return Response::from_parts(parts, s3s::Body::empty());
+    };
+    let bytes = collected.to_bytes();
+    let out = match bytes.windows(8).rposition(|w| w == b"</Error>") {
+        Some(at) if !bytes.windows(11).any(|w| w == b"<RequestId>") => {
+            let mut v = bytes[..at].to_vec();
+            v.extend_from_slice(format!("<RequestId>{id}</RequestId>").as_bytes());
+            v.extend_from_slice(&bytes[at..]);
+            Bytes::from(v)
+        }
+        _ => bytes,
+    };
+    parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(out.len()));
+    Response::from_parts(parts, s3s::Body::from(out))
+}
+
+/// Whether the request's body has no length the store can know before reading it.
+fn unmeasured<B: Body>(parts: &http::request::Parts, body: &B) -> bool {
+    !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+        && !parts.headers.contains_key("x-amz-decoded-content-length")
+        && body.size_hint().exact().is_none()
+}
+
+/// Reads a body without a length into memory, up to [`CHUNKED_LIMIT`].
+/// `Err(true)`: longer than that; `Err(false)`: the body broke off.
+async fn measure(body: &mut Incoming) -> Result<Bytes, bool> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| false)?;
+        if let Some(data) = frame.data_ref() {
+            if buf.len() + data.len() > CHUNKED_LIMIT {
+                return Err(true);
+            }
+            buf.extend_from_slice(data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Takes the quotes off the first `<ETag>"…"</ETag>` of an XML answer.
+fn unquote_etag(xml: &[u8]) -> Option<Vec<u8>> {
+    const OPEN: &[u8] = b"<ETag>\"";
+    const CLOSE: &[u8] = b"\"</ETag>";
+    let start = xml.windows(OPEN.len()).position(|w| w == OPEN)?;
+    let end = start + xml[start..].windows(CLOSE.len()).position(|w| w == CLOSE)?;
+    let mut out = Vec::with_capacity(xml.len());
+    out.extend_from_slice(&xml[..start + OPEN.len() - 1]);
+    out.extend_from_slice(&xml[start + OPEN.len()..end]);
+    out.extend_from_slice(&xml[end + 1..]);
+    Some(out)
+}
+
+async fn unquote_response(resp: Response<s3s::Body>) -> Response<s3s::Body> {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "The answer could not be read.", "");
+    };
+    let bytes = collected.to_bytes();
+    let out = unquote_etag(&bytes).map_or(bytes, Bytes::from);
+    parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(out.len()));
+    Response::from_parts(parts, s3s::Body::from(out))
 }
 
 /// A request body the service reads through; what it leaves unread stays
 /// here, so it can be drained after the answer is known.
 pub struct SharedBody {
     slot: Arc<Mutex<Option<Incoming>>>,
+    /// A body read ahead (one without a length), handed out first.
+    read: Option<Bytes>,
 }
 
 impl Body for SharedBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        if let Some(read) = self.read.take() {
+            return Poll::Ready(Some(Ok(Frame::data(read))));
+        }
         let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
         match slot.as_mut() {
             Some(body) => Pin::new(body).poll_frame(cx),
@@ -85,10 +212,16 @@ impl Body for SharedBody {
     }
 
     fn is_end_stream(&self) -> bool {
+        if self.read.is_some() {
+            return false;
+        }
         self.slot.lock().unwrap_or_else(PoisonError::into_inner).as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
+        if let Some(read) = &self.read {
+            return SizeHint::with_exact(read.len() as u64);
+        }
         self.slot.lock().unwrap_or_else(PoisonError::into_inner).as_ref().map(Body::size_hint).unwrap_or_default()
     }
 }
@@ -137,15 +270,67 @@ where
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         // The ready clone does the call (tower's usual swap).
         let clone = self.0.clone();
-        let mut inner = std::mem::replace(&mut self.0, clone);
+        let inner = std::mem::replace(&mut self.0, clone);
         Box::pin(async move {
-            let (parts, body) = req.into_parts();
+            let id = format!("{:016X}", fastrand::u64(..));
+            let resp = Self::answer(inner, req).await?;
+            Ok(with_request_id(resp, &id).await)
+        })
+    }
+}
+
+impl<S> Guard<S>
+where
+    S: tower::Service<Request<SharedBody>, Response = Response<s3s::Body>> + Send + 'static,
+    S::Future: Send,
+{
+    async fn answer(mut inner: S, req: Request<Incoming>) -> Result<Response<s3s::Body>, S::Error> {
+        {
+            let (mut parts, mut body) = req.into_parts();
+            if let Some(message) = bad_expiry(&Request::from_parts(parts.clone(), ())) {
+                drain(body).await;
+                return Ok(error_response(StatusCode::FORBIDDEN, "AuthorizationQueryParametersError", message, ""));
+            }
             if let Some(header) = unsigned_amz_header(&Request::from_parts(parts.clone(), ())) {
                 drain(body).await;
                 return Ok(headers_not_signed(&header));
             }
+            let mut read = None;
+            let mut _permit = None;
+            if unmeasured(&parts, &body) {
+                let Ok(permit) = CHUNKED_PERMITS.try_acquire_many((CHUNKED_LIMIT / 1024) as u32) else {
+                    drain(body).await;
+                    return Ok(error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "SlowDown",
+                        "Too many requests without Content-Length at once: retry, or send Content-Length.",
+                        "",
+                    ));
+                };
+                _permit = Some(permit);
+                match measure(&mut body).await {
+                    Ok(bytes) => {
+                        parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(bytes.len()));
+                        read = Some(bytes);
+                    }
+                    Err(too_long) => {
+                        if too_long {
+                            drain(body).await;
+                        }
+                        return Ok(error_response(
+                            StatusCode::LENGTH_REQUIRED,
+                            "MissingContentLength",
+                            "A body without Content-Length is taken up to 16 MiB: send Content-Length for a larger one.",
+                            "",
+                        ));
+                    }
+                }
+            }
             let slot = Arc::new(Mutex::new(Some(body)));
-            let resp = inner.call(Request::from_parts(parts, SharedBody { slot: slot.clone() })).await?;
+            let resp = inner.call(Request::from_parts(parts, SharedBody { slot: slot.clone(), read })).await?;
+            if resp.extensions().get::<UnquoteEtag>().is_some() && resp.status().is_success() {
+                return Ok(unquote_response(resp).await);
+            }
             if resp.status().is_client_error() || resp.status().is_server_error() {
                 let left = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
                 if let Some(body) = left.filter(|b| !b.is_end_stream()) {
@@ -153,7 +338,7 @@ where
                 }
             }
             Ok(resp)
-        })
+        }
     }
 }
 
@@ -167,6 +352,14 @@ mod tests {
             b = b.header(*k, *v);
         }
         b.body(()).expect("request")
+    }
+
+    #[test]
+    fn an_etag_is_unquoted_once_and_nothing_else_changes() {
+        let xml = b"<A><ETag>\"abc-2\"</ETag><B>\"x\"</B></A>";
+        assert_eq!(unquote_etag(xml).as_deref(), Some(&b"<A><ETag>abc-2</ETag><B>\"x\"</B></A>"[..]));
+        assert_eq!(unquote_etag(b"<A><ETag>abc</ETag></A>"), None);
+        assert_eq!(unquote_etag(b"<A><ETag>\"abc</A>"), None);
     }
 
     #[test]

@@ -20,8 +20,11 @@
 //! request; a refused request's body is read before the answer goes out) are
 //! in [`guard`].
 
+pub mod acl;
 pub mod disk;
 pub mod guard;
+pub mod lifecycle;
+pub mod lock;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +40,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use disk::{
-    Bucket, Checksums, CompletedMeta, Headers, ObjectMeta, ObjectPartMeta, PartMeta, Paths, Segment, Upload, UploadMeta,
+    Bucket, BucketMeta, Checksums, CompletedMeta, Headers, ObjectMeta, ObjectPartMeta, PartMeta, Paths, Segment,
+    Upload, UploadMeta, current,
 };
 
 /// S3 requires every part but the last to be at least this large.
@@ -47,10 +51,11 @@ pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// S3's key limit.
 pub const MAX_KEY_BYTES: usize = 1024;
 
-/// The embedded store.
+/// The embedded store (a clone is another handle on the same store).
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
-    buckets: Mutex<BTreeMap<String, Bucket>>,
+    buckets: std::sync::Arc<Mutex<BTreeMap<String, Bucket>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -89,6 +94,27 @@ fn ms_of(t: Timestamp) -> i64 {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ACL a write asks for (`x-amz-acl`, `x-amz-grant-*`).
+fn object_acl(
+    canned: Option<&ObjectCannedACL>,
+    read: Option<&str>,
+    read_acp: Option<&str>,
+    write_acp: Option<&str>,
+    full_control: Option<&str>,
+) -> S3Result<disk::Acl> {
+    let headers = acl::GrantHeaders { read, write: None, read_acp, write_acp, full_control };
+    acl::from_request(canned.map(ObjectCannedACL::as_str), headers, false)
+}
+
+/// Version ids this store issues (32 hex digits) and `null`.
+fn check_version_id(v: &str) -> S3Result<()> {
+    if v == "null" || disk::valid_upload_id(v) {
+        Ok(())
+    } else {
+        Err(s3_error!(InvalidArgument, "Invalid version id specified"))
+    }
 }
 
 fn check_key(key: &str) -> S3Result<()> {
@@ -212,6 +238,15 @@ fn from_dto(c: s3s::dto::Checksum) -> Checksums {
 }
 
 /// What a body turned into on disk.
+/// What a delete removed or made.
+#[derive(Debug, Clone, Default)]
+struct Deleted {
+    /// The version deleted, or the delete marker's id.
+    version_id: Option<String>,
+    /// A delete marker was made or removed.
+    delete_marker: bool,
+}
+
 struct Written {
     file: String,
     size: u64,
@@ -225,7 +260,7 @@ impl Store {
         tokio::fs::create_dir_all(root).await?;
         let root = root.canonicalize()?;
         let buckets = disk::load(&root).await?;
-        Ok(Self { root, buckets: Mutex::new(buckets) })
+        Ok(Self { root, buckets: std::sync::Arc::new(Mutex::new(buckets)) })
     }
 
     /// Creates the bucket if it is missing.
@@ -233,9 +268,9 @@ impl Store {
         anyhow::ensure!(disk::valid_bucket_name(bucket), "{bucket:?} is not a valid S3 bucket name");
         let mut buckets = self.buckets.lock().await;
         if !buckets.contains_key(bucket) {
-            let created = disk::now_ms();
-            disk::create_bucket(&Paths::new(&self.root, bucket), created).await?;
-            buckets.insert(bucket.to_owned(), Bucket { created_ms: created, ..Default::default() });
+            let meta = BucketMeta { created_ms: disk::now_ms(), ..Default::default() };
+            disk::create_bucket(&Paths::new(&self.root, bucket), &meta).await?;
+            buckets.insert(bucket.to_owned(), Bucket { meta, ..Default::default() });
         }
         Ok(())
     }
@@ -292,35 +327,147 @@ impl Store {
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
         if_match: Option<&ETagCondition>,
         if_none_match: Option<&ETagCondition>,
         if_modified_since: Option<&Timestamp>,
         if_unmodified_since: Option<&Timestamp>,
     ) -> S3Result<ObjectMeta> {
-        let src = self.object(bucket, key).await?;
+        let src = self.version(bucket, key, version_id).await?;
         check_copy_source_conditions(&src, if_match, if_none_match, if_modified_since, if_unmodified_since)?;
         Ok(src)
     }
 
+    /// The object a plain read of the key sees.
     async fn object(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
-        let buckets = self.buckets.lock().await;
-        let b = buckets.get(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
-        b.objects.get(key).cloned().ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."))
+        self.version(bucket, key, None).await
     }
 
-    /// Makes `meta` the object at its key (one rename), then removes the data
-    /// files of the object it replaced.
-    async fn commit_object(&self, bucket: &str, meta: ObjectMeta) -> S3Result<()> {
+    /// Version `version_id` of the key (`None`: the current one). A delete
+    /// marker reads as `NoSuchKey` when current, `MethodNotAllowed` when named.
+    async fn version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<ObjectMeta> {
+        let buckets = self.buckets.lock().await;
+        let b = buckets.get(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let versions = b.objects.get(key).map_or(&[][..], Vec::as_slice);
+        let Some(v) = version_id else {
+            return current(versions).cloned().ok_or_else(|| s3_error!(NoSuchKey, "The specified key does not exist."));
+        };
+        check_version_id(v)?;
+        match versions.iter().find(|m| m.version_name() == v) {
+            None => Err(s3_error!(NoSuchVersion, "The specified version does not exist.")),
+            Some(m) if m.delete_marker => {
+                Err(s3_error!(MethodNotAllowed, "The specified method is not allowed against a delete marker."))
+            }
+            Some(m) => Ok(m.clone()),
+        }
+    }
+
+    /// A bucket's settings.
+    async fn bucket_meta(&self, bucket: &str) -> S3Result<BucketMeta> {
+        let buckets = self.buckets.lock().await;
+        Ok(buckets.get(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?.meta.clone())
+    }
+
+    /// The bucket's versioning state (`Enabled`, `Suspended`, or never set).
+    async fn versioning(&self, bucket: &str) -> S3Result<Option<String>> {
+        let buckets = self.buckets.lock().await;
+        Ok(buckets.get(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?.meta.versioning.clone())
+    }
+
+    /// Makes `meta` the newest version of its key (one rename): a new version
+    /// in a versioned bucket, else the `null` version, whose data files (of
+    /// the object it replaced) are then removed. Returns the new version's id.
+    async fn commit_object(&self, bucket: &str, mut meta: ObjectMeta) -> S3Result<Option<String>> {
         let paths = self.paths(bucket);
         let mut buckets = self.buckets.lock().await;
         let b = buckets.get_mut(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
-        disk::write_json(&paths.object(&meta.key), &meta).await.map_err(internal)?;
-        let old = b.objects.insert(meta.key.clone(), meta);
+        meta.version_id = (b.meta.versioning.as_deref() == Some("Enabled")).then(disk::random_name);
+        meta.lock = lock::with_default(&b.meta, std::mem::take(&mut meta.lock), disk::now_ms());
+        let versions = b.objects.get(&meta.key).cloned().unwrap_or_default();
+        let (replaced, mut kept): (Vec<_>, Vec<_>) = if meta.version_id.is_none() {
+            versions.into_iter().partition(|m| m.version_id.is_none())
+        } else {
+            (Vec::new(), versions)
+        };
+        let (key, id) = (meta.key.clone(), meta.version_id.clone());
+        kept.insert(0, meta);
+        disk::write_versions(&paths, &key, &kept).await.map_err(internal)?;
+        b.objects.insert(key, kept);
         drop(buckets);
-        if let Some(old) = old {
+        for old in replaced {
             self.remove_segments(&paths, &old.segments).await;
         }
+        Ok(id)
+    }
+
+    /// Aborts an open upload: its folder goes, then its parts' data files.
+    async fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> S3Result<()> {
+        let paths = self.paths(bucket);
+        let upload = {
+            let mut buckets = self.buckets.lock().await;
+            let u = Store::open_upload(&mut buckets, bucket, key, id)?;
+            if u.completing {
+                return Err(s3_error!(OperationAborted, "The upload is being completed and cannot be aborted now."));
+            }
+            tokio::fs::remove_dir_all(paths.upload(id)).await.map_err(internal)?;
+            buckets.get_mut(bucket).and_then(|b| b.uploads.remove(id))
+        };
+        for p in upload.iter().flat_map(|u| u.parts.values()) {
+            disk::remove(&paths.data(&p.file)).await;
+        }
         Ok(())
+    }
+
+    /// A version of a key in a bucket with Object Lock (else `InvalidRequest`).
+    async fn locked_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<ObjectMeta> {
+        if self.bucket_meta(bucket).await?.object_lock.is_none() {
+            return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
+        }
+        self.version(bucket, key, version_id).await
+    }
+
+    /// Changes a bucket's settings (one rename of its marker file).
+    async fn set_bucket(&self, bucket: &str, change: impl FnOnce(&mut BucketMeta)) -> S3Result<()> {
+        let paths = self.paths(bucket);
+        let mut buckets = self.buckets.lock().await;
+        let b = buckets.get_mut(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let mut meta = b.meta.clone();
+        change(&mut meta);
+        disk::write_json(&paths.marker(), &meta).await.map_err(internal)?;
+        b.meta = meta;
+        Ok(())
+    }
+
+    /// Changes one version in place (its tags): one rename.
+    async fn update_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        change: impl FnOnce(&mut ObjectMeta),
+    ) -> S3Result<ObjectMeta> {
+        if let Some(v) = version_id {
+            check_version_id(v)?;
+        }
+        let paths = self.paths(bucket);
+        let mut buckets = self.buckets.lock().await;
+        let b = buckets.get_mut(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let mut versions = b.objects.get(key).cloned().unwrap_or_default();
+        let index = match version_id {
+            None => (current(&versions).is_some()).then_some(0),
+            Some(v) => versions.iter().position(|m| m.version_name() == v && !m.delete_marker),
+        };
+        let Some(index) = index else {
+            return Err(match version_id {
+                None => s3_error!(NoSuchKey, "The specified key does not exist."),
+                Some(_) => s3_error!(NoSuchVersion, "The specified version does not exist."),
+            });
+        };
+        change(&mut versions[index]);
+        let changed = versions[index].clone();
+        disk::write_versions(&paths, key, &versions).await.map_err(internal)?;
+        b.objects.insert(key.to_owned(), versions);
+        Ok(changed)
     }
 
     async fn remove_segments(&self, paths: &Paths, segments: &[Segment]) {
@@ -455,6 +602,16 @@ fn headers_of(
     expires: Option<Timestamp>,
     metadata: Option<Metadata>,
 ) -> Headers {
+    // `aws-chunked` names the transfer framing, not the object's encoding: S3 does not keep it.
+    let content_encoding = content_encoding
+        .map(|e| {
+            e.split(',')
+                .map(str::trim)
+                .filter(|c| !c.eq_ignore_ascii_case("aws-chunked"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|e| !e.is_empty());
     Headers {
         content_type,
         content_encoding,
@@ -539,9 +696,9 @@ fn segment_of_part(meta: &ObjectMeta, n: i32) -> Option<usize> {
 /// [`check_conditions`], but a failed one is always 412 (S3 never answers 304
 /// to a copy).
 /// The bucket and key a copy reads (only bucket/key sources are supported).
-fn copy_source_object(source: &CopySource) -> S3Result<(&str, &str)> {
+fn copy_source_object(source: &CopySource) -> S3Result<(&str, &str, Option<&str>)> {
     match source {
-        CopySource::Bucket { bucket, key, .. } => Ok((bucket, key)),
+        CopySource::Bucket { bucket, key, version_id } => Ok((bucket, key, version_id.as_deref())),
         _ => Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported.")),
     }
 }
@@ -555,6 +712,34 @@ fn check_copy_source_conditions(
 ) -> S3Result<()> {
     check_conditions(src, if_match, if_none_match, if_modified_since, if_unmodified_since)
         .map_err(|e| if *e.code() == s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed) } else { e })
+}
+
+/// Object tags from an `x-amz-tagging` header (`k1=v1&k2=v2`), checked as S3
+/// does: at most 10, keys of 1–128 and values of 0–256 characters, no key twice.
+fn parse_tagging(header: Option<&str>) -> S3Result<Vec<(String, String)>> {
+    let tags: Vec<(String, String)> = header
+        .map(|h| url::form_urlencoded::parse(h.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .unwrap_or_default();
+    check_tags(&tags)?;
+    Ok(tags)
+}
+
+fn check_tags(tags: &[(String, String)]) -> S3Result<()> {
+    if tags.len() > 10 {
+        return Err(s3_error!(InvalidTag, "Object tags cannot be greater than 10"));
+    }
+    for (n, (k, v)) in tags.iter().enumerate() {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(s3_error!(
+                InvalidTag,
+                "A tag's key must be 1 to 128 characters and its value at most 256 characters."
+            ));
+        }
+        if tags[..n].iter().any(|(other, _)| other == k) {
+            return Err(s3_error!(InvalidTag, "Cannot provide multiple Tags with the same key"));
+        }
+    }
+    Ok(())
 }
 
 /// S3's part numbers: 1..=10,000.
@@ -618,6 +803,11 @@ fn list_keys<'a>(
     (contents, prefixes, truncated, last)
 }
 
+/// Keys whose newest version is an object (not a delete marker).
+fn live_keys(b: &Bucket) -> impl Iterator<Item = &String> {
+    b.objects.iter().filter(|(_, v)| current(v).is_some()).map(|(k, _)| k)
+}
+
 fn object_entry(meta: &ObjectMeta) -> Object {
     Object {
         key: Some(meta.key.clone()),
@@ -631,7 +821,7 @@ fn object_entry(meta: &ObjectMeta) -> Object {
     }
 }
 
-fn owner() -> Owner {
+pub(crate) fn owner() -> Owner {
     Owner { display_name: Some("s3mp".into()), id: Some("s3mp".into()) }
 }
 
@@ -642,7 +832,7 @@ fn max_keys(n: Option<i32>) -> usize {
 #[async_trait::async_trait]
 impl S3 for Store {
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
-        let name = req.input.bucket;
+        let name = req.input.bucket.clone();
         if !disk::valid_bucket_name(&name) {
             return Err(s3_error!(InvalidBucketName));
         }
@@ -650,9 +840,25 @@ impl S3 for Store {
         if buckets.contains_key(&name) {
             return Err(s3_error!(BucketAlreadyOwnedByYou));
         }
-        let created = disk::now_ms();
-        disk::create_bucket(&self.paths(&name), created).await.map_err(internal)?;
-        buckets.insert(name, Bucket { created_ms: created, ..Default::default() });
+        let mut meta = BucketMeta { created_ms: disk::now_ms(), ..Default::default() };
+        let i = &req.input;
+        meta.acl = acl::from_request(
+            i.acl.as_ref().map(BucketCannedACL::as_str),
+            acl::GrantHeaders {
+                read: i.grant_read.as_deref(),
+                write: i.grant_write.as_deref(),
+                read_acp: i.grant_read_acp.as_deref(),
+                write_acp: i.grant_write_acp.as_deref(),
+                full_control: i.grant_full_control.as_deref(),
+            },
+            true,
+        )?;
+        if req.input.object_lock_enabled_for_bucket == Some(true) {
+            meta.object_lock = Some(disk::LockConfig::default());
+            meta.versioning = Some(BucketVersioningStatus::ENABLED.to_owned());
+        }
+        disk::create_bucket(&self.paths(&name), &meta).await.map_err(internal)?;
+        buckets.insert(name, Bucket { meta, ..Default::default() });
         Ok(S3Response::new(CreateBucketOutput::default()))
     }
 
@@ -692,7 +898,7 @@ impl S3 for Store {
             .iter()
             .map(|(name, b)| s3s::dto::Bucket {
                 name: Some(name.clone()),
-                creation_date: Some(timestamp(b.created_ms)),
+                creation_date: Some(timestamp(b.meta.created_ms)),
                 ..Default::default()
             })
             .collect();
@@ -717,8 +923,8 @@ impl S3 for Store {
         let after = token.clone().or(i.start_after.clone());
         let max = max_keys(i.max_keys);
         let (keys, prefixes, truncated, last) =
-            list_keys(b.objects.keys(), &prefix, i.delimiter.as_deref(), after.as_deref(), max);
-        let contents: Vec<Object> = keys.iter().map(|k| object_entry(&b.objects[*k])).collect();
+            list_keys(live_keys(b), &prefix, i.delimiter.as_deref(), after.as_deref(), max);
+        let contents: Vec<Object> = keys.iter().filter_map(|k| current(&b.objects[*k]).map(object_entry)).collect();
         let key_count = (contents.len() + prefixes.len()) as i32;
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(i.bucket),
@@ -746,8 +952,8 @@ impl S3 for Store {
         let prefix = i.prefix.clone().unwrap_or_default();
         let max = max_keys(i.max_keys);
         let (keys, prefixes, truncated, last) =
-            list_keys(b.objects.keys(), &prefix, i.delimiter.as_deref(), i.marker.as_deref(), max);
-        let contents: Vec<Object> = keys.iter().map(|k| object_entry(&b.objects[*k])).collect();
+            list_keys(live_keys(b), &prefix, i.delimiter.as_deref(), i.marker.as_deref(), max);
+        let contents: Vec<Object> = keys.iter().filter_map(|k| current(&b.objects[*k]).map(object_entry)).collect();
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(i.bucket),
             prefix: Some(prefix),
@@ -767,41 +973,92 @@ impl S3 for Store {
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-        // An unversioned bucket: each object is its one version, "null".
         let i = req.input;
         let buckets = self.buckets.lock().await;
         let b = buckets.get(&i.bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
         let prefix = i.prefix.clone().unwrap_or_default();
         let max = max_keys(i.max_keys);
-        let (keys, prefixes, truncated, last) =
-            list_keys(b.objects.keys(), &prefix, i.delimiter.as_deref(), i.key_marker.as_deref(), max);
-        let versions = keys
-            .iter()
-            .map(|k| {
-                let m = &b.objects[*k];
-                ObjectVersion {
-                    key: Some(m.key.clone()),
-                    version_id: Some("null".into()),
-                    is_latest: Some(true),
-                    size: Some(m.size as i64),
-                    e_tag: Some(quoted(&m.etag)),
-                    last_modified: Some(timestamp(m.modified_ms)),
-                    storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
-                    owner: Some(owner()),
-                    ..Default::default()
+        let key_marker = i.key_marker.clone().filter(|k| !k.is_empty());
+        let version_marker = i.version_id_marker.clone().filter(|v| !v.is_empty());
+        let delimiter = i.delimiter.as_deref().filter(|d| !d.is_empty());
+        let (mut versions, mut markers, mut prefixes) = (Vec::new(), Vec::new(), Vec::<String>::new());
+        let (mut count, mut truncated) = (0, false);
+        let (mut next_key, mut next_version) = (None, None);
+        'keys: for (key, list) in b.objects.range(prefix.clone()..) {
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            // Keys before the marker, and the marker's key itself unless a version marker continues it.
+            if let Some(km) = &key_marker
+                && (key < km || (key == km && version_marker.is_none()))
+            {
+                continue;
+            }
+            let rolled = delimiter
+                .and_then(|d| key[prefix.len()..].find(d).map(|n| key[..prefix.len() + n + d.len()].to_owned()));
+            if let Some(p) = rolled {
+                if prefixes.last() == Some(&p) || key_marker.as_ref().is_some_and(|km| km.starts_with(p.as_str())) {
+                    continue;
                 }
-            })
-            .collect();
+                if count >= max {
+                    truncated = true;
+                    break;
+                }
+                count += 1;
+                (next_key, next_version) = (Some(p.clone()), None);
+                prefixes.push(p);
+                continue;
+            }
+            let mut skipping = key_marker.as_ref() == Some(key) && version_marker.is_some();
+            for (n, m) in list.iter().enumerate() {
+                if skipping {
+                    skipping = Some(m.version_name()) != version_marker.as_deref();
+                    continue;
+                }
+                if count >= max {
+                    truncated = true;
+                    break 'keys;
+                }
+                count += 1;
+                (next_key, next_version) = (Some(key.clone()), Some(m.version_name().to_owned()));
+                if m.delete_marker {
+                    markers.push(DeleteMarkerEntry {
+                        key: Some(key.clone()),
+                        version_id: Some(m.version_name().to_owned()),
+                        is_latest: Some(n == 0),
+                        last_modified: Some(timestamp(m.modified_ms)),
+                        owner: Some(owner()),
+                    });
+                } else {
+                    versions.push(ObjectVersion {
+                        key: Some(key.clone()),
+                        version_id: Some(m.version_name().to_owned()),
+                        is_latest: Some(n == 0),
+                        size: Some(m.size as i64),
+                        e_tag: Some(quoted(&m.etag)),
+                        last_modified: Some(timestamp(m.modified_ms)),
+                        storage_class: Some(ObjectVersionStorageClass::from_static(
+                            ObjectVersionStorageClass::STANDARD,
+                        )),
+                        checksum_type: checksum_type_of(m),
+                        owner: Some(owner()),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(i.bucket),
             prefix: Some(prefix),
             delimiter: i.delimiter,
             max_keys: Some(max as i32),
             key_marker: i.key_marker,
+            version_id_marker: i.version_id_marker,
             is_truncated: Some(truncated),
-            next_key_marker: if truncated { last } else { None },
-            next_version_id_marker: truncated.then(|| "null".to_owned()),
+            next_key_marker: if truncated { next_key } else { None },
+            next_version_id_marker: if truncated { next_version } else { None },
             versions: Some(versions),
+            delete_markers: Some(markers),
             common_prefixes: Some(prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
             encoding_type: i.encoding_type,
             ..Default::default()
@@ -811,9 +1068,12 @@ impl S3 for Store {
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let i = req.input;
         check_key(&i.key)?;
-        if !self.buckets.lock().await.contains_key(&i.bucket) {
-            return Err(s3_error!(NoSuchBucket));
-        }
+        let lock = lock::requested(
+            &self.bucket_meta(&i.bucket).await?,
+            i.object_lock_mode.as_ref().map(ObjectLockMode::as_str),
+            i.object_lock_retain_until_date.as_ref(),
+            i.object_lock_legal_hold_status.as_ref().map(ObjectLockLegalHoldStatus::as_str),
+        )?;
         let given = given_checksums(
             i.checksum_crc32,
             i.checksum_crc32c,
@@ -823,6 +1083,14 @@ impl S3 for Store {
         );
         let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
         let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref()])?;
+        let tags = parse_tagging(i.tagging.as_deref())?;
+        let acl = object_acl(
+            i.acl.as_ref(),
+            i.grant_read.as_deref(),
+            i.grant_read_acp.as_deref(),
+            i.grant_write_acp.as_deref(),
+            i.grant_full_control.as_deref(),
+        )?;
         // Conditions that can be judged before the body is read.
         if let Some(cond) = &i.if_none_match
             && cond.is_any()
@@ -850,12 +1118,18 @@ impl S3 for Store {
             segments: vec![Segment { file: written.file, size: written.size }],
             parts_count: None,
             parts: Vec::new(),
+            version_id: None,
+            delete_marker: false,
+            tags,
+            lock,
+            acl,
         };
         let etag = meta.etag.clone();
-        self.commit_object(&i.bucket, meta).await?;
+        let version_id = self.commit_object(&i.bucket, meta).await?;
         let c = written.checksums;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(quoted(&etag)),
+            version_id,
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
             checksum_crc64nvme: c.crc64nvme,
@@ -867,7 +1141,7 @@ impl S3 for Store {
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let i = req.input;
-        let meta = self.object(&i.bucket, &i.key).await?;
+        let meta = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
         check_conditions(
             &meta,
             i.if_match.as_ref(),
@@ -928,13 +1202,18 @@ impl S3 for Store {
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
             checksum_type: if with_type { checksum_type_of(&meta) } else { None },
+            tag_count: (!meta.tags.is_empty()).then_some(meta.tags.len() as i32),
+            version_id: meta.version_id.clone(),
+            object_lock_mode: meta.lock.mode.clone().map(ObjectLockMode::from),
+            object_lock_retain_until_date: meta.lock.retain_until_ms.map(|ms| timestamp(ms.max(0) as u64)),
+            object_lock_legal_hold_status: meta.lock.legal_hold.then(|| ObjectLockLegalHoldStatus::from_static("ON")),
             ..Default::default()
         }))
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
-        let meta = self.object(&i.bucket, &i.key).await?;
+        let meta = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
         check_conditions(
             &meta,
             i.if_match.as_ref(),
@@ -975,6 +1254,10 @@ impl S3 for Store {
             checksum_sha1: c.sha1,
             checksum_sha256: c.sha256,
             checksum_type: checksum_type_of(&meta),
+            version_id: meta.version_id.clone(),
+            object_lock_mode: meta.lock.mode.clone().map(ObjectLockMode::from),
+            object_lock_retain_until_date: meta.lock.retain_until_ms.map(|ms| timestamp(ms.max(0) as u64)),
+            object_lock_legal_hold_status: meta.lock.legal_hold.then(|| ObjectLockLegalHoldStatus::from_static("ON")),
             ..Default::default()
         }))
     }
@@ -984,7 +1267,7 @@ impl S3 for Store {
         req: S3Request<GetObjectAttributesInput>,
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         let i = req.input;
-        let meta = self.object(&i.bucket, &i.key).await?;
+        let meta = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
         // The header is a comma-separated list; take each name trimmed, however it was split.
         let asked: Vec<String> = i
             .object_attributes
@@ -1021,7 +1304,7 @@ impl S3 for Store {
                 parts: Some(page),
             }
         });
-        Ok(S3Response::new(GetObjectAttributesOutput {
+        let mut resp = S3Response::new(GetObjectAttributesOutput {
             e_tag: wants(ObjectAttributes::ETAG).then(|| quoted(&meta.etag)),
             object_size: wants(ObjectAttributes::OBJECT_SIZE).then_some(meta.size as i64),
             storage_class: wants(ObjectAttributes::STORAGE_CLASS)
@@ -1036,26 +1319,49 @@ impl S3 for Store {
             }),
             object_parts: parts,
             last_modified: Some(timestamp(meta.modified_ms)),
+            version_id: meta.version_id.clone(),
             ..Default::default()
-        }))
+        });
+        // S3 writes this ETag unquoted (s3s always quotes): the guard takes the quotes off.
+        resp.extensions.insert(guard::UnquoteEtag);
+        Ok(resp)
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         let i = req.input;
-        self.delete_key(&i.bucket, &i.key).await?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        let bypass = i.bypass_governance_retention.unwrap_or(false);
+        let d = self.delete_key(&i.bucket, &i.key, i.version_id.as_deref(), bypass).await?;
+        Ok(S3Response::with_status(
+            DeleteObjectOutput {
+                delete_marker: d.delete_marker.then_some(true),
+                version_id: d.version_id,
+                ..Default::default()
+            },
+            http::StatusCode::NO_CONTENT,
+        ))
     }
 
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let i = req.input;
         let quiet = i.delete.quiet.unwrap_or(false);
+        let bypass = i.bypass_governance_retention.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for obj in i.delete.objects {
-            match self.delete_key(&i.bucket, &obj.key).await {
-                Ok(()) => {
+            match self.delete_key(&i.bucket, &obj.key, obj.version_id.as_deref(), bypass).await {
+                Ok(d) => {
                     if !quiet {
-                        deleted.push(DeletedObject { key: Some(obj.key), ..Default::default() });
+                        let named = obj.version_id.is_some();
+                        deleted.push(DeletedObject {
+                            key: Some(obj.key),
+                            delete_marker: d.delete_marker.then_some(true),
+                            delete_marker_version_id: if d.delete_marker && !named {
+                                d.version_id.clone()
+                            } else {
+                                None
+                            },
+                            version_id: if named { d.version_id } else { None },
+                        });
                     }
                 }
                 Err(e) => errors.push(Error {
@@ -1072,11 +1378,12 @@ impl S3 for Store {
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let i = req.input;
         check_key(&i.key)?;
-        let (src_bucket, src_key) = copy_source_object(&i.copy_source)?;
+        let (src_bucket, src_key, src_version) = copy_source_object(&i.copy_source)?;
         let src = self
             .copied_object(
                 src_bucket,
                 src_key,
+                src_version,
                 i.copy_source_if_match.as_ref(),
                 i.copy_source_if_none_match.as_ref(),
                 i.copy_source_if_modified_since.as_ref(),
@@ -1084,15 +1391,18 @@ impl S3 for Store {
             )
             .await?;
         let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        if src_bucket == i.bucket.as_str() && src_key == i.key.as_str() && !replace {
+        if src_bucket == i.bucket.as_str() && src_key == i.key.as_str() && src_version.is_none() && !replace {
             return Err(s3_error!(
                 InvalidRequest,
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             ));
         }
-        if !self.buckets.lock().await.contains_key(&i.bucket) {
-            return Err(s3_error!(NoSuchBucket));
-        }
+        let lock = lock::requested(
+            &self.bucket_meta(&i.bucket).await?,
+            i.object_lock_mode.as_ref().map(ObjectLockMode::as_str),
+            i.object_lock_retain_until_date.as_ref(),
+            i.object_lock_legal_hold_status.as_ref().map(ObjectLockLegalHoldStatus::as_str),
+        )?;
         let (from, to) = (self.paths(src_bucket), self.paths(&i.bucket));
         let mut segments = Vec::new();
         for s in &src.segments {
@@ -1116,10 +1426,24 @@ impl S3 for Store {
         } else {
             src.headers.clone()
         };
-        let meta = ObjectMeta { key: i.key, modified_ms: disk::now_ms(), headers, segments, ..src };
+        let tags = match i.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+            Some(TaggingDirective::REPLACE) => parse_tagging(i.tagging.as_deref())?,
+            _ => src.tags.clone(),
+        };
+        let copied_version = src.version_id.clone();
+        let acl = object_acl(
+            i.acl.as_ref(),
+            i.grant_read.as_deref(),
+            i.grant_read_acp.as_deref(),
+            i.grant_write_acp.as_deref(),
+            i.grant_full_control.as_deref(),
+        )?;
+        let meta = ObjectMeta { key: i.key, modified_ms: disk::now_ms(), headers, segments, tags, lock, acl, ..src };
         let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
-        self.commit_object(&i.bucket, meta).await?;
+        let version_id = self.commit_object(&i.bucket, meta).await?;
         Ok(S3Response::new(CopyObjectOutput {
+            version_id,
+            copy_source_version_id: copied_version,
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(quoted(&etag)),
                 last_modified: Some(timestamp(modified)),
@@ -1127,6 +1451,274 @@ impl S3 for Store {
             }),
             ..Default::default()
         }))
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let state = self.versioning(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketVersioningOutput {
+            status: state.map(BucketVersioningStatus::from),
+            ..Default::default()
+        }))
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let i = req.input;
+        let c = i.versioning_configuration;
+        if c.mfa_delete.as_ref().is_some_and(|m| m.as_str() == MFADelete::ENABLED) {
+            return Err(s3_error!(NotImplemented, "MFA delete is not supported by this store."));
+        }
+        let status = match c.status.as_ref().map(BucketVersioningStatus::as_str) {
+            Some(s @ (BucketVersioningStatus::ENABLED | BucketVersioningStatus::SUSPENDED)) => s.to_owned(),
+            Some(_) => {
+                return Err(s3_error!(MalformedXML, "The versioning Status must be Enabled or Suspended."));
+            }
+            None => return Ok(S3Response::new(PutBucketVersioningOutput::default())),
+        };
+        if status == BucketVersioningStatus::SUSPENDED && self.bucket_meta(&i.bucket).await?.object_lock.is_some() {
+            return Err(s3_error!(
+                InvalidBucketState,
+                "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed."
+            ));
+        }
+        self.set_bucket(&i.bucket, |m| m.versioning = Some(status)).await?;
+        Ok(S3Response::new(PutBucketVersioningOutput::default()))
+    }
+
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        let rules = {
+            let buckets = self.buckets.lock().await;
+            buckets.get(&req.input.bucket).ok_or_else(|| s3_error!(NoSuchBucket))?.meta.lifecycle.clone()
+        };
+        if rules.is_empty() {
+            return Err(s3_error!(NoSuchLifecycleConfiguration, "The lifecycle configuration does not exist"));
+        }
+        Ok(S3Response::new(GetBucketLifecycleConfigurationOutput {
+            rules: Some(rules.iter().map(lifecycle::to_dto).collect()),
+            ..Default::default()
+        }))
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        let i = req.input;
+        let config = i
+            .lifecycle_configuration
+            .ok_or_else(|| s3_error!(MalformedXML, "The lifecycle configuration is missing."))?;
+        let rules = lifecycle::from_dto(config.rules)?;
+        self.set_bucket(&i.bucket, |m| m.lifecycle = rules).await?;
+        Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        self.set_bucket(&req.input.bucket, |m| m.lifecycle.clear()).await?;
+        Ok(S3Response::with_status(DeleteBucketLifecycleOutput::default(), http::StatusCode::NO_CONTENT))
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        let Some(c) = self.bucket_meta(&req.input.bucket).await?.object_lock else {
+            return Err(s3_error!(
+                ObjectLockConfigurationNotFoundError,
+                "Object Lock configuration does not exist for this bucket"
+            ));
+        };
+        Ok(S3Response::new(GetObjectLockConfigurationOutput {
+            object_lock_configuration: Some(ObjectLockConfiguration {
+                object_lock_enabled: Some(ObjectLockEnabled::from_static(ObjectLockEnabled::ENABLED)),
+                rule: lock::rule_of(&c).map(|r| ObjectLockRule { default_retention: Some(r) }),
+            }),
+        }))
+    }
+
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        let i = req.input;
+        let c = i
+            .object_lock_configuration
+            .ok_or_else(|| s3_error!(MalformedXML, "The Object Lock configuration is missing."))?;
+        if c.object_lock_enabled.as_ref().map(ObjectLockEnabled::as_str) != Some(ObjectLockEnabled::ENABLED) {
+            return Err(s3_error!(MalformedXML, "ObjectLockEnabled must be Enabled."));
+        }
+        let config = lock::config_of(c.rule.and_then(|r| r.default_retention))?;
+        let meta = self.bucket_meta(&i.bucket).await?;
+        if meta.object_lock.is_none() && meta.versioning.as_deref() != Some(BucketVersioningStatus::ENABLED) {
+            return Err(s3_error!(
+                InvalidBucketState,
+                "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+            ));
+        }
+        self.set_bucket(&i.bucket, |m| m.object_lock = Some(config)).await?;
+        Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
+    }
+
+    async fn get_object_retention(
+        &self,
+        req: S3Request<GetObjectRetentionInput>,
+    ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        let i = req.input;
+        let m = self.locked_version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
+        let (Some(mode), Some(until)) = (m.lock.mode, m.lock.retain_until_ms) else {
+            return Err(s3_error!(
+                NoSuchObjectLockConfiguration,
+                "The specified object does not have a ObjectLock configuration"
+            ));
+        };
+        Ok(S3Response::new(GetObjectRetentionOutput {
+            retention: Some(ObjectLockRetention {
+                mode: Some(ObjectLockRetentionMode::from(mode)),
+                retain_until_date: Some(timestamp(until.max(0) as u64)),
+            }),
+        }))
+    }
+
+    async fn put_object_retention(
+        &self,
+        req: S3Request<PutObjectRetentionInput>,
+    ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        let i = req.input;
+        let old = self.locked_version(&i.bucket, &i.key, i.version_id.as_deref()).await?.lock;
+        let r = i.retention.unwrap_or_default();
+        let bypass = i.bypass_governance_retention.unwrap_or(false);
+        let (mode, until) = lock::new_retention(
+            &old,
+            r.mode.as_ref().map(ObjectLockRetentionMode::as_str),
+            r.retain_until_date.as_ref(),
+            bypass,
+            disk::now_ms(),
+        )?;
+        self.update_version(&i.bucket, &i.key, i.version_id.as_deref(), |m| {
+            m.lock.mode = mode;
+            m.lock.retain_until_ms = until;
+        })
+        .await?;
+        Ok(S3Response::new(PutObjectRetentionOutput::default()))
+    }
+
+    async fn get_object_legal_hold(
+        &self,
+        req: S3Request<GetObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        let i = req.input;
+        let m = self.locked_version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
+        let status = if m.lock.legal_hold { "ON" } else { "OFF" };
+        Ok(S3Response::new(GetObjectLegalHoldOutput {
+            legal_hold: Some(ObjectLockLegalHold { status: Some(ObjectLockLegalHoldStatus::from_static(status)) }),
+        }))
+    }
+
+    async fn put_object_legal_hold(
+        &self,
+        req: S3Request<PutObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        let i = req.input;
+        self.locked_version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
+        let hold = lock::hold_of(
+            i.legal_hold.as_ref().and_then(|h| h.status.as_ref()).map(ObjectLockLegalHoldStatus::as_str),
+        )?;
+        self.update_version(&i.bucket, &i.key, i.version_id.as_deref(), |m| m.lock.legal_hold = hold).await?;
+        Ok(S3Response::new(PutObjectLegalHoldOutput::default()))
+    }
+
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+        let (owner, grants) = acl::grants_of(&self.bucket_meta(&req.input.bucket).await?.acl);
+        Ok(S3Response::new(GetBucketAclOutput { owner: Some(owner), grants: Some(grants) }))
+    }
+
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+        let i = req.input;
+        let headers = acl::GrantHeaders {
+            read: i.grant_read.as_deref(),
+            write: i.grant_write.as_deref(),
+            read_acp: i.grant_read_acp.as_deref(),
+            write_acp: i.grant_write_acp.as_deref(),
+            full_control: i.grant_full_control.as_deref(),
+        };
+        let new = match i.access_control_policy {
+            Some(policy) if i.acl.is_none() => acl::from_policy(policy)?,
+            _ => acl::from_request(i.acl.as_ref().map(BucketCannedACL::as_str), headers, true)?,
+        };
+        self.set_bucket(&i.bucket, |m| m.acl = new).await?;
+        Ok(S3Response::new(PutBucketAclOutput::default()))
+    }
+
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+        let i = req.input;
+        let m = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
+        let (owner, grants) = acl::grants_of(&m.acl);
+        Ok(S3Response::new(GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..Default::default() }))
+    }
+
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+        let i = req.input;
+        let new = match i.access_control_policy {
+            Some(policy) if i.acl.is_none() => acl::from_policy(policy)?,
+            _ => {
+                let headers = acl::GrantHeaders {
+                    read: i.grant_read.as_deref(),
+                    write: i.grant_write.as_deref(),
+                    read_acp: i.grant_read_acp.as_deref(),
+                    write_acp: i.grant_write_acp.as_deref(),
+                    full_control: i.grant_full_control.as_deref(),
+                };
+                acl::from_request(i.acl.as_ref().map(ObjectCannedACL::as_str), headers, false)?
+            }
+        };
+        self.update_version(&i.bucket, &i.key, i.version_id.as_deref(), |m| m.acl = new).await?;
+        Ok(S3Response::new(PutObjectAclOutput::default()))
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let i = req.input;
+        let m = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: m.tags.iter().map(|(k, v)| Tag { key: Some(k.clone()), value: Some(v.clone()) }).collect(),
+            version_id: m.version_id,
+        }))
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let i = req.input;
+        let tags: Vec<(String, String)> =
+            i.tagging.tag_set.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect();
+        check_tags(&tags)?;
+        let m = self.update_version(&i.bucket, &i.key, i.version_id.as_deref(), |m| m.tags = tags).await?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id: m.version_id }))
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        let i = req.input;
+        let m = self.update_version(&i.bucket, &i.key, i.version_id.as_deref(), |m| m.tags.clear()).await?;
+        Ok(S3Response::with_status(
+            DeleteObjectTaggingOutput { version_id: m.version_id },
+            http::StatusCode::NO_CONTENT,
+        ))
     }
 
     async fn create_multipart_upload(
@@ -1182,6 +1774,20 @@ impl S3 for Store {
             ),
             checksum_algorithm: algorithm.clone(),
             checksum_type: checksum_type.clone(),
+            tags: parse_tagging(i.tagging.as_deref())?,
+            lock: lock::requested(
+                &self.bucket_meta(&i.bucket).await?,
+                i.object_lock_mode.as_ref().map(ObjectLockMode::as_str),
+                i.object_lock_retain_until_date.as_ref(),
+                i.object_lock_legal_hold_status.as_ref().map(ObjectLockLegalHoldStatus::as_str),
+            )?,
+            acl: object_acl(
+                i.acl.as_ref(),
+                i.grant_read.as_deref(),
+                i.grant_read_acp.as_deref(),
+                i.grant_write_acp.as_deref(),
+                i.grant_full_control.as_deref(),
+            )?,
         };
         let id = disk::random_name();
         let paths = self.paths(&i.bucket);
@@ -1237,7 +1843,7 @@ impl S3 for Store {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let i = req.input;
         check_part_number(i.part_number)?;
-        let (src_bucket, src_key) = copy_source_object(&i.copy_source)?;
+        let (src_bucket, src_key, src_version) = copy_source_object(&i.copy_source)?;
         let algorithm = {
             let mut buckets = self.buckets.lock().await;
             Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?.meta.checksum_algorithm.clone()
@@ -1246,6 +1852,7 @@ impl S3 for Store {
             .copied_object(
                 src_bucket,
                 src_key,
+                src_version,
                 i.copy_source_if_match.as_ref(),
                 i.copy_source_if_none_match.as_ref(),
                 i.copy_source_if_modified_since.as_ref(),
@@ -1386,19 +1993,7 @@ impl S3 for Store {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let i = req.input;
-        let paths = self.paths(&i.bucket);
-        let upload = {
-            let mut buckets = self.buckets.lock().await;
-            let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
-            if u.completing {
-                return Err(s3_error!(OperationAborted, "The upload is being completed and cannot be aborted now."));
-            }
-            tokio::fs::remove_dir_all(paths.upload(&i.upload_id)).await.map_err(internal)?;
-            buckets.get_mut(&i.bucket).and_then(|b| b.uploads.remove(&i.upload_id))
-        };
-        for p in upload.iter().flat_map(|u| u.parts.values()) {
-            disk::remove(&paths.data(&p.file)).await;
-        }
+        self.abort_upload(&i.bucket, &i.key, &i.upload_id).await?;
         Ok(S3Response::with_status(AbortMultipartUploadOutput::default(), http::StatusCode::NO_CONTENT))
     }
 
@@ -1421,7 +2016,7 @@ impl S3 for Store {
         let (meta, chosen) = {
             let mut buckets = self.buckets.lock().await;
             let b = buckets.get_mut(&i.bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
-            let current = b.objects.get(&i.key).cloned();
+            let current = b.objects.get(&i.key).and_then(|v| current(v)).cloned();
             let current_etag = current.as_ref().map(|o| o.etag.clone());
             let u = match b.uploads.get_mut(&i.upload_id) {
                 Some(u) if u.meta.key == i.key => u,
@@ -1431,7 +2026,8 @@ impl S3 for Store {
                 // A repeated complete with the same parts: the first one's result,
                 // while that object is still there.
                 if let Some(object) = current.filter(|o| o.etag == done.etag && listed_pairs == done.parts) {
-                    return Ok(S3Response::new(complete_output(&i.bucket, &object, location)));
+                    let version = object.version_id.clone();
+                    return Ok(S3Response::new(complete_output(&i.bucket, &object, location, version)));
                 }
                 return Err(no_such_upload());
             }
@@ -1478,7 +2074,7 @@ impl S3 for Store {
             }
         };
         let done = CompletedMeta { key: i.key.clone(), etag: object.etag.clone(), parts: listed_pairs };
-        let out = complete_output(&i.bucket, &object, location);
+        let mut out = complete_output(&i.bucket, &object, location, None);
         // The commit: the completed marker, then the object (one rename each).
         // Should either fail, the upload is left as it was: open, its parts whole.
         let marker = paths.upload(&i.upload_id).join("completed.json");
@@ -1486,6 +2082,9 @@ impl S3 for Store {
             Ok(()) => self.commit_object(&i.bucket, object).await,
             Err(e) => Err(e),
         };
+        if let Ok(version) = &committed {
+            out.version_id.clone_from(version);
+        }
         if let Err(e) = committed {
             disk::remove(&marker).await;
             let mut buckets = self.buckets.lock().await;
@@ -1518,9 +2117,15 @@ impl S3 for Store {
 }
 
 /// The answer of a complete that made (or, repeated, had made) `object`.
-fn complete_output(bucket: &str, object: &ObjectMeta, location: Option<String>) -> CompleteMultipartUploadOutput {
+fn complete_output(
+    bucket: &str,
+    object: &ObjectMeta,
+    location: Option<String>,
+    version_id: Option<String>,
+) -> CompleteMultipartUploadOutput {
     let c = &object.checksums;
     CompleteMultipartUploadOutput {
+        version_id,
         bucket: Some(bucket.to_owned()),
         key: Some(object.key.clone()),
         e_tag: Some(quoted(&object.etag)),
@@ -1737,23 +2342,66 @@ impl Store {
                 .iter()
                 .map(|p| ObjectPartMeta { number: p.number, size: p.size, checksums: p.checksums.clone() })
                 .collect(),
+            version_id: None,
+            delete_marker: false,
+            tags: meta.tags.clone(),
+            lock: meta.lock.clone(),
+            acl: meta.acl.clone(),
         })
     }
 
-    async fn delete_key(&self, bucket: &str, key: &str) -> S3Result<()> {
+    /// Deletes as S3 does: a named version for good; without one, the `null`
+    /// version of an unversioned bucket, or a new delete marker in a
+    /// versioned one (replacing the `null` version when suspended).
+    /// Returns what was deleted or made: (version id, a delete marker).
+    async fn delete_key(&self, bucket: &str, key: &str, version_id: Option<&str>, bypass: bool) -> S3Result<Deleted> {
         let paths = self.paths(bucket);
-        let removed = {
-            let mut buckets = self.buckets.lock().await;
-            let b = buckets.get_mut(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
-            if !b.objects.contains_key(key) {
-                return Ok(());
+        let mut buckets = self.buckets.lock().await;
+        let b = buckets.get_mut(bucket).ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let mut versions = b.objects.get(key).cloned().unwrap_or_default();
+        let (removed, deleted) = match version_id {
+            Some(v) => {
+                check_version_id(v)?;
+                let Some(pos) = versions.iter().position(|m| m.version_name() == v) else {
+                    return Ok(Deleted { version_id: Some(v.to_owned()), delete_marker: false });
+                };
+                lock::may_delete(&versions[pos].lock, bypass, disk::now_ms())?;
+                let m = versions.remove(pos);
+                let marker = m.delete_marker;
+                (vec![m], Deleted { version_id: Some(v.to_owned()), delete_marker: marker })
             }
-            tokio::fs::remove_file(paths.object(key)).await.map_err(internal)?;
-            b.objects.remove(key)
+            None => {
+                let state = b.meta.versioning.clone();
+                let (nulls, rest): (Vec<_>, Vec<_>) = if state.as_deref() == Some("Enabled") {
+                    (Vec::new(), versions)
+                } else {
+                    versions.into_iter().partition(|m| m.version_id.is_none())
+                };
+                versions = rest;
+                match state.as_deref() {
+                    None => (nulls, Deleted { version_id: None, delete_marker: false }),
+                    Some(s) => {
+                        let id = (s == "Enabled").then(disk::random_name);
+                        versions.insert(0, ObjectMeta::delete_marker(key, id.clone()));
+                        let name = id.unwrap_or_else(|| "null".into());
+                        (nulls, Deleted { version_id: Some(name), delete_marker: true })
+                    }
+                }
+            }
         };
-        if let Some(old) = removed {
+        if removed.is_empty() && !deleted.delete_marker {
+            return Ok(deleted);
+        }
+        disk::write_versions(&paths, key, &versions).await.map_err(internal)?;
+        if versions.is_empty() {
+            b.objects.remove(key);
+        } else {
+            b.objects.insert(key.to_owned(), versions);
+        }
+        drop(buckets);
+        for old in removed {
             self.remove_segments(&paths, &old.segments).await;
         }
-        Ok(())
+        Ok(deleted)
     }
 }
