@@ -755,3 +755,102 @@ async fn presigned_urls_live_at_most_a_week_and_errors_carry_their_request_id() 
     let length: usize = headers["content-length"].to_str().expect("ascii").parse().expect("number");
     assert_eq!(length, text.len());
 }
+
+const SSE_KEY: (&str, &str) = ("pO3upElrwuEXSoFwCfnZPdSsmt/xWeFa0N9KgDijwVs=", "DWygnHRtgiJ77HCm+1rvHw==");
+const SSE_OTHER: (&str, &str) = ("6b+WOZ1T3cqZMxgThRcXAQBrS5mXKdDUphvpxptl9/4=", "arxBvwY2V4SiOne6yppVPQ==");
+
+fn sse_headers((key, md5): (&'static str, &'static str)) -> Vec<(&'static str, String)> {
+    vec![
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256".to_owned()),
+        ("x-amz-server-side-encryption-customer-key", key.to_owned()),
+        ("x-amz-server-side-encryption-customer-key-md5", md5.to_owned()),
+    ]
+}
+
+#[tokio::test]
+async fn sse_c_stores_ciphertext_and_reads_back_only_with_the_key() {
+    let s = S3::new().await;
+    let plain = bytes(300_000, 41);
+    let headers = sse_headers(SSE_KEY);
+    let borrowed: Vec<(&'static str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (st, text, _) = s.put_object("sse/one", &plain, &borrowed).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    // No data file holds the plaintext.
+    let data = s.h._dir.path().join("data");
+    let mut stack = vec![data];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == plain.len() as u64 {
+                files += 1;
+                let stored = std::fs::read(&path).expect("read");
+                assert!(!stored.windows(64).any(|w| w == &plain[1000..1064]), "plaintext on disk: {path:?}");
+            }
+        }
+    }
+    assert_eq!(files, 1, "the object's data file was found");
+    let get = |headers: Vec<(&'static str, String)>, range: Option<&'static str>| {
+        let mut a = GetObject::new(&s.bucket, Some(&s.creds), "sse/one");
+        for (k, v) in &headers {
+            a.headers_mut().insert(*k, v.clone());
+        }
+        let mut req = s.h.http.get(a.sign(EXPIRY));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        if let Some(r) = range {
+            req = req.header("range", r);
+        }
+        async move {
+            let resp = req.send().await.expect("GET");
+            (resp.status(), resp.bytes().await.expect("body").to_vec())
+        }
+    };
+    assert_eq!(get(Vec::new(), None).await.0, StatusCode::BAD_REQUEST, "no key");
+    assert_eq!(get(sse_headers(SSE_OTHER), None).await.0, StatusCode::FORBIDDEN, "another key");
+    assert_eq!(get(sse_headers(SSE_KEY), None).await, (StatusCode::OK, plain.clone()));
+    let (st, part) = get(sse_headers(SSE_KEY), Some("bytes=100001-200000")).await;
+    assert_eq!((st, part.as_slice()), (StatusCode::PARTIAL_CONTENT, &plain[100_001..200_001]));
+    // A key whose MD5 is not the one sent stores nothing.
+    let bad = [
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("x-amz-server-side-encryption-customer-key", SSE_KEY.0),
+        ("x-amz-server-side-encryption-customer-key-md5", SSE_OTHER.1),
+    ];
+    let (st, text, _) = s.put_object("sse/bad", b"x", &bad).await;
+    assert_eq!((st, tag(&text, "Code")), (StatusCode::BAD_REQUEST, Some("InvalidArgument")), "{text}");
+    assert_eq!(s.get_version("sse/bad", None, &[]).await.0, StatusCode::NOT_FOUND);
+    // A multipart upload: every part needs the upload's key.
+    let mut a = CreateMultipartUpload::new(&s.bucket, Some(&s.creds), "sse/multi");
+    for (k, v) in &headers {
+        a.headers_mut().insert(*k, v.clone());
+    }
+    let mut req = s.h.http.post(a.sign(EXPIRY));
+    for (k, v) in &headers {
+        req = req.header(*k, v);
+    }
+    let (st, body, _) = s.send(req).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let id = tag(&body, "UploadId").expect("id").to_owned();
+    let (st, text, _) = s.part("sse/multi", &id, 1, plain.clone(), &sse_headers(SSE_OTHER)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{text}");
+    let (st, text, _) = s.part("sse/multi", &id, 1, plain.clone(), &[]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{text}");
+    let (st, text, e) = s.part("sse/multi", &id, 1, plain.clone(), &headers).await;
+    assert_eq!(st, StatusCode::OK, "{text}");
+    assert_eq!(s.complete("sse/multi", &id, &[(1, &e)], "").await.0, StatusCode::OK);
+    let mut a = GetObject::new(&s.bucket, Some(&s.creds), "sse/multi");
+    for (k, v) in &headers {
+        a.headers_mut().insert(*k, v.clone());
+    }
+    let mut req = s.h.http.get(a.sign(EXPIRY));
+    for (k, v) in &headers {
+        req = req.header(*k, v);
+    }
+    let resp = req.send().await.expect("GET");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.expect("body").to_vec(), plain);
+}

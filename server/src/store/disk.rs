@@ -111,6 +111,9 @@ pub struct Segment {
     pub file: String,
     /// Bytes.
     pub size: u64,
+    /// The IV (hex) of a file encrypted with the object's SSE-C key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
 }
 
 /// A stored object.
@@ -158,6 +161,9 @@ pub struct ObjectMeta {
     /// Its access control list.
     #[serde(default, skip_serializing_if = "Acl::is_private")]
     pub acl: Acl,
+    /// Its SSE-C key, sealed (its bytes are encrypted with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_c: Option<super::sse::Sealed>,
 }
 
 /// An access control list: a canned ACL and explicit grants (the owner
@@ -244,6 +250,7 @@ impl ObjectMeta {
             tags: Vec::new(),
             lock: Lock::default(),
             acl: Acl::default(),
+            sse_c: None,
         }
     }
 
@@ -347,6 +354,9 @@ pub struct UploadMeta {
     /// The ACL the object will have.
     #[serde(default, skip_serializing_if = "Acl::is_private")]
     pub acl: Acl,
+    /// The SSE-C key every part must carry, sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_c: Option<super::sse::Sealed>,
 }
 
 /// A stored part.
@@ -365,6 +375,9 @@ pub struct PartMeta {
     pub checksums: Checksums,
     /// Its data file.
     pub file: String,
+    /// The data file's IV, when encrypted (SSE-C).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
 }
 
 /// What a completed upload answers to a repeated complete.

@@ -25,6 +25,7 @@ pub mod disk;
 pub mod guard;
 pub mod lifecycle;
 pub mod lock;
+pub mod sse;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -106,6 +107,10 @@ fn object_acl(
 ) -> S3Result<disk::Acl> {
     let headers = acl::GrantHeaders { read, write: None, read_acp, write_acp, full_control };
     acl::from_request(canned.map(ObjectCannedACL::as_str), headers, false)
+}
+
+fn copy_sse_c() -> S3Error {
+    s3_error!(NotImplemented, "Copying objects stored with SSE-C (customer keys) is not supported by this store.")
 }
 
 /// Version ids this store issues (32 hex digits) and `null`.
@@ -249,6 +254,7 @@ struct Deleted {
 
 struct Written {
     file: String,
+    iv: Option<String>,
     size: u64,
     md5: String,
     checksums: Checksums,
@@ -287,6 +293,7 @@ impl Store {
         body: Option<StreamingBlob>,
         content_length: Option<i64>,
         wanted: &Wanted,
+        key: Option<&sse::Key>,
     ) -> S3Result<Written> {
         if content_length.is_some_and(|n| n as u64 > MAX_PUT_SIZE) {
             return Err(s3_error!(
@@ -296,7 +303,12 @@ impl Store {
         }
         let file = disk::random_name();
         let path = self.paths(bucket).data(&file);
-        let result = write_stream(&path, body, wanted).await;
+        let iv = key.map(|_| sse::new_iv());
+        let cipher = match (key, &iv) {
+            (Some(k), Some(iv)) => Some(k.cipher(iv, 0).map_err(internal)?),
+            _ => None,
+        };
+        let result = write_stream(&path, body, wanted, cipher).await;
         match result {
             Ok((size, md5, checksums)) => {
                 if let Some(n) = content_length
@@ -312,7 +324,7 @@ impl Store {
                     disk::remove(&path).await;
                     return Err(e);
                 }
-                Ok(Written { file, size, md5, checksums })
+                Ok(Written { file, iv, size, md5, checksums })
             }
             Err(e) => {
                 disk::remove(&path).await;
@@ -325,9 +337,7 @@ impl Store {
     /// (CopyObject and UploadPartCopy).
     async fn copied_object(
         &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
+        (bucket, key, version_id): (&str, &str, Option<&str>),
         if_match: Option<&ETagCondition>,
         if_none_match: Option<&ETagCondition>,
         if_modified_since: Option<&Timestamp>,
@@ -492,7 +502,12 @@ impl Store {
 }
 
 /// Writes a body to `path`; returns its size, MD5 (hex) and the checksums asked for.
-async fn write_stream(path: &Path, body: Option<StreamingBlob>, wanted: &Wanted) -> S3Result<(u64, String, Checksums)> {
+async fn write_stream(
+    path: &Path,
+    body: Option<StreamingBlob>,
+    wanted: &Wanted,
+    mut cipher: Option<sse::Stream>,
+) -> S3Result<(u64, String, Checksums)> {
     let mut out = tokio::fs::File::create(path).await.map_err(internal)?;
     let mut md5 = s3s::crypto::Md5::new();
     let mut hasher = wanted.hasher();
@@ -512,7 +527,14 @@ async fn write_stream(path: &Path, body: Option<StreamingBlob>, wanted: &Wanted)
             }
             md5.update(&chunk);
             hasher.update(&chunk);
-            out.write_all(&chunk).await.map_err(internal)?;
+            match &mut cipher {
+                Some(c) => {
+                    let mut sealed = chunk.to_vec();
+                    c.apply(&mut sealed);
+                    out.write_all(&sealed).await.map_err(internal)?;
+                }
+                None => out.write_all(&chunk).await.map_err(internal)?,
+            }
         }
     }
     out.flush().await.map_err(internal)?;
@@ -525,46 +547,61 @@ fn read_segments(
     segments: Vec<Segment>,
     start: u64,
     end: u64,
+    key: Option<sse::Key>,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync + 'static {
+    type Open = (tokio::fs::File, u64, Option<sse::Stream>);
     futures::stream::try_unfold(
-        (paths, segments, 0usize, 0u64, start, None::<(tokio::fs::File, u64)>),
-        move |(paths, segments, mut index, mut seg_start, mut pos, mut open)| async move {
-            loop {
-                if pos >= end {
-                    return Ok(None);
-                }
-                if let Some((file, left)) = &mut open {
-                    if *left > 0 {
-                        let want = (*left).min(256 * 1024) as usize;
-                        let mut buf = vec![0u8; want];
-                        let n = file.read(&mut buf).await?;
-                        if n == 0 {
-                            return Err(std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "a data file is shorter than its metadata says",
-                            ));
-                        }
-                        buf.truncate(n);
-                        *left -= n as u64;
-                        pos += n as u64;
-                        return Ok(Some((Bytes::from(buf), (paths, segments, index, seg_start, pos, open))));
+        (paths, segments, 0usize, 0u64, start, None::<Open>),
+        move |(paths, segments, mut index, mut seg_start, mut pos, mut open)| {
+            let key = key.clone();
+            async move {
+                loop {
+                    if pos >= end {
+                        return Ok(None);
                     }
-                    open = None;
-                    seg_start += segments[index].size;
-                    index += 1;
-                    continue;
+                    if let Some((file, left, cipher)) = &mut open {
+                        if *left > 0 {
+                            let want = (*left).min(256 * 1024) as usize;
+                            let mut buf = vec![0u8; want];
+                            let n = file.read(&mut buf).await?;
+                            if n == 0 {
+                                return Err(std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    "a data file is shorter than its metadata says",
+                                ));
+                            }
+                            buf.truncate(n);
+                            if let Some(c) = cipher {
+                                c.apply(&mut buf);
+                            }
+                            *left -= n as u64;
+                            pos += n as u64;
+                            return Ok(Some((Bytes::from(buf), (paths, segments, index, seg_start, pos, open))));
+                        }
+                        open = None;
+                        seg_start += segments[index].size;
+                        index += 1;
+                        continue;
+                    }
+                    let Some(seg) = segments.get(index) else { return Ok(None) };
+                    if seg_start + seg.size <= pos {
+                        seg_start += seg.size;
+                        index += 1;
+                        continue;
+                    }
+                    let mut file = tokio::fs::File::open(paths.data(&seg.file)).await?;
+                    let offset = pos - seg_start;
+                    file.seek(std::io::SeekFrom::Start(offset)).await?;
+                    let left = (seg.size - offset).min(end - pos);
+                    let cipher = match (&seg.iv, &key) {
+                        (None, _) => None,
+                        (Some(iv), Some(k)) => Some(k.cipher(iv, offset)?),
+                        (Some(_), None) => {
+                            return Err(std::io::Error::other("an encrypted data file read without its key"));
+                        }
+                    };
+                    open = Some((file, left, cipher));
                 }
-                let Some(seg) = segments.get(index) else { return Ok(None) };
-                if seg_start + seg.size <= pos {
-                    seg_start += seg.size;
-                    index += 1;
-                    continue;
-                }
-                let mut file = tokio::fs::File::open(paths.data(&seg.file)).await?;
-                let offset = pos - seg_start;
-                file.seek(std::io::SeekFrom::Start(offset)).await?;
-                let left = (seg.size - offset).min(end - pos);
-                open = Some((file, left));
             }
         },
     )
@@ -1098,7 +1135,12 @@ impl S3 for Store {
         {
             return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
         }
-        let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted).await?;
+        let key = sse::from_headers(
+            i.sse_customer_algorithm.as_deref(),
+            i.sse_customer_key.as_deref(),
+            i.sse_customer_key_md5.as_deref(),
+        )?;
+        let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted, key.as_ref()).await?;
         let meta = ObjectMeta {
             key: i.key,
             size: written.size,
@@ -1115,7 +1157,7 @@ impl S3 for Store {
             ),
             checksum_type: (!wanted.algorithms.is_empty()).then(|| ChecksumType::FULL_OBJECT.to_owned()),
             checksums: written.checksums.clone(),
-            segments: vec![Segment { file: written.file, size: written.size }],
+            segments: vec![Segment { file: written.file, size: written.size, iv: written.iv }],
             parts_count: None,
             parts: Vec::new(),
             version_id: None,
@@ -1123,6 +1165,7 @@ impl S3 for Store {
             tags,
             lock,
             acl,
+            sse_c: key.as_ref().map(sse::Key::seal),
         };
         let etag = meta.etag.clone();
         let version_id = self.commit_object(&i.bucket, meta).await?;
@@ -1130,6 +1173,8 @@ impl S3 for Store {
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(quoted(&etag)),
             version_id,
+            sse_customer_algorithm: key.as_ref().map(|_| "AES256".to_owned()),
+            sse_customer_key_md5: key.as_ref().map(|k| k.md5().to_owned()),
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
             checksum_crc64nvme: c.crc64nvme,
@@ -1142,6 +1187,12 @@ impl S3 for Store {
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let i = req.input;
         let meta = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
+        let key = sse::from_headers(
+            i.sse_customer_algorithm.as_deref(),
+            i.sse_customer_key.as_deref(),
+            i.sse_customer_key_md5.as_deref(),
+        )?;
+        sse::check_read(meta.sse_c.as_ref(), key.as_ref())?;
         check_conditions(
             &meta,
             i.if_match.as_ref(),
@@ -1167,7 +1218,7 @@ impl S3 for Store {
         };
         let whole = range.is_none();
         let span = range.clone().unwrap_or(0..meta.size);
-        let body = read_segments(self.paths(&i.bucket), meta.segments.clone(), span.start, span.end);
+        let body = read_segments(self.paths(&i.bucket), meta.segments.clone(), span.start, span.end, key);
         let h = &meta.headers;
         // A part of a multipart object comes with that part's checksums.
         let part = i.part_number.and_then(|n| meta.parts.iter().find(|p| p.number == n).map(|p| p.checksums.clone()));
@@ -1203,6 +1254,8 @@ impl S3 for Store {
             checksum_sha256: c.sha256,
             checksum_type: if with_type { checksum_type_of(&meta) } else { None },
             tag_count: (!meta.tags.is_empty()).then_some(meta.tags.len() as i32),
+            sse_customer_algorithm: meta.sse_c.as_ref().map(|_| "AES256".to_owned()),
+            sse_customer_key_md5: meta.sse_c.as_ref().map(|s| s.key_md5.clone()),
             version_id: meta.version_id.clone(),
             object_lock_mode: meta.lock.mode.clone().map(ObjectLockMode::from),
             object_lock_retain_until_date: meta.lock.retain_until_ms.map(|ms| timestamp(ms.max(0) as u64)),
@@ -1214,6 +1267,12 @@ impl S3 for Store {
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
         let meta = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
+        let key = sse::from_headers(
+            i.sse_customer_algorithm.as_deref(),
+            i.sse_customer_key.as_deref(),
+            i.sse_customer_key_md5.as_deref(),
+        )?;
+        sse::check_read(meta.sse_c.as_ref(), key.as_ref())?;
         check_conditions(
             &meta,
             i.if_match.as_ref(),
@@ -1255,6 +1314,8 @@ impl S3 for Store {
             checksum_sha256: c.sha256,
             checksum_type: checksum_type_of(&meta),
             version_id: meta.version_id.clone(),
+            sse_customer_algorithm: meta.sse_c.as_ref().map(|_| "AES256".to_owned()),
+            sse_customer_key_md5: meta.sse_c.as_ref().map(|s| s.key_md5.clone()),
             object_lock_mode: meta.lock.mode.clone().map(ObjectLockMode::from),
             object_lock_retain_until_date: meta.lock.retain_until_ms.map(|ms| timestamp(ms.max(0) as u64)),
             object_lock_legal_hold_status: meta.lock.legal_hold.then(|| ObjectLockLegalHoldStatus::from_static("ON")),
@@ -1381,15 +1442,16 @@ impl S3 for Store {
         let (src_bucket, src_key, src_version) = copy_source_object(&i.copy_source)?;
         let src = self
             .copied_object(
-                src_bucket,
-                src_key,
-                src_version,
+                (src_bucket, src_key, src_version),
                 i.copy_source_if_match.as_ref(),
                 i.copy_source_if_none_match.as_ref(),
                 i.copy_source_if_modified_since.as_ref(),
                 i.copy_source_if_unmodified_since.as_ref(),
             )
             .await?;
+        if src.sse_c.is_some() || i.sse_customer_algorithm.is_some() || i.copy_source_sse_customer_algorithm.is_some() {
+            return Err(copy_sse_c());
+        }
         let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
         if src_bucket == i.bucket.as_str() && src_key == i.key.as_str() && src_version.is_none() && !replace {
             return Err(s3_error!(
@@ -1411,7 +1473,7 @@ impl S3 for Store {
                 self.remove_segments(&to, &segments).await;
                 return Err(internal(e));
             }
-            segments.push(Segment { file, size: s.size });
+            segments.push(Segment { file, size: s.size, iv: None });
         }
         let headers = if replace {
             headers_of(
@@ -1760,7 +1822,19 @@ impl S3 for Store {
                 Some(t)
             }
         };
+        let sse_key = sse::from_headers(
+            i.sse_customer_algorithm.as_deref(),
+            i.sse_customer_key.as_deref(),
+            i.sse_customer_key_md5.as_deref(),
+        )?;
+        if sse_key.is_some() && checksum_type.as_deref() == Some("FULL_OBJECT") {
+            return Err(s3_error!(
+                NotImplemented,
+                "Full-object checksums of SSE-C uploads are not supported by this store: use COMPOSITE."
+            ));
+        }
         let meta = UploadMeta {
+            sse_c: sse_key.as_ref().map(sse::Key::seal),
             key: i.key.clone(),
             initiated_ms: disk::now_ms(),
             headers: headers_of(
@@ -1809,9 +1883,15 @@ impl S3 for Store {
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let i = req.input;
         check_part_number(i.part_number)?;
+        let key = sse::from_headers(
+            i.sse_customer_algorithm.as_deref(),
+            i.sse_customer_key.as_deref(),
+            i.sse_customer_key_md5.as_deref(),
+        )?;
         let algorithm = {
             let mut buckets = self.buckets.lock().await;
             let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
+            sse::check_part(u.meta.sse_c.as_ref(), key.as_ref())?;
             u.meta.checksum_algorithm.clone()
         };
         let given = given_checksums(
@@ -1823,7 +1903,7 @@ impl S3 for Store {
         );
         let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
         let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref(), algorithm.as_deref()])?;
-        let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted).await?;
+        let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted, key.as_ref()).await?;
         self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
         let c = written.checksums;
         Ok(S3Response::new(UploadPartOutput {
@@ -1846,13 +1926,18 @@ impl S3 for Store {
         let (src_bucket, src_key, src_version) = copy_source_object(&i.copy_source)?;
         let algorithm = {
             let mut buckets = self.buckets.lock().await;
-            Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?.meta.checksum_algorithm.clone()
+            let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
+            if u.meta.sse_c.is_some()
+                || i.sse_customer_algorithm.is_some()
+                || i.copy_source_sse_customer_algorithm.is_some()
+            {
+                return Err(copy_sse_c());
+            }
+            u.meta.checksum_algorithm.clone()
         };
         let src = self
             .copied_object(
-                src_bucket,
-                src_key,
-                src_version,
+                (src_bucket, src_key, src_version),
                 i.copy_source_if_match.as_ref(),
                 i.copy_source_if_none_match.as_ref(),
                 i.copy_source_if_modified_since.as_ref(),
@@ -1864,10 +1949,12 @@ impl S3 for Store {
             Some(r) => copy_range(r, src.size)?,
         };
         let wanted = Wanted::new(None, Checksums::default(), &[algorithm.as_deref()])?;
-        let body = read_segments(self.paths(src_bucket), src.segments.clone(), range.start, range.end);
-        let written = self
-            .write_body(&i.bucket, Some(StreamingBlob::wrap(body)), Some((range.end - range.start) as i64), &wanted)
-            .await?;
+        if src.sse_c.is_some() {
+            return Err(copy_sse_c());
+        }
+        let body = read_segments(self.paths(src_bucket), src.segments.clone(), range.start, range.end, None);
+        let size = Some((range.end - range.start) as i64);
+        let written = self.write_body(&i.bucket, Some(StreamingBlob::wrap(body)), size, &wanted, None).await?;
         self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
         let c = written.checksums;
         Ok(S3Response::new(UploadPartCopyOutput {
@@ -2261,6 +2348,7 @@ impl Store {
             modified_ms: disk::now_ms(),
             checksums: written.checksums.clone(),
             file: written.file.clone(),
+            iv: written.iv.clone(),
         };
         let replaced = {
             let mut buckets = self.buckets.lock().await;
@@ -2301,7 +2389,8 @@ impl Store {
     ) -> S3Result<ObjectMeta> {
         let refs: Vec<&PartMeta> = parts.iter().collect();
         let size: u64 = parts.iter().map(|p| p.size).sum();
-        let segments: Vec<Segment> = parts.iter().map(|p| Segment { file: p.file.clone(), size: p.size }).collect();
+        let segments: Vec<Segment> =
+            parts.iter().map(|p| Segment { file: p.file.clone(), size: p.size, iv: p.iv.clone() }).collect();
         let mut checksums = Checksums::default();
         if let (Some(alg), Some(kind)) = (&meta.checksum_algorithm, &meta.checksum_type) {
             if kind == "FULL_OBJECT" {
@@ -2310,7 +2399,7 @@ impl Store {
                     ..Default::default()
                 };
                 let mut h = wanted.hasher();
-                let mut body = Box::pin(read_segments(paths.clone(), segments.clone(), 0, size));
+                let mut body = Box::pin(read_segments(paths.clone(), segments.clone(), 0, size, None));
                 while let Some(chunk) = body.next().await {
                     h.update(&chunk.map_err(internal)?);
                 }
@@ -2347,6 +2436,7 @@ impl Store {
             tags: meta.tags.clone(),
             lock: meta.lock.clone(),
             acl: meta.acl.clone(),
+            sse_c: meta.sse_c.clone(),
         })
     }
 
