@@ -6,7 +6,7 @@
 #
 # S3TESTS_DIR is a checkout of https://github.com/ceph/s3-tests (git clone it;
 # it is not a registry package). Subsets: multipart checksum presigned object
-# all (default: the first four). Without --s3-endpoint the reference server is
+# all (default: the first four), or k=EXPR for any pytest -k expression. Without --s3-endpoint the reference server is
 # built and started with its embedded store on a free port. One identity is
 # configured (the suite's "alt" and "tenant" users are the main one), so tests
 # that need a second user fail. Not part of test.sh: the whole suite takes about
@@ -75,7 +75,12 @@ declare -A filter=(
 mkdir -p target/conformance
 printf '\nendpoint %s\n%-10s %6s %6s %6s\n' "$endpoint" subset passed failed errors
 for s in "${subsets[@]}"; do
-  [ -n "${filter[$s]+x}" ] || { echo "unknown subset $s (multipart checksum presigned object all)"; exit 2; }
+  # k=EXPR: any pytest -k expression (one test by name, say), reported as "k".
+  if [[ $s == k=* ]]; then
+    filter[k]=${s#k=}
+    s=k
+  fi
+  [ -n "${filter[$s]+x}" ] || { echo "unknown subset $s (multipart checksum presigned object all, or k=EXPR)"; exit 2; }
   args=(-q -p no:cacheprovider --junitxml="$PWD/target/conformance/$s.xml" -o junit_family=xunit1)
   [ -n "${filter[$s]}" ] && args+=(-k "${filter[$s]}")
   (cd "$suite" && S3TEST_CONF="$work/s3tests.conf" timeout 3600 python3 -m pytest "${args[@]}" \

@@ -13,8 +13,11 @@
 //! - composite and full-object checksums for multipart uploads
 //!   (`x-amz-checksum-algorithm`, `x-amz-checksum-type`);
 //! - ListParts and ListObjects page (`max-parts`, markers, continuation tokens);
-//! - ListObjectVersions (of an unversioned bucket), DeleteBucket, CopyObject
-//!   (hard links: data files are immutable).
+//! - versioning with delete markers ([`disk::Versions`]: every version of a
+//!   key in one file), lifecycle rules that are applied ([`lifecycle`]),
+//!   Object Lock ([`lock`]), tags, ACLs for unsigned requests ([`acl`]),
+//!   SSE-C ([`sse`]);
+//! - DeleteBucket, CopyObject (hard links: data files are immutable).
 //!
 //! The guards in front of it (no unsigned `x-amz-*` header on a presigned
 //! request; a refused request's body is read before the answer goes out) are
@@ -1192,7 +1195,6 @@ impl S3 for Store {
             i.sse_customer_key.as_deref(),
             i.sse_customer_key_md5.as_deref(),
         )?;
-        sse::check_read(meta.sse_c.as_ref(), key.as_ref())?;
         check_conditions(
             &meta,
             i.if_match.as_ref(),
@@ -1216,6 +1218,8 @@ impl S3 for Store {
             (None, Some(r)) => (Some(r.check(meta.size)?), None),
             (None, None) => (None, None),
         };
+        // After the part number and range checks, as S3 orders them; before any byte is read.
+        sse::check_read(meta.sse_c.as_ref(), key.as_ref())?;
         let whole = range.is_none();
         let span = range.clone().unwrap_or(0..meta.size);
         let body = read_segments(self.paths(&i.bucket), meta.segments.clone(), span.start, span.end, key);

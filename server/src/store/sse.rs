@@ -4,8 +4,8 @@
 //! has its bytes stored encrypted with that key (AES-256 in CTR mode, a fresh
 //! random IV per data file, so ranged reads decrypt from any offset), and the
 //! key itself is never stored: only a salted SHA-256 of it, to recognise it.
-//! Reading the object then needs the same key: without one, 400
-//! `InvalidRequest`; with another, 403 `AccessDenied`. Every part of an SSE-C
+//! Reading the object then needs the same key: without it, or with another,
+//! 400 `InvalidRequest` (as S3 answers). Every part of an SSE-C
 //! multipart upload must carry the upload's key. A malformed key, or a key
 //! whose MD5 is not the one sent, is 400 `InvalidArgument` before anything is
 //! stored. (Copying SSE-C objects is not supported: refused `NotImplemented`.)
@@ -143,7 +143,8 @@ pub fn check_read(sealed: Option<&Sealed>, key: Option<&Key>) -> S3Result<()> {
             "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object."
         )),
         (Some(s), Some(k)) if k.opens(s) => Ok(()),
-        (Some(_), Some(_)) => Err(s3_error!(AccessDenied, "Access Denied: the customer key is not the object's.")),
+        // S3 answers 400 here (the conformance suite checks it), not 403.
+        (Some(_), Some(_)) => Err(s3_error!(InvalidRequest, "The provided customer key is not the object's.")),
         (None, Some(_)) => {
             Err(s3_error!(InvalidRequest, "The encryption parameters are not applicable to this object."))
         }
