@@ -6,7 +6,8 @@
 #
 # S3TESTS_DIR is a checkout of https://github.com/ceph/s3-tests (git clone it;
 # it is not a registry package). Subsets: multipart checksum presigned object
-# all (default: the first four), or k=EXPR for any pytest -k expression. Without --s3-endpoint the reference server is
+# all (default: the first four), or k=EXPR for any pytest -k expression.
+# Without --s3-endpoint the reference server is
 # built and started with its embedded store on a free port. One identity is
 # configured (the suite's "alt" and "tenant" users are the main one), so tests
 # that need a second user fail. Not part of test.sh: the whole suite takes about
@@ -14,7 +15,7 @@
 # Each subset's JUnit XML is left in target/conformance/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 1 ] || { sed -n '2,14p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,15p' "$0"; exit 2; }
 suite=$(cd "$1" && pwd)
 shift
 endpoint="" access="s3mp-conformance-key" secret="s3mp-conformance-secret"
