@@ -11,7 +11,8 @@
 //   node bench/run.mjs --sizes 1024 --cpu-throttle 4 --contenders ours,uppy5 --out t.json
 //
 // A contender may carry its own plan: `raw-ahead@6x16` is the loop signing
-// ahead with 6 streams and 16 MiB parts (its page, with those options).
+// ahead with 6 streams and 16 MiB parts (its page, with those options);
+// `ours@auto` is this client with no concurrency given (the adaptive window).
 // --sweep: before the runs of each scenario, the loop signing ahead is run
 // with every plan of SWEEP_PLANS (--sweep-runs each, on the first size); the
 // best plan by median becomes the ceiling (`raw-best`) of that scenario's runs.
@@ -87,12 +88,15 @@ const NAMES = {
 export function planOf(c) {
   const [page, plan] = c.split('@');
   if (!plan) return { page, partSize: PART_SIZE, concurrency: CONCURRENCY };
+  // `ours@auto`: no concurrency given, so the window adapts (src/engine/adapt.rs).
+  if (plan === 'auto') return { page, partSize: PART_SIZE, concurrency: undefined };
   const m = /^(\d+)x(\d+)$/.exec(plan);
   if (!m) throw new Error(`contender ${c}: a plan is STREAMSxMIB, like raw-ahead@6x16`);
   return { page, concurrency: Number(m[1]), partSize: Number(m[2]) * MIB };
 }
 const nameOf = (c) => {
   const { page, concurrency, partSize } = planOf(c);
+  if (c.endsWith('@auto')) return `${NAMES[page]}, adaptive concurrency`;
   return c.includes('@') ? `${NAMES[page]}, ${concurrency} streams of ${partSize / MIB} MiB parts` : NAMES[c];
 };
 const ACCESS_KEY = 's3mp-local-access-key';

@@ -86,6 +86,20 @@ async fn concurrency_bounds_the_puts_in_flight() {
 }
 
 #[wasm_bindgen_test]
+async fn without_a_concurrency_the_window_adapts_within_its_bounds() {
+    track_xhr();
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32))]);
+    let data = bytes(16 * 5 * MIB + 3, 8);
+    let (key, _, _) = upload_ok(&up, "adaptive.bin", &data).await;
+    let stats = xhr_stats();
+    let max = num(&stats, "max");
+    // It starts at 4 and may probe up, never past the browser's 6 connections per host.
+    assert!((4.0..=6.0).contains(&max), "{max} PUTs in flight with the adaptive window");
+    assert_eq!(num(&stats, "puts"), 17.0, "one PUT per part");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+}
+
+#[wasm_bindgen_test]
 async fn three_files_at_once_share_one_budget() {
     track_xhr();
     let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(3))]);

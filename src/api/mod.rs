@@ -22,6 +22,7 @@ use crate::backend::{Backend, CallError, fresh_signal, js_object as object};
 use crate::browser::budget::Budget;
 use crate::browser::driver::{self, Control, Job, Observer};
 use crate::browser::journal;
+use crate::engine::adapt::{ADAPT_MIN, ADAPT_START, Window};
 use crate::engine::coordinator::{Coordinator, Subject};
 use crate::engine::{Config, ErrorCode, Progress, Upload, UploadError};
 use errors::to_js_error;
@@ -109,7 +110,12 @@ impl Uploader {
         #[wasm_bindgen(unchecked_param_type = "UploaderOptions")] options: JsValue,
     ) -> Result<Uploader, JsValue> {
         let (backend, cfg, with_credentials) = parse_uploader_options(&options).map_err(|e| to_js_error(&e))?;
-        let budget = Rc::new(Budget::new(cfg.concurrency));
+        let window = if cfg.adaptive {
+            Window::adaptive(ADAPT_MIN, ADAPT_START, cfg.concurrency)
+        } else {
+            Window::fixed(cfg.concurrency)
+        };
+        let budget = Rc::new(Budget::new(window));
         Ok(Self { backend: Rc::new(backend), cfg, with_credentials, budget })
     }
 

@@ -9,6 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::backend::{Backend, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs};
+use crate::engine::adapt::ADAPT_MAX;
 use crate::engine::checksum::Algorithm;
 use crate::engine::plan::MAX_OBJECT_SIZE;
 use crate::engine::{Config, RetryPolicy, UploadError};
@@ -201,8 +202,13 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
         // Hooks without signPut: every file goes multipart.
         cfg.multipart_threshold = None;
     }
-    if let Some(c) = o.integer("concurrency", 1, 16, "requests")? {
-        cfg.concurrency = c as usize;
+    match o.integer("concurrency", 1, 16, "requests")? {
+        Some(c) => cfg.concurrency = c as usize,
+        // Not given: the window adapts to the link, up to the browser's connections per host.
+        None => {
+            cfg.adaptive = true;
+            cfg.concurrency = ADAPT_MAX;
+        }
     }
     if let Some(t) = o.integer("partTimeout", 0, 3_600_000, "milliseconds")? {
         cfg.part_timeout_ms = t;

@@ -52,7 +52,7 @@ interface CommonOptions {
   partSize?: number;
   /** Files of at most this many bytes go as one presigned PUT (default: the part size). */
   multipartThreshold?: number;
-  /** Part PUTs in flight at most, 1..16 (default 4), shared by the uploads of one Uploader. */
+  /** Part PUTs in flight, 1..16, shared by the uploads of one Uploader. Default: adaptive, 2..6 from 4 (more while the link gives more, halved on throttles and stalls); a number fixes it. */
   concurrency?: number;
   /** Delays in ms before the 1st, 2nd, ... retry of a part (default [0, 1000, 3000, 5000, 10000]). */
   retryDelays?: number[];

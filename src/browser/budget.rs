@@ -2,6 +2,10 @@
 //! more part PUTs may start. The engine takes slots as it starts PUTs
 //! ([`crate::engine::Upload::poll_shared`]); the driver gives one back when a
 //! PUT ends and wakes the other uploads, which may be waiting for it.
+//!
+//! How many slots there are is the [`Window`]'s decision (adaptive unless
+//! the application fixed `concurrency`), from the PUTs the driver reports:
+//! their bytes when they succeed, and throttles, stalls and network failures.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -9,31 +13,55 @@ use crate::prelude::*;
 use core::cell::{Cell, RefCell};
 
 use crate::chan::{UnboundedReceiver, UnboundedSender, unbounded};
+use crate::engine::adapt::Window;
 
-/// Free PUT slots, and who to wake when one frees up.
+/// PUT slots in use, the window that bounds them, and who to wake when one frees up.
 pub struct Budget {
-    free: Cell<usize>,
+    in_use: Cell<usize>,
+    window: RefCell<Window>,
     waiters: RefCell<Vec<UnboundedSender<()>>>,
 }
 
 impl Budget {
-    /// A budget of `slots` PUTs.
-    pub fn new(slots: usize) -> Self {
-        Self { free: Cell::new(slots), waiters: RefCell::new(Vec::new()) }
+    /// A budget bounded by `window`.
+    pub fn new(window: Window) -> Self {
+        Self { in_use: Cell::new(0), window: RefCell::new(window), waiters: RefCell::new(Vec::new()) }
     }
 
-    /// Lets `f` take slots from the budget.
+    /// Lets `f` take free slots from the budget.
     pub fn with<T>(&self, f: impl FnOnce(&mut usize) -> T) -> T {
-        let mut free = self.free.get();
+        let mut free = self.window.borrow().limit().saturating_sub(self.in_use.get());
+        let before = free;
         let out = f(&mut free);
-        self.free.set(free);
+        self.in_use.set(self.in_use.get() + before.saturating_sub(free));
         out
     }
 
     /// A PUT ended: its slot is free again.
     pub fn release(&self) {
-        self.free.set(self.free.get() + 1);
+        self.in_use.set(self.in_use.get().saturating_sub(1));
+        self.wake();
+    }
+
+    fn wake(&self) {
         self.waiters.borrow_mut().retain(|w| w.unbounded_send(()).is_ok());
+    }
+
+    /// A PUT started at `now_ms`.
+    pub fn started(&self, now_ms: u64) {
+        self.window.borrow_mut().on_start(now_ms);
+    }
+
+    /// A PUT of `bytes` succeeded at `now_ms`; a grown window wakes the uploads.
+    pub fn succeeded(&self, bytes: u64, now_ms: u64) {
+        if self.window.borrow_mut().on_done(bytes, now_ms) {
+            self.wake();
+        }
+    }
+
+    /// A PUT was throttled, stalled or lost on the network at `now_ms`.
+    pub fn troubled(&self, now_ms: u64) {
+        self.window.borrow_mut().on_trouble(now_ms);
     }
 
     /// A stream that ticks whenever a slot frees up.

@@ -65,25 +65,29 @@ pub fn now_ms() -> u64 {
 
 /// The running PUTs of one upload; each holds a slot of the shared budget.
 struct Puts {
-    running: SmallMap<(Gen, u16), (u32, XhrPut)>,
+    /// (attempt, the PUT, its bytes) by engine and part.
+    running: SmallMap<(Gen, u16), (u32, XhrPut, u64)>,
     budget: Rc<Budget>,
 }
 
 impl Puts {
-    fn insert(&mut self, g: Gen, part: u16, attempt: u32, put: XhrPut) {
-        if self.running.insert((g, part), (attempt, put)).is_some() {
+    fn insert(&mut self, g: Gen, part: u16, attempt: u32, put: XhrPut, bytes: u64) {
+        self.budget.started(now_ms());
+        if self.running.insert((g, part), (attempt, put, bytes)).is_some() {
             self.budget.release();
         }
     }
 
     /// Ends (aborting if need be) the PUT of `part`, if one runs, and frees its
-    /// slot. With `attempt`, only that attempt: a late event of an earlier
-    /// attempt must not end the one running now.
-    fn end(&mut self, g: Gen, part: u16, attempt: Option<u32>) {
-        if self.running.get(&(g, part)).is_some_and(|(a, _)| attempt.is_none_or(|want| *a == want)) {
-            self.running.remove(&(g, part));
+    /// slot; returns its bytes. With `attempt`, only that attempt: a late
+    /// event of an earlier attempt must not end the one running now.
+    fn end(&mut self, g: Gen, part: u16, attempt: Option<u32>) -> Option<u64> {
+        if self.running.get(&(g, part)).is_some_and(|(a, _, _)| attempt.is_none_or(|want| *a == want)) {
+            let ended = self.running.remove(&(g, part)).map(|(_, _, bytes)| bytes);
             self.budget.release();
+            return ended;
         }
+        None
     }
 
     /// Ends (aborts) every running PUT of engine `g` and frees their slots.
@@ -212,14 +216,16 @@ impl Executor {
                     let _ = tx.unbounded_send(Input::Engine(g, ev));
                 });
                 match start_put(&self.job, &url, &headers, start, end, part, attempt, sink) {
-                    Ok(handle) => self.puts.insert(g, part, attempt, handle),
+                    Ok(handle) => self.puts.insert(g, part, attempt, handle, end - start),
                     Err(failure) => {
                         self.budget.release();
                         self.coord.handle(Input::Engine(g, Event::PartFailed { part, attempt, failure }), now_ms());
                     }
                 }
             }
-            Step::Engine(g, Action::Cancel { part }) => self.puts.end(g, part, None),
+            Step::Engine(g, Action::Cancel { part }) => {
+                self.puts.end(g, part, None);
+            }
             Step::Engine(g, Action::Hash { part, start, end }) => {
                 let file = self.job.file.clone();
                 spawn_local(async move {
@@ -313,7 +319,15 @@ impl Executor {
         if let Input::Engine(g, Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. }) =
             &input
         {
-            self.puts.end(*g, *part, Some(*attempt));
+            let bytes = self.puts.end(*g, *part, Some(*attempt));
+            // What the concurrency window learns from: a PUT's bytes, or trouble on the way.
+            match (&input, bytes) {
+                (Input::Engine(_, Event::PartDone { .. }), Some(bytes)) => self.budget.succeeded(bytes, now_ms()),
+                (Input::Engine(_, Event::PartFailed { failure, .. }), Some(_)) if failure.is_congestion() => {
+                    self.budget.troubled(now_ms());
+                }
+                _ => {}
+            }
         }
         // A network failure may be the first sign of going offline: say so first.
         if let Input::Engine(

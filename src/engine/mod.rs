@@ -3,6 +3,7 @@
 //! Layering (DESIGN.md §1–2): the engine decides, `browser/` carries out, `api.rs`
 //! speaks JS. Everything here compiles and is tested natively with `cargo test`.
 
+pub mod adapt;
 pub mod checksum;
 pub mod coordinator;
 pub mod error;

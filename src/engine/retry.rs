@@ -44,6 +44,15 @@ impl Failure {
         matches!(self, Self::Status { status: 403, body, .. } if body.to_ascii_lowercase().contains("expired"))
     }
 
+    /// Whether the failure says the link or the store is overloaded (a
+    /// throttle, a stall, a lost connection): what shrinks the concurrency window.
+    pub fn is_congestion(&self) -> bool {
+        match self {
+            Self::Network(_) | Self::Timeout => true,
+            Self::Status { status, .. } => matches!(status, 429 | 500 | 502 | 503 | 504),
+        }
+    }
+
     /// Whether the failure is worth another attempt.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -36,6 +36,9 @@ pub struct Config {
     pub multipart_threshold: Option<u64>,
     /// PUTs in flight at most, 1..=16.
     pub concurrency: usize,
+    /// The PUTs in flight adapt to the link, up to `concurrency`
+    /// ([`crate::engine::adapt`]); false: always `concurrency`.
+    pub adaptive: bool,
     /// Retry delays and budget.
     pub retry: RetryPolicy,
     /// A PUT that reports no upload progress for this long is cancelled and retried (0: never).
@@ -51,6 +54,7 @@ impl Default for Config {
             part_size: DEFAULT_PART_SIZE,
             multipart_threshold: Some(DEFAULT_PART_SIZE),
             concurrency: 4,
+            adaptive: false,
             retry: RetryPolicy::default(),
             part_timeout_ms: 60_000,
             checksum: Some(Algorithm::Crc32),

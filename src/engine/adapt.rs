@@ -1,0 +1,281 @@
+//! Adaptive concurrency: how many part PUTs to keep in flight, from what the
+//! link delivers (issue 17).
+//!
+//! In the spirit of TCP's congestion control, on whole PUTs instead of
+//! packets: the window starts at [`ADAPT_START`] PUTs, and after each
+//! *epoch* (at least [`EPOCH_MS`] and one completed PUT per slot) compares
+//! the throughput it measured with the one before:
+//!
+//! - **probe up**: one more PUT in flight; kept if the next epoch delivers at
+//!   least [`GAIN_PERCENT`] % more (a link with a per-connection window, a far
+//!   region, gains; a saturated link or a busy CPU does not), and probing
+//!   goes on up to the maximum;
+//! - **step back**: a probe that gained nothing is undone, and the next probe
+//!   waits a hold time that doubles after each fruitless probe (from
+//!   [`HOLD_MS`] to [`HOLD_MAX_MS`]), so a flat link sees a handful of changes
+//!   per ten minutes, not a flapping window;
+//! - **cut on trouble**: a throttle (429, 503), a stalled PUT or a network
+//!   failure halves the window at once (not below the minimum), at most once
+//!   per [`CUT_SPACING_MS`] (one bad moment fails several PUTs together), and
+//!   holds it there.
+//!
+//! The window never leaves its bounds: the minimum, and the maximum, which
+//! is the browser's per-host connection limit ([`ADAPT_MAX`]) unless the
+//! application fixes `concurrency`, which makes the window that fixed number.
+//! Pure: time is passed in, so it is tested with scripted time and throughput.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+/// The fewest PUTs an adaptive window keeps in flight.
+pub const ADAPT_MIN: usize = 2;
+/// Where an adaptive window starts.
+pub const ADAPT_START: usize = 4;
+/// The most an adaptive window keeps in flight: the connections a browser
+/// opens to one host over HTTP/1.1 (Chromium's and Firefox's limit is 6).
+pub const ADAPT_MAX: usize = 6;
+/// The shortest measuring epoch.
+pub const EPOCH_MS: u64 = 1_500;
+/// The gain a probe must bring to be kept, in percent.
+pub const GAIN_PERCENT: u64 = 10;
+/// The first hold after a fruitless probe or a cut.
+pub const HOLD_MS: u64 = 20_000;
+/// The longest hold.
+pub const HOLD_MAX_MS: u64 = 160_000;
+/// Cuts closer together than this count as one.
+pub const CUT_SPACING_MS: u64 = 2_000;
+
+/// The concurrency window.
+#[derive(Debug, Clone)]
+pub struct Window {
+    min: usize,
+    max: usize,
+    limit: usize,
+    epoch_start: Option<u64>,
+    epoch_bytes: u64,
+    epoch_parts: usize,
+    /// The throughput (bytes/s) before the probe now measured.
+    probing_from: Option<u64>,
+    hold_until: u64,
+    hold_ms: u64,
+    last_cut: Option<u64>,
+    changes: u32,
+}
+
+impl Window {
+    /// A window fixed at `n` (the application chose the concurrency).
+    pub fn fixed(n: usize) -> Self {
+        Self::adaptive(n, n, n)
+    }
+
+    /// A window that adapts between `min` and `max`, from `start`.
+    pub fn adaptive(min: usize, start: usize, max: usize) -> Self {
+        let min = min.max(1);
+        let max = max.max(min);
+        Self {
+            min,
+            max,
+            limit: start.clamp(min, max),
+            epoch_start: None,
+            epoch_bytes: 0,
+            epoch_parts: 0,
+            probing_from: None,
+            hold_until: 0,
+            hold_ms: HOLD_MS,
+            last_cut: None,
+            changes: 0,
+        }
+    }
+
+    /// PUTs that may be in flight now.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// How often the window has changed (for tests and diagnostics).
+    pub fn changes(&self) -> u32 {
+        self.changes
+    }
+
+    /// A PUT started at `now_ms`: the first one opens the first epoch.
+    pub fn on_start(&mut self, now_ms: u64) {
+        if self.epoch_start.is_none() {
+            self.epoch_start = Some(now_ms);
+        }
+    }
+
+    fn set(&mut self, limit: usize) {
+        if limit != self.limit {
+            self.limit = limit;
+            self.changes += 1;
+        }
+    }
+
+    fn new_epoch(&mut self, now_ms: u64) {
+        self.epoch_start = Some(now_ms);
+        self.epoch_bytes = 0;
+        self.epoch_parts = 0;
+    }
+
+    fn hold(&mut self, now_ms: u64) {
+        self.hold_until = now_ms + self.hold_ms;
+        self.hold_ms = (self.hold_ms * 2).min(HOLD_MAX_MS);
+    }
+
+    /// A PUT of `bytes` succeeded at `now_ms`. True when the window grew.
+    pub fn on_done(&mut self, bytes: u64, now_ms: u64) -> bool {
+        if self.min == self.max {
+            return false;
+        }
+        let start = *self.epoch_start.get_or_insert(now_ms);
+        self.epoch_bytes += bytes;
+        self.epoch_parts += 1;
+        let elapsed = now_ms.saturating_sub(start);
+        if elapsed < EPOCH_MS || self.epoch_parts < self.limit {
+            return false;
+        }
+        let throughput = self.epoch_bytes.saturating_mul(1000) / elapsed.max(1);
+        self.new_epoch(now_ms);
+        let before = self.limit;
+        match self.probing_from.take() {
+            Some(base) if throughput.saturating_mul(100) >= base.saturating_mul(100 + GAIN_PERCENT) => {
+                // The probe paid: keep it and go on.
+                self.hold_ms = HOLD_MS;
+                self.probe(throughput);
+            }
+            Some(_) => {
+                // Nothing gained: undo it, and wait longer before the next probe.
+                self.set(self.limit - 1);
+                self.hold(now_ms);
+            }
+            None if now_ms >= self.hold_until => self.probe(throughput),
+            None => {}
+        }
+        self.limit > before
+    }
+
+    fn probe(&mut self, throughput: u64) {
+        if self.limit < self.max {
+            self.probing_from = Some(throughput);
+            self.set(self.limit + 1);
+        }
+    }
+
+    /// A PUT was throttled (429, 503), stalled or failed on the network at
+    /// `now_ms`: the window halves (once per [`CUT_SPACING_MS`]).
+    pub fn on_trouble(&mut self, now_ms: u64) {
+        if self.min == self.max || self.last_cut.is_some_and(|t| now_ms < t + CUT_SPACING_MS) {
+            return;
+        }
+        self.last_cut = Some(now_ms);
+        self.probing_from = None;
+        self.set(self.limit.div_ceil(2).max(self.min));
+        self.hold(now_ms);
+        self.new_epoch(now_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link that delivers `rate(streams)` bytes/s in all, shared evenly,
+    /// with parts of `part` bytes; runs the window for `secs` seconds of
+    /// scripted time and returns it with the limits it took, second by second.
+    fn run(window: &mut Window, part: u64, secs: u64, rate: impl Fn(usize, u64) -> u64) -> Vec<usize> {
+        let mut seen = Vec::new();
+        let mut progress: Vec<u64> = Vec::new(); // bytes sent of each running PUT
+        let tick = 10; // ms
+        let mut now = 0u64;
+        window.on_start(0);
+        while now < secs * 1000 {
+            while progress.len() < window.limit() {
+                progress.push(0);
+            }
+            let total = rate(progress.len(), now);
+            let each = total * tick / 1000 / progress.len().max(1) as u64;
+            let mut done = 0;
+            for p in progress.iter_mut() {
+                *p += each;
+                if *p >= part {
+                    done += 1;
+                }
+            }
+            progress.retain(|p| *p < part);
+            now += tick;
+            for _ in 0..done {
+                window.on_done(part, now);
+            }
+            // Slots above a shrunken window stay until their PUTs end.
+            if now % 1000 == 0 {
+                seen.push(window.limit());
+            }
+            assert!(window.limit() >= window.min && window.limit() <= window.max, "out of bounds");
+        }
+        seen
+    }
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn a_link_with_a_per_connection_window_is_probed_up_to_the_maximum() {
+        // Each stream carries 4 MiB/s (a far region's window per connection), up to 100 MiB/s.
+        let mut w = Window::adaptive(ADAPT_MIN, ADAPT_START, ADAPT_MAX);
+        let seen = run(&mut w, 8 * MIB, 120, |n, _| (n as u64 * 4 * MIB).min(100 * MIB));
+        assert_eq!(w.limit(), ADAPT_MAX, "{seen:?}");
+        let first_at_max = seen.iter().position(|&l| l == ADAPT_MAX).expect("reached");
+        assert!(first_at_max < 30, "converged within 30 s: {seen:?}");
+        assert!(seen[first_at_max..].iter().all(|&l| l == ADAPT_MAX), "and stayed: {seen:?}");
+    }
+
+    #[test]
+    fn a_saturated_link_keeps_the_window_without_thrashing() {
+        // 20 MiB/s whatever the number of streams: probing gains nothing.
+        let mut w = Window::adaptive(ADAPT_MIN, ADAPT_START, ADAPT_MAX);
+        let seen = run(&mut w, 8 * MIB, 600, |_, _| 20 * MIB);
+        assert!(seen.iter().all(|&l| l == ADAPT_START || l == ADAPT_START + 1), "{seen:?}");
+        // Holds double after each fruitless probe: a handful of probes in 10 minutes.
+        assert!(w.changes() <= 12, "{} changes in 10 minutes: {seen:?}", w.changes());
+        let above = seen.iter().filter(|&&l| l > ADAPT_START).count();
+        assert!(above <= 60, "probing took {above} of 600 s");
+    }
+
+    #[test]
+    fn trouble_halves_the_window_once_per_moment_and_it_grows_back() {
+        let mut w = Window::adaptive(ADAPT_MIN, ADAPT_MAX, ADAPT_MAX);
+        // Five failures from one moment: one cut.
+        for t in 0..5 {
+            w.on_trouble(1_000 + t * 100);
+        }
+        assert_eq!(w.limit(), 3);
+        w.on_trouble(1_000 + CUT_SPACING_MS);
+        assert_eq!(w.limit(), ADAPT_MIN, "a second moment cuts again, not below the minimum");
+        w.on_trouble(10_000);
+        assert_eq!(w.limit(), ADAPT_MIN);
+        // Then a link that rewards streams brings it back up after the hold.
+        let seen = run(&mut w, 8 * MIB, 300, |n, _| n as u64 * 4 * MIB);
+        assert_eq!(w.limit(), ADAPT_MAX, "{seen:?}");
+    }
+
+    #[test]
+    fn a_link_that_degrades_with_more_streams_settles_where_it_is_best() {
+        // Best at 3 streams (say, a server that slows under load): 30 MiB/s, less either side.
+        let mut w = Window::adaptive(ADAPT_MIN, 3, ADAPT_MAX);
+        let seen = run(&mut w, 4 * MIB, 600, |n, _| match n {
+            1 => 12 * MIB,
+            2 => 24 * MIB,
+            3 => 30 * MIB,
+            _ => 24 * MIB,
+        });
+        let at_three = seen.iter().filter(|&&l| l == 3).count();
+        assert!(at_three >= 540, "{at_three} of 600 s at the best window: {seen:?}");
+    }
+
+    #[test]
+    fn a_fixed_window_never_moves() {
+        let mut w = Window::fixed(3);
+        let seen = run(&mut w, 8 * MIB, 120, |n, _| n as u64 * 4 * MIB);
+        w.on_trouble(500_000);
+        assert!(seen.iter().all(|&l| l == 3) && w.limit() == 3 && w.changes() == 0);
+    }
+}
