@@ -12,6 +12,7 @@ use crate::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::engine::UploadError;
+use crate::engine::adapt::{ADAPT_START, Window};
 use crate::engine::coordinator::{CallEnd, Control, Coordinator, Gen, Input, Step, Subject};
 use crate::engine::error::ErrorCode;
 use crate::engine::plan::MIB;
@@ -68,6 +69,10 @@ struct World {
     progress: Vec<u64>,
     ms_per_mib: u64,
     stale_failures: u32,
+    /// An adaptive concurrency window (as the browser's budget keeps it), with
+    /// each running PUT's bytes; `None`: the concurrency is fixed.
+    window: Option<Window>,
+    put_bytes: HashMap<(Gen, u16), u64>,
 }
 
 impl World {
@@ -93,6 +98,8 @@ impl World {
             progress: Vec::new(),
             ms_per_mib: 5,
             stale_failures: 0,
+            window: None,
+            put_bytes: HashMap::new(),
         }
     }
 
@@ -157,6 +164,10 @@ impl World {
                     );
                 }
                 self.in_flight.insert((g, part), attempt);
+                self.put_bytes.insert((g, part), end - start);
+                if let Some(w) = &mut self.window {
+                    w.on_start(self.now);
+                }
                 self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
                 assert!(self.in_flight.len() <= concurrency, "more PUTs than allowed");
                 let dur = ((end - start) * self.ms_per_mib / MIB).max(1);
@@ -294,7 +305,9 @@ impl World {
     fn run(&mut self, coord: &mut Coordinator, concurrency: usize, controls: &mut Vec<(u64, Control)>) {
         for _ in 0..500_000 {
             loop {
-                let mut free = concurrency.saturating_sub(self.in_flight.len());
+                let limit = self.window.as_ref().map_or(concurrency, Window::limit);
+                assert!(limit <= concurrency, "the window left its bounds");
+                let mut free = limit.saturating_sub(self.in_flight.len());
                 let Some(step) = coord.poll(self.now, &mut free) else { break };
                 self.carry_out(step, coord, concurrency);
             }
@@ -345,6 +358,18 @@ impl World {
                     && self.in_flight.get(&(*g, *part)) == Some(attempt)
                 {
                     self.in_flight.remove(&(*g, *part));
+                    let bytes = self.put_bytes.remove(&(*g, *part)).unwrap_or(0);
+                    if let Some(w) = &mut self.window {
+                        match &input {
+                            Input::Engine(_, Event::PartDone { .. }) => {
+                                w.on_done(bytes, self.now);
+                            }
+                            Input::Engine(_, Event::PartFailed { failure, .. }) if failure.is_congestion() => {
+                                w.on_trouble(self.now);
+                            }
+                            _ => {}
+                        }
+                    }
                 }
                 coord.handle(input, self.now);
             }
@@ -532,6 +557,7 @@ fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
     let befores = [Before::Nothing, Before::Resumable, Before::Changed, Before::Gone, Before::Expired];
     let mut ends = [0usize; 2];
     let mut resumed = 0;
+    let mut adapted = 0;
     for seed in 0..1_500u64 {
         let mut w = World::new(seed);
         let parts = w.rng.u64(1..=8);
@@ -557,6 +583,11 @@ fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
         controls.sort_by_key(|c| c.0);
         let concurrency = w.rng.usize(1..=5);
         let resume = w.rng.f64() < 0.9;
+        // Every other seed with the adaptive window (decided by the seed, so
+        // that the rest of the world's dice stay as they were).
+        if seed % 2 == 0 {
+            w.window = Some(Window::adaptive(1, concurrency.min(ADAPT_START), concurrency));
+        }
         let up = Upload::new(size, config(concurrency), seed).expect("upload");
         let mut coord = Coordinator::new(up, subject(size), config(concurrency), seed, resume, w.now);
         eprintln!("seed {seed}: {size} bytes, {before:?}");
@@ -564,8 +595,10 @@ fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
         check_end(&w, &coord, seed);
         ends[usize::from(w.finished[0].is_err())] += 1;
         resumed += usize::from(w.resumed);
+        adapted += usize::from(w.window.as_ref().is_some_and(|x| x.changes() > 0));
     }
     assert!(ends[0] > 700 && ends[1] > 100 && resumed > 100, "ok / failed: {ends:?}, resumed: {resumed}");
+    assert!(adapted > 20, "the window moved in only {adapted} runs");
 }
 
 /// Complete is applied but its reply is lost; the application aborts while
