@@ -21,6 +21,9 @@ pub enum Op {
     Init,
     /// `POST /uploads/multipart/part-url`.
     PartUrl,
+    /// `POST /uploads/multipart/part-urls`: several parts at once (optional:
+    /// a backend without it answers 404, and parts are signed one by one).
+    PartUrls,
     /// `POST /uploads/multipart/complete`.
     Complete,
     /// `DELETE /uploads/multipart/abort`.
@@ -37,6 +40,7 @@ impl Op {
             Self::Download => ("GET", "/uploads/download/"),
             Self::Init => ("POST", "/uploads/multipart/init"),
             Self::PartUrl => ("POST", "/uploads/multipart/part-url"),
+            Self::PartUrls => ("POST", "/uploads/multipart/part-urls"),
             Self::Complete => ("POST", "/uploads/multipart/complete"),
             Self::Abort => ("DELETE", "/uploads/multipart/abort"),
             Self::ListParts => ("GET", "/uploads/multipart/parts"),
@@ -50,6 +54,7 @@ impl Op {
             Self::Download => "generate_presigned_download_url",
             Self::Init => "initiate_multipart_upload",
             Self::PartUrl => "generate_presigned_part_upload_url",
+            Self::PartUrls => "generate_presigned_part_upload_urls",
             Self::Complete => "complete_multipart_upload",
             Self::Abort => "abort_multipart_upload",
             Self::ListParts => "list_parts",
@@ -63,6 +68,7 @@ impl Op {
             Self::Download => "download",
             Self::Init => "multipart/init",
             Self::PartUrl => "multipart/part-url",
+            Self::PartUrls => "multipart/part-urls",
             Self::Complete => "multipart/complete",
             Self::Abort => "multipart/abort",
             Self::ListParts => "multipart/parts",
@@ -121,6 +127,12 @@ pub fn part_url_body(key: &str, upload_id: &str, part_number: u16, checksum: Opt
     let body =
         Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("part_number", part_number.into())]);
     with_checksum(body, checksum)
+}
+
+/// Body of part-urls: several parts, each with its checksum if any.
+pub fn part_urls_body(key: &str, upload_id: &str, parts: &[(u16, Option<Checksum>)]) -> Json {
+    let parts = parts.iter().map(|(n, sum)| with_checksum(Json::object([("part_number", (*n).into())]), sum.as_ref()));
+    Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("parts", Json::Array(parts.collect()))])
 }
 
 /// Body of complete (with the whole object's checksum, if any).
@@ -188,7 +200,11 @@ pub fn parse_init(text: &str) -> Result<String, UploadError> {
 /// The `url` of a part-url, presigned-PUT or download reply; it must be http(s).
 pub fn parse_url(op: Op, text: &str) -> Result<String, UploadError> {
     let expected = r#"{"url": "https://..."}"#;
-    let url = string_field(op, &parse_object(op, text, expected)?, "url", expected)?;
+    url_of(op, &parse_object(op, text, expected)?, expected)
+}
+
+fn url_of(op: Op, map: &Json, expected: &str) -> Result<String, UploadError> {
+    let url = string_field(op, map, "url", expected)?;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(malformed(
             op,
@@ -253,6 +269,36 @@ pub fn parse_signed(op: Op, text: &str) -> Result<Signed, UploadError> {
     let url = parse_url(op, text)?;
     let map = parse_object(op, text, "")?;
     Ok(Signed { url, headers: parse_headers(op, map.get("headers"))? })
+}
+
+/// The URLs of a part-urls reply: exactly the parts asked for, each once,
+/// each an http(s) URL with the headers its PUT may send.
+pub fn parse_signed_many(text: &str, asked: &[u16]) -> Result<Vec<(u16, Signed)>, UploadError> {
+    let op = Op::PartUrls;
+    let expected = r#"{"urls": [{"part_number": 1, "url": "https://...", "headers": {...}}]}"#;
+    let map = parse_object(op, text, expected)?;
+    let Some(Json::Array(items)) = map.get("urls") else {
+        return Err(malformed(op, "has no `urls` array".into(), expected).with_field("urls"));
+    };
+    let mut out: Vec<(u16, Signed)> = Vec::with_capacity(items.len());
+    for item in items {
+        let n = item.get("part_number").and_then(Json::as_u64).and_then(|n| u16::try_from(n).ok());
+        let Some(n) = n.filter(|n| asked.contains(n) && !out.iter().any(|(m, _)| m == n)) else {
+            return Err(malformed(
+                op,
+                format!("lists {}, which is not one of the parts asked for, once each", excerpt(&item.text())),
+                expected,
+            )
+            .with_field("urls"));
+        };
+        let signed = Signed { url: url_of(op, item, expected)?, headers: parse_headers(op, item.get("headers"))? };
+        out.push((n, signed));
+    }
+    if out.len() != asked.len() {
+        return Err(malformed(op, format!("has {} URLs for {} parts asked for", out.len(), asked.len()), expected)
+            .with_field("urls"));
+    }
+    Ok(out)
 }
 
 /// `(etag, location)` of a complete reply; both optional, but strings when present.
@@ -400,6 +446,12 @@ mod tests {
             json!({"key": "k", "upload_id": "u", "parts": [{"PartNumber": 1, "ETag": "\"a\""}, {"PartNumber": 2, "ETag": "\"b\""}]})
         );
         assert_eq!(v(part_url_body("k", "u", 3, None)), json!({"key": "k", "upload_id": "u", "part_number": 3}));
+        let sum = Checksum { algorithm: "CRC32", value: "AAAAAA==".into() };
+        assert_eq!(
+            v(part_urls_body("k", "u", &[(1, None), (2, Some(sum))])),
+            json!({"key": "k", "upload_id": "u", "parts": [{"part_number": 1},
+                   {"part_number": 2, "checksum": {"algorithm": "CRC32", "value": "AAAAAA=="}}]})
+        );
         let sum = Checksum { algorithm: "CRC32", value: "y/Q5Jg==".into() };
         assert_eq!(
             v(part_url_body("k", "u", 3, Some(&sum))),
@@ -435,6 +487,27 @@ mod tests {
         ] {
             let e = parse_signed(Op::PartUrl, bad).expect_err(bad);
             assert_eq!((e.code, e.field.as_deref()), (ErrorCode::BackendError, Some("headers")), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_part_urls_reply_must_hold_exactly_the_parts_asked_for() {
+        let ok = r#"{"urls": [{"part_number": 2, "url": "https://s/2"}, {"part_number": 1, "url": "https://s/1", "headers": {"x-amz-checksum-crc32": "y/Q5Jg=="}}]}"#;
+        let got = parse_signed_many(ok, &[1, 2]).expect("ok");
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[0].1.url.as_str()), (2, "https://s/2"));
+        assert_eq!(got[1].1.headers, vec![("x-amz-checksum-crc32".to_owned(), "y/Q5Jg==".to_owned())]);
+        for bad in [
+            r#"{"url": "https://s/1"}"#,
+            r#"{"urls": [{"part_number": 1, "url": "https://s/1"}]}"#,
+            r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 1, "url": "https://s/1"}]}"#,
+            r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 3, "url": "https://s/3"}]}"#,
+            r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "javascript:x"}]}"#,
+            r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "https://s/2", "headers": {"cookie": "x"}}]}"#,
+        ] {
+            let e = parse_signed_many(bad, &[1, 2]).expect_err(bad);
+            assert_eq!(e.code, ErrorCode::BackendError, "{bad}");
+            assert!(e.message.contains("multipart/part-urls"), "{}", e.message);
         }
     }
 }

@@ -99,6 +99,38 @@ async fn without_a_concurrency_the_window_adapts_within_its_bounds() {
     assert_eq!(sha(&read_back(&key).await), sha(&data));
 }
 
+/// Calls of `name` in the tracked fetches.
+fn calls_of(stats: &JsValue, name: &str) -> f64 {
+    get(&get(stats, "calls"), name).as_f64().unwrap_or(0.0)
+}
+
+#[wasm_bindgen_test]
+async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_per_part() {
+    for refuse in [false, true] {
+        track_xhr();
+        set_refuse_batch(refuse);
+        // Without checksums the first parts are signed the moment init answers, together.
+        let up = uploader(&[
+            ("partSize", JsValue::from(5 * MIB as u32)),
+            ("concurrency", JsValue::from(4)),
+            ("checksum", JsValue::from_str("none")),
+        ]);
+        let data = bytes(8 * 5 * MIB, 9);
+        let (key, _, _) = upload_ok(&up, "batched.bin", &data).await;
+        set_refuse_batch(false);
+        let stats = xhr_stats();
+        let (one, many) = (calls_of(&stats, "part-url"), calls_of(&stats, "part-urls"));
+        if refuse {
+            // Tried once, answered 404: every part then asked for alone (those of the refused call again).
+            assert_eq!((many, one), (1.0, 8.0), "part-urls {many}, part-url {one}");
+        } else {
+            // The first parts are signed in one call.
+            assert!(many >= 1.0 && one < 8.0, "part-urls {many}, part-url {one}: fewer calls than parts");
+        }
+        assert_eq!(sha(&read_back(&key).await), sha(&data));
+    }
+}
+
 #[wasm_bindgen_test]
 async fn three_files_at_once_share_one_budget() {
     track_xhr();

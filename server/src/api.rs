@@ -69,6 +69,33 @@ pub struct ChecksumField {
     pub value: String,
 }
 
+/// Body of `POST /uploads/multipart/part-urls` (several parts at once: one
+/// round trip instead of one per part).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartUrlsRequest {
+    /// Object key.
+    pub key: String,
+    /// From init.
+    pub upload_id: String,
+    /// The parts to sign, each with its checksum if any.
+    pub parts: Vec<PartToSign>,
+}
+
+/// One part of a [`PartUrlsRequest`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartToSign {
+    /// 1..=10,000.
+    pub part_number: i64,
+    /// The part's checksum, signed into its URL.
+    #[serde(default)]
+    pub checksum: Option<ChecksumField>,
+}
+
+/// The most parts one part-urls call signs.
+pub const MAX_PARTS_PER_CALL: usize = 100;
+
 /// `POST /uploads/multipart/part-url`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +173,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/download/{*key}", get(rest_download))
         .route("/multipart/init", post(rest_init))
         .route("/multipart/part-url", post(rest_part_url))
+        .route("/multipart/part-urls", post(rest_part_urls))
         .route("/multipart/complete", post(rest_complete))
         .route("/multipart/abort", delete(rest_abort))
         .route("/multipart/parts", get(rest_list_parts));
@@ -414,6 +442,7 @@ fn parse_value<T: DeserializeOwned>(payload: Value, shape: &str) -> Result<T, Ap
 
 const KEY_SHAPE: &str = r#"{"key": "uploads/file.zip", "content_type": "application/zip"}"#;
 const PART_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "part_number": 1}"#;
+const PARTS_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "parts": [{"part_number": 1}, {"part_number": 2}]}"#;
 const COMPLETE_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "parts": [{"PartNumber": 1, "ETag": "\"...\""}]}"#;
 const REF_SHAPE: &str = r#"{"key": "...", "upload_id": "..."}"#;
 
@@ -457,6 +486,40 @@ impl AppState {
             Some((name, value)) => Ok(json!({ "url": url.as_str(), "headers": { name: value } })),
             None => Ok(json!({ "url": url.as_str() })),
         }
+    }
+
+    /// Several parts' URLs at once: every part is checked before any is signed.
+    fn part_urls(&self, req: PartUrlsRequest) -> Result<Value, ApiError> {
+        validate_key(&req.key, &self.key_prefix)?;
+        validate_upload_id(&req.upload_id)?;
+        if req.parts.is_empty() || req.parts.len() > MAX_PARTS_PER_CALL {
+            return Err(ApiError::invalid(
+                "InvalidParts",
+                format!("parts has {} entries; ask for 1 to {MAX_PARTS_PER_CALL} parts per call", req.parts.len()),
+            ));
+        }
+        let mut checked = Vec::with_capacity(req.parts.len());
+        for p in &req.parts {
+            let n = validate_part_number(p.part_number)?;
+            if checked.iter().any(|(m, _)| *m == n) {
+                return Err(ApiError::invalid(
+                    "InvalidParts",
+                    format!("part {n} is asked for twice; list each part once"),
+                ));
+            }
+            checked.push((n, p.checksum.as_ref().map(validate_checksum).transpose()?));
+        }
+        let urls: Vec<Value> = checked
+            .into_iter()
+            .map(|(n, checksum)| {
+                let url = self.s3.presign_part(&req.key, &req.upload_id, n, checksum.as_ref());
+                match checksum {
+                    Some((name, value)) => json!({ "part_number": n, "url": url.as_str(), "headers": { name: value } }),
+                    None => json!({ "part_number": n, "url": url.as_str() }),
+                }
+            })
+            .collect();
+        Ok(json!({ "urls": urls }))
     }
 
     async fn complete(&self, req: CompleteRequest) -> Result<Value, ApiError> {
@@ -527,6 +590,10 @@ async fn rest_part_url(State(s): State<AppState>, body: Bytes) -> Reply {
     s.part_url(parse_json(&body, PART_SHAPE)?).map(Json)
 }
 
+async fn rest_part_urls(State(s): State<AppState>, body: Bytes) -> Reply {
+    s.part_urls(parse_json(&body, PARTS_SHAPE)?).map(Json)
+}
+
 async fn rest_complete(State(s): State<AppState>, body: Bytes) -> Reply {
     s.complete(parse_json(&body, COMPLETE_SHAPE)?).await.map(Json)
 }
@@ -572,6 +639,7 @@ async fn invoke(State(s): State<AppState>, body: Bytes) -> Reply {
         }
         "initiate_multipart_upload" => s.init(parse_value(p, KEY_SHAPE)?).await?,
         "generate_presigned_part_upload_url" => s.part_url(parse_value(p, PART_SHAPE)?)?,
+        "generate_presigned_part_upload_urls" => s.part_urls(parse_value(p, PARTS_SHAPE)?)?,
         "complete_multipart_upload" => s.complete(parse_value(p, COMPLETE_SHAPE)?).await?,
         "abort_multipart_upload" => s.abort(parse_value(p, REF_SHAPE)?).await?,
         "list_parts" => s.list_parts(parse_value(p, REF_SHAPE)?).await?,
@@ -580,6 +648,7 @@ async fn invoke(State(s): State<AppState>, body: Bytes) -> Reply {
                 "UnknownAction",
                 format!(
                     "action {other:?} is unknown; use one of initiate_multipart_upload, generate_presigned_part_upload_url, \
+                     generate_presigned_part_upload_urls, \
                      complete_multipart_upload, abort_multipart_upload, list_parts, generate_presigned_upload_url, \
                      generate_presigned_download_url"
                 ),

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 pub struct Faults {
     /// 0..1.
     pub rate: f64,
-    /// Call names: url, download, init, part-url, complete, abort, parts.
+    /// Call names: url, download, init, part-url, part-urls, complete, abort, parts.
     pub calls: Vec<String>,
     /// Do the work, then answer 503.
     pub after: bool,
@@ -38,6 +38,7 @@ fn call_name(path: &str) -> &str {
         "/uploads/url" => "url",
         "/uploads/multipart/init" => "init",
         "/uploads/multipart/part-url" => "part-url",
+        "/uploads/multipart/part-urls" => "part-urls",
         "/uploads/multipart/complete" => "complete",
         "/uploads/multipart/abort" => "abort",
         "/uploads/multipart/parts" => "parts",
@@ -52,6 +53,7 @@ fn lambda_call_name(action: &str) -> &'static str {
         "generate_presigned_download_url" => "download",
         "initiate_multipart_upload" => "init",
         "generate_presigned_part_upload_url" => "part-url",
+        "generate_presigned_part_upload_urls" => "part-urls",
         "complete_multipart_upload" => "complete",
         "abort_multipart_upload" => "abort",
         "list_parts" => "parts",

@@ -599,3 +599,59 @@ async fn checksums_are_signed_in_and_verified_by_the_store() {
         assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "InvalidChecksum"), "{v}");
     }
 }
+
+#[tokio::test]
+async fn part_urls_signs_several_parts_in_one_call_and_checks_them_all_first() {
+    let h = Harness::new().await;
+    let key = "batch/a.bin";
+    let (st, v) = h
+        .post(
+            "/uploads/multipart/init",
+            json!({"key": key, "content_type": "application/octet-stream", "checksum_algorithm": "CRC32"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let upload_id = v["upload_id"].as_str().expect("id").to_owned();
+    let chunks = [bytes(5 * MIB, 3), bytes(5 * MIB, 4), bytes(1234, 5)];
+    let asked: Vec<Value> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| json!({"part_number": i + 1, "checksum": {"algorithm": "CRC32", "value": crc32_b64(c)}}))
+        .collect();
+    // REST and the Lambda envelope answer alike.
+    let (st, rest) =
+        h.post("/uploads/multipart/part-urls", json!({"key": key, "upload_id": upload_id, "parts": asked})).await;
+    assert_eq!(st, StatusCode::OK, "{rest}");
+    let envelope = json!({"processor_name": "s3_upload", "action": "generate_presigned_part_upload_urls",
+                          "payload": {"key": key, "upload_id": upload_id, "parts": asked}});
+    let (st, lambda) = h.post("/invoke", envelope).await;
+    assert_eq!(st, StatusCode::OK, "{lambda}");
+    assert_eq!(lambda["urls"].as_array().map(Vec::len), Some(3), "{lambda}");
+    let urls = rest["urls"].as_array().expect("urls");
+    assert_eq!(urls.len(), 3);
+    let mut etags = Vec::new();
+    for (i, (u, c)) in urls.iter().zip(&chunks).enumerate() {
+        assert_eq!(u["part_number"], i + 1);
+        assert_eq!(u["headers"]["x-amz-checksum-crc32"], crc32_b64(c));
+        etags.push(json!({"PartNumber": i + 1, "ETag": h.put_signed(u, c.clone()).await}));
+    }
+    let (st, v) =
+        h.post("/uploads/multipart/complete", json!({"key": key, "upload_id": upload_id, "parts": etags})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(sha(&h.download(key).await), sha(&chunks.concat()));
+    // One bad entry refuses the whole call (nothing signed): a part twice, a
+    // part number out of range, a bad checksum, none or too many parts.
+    let too_many: Vec<Value> = (1..=101).map(|n| json!({"part_number": n})).collect();
+    for (parts, code) in [
+        (json!([{"part_number": 1}, {"part_number": 1}]), "InvalidParts"),
+        (json!([{"part_number": 2}, {"part_number": 10_001}]), "InvalidPartNumber"),
+        (json!([{"part_number": 1, "checksum": {"algorithm": "CRC32", "value": "AAAA"}}]), "InvalidChecksum"),
+        (json!([]), "InvalidParts"),
+        (json!(too_many), "InvalidParts"),
+    ] {
+        let (st, v) =
+            h.post("/uploads/multipart/part-urls", json!({"key": key, "upload_id": upload_id, "parts": parts})).await;
+        assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, code), "{v}");
+        assert!(v.get("urls").is_none());
+    }
+}

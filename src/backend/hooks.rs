@@ -249,6 +249,9 @@ impl Calls for Hooks {
                 self.list_parts.as_ref(),
                 args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", s)]),
             ),
+            Req::SignParts { .. } => {
+                return ready(Err(malformed("signParts", "is not a hook", "one signPart call per part")));
+            }
             Req::Download { .. } => {
                 return ready(Err(CallError::Rejected(UploadError::invalid_option(
                     "protocol",
@@ -291,6 +294,6 @@ fn reply_of(req: &Req<'_>, hook: &str, v: &JsValue) -> Result<Reply, CallError> 
             })?;
             Reply::Parts(parts)
         }
-        Req::Abort { .. } | Req::Download { .. } => Reply::Done,
+        Req::Abort { .. } | Req::Download { .. } | Req::SignParts { .. } => Reply::Done,
     })
 }

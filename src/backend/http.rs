@@ -139,6 +139,10 @@ impl Calls for HttpBackend {
         true
     }
 
+    fn can_batch(&self) -> bool {
+        true
+    }
+
     /// Builds the call's body ([`protocol`]), sends it and checks the reply.
     fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply> {
         let (op, body) = match req {
@@ -147,6 +151,14 @@ impl Calls for HttpBackend {
             }
             Req::SignPart { key, upload_id, part, checksum } => {
                 (Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum))
+            }
+            Req::SignParts { key, upload_id, parts } => {
+                let asked: Vec<u16> = parts.iter().map(|(n, _)| *n).collect();
+                let body = protocol::part_urls_body(key, upload_id, parts);
+                return Box::pin(async move {
+                    let text = self.send(Op::PartUrls, body, signal).await?;
+                    protocol::parse_signed_many(&text, &asked).map(Reply::SignedMany).map_err(CallError::Rejected)
+                });
             }
             Req::PresignPut { key, content_type, checksum } => {
                 (Op::PresignPut, protocol::key_body(key, content_type, checksum))
@@ -170,6 +182,7 @@ fn reply_of(op: Op, text: &str) -> Result<Reply, crate::engine::UploadError> {
     Ok(match op {
         Op::Init => Reply::UploadId(protocol::parse_init(text)?),
         Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text)?),
+        Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(text, &[])?),
         Op::Complete => {
             let (etag, location) = protocol::parse_complete(text)?;
             Reply::Completed(etag, location)

@@ -205,6 +205,9 @@ pub enum Req<'a> {
     Init { key: &'a str, content_type: &'a str, checksum_algorithm: Option<&'a str> },
     /// A presigned URL for one part, and the headers its PUT must send: [`Reply::Signed`].
     SignPart { key: &'a str, upload_id: &'a str, part: u16, checksum: Option<&'a Checksum> },
+    /// Presigned URLs for several parts in one call (backends that offer it,
+    /// [`Calls::can_batch`]): [`Reply::SignedMany`].
+    SignParts { key: &'a str, upload_id: &'a str, parts: &'a [(u16, Option<Checksum>)] },
     /// A presigned URL for a whole-object PUT, and its headers: [`Reply::Signed`].
     PresignPut { key: &'a str, content_type: &'a str, checksum: Option<&'a Checksum> },
     /// Completes a multipart upload: [`Reply::Completed`].
@@ -224,6 +227,8 @@ pub enum Reply {
     UploadId(String),
     /// A presigned URL and the headers its PUT must send.
     Signed(Signed),
+    /// Each part asked for, with its URL and headers.
+    SignedMany(Vec<(u16, Signed)>),
     /// The stored object's `(etag, location)`, where the backend says.
     Completed(Option<String>, Option<String>),
     /// Done, nothing to say.
@@ -246,18 +251,45 @@ pub trait Calls {
     fn label(&self) -> String;
     /// Whether files may go as one presigned PUT.
     fn can_presign_put(&self) -> bool;
+    /// Whether [`Req::SignParts`] may be tried (a backend may still answer
+    /// that it does not know it; then parts are signed one by one).
+    fn can_batch(&self) -> bool {
+        false
+    }
     /// Makes the call `req`; its reply, checked for the shape `req` expects.
     fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply>;
 }
 
 /// Where the upload's backend calls go: any [`Calls`], every call bounded
 /// in time and cancellable.
-pub struct Backend(Box<dyn Calls>);
+pub struct Backend(Box<dyn Calls>, core::cell::Cell<bool>);
 
 impl Backend {
     /// A backend making its calls through `calls`.
     pub fn new(calls: impl Calls + 'static) -> Self {
-        Self(Box::new(calls))
+        let batch = calls.can_batch();
+        Self(Box::new(calls), core::cell::Cell::new(batch))
+    }
+
+    /// Whether several parts may be signed in one call: the backend offers
+    /// it and has not answered that it does not know it.
+    pub fn can_batch(&self) -> bool {
+        self.1.get()
+    }
+
+    /// Whether `e`, the answer to a [`Req::SignParts`], says the backend does
+    /// not know the call (404, 405, 501, or the Lambda envelope's
+    /// `UnknownAction`); then batching stops for this backend.
+    pub fn batch_unknown(&self, e: &CallError) -> bool {
+        let unknown = match e {
+            CallError::Rejected(u) => matches!(u.status, Some(404 | 405 | 501)) || u.message.contains("UnknownAction"),
+            CallError::Transient(Failure::Status { status: 501, .. }) => true,
+            CallError::Transient(_) => false,
+        };
+        if unknown {
+            self.1.set(false);
+        }
+        unknown
     }
 
     /// Names the backend in the resume journal: the endpoint, or "hooks".

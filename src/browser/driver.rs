@@ -158,6 +158,9 @@ struct Executor {
     /// Cancels an engine's backend calls in flight (hooks get its signal) when it stops.
     calls: SmallMap<Gen, AbortController>,
     headers: SignedHeaders,
+    /// Part signings asked for in this round of steps, sent together when
+    /// the round ends (one part-urls call per upload, where the backend has it).
+    signs: Vec<(Gen, String, u16, Option<String>)>,
     single_url: Option<String>,
     job: Rc<Job>,
     backend: Rc<Backend>,
@@ -192,6 +195,8 @@ impl Executor {
 
     /// Stops whatever engine `g` still runs, and forgets its signed headers.
     fn release(&mut self, g: Gen) {
+        // Signings asked for before go out with the signal cancelled below, as calls made at once would.
+        self.send_signs();
         self.puts.end_gen(g);
         self.cancel_calls(g);
         self.headers.borrow_mut().retain(|(r, _), _| *r != g);
@@ -238,10 +243,14 @@ impl Executor {
             }
             Step::Engine(g, Action::Abort { upload_id }) => {
                 // Stop every other call first; the abort call gets a signal of its own.
+                self.send_signs();
                 self.cancel_calls(g);
                 let own = self.calls_signal(g);
                 let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal: own, tx };
                 spawn_call(call, Action::Abort { upload_id }, self.headers.clone());
+            }
+            Step::Engine(g, Action::Sign { part, upload_id: Some(id), checksum }) if self.backend.can_batch() => {
+                self.signs.push((g, id, part, checksum));
             }
             Step::Engine(g, action) => {
                 let signal = self.calls_signal(g);
@@ -307,9 +316,39 @@ impl Executor {
         let mut answer = None;
         loop {
             let now = now_ms();
-            let Some(step) = self.budget.clone().with(|free| self.coord.poll(now, free)) else { return answer };
+            let Some(step) = self.budget.clone().with(|free| self.coord.poll(now, free)) else { break };
             if let Some(result) = self.carry_out(step) {
                 answer = Some(result);
+            }
+        }
+        self.send_signs();
+        answer
+    }
+
+    /// Sends the part signings of this round: the parts of one upload in one
+    /// part-urls call when there are several, else one part-url call.
+    fn send_signs(&mut self) {
+        let mut signs = core::mem::take(&mut self.signs);
+        while !signs.is_empty() {
+            let (g, id) = (signs[0].0, signs[0].1.clone());
+            let (mine, rest): (Vec<_>, Vec<_>) = signs.into_iter().partition(|(h, i, _, _)| *h == g && *i == id);
+            signs = rest;
+            let signal = self.calls_signal(g);
+            let parts: Vec<(u16, Option<String>)> = mine.into_iter().map(|(_, _, p, c)| (p, c)).collect();
+            for chunk in parts.chunks(MAX_PARTS_PER_CALL) {
+                let ctx = CallCtx {
+                    g,
+                    job: self.job.clone(),
+                    backend: self.backend.clone(),
+                    signal: signal.clone(),
+                    tx: self.tx.clone(),
+                };
+                if let [(part, checksum)] = chunk {
+                    let action = Action::Sign { part: *part, upload_id: Some(id.clone()), checksum: checksum.clone() };
+                    spawn_call(ctx, action, self.headers.clone());
+                } else {
+                    spawn_signs(ctx, id.clone(), chunk.to_vec(), self.headers.clone());
+                }
             }
         }
     }
@@ -421,6 +460,7 @@ pub async fn run(
         puts: Puts { running: SmallMap::default(), budget: budget.clone() },
         calls: SmallMap::default(),
         headers: SignedHeaders::default(),
+        signs: Vec::new(),
         single_url: None,
         job: Rc::new(job),
         backend,
@@ -520,6 +560,57 @@ fn spawn_call(ctx: CallCtx, action: Action, headers: SignedHeaders) {
             _ => Err(mismatched()),
         });
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
+    });
+}
+
+/// The most parts one part-urls call asks for (the reference backend's limit).
+const MAX_PARTS_PER_CALL: usize = 100;
+
+/// Signs several parts of upload `upload_id` in one part-urls call; each
+/// part's answer comes back on `tx` as its own event, as from part-url. A
+/// backend that does not know the call is asked part by part from then on.
+fn spawn_signs(ctx: CallCtx, upload_id: String, parts: Vec<(u16, Option<String>)>, headers: SignedHeaders) {
+    spawn_local(async move {
+        let job = ctx.job.clone();
+        let sums: Vec<(u16, Option<Checksum>)> = parts
+            .iter()
+            .map(|(p, c)| {
+                (*p, job.checksum.zip(c.clone()).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value }))
+            })
+            .collect();
+        let req = Req::SignParts { key: &job.key, upload_id: &upload_id, parts: &sums };
+        let result = ctx.backend.call(req, &ctx.signal).await;
+        let g = ctx.g;
+        match result {
+            Ok(Reply::SignedMany(list)) => {
+                for (part, signed) in list {
+                    headers.borrow_mut().insert((g, part), signed.headers);
+                    let _ = ctx.tx.unbounded_send(Input::Engine(g, Event::Signed { part, url: signed.url }));
+                }
+            }
+            Err(e) if ctx.backend.batch_unknown(&e) => {
+                for (part, checksum) in parts {
+                    let again = CallCtx {
+                        g,
+                        job: ctx.job.clone(),
+                        backend: ctx.backend.clone(),
+                        signal: ctx.signal.clone(),
+                        tx: ctx.tx.clone(),
+                    };
+                    let action = Action::Sign { part, upload_id: Some(upload_id.clone()), checksum };
+                    spawn_call(again, action, headers.clone());
+                }
+            }
+            other => {
+                let e = match other {
+                    Err(e) => e,
+                    Ok(_) => mismatched(),
+                };
+                for (part, _) in parts {
+                    let _ = ctx.tx.unbounded_send(Input::Engine(g, call_event(Call::Sign(part), Err(e.clone()))));
+                }
+            }
+        }
     });
 }
 

@@ -27,10 +27,13 @@ pub fn locked_api() -> &'static str {
 }
 
 #[wasm_bindgen(inline_js = r#"
-let stats = { current: 0, max: 0, puts: 0, credentialedPuts: 0, fetches: 0, credentialedFetches: 0 };
+let stats = { current: 0, max: 0, puts: 0, credentialedPuts: 0, fetches: 0, credentialedFetches: 0, calls: {} };
 let installed = false;
+let refuseBatch = false;
+// A backend without part-urls (as one written before it): 404 for that call.
+export function setRefuseBatch(on) { refuseBatch = on; }
 export function trackXhr() {
-  stats = { current: 0, max: 0, puts: 0, credentialedPuts: 0, fetches: 0, credentialedFetches: 0 };
+  stats = { current: 0, max: 0, puts: 0, credentialedPuts: 0, fetches: 0, credentialedFetches: 0, calls: {} };
   if (installed) return;
   installed = true;
   // Backend calls: how many asked for credentials ('include').
@@ -39,6 +42,14 @@ export function trackXhr() {
     const credentials = (init && init.credentials) || (input instanceof Request ? input.credentials : 'same-origin');
     stats.fetches++;
     if (credentials === 'include') stats.credentialedFetches++;
+    // Backend calls by the last segment of their path (part-url, part-urls, ...).
+    const url = input instanceof Request ? input.url : String(input);
+    const name = new URL(url, location.href).pathname.split('/').pop();
+    stats.calls[name] = (stats.calls[name] || 0) + 1;
+    if (refuseBatch && name === 'part-urls') {
+      const body = JSON.stringify({ error: { code: 'NotFound', message: 'no such route' } });
+      return Promise.resolve(new Response(body, { status: 404, headers: { 'content-type': 'application/json' } }));
+    }
     return realFetch.call(this, input, init);
   };
   const open = XMLHttpRequest.prototype.open;
@@ -161,6 +172,8 @@ export function flakyListParts(rest) {
 extern "C" {
     #[wasm_bindgen(js_name = trackXhr)]
     pub fn track_xhr();
+    #[wasm_bindgen(js_name = setRefuseBatch)]
+    pub fn set_refuse_batch(on: bool);
     #[wasm_bindgen(js_name = xhrStats)]
     pub fn xhr_stats() -> JsValue;
     #[wasm_bindgen(js_name = hugeBlob)]
