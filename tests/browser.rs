@@ -312,7 +312,8 @@ async fn with_credentials_uploads_multipart() {
     assert_eq!(num(&stats, "credentialedPuts"), num(&stats, "puts"), "every PUT sent withCredentials");
     assert!(num(&stats, "puts") >= 2.0);
     assert_eq!(num(&stats, "credentialedFetches"), num(&stats, "fetches"), "every backend call with credentials");
-    assert!(num(&stats, "fetches") >= 4.0, "init, part URLs and complete went through fetch");
+    // init, the part URLs (one part-urls call, or a part-url each) and complete.
+    assert!(num(&stats, "fetches") >= 3.0, "init, part URLs and complete went through fetch");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
 
     // Without the option, none does.
@@ -321,7 +322,7 @@ async fn with_credentials_uploads_multipart() {
     let stats = xhr_stats();
     assert_eq!(num(&stats, "credentialedPuts"), 0.0);
     assert_eq!(num(&stats, "credentialedFetches"), 0.0);
-    assert!(num(&stats, "fetches") >= 4.0);
+    assert!(num(&stats, "fetches") >= 3.0);
 }
 
 #[wasm_bindgen_test]

@@ -523,6 +523,14 @@ fn crc32_b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(crc32fast::hash(b).to_be_bytes())
 }
 
+/// A multipart upload of `key` created with CRC32 checksums; its id.
+async fn init_with_crc32(h: &Harness, key: &str) -> String {
+    let body = json!({"key": key, "content_type": "application/octet-stream", "checksum_algorithm": "CRC32"});
+    let (st, v) = h.post("/uploads/multipart/init", body).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v["upload_id"].as_str().expect("id").to_owned()
+}
+
 /// Checksums through the protocol: init with an algorithm, part URLs with the
 /// part's CRC32 signed in (the reply names the header to send), the store
 /// refusing a body that does not match (and keeping the good part it had),
@@ -531,14 +539,7 @@ fn crc32_b64(b: &[u8]) -> String {
 async fn checksums_are_signed_in_and_verified_by_the_store() {
     let h = Harness::new().await;
     let key = "sums/a.bin";
-    let (st, v) = h
-        .post(
-            "/uploads/multipart/init",
-            json!({"key": key, "content_type": "application/octet-stream", "checksum_algorithm": "CRC32"}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    let upload_id = v["upload_id"].as_str().expect("id").to_owned();
+    let upload_id = init_with_crc32(&h, key).await;
     let chunks = [bytes(5 * MIB, 1), bytes(777, 2)];
     let mut etags = Vec::new();
     for (i, c) in chunks.iter().enumerate() {
@@ -604,14 +605,7 @@ async fn checksums_are_signed_in_and_verified_by_the_store() {
 async fn part_urls_signs_several_parts_in_one_call_and_checks_them_all_first() {
     let h = Harness::new().await;
     let key = "batch/a.bin";
-    let (st, v) = h
-        .post(
-            "/uploads/multipart/init",
-            json!({"key": key, "content_type": "application/octet-stream", "checksum_algorithm": "CRC32"}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    let upload_id = v["upload_id"].as_str().expect("id").to_owned();
+    let upload_id = init_with_crc32(&h, key).await;
     let chunks = [bytes(5 * MIB, 3), bytes(5 * MIB, 4), bytes(1234, 5)];
     let asked: Vec<Value> = chunks
         .iter()

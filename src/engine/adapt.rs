@@ -207,7 +207,7 @@ mod tests {
                 window.on_done(part, now);
             }
             // Slots above a shrunken window stay until their PUTs end.
-            if now % 1000 == 0 {
+            if now.is_multiple_of(1000) {
                 seen.push(window.limit());
             }
             assert!(window.limit() >= window.min && window.limit() <= window.max, "out of bounds");

@@ -55,6 +55,49 @@ pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// S3's key limit.
 pub const MAX_KEY_BYTES: usize = 1024;
 
+/// The SSE-C key of a request's `sse_customer_*` fields (the input types share the names).
+macro_rules! sse_key {
+    ($i:expr) => {
+        sse::from_headers(
+            $i.sse_customer_algorithm.as_deref(),
+            $i.sse_customer_key.as_deref(),
+            $i.sse_customer_key_md5.as_deref(),
+        )
+    };
+}
+
+/// The Object Lock a write asks for (`object_lock_*` fields), checked against its bucket.
+macro_rules! lock_of {
+    ($store:expr, $i:expr) => {
+        lock::requested(
+            &$store.bucket_meta(&$i.bucket).await?,
+            $i.object_lock_mode.as_ref().map(ObjectLockMode::as_str),
+            $i.object_lock_retain_until_date.as_ref(),
+            $i.object_lock_legal_hold_status.as_ref().map(ObjectLockLegalHoldStatus::as_str),
+        )
+    };
+}
+
+/// The `x-amz-grant-*` fields of a request.
+macro_rules! grant_headers {
+    ($i:expr, $write:expr) => {
+        acl::GrantHeaders {
+            read: $i.grant_read.as_deref(),
+            write: $write,
+            read_acp: $i.grant_read_acp.as_deref(),
+            write_acp: $i.grant_write_acp.as_deref(),
+            full_control: $i.grant_full_control.as_deref(),
+        }
+    };
+}
+
+/// The ACL an object write asks for (`x-amz-acl`, `x-amz-grant-*`).
+macro_rules! object_acl {
+    ($i:expr) => {
+        acl::from_request($i.acl.as_ref().map(ObjectCannedACL::as_str), grant_headers!($i, None), false)
+    };
+}
+
 /// The embedded store (a clone is another handle on the same store).
 #[derive(Clone)]
 pub struct Store {
@@ -98,18 +141,6 @@ fn ms_of(t: Timestamp) -> i64 {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The ACL a write asks for (`x-amz-acl`, `x-amz-grant-*`).
-fn object_acl(
-    canned: Option<&ObjectCannedACL>,
-    read: Option<&str>,
-    read_acp: Option<&str>,
-    write_acp: Option<&str>,
-    full_control: Option<&str>,
-) -> S3Result<disk::Acl> {
-    let headers = acl::GrantHeaders { read, write: None, read_acp, write_acp, full_control };
-    acl::from_request(canned.map(ObjectCannedACL::as_str), headers, false)
 }
 
 fn copy_sse_c() -> S3Error {
@@ -884,13 +915,7 @@ impl S3 for Store {
         let i = &req.input;
         meta.acl = acl::from_request(
             i.acl.as_ref().map(BucketCannedACL::as_str),
-            acl::GrantHeaders {
-                read: i.grant_read.as_deref(),
-                write: i.grant_write.as_deref(),
-                read_acp: i.grant_read_acp.as_deref(),
-                write_acp: i.grant_write_acp.as_deref(),
-                full_control: i.grant_full_control.as_deref(),
-            },
+            grant_headers!(i, i.grant_write.as_deref()),
             true,
         )?;
         if req.input.object_lock_enabled_for_bucket == Some(true) {
@@ -1108,12 +1133,7 @@ impl S3 for Store {
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let i = req.input;
         check_key(&i.key)?;
-        let lock = lock::requested(
-            &self.bucket_meta(&i.bucket).await?,
-            i.object_lock_mode.as_ref().map(ObjectLockMode::as_str),
-            i.object_lock_retain_until_date.as_ref(),
-            i.object_lock_legal_hold_status.as_ref().map(ObjectLockLegalHoldStatus::as_str),
-        )?;
+        let lock = lock_of!(self, i)?;
         let given = given_checksums(
             i.checksum_crc32,
             i.checksum_crc32c,
@@ -1124,13 +1144,7 @@ impl S3 for Store {
         let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
         let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref()])?;
         let tags = parse_tagging(i.tagging.as_deref())?;
-        let acl = object_acl(
-            i.acl.as_ref(),
-            i.grant_read.as_deref(),
-            i.grant_read_acp.as_deref(),
-            i.grant_write_acp.as_deref(),
-            i.grant_full_control.as_deref(),
-        )?;
+        let acl = object_acl!(i)?;
         // Conditions that can be judged before the body is read.
         if let Some(cond) = &i.if_none_match
             && cond.is_any()
@@ -1138,11 +1152,7 @@ impl S3 for Store {
         {
             return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
         }
-        let key = sse::from_headers(
-            i.sse_customer_algorithm.as_deref(),
-            i.sse_customer_key.as_deref(),
-            i.sse_customer_key_md5.as_deref(),
-        )?;
+        let key = sse_key!(i)?;
         let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted, key.as_ref()).await?;
         let meta = ObjectMeta {
             key: i.key,
@@ -1190,11 +1200,7 @@ impl S3 for Store {
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let i = req.input;
         let meta = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
-        let key = sse::from_headers(
-            i.sse_customer_algorithm.as_deref(),
-            i.sse_customer_key.as_deref(),
-            i.sse_customer_key_md5.as_deref(),
-        )?;
+        let key = sse_key!(i)?;
         check_conditions(
             &meta,
             i.if_match.as_ref(),
@@ -1271,11 +1277,7 @@ impl S3 for Store {
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
         let meta = self.version(&i.bucket, &i.key, i.version_id.as_deref()).await?;
-        let key = sse::from_headers(
-            i.sse_customer_algorithm.as_deref(),
-            i.sse_customer_key.as_deref(),
-            i.sse_customer_key_md5.as_deref(),
-        )?;
+        let key = sse_key!(i)?;
         sse::check_read(meta.sse_c.as_ref(), key.as_ref())?;
         check_conditions(
             &meta,
@@ -1463,12 +1465,7 @@ impl S3 for Store {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             ));
         }
-        let lock = lock::requested(
-            &self.bucket_meta(&i.bucket).await?,
-            i.object_lock_mode.as_ref().map(ObjectLockMode::as_str),
-            i.object_lock_retain_until_date.as_ref(),
-            i.object_lock_legal_hold_status.as_ref().map(ObjectLockLegalHoldStatus::as_str),
-        )?;
+        let lock = lock_of!(self, i)?;
         let (from, to) = (self.paths(src_bucket), self.paths(&i.bucket));
         let mut segments = Vec::new();
         for s in &src.segments {
@@ -1497,13 +1494,7 @@ impl S3 for Store {
             _ => src.tags.clone(),
         };
         let copied_version = src.version_id.clone();
-        let acl = object_acl(
-            i.acl.as_ref(),
-            i.grant_read.as_deref(),
-            i.grant_read_acp.as_deref(),
-            i.grant_write_acp.as_deref(),
-            i.grant_full_control.as_deref(),
-        )?;
+        let acl = object_acl!(i)?;
         let meta = ObjectMeta { key: i.key, modified_ms: disk::now_ms(), headers, segments, tags, lock, acl, ..src };
         let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
         let version_id = self.commit_object(&i.bucket, meta).await?;
@@ -1710,13 +1701,7 @@ impl S3 for Store {
 
     async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
         let i = req.input;
-        let headers = acl::GrantHeaders {
-            read: i.grant_read.as_deref(),
-            write: i.grant_write.as_deref(),
-            read_acp: i.grant_read_acp.as_deref(),
-            write_acp: i.grant_write_acp.as_deref(),
-            full_control: i.grant_full_control.as_deref(),
-        };
+        let headers = grant_headers!(i, i.grant_write.as_deref());
         let new = match i.access_control_policy {
             Some(policy) if i.acl.is_none() => acl::from_policy(policy)?,
             _ => acl::from_request(i.acl.as_ref().map(BucketCannedACL::as_str), headers, true)?,
@@ -1737,13 +1722,7 @@ impl S3 for Store {
         let new = match i.access_control_policy {
             Some(policy) if i.acl.is_none() => acl::from_policy(policy)?,
             _ => {
-                let headers = acl::GrantHeaders {
-                    read: i.grant_read.as_deref(),
-                    write: i.grant_write.as_deref(),
-                    read_acp: i.grant_read_acp.as_deref(),
-                    write_acp: i.grant_write_acp.as_deref(),
-                    full_control: i.grant_full_control.as_deref(),
-                };
+                let headers = grant_headers!(i, i.grant_write.as_deref());
                 acl::from_request(i.acl.as_ref().map(ObjectCannedACL::as_str), headers, false)?
             }
         };
@@ -1826,11 +1805,7 @@ impl S3 for Store {
                 Some(t)
             }
         };
-        let sse_key = sse::from_headers(
-            i.sse_customer_algorithm.as_deref(),
-            i.sse_customer_key.as_deref(),
-            i.sse_customer_key_md5.as_deref(),
-        )?;
+        let sse_key = sse_key!(i)?;
         if sse_key.is_some() && checksum_type.as_deref() == Some("FULL_OBJECT") {
             return Err(s3_error!(
                 NotImplemented,
@@ -1853,19 +1828,8 @@ impl S3 for Store {
             checksum_algorithm: algorithm.clone(),
             checksum_type: checksum_type.clone(),
             tags: parse_tagging(i.tagging.as_deref())?,
-            lock: lock::requested(
-                &self.bucket_meta(&i.bucket).await?,
-                i.object_lock_mode.as_ref().map(ObjectLockMode::as_str),
-                i.object_lock_retain_until_date.as_ref(),
-                i.object_lock_legal_hold_status.as_ref().map(ObjectLockLegalHoldStatus::as_str),
-            )?,
-            acl: object_acl(
-                i.acl.as_ref(),
-                i.grant_read.as_deref(),
-                i.grant_read_acp.as_deref(),
-                i.grant_write_acp.as_deref(),
-                i.grant_full_control.as_deref(),
-            )?,
+            lock: lock_of!(self, i)?,
+            acl: object_acl!(i)?,
         };
         let id = disk::random_name();
         let paths = self.paths(&i.bucket);
@@ -1887,11 +1851,7 @@ impl S3 for Store {
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let i = req.input;
         check_part_number(i.part_number)?;
-        let key = sse::from_headers(
-            i.sse_customer_algorithm.as_deref(),
-            i.sse_customer_key.as_deref(),
-            i.sse_customer_key_md5.as_deref(),
-        )?;
+        let key = sse_key!(i)?;
         let algorithm = {
             let mut buckets = self.buckets.lock().await;
             let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
