@@ -132,6 +132,33 @@ async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_p
 }
 
 #[wasm_bindgen_test]
+async fn a_sign_parts_hook_signs_the_first_parts_together_and_its_reply_is_checked() {
+    let rest = with_sign_parts(rest_hooks(api(), &JsValue::UNDEFINED), false);
+    let hooks_of = |rest: &JsValue| {
+        Uploader::new(obj(&[
+            ("protocol", get(rest, "hooks")),
+            ("partSize", JsValue::from(5 * MIB as u32)),
+            ("concurrency", JsValue::from(4)),
+            ("checksum", JsValue::from_str("none")),
+        ]))
+        .expect("hooks accepted")
+    };
+    let data = bytes(6 * 5 * MIB, 21);
+    let (key, _, _) = upload_ok(&hooks_of(&rest), "sign-parts.bin", &data).await;
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    let calls: Vec<String> = Array::from(&get(&rest, "calls")).iter().filter_map(|c| c.as_string()).collect();
+    let many = calls.iter().filter(|c| c.ends_with("/part-urls")).count();
+    let one = calls.iter().filter(|c| c.ends_with("/part-url")).count();
+    assert!(many >= 1 && one < 6, "signParts {many}, signPart {one}");
+    // A reply naming other parts than asked is a BackendError naming the hook.
+    let liar = with_sign_parts(rest_hooks(api(), &JsValue::UNDEFINED), true);
+    let handle = hooks_of(&liar).upload(&blob(&data), obj(&[("key", JsValue::from_str(&unique_key("liar.bin")))]));
+    let err = JsFuture::from(handle).await.expect_err("refused");
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+    assert_eq!(string(&err, "field").as_deref(), Some("signParts"));
+}
+
+#[wasm_bindgen_test]
 async fn three_files_at_once_share_one_budget() {
     track_xhr();
     let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(3))]);

@@ -44,6 +44,13 @@ export interface UploadHooks {
   listParts?(args: { key: string; uploadId: string; signal: AbortSignal }): Promise<ListedPart[]>;
   /** Optional: without it every file goes multipart. */
   signPut?(args: { key: string; contentType: string; checksum?: Checksum; signal: AbortSignal }): Promise<SignedUrl>;
+  /** Optional: several parts signed in one call (the parts ready together, as when init answers); returns exactly the parts given. Without it, signPart signs each. */
+  signParts?(args: {
+    key: string;
+    uploadId: string;
+    parts: Array<{ partNumber: number; checksum?: Checksum }>;
+    signal: AbortSignal;
+  }): Promise<Array<{ partNumber: number; url: string; headers?: Record<string, string> }>>;
 }
 
 /** Settings shared by every backend. */

@@ -9,6 +9,8 @@
 //!   abortMultipartUpload: async ({ key, uploadId, signal }) => {},
 //!   listParts: async ({ key, uploadId, signal }) => [{ PartNumber, ETag, Size }],
 //!   signPut: async ({ key, contentType, checksum, signal }) => ({ url, headers }), // optional
+//!   // optional: several parts in one call, [{ partNumber, url, headers }] for exactly the parts given
+//!   signParts: async ({ key, uploadId, parts: [{ partNumber, checksum }], signal }) => [...],
 //! ```
 //!
 //! `checksum`, when the upload has checksums on, is `{ algorithm: "CRC32",
@@ -41,8 +43,15 @@ use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{self, Checksum, Signed};
 
 /// The hook names, as the options object spells them.
-pub const HOOK_NAMES: &[&str] =
-    &["createMultipartUpload", "signPart", "completeMultipartUpload", "abortMultipartUpload", "listParts", "signPut"];
+pub const HOOK_NAMES: &[&str] = &[
+    "createMultipartUpload",
+    "signPart",
+    "completeMultipartUpload",
+    "abortMultipartUpload",
+    "listParts",
+    "signPut",
+    "signParts",
+];
 const REQUIRED: &[&str] = &["createMultipartUpload", "signPart", "completeMultipartUpload", "abortMultipartUpload"];
 
 /// The application's functions.
@@ -54,6 +63,7 @@ pub struct Hooks {
     abort: Function,
     list_parts: Option<Function>,
     sign_put: Option<Function>,
+    sign_parts: Option<Function>,
 }
 
 fn malformed(hook: &str, problem: &str, expected: &str) -> CallError {
@@ -111,6 +121,7 @@ impl Hooks {
             abort: req("abortMultipartUpload")?,
             list_parts: get("listParts")?,
             sign_put: get("signPut")?,
+            sign_parts: get("signParts")?,
         })
     }
 }
@@ -135,6 +146,28 @@ fn signed_of(hook: &str, v: &JsValue) -> Result<Signed, CallError> {
         }
     };
     Ok(Signed { url, headers })
+}
+
+/// What `signParts` returned: `[{ partNumber, url, headers }]`, exactly the
+/// parts asked for, each checked as `signPart`'s reply is.
+fn signed_many(v: &JsValue, asked: &[(u16, Option<Checksum>)]) -> Result<Vec<(u16, Signed)>, CallError> {
+    const EXPECTED: &str = "[{ partNumber, url, headers }] for exactly the parts given";
+    if !Array::is_array(v) {
+        return Err(malformed("signParts", "returned no array", EXPECTED));
+    }
+    let mut out: Vec<(u16, Signed)> = Vec::new();
+    for item in Array::from(v).iter() {
+        let n = Reflect::get(&item, &JsValue::from_str("partNumber")).ok().and_then(|n| n.as_f64());
+        let n = n.filter(|n| (1.0..=10_000.0).contains(n) && f64::from(*n as u16) == *n).map(|n| n as u16);
+        let Some(n) = n.filter(|n| asked.iter().any(|(a, _)| a == n) && !out.iter().any(|(m, _)| m == n)) else {
+            return Err(malformed("signParts", "returned a part that was not asked for, or one twice", EXPECTED));
+        };
+        out.push((n, signed_of("signParts", &item)?));
+    }
+    if out.len() != asked.len() {
+        return Err(malformed("signParts", "returned fewer parts than were given", EXPECTED));
+    }
+    Ok(out)
 }
 
 fn url_of(hook: &str, v: &JsValue) -> Result<String, CallError> {
@@ -184,6 +217,10 @@ impl Calls for Hooks {
 
     fn can_presign_put(&self) -> bool {
         self.sign_put.is_some()
+    }
+
+    fn can_batch(&self) -> bool {
+        self.sign_parts.is_some()
     }
 
     /// Calls the hook for `req` with its argument object, and checks what it returns.
@@ -249,8 +286,16 @@ impl Calls for Hooks {
                 self.list_parts.as_ref(),
                 args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", s)]),
             ),
-            Req::SignParts { .. } => {
-                return ready(Err(malformed("signParts", "is not a hook", "one signPart call per part")));
+            Req::SignParts { key, upload_id, parts } => {
+                let list = Array::new();
+                for (n, checksum) in parts {
+                    list.push(&args(&[("partNumber", (*n).into()), ("checksum", checksum_arg(checksum.as_ref()))]));
+                }
+                (
+                    "signParts",
+                    self.sign_parts.as_ref(),
+                    args(&[("key", key.into()), ("uploadId", upload_id.into()), ("parts", list.into()), ("signal", s)]),
+                )
             }
             Req::Download { .. } => {
                 return ready(Err(CallError::Rejected(UploadError::invalid_option(
@@ -294,6 +339,7 @@ fn reply_of(req: &Req<'_>, hook: &str, v: &JsValue) -> Result<Reply, CallError> 
             })?;
             Reply::Parts(parts)
         }
-        Req::Abort { .. } | Req::Download { .. } | Req::SignParts { .. } => Reply::Done,
+        Req::SignParts { parts, .. } => Reply::SignedMany(signed_many(v, parts)?),
+        Req::Abort { .. } | Req::Download { .. } => Reply::Done,
     })
 }

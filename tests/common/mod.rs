@@ -96,6 +96,7 @@ export function restHooks(api, mangle) {
   };
   return {
     calls,
+    api,
     hooks: {
       createMultipartUpload: async ({ key, contentType, checksumAlgorithm, signal }) => {
         const { upload_id } = await post('/uploads/multipart/init', { key, content_type: contentType, checksum_algorithm: checksumAlgorithm }, signal);
@@ -121,6 +122,21 @@ export function restHooks(api, mangle) {
       },
     },
   };
+}
+// Adds a signParts hook to REST hooks (part-urls); with `lie`, it answers another part than asked.
+export function withSignParts(rest, lie) {
+  rest.hooks.signParts = async ({ key, uploadId, parts, signal }) => {
+    rest.calls.push('/uploads/multipart/part-urls');
+    const r = await fetch(rest.api + '/uploads/multipart/part-urls', {
+      method: 'POST',
+      body: JSON.stringify({ key, upload_id: uploadId, parts: parts.map((p) => ({ part_number: p.partNumber, checksum: p.checksum })) }),
+      signal,
+    });
+    if (!r.ok) { const e = new Error(await r.text()); e.status = r.status; throw e; }
+    const { urls } = await r.json();
+    return urls.map((u) => ({ partNumber: lie ? u.part_number + 100 : u.part_number, url: u.url, headers: u.headers }));
+  };
+  return rest;
 }
 // Wraps REST hooks: complete sends a whole-object checksum that is not the file's.
 export function wrongWholeChecksum(rest) {
@@ -180,6 +196,8 @@ extern "C" {
     pub fn huge_blob(size: f64) -> Blob;
     #[wasm_bindgen(js_name = restHooks)]
     pub fn rest_hooks(api: &str, mangle: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = withSignParts)]
+    pub fn with_sign_parts(rest: JsValue, lie: bool) -> JsValue;
     #[wasm_bindgen(js_name = sleep)]
     fn sleep_promise(ms: u32) -> Promise;
     #[wasm_bindgen(js_name = countedSignal)]
