@@ -275,28 +275,29 @@ pub fn parse_signed(op: Op, text: &str) -> Result<Signed, UploadError> {
 /// each an http(s) URL with the headers its PUT may send.
 pub fn parse_signed_many(text: &str, asked: &[u16]) -> Result<Vec<(u16, Signed)>, UploadError> {
     let op = Op::PartUrls;
-    let expected = r#"{"urls": [{"part_number": 1, "url": "https://...", "headers": {...}}]}"#;
+    let expected =
+        r#"{"urls": [{"part_number": 1, "url": "https://...", "headers": {...}}]} for exactly the parts asked for"#;
     let map = parse_object(op, text, expected)?;
-    let Some(Json::Array(items)) = map.get("urls") else {
-        return Err(malformed(op, "has no `urls` array".into(), expected).with_field("urls"));
+    let items = match map.get("urls") {
+        Some(Json::Array(items)) if items.len() == asked.len() => items,
+        _ => {
+            return Err(malformed(op, "has no `urls` array of the parts asked for".into(), expected).with_field("urls"));
+        }
     };
     let mut out: Vec<(u16, Signed)> = Vec::with_capacity(items.len());
     for item in items {
         let n = item.get("part_number").and_then(Json::as_u64).and_then(|n| u16::try_from(n).ok());
-        let Some(n) = n.filter(|n| asked.contains(n) && !out.iter().any(|(m, _)| m == n)) else {
-            return Err(malformed(
-                op,
-                format!("lists {}, which is not one of the parts asked for, once each", excerpt(&item.text())),
-                expected,
-            )
-            .with_field("urls"));
-        };
-        let signed = Signed { url: url_of(op, item, expected)?, headers: parse_headers(op, item.get("headers"))? };
-        out.push((n, signed));
-    }
-    if out.len() != asked.len() {
-        return Err(malformed(op, format!("has {} URLs for {} parts asked for", out.len(), asked.len()), expected)
-            .with_field("urls"));
+        match n.filter(|n| asked.contains(n) && !out.iter().any(|(m, _)| m == n)) {
+            Some(n) => out.push((
+                n,
+                Signed { url: url_of(op, item, expected)?, headers: parse_headers(op, item.get("headers"))? },
+            )),
+            None => {
+                return Err(
+                    malformed(op, "lists a part not asked for, or one twice".into(), expected).with_field("urls")
+                );
+            }
+        }
     }
     Ok(out)
 }

@@ -152,14 +152,7 @@ impl Calls for HttpBackend {
             Req::SignPart { key, upload_id, part, checksum } => {
                 (Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum))
             }
-            Req::SignParts { key, upload_id, parts } => {
-                let asked: Vec<u16> = parts.iter().map(|(n, _)| *n).collect();
-                let body = protocol::part_urls_body(key, upload_id, parts);
-                return Box::pin(async move {
-                    let text = self.send(Op::PartUrls, body, signal).await?;
-                    protocol::parse_signed_many(&text, &asked).map(Reply::SignedMany).map_err(CallError::Rejected)
-                });
-            }
+            Req::SignParts { key, upload_id, parts } => (Op::PartUrls, protocol::part_urls_body(key, upload_id, parts)),
             Req::PresignPut { key, content_type, checksum } => {
                 (Op::PresignPut, protocol::key_body(key, content_type, checksum))
             }
@@ -170,19 +163,23 @@ impl Calls for HttpBackend {
             Req::ListParts { key, upload_id } => (Op::ListParts, protocol::upload_ref_body(key, upload_id)),
             Req::Download { key } => (Op::Download, Json::object([("key", key.into())])),
         };
+        let asked: Vec<u16> = match req {
+            Req::SignParts { parts, .. } => parts.iter().map(|(n, _)| *n).collect(),
+            _ => Vec::new(),
+        };
         Box::pin(async move {
             let text = self.send(op, body, signal).await?;
-            reply_of(op, &text).map_err(CallError::Rejected)
+            reply_of(op, &text, &asked).map_err(CallError::Rejected)
         })
     }
 }
 
 /// The reply to `op`, checked ([`protocol`]'s parsers).
-fn reply_of(op: Op, text: &str) -> Result<Reply, crate::engine::UploadError> {
+fn reply_of(op: Op, text: &str, asked: &[u16]) -> Result<Reply, crate::engine::UploadError> {
     Ok(match op {
         Op::Init => Reply::UploadId(protocol::parse_init(text)?),
         Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text)?),
-        Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(text, &[])?),
+        Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(text, asked)?),
         Op::Complete => {
             let (etag, location) = protocol::parse_complete(text)?;
             Reply::Completed(etag, location)

@@ -247,7 +247,7 @@ impl Executor {
                 self.cancel_calls(g);
                 let own = self.calls_signal(g);
                 let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal: own, tx };
-                spawn_call(call, Action::Abort { upload_id }, self.headers.clone());
+                spawn_call(call, Action::Abort { upload_id }, Vec::new(), self.headers.clone());
             }
             Step::Engine(g, Action::Sign { part, upload_id: Some(id), checksum }) if self.backend.can_batch() => {
                 self.signs.push((g, id, part, checksum));
@@ -255,7 +255,7 @@ impl Executor {
             Step::Engine(g, action) => {
                 let signal = self.calls_signal(g);
                 let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal, tx };
-                spawn_call(call, action, self.headers.clone());
+                spawn_call(call, action, Vec::new(), self.headers.clone());
             }
             Step::Release(g) => self.release(g),
             Step::Notify(action) => notify(action, &*self.observer),
@@ -325,30 +325,22 @@ impl Executor {
         answer
     }
 
-    /// Sends the part signings of this round: the parts of one upload in one
-    /// part-urls call when there are several, else one part-url call.
+    /// Sends the part signings of this round: several parts of one upload
+    /// (the first ones, when init answers) in one part-urls call, else one
+    /// part-url call each.
     fn send_signs(&mut self) {
-        let mut signs = core::mem::take(&mut self.signs);
-        while !signs.is_empty() {
-            let (g, id) = (signs[0].0, signs[0].1.clone());
-            let (mine, rest): (Vec<_>, Vec<_>) = signs.into_iter().partition(|(h, i, _, _)| *h == g && *i == id);
-            signs = rest;
+        let signs = core::mem::take(&mut self.signs);
+        let Some((g, id)) = signs.first().map(|(g, id, _, _)| (*g, id.clone())) else { return };
+        let together =
+            (2..=MAX_PARTS_PER_CALL).contains(&signs.len()) && signs.iter().all(|(h, i, _, _)| *h == g && *i == id);
+        let batch: Vec<(u16, Option<String>)> =
+            if together { signs.iter().map(|(_, _, p, c)| (*p, c.clone())).collect() } else { Vec::new() };
+        for (g, id, part, checksum) in signs {
             let signal = self.calls_signal(g);
-            let parts: Vec<(u16, Option<String>)> = mine.into_iter().map(|(_, _, p, c)| (p, c)).collect();
-            for chunk in parts.chunks(MAX_PARTS_PER_CALL) {
-                let ctx = CallCtx {
-                    g,
-                    job: self.job.clone(),
-                    backend: self.backend.clone(),
-                    signal: signal.clone(),
-                    tx: self.tx.clone(),
-                };
-                if let [(part, checksum)] = chunk {
-                    let action = Action::Sign { part: *part, upload_id: Some(id.clone()), checksum: checksum.clone() };
-                    spawn_call(ctx, action, self.headers.clone());
-                } else {
-                    spawn_signs(ctx, id.clone(), chunk.to_vec(), self.headers.clone());
-                }
+            let ctx = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal, tx: self.tx.clone() };
+            spawn_call(ctx, Action::Sign { part, upload_id: Some(id), checksum }, batch.clone(), self.headers.clone());
+            if together {
+                return;
             }
         }
     }
@@ -521,20 +513,32 @@ struct CallCtx {
 }
 
 /// Starts a backend call; its answer comes back on `tx` as an event (a
-/// signing reply's headers go to `headers`, for the part's PUT).
-fn spawn_call(ctx: CallCtx, action: Action, headers: SignedHeaders) {
+/// signing reply's headers go to `headers`, for the part's PUT). With
+/// `batch` (a `Sign` of several parts: its own and those), one part-urls
+/// call signs them all, and each part's answer comes back as its own event,
+/// as from part-url; a backend that does not know the call is asked part by
+/// part from then on. (One function, so that the module has one future type
+/// for every call.)
+fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, headers: SignedHeaders) {
     let CallCtx { g, job, backend, signal, tx } = ctx;
-    let checksum = |value: Option<String>| {
-        job.checksum.zip(value).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value })
+    let checksum = move |alg: Option<Algorithm>, value: Option<String>| {
+        alg.zip(value).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value })
     };
     let (sum, alg) = match &action {
-        Action::Sign { checksum: c, .. } | Action::Complete { checksum: c, .. } => (checksum(c.clone()), None),
+        Action::Sign { checksum: c, .. } | Action::Complete { checksum: c, .. } => {
+            (checksum(job.checksum, c.clone()), None)
+        }
         _ => (None, job.checksum.map(Algorithm::s3_name)),
     };
+    let sums: Vec<(u16, Option<Checksum>)> =
+        batch.iter().map(|(p, c)| (*p, checksum(job.checksum, c.clone()))).collect();
     spawn_local(async move {
         let (call, req) = match &action {
             Action::Init => {
                 (Call::Init, Req::Init { key: &job.key, content_type: &job.content_type, checksum_algorithm: alg })
+            }
+            Action::Sign { part, upload_id: Some(id), .. } if !sums.is_empty() => {
+                (Call::Sign(*part), Req::SignParts { key: &job.key, upload_id: id, parts: &sums })
             }
             Action::Sign { part, upload_id: Some(id), .. } => {
                 (Call::Sign(*part), Req::SignPart { key: &job.key, upload_id: id, part: *part, checksum: sum.as_ref() })
@@ -549,7 +553,38 @@ fn spawn_call(ctx: CallCtx, action: Action, headers: SignedHeaders) {
             Action::Abort { upload_id } => (Call::Abort, Req::Abort { key: &job.key, upload_id }),
             _ => return,
         };
-        let result = backend.call(req, &signal).await.and_then(|reply| match (call, reply) {
+        let result = backend.call(req, &signal).await;
+        if let (false, Action::Sign { upload_id, .. }) = (batch.is_empty(), &action) {
+            match result {
+                Ok(Reply::SignedMany(list)) => {
+                    for (part, signed) in list {
+                        headers.borrow_mut().insert((g, part), signed.headers);
+                        let _ = tx.unbounded_send(Input::Engine(g, Event::Signed { part, url: signed.url }));
+                    }
+                }
+                Err(e) if backend.batch_unknown(&e) => {
+                    for (part, checksum) in batch {
+                        let ctx = CallCtx {
+                            g,
+                            job: job.clone(),
+                            backend: backend.clone(),
+                            signal: signal.clone(),
+                            tx: tx.clone(),
+                        };
+                        let one = Action::Sign { part, upload_id: upload_id.clone(), checksum };
+                        spawn_call(ctx, one, Vec::new(), headers.clone());
+                    }
+                }
+                other => {
+                    let e = other.err().unwrap_or_else(mismatched);
+                    for (part, _) in batch {
+                        let _ = tx.unbounded_send(Input::Engine(g, call_event(Call::Sign(part), Err(e.clone()))));
+                    }
+                }
+            }
+            return;
+        }
+        let result = result.and_then(|reply| match (call, reply) {
             (Call::Init, Reply::UploadId(upload_id)) => Ok(Event::Initiated { upload_id }),
             (Call::Sign(part), Reply::Signed(signed)) => {
                 headers.borrow_mut().insert((g, part), signed.headers);
@@ -565,54 +600,6 @@ fn spawn_call(ctx: CallCtx, action: Action, headers: SignedHeaders) {
 
 /// The most parts one part-urls call asks for (the reference backend's limit).
 const MAX_PARTS_PER_CALL: usize = 100;
-
-/// Signs several parts of upload `upload_id` in one part-urls call; each
-/// part's answer comes back on `tx` as its own event, as from part-url. A
-/// backend that does not know the call is asked part by part from then on.
-fn spawn_signs(ctx: CallCtx, upload_id: String, parts: Vec<(u16, Option<String>)>, headers: SignedHeaders) {
-    spawn_local(async move {
-        let job = ctx.job.clone();
-        let sums: Vec<(u16, Option<Checksum>)> = parts
-            .iter()
-            .map(|(p, c)| {
-                (*p, job.checksum.zip(c.clone()).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value }))
-            })
-            .collect();
-        let req = Req::SignParts { key: &job.key, upload_id: &upload_id, parts: &sums };
-        let result = ctx.backend.call(req, &ctx.signal).await;
-        let g = ctx.g;
-        match result {
-            Ok(Reply::SignedMany(list)) => {
-                for (part, signed) in list {
-                    headers.borrow_mut().insert((g, part), signed.headers);
-                    let _ = ctx.tx.unbounded_send(Input::Engine(g, Event::Signed { part, url: signed.url }));
-                }
-            }
-            Err(e) if ctx.backend.batch_unknown(&e) => {
-                for (part, checksum) in parts {
-                    let again = CallCtx {
-                        g,
-                        job: ctx.job.clone(),
-                        backend: ctx.backend.clone(),
-                        signal: ctx.signal.clone(),
-                        tx: ctx.tx.clone(),
-                    };
-                    let action = Action::Sign { part, upload_id: Some(upload_id.clone()), checksum };
-                    spawn_call(again, action, headers.clone());
-                }
-            }
-            other => {
-                let e = match other {
-                    Err(e) => e,
-                    Ok(_) => mismatched(),
-                };
-                for (part, _) in parts {
-                    let _ = ctx.tx.unbounded_send(Input::Engine(g, call_event(Call::Sign(part), Err(e.clone()))));
-                }
-            }
-        }
-    });
-}
 
 /// The engine event for the outcome of backend call `call`.
 fn call_event(call: Call, result: Result<Event, CallError>) -> Event {

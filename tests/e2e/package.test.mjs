@@ -16,10 +16,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * Worker's own module; then JSON through the browser, talc, no httpdate, no
  * Debug formatting, no BTreeMap or HashMap, no gloo-net (104 KiB), then
  * no_std, no futures crate and one backend method brought it to the figure
- * README.md states (docs/SIZE.md). The aim of the size issue, 60 KiB,
- * is not met yet.
+ * README.md states (docs/SIZE.md); the adaptive concurrency window and
+ * batched part signing (issue 17) then added 4.5 KiB of WASM, measured (96.3
+ * KiB). The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 93 * 1024;
+export const BUDGET_GZIP_BYTES = 97 * 1024;
 
 let tarball;
 let browser;
