@@ -729,6 +729,10 @@ async fn unsigned_requests_get_what_the_acls_give_everyone_and_nothing_more() {
     assert_eq!(s.get_version("acl/anon-put", None, &[]).await.0, StatusCode::NOT_FOUND);
     assert_eq!(s.h.http.delete(anon("acl/public")).send().await.expect("DELETE").status(), StatusCode::FORBIDDEN);
     assert_eq!(s.get_version("acl/public", None, &[]).await.0, StatusCode::OK);
+    // An older version is never read or deleted unsigned, even where the current one is public.
+    let versioned = format!("{}?versionId=null", anon("acl/public"));
+    assert_eq!(s.h.http.get(&versioned).send().await.expect("GET").status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.h.http.delete(&versioned).send().await.expect("DELETE").status(), StatusCode::FORBIDDEN);
     // The ACL reads back with the owner and the public grant.
     let (st, text) = s.get_version("acl/public", None, &[("acl", "")]).await;
     assert_eq!(st, StatusCode::OK, "{text}");

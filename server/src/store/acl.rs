@@ -6,8 +6,10 @@
 //! `READ` to everyone (`public-read`), list or read missing keys of a bucket
 //! whose ACL grants `READ` to everyone, and write or delete in a bucket
 //! whose ACL grants `WRITE` to everyone (`public-read-write`). Anything else
-//! is `AccessDenied`, as before. (A request to a bucket that does not exist
-//! is let through, to be answered `NoSuchBucket`, as S3 does.)
+//! is `AccessDenied`, as before; so is any unsigned request naming a
+//! `versionId` (an older version is not public because the current one is,
+//! and deleting a version is for good). (A request to a bucket that does not
+//! exist is let through, to be answered `NoSuchBucket`, as S3 does.)
 //!
 //! ACLs are set as S3 sets them: a canned ACL (`x-amz-acl`), `x-amz-grant-*`
 //! headers, or an `AccessControlPolicy` body.
@@ -184,6 +186,11 @@ impl S3Access for Access {
             S3Path::Root => return Err(denied()),
         };
         let op = cx.s3_op().name();
+        // A version other than the current one is never public: its ACL is
+        // not what the key's current object shows, and deleting one is for good.
+        if cx.uri().query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("versionId"))) {
+            return Err(denied());
+        }
         let buckets = self.0.buckets.lock().await;
         let Some(b) = buckets.get(&bucket) else {
             // Answered NoSuchBucket, as S3 does.

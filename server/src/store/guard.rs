@@ -17,7 +17,8 @@
 //!   PutObject) is read first, up to [`CHUNKED_LIMIT`], and handed to s3s with
 //!   its length; at most [`CHUNKED_BUDGET`] bytes are held so at once (past
 //!   that: 503 `SlowDown`, which clients retry), and a longer body is refused
-//!   411 `MissingContentLength`, saying to send its length.
+//!   411 `MissingContentLength`, saying to send its length; one that takes
+//!   over [`CHUNKED_TIME`] to arrive is 408 `RequestTimeout`.
 //! - **GetObjectAttributes' ETag is unquoted**, as S3 writes it there (s3s
 //!   quotes every ETag); the store marks such answers with [`UnquoteEtag`].
 //! - **A presigned URL lives at most a week**: `X-Amz-Expires` outside
@@ -50,6 +51,9 @@ pub const CHUNKED_BUDGET: usize = 4 * CHUNKED_LIMIT;
 /// Marks a response whose XML `ETag` must go out unquoted.
 #[derive(Debug, Clone, Copy)]
 pub struct UnquoteEtag;
+
+/// How long such a body may take to arrive (a slow one would hold its share of the budget).
+pub const CHUNKED_TIME: Duration = Duration::from_secs(60);
 
 /// Permits of the budget, one per KiB.
 static CHUNKED_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHUNKED_BUDGET / 1024);
@@ -308,7 +312,15 @@ where
                     ));
                 };
                 _permit = Some(permit);
-                match measure(&mut body).await {
+                let Ok(measured) = tokio::time::timeout(CHUNKED_TIME, measure(&mut body)).await else {
+                    return Ok(error_response(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "RequestTimeout",
+                        "Your socket connection to the server was not read from or written to within the timeout period.",
+                        "",
+                    ));
+                };
+                match measured {
                     Ok(bytes) => {
                         parts.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(bytes.len()));
                         read = Some(bytes);
