@@ -796,6 +796,13 @@ async fn sse_c_stores_ciphertext_and_reads_back_only_with_the_key() {
         }
     }
     assert_eq!(files, 1, "the object's data file was found");
+    // Its ETag is not the plaintext's MD5 (which would let anyone who lists the bucket test a guess).
+    let (_, listed, _) = s.send(s.h.http.get(ListObjectsV2::new(&s.bucket, Some(&s.creds)).sign(EXPIRY))).await;
+    let plain_md5 = {
+        use md5::Digest as _;
+        md5::Md5::digest(&plain).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert!(listed.contains("sse/one") && !listed.contains(&plain_md5), "{listed}");
     let get = |headers: Vec<(&'static str, String)>, range: Option<&'static str>| {
         let mut a = GetObject::new(&s.bucket, Some(&s.creds), "sse/one");
         for (k, v) in &headers {

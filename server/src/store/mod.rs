@@ -287,10 +287,12 @@ struct Deleted {
 }
 
 struct Written {
+    /// The ETag it gets: the MD5 of what is stored (of the ciphertext, for
+    /// SSE-C: S3's ETag of such an object reveals nothing of the plaintext).
+    etag: String,
     file: String,
     iv: Option<String>,
     size: u64,
-    md5: String,
     checksums: Checksums,
 }
 
@@ -344,7 +346,7 @@ impl Store {
         };
         let result = write_stream(&path, body, wanted, cipher).await;
         match result {
-            Ok((size, md5, checksums)) => {
+            Ok((size, md5, sealed_md5, checksums)) => {
                 if let Some(n) = content_length
                     && n as u64 != size
                 {
@@ -358,7 +360,7 @@ impl Store {
                     disk::remove(&path).await;
                     return Err(e);
                 }
-                Ok(Written { file, iv, size, md5, checksums })
+                Ok(Written { etag: sealed_md5.unwrap_or(md5), file, iv, size, checksums })
             }
             Err(e) => {
                 disk::remove(&path).await;
@@ -541,9 +543,10 @@ async fn write_stream(
     body: Option<StreamingBlob>,
     wanted: &Wanted,
     mut cipher: Option<sse::Stream>,
-) -> S3Result<(u64, String, Checksums)> {
+) -> S3Result<(u64, String, Option<String>, Checksums)> {
     let mut out = tokio::fs::File::create(path).await.map_err(internal)?;
     let mut md5 = s3s::crypto::Md5::new();
+    let mut sealed_md5 = cipher.as_ref().map(|_| s3s::crypto::Md5::new());
     let mut hasher = wanted.hasher();
     let mut size = 0u64;
     if let Some(mut body) = body {
@@ -565,6 +568,9 @@ async fn write_stream(
                 Some(c) => {
                     let mut sealed = chunk.to_vec();
                     c.apply(&mut sealed);
+                    if let Some(m) = &mut sealed_md5 {
+                        m.update(&sealed);
+                    }
                     out.write_all(&sealed).await.map_err(internal)?;
                 }
                 None => out.write_all(&chunk).await.map_err(internal)?,
@@ -572,7 +578,8 @@ async fn write_stream(
         }
     }
     out.flush().await.map_err(internal)?;
-    Ok((size, hex(md5.finalize().as_ref()), from_dto(hasher.finalize())))
+    let sealed_md5 = sealed_md5.map(|m| hex(m.finalize().as_ref()));
+    Ok((size, hex(md5.finalize().as_ref()), sealed_md5, from_dto(hasher.finalize())))
 }
 
 /// Streams bytes `start..end` of an object made of `segments`.
@@ -1157,7 +1164,7 @@ impl S3 for Store {
         let meta = ObjectMeta {
             key: i.key,
             size: written.size,
-            etag: written.md5,
+            etag: written.etag,
             modified_ms: disk::now_ms(),
             headers: headers_of(
                 i.content_type.map(|c| c.to_string()),
@@ -1871,7 +1878,7 @@ impl S3 for Store {
         self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
         let c = written.checksums;
         Ok(S3Response::new(UploadPartOutput {
-            e_tag: Some(quoted(&written.md5)),
+            e_tag: Some(quoted(&written.etag)),
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,
             checksum_crc64nvme: c.crc64nvme,
@@ -1923,7 +1930,7 @@ impl S3 for Store {
         let c = written.checksums;
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
-                e_tag: Some(quoted(&written.md5)),
+                e_tag: Some(quoted(&written.etag)),
                 last_modified: Some(timestamp(disk::now_ms())),
                 checksum_crc32: c.crc32,
                 checksum_crc32c: c.crc32c,
@@ -2308,7 +2315,7 @@ impl Store {
         let part = PartMeta {
             number,
             size: written.size,
-            etag: written.md5.clone(),
+            etag: written.etag.clone(),
             modified_ms: disk::now_ms(),
             checksums: written.checksums.clone(),
             file: written.file.clone(),
