@@ -287,8 +287,9 @@ struct Deleted {
 }
 
 struct Written {
-    /// The ETag it gets: the MD5 of what is stored (of the ciphertext, for
-    /// SSE-C: S3's ETag of such an object reveals nothing of the plaintext).
+    /// The ETag it gets: the MD5 of its bytes, or for SSE-C one keyed by the
+    /// customer's key (S3's ETag of such an object reveals nothing of the
+    /// plaintext, and the same bytes sent again get the same ETag).
     etag: String,
     file: String,
     iv: Option<String>,
@@ -346,7 +347,7 @@ impl Store {
         };
         let result = write_stream(&path, body, wanted, cipher).await;
         match result {
-            Ok((size, md5, sealed_md5, checksums)) => {
+            Ok((size, md5, checksums)) => {
                 if let Some(n) = content_length
                     && n as u64 != size
                 {
@@ -360,7 +361,8 @@ impl Store {
                     disk::remove(&path).await;
                     return Err(e);
                 }
-                Ok(Written { etag: sealed_md5.unwrap_or(md5), file, iv, size, checksums })
+                let etag = key.map_or_else(|| md5.clone(), |k| k.keyed_etag(&md5));
+                Ok(Written { etag, file, iv, size, checksums })
             }
             Err(e) => {
                 disk::remove(&path).await;
@@ -543,10 +545,9 @@ async fn write_stream(
     body: Option<StreamingBlob>,
     wanted: &Wanted,
     mut cipher: Option<sse::Stream>,
-) -> S3Result<(u64, String, Option<String>, Checksums)> {
+) -> S3Result<(u64, String, Checksums)> {
     let mut out = tokio::fs::File::create(path).await.map_err(internal)?;
     let mut md5 = s3s::crypto::Md5::new();
-    let mut sealed_md5 = cipher.as_ref().map(|_| s3s::crypto::Md5::new());
     let mut hasher = wanted.hasher();
     let mut size = 0u64;
     if let Some(mut body) = body {
@@ -568,9 +569,6 @@ async fn write_stream(
                 Some(c) => {
                     let mut sealed = chunk.to_vec();
                     c.apply(&mut sealed);
-                    if let Some(m) = &mut sealed_md5 {
-                        m.update(&sealed);
-                    }
                     out.write_all(&sealed).await.map_err(internal)?;
                 }
                 None => out.write_all(&chunk).await.map_err(internal)?,
@@ -578,8 +576,7 @@ async fn write_stream(
         }
     }
     out.flush().await.map_err(internal)?;
-    let sealed_md5 = sealed_md5.map(|m| hex(m.finalize().as_ref()));
-    Ok((size, hex(md5.finalize().as_ref()), sealed_md5, from_dto(hasher.finalize())))
+    Ok((size, hex(md5.finalize().as_ref()), from_dto(hasher.finalize())))
 }
 
 /// Streams bytes `start..end` of an object made of `segments`.

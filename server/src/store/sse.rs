@@ -101,6 +101,17 @@ impl Key {
         salted(&sealed.salt, &self.bytes).as_bytes().ct_eq(sealed.check.as_bytes()).into()
     }
 
+    /// The ETag of bytes whose MD5 is `md5` (hex), stored with this key: an
+    /// MD5 of key and digest, so that it reveals nothing of the plaintext to
+    /// whoever lists the bucket, and the same bytes sent again (a part
+    /// resent) get the same ETag.
+    pub fn keyed_etag(&self, md5: &str) -> String {
+        let mut h = s3s::crypto::Md5::new();
+        h.update(&self.bytes);
+        h.update(md5.as_bytes());
+        hex(h.finalize().as_ref())
+    }
+
     /// Its MD5, base64.
     pub fn md5(&self) -> &str {
         &self.md5
