@@ -521,17 +521,14 @@ struct CallCtx {
 /// for every call.)
 fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, headers: SignedHeaders) {
     let CallCtx { g, job, backend, signal, tx } = ctx;
-    let checksum = move |alg: Option<Algorithm>, value: Option<String>| {
-        alg.zip(value).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value })
-    };
+    let algorithm = job.checksum;
+    let checksum =
+        |value: Option<String>| algorithm.zip(value).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value });
     let (sum, alg) = match &action {
-        Action::Sign { checksum: c, .. } | Action::Complete { checksum: c, .. } => {
-            (checksum(job.checksum, c.clone()), None)
-        }
+        Action::Sign { checksum: c, .. } | Action::Complete { checksum: c, .. } => (checksum(c.clone()), None),
         _ => (None, job.checksum.map(Algorithm::s3_name)),
     };
-    let sums: Vec<(u16, Option<Checksum>)> =
-        batch.iter().map(|(p, c)| (*p, checksum(job.checksum, c.clone()))).collect();
+    let sums: Vec<(u16, Option<Checksum>)> = batch.iter().map(|(p, c)| (*p, checksum(c.clone()))).collect();
     spawn_local(async move {
         let (call, req) = match &action {
             Action::Init => {

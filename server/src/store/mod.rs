@@ -439,8 +439,7 @@ impl Store {
         };
         let (key, id) = (meta.key.clone(), meta.version_id.clone());
         kept.insert(0, meta);
-        disk::write_versions(&paths, &key, &kept).await.map_err(internal)?;
-        b.objects.insert(key, kept);
+        set_versions(b, &paths, &key, kept).await?;
         drop(buckets);
         for old in replaced {
             self.remove_segments(&paths, &old.segments).await;
@@ -513,8 +512,7 @@ impl Store {
         };
         change(&mut versions[index]);
         let changed = versions[index].clone();
-        disk::write_versions(&paths, key, &versions).await.map_err(internal)?;
-        b.objects.insert(key.to_owned(), versions);
+        set_versions(b, &paths, key, versions).await?;
         Ok(changed)
     }
 
@@ -876,6 +874,18 @@ fn list_keys<'a>(
         }
     }
     (contents, prefixes, truncated, last)
+}
+
+/// Makes `versions` the key's versions: on disk (one rename, or the file
+/// removed when none is left), then in memory.
+async fn set_versions(b: &mut Bucket, paths: &Paths, key: &str, versions: disk::Versions) -> S3Result<()> {
+    disk::write_versions(paths, key, &versions).await.map_err(internal)?;
+    if versions.is_empty() {
+        b.objects.remove(key);
+    } else {
+        b.objects.insert(key.to_owned(), versions);
+    }
+    Ok(())
 }
 
 /// Keys whose newest version is an object (not a delete marker).
@@ -2450,12 +2460,7 @@ impl Store {
         if removed.is_empty() && !deleted.delete_marker {
             return Ok(deleted);
         }
-        disk::write_versions(&paths, key, &versions).await.map_err(internal)?;
-        if versions.is_empty() {
-            b.objects.remove(key);
-        } else {
-            b.objects.insert(key.to_owned(), versions);
-        }
+        set_versions(b, &paths, key, versions).await?;
         drop(buckets);
         for old in removed {
             self.remove_segments(&paths, &old.segments).await;
