@@ -9,6 +9,7 @@
 //   node bench/run.mjs --scenarios cold [--cold-runs 9] [--contenders ours,ours-worker,uppy5] --out bench/results-cold.json
 //   node bench/run.mjs --scenarios loopback,home,far --sizes 64 --sweep --contenders ours,raw,uppy5 --out s.json
 //   node bench/run.mjs --sizes 1024 --cpu-throttle 4 --contenders ours,uppy5 --out t.json
+//   node bench/run.mjs --sizes 1024 --profile --contenders ours,ours-nochecksum (long tasks, where from)
 //
 // A contender may carry its own plan: `raw-ahead@6x16` is the loop signing
 // ahead with 6 streams and 16 MiB parts (its page, with those options);
@@ -61,6 +62,10 @@ const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
 // then shows what is live, not the browser's garbage waiting for a collection.
 const FORCE_GC = argv.includes('--gc');
+// --profile: the page's main thread is sampled (CDP, 0.2 ms) during each run,
+// and each stretch of 50 ms or more without an idle sample is printed with
+// the functions it spent most of its time in (where a long task came from).
+const PROFILE = argv.includes('--profile');
 const COLD_RUNS = Number(arg('cold-runs', '9'));
 const SWEEP = argv.includes('--sweep');
 const SWEEP_RUNS = Number(arg('sweep-runs', '3'));
@@ -78,6 +83,8 @@ const NAMES = {
   'ours-worker': 's3-multipart-wasm, web build (hashing in a Worker)',
   raw: 'raw ceiling (fetch PUT loop)',
   'raw-ahead': 'raw loop signing ahead (the stronger ceiling)',
+  'x-mem': 'experiment: the loop signing ahead, each part read into memory and PUT from it',
+  'x-read2': 'experiment: the loop signing ahead, each part read once in a Worker before its PUT (no hash)',
   'raw-xhr': 'raw loop on XHR, with upload progress',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
   uppy5: '@uppy/aws-s3 5.1.0 (hooks to the backend)',
@@ -140,7 +147,7 @@ function browserStats(pid) {
       children.get(ppid).push(Number(p));
     } catch { /* gone */ }
   }
-  const total = { rss: 0, anon: 0, shmem: 0, allRss: 0, rendererCpu: 0, browserCpu: 0 };
+  const total = { rss: 0, anon: 0, shmem: 0, allRss: 0, rendererCpu: 0, browserCpu: 0, mainWaitMs: 0 };
   // utime + stime, in clock ticks (1/100 s)
   const cpu = (p) => {
     const f = readFileSync(`/proc/${p}/stat`, 'utf8');
@@ -166,6 +173,9 @@ function browserStats(pid) {
           total.rss += field(status, 'VmRSS');
           total.anon += field(status, 'RssAnon');
           total.shmem += field(status, 'RssShmem');
+          // The renderer's main thread: time it was ready to run but waited
+          // for a core (schedstat's second field, ns).
+          total.mainWaitMs += Number(readFileSync(`/proc/${c}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
         }
       } catch { /* gone */ }
       walk(c);
@@ -355,6 +365,35 @@ function benchFiles(name, { count, bytes }) {
   return files;
 }
 
+/** Stretches of 50 ms or more of a CPU profile with no idle sample, each with its top functions by self time. */
+function busyStretches(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const name = (n) => `${n.callFrame.functionName || '(anonymous)'}@${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber + 1}`;
+  const out = [];
+  let t = profile.startTime;
+  let start = null;
+  let self = new Map();
+  const close = (end) => {
+    if (start !== null && end - start >= 50_000) {
+      const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([f, us]) => `${f} ${(us / 1000).toFixed(1)} ms`);
+      out.push({ ms: Math.round((end - start) / 1000), top });
+    }
+    start = null;
+    self = new Map();
+  };
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i];
+    t += dt;
+    const n = byId.get(id);
+    const fn = n.callFrame.functionName;
+    if (fn === '(idle)' || fn === '(program)') return close(t);
+    if (start === null) start = t - dt;
+    self.set(name(n), (self.get(name(n)) ?? 0) + dt);
+  });
+  close(t);
+  return out;
+}
+
 async function measure(stack, contender, file, size, run, many = null) {
   const marker = `--s3mp-bench=${process.pid}-${Date.now()}`;
   const browser = await launchBrowser([marker, ...(FORCE_GC ? ['--js-flags=--expose-gc'] : [])]);
@@ -366,6 +405,15 @@ async function measure(stack, contender, file, size, run, many = null) {
     await page.evaluate(() => {
       window.longTasks = [];
       new PerformanceObserver((l) => window.longTasks.push(...l.getEntries().map((e) => e.duration))).observe({ type: 'longtask', buffered: true });
+      // Where long frames' time went (Chromium's Long Animation Frames):
+      // each frame over 50 ms with its blocking time and its longest scripts.
+      window.longFrames = [];
+      try {
+        new PerformanceObserver((l) => window.longFrames.push(...l.getEntries().filter((e) => e.blockingDuration > 0).map((e) => ({
+          ms: Math.round(e.duration), blockingMs: Math.round(e.blockingDuration),
+          scripts: e.scripts.filter((s) => s.duration >= 5).map((s) => `${s.invoker || s.invokerType} ${(s.sourceFunctionName || '')}@${(s.sourceURL || '').split('/').pop()} ${Math.round(s.duration)} ms`),
+        })))).observe({ type: 'long-animation-frame', buffered: true });
+      } catch (e) { /* not Chromium */ }
     });
     if (FORCE_GC) await page.evaluate(() => { setInterval(() => window.gc(), 1000); });
     await page.waitForTimeout(1000);
@@ -386,6 +434,7 @@ async function measure(stack, contender, file, size, run, many = null) {
     await page.setInputFiles('#file', many ? many.files : file);
     await page.evaluate(() => {
       window.longTasks = [];
+      window.longFrames = [];
       // Main-thread lag: how late a 16 ms timer fires while the upload runs.
       window.lags = [];
       let last = performance.now();
@@ -406,6 +455,11 @@ async function measure(stack, contender, file, size, run, many = null) {
     }, 100);
     const key = many ? `bench/${contender}-${many.name}-${run}` : `bench/${contender}-${size}-${run}.bin`;
     const opts = { api: stack.page, s3: stack.s3url, bucket: 'uploads', accessKey: ACCESS_KEY, secretKey: SECRET_KEY, key, partSize: plan.partSize, concurrency: plan.concurrency };
+    if (PROFILE) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+      await cdp.send('Profiler.start');
+    }
     const cpu0 = browserStats(pid);
     const t0 = performance.now();
     // A run that stalls fails after 15 minutes (a stalled run once held the
@@ -418,6 +472,7 @@ async function measure(stack, contender, file, size, run, many = null) {
       new Promise((_, reject) => { stalled = setTimeout(() => reject(new Error(`${contender}: no end after 15 minutes`)), 15 * 60_000); }),
     ]).finally(() => clearTimeout(stalled));
     const secs = (performance.now() - t0) / 1000;
+    const busy = PROFILE ? busyStretches((await cdp.send('Profiler.stop')).profile) : [];
     clearInterval(sampler);
     sample();
     const cpu1 = browserStats(pid);
@@ -427,6 +482,7 @@ async function measure(stack, contender, file, size, run, many = null) {
     await page.waitForTimeout(500);
     const afterGc = browserStats(pid);
     const longTasks = await page.evaluate(() => window.longTasks);
+    const longFrames = await page.evaluate(() => window.longFrames);
     const lags = await page.evaluate(() => { clearInterval(window.lagTimer); return window.lags; });
     const sortedLags = [...lags].sort((a, b) => a - b);
     const lagP99Ms = sortedLags.length ? sortedLags[Math.min(sortedLags.length - 1, Math.floor(sortedLags.length * 0.99))] : 0;
@@ -457,6 +513,11 @@ async function measure(stack, contender, file, size, run, many = null) {
       rendererCpuPerGiB: (cpu1.rendererCpu - cpu0.rendererCpu) / (size / 1024),
       browserCpuPerGiB: (cpu1.browserCpu - cpu0.browserCpu) / (size / 1024),
       longTasks: longTasks.length,
+      // How long the page's thread waited for a core while the upload ran: on
+      // a loaded machine, what makes a task long without any work in it.
+      mainWaitMsPerSec: (cpu1.mainWaitMs - cpu0.mainWaitMs) / secs,
+      longFrames,
+      busy,
       lagP99Ms,
       longTaskMs: longTasks.reduce((a, b) => a + b, 0),
       backendPerPart: backendCalls / parts,
@@ -598,7 +659,9 @@ async function main() {
           for (const c of order) {
             try {
               const s = { scenario, ...(await measure(stack, c, file, size, run)) };
-              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.browserCpuPerGiB.toFixed(2)} s/GiB browser, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, ${s.backendPerPart.toFixed(2)} backend calls/part`);
+              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.browserCpuPerGiB.toFixed(2)} s/GiB browser, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, main thread waited for a core ${s.mainWaitMsPerSec.toFixed(0)} ms/s, ${s.backendPerPart.toFixed(2)} backend calls/part`);
+              for (const b of s.busy ?? []) console.log(`  busy ${b.ms} ms: ${b.top.join('; ')}`);
+              for (const f of s.longFrames ?? []) console.log(`  long frame ${f.ms} ms (blocking ${f.blockingMs}): ${f.scripts.join('; ') || 'no script over 5 ms'}`);
               samples.push(s);
             } catch (e) {
               console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);

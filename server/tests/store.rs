@@ -105,6 +105,33 @@ impl S3 {
         (st, text)
     }
 
+    /// A complete with the given headers (a whole-object checksum).
+    async fn complete_with(
+        &self,
+        key: &str,
+        id: &str,
+        parts: &[(u16, &str)],
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let mut action =
+            CompleteMultipartUpload::new(&self.bucket, Some(&self.creds), key, id, std::iter::empty::<&str>());
+        for (k, v) in headers {
+            action.headers_mut().insert(*k, *v);
+        }
+        let body: String =
+            parts.iter().map(|(n, e)| format!("<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>")).collect();
+        let mut req = self
+            .h
+            .http
+            .post(action.sign(EXPIRY))
+            .body(format!("<CompleteMultipartUpload>{body}</CompleteMultipartUpload>"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let (st, text, _) = self.send(req).await;
+        (st, text)
+    }
+
     async fn get(&self, key: &str, checksum_mode: bool) -> (StatusCode, Vec<u8>, reqwest::header::HeaderMap) {
         let mut action = GetObject::new(&self.bucket, Some(&self.creds), key);
         if checksum_mode {
@@ -266,29 +293,52 @@ async fn checksums_from_create_to_complete_and_after_an_overwrite() {
     assert_eq!(tags(&xml, "ChecksumSHA256"), vec![composite.clone(), sha256_b64(&p1)], "{xml}");
 }
 
+/// A reflected CRC of `width` bits, bit by bit: the slowest way, and not
+/// the store's (which combines the parts' CRCs).
+fn reflected_crc(poly: u64, width: u32, bytes: &[u8]) -> Vec<u8> {
+    let mask = if width == 64 { !0 } else { (1u64 << width) - 1 };
+    let mut crc = mask;
+    for b in bytes {
+        crc ^= u64::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ poly } else { crc >> 1 };
+        }
+    }
+    (!crc & mask).to_be_bytes()[(8 - width as usize / 8)..].to_vec()
+}
+
 #[tokio::test]
 async fn a_full_object_crc_is_computed_at_complete() {
     let s = S3::new().await;
-    let key = "crc/x";
-    let id = s.create(key, Some(("CRC32", "FULL_OBJECT"))).await;
-    let p1 = bytes(5 * MIB, 10);
-    let p2 = bytes(777, 11);
-    let (_, _, e1) = s.part(key, &id, 1, p1.clone(), &[]).await;
-    let (_, _, e2) = s.part(key, &id, 2, p2.clone(), &[]).await;
-    let (st, body) = s.complete(key, &id, &[(1, &e1), (2, &e2)], "").await;
-    assert_eq!(st, StatusCode::OK, "{body}");
-    let whole = [p1, p2].concat();
-    let (_, got, h) = s.get(key, true).await;
-    assert_eq!(got, whole);
-    let mut crc = !0u32;
-    for b in &whole {
-        crc ^= u32::from(*b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+    // Parts of three sizes (the last one small), for every CRC S3 keeps as a
+    // full-object checksum; the store combines the parts' CRCs at complete.
+    for (alg, poly, width) in
+        [("CRC32", 0xEDB8_8320, 32), ("CRC32C", 0x82F6_3B78, 32), ("CRC64NVME", 0x9A6C_9329_AC4B_C9B5, 64)]
+    {
+        let key = format!("crc/{alg}");
+        let id = s.create(&key, Some((alg, "FULL_OBJECT"))).await;
+        let ps = [bytes(5 * MIB, 10), bytes(5 * MIB + 3, 12), bytes(777, 11)];
+        let mut etags = Vec::new();
+        for (i, p) in ps.iter().enumerate() {
+            let (st, text, e) = s.part(&key, &id, i as u16 + 1, p.clone(), &[]).await;
+            assert_eq!(st, StatusCode::OK, "{alg} part {}: {text}", i + 1);
+            etags.push(e);
         }
+        let list: Vec<(u16, &str)> = etags.iter().enumerate().map(|(i, e)| (i as u16 + 1, e.as_str())).collect();
+        let whole = ps.concat();
+        let want = b64(&reflected_crc(poly, width, &whole));
+        // A whole-object checksum that is not the object's: refused, the upload stays.
+        let wrong = b64(&reflected_crc(poly, width, &whole[1..]));
+        let header = format!("x-amz-checksum-{}", alg.to_ascii_lowercase());
+        let (st, body) = s.complete_with(&key, &id, &list, &[(&header, &wrong)]).await;
+        assert_eq!((st, tag(&body, "Code")), (StatusCode::BAD_REQUEST, Some("BadDigest")), "{alg}: {body}");
+        let (st, body) = s.complete_with(&key, &id, &list, &[(&header, &want)]).await;
+        assert_eq!(st, StatusCode::OK, "{alg}: {body}");
+        let (_, got, h) = s.get(&key, true).await;
+        assert!(got == whole, "{alg}: the object is its parts");
+        assert_eq!(h[header.as_str()].to_str().ok(), Some(want.as_str()), "{alg}");
+        assert_eq!(h["x-amz-checksum-type"].to_str().ok(), Some("FULL_OBJECT"));
     }
-    assert_eq!(h["x-amz-checksum-crc32"].to_str().ok(), Some(b64(&(!crc).to_be_bytes()).as_str()));
-    assert_eq!(h["x-amz-checksum-type"].to_str().ok(), Some("FULL_OBJECT"));
     // CRC64NVME cannot be composite; SHA-256 cannot be full-object.
     for (alg, kind) in [("CRC64NVME", "COMPOSITE"), ("SHA256", "FULL_OBJECT")] {
         let mut action = CreateMultipartUpload::new(&s.bucket, Some(&s.creds), "crc/bad");

@@ -655,6 +655,35 @@ fn multipart_etag(parts: &[&PartMeta]) -> String {
 }
 
 /// A composite checksum: the checksum of the parts' binary checksums, `-N`.
+/// The full-object CRC of `parts` put end to end, combined from the CRCs the
+/// store computed of each part as it arrived (as S3 does): complete reads
+/// nothing again, however large the object. `None` for an algorithm that
+/// does not combine (SHA) or a part without its checksum.
+fn combined_checksum(alg: &str, parts: &[&PartMeta]) -> Option<String> {
+    use crc_fast::CrcAlgorithm;
+    let (algorithm, width) = match alg {
+        "CRC32" => (CrcAlgorithm::Crc32IsoHdlc, 4),
+        "CRC32C" => (CrcAlgorithm::Crc32Iscsi, 4),
+        "CRC64NVME" => (CrcAlgorithm::Crc64Nvme, 8),
+        _ => return None,
+    };
+    let mut whole: Option<u64> = None;
+    for p in parts {
+        let raw = base64::engine::general_purpose::STANDARD.decode(p.checksums.get(alg)?.trim()).ok()?;
+        if raw.len() != width {
+            return None;
+        }
+        let crc = raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        whole = Some(match whole {
+            None => crc,
+            Some(acc) if p.size == 0 => acc,
+            Some(acc) => crc_fast::checksum_combine(algorithm, acc, crc, p.size),
+        });
+    }
+    let bytes = whole?.to_be_bytes();
+    Some(base64::engine::general_purpose::STANDARD.encode(&bytes[8 - width..]))
+}
+
 fn composite_checksum(alg: &str, parts: &[&PartMeta]) -> Option<String> {
     let mut h =
         Wanted { algorithms: vec![disk::ALGORITHMS.into_iter().find(|a| *a == alg)?], ..Default::default() }.hasher();
@@ -2356,7 +2385,7 @@ impl Store {
     }
 
     /// The object a complete makes of `parts`: its ETag, its checksums (composite
-    /// from the parts', or full-object by reading it), its segments.
+    /// from the parts', full-object combined from the parts' CRCs), its segments.
     async fn assemble(
         &self,
         paths: &Paths,
@@ -2371,7 +2400,12 @@ impl Store {
             parts.iter().map(|p| Segment { file: p.file.clone(), size: p.size, iv: p.iv.clone() }).collect();
         let mut checksums = Checksums::default();
         if let (Some(alg), Some(kind)) = (&meta.checksum_algorithm, &meta.checksum_type) {
-            if kind == "FULL_OBJECT" {
+            if kind == "FULL_OBJECT"
+                && let Some(v) = combined_checksum(alg, &refs)
+            {
+                checksums.set(alg, v);
+            } else if kind == "FULL_OBJECT" {
+                // A part without the upload's checksum (none is stored so): the object is read.
                 let wanted = Wanted {
                     algorithms: disk::ALGORITHMS.into_iter().filter(|a| a == alg).collect(),
                     ..Default::default()
