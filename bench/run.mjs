@@ -56,7 +56,7 @@ const SIZES = arg('sizes', '64,1024').split(',').filter(Boolean).map(Number).con
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
 const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
 // The contenders whose pages upload many files (window.benchUploadMany).
-const MANY = ['ours', 'raw', 'raw-ahead', 'uppy5'];
+const MANY = ['ours', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'uppy5'];
 const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
@@ -84,6 +84,7 @@ const NAMES = {
   raw: 'raw ceiling (fetch PUT loop)',
   'raw-ahead': 'raw loop signing ahead (the stronger ceiling)',
   'x-mem': 'experiment: the loop signing ahead, each part read into memory and PUT from it',
+  'x-slice': 'experiment: the XHR loop, each body a slice of the File (as this client sends it) rather than the File',
   'x-read2': 'experiment: the loop signing ahead, each part read once in a Worker before its PUT (no hash)',
   'raw-xhr': 'raw loop on XHR, with upload progress',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
@@ -435,6 +436,9 @@ async function measure(stack, contender, file, size, run, many = null) {
     await page.evaluate(() => {
       window.longTasks = [];
       window.longFrames = [];
+      // Every request's timing, to count the PUTs in flight at once.
+      performance.setResourceTimingBufferSize(100000);
+      performance.clearResourceTimings();
       // Main-thread lag: how late a 16 ms timer fires while the upload runs.
       window.lags = [];
       let last = performance.now();
@@ -483,6 +487,16 @@ async function measure(stack, contender, file, size, run, many = null) {
     const afterGc = browserStats(pid);
     const longTasks = await page.evaluate(() => window.longTasks);
     const longFrames = await page.evaluate(() => window.longFrames);
+    // The most requests to the store in flight at one time, and on average
+    // over the upload (from Resource Timing: each request's start and end).
+    const puts = await page.evaluate((s3) => performance.getEntriesByType('resource')
+      .filter((e) => e.name.startsWith(s3)).map((e) => [e.startTime, e.responseEnd]), stack.s3url);
+    // A store request's mean duration, from its start to its answer's end (ms).
+    const putMs = puts.length ? puts.reduce((acc, [a, b]) => acc + b - a, 0) / puts.length : 0;
+    const edges = puts.flatMap(([a, b]) => [[a, 1], [b, -1]]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    let inFlight = 0, maxPuts = 0, area = 0, prev = edges.length ? edges[0][0] : 0;
+    for (const [t, d] of edges) { area += inFlight * (t - prev); prev = t; inFlight += d; maxPuts = Math.max(maxPuts, inFlight); }
+    const meanPuts = edges.length ? area / (edges[edges.length - 1][0] - edges[0][0] || 1) : 0;
     const lags = await page.evaluate(() => { clearInterval(window.lagTimer); return window.lags; });
     const sortedLags = [...lags].sort((a, b) => a - b);
     const lagP99Ms = sortedLags.length ? sortedLags[Math.min(sortedLags.length - 1, Math.floor(sortedLags.length * 0.99))] : 0;
@@ -513,6 +527,9 @@ async function measure(stack, contender, file, size, run, many = null) {
       rendererCpuPerGiB: (cpu1.rendererCpu - cpu0.rendererCpu) / (size / 1024),
       browserCpuPerGiB: (cpu1.browserCpu - cpu0.browserCpu) / (size / 1024),
       longTasks: longTasks.length,
+      maxPuts,
+      meanPuts,
+      putMs,
       // How long the page's thread waited for a core while the upload ran: on
       // a loaded machine, what makes a task long without any work in it.
       mainWaitMsPerSec: (cpu1.mainWaitMs - cpu0.mainWaitMs) / secs,
@@ -680,7 +697,7 @@ async function main() {
             try {
               const s = { scenario, workload: name, ...(await measure(stack, c, null, (w.count * w.bytes) / MIB, run, { name, files, bytes: w.bytes })) };
               s.size = name;
-              console.log(`${scenario} ${name} run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s (${s.secs.toFixed(2)} s), +${s.memAboveIdleMiB.toFixed(1)} MiB, CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms`);
+              console.log(`${scenario} ${name} run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s (${s.secs.toFixed(2)} s), +${s.memAboveIdleMiB.toFixed(1)} MiB, CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, store requests in flight: at most ${s.maxPuts}, mean ${s.meanPuts.toFixed(1)}, each ${s.putMs.toFixed(0)} ms`);
               samples.push(s);
             } catch (e) {
               console.log(`${scenario} ${name} run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);

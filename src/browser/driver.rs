@@ -484,7 +484,10 @@ pub async fn run(
 }
 
 /// PUTs bytes `start..end` of the file, with `headers`. The
-/// body is a slice of the `File`: its bytes never enter WASM memory.
+/// body is a slice of the `File`: its bytes never enter WASM memory. A whole
+/// file goes as the `File` itself, not a slice of all of it: Chromium sends
+/// a `File` from its path, and a slice through its blob reader, about a
+/// third slower (6 MiB PUTs on loopback: 65-72 against 96-100 ms).
 #[allow(clippy::too_many_arguments)]
 fn start_put(
     job: &Job,
@@ -496,6 +499,9 @@ fn start_put(
     attempt: u32,
     sink: Rc<dyn Fn(Event)>,
 ) -> Result<XhrPut, Failure> {
+    if start == 0 && end as f64 == job.file.size() {
+        return xhr::put(url, &job.file, headers, job.with_credentials, part, attempt, sink);
+    }
     let blob = job
         .file
         .slice_with_f64_and_f64(start as f64, end as f64)

@@ -1,0 +1,17 @@
+// Experiment: raw-xhr with every body sent as a slice of the File (as this client does) instead of the File itself.
+// progress as every client that shows progress must (fetch has none): what
+// progress costs in this browser.
+import { rawMany, rawUpload } from '../common.js';
+
+const put = (url, body, part, headers = {}) => new Promise((resolve, reject) => {
+  const xhr = new XMLHttpRequest();
+  xhr.open('PUT', url);
+  for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
+  xhr.upload.onprogress = () => {};
+  xhr.onload = () => (xhr.status < 300 ? resolve(xhr.getResponseHeader('ETag')) : reject(new Error(`PUT part ${part}: HTTP ${xhr.status}`)));
+  xhr.onerror = () => reject(new Error(`PUT part ${part}: network error`));
+  xhr.send(body.slice(0, body.size));
+});
+
+window.benchUpload = (file, opts) => rawUpload(file, opts, put);
+window.benchUploadMany = (files, opts) => rawMany(files, opts, rawUpload, put);
