@@ -262,9 +262,6 @@ impl Uploader {
                 )
             })?),
         };
-        let size = file.size() as u64;
-        let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
-        let upload = Upload::new(size, self.cfg.clone(), seed)?;
         let (ctl_tx, ctl_rx) = unbounded::<Control>();
         // The caller's signal is listened to while the upload runs; the
         // listener is removed when it ends (the signal may outlive many uploads).
@@ -280,29 +277,37 @@ impl Uploader {
             let _ = signal.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
             listener = Some((signal, on_abort));
         }
-        let job = Job {
-            file: file.clone(),
-            key: key.clone(),
-            content_type,
-            with_credentials: self.with_credentials,
-            checksum: self.cfg.checksum,
-        };
-        let (name, last_modified) =
-            file.dyn_ref::<web_sys::File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();
-        let subject = Subject {
-            endpoint: self.backend.label(),
-            key: key.clone(),
-            name,
-            size,
-            last_modified,
-            content_type: job.content_type.clone(),
-        };
-        let coord = Coordinator::new(upload, subject, self.cfg.clone(), seed, resume, driver::now_ms());
+        let (file, cfg, endpoint) = (file.clone(), self.cfg.clone(), self.backend.label());
+        let with_credentials = self.with_credentials;
         let (backend, budget) = (self.backend.clone(), self.budget.clone());
         let observer = Rc::new(observer);
         let promise = promise(async move {
-            let run = driver::run(coord, job, backend, budget, observer, ctl_rx);
-            let outcome = run.await;
+            // The File is touched (its size and date are synchronous calls in
+            // Chromium) once it is this upload's turn to start.
+            crate::browser::timer::turn().await;
+            let size = file.size() as u64;
+            let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
+            let outcome = match Upload::new(size, cfg.clone(), seed) {
+                Err(e) => Err(e),
+                Ok(upload) => {
+                    let (name, last_modified) = file
+                        .dyn_ref::<web_sys::File>()
+                        .map(|f| (f.name(), f.last_modified() as u64))
+                        .unwrap_or_default();
+                    let subject = Subject {
+                        endpoint,
+                        key: key.clone(),
+                        name,
+                        size,
+                        last_modified,
+                        content_type: content_type.clone(),
+                    };
+                    let coord = Coordinator::new(upload, subject, cfg.clone(), seed, resume, driver::now_ms());
+                    let job =
+                        Job { file, size, key: key.clone(), content_type, with_credentials, checksum: cfg.checksum };
+                    driver::run(coord, job, backend, budget, observer, ctl_rx).await
+                }
+            };
             if let Some((signal, on_abort)) = listener {
                 let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
             }

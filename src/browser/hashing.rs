@@ -24,8 +24,9 @@ use web_sys::Blob;
 use crate::engine::checksum::Crc32;
 
 #[wasm_bindgen(inline_js = r#"
-// Reads bytes [start, end) of `blob`, calling `each(view)` for each chunk (a
-// Uint8Array valid until `each` returns). With `byob` (the hashing Worker),
+// Reads bytes [start, end) of `blob` (all of it, not a slice, when `whole`:
+// Chromium reads a File from its path, a slice through its blob reader),
+// calling `each(view)` for each chunk (a Uint8Array valid until `each` returns). With `byob` (the hashing Worker),
 // a BYOB reader reads into one reused buffer of `chunk` bytes: no garbage.
 // Without (the page), the stream's own chunks (64 KiB or so, collected as
 // they go): Chromium's BYOB reads of file streams were seen to stop
@@ -35,10 +36,8 @@ use crate::engine::checksum::Crc32;
 // replaced well before that reads BYOB. BYOB against the stream's chunks in
 // the Worker, measured: 26 vs 78 MiB above idle at 64 MiB, 70 vs 190 MiB at
 // 1 GiB, 3.2 vs 3.9 s of renderer CPU per GiB.
-export async function readChunks(blob, start, end, chunk, each, byob) {
-  // A whole file is read as itself, not as a slice of all of it (Chromium
-  // reads a File from its path, a slice through its blob reader).
-  const stream = (start === 0 && end === blob.size ? blob : blob.slice(start, end)).stream();
+export async function readChunks(blob, start, end, whole, chunk, each, byob) {
+  const stream = (whole ? blob : blob.slice(start, end)).stream();
   let own = null;
   if (byob) { try { own = stream.getReader({ mode: 'byob' }); } catch (e) { /* not a byte stream */ } }
   if (own) {
@@ -65,10 +64,10 @@ export async function readChunks(blob, start, end, chunk, each, byob) {
 const WORKER = `
 let ready = null;
 let queue = Promise.resolve();
-async function hash(exp, blob, start, end) {
+async function hash(exp, blob, start, end, whole) {
   const chunk = exp.capacity();
   let state = -1, seen = 0;
-  await readChunks(blob, start, end, chunk, (view) => {
+  await readChunks(blob, start, end, whole, chunk, (view) => {
     new Uint8Array(exp.memory.buffer, exp.buffer(), view.length).set(view);
     state = exp.update(state, view.length);
     seen += view.length;
@@ -78,7 +77,7 @@ async function hash(exp, blob, start, end) {
 // Bound by name: a minifier may have renamed the function it comes from.
 const readChunks = ${readChunks};
 onmessage = async ({ data }) => {
-  const { id, module, blob, start, end } = data;
+  const { id, module, blob, start, end, whole } = data;
   if (module) {
     ready = WebAssembly.instantiate(Uint8Array.from(atob(module), (c) => c.charCodeAt(0)), {})
       .then((r) => r.instance.exports);
@@ -90,7 +89,7 @@ onmessage = async ({ data }) => {
     let exp;
     try { exp = await ready; } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
     try {
-      const r = await hash(exp, blob, start, end);
+      const r = await hash(exp, blob, start, end, whole);
       postMessage({ id, state: r.state, seen: r.seen });
     } catch (e) {
       // The file cannot be read: the upload must know. Anything else is the
@@ -174,26 +173,27 @@ function idleSoon() {
 // Resolves to the CRC register after hashing [start, end) of blob in the
 // Worker, or null when there is no Worker to do it (the page hashes then);
 // rejects when the file cannot be read.
-export function workerCrc32(blob, start, end) {
+export function workerCrc32(blob, start, end, whole) {
   const w = hashWorker();
   if (!w) return Promise.resolve(null);
   const id = ++seq;
   return new Promise((resolve, reject) => {
     waiting.set(id, { resolve, reject, len: end - start, worker: w });
     w.pending += 1;
-    w.postMessage({ id, blob, start, end });
+    w.postMessage({ id, blob, start, end, whole });
   });
 }
 
 "#)]
 extern "C" {
     #[wasm_bindgen(catch, js_name = workerCrc32)]
-    async fn worker_crc32(blob: &Blob, start: f64, end: f64) -> Result<JsValue, JsValue>;
+    async fn worker_crc32(blob: &Blob, start: f64, end: f64, whole: bool) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = readChunks)]
     async fn read_chunks(
         blob: &Blob,
         start: f64,
         end: f64,
+        whole: bool,
         chunk: u32,
         each: &Closure<dyn FnMut(Uint8Array)>,
     ) -> Result<JsValue, JsValue>;
@@ -204,11 +204,11 @@ extern "C" {
 /// the same size.
 const CHUNK: u32 = 1 << 20;
 
-/// The CRC32 of bytes `start..end` of `file`: in the hashing Worker when
-/// there is one, else here.
-pub async fn crc32(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
-    match worker_crc32(file, start as f64, end as f64).await {
-        Ok(state) if state.is_null() => on_the_page(file, start, end).await,
+/// The CRC32 of bytes `start..end` of `file` (`whole`: all of it): in the
+/// hashing Worker when there is one, else here.
+pub async fn crc32(file: &Blob, start: u64, end: u64, whole: bool) -> Result<u32, String> {
+    match worker_crc32(file, start as f64, end as f64, whole).await {
+        Ok(state) if state.is_null() => on_the_page(file, start, end, whole).await,
         Ok(state) => {
             let state = state.as_f64().ok_or("the hashing worker answered no number")? as i64 as u32;
             Ok(Crc32::from_state(state).finish())
@@ -218,7 +218,7 @@ pub async fn crc32(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
 }
 
 /// The CRC32 of bytes `start..end` of `file`, hashed on the page.
-async fn on_the_page(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
+async fn on_the_page(file: &Blob, start: u64, end: u64, whole: bool) -> Result<u32, String> {
     let state = Rc::new(Cell::new((Crc32::default(), 0u64)));
     let s = state.clone();
     // The buffer each chunk is copied into to be hashed: one per part.
@@ -231,7 +231,7 @@ async fn on_the_page(file: &Blob, start: u64, end: u64) -> Result<u32, String> {
         crc.update(&b);
         s.set((crc, seen + n as u64));
     });
-    let read = read_chunks(file, start as f64, end as f64, CHUNK, &each).await;
+    let read = read_chunks(file, start as f64, end as f64, whole, CHUNK, &each).await;
     drop(each);
     read.map_err(|e| crate::backend::js_message(&e))?;
     let (crc, seen) = state.take();

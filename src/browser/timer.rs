@@ -64,3 +64,58 @@ impl Drop for Timeout {
         }
     }
 }
+
+#[wasm_bindgen(inline_js = r#"
+// Many uploads started at once (a folder, a multi-file input) start in turns:
+// the first ones go on at once while the task that started them has had
+// less than SLICE_MS of their work; the others wait, and each later task
+// (a MessageChannel message, so timers' clamping does not apply) lets one
+// more start. The page's thread is never held for long by starting work,
+// which a File's synchronous `size` and `lastModified` make slow in
+// Chromium; one upload alone never waits.
+const SLICE_MS = 5;
+let open = false;
+let until = 0;
+const waiting = [];
+let channel = null;
+function post() {
+  if (!channel && typeof MessageChannel === 'function') {
+    channel = new MessageChannel();
+    channel.port1.onmessage = next;
+  }
+  if (channel) channel.port2.postMessage(0);
+  else setTimeout(next, 0);
+}
+function next() {
+  open = false;
+  const go = waiting.shift();
+  if (!go) return;
+  open = true;
+  until = performance.now() + SLICE_MS;
+  post();
+  go();
+}
+export function turn() {
+  const now = performance.now();
+  if (!open) {
+    open = true;
+    until = now + SLICE_MS;
+    post();
+    return undefined;
+  }
+  if (!waiting.length && now < until) return undefined;
+  return new Promise((resolve) => waiting.push(resolve));
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = turn)]
+    fn js_turn() -> JsValue;
+}
+
+/// Waits for this upload's turn to start: at once when few are starting,
+/// else in a later task of the page (see the JS above).
+pub async fn turn() {
+    if let Ok(p) = js_turn().dyn_into::<js_sys::Promise>() {
+        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    }
+}
