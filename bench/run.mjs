@@ -56,7 +56,7 @@ const SIZES = arg('sizes', '64,1024').split(',').filter(Boolean).map(Number).con
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
 const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
 // The contenders whose pages upload many files (window.benchUploadMany).
-const MANY = ['ours', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'uppy5'];
+const MANY = ['ours', 'ours-nobatch', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'uppy5'];
 const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
@@ -79,6 +79,7 @@ const CONCURRENCY = 4;
 const NAMES = {
   ours: 's3-multipart-wasm (this)',
   'ours-noresume': 's3-multipart-wasm, resume journal off',
+  'ours-nobatch': 's3-multipart-wasm, a backend without batched signing (one call per part)',
   'ours-nochecksum': "s3-multipart-wasm, checksum: 'none'",
   'ours-worker': 's3-multipart-wasm, web build (hashing in a Worker)',
   raw: 'raw ceiling (fetch PUT loop)',

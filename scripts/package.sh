@@ -51,6 +51,13 @@ export const { useUpload, UploadInput } = makeReact(async () => {
 });
 JS
 # The package's README states the size of this build, measured.
+# The JavaScript an app loads (wasm-bindgen's glue, its snippets, the entry
+# points) ships minified, as bundlers would make it (comments and long local
+# names are a quarter of it gzipped); export names are kept. The sources stay
+# readable in the repository (src/, npm/, scripts/entry.sh).
+find "$out/bundler" "$out/web" -name '*.js' -print0 | while IFS= read -r -d '' f; do
+  terser "$f" --module --compress --mangle --output "$f.min" && mv "$f.min" "$f"
+done
 node scripts/size.mjs --write "$out/README.md" >&2
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 node -e '

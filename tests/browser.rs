@@ -179,6 +179,64 @@ async fn three_files_at_once_share_one_budget() {
     }
 }
 
+/// Files handed over together start in turns: `upload()` touches no File,
+/// and a File whose `size` is slow to answer (as Chromium's are: a
+/// synchronous call to the browser process) does not hold the page's thread
+/// for all of them in one task; every file arrives intact.
+#[wasm_bindgen_test]
+async fn many_files_handed_over_at_once_start_in_turns_and_all_arrive() {
+    const FILES: usize = 30;
+    let kit = js_sys::eval(
+        r#"(() => {
+          const log = { reads: 0 };
+          class SlowBlob extends Blob {
+            get size() {
+              log.reads += 1;
+              const t = performance.now();
+              while (performance.now() - t < 2) { /* a slow answer */ }
+              return super.size;
+            }
+          }
+          return { log, make: (bytes) => new SlowBlob([bytes]) };
+        })()"#,
+    )
+    .expect("kit");
+    let make: Function = js_sys::Reflect::get(&kit, &"make".into()).expect("make").unchecked_into();
+    let log = js_sys::Reflect::get(&kit, &"log".into()).expect("log");
+    let reads = || num(&log, "reads") as usize;
+    let up = uploader(&[]);
+    let files: Vec<Vec<u8>> = (0..FILES).map(|i| bytes(3000 + i * 17, 90 + i as u64)).collect();
+    let mut handles = Vec::new();
+    let mut keys = Vec::new();
+    for (i, data) in files.iter().enumerate() {
+        let f: web_sys::Blob =
+            make.call1(&JsValue::NULL, &js_sys::Uint8Array::from(data.as_slice())).expect("blob").unchecked_into();
+        let key = unique_key(&format!("turns-{i}.bin"));
+        handles.push(up.upload(&f, obj(&[("key", JsValue::from_str(&key))])));
+        keys.push(key);
+    }
+    assert_eq!(reads(), 0, "upload() reads no file's size before its turn");
+    // A task queued now runs before most starts: they do not all happen in one task.
+    let at_next_task = JsFuture::from(Promise::new(&mut |resolve, _| {
+        let log = log.clone();
+        let f = Closure::once_into_js(move || {
+            let _ = resolve.call1(&JsValue::NULL, &js_sys::Reflect::get(&log, &"reads".into()).expect("reads"));
+        });
+        let _ = web_sys::window().expect("window").set_timeout_with_callback(f.unchecked_ref());
+    }))
+    .await
+    .expect("timer")
+    .as_f64()
+    .unwrap_or(0.0) as usize;
+    assert!(at_next_task <= FILES * 2 / 3, "{at_next_task} of {FILES} files started before the next task");
+    let all = JsFuture::from(Promise::all(&handles.iter().collect::<Array>())).await.expect("all finish");
+    assert_eq!(Array::from(&all).length() as usize, FILES);
+    assert_eq!(reads(), FILES, "each file's size read once");
+    for (key, data) in keys.iter().zip(&files) {
+        assert_eq!(sha(&read_back(key).await), sha(data), "{key}");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn pause_and_resume_in_the_middle() {
     let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(2))]);

@@ -18,9 +18,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * no_std, no futures crate and one backend method brought it to the figure
  * README.md states (docs/SIZE.md); the adaptive concurrency window and
  * batched part signing (issue 17) then added 4.5 KiB of WASM, measured (96.3
- * KiB). The aim of the size issue, 60 KiB, is not met yet.
+ * KiB); starting many files in turns 0.6 KiB more; the shipped JS minified
+ * (terser) 3.5 KiB less: 94.0 KiB. The aim of the size issue, 60 KiB, is not
+ * met yet.
  */
-export const BUDGET_GZIP_BYTES = 97 * 1024;
+export const BUDGET_GZIP_BYTES = 95 * 1024;
 
 let tarball;
 let browser;
