@@ -3,7 +3,7 @@
 // progress costs in this browser.
 import { rawMany, rawUpload } from '../common.js';
 
-const put = (url, body, part, headers = {}) => new Promise((resolve, reject) => {
+export const put = (url, body, part, headers = {}) => new Promise((resolve, reject) => {
   const xhr = new XMLHttpRequest();
   xhr.open('PUT', url);
   for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);

@@ -1,17 +1,9 @@
-// Experiment: raw-xhr with every body sent as a slice of the File (as this client does) instead of the File itself.
-// progress as every client that shows progress must (fetch has none): what
-// progress costs in this browser.
+// Experiment: the XHR loop (raw-xhr) with every body sent as a slice of the
+// File (as this client once sent whole files) instead of the File itself.
 import { rawMany, rawUpload } from '../common.js';
+import { put as xhrPut } from '../raw-xhr/entry.js';
 
-const put = (url, body, part, headers = {}) => new Promise((resolve, reject) => {
-  const xhr = new XMLHttpRequest();
-  xhr.open('PUT', url);
-  for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
-  xhr.upload.onprogress = () => {};
-  xhr.onload = () => (xhr.status < 300 ? resolve(xhr.getResponseHeader('ETag')) : reject(new Error(`PUT part ${part}: HTTP ${xhr.status}`)));
-  xhr.onerror = () => reject(new Error(`PUT part ${part}: network error`));
-  xhr.send(body.slice(0, body.size));
-});
+const put = (url, body, part, headers) => xhrPut(url, body.slice(0, body.size), part, headers);
 
 window.benchUpload = (file, opts) => rawUpload(file, opts, put);
 window.benchUploadMany = (files, opts) => rawMany(files, opts, rawUpload, put);
