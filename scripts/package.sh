@@ -55,8 +55,10 @@ JS
 # points) ships minified, as bundlers would make it (comments and long local
 # names are a quarter of it gzipped); export names are kept. The sources stay
 # readable in the repository (src/, npm/, scripts/entry.sh).
-find "$out/bundler" "$out/web" -name '*.js' -print0 | while IFS= read -r -d '' f; do
-  terser "$f" --module --compress --mangle --output "$f.min" && mv "$f.min" "$f"
+# A file terser cannot parse stops the build (a module a browser would refuse).
+for f in $(find "$out/bundler" "$out/web" -name '*.js'); do
+  terser "$f" --module --compress --mangle --output "$f.min" || { echo "terser failed on $f" >&2; exit 1; }
+  mv "$f.min" "$f"
 done
 node scripts/size.mjs --write "$out/README.md" >&2
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)

@@ -284,7 +284,7 @@ impl Uploader {
         let promise = promise(async move {
             // The File is touched (its size and date are synchronous calls in
             // Chromium) once it is this upload's turn to start.
-            crate::browser::timer::turn().await;
+            crate::browser::hashing::turn().await;
             let size = file.size() as u64;
             let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
             let outcome = match Upload::new(size, cfg.clone(), seed) {

@@ -1,4 +1,5 @@
-//! Hashing a part of the file: its bytes streamed from the `Blob`, each chunk
+//! Reading the file: when an upload may first touch it ([`turn`]), and
+//! hashing a part of it: its bytes streamed from the `Blob`, each chunk
 //! of the stream copied into WASM memory (one reused buffer) and added to
 //! the CRC. A part is never whole in memory: a chunk at a time.
 //!
@@ -56,6 +57,46 @@ export async function readChunks(blob, start, end, whole, chunk, each, byob) {
     // A chunk larger than the buffer goes in pieces.
     for (let at = 0; at < value.length; at += chunk) each(value.subarray(at, Math.min(value.length, at + chunk)));
   }
+}
+// Many uploads started at once (a folder, a multi-file input) start in turns:
+// the first ones go on at once while the task that started them has had
+// less than TURN_MS of their work; the others wait, and each later task
+// (a MessageChannel message, so timers' clamping does not apply) lets one
+// more start. The page's thread is never held for long by starting work,
+// which a File's synchronous `size` and `lastModified` make slow in
+// Chromium; one upload alone never waits.
+const TURN_MS = 5;
+let turnOpen = false;
+let turnUntil = 0;
+const turnsWaiting = [];
+let turnChannel = null;
+function postTurn() {
+  if (!turnChannel && typeof MessageChannel === 'function') {
+    turnChannel = new MessageChannel();
+    turnChannel.port1.onmessage = nextTurn;
+  }
+  if (turnChannel) turnChannel.port2.postMessage(0);
+  else setTimeout(nextTurn, 0);
+}
+function nextTurn() {
+  turnOpen = false;
+  const go = turnsWaiting.shift();
+  if (!go) return;
+  turnOpen = true;
+  turnUntil = performance.now() + TURN_MS;
+  postTurn();
+  go();
+}
+export function turn() {
+  const now = performance.now();
+  if (!turnOpen) {
+    turnOpen = true;
+    turnUntil = now + TURN_MS;
+    postTurn();
+    return undefined;
+  }
+  if (!turnsWaiting.length && now < turnUntil) return undefined;
+  return new Promise((resolve) => turnsWaiting.push(resolve));
 }
 // The Worker's code (readChunks, above, goes into it as its source): the
 // first message brings its WebAssembly module (hasher/, base64: a few KB,
@@ -186,6 +227,8 @@ export function workerCrc32(blob, start, end, whole) {
 
 "#)]
 extern "C" {
+    #[wasm_bindgen(js_name = turn)]
+    fn js_turn() -> JsValue;
     #[wasm_bindgen(catch, js_name = workerCrc32)]
     async fn worker_crc32(blob: &Blob, start: f64, end: f64, whole: bool) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = readChunks)]
@@ -197,6 +240,17 @@ extern "C" {
         chunk: u32,
         each: &Closure<dyn FnMut(Uint8Array)>,
     ) -> Result<JsValue, JsValue>;
+}
+
+/// Waits for this upload's turn to touch its File: at once when few are
+/// starting, else in a later task of the page (see `turn` in the JS above;
+/// it shares this module's snippet: each snippet is one more fetch for a page,
+/// and wasm-bindgen-test-runner's page server was seen to stop answering with
+/// more of them).
+pub async fn turn() {
+    if let Ok(p) = js_turn().dyn_into::<js_sys::Promise>() {
+        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    }
 }
 
 /// Bytes the page reads at a time: what hashing on the page holds per part

@@ -19,7 +19,7 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * README.md states (docs/SIZE.md); the adaptive concurrency window and
  * batched part signing (issue 17) then added 4.5 KiB of WASM, measured (96.3
  * KiB); starting many files in turns 0.6 KiB more; the shipped JS minified
- * (terser) 3.5 KiB less: 94.0 KiB. The aim of the size issue, 60 KiB, is not
+ * (terser) 3.6 KiB less: 93.9 KiB. The aim of the size issue, 60 KiB, is not
  * met yet.
  */
 export const BUDGET_GZIP_BYTES = 95 * 1024;
