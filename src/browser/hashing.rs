@@ -27,8 +27,9 @@ use crate::engine::checksum::Crc32;
 #[wasm_bindgen(inline_js = r#"
 // Reads bytes [start, end) of `blob` (all of it, not a slice, when `whole`:
 // Chromium reads a File from its path, a slice through its blob reader),
-// calling `each(view)` for each chunk (a Uint8Array valid until `each` returns). With `byob` (the hashing Worker),
-// a BYOB reader reads into one reused buffer of `chunk` bytes: no garbage.
+// calling `each(view)` for each chunk (a Uint8Array valid until `each`
+// returns). With `byob` (the hashing Worker), a BYOB reader reads into one
+// reused buffer of `chunk` bytes: no garbage.
 // Without (the page), the stream's own chunks (64 KiB or so, collected as
 // they go): Chromium's BYOB reads of file streams were seen to stop
 // answering after some 60 to 125 files in one agent's life (2026-11-25, in a

@@ -654,7 +654,6 @@ fn multipart_etag(parts: &[&PartMeta]) -> String {
     format!("{}-{}", hex(outer.finalize().as_ref()), parts.len())
 }
 
-/// A composite checksum: the checksum of the parts' binary checksums, `-N`.
 /// The full-object CRC of `parts` put end to end, combined from the CRCs the
 /// store computed of each part as it arrived (as S3 does): complete reads
 /// nothing again, however large the object. `None` for an algorithm that
@@ -684,6 +683,7 @@ fn combined_checksum(alg: &str, parts: &[&PartMeta]) -> Option<String> {
     Some(base64::engine::general_purpose::STANDARD.encode(&bytes[8 - width..]))
 }
 
+/// A composite checksum: the checksum of the parts' binary checksums, `-N`.
 fn composite_checksum(alg: &str, parts: &[&PartMeta]) -> Option<String> {
     let mut h =
         Wanted { algorithms: vec![disk::ALGORITHMS.into_iter().find(|a| *a == alg)?], ..Default::default() }.hasher();
@@ -2400,22 +2400,23 @@ impl Store {
             parts.iter().map(|p| Segment { file: p.file.clone(), size: p.size, iv: p.iv.clone() }).collect();
         let mut checksums = Checksums::default();
         if let (Some(alg), Some(kind)) = (&meta.checksum_algorithm, &meta.checksum_type) {
-            if kind == "FULL_OBJECT"
-                && let Some(v) = combined_checksum(alg, &refs)
-            {
-                checksums.set(alg, v);
-            } else if kind == "FULL_OBJECT" {
-                // A part without the upload's checksum (none is stored so): the object is read.
-                let wanted = Wanted {
-                    algorithms: disk::ALGORITHMS.into_iter().filter(|a| a == alg).collect(),
-                    ..Default::default()
-                };
-                let mut h = wanted.hasher();
-                let mut body = Box::pin(read_segments(paths.clone(), segments.clone(), 0, size, None));
-                while let Some(chunk) = body.next().await {
-                    h.update(&chunk.map_err(internal)?);
+            if kind == "FULL_OBJECT" {
+                match combined_checksum(alg, &refs) {
+                    Some(v) => checksums.set(alg, v),
+                    // A part without the upload's checksum (none is stored so): the object is read.
+                    None => {
+                        let wanted = Wanted {
+                            algorithms: disk::ALGORITHMS.into_iter().filter(|a| a == alg).collect(),
+                            ..Default::default()
+                        };
+                        let mut h = wanted.hasher();
+                        let mut body = Box::pin(read_segments(paths.clone(), segments.clone(), 0, size, None));
+                        while let Some(chunk) = body.next().await {
+                            h.update(&chunk.map_err(internal)?);
+                        }
+                        checksums = from_dto(h.finalize());
+                    }
                 }
-                checksums = from_dto(h.finalize());
             } else if let Some(v) = composite_checksum(alg, &refs) {
                 checksums.set(alg, v);
             }
