@@ -396,6 +396,12 @@ function busyStretches(profile) {
   return out;
 }
 
+/** Prints where a run's long tasks came from: --profile's busy stretches, and the long frames' scripts. */
+function printLongTasks(s) {
+  for (const b of s.busy ?? []) console.log(`  busy ${b.ms} ms: ${b.top.join('; ')}`);
+  for (const f of s.longFrames ?? []) console.log(`  long frame ${f.ms} ms (blocking ${f.blockingMs}): ${f.scripts.join('; ') || 'no script over 5 ms'}`);
+}
+
 async function measure(stack, contender, file, size, run, many = null) {
   const marker = `--s3mp-bench=${process.pid}-${Date.now()}`;
   const browser = await launchBrowser([marker, ...(FORCE_GC ? ['--js-flags=--expose-gc'] : [])]);
@@ -678,8 +684,7 @@ async function main() {
             try {
               const s = { scenario, ...(await measure(stack, c, file, size, run)) };
               console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.browserCpuPerGiB.toFixed(2)} s/GiB browser, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, main thread waited for a core ${s.mainWaitMsPerSec.toFixed(0)} ms/s, ${s.backendPerPart.toFixed(2)} backend calls/part`);
-              for (const b of s.busy ?? []) console.log(`  busy ${b.ms} ms: ${b.top.join('; ')}`);
-              for (const f of s.longFrames ?? []) console.log(`  long frame ${f.ms} ms (blocking ${f.blockingMs}): ${f.scripts.join('; ') || 'no script over 5 ms'}`);
+              printLongTasks(s);
               samples.push(s);
             } catch (e) {
               console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);
@@ -699,6 +704,7 @@ async function main() {
               const s = { scenario, workload: name, ...(await measure(stack, c, null, (w.count * w.bytes) / MIB, run, { name, files, bytes: w.bytes })) };
               s.size = name;
               console.log(`${scenario} ${name} run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s (${s.secs.toFixed(2)} s), +${s.memAboveIdleMiB.toFixed(1)} MiB, CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, store requests in flight: at most ${s.maxPuts}, mean ${s.meanPuts.toFixed(1)}, each ${s.putMs.toFixed(0)} ms`);
+              printLongTasks(s);
               samples.push(s);
             } catch (e) {
               console.log(`${scenario} ${name} run ${run + 1} ${c}: FAILED ${e.message.split('\n')[0]}`);

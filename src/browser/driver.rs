@@ -58,6 +58,15 @@ pub struct Job {
     pub checksum: Option<Algorithm>,
 }
 
+impl Job {
+    /// Whether bytes `start..end` are the whole file: then the `File` itself
+    /// is sent and read, not a slice of all of it (Chromium reads a `File`
+    /// from its path, a slice through its blob reader).
+    fn whole(&self, start: u64, end: u64) -> bool {
+        start == 0 && end == self.size
+    }
+}
+
 /// The headers each part's PUT must send, from its signing reply.
 type SignedHeaders = Rc<core::cell::RefCell<SmallMap<(Gen, u16), Vec<(String, String)>>>>;
 
@@ -235,7 +244,7 @@ impl Executor {
                 self.puts.end(g, part, None);
             }
             Step::Engine(g, Action::Hash { part, start, end }) => {
-                let (file, whole) = (self.job.file.clone(), start == 0 && end == self.job.size);
+                let (file, whole) = (self.job.file.clone(), self.job.whole(start, end));
                 spawn_local(async move {
                     let ev = match hashing::crc32(&file, start, end, whole).await {
                         Ok(crc) => Event::Hashed { part, crc },
@@ -502,7 +511,7 @@ fn start_put(
     attempt: u32,
     sink: Rc<dyn Fn(Event)>,
 ) -> Result<XhrPut, Failure> {
-    if start == 0 && end == job.size {
+    if job.whole(start, end) {
         return xhr::put(url, &job.file, headers, job.with_credentials, part, attempt, sink);
     }
     let blob = job
