@@ -41,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { launchBrowser, MIB, root, startServer } from '../tests/e2e/helpers.mjs';
+import { bootstrapRatio, median, table } from './table.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -67,6 +68,8 @@ const FORCE_GC = argv.includes('--gc');
 // the functions it spent most of its time in (where a long task came from).
 const PROFILE = argv.includes('--profile');
 const COLD_RUNS = Number(arg('cold-runs', '9'));
+// --cold-trace: print each cold run's requests as the page saw them.
+const COLD_TRACE = argv.includes('--cold-trace');
 const SWEEP = argv.includes('--sweep');
 const SWEEP_RUNS = Number(arg('sweep-runs', '3'));
 // Streams x part size (MiB) tried by --sweep. Chromium opens at most 6
@@ -111,11 +114,6 @@ const nameOf = (c) => {
 const ACCESS_KEY = 's3mp-local-access-key';
 const SECRET_KEY = 's3mp-local-secret-key';
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** A file of `mib` MiB of random bytes, made once and kept for later runs. */
 function benchFile(mib) {
@@ -335,17 +333,6 @@ export function workloadOf(name) {
   return { count: Number(m[1]), bytes: Number(m[2]) * { KiB: 1024, MiB: MIB, GiB: 1024 * MIB }[m[3]] };
 }
 
-/**
- * A 95 % bootstrap interval of median(a) / median(b): both resampled with
- * replacement, 4,000 times; null with fewer than 3 runs on either side.
- */
-export function bootstrapRatio(a, b, iterations = 4000, rng = Math.random) {
-  if (a.length < 3 || b.length < 3) return null;
-  const resample = (xs) => median(Array.from(xs, () => xs[Math.floor(rng() * xs.length)]));
-  const ratios = Array.from({ length: iterations }, () => resample(a) / resample(b)).sort((x, y) => x - y);
-  return [ratios[Math.floor(iterations * 0.025)], ratios[Math.ceil(iterations * 0.975) - 1]];
-}
-
 /** `count` files of `bytes` random bytes, made once and kept. */
 function benchFiles(name, { count, bytes }) {
   const dir = path.join(tmpdir(), 's3mp-bench', name);
@@ -558,24 +545,62 @@ async function measureCold(stack, contender, run) {
     const page = await browser.newPage();
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+    if (COLD_TRACE) {
+      // Marks of what the page did before its first PUT (the WebAssembly
+      // compile, Workers started, messages to them), from the navigation's start.
+      await page.addInitScript(() => {
+        const marks = [];
+        window.coldMarks = marks;
+        const mark = (what) => marks.push(`${what} ${Math.round(performance.now())}`);
+        document.addEventListener('DOMContentLoaded', () => mark('DOMContentLoaded'));
+        for (const name of ['instantiateStreaming', 'instantiate', 'compileStreaming']) {
+          const orig = WebAssembly[name];
+          WebAssembly[name] = function (...a) {
+            mark(`${name}(`);
+            return orig.apply(this, a).then((r) => { mark(`${name})`); return r; });
+          };
+        }
+        const W = window.Worker;
+        window.Worker = function (...a) {
+          mark('new Worker');
+          const w = new W(...a);
+          const post = w.postMessage.bind(w);
+          w.postMessage = (m, ...rest) => { mark(`postMessage ${m && m.module ? 'module' : 'part'}`); return post(m, ...rest); };
+          w.addEventListener('message', () => mark('worker answered'));
+          return w;
+        };
+      });
+    }
     const key = `bench/cold-${contender}-${run}.bin`;
     const opts = { api: stack.page, key, partSize: PART_SIZE, concurrency: CONCURRENCY, bytes: COLD_BYTES };
     let firstPut = null;
     page.on('request', (r) => {
       if (firstPut === null && r.method() === 'PUT' && r.url().startsWith(stack.s3url)) firstPut = performance.now();
     });
+    if (COLD_TRACE) await browser.startTracing(page, { path: `/tmp/cold-${contender}-${run}.trace.json`, categories: ['devtools.timeline', 'v8', 'v8.wasm', 'disabled-by-default-devtools.timeline', 'blink', 'loading'] });
     const t0 = performance.now();
     await page.goto(`${stack.page}/cold-${contender}.html#${encodeURIComponent(JSON.stringify(opts))}`, { waitUntil: 'commit' });
     await page.waitForFunction(() => window.coldDone || window.coldError, null, { timeout: 120_000, polling: 50 });
     const end = performance.now();
+    if (COLD_TRACE) await browser.stopTracing();
     const error = await page.evaluate(() => window.coldError);
     const readyMs = await page.evaluate(() => window.coldReadyAt);
+    // Where the time went: every request the page made (script, module,
+    // backend call, PUT), from the navigation's start, as the page saw it.
+    const timeline = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => ({
+      what: `${e.initiatorType} ${e.name.replace(location.origin, '').replace(/^https?:\/\/[^/]+/, '').replace(/\?.*/, '')}`,
+      start: Math.round(e.startTime), end: Math.round(e.responseEnd),
+    })));
+    if (COLD_TRACE) {
+      const marks = await page.evaluate(() => window.coldMarks);
+      console.log(`  ${contender} ready ${readyMs.toFixed(0)}: ${timeline.map((t) => `${t.what} ${t.start}-${t.end}`).join(' | ')}\n  marks: ${marks.join(' | ')}`);
+    }
     if (error) throw new Error(`${contender}: ${error}`);
     if (firstPut === null) throw new Error(`${contender}: no PUT seen`);
     const storedSize = await objectSize(stack.api, key);
     if (storedSize !== COLD_BYTES) throw new Error(`${contender}: stored ${storedSize} bytes of ${COLD_BYTES}`);
     await deleteObjects(stack, [key]);
-    return { contender, run, readyMs, firstPutMs: firstPut - t0, doneMs: end - t0 };
+    return { contender, run, readyMs, firstPutMs: firstPut - t0, doneMs: end - t0, timeline };
   } finally {
     await browser.close();
   }
@@ -763,7 +788,6 @@ async function main() {
   const results = { date: new Date().toISOString(), forcedGc: FORCE_GC, cpuThrottle: CPU_THROTTLE, sweeps, runs: RUNS, runsBySize: Object.fromEntries(SIZES.map((s) => [s, runsFor(s)])), partSize: PART_SIZE, concurrency: CONCURRENCY, rows, samples };
   const out = OUT || path.join(root, 'bench/results.json');
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-  const { table } = await import('./table.mjs');
   console.log(`\n${table(results)}\n\nwrote ${out}`);
 }
 
