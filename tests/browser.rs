@@ -99,6 +99,22 @@ async fn without_a_concurrency_the_window_adapts_within_its_bounds() {
     assert_eq!(sha(&read_back(&key).await), sha(&data));
 }
 
+#[wasm_bindgen_test]
+async fn concurrency_bounds_keep_the_adaptive_window_between_them() {
+    // { max }: never above it; { min }: never below it (the window starts at 4, clamped into the bounds).
+    for (bounds, lo, hi) in
+        [(obj(&[("max", JsValue::from(3))]), 3.0, 3.0), (obj(&[("min", JsValue::from(5))]), 5.0, 6.0)]
+    {
+        track_xhr();
+        let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", bounds)]);
+        let data = bytes(12 * 5 * MIB + 1, 9);
+        let (key, _, _) = upload_ok(&up, "bounded.bin", &data).await;
+        let max = num(&xhr_stats(), "max");
+        assert!((lo..=hi).contains(&max), "{max} PUTs in flight, bounds {lo}..{hi}");
+        assert_eq!(sha(&read_back(&key).await), sha(&data));
+    }
+}
+
 /// Calls of `name` in the tracked fetches.
 fn calls_of(stats: &JsValue, name: &str) -> f64 {
     get(&get(stats, "calls"), name).as_f64().unwrap_or(0.0)
@@ -424,6 +440,12 @@ async fn invalid_options_are_named() {
         (e(&[("concurrency", JsValue::from(0))]), "concurrency"),
         (e(&[("concurrency", JsValue::from(17))]), "concurrency"),
         (e(&[("concurrency", JsValue::from(2.5))]), "concurrency"),
+        (e(&[("concurrency", JsValue::from_str("4"))]), "concurrency"),
+        (e(&[("concurrency", obj(&[("min", JsValue::from(0))]))]), "concurrency"),
+        (e(&[("concurrency", obj(&[("max", JsValue::from(17))]))]), "concurrency"),
+        (e(&[("concurrency", obj(&[("max", JsValue::from_str("6"))]))]), "concurrency"),
+        (e(&[("concurrency", obj(&[("min", JsValue::from(5)), ("max", JsValue::from(3))]))]), "concurrency"),
+        (e(&[("concurrency", obj(&[("maximum", JsValue::from(3))]))]), "concurrency"),
         (e(&[("partSize", JsValue::from(1024))]), "partSize"),
         (e(&[("partSize", JsValue::from_str("8MB"))]), "partSize"),
         (e(&[("partsize", JsValue::from(1024))]), "partsize"),

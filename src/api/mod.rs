@@ -22,7 +22,7 @@ use crate::backend::{Backend, CallError, fresh_signal, js_object as object};
 use crate::browser::budget::Budget;
 use crate::browser::driver::{self, Control, Job, Observer};
 use crate::browser::journal;
-use crate::engine::adapt::{ADAPT_MIN, ADAPT_START, Window};
+use crate::engine::adapt::{ADAPT_START, Window};
 use crate::engine::coordinator::{Coordinator, Subject};
 use crate::engine::{Config, ErrorCode, Progress, Upload, UploadError};
 use errors::to_js_error;
@@ -111,7 +111,7 @@ impl Uploader {
     ) -> Result<Uploader, JsValue> {
         let (backend, cfg, with_credentials) = parse_uploader_options(&options).map_err(|e| to_js_error(&e))?;
         let window = if cfg.adaptive {
-            Window::adaptive(ADAPT_MIN, ADAPT_START, cfg.concurrency)
+            Window::adaptive(cfg.min_concurrency, ADAPT_START, cfg.concurrency)
         } else {
             Window::fixed(cfg.concurrency)
         };

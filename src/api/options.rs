@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::backend::{Backend, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs};
-use crate::engine::adapt::ADAPT_MAX;
+use crate::engine::adapt::{ADAPT_MAX, ADAPT_MIN};
 use crate::engine::checksum::Algorithm;
 use crate::engine::plan::MAX_OBJECT_SIZE;
 use crate::engine::{Config, RetryPolicy, UploadError};
@@ -133,6 +133,35 @@ pub(super) fn describe(v: &JsValue) -> String {
     }
 }
 
+/// `concurrency: { min, max }`: bounds of the adaptive window, each 1..=16
+/// (`min` defaults to 2 or `max` if lower, `max` to 6); every error names
+/// `concurrency`, the option the application wrote.
+fn concurrency_bounds(v: &JsValue) -> Result<(usize, usize), UploadError> {
+    let bad = |msg: String| UploadError::invalid_option("concurrency", msg);
+    const FORM: &str = "give a whole number (fixed) or { min, max } (bounds of the adaptive window), each 1 to 16";
+    for k in Object::keys(v.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
+        if k != "min" && k != "max" {
+            return Err(bad(format!("options.concurrency has an unknown field {}: {FORM}", quoted(&k))));
+        }
+    }
+    let bound = |name: &str| -> Result<Option<usize>, UploadError> {
+        match Reflect::get(v, &JsValue::from_str(name)).ok().filter(|x| !x.is_undefined() && !x.is_null()) {
+            None => Ok(None),
+            Some(x) => match x.as_f64() {
+                Some(n) if (1.0..=16.0).contains(&n) && n == (n as usize) as f64 => Ok(Some(n as usize)),
+                _ => Err(bad(format!("options.concurrency.{name} is {}; {FORM}", describe(&x)))),
+            },
+        }
+    };
+    let (min, max) = (bound("min")?, bound("max")?);
+    let max = max.unwrap_or(ADAPT_MAX.max(min.unwrap_or(0)));
+    let min = min.unwrap_or(ADAPT_MIN.min(max));
+    if min > max {
+        return Err(bad(format!("options.concurrency.min ({min}) is above its max ({max}): give min <= max")));
+    }
+    Ok((min, max))
+}
+
 pub(super) const UPLOADER_OPTIONS: &[&str] = &[
     "endpoint",
     "protocol",
@@ -202,13 +231,21 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
         // Hooks without signPut: every file goes multipart.
         cfg.multipart_threshold = None;
     }
-    match o.integer("concurrency", 1, 16, "requests")? {
-        Some(c) => cfg.concurrency = c as usize,
+    match o.get("concurrency") {
         // Not given: the window adapts to the link, up to the browser's connections per host.
         None => {
             cfg.adaptive = true;
             cfg.concurrency = ADAPT_MAX;
         }
+        // `{ min, max }`: the window adapts within the application's bounds.
+        Some(v) if v.is_object() && !v.is_function() && !Array::is_array(&v) => {
+            let (min, max) = concurrency_bounds(&v)?;
+            cfg.adaptive = true;
+            cfg.min_concurrency = min;
+            cfg.concurrency = max;
+        }
+        // A number fixes it.
+        Some(_) => cfg.concurrency = o.integer("concurrency", 1, 16, "requests")?.unwrap_or(4) as usize,
     }
     if let Some(t) = o.integer("partTimeout", 0, 3_600_000, "milliseconds")? {
         cfg.part_timeout_ms = t;

@@ -59,8 +59,8 @@ interface CommonOptions {
   partSize?: number;
   /** Files of at most this many bytes go as one presigned PUT (default: the part size). */
   multipartThreshold?: number;
-  /** Part PUTs in flight, 1..16, shared by the uploads of one Uploader. Default: adaptive, 2..6 from 4 (more while the link gives more, halved on throttles and stalls); a number fixes it. */
-  concurrency?: number;
+  /** Part PUTs in flight, 1..16, shared by the uploads of one Uploader. Default: adaptive, 2..6 from 4 (more while the link gives more, halved on throttles and stalls); a number fixes it; `{ min, max }` bounds the adaptive window (defaults 2 and 6). */
+  concurrency?: number | { min?: number; max?: number };
   /** Delays in ms before the 1st, 2nd, ... retry of a part (default [0, 1000, 3000, 5000, 10000]). */
   retryDelays?: number[];
   /** A part PUT with no upload progress for this many ms is cancelled and retried (default 60000; 0: never). */

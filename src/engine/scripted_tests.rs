@@ -747,6 +747,8 @@ fn invalid_options_name_the_field() {
     for (c, field) in [
         (Config { concurrency: 0, ..cfg(1) }, "concurrency"),
         (Config { concurrency: 17, ..cfg(1) }, "concurrency"),
+        (Config { adaptive: true, min_concurrency: 5, ..cfg(3) }, "concurrency"),
+        (Config { adaptive: true, min_concurrency: 0, ..cfg(3) }, "concurrency"),
         (Config { part_size: MIB, ..cfg(1) }, "partSize"),
     ] {
         let e = Upload::new(10, c, 0).expect_err("invalid");

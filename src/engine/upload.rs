@@ -36,9 +36,11 @@ pub struct Config {
     pub multipart_threshold: Option<u64>,
     /// PUTs in flight at most, 1..=16.
     pub concurrency: usize,
-    /// The PUTs in flight adapt to the link, up to `concurrency`
-    /// ([`crate::engine::adapt`]); false: always `concurrency`.
+    /// The PUTs in flight adapt to the link, from `min_concurrency` up to
+    /// `concurrency` ([`crate::engine::adapt`]); false: always `concurrency`.
     pub adaptive: bool,
+    /// The fewest PUTs an adaptive window keeps in flight (1..=`concurrency`).
+    pub min_concurrency: usize,
     /// Retry delays and budget.
     pub retry: RetryPolicy,
     /// A PUT that reports no upload progress for this long is cancelled and retried (0: never).
@@ -55,6 +57,7 @@ impl Default for Config {
             multipart_threshold: Some(DEFAULT_PART_SIZE),
             concurrency: 4,
             adaptive: false,
+            min_concurrency: crate::engine::adapt::ADAPT_MIN,
             retry: RetryPolicy::default(),
             part_timeout_ms: 60_000,
             checksum: Some(Algorithm::Crc32),
@@ -71,6 +74,15 @@ impl Config {
                 format!(
                     "concurrency is {}; it must be a whole number from 1 to {MAX_CONCURRENCY} (browsers do best with 3 to 6)",
                     self.concurrency
+                ),
+            ));
+        }
+        if self.adaptive && !(1..=self.concurrency).contains(&self.min_concurrency) {
+            return Err(UploadError::invalid_option(
+                "concurrency",
+                format!(
+                    "concurrency.min is {} and concurrency.max {}; give 1 <= min <= max <= {MAX_CONCURRENCY}",
+                    self.min_concurrency, self.concurrency
                 ),
             ));
         }
