@@ -5,7 +5,8 @@
 //!
 //! How many slots there are is the [`Window`]'s decision (adaptive unless
 //! the application fixed `concurrency`), from the PUTs the driver reports:
-//! their bytes when they succeed, and throttles, stalls and network failures.
+//! their bytes and time when they succeed, and throttles, stalls and network
+//! failures.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -52,9 +53,10 @@ impl Budget {
         self.window.borrow_mut().on_start(now_ms);
     }
 
-    /// A PUT of `bytes` succeeded at `now_ms`; a grown window wakes the uploads.
-    pub fn succeeded(&self, bytes: u64, now_ms: u64) {
-        if self.window.borrow_mut().on_done(bytes, now_ms) {
+    /// A PUT of `bytes` that ran `took_ms` succeeded at `now_ms`; a grown
+    /// window wakes the uploads.
+    pub fn succeeded(&self, bytes: u64, took_ms: u64, now_ms: u64) {
+        if self.window.borrow_mut().on_done(bytes, took_ms, now_ms) {
             self.wake();
         }
     }

@@ -77,25 +77,26 @@ pub fn now_ms() -> u64 {
 
 /// The running PUTs of one upload; each holds a slot of the shared budget.
 struct Puts {
-    /// (attempt, the PUT, its bytes) by engine and part.
-    running: SmallMap<(Gen, u16), (u32, XhrPut, u64)>,
+    /// (attempt, the PUT, its bytes, when it started) by engine and part.
+    running: SmallMap<(Gen, u16), (u32, XhrPut, u64, u64)>,
     budget: Rc<Budget>,
 }
 
 impl Puts {
     fn insert(&mut self, g: Gen, part: u16, attempt: u32, put: XhrPut, bytes: u64) {
-        self.budget.started(now_ms());
-        if self.running.insert((g, part), (attempt, put, bytes)).is_some() {
+        let now = now_ms();
+        self.budget.started(now);
+        if self.running.insert((g, part), (attempt, put, bytes, now)).is_some() {
             self.budget.release();
         }
     }
 
     /// Ends (aborting if need be) the PUT of `part`, if one runs, and frees its
-    /// slot; returns its bytes. With `attempt`, only that attempt: a late
+    /// slot; returns its bytes and how long it ran. With `attempt`, only that attempt: a late
     /// event of an earlier attempt must not end the one running now.
-    fn end(&mut self, g: Gen, part: u16, attempt: Option<u32>) -> Option<u64> {
-        if self.running.get(&(g, part)).is_some_and(|(a, _, _)| attempt.is_none_or(|want| *a == want)) {
-            let ended = self.running.remove(&(g, part)).map(|(_, _, bytes)| bytes);
+    fn end(&mut self, g: Gen, part: u16, attempt: Option<u32>) -> Option<(u64, u64)> {
+        if self.running.get(&(g, part)).is_some_and(|(a, ..)| attempt.is_none_or(|want| *a == want)) {
+            let ended = self.running.remove(&(g, part)).map(|(_, _, bytes, at)| (bytes, now_ms().saturating_sub(at)));
             self.budget.release();
             return ended;
         }
@@ -362,10 +363,12 @@ impl Executor {
         if let Input::Engine(g, Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. }) =
             &input
         {
-            let bytes = self.puts.end(*g, *part, Some(*attempt));
-            // What the concurrency window learns from: a PUT's bytes, or trouble on the way.
-            match (&input, bytes) {
-                (Input::Engine(_, Event::PartDone { .. }), Some(bytes)) => self.budget.succeeded(bytes, now_ms()),
+            let ended = self.puts.end(*g, *part, Some(*attempt));
+            // What the concurrency window learns from: a PUT's bytes and time, or trouble on the way.
+            match (&input, ended) {
+                (Input::Engine(_, Event::PartDone { .. }), Some((bytes, took))) => {
+                    self.budget.succeeded(bytes, took, now_ms());
+                }
                 (Input::Engine(_, Event::PartFailed { failure, .. }), Some(_)) if failure.is_congestion() => {
                     self.budget.troubled(now_ms());
                 }

@@ -17,7 +17,15 @@
 //! - **cut on trouble**: a throttle (429, 503), a stalled PUT or a network
 //!   failure halves the window at once (not below the minimum), at most once
 //!   per [`CUT_SPACING_MS`] (one bad moment fails several PUTs together), and
-//!   holds it there.
+//!   holds it there;
+//! - **step back on rising latency**: once a window has settled, the time its
+//!   parts' PUTs take per byte is its reference; an epoch whose parts take
+//!   [`LATENCY_RISE_PERCENT`] % more than that (each stream got slower: a
+//!   queue building, another flow sharing the link, a store slowing down) takes
+//!   one PUT off the window and holds, as a delay-based TCP backs off before
+//!   packets are lost. Only PUTs of at least [`LATENCY_MIN_BYTES`] count
+//!   (small files' PUTs are mostly round trip, not bytes), and per byte, so
+//!   the last parts of an upload, fewer at a time, do not look slow.
 //!
 //! The window never leaves its bounds: the minimum, and the maximum, which
 //! is the browser's per-host connection limit ([`ADAPT_MAX`]) unless the
@@ -44,6 +52,11 @@ pub const HOLD_MS: u64 = 20_000;
 pub const HOLD_MAX_MS: u64 = 160_000;
 /// Cuts closer together than this count as one.
 pub const CUT_SPACING_MS: u64 = 2_000;
+/// How much slower per byte than the settled window's reference an epoch's
+/// part PUTs must be for the window to step back, in percent.
+pub const LATENCY_RISE_PERCENT: u64 = 60;
+/// The smallest PUT whose time counts for the latency signal: a part.
+pub const LATENCY_MIN_BYTES: u64 = 5 * 1024 * 1024;
 
 /// The concurrency window.
 #[derive(Debug, Clone)]
@@ -54,6 +67,12 @@ pub struct Window {
     epoch_start: Option<u64>,
     epoch_bytes: u64,
     epoch_parts: usize,
+    /// The epoch's part PUTs (of at least [`LATENCY_MIN_BYTES`]): their
+    /// bytes, the milliseconds they took in all, and how many.
+    epoch_lat: (u64, u64, usize),
+    /// Milliseconds per MiB the settled window's part PUTs took: the
+    /// reference for the latency signal (none until an epoch after a change).
+    reference_ms_per_mib: Option<u64>,
     /// The throughput (bytes/s) before the probe now measured.
     probing_from: Option<u64>,
     hold_until: u64,
@@ -79,6 +98,8 @@ impl Window {
             epoch_start: None,
             epoch_bytes: 0,
             epoch_parts: 0,
+            epoch_lat: (0, 0, 0),
+            reference_ms_per_mib: None,
             probing_from: None,
             hold_until: 0,
             hold_ms: HOLD_MS,
@@ -108,6 +129,8 @@ impl Window {
         if limit != self.limit {
             self.limit = limit;
             self.changes += 1;
+            // A new window: its own latency is measured afresh.
+            self.reference_ms_per_mib = None;
         }
     }
 
@@ -115,6 +138,14 @@ impl Window {
         self.epoch_start = Some(now_ms);
         self.epoch_bytes = 0;
         self.epoch_parts = 0;
+        self.epoch_lat = (0, 0, 0);
+    }
+
+    /// Milliseconds per MiB of the epoch's part PUTs, when there were enough
+    /// of them (one per slot) to say.
+    fn epoch_ms_per_mib(&self) -> Option<u64> {
+        let (bytes, ms, n) = self.epoch_lat;
+        (n >= self.limit && bytes > 0).then(|| ms.saturating_mul(1024 * 1024) / bytes)
     }
 
     fn hold(&mut self, now_ms: u64) {
@@ -122,21 +153,45 @@ impl Window {
         self.hold_ms = (self.hold_ms * 2).min(HOLD_MAX_MS);
     }
 
-    /// A PUT of `bytes` succeeded at `now_ms`. True when the window grew.
-    pub fn on_done(&mut self, bytes: u64, now_ms: u64) -> bool {
+    /// A PUT of `bytes` that took `took_ms` succeeded at `now_ms`. True when
+    /// the window grew.
+    pub fn on_done(&mut self, bytes: u64, took_ms: u64, now_ms: u64) -> bool {
         if self.min == self.max {
             return false;
         }
         let start = *self.epoch_start.get_or_insert(now_ms);
         self.epoch_bytes += bytes;
         self.epoch_parts += 1;
+        if bytes >= LATENCY_MIN_BYTES {
+            let (b, ms, n) = self.epoch_lat;
+            self.epoch_lat = (b + bytes, ms + took_ms, n + 1);
+        }
         let elapsed = now_ms.saturating_sub(start);
         if elapsed < EPOCH_MS || self.epoch_parts < self.limit {
             return false;
         }
         let throughput = self.epoch_bytes.saturating_mul(1000) / elapsed.max(1);
+        let latency = self.epoch_ms_per_mib();
         self.new_epoch(now_ms);
         let before = self.limit;
+        if self.probing_from.is_none() {
+            match (self.reference_ms_per_mib, latency) {
+                (Some(reference), Some(now))
+                    if now.saturating_mul(100) > reference.saturating_mul(100 + LATENCY_RISE_PERCENT) =>
+                {
+                    // Each stream got slower at the same window: one PUT fewer.
+                    if self.limit > self.min {
+                        self.set(self.limit - 1);
+                        self.hold(now_ms);
+                    } else {
+                        self.reference_ms_per_mib = Some(now);
+                    }
+                    return false;
+                }
+                (None, Some(now)) => self.reference_ms_per_mib = Some(now),
+                _ => {}
+            }
+        }
         match self.probing_from.take() {
             Some(base) if throughput.saturating_mul(100) >= base.saturating_mul(100 + GAIN_PERCENT) => {
                 // The probe paid: keep it and go on.
@@ -184,27 +239,27 @@ mod tests {
     /// scripted time and returns it with the limits it took, second by second.
     fn run(window: &mut Window, part: u64, secs: u64, rate: impl Fn(usize, u64) -> u64) -> Vec<usize> {
         let mut seen = Vec::new();
-        let mut progress: Vec<u64> = Vec::new(); // bytes sent of each running PUT
+        let mut progress: Vec<(u64, u64)> = Vec::new(); // (bytes sent, started at) of each running PUT
         let tick = 10; // ms
         let mut now = 0u64;
         window.on_start(0);
         while now < secs * 1000 {
             while progress.len() < window.limit() {
-                progress.push(0);
+                progress.push((0, now));
             }
             let total = rate(progress.len(), now);
             let each = total * tick / 1000 / progress.len().max(1) as u64;
-            let mut done = 0;
+            let mut done = Vec::new();
             for p in progress.iter_mut() {
-                *p += each;
-                if *p >= part {
-                    done += 1;
+                p.0 += each;
+                if p.0 >= part {
+                    done.push(p.1);
                 }
             }
-            progress.retain(|p| *p < part);
+            progress.retain(|p| p.0 < part);
             now += tick;
-            for _ in 0..done {
-                window.on_done(part, now);
+            for started in done {
+                window.on_done(part, now - started, now);
             }
             // Slots above a shrunken window stay until their PUTs end.
             if now.is_multiple_of(1000) {
@@ -269,6 +324,56 @@ mod tests {
         });
         let at_three = seen.iter().filter(|&&l| l == 3).count();
         assert!(at_three >= 540, "{at_three} of 600 s at the best window: {seen:?}");
+    }
+
+    #[test]
+    fn a_link_that_slows_down_for_every_stream_takes_the_window_down_and_settles() {
+        // A link capped at 8 MiB/s per stream, up to 48 MiB/s: the window grows to 6.
+        // After 120 s another flow takes most of it: 12 MiB/s in all, whatever
+        // the number of streams (each of ours now gets a share of that).
+        let mut w = Window::adaptive(ADAPT_MIN, ADAPT_START, ADAPT_MAX);
+        let seen = run(
+            &mut w,
+            8 * MIB,
+            600,
+            |n, now| {
+                if now < 120_000 { (n as u64 * 8 * MIB).min(48 * MIB) } else { 12 * MIB }
+            },
+        );
+        assert_eq!(seen[110], ADAPT_MAX, "grown before the slowdown: {seen:?}");
+        let after = &seen[130..];
+        let low = *after.iter().min().expect("seen");
+        assert!(low < ADAPT_MAX, "stepped back once each stream got slower: {seen:?}");
+        // Then it settles: no more than a handful of changes in the 8 minutes after.
+        let changes = after.windows(2).filter(|p| p[0] != p[1]).count();
+        assert!(changes <= 10, "{changes} changes after the slowdown: {seen:?}");
+    }
+
+    #[test]
+    fn a_noisy_link_does_not_make_the_window_flap() {
+        // 24 MiB/s in all, give or take 25 % from one second to the next
+        // (a fixed pseudo-random pattern), whatever the number of streams.
+        let mut w = Window::adaptive(ADAPT_MIN, ADAPT_START, ADAPT_MAX);
+        let seen = run(&mut w, 8 * MIB, 600, |_, now| {
+            let x = (now / 1000).wrapping_mul(2_654_435_761) % 1000; // 0..1000
+            24 * MIB * (750 + x / 2) / 1000
+        });
+        assert!(w.changes() <= 16, "{} changes in 10 minutes: {seen:?}", w.changes());
+        assert!(seen.iter().all(|&l| l >= ADAPT_MIN), "{seen:?}");
+    }
+
+    #[test]
+    fn small_puts_do_not_count_as_latency() {
+        // 100 KiB PUTs, each mostly round trip: slower per byte than parts
+        // would be, and never a reason to step back.
+        let mut w = Window::adaptive(ADAPT_MIN, ADAPT_START, ADAPT_MAX);
+        w.on_start(0);
+        let mut now = 0;
+        for i in 0..400u64 {
+            now += 10 + i; // each PUT slower than the one before
+            w.on_done(100 * 1024, 40 + i * 5, now);
+        }
+        assert!(w.limit() >= ADAPT_START, "{}", w.limit());
     }
 
     #[test]

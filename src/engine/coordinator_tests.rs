@@ -72,7 +72,8 @@ struct World {
     /// An adaptive concurrency window (as the browser's budget keeps it), with
     /// each running PUT's bytes; `None`: the concurrency is fixed.
     window: Option<Window>,
-    put_bytes: HashMap<(Gen, u16), u64>,
+    /// Each running PUT's bytes and when it started.
+    put_bytes: HashMap<(Gen, u16), (u64, u64)>,
 }
 
 impl World {
@@ -164,7 +165,7 @@ impl World {
                     );
                 }
                 self.in_flight.insert((g, part), attempt);
-                self.put_bytes.insert((g, part), end - start);
+                self.put_bytes.insert((g, part), (end - start, self.now));
                 if let Some(w) = &mut self.window {
                     w.on_start(self.now);
                 }
@@ -358,11 +359,11 @@ impl World {
                     && self.in_flight.get(&(*g, *part)) == Some(attempt)
                 {
                     self.in_flight.remove(&(*g, *part));
-                    let bytes = self.put_bytes.remove(&(*g, *part)).unwrap_or(0);
+                    let (bytes, started) = self.put_bytes.remove(&(*g, *part)).unwrap_or((0, self.now));
                     if let Some(w) = &mut self.window {
                         match &input {
                             Input::Engine(_, Event::PartDone { .. }) => {
-                                w.on_done(bytes, self.now);
+                                w.on_done(bytes, self.now - started, self.now);
                             }
                             Input::Engine(_, Event::PartFailed { failure, .. }) if failure.is_congestion() => {
                                 w.on_trouble(self.now);
