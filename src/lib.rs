@@ -24,6 +24,18 @@ mod prelude {
     pub use alloc::{format, vec};
 }
 
+/// Where `needle` first occurs in `hay`: a plain scan. `str::find` and
+/// `str::contains` with a string pattern bring core's two-way searcher
+/// (about 3 KB of WebAssembly with its slicing checks) for the handful of
+/// short error bodies and messages searched here.
+pub fn find_str(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return Some(0);
+    }
+    h.windows(n.len()).position(|w| w == n)
+}
+
 pub mod chan;
 pub mod engine;
 pub mod json;
@@ -49,4 +61,19 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
+}
+
+#[cfg(test)]
+mod find_str_tests {
+    use super::find_str;
+
+    #[test]
+    fn finds_what_str_find_finds() {
+        let hay = "<Error><Code>BadDigest</Code><Message>é ü</Message></Error>";
+        for needle in ["<Code>", "</Code>", "BadDigest", "é ü", "Error>", "", "<Error>", "nope", "</Error>x"] {
+            assert_eq!(find_str(hay, needle), hay.find(needle), "{needle:?}");
+        }
+        assert_eq!(find_str("", "a"), None);
+        assert_eq!(find_str("ab", "abc"), None);
+    }
 }

@@ -137,29 +137,22 @@ pub(super) fn describe(v: &JsValue) -> String {
 /// (`min` defaults to 2 or `max` if lower, `max` to 6); every error names
 /// `concurrency`, the option the application wrote.
 fn concurrency_bounds(v: &JsValue) -> Result<(usize, usize), UploadError> {
-    let bad = |msg: String| UploadError::invalid_option("concurrency", msg);
-    const FORM: &str = "give a whole number (fixed) or { min, max } (bounds of the adaptive window), each 1 to 16";
-    for k in Object::keys(v.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
-        if k != "min" && k != "max" {
-            return Err(bad(format!("options.concurrency has an unknown field {}: {FORM}", quoted(&k))));
-        }
-    }
-    let bound = |name: &str| -> Result<Option<usize>, UploadError> {
-        match Reflect::get(v, &JsValue::from_str(name)).ok().filter(|x| !x.is_undefined() && !x.is_null()) {
-            None => Ok(None),
-            Some(x) => match x.as_f64() {
-                Some(n) if (1.0..=16.0).contains(&n) && n == (n as usize) as f64 => Ok(Some(n as usize)),
-                _ => Err(bad(format!("options.concurrency.{name} is {}; {FORM}", describe(&x)))),
-            },
-        }
+    let on_concurrency = |mut e: UploadError| {
+        e.field = Some("concurrency".into());
+        e
     };
-    let (min, max) = (bound("min")?, bound("max")?);
-    let max = max.unwrap_or(ADAPT_MAX.max(min.unwrap_or(0)));
-    let min = min.unwrap_or(ADAPT_MIN.min(max));
+    let b = Opts::new(v, "options.concurrency", &["min", "max"]).map_err(on_concurrency)?;
+    let min = b.integer("min", 1, 16, "requests").map_err(on_concurrency)?;
+    let max = b.integer("max", 1, 16, "requests").map_err(on_concurrency)?;
+    let max = max.unwrap_or((ADAPT_MAX as u64).max(min.unwrap_or(0)));
+    let min = min.unwrap_or((ADAPT_MIN as u64).min(max));
     if min > max {
-        return Err(bad(format!("options.concurrency.min ({min}) is above its max ({max}): give min <= max")));
+        return Err(UploadError::invalid_option(
+            "concurrency",
+            "options.concurrency.min is above its max: give min <= max",
+        ));
     }
-    Ok((min, max))
+    Ok((min as usize, max as usize))
 }
 
 pub(super) const UPLOADER_OPTIONS: &[&str] = &[

@@ -186,7 +186,7 @@ fn classify(hook: &str, e: &JsValue) -> CallError {
     // backend's error naming it): not retried, and not a backend fault.
     let named = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
     if ["name", "code", "Code"].iter().any(|k| named(k).as_deref() == Some("BadDigest"))
-        || message.contains("BadDigest")
+        || crate::find_str(&message, "BadDigest").is_some()
     {
         return CallError::Rejected(
             protocol::integrity_error(&format!("the {hook} hook threw: {message}")).with_field(hook),

@@ -282,7 +282,9 @@ impl Backend {
     /// `UnknownAction`); then batching stops for this backend.
     pub fn batch_unknown(&self, e: &CallError) -> bool {
         let unknown = match e {
-            CallError::Rejected(u) => matches!(u.status, Some(404 | 405 | 501)) || u.message.contains("UnknownAction"),
+            CallError::Rejected(u) => {
+                matches!(u.status, Some(404 | 405 | 501)) || crate::find_str(&u.message, "UnknownAction").is_some()
+            }
             CallError::Transient(Failure::Status { status: 501, .. }) => true,
             CallError::Transient(_) => false,
         };

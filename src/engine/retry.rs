@@ -41,7 +41,7 @@ pub enum Failure {
 impl Failure {
     /// True for a 403 whose body says the presigned URL has expired.
     pub fn is_expired_url(&self) -> bool {
-        matches!(self, Self::Status { status: 403, body, .. } if body.to_ascii_lowercase().contains("expired"))
+        matches!(self, Self::Status { status: 403, body, .. } if crate::find_str(&body.to_ascii_lowercase(), "expired").is_some())
     }
 
     /// Whether the failure says the link or the store is overloaded (a
@@ -59,7 +59,7 @@ impl Failure {
             Self::Network(_) | Self::Timeout => true,
             Self::Status { status, body, .. } => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-                    || (*status == 400 && body.contains("RequestTimeout"))
+                    || (*status == 400 && crate::find_str(body, "RequestTimeout").is_some())
                     // The store's checksum of the body differs from ours: the
                     // bytes changed on the way; sent again, they may not.
                     || (*status == 400 && is_digest_mismatch(body))
@@ -105,9 +105,9 @@ pub fn is_digest_mismatch(body: &str) -> bool {
 
 /// The `<Code>` of an S3 XML error body, if there is one.
 pub fn s3_error_code(body: &str) -> Option<&str> {
-    let start = body.find("<Code>")? + "<Code>".len();
-    let end = body[start..].find("</Code>")? + start;
-    Some(&body[start..end])
+    let start = crate::find_str(body, "<Code>")? + "<Code>".len();
+    let end = crate::find_str(body.get(start..)?, "</Code>")? + start;
+    body.get(start..end)
 }
 
 /// Retry settings.
