@@ -40,7 +40,7 @@ impl<'a> Opts<'a> {
                     format!(
                         "{what} has an unknown option {}: {hint}known options are {}",
                         quoted(&name),
-                        known.join(", ")
+                        crate::join(known, ", ")
                     ),
                 ));
             }

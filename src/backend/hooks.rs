@@ -100,7 +100,7 @@ impl Hooks {
                     format!(
                         "options.hooks has an unknown hook {}; the hooks are {}",
                         quoted(&name),
-                        HOOK_NAMES.join(", ")
+                        crate::join(HOOK_NAMES, ", ")
                     ),
                 ));
             }
@@ -110,7 +110,11 @@ impl Hooks {
             get(first)?;
             return Err(UploadError::invalid_option(
                 "hooks",
-                format!("options.hooks lacks {}: give every one of {}", missing.join(", "), REQUIRED.join(", ")),
+                format!(
+                    "options.hooks lacks {}: give every one of {}",
+                    crate::join(&missing, ", "),
+                    crate::join(REQUIRED, ", ")
+                ),
             ));
         }
         let req = |n: &str| get(n).ok().flatten().ok_or_else(|| UploadError::invalid_option("hooks", n.to_owned()));

@@ -127,7 +127,7 @@ fn encode(s: &str) -> String {
 
 /// Encodes each `/`-separated segment of a key, keeping the slashes.
 fn encode_key(key: &str) -> String {
-    key.split('/').map(encode).collect::<Vec<_>>().join("/")
+    crate::join(key.split('/').map(encode), "/")
 }
 
 impl Calls for HttpBackend {
