@@ -27,9 +27,10 @@
 //!   (small files' PUTs are mostly round trip, not bytes), and per byte, so
 //!   the last parts of an upload, fewer at a time, do not look slow.
 //!
-//! The window never leaves its bounds: the minimum, and the maximum, which
-//! is the browser's per-host connection limit ([`ADAPT_MAX`]) unless the
-//! application fixes `concurrency`, which makes the window that fixed number.
+//! The window never leaves its bounds: by default [`ADAPT_MIN`] and the
+//! browser's per-host connection limit ([`ADAPT_MAX`]); the application's
+//! `concurrency: { min, max }` when given; a number for `concurrency` makes
+//! the window that fixed number.
 //! Pure: time is passed in, so it is tested with scripted time and throughput.
 
 #[allow(unused_imports)]
