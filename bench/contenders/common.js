@@ -19,6 +19,20 @@ export function backend(api) {
 }
 
 /**
+ * A PUT with XMLHttpRequest, listening to upload progress as every client
+ * that shows progress must (fetch has none); resolves to the ETag.
+ */
+export const xhrPut = (url, body, part, headers = {}) => new Promise((resolve, reject) => {
+  const xhr = new XMLHttpRequest();
+  xhr.open('PUT', url);
+  for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
+  xhr.upload.onprogress = () => {};
+  xhr.onload = () => (xhr.status < 300 ? resolve(xhr.getResponseHeader('ETag')) : reject(new Error(`PUT part ${part}: HTTP ${xhr.status}`)));
+  xhr.onerror = () => reject(new Error(`PUT part ${part}: network error`));
+  xhr.send(body);
+});
+
+/**
  * The raw loops: init, then `concurrency` workers that each sign a part and
  * PUT its Blob slice with `put(url, body)` (which resolves to the ETag), then
  * complete. No retry, no progress reported.
@@ -68,21 +82,31 @@ export async function rawAheadUpload(file, { api, key, partSize, concurrency }, 
 
 /**
  * Many files with a raw loop: `concurrency` files at a time; a file up to
- * one part goes as one presigned PUT, a larger one through `upload` (one of
- * the loops above) with its own `concurrency` streams.
+ * one part goes as one presigned PUT of its `File`, a larger one through
+ * `upload` (one of the loops above) with its own `concurrency` streams.
+ * With the loop that signs ahead, single PUTs are signed ahead too (2 ×
+ * `concurrency` at the start, then `concurrency` files ahead of each PUT),
+ * so that no PUT waits on a signing round trip: the ceiling for many files.
  */
 export async function rawMany(files, opts, upload, put) {
   const b = backend(opts.api);
+  const keyOf = (i) => `${opts.key}/${i}`;
+  const single = (i) => files[i].size <= opts.partSize;
+  const ahead = upload === rawAheadUpload;
+  const signed = new Array(files.length);
+  const sign = (i) => (signed[i] ||= b.url(keyOf(i)));
+  if (ahead) for (let i = 0; i < Math.min(files.length, 2 * opts.concurrency); i++) if (single(i)) sign(i);
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
       const i = next++;
-      const key = `${opts.key}/${i}`;
-      if (files[i].size <= opts.partSize) {
-        const { url } = await b.url(key);
+      const later = i + opts.concurrency;
+      if (ahead && later < files.length && single(later)) sign(later);
+      if (single(i)) {
+        const { url } = await sign(i);
         await put(url, files[i], 1, { 'Content-Type': 'application/octet-stream' });
       } else {
-        await upload(files[i], { ...opts, key }, put);
+        await upload(files[i], { ...opts, key: keyOf(i) }, put);
       }
     }
   };

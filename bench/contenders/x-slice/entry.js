@@ -1,7 +1,6 @@
 // Experiment: the XHR loop (raw-xhr) with every body sent as a slice of the
 // File (as this client once sent whole files) instead of the File itself.
-import { rawMany, rawUpload } from '../common.js';
-import { put as xhrPut } from '../raw-xhr/entry.js';
+import { rawMany, rawUpload, xhrPut } from '../common.js';
 
 const put = (url, body, part, headers) => xhrPut(url, body.slice(0, body.size), part, headers);
 
