@@ -92,8 +92,9 @@ impl Puts {
     }
 
     /// Ends (aborting if need be) the PUT of `part`, if one runs, and frees its
-    /// slot; returns its bytes and how long it ran. With `attempt`, only that attempt: a late
-    /// event of an earlier attempt must not end the one running now.
+    /// slot; returns its bytes and how long it ran. With `attempt`, only that
+    /// attempt: a late event of an earlier attempt must not end the one
+    /// running now.
     fn end(&mut self, g: Gen, part: u16, attempt: Option<u32>) -> Option<(u64, u64)> {
         if self.running.get(&(g, part)).is_some_and(|(a, ..)| attempt.is_none_or(|want| *a == want)) {
             let ended = self.running.remove(&(g, part)).map(|(_, _, bytes, at)| (bytes, now_ms().saturating_sub(at)));
