@@ -135,7 +135,8 @@ pub(super) fn describe(v: &JsValue) -> String {
 
 /// `concurrency: { min, max }`: bounds of the adaptive window, each 1..=16
 /// (`min` defaults to 2 or `max` if lower, `max` to 6); every error names
-/// `concurrency`, the option the application wrote.
+/// `concurrency`, the option the application wrote. `min` above `max` is
+/// refused by [`Config::validate`], with the rest of the configuration.
 fn concurrency_bounds(v: &JsValue) -> Result<(usize, usize), UploadError> {
     let on_concurrency = |mut e: UploadError| {
         e.field = Some("concurrency".into());
@@ -146,12 +147,6 @@ fn concurrency_bounds(v: &JsValue) -> Result<(usize, usize), UploadError> {
     let max = b.integer("max", 1, 16, "requests").map_err(on_concurrency)?;
     let max = max.unwrap_or((ADAPT_MAX as u64).max(min.unwrap_or(0)));
     let min = min.unwrap_or((ADAPT_MIN as u64).min(max));
-    if min > max {
-        return Err(UploadError::invalid_option(
-            "concurrency",
-            "options.concurrency.min is above its max: give min <= max",
-        ));
-    }
     Ok((min as usize, max as usize))
 }
 
@@ -238,7 +233,11 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
             cfg.concurrency = max;
         }
         // A number fixes it.
-        Some(_) => cfg.concurrency = o.integer("concurrency", 1, 16, "requests")?.unwrap_or(4) as usize,
+        Some(_) => {
+            if let Some(c) = o.integer("concurrency", 1, 16, "requests")? {
+                cfg.concurrency = c as usize;
+            }
+        }
     }
     if let Some(t) = o.integer("partTimeout", 0, 3_600_000, "milliseconds")? {
         cfg.part_timeout_ms = t;
