@@ -103,6 +103,8 @@ export function planOf(c) {
   if (!plan) return { page, partSize: PART_SIZE, concurrency: CONCURRENCY };
   // `ours@auto`: no concurrency given, so the window adapts (src/engine/adapt.rs).
   if (plan === 'auto') return { page, partSize: PART_SIZE, concurrency: undefined };
+  // `ours@defaults`: neither given, so the part size is picked per file too (src/engine/plan.rs).
+  if (plan === 'defaults') return { page, partSize: undefined, concurrency: undefined };
   const m = /^(\d+)x(\d+)$/.exec(plan);
   if (!m) throw new Error(`contender ${c}: a plan is STREAMSxMIB, like raw-ahead@6x16`);
   return { page, concurrency: Number(m[1]), partSize: Number(m[2]) * MIB };
@@ -110,6 +112,7 @@ export function planOf(c) {
 const nameOf = (c) => {
   const { page, concurrency, partSize } = planOf(c);
   if (c.endsWith('@auto')) return `${NAMES[page]}, adaptive concurrency`;
+  if (c.endsWith('@defaults')) return `${NAMES[page]}, default options (part size and concurrency adaptive)`;
   return c.includes('@') ? `${NAMES[page]}, ${concurrency} streams of ${partSize / MIB} MiB parts` : NAMES[c];
 };
 const ACCESS_KEY = 's3mp-local-access-key';
@@ -506,7 +509,8 @@ async function measure(stack, contender, file, size, run, many = null) {
       if (storedSize !== size * MIB) throw new Error(`${contender}: stored ${storedSize} bytes of ${size * MIB}`);
       await deleteObjects(stack, [key]);
     }
-    const parts = Math.ceil((size * MIB) / plan.partSize);
+    // With the part size left to the engine: the PUTs seen.
+    const parts = plan.partSize ? Math.ceil((size * MIB) / plan.partSize) : Math.max(1, puts.length);
     return {
       contender, size, run, secs,
       mbps: (size * MIB) / 1e6 / secs,

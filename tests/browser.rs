@@ -115,6 +115,33 @@ async fn concurrency_bounds_keep_the_adaptive_window_between_them() {
     }
 }
 
+/// The number of parts in a multipart ETag (`"…-N"`).
+fn parts_in(result: &JsValue) -> Option<u32> {
+    string(result, "etag")?.trim_matches('"').rsplit_once('-')?.1.parse().ok()
+}
+
+#[wasm_bindgen_test]
+async fn the_engine_picks_the_part_size_within_its_bounds() {
+    // Not given: 5..10 MiB, one part per stream for a medium file (the
+    // window starts at 4): 20 MiB goes as 4 parts of 5 MiB, not 3 of 8.
+    // `{ min, max }`: within them (64 MiB, 4 streams: 16 MiB wanted, 7 at
+    // most: 10 parts; 16 at most: 4 parts).
+    let bounds = |min: Option<usize>, max: usize| {
+        let mut b = vec![("max", JsValue::from(max as u32))];
+        b.extend(min.map(|m| ("min", JsValue::from(m as u32))));
+        Some(obj(&b))
+    };
+    let cases =
+        [(None, 20 * MIB, 4), (bounds(Some(6 * MIB), 7 * MIB), 64 * MIB, 10), (bounds(None, 16 * MIB), 64 * MIB, 4)];
+    for (i, (part_size, size, parts)) in cases.into_iter().enumerate() {
+        let up = uploader(&part_size.map(|b| ("partSize", b)).into_iter().collect::<Vec<_>>());
+        let data = bytes(size, 40 + i as u64);
+        let (key, result, _) = upload_ok(&up, "picked.bin", &data).await;
+        assert_eq!(parts_in(&result), Some(parts), "case {i}: etag {:?}", string(&result, "etag"));
+        assert_eq!(sha(&read_back(&key).await), sha(&data));
+    }
+}
+
 /// Calls of `name` in the tracked fetches.
 fn calls_of(stats: &JsValue, name: &str) -> f64 {
     get(&get(stats, "calls"), name).as_f64().unwrap_or(0.0)
@@ -338,7 +365,8 @@ async fn hooks_protocol_uploads_20_mib() {
     assert_eq!(sha(&read_back(&key).await), sha(&data));
     let calls: Vec<String> = Array::from(&get(&rest, "calls")).iter().filter_map(|c| c.as_string()).collect();
     assert_eq!(calls.iter().filter(|c| c.ends_with("/init")).count(), 1);
-    assert_eq!(calls.iter().filter(|c| c.ends_with("/part-url")).count(), 3);
+    // the part size the engine picks for 20 MiB and a window of 4: 4 parts of 5 MiB
+    assert_eq!(calls.iter().filter(|c| c.ends_with("/part-url")).count(), 4);
     // listParts through the hooks: the upload is complete, so S3 has no such upload any more
     let err = JsFuture::from(up.list_parts(key, string(&result, "uploadId").expect("id"))).await.expect_err("gone");
     assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
@@ -449,6 +477,15 @@ async fn invalid_options_are_named() {
         (e(&[("partSize", JsValue::from(1024))]), "partSize"),
         (e(&[("partSize", JsValue::from_str("8MB"))]), "partSize"),
         (e(&[("partsize", JsValue::from(1024))]), "partsize"),
+        (e(&[("partSize", obj(&[("min", JsValue::from(1024))]))]), "partSize"),
+        (e(&[("partSize", obj(&[("max", JsValue::from_str("16MB"))]))]), "partSize"),
+        (e(&[("partSize", obj(&[("max", JsValue::from(6.0 * 1024.0 * 1024.0 * 1024.0))]))]), "partSize"),
+        (
+            e(&[("partSize", obj(&[("min", JsValue::from(9 * MIB as u32)), ("max", JsValue::from(6 * MIB as u32))]))]),
+            "partSize",
+        ),
+        (e(&[("partSize", obj(&[("max", JsValue::from(8 * MIB as u32)), ("size", JsValue::from(1))]))]), "partSize"),
+        (e(&[("partSize", Array::of1(&JsValue::from(8 * MIB as u32)).into())]), "partSize"),
         (e(&[("protocol", JsValue::from_str("soap"))]), "protocol"),
         (e(&[("protocol", JsValue::from(3))]), "protocol"),
         (e(&[("retryDelays", JsValue::from_str("1s"))]), "retryDelays"),
@@ -555,6 +592,8 @@ async fn dead_part_urls_are_a_network_error_after_retries() {
     let up = Uploader::new(obj(&[
         ("protocol", get(&rest, "hooks")),
         ("retryDelays", Array::of2(&JsValue::from(0), &JsValue::from(0)).into()),
+        // one part: its two retries are all the retries
+        ("partSize", JsValue::from(8 * MIB as u32)),
     ]))
     .expect("hooks");
     let prefix = unique_key("neterror");

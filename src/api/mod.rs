@@ -287,7 +287,8 @@ impl Uploader {
             crate::browser::hashing::turn().await;
             let size = file.size() as u64;
             let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
-            let outcome = match Upload::new(size, cfg.clone(), seed) {
+            let (streams, ms_per_mib) = budget.entered();
+            let outcome = match Upload::new(size, cfg.for_file(size, streams, ms_per_mib), seed) {
                 Err(e) => Err(e),
                 Ok(upload) => {
                     let (name, last_modified) = file
@@ -305,9 +306,10 @@ impl Uploader {
                     let coord = Coordinator::new(upload, subject, cfg.clone(), seed, resume, driver::now_ms());
                     let job =
                         Job { file, size, key: key.clone(), content_type, with_credentials, checksum: cfg.checksum };
-                    driver::run(coord, job, backend, budget, observer, ctl_rx).await
+                    driver::run(coord, job, backend, budget.clone(), observer, ctl_rx).await
                 }
             };
+            budget.left();
             if let Some((signal, on_abort)) = listener {
                 let _ = signal.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
             }

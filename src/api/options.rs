@@ -11,7 +11,9 @@ use wasm_bindgen::prelude::*;
 use crate::backend::{Backend, HeaderSource, Hooks, HttpBackend, Protocol, header_pairs};
 use crate::engine::adapt::{ADAPT_MAX, ADAPT_MIN};
 use crate::engine::checksum::Algorithm;
-use crate::engine::plan::MAX_OBJECT_SIZE;
+use crate::engine::plan::{
+    AUTO_PART_MAX, AUTO_PART_MIN, DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MAX_PART_SIZE, MIN_PART_SIZE,
+};
 use crate::engine::{Config, RetryPolicy, UploadError};
 use crate::json::quoted;
 
@@ -133,21 +135,38 @@ pub(super) fn describe(v: &JsValue) -> String {
     }
 }
 
-/// `concurrency: { min, max }`: bounds of the adaptive window, each 1..=16
-/// (`min` defaults to 2 or `max` if lower, `max` to 6); every error names
-/// `concurrency`, the option the application wrote. `min` above `max` is
-/// refused by [`Config::validate`], with the rest of the configuration.
-fn concurrency_bounds(v: &JsValue) -> Result<(usize, usize), UploadError> {
-    let on_concurrency = |mut e: UploadError| {
-        e.field = Some("concurrency".into());
+/// A plain object given for an option that also takes a number: `{ min, max }`.
+fn is_bounds(v: &JsValue) -> bool {
+    v.is_object() && !v.is_function() && !Array::is_array(v)
+}
+
+const PART_SIZE_UNIT: &str = "bytes (5 MiB to 5 GiB)";
+
+/// `option: { min, max }`, each a whole number of `unit` in `range`: `max`
+/// defaults to `dflt.1` (or `min` if larger), `min` to `dflt.0` (or `max` if
+/// smaller); every error names `option`, the one the application wrote.
+/// `min` above `max` is refused by [`Config::validate`], with the rest of the
+/// configuration. `concurrency: { min, max }` bounds the adaptive window
+/// (1..=16, default 2..=6); `partSize: { min, max }` the part size the
+/// engine picks for each file (5 MiB..=5 GiB, default 5..=10 MiB).
+fn bounds(
+    v: &JsValue,
+    option: &str,
+    range: (u64, u64),
+    unit: &str,
+    dflt: (u64, u64),
+) -> Result<(u64, u64), UploadError> {
+    let named = |mut e: UploadError| {
+        e.field = Some(option.into());
         e
     };
-    let b = Opts::new(v, "options.concurrency", &["min", "max"]).map_err(on_concurrency)?;
-    let min = b.integer("min", 1, 16, "requests").map_err(on_concurrency)?;
-    let max = b.integer("max", 1, 16, "requests").map_err(on_concurrency)?;
-    let max = max.unwrap_or((ADAPT_MAX as u64).max(min.unwrap_or(0)));
-    let min = min.unwrap_or((ADAPT_MIN as u64).min(max));
-    Ok((min as usize, max as usize))
+    let what = format!("options.{option}");
+    let b = Opts::new(v, &what, &["min", "max"]).map_err(named)?;
+    let min = b.integer("min", range.0, range.1, unit).map_err(named)?;
+    let max = b.integer("max", range.0, range.1, unit).map_err(named)?;
+    let max = max.unwrap_or(dflt.1.max(min.unwrap_or(0)));
+    let min = min.unwrap_or(dflt.0.min(max));
+    Ok((min, max))
 }
 
 pub(super) const UPLOADER_OPTIONS: &[&str] = &[
@@ -208,9 +227,23 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
         }
     };
     let mut cfg = Config::default();
-    if let Some(ps) = o.integer("partSize", 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024, "bytes (5 MiB to 5 GiB)")? {
-        cfg.part_size = ps;
-        cfg.multipart_threshold = Some(ps);
+    match o.get("partSize") {
+        // Not given: the engine picks each file's part size, 5 to 10 MiB.
+        None => (cfg.part_size, cfg.part_size_max) = (AUTO_PART_MIN, AUTO_PART_MAX),
+        // `{ min, max }`: the engine picks within the application's bounds.
+        Some(v) if is_bounds(&v) => {
+            let (min, max) =
+                bounds(&v, "partSize", (MIN_PART_SIZE, MAX_PART_SIZE), PART_SIZE_UNIT, (AUTO_PART_MIN, AUTO_PART_MAX))?;
+            (cfg.part_size, cfg.part_size_max) = (min, max);
+            cfg.multipart_threshold = Some(min.max(DEFAULT_PART_SIZE));
+        }
+        // A number fixes it.
+        Some(_) => {
+            if let Some(ps) = o.integer("partSize", MIN_PART_SIZE, MAX_PART_SIZE, PART_SIZE_UNIT)? {
+                (cfg.part_size, cfg.part_size_max) = (ps, ps);
+                cfg.multipart_threshold = Some(ps);
+            }
+        }
     }
     if let Some(t) = o.integer("multipartThreshold", 0, MAX_OBJECT_SIZE, "bytes")? {
         cfg.multipart_threshold = Some(t);
@@ -226,11 +259,11 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
             cfg.concurrency = ADAPT_MAX;
         }
         // `{ min, max }`: the window adapts within the application's bounds.
-        Some(v) if v.is_object() && !v.is_function() && !Array::is_array(&v) => {
-            let (min, max) = concurrency_bounds(&v)?;
+        Some(v) if is_bounds(&v) => {
+            let (min, max) = bounds(&v, "concurrency", (1, 16), "requests", (ADAPT_MIN as u64, ADAPT_MAX as u64))?;
             cfg.adaptive = true;
-            cfg.min_concurrency = min;
-            cfg.concurrency = max;
+            cfg.min_concurrency = min as usize;
+            cfg.concurrency = max as usize;
         }
         // A number fixes it.
         Some(_) => {

@@ -55,9 +55,9 @@ export interface UploadHooks {
 
 /** Settings shared by every backend. */
 interface CommonOptions {
-  /** Wanted part size in bytes, 5 MiB..5 GiB (default 8 MiB); grows when a file would need over 10,000 parts. */
-  partSize?: number;
-  /** Files of at most this many bytes go as one presigned PUT (default: the part size). */
+  /** Part size in bytes, 5 MiB..5 GiB. Default: chosen for each file from 5 to 10 MiB (one part per stream for medium files, the largest that a part's PUT takes at most 15 s on the measured link for large ones); a number fixes it; `{ min, max }` bounds the choice (defaults 5 MiB and 10 MiB). It grows when a file would need over 10,000 parts. */
+  partSize?: number | { min?: number; max?: number };
+  /** Files of at most this many bytes go as one presigned PUT (default: a number `partSize`, else 8 MiB or `partSize.min` if larger). */
   multipartThreshold?: number;
   /** Part PUTs in flight, 1..16, shared by the uploads of one Uploader. Default: adaptive, 2..6 from 4 (more while the link gives more, halved on throttles and stalls); a number fixes it; `{ min, max }` bounds the adaptive window (defaults 2 and 6). */
   concurrency?: number | { min?: number; max?: number };

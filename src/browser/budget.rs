@@ -19,6 +19,8 @@ use crate::engine::adapt::Window;
 /// PUT slots in use, the window that bounds them, and who to wake when one frees up.
 pub struct Budget {
     in_use: Cell<usize>,
+    /// Uploads of the `Uploader` under way (planned and not ended).
+    uploads: Cell<usize>,
     window: RefCell<Window>,
     waiters: RefCell<Vec<UnboundedSender<()>>>,
 }
@@ -26,7 +28,12 @@ pub struct Budget {
 impl Budget {
     /// A budget bounded by `window`.
     pub fn new(window: Window) -> Self {
-        Self { in_use: Cell::new(0), window: RefCell::new(window), waiters: RefCell::new(Vec::new()) }
+        Self {
+            in_use: Cell::new(0),
+            uploads: Cell::new(0),
+            window: RefCell::new(window),
+            waiters: RefCell::new(Vec::new()),
+        }
     }
 
     /// Lets `f` take free slots from the budget.
@@ -36,6 +43,22 @@ impl Budget {
         let out = f(&mut free);
         self.in_use.set(self.in_use.get() + before.saturating_sub(free));
         out
+    }
+
+    /// An upload is planned: the PUTs its parts may count on (the window
+    /// shared among the uploads under way, this one included), and the
+    /// milliseconds a MiB of a part took lately. It counts as under way
+    /// until [`Budget::left`].
+    pub fn entered(&self) -> (usize, Option<u64>) {
+        let uploads = self.uploads.get() + 1;
+        self.uploads.set(uploads);
+        let w = self.window.borrow();
+        ((w.limit() / uploads).max(1), w.part_ms_per_mib())
+    }
+
+    /// An upload [`Budget::entered`] ended.
+    pub fn left(&self) {
+        self.uploads.set(self.uploads.get().saturating_sub(1));
     }
 
     /// A PUT ended: its slot is free again.

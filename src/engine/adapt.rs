@@ -74,6 +74,10 @@ pub struct Window {
     /// Milliseconds per MiB the settled window's part PUTs took: the
     /// reference for the latency signal (none until an epoch after a change).
     reference_ms_per_mib: Option<u64>,
+    /// Milliseconds a MiB of a part's PUT took lately (a moving average of
+    /// the PUTs of at least [`LATENCY_MIN_BYTES`]), fixed window or not: what
+    /// the part size of the next upload is chosen from.
+    part_ms_per_mib: Option<u64>,
     /// The throughput (bytes/s) before the probe now measured.
     probing_from: Option<u64>,
     hold_until: u64,
@@ -101,6 +105,7 @@ impl Window {
             epoch_parts: 0,
             epoch_lat: (0, 0, 0),
             reference_ms_per_mib: None,
+            part_ms_per_mib: None,
             probing_from: None,
             hold_until: 0,
             hold_ms: HOLD_MS,
@@ -112,6 +117,12 @@ impl Window {
     /// PUTs that may be in flight now.
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// Milliseconds a MiB of a part's PUT took lately (`None` before the
+    /// first part of at least [`LATENCY_MIN_BYTES`]).
+    pub fn part_ms_per_mib(&self) -> Option<u64> {
+        self.part_ms_per_mib
     }
 
     /// How often the window has changed (for tests and diagnostics).
@@ -157,6 +168,11 @@ impl Window {
     /// A PUT of `bytes` that took `took_ms` succeeded at `now_ms`. True when
     /// the window grew.
     pub fn on_done(&mut self, bytes: u64, took_ms: u64, now_ms: u64) -> bool {
+        if bytes >= LATENCY_MIN_BYTES {
+            let now = took_ms.saturating_mul(1024 * 1024) / bytes;
+            // Each new PUT weighs a quarter: a few parts follow a change of the link.
+            self.part_ms_per_mib = Some(self.part_ms_per_mib.map_or(now, |was| (was * 3 + now) / 4));
+        }
         if self.min == self.max {
             return false;
         }
@@ -383,5 +399,24 @@ mod tests {
         let seen = run(&mut w, 8 * MIB, 120, |n, _| n as u64 * 4 * MIB);
         w.on_trouble(500_000);
         assert!(seen.iter().all(|&l| l == 3) && w.limit() == 3 && w.changes() == 0);
+    }
+
+    #[test]
+    fn the_time_per_mib_of_parts_follows_the_link_fixed_window_or_not() {
+        for mut w in [Window::fixed(4), Window::adaptive(ADAPT_MIN, ADAPT_START, ADAPT_MAX)] {
+            assert_eq!(w.part_ms_per_mib(), None);
+            w.on_done(100 * 1024, 5_000, 10);
+            assert_eq!(w.part_ms_per_mib(), None, "a small PUT says nothing of a part's speed");
+            w.on_done(8 * MIB, 800, 20);
+            assert_eq!(w.part_ms_per_mib(), Some(100));
+            // the link slows down 10x: within a few parts the estimate follows
+            let mut now = 20;
+            for _ in 0..12 {
+                now += 8_000;
+                w.on_done(8 * MIB, 8_000, now);
+            }
+            let ms = w.part_ms_per_mib().expect("measured");
+            assert!((950..=1_000).contains(&ms), "{ms}");
+        }
     }
 }

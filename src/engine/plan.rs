@@ -23,8 +23,36 @@ pub const MAX_PARTS: u64 = 10_000;
 pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * MIB;
 /// Largest object one PUT may carry: 5 GiB.
 pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * MIB;
-/// Part size when none is given.
+/// Part size of a [`crate::engine::Config`] made in Rust (the JS options
+/// leave it to [`part_size_for`] between [`AUTO_PART_MIN`] and
+/// [`AUTO_PART_MAX`] unless `partSize` is given).
 pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
+/// The smallest part the engine picks by itself.
+pub const AUTO_PART_MIN: u64 = MIN_PART_SIZE;
+/// The largest part the engine picks by itself (the product's 5–10 MB parts).
+pub const AUTO_PART_MAX: u64 = 10 * MIB;
+/// How long one part's PUT should take at most on the measured link: a
+/// part lost to a failure costs at most that much again, and progress and
+/// stall detection see whole parts often enough.
+pub const PART_TARGET_MS: u64 = 15_000;
+
+/// The part size for a file of `size` bytes, chosen within `min..=max`
+/// (whole MiB where the bounds allow) from what is known of the link:
+///
+/// - every stream gets a part: a file cut into at least `streams` parts
+///   (a 20 MiB file with 4 streams goes as 4 parts of 5 MiB, not 3 of 8),
+///   so medium files use the whole window;
+/// - otherwise as large as the bounds allow (fewer requests, fewer round
+///   trips at the end of each part's PUT, where the stream idles),
+/// - but no part longer than [`PART_TARGET_MS`] at `ms_per_mib`, the time a
+///   MiB took in one part's PUT lately (none measured yet: no limit).
+///
+/// Files too large for 10,000 parts of that size grow it in [`Plan::new`].
+pub fn part_size_for(size: u64, min: u64, max: u64, streams: usize, ms_per_mib: Option<u64>) -> u64 {
+    let spread = size / (streams.max(1) as u64) / MIB * MIB;
+    let quick = ms_per_mib.map_or(u64::MAX, |ms| PART_TARGET_MS / ms.max(1) * MIB);
+    spread.min(quick).min(max).max(min)
+}
 
 /// The byte range of one part: `start..end`, end exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +201,45 @@ mod tests {
         for bad in [0, MIN_PART_SIZE - 1, MAX_PART_SIZE + 1] {
             let e = Plan::new(10, bad, Some(0)).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("partSize"));
+        }
+    }
+
+    #[test]
+    fn the_engine_picks_part_sizes_within_its_bounds() {
+        let (lo, hi) = (AUTO_PART_MIN, AUTO_PART_MAX);
+        // (size, streams, ms per MiB) -> part size
+        let cases: &[(u64, usize, Option<u64>, u64)] = &[
+            // a medium file: one part per stream
+            (20 * MIB, 4, None, 5 * MIB),
+            (24 * MIB, 4, None, 6 * MIB),
+            (36 * MIB + 5, 4, None, 9 * MIB),
+            // never below the minimum, even for a small file or many streams
+            (9 * MIB, 4, None, 5 * MIB),
+            (40 * MIB, 16, None, 5 * MIB),
+            (0, 0, None, 5 * MIB),
+            // a large file: the maximum
+            (GIB, 4, None, 10 * MIB),
+            (GIB, 6, Some(50), 10 * MIB),
+            // a slow link: parts of at most 15 s
+            (GIB, 4, Some(2_000), 7 * MIB),
+            (GIB, 4, Some(100_000), 5 * MIB),
+        ];
+        for &(size, streams, ms, want) in cases {
+            assert_eq!(part_size_for(size, lo, hi, streams, ms), want, "{size} bytes, {streams} streams, {ms:?}");
+        }
+        // the application's bounds
+        assert_eq!(part_size_for(GIB, 5 * MIB, 64 * MIB, 4, Some(10)), 64 * MIB);
+        assert_eq!(part_size_for(64 * MIB, 5 * MIB, 64 * MIB, 4, None), 16 * MIB);
+        assert_eq!(part_size_for(64 * MIB, 32 * MIB, 64 * MIB, 4, Some(100_000)), 32 * MIB);
+        assert_eq!(part_size_for(GIB, 6 * MIB, 6 * MIB, 1, None), 6 * MIB, "min = max fixes it");
+        // whatever comes in, the result is within the bounds and a valid part size
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..10_000 {
+            let min = rng.u64(MIN_PART_SIZE..=MAX_PART_SIZE);
+            let max = rng.u64(min..=MAX_PART_SIZE);
+            let ms = rng.bool().then(|| rng.u64(0..=1_000_000));
+            let p = part_size_for(rng.u64(0..=MAX_OBJECT_SIZE), min, max, rng.usize(0..=16), ms);
+            assert!((min..=max).contains(&p), "{p} outside {min}..={max}");
         }
     }
 

@@ -750,12 +750,34 @@ fn invalid_options_name_the_field() {
         (Config { adaptive: true, min_concurrency: 5, ..cfg(3) }, "concurrency"),
         (Config { adaptive: true, min_concurrency: 0, ..cfg(3) }, "concurrency"),
         (Config { part_size: MIB, ..cfg(1) }, "partSize"),
+        (Config { part_size: 9 * MIB, part_size_max: 6 * MIB, ..cfg(1) }, "partSize"),
+        (Config { part_size: 5 * MIB, part_size_max: 6 * 1024 * MIB, ..cfg(1) }, "partSize"),
     ] {
         let e = Upload::new(10, c, 0).expect_err("invalid");
         assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidOptions, Some(field)));
     }
     let e = Upload::new(6 * 1024 * 1024 * MIB, cfg(1), 0).expect_err("too large");
     assert_eq!(e.code, ErrorCode::FileTooLarge);
+}
+
+#[test]
+fn each_file_gets_its_part_size_and_keeps_it() {
+    const GIB: u64 = 1024 * MIB;
+    let auto = Config { part_size: 5 * MIB, part_size_max: 10 * MIB, ..cfg(4) };
+    for (size, streams, ms, part) in
+        [(20 * MIB, 4, None, 5 * MIB), (GIB, 4, None, 10 * MIB), (GIB, 4, Some(2_500), 6 * MIB)]
+    {
+        let c = auto.for_file(size, streams, ms);
+        assert_eq!((c.part_size, c.part_size_max), (part, part), "{size} bytes");
+        let up = Upload::new(size, c, 1).expect("plan");
+        assert_eq!(up.plan().part_size, part);
+    }
+    // a fixed size stays what it is
+    let fixed = cfg(4).for_file(20 * MIB, 4, Some(100_000));
+    assert_eq!((fixed.part_size, fixed.part_size_max), (8 * MIB, 8 * MIB));
+    // a resumed upload takes the stored size, whatever the bounds
+    let up = Upload::from_stored(GIB, auto, 1, "u".into(), 64 * MIB, &[]).expect("resumed");
+    assert_eq!(up.plan().part_size, 64 * MIB);
 }
 
 #[test]

@@ -15,7 +15,7 @@ use alloc::collections::VecDeque;
 
 use crate::engine::checksum::{self, Algorithm};
 use crate::engine::error::{ErrorCode, UploadError};
-use crate::engine::plan::{DEFAULT_PART_SIZE, Plan};
+use crate::engine::plan::{DEFAULT_PART_SIZE, Plan, part_size_for};
 use crate::engine::progress::{Progress, ProgressTracker};
 use crate::engine::retry::{Decision, Failure, RetryPolicy};
 use crate::engine::url_expiry::remaining_ms;
@@ -29,8 +29,12 @@ pub const RESIGN_MARGIN_MS: u64 = 60_000;
 /// Settings of an upload (the JS options, validated).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Wanted part size in bytes (grows for files that would need over 10,000 parts).
+    /// Part size in bytes (grows for files that would need over 10,000
+    /// parts); with `part_size_max` above it, the smallest the engine picks.
     pub part_size: u64,
+    /// The largest part size the engine may pick for a file
+    /// ([`Config::part_size_for`]); equal to `part_size`: that size, fixed.
+    pub part_size_max: u64,
     /// Files of at most this many bytes go as one presigned PUT; `None`: every
     /// file goes multipart (for backends that cannot presign a whole-object PUT).
     pub multipart_threshold: Option<u64>,
@@ -54,6 +58,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             part_size: DEFAULT_PART_SIZE,
+            part_size_max: DEFAULT_PART_SIZE,
             multipart_threshold: Some(DEFAULT_PART_SIZE),
             concurrency: 4,
             adaptive: false,
@@ -88,7 +93,27 @@ impl Config {
         }
         // The part size is checked by the plan.
         Plan::new(0, self.part_size, None)?;
+        Plan::new(0, self.part_size_max, None)?;
+        if self.part_size_max < self.part_size {
+            return Err(UploadError::invalid_option(
+                "partSize",
+                format!(
+                    "partSize.min is {} bytes and partSize.max {}; give min <= max, each 5 MiB (5242880) to 5 GiB (5368709120)",
+                    self.part_size, self.part_size_max
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// The configuration of an upload of `size` bytes: its part size chosen
+    /// within the bounds ([`crate::engine::plan::part_size_for`]) for
+    /// `streams` PUTs at a time on a link where a MiB of a part took
+    /// `ms_per_mib` lately, then fixed for the whole upload (a journal entry
+    /// keeps it for a resume).
+    pub fn for_file(&self, size: u64, streams: usize, ms_per_mib: Option<u64>) -> Self {
+        let part_size = part_size_for(size, self.part_size, self.part_size_max, streams, ms_per_mib);
+        Self { part_size, part_size_max: part_size, ..self.clone() }
     }
 }
 
@@ -524,6 +549,7 @@ impl Upload {
         stored: &[(u16, String, u64)],
     ) -> Result<Self, UploadError> {
         cfg.part_size = part_size;
+        cfg.part_size_max = part_size;
         cfg.multipart_threshold = None;
         let mut up = Self::new(size, cfg, seed)?;
         if up.plan.part_size != part_size {

@@ -242,7 +242,8 @@ test('one byte of one part flipped on the way: the store refuses that part, only
     assert.equal(r.stats.flipped, 1, 'one PUT body was corrupted in flight');
     assert.equal(r.retries, 1, 'the refused part was retried, once');
     const resent = r.stats.matched_body_bytes - r.size;
-    assert.ok(resent > 0 && resent <= 8 * MIB, `only the corrupted part was sent again (${resent} bytes resent)`);
+    // One part at most: the engine picks parts of 5 to 10 MiB by default.
+    assert.ok(resent > 0 && resent <= 10 * MIB, `only the corrupted part was sent again (${resent} bytes resent)`);
     record(r, 'one byte of one part PUT flipped in flight (checksums on)', { corrupted: r.stats.flipped });
   }));
 

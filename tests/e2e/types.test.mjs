@@ -40,6 +40,8 @@ import type { UploadErrorCode, UploaderOptions } from 's3-multipart-wasm';
 new Uploader({ endpoint: '/api', concurrency: '4' });
 // @ts-expect-error an unknown option
 new Uploader({ endpoint: '/api', partsize: 5 });
+// @ts-expect-error partSize bounds are min and max
+new Uploader({ endpoint: '/api', partSize: { minimum: 5242880 } });
 // @ts-expect-error endpoint or hooks, not neither
 const none: UploaderOptions = { concurrency: 2 };
 // @ts-expect-error checksum is 'crc32' or 'none'
@@ -79,7 +81,7 @@ test('the README examples compile with tsc --strict against the packed tarball, 
 import { attach, defineElement } from 's3-multipart-wasm/widget';
 const input = document.querySelector<HTMLInputElement>('#files');
 if (input) {
-  const w = attach(input, { endpoint: '/api', keyPrefix: 'uploads/', concurrency: 3 });
+  const w = attach(input, { endpoint: '/api', keyPrefix: 'uploads/', concurrency: 3, partSize: { max: 16 * 1024 * 1024 } });
   input.addEventListener('upload-complete', (e) => console.log(e.detail.result.key, w.uploads.length));
   w.clear();
 }
