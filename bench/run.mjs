@@ -105,6 +105,9 @@ export function planOf(c) {
   if (plan === 'auto') return { page, partSize: PART_SIZE, concurrency: undefined };
   // `ours@defaults`: neither given, so the part size is picked per file too (src/engine/plan.rs).
   if (plan === 'defaults') return { page, partSize: undefined, concurrency: undefined };
+  // `ours@max16`: the defaults, with parts of up to 16 MiB (`partSize: { max }`).
+  const max = /^max(\d+)$/.exec(plan);
+  if (max) return { page, partSize: { max: Number(max[1]) * MIB }, concurrency: undefined };
   const m = /^(\d+)x(\d+)$/.exec(plan);
   if (!m) throw new Error(`contender ${c}: a plan is STREAMSxMIB, like raw-ahead@6x16`);
   return { page, concurrency: Number(m[1]), partSize: Number(m[2]) * MIB };
@@ -113,6 +116,7 @@ const nameOf = (c) => {
   const { page, concurrency, partSize } = planOf(c);
   if (c.endsWith('@auto')) return `${NAMES[page]}, adaptive concurrency`;
   if (c.endsWith('@defaults')) return `${NAMES[page]}, default options (part size and concurrency adaptive)`;
+  if (/@max\d+$/.test(c)) return `${NAMES[page]}, adaptive, parts of up to ${partSize.max / MIB} MiB`;
   return c.includes('@') ? `${NAMES[page]}, ${concurrency} streams of ${partSize / MIB} MiB parts` : NAMES[c];
 };
 const ACCESS_KEY = 's3mp-local-access-key';
@@ -387,6 +391,21 @@ function busyStretches(profile) {
   return out;
 }
 
+/** The functions of a CPU profile with the most self time over the whole run (idle left out), top 15. */
+function selfTimes(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    if (n.callFrame.functionName === '(idle)') return;
+    const f = `${n.callFrame.functionName || '(anonymous)'}@${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber + 1}`;
+    self.set(f, (self.get(f) ?? 0) + profile.timeDeltas[i]);
+    busy += profile.timeDeltas[i];
+  });
+  return [`busy ${(busy / 1000).toFixed(0)} ms`, ...[...self].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([f, us]) => `${f} ${(us / 1000).toFixed(1)} ms`)];
+}
+
 /** Prints where a run's long tasks came from: --profile's busy stretches, and the long frames' scripts. */
 function printLongTasks(s) {
   for (const b of s.busy ?? []) console.log(`  busy ${b.ms} ms: ${b.top.join('; ')}`);
@@ -474,7 +493,9 @@ async function measure(stack, contender, file, size, run, many = null) {
       new Promise((_, reject) => { stalled = setTimeout(() => reject(new Error(`${contender}: no end after 15 minutes`)), 15 * 60_000); }),
     ]).finally(() => clearTimeout(stalled));
     const secs = (performance.now() - t0) / 1000;
-    const busy = PROFILE ? busyStretches((await cdp.send('Profiler.stop')).profile) : [];
+    const profile = PROFILE ? (await cdp.send('Profiler.stop')).profile : null;
+    const busy = profile ? busyStretches(profile) : [];
+    if (profile) console.log(`  page's thread, self time over the run: ${selfTimes(profile).join('; ')}`);
     clearInterval(sampler);
     sample();
     const cpu1 = browserStats(pid);
@@ -510,7 +531,7 @@ async function measure(stack, contender, file, size, run, many = null) {
       await deleteObjects(stack, [key]);
     }
     // With the part size left to the engine: the PUTs seen.
-    const parts = plan.partSize ? Math.ceil((size * MIB) / plan.partSize) : Math.max(1, puts.length);
+    const parts = typeof plan.partSize === 'number' ? Math.ceil((size * MIB) / plan.partSize) : Math.max(1, puts.length);
     return {
       contender, size, run, secs,
       mbps: (size * MIB) / 1e6 / secs,
