@@ -399,7 +399,7 @@ function selfTimes(profile) {
   profile.samples.forEach((id, i) => {
     const n = byId.get(id);
     if (n.callFrame.functionName === '(idle)') return;
-    const f = `${n.callFrame.functionName || '(anonymous)'}@${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber + 1}`;
+    const f = `${n.callFrame.functionName || '(anonymous)'}@${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}`;
     self.set(f, (self.get(f) ?? 0) + profile.timeDeltas[i]);
     busy += profile.timeDeltas[i];
   });

@@ -284,8 +284,7 @@ impl Uploader {
         let promise = promise(async move {
             // The File is touched (its size and date are synchronous calls in
             // Chromium) once it is this upload's turn to start.
-            crate::browser::hashing::turn().await;
-            let size = file.size() as u64;
+            let size = crate::browser::hashing::turn(&file).await.unwrap_or_else(|| file.size()) as u64;
             let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
             let (streams, ms_per_mib) = budget.entered();
             let outcome = match Upload::new(size, cfg.for_file(size, streams, ms_per_mib), seed) {

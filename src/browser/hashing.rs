@@ -66,10 +66,20 @@ export async function readChunks(blob, start, end, whole, chunk, each, byob) {
 // more start. The page's thread is never held for long by starting work,
 // which a File's synchronous `size` and `lastModified` make slow in
 // Chromium; one upload alone never waits.
+// A File's first `size` is a synchronous round trip to the browser process
+// (then kept): 0.1 ms with an idle network, ~1 ms once the uploads' requests
+// keep that process busy, and an XHR sending a File whose size was never
+// read makes the same round trip. So each turn also reads, while its
+// TURN_MS last, the sizes of the files still waiting (read early, most of
+// them are read before the traffic builds up), and hands each upload the
+// size read for it.
 const TURN_MS = 5;
 let turnOpen = false;
 let turnUntil = 0;
+// Uploads waiting for their turn, first first: { file, go, size }.
 const turnsWaiting = [];
+// How many of them, from the first, have had their size read.
+let sizesRead = 0;
 let turnChannel = null;
 function postTurn() {
   if (!turnChannel && typeof MessageChannel === 'function') {
@@ -81,14 +91,21 @@ function postTurn() {
 }
 function nextTurn() {
   turnOpen = false;
-  const go = turnsWaiting.shift();
-  if (!go) return;
+  const next = turnsWaiting.shift();
+  if (!next) return;
+  sizesRead = Math.max(0, sizesRead - 1);
   turnOpen = true;
   turnUntil = performance.now() + TURN_MS;
+  while (sizesRead < turnsWaiting.length && performance.now() < turnUntil) {
+    const w = turnsWaiting[sizesRead++];
+    try { w.size = w.file.size; } catch (e) { /* read again, and reported, when its upload starts */ }
+  }
   postTurn();
-  go();
+  next.go(next.size);
 }
-export function turn() {
+// undefined: go on now; else a promise of the file's size (undefined when
+// not read yet) once it is this upload's turn.
+export function turn(file) {
   const now = performance.now();
   if (!turnOpen) {
     turnOpen = true;
@@ -97,7 +114,7 @@ export function turn() {
     return undefined;
   }
   if (!turnsWaiting.length && now < turnUntil) return undefined;
-  return new Promise((resolve) => turnsWaiting.push(resolve));
+  return new Promise((go) => turnsWaiting.push({ file, go, size: undefined }));
 }
 // The Worker's code (readChunks, above, goes into it as its source): the
 // first message brings its WebAssembly module (hasher/, base64: a few KB,
@@ -109,6 +126,13 @@ let queue = Promise.resolve();
 async function hash(exp, blob, start, end, whole) {
   const chunk = exp.capacity();
   let state = -1, seen = 0;
+  if (end - start <= chunk && typeof FileReaderSync === 'function') {
+    // A small file (or the last bit of one): read at once, without a
+    // stream's set-up, which costs more than the reading for 100 KiB.
+    const bytes = new Uint8Array(new FileReaderSync().readAsArrayBuffer(whole ? blob : blob.slice(start, end)));
+    new Uint8Array(exp.memory.buffer, exp.buffer(), bytes.length).set(bytes);
+    return { state: exp.update(state, bytes.length), seen: bytes.length };
+  }
   await readChunks(blob, start, end, whole, chunk, (view) => {
     new Uint8Array(exp.memory.buffer, exp.buffer(), view.length).set(view);
     state = exp.update(state, view.length);
@@ -229,7 +253,7 @@ export function workerCrc32(blob, start, end, whole) {
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = turn)]
-    fn js_turn() -> JsValue;
+    fn js_turn(file: &Blob) -> JsValue;
     #[wasm_bindgen(catch, js_name = workerCrc32)]
     async fn worker_crc32(blob: &Blob, start: f64, end: f64, whole: bool) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = readChunks)]
@@ -244,14 +268,14 @@ extern "C" {
 }
 
 /// Waits for this upload's turn to touch its File: at once when few are
-/// starting, else in a later task of the page (see `turn` in the JS above;
-/// it shares this module's snippet: each snippet is one more fetch for a page,
-/// and wasm-bindgen-test-runner's page server was seen to stop answering with
-/// more of them).
-pub async fn turn() {
-    if let Ok(p) = js_turn().dyn_into::<js_sys::Promise>() {
-        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
-    }
+/// starting, else in a later task of the page. Gives the File's size when
+/// an earlier turn read it ahead, while the network was quieter (see `turn`
+/// in the JS above; it shares this module's snippet: each snippet is one
+/// more fetch for a page, and wasm-bindgen-test-runner's page server was
+/// seen to stop answering with more of them).
+pub async fn turn(file: &Blob) -> Option<f64> {
+    let p = js_turn(file).dyn_into::<js_sys::Promise>().ok()?;
+    wasm_bindgen_futures::JsFuture::from(p).await.ok()?.as_f64()
 }
 
 /// Bytes the page reads at a time: what hashing on the page holds per part
