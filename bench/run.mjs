@@ -598,14 +598,16 @@ async function measureCold(stack, contender, run) {
       });
     }
     const key = `bench/cold-${contender}-${run}.bin`;
-    const opts = { api: stack.page, key, partSize: PART_SIZE, concurrency: CONCURRENCY, bytes: COLD_BYTES };
+    // A plan (`ours@defaults`) gives the options; without one, 8 MiB parts and 4 streams.
+    const plan = planOf(contender);
+    const opts = { api: stack.page, key, partSize: plan.partSize, concurrency: plan.concurrency, bytes: COLD_BYTES };
     let firstPut = null;
     page.on('request', (r) => {
       if (firstPut === null && r.method() === 'PUT' && r.url().startsWith(stack.s3url)) firstPut = performance.now();
     });
     if (COLD_TRACE) await browser.startTracing(page, { path: `/tmp/cold-${contender}-${run}.trace.json`, categories: ['devtools.timeline', 'v8', 'v8.wasm', 'disabled-by-default-devtools.timeline', 'blink', 'loading'] });
     const t0 = performance.now();
-    await page.goto(`${stack.page}/cold-${contender}.html#${encodeURIComponent(JSON.stringify(opts))}`, { waitUntil: 'commit' });
+    await page.goto(`${stack.page}/cold-${plan.page}.html#${encodeURIComponent(JSON.stringify(opts))}`, { waitUntil: 'commit' });
     await page.waitForFunction(() => window.coldDone || window.coldError, null, { timeout: 120_000, polling: 50 });
     const end = performance.now();
     if (COLD_TRACE) await browser.stopTracing();
@@ -657,11 +659,11 @@ async function coldRuns(contenders) {
     const of = (k) => ok.map((s) => s[k]).sort((a, b) => a - b);
     const range = (k) => [of(k)[0], of(k)[of(k).length - 1]];
     return {
-      contender: c, name: NAMES[c], runs: ok.length, failedRuns: samples.length / contenders.length - ok.length,
+      contender: c, name: nameOf(c), runs: ok.length, failedRuns: samples.length / contenders.length - ok.length,
       readyMs: median(of('readyMs')), readyRangeMs: range('readyMs'),
       firstPutMs: median(of('firstPutMs')), firstPutRangeMs: range('firstPutMs'),
       doneMs: median(of('doneMs')), doneRangeMs: range('doneMs'),
-      bundleGzipBytes: gzippedBundle(c),
+      bundleGzipBytes: gzippedBundle(planOf(c).page),
     };
   });
   for (const r of rows) {
