@@ -126,18 +126,18 @@ let queue = Promise.resolve();
 async function hash(exp, blob, start, end, whole) {
   const chunk = exp.capacity();
   let state = -1, seen = 0;
-  if (end - start <= chunk && typeof FileReaderSync === 'function') {
-    // A small file (or the last bit of one): read at once, without a
-    // stream's set-up, which costs more than the reading for 100 KiB.
-    const bytes = new Uint8Array(new FileReaderSync().readAsArrayBuffer(whole ? blob : blob.slice(start, end)));
-    new Uint8Array(exp.memory.buffer, exp.buffer(), bytes.length).set(bytes);
-    return { state: exp.update(state, bytes.length), seen: bytes.length };
-  }
-  await readChunks(blob, start, end, whole, chunk, (view) => {
+  const add = (view) => {
     new Uint8Array(exp.memory.buffer, exp.buffer(), view.length).set(view);
     state = exp.update(state, view.length);
     seen += view.length;
-  }, true);
+  };
+  if (end - start <= chunk && typeof FileReaderSync === 'function') {
+    // A small file (or the last bit of one): read at once, without a
+    // stream's set-up, which costs more than the reading for 100 KiB.
+    add(new Uint8Array(new FileReaderSync().readAsArrayBuffer(whole ? blob : blob.slice(start, end))));
+  } else {
+    await readChunks(blob, start, end, whole, chunk, add, true);
+  }
   return { state, seen };
 }
 // Bound by name: a minifier may have renamed the function it comes from.
