@@ -9,7 +9,7 @@
 //   node bench/run.mjs --scenarios cold [--cold-runs 9] [--contenders ours,ours-worker,uppy5] --out bench/results-cold.json
 //   node bench/run.mjs --scenarios loopback,home,far --sizes 64 --sweep --contenders ours,raw,uppy5 --out s.json
 //   node bench/run.mjs --sizes 1024 --cpu-throttle 4 --contenders ours,uppy5 --out t.json
-//   node bench/run.mjs --sizes 1024 --profile --contenders ours,ours-nochecksum (long tasks, where from)
+//   node bench/run.mjs --sizes 1024 --profile [--profile-top 40] --contenders ours,ours-nochecksum (long tasks, where from)
 //
 // A contender may carry its own plan: `raw-ahead@6x16` is the loop signing
 // ahead with 6 streams and 16 MiB parts (its page, with those options);
@@ -57,7 +57,7 @@ const SIZES = arg('sizes', '64,1024').split(',').filter(Boolean).map(Number).con
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
 const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
 // The contenders whose pages upload many files (window.benchUploadMany).
-const MANY = ['ours', 'ours-nobatch', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5'];
+const MANY = ['ours', 'ours-nobatch', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5', 'x-buf', 'x-sync'];
 const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
@@ -90,6 +90,8 @@ const NAMES = {
   'raw-ahead-xhr': 'raw loop signing ahead, PUTs by XHR',
   'x-mem': 'experiment: the loop signing ahead, each part read into memory and PUT from it',
   'x-slice': 'experiment: the XHR loop, each body a slice of the File (as this client sends it) rather than the File',
+  'x-buf': 'experiment: the XHR loop signing ahead, each small file read once in a Worker and its bytes sent',
+  'x-sync': 'experiment: the XHR loop signing ahead, each small file read once in a Worker, then sent as the File',
   'x-read2': 'experiment: the loop signing ahead, each part read once in a Worker before its PUT (no hash)',
   'raw-xhr': 'raw loop on XHR, with upload progress',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
@@ -391,19 +393,29 @@ function busyStretches(profile) {
   return out;
 }
 
-/** The functions of a CPU profile with the most self time over the whole run (idle left out), top 15. */
+/**
+ * The functions of a CPU profile with the most self time over the whole run
+ * (idle left out), top 15 (`--profile-top N`), after the time by script
+ * (each script's functions summed: the page's bundle, the WASM module, the
+ * browser's own).
+ */
+const PROFILE_TOP = Number(arg('profile-top', '15'));
 function selfTimes(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
+  const byScript = new Map();
   let busy = 0;
   profile.samples.forEach((id, i) => {
     const n = byId.get(id);
     if (n.callFrame.functionName === '(idle)') return;
+    const script = n.callFrame.url.split('/').pop() || `(browser: ${n.callFrame.functionName})`;
     const f = `${n.callFrame.functionName || '(anonymous)'}@${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}`;
     self.set(f, (self.get(f) ?? 0) + profile.timeDeltas[i]);
+    byScript.set(script, (byScript.get(script) ?? 0) + profile.timeDeltas[i]);
     busy += profile.timeDeltas[i];
   });
-  return [`busy ${(busy / 1000).toFixed(0)} ms`, ...[...self].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([f, us]) => `${f} ${(us / 1000).toFixed(1)} ms`)];
+  const top = (m, n) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([f, us]) => `${f} ${(us / 1000).toFixed(1)} ms`);
+  return [`busy ${(busy / 1000).toFixed(0)} ms`, `by script: ${top(byScript, 8).join(', ')}`, ...top(self, PROFILE_TOP)];
 }
 
 /** Prints where a run's long tasks came from: --profile's busy stretches, and the long frames' scripts. */
@@ -586,6 +598,18 @@ async function measureCold(stack, contender, run) {
             return orig.apply(this, a).then((r) => { mark(`${name})`); return r; });
           };
         }
+        // Backend calls, journal reads and writes, and PUTs, as the page made them.
+        const f = window.fetch;
+        window.fetch = function (r, ...a) {
+          mark(`fetch( ${String((r && r.url) || r).split('/').pop().split('?')[0]}`);
+          return f.call(this, r, ...a);
+        };
+        for (const name of ['getItem', 'setItem']) {
+          const orig = Storage.prototype[name];
+          Storage.prototype[name] = function (...a) { mark(`${name}(`); const r = orig.apply(this, a); mark(`${name})`); return r; };
+        }
+        const send = XMLHttpRequest.prototype.send;
+        XMLHttpRequest.prototype.send = function (...a) { mark('xhr.send'); return send.apply(this, a); };
         const W = window.Worker;
         window.Worker = function (...a) {
           mark('new Worker');

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import HtmlWebpackPlugin from 'html-webpack-plugin';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const CONTENDERS = ['ours', 'ours-worker', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-ahead', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc', 'x-mem', 'x-read2', 'x-slice', 'ours-nobatch', 'raw-ahead-xhr'];
+export const CONTENDERS = ['ours', 'ours-worker', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-ahead', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc', 'x-mem', 'x-read2', 'x-slice', 'ours-nobatch', 'raw-ahead-xhr', 'x-buf', 'x-sync'];
 // Contenders that share another's node_modules.
 const ENTRIES = { 'libstorage-crc': './bench/contenders/libstorage/crc.js' };
 

@@ -93,7 +93,8 @@ async fn without_a_concurrency_the_window_adapts_within_its_bounds() {
     let (key, _, _) = upload_ok(&up, "adaptive.bin", &data).await;
     let stats = xhr_stats();
     let max = num(&stats, "max");
-    // It starts at 4 and may probe up, never past the browser's 6 connections per host.
+    // It starts at the browser's 6 connections per host and never goes past
+    // them (at least 4 PUTs overlap while the first parts go).
     assert!((4.0..=6.0).contains(&max), "{max} PUTs in flight with the adaptive window");
     assert_eq!(num(&stats, "puts"), 17.0, "one PUT per part");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
@@ -101,7 +102,7 @@ async fn without_a_concurrency_the_window_adapts_within_its_bounds() {
 
 #[wasm_bindgen_test]
 async fn concurrency_bounds_keep_the_adaptive_window_between_them() {
-    // { max }: never above it; { min }: never below it (the window starts at 4, clamped into the bounds).
+    // { max }: never above it; { min }: never below it (the window starts at its top).
     for (bounds, lo, hi) in
         [(obj(&[("max", JsValue::from(3))]), 3.0, 3.0), (obj(&[("min", JsValue::from(5))]), 5.0, 6.0)]
     {
@@ -123,16 +124,16 @@ fn parts_in(result: &JsValue) -> Option<u32> {
 #[wasm_bindgen_test]
 async fn the_engine_picks_the_part_size_within_its_bounds() {
     // Not given: 5..10 MiB, one part per stream for a medium file (the
-    // window starts at 4): 20 MiB goes as 4 parts of 5 MiB, not 3 of 8.
-    // `{ min, max }`: within them (64 MiB, 4 streams: 16 MiB wanted, 7 at
-    // most: 10 parts; 16 at most: 4 parts).
+    // window starts at 6): 20 MiB goes as 4 parts of 5 MiB, not 3 of 8.
+    // `{ min, max }`: within them (64 MiB, 6 streams: 11 MiB wanted, 7 at
+    // most: 10 parts; 16 at most: 6 parts).
     let bounds = |min: Option<usize>, max: usize| {
         let mut b = vec![("max", JsValue::from(max as u32))];
         b.extend(min.map(|m| ("min", JsValue::from(m as u32))));
         Some(obj(&b))
     };
     let cases =
-        [(None, 20 * MIB, 4), (bounds(Some(6 * MIB), 7 * MIB), 64 * MIB, 10), (bounds(None, 16 * MIB), 64 * MIB, 4)];
+        [(None, 20 * MIB, 4), (bounds(Some(6 * MIB), 7 * MIB), 64 * MIB, 10), (bounds(None, 16 * MIB), 64 * MIB, 6)];
     for (i, (part_size, size, parts)) in cases.into_iter().enumerate() {
         let up = uploader(&part_size.map(|b| ("partSize", b)).into_iter().collect::<Vec<_>>());
         let data = bytes(size, 40 + i as u64);

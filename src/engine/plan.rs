@@ -41,7 +41,9 @@ pub const PART_TARGET_MS: u64 = 15_000;
 ///
 /// - every stream gets a part: a file cut into at least `streams` parts
 ///   (a 20 MiB file with 4 streams goes as 4 parts of 5 MiB, not 3 of 8),
-///   so medium files use the whole window;
+///   so medium files use the whole window; the share is rounded up to a
+///   whole MiB, so that no small part is left over to go alone after the
+///   others (64 MiB on 6 streams: 6 parts of 11 MiB, not 7 of 10);
 /// - otherwise as large as the bounds allow (fewer requests, fewer round
 ///   trips at the end of each part's PUT, where the stream idles),
 /// - but no part longer than [`PART_TARGET_MS`] at `ms_per_mib`, the time a
@@ -49,7 +51,7 @@ pub const PART_TARGET_MS: u64 = 15_000;
 ///
 /// Files too large for 10,000 parts of that size grow it in [`Plan::new`].
 pub fn part_size_for(size: u64, min: u64, max: u64, streams: usize, ms_per_mib: Option<u64>) -> u64 {
-    let spread = size / (streams.max(1) as u64) / MIB * MIB;
+    let spread = size.div_ceil(streams.max(1) as u64).div_ceil(MIB) * MIB;
     let quick = ms_per_mib.map_or(u64::MAX, |ms| PART_TARGET_MS / ms.max(1) * MIB);
     spread.min(quick).min(max).max(min)
 }
@@ -212,7 +214,8 @@ mod tests {
             // a medium file: one part per stream
             (20 * MIB, 4, None, 5 * MIB),
             (24 * MIB, 4, None, 6 * MIB),
-            (36 * MIB + 5, 4, None, 9 * MIB),
+            // rounded up: 4 parts (10, 10, 10, 6 MiB), not 4 of 9 MiB and one of 5 bytes
+            (36 * MIB + 5, 4, None, 10 * MIB),
             // never below the minimum, even for a small file or many streams
             (9 * MIB, 4, None, 5 * MIB),
             (40 * MIB, 16, None, 5 * MIB),
@@ -230,6 +233,8 @@ mod tests {
         // the application's bounds
         assert_eq!(part_size_for(GIB, 5 * MIB, 64 * MIB, 4, Some(10)), 64 * MIB);
         assert_eq!(part_size_for(64 * MIB, 5 * MIB, 64 * MIB, 4, None), 16 * MIB);
+        // 6 streams: 6 parts of 11 MiB, not 7 of 10 (the 7th alone at the end)
+        assert_eq!(part_size_for(64 * MIB, 5 * MIB, 16 * MIB, 6, None), 11 * MIB);
         assert_eq!(part_size_for(64 * MIB, 32 * MIB, 64 * MIB, 4, Some(100_000)), 32 * MIB);
         assert_eq!(part_size_for(GIB, 6 * MIB, 6 * MIB, 1, None), 6 * MIB, "min = max fixes it");
         // whatever comes in, the result is within the bounds and a valid part size
