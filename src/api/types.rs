@@ -59,7 +59,7 @@ interface CommonOptions {
   partSize?: number | { min?: number; max?: number };
   /** Files of at most this many bytes go as one presigned PUT (default: a number `partSize`, else 8 MiB or `partSize.min` if larger). */
   multipartThreshold?: number;
-  /** Part PUTs in flight, 1..16, shared by the uploads of one Uploader. Default: adaptive, 2..6 from 4 (more while the link gives more, halved on throttles and stalls); a number fixes it; `{ min, max }` bounds the adaptive window (defaults 2 and 6). */
+  /** Part PUTs in flight, 1..16, shared by the uploads of one Uploader. Default: adaptive, 2..6, starting at 6 (halved on throttles and stalls, one fewer when parts get slower per byte, back up while that gives more); a number fixes it; `{ min, max }` bounds the adaptive window (defaults 2 and 6). */
   concurrency?: number | { min?: number; max?: number };
   /** Delays in ms before the 1st, 2nd, ... retry of a part (default [0, 1000, 3000, 5000, 10000]). */
   retryDelays?: number[];
