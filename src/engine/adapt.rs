@@ -317,6 +317,10 @@ mod tests {
         assert!(w.changes() <= 12, "{} changes in 10 minutes: {seen:?}", w.changes());
         let above = seen.iter().filter(|&&l| l > PROBE_FROM).count();
         assert!(above <= 60, "probing took {above} of 600 s");
+        // The product's start, the top: it stays there, no change at all.
+        let mut w = Window::adaptive(ADAPT_MIN, ADAPT_START, ADAPT_MAX);
+        let seen = run(&mut w, 8 * MIB, 600, |_, _| 20 * MIB);
+        assert!(seen.iter().all(|&l| l == ADAPT_MAX) && w.changes() == 0, "{seen:?}");
     }
 
     #[test]
