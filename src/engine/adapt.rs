@@ -366,17 +366,10 @@ mod tests {
             "the product's start: the top"
         );
         assert_eq!(Window::adaptive(2, ADAPT_START, 3).limit(), 3, "the application's top");
+        let slowing = |n: usize, now: u64| if now < 120_000 { (n as u64 * 8 * MIB).min(48 * MIB) } else { 12 * MIB };
         for start in [PROBE_FROM, ADAPT_START] {
             let mut w = Window::adaptive(ADAPT_MIN, start, ADAPT_MAX);
-            let seen =
-                run(
-                    &mut w,
-                    8 * MIB,
-                    600,
-                    |n, now| {
-                        if now < 120_000 { (n as u64 * 8 * MIB).min(48 * MIB) } else { 12 * MIB }
-                    },
-                );
+            let seen = run(&mut w, 8 * MIB, 600, slowing);
             assert_eq!(seen[110], ADAPT_MAX, "grown before the slowdown: {seen:?}");
             if start == ADAPT_MAX {
                 assert!(seen[..115].iter().all(|&l| l == ADAPT_MAX), "kept the top while it paid: {seen:?}");
