@@ -41,12 +41,15 @@ How to read it:
 
 - *MiB sent* counts request-body bytes of part PUTs that reached the proxy,
   including attempts that failed; *re-sent* is what went beyond the file size.
-- *faults injected* counts what the proxy did; *retries spent* what the client
+- *faults injected* counts what the proxy did (errors, resets, stalls, bytes
+  flipped in a body, ETags altered on the way back); *retries spent* what the client
   reported (\`onRetry\`). They differ where Chromium itself silently re-sent a
   PUT whose reused connection was reset (it does so for idempotent requests),
   and where faults hit the backend rather than the store (part-url, complete).
+  An altered ETag costs no retry: complete is refused, the stored parts are
+  listed and complete is sent again with the store's ETag.
 - A part whose PUT fails is sent again whole (S3 has no partial part upload),
-  so a fault costs up to one part (8 MiB by default).${reload ? `
+  so a fault costs up to one part (5 to 10 MiB by default).${reload ? `
 - Page reload: ${mib(reload.bytesSentAfterReload)} MiB were sent after the reload
   for a ${mib(run.size)} MiB file — the parts stored before it were not sent again
   (the parts in flight at the moment of the reload were).` : ''}

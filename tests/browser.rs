@@ -901,6 +901,43 @@ async fn a_whole_object_checksum_that_differs_is_integrity_error_and_nothing_is_
     assert_eq!(object_status(&key).await, 404, "no object was stored");
 }
 
+/// A part's `ETag` header altered on its way back: complete is refused with
+/// S3's `InvalidPart` (thrown by a hook as the AWS SDK throws it), the stored
+/// parts are listed, the store's ETag replaces the altered one, and complete
+/// goes through; without `listParts`, the refusal stands and the upload is
+/// deleted.
+#[wasm_bindgen_test]
+async fn a_complete_refused_for_an_altered_etag_is_repaired_from_the_stored_parts() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let seen = sdk_like_complete(&rest);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+    let data = bytes(20 * MIB, 44);
+    alter_etag_of_put(2);
+    let outcome = upload_ok(&up, "etag-repair.bin", &data).await;
+    alter_etag_of_put(0);
+    assert_eq!(sha(&read_back(&outcome.0).await), sha(&data));
+    assert_eq!((num(&seen, "completes"), num(&seen, "lists")), (2.0, 1.0), "refused, listed, completed");
+    // The same without a listParts hook: nothing to repair with.
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let seen = sdk_like_complete(&rest);
+    let hooks = get(&rest, "hooks");
+    js_sys::Reflect::delete_property(hooks.unchecked_ref::<js_sys::Object>(), &JsValue::from_str("listParts"))
+        .expect("delete");
+    let up = Uploader::new(obj(&[("protocol", hooks)])).expect("hooks");
+    let prefix = unique_key("etag-norepair");
+    let key = format!("{prefix}/f.bin");
+    let (opts, _) = recording(&key, &[]);
+    alter_etag_of_put(2);
+    let err = upload_err(&up, &blob(&bytes(20 * MIB, 45)), opts).await;
+    alter_etag_of_put(0);
+    let message = string(&err, "message").unwrap_or_default();
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"), "{message}");
+    assert!(message.contains("InvalidPart") && message.contains("listParts"), "{message}");
+    assert_eq!(num(&seen, "completes"), 1.0);
+    assert_eq!(open_uploads(&prefix).await, 0, "the refused upload was aborted");
+    assert_eq!(object_status(&key).await, 404, "no object was stored");
+}
+
 #[wasm_bindgen_test]
 async fn an_invalid_checksum_option_is_named() {
     let Err(e) = Uploader::new(obj(&[("endpoint", JsValue::from_str(api())), ("checksum", JsValue::from_str("md5"))]))

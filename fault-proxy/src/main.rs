@@ -8,7 +8,9 @@
 //! `--stall-secs`), delayed (`--latency-ms`) and slowed to a shared bandwidth
 //! (`--bandwidth-mbit`), or forwarded with one byte of the body flipped on
 //! the way (`--flip-nth`, `--flip-rate`: corruption in flight, which only a
-//! checksum the store verifies can catch). Everything else passes through untouched, `Host`
+//! checksum the store verifies can catch), or stored with the `ETag` of the
+//! answer altered on its way back (`--alter-etag-nth`: the client then
+//! completes with an ETag the store does not know). Everything else passes through untouched, `Host`
 //! header included, so SigV4 signatures made for the proxy's address verify
 //! at the store: point the backend's presigned URLs at the proxy with
 //! `s3-multipart-server --s3-public-endpoint http://<proxy>`.
@@ -77,6 +79,9 @@ struct Opt {
     /// Share (0..1) of matching requests forwarded with one byte of the body flipped.
     #[arg(long, default_value_t = 0.0)]
     flip_rate: f64,
+    /// Alter one character of the ETag header in the answers of these matching requests (1-based, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    alter_etag_nth: Vec<u64>,
     /// Delay added before every request is forwarded (all requests, not only matching ones).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -96,6 +101,8 @@ struct Stats {
     reset: AtomicU64,
     stalled: AtomicU64,
     flipped: AtomicU64,
+    /// Answers whose ETag header was altered.
+    etag_altered: AtomicU64,
     /// Request body bytes of matching requests that reached the proxy.
     matched_body_bytes: AtomicU64,
     /// Request body bytes of matching requests that the store answered with 2xx.
@@ -169,6 +176,7 @@ impl Proxy {
             "reset": s.reset.load(Ordering::Relaxed),
             "stalled": s.stalled.load(Ordering::Relaxed),
             "flipped": s.flipped.load(Ordering::Relaxed),
+            "etag_altered": s.etag_altered.load(Ordering::Relaxed),
             "matched_body_bytes": s.matched_body_bytes.load(Ordering::Relaxed),
             "stored_body_bytes": s.stored_body_bytes.load(Ordering::Relaxed),
         })
@@ -184,6 +192,7 @@ impl Proxy {
             &s.reset,
             &s.stalled,
             &s.flipped,
+            &s.etag_altered,
             &s.matched_body_bytes,
             &s.stored_body_bytes,
         ] {
@@ -224,11 +233,11 @@ async fn handle(
     let matches = req.method().as_str().eq_ignore_ascii_case(&proxy.opt.match_method)
         && (proxy.opt.match_path.is_empty() || path_and_query.contains(&proxy.opt.match_path));
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let fault = if matches {
+    let (fault, alter_etag) = if matches {
         let m = proxy.stats.matched.fetch_add(1, Ordering::Relaxed) + 1;
-        proxy.pick(m)
+        (proxy.pick(m), proxy.opt.alter_etag_nth.contains(&m))
     } else {
-        Fault::None
+        (Fault::None, false)
     };
     let (parts, body) = req.into_parts();
     let content_length: u64 =
@@ -324,11 +333,23 @@ async fn handle(
     let uri: http::Uri = format!("{}{}", proxy.opt.upstream.trim_end_matches('/'), path_and_query).parse()?;
     let mut up = Request::from_parts(parts, body);
     *up.uri_mut() = uri;
-    let resp = proxy.client.request(up).await?;
+    let mut resp = proxy.client.request(up).await?;
     if matches && resp.status().is_success() {
         proxy.stats.stored_body_bytes.fetch_add(counted.load(Ordering::Relaxed), Ordering::Relaxed);
+        if alter_etag && let Some(altered) = resp.headers().get(header::ETAG).and_then(|v| altered_etag(v.as_bytes())) {
+            resp.headers_mut().insert(header::ETAG, altered);
+            proxy.stats.etag_altered.fetch_add(1, Ordering::Relaxed);
+        }
     }
     Ok(resp.map(|b| b.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>).boxed()))
+}
+
+/// The ETag with its first hex digit changed (still a well-formed ETag).
+fn altered_etag(etag: &[u8]) -> Option<HeaderValue> {
+    let mut bytes = etag.to_vec();
+    let at = bytes.iter().position(u8::is_ascii_hexdigit)?;
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    HeaderValue::from_bytes(&bytes).ok()
 }
 
 #[tokio::main]

@@ -196,6 +196,14 @@ fn classify(hook: &str, e: &JsValue) -> CallError {
             protocol::integrity_error(&format!("the {hook} hook threw: {message}")).with_field(hook),
         );
     }
+    // S3's InvalidPart (an AWS SDK error's name) stays in the message: the
+    // engine repairs a complete refused so (see `Upload::on_listed`).
+    let message =
+        if named("name").as_deref() == Some("InvalidPart") && crate::find_str(&message, "InvalidPart").is_none() {
+            format!("InvalidPart: {message}")
+        } else {
+            message
+        };
     let status = ["status", "statusCode"]
         .iter()
         .find_map(|k| Reflect::get(e, &JsValue::from_str(k)).ok()?.as_f64())

@@ -570,6 +570,7 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
                 (Call::Complete, Req::Complete { key: &job.key, upload_id, parts, checksum: sum.as_ref() })
             }
             Action::Abort { upload_id } => (Call::Abort, Req::Abort { key: &job.key, upload_id }),
+            Action::ListParts { upload_id } => (Call::List, Req::ListParts { key: &job.key, upload_id }),
             _ => return,
         };
         let result = backend.call(req, &signal).await;
@@ -611,6 +612,9 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
             }
             (Call::Complete, Reply::Completed(etag, location)) => Ok(Event::Completed { etag, location }),
             (Call::Abort, Reply::Done) => Ok(Event::AbortDone),
+            (Call::List, Reply::Parts(parts)) => {
+                Ok(Event::Listed { parts: parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect() })
+            }
             _ => Err(mismatched()),
         });
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));

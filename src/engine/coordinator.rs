@@ -685,6 +685,7 @@ impl Coordinator {
                     | Action::Put { .. }
                     | Action::Cancel { .. }
                     | Action::Complete { .. }
+                    | Action::ListParts { .. }
                     | Action::Abort { .. } => self.out.push_back(Step::Engine(g, action)),
                     _ => {}
                 }
@@ -706,6 +707,7 @@ impl Coordinator {
             | Action::Put { .. }
             | Action::Cancel { .. }
             | Action::Complete { .. }
+            | Action::ListParts { .. }
             | Action::Abort { .. } => self.out.push_back(Step::Engine(self.current.0, action)),
             action if decided => self.deliver(action, now),
             action => self.hold(action),

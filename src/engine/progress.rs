@@ -111,6 +111,14 @@ impl ProgressTracker {
         self.reported = self.reported.max(self.actual());
     }
 
+    /// A part counted as done must be sent again (the store lost it): its
+    /// bytes come back out of the count (the reported progress holds until
+    /// they are sent again).
+    pub fn on_undone(&mut self, len: u64) {
+        self.done_bytes -= len;
+        self.parts_done -= 1;
+    }
+
     /// Forgets the speed (after a pause, a stall or going offline).
     pub fn reset_speed(&mut self) {
         self.speed = 0.0;

@@ -24,6 +24,7 @@ enum On {
     Put(u16),
     Complete,
     Abort,
+    List,
 }
 
 /// What the simulated world answers for the `nth` (1-based) request of a kind.
@@ -41,6 +42,10 @@ enum Answer {
     NoEtag,
     /// Succeed with a URL that lives this many seconds.
     UrlLifetime(u64),
+    /// The PUT is stored, but the ETag header reaches the client altered.
+    AlteredEtag,
+    /// The PUT is answered 200, but nothing is stored.
+    NotStored,
 }
 
 struct World {
@@ -56,6 +61,11 @@ struct World {
     max_in_flight: usize,
     cancelled: Vec<u16>,
     stored: BTreeMap<u16, String>,
+    /// What the store holds: part -> (ETag, size). Complete checks the ETags
+    /// it is given against it (S3's `InvalidPart`).
+    store: BTreeMap<u16, (String, u64)>,
+    /// List-parts calls answered.
+    listed: u32,
     completed_with: Option<Vec<(u16, String)>>,
     /// An abort was sent.
     aborted: bool,
@@ -106,6 +116,8 @@ impl World {
             max_in_flight: 0,
             cancelled: Vec::new(),
             stored: BTreeMap::new(),
+            store: BTreeMap::new(),
+            listed: 0,
             completed_with: None,
             aborted: false,
             abort_calls: 0,
@@ -229,7 +241,15 @@ impl World {
                     other => {
                         self.at(dur / 2, Event::PartProgress { part, attempt, loaded: len / 2 });
                         self.at(dur, Event::PartProgress { part, attempt, loaded: len });
-                        let etag = (!matches!(other, Some(Answer::NoEtag))).then(|| format!("\"etag-{part}\""));
+                        let stored = format!("\"etag-{part}\"");
+                        let etag = match other {
+                            Some(Answer::NoEtag) => None,
+                            Some(Answer::AlteredEtag) => Some(format!("\"etag-{part}x\"")),
+                            _ => Some(stored.clone()),
+                        };
+                        if !matches!(other, Some(Answer::NotStored)) {
+                            self.store.insert(part, (stored, len));
+                        }
                         self.at(dur, Event::PartDone { part, attempt, etag });
                     }
                 }
@@ -246,7 +266,14 @@ impl World {
                 self.whole_checksum = checksum;
                 assert_eq!(upload_id, "up-1");
                 assert!(!self.abort_ok, "complete after the upload was deleted");
-                if !self.call_failure(Call::Complete, On::Complete, 10) {
+                if self.call_failure(Call::Complete, On::Complete, 10) {
+                } else if parts.iter().any(|(n, etag)| self.store.get(n).is_none_or(|(e, _)| e != etag)) {
+                    let error = UploadError::new(
+                        ErrorCode::BackendError,
+                        "the backend answered complete with HTTP 400 (InvalidPart: One or more of the specified parts could not be found)",
+                    );
+                    self.at(10, Event::CallRejected { call: Call::Complete, error: error.with_status(400) });
+                } else {
                     self.completed_with = Some(parts);
                     self.at(
                         10,
@@ -267,6 +294,14 @@ impl World {
                     self.at(5, Event::AbortDone);
                 }
             }
+            Action::ListParts { upload_id } => {
+                assert_eq!(upload_id, "up-1");
+                if !self.call_failure(Call::List, On::List, 5) {
+                    self.listed += 1;
+                    let parts = self.store.iter().map(|(n, (e, len))| (*n, e.clone(), *len)).collect();
+                    self.at(5, Event::Listed { parts });
+                }
+            }
             Action::Progress(p) => {
                 if let Some(&last) = self.progress.last() {
                     assert!(p.bytes_sent >= last, "progress went back from {last} to {}", p.bytes_sent);
@@ -275,7 +310,11 @@ impl World {
                 self.progress.push(p.bytes_sent);
             }
             Action::PartComplete { part, etag, .. } => {
-                assert!(self.stored.insert(part, etag).is_none(), "part {part} reported complete twice");
+                // Reported again only when it was sent again after a listing.
+                assert!(
+                    self.stored.insert(part, etag).is_none() || self.listed > 0,
+                    "part {part} reported complete twice"
+                );
                 self.part_completes.push(part);
             }
             Action::Retrying { part, attempt, delay_ms, .. } => self.retries.push((part, attempt, delay_ms)),
@@ -847,6 +886,7 @@ fn resumes_from_stored_parts_and_sends_only_the_missing_ones() {
     assert_eq!(up.progress().bytes_sent, 24 * MIB, "progress starts at what is stored");
     let mut w = World::new(&[]);
     w.counts.insert(On::Init, 1); // the upload exists: part URLs name it
+    w.store = stored.iter().map(|(n, e, len)| (*n, (e.clone(), *len))).collect();
     let res = w.run(&mut up, |_, _| {});
     assert_intact(&w, &res, size, 5);
     let sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).collect();
@@ -999,4 +1039,77 @@ fn an_unreadable_file_is_file_read_error() {
     assert!(e.message.contains("choose it again"), "{e}");
     assert!(w.abort_ok, "the multipart upload is deleted");
     assert!(w.put_starts.is_empty());
+}
+
+/// A part's ETag altered on its way back (the PUT's response header): the
+/// store refuses complete (`InvalidPart`); the client lists the stored parts,
+/// takes the store's ETag for that part (stored with its size, its checksum
+/// verified on arrival) and completes again. Nothing is sent twice.
+#[test]
+fn an_etag_altered_on_the_way_is_taken_from_the_store() {
+    let size = 40 * MIB;
+    let (w, res) = run(size, cfg(3), &[(On::Put(2), 1, Answer::AlteredEtag)]);
+    assert_intact(&w, &res, size, 5);
+    assert_eq!((w.counts.get(&On::Complete), w.listed), (Some(&2), 1), "refused once, listed once, completed");
+    assert_eq!(w.put_starts.len(), 5, "no part sent twice");
+    assert!(w.retries.is_empty());
+}
+
+/// A PUT answered 200 whose part the store does not hold: listed missing,
+/// it is sent again (progress holds meanwhile), then complete goes through.
+#[test]
+fn a_part_the_store_does_not_hold_is_sent_again() {
+    let size = 40 * MIB;
+    let (w, res) = run(size, cfg(3), &[(On::Put(3), 1, Answer::NotStored)]);
+    assert_intact(&w, &res, size, 5);
+    let sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).filter(|p| *p == 3).collect();
+    assert_eq!(sent, vec![3, 3], "part 3 went up twice");
+    assert_eq!(w.listed, 1);
+    // The same without checksums: the part is signed again without one.
+    let (w, res) = run(size, Config { checksum: None, ..cfg(3) }, &[(On::Put(3), 1, Answer::NotStored)]);
+    assert_intact(&w, &res, size, 5);
+    assert_eq!(w.put_starts.len(), 6);
+}
+
+/// The repair is tried once: a refusal it cannot explain (every ETag agrees
+/// with the store) or a second refusal stands, and the upload is deleted.
+#[test]
+fn a_refusal_the_listing_does_not_explain_stands() {
+    let (w, res) = run(20 * MIB, cfg(3), &[(On::Complete, 1, Answer::Reject("InvalidPart: no such part"))]);
+    let e = res.expect_err("refused");
+    assert_eq!(e.code, ErrorCode::BackendError);
+    assert!(e.message.contains("InvalidPart") && !e.message.contains("failed too"), "{e}");
+    assert_eq!((w.counts.get(&On::Complete), w.listed), (Some(&1), 1));
+    assert!(w.abort_ok, "the multipart upload is deleted");
+    let (w, res) = run(
+        20 * MIB,
+        cfg(3),
+        &[(On::Put(1), 1, Answer::AlteredEtag), (On::Complete, 2, Answer::Reject("InvalidPart: again"))],
+    );
+    assert!(res.expect_err("refused twice").message.contains("again"));
+    assert_eq!((w.counts.get(&On::Complete), w.listed), (Some(&2), 1), "one repair only");
+    assert!(w.abort_ok);
+    // Other refusals are not repaired.
+    let (w, res) = run(20 * MIB, cfg(3), &[(On::Complete, 1, Answer::Reject("InvalidPartOrder: out of order"))]);
+    assert!(res.is_err());
+    assert_eq!(w.listed, 0);
+}
+
+/// The list-parts call of a repair is retried like any backend call; when it
+/// is refused (a backend without list-parts), the complete's refusal is the
+/// error, and says that the repair failed too.
+#[test]
+fn the_listing_of_a_repair_is_retried_and_its_refusal_reported() {
+    let s503 = Failure::Status { status: 503, body: String::new(), retry_after_ms: None };
+    let (w, res) = run(20 * MIB, cfg(3), &[(On::Put(2), 1, Answer::AlteredEtag), (On::List, 1, Answer::Fail(s503))]);
+    assert_intact(&w, &res, 20 * MIB, 3);
+    assert_eq!((w.counts.get(&On::List), w.listed), (Some(&2), 1));
+    let (w, res) = run(
+        20 * MIB,
+        cfg(3),
+        &[(On::Put(2), 1, Answer::AlteredEtag), (On::List, 1, Answer::Reject("the listParts hook is missing"))],
+    );
+    let e = res.expect_err("no repair");
+    assert!(e.message.contains("InvalidPart") && e.message.contains("listParts hook is missing"), "{e}");
+    assert!(w.abort_ok, "the multipart upload is deleted");
 }

@@ -128,6 +128,8 @@ pub enum Call {
     Complete,
     /// Abort the multipart upload.
     Abort,
+    /// List the parts the store holds (to repair a refused complete).
+    List,
 }
 
 impl Call {
@@ -138,6 +140,7 @@ impl Call {
             Self::Sign(n) => format!("getting the URL of part {n} (part-url)"),
             Self::Complete => "completing the multipart upload".into(),
             Self::Abort => "aborting the multipart upload".into(),
+            Self::List => "listing the stored parts (list-parts)".into(),
         }
     }
 }
@@ -207,6 +210,11 @@ pub enum Event {
     },
     /// The abort call returned (whether it worked or not).
     AbortDone,
+    /// The parts the store holds ([`Action::ListParts`]): (number, ETag, size).
+    Listed {
+        /// The stored parts.
+        parts: Vec<(u16, String, u64)>,
+    },
     /// The browser went offline or came back online. While offline nothing new
     /// starts, and failures are not counted as retries: the parts wait.
     Connectivity {
@@ -292,6 +300,11 @@ pub enum Action {
     },
     /// Call the backend's abort.
     Abort {
+        /// Upload id.
+        upload_id: String,
+    },
+    /// Call the backend's list-parts (answer: [`Event::Listed`]).
+    ListParts {
         /// Upload id.
         upload_id: String,
     },
@@ -468,6 +481,9 @@ enum Phase {
     Uploading,
     /// Complete in flight (or to be retried at `retry_at`).
     Completing { sent: bool },
+    /// Complete was refused with `InvalidPart` (`error`): the stored parts
+    /// are being listed, to be compared with the ETags sent.
+    Listing { error: UploadError, sent: bool },
     /// Abort to be sent or in flight; then the upload finishes with `error`.
     Aborting { error: UploadError, sent: bool },
     /// Over.
@@ -498,6 +514,8 @@ pub struct Upload {
     complete_unanswered: bool,
     /// Complete is asked again, once, to learn whether it was applied.
     probing: bool,
+    /// A refused complete was repaired once already (see `on_listed`).
+    repaired: bool,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -529,6 +547,7 @@ impl Upload {
             abort_after_complete: false,
             complete_unanswered: false,
             probing: false,
+            repaired: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -644,7 +663,10 @@ impl Upload {
         // is always due, and the glue would spin.
         match self.phase {
             // Offline, a call waits for the connection (an event), not a time.
-            Phase::Starting | Phase::Completing { sent: false } | Phase::Aborting { sent: false, .. } => {
+            Phase::Starting
+            | Phase::Completing { sent: false }
+            | Phase::Listing { sent: false, .. }
+            | Phase::Aborting { sent: false, .. } => {
                 return self.call_retry_at.filter(|_| self.online);
             }
             Phase::Uploading => {}
@@ -732,6 +754,7 @@ impl Upload {
                 }
             }
             Event::Completed { etag, location } => self.on_completed(etag, location),
+            Event::Listed { parts } => self.on_listed(&parts),
             Event::AbortDone => {
                 if let Phase::Aborting { error, sent: true } = &self.phase {
                     let error = error.clone();
@@ -876,6 +899,48 @@ impl Upload {
         }
     }
 
+    /// The store's parts, listed after complete was refused with
+    /// `InvalidPart`: an ETag that reached the client altered (a PUT's
+    /// response header, changed on the way) is replaced with the store's,
+    /// when the part is there with its size (each PUT carried the part's
+    /// checksum, which the store verified on arrival); a part that is missing
+    /// or of another size is sent again. Then complete is asked again, once
+    /// per upload; with nothing to repair, the refusal stands.
+    fn on_listed(&mut self, stored: &[(u16, String, u64)]) {
+        let Phase::Listing { error, sent: true } = self.phase.clone() else { return };
+        self.call_attempts = 0;
+        let mut repaired = 0;
+        for i in 0..self.parts.len() {
+            let n = i as u16 + 1;
+            let PartState::Done { etag } = &self.parts[i].state else { continue };
+            let len = self.plan.range(n).map_or(0, |r| r.len());
+            match stored.iter().find(|(m, ..)| *m == n) {
+                Some((_, theirs, size)) if *size == len && !theirs.trim().is_empty() => {
+                    if bare_etag(theirs) != bare_etag(etag) {
+                        self.set_state(i, PartState::Done { etag: theirs.clone() });
+                        repaired += 1;
+                    }
+                }
+                _ => {
+                    self.set_state(i, PartState::Pending);
+                    self.progress.on_undone(len);
+                    repaired += 1;
+                }
+            }
+        }
+        self.phase = Phase::Uploading;
+        if repaired == 0 {
+            self.fail(error);
+        }
+    }
+
+    /// The list-parts call got no answer: it is to be sent again.
+    fn unsend_listing(&mut self) {
+        if let Phase::Listing { error, sent: true } = &self.phase {
+            self.phase = Phase::Listing { error: error.clone(), sent: false };
+        }
+    }
+
     fn on_call_failed(&mut self, call: Call, failure: Failure, now_ms: u64) {
         let what = call.describe(self.plan.single);
         if self.absorbed_offline(&failure) {
@@ -887,6 +952,7 @@ impl Upload {
                 Call::Complete if self.phase == (Phase::Completing { sent: true }) => {
                     self.phase = Phase::Completing { sent: false };
                 }
+                Call::List => self.unsend_listing(),
                 // Init went back to Starting in `handle`; an abort waits for the connection.
                 Call::Abort => {
                     if let Phase::Aborting { error, sent: true } = &self.phase {
@@ -905,6 +971,10 @@ impl Upload {
                 }
             }
             Call::Abort => self.retry_abort(failure, &what, now_ms),
+            Call::List if matches!(self.phase, Phase::Listing { sent: true, .. }) => {
+                self.retry_or_fail(None, failure, &what, true, now_ms);
+            }
+            Call::List => {}
             Call::Init if self.init_lost_while_aborting() => {}
             Call::Complete if self.abort_after_complete && !self.probing => self.abort_unanswered_complete(),
             Call::Init | Call::Complete => {
@@ -938,6 +1008,14 @@ impl Upload {
             Call::Init if self.init_lost_while_aborting() => {}
             Call::Complete if self.probing => self.finish(Err(UploadError::aborted())),
             Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
+            Call::Complete
+                if !self.repaired && self.phase == (Phase::Completing { sent: true }) && is_invalid_part(&error) =>
+            {
+                self.repaired = true;
+                self.call_attempts = 0;
+                self.phase = Phase::Listing { error, sent: false };
+            }
+            Call::List if !matches!(self.phase, Phase::Listing { sent: true, .. }) => {}
             _ => self.fail(error),
         }
     }
@@ -1004,6 +1082,7 @@ impl Upload {
                         if let Phase::Completing { .. } = self.phase {
                             self.phase = Phase::Completing { sent: false };
                         }
+                        self.unsend_listing();
                     }
                 }
                 let mut reason = failure.into_error(what);
@@ -1031,9 +1110,17 @@ impl Upload {
 
     /// Ends the upload with an error: cancels what runs and, when a multipart
     /// upload exists (or may exist), deletes it first.
-    fn fail(&mut self, error: UploadError) {
+    fn fail(&mut self, mut error: UploadError) {
         if matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) {
             return;
+        }
+        if let Phase::Listing { error: refused, .. } = &self.phase
+            && error.code != ErrorCode::Aborted
+        {
+            // The repair failed: the refusal it was for is the error.
+            let why = core::mem::take(&mut error.message);
+            error = refused.clone();
+            error.message = format!("{}; listing the stored parts to repair it failed too ({why})", error.message);
         }
         for i in self.index.running.ascending() {
             self.cancel_running(i, PartState::Pending);
@@ -1089,6 +1176,11 @@ impl Upload {
                 let upload_id = self.upload_id.clone().unwrap_or_default();
                 let checksum = self.whole_checksum();
                 self.out.push_back(Action::Complete { upload_id, parts, checksum });
+            }
+            Phase::Listing { error, sent: false } if call_due => {
+                self.call_retry_at = None;
+                self.phase = Phase::Listing { error, sent: true };
+                self.out.push_back(Action::ListParts { upload_id: self.upload_id.clone().unwrap_or_default() });
             }
             // With init still in flight, this waits for its upload id to delete it.
             // The first abort goes out even offline (it may get through); a
@@ -1240,5 +1332,42 @@ impl Upload {
 
     fn part_mut(&mut self, part: u16) -> Option<&mut Part> {
         self.parts.get_mut(usize::from(part).checked_sub(1)?)
+    }
+}
+
+/// An ETag without the quotes and weak marker that proxies may add or drop.
+fn bare_etag(etag: &str) -> &str {
+    let e = etag.trim();
+    e.strip_prefix("W/").unwrap_or(e).trim_matches('"')
+}
+
+/// The store refused complete because a part it was given is not stored
+/// with that ETag (S3's `InvalidPart`, passed on by the backend).
+fn is_invalid_part(e: &UploadError) -> bool {
+    const NAME: &[u8] = b"InvalidPart";
+    // Bytes, not `str` slices: no char-boundary panic paths in the module.
+    [Some(&e.message), e.cause.as_ref()].into_iter().flatten().any(|text| {
+        let b = text.as_bytes();
+        b.windows(NAME.len())
+            .enumerate()
+            .any(|(i, w)| w == NAME && !b.get(i + NAME.len()).is_some_and(u8::is_ascii_alphanumeric))
+    })
+}
+
+#[cfg(test)]
+mod repair_tests {
+    use super::*;
+
+    #[test]
+    fn only_s3s_invalid_part_is_repaired() {
+        let e = |m: &str| UploadError::new(ErrorCode::BackendError, m);
+        assert!(is_invalid_part(&e("the backend answered complete with HTTP 400 (InvalidPart: gone)")));
+        assert!(is_invalid_part(&e("x").with_cause(r#"{"error":{"code":"InvalidPart"}}"#)));
+        assert!(is_invalid_part(&e("InvalidPart")));
+        for other in ["InvalidPartOrder: x", "InvalidPartNumber", "EntityTooSmall", "InvalidPartOrder InvalidParts"] {
+            assert!(!is_invalid_part(&e(other)), "{other}");
+        }
+        assert_eq!(bare_etag(" W/\"abc\" "), "abc");
+        assert_eq!(bare_etag("abc"), bare_etag("\"abc\""));
     }
 }

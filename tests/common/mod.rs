@@ -144,6 +144,48 @@ export function wrongWholeChecksum(rest) {
   rest.hooks.completeMultipartUpload = (args) =>
     complete({ ...args, checksum: { algorithm: 'CRC32', value: args.checksum.value === 'AAAAAA==' ? 'AAAAAQ==' : 'AAAAAA==' } });
 }
+// The ETag response header of the n-th part PUT from now reads altered (one
+// hex digit changed), as if changed on its way back; 0 turns it off.
+let alterEtagOf = 0;
+let putsSeen = 0;
+export function alterEtagOfPut(n) {
+  alterEtagOf = n;
+  putsSeen = 0;
+  if (globalThis.__etagPatched) return;
+  globalThis.__etagPatched = true;
+  const open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, ...rest) {
+    if (method === 'PUT') this.__putNo = ++putsSeen;
+    return open.call(this, method, ...rest);
+  };
+  const get = XMLHttpRequest.prototype.getResponseHeader;
+  XMLHttpRequest.prototype.getResponseHeader = function (name) {
+    const v = get.call(this, name);
+    if (v && /^etag$/i.test(name) && alterEtagOf && this.__putNo === alterEtagOf) {
+      return v.replace(/[0-9a-f]/, (c) => (c === '0' ? '1' : '0'));
+    }
+    return v;
+  };
+}
+// Wraps REST hooks: a refusal of complete is thrown as the AWS SDK throws it
+// (name InvalidPart, a message without the code). Counts complete and
+// listParts calls.
+export function sdkLikeComplete(rest) {
+  const seen = { completes: 0, lists: 0 };
+  const complete = rest.hooks.completeMultipartUpload;
+  const list = rest.hooks.listParts;
+  rest.hooks.completeMultipartUpload = async (args) => {
+    seen.completes += 1;
+    try {
+      return await complete(args);
+    } catch (e) {
+      if (!String(e.message).includes('InvalidPart')) throw e;
+      throw Object.assign(new Error('One or more of the specified parts could not be found.'), { name: 'InvalidPart', status: 400 });
+    }
+  };
+  rest.hooks.listParts = (args) => { seen.lists += 1; return list(args); };
+  return seen;
+}
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 export function countedSignal() {
   const controller = new AbortController();
@@ -208,6 +250,10 @@ extern "C" {
     pub fn flaky_list_parts(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = wrongWholeChecksum)]
     pub fn wrong_whole_checksum(rest: &JsValue);
+    #[wasm_bindgen(js_name = alterEtagOfPut)]
+    pub fn alter_etag_of_put(n: u32);
+    #[wasm_bindgen(js_name = sdkLikeComplete)]
+    pub fn sdk_like_complete(rest: &JsValue) -> JsValue;
 }
 
 #[wasm_bindgen]

@@ -83,7 +83,7 @@ function record(r, scenario, extra = {}) {
     retries: r.retries,
     bytesSent: r.stats.matched_body_bytes,
     bytesResent: Math.max(0, r.stats.matched_body_bytes - r.size),
-    faultsInjected: r.stats.failed + r.stats.reset + r.stats.stalled,
+    faultsInjected: r.stats.failed + r.stats.reset + r.stats.stalled + r.stats.flipped + (r.stats.etag_altered ?? 0),
     seconds: Math.round(r.ms / 100) / 10,
     ...extra,
   });
@@ -247,7 +247,7 @@ test('one byte of one part flipped on the way: the store refuses that part, only
     const resent = r.stats.matched_body_bytes - r.size;
     // One part at most: the engine picks parts of 5 to 10 MiB by default.
     assert.ok(resent > 0 && resent <= 10 * MIB, `only the corrupted part was sent again (${resent} bytes resent)`);
-    record(r, 'one byte of one part PUT flipped in flight (checksums on)', { corrupted: r.stats.flipped });
+    record(r, 'one byte of one part PUT flipped in flight (checksums on)');
   }));
 
 test("the same flip with checksum: 'none' is stored: what the checksums prevent", { timeout: 300_000 }, () =>
@@ -265,7 +265,7 @@ test('a quarter of all PUTs corrupted in flight: every refused part is sent agai
     assert.equal(r.retries, r.stats.flipped, 'each refused PUT was retried once');
     const resent = r.stats.matched_body_bytes - r.size;
     assert.ok(resent > 0 && resent <= r.stats.flipped * 5 * MIB, `only the corrupted parts were sent again (${resent} bytes resent)`);
-    record(r, 'a quarter of the PUTs flipped in flight (checksums on, 5 MiB parts)', { corrupted: r.stats.flipped });
+    record(r, 'a quarter of the PUTs flipped in flight (checksums on, 5 MiB parts)');
   }));
 
 test('a file sent as one PUT, corrupted in flight: the store refuses it, it is sent again, the object is intact', { timeout: 300_000 }, () =>
@@ -274,6 +274,19 @@ test('a file sent as one PUT, corrupted in flight: the store refuses it, it is s
     assert.equal(r.stats.flipped, 1, 'the single PUT was corrupted');
     assert.equal(r.retries, 1, 'and sent again, once');
     assert.equal(r.calls.init ?? 0, 0, 'it went as one PUT, not as a multipart upload');
+  }));
+
+test("a part's ETag altered on its way back: complete is refused, the stored parts are listed, complete goes through with the store's ETag; nothing is sent twice", { timeout: 300_000 }, () =>
+  scenario('etag', { proxyArgs: ['--alter-etag-nth', '2'] }, async (stack) => {
+    for (const [name, query] of [['etag', ''], ['etag-none', 'checksum=none']]) {
+      await stack.resetStats();
+      const r = await run(stack, name, { query });
+      assert.equal(r.stats.etag_altered, 1, `${name}: one ETag was altered`);
+      assert.equal(r.calls.complete, 2, `${name}: complete refused once (InvalidPart), then accepted`);
+      assert.equal(r.calls.parts, 1, `${name}: the stored parts were listed once`);
+      assert.equal(r.stats.matched_body_bytes, r.size, `${name}: no byte sent twice`);
+      if (!query) record(r, "one part's ETag altered on its way back");
+    }
   }));
 
 test('a fatal S3 error aborts the upload: nothing left in the store', { timeout: 300_000 }, () =>
