@@ -104,6 +104,12 @@ pub struct Config {
     #[arg(long, env = "S3MP_FAULT_AFTER")]
     pub fault_after: bool,
 
+    /// With --fault-rate: do the work, then answer with its status and
+    /// headers and cut the connection half-way through the body (a reply
+    /// cut off on the way back).
+    #[arg(long, env = "S3MP_FAULT_CUT")]
+    pub fault_cut: bool,
+
     /// Folder of the built demo page served at /.
     #[arg(long, env = "S3MP_WWW_DIR")]
     pub www_dir: Option<PathBuf>,

@@ -1,7 +1,8 @@
 //! Test aid, added to the API only by the test flags (`--fault-rate`,
-//! `--fault-calls`, `--fault-after`): a share of the named calls answer 503
-//! ServiceUnavailable, before or after doing their work (a reply lost on the
-//! way back). Without those flags the router has no such layer.
+//! `--fault-calls`, `--fault-after`, `--fault-cut`): a share of the named
+//! calls answer 503 ServiceUnavailable, before or after doing their work (a
+//! reply lost on the way back), or do their work and answer with a body cut
+//! off half-way. Without those flags the router has no such layer.
 
 use std::sync::Arc;
 
@@ -20,6 +21,8 @@ pub struct Faults {
     pub calls: Vec<String>,
     /// Do the work, then answer 503.
     pub after: bool,
+    /// Do the work, then send its answer with the body cut off half-way.
+    pub cut: bool,
     /// The dice.
     pub rng: std::sync::Mutex<fastrand::Rng>,
 }
@@ -85,9 +88,34 @@ pub async fn inject(
     };
     let hit = faults.hits(name);
     let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-    if hit && !faults.after {
+    if hit && !faults.after && !faults.cut {
         return injected().into_response();
     }
     let resp = next.run(req).await;
-    if hit { injected().into_response() } else { resp }
+    match (hit, faults.cut) {
+        (false, _) => resp,
+        (true, false) => injected().into_response(),
+        (true, true) => cut_off(resp).await,
+    }
+}
+
+/// `resp` with its status and headers, whose body stops half-way with an
+/// error: the connection is cut (the length announced is never reached).
+async fn cut_off(resp: axum::response::Response) -> axum::response::Response {
+    use futures::stream;
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 4 * 1024 * 1024).await.unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    // The status, the headers and the first half go out first (the client
+    // reads a reply that starts well), then the connection is cut.
+    let first = stream::iter([Ok::<_, std::io::Error>(half)]);
+    let cut = stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Err(std::io::Error::other("injected fault (--fault-cut): reply cut off"))
+    });
+    let body = axum::body::Body::from_stream(futures::StreamExt::chain(first, cut));
+    let mut resp = axum::response::Response::from_parts(parts, body);
+    let len = axum::http::HeaderValue::from(bytes.len());
+    resp.headers_mut().insert(axum::http::header::CONTENT_LENGTH, len);
+    resp
 }

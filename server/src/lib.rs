@@ -130,6 +130,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 rate: cfg.fault_rate,
                 calls: cfg.fault_calls.clone(),
                 after: cfg.fault_after,
+                cut: cfg.fault_cut,
                 rng: std::sync::Mutex::new(fastrand::Rng::with_seed(0x5eed)),
             })
         }),

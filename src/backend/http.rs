@@ -101,11 +101,22 @@ impl HttpBackend {
         })?;
         let resp: Response = resp.unchecked_into();
         let status = resp.status();
+        let ok = (200..300).contains(&status);
         let text = match resp.text() {
-            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+            Ok(p) => match JsFuture::from(p).await {
+                Ok(t) => t.as_string().unwrap_or_default(),
+                // A reply cut off on its way: the call may have done its
+                // work (complete may have stored the object), so it is asked
+                // again, as for a reply that never came, not taken as empty.
+                Err(e) if ok => {
+                    let why = format!("{} reply was cut off: {}", op.name(), js_message(&e));
+                    return Err(CallError::Transient(Failure::Network(why)));
+                }
+                Err(_) => String::new(),
+            },
             Err(_) => String::new(),
         };
-        if (200..300).contains(&status) {
+        if ok {
             return Ok(text);
         }
         let retry_after_ms = resp.headers().get("retry-after").ok().flatten().and_then(|v| retry_after_ms(&v));

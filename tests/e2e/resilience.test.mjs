@@ -167,6 +167,14 @@ test("complete's reply is lost: the retry finds the object, no error, no duplica
     record(r, "half of complete's replies lost (503 after completing)");
   }));
 
+test("complete's reply cut off half-way (after completing): the retry finds the object, no error", { timeout: 300_000 }, () =>
+  scenario('cut-complete', { serverArgs: ['--fault-rate', '0.5', '--fault-calls', 'complete', '--fault-cut'] }, async (stack) => {
+    const r = await run(stack, 'cut-complete');
+    assert.ok(r.retries >= 1, 'complete was sent again after its reply was cut off');
+    assert.ok(r.calls.complete >= 2);
+    record(r, "half of complete's replies cut off half-way (after completing)");
+  }));
+
 test('offline for 5 s in the middle (CDP network emulation)', { timeout: 300_000 }, () =>
   scenario('offline', { proxyArgs: ['--bandwidth-mbit', '100'] }, async (stack) => {
     let offlineAt = null;
