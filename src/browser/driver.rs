@@ -288,9 +288,7 @@ impl Executor {
                 spawn_local(async move {
                     let end = match fresh_signal() {
                         Ok(signal) => match backend.list_parts(&key, &upload_id, &signal).await {
-                            Ok(parts) => {
-                                CallEnd::Ok(parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect())
-                            }
+                            Ok(parts) => CallEnd::Ok(triples(parts)),
                             Err(e) => call_end(&e),
                         },
                         Err(e) => call_end(&e),
@@ -612,13 +610,16 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
             }
             (Call::Complete, Reply::Completed(etag, location)) => Ok(Event::Completed { etag, location }),
             (Call::Abort, Reply::Done) => Ok(Event::AbortDone),
-            (Call::List, Reply::Parts(parts)) => {
-                Ok(Event::Listed { parts: parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect() })
-            }
+            (Call::List, Reply::Parts(parts)) => Ok(Event::Listed { parts: triples(parts) }),
             _ => Err(mismatched()),
         });
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
     });
+}
+
+/// A list-parts reply as the engine takes it: (number, ETag, size).
+fn triples(parts: Vec<crate::protocol::ListedPart>) -> Vec<(u16, String, u64)> {
+    parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect()
 }
 
 /// The most parts one part-urls call asks for (the reference backend's limit).

@@ -514,6 +514,9 @@ pub struct Upload {
     complete_unanswered: bool,
     /// Complete is asked again, once, to learn whether it was applied.
     probing: bool,
+    /// What the upload ends with if that complete is refused: the error it
+    /// was being aborted for.
+    probe_error: Option<UploadError>,
     /// A refused complete was repaired once already (see `on_listed`).
     repaired: bool,
     progress: ProgressTracker,
@@ -547,6 +550,7 @@ impl Upload {
             abort_after_complete: false,
             complete_unanswered: false,
             probing: false,
+            probe_error: None,
             repaired: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
@@ -620,7 +624,7 @@ impl Upload {
 
     /// True once [`Action::Finished`] was returned.
     pub fn is_finished(&self) -> bool {
-        self.phase == Phase::Finished && self.out.is_empty()
+        matches!(self.phase, Phase::Finished) && self.out.is_empty()
     }
 
     /// True while paused.
@@ -712,7 +716,7 @@ impl Upload {
     /// decides, so that the outcome agrees with the store (stored: `Ok`;
     /// refused or failed: the upload is aborted).
     pub fn abort(&mut self) {
-        if self.phase == (Phase::Completing { sent: true }) {
+        if matches!(self.phase, Phase::Completing { sent: true }) {
             self.abort_after_complete = true;
             return;
         }
@@ -722,7 +726,7 @@ impl Upload {
     /// Feeds an event in.
     pub fn handle(&mut self, event: Event, now_ms: u64) {
         if let Event::CallFailed { call: Call::Init, .. } | Event::CallRejected { call: Call::Init, .. } = event
-            && self.phase == Phase::Initiating
+            && matches!(self.phase, Phase::Initiating)
         {
             // Init is no longer in flight: no upload id is coming.
             self.phase = Phase::Starting;
@@ -916,7 +920,7 @@ impl Upload {
             let len = self.plan.range(n).map_or(0, |r| r.len());
             match stored.iter().find(|(m, ..)| *m == n) {
                 Some((_, theirs, size)) if *size == len && !theirs.trim().is_empty() => {
-                    if bare_etag(theirs) != bare_etag(etag) {
+                    if !same_etag(theirs, etag) {
                         self.set_state(i, PartState::Done { etag: theirs.clone() });
                         repaired += 1;
                     }
@@ -949,7 +953,7 @@ impl Upload {
                     self.set_state(usize::from(part - 1), PartState::Pending);
                 }
                 Call::Complete if self.abort_after_complete && !self.probing => self.abort_unanswered_complete(),
-                Call::Complete if self.phase == (Phase::Completing { sent: true }) => {
+                Call::Complete if matches!(self.phase, Phase::Completing { sent: true }) => {
                     self.phase = Phase::Completing { sent: false };
                 }
                 Call::List => self.unsend_listing(),
@@ -981,6 +985,12 @@ impl Upload {
                 let in_flight = matches!(self.phase, Phase::Starting | Phase::Completing { sent: true });
                 if in_flight {
                     self.retry_or_fail(None, failure, &what, true, now_ms);
+                    // Given up on a complete that got no answer: it may have
+                    // been applied. The abort's answer tells, as when the
+                    // application aborts while it is in flight.
+                    if call == Call::Complete && !self.probing && matches!(self.phase, Phase::Aborting { .. }) {
+                        self.complete_unanswered = true;
+                    }
                 }
             }
         }
@@ -995,6 +1005,9 @@ impl Upload {
                 // a repeated complete of a completed upload with its result.
                 self.complete_unanswered = false;
                 self.probing = true;
+                if let Phase::Aborting { error, .. } = &self.phase {
+                    self.probe_error = Some(error.clone());
+                }
                 self.call_retry_at = None;
                 self.phase = Phase::Completing { sent: false };
             }
@@ -1006,10 +1019,15 @@ impl Upload {
             }
             Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
             Call::Init if self.init_lost_while_aborting() => {}
-            Call::Complete if self.probing => self.finish(Err(UploadError::aborted())),
+            Call::Complete if self.probing => {
+                let error = self.probe_error.take().unwrap_or_else(UploadError::aborted);
+                self.finish(Err(error));
+            }
             Call::Complete if self.abort_after_complete => self.fail(UploadError::aborted()),
             Call::Complete
-                if !self.repaired && self.phase == (Phase::Completing { sent: true }) && is_invalid_part(&error) =>
+                if !self.repaired
+                    && matches!(self.phase, Phase::Completing { sent: true })
+                    && is_invalid_part(&error) =>
             {
                 self.repaired = true;
                 self.call_attempts = 0;
@@ -1098,7 +1116,7 @@ impl Upload {
             Decision::Fail(mut err) => {
                 if is_backend {
                     err.code = ErrorCode::BackendError;
-                    err.message = format!("the backend failed while {}", err.message);
+                    err.message = format!("the backend call failed: {}", err.message);
                 }
                 if let Some(i) = part_idx {
                     err.part_number = Some(i as u16 + 1);
@@ -1117,15 +1135,14 @@ impl Upload {
         if let Phase::Listing { error: refused, .. } = &self.phase
             && error.code != ErrorCode::Aborted
         {
-            // The repair failed: the refusal it was for is the error.
-            let why = core::mem::take(&mut error.message);
-            error = refused.clone();
-            error.message = format!("{}; listing the stored parts to repair it failed too ({why})", error.message);
+            // The repair failed: the refusal it was for is the error, and
+            // why the listing failed its cause.
+            error = refused.clone().with_cause(error.message);
         }
         for i in self.index.running.ascending() {
             self.cancel_running(i, PartState::Pending);
         }
-        let init_in_flight = self.phase == Phase::Initiating;
+        let init_in_flight = matches!(self.phase, Phase::Initiating);
         if self.upload_id.is_some() || init_in_flight {
             self.phase = Phase::Aborting { error, sent: false };
             self.call_attempts = 0;
@@ -1228,7 +1245,7 @@ impl Upload {
                 {
                     self.out.push_back(Action::Cancel { part: i as u16 + 1 });
                     self.on_part_failed(i, Failure::Timeout, now_ms);
-                    if self.phase != Phase::Uploading {
+                    if !matches!(self.phase, Phase::Uploading) {
                         return;
                     }
                 }
@@ -1335,10 +1352,9 @@ impl Upload {
     }
 }
 
-/// An ETag without the quotes and weak marker that proxies may add or drop.
-fn bare_etag(etag: &str) -> &str {
-    let e = etag.trim();
-    e.strip_prefix("W/").unwrap_or(e).trim_matches('"')
+/// Two ETags are the same, quotes aside (a proxy may add or drop them).
+fn same_etag(a: &str, b: &str) -> bool {
+    a.bytes().filter(|c| *c != b'"').eq(b.bytes().filter(|c| *c != b'"'))
 }
 
 /// The store refused complete because a part it was given is not stored
@@ -1367,7 +1383,7 @@ mod repair_tests {
         for other in ["InvalidPartOrder: x", "InvalidPartNumber", "EntityTooSmall", "InvalidPartOrder InvalidParts"] {
             assert!(!is_invalid_part(&e(other)), "{other}");
         }
-        assert_eq!(bare_etag(" W/\"abc\" "), "abc");
-        assert_eq!(bare_etag("abc"), bare_etag("\"abc\""));
+        assert!(same_etag("abc", "\"abc\"") && same_etag("\"abc\"", "\"abc\""));
+        assert!(!same_etag("\"abc\"", "\"abd\""));
     }
 }
