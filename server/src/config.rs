@@ -110,6 +110,15 @@ pub struct Config {
     #[arg(long, env = "S3MP_FAULT_CUT")]
     pub fault_cut: bool,
 
+    /// With --fault-rate: do the work, then answer with its status and a
+    /// body that is not JSON (a reply garbled on the way back).
+    #[arg(long, env = "S3MP_FAULT_GARBLE")]
+    pub fault_garble: bool,
+
+    /// With --fault-rate: at most this many calls are hit (0: no limit).
+    #[arg(long, env = "S3MP_FAULT_MAX", default_value_t = 0)]
+    pub fault_max: u64,
+
     /// Folder of the built demo page served at /.
     #[arg(long, env = "S3MP_WWW_DIR")]
     pub www_dir: Option<PathBuf>,

@@ -1,8 +1,9 @@
 //! Test aid, added to the API only by the test flags (`--fault-rate`,
-//! `--fault-calls`, `--fault-after`, `--fault-cut`): a share of the named
-//! calls answer 503 ServiceUnavailable, before or after doing their work (a
-//! reply lost on the way back), or do their work and answer with a body cut
-//! off half-way. Without those flags the router has no such layer.
+//! `--fault-calls`, `--fault-after`, `--fault-cut`, `--fault-garble`): a
+//! share of the named calls answer 503 ServiceUnavailable, before or after
+//! doing their work (a reply lost on the way back), or do their work and
+//! answer with a body cut off half-way, or garbled (not JSON). Without those
+//! flags the router has no such layer.
 
 use std::sync::Arc;
 
@@ -23,14 +24,22 @@ pub struct Faults {
     pub after: bool,
     /// Do the work, then send its answer with the body cut off half-way.
     pub cut: bool,
+    /// Do the work, then send its status with a body that is not JSON.
+    pub garble: bool,
+    /// At most this many calls are hit (0: no limit).
+    pub max: u64,
+    /// Calls hit so far.
+    pub hit: std::sync::atomic::AtomicU64,
     /// The dice.
     pub rng: std::sync::Mutex<fastrand::Rng>,
 }
 
 impl Faults {
     fn hits(&self, call: &str) -> bool {
-        self.calls.iter().any(|c| c == call)
-            && self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).f64() < self.rate
+        use std::sync::atomic::Ordering;
+        let hit = self.calls.iter().any(|c| c == call)
+            && self.rng.lock().unwrap_or_else(std::sync::PoisonError::into_inner).f64() < self.rate;
+        hit && (self.max == 0 || self.hit.fetch_add(1, Ordering::Relaxed) < self.max)
     }
 }
 
@@ -88,14 +97,20 @@ pub async fn inject(
     };
     let hit = faults.hits(name);
     let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-    if hit && !faults.after && !faults.cut {
+    if hit && !faults.after && !faults.cut && !faults.garble {
         return injected().into_response();
     }
     let resp = next.run(req).await;
-    match (hit, faults.cut) {
-        (false, _) => resp,
-        (true, false) => injected().into_response(),
-        (true, true) => cut_off(resp).await,
+    match (hit, faults.cut, faults.garble) {
+        (false, ..) => resp,
+        (true, true, _) => cut_off(resp).await,
+        (true, false, true) => {
+            let (mut parts, _) = resp.into_parts();
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            let garbled = "<html><body>garbled by --fault-garble</body></html>";
+            axum::response::Response::from_parts(parts, axum::body::Body::from(garbled))
+        }
+        (true, false, false) => injected().into_response(),
     }
 }
 

@@ -59,6 +59,9 @@ struct World {
     /// Only this call's replies are lost, when set: this many times.
     lost_only: Option<Call>,
     lost_times: u32,
+    /// This call's replies come garbled (unreadable: rejected without a
+    /// status) after it did its work, this many times.
+    garbled: Option<(Call, u32)>,
     /// The journal's storage never answers.
     journal_hangs: bool,
     /// Abort as soon as complete is sent.
@@ -93,6 +96,7 @@ impl World {
             lost: 0.0,
             lost_only: None,
             lost_times: 1,
+            garbled: None,
             journal_hangs: false,
             abort_when_completing: false,
             prestored: None,
@@ -123,6 +127,16 @@ impl World {
             return;
         }
         effect(&mut self.store);
+        if let Some((c, n)) = &mut self.garbled
+            && *c == call
+            && *n > 0
+        {
+            *n -= 1;
+            let error =
+                UploadError::new(ErrorCode::BackendError, "the backend's reply to multipart/complete is not JSON");
+            self.at(5, Input::Engine(g, Event::CallRejected { call, error }));
+            return;
+        }
         let losable = call != Call::Init && self.lost_only.is_none_or(|only| only == call);
         if losable && self.rng.f64() < self.lost {
             if self.lost_only.is_some() {
@@ -647,6 +661,33 @@ fn a_complete_whose_replies_never_come_ends_as_the_store_says() {
             assert!(w.finished[0].is_ok(), "seed {seed}, {lost} replies lost: {:?}", w.finished[0]);
         }
     }
+}
+
+/// Complete is applied but its reply cannot be read (not JSON): the upload
+/// is aborted, the abort finds no upload, complete is asked again, and its
+/// answer (stored) is the outcome. When that answer is garbled too, the
+/// upload ends with the error, and the object is stored: the one case where
+/// the client cannot know (the invariant is not checked there).
+#[test]
+fn a_garbled_complete_reply_ends_as_the_store_says() {
+    let size = 12 * MIB;
+    for seed in 0..20 {
+        let mut w = World::new(seed);
+        w.garbled = Some((Call::Complete, 1));
+        let up = Upload::new(size, config(4), seed).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config(4), seed, false, 0);
+        w.run(&mut coord, 4, &mut Vec::new());
+        check_end(&w, &coord, seed);
+        assert!(w.finished[0].is_ok(), "seed {seed}: {:?}", w.finished[0]);
+    }
+    let mut w = World::new(1);
+    w.garbled = Some((Call::Complete, 2));
+    let up = Upload::new(size, config(4), 1).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 1, false, 0);
+    w.run(&mut coord, 4, &mut Vec::new());
+    let e = w.finished[0].as_ref().expect_err("unknowable");
+    assert!(e.message.contains("not JSON"), "{e}");
+    assert_eq!(coord.engines(), 0);
 }
 
 /// An entry of an upload started without checksums (an older version, or

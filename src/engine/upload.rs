@@ -1033,6 +1033,13 @@ impl Upload {
                 self.call_attempts = 0;
                 self.phase = Phase::Listing { error, sent: false };
             }
+            Call::Complete if error.status.is_none() && error.code == ErrorCode::BackendError => {
+                // A reply that came but cannot be read (not JSON, a hook's
+                // error without a status): complete may have been applied.
+                // The abort's answer tells, as for a reply that never came.
+                self.complete_unanswered = true;
+                self.fail(error);
+            }
             Call::List if !matches!(self.phase, Phase::Listing { sent: true, .. }) => {}
             _ => self.fail(error),
         }

@@ -68,7 +68,7 @@ async function run(stack, name, { query = '', during, expect = 'done', timeout =
       }
     }
     assert.deepEqual(await stack.openUploads('demo/'), [], `${name}: no multipart upload left open`);
-    return { name, state, intact, retries, delays, resumed, stats, calls, ms: Date.now() - started, size: src.size };
+    return { name, state, error, intact, retries, delays, resumed, stats, calls, ms: Date.now() - started, size: src.size };
   } finally {
     await page.close();
     src.cleanup();
@@ -173,6 +173,14 @@ test("complete's reply cut off half-way (after completing): the retry finds the 
     assert.ok(r.retries >= 1, 'complete was sent again after its reply was cut off');
     assert.ok(r.calls.complete >= 2);
     record(r, "half of complete's replies cut off half-way (after completing)");
+  }));
+
+test("complete's first reply garbled (200, not JSON) after completing: the abort finds no upload, complete is asked again, no error", { timeout: 300_000 }, () =>
+  scenario('garbled-complete', { serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'complete', '--fault-garble'] }, async (stack) => {
+    const r = await run(stack, 'garbled-complete');
+    assert.ok(r.calls.complete >= 2, `complete was asked again (${r.calls.complete})`);
+    assert.equal(r.calls.abort, 1, 'the abort found no upload (complete had been applied)');
+    record(r, "complete's first reply garbled (200, not JSON)");
   }));
 
 test('offline for 5 s in the middle (CDP network emulation)', { timeout: 300_000 }, () =>
@@ -282,6 +290,15 @@ test('a file sent as one PUT, corrupted in flight: the store refuses it, it is s
     assert.equal(r.stats.flipped, 1, 'the single PUT was corrupted');
     assert.equal(r.retries, 1, 'and sent again, once');
     assert.equal(r.calls.init ?? 0, 0, 'it went as one PUT, not as a multipart upload');
+  }));
+
+test('every PUT corrupted in flight: the upload ends in IntegrityError, nothing is stored, nothing is left open', { timeout: 300_000 }, () =>
+  scenario('flip-all', { proxyArgs: ['--flip-rate', '1'] }, async (stack) => {
+    const r = await run(stack, 'flip-all', { expect: 'error', size: 12 * MIB });
+    assert.match(r.error, /IntegrityError/);
+    assert.ok(r.stats.flipped >= 2, `each try was corrupted (${r.stats.flipped})`);
+    await assert.rejects(storedObject(stack.api, 'demo/flip-all.bin'), /HTTP 404/, 'no object was stored');
+    record(r, 'every PUT flipped in flight (checksums on): IntegrityError, nothing stored');
   }));
 
 test("a part's ETag altered on its way back: complete is refused, the stored parts are listed, complete goes through with the store's ETag; nothing is sent twice", { timeout: 300_000 }, () =>
