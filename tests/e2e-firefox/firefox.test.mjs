@@ -169,3 +169,26 @@ test('Firefox: a reload at about 50 %, then the same file again: resumed, only t
     await stack.stop();
   }
 });
+
+test('Firefox: one PUT corrupted in flight and one ETag altered on its way back: the part is refused and sent again, complete is repaired, intact', { timeout: 300_000 }, async () => {
+  const stack = await startFaultyStack({ proxyArgs: ['--flip-nth', '2', '--alter-etag-nth', '4'] });
+  const src = randomFile('firefox-integrity.bin', 24 * MIB);
+  try {
+    await driver.get(`${stack.api}/harness.html?partSize=5242880`);
+    await driver.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
+    await driver.findElement(By.id('file')).sendKeys(src.file);
+    const state = await driver.wait(
+      until.elementLocated(By.css('#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]')), 240_000);
+    assert.equal(await state.getAttribute('data-state'), 'done', await driver.findElement(By.id('error')).getText());
+    const stats = await stack.stats();
+    assert.equal(stats.flipped, 1, 'one PUT body was corrupted in flight');
+    assert.equal(stats.etag_altered, 1, "one PUT's ETag was altered on its way back");
+    assert.equal(Number(await driver.findElement(By.id('retries')).getText()), 1, 'the refused part was sent again, once');
+    const stored = await storedObject(stack.api, 'demo/firefox-integrity.bin');
+    assert.equal(stored.sha256, src.sha256, 'the object is intact');
+    assert.deepEqual(await stack.openUploads('demo/'), [], 'no multipart upload left open');
+  } finally {
+    src.cleanup();
+    await stack.stop();
+  }
+});
