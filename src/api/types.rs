@@ -40,7 +40,7 @@ export interface UploadHooks {
     signal: AbortSignal;
   }): Promise<{ etag?: string | null; location?: string | null } | void>;
   abortMultipartUpload(args: { key: string; uploadId: string; signal: AbortSignal }): Promise<unknown>;
-  /** Optional: without it, uploads cannot be resumed after a reload and `listParts()` fails. */
+  /** Optional: without it, uploads cannot be resumed after a reload, a complete refused with `InvalidPart` (an ETag altered on its way back) is not repaired, and `listParts()` fails. */
   listParts?(args: { key: string; uploadId: string; signal: AbortSignal }): Promise<ListedPart[]>;
   /** Optional: without it every file goes multipart. */
   signPut?(args: { key: string; contentType: string; checksum?: Checksum; signal: AbortSignal }): Promise<SignedUrl>;

@@ -620,22 +620,31 @@ fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
     assert!(adapted > 20, "the window moved in only {adapted} runs");
 }
 
+/// A 12 MiB upload in a world set up by `set`, checked by `check_end` (the
+/// outcome agrees with the store, nothing left open or running).
+fn run_12_mib(seed: u64, set: impl FnOnce(&mut World)) -> World {
+    let size = 12 * MIB;
+    let mut w = World::new(seed);
+    set(&mut w);
+    let up = Upload::new(size, config(4), seed).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), seed, false, 0);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, seed);
+    w
+}
+
 /// Complete is applied but its reply is lost; the application aborts while
 /// it is in flight. The abort finds no upload: complete is asked again, and
 /// its answer (stored) is the outcome. Before that probe, this run ended
 /// `Aborted` with the object stored.
 #[test]
 fn abort_after_a_lost_complete_reply_reports_the_stored_object() {
-    let size = 12 * MIB;
     for seed in 0..40 {
-        let mut w = World::new(seed);
-        w.lost = 1.0;
-        w.lost_only = Some(Call::Complete);
-        w.abort_when_completing = true;
-        let up = Upload::new(size, config(4), seed).expect("upload");
-        let mut coord = Coordinator::new(up, subject(size), config(4), seed, false, 0);
-        w.run(&mut coord, 4, &mut Vec::new());
-        check_end(&w, &coord, seed);
+        let w = run_12_mib(seed, |w| {
+            w.lost = 1.0;
+            w.lost_only = Some(Call::Complete);
+            w.abort_when_completing = true;
+        });
         assert!(w.finished[0].is_ok(), "seed {seed}: {:?}", w.finished[0]);
     }
 }
@@ -647,17 +656,13 @@ fn abort_after_a_lost_complete_reply_reports_the_stored_object() {
 /// the object stored.
 #[test]
 fn a_complete_whose_replies_never_come_ends_as_the_store_says() {
-    let size = 12 * MIB;
     for lost in [5, 7, 9] {
         for seed in 0..20 {
-            let mut w = World::new(seed);
-            w.lost = 1.0;
-            w.lost_only = Some(Call::Complete);
-            w.lost_times = lost;
-            let up = Upload::new(size, config(4), seed).expect("upload");
-            let mut coord = Coordinator::new(up, subject(size), config(4), seed, false, 0);
-            w.run(&mut coord, 4, &mut Vec::new());
-            check_end(&w, &coord, seed);
+            let w = run_12_mib(seed, |w| {
+                w.lost = 1.0;
+                w.lost_only = Some(Call::Complete);
+                w.lost_times = lost;
+            });
             assert!(w.finished[0].is_ok(), "seed {seed}, {lost} replies lost: {:?}", w.finished[0]);
         }
     }
@@ -670,16 +675,11 @@ fn a_complete_whose_replies_never_come_ends_as_the_store_says() {
 /// the client cannot know (the invariant is not checked there).
 #[test]
 fn a_garbled_complete_reply_ends_as_the_store_says() {
-    let size = 12 * MIB;
     for seed in 0..20 {
-        let mut w = World::new(seed);
-        w.garbled = Some((Call::Complete, 1));
-        let up = Upload::new(size, config(4), seed).expect("upload");
-        let mut coord = Coordinator::new(up, subject(size), config(4), seed, false, 0);
-        w.run(&mut coord, 4, &mut Vec::new());
-        check_end(&w, &coord, seed);
+        let w = run_12_mib(seed, |w| w.garbled = Some((Call::Complete, 1)));
         assert!(w.finished[0].is_ok(), "seed {seed}: {:?}", w.finished[0]);
     }
+    let size = 12 * MIB;
     let mut w = World::new(1);
     w.garbled = Some((Call::Complete, 2));
     let up = Upload::new(size, config(4), 1).expect("upload");

@@ -78,6 +78,13 @@ async function waitFor(what, fn, timeout = 120_000) {
   }
 }
 
+/** The harness page's upload settles within `timeout` ms, and ends done. */
+async function assertHarnessDone(timeout) {
+  const state = await driver.wait(
+    until.elementLocated(By.css('#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]')), timeout);
+  assert.equal(await state.getAttribute('data-state'), 'done', await driver.findElement(By.id('error')).getText());
+}
+
 async function waitState(name, states, timeout = 180_000) {
   await waitFor(`${name} reaches ${states.join('/')}`, async () => states.includes(await rowState(name)), timeout);
   return rowState(name);
@@ -155,9 +162,7 @@ test('Firefox: a reload at about 50 %, then the same file again: resumed, only t
     const sentBefore = (await stack.stats()).matched_body_bytes;
     await stack.resetStats();
     await driver.findElement(By.id('file')).sendKeys(src.file);
-    const state = await driver.wait(
-      until.elementLocated(By.css('#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]')), 300_000);
-    assert.equal(await state.getAttribute('data-state'), 'done', await driver.findElement(By.id('error')).getText());
+    await assertHarnessDone(300_000);
     assert.match(await driver.findElement(By.id('resumed')).getText(), /resumed upload .*: [1-9]\d* parts/);
     const after = (await stack.stats()).matched_body_bytes;
     assert.ok(sentBefore > 0 && after < SIZE, `after the reload ${after} bytes were sent, fewer than ${SIZE}`);
@@ -177,9 +182,7 @@ test('Firefox: one PUT corrupted in flight and one ETag altered on its way back:
     await driver.get(`${stack.api}/harness.html?partSize=5242880`);
     await driver.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
     await driver.findElement(By.id('file')).sendKeys(src.file);
-    const state = await driver.wait(
-      until.elementLocated(By.css('#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]')), 240_000);
-    assert.equal(await state.getAttribute('data-state'), 'done', await driver.findElement(By.id('error')).getText());
+    await assertHarnessDone(240_000);
     const stats = await stack.stats();
     assert.equal(stats.flipped, 1, 'one PUT body was corrupted in flight');
     assert.equal(stats.etag_altered, 1, "one PUT's ETag was altered on its way back");
