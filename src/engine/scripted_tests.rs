@@ -66,6 +66,8 @@ struct World {
     store: BTreeMap<u16, (String, u64)>,
     /// List-parts calls answered.
     listed: u32,
+    /// List-parts answers last part first, with each part listed twice.
+    listing_scrambled: bool,
     completed_with: Option<Vec<(u16, String)>>,
     /// An abort was sent.
     aborted: bool,
@@ -118,6 +120,7 @@ impl World {
             stored: BTreeMap::new(),
             store: BTreeMap::new(),
             listed: 0,
+            listing_scrambled: false,
             completed_with: None,
             aborted: false,
             abort_calls: 0,
@@ -298,7 +301,11 @@ impl World {
                 assert_eq!(upload_id, "up-1");
                 if !self.call_failure(Call::List, On::List, 5) {
                     self.listed += 1;
-                    let parts = self.store.iter().map(|(n, (e, len))| (*n, e.clone(), *len)).collect();
+                    let mut parts: Vec<_> = self.store.iter().map(|(n, (e, len))| (*n, e.clone(), *len)).collect();
+                    if self.listing_scrambled {
+                        parts.reverse();
+                        parts = parts.iter().flat_map(|p| [p.clone(), p.clone()]).collect();
+                    }
                     self.at(5, Event::Listed { parts });
                 }
             }
@@ -1053,6 +1060,14 @@ fn an_etag_altered_on_the_way_is_taken_from_the_store() {
     assert_eq!((w.counts.get(&On::Complete), w.listed), (Some(&2), 1), "refused once, listed once, completed");
     assert_eq!(w.put_starts.len(), 5, "no part sent twice");
     assert!(w.retries.is_empty());
+    // 1,000 parts, a listing in another order, each part listed twice.
+    let size = 1_000 * 8 * MIB;
+    let mut up = Upload::new(size, cfg(4), 7).expect("upload");
+    let mut w = World::new(&[(On::Put(777), 1, Answer::AlteredEtag)]);
+    w.listing_scrambled = true;
+    let res = w.run(&mut up, |_, _| {});
+    assert_intact(&w, &res, size, 1_000);
+    assert_eq!((w.listed, w.put_starts.len()), (1, 1_000), "listed once, nothing sent twice");
 }
 
 /// A PUT answered 200 whose part the store does not hold: listed missing,

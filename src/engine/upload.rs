@@ -913,12 +913,20 @@ impl Upload {
     fn on_listed(&mut self, stored: &[(u16, String, u64)]) {
         let Phase::Listing { error, sent: true } = self.phase.clone() else { return };
         self.call_attempts = 0;
+        // Where each part is in the listing (its first entry): one pass, not
+        // a search per part (10,000 parts).
+        let mut at: Vec<Option<usize>> = vec![None; self.parts.len()];
+        for (j, (n, ..)) in stored.iter().enumerate() {
+            if let Some(slot) = usize::from(*n).checked_sub(1).and_then(|i| at.get_mut(i)) {
+                slot.get_or_insert(j);
+            }
+        }
         let mut repaired = 0;
-        for i in 0..self.parts.len() {
+        for (i, found) in at.into_iter().enumerate() {
             let n = i as u16 + 1;
             let PartState::Done { etag } = &self.parts[i].state else { continue };
             let len = self.plan.range(n).map_or(0, |r| r.len());
-            match stored.iter().find(|(m, ..)| *m == n) {
+            match found.map(|j| &stored[j]) {
                 Some((_, theirs, size)) if *size == len && !theirs.trim().is_empty() => {
                     if !same_etag(theirs, etag) {
                         self.set_state(i, PartState::Done { etag: theirs.clone() });
