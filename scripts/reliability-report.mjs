@@ -33,7 +33,7 @@ same scenarios, without writing the figures.)
 ${rows.join('\n')}
 
 In all: ${sum('tried')} uploads tried, ${sum('intact')} finished intact (the
-fatal-error and abort scenarios are meant not to finish: they check that
+fatal-error, every-PUT-corrupted and abort scenarios are meant not to finish: they check that
 nothing is left behind), ${sum('retries')} retries spent,
 ${mib(sum('bytesResent'))} MiB re-sent.
 
