@@ -939,6 +939,20 @@ async fn a_complete_refused_for_an_altered_etag_is_repaired_from_the_stored_part
     assert_eq!(object_status(&key).await, 404, "no object was stored");
 }
 
+/// A hook that throws as the AWS SDK throws a 503 (the status only in
+/// `$metadata.httpStatusCode`) is retried like any 5xx.
+#[wasm_bindgen_test]
+async fn a_hooks_aws_sdk_503_is_retried() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let seen = sdk_like_503_once(&rest);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+    let data = bytes(12 * MIB, 46);
+    let (key, _, report) = upload_ok(&up, "sdk-503.bin", &data).await;
+    assert_eq!(num(&seen, "thrown"), 1.0);
+    assert_eq!(report.retries.len(), 1, "the 503 was retried once");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+}
+
 #[wasm_bindgen_test]
 async fn an_invalid_checksum_option_is_named() {
     let Err(e) = Uploader::new(obj(&[("endpoint", JsValue::from_str(api())), ("checksum", JsValue::from_str("md5"))]))

@@ -204,9 +204,12 @@ fn classify(hook: &str, e: &JsValue) -> CallError {
         } else {
             message
         };
+    // `status` or `statusCode`, or the AWS SDK's `$metadata.httpStatusCode`.
+    let number = |o: &JsValue, k: &str| Reflect::get(o, &JsValue::from_str(k)).ok()?.as_f64();
     let status = ["status", "statusCode"]
         .iter()
-        .find_map(|k| Reflect::get(e, &JsValue::from_str(k)).ok()?.as_f64())
+        .find_map(|k| number(e, k))
+        .or_else(|| number(&Reflect::get(e, &JsValue::from_str("$metadata")).ok()?, "httpStatusCode"))
         .map(|s| s as u16);
     let failure = match status {
         Some(status) => Failure::Status { status, body: message.clone(), retry_after_ms: None },

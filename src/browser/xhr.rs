@@ -24,10 +24,9 @@ const BODY_EXCERPT: usize = 2048;
 /// A running PUT; dropping it aborts the request.
 pub struct XhrPut {
     xhr: XmlHttpRequest,
-    _on_progress: Closure<dyn FnMut(ProgressEvent)>,
-    _on_load: Closure<dyn FnMut(ProgressEvent)>,
-    _on_error: Closure<dyn FnMut(ProgressEvent)>,
-    _on_timeout: Closure<dyn FnMut(ProgressEvent)>,
+    /// The one handler of its progress, load, error and timeout events (one
+    /// closure, not four: each is code of its own in the module).
+    _on_event: Closure<dyn FnMut(ProgressEvent)>,
 }
 
 impl Drop for XhrPut {
@@ -67,48 +66,45 @@ pub fn put(
         })?;
     }
 
-    let progress_tx = sink.clone();
-    let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
-        progress_tx(Event::PartProgress { part, attempt, loaded: e.loaded() as u64 });
-    });
-    let load_tx = sink.clone();
-    let load_xhr = xhr.clone();
-    let on_load = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
-        let status = load_xhr.status().unwrap_or(0);
-        let event = if (200..300).contains(&status) {
-            let etag = load_xhr.get_response_header("ETag").ok().flatten();
-            Event::PartDone { part, attempt, etag }
-        } else {
-            let mut body = load_xhr.response_text().ok().flatten().unwrap_or_default();
-            body.truncate(body.floor_char_boundary(BODY_EXCERPT));
-            let retry_after_ms =
-                load_xhr.get_response_header("Retry-After").ok().flatten().and_then(|v| retry_after_ms(&v));
-            Event::PartFailed { part, attempt, failure: Failure::Status { status, body, retry_after_ms } }
+    let event_xhr = xhr.clone();
+    let on_event = Closure::<dyn FnMut(ProgressEvent)>::new(move |e: ProgressEvent| {
+        let event = match e.type_().as_str() {
+            "progress" => Event::PartProgress { part, attempt, loaded: e.loaded() as u64 },
+            "load" => {
+                let status = event_xhr.status().unwrap_or(0);
+                if (200..300).contains(&status) {
+                    let etag = event_xhr.get_response_header("ETag").ok().flatten();
+                    Event::PartDone { part, attempt, etag }
+                } else {
+                    let mut body = event_xhr.response_text().ok().flatten().unwrap_or_default();
+                    body.truncate(body.floor_char_boundary(BODY_EXCERPT));
+                    let retry_after_ms =
+                        event_xhr.get_response_header("Retry-After").ok().flatten().and_then(|v| retry_after_ms(&v));
+                    Event::PartFailed { part, attempt, failure: Failure::Status { status, body, retry_after_ms } }
+                }
+            }
+            "timeout" => Event::PartFailed { part, attempt, failure: Failure::Timeout },
+            _ => {
+                let failure = Failure::Network(
+                    "the PUT got no response (connection failed or reset, offline, or refused by CORS)".into(),
+                );
+                Event::PartFailed { part, attempt, failure }
+            }
         };
-        load_tx(event);
-    });
-    let error_tx = sink.clone();
-    let on_error = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
-        let failure = Failure::Network(
-            "the PUT got no response (connection failed or reset, offline, or refused by CORS)".into(),
-        );
-        error_tx(Event::PartFailed { part, attempt, failure });
-    });
-    let timeout_tx = sink.clone();
-    let on_timeout = Closure::<dyn FnMut(ProgressEvent)>::new(move |_e: ProgressEvent| {
-        timeout_tx(Event::PartFailed { part, attempt, failure: Failure::Timeout });
+        sink(event);
     });
 
     let upload = xhr
         .upload()
         .map_err(|e| Failure::Network(format!("XMLHttpRequest.upload is unavailable: {}", js_message(&e))))?;
-    upload.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
-    xhr.set_onload(Some(on_load.as_ref().unchecked_ref()));
-    xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    xhr.set_ontimeout(Some(on_timeout.as_ref().unchecked_ref()));
+    let handler = Some(on_event.as_ref().unchecked_ref());
+    upload.set_onprogress(handler);
+    xhr.set_onload(handler);
+    xhr.set_onerror(handler);
+    xhr.set_ontimeout(handler);
     xhr.send_with_opt_blob(Some(body))
         .map_err(|e| Failure::Network(format!("cannot send the PUT: {}", js_message(&e))))?;
-    Ok(XhrPut { xhr, _on_progress: on_progress, _on_load: on_load, _on_error: on_error, _on_timeout: on_timeout })
+    Ok(XhrPut { xhr, _on_event: on_event })
 }
 
 /// A URL without its query (which holds the signature), for messages.

@@ -915,10 +915,11 @@ impl Upload {
         self.call_attempts = 0;
         // Where each part is in the listing (its first entry): one pass, not
         // a search per part (10,000 parts).
-        let mut at: Vec<Option<usize>> = vec![None; self.parts.len()];
-        for (j, (n, ..)) in stored.iter().enumerate() {
+        // (1 + its index in `stored`; 0: not listed)
+        let mut at = vec![0usize; self.parts.len()];
+        for (j, (n, ..)) in stored.iter().enumerate().rev() {
             if let Some(slot) = usize::from(*n).checked_sub(1).and_then(|i| at.get_mut(i)) {
-                slot.get_or_insert(j);
+                *slot = j + 1;
             }
         }
         let mut repaired = 0;
@@ -926,7 +927,7 @@ impl Upload {
             let n = i as u16 + 1;
             let PartState::Done { etag } = &self.parts[i].state else { continue };
             let len = self.plan.range(n).map_or(0, |r| r.len());
-            match found.map(|j| &stored[j]) {
+            match found.checked_sub(1).map(|j| &stored[j]) {
                 Some((_, theirs, size)) if *size == len && !theirs.trim().is_empty() => {
                     if !same_etag(theirs, etag) {
                         self.set_state(i, PartState::Done { etag: theirs.clone() });

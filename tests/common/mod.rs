@@ -180,10 +180,25 @@ export function sdkLikeComplete(rest) {
       return await complete(args);
     } catch (e) {
       if (!String(e.message).includes('InvalidPart')) throw e;
-      throw Object.assign(new Error('One or more of the specified parts could not be found.'), { name: 'InvalidPart', status: 400 });
+      throw Object.assign(new Error('One or more of the specified parts could not be found.'),
+        { name: 'InvalidPart', $metadata: { httpStatusCode: 400 } });
     }
   };
   rest.hooks.listParts = (args) => { seen.lists += 1; return list(args); };
+  return seen;
+}
+// Wraps REST hooks: the first signPart throws as the AWS SDK throws a 503
+// (its status only in `$metadata.httpStatusCode`); counts the throws.
+export function sdkLike503Once(rest) {
+  const seen = { thrown: 0 };
+  const sign = rest.hooks.signPart;
+  rest.hooks.signPart = async (args) => {
+    if (seen.thrown === 0) {
+      seen.thrown += 1;
+      throw Object.assign(new Error('Service Unavailable'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } });
+    }
+    return sign(args);
+  };
   return seen;
 }
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
@@ -254,6 +269,8 @@ extern "C" {
     pub fn alter_etag_of_put(n: u32);
     #[wasm_bindgen(js_name = sdkLikeComplete)]
     pub fn sdk_like_complete(rest: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = sdkLike503Once)]
+    pub fn sdk_like_503_once(rest: &JsValue) -> JsValue;
 }
 
 #[wasm_bindgen]
