@@ -584,7 +584,7 @@ impl Upload {
         for (number, etag, len) in stored {
             let Some(range) = up.plan.range(*number) else { continue };
             let idx = usize::from(*number - 1);
-            if range.len() == *len && !etag.is_empty() && !matches!(up.parts[idx].state, PartState::Done { .. }) {
+            if is_stored_as_planned(range.len(), etag, *len) && !matches!(up.parts[idx].state, PartState::Done { .. }) {
                 up.set_state(idx, PartState::Done { etag: etag.clone() });
                 up.progress.on_already_done(range.len());
             }
@@ -928,7 +928,7 @@ impl Upload {
             let PartState::Done { etag } = &self.parts[i].state else { continue };
             let len = self.plan.range(n).map_or(0, |r| r.len());
             match found.checked_sub(1).map(|j| &stored[j]) {
-                Some((_, theirs, size)) if *size == len && !theirs.trim().is_empty() => {
+                Some((_, theirs, size)) if is_stored_as_planned(len, theirs, *size) => {
                     if !same_etag(theirs, etag) {
                         self.set_state(i, PartState::Done { etag: theirs.clone() });
                         repaired += 1;
@@ -1366,6 +1366,12 @@ impl Upload {
     fn part_mut(&mut self, part: u16) -> Option<&mut Part> {
         self.parts.get_mut(usize::from(part).checked_sub(1)?)
     }
+}
+
+/// A listed part (its ETag and size) holds a planned part of `len` bytes:
+/// the rule of a resume and of a complete's repair alike.
+fn is_stored_as_planned(len: u64, etag: &str, size: u64) -> bool {
+    size == len && !etag.trim().is_empty()
 }
 
 /// Two ETags are the same, quotes aside (a proxy may add or drop them).
