@@ -13,6 +13,31 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+/// What a hit call does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Answer 503 without doing the work.
+    Before,
+    /// Do the work, then answer 503 (`--fault-after`).
+    After,
+    /// Do the work, then send its answer with the body cut off half-way (`--fault-cut`).
+    Cut,
+    /// Do the work, then send its status with a body that is not JSON (`--fault-garble`).
+    Garble,
+}
+
+impl Kind {
+    /// From the flags; `--fault-cut` wins over `--fault-garble`, which wins over `--fault-after`.
+    pub fn of(after: bool, cut: bool, garble: bool) -> Self {
+        match (after, cut, garble) {
+            (_, true, _) => Self::Cut,
+            (_, false, true) => Self::Garble,
+            (true, false, false) => Self::After,
+            (false, false, false) => Self::Before,
+        }
+    }
+}
+
 /// Test aid: a share of some calls answer 503, before or after doing their work.
 #[derive(Debug)]
 pub struct Faults {
@@ -20,12 +45,8 @@ pub struct Faults {
     pub rate: f64,
     /// Call names: url, download, init, part-url, part-urls, complete, abort, parts.
     pub calls: Vec<String>,
-    /// Do the work, then answer 503.
-    pub after: bool,
-    /// Do the work, then send its answer with the body cut off half-way.
-    pub cut: bool,
-    /// Do the work, then send its status with a body that is not JSON.
-    pub garble: bool,
+    /// What a hit call does.
+    pub kind: Kind,
     /// At most this many calls are hit (0: no limit).
     pub max: u64,
     /// Calls hit so far.
@@ -97,20 +118,22 @@ pub async fn inject(
     };
     let hit = faults.hits(name);
     let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-    if hit && !faults.after && !faults.cut && !faults.garble {
+    if !hit {
+        return next.run(req).await;
+    }
+    if faults.kind == Kind::Before {
         return injected().into_response();
     }
     let resp = next.run(req).await;
-    match (hit, faults.cut, faults.garble) {
-        (false, ..) => resp,
-        (true, true, _) => cut_off(resp).await,
-        (true, false, true) => {
+    match faults.kind {
+        Kind::Cut => cut_off(resp).await,
+        Kind::Garble => {
             let (mut parts, _) = resp.into_parts();
             parts.headers.remove(axum::http::header::CONTENT_LENGTH);
             let garbled = "<html><body>garbled by --fault-garble</body></html>";
             axum::response::Response::from_parts(parts, axum::body::Body::from(garbled))
         }
-        (true, false, false) => injected().into_response(),
+        Kind::Before | Kind::After => injected().into_response(),
     }
 }
 
