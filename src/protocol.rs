@@ -114,8 +114,15 @@ pub fn key_body(key: &str, content_type: &str, checksum: Option<&Checksum>) -> J
 
 /// Body of init: with a checksum algorithm, the backend creates the
 /// multipart upload with it (`x-amz-checksum-algorithm`, full-object type).
-pub fn init_body(key: &str, content_type: &str, checksum_algorithm: Option<&str>) -> Json {
-    let mut body = Json::object([("key", key.into()), ("content_type", content_type.into())]);
+/// `client_token` is the same for every init of one upload: a backend that
+/// keeps it answers a repeated init (its reply was lost) with the upload it
+/// created, instead of creating another that nobody would complete.
+pub fn init_body(key: &str, content_type: &str, checksum_algorithm: Option<&str>, client_token: &str) -> Json {
+    let mut body = Json::object([
+        ("key", key.into()),
+        ("content_type", content_type.into()),
+        ("client_token", client_token.into()),
+    ]);
     if let Some(alg) = checksum_algorithm {
         body.insert("checksum_algorithm", alg.into());
     }
@@ -436,10 +443,10 @@ mod tests {
     #[test]
     fn bodies_match_the_seed() {
         assert_eq!(
-            v(lambda_envelope(Op::Init, init_body("k", "application/zip", None))),
+            v(lambda_envelope(Op::Init, init_body("k", "application/zip", None, "t1"))),
             json!({
                 "processor_name": "s3_upload", "action": "initiate_multipart_upload",
-                "payload": {"key": "k", "content_type": "application/zip"}
+                "payload": {"key": "k", "content_type": "application/zip", "client_token": "t1"}
             })
         );
         assert_eq!(
@@ -458,7 +465,10 @@ mod tests {
             v(part_url_body("k", "u", 3, Some(&sum))),
             json!({"key": "k", "upload_id": "u", "part_number": 3, "checksum": {"algorithm": "CRC32", "value": "y/Q5Jg=="}})
         );
-        assert_eq!(v(init_body("k", "t", Some("CRC32")))["checksum_algorithm"], "CRC32");
+        assert_eq!(
+            v(init_body("k", "t", Some("CRC32"), "0f1e")),
+            json!({"key": "k", "content_type": "t", "checksum_algorithm": "CRC32", "client_token": "0f1e"})
+        );
         assert_eq!(v(key_body("k", "t", None)), json!({"key": "k", "content_type": "t"}));
     }
 

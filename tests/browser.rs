@@ -954,6 +954,28 @@ async fn a_hooks_aws_sdk_503_is_retried() {
 }
 
 #[wasm_bindgen_test]
+async fn a_hooks_init_that_fails_unreadably_is_asked_again_with_the_same_client_token() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let seen = init_garbled_once(&rest);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+    let data = bytes(12 * MIB, 47);
+    let (key, _, report) = upload_ok(&up, "init-garbled.bin", &data).await;
+    let tokens: Vec<String> =
+        Array::from(&get(&seen, "tokens")).iter().map(|t| t.as_string().expect("a string token")).collect();
+    assert_eq!(tokens.len(), 2, "init was asked once more");
+    assert_eq!(tokens[0], tokens[1], "with the same token");
+    assert!(tokens[0].len() == 32 && tokens[0].bytes().all(|b| b.is_ascii_hexdigit()), "{tokens:?}");
+    assert_eq!(report.retries.len(), 1);
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    assert_eq!(open_uploads(&key).await, 0, "the upload the first init created was the one completed");
+    // Another upload gets another token.
+    upload_ok(&up, "init-garbled-2.bin", &bytes(12 * MIB, 48)).await;
+    let tokens: Vec<String> = Array::from(&get(&seen, "tokens")).iter().filter_map(|t| t.as_string()).collect();
+    assert_eq!(tokens.len(), 3);
+    assert_ne!(tokens[2], tokens[0]);
+}
+
+#[wasm_bindgen_test]
 async fn an_invalid_checksum_option_is_named() {
     let Err(e) = Uploader::new(obj(&[("endpoint", JsValue::from_str(api())), ("checksum", JsValue::from_str("md5"))]))
     else {

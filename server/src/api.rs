@@ -38,6 +38,8 @@ pub struct AppState {
     pub call_timeout: std::time::Duration,
     /// Injected faults (a test aid), if any.
     pub faults: Option<Arc<crate::faults::Faults>>,
+    /// Init's client tokens: an init asked again gets the upload the first created.
+    pub init_tokens: Arc<crate::tokens::InitTokens>,
 }
 
 /// `POST /uploads/url`, `POST /uploads/multipart/init`.
@@ -56,6 +58,10 @@ pub struct KeyRequest {
     /// Presigned PUT: the whole file's checksum, signed into the URL.
     #[serde(default)]
     pub checksum: Option<ChecksumField>,
+    /// Init: the same for every init of one upload; an init asked again
+    /// (its reply was lost) gets the upload the first one created.
+    #[serde(default)]
+    pub client_token: Option<String>,
 }
 
 /// A checksum the client computed, for S3 to verify: `{"algorithm": "CRC32",
@@ -471,7 +477,15 @@ impl AppState {
         validate_key(&req.key, &self.key_prefix)?;
         let content_type = validate_content_type(req.content_type.as_deref())?;
         let algorithm = req.checksum_algorithm.as_deref().map(validate_algorithm).transpose()?.map(|(name, _)| name);
-        let upload_id = self.s3.create_multipart_upload(&req.key, &content_type, algorithm).await?;
+        let create = || self.s3.create_multipart_upload(&req.key, &content_type, algorithm);
+        let upload_id = match req.client_token.as_deref() {
+            None => create().await?,
+            Some(token) => {
+                crate::tokens::validate(token)?;
+                let cell = self.init_tokens.cell(token, (req.key.clone(), content_type.clone(), algorithm))?;
+                cell.get_or_try_init(create).await?.clone()
+            }
+        };
         Ok(json!({ "upload_id": upload_id, "key": req.key }))
     }
 

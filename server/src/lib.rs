@@ -12,6 +12,7 @@ pub mod error;
 pub mod faults;
 pub mod s3;
 pub mod store;
+pub mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -124,6 +125,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         key_prefix: Arc::from(cfg.key_prefix.as_str()),
         auth_token: cfg.auth_token.as_deref().map(Arc::from),
         debug_endpoints: cfg.debug_endpoints,
+        init_tokens: Arc::default(),
         call_timeout: std::time::Duration::from_secs(cfg.call_timeout.max(1)),
         faults: (cfg.fault_rate > 0.0).then(|| {
             Arc::new(faults::Faults {

@@ -477,6 +477,76 @@ async fn injected_faults_hit_only_the_named_calls() {
 }
 
 #[tokio::test]
+async fn an_init_asked_again_with_its_client_token_gets_the_same_upload() {
+    // Init's first reply is lost after the upload was created (503 after the work).
+    let h = Harness::with(|c| {
+        c.fault_rate = 1.0;
+        c.fault_max = 1;
+        c.fault_calls = vec!["init".into()];
+        c.fault_after = true;
+        c.debug_endpoints = true;
+    })
+    .await;
+    let token = "9f86d081884c7d659a2feaa0c55ad015";
+    let body = json!({"key": "tokens/a.bin", "content_type": "application/zip", "checksum_algorithm": "CRC32", "client_token": token});
+    let (st, _) = h.post("/uploads/multipart/init", body.clone()).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    let (st, first) = h.post("/uploads/multipart/init", body.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    assert_eq!(h.open_uploads().await.len(), 1, "the upload the lost reply was for, not a second one");
+    // Over the Lambda envelope too, the same upload.
+    let (st, again) = h
+        .post("/invoke", json!({"processor_name": "s3_upload", "action": "initiate_multipart_upload", "payload": body}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{again}");
+    assert_eq!(again["upload_id"], first["upload_id"]);
+
+    // The token cannot be used for another key (nor to learn its upload id).
+    let (st, v) = h
+        .post("/uploads/multipart/init", json!({"key": "tokens/b.bin", "content_type": "application/zip", "checksum_algorithm": "CRC32", "client_token": token}))
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert_eq!(error_code(&v), "ClientTokenReused");
+    assert!(!v.to_string().contains(first["upload_id"].as_str().expect("id")), "{v}");
+    // Nor with another content type or checksum algorithm.
+    let (st, _) = h
+        .post("/uploads/multipart/init", json!({"key": "tokens/a.bin", "content_type": "text/plain", "checksum_algorithm": "CRC32", "client_token": token}))
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert_eq!(h.open_uploads().await.len(), 1, "the refusals created nothing");
+
+    // A malformed token is refused before anything is created.
+    for bad in [json!("short"), json!("0123456789abcdef\n"), json!(12345678901234567_u64), json!("x".repeat(65))] {
+        let (st, v) = h.post("/uploads/multipart/init", json!({"key": "tokens/c.bin", "client_token": bad})).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {v}");
+    }
+    assert_eq!(h.open_uploads().await.len(), 1);
+
+    // Without a token (an older client), every init creates an upload.
+    let (_, x) = h.post("/uploads/multipart/init", json!({"key": "tokens/d.bin"})).await;
+    let (_, y) = h.post("/uploads/multipart/init", json!({"key": "tokens/d.bin"})).await;
+    assert_ne!(x["upload_id"], y["upload_id"]);
+    assert_eq!(h.open_uploads().await.len(), 3);
+}
+
+#[tokio::test]
+async fn concurrent_inits_with_one_token_create_one_upload() {
+    let h = Harness::with(|c| c.debug_endpoints = true).await;
+    let body = json!({"key": "tokens/race.bin", "client_token": "0123456789abcdef0123456789abcdef"});
+    let calls = (0..8).map(|_| h.post("/uploads/multipart/init", body.clone()));
+    let replies = futures::future::join_all(calls).await;
+    let ids: std::collections::BTreeSet<String> = replies
+        .iter()
+        .map(|(st, v)| {
+            assert_eq!(*st, StatusCode::OK, "{v}");
+            v["upload_id"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(h.open_uploads().await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_store_answers_complete_with_a_location_like_s3() {
     use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
     let h = Harness::new().await;

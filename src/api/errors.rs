@@ -21,8 +21,15 @@ export class UploadError extends Error {
 export function makeUploadError(message, code, status, partNumber, field, cause) {
   return new UploadError(message, code, status, partNumber, field, cause);
 }
+export function clientToken() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b | 256).toString(16).slice(1)).join('');
+}
 "#)]
 extern "C" {
+    /// 32 hex digits from `crypto.getRandomValues`: an upload's init token.
+    #[wasm_bindgen(js_name = clientToken)]
+    pub(crate) fn client_token() -> String;
+
     #[wasm_bindgen(js_name = makeUploadError)]
     fn make_upload_error(
         message: &str,

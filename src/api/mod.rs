@@ -222,10 +222,20 @@ fn promise(f: impl core::future::Future<Output = Result<JsValue, JsValue>> + 'st
     wasm_bindgen_futures::future_to_promise(f)
 }
 
-/// A promise of a backend call's result; errors become `UploadError`s (code `BackendError`).
+/// A promise of a backend call's result; errors become `UploadError`s (code
+/// `BackendError`). Boxed first, like [`promise`]: the error mapping is
+/// compiled once, not once per method.
 fn backend_promise(
     what: &'static str,
     f: impl core::future::Future<Output = Result<JsValue, CallError>> + 'static,
+) -> Promise {
+    let f: core::pin::Pin<Box<dyn core::future::Future<Output = Result<JsValue, CallError>>>> = Box::pin(f);
+    backend_promise_boxed(what, f)
+}
+
+fn backend_promise_boxed(
+    what: &'static str,
+    f: core::pin::Pin<Box<dyn core::future::Future<Output = Result<JsValue, CallError>>>>,
 ) -> Promise {
     promise(async move {
         f.await.map_err(|e| match e {
@@ -303,8 +313,15 @@ impl Uploader {
                         content_type: content_type.clone(),
                     };
                     let coord = Coordinator::new(upload, subject, cfg.clone(), seed, resume, driver::now_ms());
-                    let job =
-                        Job { file, size, key: key.clone(), content_type, with_credentials, checksum: cfg.checksum };
+                    let job = Job {
+                        file,
+                        size,
+                        key: key.clone(),
+                        content_type,
+                        with_credentials,
+                        checksum: cfg.checksum,
+                        client_token: errors::client_token(),
+                    };
                     driver::run(coord, job, backend, budget.clone(), observer, ctl_rx).await
                 }
             };

@@ -30,7 +30,8 @@ export interface ListedPart {
 
 /** The application's own backend calls (`protocol: { ... }`). Each gets an AbortSignal, aborted when the upload stops or the call takes over 30 s. */
 export interface UploadHooks {
-  createMultipartUpload(args: { key: string; contentType: string; checksumAlgorithm?: 'CRC32'; signal: AbortSignal }): Promise<{ uploadId: string }>;
+  /** `clientToken`: the same for every call of one upload (asked again when a reply was lost); a backend that keeps it answers with the upload it created. */
+  createMultipartUpload(args: { key: string; contentType: string; checksumAlgorithm?: 'CRC32'; clientToken: string; signal: AbortSignal }): Promise<{ uploadId: string }>;
   signPart(args: { key: string; uploadId: string; partNumber: number; checksum?: Checksum; signal: AbortSignal }): Promise<SignedUrl>;
   completeMultipartUpload(args: {
     key: string;

@@ -243,13 +243,14 @@ impl Calls for Hooks {
         let ready = |r: Result<Reply, CallError>| -> Pending<'a, Reply> { Box::pin(core::future::ready(r)) };
         let s: JsValue = signal.into();
         let (hook, f, arg): (&'static str, Option<&Function>, JsValue) = match req {
-            Req::Init { key, content_type, checksum_algorithm } => (
+            Req::Init { key, content_type, checksum_algorithm, client_token } => (
                 "createMultipartUpload",
                 Some(&self.create),
                 args(&[
                     ("key", key.into()),
                     ("contentType", content_type.into()),
                     ("checksumAlgorithm", checksum_algorithm.map_or(JsValue::UNDEFINED, JsValue::from_str)),
+                    ("clientToken", client_token.into()),
                     ("signal", s),
                 ]),
             ),

@@ -157,8 +157,8 @@ impl Calls for HttpBackend {
     /// Builds the call's body ([`protocol`]), sends it and checks the reply.
     fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply> {
         let (op, body) = match req {
-            Req::Init { key, content_type, checksum_algorithm } => {
-                (Op::Init, protocol::init_body(key, content_type, checksum_algorithm))
+            Req::Init { key, content_type, checksum_algorithm, client_token } => {
+                (Op::Init, protocol::init_body(key, content_type, checksum_algorithm, client_token))
             }
             Req::SignPart { key, upload_id, part, checksum } => {
                 (Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum))

@@ -202,7 +202,8 @@ pub type Pending<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = R
 #[derive(Debug, Clone, Copy)]
 pub enum Req<'a> {
     /// Starts a multipart upload (with a checksum algorithm, if any): [`Reply::UploadId`].
-    Init { key: &'a str, content_type: &'a str, checksum_algorithm: Option<&'a str> },
+    /// `client_token` is the same for every init of one upload ([`crate::protocol::init_body`]).
+    Init { key: &'a str, content_type: &'a str, checksum_algorithm: Option<&'a str>, client_token: &'a str },
     /// A presigned URL for one part, and the headers its PUT must send: [`Reply::Signed`].
     SignPart { key: &'a str, upload_id: &'a str, part: u16, checksum: Option<&'a Checksum> },
     /// Presigned URLs for several parts in one call (backends that offer it,

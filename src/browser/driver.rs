@@ -56,6 +56,9 @@ pub struct Job {
     pub with_credentials: bool,
     /// Checksums for the store to verify.
     pub checksum: Option<Algorithm>,
+    /// Sent with every init of this upload (random, 128 bits): a backend
+    /// that keeps it answers an init asked again with the upload it created.
+    pub client_token: String,
 }
 
 impl Job {
@@ -551,9 +554,15 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
     let sums: Vec<(u16, Option<Checksum>)> = batch.iter().map(|(p, c)| (*p, checksum(c.clone()))).collect();
     spawn_local(async move {
         let (call, req) = match &action {
-            Action::Init => {
-                (Call::Init, Req::Init { key: &job.key, content_type: &job.content_type, checksum_algorithm: alg })
-            }
+            Action::Init => (
+                Call::Init,
+                Req::Init {
+                    key: &job.key,
+                    content_type: &job.content_type,
+                    checksum_algorithm: alg,
+                    client_token: &job.client_token,
+                },
+            ),
             Action::Sign { part, upload_id: Some(id), .. } if !sums.is_empty() => {
                 (Call::Sign(*part), Req::SignParts { key: &job.key, upload_id: id, parts: &sums })
             }

@@ -46,6 +46,9 @@ enum Answer {
     AlteredEtag,
     /// The PUT is answered 200, but nothing is stored.
     NotStored,
+    /// A backend call's reply came but cannot be read (a 2xx that is not
+    /// JSON): no status.
+    Garbled,
 }
 
 struct World {
@@ -162,6 +165,13 @@ impl World {
             Some(Answer::Reject(msg)) => self.at(
                 delay,
                 Event::CallRejected { call, error: UploadError::new(ErrorCode::BackendError, msg).with_status(400) },
+            ),
+            Some(Answer::Garbled) => self.at(
+                delay,
+                Event::CallRejected {
+                    call,
+                    error: UploadError::new(ErrorCode::BackendError, "the backend's reply is not JSON"),
+                },
             ),
             Some(Answer::Stall) => {}
             Some(_) | None => return false,
@@ -636,6 +646,27 @@ fn backend_rejection_is_backend_error_and_aborts() {
     assert_eq!(res.expect_err("fails").code, ErrorCode::BackendError);
     assert!(!w.aborted, "no upload was created, nothing to abort");
     assert!(w.put_starts.is_empty());
+}
+
+#[test]
+fn an_init_reply_that_cannot_be_read_is_asked_once_more() {
+    // The backend may have created the upload: init is asked again (the
+    // driver sends the same client token), and the upload goes on.
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Init, 1, Answer::Garbled)]);
+    assert_intact(&w, &res, 24 * MIB, 3);
+    assert_eq!(w.counts[&On::Init], 2);
+    assert_eq!(w.retries.len(), 1, "the second init is reported as a retry");
+    // Twice: the reply's own error, at once, with nothing to abort.
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Init, 1, Answer::Garbled), (On::Init, 2, Answer::Garbled)]);
+    let err = res.expect_err("fails");
+    assert_eq!((err.code, err.status), (ErrorCode::BackendError, None));
+    assert!(err.message.contains("not JSON"), "{err}");
+    assert_eq!(w.counts[&On::Init], 2, "asked once more, not until the retries run out");
+    assert!(!w.aborted && w.put_starts.is_empty());
+    // A refusal with a status is not asked again.
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Init, 1, Answer::Reject("init answered 400"))]);
+    assert!(res.is_err());
+    assert_eq!(w.counts[&On::Init], 1);
 }
 
 #[test]

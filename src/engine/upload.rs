@@ -519,6 +519,8 @@ pub struct Upload {
     probe_error: Option<UploadError>,
     /// A refused complete was repaired once already (see `on_listed`).
     repaired: bool,
+    /// Init was asked again after a reply that could not be read.
+    init_reasked: bool,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -552,6 +554,7 @@ impl Upload {
             probing: false,
             probe_error: None,
             repaired: false,
+            init_reasked: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -766,7 +769,7 @@ impl Upload {
                 }
             }
             Event::CallFailed { call, failure } => self.on_call_failed(call, failure, now_ms),
-            Event::CallRejected { call, error } => self.on_call_rejected(call, error),
+            Event::CallRejected { call, error } => self.on_call_rejected(call, error, now_ms),
             Event::Connectivity { online } => self.on_connectivity(online, now_ms),
         }
         self.report_progress();
@@ -1005,7 +1008,7 @@ impl Upload {
         }
     }
 
-    fn on_call_rejected(&mut self, call: Call, error: UploadError) {
+    fn on_call_rejected(&mut self, call: Call, error: UploadError, now_ms: u64) {
         match call {
             Call::Abort if self.complete_unanswered && error.status == Some(404) => {
                 // No such upload: the complete sent before the abort may have
@@ -1028,6 +1031,20 @@ impl Upload {
             }
             Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
             Call::Init if self.init_lost_while_aborting() => {}
+            Call::Init
+                if !self.init_reasked
+                    && error.status.is_none()
+                    && error.code == ErrorCode::BackendError
+                    && matches!(self.phase, Phase::Starting) =>
+            {
+                // A reply that came but cannot be read (not JSON, a hook's
+                // error without a status): the backend may have created the
+                // upload. Init is asked once more, with the same client
+                // token, so that a backend that honours it answers that
+                // upload rather than leave it behind.
+                self.init_reasked = true;
+                self.retry_or_fail(None, Failure::Network(error.message), &Call::Init.describe(false), true, now_ms);
+            }
             Call::Complete if self.probing => {
                 let error = self.probe_error.take().unwrap_or_else(UploadError::aborted);
                 self.finish(Err(error));

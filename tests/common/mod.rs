@@ -201,6 +201,24 @@ export function sdkLike503Once(rest) {
   };
   return seen;
 }
+// Wraps REST hooks: createMultipartUpload sends the client token, and its
+// first call creates the upload but then throws an error without a status
+// (as a reply that came garbled); records every token it was given.
+export function initGarbledOnce(rest) {
+  const seen = { tokens: [] };
+  rest.hooks.createMultipartUpload = async ({ key, contentType, checksumAlgorithm, clientToken, signal }) => {
+    seen.tokens.push(clientToken);
+    const r = await fetch(rest.api + '/uploads/multipart/init', {
+      method: 'POST', signal,
+      body: JSON.stringify({ key, content_type: contentType, checksum_algorithm: checksumAlgorithm, client_token: clientToken }),
+    });
+    if (!r.ok) { const e = new Error(await r.text()); e.status = r.status; throw e; }
+    const { upload_id } = await r.json();
+    if (seen.tokens.length === 1) throw new SyntaxError('Unexpected token < in JSON at position 0');
+    return { uploadId: upload_id };
+  };
+  return seen;
+}
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 export function countedSignal() {
   const controller = new AbortController();
@@ -271,6 +289,8 @@ extern "C" {
     pub fn sdk_like_complete(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = sdkLike503Once)]
     pub fn sdk_like_503_once(rest: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = initGarbledOnce)]
+    pub fn init_garbled_once(rest: &JsValue) -> JsValue;
 }
 
 #[wasm_bindgen]

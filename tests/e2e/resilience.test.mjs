@@ -183,6 +183,20 @@ test("complete's first reply garbled (200, not JSON) after completing: the abort
     record(r, "complete's first reply garbled (200, not JSON)");
   }));
 
+test("init's reply is lost after the upload was created: init is asked again with the same token, gets the same upload, nothing is left open", { timeout: 300_000 }, () =>
+  scenario('lost-init', { serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'init', '--fault-after'] }, async (stack) => {
+    const r = await run(stack, 'lost-init');
+    assert.equal(r.calls.init, 2, `init was asked again (${r.calls.init})`);
+    record(r, "init's first reply lost (503 after creating the upload)");
+  }));
+
+test("init's first reply garbled (200, not JSON) after the upload was created: asked again, the same upload, nothing is left open", { timeout: 300_000 }, () =>
+  scenario('garbled-init', { serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'init', '--fault-garble'] }, async (stack) => {
+    const r = await run(stack, 'garbled-init');
+    assert.equal(r.calls.init, 2, `init was asked again (${r.calls.init})`);
+    record(r, "init's first reply garbled (200, not JSON)");
+  }));
+
 test('offline for 5 s in the middle (CDP network emulation)', { timeout: 300_000 }, () =>
   scenario('offline', { proxyArgs: ['--bandwidth-mbit', '100'] }, async (stack) => {
     let offlineAt = null;
