@@ -65,9 +65,9 @@ impl HttpBackend {
         }
     }
 
-    /// Sends one call; returns the body of a 2xx reply. `signal` cancels it
-    /// (the [`Backend`](crate::backend::Backend) bounds it in time).
-    async fn send(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<String, CallError> {
+    /// Sends one call; returns the status and body of a 2xx reply. `signal`
+    /// cancels it (the [`Backend`](crate::backend::Backend) bounds it in time).
+    async fn send(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<(u16, String), CallError> {
         let unbuildable = |what: String| CallError::Rejected(protocol::backend_error(op, 0, &what));
         let (method, url) = self.target(op, &body);
         let init = RequestInit::new();
@@ -117,7 +117,7 @@ impl HttpBackend {
             Err(_) => String::new(),
         };
         if ok {
-            return Ok(text);
+            return Ok((status, text));
         }
         let retry_after_ms = resp.headers().get("retry-after").ok().flatten().and_then(|v| retry_after_ms(&v));
         let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
@@ -179,8 +179,10 @@ impl Calls for HttpBackend {
             _ => Vec::new(),
         };
         Box::pin(async move {
-            let text = self.send(op, body, signal).await?;
-            reply_of(op, &text, &asked).map_err(CallError::Rejected)
+            let (status, text) = self.send(op, body, signal).await?;
+            // A 2xx that cannot be read keeps its status: the engine tells it
+            // from a refusal (see `Upload::on_call_rejected`).
+            reply_of(op, &text, &asked).map_err(|e| CallError::Rejected(e.with_status(status)))
         })
     }
 }

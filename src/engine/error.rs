@@ -99,6 +99,18 @@ impl UploadError {
         Self::new(ErrorCode::Aborted, "the upload was aborted")
     }
 
+    /// A backend's reply that came but cannot be read: a 2xx whose body is
+    /// not the JSON expected (it keeps its 2xx status).
+    pub fn is_unreadable_reply(&self) -> bool {
+        self.code == ErrorCode::BackendError && self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// A backend call's failure that does not say whether the call did its
+    /// work: a reply that cannot be read, or a hook's error without a status.
+    pub fn is_unanswered(&self) -> bool {
+        self.code == ErrorCode::BackendError && (self.status.is_none() || self.is_unreadable_reply())
+    }
+
     /// Sets the HTTP status.
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = Some(status);

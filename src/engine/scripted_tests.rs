@@ -46,8 +46,8 @@ enum Answer {
     AlteredEtag,
     /// The PUT is answered 200, but nothing is stored.
     NotStored,
-    /// A backend call's reply came but cannot be read (a 2xx that is not
-    /// JSON): no status.
+    /// A backend call's reply came but cannot be read (a 200 that is not
+    /// JSON).
     Garbled,
 }
 
@@ -101,6 +101,11 @@ struct World {
     whole_checksum: Option<String>,
     /// Reading the file fails.
     hash_fails: bool,
+}
+
+/// A backend's 200 whose body is not JSON, as the HTTP backend reports it.
+fn garbled() -> UploadError {
+    UploadError::new(ErrorCode::BackendError, "the backend's reply is not JSON").with_status(200)
 }
 
 /// The CRC of part `n`'s bytes in the simulated file.
@@ -166,13 +171,7 @@ impl World {
                 delay,
                 Event::CallRejected { call, error: UploadError::new(ErrorCode::BackendError, msg).with_status(400) },
             ),
-            Some(Answer::Garbled) => self.at(
-                delay,
-                Event::CallRejected {
-                    call,
-                    error: UploadError::new(ErrorCode::BackendError, "the backend's reply is not JSON"),
-                },
-            ),
+            Some(Answer::Garbled) => self.at(delay, Event::CallRejected { call, error: garbled() }),
             Some(Answer::Stall) => {}
             Some(_) | None => return false,
         }
@@ -213,6 +212,10 @@ impl World {
                     Some(Answer::Reject(msg)) => {
                         let error = UploadError::new(ErrorCode::BackendError, msg);
                         self.at(5, Event::CallRejected { call: Call::Sign(part), error });
+                        return None;
+                    }
+                    Some(Answer::Garbled) => {
+                        self.at(5, Event::CallRejected { call: Call::Sign(part), error: garbled() });
                         return None;
                     }
                     _ => 3600,
@@ -659,7 +662,7 @@ fn an_init_reply_that_cannot_be_read_is_asked_once_more() {
     // Twice: the reply's own error, at once, with nothing to abort.
     let (w, res) = run(24 * MIB, cfg(3), &[(On::Init, 1, Answer::Garbled), (On::Init, 2, Answer::Garbled)]);
     let err = res.expect_err("fails");
-    assert_eq!((err.code, err.status), (ErrorCode::BackendError, None));
+    assert_eq!((err.code, err.status), (ErrorCode::BackendError, Some(200)));
     assert!(err.message.contains("not JSON"), "{err}");
     assert_eq!(w.counts[&On::Init], 2, "asked once more, not until the retries run out");
     assert!(!w.aborted && w.put_starts.is_empty());
@@ -667,6 +670,28 @@ fn an_init_reply_that_cannot_be_read_is_asked_once_more() {
     let (w, res) = run(24 * MIB, cfg(3), &[(On::Init, 1, Answer::Reject("init answered 400"))]);
     assert!(res.is_err());
     assert_eq!(w.counts[&On::Init], 1);
+}
+
+#[test]
+fn a_signing_reply_that_cannot_be_read_is_asked_again() {
+    // A 200 that is not JSON: signing changes nothing, so it is retried like
+    // a transient failure; only that part's signing.
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Sign(2), 1, Answer::Garbled)]);
+    assert_intact(&w, &res, 24 * MIB, 3);
+    assert_eq!(w.signs.iter().filter(|(p, _)| *p == 2).count(), 2);
+    assert_eq!(w.retries.len(), 1);
+    assert_eq!(w.retries[0].0, Some(2));
+    // Every time: the retries run out, the reply's error is named, the upload is deleted.
+    let script: Vec<_> = (1..=10).map(|n| (On::Sign(1), n, Answer::Garbled)).collect();
+    let (w, res) = run(24 * MIB, cfg(3), &script);
+    let err = res.expect_err("fails");
+    assert_eq!(err.code, ErrorCode::BackendError);
+    assert!(err.message.contains("not JSON"), "{err}");
+    assert!(w.aborted);
+    // A refusal (a hook's error without a status, a 4xx) is not retried.
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Sign(2), 1, Answer::Reject("part-url answered 400"))]);
+    assert!(res.is_err());
+    assert_eq!(w.signs.iter().filter(|(p, _)| *p == 2).count(), 1);
 }
 
 #[test]

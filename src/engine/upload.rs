@@ -1030,12 +1030,15 @@ impl Upload {
                 }
             }
             Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
+            Call::Sign(part) if error.is_unreadable_reply() => {
+                // A 2xx that cannot be read (garbled on its way, cut short by
+                // a proxy): signing changes nothing, so it is asked again,
+                // under the retry policy like any transient failure.
+                let what = Call::Sign(part).describe(self.plan.single);
+                self.retry_or_fail(Some(usize::from(part - 1)), Failure::Network(error.message), &what, true, now_ms);
+            }
             Call::Init if self.init_lost_while_aborting() => {}
-            Call::Init
-                if !self.init_reasked
-                    && error.status.is_none()
-                    && error.code == ErrorCode::BackendError
-                    && matches!(self.phase, Phase::Starting) =>
+            Call::Init if !self.init_reasked && error.is_unanswered() && matches!(self.phase, Phase::Starting) =>
             {
                 // A reply that came but cannot be read (not JSON, a hook's
                 // error without a status): the backend may have created the
@@ -1059,7 +1062,7 @@ impl Upload {
                 self.call_attempts = 0;
                 self.phase = Phase::Listing { error, sent: false };
             }
-            Call::Complete if error.status.is_none() && error.code == ErrorCode::BackendError => {
+            Call::Complete if error.is_unanswered() => {
                 // A reply that came but cannot be read (not JSON, a hook's
                 // error without a status): complete may have been applied.
                 // The abort's answer tells, as for a reply that never came.

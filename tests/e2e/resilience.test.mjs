@@ -197,6 +197,13 @@ test("init's first reply garbled (200, not JSON) after the upload was created: a
     record(r, "init's first reply garbled (200, not JSON)");
   }));
 
+test("a part-url reply garbled (200, not JSON): asked again, the upload goes on", { timeout: 300_000 }, () =>
+  scenario('garbled-sign', { serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'part-url,part-urls', '--fault-garble'] }, async (stack) => {
+    const r = await run(stack, 'garbled-sign');
+    assert.ok(r.retries >= 1, 'the garbled reply was asked again');
+    record(r, "a part-url reply garbled (200, not JSON)");
+  }));
+
 test('offline for 5 s in the middle (CDP network emulation)', { timeout: 300_000 }, () =>
   scenario('offline', { proxyArgs: ['--bandwidth-mbit', '100'] }, async (stack) => {
     let offlineAt = null;
