@@ -1145,12 +1145,23 @@ fn a_part_the_store_does_not_hold_is_sent_again() {
 /// The repair is tried once: a refusal it cannot explain (every ETag agrees
 /// with the store) or a second refusal stands, and the upload is deleted.
 #[test]
-fn a_refusal_the_listing_does_not_explain_stands() {
+fn a_refusal_the_listing_does_not_explain_is_asked_again_once() {
+    // The store holds every part as the client sent it: the refusal came
+    // from a request altered on its way. Complete is asked again, once.
     let (w, res) = run(20 * MIB, cfg(3), &[(On::Complete, 1, Answer::Reject("InvalidPart: no such part"))]);
+    assert_intact(&w, &res, 20 * MIB, 3);
+    assert_eq!((w.counts.get(&On::Complete), w.listed), (Some(&2), 1));
+    assert_eq!(w.put_starts.len(), 3, "nothing sent again");
+    // Refused again: the refusal stands, the upload is deleted.
+    let (w, res) = run(
+        20 * MIB,
+        cfg(3),
+        &[(On::Complete, 1, Answer::Reject("InvalidPart: no such part")), (On::Complete, 2, Answer::Reject("InvalidPart: still"))],
+    );
     let e = res.expect_err("refused");
     assert_eq!(e.code, ErrorCode::BackendError);
-    assert!(e.message.contains("InvalidPart") && e.cause.is_none(), "{e:?}");
-    assert_eq!((w.counts.get(&On::Complete), w.listed), (Some(&1), 1));
+    assert!(e.message.contains("InvalidPart: still") && e.cause.is_none(), "{e:?}");
+    assert_eq!((w.counts.get(&On::Complete), w.listed), (Some(&2), 1));
     assert!(w.abort_ok, "the multipart upload is deleted");
     let (w, res) = run(
         20 * MIB,

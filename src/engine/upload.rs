@@ -912,9 +912,10 @@ impl Upload {
     /// when the part is there with its size (each PUT carried the part's
     /// checksum, which the store verified on arrival); a part that is missing
     /// or of another size is sent again. Then complete is asked again, once
-    /// per upload; with nothing to repair, the refusal stands.
+    /// per upload, even with nothing to repair (the request may have been
+    /// altered on its way); a second refusal stands.
     fn on_listed(&mut self, stored: &[(u16, String, u64)]) {
-        let Phase::Listing { error, sent: true } = self.phase.clone() else { return };
+        let Phase::Listing { sent: true, .. } = self.phase else { return };
         self.call_attempts = 0;
         // Where each part is in the listing (its first entry): one pass, not
         // a search per part (10,000 parts).
@@ -925,7 +926,6 @@ impl Upload {
                 *slot = j + 1;
             }
         }
-        let mut repaired = 0;
         for (i, found) in at.into_iter().enumerate() {
             let n = i as u16 + 1;
             let PartState::Done { etag } = &self.parts[i].state else { continue };
@@ -934,20 +934,18 @@ impl Upload {
                 Some((_, theirs, size)) if is_stored_as_planned(len, theirs, *size) => {
                     if !same_etag(theirs, etag) {
                         self.set_state(i, PartState::Done { etag: theirs.clone() });
-                        repaired += 1;
                     }
                 }
                 _ => {
                     self.set_state(i, PartState::Pending);
                     self.progress.on_undone(len);
-                    repaired += 1;
                 }
             }
         }
+        // With nothing to repair (the store holds every part as it was
+        // sent), the refusal came from a request altered on its way:
+        // complete is asked again all the same; a second refusal stands.
         self.phase = Phase::Uploading;
-        if repaired == 0 {
-            self.fail(error);
-        }
     }
 
     /// The list-parts call got no answer: it is to be sent again.
