@@ -36,6 +36,8 @@ enum Answer {
     FailAt(u64, Failure),
     /// Reject for good (backend 4xx, malformed reply).
     Reject(&'static str),
+    /// Reject with this error.
+    RejectWith(UploadError),
     /// Never answer (a stall): only a timeout ends it.
     Stall,
     /// Succeed, but without an ETag header (CORS hides it).
@@ -172,6 +174,7 @@ impl World {
                 Event::CallRejected { call, error: UploadError::new(ErrorCode::BackendError, msg).with_status(400) },
             ),
             Some(Answer::Garbled) => self.at(delay, Event::CallRejected { call, error: garbled() }),
+            Some(Answer::RejectWith(error)) => self.at(delay, Event::CallRejected { call, error }),
             Some(Answer::Stall) => {}
             Some(_) | None => return false,
         }
@@ -1069,6 +1072,20 @@ fn a_corrupted_part_is_refused_and_only_it_is_sent_again() {
     assert_eq!((puts_of(1), puts_of(2), puts_of(3), puts_of(4)), (1, 2, 1, 1));
     assert_eq!(w.hashed, vec![1, 2, 3, 4], "every part hashed once");
     assert!(w.whole_checksum.is_some(), "the whole object's CRC is sent at complete");
+
+    // The whole object's checksum refused at complete (the request altered
+    // on its way): asked again once, then the object is stored.
+    let refused = || {
+        let e = UploadError::new(ErrorCode::IntegrityError, "the store refused the whole object's checksum (BadDigest)");
+        Answer::RejectWith(e.with_status(400))
+    };
+    let (w, res) = run(size, cfg(4), &[(On::Complete, 1, refused())]);
+    assert_intact(&w, &res, size, 4);
+    assert_eq!(w.counts.get(&On::Complete), Some(&2));
+    // Refused again: IntegrityError, nothing stored, the upload deleted.
+    let (w, res) = run(size, cfg(4), &[(On::Complete, 1, refused()), (On::Complete, 2, refused())]);
+    assert_eq!(res.expect_err("refused twice").code, ErrorCode::IntegrityError);
+    assert!(w.abort_ok && w.completed_with.is_none());
 
     // When every try is refused, the upload fails as IntegrityError and its
     // multipart upload is deleted.

@@ -1054,6 +1054,18 @@ impl Upload {
             Call::Complete
                 if !self.repaired
                     && matches!(self.phase, Phase::Completing { sent: true })
+                    && error.code == ErrorCode::IntegrityError =>
+            {
+                // The whole object's checksum is the parts' combined, each
+                // verified by the store on arrival: a mismatch comes from the
+                // request altered on its way more likely than from the bytes.
+                // Asked again, once; a second refusal stands.
+                self.repaired = true;
+                self.phase = Phase::Completing { sent: false };
+            }
+            Call::Complete
+                if !self.repaired
+                    && matches!(self.phase, Phase::Completing { sent: true })
                     && is_invalid_part(&error) =>
             {
                 self.repaired = true;
