@@ -1076,7 +1076,8 @@ fn a_corrupted_part_is_refused_and_only_it_is_sent_again() {
     // The whole object's checksum refused at complete (the request altered
     // on its way): asked again once, then the object is stored.
     let refused = || {
-        let e = UploadError::new(ErrorCode::IntegrityError, "the store refused the whole object's checksum (BadDigest)");
+        let e =
+            UploadError::new(ErrorCode::IntegrityError, "the store refused the whole object's checksum (BadDigest)");
         Answer::RejectWith(e.with_status(400))
     };
     let (w, res) = run(size, cfg(4), &[(On::Complete, 1, refused())]);
@@ -1173,7 +1174,10 @@ fn a_refusal_the_listing_does_not_explain_is_asked_again_once() {
     let (w, res) = run(
         20 * MIB,
         cfg(3),
-        &[(On::Complete, 1, Answer::Reject("InvalidPart: no such part")), (On::Complete, 2, Answer::Reject("InvalidPart: still"))],
+        &[
+            (On::Complete, 1, Answer::Reject("InvalidPart: no such part")),
+            (On::Complete, 2, Answer::Reject("InvalidPart: still")),
+        ],
     );
     let e = res.expect_err("refused");
     assert_eq!(e.code, ErrorCode::BackendError);
@@ -1201,6 +1205,10 @@ fn a_refusal_the_listing_does_not_explain_is_asked_again_once() {
 fn the_listing_of_a_repair_is_retried_and_its_refusal_reported() {
     let s503 = Failure::Status { status: 503, body: String::new(), retry_after_ms: None };
     let (w, res) = run(20 * MIB, cfg(3), &[(On::Put(2), 1, Answer::AlteredEtag), (On::List, 1, Answer::Fail(s503))]);
+    assert_intact(&w, &res, 20 * MIB, 3);
+    assert_eq!((w.counts.get(&On::List), w.listed), (Some(&2), 1));
+    // A listing answered 200 but garbled is asked again too.
+    let (w, res) = run(20 * MIB, cfg(3), &[(On::Put(2), 1, Answer::AlteredEtag), (On::List, 1, Answer::Garbled)]);
     assert_intact(&w, &res, 20 * MIB, 3);
     assert_eq!((w.counts.get(&On::List), w.listed), (Some(&2), 1));
     let (w, res) = run(

@@ -1036,8 +1036,7 @@ impl Upload {
                 self.retry_or_fail(Some(usize::from(part - 1)), Failure::Network(error.message), &what, true, now_ms);
             }
             Call::Init if self.init_lost_while_aborting() => {}
-            Call::Init if !self.init_reasked && error.is_unanswered() && matches!(self.phase, Phase::Starting) =>
-            {
+            Call::Init if !self.init_reasked && error.is_unanswered() && matches!(self.phase, Phase::Starting) => {
                 // A reply that came but cannot be read (not JSON, a hook's
                 // error without a status): the backend may have created the
                 // upload. Init is asked once more, with the same client
@@ -1080,6 +1079,10 @@ impl Upload {
                 self.fail(error);
             }
             Call::List if !matches!(self.phase, Phase::Listing { sent: true, .. }) => {}
+            // Listing changes nothing: a 2xx that cannot be read is asked again.
+            Call::List if error.is_unreadable_reply() => {
+                self.retry_or_fail(None, Failure::Network(error.message), &Call::List.describe(false), true, now_ms);
+            }
             _ => self.fail(error),
         }
     }
