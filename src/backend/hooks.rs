@@ -3,7 +3,7 @@
 //!
 //! ```js
 //! new Uploader({ hooks: {
-//!   createMultipartUpload: async ({ key, contentType, checksumAlgorithm, signal }) => ({ uploadId }),
+//!   createMultipartUpload: async ({ key, contentType, checksumAlgorithm, clientToken, signal }) => ({ uploadId }),
 //!   signPart: async ({ key, uploadId, partNumber, checksum, signal }) => ({ url, headers }), // or the URL string
 //!   completeMultipartUpload: async ({ key, uploadId, parts, checksum, signal }) => ({ etag, location }),
 //!   abortMultipartUpload: async ({ key, uploadId, signal }) => {},
@@ -18,7 +18,10 @@
 //! return it in `headers`, so that the PUT sends it and the store verifies
 //! it; at complete it is the whole object's, for `x-amz-checksum-crc32` with
 //! `x-amz-checksum-type: FULL_OBJECT`. A hook may ignore it (nothing is
-//! then verified).
+//! then verified). `clientToken` is the same for every call of
+//! `createMultipartUpload` for one upload (it is called again when an
+//! answer was lost): a backend that keeps it answers with the upload it
+//! created instead of creating another.
 //!
 //! ```js
 //! } });

@@ -98,8 +98,8 @@ export function restHooks(api, mangle) {
     calls,
     api,
     hooks: {
-      createMultipartUpload: async ({ key, contentType, checksumAlgorithm, signal }) => {
-        const { upload_id } = await post('/uploads/multipart/init', { key, content_type: contentType, checksum_algorithm: checksumAlgorithm }, signal);
+      createMultipartUpload: async ({ key, contentType, checksumAlgorithm, clientToken, signal }) => {
+        const { upload_id } = await post('/uploads/multipart/init', { key, content_type: contentType, checksum_algorithm: checksumAlgorithm, client_token: clientToken }, signal);
         return { uploadId: upload_id };
       },
       signPart: async ({ key, uploadId, partNumber, checksum, signal }) => {
