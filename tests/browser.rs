@@ -975,6 +975,39 @@ async fn a_hooks_init_that_fails_unreadably_is_asked_again_with_the_same_client_
     assert_ne!(tokens[2], tokens[0]);
 }
 
+/// A hook's answer of the wrong shape fails the upload with an error that
+/// names the hook and what it must return; nothing is left open.
+#[wasm_bindgen_test]
+async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return() {
+    let cases = [
+        ("createMultipartUpload", obj(&[("id", JsValue::from_str("x"))]), "uploadId"),
+        ("signPart", JsValue::from_str("ftp://example.com/x"), "https://"),
+        ("listParts", JsValue::from_str("none"), "PartNumber"),
+    ];
+    for (hook, answer, needle) in cases {
+        let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+        misshapen_hook(&rest, hook, &answer);
+        let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+        if hook == "listParts" {
+            let Err(err) = JsFuture::from(up.list_parts("k".into(), "u".into())).await else {
+                panic!("a listing of the wrong shape was taken")
+            };
+            assert_eq!(string(&err, "field").as_deref(), Some(hook));
+            let msg = string(&err, "message").unwrap_or_default();
+            assert!(msg.contains("the listParts hook returned the wrong shape") && msg.contains(needle), "{msg}");
+            continue;
+        }
+        let key = unique_key("misshapen.bin");
+        let (opts, _) = recording(&key, &[]);
+        let err = upload_err(&up, &blob(&bytes(12 * MIB, 49)), opts).await;
+        assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+        assert_eq!(string(&err, "field").as_deref(), Some(hook));
+        let msg = string(&err, "message").unwrap_or_default();
+        assert!(msg.contains(&format!("the {hook} hook returned the wrong shape")) && msg.contains(needle), "{msg}");
+        assert_eq!(open_uploads(&key).await, 0, "nothing left open");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn an_invalid_checksum_option_is_named() {
     let Err(e) = Uploader::new(obj(&[("endpoint", JsValue::from_str(api())), ("checksum", JsValue::from_str("md5"))]))

@@ -25,6 +25,7 @@ use crate::browser::journal;
 use crate::engine::adapt::{ADAPT_START, Window};
 use crate::engine::coordinator::{Coordinator, Subject};
 use crate::engine::{Config, ErrorCode, Progress, Upload, UploadError};
+pub(crate) use errors::call_hook;
 use errors::to_js_error;
 use options::*;
 

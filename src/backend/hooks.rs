@@ -35,15 +35,17 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use js_sys::{Array, Function, Object, Reflect};
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
+use crate::api::call_hook;
 use crate::json::quoted;
 
-use super::{CallError, Calls, Pending, Reply, Req, backend_failure, call_js, js_message, js_object as args};
+use super::{CallError, Calls, Pending, Reply, Req, backend_failure, js_message};
 use crate::engine::{ErrorCode, Failure, UploadError};
-use crate::protocol::{self, Checksum, Signed};
+use crate::protocol::{self, Op};
 
 /// The hook names, as the options object spells them.
 pub const HOOK_NAMES: &[&str] = &[
@@ -57,16 +59,13 @@ pub const HOOK_NAMES: &[&str] = &[
 ];
 const REQUIRED: &[&str] = &["createMultipartUpload", "signPart", "completeMultipartUpload", "abortMultipartUpload"];
 
-/// The application's functions.
+/// The application's functions: the hooks object, and which optional hooks it has.
 #[derive(Debug, Clone)]
 pub struct Hooks {
-    create: Function,
-    sign_part: Function,
-    complete: Function,
-    abort: Function,
-    list_parts: Option<Function>,
-    sign_put: Option<Function>,
-    sign_parts: Option<Function>,
+    hooks: JsValue,
+    list_parts: bool,
+    sign_put: bool,
+    sign_parts: bool,
 }
 
 fn malformed(hook: &str, problem: &str, expected: &str) -> CallError {
@@ -74,11 +73,6 @@ fn malformed(hook: &str, problem: &str, expected: &str) -> CallError {
         UploadError::new(ErrorCode::BackendError, format!("the {hook} hook {problem}; it must return {expected}"))
             .with_field(hook),
     )
-}
-
-/// Reads `field` of an object as a non-empty string.
-fn string_of(v: &JsValue, field: &str) -> Option<String> {
-    Reflect::get(v, &JsValue::from_str(field)).ok()?.as_string().filter(|s| !s.trim().is_empty())
 }
 
 impl Hooks {
@@ -120,68 +114,14 @@ impl Hooks {
                 ),
             ));
         }
-        let req = |n: &str| get(n).ok().flatten().ok_or_else(|| UploadError::invalid_option("hooks", n.to_owned()));
         Ok(Self {
-            create: req("createMultipartUpload")?,
-            sign_part: req("signPart")?,
-            complete: req("completeMultipartUpload")?,
-            abort: req("abortMultipartUpload")?,
-            list_parts: get("listParts")?,
-            sign_put: get("signPut")?,
-            sign_parts: get("signParts")?,
+            // The functions as they are now: a later change to the
+            // application's object does not change this uploader's hooks.
+            hooks: Object::assign(&Object::new(), v.unchecked_ref()).into(),
+            list_parts: get("listParts")?.is_some(),
+            sign_put: get("signPut")?.is_some(),
+            sign_parts: get("signParts")?.is_some(),
         })
-    }
-}
-
-/// `{ algorithm, value }`, or `undefined` without a checksum.
-fn checksum_arg(checksum: Option<&Checksum>) -> JsValue {
-    checksum
-        .map_or(JsValue::UNDEFINED, |c| args(&[("algorithm", c.algorithm.into()), ("value", c.value.as_str().into())]))
-}
-
-/// The URL (the value itself, or its `url`) and the optional `headers` of a signing hook's reply.
-fn signed_of(hook: &str, v: &JsValue) -> Result<Signed, CallError> {
-    let url = url_of(hook, v)?;
-    let headers = if v.is_object() { Reflect::get(v, &JsValue::from_str("headers")).ok() } else { None };
-    let headers = match headers.filter(|h| !h.is_undefined() && !h.is_null()) {
-        None => Vec::new(),
-        Some(h) => {
-            protocol::parse_headers(protocol::Op::PartUrl, Some(&crate::json::from_js(&h))).map_err(|mut e| {
-                e.message = format!("the {hook} hook returned unusable headers ({})", e.message);
-                CallError::Rejected(e.with_field(hook))
-            })?
-        }
-    };
-    Ok(Signed { url, headers })
-}
-
-/// What `signParts` returned: `[{ partNumber, url, headers }]`, exactly the
-/// parts asked for, each checked as `signPart`'s reply is.
-fn signed_many(v: &JsValue, asked: &[(u16, Option<Checksum>)]) -> Result<Vec<(u16, Signed)>, CallError> {
-    const EXPECTED: &str = "[{ partNumber, url, headers }] for exactly the parts given";
-    if !Array::is_array(v) {
-        return Err(malformed("signParts", "returned no array", EXPECTED));
-    }
-    let mut out: Vec<(u16, Signed)> = Vec::new();
-    for item in Array::from(v).iter() {
-        let n = Reflect::get(&item, &JsValue::from_str("partNumber")).ok().and_then(|n| n.as_f64());
-        let n = n.filter(|n| (1.0..=10_000.0).contains(n) && f64::from(*n as u16) == *n).map(|n| n as u16);
-        let Some(n) = n.filter(|n| asked.iter().any(|(a, _)| a == n) && !out.iter().any(|(m, _)| m == n)) else {
-            return Err(malformed("signParts", "returned a part that was not asked for, or one twice", EXPECTED));
-        };
-        out.push((n, signed_of("signParts", &item)?));
-    }
-    if out.len() != asked.len() {
-        return Err(malformed("signParts", "returned fewer parts than were given", EXPECTED));
-    }
-    Ok(out)
-}
-
-fn url_of(hook: &str, v: &JsValue) -> Result<String, CallError> {
-    let url = v.as_string().or_else(|| string_of(v, "url"));
-    match url {
-        Some(u) if u.starts_with("https://") || u.starts_with("http://") => Ok(u),
-        _ => Err(malformed(hook, "returned no http(s) URL", "{ url: \"https://...\" } or the URL string")),
     }
 }
 
@@ -234,131 +174,50 @@ impl Calls for Hooks {
     }
 
     fn can_presign_put(&self) -> bool {
-        self.sign_put.is_some()
+        self.sign_put
     }
 
     fn can_batch(&self) -> bool {
-        self.sign_parts.is_some()
+        self.sign_parts
     }
 
-    /// Calls the hook for `req` with its argument object, and checks what it returns.
+    /// Calls the hook for `req` (through `callHook`, in JS: the protocol's
+    /// REST body in, the REST reply out) and checks its reply with the HTTP
+    /// backend's parsers; a reply of the wrong shape names the hook.
     fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply> {
         let ready = |r: Result<Reply, CallError>| -> Pending<'a, Reply> { Box::pin(core::future::ready(r)) };
-        let s: JsValue = signal.into();
-        let (hook, f, arg): (&'static str, Option<&Function>, JsValue) = match req {
-            Req::Init { key, content_type, checksum_algorithm, client_token } => (
-                "createMultipartUpload",
-                Some(&self.create),
-                args(&[
-                    ("key", key.into()),
-                    ("contentType", content_type.into()),
-                    ("checksumAlgorithm", checksum_algorithm.map_or(JsValue::UNDEFINED, JsValue::from_str)),
-                    ("clientToken", client_token.into()),
-                    ("signal", s),
-                ]),
-            ),
-            Req::SignPart { key, upload_id, part, checksum } => (
-                "signPart",
-                Some(&self.sign_part),
-                args(&[
-                    ("key", key.into()),
-                    ("uploadId", upload_id.into()),
-                    ("partNumber", part.into()),
-                    ("checksum", checksum_arg(checksum)),
-                    ("signal", s),
-                ]),
-            ),
-            Req::PresignPut { key, content_type, checksum } => (
-                "signPut",
-                self.sign_put.as_ref(),
-                args(&[
-                    ("key", key.into()),
-                    ("contentType", content_type.into()),
-                    ("checksum", checksum_arg(checksum)),
-                    ("signal", s),
-                ]),
-            ),
-            Req::Complete { key, upload_id, parts, checksum } => {
-                let list = Array::new();
-                for (n, etag) in parts {
-                    list.push(&args(&[("PartNumber", (*n).into()), ("ETag", etag.as_str().into())]));
-                }
-                (
-                    "completeMultipartUpload",
-                    Some(&self.complete),
-                    args(&[
-                        ("key", key.into()),
-                        ("uploadId", upload_id.into()),
-                        ("parts", list.into()),
-                        ("checksum", checksum_arg(checksum)),
-                        ("signal", s),
-                    ]),
-                )
+        let (op, body, asked) = super::http::request_of(req);
+        let (hook, expected, present) = match op {
+            Op::Init => ("createMultipartUpload", "{ uploadId: \"...\" }", true),
+            Op::PartUrl => ("signPart", SIGNED, true),
+            Op::PresignPut => ("signPut", SIGNED, self.sign_put),
+            Op::PartUrls => {
+                ("signParts", "[{ partNumber, url, headers }] for exactly the parts given", self.sign_parts)
             }
-            Req::Abort { key, upload_id } => (
-                "abortMultipartUpload",
-                Some(&self.abort),
-                args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", s)]),
-            ),
-            Req::ListParts { key, upload_id } => (
-                "listParts",
-                self.list_parts.as_ref(),
-                args(&[("key", key.into()), ("uploadId", upload_id.into()), ("signal", s)]),
-            ),
-            Req::SignParts { key, upload_id, parts } => {
-                let list = Array::new();
-                for (n, checksum) in parts {
-                    list.push(&args(&[("partNumber", (*n).into()), ("checksum", checksum_arg(checksum.as_ref()))]));
-                }
-                (
-                    "signParts",
-                    self.sign_parts.as_ref(),
-                    args(&[("key", key.into()), ("uploadId", upload_id.into()), ("parts", list.into()), ("signal", s)]),
-                )
-            }
-            Req::Download { .. } => {
+            Op::Complete => ("completeMultipartUpload", "{ etag, location } (both optional)", true),
+            Op::Abort => ("abortMultipartUpload", "nothing", true),
+            Op::ListParts => ("listParts", "[{ PartNumber, ETag, Size }]", self.list_parts),
+            Op::Download => {
                 return ready(Err(CallError::Rejected(UploadError::invalid_option(
                     "protocol",
                     "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
                 ))));
             }
         };
-        let Some(f) = f else {
-            let expected = if hook == "signPut" { "{ url } to send small files as one PUT" } else { LISTED };
+        if !present {
+            let expected = if op == Op::PresignPut { "{ url } to send small files as one PUT" } else { expected };
             return ready(Err(malformed(hook, "is missing", expected)));
-        };
-        let f = f.clone();
+        }
         Box::pin(async move {
-            let v = call_js(&f, &arg).await.map_err(|e| classify(hook, &e))?;
-            reply_of(&req, hook, &v)
+            let answer = JsFuture::from(call_hook(&self.hooks, op.name(), &body.text(), signal))
+                .await
+                .map_err(|e| classify(hook, &e))?;
+            let text = answer.as_string().unwrap_or_default();
+            super::http::reply_of(op, &text, &asked)
+                .map_err(|e| malformed(hook, &format!("returned the wrong shape ({})", e.message), expected))
         })
     }
 }
 
-/// What `listParts` must return.
-const LISTED: &str = "[{ PartNumber, ETag, Size }]";
-
-/// What hook `hook` returned for `req`, checked.
-fn reply_of(req: &Req<'_>, hook: &str, v: &JsValue) -> Result<Reply, CallError> {
-    Ok(match req {
-        Req::Init { .. } => Reply::UploadId(
-            string_of(v, "uploadId")
-                .ok_or_else(|| malformed(hook, "returned no uploadId string", "{ uploadId: \"...\" }"))?,
-        ),
-        Req::SignPart { .. } | Req::PresignPut { .. } => Reply::Signed(signed_of(hook, v)?),
-        Req::Complete { .. } if v.is_object() => Reply::Completed(string_of(v, "etag"), string_of(v, "location")),
-        Req::Complete { .. } => Reply::Completed(None, None),
-        Req::ListParts { .. } => {
-            // The same shape as the REST reply's `parts`, checked by the same parser.
-            let json = js_sys::JSON::stringify(v).ok().and_then(|s| s.as_string()).unwrap_or_default();
-            let parts = protocol::parse_parts(&format!("{{\"parts\": {json}}}")).map_err(|mut e| {
-                e.message =
-                    format!("the listParts hook returned the wrong shape; it must return {LISTED} ({})", e.message);
-                CallError::Rejected(e.with_field("listParts"))
-            })?;
-            Reply::Parts(parts)
-        }
-        Req::SignParts { parts, .. } => Reply::SignedMany(signed_many(v, parts)?),
-        Req::Abort { .. } | Req::Download { .. } => Reply::Done,
-    })
-}
+/// What a signing hook must return.
+const SIGNED: &str = "{ url: \"https://...\", headers } or the URL string";

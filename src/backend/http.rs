@@ -156,28 +156,7 @@ impl Calls for HttpBackend {
 
     /// Builds the call's body ([`protocol`]), sends it and checks the reply.
     fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply> {
-        let (op, body) = match req {
-            Req::Init { key, content_type, checksum_algorithm, client_token } => {
-                (Op::Init, protocol::init_body(key, content_type, checksum_algorithm, client_token))
-            }
-            Req::SignPart { key, upload_id, part, checksum } => {
-                (Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum))
-            }
-            Req::SignParts { key, upload_id, parts } => (Op::PartUrls, protocol::part_urls_body(key, upload_id, parts)),
-            Req::PresignPut { key, content_type, checksum } => {
-                (Op::PresignPut, protocol::key_body(key, content_type, checksum))
-            }
-            Req::Complete { key, upload_id, parts, checksum } => {
-                (Op::Complete, protocol::complete_body(key, upload_id, parts, checksum))
-            }
-            Req::Abort { key, upload_id } => (Op::Abort, protocol::upload_ref_body(key, upload_id)),
-            Req::ListParts { key, upload_id } => (Op::ListParts, protocol::upload_ref_body(key, upload_id)),
-            Req::Download { key } => (Op::Download, Json::object([("key", key.into())])),
-        };
-        let asked: Vec<u16> = match req {
-            Req::SignParts { parts, .. } => parts.iter().map(|(n, _)| *n).collect(),
-            _ => Vec::new(),
-        };
+        let (op, body, asked) = request_of(req);
         Box::pin(async move {
             let (status, text) = self.send(op, body, signal).await?;
             // A 2xx that cannot be read keeps its status: the engine tells it
@@ -187,8 +166,36 @@ impl Calls for HttpBackend {
     }
 }
 
+/// The call `req` as the protocol has it: its operation, its REST body, and
+/// the parts it asks for (part-urls).
+pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Vec<u16>) {
+    let (op, body) = match req {
+        Req::Init { key, content_type, checksum_algorithm, client_token } => {
+            (Op::Init, protocol::init_body(key, content_type, checksum_algorithm, client_token))
+        }
+        Req::SignPart { key, upload_id, part, checksum } => {
+            (Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum))
+        }
+        Req::SignParts { key, upload_id, parts } => (Op::PartUrls, protocol::part_urls_body(key, upload_id, parts)),
+        Req::PresignPut { key, content_type, checksum } => {
+            (Op::PresignPut, protocol::key_body(key, content_type, checksum))
+        }
+        Req::Complete { key, upload_id, parts, checksum } => {
+            (Op::Complete, protocol::complete_body(key, upload_id, parts, checksum))
+        }
+        Req::Abort { key, upload_id } => (Op::Abort, protocol::upload_ref_body(key, upload_id)),
+        Req::ListParts { key, upload_id } => (Op::ListParts, protocol::upload_ref_body(key, upload_id)),
+        Req::Download { key } => (Op::Download, Json::object([("key", key.into())])),
+    };
+    let asked: Vec<u16> = match req {
+        Req::SignParts { parts, .. } => parts.iter().map(|(n, _)| *n).collect(),
+        _ => Vec::new(),
+    };
+    (op, body, asked)
+}
+
 /// The reply to `op`, checked ([`protocol`]'s parsers).
-fn reply_of(op: Op, text: &str, asked: &[u16]) -> Result<Reply, crate::engine::UploadError> {
+pub(super) fn reply_of(op: Op, text: &str, asked: &[u16]) -> Result<Reply, crate::engine::UploadError> {
     Ok(match op {
         Op::Init => Reply::UploadId(protocol::parse_init(text)?),
         Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text)?),

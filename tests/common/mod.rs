@@ -219,6 +219,10 @@ export function initGarbledOnce(rest) {
   };
   return seen;
 }
+// Makes hook `name` of REST hooks answer `value`, whatever it is asked.
+export function misshapenHook(rest, name, value) {
+  rest.hooks[name] = async () => value;
+}
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 export function countedSignal() {
   const controller = new AbortController();
@@ -291,6 +295,8 @@ extern "C" {
     pub fn sdk_like_503_once(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = initGarbledOnce)]
     pub fn init_garbled_once(rest: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = misshapenHook)]
+    pub fn misshapen_hook(rest: &JsValue, name: &str, value: &JsValue);
 }
 
 #[wasm_bindgen]
