@@ -24,10 +24,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * slicing panic's formatting it reached) 5.2 KiB less: 89.4 KiB; one join
  * loop 0.5 KiB less: 88.9 KiB; the adaptive part size, the repair of a
  * refused complete and init's client token brought it to 90.9 KiB, and
- * wasm-opt's flatten and re-loop passes to 90.3 KiB. The aim of the size
+ * wasm-opt's flatten and re-loop passes to 90.3 KiB; the hooks through the
+ * HTTP backend's parsers (a JS adapter) to 88.9 KiB. The aim of the size
  * issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 90.5 * 1024;
+export const BUDGET_GZIP_BYTES = 89.5 * 1024;
 
 let tarball;
 let browser;
