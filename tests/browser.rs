@@ -1008,6 +1008,21 @@ async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return
     }
 }
 
+/// A header the browser refuses to send (an invalid name) fails the upload
+/// with an error that says so, without retrying it as a network failure.
+#[wasm_bindgen_test]
+async fn a_header_the_browser_cannot_send_is_named() {
+    let headers = obj(&[("bad name", JsValue::from_str("x"))]);
+    let up = Uploader::new(obj(&[("endpoint", JsValue::from_str(api())), ("headers", headers)])).expect("uploader");
+    let key = unique_key("bad-header.bin");
+    let (opts, report) = recording(&key, &[]);
+    let err = upload_err(&up, &blob(&bytes(12 * MIB, 50)), opts).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+    let msg = string(&err, "message").unwrap_or_default();
+    assert!(msg.contains("cannot send the request"), "{msg}");
+    assert!(report.borrow().retries.len() <= 1, "not retried as a network failure");
+}
+
 #[wasm_bindgen_test]
 async fn an_invalid_checksum_option_is_named() {
     let Err(e) = Uploader::new(obj(&[("endpoint", JsValue::from_str(api())), ("checksum", JsValue::from_str("md5"))]))

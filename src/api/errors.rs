@@ -1,4 +1,8 @@
-//! Engine errors become the JS `UploadError` here, once.
+//! Engine errors become the JS `UploadError` here, once. The same snippet
+//! holds the module's other small JS helpers (one snippet is one fetch for a
+//! page): init's client token, the hooks backend's adapter (`callHook`) and
+//! the HTTP backend's request (`fetchText`); JS is the cheaper language for
+//! that glue, and every decision stays in Rust.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -40,6 +44,22 @@ const HOOKS = {
   'multipart/abort': ['abortMultipartUpload', hookRef, () => ({})],
   'multipart/parts': ['listParts', hookRef, (r) => ({ parts: r })],
 };
+// The HTTP backend's request (src/backend/http.rs): answers [status, body,
+// Retry-After], the body null when a 2xx reply was cut off on its way;
+// rejects with the fetch's own error when no reply came, and with
+// { unsendable } when the request cannot be made (a header it refuses).
+export async function fetchText(method, url, headers, body, include, signal) {
+  let init;
+  try {
+    init = { method, headers: new Headers(headers), credentials: include ? 'include' : 'same-origin', signal, body };
+  } catch (e) {
+    throw { unsendable: String(e && e.message || e) };
+  }
+  const r = await fetch(url, init);
+  let text = '';
+  try { text = await r.text(); } catch (e) { if (r.ok) text = null; }
+  return [r.status, text, r.headers.get('retry-after')];
+}
 export async function callHook(hooks, op, body, signal) {
   const [name, args, reply] = HOOKS[op];
   const answer = await hooks[name]({ ...args(JSON.parse(body)), signal });
@@ -53,6 +73,18 @@ extern "C" {
     /// the hook threw.
     #[wasm_bindgen(js_name = callHook)]
     pub(crate) fn call_hook(hooks: &JsValue, op: &str, body: &str, signal: &web_sys::AbortSignal) -> js_sys::Promise;
+    /// Sends a backend call with `fetch`: `[status, body or null (a 2xx cut
+    /// off), Retry-After]`; rejects with the fetch's error, or with
+    /// `{ unsendable }` when the request cannot be made.
+    #[wasm_bindgen(js_name = fetchText)]
+    pub(crate) fn fetch_text(
+        method: &str,
+        url: &str,
+        headers: &js_sys::Array,
+        body: JsValue,
+        include: bool,
+        signal: &web_sys::AbortSignal,
+    ) -> js_sys::Promise;
     /// 32 hex digits from `crypto.getRandomValues`: an upload's init token.
     #[wasm_bindgen(js_name = clientToken)]
     pub(crate) fn client_token() -> String;

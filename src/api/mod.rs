@@ -25,8 +25,8 @@ use crate::browser::journal;
 use crate::engine::adapt::{ADAPT_START, Window};
 use crate::engine::coordinator::{Coordinator, Subject};
 use crate::engine::{Config, ErrorCode, Progress, Upload, UploadError};
-pub(crate) use errors::call_hook;
 use errors::to_js_error;
+pub(crate) use errors::{call_hook, fetch_text};
 use options::*;
 
 /// Uploads files to S3 through presigned URLs from the application's backend.

@@ -1,6 +1,7 @@
 //! The backend over HTTP, in the REST form (the seed's paths) or the Lambda
 //! envelope. Bodies and replies are built and checked by [`crate::protocol`];
-//! this module only moves them (the global `fetch`).
+//! this module only moves them (the global `fetch`, through `fetchText` in
+//! the API's JS snippet).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -8,13 +9,15 @@ use crate::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response};
+use web_sys::AbortSignal;
+
+use crate::api::fetch_text;
 
 use crate::backend::{
     CallError, Calls, HeaderSource, Pending, Reply, Req, backend_failure, js_message, retry_after_ms,
 };
 use crate::engine::Failure;
-use crate::json::{Json, quoted};
+use crate::json::Json;
 use crate::protocol::{self, Op};
 
 /// Which form of the protocol the backend speaks.
@@ -68,68 +71,52 @@ impl HttpBackend {
     /// Sends one call; returns the status and body of a 2xx reply. `signal`
     /// cancels it (the [`Backend`](crate::backend::Backend) bounds it in time).
     async fn send(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<(u16, String), CallError> {
-        let unbuildable = |what: String| CallError::Rejected(protocol::backend_error(op, 0, &what));
         let (method, url) = self.target(op, &body);
-        let init = RequestInit::new();
-        init.set_method(method);
-        init.set_credentials(if self.with_credentials {
-            RequestCredentials::Include
-        } else {
-            RequestCredentials::SameOrigin
-        });
-        init.set_signal(Some(signal));
-        let headers = Headers::new().map_err(|e| unbuildable(format!("cannot make headers: {}", js_message(&e))))?;
+        let headers = js_sys::Array::new();
         for (k, v) in self.headers.resolve().await? {
-            headers
-                .set(&k, &v)
-                .map_err(|e| unbuildable(format!("cannot send the header {}: {}", quoted(&k), js_message(&e))))?;
+            headers.push(&js_sys::Array::of2(&k.into(), &v.into()));
         }
         let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
-        if has_body {
+        let payload = if has_body {
+            headers.push(&js_sys::Array::of2(&"Content-Type".into(), &"application/json".into()));
             let payload = match self.protocol {
                 Protocol::Lambda => protocol::lambda_envelope(op, body),
                 Protocol::Rest => body,
             };
-            let _ = headers.set("Content-Type", "application/json");
-            init.set_body(&JsValue::from_str(&payload.text()));
-        }
-        init.set_headers(&headers);
-        let req = Request::new_with_str_and_init(&url, &init)
-            .map_err(|e| unbuildable(format!("cannot build the request: {}", js_message(&e))))?;
-        let resp = JsFuture::from(global_fetch(&req)).await.map_err(|e| {
-            CallError::Transient(Failure::Network(format!("{} request got no response: {}", op.name(), js_message(&e))))
+            JsValue::from_str(&payload.text())
+        } else {
+            JsValue::UNDEFINED
+        };
+        let sent = fetch_text(method, &url, &headers, payload, self.with_credentials, signal);
+        let reply = JsFuture::from(sent).await.map_err(|e| match js_sys::Reflect::get(&e, &"unsendable".into()) {
+            Ok(why) if !why.is_undefined() => CallError::Rejected(protocol::backend_error(
+                op,
+                0,
+                &format!("cannot send the request: {}", why.as_string().unwrap_or_default()),
+            )),
+            _ => CallError::Transient(Failure::Network(format!(
+                "{} request got no response: {}",
+                op.name(),
+                js_message(&e)
+            ))),
         })?;
-        let resp: Response = resp.unchecked_into();
-        let status = resp.status();
+        let reply: js_sys::Array = reply.unchecked_into();
+        let status = reply.get(0).as_f64().unwrap_or_default() as u16;
         let ok = (200..300).contains(&status);
-        let text = match resp.text() {
-            Ok(p) => match JsFuture::from(p).await {
-                Ok(t) => t.as_string().unwrap_or_default(),
-                // A reply cut off on its way: the call may have done its
-                // work (complete may have stored the object), so it is asked
-                // again, as for a reply that never came, not taken as empty.
-                Err(e) if ok => {
-                    let why = format!("{} reply was cut off: {}", op.name(), js_message(&e));
-                    return Err(CallError::Transient(Failure::Network(why)));
-                }
-                Err(_) => String::new(),
-            },
-            Err(_) => String::new(),
+        let Some(text) = reply.get(1).as_string() else {
+            // A reply cut off on its way: the call may have done its work
+            // (complete may have stored the object), so it is asked again,
+            // as for a reply that never came, not taken as empty.
+            let why = format!("{} reply was cut off", op.name());
+            return Err(CallError::Transient(Failure::Network(why)));
         };
         if ok {
             return Ok((status, text));
         }
-        let retry_after_ms = resp.headers().get("retry-after").ok().flatten().and_then(|v| retry_after_ms(&v));
+        let retry_after_ms = reply.get(2).as_string().and_then(|v| retry_after_ms(&v));
         let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
         Err(backend_failure(failure, || protocol::backend_error(op, status, &text)))
     }
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// The global `fetch`: the window's, or the worker's.
-    #[wasm_bindgen(js_name = fetch)]
-    fn global_fetch(request: &Request) -> js_sys::Promise;
 }
 
 fn encode(s: &str) -> String {
