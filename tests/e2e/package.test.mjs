@@ -25,10 +25,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * loop 0.5 KiB less: 88.9 KiB; the adaptive part size, the repair of a
  * refused complete and init's client token brought it to 90.9 KiB, and
  * wasm-opt's flatten and re-loop passes to 90.3 KiB; the hooks through the
- * HTTP backend's parsers (a JS adapter) to 88.9 KiB. The aim of the size
- * issue, 60 KiB, is not met yet.
+ * HTTP backend's parsers (a JS adapter) to 88.9 KiB; the backend's fetch
+ * through a JS function to 88.3 KiB. The aim of the size issue, 60 KiB, is
+ * not met yet.
  */
-export const BUDGET_GZIP_BYTES = 89.5 * 1024;
+export const BUDGET_GZIP_BYTES = 89 * 1024;
 
 let tarball;
 let browser;
