@@ -1,5 +1,6 @@
 //! Reading the file: when an upload may first touch it ([`turn`]), and
-//! hashing a part of it: its bytes streamed from the `Blob`, each chunk
+//! hashing a part of it (this module's snippet also holds the part PUT's
+//! few lines of JS, for [`crate::browser::xhr`]): its bytes streamed from the `Blob`, each chunk
 //! of the stream copied into WASM memory (one reused buffer) and added to
 //! the CRC. A part is never whole in memory: a chunk at a time.
 //!
@@ -166,6 +167,32 @@ onmessage = async ({ data }) => {
   });
 };
 `;
+// A part's PUT (src/browser/xhr.rs): `on(kind, a, b, c)` hears 0 (upload
+// progress: a = bytes sent), 1 (an answer: a = status, b = the ETag of a 2xx,
+// else the start of the body, c = Retry-After), 2 (timed out), 3 (no answer).
+// Throws when the request cannot be made; answers the XMLHttpRequest.
+export function putPart(url, body, headers, withCredentials, on) {
+  const x = new XMLHttpRequest();
+  x.open('PUT', url, true);
+  x.withCredentials = withCredentials;
+  for (const [k, v] of headers) x.setRequestHeader(k, v);
+  x.upload.onprogress = (e) => on(0, e.loaded);
+  x.onload = () => {
+    const ok = x.status >= 200 && x.status < 300;
+    on(1, x.status, ok ? x.getResponseHeader('ETag') : x.responseText.slice(0, 2048), x.getResponseHeader('Retry-After'));
+  };
+  x.ontimeout = () => on(2);
+  x.onerror = () => on(3);
+  x.send(body);
+  return x;
+}
+// Aborts a PUT still running, its handlers first (so none runs after).
+export function abortPart(x) {
+  if (x.readyState !== 4) {
+    x.onload = x.onerror = x.ontimeout = x.upload.onprogress = null;
+    x.abort();
+  }
+}
 let hashModule = null;
 let worker = null;
 // A Worker hashes this many parts, then a fresh one takes over (the old one
@@ -252,6 +279,18 @@ export function workerCrc32(blob, start, end, whole) {
 
 "#)]
 extern "C" {
+    /// Starts a part's PUT (see `putPart` above); throws when it cannot.
+    #[wasm_bindgen(catch, js_name = putPart)]
+    pub(crate) fn put_part(
+        url: &str,
+        body: &Blob,
+        headers: &js_sys::Array,
+        with_credentials: bool,
+        on: &Closure<dyn FnMut(u32, f64, JsValue, JsValue)>,
+    ) -> Result<JsValue, JsValue>;
+    /// Aborts a PUT that still runs.
+    #[wasm_bindgen(js_name = abortPart)]
+    pub(crate) fn abort_part(xhr: &JsValue);
     #[wasm_bindgen(js_name = turn)]
     fn js_turn(file: &Blob) -> JsValue;
     #[wasm_bindgen(catch, js_name = workerCrc32)]

@@ -26,10 +26,10 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * refused complete and init's client token brought it to 90.9 KiB, and
  * wasm-opt's flatten and re-loop passes to 90.3 KiB; the hooks through the
  * HTTP backend's parsers (a JS adapter) to 88.9 KiB; the backend's fetch
- * through a JS function to 88.3 KiB. The aim of the size issue, 60 KiB, is
- * not met yet.
+ * and the part PUT's XMLHttpRequest through a few lines of JS to 86.9 KiB.
+ * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 89 * 1024;
+export const BUDGET_GZIP_BYTES = 87.5 * 1024;
 
 let tarball;
 let browser;
