@@ -975,6 +975,24 @@ async fn a_hooks_init_that_fails_unreadably_is_asked_again_with_the_same_client_
     assert_ne!(tokens[2], tokens[0]);
 }
 
+/// With a signPut hook, a small file goes as one PUT through it, with its
+/// checksum signed in and its content type kept.
+#[wasm_bindgen_test]
+async fn a_sign_put_hook_sends_a_small_file_as_one_put() {
+    let rest = with_sign_put(rest_hooks(api(), &JsValue::UNDEFINED));
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+    let data = bytes(300 * 1024, 51);
+    let key = unique_key("sign-put.txt");
+    let (opts, _) = recording(&key, &[("contentType", JsValue::from_str("text/plain"))]);
+    let result = JsFuture::from(up.upload(&blob(&data), opts)).await.expect("uploaded");
+    assert!(get(&result, "uploadId").is_null(), "one PUT, no multipart upload");
+    assert!(string(&get(&result, "checksum"), "value").is_some(), "its checksum was signed in");
+    let calls: Vec<String> = Array::from(&get(&rest, "calls")).iter().filter_map(|c| c.as_string()).collect();
+    assert_eq!(calls, ["/uploads/url"], "{calls:?}");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    assert_eq!(stored_content_type(&key).await.as_deref(), Some("text/plain"));
+}
+
 /// A hook's answer of the wrong shape fails the upload with an error that
 /// names the hook and what it must return; nothing is left open.
 #[wasm_bindgen_test]

@@ -28,21 +28,22 @@ export function makeUploadError(message, code, status, partNumber, field, cause)
 export function clientToken() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b | 256).toString(16).slice(1)).join('');
 }
-// The hooks backend (src/backend/hooks.rs): a call of the protocol, its REST
-// body as JSON, becomes its hook's call with the hook's arguments, and the
-// hook's answer becomes the REST reply, as JSON, which the module then checks
-// as it checks an HTTP backend's. What the hook throws is passed on.
+// The hooks backend (src/backend/hooks.rs): a call of the protocol (named by
+// its REST path), its REST body as JSON, becomes its hook's call with the
+// hook's arguments, and the hook's answer becomes the REST reply, as JSON,
+// which the module then checks as it checks an HTTP backend's. What the hook
+// throws is passed on.
 const hookRef = (b) => ({ key: b.key, uploadId: b.upload_id });
 const hookSigned = (r) => (typeof r === 'string' ? { url: r } : { url: r?.url, headers: r?.headers });
 const HOOKS = {
-  'multipart/init': ['createMultipartUpload', (b) => ({ key: b.key, contentType: b.content_type, checksumAlgorithm: b.checksum_algorithm, clientToken: b.client_token }), (r) => ({ upload_id: r?.uploadId })],
-  'multipart/part-url': ['signPart', (b) => ({ ...hookRef(b), partNumber: b.part_number, checksum: b.checksum }), hookSigned],
-  'multipart/part-urls': ['signParts', (b) => ({ ...hookRef(b), parts: b.parts.map((p) => ({ partNumber: p.part_number, checksum: p.checksum })) }),
+  '/uploads/multipart/init': ['createMultipartUpload', (b) => ({ key: b.key, contentType: b.content_type, checksumAlgorithm: b.checksum_algorithm, clientToken: b.client_token }), (r) => ({ upload_id: r?.uploadId })],
+  '/uploads/multipart/part-url': ['signPart', (b) => ({ ...hookRef(b), partNumber: b.part_number, checksum: b.checksum }), hookSigned],
+  '/uploads/multipart/part-urls': ['signParts', (b) => ({ ...hookRef(b), parts: b.parts.map((p) => ({ partNumber: p.part_number, checksum: p.checksum })) }),
     (r) => ({ urls: Array.isArray(r) ? r.map((s) => ({ part_number: s?.partNumber, ...hookSigned(s) })) : r })],
-  'url (presigned PUT)': ['signPut', (b) => ({ key: b.key, contentType: b.content_type, checksum: b.checksum }), hookSigned],
-  'multipart/complete': ['completeMultipartUpload', (b) => ({ ...hookRef(b), parts: b.parts, checksum: b.checksum }), (r) => ({ etag: r?.etag, location: r?.location })],
-  'multipart/abort': ['abortMultipartUpload', hookRef, () => ({})],
-  'multipart/parts': ['listParts', hookRef, (r) => ({ parts: r })],
+  '/uploads/url': ['signPut', (b) => ({ key: b.key, contentType: b.content_type, checksum: b.checksum }), hookSigned],
+  '/uploads/multipart/complete': ['completeMultipartUpload', (b) => ({ ...hookRef(b), parts: b.parts, checksum: b.checksum }), (r) => ({ etag: r?.etag, location: r?.location })],
+  '/uploads/multipart/abort': ['abortMultipartUpload', hookRef, () => ({})],
+  '/uploads/multipart/parts': ['listParts', hookRef, (r) => ({ parts: r })],
 };
 // The HTTP backend's request (src/backend/http.rs): answers [status, body,
 // Retry-After], the body null when a 2xx reply was cut off on its way;
@@ -68,7 +69,7 @@ export async function callHook(hooks, op, body, signal) {
 }
 "#)]
 extern "C" {
-    /// Calls the hook of protocol call `op` (its REST `body`, JSON) and
+    /// Calls the hook of protocol call `op` (its REST path; its REST `body`, JSON) and
     /// answers the hook's reply as the REST reply's JSON; rejects with what
     /// the hook threw.
     #[wasm_bindgen(js_name = callHook)]

@@ -46,8 +46,8 @@ pub fn put(
     attempt: u32,
     sink: Rc<dyn Fn(Event)>,
 ) -> Result<XhrPut, Failure> {
-    let on_event = Closure::<dyn FnMut(u32, f64, JsValue, JsValue)>::new(
-        move |kind: u32, a: f64, b: JsValue, c: JsValue| {
+    let on_event =
+        Closure::<dyn FnMut(u32, f64, JsValue, JsValue)>::new(move |kind: u32, a: f64, b: JsValue, c: JsValue| {
             let failure = match kind {
                 0 => return sink(Event::PartProgress { part, attempt, loaded: a as u64 }),
                 1 if (200.0..300.0).contains(&a) => {
@@ -64,15 +64,13 @@ pub fn put(
                 ),
             };
             sink(Event::PartFailed { part, attempt, failure });
-        },
-    );
+        });
     let pairs = js_sys::Array::new();
     for (name, value) in headers {
         pairs.push(&js_sys::Array::of2(&name.into(), &value.into()));
     }
-    let xhr = put_part(url, body, &pairs, with_credentials, &on_event).map_err(|e| {
-        Failure::Network(format!("cannot send the PUT to {}: {}", redact(url), js_message(&e)))
-    })?;
+    let xhr = put_part(url, body, &pairs, with_credentials, &on_event)
+        .map_err(|e| Failure::Network(format!("cannot send the PUT to {}: {}", redact(url), js_message(&e))))?;
     Ok(XhrPut { xhr, _on_event: on_event })
 }
 

@@ -123,6 +123,17 @@ export function restHooks(api, mangle) {
     },
   };
 }
+// Adds a signPut hook to REST hooks (the url call): small files go as one PUT.
+export function withSignPut(rest) {
+  rest.hooks.signPut = async ({ key, contentType, checksum, signal }) => {
+    rest.calls.push('/uploads/url');
+    const r = await fetch(rest.api + '/uploads/url', { method: 'POST', body: JSON.stringify({ key, content_type: contentType, checksum }), signal });
+    if (!r.ok) { const e = new Error(await r.text()); e.status = r.status; throw e; }
+    const { url, headers } = await r.json();
+    return { url, headers };
+  };
+  return rest;
+}
 // Adds a signParts hook to REST hooks (part-urls); with `lie`, it answers another part than asked.
 export function withSignParts(rest, lie) {
   rest.hooks.signParts = async ({ key, uploadId, parts, signal }) => {
@@ -275,6 +286,8 @@ extern "C" {
     pub fn huge_blob(size: f64) -> Blob;
     #[wasm_bindgen(js_name = restHooks)]
     pub fn rest_hooks(api: &str, mangle: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = withSignPut)]
+    pub fn with_sign_put(rest: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = withSignParts)]
     pub fn with_sign_parts(rest: JsValue, lie: bool) -> JsValue;
     #[wasm_bindgen(js_name = sleep)]
