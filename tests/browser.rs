@@ -975,6 +975,28 @@ async fn a_hooks_init_that_fails_unreadably_is_asked_again_with_the_same_client_
     assert_ne!(tokens[2], tokens[0]);
 }
 
+/// Hooks given as a class instance (methods on its prototype, using `this`)
+/// work as a plain object's do.
+#[wasm_bindgen_test]
+async fn hooks_from_a_class_instance_upload() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let up = Uploader::new(obj(&[("protocol", class_hooks(&rest))])).expect("class hooks");
+    let data = bytes(12 * MIB, 52);
+    let (key, _, _) = upload_ok(&up, "class-hooks.bin", &data).await;
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    // A misspelt hook (a function under no hook's name) is still refused.
+    let hooks = get(&rest, "hooks");
+    let typo = js_sys::Object::assign(&js_sys::Object::new(), hooks.unchecked_ref());
+    js_sys::Reflect::set(&typo, &"signPrat".into(), &get(&hooks, "signPart")).expect("set");
+    let Err(e) = Uploader::new(obj(&[("protocol", typo.into())])) else { panic!("a misspelt hook was taken") };
+    assert_eq!(string(&e, "field").as_deref(), Some("hooks"));
+    assert!(
+        string(&e, "message").is_some_and(|m| m.contains("unknown hook \"signPrat\"")),
+        "{:?}",
+        string(&e, "message")
+    );
+}
+
 /// With a signPut hook, a small file goes as one PUT through it, with its
 /// checksum signed in and its content type kept.
 #[wasm_bindgen_test]

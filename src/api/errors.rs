@@ -52,7 +52,10 @@ const HOOKS = {
 export async function fetchText(method, url, headers, body, include, signal) {
   let init;
   try {
-    init = { method, headers: new Headers(headers), credentials: include ? 'include' : 'same-origin', signal, body };
+    // Later pairs win (the JSON Content-Type over the application's).
+    const h = new Headers();
+    for (const [k, v] of headers) h.set(k, v);
+    init = { method, headers: h, credentials: include ? 'include' : 'same-origin', signal, body };
   } catch (e) {
     throw { unsendable: String(e && e.message || e) };
   }

@@ -90,8 +90,11 @@ impl Hooks {
         if !v.is_object() {
             return Err(UploadError::invalid_option("hooks", "options.hooks must be an object of async functions"));
         }
+        // A function that is no hook is a misspelt one; other fields (the
+        // state of a class instance) are the application's business.
         for name in Object::keys(v.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
-            if !HOOK_NAMES.contains(&name.as_str()) {
+            let is_function = Reflect::get(v, &JsValue::from_str(&name)).is_ok_and(|f| f.is_function());
+            if is_function && !HOOK_NAMES.contains(&name.as_str()) {
                 return Err(UploadError::invalid_option(
                     "hooks",
                     format!(
@@ -115,14 +118,26 @@ impl Hooks {
             ));
         }
         Ok(Self {
-            // The functions as they are now: a later change to the
-            // application's object does not change this uploader's hooks.
-            hooks: Object::assign(&Object::new(), v.unchecked_ref()).into(),
+            hooks: snapshot(v),
             list_parts: get("listParts")?.is_some(),
             sign_put: get("signPut")?.is_some(),
             sign_parts: get("signParts")?.is_some(),
         })
     }
+}
+
+/// The hooks as they are now, each bound to the application's object (its
+/// own or its prototype's: a class instance works, `this` is the object): a
+/// later change to that object does not change this uploader's hooks.
+fn snapshot(v: &JsValue) -> JsValue {
+    let hooks = Object::new();
+    for name in HOOK_NAMES {
+        let key = JsValue::from_str(name);
+        if let Some(f) = Reflect::get(v, &key).ok().and_then(|f| f.dyn_into::<Function>().ok()) {
+            let _ = Reflect::set(&hooks, &key, &f.bind0(v));
+        }
+    }
+    hooks.into()
 }
 
 /// A thrown value: retried when it looks like a network failure or a

@@ -123,6 +123,18 @@ export function restHooks(api, mangle) {
     },
   };
 }
+// REST hooks as an instance of a class: the hooks are its prototype's
+// methods, which reach the REST hooks through `this`.
+export function classHooks(rest) {
+  class Backend {
+    constructor(h) { this.h = h; }
+    createMultipartUpload(a) { return this.h.createMultipartUpload(a); }
+    signPart(a) { return this.h.signPart(a); }
+    completeMultipartUpload(a) { return this.h.completeMultipartUpload(a); }
+    abortMultipartUpload(a) { return this.h.abortMultipartUpload(a); }
+  }
+  return new Backend(rest.hooks);
+}
 // Adds a signPut hook to REST hooks (the url call): small files go as one PUT.
 export function withSignPut(rest) {
   rest.hooks.signPut = async ({ key, contentType, checksum, signal }) => {
@@ -286,6 +298,8 @@ extern "C" {
     pub fn huge_blob(size: f64) -> Blob;
     #[wasm_bindgen(js_name = restHooks)]
     pub fn rest_hooks(api: &str, mangle: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = classHooks)]
+    pub fn class_hooks(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = withSignPut)]
     pub fn with_sign_put(rest: JsValue) -> JsValue;
     #[wasm_bindgen(js_name = withSignParts)]
