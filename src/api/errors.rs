@@ -29,21 +29,21 @@ export function clientToken() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => (b | 256).toString(16).slice(1)).join('');
 }
 // The hooks backend (src/backend/hooks.rs): a call of the protocol (named by
-// its REST path), its REST body as JSON, becomes its hook's call with the
+// its REST path), its REST body as JSON, becomes hook `name`'s call with the
 // hook's arguments, and the hook's answer becomes the REST reply, as JSON,
 // which the module then checks as it checks an HTTP backend's. What the hook
 // throws is passed on.
 const hookRef = (b) => ({ key: b.key, uploadId: b.upload_id });
 const hookSigned = (r) => (typeof r === 'string' ? { url: r } : { url: r?.url, headers: r?.headers });
 const HOOKS = {
-  '/uploads/multipart/init': ['createMultipartUpload', (b) => ({ key: b.key, contentType: b.content_type, checksumAlgorithm: b.checksum_algorithm, clientToken: b.client_token }), (r) => ({ upload_id: r?.uploadId })],
-  '/uploads/multipart/part-url': ['signPart', (b) => ({ ...hookRef(b), partNumber: b.part_number, checksum: b.checksum }), hookSigned],
-  '/uploads/multipart/part-urls': ['signParts', (b) => ({ ...hookRef(b), parts: b.parts.map((p) => ({ partNumber: p.part_number, checksum: p.checksum })) }),
+  '/uploads/multipart/init': [(b) => ({ key: b.key, contentType: b.content_type, checksumAlgorithm: b.checksum_algorithm, clientToken: b.client_token }), (r) => ({ upload_id: r?.uploadId })],
+  '/uploads/multipart/part-url': [(b) => ({ ...hookRef(b), partNumber: b.part_number, checksum: b.checksum }), hookSigned],
+  '/uploads/multipart/part-urls': [(b) => ({ ...hookRef(b), parts: b.parts.map((p) => ({ partNumber: p.part_number, checksum: p.checksum })) }),
     (r) => ({ urls: Array.isArray(r) ? r.map((s) => ({ part_number: s?.partNumber, ...hookSigned(s) })) : r })],
-  '/uploads/url': ['signPut', (b) => ({ key: b.key, contentType: b.content_type, checksum: b.checksum }), hookSigned],
-  '/uploads/multipart/complete': ['completeMultipartUpload', (b) => ({ ...hookRef(b), parts: b.parts, checksum: b.checksum }), (r) => ({ etag: r?.etag, location: r?.location })],
-  '/uploads/multipart/abort': ['abortMultipartUpload', hookRef, () => ({})],
-  '/uploads/multipart/parts': ['listParts', hookRef, (r) => ({ parts: r })],
+  '/uploads/url': [(b) => ({ key: b.key, contentType: b.content_type, checksum: b.checksum }), hookSigned],
+  '/uploads/multipart/complete': [(b) => ({ ...hookRef(b), parts: b.parts, checksum: b.checksum }), (r) => ({ etag: r?.etag, location: r?.location })],
+  '/uploads/multipart/abort': [hookRef, () => ({})],
+  '/uploads/multipart/parts': [hookRef, (r) => ({ parts: r })],
 };
 // The HTTP backend's request (src/backend/http.rs): answers [status, body,
 // Retry-After], the body null when a 2xx reply was cut off on its way;
@@ -64,19 +64,25 @@ export async function fetchText(method, url, headers, body, include, signal) {
   try { text = await r.text(); } catch (e) { if (r.ok) text = null; }
   return [r.status, text, r.headers.get('retry-after')];
 }
-export async function callHook(hooks, op, body, signal) {
-  const [name, args, reply] = HOOKS[op];
+export async function callHook(hooks, name, op, body, signal) {
+  const [args, reply] = HOOKS[op];
   const answer = await hooks[name]({ ...args(JSON.parse(body)), signal });
   // An answer JSON cannot carry (a cycle, a BigInt) is not JSON: refused as malformed.
   try { return JSON.stringify(reply(answer)); } catch (e) { return ''; }
 }
 "#)]
 extern "C" {
-    /// Calls the hook of protocol call `op` (its REST path; its REST `body`, JSON) and
+    /// Calls hook `name` for protocol call `op` (its REST path; its REST `body`, JSON) and
     /// answers the hook's reply as the REST reply's JSON; rejects with what
     /// the hook threw.
     #[wasm_bindgen(js_name = callHook)]
-    pub(crate) fn call_hook(hooks: &JsValue, op: &str, body: &str, signal: &web_sys::AbortSignal) -> js_sys::Promise;
+    pub(crate) fn call_hook(
+        hooks: &JsValue,
+        name: &str,
+        op: &str,
+        body: &str,
+        signal: &web_sys::AbortSignal,
+    ) -> js_sys::Promise;
     /// Sends a backend call with `fetch`: `[status, body or null (a 2xx cut
     /// off), Retry-After]`; rejects with the fetch's error, or with
     /// `{ unsendable }` when the request cannot be made.

@@ -224,7 +224,7 @@ impl Calls for Hooks {
             return ready(Err(malformed(hook, "is missing", expected)));
         }
         Box::pin(async move {
-            let answer = JsFuture::from(call_hook(&self.hooks, op.rest().1, &body.text(), signal))
+            let answer = JsFuture::from(call_hook(&self.hooks, hook, op.rest().1, &body.text(), signal))
                 .await
                 .map_err(|e| classify(hook, &e))?;
             let text = answer.as_string().unwrap_or_default();

@@ -14,7 +14,7 @@ use web_sys::AbortSignal;
 use crate::api::fetch_text;
 
 use crate::backend::{
-    CallError, Calls, HeaderSource, Pending, Reply, Req, backend_failure, js_message, retry_after_ms,
+    CallError, Calls, HeaderSource, Pending, Reply, Req, backend_failure, js_message, js_pairs, retry_after_ms,
 };
 use crate::engine::Failure;
 use crate::json::Json;
@@ -72,10 +72,7 @@ impl HttpBackend {
     /// cancels it (the [`Backend`](crate::backend::Backend) bounds it in time).
     async fn send(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<(u16, String), CallError> {
         let (method, url) = self.target(op, &body);
-        let headers = js_sys::Array::new();
-        for (k, v) in self.headers.resolve().await? {
-            headers.push(&js_sys::Array::of2(&k.into(), &v.into()));
-        }
+        let headers = js_pairs(&self.headers.resolve().await?);
         let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
         let payload = if has_body {
             headers.push(&js_sys::Array::of2(&"Content-Type".into(), &"application/json".into()));

@@ -162,6 +162,11 @@ pub fn js_object(fields: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
+/// Header pairs as JS `[[name, value], ...]`, for the JS that sends them.
+pub fn js_pairs(pairs: &[(String, String)]) -> js_sys::Array {
+    pairs.iter().map(|(k, v)| js_sys::Array::of2(&k.into(), &v.into())).collect()
+}
+
 /// Calls a JS function with one argument and awaits its result if it is a promise.
 pub async fn call_js(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
     let result = f.call1(&JsValue::NULL, arg)?;

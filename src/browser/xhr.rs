@@ -15,8 +15,8 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use web_sys::Blob;
 
-use crate::backend::js_message;
 use crate::backend::retry_after_ms;
+use crate::backend::{js_message, js_pairs};
 use crate::browser::hashing::{abort_part, put_part};
 use crate::engine::{Event, Failure};
 
@@ -65,11 +65,7 @@ pub fn put(
             };
             sink(Event::PartFailed { part, attempt, failure });
         });
-    let pairs = js_sys::Array::new();
-    for (name, value) in headers {
-        pairs.push(&js_sys::Array::of2(&name.into(), &value.into()));
-    }
-    let xhr = put_part(url, body, &pairs, with_credentials, &on_event)
+    let xhr = put_part(url, body, &js_pairs(headers), with_credentials, &on_event)
         .map_err(|e| Failure::Network(format!("cannot send the PUT to {}: {}", redact(url), js_message(&e))))?;
     Ok(XhrPut { xhr, _on_event: on_event })
 }
