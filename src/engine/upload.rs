@@ -517,7 +517,8 @@ pub struct Upload {
     /// What the upload ends with if that complete is refused: the error it
     /// was being aborted for.
     probe_error: Option<UploadError>,
-    /// A refused complete was repaired once already (see `on_listed`).
+    /// Complete was asked again once already after a refusal: repaired from
+    /// the listing (see `on_listed`), or its whole-object checksum refused.
     repaired: bool,
     /// Init was asked again after a reply that could not be read.
     init_reasked: bool,
@@ -1028,12 +1029,11 @@ impl Upload {
                 }
             }
             Call::Sign(part) if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) => {}
-            Call::Sign(part) if error.is_unreadable_reply() => {
-                // A 2xx that cannot be read (garbled on its way, cut short by
-                // a proxy): signing changes nothing, so it is asked again,
-                // under the retry policy like any transient failure.
-                let what = Call::Sign(part).describe(self.plan.single);
-                self.retry_or_fail(Some(usize::from(part - 1)), Failure::Network(error.message), &what, true, now_ms);
+            // A 2xx that cannot be read (garbled on its way, cut short by a
+            // proxy): signing and listing change nothing, so each is asked
+            // again under the retry policy, as a transient failure is.
+            Call::Sign(_) | Call::List if error.is_unreadable_reply() => {
+                self.on_call_failed(call, Failure::Network(error.message), now_ms);
             }
             Call::Init if self.init_lost_while_aborting() => {}
             Call::Init if !self.init_reasked && error.is_unanswered() && matches!(self.phase, Phase::Starting) => {
@@ -1043,7 +1043,7 @@ impl Upload {
                 // token, so that a backend that honours it answers that
                 // upload rather than leave it behind.
                 self.init_reasked = true;
-                self.retry_or_fail(None, Failure::Network(error.message), &Call::Init.describe(false), true, now_ms);
+                self.on_call_failed(call, Failure::Network(error.message), now_ms);
             }
             Call::Complete if self.probing => {
                 let error = self.probe_error.take().unwrap_or_else(UploadError::aborted);
@@ -1079,10 +1079,6 @@ impl Upload {
                 self.fail(error);
             }
             Call::List if !matches!(self.phase, Phase::Listing { sent: true, .. }) => {}
-            // Listing changes nothing: a 2xx that cannot be read is asked again.
-            Call::List if error.is_unreadable_reply() => {
-                self.retry_or_fail(None, Failure::Network(error.message), &Call::List.describe(false), true, now_ms);
-            }
             _ => self.fail(error),
         }
     }
