@@ -1,8 +1,9 @@
 //! Reading the file: when an upload may first touch it ([`turn`]), and
-//! hashing a part of it (this module's snippet also holds the part PUT's
-//! few lines of JS, for [`crate::browser::xhr`]): its bytes streamed from the `Blob`, each chunk
-//! of the stream copied into WASM memory (one reused buffer) and added to
-//! the CRC. A part is never whole in memory: a chunk at a time.
+//! hashing a part of it: its bytes streamed from the `Blob`, each chunk of
+//! the stream copied into WASM memory (one reused buffer) and added to the
+//! CRC. A part is never whole in memory: a chunk at a time. (This module's
+//! snippet also holds the part PUT's few lines of JS, for
+//! [`crate::browser::xhr`].)
 //!
 //! The hashing runs in a dedicated Worker, off the page's thread, when the
 //! package's entry point has handed over the Worker's module ([`setHashModule`]

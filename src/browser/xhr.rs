@@ -15,8 +15,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
 use web_sys::Blob;
 
-use crate::backend::retry_after_ms;
-use crate::backend::{js_message, js_pairs};
+use crate::backend::{js_message, js_pairs, retry_after_ms};
 use crate::browser::hashing::{abort_part, put_part};
 use crate::engine::{Event, Failure};
 
