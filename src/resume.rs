@@ -57,6 +57,13 @@ pub struct Entry {
     /// part, one created without refuses parts that carry one. (Entries
     /// written before checksums existed have none.)
     pub checksum: String,
+    /// The client token of the upload's init, written before init is sent:
+    /// an entry with a token and no upload id is an init whose answer was
+    /// never recorded (the page was closed while it was on its way), asked
+    /// again with the same token after a reload so that a backend that keeps
+    /// tokens answers with the upload it created, which would otherwise be
+    /// left open. Empty in entries written before tokens existed.
+    pub token: String,
 }
 
 impl Entry {
@@ -80,17 +87,23 @@ impl Entry {
             ("updated_ms", self.updated_ms.into()),
             ("parts", Json::Array(parts.collect())),
             ("checksum", self.checksum.as_str().into()),
+            ("token", self.token.as_str().into()),
         ])
         .text()
     }
 
     /// An entry read back; `None` when the text is not one (every field is
-    /// required but `checksum`, which entries written before checksums
-    /// existed do not have).
+    /// required but `checksum` and `token`, which entries written before
+    /// checksums and tokens existed do not have).
     pub fn from_json(text: &str) -> Option<Entry> {
         let j = Json::parse(text).ok()?;
         let num = |k: &str| j.get(k).and_then(Json::as_u64);
         let string = |k: &str| j.get(k).and_then(Json::as_str).map(str::to_owned);
+        // Missing: empty; present: a string.
+        let optional = |k: &str| match j.get(k) {
+            None => Some(String::new()),
+            Some(_) => string(k),
+        };
         let parts = match j.get("parts")? {
             Json::Array(items) => items
                 .iter()
@@ -119,10 +132,8 @@ impl Entry {
             created_ms: num("created_ms")?,
             updated_ms: num("updated_ms")?,
             parts,
-            checksum: match j.get("checksum") {
-                None => String::new(),
-                Some(c) => c.as_str()?.to_owned(),
-            },
+            checksum: optional("checksum")?,
+            token: optional("token")?,
         })
     }
 }
@@ -161,6 +172,10 @@ pub enum Lookup {
     Fresh,
     /// Go on with this upload.
     Resume(Entry),
+    /// An init whose answer was never recorded: start the upload with the
+    /// entry's client token, so that the backend answers with the upload that
+    /// init created (nothing was sent to it: its parts go out from the first).
+    Adopt(Entry),
     /// An entry that must not be resumed: abort its upload, drop it, start anew.
     Drop {
         /// The entry.
@@ -171,10 +186,12 @@ pub enum Lookup {
 }
 
 /// Decides about `found` for a file whose sample hashes to `sample`, to be
-/// sent with checksums of algorithm `checksum` (empty: none).
+/// sent as `content_type` with checksums of algorithm `checksum` (empty:
+/// none).
 pub fn decide(
     found: Option<Entry>,
     sample: &str,
+    content_type: &str,
     checksum: &str,
     part_size_ok: impl Fn(u64) -> bool,
     now_ms: u64,
@@ -185,6 +202,17 @@ pub fn decide(
         Lookup::Drop { entry, reason: "it was written by another version" }
     } else if now_ms.saturating_sub(entry.updated_ms) > ttl_ms {
         Lookup::Drop { entry, reason: "it expired" }
+    } else if entry.upload_id.is_empty() {
+        // Init was on its way: nothing was sent to the upload it may have
+        // created, so the file's content does not matter; a backend binds a
+        // token to the key, content type and checksum algorithm it came with.
+        if entry.token.is_empty() {
+            Lookup::Drop { entry, reason: "its init's answer was never recorded" }
+        } else if entry.content_type != content_type || entry.checksum != checksum {
+            Lookup::Drop { entry, reason: "its init asked for another content type or other checksums" }
+        } else {
+            Lookup::Adopt(entry)
+        }
     } else if entry.sample != sample {
         Lookup::Drop { entry, reason: "the file's content changed under the same name, size and date" }
     } else if entry.checksum != checksum {
@@ -217,16 +245,19 @@ mod tests {
             updated_ms,
             parts: vec![(1, "\"a\"".into())],
             checksum: "CRC32".into(),
+            token: "t0k3n".into(),
         }
     }
+
+    const CT: &str = "application/octet-stream";
 
     #[test]
     fn lookups() {
         let ok = |_| true;
         let day = 24 * 3600 * 1000;
-        assert_eq!(decide(None, "s", "CRC32", ok, 0, DEFAULT_TTL_MS), Lookup::Fresh);
+        assert_eq!(decide(None, "s", CT, "CRC32", ok, 0, DEFAULT_TTL_MS), Lookup::Fresh);
         assert_eq!(
-            decide(Some(entry("s", day)), "s", "CRC32", ok, 2 * day, DEFAULT_TTL_MS),
+            decide(Some(entry("s", day)), "s", CT, "CRC32", ok, 2 * day, DEFAULT_TTL_MS),
             Lookup::Resume(entry("s", day))
         );
         let cases = [
@@ -235,12 +266,13 @@ mod tests {
             (Entry { v: 0, ..entry("s", day) }, 2 * day, "another version"),
         ];
         for (e, now, why) in cases {
-            let Lookup::Drop { reason, .. } = decide(Some(e), "s", "CRC32", ok, now, DEFAULT_TTL_MS) else {
+            let Lookup::Drop { reason, .. } = decide(Some(e), "s", CT, "CRC32", ok, now, DEFAULT_TTL_MS) else {
                 panic!("{why}")
             };
             assert!(reason.contains(why), "{reason}");
         }
-        let Lookup::Drop { reason, .. } = decide(Some(entry("s", day)), "s", "CRC32", |_| false, day, DEFAULT_TTL_MS)
+        let Lookup::Drop { reason, .. } =
+            decide(Some(entry("s", day)), "s", CT, "CRC32", |_| false, day, DEFAULT_TTL_MS)
         else {
             panic!("part size")
         };
@@ -248,15 +280,50 @@ mod tests {
         // Checksums on one side only: not resumed either way.
         for (stored, wanted) in [("", "CRC32"), ("CRC32", "")] {
             let e = Entry { checksum: stored.into(), ..entry("s", day) };
-            let Lookup::Drop { reason, .. } = decide(Some(e), "s", wanted, ok, day, DEFAULT_TTL_MS) else {
+            let Lookup::Drop { reason, .. } = decide(Some(e), "s", CT, wanted, ok, day, DEFAULT_TTL_MS) else {
                 panic!("{stored:?} resumed with {wanted:?}")
             };
             assert!(reason.contains("checksums"), "{reason}");
         }
-        // An entry written before checksums existed reads as "none".
+        // An entry written before checksums and tokens existed reads as "none".
         let mut json: serde_json::Value = serde_json::from_str(&entry("s", day).to_json()).expect("json");
         json.as_object_mut().expect("object").remove("checksum");
-        assert_eq!(Entry::from_json(&json.to_string()).expect("old entry").checksum, "");
+        json.as_object_mut().expect("object").remove("token");
+        let old = Entry::from_json(&json.to_string()).expect("old entry");
+        assert_eq!((old.checksum.as_str(), old.token.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn an_init_on_its_way_is_asked_again_with_its_token() {
+        let ok = |_| true;
+        let day = 24 * 3600 * 1000;
+        let pending = Entry {
+            upload_id: String::new(),
+            part_size: 0,
+            parts: Vec::new(),
+            sample: String::new(),
+            ..entry("s", day)
+        };
+        // The content sample is not known yet when init goes out, and nothing
+        // was sent: any sample adopts the token.
+        assert_eq!(
+            decide(Some(pending.clone()), "other", CT, "CRC32", ok, day + 1, DEFAULT_TTL_MS),
+            Lookup::Adopt(pending.clone())
+        );
+        // What the backend bound the token to must not change, and an entry
+        // without a token (or an expired one) has nothing to adopt.
+        let cases = [
+            (Entry { token: String::new(), ..pending.clone() }, CT, "CRC32", day, "never recorded"),
+            (pending.clone(), "text/plain", "CRC32", day, "content type"),
+            (pending.clone(), CT, "", day, "checksums"),
+            (pending.clone(), CT, "CRC32", 9 * day, "expired"),
+        ];
+        for (e, ct, checksum, now, why) in cases {
+            let Lookup::Drop { reason, .. } = decide(Some(e), "s", ct, checksum, ok, now, DEFAULT_TTL_MS) else {
+                panic!("{why}: adopted")
+            };
+            assert!(reason.contains(why), "{reason}");
+        }
     }
 
     #[test]

@@ -115,6 +115,11 @@ pub struct Config {
     #[arg(long, env = "S3MP_FAULT_GARBLE")]
     pub fault_garble: bool,
 
+    /// With --fault-rate: do the work, then answer as usual this many
+    /// milliseconds later (a reply slow on its way back).
+    #[arg(long, env = "S3MP_FAULT_DELAY_MS", default_value_t = 0)]
+    pub fault_delay_ms: u64,
+
     /// With --fault-rate: at most this many calls are hit (0: no limit).
     #[arg(long, env = "S3MP_FAULT_MAX", default_value_t = 0)]
     pub fault_max: u64,

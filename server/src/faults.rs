@@ -1,9 +1,10 @@
 //! Test aid, added to the API only by the test flags (`--fault-rate`,
-//! `--fault-calls`, `--fault-after`, `--fault-cut`, `--fault-garble`): a
-//! share of the named calls answer 503 ServiceUnavailable, before or after
-//! doing their work (a reply lost on the way back), or do their work and
-//! answer with a body cut off half-way, or garbled (not JSON). Without those
-//! flags the router has no such layer.
+//! `--fault-calls`, `--fault-after`, `--fault-cut`, `--fault-garble`,
+//! `--fault-delay-ms`): a share of the named calls answer 503
+//! ServiceUnavailable, before or after doing their work (a reply lost on the
+//! way back), or do their work and answer with a body cut off half-way, or
+//! garbled (not JSON), or late. Without those flags the router has no such
+//! layer.
 
 use std::sync::Arc;
 
@@ -24,15 +25,20 @@ pub enum Kind {
     Cut,
     /// Do the work, then send its status with a body that is not JSON (`--fault-garble`).
     Garble,
+    /// Do the work, then answer as usual this many milliseconds later
+    /// (`--fault-delay-ms`: a reply slow on its way back).
+    Late(u64),
 }
 
 impl Kind {
-    /// From the flags; `--fault-cut` wins over `--fault-garble`, which wins over `--fault-after`.
-    pub fn of(after: bool, cut: bool, garble: bool) -> Self {
+    /// From the flags; `--fault-cut` wins over `--fault-garble`, which wins
+    /// over `--fault-after`, which wins over `--fault-delay-ms` (0: none).
+    pub fn of(after: bool, cut: bool, garble: bool, delay_ms: u64) -> Self {
         match (after, cut, garble) {
             (_, true, _) => Self::Cut,
             (_, false, true) => Self::Garble,
             (true, false, false) => Self::After,
+            (false, false, false) if delay_ms > 0 => Self::Late(delay_ms),
             (false, false, false) => Self::Before,
         }
     }
@@ -132,6 +138,10 @@ pub async fn inject(
             parts.headers.remove(axum::http::header::CONTENT_LENGTH);
             let garbled = "<html><body>garbled by --fault-garble</body></html>";
             axum::response::Response::from_parts(parts, axum::body::Body::from(garbled))
+        }
+        Kind::Late(ms) => {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            resp
         }
         Kind::Before | Kind::After => injected().into_response(),
     }

@@ -131,7 +131,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             Arc::new(faults::Faults {
                 rate: cfg.fault_rate,
                 calls: cfg.fault_calls.clone(),
-                kind: faults::Kind::of(cfg.fault_after, cfg.fault_cut, cfg.fault_garble),
+                kind: faults::Kind::of(cfg.fault_after, cfg.fault_cut, cfg.fault_garble, cfg.fault_delay_ms),
                 max: cfg.fault_max,
                 hit: std::sync::atomic::AtomicU64::new(0),
                 rng: std::sync::Mutex::new(fastrand::Rng::with_seed(0x5eed)),

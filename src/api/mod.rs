@@ -312,6 +312,7 @@ impl Uploader {
                         size,
                         last_modified,
                         content_type: content_type.clone(),
+                        client_token: errors::client_token(),
                     };
                     let coord = Coordinator::new(upload, subject, cfg.clone(), seed, resume, driver::now_ms());
                     let job = Job {
@@ -321,7 +322,7 @@ impl Uploader {
                         content_type,
                         with_credentials,
                         checksum: cfg.checksum,
-                        client_token: errors::client_token(),
+                        client_token: Default::default(),
                     };
                     driver::run(coord, job, backend, budget.clone(), observer, ctl_rx).await
                 }

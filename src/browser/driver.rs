@@ -56,9 +56,10 @@ pub struct Job {
     pub with_credentials: bool,
     /// Checksums for the store to verify.
     pub checksum: Option<Algorithm>,
-    /// Sent with every init of this upload (random, 128 bits): a backend
-    /// that keeps it answers an init asked again with the upload it created.
-    pub client_token: String,
+    /// Sent with init: the coordinator's ([`Coordinator::client_token`]),
+    /// copied here as each init goes out (the look-up may have replaced the
+    /// random one with a journaled one before the first).
+    pub client_token: core::cell::RefCell<String>,
 }
 
 impl Job {
@@ -270,6 +271,9 @@ impl Executor {
                 self.signs.push((g, id, part, checksum));
             }
             Step::Engine(g, action) => {
+                if let Action::Init = action {
+                    self.coord.client_token().clone_into(&mut self.job.client_token.borrow_mut());
+                }
                 let signal = self.calls_signal(g);
                 let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal, tx };
                 spawn_call(call, action, Vec::new(), self.headers.clone());
@@ -552,6 +556,7 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
         _ => (None, job.checksum.map(Algorithm::s3_name)),
     };
     let sums: Vec<(u16, Option<Checksum>)> = batch.iter().map(|(p, c)| (*p, checksum(c.clone()))).collect();
+    let token = job.client_token.borrow().clone();
     spawn_local(async move {
         let (call, req) = match &action {
             Action::Init => (
@@ -560,7 +565,7 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
                     key: &job.key,
                     content_type: &job.content_type,
                     checksum_algorithm: alg,
-                    client_token: &job.client_token,
+                    client_token: &token,
                 },
             ),
             Action::Sign { part, upload_id: Some(id), .. } if !sums.is_empty() => {

@@ -54,6 +54,10 @@ pub struct Subject {
     pub last_modified: u64,
     /// MIME type.
     pub content_type: String,
+    /// Sent with every init of the upload (random; or the one of a journaled
+    /// init whose answer never came, [`Lookup::Adopt`]): a backend that keeps
+    /// it answers an init asked again with the upload it created.
+    pub client_token: String,
 }
 
 /// What the application can do to a running upload.
@@ -212,7 +216,10 @@ pub struct Coordinator {
     retired: Vec<(Gen, Upload)>,
     look: Look,
     /// What the application must not see before the look-up decides: if a
-    /// stored upload is resumed, the new one never happened.
+    /// stored upload is resumed, the new one never happened. Init is held
+    /// too: its client token is journaled before it goes out (a page closed
+    /// while it is on its way leaves the token, not an unknown upload), and
+    /// an upload resumed needs no new one.
     held: Vec<Action>,
     held_end: Option<Result<Outcome, UploadError>>,
     journal: Option<Journal>,
@@ -281,6 +288,22 @@ impl Coordinator {
             updated_ms: now,
             parts: Vec::new(),
             checksum: self.checksum_name().to_owned(),
+            token: s.client_token.clone(),
+        }
+    }
+
+    /// The client token init is sent with.
+    pub fn client_token(&self) -> &str {
+        &self.subject.client_token
+    }
+
+    /// Takes a held (never sent) init of the current engine back: it will
+    /// not be sent, and the engine no longer waits for its answer.
+    fn withdraw_held_init(&mut self) {
+        let before = self.held.len();
+        self.held.retain(|a| !matches!(a, Action::Init));
+        if self.held.len() < before {
+            self.current.1.withdraw_init();
         }
     }
 
@@ -361,6 +384,9 @@ impl Coordinator {
             }
             Input::Control(Control::Abort) => {
                 self.aborted = true;
+                // A held init still goes out once the look-up decides: an
+                // init adopted from the journal may have created an upload,
+                // which only its answer names, for the abort to delete.
                 self.current.1.abort();
             }
             Input::JournalRead(found) => {
@@ -455,8 +481,15 @@ impl Coordinator {
     fn found(&mut self, found: Entry, sample: String, now: u64) {
         let size = self.subject.size;
         let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
-        match resume::decide(Some(found), &sample, self.checksum_name(), fits, now, resume::DEFAULT_TTL_MS) {
+        let ct = &self.subject.content_type;
+        match resume::decide(Some(found), &sample, ct, self.checksum_name(), fits, now, resume::DEFAULT_TTL_MS) {
             Lookup::Fresh => self.go_on_with(sample, now),
+            Lookup::Adopt(entry) => {
+                // The same token: init (held until now) gets the upload the
+                // earlier one created, if the backend did create one.
+                self.subject.client_token = entry.token;
+                self.go_on_with(sample, now);
+            }
             Lookup::Drop { entry, .. } => {
                 // Must not be resumed: delete it so nothing is left behind.
                 self.discard(entry);
@@ -536,9 +569,9 @@ impl Coordinator {
             }
         };
         self.look = Look::Done;
-        // The new upload sent no part: whatever it did (or how it failed) is
-        // dropped with it, and its multipart upload (even one whose init is
-        // still in flight) deleted.
+        // The new upload sent nothing (its init was held): whatever it did
+        // (or how it failed) is dropped with it.
+        self.withdraw_held_init();
         self.held.clear();
         self.held_end = None;
         if !self.online {
@@ -583,6 +616,18 @@ impl Coordinator {
     /// An action of the current engine for the journal or the application.
     fn deliver(&mut self, action: Action, now: u64) {
         match action {
+            Action::Init => {
+                // The token is journaled before init goes out.
+                if let Some(j) = &mut self.journal
+                    && !j.started()
+                {
+                    j.entry.token.clone_from(&self.subject.client_token);
+                    j.entry.updated_ms = now;
+                    let step = j.write(now);
+                    self.out.push_back(step);
+                }
+                self.out.push_back(Step::Engine(self.current.0, action));
+            }
             Action::Started { upload_id, part_size } => {
                 if let Some(j) = &mut self.journal {
                     j.entry.upload_id = upload_id;
@@ -702,8 +747,7 @@ impl Coordinator {
             if decided { self.current.1.poll_shared(now, free) } else { self.current.1.poll_shared(now, &mut 0) };
         let Some(action) = action else { return false };
         match action {
-            Action::Init
-            | Action::Sign { .. }
+            Action::Sign { .. }
             | Action::Put { .. }
             | Action::Cancel { .. }
             | Action::Complete { .. }

@@ -30,6 +30,7 @@ fn subject(size: u64) -> Subject {
         size,
         last_modified: 7,
         content_type: "application/octet-stream".into(),
+        client_token: format!("token-{size}"),
     }
 }
 
@@ -40,6 +41,8 @@ struct Store {
     completed: HashSet<String>,
     object_from: Option<String>,
     next_id: u32,
+    /// Init's client tokens, as a backend that keeps them: token → upload.
+    tokens: HashMap<String, String>,
 }
 
 /// The simulated browser, backend and store around one coordinator.
@@ -163,10 +166,25 @@ impl World {
         }
         match step {
             Step::Engine(g, Action::Init) => {
-                let id = format!("up-{}", self.store.next_id + 1);
+                let token = coord.client_token().to_owned();
+                // (An earlier page's entry stays when this upload is not
+                // journaled: no resume, or a storage that hangs.)
+                assert!(
+                    self.journal
+                        .values()
+                        .all(|e| !e.upload_id.is_empty() || e.token == token || e.token == "old-token"),
+                    "init went out with another token than the journal's"
+                );
+                let id = match self.store.tokens.get(&token) {
+                    Some(id) => id.clone(),
+                    None => format!("up-{}", self.store.next_id + 1),
+                };
                 self.reply(g, Call::Init, Event::Initiated { upload_id: id.clone() }, |s| {
-                    s.next_id += 1;
-                    s.uploads.insert(id, BTreeMap::new());
+                    if !s.tokens.contains_key(&token) {
+                        s.next_id += 1;
+                        s.tokens.insert(token, id.clone());
+                        s.uploads.insert(id, BTreeMap::new());
+                    }
                 });
             }
             Step::Engine(g, Action::Hash { part, .. }) => self.at(2, Input::Engine(g, Event::Hashed { part, crc: 7 })),
@@ -426,6 +444,7 @@ fn entry(size: u64, id: &str, part_size: u64, sample: &str, updated_ms: u64) -> 
         updated_ms,
         parts: Vec::new(),
         checksum: "CRC32".into(),
+        token: String::new(),
     }
 }
 
@@ -441,6 +460,9 @@ enum Before {
     Gone,
     /// An entry older than the journal's TTL.
     Expired,
+    /// An entry of an init whose answer never came (the page was closed):
+    /// its token, no upload id; the backend created the upload.
+    InitOnItsWay,
 }
 
 /// Sets the world up as `before` says; returns the stale upload's id, if any.
@@ -453,7 +475,14 @@ fn prepare(w: &mut World, before: Before, size: u64, now: u64) -> Option<String>
     let count = size.div_ceil(ps) as u16;
     let sample = if before == Before::Changed { "other" } else { SAMPLE };
     let updated = if before == Before::Expired { 0 } else { now };
-    let e = entry(size, &id, ps, sample, updated);
+    let mut e = entry(size, &id, ps, sample, updated);
+    if before == Before::InitOnItsWay {
+        e = Entry { upload_id: String::new(), part_size: 0, sample: String::new(), token: "old-token".into(), ..e };
+        w.store.tokens.insert(e.token.clone(), id.clone());
+        w.store.uploads.insert(id.clone(), BTreeMap::new());
+        w.journal.insert(e.id.clone(), e);
+        return Some(id);
+    }
     w.journal.insert(e.id.clone(), e);
     if before != Before::Gone {
         let mut parts = BTreeMap::new();
@@ -482,11 +511,19 @@ fn check_end(w: &World, coord: &Coordinator, seed: u64) {
         assert_eq!(out.upload_id, w.store.object_from, "seed {seed}: the outcome names the upload stored");
     }
     // Every open multipart upload is one the journal keeps for a later resume.
-    let kept: HashSet<&String> = w.journal.values().map(|e| &e.upload_id).collect();
+    // (An entry of an init on its way keeps its upload by the token.)
+    let kept: HashSet<&String> = w
+        .journal
+        .values()
+        .filter_map(|e| if e.upload_id.is_empty() { w.store.tokens.get(&e.token) } else { Some(&e.upload_id) })
+        .collect();
     for id in w.store.uploads.keys() {
         assert!(kept.contains(id), "seed {seed}: multipart upload {id} left open and forgotten");
     }
-    assert!(w.journal.values().all(|e| e.upload_id == "stored-1"), "seed {seed}: the journal keeps an ended upload");
+    assert!(
+        w.journal.values().all(|e| e.upload_id == "stored-1" || e.token == "old-token"),
+        "seed {seed}: the journal keeps an ended upload"
+    );
     assert!(w.in_flight.is_empty(), "seed {seed}: PUTs still running: {:?}", w.in_flight);
     assert_eq!(coord.engines(), 0, "seed {seed}: an engine is still at work");
     assert_eq!(coord.next_wakeup(), None, "seed {seed}: a timer is still set");
@@ -504,9 +541,83 @@ fn resumes_a_stored_upload_and_sends_only_the_missing_parts() {
     check_end(&w, &coord, 1);
     assert!(w.resumed, "the stored upload was resumed");
     assert_eq!(w.store.object_from.as_deref(), Some("stored-1"));
-    // The new upload's own multipart upload (init went out at once) is deleted.
+    // The new upload's init waited for the look-up: no upload was created
+    // only to be deleted.
+    assert_eq!(w.store.next_id, 0, "no new multipart upload");
     assert!(w.store.uploads.is_empty());
     assert!(w.journal.is_empty());
+}
+
+/// Runs `coord` until its init has reached the backend, then "closes the
+/// page": nothing more is heard of it (the reply is dropped, nothing is
+/// aborted). With `resume`, the init's token must be in the journal by then.
+fn close_the_page_once_init_is_sent(w: &mut World, coord: &mut Coordinator) {
+    for _ in 0..10_000 {
+        let mut free = 4;
+        while let Some(step) = coord.poll(w.now, &mut free) {
+            let init = matches!(step, Step::Engine(_, Action::Init));
+            w.carry_out(step, coord, 4);
+            if init {
+                w.queue.clear();
+                return;
+            }
+        }
+        let (_, input) = w.queue.pop_first().expect("init never went out");
+        coord.handle(input, w.now);
+    }
+}
+
+/// The page is closed (reloaded) while init is on its way: the backend
+/// creates the multipart upload, its id never reaches the journal. Its
+/// client token was journaled before init went out: after the reload the same
+/// file asks init again with that token, gets that upload, and sends the
+/// file to it. Before the token was journaled, that upload was left open for
+/// the bucket's lifecycle rule.
+#[test]
+fn a_page_closed_while_init_is_on_its_way_leaves_nothing_open() {
+    let size = 12 * MIB;
+    for seed in 0..20 {
+        let mut w = World::new(seed);
+        let up = Upload::new(size, config(4), seed).expect("upload");
+        let mut first = Coordinator::new(up, subject(size), config(4), seed, true, 0);
+        close_the_page_once_init_is_sent(&mut w, &mut first);
+        assert_eq!(w.store.uploads.len(), 1, "the backend created the upload");
+        let pending: Vec<&Entry> = w.journal.values().collect();
+        assert!(
+            pending.len() == 1 && pending[0].upload_id.is_empty() && pending[0].token == "token-12582912",
+            "{pending:?}"
+        );
+        // After the reload: a new token (as every page load makes one).
+        w.now = 60_000;
+        let reloaded = Subject { client_token: "a-new-token".into(), ..subject(size) };
+        let up = Upload::new(size, config(4), seed).expect("upload");
+        let mut second = Coordinator::new(up, reloaded, config(4), seed, true, w.now);
+        w.run(&mut second, 4, &mut Vec::new());
+        check_end(&w, &second, seed);
+        assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "seed {seed}: sent to the first init's upload");
+        assert_eq!(w.store.next_id, 1, "seed {seed}: no second upload was created");
+        assert!(w.store.uploads.is_empty() && w.journal.is_empty(), "seed {seed}");
+    }
+}
+
+/// The same with a content type the second page sends differently: the
+/// backend bound the token to the first one, so it is not adopted; the entry
+/// is dropped and the file sent to a new upload (the first is left to the
+/// lifecycle rule: nothing can reach it).
+#[test]
+fn a_journaled_token_is_not_adopted_for_another_content_type() {
+    let size = 12 * MIB;
+    let mut w = World::new(1);
+    let up = Upload::new(size, config(4), 1).expect("upload");
+    let mut first = Coordinator::new(up, subject(size), config(4), 1, true, 0);
+    close_the_page_once_init_is_sent(&mut w, &mut first);
+    let other = Subject { client_token: "a-new-token".into(), content_type: "text/plain".into(), ..subject(size) };
+    let up = Upload::new(size, config(4), 1).expect("upload");
+    let mut second = Coordinator::new(up, other, config(4), 1, true, 10);
+    w.run(&mut second, 4, &mut Vec::new());
+    assert_eq!(w.store.object_from.as_deref(), Some("up-2"));
+    assert!(w.journal.is_empty());
+    assert_eq!(w.store.uploads.keys().collect::<Vec<_>>(), ["up-1"], "only the unreachable one is open");
 }
 
 #[test]
@@ -573,7 +684,8 @@ fn abort_racing_complete_ends_as_the_store_says() {
 /// complete, while init is in flight).
 #[test]
 fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
-    let befores = [Before::Nothing, Before::Resumable, Before::Changed, Before::Gone, Before::Expired];
+    let befores =
+        [Before::Nothing, Before::Resumable, Before::Changed, Before::Gone, Before::Expired, Before::InitOnItsWay];
     let mut ends = [0usize; 2];
     let mut resumed = 0;
     let mut adapted = 0;

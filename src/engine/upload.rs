@@ -714,6 +714,17 @@ impl Upload {
         self.paused = false;
     }
 
+    /// The init this engine asked for was never sent (the glue held it and
+    /// dropped it): it no longer waits for an answer; asked for, it asks again.
+    /// Aborted meanwhile, it ends: no upload was created.
+    pub fn withdraw_init(&mut self) {
+        if matches!(self.phase, Phase::Initiating) {
+            self.phase = Phase::Starting;
+        } else {
+            self.init_lost_while_aborting();
+        }
+    }
+
     /// Aborts: running PUTs are cancelled, the multipart upload is deleted on
     /// the backend, and the upload finishes with an `Aborted` error. While
     /// complete is in flight the object may be stored already: its answer

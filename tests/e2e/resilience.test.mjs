@@ -190,6 +190,29 @@ test("init's reply is lost after the upload was created: init is asked again wit
     record(r, "init's first reply lost (503 after creating the upload)");
   }));
 
+test('a page reload while init is on its way: after it, init is asked again with the journaled token and the file goes to the upload the first init created', { timeout: 300_000 }, () =>
+  // The first init creates the upload, then its reply is held for 5 s: the
+  // page is reloaded meanwhile, so its upload id never reaches the client.
+  scenario('reload-init', { serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'init', '--fault-delay-ms', '5000'] }, async (stack) => {
+    let created;
+    const r = await run(stack, 'reload-init', {
+      during: async (page, src) => {
+        const deadline = Date.now() + 10_000;
+        while (!(created = (await stack.openUploads('demo/'))[0]) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.ok(created, 'the first init created an upload');
+        await page.reload();
+        await page.waitForSelector('body[data-ready="true"]');
+        await page.setInputFiles('#file', src.file);
+      },
+    });
+    // run() checked that the object is intact and that no upload is left
+    // open: before the token was journaled, the first init's upload was.
+    assert.equal(r.calls.init, 2, `one init before the reload, one after (${r.calls.init})`);
+    record(r, 'page reload while init is on its way (its reply held 5 s)');
+  }));
+
 test("init's first reply garbled (200, not JSON) after the upload was created: asked again, the same upload, nothing is left open", { timeout: 300_000 }, () =>
   scenario('garbled-init', { serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'init', '--fault-garble'] }, async (stack) => {
     const r = await run(stack, 'garbled-init');
