@@ -174,25 +174,7 @@ impl Uploader {
     /// `[{ id, key, name, size, uploadId, partsDone, createdAt, updatedAt }]`.
     #[wasm_bindgen(js_name = resumableUploads, unchecked_return_type = "Promise<Array<ResumableUpload>>")]
     pub fn resumable_uploads(&self) -> Promise {
-        let label = self.backend.label();
-        promise(async move {
-            let arr = Array::new();
-            // An entry whose content sample is not written yet cannot be
-            // resumed (its file could not be recognised): not listed.
-            for e in journal::all().await.into_iter().filter(|e| e.endpoint == label && !e.sample.is_empty()) {
-                arr.push(&object(&[
-                    ("id", JsValue::from_str(&e.id)),
-                    ("key", JsValue::from_str(&e.key)),
-                    ("name", JsValue::from_str(&e.name)),
-                    ("size", num(e.size)),
-                    ("uploadId", JsValue::from_str(&e.upload_id)),
-                    ("partsDone", JsValue::from(e.parts.len() as u32)),
-                    ("createdAt", num(e.created_ms)),
-                    ("updatedAt", num(e.updated_ms)),
-                ]));
-            }
-            Ok(arr.into())
-        })
+        journal::list(&self.backend.label())
     }
 
     /// Gives up a resumable upload: deletes its multipart upload on the backend

@@ -79,6 +79,18 @@ export function journalAll() {
     return all;
   });
 }
+// The interrupted uploads of one backend, for resumableUploads(): entries
+// whose content sample is written (without it the file cannot be
+// recognised, so it would not be resumed) and whose upload exists.
+export function journalList(endpoint) {
+  return journalAll().then((all) => all.flatMap((text) => {
+    let e;
+    try { e = JSON.parse(text); } catch (_) { return []; }
+    const ok = e && e.endpoint === endpoint && e.sample && e.upload_id && Array.isArray(e.parts);
+    return ok ? [{ id: e.id, key: e.key, name: e.name, size: e.size, uploadId: e.upload_id,
+      partsDone: e.parts.length, createdAt: e.created_ms, updatedAt: e.updated_ms }] : [];
+  }));
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(catch, js_name = journalGet)]
@@ -87,20 +99,15 @@ extern "C" {
     async fn journal_put(id: &str, json: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalDelete)]
     async fn journal_delete(id: &str) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, js_name = journalAll)]
-    async fn journal_all() -> Result<JsValue, JsValue>;
+    /// The listing of `resumableUploads()` (a promise of its array).
+    #[wasm_bindgen(js_name = journalList)]
+    pub fn list(endpoint: &str) -> js_sys::Promise;
 }
 
 /// Reads the entry `id`; `None` when there is none, or it cannot be read.
 pub async fn get(id: &str) -> Option<Entry> {
     let v = journal_get(id).await.ok()?;
     Entry::from_json(&v.as_string()?)
-}
-
-/// Every readable entry.
-pub async fn all() -> Vec<Entry> {
-    let Ok(v) = journal_all().await else { return Vec::new() };
-    js_sys::Array::from(&v).iter().filter_map(|s| Entry::from_json(&s.as_string()?)).collect()
 }
 
 /// Deletes the entry `id` (quietly).
