@@ -605,8 +605,15 @@ impl Coordinator {
     /// The answer for the application.
     fn finish(&mut self, result: Result<Outcome, UploadError>) {
         if let Some(j) = self.journal.take() {
-            // Over (done, aborted, or failed and aborted): nothing to resume.
-            self.out.push_back(Step::DeleteJournal(j.entry.id));
+            // Over (done, aborted, or failed and aborted): nothing to resume;
+            // unless init went out, its token journaled, and no answer ever
+            // came: the entry keeps the token, so that the file's next upload
+            // asks init with it and gets (and finishes) the upload the
+            // backend may have created ([`Lookup::Adopt`]).
+            let token_kept = !j.started() && !j.entry.token.is_empty() && self.current.1.init_unanswered();
+            if !token_kept {
+                self.out.push_back(Step::DeleteJournal(j.entry.id));
+            }
         }
         self.out.push_back(Step::Release(self.current.0));
         self.out.push_back(Step::Finished(result));

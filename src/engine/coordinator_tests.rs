@@ -140,7 +140,8 @@ impl World {
             self.at(5, Input::Engine(g, Event::CallRejected { call, error }));
             return;
         }
-        let losable = call != Call::Init && self.lost_only.is_none_or(|only| only == call);
+        let losable = (call != Call::Init || self.lost_only == Some(Call::Init))
+            && self.lost_only.is_none_or(|only| only == call);
         if losable && self.rng.f64() < self.lost {
             if self.lost_only.is_some() {
                 self.lost_times = self.lost_times.saturating_sub(1);
@@ -521,7 +522,8 @@ fn check_end(w: &World, coord: &Coordinator, seed: u64) {
         assert!(kept.contains(id), "seed {seed}: multipart upload {id} left open and forgotten");
     }
     assert!(
-        w.journal.values().all(|e| e.upload_id == "stored-1" || e.token == "old-token"),
+        w.journal.values().all(|e| e.upload_id == "stored-1"
+            || (e.upload_id.is_empty() && (e.token == "old-token" || w.finished[0].is_err()))),
         "seed {seed}: the journal keeps an ended upload"
     );
     assert!(w.in_flight.is_empty(), "seed {seed}: PUTs still running: {:?}", w.in_flight);
@@ -598,6 +600,73 @@ fn a_page_closed_while_init_is_on_its_way_leaves_nothing_open() {
         assert_eq!(w.store.next_id, 1, "seed {seed}: no second upload was created");
         assert!(w.store.uploads.is_empty() && w.journal.is_empty(), "seed {seed}");
     }
+}
+
+/// Init goes out, the backend creates the upload, and no reply ever comes
+/// back (each attempt times out) until the retry policy gives up: the upload
+/// fails, and its journal entry keeps the token; the same file's next upload
+/// asks init with it, gets that upload and finishes it. Before, the entry was
+/// deleted with the failed upload and the first upload left open.
+#[test]
+fn an_init_that_never_answers_keeps_its_token_for_the_next_upload() {
+    let size = 12 * MIB;
+    let mut w = World::new(9);
+    w.lost = 1.0;
+    w.lost_only = Some(Call::Init);
+    w.lost_times = 5;
+    let up = Upload::new(size, config(4), 9).expect("upload");
+    let mut first = Coordinator::new(up, subject(size), config(4), 9, true, 0);
+    w.run(&mut first, 4, &mut Vec::new());
+    assert!(w.finished[0].is_err(), "{:?}", w.finished[0]);
+    assert_eq!(w.store.uploads.len(), 1, "the backend created the upload");
+    let kept: Vec<&Entry> = w.journal.values().collect();
+    assert!(kept.len() == 1 && kept[0].upload_id.is_empty() && !kept[0].token.is_empty(), "{kept:?}");
+    // The next upload of the file (the backend answers again).
+    w.finished.clear();
+    w.released.clear();
+    let next = Subject { client_token: "a-new-token".into(), ..subject(size) };
+    let up = Upload::new(size, config(4), 9).expect("upload");
+    let mut second = Coordinator::new(up, next, config(4), 9, true, w.now);
+    w.run(&mut second, 4, &mut Vec::new());
+    check_end(&w, &second, 9);
+    assert_eq!(w.store.object_from.as_deref(), Some("up-1"));
+    assert_eq!(w.store.next_id, 1, "no second upload was created");
+    assert!(w.store.uploads.is_empty() && w.journal.is_empty());
+}
+
+/// An init the backend refuses (4xx) created nothing: its entry goes.
+#[test]
+fn a_refused_init_leaves_no_entry() {
+    let size = 12 * MIB;
+    let mut w = World::new(10);
+    let up = Upload::new(size, config(4), 10).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 10, true, 0);
+    let mut free = 4;
+    loop {
+        let step = match coord.poll(w.now, &mut free) {
+            Some(step) => step,
+            None => {
+                let (_, input) = w.queue.pop_first().expect("an event");
+                coord.handle(input, w.now);
+                continue;
+            }
+        };
+        match step {
+            Step::Engine(g, Action::Init) => {
+                let error = UploadError::new(ErrorCode::BackendError, "InvalidKey").with_status(400);
+                coord.handle(Input::Engine(g, Event::CallRejected { call: Call::Init, error }), w.now);
+            }
+            Step::Finished(result) => {
+                assert!(result.is_err());
+                w.finished.push(result);
+            }
+            other => w.carry_out(other, &coord, 4),
+        }
+        if coord.is_idle() && w.finished.len() == 1 {
+            break;
+        }
+    }
+    assert!(w.journal.is_empty(), "{:?}", w.journal);
 }
 
 /// The same with a content type the second page sends differently: the

@@ -522,6 +522,9 @@ pub struct Upload {
     repaired: bool,
     /// Init was asked again after a reply that could not be read.
     init_reasked: bool,
+    /// Init went out and neither its upload id nor a refusal came back: the
+    /// backend may have created an upload that only the client token reaches.
+    init_unknown: bool,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -556,6 +559,7 @@ impl Upload {
             probe_error: None,
             repaired: false,
             init_reasked: false,
+            init_unknown: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -718,11 +722,19 @@ impl Upload {
     /// dropped it): it no longer waits for an answer; asked for, it asks again.
     /// Aborted meanwhile, it ends: no upload was created.
     pub fn withdraw_init(&mut self) {
+        self.init_unknown = false;
         if matches!(self.phase, Phase::Initiating) {
             self.phase = Phase::Starting;
         } else {
             self.init_lost_while_aborting();
         }
+    }
+
+    /// Whether init went out and its answer never came (every attempt timed
+    /// out, failed on the way or could not be read): the backend may hold an
+    /// upload whose id the client never learnt.
+    pub fn init_unanswered(&self) -> bool {
+        self.init_unknown && self.upload_id.is_none()
     }
 
     /// Aborts: running PUTs are cancelled, the multipart upload is deleted on
@@ -740,6 +752,12 @@ impl Upload {
 
     /// Feeds an event in.
     pub fn handle(&mut self, event: Event, now_ms: u64) {
+        if let Event::CallRejected { call: Call::Init, error } = &event
+            && !error.is_unanswered()
+        {
+            // Refused: no upload was created.
+            self.init_unknown = false;
+        }
         if let Event::CallFailed { call: Call::Init, .. } | Event::CallRejected { call: Call::Init, .. } = event
             && matches!(self.phase, Phase::Initiating)
         {
@@ -812,6 +830,7 @@ impl Upload {
     }
 
     fn on_initiated(&mut self, upload_id: String) {
+        self.init_unknown = false;
         match self.phase {
             Phase::Initiating => {
                 self.out.push_back(Action::Started { upload_id: upload_id.clone(), part_size: self.plan.part_size });
@@ -1229,6 +1248,7 @@ impl Upload {
             Phase::Starting if call_due => {
                 self.call_retry_at = None;
                 self.phase = Phase::Initiating;
+                self.init_unknown = true;
                 self.out.push_back(Action::Init);
                 self.hash_while_initiating();
             }

@@ -213,6 +213,28 @@ test('a page reload while init is on its way: after it, init is asked again with
     record(r, 'page reload while init is on its way (its reply held 5 s)');
   }));
 
+test("every init reply lost (503 after creating the upload) until the upload fails: the journal keeps its token, and the file's next upload finishes that upload", { timeout: 300_000 }, () =>
+  // Three attempts (retryDelays 0, 100), each answered 503 after the work.
+  scenario('init-gave-up', { serverArgs: ['--fault-rate', '1', '--fault-max', '3', '--fault-calls', 'init', '--fault-after'] }, async (stack) => {
+    let failedWith = '';
+    const r = await run(stack, 'init-gave-up', {
+      query: 'retryDelays=0,100',
+      during: async (page, src) => {
+        await page.waitForSelector('#state[data-state="error"]', { timeout: 60_000 });
+        failedWith = await page.textContent('#error');
+        assert.equal((await stack.openUploads('demo/')).length, 1, 'the backend created the upload');
+        // The same file chosen again (cleared first: an input fires no
+        // change for the file it holds already).
+        await page.setInputFiles('#file', []);
+        await page.setInputFiles('#file', src.file);
+        await page.waitForSelector('#state[data-state="uploading"]');
+      },
+    });
+    assert.match(failedWith, /BackendError/);
+    // run() checked that nothing is left open: the second upload finished the first one's.
+    assert.equal(r.calls.init, 4, `three inits, then one with the kept token (${r.calls.init})`);
+  }));
+
 test("init's first reply garbled (200, not JSON) after the upload was created: asked again, the same upload, nothing is left open", { timeout: 300_000 }, () =>
   scenario('garbled-init', { serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'init', '--fault-garble'] }, async (stack) => {
     const r = await run(stack, 'garbled-init');
