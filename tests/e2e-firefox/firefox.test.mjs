@@ -175,6 +175,32 @@ test('Firefox: a reload at about 50 %, then the same file again: resumed, only t
   }
 });
 
+test('Firefox: a reload while init is on its way, then the same file again: init asked with the journaled token, the first upload gets the file, nothing left open', { timeout: 300_000 }, async () => {
+  // The first init creates the upload; its reply is held 5 s, and the page
+  // is reloaded meanwhile.
+  const stack = await startFaultyStack({ serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'init', '--fault-delay-ms', '5000'] });
+  const src = randomFile('firefox-reload-init.bin', 12 * MIB);
+  try {
+    const harnessReady = () => driver.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
+    await driver.get(`${stack.api}/harness.html`);
+    await harnessReady();
+    await driver.findElement(By.id('file')).sendKeys(src.file);
+    const created = await waitFor('the first init created an upload',
+      async () => (await stack.openUploads('demo/'))[0], 10_000);
+    await driver.navigate().refresh();
+    await harnessReady();
+    await driver.findElement(By.id('file')).sendKeys(src.file);
+    await assertHarnessDone(120_000);
+    const stored = await storedObject(stack.api, 'demo/firefox-reload-init.bin');
+    assert.equal(stored.sha256, src.sha256, 'the object is intact');
+    assert.ok(created, 'an upload was open during the reload');
+    assert.deepEqual(await stack.openUploads('demo/'), [], 'no multipart upload left open: the first init\'s was finished');
+  } finally {
+    src.cleanup();
+    await stack.stop();
+  }
+});
+
 test('Firefox: one PUT corrupted in flight and one ETag altered on its way back: the part is refused and sent again, complete is repaired, intact', { timeout: 300_000 }, async () => {
   const stack = await startFaultyStack({ proxyArgs: ['--flip-nth', '2', '--alter-etag-nth', '4'] });
   const src = randomFile('firefox-integrity.bin', 24 * MIB);
