@@ -55,6 +55,13 @@ How to read it:
   (the parts in flight at the moment of the reload were).` : ''}
 - Offline: while the browser is offline, failed requests cost no retry; the
   upload waits for the \`online\` event.
+- Reload while init is on its way: init's client token is journaled before
+  init goes out; after the reload the same file asks init with it and the
+  backend answers with the upload the first init created, which gets the file
+  (nothing is left open; before, that upload was).
+- The fatal 403: the proxy answers before reading the body, and Chromium may
+  report that as a network error (retried, with a fresh URL) rather than the
+  403 (which fails at once): how many retries it costs varies from run to run.
 `;
 writeFileSync(output, md);
 console.log(`wrote ${output}`);
