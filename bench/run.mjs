@@ -10,6 +10,8 @@
 //   node bench/run.mjs --scenarios loopback,home,far --sizes 64 --sweep --contenders ours,raw,uppy5 --out s.json
 //   node bench/run.mjs --sizes 1024 --cpu-throttle 4 --contenders ours,uppy5 --out t.json
 //   node bench/run.mjs --sizes 1024 --profile [--profile-top 40] --contenders ours,ours-nochecksum (long tasks, where from)
+//   A/B against an earlier build: build it (scripts/build.sh in a checkout of
+//   it), copy its pkg/ to pkg-prev/ here, then --contenders ours,ours-prev,...
 //
 // A contender may carry its own plan: `raw-ahead@6x16` is the loop signing
 // ahead with 6 streams and 16 MiB parts (its page, with those options);
@@ -57,7 +59,7 @@ const SIZES = arg('sizes', '64,1024').split(',').filter(Boolean).map(Number).con
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
 const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
 // The contenders whose pages upload many files (window.benchUploadMany).
-const MANY = ['ours', 'ours-nobatch', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5', 'x-buf', 'x-sync'];
+const MANY = ['ours', 'ours-prev', 'ours-nobatch', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5', 'x-buf', 'x-sync'];
 const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
@@ -81,6 +83,7 @@ const PART_SIZE = 8 * MIB;
 const CONCURRENCY = 4;
 const NAMES = {
   ours: 's3-multipart-wasm (this)',
+  'ours-prev': 's3-multipart-wasm, an earlier build (pkg-prev/)',
   'ours-noresume': 's3-multipart-wasm, resume journal off',
   'ours-nobatch': 's3-multipart-wasm, a backend without batched signing (one call per part)',
   'ours-nochecksum': "s3-multipart-wasm, checksum: 'none'",

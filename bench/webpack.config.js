@@ -1,12 +1,16 @@
 // One page per contender, each with only its own bundle (so bundle size and
 // memory are each contender's own). Uppy 5 and 6 and the AWS SDK come from
 // bench/contenders/<name>/node_modules; this client from the repo's pkg/.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import HtmlWebpackPlugin from 'html-webpack-plugin';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CONTENDERS = ['ours', 'ours-worker', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-ahead', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc', 'x-mem', 'x-read2', 'x-slice', 'ours-nobatch', 'raw-ahead-xhr', 'x-buf', 'x-sync'];
+// A/B against an earlier build: its pkg/ copied to pkg-prev/ (gitignored)
+// adds the contender `ours-prev`, the same page on that build.
+if (existsSync(path.resolve(here, '../pkg-prev/index.js'))) CONTENDERS.push('ours-prev');
 // Contenders that share another's node_modules.
 const ENTRIES = { 'libstorage-crc': './bench/contenders/libstorage/crc.js' };
 
@@ -19,6 +23,7 @@ export default {
     alias: {
       // The entry point an app imports (with the hashing Worker's module).
       's3-multipart-wasm$': path.resolve(here, '../pkg/index.js'),
+      's3-multipart-wasm-prev$': path.resolve(here, '../pkg-prev/index.js'),
       // The package's web build (scripts/package.sh), with its hashing Worker.
       's3-multipart-wasm/web$': path.resolve(here, '../target/npm-package/web/index.js'),
     },
