@@ -227,6 +227,8 @@ pub struct Coordinator {
     out: VecDeque<Step>,
     paused: bool,
     aborted: bool,
+    /// The look-up adopted a journaled client token ([`Lookup::Adopt`]).
+    adopted: bool,
     online: bool,
     /// [`Step::Finished`] was given.
     over: bool,
@@ -260,6 +262,7 @@ impl Coordinator {
             out,
             paused: false,
             aborted: false,
+            adopted: false,
             online: true,
             over: false,
         }
@@ -384,9 +387,10 @@ impl Coordinator {
             }
             Input::Control(Control::Abort) => {
                 self.aborted = true;
-                // A held init still goes out once the look-up decides: an
-                // init adopted from the journal may have created an upload,
-                // which only its answer names, for the abort to delete.
+                // A held init goes out once the look-up decides only when it
+                // adopts a journaled token: that token's init may have
+                // created an upload, which only its answer names, for the
+                // abort to delete.
                 self.current.1.abort();
             }
             Input::JournalRead(found) => {
@@ -488,6 +492,7 @@ impl Coordinator {
                 // The same token: init (held until now) gets the upload the
                 // earlier one created, if the backend did create one.
                 self.subject.client_token = entry.token;
+                self.adopted = true;
                 self.go_on_with(sample, now);
             }
             Lookup::Drop { entry, .. } => {
@@ -525,6 +530,10 @@ impl Coordinator {
     fn decide(&mut self, journal: Option<Journal>, now: u64) {
         self.look = Look::Done;
         self.journal = journal;
+        if self.aborted && !self.adopted {
+            // Aborted before init went out: no upload to create and delete.
+            self.withdraw_held_init();
+        }
         for action in core::mem::take(&mut self.held) {
             self.deliver(action, now);
         }

@@ -722,6 +722,27 @@ fn abort_during_the_look_up_deletes_both_uploads() {
     }
 }
 
+/// Aborted before the journal answered: init, held until then, never goes
+/// out (nothing to create only to delete), unless it adopts a journaled
+/// token, whose upload may exist: then it goes out, and that upload is
+/// deleted.
+#[test]
+fn abort_before_the_look_up_decides_sends_init_only_for_an_adopted_token() {
+    let size = 12 * MIB;
+    for before in [Before::Nothing, Before::InitOnItsWay] {
+        let mut w = World::new(11);
+        prepare(&mut w, before, size, 0);
+        let up = Upload::new(size, config(4), 11).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config(4), 11, true, 0);
+        w.run(&mut coord, 4, &mut vec![(0, Control::Abort)]);
+        check_end(&w, &coord, 11);
+        assert_eq!(w.finished[0].as_ref().map_err(|e| e.code), Err(ErrorCode::Aborted), "{before:?}");
+        assert_eq!(w.store.next_id, 0, "{before:?}: no upload was created");
+        assert!(w.store.uploads.is_empty(), "{before:?}: {:?}", w.store.uploads.keys());
+        assert!(w.journal.is_empty(), "{before:?}: {:?}", w.journal);
+    }
+}
+
 #[test]
 fn a_storage_that_hangs_lets_the_upload_go_on_unjournaled() {
     let size = 12 * MIB;
