@@ -18,6 +18,12 @@ use crate::json::Json;
 pub const JOURNAL_VERSION: u64 = 1;
 /// Entries older than this are dropped (and their uploads aborted): 7 days.
 pub const DEFAULT_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
+/// Whether an entry last changed at `updated_ms` has expired at `now_ms`
+/// (older than `ttl_ms`): not resumed, and its upload aborted.
+pub fn expired(updated_ms: u64, now_ms: u64, ttl_ms: u64) -> bool {
+    now_ms.saturating_sub(updated_ms) > ttl_ms
+}
+
 /// Bytes hashed at each sample point.
 pub const SAMPLE_BYTES: u64 = 64 * 1024;
 
@@ -207,7 +213,7 @@ pub fn decide(
     let Some(entry) = found else { return Lookup::Fresh };
     if entry.v != JOURNAL_VERSION {
         Lookup::Drop { entry, reason: "it was written by another version" }
-    } else if now_ms.saturating_sub(entry.updated_ms) > ttl_ms {
+    } else if expired(entry.updated_ms, now_ms, ttl_ms) {
         Lookup::Drop { entry, reason: "it expired" }
     } else if entry.upload_id.is_empty() {
         // Init was on its way: nothing was sent to the upload it may have

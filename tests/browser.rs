@@ -655,8 +655,7 @@ async fn an_interrupted_upload_resumes_and_sends_only_the_missing_parts() {
     assert!(first_progress >= parts_before * 5.0 * MIB as f64, "progress starts at what was stored");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
     assert!(left_the_journal(&up, &key).await, "a finished upload leaves the journal");
-    // The second call started a new multipart upload before the journal said
-    // "resume": it was deleted again.
+    // Init waited for the journal's answer: no second multipart upload.
     assert_eq!(open_uploads_soon(&key).await, 0, "no upload left open");
 }
 
@@ -675,14 +674,14 @@ async fn open_uploads_soon(prefix: &str) -> u32 {
 }
 
 #[wasm_bindgen_test]
-async fn abort_while_the_journal_is_read_deletes_the_stored_and_the_new_upload() {
+async fn abort_while_the_journal_is_read_deletes_the_stored_upload() {
     let up = one_at_a_time();
     let key = unique_key("abort-lookup.bin");
     let f = file(&bytes(20 * MIB, 44), "abort-lookup.bin", 1_650_000_000_000.0);
     let _ = interrupted(&up, &f, &key, 1).await;
     assert_eq!(open_uploads(&key).await, 1);
     track_xhr();
-    // Aborted at once: while the journal is read (and init is in flight).
+    // Aborted at once: while the journal is read (init waits for it).
     let h = up.upload(&f, obj(&[("key", JsValue::from_str(&key))]));
     control(&h, "abort");
     let err = JsFuture::from(h).await.expect_err("aborted");
@@ -714,7 +713,7 @@ async fn paused_while_the_journal_is_read_the_resumed_upload_stays_paused() {
     assert_eq!(num(&xhr_stats(), "puts"), 4.0 - stored, "only the missing parts");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
     assert!(get(&result, "uploadId").is_string());
-    assert_eq!(open_uploads_soon(&key).await, 0, "the new upload made beside the look-up was deleted");
+    assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
 }
 
 #[wasm_bindgen_test]
@@ -734,6 +733,25 @@ async fn a_changed_file_with_the_same_name_size_and_date_is_not_resumed() {
     assert_ne!(string(&result, "uploadId").as_deref(), Some(old_id.as_str()));
     assert_eq!(sha(&read_back(&key).await), sha(&new_data), "the new content is stored, not a mix");
     assert_eq!(open_uploads_soon(&prefix).await, 0, "the refused upload was aborted");
+}
+
+/// An upload interrupted and never taken up again: once its journal entry is
+/// older than 7 days, the next `Uploader` made for the backend aborts its
+/// multipart upload and forgets it; a younger one stays resumable.
+#[wasm_bindgen_test]
+async fn expired_journal_entries_are_aborted_and_forgotten() {
+    let up = one_at_a_time();
+    let prefix = unique_key("expired");
+    let (old_key, young_key) = (format!("{prefix}/old.bin"), format!("{prefix}/young.bin"));
+    let old = interrupted(&up, &file(&bytes(12 * MIB, 47), "old.bin", 3.0), &old_key, 1).await;
+    let _ = interrupted(&up, &file(&bytes(12 * MIB, 48), "young.bin", 3.0), &young_key, 1).await;
+    assert_eq!(open_uploads(&prefix).await, 2);
+    age_journal_entry(&string(&old, "id").expect("id"), 8.0 * 24.0 * 3600.0 * 1000.0);
+    let _next = uploader(&[]);
+    assert_eq!(open_uploads_soon(&old_key).await, 0, "the expired upload was aborted");
+    assert!(left_the_journal(&up, &old_key).await, "and its entry forgotten");
+    assert!(resumable(&up, &young_key).await.is_some(), "the young one stays resumable");
+    assert_eq!(open_uploads(&young_key).await, 1);
 }
 
 #[wasm_bindgen_test]

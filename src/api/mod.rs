@@ -117,7 +117,22 @@ impl Uploader {
             Window::fixed(cfg.concurrency)
         };
         let budget = Rc::new(Budget::new(window));
-        Ok(Self { backend: Rc::new(backend), cfg, with_credentials, budget })
+        let backend = Rc::new(backend);
+        // The journal's expired entries of this backend: their uploads are
+        // aborted and they are forgotten (an abort that fails for now keeps
+        // its entry for a later sweep), so that an upload interrupted and
+        // never taken up again is not left open.
+        let b = backend.clone();
+        let _ = promise(async move {
+            let ttl = crate::resume::DEFAULT_TTL_MS as f64;
+            if let Ok(ids) = wasm_bindgen_futures::JsFuture::from(journal::expired(&b.label(), ttl)).await {
+                for id in Array::from(&ids).iter().filter_map(|v| v.as_string()) {
+                    let _ = wasm_bindgen_futures::JsFuture::from(discard(b.clone(), id)).await;
+                }
+            }
+            Ok(JsValue::UNDEFINED)
+        });
+        Ok(Self { backend, cfg, with_credentials, budget })
     }
 
     /// Uploads `file` (a `File` or `Blob`). Returns a promise of the result
@@ -181,21 +196,27 @@ impl Uploader {
     /// and its journal entry. Resolves to true when there was such an entry.
     #[wasm_bindgen(js_name = discardResumable, unchecked_return_type = "Promise<boolean>")]
     pub fn discard_resumable(&self, id: String) -> Promise {
-        let backend = self.backend.clone();
-        backend_promise("discarding the upload", async move {
-            let Some(entry) = journal::get(&id).await else { return Ok(JsValue::FALSE) };
-            if !entry.upload_id.is_empty() {
-                let signal = fresh_signal()?;
-                match backend.abort(&entry.key, &entry.upload_id, &signal).await {
-                    // Already gone is as good as deleted.
-                    Err(CallError::Rejected(e)) if e.status == Some(404) => {}
-                    other => other?,
-                }
-            }
-            journal::delete(&id).await;
-            Ok(JsValue::TRUE)
-        })
+        discard(self.backend.clone(), id)
     }
+}
+
+/// Aborts the multipart upload of journal entry `id` and forgets the entry:
+/// a promise of whether there was one (`discardResumable`, and the sweep of
+/// expired entries). An abort that fails keeps the entry.
+fn discard(backend: Rc<Backend>, id: String) -> Promise {
+    backend_promise("discarding the upload", async move {
+        let Some(entry) = journal::get(&id).await else { return Ok(JsValue::FALSE) };
+        if !entry.upload_id.is_empty() {
+            let signal = fresh_signal()?;
+            match backend.abort(&entry.key, &entry.upload_id, &signal).await {
+                // Already gone is as good as deleted.
+                Err(CallError::Rejected(e)) if e.status == Some(404) => {}
+                other => other?,
+            }
+        }
+        journal::delete(&id).await;
+        Ok(JsValue::TRUE)
+    })
 }
 
 /// A promise of `f`'s result. The future is boxed first, so that the

@@ -79,6 +79,16 @@ export function journalAll() {
     return all;
   });
 }
+// The ids of one backend's entries untouched for more than `ttl` ms (the
+// module's resume::DEFAULT_TTL_MS), for the sweep of expired ones.
+export function journalExpired(endpoint, ttl) {
+  const now = Date.now();
+  return journalAll().then((all) => all.flatMap((text) => {
+    let e;
+    try { e = JSON.parse(text); } catch (_) { return []; }
+    return e && e.endpoint === endpoint && typeof e.id === 'string' && now - e.updated_ms > ttl ? [e.id] : [];
+  }));
+}
 // The interrupted uploads of one backend, for resumableUploads(): entries
 // whose content sample is written (without it the file cannot be
 // recognised, so it would not be resumed) and whose upload exists.
@@ -99,6 +109,9 @@ extern "C" {
     async fn journal_put(id: &str, json: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalDelete)]
     async fn journal_delete(id: &str) -> Result<JsValue, JsValue>;
+    /// The ids of `endpoint`'s entries untouched for more than `ttl` ms.
+    #[wasm_bindgen(js_name = journalExpired)]
+    pub fn expired(endpoint: &str, ttl: f64) -> js_sys::Promise;
     /// The listing of `resumableUploads()` (a promise of its array).
     #[wasm_bindgen(js_name = journalList)]
     pub fn list(endpoint: &str) -> js_sys::Promise;

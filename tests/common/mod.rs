@@ -286,8 +286,17 @@ export function flakyListParts(rest) {
   };
   return state;
 }
+// Makes the journal entry `id` (localStorage) look untouched for `ms` more.
+export function ageJournalEntry(id, ms) {
+  const k = 's3-multipart-wasm/journal/' + id;
+  const e = JSON.parse(localStorage.getItem(k));
+  e.updated_ms -= ms;
+  localStorage.setItem(k, JSON.stringify(e));
+}
 "#)]
 extern "C" {
+    #[wasm_bindgen(js_name = ageJournalEntry)]
+    pub fn age_journal_entry(id: &str, ms: f64);
     #[wasm_bindgen(js_name = trackXhr)]
     pub fn track_xhr();
     #[wasm_bindgen(js_name = setRefuseBatch)]

@@ -28,10 +28,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * HTTP backend's parsers (a JS adapter) to 88.9 KiB; the backend's fetch
  * and the part PUT's XMLHttpRequest through a few lines of JS to 86.9 KiB;
  * init's journaled token (+0.8), the journal entry's JSON from tables, the
- * look-up's reasons left out and resumableUploads() in JS (−2.0) to 85.8.
+ * look-up's reasons left out and resumableUploads() in JS (−2.0) to 85.8;
+ * the sweep of expired journal entries (+0.5) to 86.3.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 86 * 1024;
+export const BUDGET_GZIP_BYTES = 86.5 * 1024;
 
 let tarball;
 let browser;
