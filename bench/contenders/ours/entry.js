@@ -1,14 +1,5 @@
 // This client, as an application uses it.
 import { Uploader } from 's3-multipart-wasm';
+import { install } from './install.js';
 
-window.benchUpload = async (file, { api, key, partSize, concurrency }) => {
-  const uploader = new Uploader({ endpoint: `${api}/api`, partSize, concurrency, multipartThreshold: 0 });
-  await uploader.upload(file, { key });
-};
-
-// Many files: one Uploader (its PUTs share one budget of `concurrency`),
-// every file handed to it at once, as an app does with a multi-file input.
-window.benchUploadMany = async (files, { api, key, partSize, concurrency }) => {
-  const uploader = new Uploader({ endpoint: `${api}/api`, partSize, concurrency });
-  await Promise.all(files.map((file, i) => uploader.upload(file, { key: `${key}/${i}` })));
-};
+install(Uploader);
