@@ -221,6 +221,10 @@ pub fn decide(
         // token to the key, content type and checksum algorithm it came with.
         if entry.token.is_empty() {
             Lookup::Drop { entry, reason: "its init's answer was never recorded" }
+        } else if entry.token.len() != 32 || !entry.token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            // Not what this client writes (32 random hex digits): an entry
+            // altered in the storage, which a backend would refuse.
+            Lookup::Drop { entry, reason: "its token is not one this client makes" }
         } else if entry.content_type != content_type || entry.checksum != checksum {
             Lookup::Drop { entry, reason: "its init asked for another content type or other checksums" }
         } else {
@@ -258,7 +262,7 @@ mod tests {
             updated_ms,
             parts: vec![(1, "\"a\"".into())],
             checksum: "CRC32".into(),
-            token: "t0k3n".into(),
+            token: "0123456789abcdef0123456789abcdef".into(),
         }
     }
 
@@ -330,6 +334,14 @@ mod tests {
             (pending.clone(), "text/plain", "CRC32", day, "content type"),
             (pending.clone(), CT, "", day, "checksums"),
             (pending.clone(), CT, "CRC32", 9 * day, "expired"),
+            (Entry { token: "t0k3n".into(), ..pending.clone() }, CT, "CRC32", day, "not one this client makes"),
+            (
+                Entry { token: "0123456789abcdef0123456789abcde\"".into(), ..pending.clone() },
+                CT,
+                "CRC32",
+                day,
+                "not one",
+            ),
         ];
         for (e, ct, checksum, now, why) in cases {
             let Lookup::Drop { reason, .. } = decide(Some(e), "s", ct, checksum, ok, now, DEFAULT_TTL_MS) else {

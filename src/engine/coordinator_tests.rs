@@ -21,6 +21,10 @@ use crate::engine::upload::{Action, Call, Config, Event, Outcome, Upload};
 use crate::resume::{self, Entry, JOURNAL_VERSION};
 
 const SAMPLE: &str = "sample-of-the-file";
+/// A client token of an earlier page (32 hex digits, as the client makes them).
+const OLD_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+/// The token of a page after a reload.
+const NEW_TOKEN: &str = "fedcba9876543210fedcba9876543210";
 
 fn subject(size: u64) -> Subject {
     Subject {
@@ -30,7 +34,7 @@ fn subject(size: u64) -> Subject {
         size,
         last_modified: 7,
         content_type: "application/octet-stream".into(),
-        client_token: format!("token-{size}"),
+        client_token: format!("{size:032x}"),
     }
 }
 
@@ -171,9 +175,7 @@ impl World {
                 // (An earlier page's entry stays when this upload is not
                 // journaled: no resume, or a storage that hangs.)
                 assert!(
-                    self.journal
-                        .values()
-                        .all(|e| !e.upload_id.is_empty() || e.token == token || e.token == "old-token"),
+                    self.journal.values().all(|e| !e.upload_id.is_empty() || e.token == token || e.token == OLD_TOKEN),
                     "init went out with another token than the journal's"
                 );
                 let id = match self.store.tokens.get(&token) {
@@ -478,7 +480,7 @@ fn prepare(w: &mut World, before: Before, size: u64, now: u64) -> Option<String>
     let updated = if before == Before::Expired { 0 } else { now };
     let mut e = entry(size, &id, ps, sample, updated);
     if before == Before::InitOnItsWay {
-        e = Entry { upload_id: String::new(), part_size: 0, sample: String::new(), token: "old-token".into(), ..e };
+        e = Entry { upload_id: String::new(), part_size: 0, sample: String::new(), token: OLD_TOKEN.into(), ..e };
         w.store.tokens.insert(e.token.clone(), id.clone());
         w.store.uploads.insert(id.clone(), BTreeMap::new());
         w.journal.insert(e.id.clone(), e);
@@ -523,7 +525,7 @@ fn check_end(w: &World, coord: &Coordinator, seed: u64) {
     }
     assert!(
         w.journal.values().all(|e| e.upload_id == "stored-1"
-            || (e.upload_id.is_empty() && (e.token == "old-token" || w.finished[0].is_err()))),
+            || (e.upload_id.is_empty() && (e.token == OLD_TOKEN || w.finished[0].is_err()))),
         "seed {seed}: the journal keeps an ended upload"
     );
     assert!(w.in_flight.is_empty(), "seed {seed}: PUTs still running: {:?}", w.in_flight);
@@ -586,12 +588,12 @@ fn a_page_closed_while_init_is_on_its_way_leaves_nothing_open() {
         assert_eq!(w.store.uploads.len(), 1, "the backend created the upload");
         let pending: Vec<&Entry> = w.journal.values().collect();
         assert!(
-            pending.len() == 1 && pending[0].upload_id.is_empty() && pending[0].token == "token-12582912",
+            pending.len() == 1 && pending[0].upload_id.is_empty() && pending[0].token == format!("{size:032x}"),
             "{pending:?}"
         );
         // After the reload: a new token (as every page load makes one).
         w.now = 60_000;
-        let reloaded = Subject { client_token: "a-new-token".into(), ..subject(size) };
+        let reloaded = Subject { client_token: NEW_TOKEN.into(), ..subject(size) };
         let up = Upload::new(size, config(4), seed).expect("upload");
         let mut second = Coordinator::new(up, reloaded, config(4), seed, true, w.now);
         w.run(&mut second, 4, &mut Vec::new());
@@ -624,7 +626,7 @@ fn an_init_that_never_answers_keeps_its_token_for_the_next_upload() {
     // The next upload of the file (the backend answers again).
     w.finished.clear();
     w.released.clear();
-    let next = Subject { client_token: "a-new-token".into(), ..subject(size) };
+    let next = Subject { client_token: NEW_TOKEN.into(), ..subject(size) };
     let up = Upload::new(size, config(4), 9).expect("upload");
     let mut second = Coordinator::new(up, next, config(4), 9, true, w.now);
     w.run(&mut second, 4, &mut Vec::new());
@@ -680,7 +682,7 @@ fn a_journaled_token_is_not_adopted_for_another_content_type() {
     let up = Upload::new(size, config(4), 1).expect("upload");
     let mut first = Coordinator::new(up, subject(size), config(4), 1, true, 0);
     close_the_page_once_init_is_sent(&mut w, &mut first);
-    let other = Subject { client_token: "a-new-token".into(), content_type: "text/plain".into(), ..subject(size) };
+    let other = Subject { client_token: NEW_TOKEN.into(), content_type: "text/plain".into(), ..subject(size) };
     let up = Upload::new(size, config(4), 1).expect("upload");
     let mut second = Coordinator::new(up, other, config(4), 1, true, 10);
     w.run(&mut second, 4, &mut Vec::new());

@@ -29,7 +29,8 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * and the part PUT's XMLHttpRequest through a few lines of JS to 86.9 KiB;
  * init's journaled token (+0.8), the journal entry's JSON from tables, the
  * look-up's reasons left out and resumableUploads() in JS (−2.0) to 85.8;
- * the sweep of expired journal entries (+0.5) to 86.3.
+ * the sweep of expired journal entries (+0.5) to 86.3; the adopted token
+ * checked (+0.1) to 86.4.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
 export const BUDGET_GZIP_BYTES = 86.5 * 1024;
