@@ -746,7 +746,7 @@ async fn expired_journal_entries_are_aborted_and_forgotten() {
     let old = interrupted(&up, &file(&bytes(12 * MIB, 47), "old.bin", 3.0), &old_key, 1).await;
     let _ = interrupted(&up, &file(&bytes(12 * MIB, 48), "young.bin", 3.0), &young_key, 1).await;
     assert_eq!(open_uploads(&prefix).await, 2);
-    age_journal_entry(&string(&old, "id").expect("id"), 8.0 * 24.0 * 3600.0 * 1000.0);
+    age_journal_entry(&string(&old, "id").expect("id"), 8.0 * 24.0 * 3600.0 * 1000.0).await;
     let _next = uploader(&[]);
     assert_eq!(open_uploads_soon(&old_key).await, 0, "the expired upload was aborted");
     assert!(left_the_journal(&up, &old_key).await, "and its entry forgotten");

@@ -43,3 +43,27 @@ async fn a_worker_resumes_from_its_indexeddb_journal() {
     assert_eq!(string(&info, "uploadId"), string(&result, "uploadId"), "the same multipart upload went on");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
 }
+
+/// The sweep of expired journal entries works on the worker's IndexedDB
+/// journal too: an entry untouched for 8 days has its upload aborted and is
+/// forgotten when the next `Uploader` is made.
+#[wasm_bindgen_test]
+async fn a_worker_sweeps_its_expired_journal_entries() {
+    let up = one_at_a_time();
+    let key = unique_key("worker-expired.bin");
+    let f = file(&bytes(12 * MIB, 49), "worker-expired.bin", 4.0);
+    let entry = interrupted(&up, &f, &key, 1).await;
+    assert_eq!(open_uploads(&key).await, 1);
+    age_journal_entry(&string(&entry, "id").expect("id"), 8.0 * 24.0 * 3600.0 * 1000.0).await;
+    let _next = uploader(&[]);
+    let mut open = 1;
+    for _ in 0..50 {
+        open = open_uploads(&key).await;
+        if open == 0 {
+            break;
+        }
+        sleep(100).await;
+    }
+    assert_eq!(open, 0, "the expired upload was aborted");
+    assert!(left_the_journal(&up, &key).await, "and its entry forgotten");
+}

@@ -286,17 +286,34 @@ export function flakyListParts(rest) {
   };
   return state;
 }
-// Makes the journal entry `id` (localStorage) look untouched for `ms` more.
-export function ageJournalEntry(id, ms) {
-  const k = 's3-multipart-wasm/journal/' + id;
-  const e = JSON.parse(localStorage.getItem(k));
-  e.updated_ms -= ms;
-  localStorage.setItem(k, JSON.stringify(e));
+// Makes the journal entry `id` look untouched for `ms` more: in
+// localStorage (a window) or IndexedDB (a worker), as the client keeps it.
+export async function ageJournalEntry(id, ms) {
+  const age = (text) => { const e = JSON.parse(text); e.updated_ms -= ms; return JSON.stringify(e); };
+  if (typeof localStorage !== 'undefined') {
+    const k = 's3-multipart-wasm/journal/' + id;
+    localStorage.setItem(k, age(localStorage.getItem(k)));
+    return;
+  }
+  const db = await new Promise((resolve, reject) => {
+    const r = indexedDB.open('s3-multipart-wasm', 1);
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+  await new Promise((resolve, reject) => {
+    const t = db.transaction('uploads', 'readwrite');
+    const store = t.objectStore('uploads');
+    const get = store.get(id);
+    get.onsuccess = () => store.put(age(get.result), id);
+    t.oncomplete = resolve;
+    t.onerror = () => reject(t.error);
+  });
+  db.close();
 }
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = ageJournalEntry)]
-    pub fn age_journal_entry(id: &str, ms: f64);
+    pub async fn age_journal_entry(id: &str, ms: f64);
     #[wasm_bindgen(js_name = trackXhr)]
     pub fn track_xhr();
     #[wasm_bindgen(js_name = setRefuseBatch)]
