@@ -659,20 +659,6 @@ async fn an_interrupted_upload_resumes_and_sends_only_the_missing_parts() {
     assert_eq!(open_uploads_soon(&key).await, 0, "no upload left open");
 }
 
-/// Open multipart uploads under `prefix`, waiting up to 3 s for background
-/// aborts to land.
-async fn open_uploads_soon(prefix: &str) -> u32 {
-    let mut open = open_uploads(prefix).await;
-    for _ in 0..30 {
-        if open == 0 {
-            break;
-        }
-        sleep(100).await;
-        open = open_uploads(prefix).await;
-    }
-    open
-}
-
 #[wasm_bindgen_test]
 async fn abort_while_the_journal_is_read_deletes_the_stored_upload() {
     let up = one_at_a_time();
@@ -733,6 +719,29 @@ async fn a_changed_file_with_the_same_name_size_and_date_is_not_resumed() {
     assert_ne!(string(&result, "uploadId").as_deref(), Some(old_id.as_str()));
     assert_eq!(sha(&read_back(&key).await), sha(&new_data), "the new content is stored, not a mix");
     assert_eq!(open_uploads_soon(&prefix).await, 0, "the refused upload was aborted");
+}
+
+/// The same file uploaded to the same key again while the first upload runs
+/// (a second tab, a second drop): the running upload holds its journal
+/// entry (a Web Lock), so the second goes on with an upload of its own and
+/// leaves the first alone; both finish. Before, a second upload started
+/// within the first's first second (its content sample not yet journaled)
+/// deleted the first's multipart upload as "changed", and the first failed.
+#[wasm_bindgen_test]
+async fn a_second_upload_of_the_same_file_leaves_the_running_one_alone() {
+    let up = one_at_a_time();
+    let key = unique_key("twice.bin");
+    let data = bytes(20 * MIB, 50);
+    let f = file(&data, "twice.bin", 5.0);
+    let (opts, report) = recording(&key, &[]);
+    let first = up.upload(&f, opts);
+    wait_parts(&report, 1).await;
+    let second = up.upload(&f, obj(&[("key", JsValue::from_str(&key))]));
+    let (a, b) = (JsFuture::from(first).await, JsFuture::from(second).await);
+    assert!(a.is_ok(), "the first upload finished: {:?}", a.err().and_then(|e| string(&e, "message")));
+    assert!(b.is_ok(), "the second upload finished: {:?}", b.err().and_then(|e| string(&e, "message")));
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
 }
 
 /// An upload interrupted and never taken up again: once its journal entry is

@@ -184,9 +184,19 @@ struct Executor {
     backend: Rc<Backend>,
     budget: Rc<Budget>,
     observer: Rc<dyn Observer>,
+    /// Releases the lock of this upload's journal entry (while it runs and
+    /// is not paused, no other upload of the same file takes the entry).
+    lock: Rc<core::cell::RefCell<Option<js_sys::Function>>>,
 }
 
 impl Executor {
+    /// Lets go of the journal entry's lock (paused, or over).
+    fn unlock(&self) {
+        if let Some(release) = self.lock.borrow_mut().take() {
+            let _ = release.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    }
+
     /// The signal of engine `g`'s backend calls.
     fn calls_signal(&mut self, g: Gen) -> AbortSignal {
         if let Some(c) = self.calls.get(&g) {
@@ -281,9 +291,19 @@ impl Executor {
             Step::Release(g) => self.release(g),
             Step::Notify(action) => notify(action, &*self.observer),
             Step::Resumed { upload_id, parts, bytes } => self.observer.resumed(&upload_id, parts, bytes),
-            Step::ReadJournal(id) => spawn_local(async move {
-                let _ = tx.unbounded_send(Input::JournalRead(journal::get(&id).await));
-            }),
+            Step::ReadJournal(id) => {
+                let lock = self.lock.clone();
+                spawn_local(async move {
+                    let input = match journal::lock(&id).await {
+                        None => Input::JournalBusy,
+                        Some(release) => {
+                            *lock.borrow_mut() = Some(release);
+                            Input::JournalRead(journal::get(&id).await)
+                        }
+                    };
+                    let _ = tx.unbounded_send(input);
+                });
+            }
             Step::HashSample(ranges) => {
                 let file = self.job.file.clone();
                 spawn_local(async move {
@@ -391,6 +411,9 @@ impl Executor {
         {
             self.coord.handle(Input::Connectivity(false), now_ms());
         }
+        if let Input::Control(Control::Pause) = input {
+            self.unlock();
+        }
         self.coord.handle(input, now_ms());
     }
 
@@ -479,6 +502,7 @@ pub async fn run(
         backend,
         budget,
         observer,
+        lock: Default::default(),
     };
     if !browser_online() {
         ex.coord.handle(Input::Connectivity(false), now_ms());
@@ -491,6 +515,7 @@ pub async fn run(
             ex.feed(input);
         }
     };
+    ex.unlock();
     if !ex.coord.is_idle() {
         spawn_local(async move {
             while !ex.coord.is_idle() {

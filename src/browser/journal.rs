@@ -79,6 +79,22 @@ export function journalAll() {
     return all;
   });
 }
+// The lock of entry `id` while an upload of it runs (Web Locks, which the
+// browser releases when the page goes): resolves to the function that
+// releases it, or to null when another running upload (this page's or
+// another tab's) holds it; without Web Locks, to a function that does
+// nothing.
+export function journalLock(id) {
+  const locks = globalThis.navigator && navigator.locks;
+  const none = () => {};
+  if (!locks) return Promise.resolve(none);
+  return new Promise((resolve) => {
+    locks.request(PREFIX + id, { ifAvailable: true }, (lock) => {
+      if (!lock) { resolve(null); return undefined; }
+      return new Promise((release) => resolve(release));
+    }).catch(() => resolve(none));
+  });
+}
 // The ids of one backend's entries untouched for more than `ttl` ms (the
 // module's resume::DEFAULT_TTL_MS), for the sweep of expired ones.
 export function journalExpired(endpoint, ttl) {
@@ -109,6 +125,8 @@ extern "C" {
     async fn journal_put(id: &str, json: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = journalDelete)]
     async fn journal_delete(id: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = journalLock)]
+    fn journal_lock(id: &str) -> js_sys::Promise;
     /// The ids of `endpoint`'s entries untouched for more than `ttl` ms.
     #[wasm_bindgen(js_name = journalExpired)]
     pub fn expired(endpoint: &str, ttl: f64) -> js_sys::Promise;
@@ -135,4 +153,10 @@ pub fn put(entry: &Entry) {
     spawn_local(async move {
         let _ = journal_put(&id, &json).await;
     });
+}
+
+/// Takes the lock of entry `id` for a running upload: the function that
+/// releases it, or `None` when another running upload holds it.
+pub async fn lock(id: &str) -> Option<js_sys::Function> {
+    wasm_bindgen_futures::JsFuture::from(journal_lock(id)).await.ok()?.dyn_into().ok()
 }

@@ -94,6 +94,9 @@ pub enum Input {
     /// The journal entry asked for ([`Step::ReadJournal`]); `None` when there
     /// is none or it cannot be read.
     JournalRead(Option<Entry>),
+    /// Another running upload (this page's or another tab's) holds that
+    /// journal entry: this one goes on unjournaled, the entry left to it.
+    JournalBusy,
     /// The content sample's hash ([`Step::HashSample`]); `None` when the file
     /// cannot be read.
     SampleHashed(Option<String>),
@@ -412,6 +415,11 @@ impl Coordinator {
                             self.decide(Some(j), now);
                         }
                     }
+                }
+            }
+            Input::JournalBusy => {
+                if let Look::Reading { .. } = self.look {
+                    self.decide(None, now);
                 }
             }
             Input::SampleHashed(sample) => match core::mem::replace(&mut self.look, Look::Done) {

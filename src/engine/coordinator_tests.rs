@@ -71,6 +71,8 @@ struct World {
     garbled: Option<(Call, u32)>,
     /// The journal's storage never answers.
     journal_hangs: bool,
+    /// Another running upload holds the journal entry (its lock).
+    journal_busy: bool,
     /// Abort as soon as complete is sent.
     abort_when_completing: bool,
     /// Parts stored before the run (of a resumable upload), never sent again.
@@ -105,6 +107,7 @@ impl World {
             lost_times: 1,
             garbled: None,
             journal_hangs: false,
+            journal_busy: false,
             abort_when_completing: false,
             prestored: None,
             resumed: false,
@@ -295,6 +298,7 @@ impl World {
                 assert!(!self.resumed, "resumed twice");
                 self.resumed = true;
             }
+            Step::ReadJournal(_) if self.journal_busy => self.at(1, Input::JournalBusy),
             Step::ReadJournal(id) => {
                 if !self.journal_hangs {
                     let found = self.journal.get(&id).cloned();
@@ -742,6 +746,31 @@ fn abort_before_the_look_up_decides_sends_init_only_for_an_adopted_token() {
         assert_eq!(w.store.next_id, 0, "{before:?}: no upload was created");
         assert!(w.store.uploads.is_empty(), "{before:?}: {:?}", w.store.uploads.keys());
         assert!(w.journal.is_empty(), "{before:?}: {:?}", w.journal);
+    }
+}
+
+/// Another running upload of the same file (another tab, or this page's)
+/// holds the journal entry: this one neither resumes nor deletes that
+/// upload, nor touches its entry; it sends the file to an upload of its own,
+/// unjournaled. Before the entry's lock, a second upload started within the
+/// first second of the first deleted the first's upload as "changed".
+#[test]
+fn an_entry_held_by_a_running_upload_is_left_to_it() {
+    let size = 12 * MIB;
+    for before in [Before::Resumable, Before::Changed, Before::InitOnItsWay] {
+        let mut w = World::new(12);
+        prepare(&mut w, before, size, 0);
+        let kept = w.journal.clone();
+        w.prestored = None;
+        w.journal_busy = true;
+        let up = Upload::new(size, config(4), 12).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config(4), 12, true, 0);
+        w.run(&mut coord, 4, &mut Vec::new());
+        check_end(&w, &coord, 12);
+        assert!(!w.resumed, "{before:?}");
+        assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "{before:?}: an upload of its own");
+        assert_eq!(w.journal, kept, "{before:?}: the entry is untouched");
+        assert!(w.store.uploads.contains_key("stored-1"), "{before:?}: the other's upload is not deleted");
     }
 }
 

@@ -495,6 +495,20 @@ pub async fn open_uploads(prefix: &str) -> u32 {
     Array::from(&get(&v, "uploads")).length()
 }
 
+/// Open multipart uploads under `prefix`, waiting up to 3 s for background
+/// aborts to land.
+pub async fn open_uploads_soon(prefix: &str) -> u32 {
+    let mut open = open_uploads(prefix).await;
+    for _ in 0..30 {
+        if open == 0 {
+            break;
+        }
+        sleep(100).await;
+        open = open_uploads(prefix).await;
+    }
+    open
+}
+
 /// Everything one upload reported.
 #[derive(Default, Clone)]
 pub struct Report {

@@ -30,10 +30,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * init's journaled token (+0.8), the journal entry's JSON from tables, the
  * look-up's reasons left out and resumableUploads() in JS (−2.0) to 85.8;
  * the sweep of expired journal entries (+0.5) to 86.3; the adopted token
- * checked (+0.1) to 86.4.
+ * checked (+0.1) to 86.4; a journal entry locked while its upload runs
+ * (+0.6) to 87.0.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 86.5 * 1024;
+export const BUDGET_GZIP_BYTES = 87.25 * 1024;
 
 let tarball;
 let browser;
