@@ -95,27 +95,28 @@ export function journalLock(id) {
     }).catch(() => resolve(none));
   });
 }
+// One backend's entries, parsed (an entry that is not JSON is skipped).
+function entriesOf(endpoint) {
+  return journalAll().then((all) => all.flatMap((text) => {
+    try {
+      const e = JSON.parse(text);
+      return e && e.endpoint === endpoint ? [e] : [];
+    } catch (_) { return []; }
+  }));
+}
 // The ids of one backend's entries untouched for more than `ttl` ms (the
 // module's resume::DEFAULT_TTL_MS), for the sweep of expired ones.
 export function journalExpired(endpoint, ttl) {
   const now = Date.now();
-  return journalAll().then((all) => all.flatMap((text) => {
-    let e;
-    try { e = JSON.parse(text); } catch (_) { return []; }
-    return e && e.endpoint === endpoint && typeof e.id === 'string' && now - e.updated_ms > ttl ? [e.id] : [];
-  }));
+  return entriesOf(endpoint).then((es) => es.filter((e) => typeof e.id === 'string' && now - e.updated_ms > ttl).map((e) => e.id));
 }
 // The interrupted uploads of one backend, for resumableUploads(): entries
 // whose content sample is written (without it the file cannot be
 // recognised, so it would not be resumed) and whose upload exists.
 export function journalList(endpoint) {
-  return journalAll().then((all) => all.flatMap((text) => {
-    let e;
-    try { e = JSON.parse(text); } catch (_) { return []; }
-    const ok = e && e.endpoint === endpoint && e.sample && e.upload_id && Array.isArray(e.parts);
-    return ok ? [{ id: e.id, key: e.key, name: e.name, size: e.size, uploadId: e.upload_id,
-      partsDone: e.parts.length, createdAt: e.created_ms, updatedAt: e.updated_ms }] : [];
-  }));
+  return entriesOf(endpoint).then((es) => es.filter((e) => e.sample && e.upload_id && Array.isArray(e.parts))
+    .map((e) => ({ id: e.id, key: e.key, name: e.name, size: e.size, uploadId: e.upload_id,
+      partsDone: e.parts.length, createdAt: e.created_ms, updatedAt: e.updated_ms })));
 }
 "#)]
 extern "C" {
