@@ -152,7 +152,7 @@ fn calls_of(stats: &JsValue, name: &str) -> f64 {
 async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_per_part() {
     for refuse in [false, true] {
         track_xhr();
-        set_refuse_batch(refuse);
+        set_refuse_batch(refuse.into());
         // Without checksums the first parts are signed the moment init answers, together.
         let up = uploader(&[
             ("partSize", JsValue::from(5 * MIB as u32)),
@@ -161,7 +161,7 @@ async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_p
         ]);
         let data = bytes(8 * 5 * MIB, 9);
         let (key, _, _) = upload_ok(&up, "batched.bin", &data).await;
-        set_refuse_batch(false);
+        set_refuse_batch(false.into());
         let stats = xhr_stats();
         let (one, many) = (calls_of(&stats, "part-url"), calls_of(&stats, "part-urls"));
         if refuse {
@@ -172,6 +172,67 @@ async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_p
             assert!(many >= 1.0 && one < 8.0, "part-urls {many}, part-url {one}: fewer calls than parts");
         }
         assert_eq!(sha(&read_back(&key).await), sha(&data));
+    }
+}
+
+/// Small files (each one PUT) handed over together are signed several at a
+/// time (`urls`); each gets its own URL, its own checksum and content type,
+/// and a file the backend refuses fails alone. A backend without the call
+/// (404, or a page for any path) signs them one by one, from then on.
+#[wasm_bindgen_test]
+async fn small_files_together_are_signed_together_and_a_backend_without_it_signs_each() {
+    const FILES: usize = 24;
+    // Another endpoint (the same server under /api) for each case: a backend
+    // found without the call is remembered as such for the page's life.
+    for (refuse, endpoint) in
+        [(JsValue::FALSE, api().to_owned()), (JsValue::TRUE, format!("{}/api", api())), ("page".into(), api().replace("127.0.0.1", "localhost"))]
+    {
+        track_xhr();
+        set_refuse_batch(refuse.clone());
+        // Each single signing takes 100 ms: the next files are hashed and ask meanwhile.
+        set_slow_call("url", 100);
+        let up = uploader_at(&endpoint, &[]);
+        let files: Vec<Vec<u8>> = (0..FILES).map(|i| bytes(2000 + i * 31, 300 + i as u64)).collect();
+        let mut handles = Vec::new();
+        let mut keys = Vec::new();
+        for (i, data) in files.iter().enumerate() {
+            // One key the backend refuses ("..": InvalidKey): that file alone fails.
+            let key = if i == 5 { format!("wasm-tests/../{i}.bin") } else { unique_key(&format!("signed-{i}.bin")) };
+            let opts = obj(&[("key", JsValue::from_str(&key)), ("contentType", JsValue::from_str("text/x-small"))]);
+            let settled = JsFuture::from(up.upload(&blob(data), opts));
+            handles.push(async move {
+                match settled.await {
+                    Ok(_) => None,
+                    Err(e) => Some((string(&e, "code"), string(&e, "message"))),
+                }
+            });
+            keys.push(key);
+        }
+        let mut errors = Vec::new();
+        for h in handles {
+            errors.push(h.await);
+        }
+        set_refuse_batch(false.into());
+        set_slow_call("url", 0);
+        let stats = xhr_stats();
+        let (one, many) = (calls_of(&stats, "url"), calls_of(&stats, "urls"));
+        for (i, (key, data)) in keys.iter().zip(&files).enumerate() {
+            if i == 5 {
+                let (code, message) = errors[i].clone().expect("the refused key fails");
+                assert_eq!(code.as_deref(), Some("BackendError"), "{message:?}");
+                assert!(message.as_deref().is_some_and(|m| m.contains("InvalidKey")), "{message:?}");
+                continue;
+            }
+            assert_eq!(errors[i], None, "{key}");
+            assert_eq!(sha(&read_back(key).await), sha(data), "{key}");
+            assert_eq!(stored_content_type(key).await.as_deref(), Some("text/x-small"), "{key}");
+        }
+        if refuse.is_falsy() {
+            assert!(many >= 1.0 && one + many < FILES as f64 / 2.0, "urls {many}, url {one}: fewer calls than files");
+        } else {
+            // Tried once, not the batch's reply: every file then alone (those of the refused call again).
+            assert_eq!((many, one), (1.0, FILES as f64), "urls {many}, url {one} ({refuse:?})");
+        }
     }
 }
 

@@ -102,6 +102,21 @@ pub struct PartToSign {
 /// The most parts one part-urls call signs.
 pub const MAX_PARTS_PER_CALL: usize = 100;
 
+/// Body of `POST /uploads/urls`: presigned PUTs for several files at once
+/// (each entry the body of `POST /uploads/url`), so that many small files
+/// are signed in one round trip instead of one each. Each entry is judged
+/// alone: the reply's `urls` holds, in the order asked, what `/uploads/url`
+/// would have answered for it, or `{"status": 4xx, "error": {...}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlsRequest {
+    /// One `{key, content_type, checksum}` per file.
+    pub files: Vec<Value>,
+}
+
+/// The most files one urls call signs.
+pub const MAX_FILES_PER_CALL: usize = 100;
+
 /// `POST /uploads/multipart/part-url`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,6 +191,7 @@ struct Envelope {
 pub fn routes(state: AppState) -> Router {
     let uploads = Router::new()
         .route("/url", post(rest_presign_put))
+        .route("/urls", post(rest_presign_puts))
         .route("/download/{*key}", get(rest_download))
         .route("/multipart/init", post(rest_init))
         .route("/multipart/part-url", post(rest_part_url))
@@ -447,6 +463,7 @@ fn parse_value<T: DeserializeOwned>(payload: Value, shape: &str) -> Result<T, Ap
 }
 
 const KEY_SHAPE: &str = r#"{"key": "uploads/file.zip", "content_type": "application/zip"}"#;
+const URLS_SHAPE: &str = r#"{"files": [{"key": "uploads/a.txt", "content_type": "text/plain"}]}"#;
 const PART_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "part_number": 1}"#;
 const PARTS_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "parts": [{"part_number": 1}, {"part_number": 2}]}"#;
 const COMPLETE_SHAPE: &str = r#"{"key": "...", "upload_id": "...", "parts": [{"PartNumber": 1, "ETag": "\"...\""}]}"#;
@@ -466,6 +483,24 @@ impl AppState {
             headers[name] = value.into();
         }
         Ok(json!({ "url": url.as_str(), "key": req.key, "headers": headers }))
+    }
+
+    fn presign_puts(&self, req: UrlsRequest) -> Result<Value, ApiError> {
+        if req.files.is_empty() || req.files.len() > MAX_FILES_PER_CALL {
+            return Err(ApiError::invalid(
+                "InvalidFiles",
+                format!("files has {} entries; ask for 1 to {MAX_FILES_PER_CALL} files per call", req.files.len()),
+            ));
+        }
+        let urls: Vec<Value> = req
+            .files
+            .into_iter()
+            .map(|file| match parse_value(file, KEY_SHAPE).and_then(|r| self.presign_put(r)) {
+                Ok(signed) => signed,
+                Err(e) => json!({ "status": e.status.as_u16(), "error": { "code": e.code, "message": e.message } }),
+            })
+            .collect();
+        Ok(json!({ "urls": urls }))
     }
 
     fn download(&self, key: &str) -> Result<Value, ApiError> {
@@ -600,6 +635,10 @@ async fn rest_init(State(s): State<AppState>, body: Bytes) -> Reply {
     s.init(parse_json(&body, KEY_SHAPE)?).await.map(Json)
 }
 
+async fn rest_presign_puts(State(s): State<AppState>, body: Bytes) -> Reply {
+    s.presign_puts(parse_json(&body, URLS_SHAPE)?).map(Json)
+}
+
 async fn rest_part_url(State(s): State<AppState>, body: Bytes) -> Reply {
     s.part_url(parse_json(&body, PART_SHAPE)?).map(Json)
 }
@@ -648,6 +687,7 @@ async fn invoke(State(s): State<AppState>, body: Bytes) -> Reply {
     let p = env.payload;
     let value = match env.action.as_str() {
         "generate_presigned_upload_url" => s.presign_put(parse_value(p, KEY_SHAPE)?)?,
+        "generate_presigned_upload_urls" => s.presign_puts(parse_value(p, URLS_SHAPE)?)?,
         "generate_presigned_download_url" => {
             s.download(&parse_value::<DownloadRequest>(p, r#"{"key": "..."}"#)?.key)?
         }
@@ -664,7 +704,7 @@ async fn invoke(State(s): State<AppState>, body: Bytes) -> Reply {
                     "action {other:?} is unknown; use one of initiate_multipart_upload, generate_presigned_part_upload_url, \
                      generate_presigned_part_upload_urls, \
                      complete_multipart_upload, abort_multipart_upload, list_parts, generate_presigned_upload_url, \
-                     generate_presigned_download_url"
+                     generate_presigned_upload_urls, generate_presigned_download_url"
                 ),
             ));
         }

@@ -719,3 +719,52 @@ async fn part_urls_signs_several_parts_in_one_call_and_checks_them_all_first() {
         assert!(v.get("urls").is_none());
     }
 }
+
+#[tokio::test]
+async fn urls_signs_several_files_in_one_call_and_judges_each_alone() {
+    let h = Harness::new().await;
+    let files = [bytes(1234, 7), bytes(100 * 1024, 8)];
+    let mut asked: Vec<Value> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            json!({"key": format!("many/{i}.bin"), "content_type": "application/x-test",
+                   "checksum": {"algorithm": "CRC32", "value": crc32_b64(f)}})
+        })
+        .collect();
+    // Entries the backend refuses: each gets its own error, the others their URLs.
+    asked.push(json!({"key": "../escape"}));
+    asked.push(json!({"key": "many/x", "colour": "blue"}));
+    asked.push(json!({"key": "many/y", "checksum": {"algorithm": "CRC32", "value": "AAAA"}}));
+    let (st, rest) = h.post("/uploads/urls", json!({ "files": asked })).await;
+    assert_eq!(st, StatusCode::OK, "{rest}");
+    let envelope = json!({"processor_name": "s3_upload", "action": "generate_presigned_upload_urls",
+                          "payload": {"files": asked}});
+    let (st, lambda) = h.post("/invoke", envelope).await;
+    assert_eq!(st, StatusCode::OK, "{lambda}");
+    assert_eq!(lambda["urls"].as_array().map(Vec::len), Some(5), "{lambda}");
+    let urls = rest["urls"].as_array().expect("urls");
+    assert_eq!(urls.len(), 5, "{rest}");
+    for (i, (u, f)) in urls.iter().zip(&files).enumerate() {
+        assert_eq!(u["key"], format!("many/{i}.bin"));
+        assert_eq!(u["headers"]["x-amz-checksum-crc32"], crc32_b64(f));
+        assert_eq!(u["headers"]["content-type"], "application/x-test");
+        h.put_signed(u, f.clone()).await;
+        assert_eq!(sha(&h.download(&format!("many/{i}.bin")).await), sha(f));
+    }
+    for (u, code) in urls[2..].iter().zip(["InvalidKey", "InvalidJson", "InvalidChecksum"]) {
+        assert_eq!((u["status"].as_u64(), u["error"]["code"].as_str()), (Some(400), Some(code)), "{u}");
+        assert!(u.get("url").is_none(), "{u}");
+    }
+    // The body itself: no files, too many, not a list: the call is refused.
+    let too_many: Vec<Value> = (0..101).map(|i| json!({"key": format!("many/{i}")})).collect();
+    for (body, code) in [
+        (json!({"files": []}), "InvalidFiles"),
+        (json!({ "files": too_many }), "InvalidFiles"),
+        (json!({"files": {"key": "a"}}), "InvalidJson"),
+        (json!({"key": "a"}), "InvalidJson"),
+    ] {
+        let (st, v) = h.post("/uploads/urls", body).await;
+        assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, code), "{v}");
+    }
+}

@@ -49,7 +49,90 @@ const HOOKS = {
 // Retry-After], the body null when a 2xx reply was cut off on its way;
 // rejects with the fetch's own error when no reply came, and with
 // { unsendable } when the request cannot be made (a header it refuses).
-export async function fetchText(method, url, headers, body, include, signal) {
+// `many` (a file's presigned PUT): see `presign`.
+export function fetchText(method, url, headers, body, include, signal, many) {
+  return many ? presign(method, url, headers, body, include, signal) : fetchOne(method, url, headers, body, include, signal);
+}
+// Presigned PUTs of many files (small files, each sent as one PUT) asked at
+// about the same time go together: while PRESIGN_AT_ONCE calls to the same
+// backend (URL, headers, credentials) are on their way, the next ones wait
+// and then go as one call (REST: POST .../uploads/urls; the Lambda envelope:
+// generate_presigned_upload_urls) of at most PRESIGN_MOST files, whose reply
+// is split back into each file's own, as /uploads/url would have answered it.
+// One file alone goes at once, as before. A backend that does not know the
+// call (404, 405, 501, UnknownAction, or a 2xx that is not its reply, such as
+// a page served for any path) is asked file by file from then on.
+const PRESIGN_AT_ONCE = 2;
+const PRESIGN_MOST = 100;
+const presigns = new Map();
+const presignOff = new Set();
+function presign(method, url, headers, body, include, signal) {
+  if (presignOff.has(url) || signal.aborted) return fetchOne(method, url, headers, body, include, signal);
+  const id = url + '\n' + include + JSON.stringify(headers);
+  let g = presigns.get(id);
+  if (!g) presigns.set(id, (g = { busy: 0, queue: [] }));
+  return new Promise((resolve, reject) => {
+    const item = { body, signal, resolve, reject };
+    g.queue.push(item);
+    signal.addEventListener('abort', () => {
+      const at = g.queue.indexOf(item);
+      if (at >= 0) g.queue.splice(at, 1);
+      reject(signal.reason);
+    }, { once: true });
+    const pump = () => {
+      while (g.busy < PRESIGN_AT_ONCE && g.queue.length) {
+        const items = g.queue.splice(0, PRESIGN_MOST);
+        g.busy += 1;
+        (items.length === 1 ? presignOne(items[0], method, url, headers, include) : presignMany(items, method, url, headers, include))
+          .catch((e) => { for (const i of items) i.reject(e); })
+          .then(() => { g.busy -= 1; pump(); });
+      }
+      if (!g.busy && !g.queue.length && presigns.get(id) === g) presigns.delete(id);
+    };
+    pump();
+  });
+}
+function presignOne(item, method, url, headers, include) {
+  return fetchOne(method, url, headers, item.body, include, item.signal).then(item.resolve, item.reject);
+}
+async function presignMany(items, method, url, headers, include) {
+  const bodies = items.map((i) => JSON.parse(i.body));
+  const lambda = 'processor_name' in bodies[0];
+  const files = lambda ? bodies.map((b) => b.payload) : bodies;
+  const batch = { files };
+  // The call goes on while any of its files still wants it.
+  const ctl = new AbortController();
+  let wanted = items.length;
+  for (const i of items) i.signal.addEventListener('abort', () => --wanted || ctl.abort(), { once: true });
+  let r;
+  try {
+    r = await fetchOne(method, lambda ? url : url + 's', headers,
+      JSON.stringify(lambda ? { ...bodies[0], action: 'generate_presigned_upload_urls', payload: batch } : batch), include, ctl.signal);
+  } catch (e) {
+    for (const i of items) i.reject(e);
+    return;
+  }
+  const [status, text] = r;
+  let urls = null;
+  try { urls = JSON.parse(text).urls; } catch (e) { /* not the batch's reply */ }
+  const ok = status >= 200 && status < 300;
+  // Each entry is its file's (by key, in the order asked): its URL, or its refusal.
+  const fits = ok && Array.isArray(urls) && urls.length === files.length &&
+    urls.every((u, k) => u && typeof u === 'object' && (u.error ? u.status >= 400 && u.status < 600 : u.key === files[k].key));
+  if (fits) {
+    items.forEach((i, k) => {
+      const u = urls[k];
+      i.resolve(u.error ? [u.status, JSON.stringify({ error: u.error }), null] : [status, JSON.stringify(u), null]);
+    });
+  } else if (ok || [404, 405, 501].includes(status) || (text || '').includes('UnknownAction')) {
+    presignOff.add(url);
+    await Promise.all(items.map((i) => presignOne(i, method, url, headers, include)));
+  } else {
+    // The call refused or failed as a whole: each file's call did.
+    for (const i of items) i.resolve(r);
+  }
+}
+async function fetchOne(method, url, headers, body, include, signal) {
   let init;
   try {
     // Later pairs win (the JSON Content-Type over the application's).
@@ -94,6 +177,7 @@ extern "C" {
         body: JsValue,
         include: bool,
         signal: &web_sys::AbortSignal,
+        many: bool,
     ) -> js_sys::Promise;
     /// 32 hex digits from `crypto.getRandomValues`: an upload's init token.
     #[wasm_bindgen(js_name = clientToken)]

@@ -84,7 +84,8 @@ impl HttpBackend {
         } else {
             JsValue::UNDEFINED
         };
-        let sent = fetch_text(method, &url, &headers, payload, self.with_credentials, signal);
+        // A file's presigned PUT may go with other files' (`fetchText`).
+        let sent = fetch_text(method, &url, &headers, payload, self.with_credentials, signal, op == Op::PresignPut);
         let reply = JsFuture::from(sent).await.map_err(|e| match js_sys::Reflect::get(&e, &"unsendable".into()) {
             Ok(why) if !why.is_undefined() => CallError::Rejected(protocol::backend_error(
                 op,

@@ -30,8 +30,13 @@ pub fn locked_api() -> &'static str {
 let stats = { current: 0, max: 0, puts: 0, credentialedPuts: 0, fetches: 0, credentialedFetches: 0, calls: {} };
 let installed = false;
 let refuseBatch = false;
-// A backend without part-urls (as one written before it): 404 for that call.
+// A backend without part-urls and urls (as one written before them): 404
+// for those calls; with 'page', a 200 page (a server that answers any path
+// with its app).
 export function setRefuseBatch(on) { refuseBatch = on; }
+// Calls named `name` answered `ms` later (a slower backend), or none (0).
+let slowCalls = {};
+export function setSlowCall(name, ms) { slowCalls = ms ? { [name]: ms } : {}; }
 export function trackXhr() {
   stats = { current: 0, max: 0, puts: 0, credentialedPuts: 0, fetches: 0, credentialedFetches: 0, calls: {} };
   if (installed) return;
@@ -46,10 +51,14 @@ export function trackXhr() {
     const url = input instanceof Request ? input.url : String(input);
     const name = new URL(url, location.href).pathname.split('/').pop();
     stats.calls[name] = (stats.calls[name] || 0) + 1;
-    if (refuseBatch && name === 'part-urls') {
+    if (refuseBatch === 'page' && (name === 'part-urls' || name === 'urls')) {
+      return Promise.resolve(new Response('<!doctype html><title>app</title>', { status: 200, headers: { 'content-type': 'text/html' } }));
+    }
+    if (refuseBatch && (name === 'part-urls' || name === 'urls')) {
       const body = JSON.stringify({ error: { code: 'NotFound', message: 'no such route' } });
       return Promise.resolve(new Response(body, { status: 404, headers: { 'content-type': 'application/json' } }));
     }
+    if (slowCalls[name]) return new Promise((r) => setTimeout(r, slowCalls[name])).then(() => realFetch.call(this, input, init));
     return realFetch.call(this, input, init);
   };
   const open = XMLHttpRequest.prototype.open;
@@ -317,7 +326,9 @@ extern "C" {
     #[wasm_bindgen(js_name = trackXhr)]
     pub fn track_xhr();
     #[wasm_bindgen(js_name = setRefuseBatch)]
-    pub fn set_refuse_batch(on: bool);
+    pub fn set_refuse_batch(on: JsValue);
+    #[wasm_bindgen(js_name = setSlowCall)]
+    pub fn set_slow_call(name: &str, ms: u32);
     #[wasm_bindgen(js_name = xhrStats)]
     pub fn xhr_stats() -> JsValue;
     #[wasm_bindgen(js_name = hugeBlob)]
