@@ -58,78 +58,67 @@ export function fetchText(method, url, headers, body, include, signal, many) {
 // backend (URL, headers, credentials) are on their way, the next ones wait
 // and then go as one call (REST: POST .../uploads/urls; the Lambda envelope:
 // generate_presigned_upload_urls) of at most PRESIGN_MOST files, whose reply
-// is split back into each file's own, as /uploads/url would have answered it.
+// is split back into each file's own, as /uploads/url would have answered it
+// (a fetch that fails rejects them all).
 // One file alone goes at once, as before. A backend that does not know the
 // call (404, 405, 501, UnknownAction, or a 2xx that is not its reply, such as
 // a page served for any path) is asked file by file from then on.
 const PRESIGN_AT_ONCE = 2;
 const PRESIGN_MOST = 100;
-const presigns = new Map();
-const presignOff = new Set();
+// Per backend: { busy, queue }, or 0 once it has not known the call.
+const presigns = {};
 function presign(method, url, headers, body, include, signal) {
-  if (presignOff.has(url) || signal.aborted) return fetchOne(method, url, headers, body, include, signal);
-  const id = url + '\n' + include + JSON.stringify(headers);
-  let g = presigns.get(id);
-  if (!g) presigns.set(id, (g = { busy: 0, queue: [] }));
+  const one = () => fetchOne(method, url, headers, body, include, signal);
+  if (presigns[url] === 0 || signal.aborted) return one();
+  const id = url + include + JSON.stringify(headers);
+  const g = (presigns[id] ||= { busy: 0, queue: [] });
   return new Promise((resolve, reject) => {
-    const item = { body, signal, resolve, reject };
+    const item = { body, signal, resolve, reject, one };
     g.queue.push(item);
     signal.addEventListener('abort', () => {
-      const at = g.queue.indexOf(item);
-      if (at >= 0) g.queue.splice(at, 1);
+      g.queue = g.queue.filter((i) => i !== item);
       reject(signal.reason);
     }, { once: true });
     const pump = () => {
       while (g.busy < PRESIGN_AT_ONCE && g.queue.length) {
         const items = g.queue.splice(0, PRESIGN_MOST);
-        g.busy += 1;
-        (items.length === 1 ? presignOne(items[0], method, url, headers, include) : presignMany(items, method, url, headers, include))
-          .catch((e) => { for (const i of items) i.reject(e); })
-          .then(() => { g.busy -= 1; pump(); });
+        g.busy++;
+        (items[1] ? presignMany(items, method, url, headers, include) : presignEach(items))
+          .catch((e) => items.map((i) => i.reject(e)))
+          .then(() => { g.busy--; pump(); });
       }
-      if (!g.busy && !g.queue.length && presigns.get(id) === g) presigns.delete(id);
     };
     pump();
   });
 }
-function presignOne(item, method, url, headers, include) {
-  return fetchOne(method, url, headers, item.body, include, item.signal).then(item.resolve, item.reject);
-}
+const presignEach = (items) => Promise.all(items.map((i) => i.one().then(i.resolve, i.reject)));
 async function presignMany(items, method, url, headers, include) {
   const bodies = items.map((i) => JSON.parse(i.body));
-  const lambda = 'processor_name' in bodies[0];
+  const lambda = bodies[0].payload;
   const files = lambda ? bodies.map((b) => b.payload) : bodies;
-  const batch = { files };
   // The call goes on while any of its files still wants it.
   const ctl = new AbortController();
   let wanted = items.length;
   for (const i of items) i.signal.addEventListener('abort', () => --wanted || ctl.abort(), { once: true });
-  let r;
-  try {
-    r = await fetchOne(method, lambda ? url : url + 's', headers,
-      JSON.stringify(lambda ? { ...bodies[0], action: 'generate_presigned_upload_urls', payload: batch } : batch), include, ctl.signal);
-  } catch (e) {
-    for (const i of items) i.reject(e);
-    return;
-  }
+  const r = await fetchOne(method, lambda ? url : url + 's', headers,
+    JSON.stringify(lambda ? { ...bodies[0], action: 'generate_presigned_upload_urls', payload: { files } } : { files }), include, ctl.signal);
   const [status, text] = r;
-  let urls = null;
+  let urls;
   try { urls = JSON.parse(text).urls; } catch (e) { /* not the batch's reply */ }
-  const ok = status >= 200 && status < 300;
+  const ok = status > 199 && status < 300;
   // Each entry is its file's (by key, in the order asked): its URL, or its refusal.
-  const fits = ok && Array.isArray(urls) && urls.length === files.length &&
-    urls.every((u, k) => u && typeof u === 'object' && (u.error ? u.status >= 400 && u.status < 600 : u.key === files[k].key));
-  if (fits) {
-    items.forEach((i, k) => {
+  if (ok && urls?.length === files.length &&
+    urls.every((u, k) => (u?.error ? u.status > 399 && u.status < 600 : u?.key === files[k].key))) {
+    items.map((i, k) => {
       const u = urls[k];
-      i.resolve(u.error ? [u.status, JSON.stringify({ error: u.error }), null] : [status, JSON.stringify(u), null]);
+      i.resolve(u.error ? [u.status, JSON.stringify({ error: u.error })] : [status, JSON.stringify(u)]);
     });
-  } else if (ok || [404, 405, 501].includes(status) || (text || '').includes('UnknownAction')) {
-    presignOff.add(url);
-    await Promise.all(items.map((i) => presignOne(i, method, url, headers, include)));
+  } else if (ok || [404, 405, 501].includes(status) || text?.includes('UnknownAction')) {
+    presigns[url] = 0;
+    await presignEach(items);
   } else {
     // The call refused or failed as a whole: each file's call did.
-    for (const i of items) i.resolve(r);
+    items.map((i) => i.resolve(r));
   }
 }
 async function fetchOne(method, url, headers, body, include, signal) {
