@@ -150,9 +150,10 @@ fn calls_of(stats: &JsValue, name: &str) -> f64 {
 
 #[wasm_bindgen_test]
 async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_per_part() {
-    for refuse in [false, true] {
+    // A backend without the call: 404, a page for any path (200), API Gateway's 403.
+    for refuse in [JsValue::FALSE, JsValue::TRUE, "page".into(), "forbidden".into()] {
         track_xhr();
-        set_refuse_batch(refuse.into());
+        set_refuse_batch(refuse.clone());
         // Without checksums the first parts are signed the moment init answers, together.
         let up = uploader(&[
             ("partSize", JsValue::from(5 * MIB as u32)),
@@ -164,9 +165,9 @@ async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_p
         set_refuse_batch(false.into());
         let stats = xhr_stats();
         let (one, many) = (calls_of(&stats, "part-url"), calls_of(&stats, "part-urls"));
-        if refuse {
-            // Tried once, answered 404: every part then asked for alone (those of the refused call again).
-            assert_eq!((many, one), (1.0, 8.0), "part-urls {many}, part-url {one}");
+        if refuse.is_truthy() {
+            // Tried once, refused: every part then asked for alone (those of the refused call again).
+            assert_eq!((many, one), (1.0, 8.0), "part-urls {many}, part-url {one} ({refuse:?})");
         } else {
             // The first parts are signed in one call.
             assert!(many >= 1.0 && one < 8.0, "part-urls {many}, part-url {one}: fewer calls than parts");
@@ -178,15 +179,21 @@ async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_p
 /// Small files (each one PUT) handed over together are signed several at a
 /// time (`urls`); each gets its own URL, its own checksum and content type,
 /// and a file the backend refuses fails alone. A backend without the call
-/// (404, or a page for any path) signs them one by one, from then on.
+/// (404, a page for any path, API Gateway's 403) signs them one by one,
+/// from then on.
 #[wasm_bindgen_test]
 async fn small_files_together_are_signed_together_and_a_backend_without_it_signs_each() {
     const FILES: usize = 24;
-    // Another endpoint (the same server under /api) for each case: a backend
-    // found without the call is remembered as such for the page's life.
-    for (refuse, endpoint) in
-        [(JsValue::FALSE, api().to_owned()), (JsValue::TRUE, format!("{}/api", api())), ("page".into(), api().replace("127.0.0.1", "localhost"))]
-    {
+    // Another endpoint (the same server under /api, or as localhost) for each
+    // case: a backend found without the call is remembered as such for the
+    // page's life.
+    let other_host = api().replace("127.0.0.1", "localhost");
+    for (refuse, endpoint) in [
+        (JsValue::FALSE, api().to_owned()),
+        (JsValue::TRUE, format!("{}/api", api())),
+        ("page".into(), other_host.clone()),
+        ("forbidden".into(), format!("{other_host}/api")),
+    ] {
         track_xhr();
         set_refuse_batch(refuse.clone());
         // Each single signing takes 100 ms: the next files are hashed and ask meanwhile.

@@ -60,9 +60,11 @@ export function fetchText(method, url, headers, body, include, signal, many) {
 // generate_presigned_upload_urls) of at most PRESIGN_MOST files, whose reply
 // is split back into each file's own, as /uploads/url would have answered it
 // (a fetch that fails rejects them all).
-// One file alone goes at once, as before. A backend that does not know the
-// call (404, 405, 501, UnknownAction, or a 2xx that is not its reply, such as
-// a page served for any path) is asked file by file from then on.
+// One file alone goes at once, as before. A backend that does not take the
+// call (a 4xx but 408 and 429, such as 404, the Lambda envelope's
+// UnknownAction, or API Gateway's 403 for a path it does not have; 501; a
+// 2xx that is not its reply, such as a page served for any path) is asked
+// file by file from then on, and each file's own call decides.
 const PRESIGN_AT_ONCE = 2;
 const PRESIGN_MOST = 100;
 // Per backend: { busy, queue }, or 0 once it has not known the call.
@@ -113,7 +115,7 @@ async function presignMany(items, method, url, headers, include) {
       const u = urls[k];
       i.resolve(u.error ? [u.status, JSON.stringify({ error: u.error })] : [status, JSON.stringify(u)]);
     });
-  } else if (ok || [404, 405, 501].includes(status) || text?.includes('UnknownAction')) {
+  } else if (ok || (status > 399 && status < 500 && status !== 408 && status !== 429) || status === 501) {
     presigns[url] = 0;
     await presignEach(items);
   } else {

@@ -284,12 +284,16 @@ impl Backend {
     }
 
     /// Whether `e`, the answer to a [`Req::SignParts`], says the backend does
-    /// not know the call (404, 405, 501, or the Lambda envelope's
-    /// `UnknownAction`); then batching stops for this backend.
+    /// not take the call: a refusal with a 4xx (404, 405, the Lambda
+    /// envelope's `UnknownAction`, API Gateway's 403 for a path it does not
+    /// have), 501, or a 2xx that is not its reply (a page served for any
+    /// path); then batching stops for this backend, and each part's own
+    /// call decides.
     pub fn batch_unknown(&self, e: &CallError) -> bool {
         let unknown = match e {
             CallError::Rejected(u) => {
-                matches!(u.status, Some(404 | 405 | 501)) || crate::find_str(&u.message, "UnknownAction").is_some()
+                matches!(u.status, Some(200..=299 | 400..=499 | 501))
+                    || crate::find_str(&u.message, "UnknownAction").is_some()
             }
             CallError::Transient(Failure::Status { status: 501, .. }) => true,
             CallError::Transient(_) => false,
