@@ -243,6 +243,62 @@ async fn small_files_together_are_signed_together_and_a_backend_without_it_signs
     }
 }
 
+/// Hooks too: a `signPuts` hook signs small files together; an `Error` in
+/// its answer fails that file alone; an answer that is not one entry per
+/// file fails those files with an error naming it; `signPuts` without
+/// `signPut` is refused at once.
+#[wasm_bindgen_test]
+async fn a_sign_puts_hook_signs_small_files_together_and_a_file_it_refuses_fails_alone() {
+    const FILES: usize = 16;
+    for short in [false, true] {
+        let rest = with_sign_puts(with_sign_put(rest_hooks(api(), &JsValue::UNDEFINED)), short);
+        let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks accepted");
+        let files: Vec<Vec<u8>> = (0..FILES).map(|i| bytes(1000 + i * 53, 500 + i as u64)).collect();
+        let mut settled = Vec::new();
+        let mut keys = Vec::new();
+        for (i, data) in files.iter().enumerate() {
+            let key = if i == 3 { format!("wasm-tests/../{i}.bin") } else { unique_key(&format!("hook-puts-{i}.bin")) };
+            let done = JsFuture::from(up.upload(&blob(data), obj(&[("key", JsValue::from_str(&key))])));
+            settled.push(async move { done.await.err().map(|e| (string(&e, "code"), string(&e, "message"))) });
+            keys.push(key);
+        }
+        let mut errors = Vec::new();
+        for s in settled {
+            errors.push(s.await);
+        }
+        let calls: Vec<String> = Array::from(&get(&rest, "calls")).iter().filter_map(|c| c.as_string()).collect();
+        let many = calls.iter().filter(|c| c.ends_with("/urls")).count();
+        let one = calls.iter().filter(|c| c.ends_with("/url")).count();
+        assert!(many >= 1 && one + many < FILES, "signPuts {many}, signPut {one}");
+        for (i, (key, data)) in keys.iter().zip(&files).enumerate() {
+            match &errors[i] {
+                None => assert_eq!(sha(&read_back(key).await), sha(data), "{key}"),
+                Some((code, message)) => {
+                    // The refused key, or (short) a file of a call answered short.
+                    let m = message.clone().unwrap_or_default();
+                    assert_eq!(code.as_deref(), Some("BackendError"), "{m}");
+                    assert!(i == 3 || (short && m.contains("signPuts must return")), "file {i}: {m}");
+                    assert!(i != 3 || m.contains("path segment") || m.contains("signPuts must return"), "{m}");
+                }
+            }
+        }
+        assert!(errors[3].is_some(), "the refused key fails");
+        let failed = errors.iter().filter(|e| e.is_some()).count();
+        if short {
+            assert!(failed > 1, "a short answer fails the files of that call");
+        } else {
+            assert_eq!(failed, 1, "only the refused key fails: {errors:?}");
+        }
+    }
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    let hooks = get(&rest, "hooks");
+    let f = js_sys::Function::new_no_args("return []");
+    js_sys::Reflect::set(&hooks, &"signPuts".into(), &f).expect("set");
+    let err = Uploader::new(obj(&[("protocol", hooks)])).err().expect("refused");
+    assert_eq!(string(&err, "code").as_deref(), Some("InvalidOptions"));
+    assert!(string(&err, "message").is_some_and(|m| m.contains("signPuts needs signPut")));
+}
+
 #[wasm_bindgen_test]
 async fn a_sign_parts_hook_signs_the_first_parts_together_and_its_reply_is_checked() {
     let rest = with_sign_parts(rest_hooks(api(), &JsValue::UNDEFINED), false);

@@ -51,15 +51,17 @@ const HOOKS = {
 // { unsendable } when the request cannot be made (a header it refuses).
 // `many` (a file's presigned PUT): see `presign`.
 export function fetchText(method, url, headers, body, include, signal, many) {
-  return many ? presign(method, url, headers, body, include, signal) : fetchOne(method, url, headers, body, include, signal);
+  const one = () => fetchOne(method, url, headers, body, include, signal);
+  return !many || presigns.get(url) === 0 || signal.aborted ? one()
+    : together(url + include + JSON.stringify(headers), body, signal, one, (items) => presignMany(items, method, url, headers, include));
 }
 // Presigned PUTs of many files (small files, each sent as one PUT) asked at
 // about the same time go together: while PRESIGN_AT_ONCE calls to the same
-// backend (URL, headers, credentials) are on their way, the next ones wait
-// and then go as one call (REST: POST .../uploads/urls; the Lambda envelope:
-// generate_presigned_upload_urls) of at most PRESIGN_MOST files, whose reply
-// is split back into each file's own, as /uploads/url would have answered it
-// (a fetch that fails rejects them all).
+// backend (URL, headers, credentials; or hooks object) are on their way, the
+// next ones wait and then go as one call of at most PRESIGN_MOST files (REST:
+// POST .../uploads/urls; the Lambda envelope: generate_presigned_upload_urls;
+// hooks: signPuts), whose answer is split back into each file's own, as its
+// own call would have answered it (a call that fails rejects them all).
 // One file alone goes at once, as before. A backend that does not take the
 // call (a 4xx but 408 and 429, such as 404, the Lambda envelope's
 // UnknownAction, or API Gateway's 403 for a path it does not have; 501; a
@@ -67,13 +69,11 @@ export function fetchText(method, url, headers, body, include, signal, many) {
 // file by file from then on, and each file's own call decides.
 const PRESIGN_AT_ONCE = 2;
 const PRESIGN_MOST = 100;
-// Per backend: { busy, queue }, or 0 once it has not known the call.
-const presigns = {};
-function presign(method, url, headers, body, include, signal) {
-  const one = () => fetchOne(method, url, headers, body, include, signal);
-  if (presigns[url] === 0 || signal.aborted) return one();
-  const id = url + include + JSON.stringify(headers);
-  const g = (presigns[id] ||= { busy: 0, queue: [] });
+// Per backend: { busy, queue }; a URL maps to 0 once it has not taken the call.
+const presigns = new Map();
+function together(id, body, signal, one, many) {
+  let g = presigns.get(id);
+  if (!g) presigns.set(id, (g = { busy: 0, queue: [] }));
   return new Promise((resolve, reject) => {
     const item = { body, signal, resolve, reject, one };
     g.queue.push(item);
@@ -85,7 +85,7 @@ function presign(method, url, headers, body, include, signal) {
       while (g.busy < PRESIGN_AT_ONCE && g.queue.length) {
         const items = g.queue.splice(0, PRESIGN_MOST);
         g.busy++;
-        (items[1] ? presignMany(items, method, url, headers, include) : presignEach(items))
+        (items[1] ? many(items) : presignEach(items))
           .catch((e) => items.map((i) => i.reject(e)))
           .then(() => { g.busy--; pump(); });
       }
@@ -94,16 +94,19 @@ function presign(method, url, headers, body, include, signal) {
   });
 }
 const presignEach = (items) => Promise.all(items.map((i) => i.one().then(i.resolve, i.reject)));
+// A signal for a call of several files: aborted once none of them wants it.
+function wanted(items) {
+  const ctl = new AbortController();
+  let left = items.length;
+  for (const i of items) i.signal.addEventListener('abort', () => --left || ctl.abort(), { once: true });
+  return ctl.signal;
+}
 async function presignMany(items, method, url, headers, include) {
   const bodies = items.map((i) => JSON.parse(i.body));
   const lambda = bodies[0].payload;
   const files = lambda ? bodies.map((b) => b.payload) : bodies;
-  // The call goes on while any of its files still wants it.
-  const ctl = new AbortController();
-  let wanted = items.length;
-  for (const i of items) i.signal.addEventListener('abort', () => --wanted || ctl.abort(), { once: true });
   const r = await fetchOne(method, lambda ? url : url + 's', headers,
-    JSON.stringify(lambda ? { ...bodies[0], action: 'generate_presigned_upload_urls', payload: { files } } : { files }), include, ctl.signal);
+    JSON.stringify(lambda ? { ...bodies[0], action: 'generate_presigned_upload_urls', payload: { files } } : { files }), include, wanted(items));
   const [status, text] = r;
   let urls;
   try { urls = JSON.parse(text).urls; } catch (e) { /* not the batch's reply */ }
@@ -116,12 +119,23 @@ async function presignMany(items, method, url, headers, include) {
       i.resolve(u.error ? [u.status, JSON.stringify({ error: u.error })] : [status, JSON.stringify(u)]);
     });
   } else if (ok || (status > 399 && status < 500 && status !== 408 && status !== 429) || status === 501) {
-    presigns[url] = 0;
+    presigns.set(url, 0);
     await presignEach(items);
   } else {
     // The call refused or failed as a whole: each file's call did.
     items.map((i) => i.resolve(r));
   }
+}
+// The signPuts hook: { files: [{ key, contentType, checksum }], signal } in,
+// for each file its { url, headers } (or the URL string), or an Error for a
+// file refused alone, out.
+async function hookPuts(hooks, items) {
+  const files = items.map((i) => HOOKS['/uploads/url'][0](JSON.parse(i.body)));
+  const answer = await hooks.signPuts({ files, signal: wanted(items) });
+  if (!Array.isArray(answer) || answer.length !== files.length) {
+    throw new Error('signPuts must return, for each file given and in their order, { url, headers } or an Error');
+  }
+  items.map((i, k) => (answer[k] instanceof Error ? i.reject(answer[k]) : i.resolve(JSON.stringify(hookSigned(answer[k])))));
 }
 async function fetchOne(method, url, headers, body, include, signal) {
   let init;
@@ -138,11 +152,14 @@ async function fetchOne(method, url, headers, body, include, signal) {
   try { text = await r.text(); } catch (e) { if (r.ok) text = null; }
   return [r.status, text, r.headers.get('retry-after')];
 }
-export async function callHook(hooks, name, op, body, signal) {
-  const [args, reply] = HOOKS[op];
-  const answer = await hooks[name]({ ...args(JSON.parse(body)), signal });
-  // An answer JSON cannot carry (a cycle, a BigInt) is not JSON: refused as malformed.
-  try { return JSON.stringify(reply(answer)); } catch (e) { return ''; }
+export function callHook(hooks, name, op, body, signal) {
+  const one = async () => {
+    const [args, reply] = HOOKS[op];
+    const answer = await hooks[name]({ ...args(JSON.parse(body)), signal });
+    // An answer JSON cannot carry (a cycle, a BigInt) is not JSON: refused as malformed.
+    try { return JSON.stringify(reply(answer)); } catch (e) { return ''; }
+  };
+  return name === 'signPut' && hooks.signPuts && !signal.aborted ? together(hooks, body, signal, one, (items) => hookPuts(hooks, items)) : one();
 }
 "#)]
 extern "C" {

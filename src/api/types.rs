@@ -52,6 +52,11 @@ export interface UploadHooks {
     parts: Array<{ partNumber: number; checksum?: Checksum }>;
     signal: AbortSignal;
   }): Promise<Array<{ partNumber: number; url: string; headers?: Record<string, string> }>>;
+  /** Optional, with `signPut`: several small files signed in one call (those that ask while two signings are on their way); returns, for each file given and in their order, its signed URL, or an `Error` for a file refused alone (that file fails, the others go on). Without it, signPut signs each. */
+  signPuts?(args: {
+    files: Array<{ key: string; contentType: string; checksum?: Checksum }>;
+    signal: AbortSignal;
+  }): Promise<Array<SignedUrl | Error>>;
 }
 
 /** Settings shared by every backend. */

@@ -11,6 +11,9 @@
 //!   signPut: async ({ key, contentType, checksum, signal }) => ({ url, headers }), // optional
 //!   // optional: several parts in one call, [{ partNumber, url, headers }] for exactly the parts given
 //!   signParts: async ({ key, uploadId, parts: [{ partNumber, checksum }], signal }) => [...],
+//!   // optional, with signPut: several small files in one call, for each file
+//!   // given and in their order { url, headers } (or the URL string), or an Error
+//!   signPuts: async ({ files: [{ key, contentType, checksum }], signal }) => [...],
 //! ```
 //!
 //! `checksum`, when the upload has checksums on, is `{ algorithm: "CRC32",
@@ -56,6 +59,7 @@ pub const HOOK_NAMES: &[&str] = &[
     "listParts",
     "signPut",
     "signParts",
+    "signPuts",
 ];
 const REQUIRED: &[&str] = &["createMultipartUpload", "signPart", "completeMultipartUpload", "abortMultipartUpload"];
 
@@ -117,10 +121,17 @@ impl Hooks {
                 ),
             ));
         }
+        let sign_put = get("signPut")?.is_some();
+        if get("signPuts")?.is_some() && !sign_put {
+            return Err(UploadError::invalid_option(
+                "hooks",
+                "options.hooks.signPuts needs signPut as well: a file that asks alone is signed by signPut",
+            ));
+        }
         Ok(Self {
             hooks: snapshot(v),
             list_parts: get("listParts")?.is_some(),
-            sign_put: get("signPut")?.is_some(),
+            sign_put,
             sign_parts: get("signParts")?.is_some(),
         })
     }

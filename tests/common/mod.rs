@@ -174,6 +174,26 @@ export function withSignParts(rest, lie) {
   };
   return rest;
 }
+// Adds a signPuts hook to REST hooks with signPut (urls), and makes signPut
+// take 100 ms more (the next files ask meanwhile); with `short`, signPuts
+// answers one file fewer than given.
+export function withSignPuts(rest, short) {
+  const one = rest.hooks.signPut;
+  rest.hooks.signPut = async (args) => { await new Promise((r) => setTimeout(r, 100)); return one(args); };
+  rest.hooks.signPuts = async ({ files, signal }) => {
+    rest.calls.push('/uploads/urls');
+    const r = await fetch(rest.api + '/uploads/urls', {
+      method: 'POST',
+      body: JSON.stringify({ files: files.map((f) => ({ key: f.key, content_type: f.contentType, checksum: f.checksum })) }),
+      signal,
+    });
+    if (!r.ok) { const e = new Error(await r.text()); e.status = r.status; throw e; }
+    const { urls } = await r.json();
+    const answer = urls.map((u) => (u.error ? Object.assign(new Error(u.error.message), { status: u.status }) : { url: u.url, headers: u.headers }));
+    return short ? answer.slice(1) : answer;
+  };
+  return rest;
+}
 // Wraps REST hooks: complete sends a whole-object checksum that is not the file's.
 export function wrongWholeChecksum(rest) {
   const complete = rest.hooks.completeMultipartUpload;
@@ -343,6 +363,8 @@ extern "C" {
     pub fn class_hooks(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = withSignPut)]
     pub fn with_sign_put(rest: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = withSignPuts)]
+    pub fn with_sign_puts(rest: JsValue, short: bool) -> JsValue;
     #[wasm_bindgen(js_name = withSignParts)]
     pub fn with_sign_parts(rest: JsValue, lie: bool) -> JsValue;
     #[wasm_bindgen(js_name = sleep)]

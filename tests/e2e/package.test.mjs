@@ -34,7 +34,7 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * (+0.6) to 87.0.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 87.75 * 1024;
+export const BUDGET_GZIP_BYTES = 88 * 1024;
 
 let tarball;
 let browser;
