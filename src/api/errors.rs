@@ -89,6 +89,8 @@ function together(id, body, signal, one, many) {
           .catch((e) => items.map((i) => i.reject(e)))
           .then(() => { g.busy--; pump(); });
       }
+      // An idle backend's entry goes (an Uploader's hooks are not kept alive by it).
+      if (!g.busy && presigns.get(id) === g) presigns.delete(id);
     };
     pump();
   });
