@@ -150,8 +150,8 @@ fn calls_of(stats: &JsValue, name: &str) -> f64 {
 
 #[wasm_bindgen_test]
 async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_per_part() {
-    // A backend without the call: 404, a page for any path (200), API Gateway's 403.
-    for refuse in [JsValue::FALSE, JsValue::TRUE, "page".into(), "forbidden".into()] {
+    // A backend without the call: 404, a page for any path (200), API Gateway's 403, its 502 for a Lambda that throws.
+    for refuse in [JsValue::FALSE, JsValue::TRUE, "page".into(), "forbidden".into(), "crash".into()] {
         track_xhr();
         set_refuse_batch(refuse.clone());
         // Without checksums the first parts are signed the moment init answers, together.
@@ -161,11 +161,16 @@ async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_p
             ("checksum", JsValue::from_str("none")),
         ]);
         let data = bytes(8 * 5 * MIB, 9);
-        let (key, _, _) = upload_ok(&up, "batched.bin", &data).await;
+        let (key, _, report) = upload_ok(&up, "batched.bin", &data).await;
+        // A batch the backend does not take costs no retry: its parts ask alone at once.
+        assert!(report.retries.is_empty(), "{} retries ({refuse:?})", report.retries.len());
         set_refuse_batch(false.into());
         let stats = xhr_stats();
         let (one, many) = (calls_of(&stats, "part-url"), calls_of(&stats, "part-urls"));
-        if refuse.is_truthy() {
+        if refuse.as_string().as_deref() == Some("crash") {
+            // Each 5xx'd call's parts asked for alone (part-urls tried again in later rounds).
+            assert!(many >= 1.0 && one == 8.0, "part-urls {many}, part-url {one} ({refuse:?})");
+        } else if refuse.is_truthy() {
             // Tried once, refused: every part then asked for alone (those of the refused call again).
             assert_eq!((many, one), (1.0, 8.0), "part-urls {many}, part-url {one} ({refuse:?})");
         } else {
@@ -179,7 +184,7 @@ async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_p
 /// Small files (each one PUT) handed over together are signed several at a
 /// time (`urls`); each gets its own URL, its own checksum and content type,
 /// and a file the backend refuses fails alone. A backend without the call
-/// (404, a page for any path, API Gateway's 403) signs them one by one,
+/// (404, a page for any path, API Gateway's 403, a 5xx) signs them one by one,
 /// from then on.
 #[wasm_bindgen_test]
 async fn small_files_together_are_signed_together_and_a_backend_without_it_signs_each() {
@@ -193,6 +198,8 @@ async fn small_files_together_are_signed_together_and_a_backend_without_it_signs
         (JsValue::TRUE, format!("{}/api", api())),
         ("page".into(), other_host.clone()),
         ("forbidden".into(), format!("{other_host}/api")),
+        // (The same host spelt in capitals: another endpoint string, the same server.)
+        ("crash".into(), api().replace("127.0.0.1", "LOCALHOST")),
     ] {
         track_xhr();
         set_refuse_batch(refuse.clone());

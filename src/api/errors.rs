@@ -65,8 +65,9 @@ export function fetchText(method, url, headers, body, include, signal, many) {
 // One file alone goes at once, as before. A backend that does not take the
 // call (a 4xx but 408 and 429, such as 404, the Lambda envelope's
 // UnknownAction, or API Gateway's 403 for a path it does not have; 501; a
-// 2xx that is not its reply, such as a page served for any path) is asked
-// file by file from then on, and each file's own call decides.
+// 2xx that is not its reply, such as a page served for any path; a 5xx when
+// the same files then get their answers one by one) is asked file by file
+// from then on, and each file's own call decides.
 const PRESIGN_AT_ONCE = 2;
 const PRESIGN_MOST = 100;
 // Per backend: { busy, queue }; a URL maps to 0 once it has not taken the call.
@@ -123,8 +124,14 @@ async function presignMany(items, method, url, headers, include) {
   } else if (ok || (status > 399 && status < 500 && status !== 408 && status !== 429) || status === 501) {
     presigns.set(url, 0);
     await presignEach(items);
+  } else if (status > 499) {
+    // A 5xx: the backend may be failing, or fail on a call it does not know
+    // (a Lambda that throws on an unknown action). Each file asks alone; if
+    // one of them gets its answer, the backend does not take the call.
+    const got = await Promise.all(items.map((i) => i.one().then((a) => (i.resolve(a), a[0] < 500), (e) => i.reject(e))));
+    if (got.includes(true)) presigns.set(url, 0);
   } else {
-    // The call refused or failed as a whole: each file's call did.
+    // 408, 429: each file's call was refused for now (retried later, after a pause).
     items.map((i) => i.resolve(r));
   }
 }

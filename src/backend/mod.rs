@@ -28,6 +28,13 @@ pub enum CallError {
     Rejected(UploadError),
 }
 
+impl CallError {
+    /// A 5xx answer.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, Self::Transient(Failure::Status { status: 500..=599, .. }))
+    }
+}
+
 /// A failed backend call: retried when the failure may pass (network, timeout,
 /// 408, 429, 5xx), else the error `rejected` makes. A backend's 403 is a
 /// refusal, never the expired-URL 403 that S3 PUTs retry.

@@ -619,7 +619,10 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
                         let _ = tx.unbounded_send(Input::Engine(g, Event::Signed { part, url: signed.url }));
                     }
                 }
-                Err(e) if backend.batch_unknown(&e) => {
+                // A backend that does not take the call, or a 5xx (which a
+                // Lambda that throws on an unknown action answers): each part
+                // asks alone, and its own call decides.
+                Err(e) if backend.batch_unknown(&e) || e.is_server_error() => {
                     for (part, checksum) in batch {
                         let ctx = CallCtx {
                             g,

@@ -32,7 +32,8 @@ let installed = false;
 let refuseBatch = false;
 // A backend without part-urls and urls (as one written before them): 404
 // for those calls; with 'page', a 200 page (a server that answers any path
-// with its app); with 'forbidden', API Gateway's 403 for a path it lacks.
+// with its app); with 'forbidden', API Gateway's 403 for a path it lacks;
+// with 'crash', its 502 for a Lambda that throws.
 export function setRefuseBatch(on) { refuseBatch = on; }
 // Calls named `name` answered `ms` later (a slower backend), or none (0).
 let slowCalls = {};
@@ -53,6 +54,10 @@ export function trackXhr() {
     stats.calls[name] = (stats.calls[name] || 0) + 1;
     if (refuseBatch === 'page' && (name === 'part-urls' || name === 'urls')) {
       return Promise.resolve(new Response('<!doctype html><title>app</title>', { status: 200, headers: { 'content-type': 'text/html' } }));
+    }
+    if (refuseBatch === 'crash' && (name === 'part-urls' || name === 'urls')) {
+      // API Gateway's answer when its Lambda throws (on an action it does not know).
+      return Promise.resolve(new Response('{"message":"Internal server error"}', { status: 502, headers: { 'content-type': 'application/json' } }));
     }
     if (refuseBatch === 'forbidden' && (name === 'part-urls' || name === 'urls')) {
       // API Gateway's answer for a path it does not have.
