@@ -250,6 +250,45 @@ async fn small_files_together_are_signed_together_and_a_backend_without_it_signs
     }
 }
 
+/// Small files aborted while their signing waits for a batch: they end
+/// `Aborted` with nothing stored, the others of the same batch arrive, and
+/// a later upload is signed as usual (nothing stays queued).
+#[wasm_bindgen_test]
+async fn small_files_aborted_while_their_signing_waits_leave_the_others_going() {
+    const FILES: usize = 20;
+    track_xhr();
+    set_slow_call("url", 150);
+    let up = uploader(&[]);
+    let files: Vec<Vec<u8>> = (0..FILES).map(|i| bytes(1500 + i * 41, 700 + i as u64)).collect();
+    let keys: Vec<String> = (0..FILES).map(|i| unique_key(&format!("aborted-{i}.bin"))).collect();
+    let handles: Vec<Promise> = files
+        .iter()
+        .zip(&keys)
+        .map(|(data, key)| up.upload(&blob(data), obj(&[("key", JsValue::from_str(key))])))
+        .collect();
+    // The first two are signed alone (150 ms each); the others wait meanwhile.
+    sleep(60).await;
+    for h in handles.iter().skip(3).step_by(2) {
+        control(h, "abort");
+    }
+    for (i, h) in handles.into_iter().enumerate() {
+        let result = JsFuture::from(h).await;
+        if i >= 3 && (i - 3) % 2 == 0 {
+            let err = result.expect_err("aborted");
+            assert_eq!(string(&err, "code").as_deref(), Some("Aborted"), "file {i}");
+            assert_eq!(object_status(&keys[i]).await, 404, "file {i}: nothing stored");
+        } else {
+            assert!(result.is_ok(), "file {i}: {:?}", result.err().map(|e| string(&e, "message")));
+            assert_eq!(sha(&read_back(&keys[i]).await), sha(&files[i]), "file {i}");
+        }
+    }
+    set_slow_call("url", 0);
+    let stats = xhr_stats();
+    assert!(calls_of(&stats, "urls") >= 1.0, "the waiting files went together");
+    let (key, _, _) = upload_ok(&up, "after.bin", &bytes(999, 3)).await;
+    assert_eq!(sha(&read_back(&key).await), sha(&bytes(999, 3)));
+}
+
 /// Hooks too: a `signPuts` hook signs small files together; an `Error` in
 /// its answer fails that file alone; an answer that is not one entry per
 /// file fails those files with an error naming it; `signPuts` without
