@@ -49,7 +49,7 @@ const HOOKS = {
 // Retry-After], the body null when a 2xx reply was cut off on its way;
 // rejects with the fetch's own error when no reply came, and with
 // { unsendable } when the request cannot be made (a header it refuses).
-// `many` (a file's presigned PUT): see `presign`.
+// `many` (a file's presigned PUT): it may go with other files' (`together`).
 export function fetchText(method, url, headers, body, include, signal, many) {
   const one = () => fetchOne(method, url, headers, body, include, signal);
   return !many || presigns.get(url) === 0 || signal.aborted ? one()
