@@ -52,6 +52,16 @@ const code: UploadErrorCode = 'Timeout';
 new Uploader({ endpoint: '/api' }).upload(new Blob([]), {});
 // @ts-expect-error the headers function must return headers
 new Uploader({ endpoint: '/api', headers: () => 42 });
+const hooks = {
+  createMultipartUpload: async () => ({ uploadId: 'u' }),
+  signPart: async () => 'https://s/p',
+  completeMultipartUpload: async () => ({}),
+  abortMultipartUpload: async () => ({}),
+};
+// Small files signed together: a signed URL or an Error for each file given.
+new Uploader({ protocol: { ...hooks, signPut: async () => 'https://s/1', signPuts: async ({ files }) => files.map((f) => (f.key ? { url: 'https://s/' + f.key, headers: { 'content-type': f.contentType } } : new Error('refused'))) } });
+// @ts-expect-error signPuts answers signed URLs or Errors, not numbers
+new Uploader({ protocol: { ...hooks, signPut: async () => 'https://s/1', signPuts: async () => [1] } });
 export function check(e: unknown): string | null {
   // A class: instanceof narrows.
   return e instanceof UploadError ? e.code : null;
