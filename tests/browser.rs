@@ -207,25 +207,11 @@ async fn small_files_together_are_signed_together_and_a_backend_without_it_signs
         set_slow_call("url", 100);
         let up = uploader_at(&endpoint, &[]);
         let files: Vec<Vec<u8>> = (0..FILES).map(|i| bytes(2000 + i * 31, 300 + i as u64)).collect();
-        let mut handles = Vec::new();
-        let mut keys = Vec::new();
-        for (i, data) in files.iter().enumerate() {
-            // One key the backend refuses ("..": InvalidKey): that file alone fails.
-            let key = if i == 5 { format!("wasm-tests/../{i}.bin") } else { unique_key(&format!("signed-{i}.bin")) };
-            let opts = obj(&[("key", JsValue::from_str(&key)), ("contentType", JsValue::from_str("text/x-small"))]);
-            let settled = JsFuture::from(up.upload(&blob(data), opts));
-            handles.push(async move {
-                match settled.await {
-                    Ok(_) => None,
-                    Err(e) => Some((string(&e, "code"), string(&e, "message"))),
-                }
-            });
-            keys.push(key);
-        }
-        let mut errors = Vec::new();
-        for h in handles {
-            errors.push(h.await);
-        }
+        // One key the backend refuses ("..": InvalidKey): that file alone fails.
+        let keys: Vec<String> = (0..FILES)
+            .map(|i| if i == 5 { format!("wasm-tests/../{i}.bin") } else { unique_key(&format!("signed-{i}.bin")) })
+            .collect();
+        let errors = upload_each(&up, &files, &keys, &[("contentType", JsValue::from_str("text/x-small"))]).await;
         set_refuse_batch(false.into());
         set_slow_call("url", 0);
         let stats = xhr_stats();
@@ -300,18 +286,10 @@ async fn a_sign_puts_hook_signs_small_files_together_and_a_file_it_refuses_fails
         let rest = with_sign_puts(with_sign_put(rest_hooks(api(), &JsValue::UNDEFINED)), short);
         let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks accepted");
         let files: Vec<Vec<u8>> = (0..FILES).map(|i| bytes(1000 + i * 53, 500 + i as u64)).collect();
-        let mut settled = Vec::new();
-        let mut keys = Vec::new();
-        for (i, data) in files.iter().enumerate() {
-            let key = if i == 3 { format!("wasm-tests/../{i}.bin") } else { unique_key(&format!("hook-puts-{i}.bin")) };
-            let done = JsFuture::from(up.upload(&blob(data), obj(&[("key", JsValue::from_str(&key))])));
-            settled.push(async move { done.await.err().map(|e| (string(&e, "code"), string(&e, "message"))) });
-            keys.push(key);
-        }
-        let mut errors = Vec::new();
-        for s in settled {
-            errors.push(s.await);
-        }
+        let keys: Vec<String> = (0..FILES)
+            .map(|i| if i == 3 { format!("wasm-tests/../{i}.bin") } else { unique_key(&format!("hook-puts-{i}.bin")) })
+            .collect();
+        let errors = upload_each(&up, &files, &keys, &[]).await;
         let calls: Vec<String> = Array::from(&get(&rest, "calls")).iter().filter_map(|c| c.as_string()).collect();
         let many = calls.iter().filter(|c| c.ends_with("/urls")).count();
         let one = calls.iter().filter(|c| c.ends_with("/url")).count();

@@ -35,6 +35,16 @@ let refuseBatch = false;
 // with its app); with 'forbidden', API Gateway's 403 for a path it lacks;
 // with 'crash', its 502 for a Lambda that throws.
 export function setRefuseBatch(on) { refuseBatch = on; }
+// How a backend without them answers part-urls and urls: [status, body, content type].
+const JSON_TYPE = 'application/json';
+const REFUSALS = {
+  true: [404, JSON.stringify({ error: { code: 'NotFound', message: 'no such route' } }), JSON_TYPE],
+  page: [200, '<!doctype html><title>app</title>', 'text/html'],
+  // API Gateway's answer for a path it does not have.
+  forbidden: [403, '{"message":"Missing Authentication Token"}', JSON_TYPE],
+  // API Gateway's answer when its Lambda throws (on an action it does not know).
+  crash: [502, '{"message":"Internal server error"}', JSON_TYPE],
+};
 // Calls named `name` answered `ms` later (a slower backend), or none (0).
 let slowCalls = {};
 export function setSlowCall(name, ms) { slowCalls = ms ? { [name]: ms } : {}; }
@@ -52,20 +62,10 @@ export function trackXhr() {
     const url = input instanceof Request ? input.url : String(input);
     const name = new URL(url, location.href).pathname.split('/').pop();
     stats.calls[name] = (stats.calls[name] || 0) + 1;
-    if (refuseBatch === 'page' && (name === 'part-urls' || name === 'urls')) {
-      return Promise.resolve(new Response('<!doctype html><title>app</title>', { status: 200, headers: { 'content-type': 'text/html' } }));
-    }
-    if (refuseBatch === 'crash' && (name === 'part-urls' || name === 'urls')) {
-      // API Gateway's answer when its Lambda throws (on an action it does not know).
-      return Promise.resolve(new Response('{"message":"Internal server error"}', { status: 502, headers: { 'content-type': 'application/json' } }));
-    }
-    if (refuseBatch === 'forbidden' && (name === 'part-urls' || name === 'urls')) {
-      // API Gateway's answer for a path it does not have.
-      return Promise.resolve(new Response('{"message":"Missing Authentication Token"}', { status: 403, headers: { 'content-type': 'application/json' } }));
-    }
-    if (refuseBatch && (name === 'part-urls' || name === 'urls')) {
-      const body = JSON.stringify({ error: { code: 'NotFound', message: 'no such route' } });
-      return Promise.resolve(new Response(body, { status: 404, headers: { 'content-type': 'application/json' } }));
+    const refusal = (name === 'part-urls' || name === 'urls') && REFUSALS[refuseBatch];
+    if (refusal) {
+      const [status, body, type] = refusal;
+      return Promise.resolve(new Response(body, { status, headers: { 'content-type': type } }));
     }
     if (slowCalls[name]) return new Promise((r) => setTimeout(r, slowCalls[name])).then(() => realFetch.call(this, input, init));
     return realFetch.call(this, input, init);
@@ -594,6 +594,30 @@ pub async fn upload_ok(up: &Uploader, name: &str, data: &[u8]) -> (String, JsVal
     }
     assert_eq!(report.progress.last().copied(), Some(data.len() as f64), "progress ends at the size");
     (key, result, report)
+}
+
+/// Uploads each file to its key at once (with `extra` options); waits for
+/// all; for each, `None` when it succeeded, else its error's code and message.
+pub async fn upload_each(
+    up: &Uploader,
+    files: &[Vec<u8>],
+    keys: &[String],
+    extra: &[(&str, JsValue)],
+) -> Vec<Option<(Option<String>, Option<String>)>> {
+    let handles: Vec<JsFuture> = files
+        .iter()
+        .zip(keys)
+        .map(|(data, key)| {
+            let mut fields = vec![("key", JsValue::from_str(key))];
+            fields.extend(extra.iter().cloned());
+            JsFuture::from(up.upload(&blob(data), obj(&fields)))
+        })
+        .collect();
+    let mut errors = Vec::new();
+    for h in handles {
+        errors.push(h.await.err().map(|e| (string(&e, "code"), string(&e, "message"))));
+    }
+    errors
 }
 
 /// The error an upload rejected with.
