@@ -187,6 +187,11 @@ struct Executor {
     /// Releases the lock of this upload's journal entry (while it runs and
     /// is not paused, no other upload of the same file takes the entry).
     lock: Rc<core::cell::RefCell<Option<js_sys::Function>>>,
+    /// The timer of the coordinator's next wakeup and its deadline: kept
+    /// from one input to the next while it fires no later than the next
+    /// wakeup (most inputs do not move it, or move it later), instead of a
+    /// fresh `setTimeout` for each.
+    timer: Option<(u64, Timeout)>,
 }
 
 impl Executor {
@@ -420,10 +425,20 @@ impl Executor {
     /// Waits for the next input, a freed PUT slot, the coordinator's wakeup,
     /// or (with `control`) the application's control.
     async fn wait(&mut self, control: Option<&mut UnboundedReceiver<Control>>) -> Option<Input> {
-        let wake_in = self.coord.next_wakeup().map(|t| t.saturating_sub(now_ms()));
-        let mut timer = wake_in.map(|ms| Timeout::new(u32::try_from(ms).unwrap_or(u32::MAX)));
+        let mut timer = match (self.coord.next_wakeup(), self.timer.take()) {
+            // A timer that fires no later than needed is kept: firing early
+            // only makes the steps look and find nothing due yet, which costs
+            // less than a new timer at every PUT's progress (each moves its
+            // stall deadline).
+            (Some(at), Some(kept)) if kept.0 <= at => Some(kept),
+            (Some(at), _) => {
+                let ms = at.saturating_sub(now_ms());
+                Some((at, Timeout::new(u32::try_from(ms).unwrap_or(u32::MAX))))
+            }
+            (None, _) => None,
+        };
         let mut control = control;
-        core::future::poll_fn(|cx| {
+        let input = core::future::poll_fn(|cx| {
             if let Poll::Ready(input) = self.rx.poll_next(cx) {
                 return Poll::Ready(input);
             }
@@ -435,12 +450,18 @@ impl Executor {
             if self.slot_freed.poll_next(cx).is_ready() {
                 return Poll::Ready(None);
             }
-            match timer.as_mut().map(|t| Pin::new(t).poll(cx)) {
-                Some(Poll::Ready(())) => Poll::Ready(None),
+            match timer.as_mut().map(|t| Pin::new(&mut t.1).poll(cx)) {
+                Some(Poll::Ready(())) => {
+                    // Fired: the next wait sets a new one.
+                    timer = None;
+                    Poll::Ready(None)
+                }
                 _ => Poll::Pending,
             }
         })
-        .await
+        .await;
+        self.timer = timer;
+        input
     }
 }
 
@@ -503,6 +524,7 @@ pub async fn run(
         budget,
         observer,
         lock: Default::default(),
+        timer: None,
     };
     if !browser_online() {
         ex.coord.handle(Input::Connectivity(false), now_ms());
