@@ -57,7 +57,7 @@ JS
 # readable in the repository (src/, npm/, scripts/entry.sh).
 # A file terser cannot parse stops the build (a module a browser would refuse).
 for f in $(find "$out/bundler" "$out/web" -name '*.js'); do
-  terser "$f" --module --compress --mangle --output "$f.min" || { echo "terser failed on $f" >&2; exit 1; }
+  terser "$f" --module --compress passes=3 --mangle --output "$f.min" || { echo "terser failed on $f" >&2; exit 1; }
   mv "$f.min" "$f"
 done
 node scripts/size.mjs --write "$out/README.md" >&2

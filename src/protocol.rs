@@ -189,7 +189,7 @@ pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<Json, UploadEr
 
 fn string_field(op: Op, map: &Json, field: &str, expected: &str) -> Result<String, UploadError> {
     match map.get(field) {
-        Some(Json::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Json::String(s)) if !s.trim_ascii().is_empty() => Ok(s.clone()),
         Some(other) => {
             Err(malformed(op, format!("has `{field}` = {}, not a non-empty string", excerpt(&other.text())), expected)
                 .with_field(field))
@@ -372,7 +372,7 @@ pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
         let msg = e.get("message").and_then(Json::as_str).unwrap_or("");
         Some(if code.is_empty() { msg.to_owned() } else { format!("{code}: {msg}") })
     });
-    let detail = detail.unwrap_or_else(|| if text.trim().is_empty() { "no body".into() } else { excerpt(text) });
+    let detail = detail.unwrap_or_else(|| if text.trim_ascii().is_empty() { "no body".into() } else { excerpt(text) });
     if detail.starts_with("BadDigest") || detail.starts_with("XAmzContentChecksumMismatch") {
         return integrity_error(&format!("{} answered HTTP {status}: {detail}", op.name())).with_status(status);
     }

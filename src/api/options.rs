@@ -68,7 +68,7 @@ impl<'a> Opts<'a> {
 
     pub(super) fn required_string(&self, name: &str, example: &str) -> Result<String, UploadError> {
         match self.string(name)? {
-            Some(s) if !s.trim().is_empty() => Ok(s),
+            Some(s) if !s.trim_ascii().is_empty() => Ok(s),
             _ => Err(UploadError::invalid_option(
                 name,
                 format!("{}.{name} is required: give a non-empty string such as {}", self.what, quoted(example)),

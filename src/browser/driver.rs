@@ -425,20 +425,17 @@ impl Executor {
     /// Waits for the next input, a freed PUT slot, the coordinator's wakeup,
     /// or (with `control`) the application's control.
     async fn wait(&mut self, control: Option<&mut UnboundedReceiver<Control>>) -> Option<Input> {
-        let mut timer = match (self.coord.next_wakeup(), self.timer.take()) {
-            // A timer that fires no later than needed is kept: firing early
-            // only makes the steps look and find nothing due yet, which costs
-            // less than a new timer at every PUT's progress (each moves its
-            // stall deadline).
-            (Some(at), Some(kept)) if kept.0 <= at => Some(kept),
-            (Some(at), _) => {
-                let ms = at.saturating_sub(now_ms());
-                Some((at, Timeout::new(u32::try_from(ms).unwrap_or(u32::MAX))))
-            }
-            (None, _) => None,
-        };
+        // A timer that fires no later than needed is kept: firing early only
+        // makes the steps look and find nothing due yet, which costs less
+        // than a new timer at every PUT's progress (each moves its stall
+        // deadline).
+        let at = self.coord.next_wakeup();
+        if !matches!((&self.timer, at), (Some(t), Some(at)) if t.0 <= at) {
+            self.timer =
+                at.map(|at| (at, Timeout::new(u32::try_from(at.saturating_sub(now_ms())).unwrap_or(u32::MAX))));
+        }
         let mut control = control;
-        let input = core::future::poll_fn(|cx| {
+        core::future::poll_fn(|cx| {
             if let Poll::Ready(input) = self.rx.poll_next(cx) {
                 return Poll::Ready(input);
             }
@@ -450,18 +447,16 @@ impl Executor {
             if self.slot_freed.poll_next(cx).is_ready() {
                 return Poll::Ready(None);
             }
-            match timer.as_mut().map(|t| Pin::new(&mut t.1).poll(cx)) {
+            match self.timer.as_mut().map(|t| Pin::new(&mut t.1).poll(cx)) {
                 Some(Poll::Ready(())) => {
                     // Fired: the next wait sets a new one.
-                    timer = None;
+                    self.timer = None;
                     Poll::Ready(None)
                 }
                 _ => Poll::Pending,
             }
         })
-        .await;
-        self.timer = timer;
-        input
+        .await
     }
 }
 

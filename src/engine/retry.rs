@@ -174,7 +174,7 @@ impl RetryPolicy {
 /// `Date.parse`: no date parser compiled into the module). Unparseable
 /// values give `None`.
 pub fn parse_retry_after(value: &str, now_ms: u64, date_ms: impl Fn(&str) -> Option<u64>) -> Option<u64> {
-    let v = value.trim();
+    let v = value.trim_ascii();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(secs.saturating_mul(1000));
     }

@@ -874,7 +874,7 @@ impl Upload {
         }
         let idx = usize::from(part - 1);
         let len = self.plan.range(part).map_or(0, |r| r.len());
-        let etag = match etag.filter(|e| !e.trim().is_empty()) {
+        let etag = match etag.filter(|e| !e.trim_ascii().is_empty()) {
             Some(e) => e,
             None if self.plan.single => String::new(),
             None => {
@@ -1431,7 +1431,7 @@ impl Upload {
 /// A listed part (its ETag and size) holds a planned part of `len` bytes:
 /// the rule of a resume and of a complete's repair alike.
 fn is_stored_as_planned(len: u64, etag: &str, size: u64) -> bool {
-    size == len && !etag.trim().is_empty()
+    size == len && !etag.trim_ascii().is_empty()
 }
 
 /// Two ETags are the same, quotes aside (a proxy may add or drop them).
