@@ -76,12 +76,15 @@ function together(id, body, signal, one, many) {
   let g = presigns.get(id);
   if (!g) presigns.set(id, (g = { busy: 0, queue: [] }));
   return new Promise((resolve, reject) => {
-    const item = { body, signal, resolve, reject, one };
-    g.queue.push(item);
-    signal.addEventListener('abort', () => {
+    const gone = () => {
       g.queue = g.queue.filter((i) => i !== item);
       reject(signal.reason);
-    }, { once: true });
+    };
+    // Settled: the abort listener goes (the signal lives as long as the upload).
+    const end = (f) => (v) => { signal.removeEventListener('abort', gone); f(v); };
+    const item = { body, signal, resolve: end(resolve), reject: end(reject), one };
+    g.queue.push(item);
+    signal.addEventListener('abort', gone, { once: true });
     const pump = () => {
       while (g.busy < PRESIGN_AT_ONCE && g.queue.length) {
         const items = g.queue.splice(0, PRESIGN_MOST);
@@ -97,19 +100,21 @@ function together(id, body, signal, one, many) {
   });
 }
 const presignEach = (items) => Promise.all(items.map((i) => i.one().then(i.resolve, i.reject)));
-// A signal for a call of several files: aborted once none of them wants it.
-function wanted(items) {
+// Calls `call(signal)` for several files, the signal aborted once none of
+// them wants the call; their abort listeners go when it ends.
+async function wanted(items, call) {
   const ctl = new AbortController();
   let left = items.length;
-  for (const i of items) i.signal.addEventListener('abort', () => --left || ctl.abort(), { once: true });
-  return ctl.signal;
+  const off = () => --left || ctl.abort();
+  for (const i of items) i.signal.addEventListener('abort', off, { once: true });
+  try { return await call(ctl.signal); } finally { for (const i of items) i.signal.removeEventListener('abort', off); }
 }
 async function presignMany(items, method, url, headers, include) {
   const bodies = items.map((i) => JSON.parse(i.body));
   const lambda = bodies[0].payload;
   const files = lambda ? bodies.map((b) => b.payload) : bodies;
-  const r = await fetchOne(method, lambda ? url : url + 's', headers,
-    JSON.stringify(lambda ? { ...bodies[0], action: 'generate_presigned_upload_urls', payload: { files } } : { files }), include, wanted(items));
+  const r = await wanted(items, (signal) => fetchOne(method, lambda ? url : url + 's', headers,
+    JSON.stringify(lambda ? { ...bodies[0], action: 'generate_presigned_upload_urls', payload: { files } } : { files }), include, signal));
   const [status, text] = r;
   let urls;
   try { urls = JSON.parse(text).urls; } catch (e) { /* not the batch's reply */ }
@@ -140,7 +145,7 @@ async function presignMany(items, method, url, headers, include) {
 // file refused alone, out.
 async function hookPuts(hooks, items) {
   const files = items.map((i) => HOOKS['/uploads/url'][0](JSON.parse(i.body)));
-  const answer = await hooks.signPuts({ files, signal: wanted(items) });
+  const answer = await wanted(items, (signal) => hooks.signPuts({ files, signal }));
   if (!Array.isArray(answer) || answer.length !== files.length) {
     throw new Error('signPuts must return, for each file given and in their order, { url, headers } or an Error');
   }

@@ -180,7 +180,8 @@ export function putPart(url, body, headers, withCredentials, on) {
   x.upload.onprogress = (e) => on(0, e.loaded);
   x.onload = () => {
     const ok = x.status >= 200 && x.status < 300;
-    on(1, x.status, ok ? x.getResponseHeader('ETag') : x.responseText.slice(0, 2048), x.getResponseHeader('Retry-After'));
+    // (Each header read checks the CORS-exposed list: Retry-After only where it may matter.)
+    on(1, x.status, ok ? x.getResponseHeader('ETag') : x.responseText.slice(0, 2048), ok ? null : x.getResponseHeader('Retry-After'));
   };
   x.ontimeout = () => on(2);
   x.onerror = () => on(3);
