@@ -1,7 +1,7 @@
 // One page per contender, each with only its own bundle (so bundle size and
 // memory are each contender's own). Uppy 5 and 6 and the AWS SDK come from
 // bench/contenders/<name>/node_modules; this client from the repo's pkg/.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import HtmlWebpackPlugin from 'html-webpack-plugin';
@@ -10,7 +10,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const CONTENDERS = ['ours', 'ours-worker', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-ahead', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc', 'x-mem', 'x-read2', 'x-slice', 'ours-nobatch', 'raw-ahead-xhr', 'x-buf', 'x-sync'];
 // A/B against an earlier build: its pkg/ copied to pkg-prev/ (gitignored)
 // adds the contender `ours-prev`, the same page on that build.
-if (existsSync(path.resolve(here, '../pkg-prev/index.js'))) CONTENDERS.push('ours-prev');
+// Its hashing Worker's module must be there: without it every part is hashed
+// on the page, and the A/B would measure that, not the change.
+if (existsSync(path.resolve(here, '../pkg-prev/index.js'))) {
+  if (!/HASHER = '[A-Za-z0-9+/]/.test(readFileSync(path.resolve(here, '../pkg-prev/hasher.js'), 'utf8'))) {
+    throw new Error('pkg-prev/hasher.js has no hashing Worker module: rebuild that pkg/ with scripts/build.sh in its own checkout');
+  }
+  CONTENDERS.push('ours-prev');
+}
 // Contenders that share another's node_modules.
 const ENTRIES = { 'libstorage-crc': './bench/contenders/libstorage/crc.js' };
 

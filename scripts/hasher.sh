@@ -6,8 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo rustc -q -p s3mp-hasher --release --features exports --target wasm32-unknown-unknown --crate-type cdylib
-wasm=target/wasm32-unknown-unknown/release/s3mp_hasher.wasm
+# Where cargo put it (CARGO_TARGET_DIR or a config may move target/).
+target=$(cargo metadata -q --format-version 1 --no-deps | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')
+wasm="$target/wasm32-unknown-unknown/release/s3mp_hasher.wasm"
+# A missing module must stop the build: an empty HASHER would ship a package
+# without its hashing Worker (every part then hashed on the page).
+if [ ! -s "$wasm" ]; then
+  echo "hasher.sh: the hashing Worker's module $wasm was not built" >&2
+  exit 1
+fi
+size=$(stat -c %s "$wasm")
+b64=$(base64 -w0 "$wasm")
 {
-  echo "// The hashing Worker's WebAssembly module (hasher/ in the repository, $(stat -c %s "$wasm") bytes), base64."
-  echo "export const HASHER = '$(base64 -w0 "$wasm")';"
+  echo "// The hashing Worker's WebAssembly module (hasher/ in the repository, $size bytes), base64."
+  echo "export const HASHER = '$b64';"
 } >"$1"
