@@ -57,6 +57,7 @@ const SMALL_RUNS = Number(arg('small-runs', String(Math.max(RUNS, 7))));
 const runsFor = (size) => (size <= 256 ? SMALL_RUNS : RUNS);
 const SIZES = arg('sizes', '64,1024').split(',').filter(Boolean).map(Number).concat(argv.includes('--big') ? [4096] : []);
 const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
+const MEM_TRACE = argv.includes('--mem-trace');
 const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
 // The contenders whose pages upload many files (window.benchUploadMany).
 const MANY = ['ours', 'ours-prev', 'ours-nobatch', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5', 'x-buf', 'x-sync'];
@@ -477,9 +478,16 @@ async function measure(stack, contender, file, size, run, many = null) {
       window.lagTimer = setInterval(() => { const now = performance.now(); window.lags.push(Math.max(0, now - last - 16)); last = now; }, 16);
     });
     const peak = { ...idle };
+    const traceStart = performance.now();
+    let traced = 0;
     const sample = () => {
       const m = browserStats(pid);
       for (const k of ['rss', 'anon', 'shmem', 'allRss']) peak[k] = Math.max(peak[k], m[k]);
+      // --mem-trace: the renderer's memory above idle and its Workers, each second.
+      if (MEM_TRACE && performance.now() - traced >= 1000) {
+        traced = performance.now();
+        console.log(`  mem ${((traced - traceStart) / 1000).toFixed(1)} s: renderer +${((m.rss - idle.rss) / MIB).toFixed(1)} MiB (anon +${((m.anon - idle.anon) / MIB).toFixed(1)}), ${page.workers().length} Workers`);
+      }
     };
     let heapBusy = false;
     const sampler = setInterval(() => {

@@ -266,9 +266,11 @@ impl Executor {
             }
             Step::Engine(g, Action::Hash { part, start, end }) => {
                 let (file, whole) = (self.job.file.clone(), self.job.whole(start, end));
+                let signal = self.calls_signal(g);
                 spawn_local(async move {
-                    let ev = match hashing::crc32(&file, start, end, whole).await {
-                        Ok(crc) => Event::Hashed { part, crc },
+                    let ev = match hashing::crc32(&file, start, end, whole, &signal).await {
+                        Ok(Some(crc)) => Event::Hashed { part, crc },
+                        Ok(None) => return,
                         Err(message) => Event::HashFailed { part, message },
                     };
                     let _ = tx.unbounded_send(Input::Engine(g, ev));

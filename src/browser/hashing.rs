@@ -22,7 +22,7 @@ use core::cell::Cell;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
-use web_sys::Blob;
+use web_sys::{AbortSignal, Blob};
 
 use crate::engine::checksum::Crc32;
 
@@ -201,30 +201,43 @@ let worker = null;
 // ends once its parts are hashed): its BYOB reads stay far from the count
 // after which Chromium stops answering them.
 const PARTS_PER_WORKER = 40;
+// What a Worker is handed at once: two parts (the one it hashes and the
+// next, so that it never waits for the page), or more while they add up to
+// less than AHEAD bytes (small files: one Worker's message each). The others
+// wait here, in the order asked, and a fresh Worker starts only once the one
+// it replaces has ended: handing everything over at once started a Worker
+// for every forty parts asked for (a thousand files of 2 MiB: ten Workers
+// hashing side by side, 25 MiB each).
+const AHEAD = 32 << 20;
 let used = 0;
+let retiring = 0;
 let broken = false;
 let seq = 0;
 let idle = null;
 const waiting = new Map();
+const queued = [];
 // The package's entry points hand over the Worker's module (base64).
 export function setHashModule(module) {
   if (typeof module === 'string' && module) hashModule = module;
 }
+// Every Worker ends; the parts it had, and those waiting, go back to the
+// page (null: hashed there).
 function stopWorker() {
   for (const w of waiting.values()) { w.worker.terminate(); w.resolve(null); }
   waiting.clear();
+  retiring = 0;
+  for (const q of queued.splice(0)) q.resolve(null);
   worker?.terminate();
   worker = null;
-}
-function retire(w) {
-  w.retired = true;
-  if (!w.pending) w.terminate();
 }
 // The Worker, started and sent its module once; null when there can be none.
 function hashWorker() {
   if (!hashModule || broken || typeof Worker === 'undefined') return null;
   if (worker && used >= PARTS_PER_WORKER) {
-    retire(worker);
+    if (retiring) return worker;
+    worker.retired = true;
+    if (worker.pending) retiring += 1;
+    else worker.terminate();
     worker = null;
   }
   if (!worker) {
@@ -239,11 +252,16 @@ function hashWorker() {
     }
     const self = worker;
     self.pending = 0;
+    self.bytes = 0;
     worker.onmessage = ({ data }) => {
       const w = waiting.get(data.id);
       waiting.delete(data.id);
       self.pending -= 1;
-      if (self.retired && !self.pending) self.terminate();
+      if (w) self.bytes -= w.len;
+      if (self.retired && !self.pending) {
+        self.terminate();
+        retiring -= 1;
+      }
       if (data.broken) { broken = true; stopWorker(); }
       if (w) {
         if (data.broken) w.resolve(null);
@@ -251,31 +269,43 @@ function hashWorker() {
         else if (data.seen !== w.len) w.reject(new Error('read ' + data.seen + ' bytes where ' + w.len + ' were expected'));
         else w.resolve(data.state);
       }
-      if (!waiting.size) idleSoon();
+      handOver();
     };
     worker.onerror = () => { broken = true; stopWorker(); };
     worker.postMessage({ module: hashModule });
   }
-  clearTimeout(idle);
-  used += 1;
   return worker;
 }
-// An idle Worker goes after a while; the next part starts another.
-function idleSoon() {
+// Hands waiting parts to the Worker while it is not full (above); an idle
+// Worker goes after a while (the next part starts another).
+function handOver() {
   clearTimeout(idle);
-  idle = setTimeout(stopWorker, 10000);
+  while (queued.length) {
+    const w = hashWorker();
+    if (!w) { stopWorker(); return; }
+    // Full, or its 40 parts handed over while the one before still ends.
+    if ((w.pending >= 2 && w.bytes >= AHEAD) || used >= PARTS_PER_WORKER) return;
+    const q = queued.shift();
+    // Its upload has ended (cancelled, failed, replaced): not hashed.
+    if (q.signal.aborted) { q.resolve(false); continue; }
+    used += 1;
+    w.pending += 1;
+    w.bytes += q.len;
+    q.worker = w;
+    waiting.set(q.id, q);
+    w.postMessage({ id: q.id, blob: q.blob, start: q.start, end: q.end, whole: q.whole });
+  }
+  if (!waiting.size) idle = setTimeout(stopWorker, 10000);
 }
 // Resolves to the CRC register after hashing [start, end) of blob in the
-// Worker, or null when there is no Worker to do it (the page hashes then);
-// rejects when the file cannot be read.
-export function workerCrc32(blob, start, end, whole) {
-  const w = hashWorker();
-  if (!w) return Promise.resolve(null);
-  const id = ++seq;
+// Worker, null when there is no Worker to do it (the page hashes then), or
+// false when signal was aborted before its turn; rejects when the file
+// cannot be read.
+export function workerCrc32(blob, start, end, whole, signal) {
+  if (!hashModule || broken || typeof Worker === 'undefined') return Promise.resolve(null);
   return new Promise((resolve, reject) => {
-    waiting.set(id, { resolve, reject, len: end - start, worker: w });
-    w.pending += 1;
-    w.postMessage({ id, blob, start, end, whole });
+    queued.push({ id: ++seq, blob, start, end, whole, signal, resolve, reject, len: end - start });
+    handOver();
   });
 }
 
@@ -296,7 +326,13 @@ extern "C" {
     #[wasm_bindgen(js_name = turn)]
     fn js_turn(file: &Blob) -> JsValue;
     #[wasm_bindgen(catch, js_name = workerCrc32)]
-    async fn worker_crc32(blob: &Blob, start: f64, end: f64, whole: bool) -> Result<JsValue, JsValue>;
+    async fn worker_crc32(
+        blob: &Blob,
+        start: f64,
+        end: f64,
+        whole: bool,
+        signal: &AbortSignal,
+    ) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = readChunks)]
     async fn read_chunks(
         blob: &Blob,
@@ -325,13 +361,21 @@ pub async fn turn(file: &Blob) -> Option<f64> {
 const CHUNK: u32 = 1 << 20;
 
 /// The CRC32 of bytes `start..end` of `file` (`whole`: all of it): in the
-/// hashing Worker when there is one, else here.
-pub async fn crc32(file: &Blob, start: u64, end: u64, whole: bool) -> Result<u32, String> {
-    match worker_crc32(file, start as f64, end as f64, whole).await {
-        Ok(state) if state.is_null() => on_the_page(file, start, end, whole).await,
+/// hashing Worker when there is one, else here; `None` when `signal` (the
+/// upload's calls') was aborted before the Worker took it.
+pub async fn crc32(
+    file: &Blob,
+    start: u64,
+    end: u64,
+    whole: bool,
+    signal: &AbortSignal,
+) -> Result<Option<u32>, String> {
+    match worker_crc32(file, start as f64, end as f64, whole, signal).await {
+        Ok(state) if state.is_null() => on_the_page(file, start, end, whole).await.map(Some),
+        Ok(state) if state.as_bool() == Some(false) => Ok(None),
         Ok(state) => {
             let state = state.as_f64().ok_or("the hashing worker answered no number")? as i64 as u32;
-            Ok(Crc32::from_state(state).finish())
+            Ok(Some(Crc32::from_state(state).finish()))
         }
         Err(e) => Err(crate::backend::js_message(&e)),
     }

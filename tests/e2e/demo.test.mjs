@@ -166,6 +166,36 @@ test('200 small files chosen at once all upload intact, each hashed (a page that
   await page.close();
 });
 
+test('400 files of 2 MiB chosen at once: hashed by at most two Workers at a time, all intact', { timeout: 240_000 }, async () => {
+  // Every file asks for its CRC at once. The hashing Worker is replaced
+  // every 40 parts; when all were handed over at once, a fresh Worker
+  // started for every 40 asked for (ten threads hashing side by side on a
+  // thousand files, 25 MiB each). Now the parts wait on the page and a
+  // Worker starts only once the one it replaces has ended.
+  const files = Array.from({ length: 400 }, (_, i) => randomFile(`two-${i}.bin`, 2 * MIB + i));
+  try {
+    const { page, errors } = await openDemo();
+    await page.setInputFiles('#files', files.map((f) => f.file));
+    const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
+    const deadline = Date.now() + 180_000;
+    let workers = 0;
+    while ((await count('done')) < files.length && (await count('error')) === 0) {
+      assert.ok(Date.now() < deadline, `only ${await count('done')} of ${files.length} files done after 180 s`);
+      workers = Math.max(workers, page.workers().filter((w) => w.url().startsWith('blob:')).length);
+      await page.waitForTimeout(50);
+    }
+    assert.equal(await count('error'), 0, 'no file failed');
+    assert.ok(workers >= 1 && workers <= 2, `${workers} hashing Workers at once: at most 2`);
+    for (const [i, f] of files.entries()) {
+      assert.equal((await storedObject(stack.api, `demo/two-${i}.bin`)).sha256, f.sha256, `two-${i}.bin is stored intact`);
+    }
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    files.forEach((f) => f.cleanup());
+  }
+});
+
 test('a hostile file name is shown as text and runs no script', { timeout: 120_000 }, async () => {
   const name = '<img src=x onerror=alert(1)>.bin';
   const src = randomFile(name, 1000);

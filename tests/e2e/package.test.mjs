@@ -31,10 +31,13 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * look-up's reasons left out and resumableUploads() in JS (−2.0) to 85.8;
  * the sweep of expired journal entries (+0.5) to 86.3; the adopted token
  * checked (+0.1) to 86.4; a journal entry locked while its upload runs
- * (+0.6) to 87.0.
+ * (+0.6) to 87.0; small files signed together (+0.9) to 87.9; trim_ascii
+ * and terser's three passes (-0.2), the driver's kept timer (+0.1) to
+ * 87.8; the hashing Worker's parts queued on the page, at most two Workers
+ * alive and the parts of ended uploads dropped (+0.3) to 88.1.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 88 * 1024;
+export const BUDGET_GZIP_BYTES = 88.25 * 1024;
 
 let tarball;
 let browser;
