@@ -209,6 +209,11 @@ const PARTS_PER_WORKER = 40;
 // for every forty parts asked for (a thousand files of 2 MiB: ten Workers
 // hashing side by side, 25 MiB each).
 const AHEAD = 32 << 20;
+// A Worker silent for this long, plus its parts' bytes at 4 MB/s, is taken
+// for stuck (Chromium was seen to stop answering a Worker's blob reads): it
+// ends, and its parts go to a fresh one, once; after that, to the page.
+const STUCK_MS = 15000;
+let watch = null;
 let used = 0;
 let retiring = 0;
 let broken = false;
@@ -254,6 +259,8 @@ function hashWorker() {
     self.pending = 0;
     self.bytes = 0;
     worker.onmessage = ({ data }) => {
+      if (self.stuck) return;
+      self.heard = performance.now();
       const w = waiting.get(data.id);
       waiting.delete(data.id);
       self.pending -= 1;
@@ -289,6 +296,7 @@ function handOver() {
     // Its upload has ended (cancelled, failed, replaced): not hashed.
     if (q.signal.aborted) { q.resolve(false); continue; }
     used += 1;
+    if (!w.pending) w.heard = performance.now();
     w.pending += 1;
     w.bytes += q.len;
     q.worker = w;
@@ -296,6 +304,30 @@ function handOver() {
     w.postMessage({ id: q.id, blob: q.blob, start: q.start, end: q.end, whole: q.whole });
   }
   if (!waiting.size) idle = setTimeout(stopWorker, 10000);
+  else watch ??= setTimeout(watchdog, STUCK_MS);
+}
+// Ends each Worker that is overdue with the parts it was handed; they wait
+// again, ahead of the others.
+function watchdog() {
+  watch = null;
+  const now = performance.now();
+  const overdue = new Set();
+  for (const { worker: w } of waiting.values()) {
+    if (now - w.heard > STUCK_MS + w.bytes / 4000) overdue.add(w);
+  }
+  for (const w of overdue) {
+    w.stuck = true;
+    w.terminate();
+    if (w.retired) retiring -= 1;
+    else worker = null;
+    const back = [...waiting.values()].filter((q) => q.worker === w);
+    for (const q of back.reverse()) {
+      waiting.delete(q.id);
+      if (q.again) q.resolve(null);
+      else { q.again = true; queued.unshift(q); }
+    }
+  }
+  handOver();
 }
 // Resolves to the CRC register after hashing [start, end) of blob in the
 // Worker, null when there is no Worker to do it (the page hashes then), or

@@ -196,6 +196,39 @@ test('400 files of 2 MiB chosen at once: hashed by at most two Workers at a time
   }
 });
 
+test('a hashing Worker that stops answering is replaced and its parts hashed again: the upload ends intact', { timeout: 120_000 }, async () => {
+  const src = randomFile('stuck.bin', 12 * MIB);
+  try {
+    const { page, errors } = await openDemo();
+    await page.evaluate(() => {
+      // The first Worker takes its module but never answers a part (as
+      // when Chromium stops answering a Worker's blob reads).
+      const Real = window.Worker;
+      window.workersMade = 0;
+      window.Worker = function (url, options) {
+        const w = new Real(url, options);
+        if (window.workersMade++ === 0) {
+          const post = w.postMessage.bind(w);
+          w.postMessage = (m, t) => (m && m.id ? undefined : post(m, t));
+        }
+        return w;
+      };
+    });
+    const t0 = Date.now();
+    await page.setInputFiles('#files', src.file);
+    await waitState(page, 'stuck.bin', ['done', 'error'], 90_000);
+    const secs = (Date.now() - t0) / 1000;
+    assert.equal(await rowState(page, 'stuck.bin'), 'done');
+    assert.ok(secs >= 15, `the silent Worker was given 15 s (done after ${secs} s)`);
+    assert.equal(await page.evaluate(() => window.workersMade), 2, 'one fresh Worker hashed the parts');
+    assert.equal((await storedObject(stack.api, 'demo/stuck.bin')).sha256, src.sha256);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    src.cleanup();
+  }
+});
+
 test('a hostile file name is shown as text and runs no script', { timeout: 120_000 }, async () => {
   const name = '<img src=x onerror=alert(1)>.bin';
   const src = randomFile(name, 1000);
