@@ -291,7 +291,7 @@ function handOver() {
     const w = hashWorker();
     if (!w) { stopWorker(); return; }
     // Full, or its 40 parts handed over while the one before still ends.
-    if ((w.pending >= 2 && w.bytes >= AHEAD) || used >= PARTS_PER_WORKER) return;
+    if ((w.pending >= 2 && w.bytes >= AHEAD) || used >= PARTS_PER_WORKER) break;
     const q = queued.shift();
     // Its upload has ended (cancelled, failed, replaced): not hashed.
     if (q.signal.aborted) { q.resolve(false); continue; }
@@ -303,6 +303,7 @@ function handOver() {
     waiting.set(q.id, q);
     w.postMessage({ id: q.id, blob: q.blob, start: q.start, end: q.end, whole: q.whole });
   }
+  // Parts out: the watchdog looks at them (whatever stopped the loop).
   if (!waiting.size) idle = setTimeout(stopWorker, 10000);
   else watch ??= setTimeout(watchdog, STUCK_MS);
 }
