@@ -235,11 +235,12 @@ function stopWorker() {
   worker?.terminate();
   worker = null;
 }
+// Whether parts can be hashed in a Worker at all.
+const usable = () => hashModule && !broken && typeof Worker !== 'undefined';
 // The Worker, started and sent its module once; null when there can be none.
 function hashWorker() {
-  if (!hashModule || broken || typeof Worker === 'undefined') return null;
+  if (!usable()) return null;
   if (worker && used >= PARTS_PER_WORKER) {
-    if (retiring) return worker;
     worker.retired = true;
     if (worker.pending) retiring += 1;
     else worker.terminate();
@@ -288,10 +289,11 @@ function hashWorker() {
 function handOver() {
   clearTimeout(idle);
   while (queued.length) {
+    // Its 40 parts handed over while the one before still ends: wait.
+    if (worker && used >= PARTS_PER_WORKER && retiring) break;
     const w = hashWorker();
     if (!w) { stopWorker(); return; }
-    // Full, or its 40 parts handed over while the one before still ends.
-    if ((w.pending >= 2 && w.bytes >= AHEAD) || used >= PARTS_PER_WORKER) break;
+    if (w.pending >= 2 && w.bytes >= AHEAD) break;
     const q = queued.shift();
     // Its upload has ended (cancelled, failed, replaced): not hashed.
     if (q.signal.aborted) { q.resolve(false); continue; }
@@ -335,7 +337,7 @@ function watchdog() {
 // false when signal was aborted before its turn; rejects when the file
 // cannot be read.
 export function workerCrc32(blob, start, end, whole, signal) {
-  if (!hashModule || broken || typeof Worker === 'undefined') return Promise.resolve(null);
+  if (!usable()) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
     queued.push({ id: ++seq, blob, start, end, whole, signal, resolve, reject, len: end - start });
     handOver();
