@@ -40,6 +40,12 @@ use crate::engine::checksum::Crc32;
 // replaced well before that reads BYOB. BYOB against the stream's chunks in
 // the Worker, measured: 26 vs 78 MiB above idle at 64 MiB, 70 vs 190 MiB at
 // 1 GiB, 3.2 vs 3.9 s of renderer CPU per GiB.
+//
+// On the page (no `byob`) a read that makes no progress for 15 s is given
+// up with an error (a file on a drive that stopped answering): there is no
+// Worker to replace. (The hashing Worker's reads are watched from the page,
+// below.) A check that comes late (the page's thread held, a hidden tab's
+// timers throttled) does not count the time it was held against the read.
 export async function readChunks(blob, start, end, whole, chunk, each, byob) {
   const stream = (whole ? blob : blob.slice(start, end)).stream();
   let own = null;
@@ -54,11 +60,24 @@ export async function readChunks(blob, start, end, whole, chunk, each, byob) {
     }
   }
   const reader = stream.getReader();
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    // A chunk larger than the buffer goes in pieces.
-    for (let at = 0; at < value.length; at += chunk) each(value.subarray(at, Math.min(value.length, at + chunk)));
+  let last = performance.now(), tick = last, stalled = false;
+  const watch = byob ? 0 : setInterval(() => {
+    const now = performance.now();
+    if (now - tick > 10000) last = now;
+    tick = now;
+    if (now - last > 15000) { stalled = true; reader.cancel(); }
+  }, 5000);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (stalled) throw new Error('reading it made no progress for 15 s');
+      if (done) return;
+      last = performance.now();
+      // A chunk larger than the buffer goes in pieces.
+      for (let at = 0; at < value.length; at += chunk) each(value.subarray(at, Math.min(value.length, at + chunk)));
+    }
+  } finally {
+    clearInterval(watch);
   }
 }
 // Many uploads started at once (a folder, a multi-file input) start in turns:
@@ -118,56 +137,61 @@ export function turn(file) {
   if (!turnsWaiting.length && now < turnUntil) return undefined;
   return new Promise((go) => turnsWaiting.push({ file, go, size: undefined }));
 }
-// The Worker's code (readChunks, above, goes into it as its source): the
-// first message brings its WebAssembly module (hasher/, base64: a few KB,
-// no import), instantiated once; each message then asks for the CRC
-// register of a range of a Blob, read in chunks into the module's buffer.
-const WORKER = `
-let ready = null;
-let queue = Promise.resolve();
-async function hash(exp, blob, start, end, whole) {
-  const chunk = exp.capacity();
-  let state = -1, seen = 0;
-  const add = (view) => {
-    new Uint8Array(exp.memory.buffer, exp.buffer(), view.length).set(view);
-    state = exp.update(state, view.length);
-    seen += view.length;
-  };
-  if (end - start <= chunk && typeof FileReaderSync === 'function') {
-    // A small file (or the last bit of one): read at once, without a
-    // stream's set-up, which costs more than the reading for 100 KiB.
-    add(new Uint8Array(new FileReaderSync().readAsArrayBuffer(whole ? blob : blob.slice(start, end))));
-  } else {
-    await readChunks(blob, start, end, whole, chunk, add, true);
-  }
-  return { state, seen };
-}
-// Bound by name: a minifier may have renamed the function it comes from.
-const readChunks = ${readChunks};
-onmessage = async ({ data }) => {
-  const { id, module, blob, start, end, whole } = data;
-  if (module) {
-    ready = WebAssembly.instantiate(Uint8Array.from(atob(module), (c) => c.charCodeAt(0)), {})
-      .then((r) => r.instance.exports);
-    return;
-  }
-  // One part at a time, in the order asked: the first part is hashed
-  // (and its PUT can start) before the next one, not both at half speed.
-  queue = queue.then(async () => {
-    let exp;
-    try { exp = await ready; } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
-    try {
-      const r = await hash(exp, blob, start, end, whole);
-      postMessage({ id, state: r.state, seen: r.seen });
-    } catch (e) {
-      // The file cannot be read: the upload must know. Anything else is the
-      // Worker's own fault: the page hashes instead.
-      const read = e && ['NotReadableError', 'NotFoundError', 'NotAllowedError'].includes(e.name);
-      postMessage(read ? { id, error: String(e.message || e) } : { id, broken: String(e && e.message || e) });
+// The Worker's code, run there as the source of this function (so the
+// package's minifier shrinks it with the rest; `readChunks`, above, goes in
+// as its argument): the first message brings its WebAssembly module
+// (hasher/, base64: a few KB, no import), instantiated once; each message
+// then asks for the CRC register of a range of a Blob, read in chunks into
+// the module's buffer.
+function workerMain(readChunks) {
+  let ready = null;
+  let queue = Promise.resolve();
+  let beat = 0;
+  async function hash(exp, blob, start, end, whole) {
+    const chunk = exp.capacity();
+    let state = -1, seen = 0;
+    const add = (view) => {
+      new Uint8Array(exp.memory.buffer, exp.buffer(), view.length).set(view);
+      state = exp.update(state, view.length);
+      seen += view.length;
+      // Still reading: the page's watchdog hears it (at most once a second).
+      const now = performance.now();
+      if (now - beat > 1000) { beat = now; postMessage({ beat: 1 }); }
+    };
+    if (end - start <= chunk && typeof FileReaderSync === 'function') {
+      // A small file (or the last bit of one): read at once, without a
+      // stream's set-up, which costs more than the reading for 100 KiB.
+      add(new Uint8Array(new FileReaderSync().readAsArrayBuffer(whole ? blob : blob.slice(start, end))));
+    } else {
+      await readChunks(blob, start, end, whole, chunk, add, true);
     }
-  });
-};
-`;
+    return { state, seen };
+  }
+  self.onmessage = async ({ data }) => {
+    const { id, module, blob, start, end, whole } = data;
+    if (module) {
+      ready = WebAssembly.instantiate(Uint8Array.from(atob(module), (c) => c.charCodeAt(0)), {})
+        .then((r) => r.instance.exports);
+      return;
+    }
+    // One part at a time, in the order asked: the first part is hashed
+    // (and its PUT can start) before the next one, not both at half speed.
+    queue = queue.then(async () => {
+      let exp;
+      try { exp = await ready; } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
+      try {
+        const r = await hash(exp, blob, start, end, whole);
+        postMessage({ id, state: r.state, seen: r.seen });
+      } catch (e) {
+        // The file cannot be read: the upload must know. Anything else is the
+        // Worker's own fault: the page hashes instead.
+        const read = e && ['NotReadableError', 'NotFoundError', 'NotAllowedError'].includes(e.name);
+        postMessage(read ? { id, error: String(e.message || e) } : { id, broken: String(e && e.message || e) });
+      }
+    });
+  };
+}
+const WORKER = `(${workerMain})(${readChunks})`;
 // A part's PUT (src/browser/xhr.rs): `on(kind, a, b, c)` hears 0 (upload
 // progress: a = bytes sent), 1 (an answer: a = status, b = the ETag of a 2xx,
 // else the start of the body, c = Retry-After), 2 (timed out), 3 (no answer).
@@ -209,9 +233,12 @@ const PARTS_PER_WORKER = 40;
 // for every forty parts asked for (a thousand files of 2 MiB: ten Workers
 // hashing side by side, 25 MiB each).
 const AHEAD = 32 << 20;
-// A Worker silent for this long, plus its parts' bytes at 4 MB/s, is taken
-// for stuck (Chromium was seen to stop answering a Worker's blob reads): it
-// ends, and its parts go to a fresh one, once; after that, to the page.
+// A Worker with parts to hash that has said nothing for this long (neither
+// a part's hash nor that it is still reading, which it says each second
+// while it reads) is taken for stuck (Chromium was seen to stop answering a
+// Worker's blob reads): it ends, and its parts go to a fresh one, once;
+// after that, to the page. A slow read (a slow disk, a slow device) that
+// goes on is never taken for stuck.
 const STUCK_MS = 15000;
 let watch = null;
 let used = 0;
@@ -262,6 +289,7 @@ function hashWorker() {
     worker.onmessage = ({ data }) => {
       if (self.stuck) return;
       self.heard = performance.now();
+      if (data.beat) return;
       const w = waiting.get(data.id);
       waiting.delete(data.id);
       self.pending -= 1;
@@ -316,7 +344,7 @@ function watchdog() {
   const now = performance.now();
   const overdue = new Set();
   for (const { worker: w } of waiting.values()) {
-    if (now - w.heard > STUCK_MS + w.bytes / 4000) overdue.add(w);
+    if (now - w.heard > STUCK_MS) overdue.add(w);
   }
   for (const w of overdue) {
     w.stuck = true;

@@ -229,6 +229,84 @@ test('a hashing Worker that stops answering is replaced and its parts hashed aga
   }
 });
 
+test('a hashing Worker that reads slowly but goes on is not taken for stuck: one Worker, the upload ends intact', { timeout: 150_000 }, async () => {
+  // The Worker hashes at 128 KiB/s (its module's CRC step made slow by a
+  // busy-wait, in code put before the Worker's own): a 5 MiB file takes
+  // some 40 s, well past the 15 s a silent Worker is given. It says it is
+  // still reading, so it is left to finish (the build before gave a Worker
+  // 15 s plus 4 s per 16 MB it held, and replaced this one after 30 s: the
+  // file was hashed again).
+  const src = randomFile('slow.bin', 5 * MIB);
+  try {
+    const { page, errors } = await openDemo();
+    await page.evaluate(() => {
+      const Real = window.Worker;
+      const slow = `{
+        const real = WebAssembly.instantiate;
+        WebAssembly.instantiate = (...a) => real.apply(WebAssembly, a).then((r) => {
+          const e = r.instance.exports;
+          const update = (s, n) => { const t = Date.now() + n / 131.072; while (Date.now() < t); return e.update(s, n); };
+          return { instance: { exports: { memory: e.memory, buffer: e.buffer, capacity: e.capacity, update } } };
+        });
+      }\n`;
+      window.workersMade = 0;
+      window.Worker = function (url, options) {
+        window.workersMade += 1;
+        const x = new XMLHttpRequest();
+        x.open('GET', url, false);
+        x.send();
+        return new Real(URL.createObjectURL(new Blob([slow + x.responseText], { type: 'text/javascript' })), options);
+      };
+    });
+    const t0 = Date.now();
+    await page.setInputFiles('#files', src.file);
+    await waitState(page, 'slow.bin', ['done', 'error'], 120_000);
+    const secs = (Date.now() - t0) / 1000;
+    assert.equal(await rowState(page, 'slow.bin'), 'done', await page.textContent(`.s3-upload-panel ${row('slow.bin')} .error`));
+    assert.ok(secs >= 32, `the slow read took its time (done after ${secs} s)`);
+    assert.equal(await page.evaluate(() => window.workersMade), 1, 'the slow Worker was not replaced');
+    assert.equal((await storedObject(stack.api, 'demo/slow.bin')).sha256, src.sha256);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    src.cleanup();
+  }
+});
+
+test('a read of the file on the page that makes no progress ends in FileReadError after 15 s; nothing left open', { timeout: 150_000 }, async () => {
+  // No Worker (the page hashes), and a file whose stream never yields (a
+  // drive that stopped answering): the upload must end with an error that
+  // says so, not wait forever.
+  const src = randomFile('unreadable.bin', 12 * MIB);
+  try {
+    const { page, errors } = await openDemo();
+    await page.evaluate(() => {
+      window.Worker = undefined;
+      window.streamsAsked = 0;
+      Blob.prototype.stream = function () {
+        window.streamsAsked += 1;
+        return new ReadableStream({ pull: () => new Promise(() => {}) });
+      };
+    });
+    const t0 = Date.now();
+    await page.setInputFiles('#files', src.file);
+    await waitState(page, 'unreadable.bin', ['done', 'error'], 90_000);
+    const secs = (Date.now() - t0) / 1000;
+    assert.equal(await rowState(page, 'unreadable.bin'), 'error');
+    assert.ok(await page.evaluate(() => window.streamsAsked) >= 1, 'the page read the file');
+    assert.ok(secs >= 15, `the read was given 15 s (error after ${secs} s)`);
+    const message = await page.textContent(`.s3-upload-panel ${row('unreadable.bin')} .error`);
+    assert.match(message, /could not be read \(reading it made no progress for 15 s\)/);
+    const deadline = Date.now() + 10_000;
+    while ((await stack.openUploads('demo/unreadable')).length && Date.now() < deadline) await page.waitForTimeout(200);
+    assert.deepEqual(await stack.openUploads('demo/unreadable'), [], 'no multipart upload left open');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    src.cleanup();
+  }
+});
+
 test('a hostile file name is shown as text and runs no script', { timeout: 120_000 }, async () => {
   const name = '<img src=x onerror=alert(1)>.bin';
   const src = randomFile(name, 1000);

@@ -35,10 +35,13 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * and terser's three passes (-0.2), the driver's kept timer (+0.1) to
  * 87.8; the hashing Worker's parts queued on the page, at most two Workers
  * alive and the parts of ended uploads dropped (+0.3) to 88.1; a watchdog
- * that replaces a hashing Worker gone silent (+0.2) to 88.3.
+ * that replaces a hashing Worker gone silent (+0.2) to 88.3; the Worker's
+ * code minified with the rest (a function's source, not a string: -0.5)
+ * and its reads watched by progress, the page's reads given up after 15 s
+ * without progress (+0.2) to 88.0.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 88.5 * 1024;
+export const BUDGET_GZIP_BYTES = 88.25 * 1024;
 
 let tarball;
 let browser;
