@@ -144,7 +144,9 @@ export function turn(file) {
 // then asks for the CRC register of a range of a Blob, read in chunks into
 // the module's buffer.
 function workerMain(readChunks) {
-  let ready = null;
+  // The module's exports, once instantiated (a global of the Worker's, so
+  // that the package's tests can see it runs).
+  self.hasher = null;
   let queue = Promise.resolve();
   let beat = 0;
   async function hash(exp, blob, start, end, whole) {
@@ -170,7 +172,7 @@ function workerMain(readChunks) {
   self.onmessage = async ({ data }) => {
     const { id, module, blob, start, end, whole } = data;
     if (module) {
-      ready = WebAssembly.instantiate(Uint8Array.from(atob(module), (c) => c.charCodeAt(0)), {})
+      self.hasher = WebAssembly.instantiate(Uint8Array.from(atob(module), (c) => c.charCodeAt(0)), {})
         .then((r) => r.instance.exports);
       return;
     }
@@ -178,7 +180,7 @@ function workerMain(readChunks) {
     // (and its PUT can start) before the next one, not both at half speed.
     queue = queue.then(async () => {
       let exp;
-      try { exp = await ready; } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
+      try { exp = await self.hasher; } catch (e) { postMessage({ id, broken: String(e && e.message || e) }); return; }
       try {
         const r = await hash(exp, blob, start, end, whole);
         postMessage({ id, state: r.state, seen: r.seen });

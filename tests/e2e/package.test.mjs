@@ -149,7 +149,7 @@ async function appUploads(app, inputSelector, widgetPage) {
     // own module (hasher/): the package's entry point handed it over.
     const hashWorkers = page.workers().filter((w) => w.url().startsWith('blob:'));
     assert.equal(hashWorkers.length, 1, `${app}: the parts were hashed in a Worker`);
-    assert.equal(await hashWorkers[0].evaluate(async () => typeof (await ready).update), 'function',
+    assert.equal(await hashWorkers[0].evaluate(async () => typeof (await self.hasher).update), 'function',
       `${app}: the hashing Worker runs its WebAssembly module`);
     const result = await page.evaluate(async () => {
       const bytes = new Uint8Array(6 * 1024 * 1024 + 3).map((_, i) => (i * 31) % 251);
