@@ -96,6 +96,7 @@ const NAMES = {
   'x-slice': 'experiment: the XHR loop, each body a slice of the File (as this client sends it) rather than the File',
   'x-buf': 'experiment: the XHR loop signing ahead, each small file read once in a Worker and its bytes sent',
   'x-sync': 'experiment: the XHR loop signing ahead, each small file read once in a Worker, then sent as the File',
+  'x-lazy': 'experiment: this client imported lazily (its chunk loads while the page runs)',
   'x-read2': 'experiment: the loop signing ahead, each part read once in a Worker before its PUT (no hash)',
   'raw-xhr': 'raw loop on XHR, with upload progress',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
