@@ -196,37 +196,52 @@ test('400 files of 2 MiB chosen at once: hashed by at most two Workers at a time
   }
 });
 
-test('a hashing Worker that stops answering is replaced and its parts hashed again: the upload ends intact', { timeout: 120_000 }, async () => {
-  const src = randomFile('stuck.bin', 12 * MIB);
+/**
+ * One file of `size` random bytes chosen in a fresh demo page after
+ * `prepare` (run in the page) has changed what the page reads with; resolves
+ * to the row's final state, the seconds it took and the page's `window.probe`,
+ * once the stored object (when done) has been compared by SHA-256 and no page
+ * error was seen.
+ */
+async function hashingCase(name, size, prepare, timeout) {
+  const src = randomFile(name, size);
   try {
     const { page, errors } = await openDemo();
-    await page.evaluate(() => {
-      // The first Worker takes its module but never answers a part (as
-      // when Chromium stops answering a Worker's blob reads).
-      const Real = window.Worker;
-      window.workersMade = 0;
-      window.Worker = function (url, options) {
-        const w = new Real(url, options);
-        if (window.workersMade++ === 0) {
-          const post = w.postMessage.bind(w);
-          w.postMessage = (m, t) => (m && m.id ? undefined : post(m, t));
-        }
-        return w;
-      };
-    });
+    await page.evaluate(prepare);
     const t0 = Date.now();
     await page.setInputFiles('#files', src.file);
-    await waitState(page, 'stuck.bin', ['done', 'error'], 90_000);
+    await waitState(page, name, ['done', 'error'], timeout);
     const secs = (Date.now() - t0) / 1000;
-    assert.equal(await rowState(page, 'stuck.bin'), 'done');
-    assert.ok(secs >= 15, `the silent Worker was given 15 s (done after ${secs} s)`);
-    assert.equal(await page.evaluate(() => window.workersMade), 2, 'one fresh Worker hashed the parts');
-    assert.equal((await storedObject(stack.api, 'demo/stuck.bin')).sha256, src.sha256);
+    const state = await rowState(page, name);
+    const error = await page.textContent(`.s3-upload-panel ${row(name)} .error`);
+    if (state === 'done') assert.equal((await storedObject(stack.api, `demo/${name}`)).sha256, src.sha256);
+    const probe = await page.evaluate(() => window.probe);
     assert.deepEqual(errors, []);
     await page.close();
+    return { state, error, secs, probe };
   } finally {
     src.cleanup();
   }
+}
+
+test('a hashing Worker that stops answering is replaced and its parts hashed again: the upload ends intact', { timeout: 120_000 }, async () => {
+  const r = await hashingCase('stuck.bin', 12 * MIB, () => {
+    // The first Worker takes its module but never answers a part (as
+    // when Chromium stops answering a Worker's blob reads).
+    const Real = window.Worker;
+    window.probe = 0;
+    window.Worker = function (url, options) {
+      const w = new Real(url, options);
+      if (window.probe++ === 0) {
+        const post = w.postMessage.bind(w);
+        w.postMessage = (m, t) => (m && m.id ? undefined : post(m, t));
+      }
+      return w;
+    };
+  }, 90_000);
+  assert.equal(r.state, 'done', r.error);
+  assert.ok(r.secs >= 15, `the silent Worker was given 15 s (done after ${r.secs} s)`);
+  assert.equal(r.probe, 2, 'one fresh Worker hashed the parts');
 });
 
 test('a hashing Worker that reads slowly but goes on is not taken for stuck: one Worker, the upload ends intact', { timeout: 150_000 }, async () => {
@@ -236,75 +251,49 @@ test('a hashing Worker that reads slowly but goes on is not taken for stuck: one
   // still reading, so it is left to finish (the build before gave a Worker
   // 15 s plus 4 s per 16 MB it held, and replaced this one after 30 s: the
   // file was hashed again).
-  const src = randomFile('slow.bin', 5 * MIB);
-  try {
-    const { page, errors } = await openDemo();
-    await page.evaluate(() => {
-      const Real = window.Worker;
-      const slow = `{
-        const real = WebAssembly.instantiate;
-        WebAssembly.instantiate = (...a) => real.apply(WebAssembly, a).then((r) => {
-          const e = r.instance.exports;
-          const update = (s, n) => { const t = Date.now() + n / 131.072; while (Date.now() < t); return e.update(s, n); };
-          return { instance: { exports: { memory: e.memory, buffer: e.buffer, capacity: e.capacity, update } } };
-        });
-      }\n`;
-      window.workersMade = 0;
-      window.Worker = function (url, options) {
-        window.workersMade += 1;
-        const x = new XMLHttpRequest();
-        x.open('GET', url, false);
-        x.send();
-        return new Real(URL.createObjectURL(new Blob([slow + x.responseText], { type: 'text/javascript' })), options);
-      };
-    });
-    const t0 = Date.now();
-    await page.setInputFiles('#files', src.file);
-    await waitState(page, 'slow.bin', ['done', 'error'], 120_000);
-    const secs = (Date.now() - t0) / 1000;
-    assert.equal(await rowState(page, 'slow.bin'), 'done', await page.textContent(`.s3-upload-panel ${row('slow.bin')} .error`));
-    assert.ok(secs >= 32, `the slow read took its time (done after ${secs} s)`);
-    assert.equal(await page.evaluate(() => window.workersMade), 1, 'the slow Worker was not replaced');
-    assert.equal((await storedObject(stack.api, 'demo/slow.bin')).sha256, src.sha256);
-    assert.deepEqual(errors, []);
-    await page.close();
-  } finally {
-    src.cleanup();
-  }
+  const r = await hashingCase('slow.bin', 5 * MIB, () => {
+    const Real = window.Worker;
+    const slow = `{
+      const real = WebAssembly.instantiate;
+      WebAssembly.instantiate = (...a) => real.apply(WebAssembly, a).then((r) => {
+        const e = r.instance.exports;
+        const update = (s, n) => { const t = Date.now() + n / 131.072; while (Date.now() < t); return e.update(s, n); };
+        return { instance: { exports: { memory: e.memory, buffer: e.buffer, capacity: e.capacity, update } } };
+      });
+    }\n`;
+    window.probe = 0;
+    window.Worker = function (url, options) {
+      window.probe += 1;
+      const x = new XMLHttpRequest();
+      x.open('GET', url, false);
+      x.send();
+      return new Real(URL.createObjectURL(new Blob([slow + x.responseText], { type: 'text/javascript' })), options);
+    };
+  }, 120_000);
+  assert.equal(r.state, 'done', r.error);
+  assert.ok(r.secs >= 32, `the slow read took its time (done after ${r.secs} s)`);
+  assert.equal(r.probe, 1, 'the slow Worker was not replaced');
 });
 
 test('a read of the file on the page that makes no progress ends in FileReadError after 15 s; nothing left open', { timeout: 150_000 }, async () => {
   // No Worker (the page hashes), and a file whose stream never yields (a
   // drive that stopped answering): the upload must end with an error that
   // says so, not wait forever.
-  const src = randomFile('unreadable.bin', 12 * MIB);
-  try {
-    const { page, errors } = await openDemo();
-    await page.evaluate(() => {
-      window.Worker = undefined;
-      window.streamsAsked = 0;
-      Blob.prototype.stream = function () {
-        window.streamsAsked += 1;
-        return new ReadableStream({ pull: () => new Promise(() => {}) });
-      };
-    });
-    const t0 = Date.now();
-    await page.setInputFiles('#files', src.file);
-    await waitState(page, 'unreadable.bin', ['done', 'error'], 90_000);
-    const secs = (Date.now() - t0) / 1000;
-    assert.equal(await rowState(page, 'unreadable.bin'), 'error');
-    assert.ok(await page.evaluate(() => window.streamsAsked) >= 1, 'the page read the file');
-    assert.ok(secs >= 15, `the read was given 15 s (error after ${secs} s)`);
-    const message = await page.textContent(`.s3-upload-panel ${row('unreadable.bin')} .error`);
-    assert.match(message, /could not be read \(reading it made no progress for 15 s\)/);
-    const deadline = Date.now() + 10_000;
-    while ((await stack.openUploads('demo/unreadable')).length && Date.now() < deadline) await page.waitForTimeout(200);
-    assert.deepEqual(await stack.openUploads('demo/unreadable'), [], 'no multipart upload left open');
-    assert.deepEqual(errors, []);
-    await page.close();
-  } finally {
-    src.cleanup();
-  }
+  const r = await hashingCase('unreadable.bin', 12 * MIB, () => {
+    window.Worker = undefined;
+    window.probe = 0;
+    Blob.prototype.stream = function () {
+      window.probe += 1;
+      return new ReadableStream({ pull: () => new Promise(() => {}) });
+    };
+  }, 90_000);
+  assert.equal(r.state, 'error');
+  assert.ok(r.probe >= 1, 'the page read the file');
+  assert.ok(r.secs >= 15, `the read was given 15 s (error after ${r.secs} s)`);
+  assert.match(r.error, /could not be read \(reading it made no progress for 15 s\)/);
+  const deadline = Date.now() + 10_000;
+  while ((await stack.openUploads('demo/unreadable')).length && Date.now() < deadline) await new Promise((f) => setTimeout(f, 200));
+  assert.deepEqual(await stack.openUploads('demo/unreadable'), [], 'no multipart upload left open');
 });
 
 test('a hostile file name is shown as text and runs no script', { timeout: 120_000 }, async () => {
