@@ -221,3 +221,47 @@ test('Firefox: one PUT corrupted in flight and one ETag altered on its way back:
     await stack.stop();
   }
 });
+
+test('Firefox: a hashing Worker that reads slowly but goes on is left to finish: one Worker, intact', { timeout: 240_000 }, async () => {
+  // The Worker's CRC step made slow (128 KiB/s, by code put before the
+  // Worker's own): a 5 MiB file takes some 40 s, past the 15 s a silent
+  // Worker is given. It says each second that it is still reading, so the
+  // page's watchdog leaves it be (a second Worker would mean it was taken
+  // for stuck and the file hashed again).
+  const server = await startServer();
+  const src = randomFile('firefox-slow.bin', 5 * MIB);
+  try {
+    await driver.get(`${server.api}/`);
+    await waitFor('the widget renders', async () => driver.executeScript(
+      "return !!document.querySelector('.s3-upload-panel')?.shadowRoot?.querySelector('button.choose')"));
+    await driver.executeScript(() => {
+      const Real = window.Worker;
+      const slow = `{
+        const real = WebAssembly.instantiate;
+        WebAssembly.instantiate = (...a) => real.apply(WebAssembly, a).then((r) => {
+          const e = r.instance.exports;
+          const update = (s, n) => { const t = Date.now() + n / 131.072; while (Date.now() < t); return e.update(s, n); };
+          return { instance: { exports: { memory: e.memory, buffer: e.buffer, capacity: e.capacity, update } } };
+        });
+      }\n`;
+      window.workersMade = 0;
+      window.Worker = function (url, options) {
+        window.workersMade += 1;
+        const x = new XMLHttpRequest();
+        x.open('GET', url, false);
+        x.send();
+        return new Real(URL.createObjectURL(new Blob([slow + x.responseText], { type: 'text/javascript' })), options);
+      };
+    });
+    const t0 = Date.now();
+    await driver.findElement(By.id('files')).sendKeys(src.file);
+    assert.equal(await waitState('firefox-slow.bin', ['done', 'error'], 200_000), 'done');
+    const secs = (Date.now() - t0) / 1000;
+    assert.ok(secs >= 32, `the slow read took its time (done after ${secs} s)`);
+    assert.equal(await driver.executeScript('return window.workersMade'), 1, 'the slow Worker was not replaced');
+    assert.equal((await storedObject(server.api, 'demo/firefox-slow.bin')).sha256, src.sha256, 'the object is intact');
+  } finally {
+    src.cleanup();
+    await server.stop();
+  }
+});
