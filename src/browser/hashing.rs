@@ -65,7 +65,7 @@ export async function readChunks(blob, start, end, whole, chunk, each, byob) {
     const now = performance.now();
     if (now - tick > 10000) last = now;
     tick = now;
-    if (now - last > 15000) { stalled = true; reader.cancel(); }
+    if (now - last > 15000) { stalled = true; reader.cancel().catch(() => {}); }
   }, 5000);
   try {
     for (;;) {

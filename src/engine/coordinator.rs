@@ -28,6 +28,12 @@ pub type Gen = u8;
 /// unjournaled rather than wait (a browser whose storage hangs must not hold
 /// the upload back).
 pub const LOOKUP_TIMEOUT_MS: u64 = 5_000;
+/// Hashing the content sample of a file the journal has an entry for (192
+/// KiB at most) gets this long; past it the file is taken as unreadable for
+/// the look-up, as when its read fails: the entry's upload is kept for a
+/// later attempt and this one goes on anew, unjournaled (a read that never
+/// ends must not hold the upload forever).
+pub const SAMPLE_TIMEOUT_MS: u64 = 15_000;
 /// How long after the start of a new upload its content sample is read (so
 /// that its reads do not compete with the first parts).
 pub const SAMPLE_DELAY_MS: u64 = 1_000;
@@ -163,8 +169,9 @@ pub enum Step {
 enum Look {
     /// Asked for the entry; given up at `deadline`.
     Reading { deadline: u64 },
-    /// An entry was found; the file's sample is being hashed.
-    Sampling { found: Entry },
+    /// An entry was found; the file's sample is being hashed (given up at
+    /// `deadline`).
+    Sampling { found: Entry, deadline: u64 },
     /// The entry may be resumed; its parts are being listed (`due`: the next
     /// try, when one failed).
     Listing { entry: Entry, failures: usize, due: Option<u64> },
@@ -348,7 +355,7 @@ impl Coordinator {
     /// When [`Coordinator::poll`] has something to do next without an input.
     pub fn next_wakeup(&self) -> Option<u64> {
         let look = match &self.look {
-            Look::Reading { deadline } => Some(*deadline),
+            Look::Reading { deadline } | Look::Sampling { deadline, .. } => Some(*deadline),
             Look::Listing { due, .. } => *due,
             _ => None,
         };
@@ -401,7 +408,7 @@ impl Coordinator {
                     match found {
                         Some(found) => {
                             self.out.push_back(Step::HashSample(resume::sample_ranges(self.subject.size)));
-                            self.look = Look::Sampling { found };
+                            self.look = Look::Sampling { found, deadline: now + SAMPLE_TIMEOUT_MS };
                         }
                         None => {
                             // Nothing stored for this file (the usual case):
@@ -423,7 +430,7 @@ impl Coordinator {
                 }
             }
             Input::SampleHashed(sample) => match core::mem::replace(&mut self.look, Look::Done) {
-                Look::Sampling { found } => {
+                Look::Sampling { found, .. } => {
                     let Some(sample) = sample else {
                         // The file cannot be read: nothing can be matched.
                         self.decide(None, now);
@@ -712,6 +719,12 @@ impl Coordinator {
         match &mut self.look {
             Look::Reading { deadline } if now >= *deadline => {
                 // The storage hangs: go on unjournaled.
+                self.decide(None, now);
+                return true;
+            }
+            Look::Sampling { deadline, .. } if now >= *deadline => {
+                // The file's read hangs: nothing can be matched (a late
+                // answer finds no look-up and no journal, and is dropped).
                 self.decide(None, now);
                 return true;
             }

@@ -73,6 +73,8 @@ struct World {
     journal_hangs: bool,
     /// Another running upload holds the journal entry (its lock).
     journal_busy: bool,
+    /// The content sample's read never ends.
+    sample_hangs: bool,
     /// Abort as soon as complete is sent.
     abort_when_completing: bool,
     /// Parts stored before the run (of a resumable upload), never sent again.
@@ -108,6 +110,7 @@ impl World {
             garbled: None,
             journal_hangs: false,
             journal_busy: false,
+            sample_hangs: false,
             abort_when_completing: false,
             prestored: None,
             resumed: false,
@@ -307,7 +310,9 @@ impl World {
             }
             Step::HashSample(ranges) => {
                 assert!(!ranges.is_empty());
-                self.at(3, Input::SampleHashed(Some(SAMPLE.into())));
+                if !self.sample_hangs {
+                    self.at(3, Input::SampleHashed(Some(SAMPLE.into())));
+                }
             }
             Step::ListParts { upload_id, .. } => {
                 let end = if self.rng.f64() < self.fail * 2.0 {
@@ -788,6 +793,30 @@ fn a_storage_that_hangs_lets_the_upload_go_on_unjournaled() {
 }
 
 #[test]
+fn a_sample_read_that_never_ends_lets_the_upload_go_on_anew_and_keeps_the_entry() {
+    // An entry for the file, and its content sample's read never answers
+    // (a drive that stopped answering): after SAMPLE_TIMEOUT_MS the upload
+    // goes on as a new one, unjournaled; the stored upload stays journaled
+    // for a later attempt. Before, the look-up waited for ever.
+    let size = 12 * MIB;
+    let mut w = World::new(13);
+    prepare(&mut w, Before::Resumable, size, 0);
+    let kept = w.journal.clone();
+    w.prestored = None;
+    w.sample_hangs = true;
+    let up = Upload::new(size, config(4), 13).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 13, true, 0);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 13);
+    assert!(w.finished[0].is_ok(), "{:?}", w.finished[0]);
+    assert!(!w.resumed);
+    assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "an upload of its own");
+    assert!(w.now >= crate::engine::coordinator::SAMPLE_TIMEOUT_MS, "it waited for the sample first ({} ms)", w.now);
+    assert_eq!(w.journal, kept, "the entry is kept for a later attempt");
+    assert!(w.store.uploads.contains_key("stored-1"), "the stored upload is not deleted");
+}
+
+#[test]
 fn abort_racing_complete_ends_as_the_store_says() {
     let size = 12 * MIB;
     let mut w = World::new(5);
@@ -823,6 +852,9 @@ fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
         w.ms_per_mib = w.rng.u64(1..=20);
         w.journal_hangs = w.rng.f64() < 0.05;
         w.abort_when_completing = w.rng.f64() < 0.1;
+        // One seed in twenty: the file's sample is never read (by the seed,
+        // so that the world's dice stay as they were).
+        w.sample_hangs = seed % 20 == 3;
         let mut controls = Vec::new();
         if w.rng.f64() < 0.4 {
             let t = now + w.rng.u64(0..300);
