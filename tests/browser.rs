@@ -643,6 +643,9 @@ async fn invalid_options_are_named() {
         (e(&[("multipartThreshold", JsValue::from(-1))]), "multipartThreshold"),
         (e(&[("withCredentials", JsValue::from_str("yes"))]), "withCredentials"),
         (e(&[("headers", JsValue::from(5))]), "headers"),
+        (e(&[("resumeScope", JsValue::from_str(" "))]), "resumeScope"),
+        (e(&[("resumeScope", JsValue::from_str(&"x".repeat(257)))]), "resumeScope"),
+        (e(&[("resumeScope", JsValue::from(1))]), "resumeScope"),
         (e(&[("protocol", obj(&[]))]), "endpoint"),
         (obj(&[("protocol", not_fn)]), "hooks"),
         (obj(&[("protocol", obj(&[("signPart", Function::new_no_args("").into())]))]), "hooks"),
@@ -909,6 +912,41 @@ async fn expired_journal_entries_are_aborted_and_forgotten() {
     assert!(left_the_journal(&up, &old_key).await, "and its entry forgotten");
     assert!(resumable(&up, &young_key).await.is_some(), "the young one stays resumable");
     assert_eq!(open_uploads(&young_key).await, 1);
+}
+
+/// Two backends behind one endpoint (two buckets, two tenants: the same
+/// paths, other credentials), each named by `resumeScope`: an upload
+/// interrupted in one is neither listed nor taken up by the other, whose
+/// upload of the same file to the same key goes anew; the first stays
+/// resumable in its own scope and resumes there.
+#[wasm_bindgen_test]
+async fn a_resume_scope_keeps_each_backends_uploads_apart() {
+    let scoped = |scope: &str| {
+        uploader(&[
+            ("partSize", JsValue::from(5 * MIB as u32)),
+            ("concurrency", JsValue::from(1)),
+            ("resumeScope", JsValue::from_str(scope)),
+        ])
+    };
+    let (a, b) = (scoped("tenant-a"), scoped("tenant-b"));
+    let key = unique_key("scoped.bin");
+    let data = bytes(20 * MIB, 46);
+    let f = file(&data, "scoped.bin", 1_640_000_000_000.0);
+    let _ = interrupted(&a, &f, &key, 1).await;
+    assert!(resumable(&b, &key).await.is_none(), "the other scope does not list it");
+    assert!(resumable(&one_at_a_time(), &key).await.is_none(), "nor does the endpoint's own journal");
+    let (on_resume_b, resumed_b) = on_resume();
+    let (opts, _) = recording(&key, &[("onResume", on_resume_b)]);
+    JsFuture::from(b.upload(&f, opts)).await.expect("the other scope's upload");
+    assert!(resumed_b.borrow().is_none(), "the other scope went anew");
+    assert!(resumable(&a, &key).await.is_some(), "the first upload stays resumable in its scope");
+    assert_eq!(open_uploads(&key).await, 1, "and open for it");
+    let (on_resume_a, resumed_a) = on_resume();
+    let (opts, _) = recording(&key, &[("onResume", on_resume_a)]);
+    JsFuture::from(a.upload(&f, opts)).await.expect("resumed in its scope");
+    assert!(resumed_a.borrow().is_some(), "it resumed in its own scope");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    assert_eq!(open_uploads_soon(&key).await, 0, "no upload left open");
 }
 
 #[wasm_bindgen_test]

@@ -180,6 +180,7 @@ pub(super) const UPLOADER_OPTIONS: &[&str] = &[
     "withCredentials",
     "headers",
     "checksum",
+    "resumeScope",
 ];
 pub(super) const UPLOAD_OPTIONS: &[&str] =
     &["key", "contentType", "signal", "resume", "onProgress", "onPartComplete", "onRetry", "onResume"];
@@ -225,6 +226,17 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
             let protocol = if lambda { Protocol::Lambda } else { Protocol::Rest };
             Backend::new(HttpBackend::new(&endpoint, protocol, with_credentials, headers))
         }
+    };
+    // The journal's name for this backend (at most 256 characters: it is
+    // part of every entry's key in the storage).
+    let backend = match o.string("resumeScope")? {
+        Some(scope) if scope.trim_ascii().is_empty() || scope.len() > 256 => {
+            return Err(UploadError::invalid_option(
+                "resumeScope",
+                "options.resumeScope must be a non-empty string of at most 256 characters naming this backend, such as \"avatars\"",
+            ));
+        }
+        scope => backend.scoped(scope),
     };
     let mut cfg = Config::default();
     match o.get("partSize") {

@@ -77,6 +77,12 @@ interface CommonOptions {
   headers?: HeadersOption;
   /** `'crc32'` (default): every part's CRC32 and the whole object's are sent for the store to verify; `'none'`: nothing is verified. */
   checksum?: 'crc32' | 'none';
+  /**
+   * Names this backend in the resume journal (default: the endpoint, or `'hooks'`). Give each
+   * backend its own when one page has several behind the same endpoint or hooks (two buckets,
+   * two tenants): an upload then resumes, lists and sweeps only its own backend's uploads.
+   */
+  resumeScope?: string;
 }
 
 /** Options of `new Uploader(options)`: a backend over HTTP (`endpoint`), or hooks (`protocol: { ... }`). */

@@ -275,13 +275,19 @@ pub trait Calls {
 
 /// Where the upload's backend calls go: any [`Calls`], every call bounded
 /// in time and cancellable.
-pub struct Backend(Box<dyn Calls>, core::cell::Cell<bool>);
+pub struct Backend(Box<dyn Calls>, core::cell::Cell<bool>, Option<String>);
 
 impl Backend {
     /// A backend making its calls through `calls`.
     pub fn new(calls: impl Calls + 'static) -> Self {
         let batch = calls.can_batch();
-        Self(Box::new(calls), core::cell::Cell::new(batch))
+        Self(Box::new(calls), core::cell::Cell::new(batch), None)
+    }
+
+    /// The same backend named `scope` in the resume journal (the
+    /// application's `resumeScope`), when given.
+    pub fn scoped(self, scope: Option<String>) -> Self {
+        Self(self.0, self.1, scope)
     }
 
     /// Whether several parts may be signed in one call: the backend offers
@@ -311,9 +317,10 @@ impl Backend {
         unknown
     }
 
-    /// Names the backend in the resume journal: the endpoint, or "hooks".
+    /// Names the backend in the resume journal: the application's
+    /// `resumeScope`, else the endpoint, or "hooks".
     pub fn label(&self) -> String {
-        self.0.label()
+        self.2.clone().unwrap_or_else(|| self.0.label())
     }
 
     /// Whether files may go as one presigned PUT (the hooks may not offer it).
