@@ -717,14 +717,10 @@ impl Coordinator {
     /// Moves one thing on; false when nothing moved.
     fn tick(&mut self, now: u64, free: &mut usize) -> bool {
         match &mut self.look {
-            Look::Reading { deadline } if now >= *deadline => {
-                // The storage hangs: go on unjournaled.
-                self.decide(None, now);
-                return true;
-            }
-            Look::Sampling { deadline, .. } if now >= *deadline => {
-                // The file's read hangs: nothing can be matched (a late
-                // answer finds no look-up and no journal, and is dropped).
+            Look::Reading { deadline } | Look::Sampling { deadline, .. } if now >= *deadline => {
+                // The storage, or the file's sample read, hangs: go on
+                // unjournaled (a late answer finds no look-up and no
+                // journal, and is dropped).
                 self.decide(None, now);
                 return true;
             }

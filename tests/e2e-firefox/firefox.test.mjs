@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { Builder, By, until } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
 import { statSync } from 'node:fs';
-import { MIB, randomFile, startFaultyStack, startServer, storedObject } from '../e2e/helpers.mjs';
+import { MIB, randomFile, slowHashingWorkers, startFaultyStack, startServer, storedObject } from '../e2e/helpers.mjs';
 
 const GECKODRIVER = process.env.GECKODRIVER
   || [`${process.env.HOME}/.cargo/bin/geckodriver`, '/usr/local/bin/geckodriver', '/usr/bin/geckodriver']
@@ -234,31 +234,13 @@ test('Firefox: a hashing Worker that reads slowly but goes on is left to finish:
     await driver.get(`${server.api}/`);
     await waitFor('the widget renders', async () => driver.executeScript(
       "return !!document.querySelector('.s3-upload-panel')?.shadowRoot?.querySelector('button.choose')"));
-    await driver.executeScript(() => {
-      const Real = window.Worker;
-      const slow = `{
-        const real = WebAssembly.instantiate;
-        WebAssembly.instantiate = (...a) => real.apply(WebAssembly, a).then((r) => {
-          const e = r.instance.exports;
-          const update = (s, n) => { const t = Date.now() + n / 131.072; while (Date.now() < t); return e.update(s, n); };
-          return { instance: { exports: { memory: e.memory, buffer: e.buffer, capacity: e.capacity, update } } };
-        });
-      }\n`;
-      window.workersMade = 0;
-      window.Worker = function (url, options) {
-        window.workersMade += 1;
-        const x = new XMLHttpRequest();
-        x.open('GET', url, false);
-        x.send();
-        return new Real(URL.createObjectURL(new Blob([slow + x.responseText], { type: 'text/javascript' })), options);
-      };
-    });
+    await driver.executeScript(slowHashingWorkers);
     const t0 = Date.now();
     await driver.findElement(By.id('files')).sendKeys(src.file);
     assert.equal(await waitState('firefox-slow.bin', ['done', 'error'], 200_000), 'done');
     const secs = (Date.now() - t0) / 1000;
     assert.ok(secs >= 32, `the slow read took its time (done after ${secs} s)`);
-    assert.equal(await driver.executeScript('return window.workersMade'), 1, 'the slow Worker was not replaced');
+    assert.equal(await driver.executeScript('return window.probe'), 1, 'the slow Worker was not replaced');
     assert.equal((await storedObject(server.api, 'demo/firefox-slow.bin')).sha256, src.sha256, 'the object is intact');
   } finally {
     src.cleanup();

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, root, startFaultyStack, storedObject } from './helpers.mjs';
+import { launchBrowser, MIB, randomFile, root, slowHashingWorkers, startFaultyStack, storedObject } from './helpers.mjs';
 
 let stack;
 let browser;
@@ -251,25 +251,7 @@ test('a hashing Worker that reads slowly but goes on is not taken for stuck: one
   // still reading, so it is left to finish (the build before gave a Worker
   // 15 s plus 4 s per 16 MB it held, and replaced this one after 30 s: the
   // file was hashed again).
-  const r = await hashingCase('slow.bin', 5 * MIB, () => {
-    const Real = window.Worker;
-    const slow = `{
-      const real = WebAssembly.instantiate;
-      WebAssembly.instantiate = (...a) => real.apply(WebAssembly, a).then((r) => {
-        const e = r.instance.exports;
-        const update = (s, n) => { const t = Date.now() + n / 131.072; while (Date.now() < t); return e.update(s, n); };
-        return { instance: { exports: { memory: e.memory, buffer: e.buffer, capacity: e.capacity, update } } };
-      });
-    }\n`;
-    window.probe = 0;
-    window.Worker = function (url, options) {
-      window.probe += 1;
-      const x = new XMLHttpRequest();
-      x.open('GET', url, false);
-      x.send();
-      return new Real(URL.createObjectURL(new Blob([slow + x.responseText], { type: 'text/javascript' })), options);
-    };
-  }, 120_000);
+  const r = await hashingCase('slow.bin', 5 * MIB, slowHashingWorkers, 120_000);
   assert.equal(r.state, 'done', r.error);
   assert.ok(r.secs >= 32, `the slow read took its time (done after ${r.secs} s)`);
   assert.equal(r.probe, 1, 'the slow Worker was not replaced');

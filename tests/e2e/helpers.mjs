@@ -134,3 +134,29 @@ export async function storedObject(api, key) {
   const bytes = Buffer.from(await obj.arrayBuffer());
   return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
 }
+
+/**
+ * Run in a page (Playwright's `evaluate`, WebDriver's `executeScript`): each
+ * hashing Worker made from then on hashes at 128 KiB/s (its module's CRC step
+ * slowed by a busy-wait, in code put before the Worker's own), and
+ * `window.probe` counts the Workers made.
+ */
+export function slowHashingWorkers() {
+  const Real = window.Worker;
+  const slow = `{
+    const real = WebAssembly.instantiate;
+    WebAssembly.instantiate = (...a) => real.apply(WebAssembly, a).then((r) => {
+      const e = r.instance.exports;
+      const update = (s, n) => { const t = Date.now() + n / 131.072; while (Date.now() < t); return e.update(s, n); };
+      return { instance: { exports: { memory: e.memory, buffer: e.buffer, capacity: e.capacity, update } } };
+    });
+  }\n`;
+  window.probe = 0;
+  window.Worker = function (url, options) {
+    window.probe += 1;
+    const x = new XMLHttpRequest();
+    x.open('GET', url, false);
+    x.send();
+    return new Real(URL.createObjectURL(new Blob([slow + x.responseText], { type: 'text/javascript' })), options);
+  };
+}
