@@ -761,22 +761,30 @@ fn abort_before_the_look_up_decides_sends_init_only_for_an_adopted_token() {
 /// first second of the first deleted the first's upload as "changed".
 #[test]
 fn an_entry_held_by_a_running_upload_is_left_to_it() {
-    let size = 12 * MIB;
     for before in [Before::Resumable, Before::Changed, Before::InitOnItsWay] {
-        let mut w = World::new(12);
-        prepare(&mut w, before, size, 0);
-        let kept = w.journal.clone();
-        w.prestored = None;
-        w.journal_busy = true;
-        let up = Upload::new(size, config(4), 12).expect("upload");
-        let mut coord = Coordinator::new(up, subject(size), config(4), 12, true, 0);
-        w.run(&mut coord, 4, &mut Vec::new());
-        check_end(&w, &coord, 12);
-        assert!(!w.resumed, "{before:?}");
-        assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "{before:?}: an upload of its own");
-        assert_eq!(w.journal, kept, "{before:?}: the entry is untouched");
-        assert!(w.store.uploads.contains_key("stored-1"), "{before:?}: the other's upload is not deleted");
+        goes_on_anew_leaving_the_entry(before, 12, |w| w.journal_busy = true);
     }
+}
+
+/// A 12 MiB upload of a file the journal holds (`before`), in a world set by
+/// `set`, that must go on as an upload of its own and leave the entry and
+/// its stored upload as they were (checked by `check_end` as well).
+fn goes_on_anew_leaving_the_entry(before: Before, seed: u64, set: impl FnOnce(&mut World)) -> World {
+    let size = 12 * MIB;
+    let mut w = World::new(seed);
+    prepare(&mut w, before, size, 0);
+    let kept = w.journal.clone();
+    w.prestored = None;
+    set(&mut w);
+    let up = Upload::new(size, config(4), seed).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), seed, true, 0);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, seed);
+    assert!(!w.resumed, "{before:?}");
+    assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "{before:?}: an upload of its own");
+    assert_eq!(w.journal, kept, "{before:?}: the entry is untouched");
+    assert!(w.store.uploads.contains_key("stored-1"), "{before:?}: the stored upload is not deleted");
+    w
 }
 
 #[test]
@@ -798,22 +806,9 @@ fn a_sample_read_that_never_ends_lets_the_upload_go_on_anew_and_keeps_the_entry(
     // (a drive that stopped answering): after SAMPLE_TIMEOUT_MS the upload
     // goes on as a new one, unjournaled; the stored upload stays journaled
     // for a later attempt. Before, the look-up waited for ever.
-    let size = 12 * MIB;
-    let mut w = World::new(13);
-    prepare(&mut w, Before::Resumable, size, 0);
-    let kept = w.journal.clone();
-    w.prestored = None;
-    w.sample_hangs = true;
-    let up = Upload::new(size, config(4), 13).expect("upload");
-    let mut coord = Coordinator::new(up, subject(size), config(4), 13, true, 0);
-    w.run(&mut coord, 4, &mut Vec::new());
-    check_end(&w, &coord, 13);
+    let w = goes_on_anew_leaving_the_entry(Before::Resumable, 13, |w| w.sample_hangs = true);
     assert!(w.finished[0].is_ok(), "{:?}", w.finished[0]);
-    assert!(!w.resumed);
-    assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "an upload of its own");
     assert!(w.now >= crate::engine::coordinator::SAMPLE_TIMEOUT_MS, "it waited for the sample first ({} ms)", w.now);
-    assert_eq!(w.journal, kept, "the entry is kept for a later attempt");
-    assert!(w.store.uploads.contains_key("stored-1"), "the stored upload is not deleted");
 }
 
 #[test]
