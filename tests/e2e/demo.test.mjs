@@ -199,8 +199,8 @@ test('400 files of 2 MiB chosen at once: hashed by at most two Workers at a time
 /**
  * One file of `size` random bytes chosen in a fresh demo page after
  * `prepare` (run in the page) has changed what the page reads with; resolves
- * to the row's final state, the seconds it took and the page's `window.probe`,
- * once the stored object (when done) has been compared by SHA-256 and no page
+ * to the row's final state, its error text, the seconds it took and the
+ * page's `window.probe`, once the stored object (when done) has been compared by SHA-256 and no page
  * error was seen.
  */
 async function hashingCase(name, size, prepare, timeout) {
