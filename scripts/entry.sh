@@ -17,6 +17,8 @@ snippet() {
 }
 errors=$(snippet "class UploadError")
 hashing=$(snippet "export function setHashModule")
+# The Worker's code as a string literal, out of reach of an app's transpiler.
+node scripts/worker-literal.mjs "$dir/${hashing#./}"
 {
   echo "export * from './s3_multipart_wasm.js';"
   echo "export { UploadError } from '$errors';"

@@ -137,9 +137,12 @@ export function turn(file) {
   if (!turnsWaiting.length && now < turnUntil) return undefined;
   return new Promise((go) => turnsWaiting.push({ file, go, size: undefined }));
 }
-// The Worker's code, run there as the source of this function (so the
-// package's minifier shrinks it with the rest; `readChunks`, above, goes in
-// as its argument): the first message brings its WebAssembly module
+// The Worker's code, run there as the source of this function (`readChunks`,
+// above, goes in as its argument). The build (scripts/worker-literal.mjs,
+// from scripts/entry.sh) replaces `WORKER` by that source minified, as a
+// string literal, which no app's transpiler rewrites (Babel would make the
+// async functions call helpers the Worker does not have). The first message
+// brings its WebAssembly module
 // (hasher/, base64: a few KB, no import), instantiated once; each message
 // then asks for the CRC register of a range of a Blob, read in chunks into
 // the module's buffer.

@@ -94,7 +94,7 @@ test('gzipped size of WASM + JS glue is within the budget, and the READMEs state
  * The widget renders while its WASM module is held back (first paint does
  * not wait for it), then uploads once the module arrives.
  */
-async function widgetRendersFirst(server, app, pagePath, inputSelector) {
+async function widgetRendersFirst(server, app, pagePath, inputSelector, prefix) {
   const page = await browser.newPage();
   let release;
   const held = new Promise((r) => { release = r; });
@@ -115,8 +115,8 @@ async function widgetRendersFirst(server, app, pagePath, inputSelector) {
     assert.equal(wasmAsked, 1, `${app}: the module was asked for once, in the background`);
     release();
     await page.setInputFiles(inputSelector, src.file);
-    await page.waitForSelector(`#done li:text-is("${app}-app/${app}-lazy.bin")`, { timeout: 60_000 });
-    assert.equal((await storedObject(server.api, `${app}-app/${app}-lazy.bin`)).sha256, src.sha256);
+    await page.waitForSelector(`#done li:text-is("${prefix}/${app}-lazy.bin")`, { timeout: 60_000 });
+    assert.equal((await storedObject(server.api, `${prefix}/${app}-lazy.bin`)).sha256, src.sha256);
   } finally {
     release();
     src.cleanup();
@@ -124,10 +124,13 @@ async function widgetRendersFirst(server, app, pagePath, inputSelector) {
   }
 }
 
-async function appUploads(app, inputSelector, widgetPage) {
+async function appUploads(app, inputSelector, widgetPage, base) {
   const dir = mkdtempSync(path.join(tmpdir(), `s3mp-${app}-`));
   temps.push(dir);
+  // An app that is another with a build of its own (`base`'s sources, this one's configuration).
+  if (base) cpSync(path.join(root, 'tests/apps', base, 'src'), path.join(dir, 'src'), { recursive: true });
   cpSync(path.join(root, 'tests/apps', app), dir, { recursive: true });
+  const prefix = `${base ?? app}-app`;   // the key prefix its sources give
   sh('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], dir);
   sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', tarball], dir);
   sh('npm', ['run', 'build', '--silent'], dir);
@@ -142,8 +145,8 @@ async function appUploads(app, inputSelector, widgetPage) {
     // web build, at once): wait for its panel before choosing a file.
     await page.waitForSelector('button.choose');
     await page.setInputFiles(inputSelector, src.file);
-    await page.waitForSelector(`#done li:text-is("${app}-app/${app}.bin")`, { timeout: 60_000 });
-    const stored = await storedObject(server.api, `${app}-app/${app}.bin`);
+    await page.waitForSelector(`#done li:text-is("${prefix}/${app}.bin")`, { timeout: 60_000 });
+    const stored = await storedObject(server.api, `${prefix}/${app}.bin`);
     assert.equal(stored.sha256, src.sha256, `${app}: the widget's upload is intact`);
     // Both builds hash in one dedicated Worker, which has instantiated its
     // own module (hasher/): the package's entry point handed it over.
@@ -163,7 +166,7 @@ async function appUploads(app, inputSelector, widgetPage) {
       `${app}: errors are instances of the exported UploadError class`);
     assert.deepEqual(errors, []);
     await page.close();
-    await widgetRendersFirst(server, app, widgetPage, inputSelector);
+    await widgetRendersFirst(server, app, widgetPage, inputSelector, prefix);
   } finally {
     src.cleanup();
     await server.stop();
@@ -172,6 +175,9 @@ async function appUploads(app, inputSelector, widgetPage) {
 
 test('the tarball installs into a fresh webpack 5 app, which builds and uploads', { timeout: 300_000 }, () =>
   appUploads('webpack', '#files', '/widget.html'));
+
+test('a webpack app that transpiles node_modules for old browsers (Babel: no async functions) still hashes in the Worker', { timeout: 300_000 }, () =>
+  appUploads('webpack-babel', '#files', '/widget.html', 'webpack'));
 
 test('the tarball installs into a fresh Vite app, which builds and uploads', { timeout: 300_000 }, () =>
   appUploads('vite', 's3-upload input[type=file]', '/'));
