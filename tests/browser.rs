@@ -872,6 +872,39 @@ async fn a_changed_file_with_the_same_name_size_and_date_is_not_resumed() {
     assert_eq!(open_uploads_soon(&prefix).await, 0, "the refused upload was aborted");
 }
 
+/// The file changed between its fingerprint's samples (same name, size and
+/// date; the bytes of a stored part differ): the upload resumes, hashes the
+/// parts stored before (read, not sent), and complete's whole-object CRC32
+/// no longer matches what the store holds: those parts are sent again and
+/// the object is the file as it is now. Before, complete went without a
+/// whole-object checksum and a mix of both files was stored as the object.
+#[wasm_bindgen_test]
+async fn a_file_changed_between_its_samples_is_caught_at_complete_and_stored_as_it_is_now() {
+    let up = one_at_a_time();
+    let key = unique_key("changed-inside.bin");
+    let old = bytes(30 * MIB, 46);
+    let stored = num(&interrupted(&up, &file(&old, "inside.bin", 1_690_000_000_000.0), &key, 2).await, "partsDone");
+    // Part 2 (5..10 MiB) changed at 7 MiB: none of the samples (start,
+    // middle, end) sees it.
+    let mut new = old.clone();
+    new[7 * MIB..7 * MIB + 100].iter_mut().for_each(|b| *b ^= 0x5A);
+    track_xhr();
+    let (on_resume, resumed) = on_resume();
+    let (opts, _) = recording(&key, &[("onResume", on_resume)]);
+    let result = JsFuture::from(up.upload(&file(&new, "inside.bin", 1_690_000_000_000.0), opts))
+        .await
+        .expect("the upload goes through");
+    assert!(resumed.borrow().is_some(), "resumed: the samples match");
+    assert_eq!(sha(&read_back(&key).await), sha(&new), "the object is the file as it is now, not a mix");
+    assert_eq!(string(&get(&result, "checksum"), "value"), Some(crc32_b64(&new)), "verified as a whole");
+    assert_eq!(
+        num(&xhr_stats(), "puts"),
+        6.0,
+        "the {stored} parts stored before were sent again, with the missing ones"
+    );
+    assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
+}
+
 /// The same file uploaded to the same key again while the first upload runs
 /// (a second tab, a second drop): the running upload holds its journal
 /// entry (a Web Lock), so the second goes on with an upload of its own and

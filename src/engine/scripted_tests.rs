@@ -103,6 +103,11 @@ struct World {
     whole_checksum: Option<String>,
     /// Reading the file fails.
     hash_fails: bool,
+    /// The CRC of the bytes the store holds for a part, where they are not
+    /// the file's (`crc_of`): a part stored before a reload, from a file
+    /// that has changed since. Complete verifies the whole object's CRC
+    /// against what the store holds (S3's `BadDigest`).
+    store_crc: HashMap<u16, u32>,
 }
 
 /// A backend's 200 whose body is not JSON, as the HTTP backend reports it.
@@ -152,7 +157,14 @@ impl World {
             hashed: Vec::new(),
             whole_checksum: None,
             hash_fails: false,
+            store_crc: HashMap::new(),
         }
+    }
+
+    /// The whole object's CRC32 (base64) of what the store holds.
+    fn stored_whole_crc(&self) -> String {
+        let crcs = self.store.iter().map(|(n, (_, len))| (self.store_crc.get(n).copied().unwrap_or(crc_of(*n)), *len));
+        checksum::to_base64(checksum::combine(crcs))
     }
 
     fn at(&mut self, delay: u64, ev: Event) {
@@ -268,6 +280,7 @@ impl World {
                         };
                         if !matches!(other, Some(Answer::NotStored)) {
                             self.store.insert(part, (stored, len));
+                            self.store_crc.remove(&part);
                         }
                         self.at(dur, Event::PartDone { part, attempt, etag });
                     }
@@ -282,7 +295,7 @@ impl World {
                 self.cancelled.push(part);
             }
             Action::Complete { upload_id, parts, checksum } => {
-                self.whole_checksum = checksum;
+                self.whole_checksum = checksum.clone();
                 assert_eq!(upload_id, "up-1");
                 assert!(!self.abort_ok, "complete after the upload was deleted");
                 if self.call_failure(Call::Complete, On::Complete, 10) {
@@ -290,6 +303,12 @@ impl World {
                     let error = UploadError::new(
                         ErrorCode::BackendError,
                         "the backend answered complete with HTTP 400 (InvalidPart: One or more of the specified parts could not be found)",
+                    );
+                    self.at(10, Event::CallRejected { call: Call::Complete, error: error.with_status(400) });
+                } else if let Some(sent) = checksum.filter(|sent| *sent != self.stored_whole_crc()) {
+                    let error = UploadError::new(
+                        ErrorCode::IntegrityError,
+                        format!("the store refused complete (BadDigest: the object's CRC32 is not {sent})"),
                     );
                     self.at(10, Event::CallRejected { call: Call::Complete, error: error.with_status(400) });
                 } else {
@@ -959,6 +978,90 @@ fn resumes_from_stored_parts_and_sends_only_the_missing_ones() {
     assert_eq!(sent, vec![3, 5], "only the missing parts go up");
     assert!(!w.started, "no new multipart upload");
     assert_eq!(res.expect("ok").upload_id.as_deref(), Some("up-1"));
+}
+
+/// A resumed upload, parts 1, 2 and 4 stored before the reload (5 parts of
+/// 8 MiB; the stored part 5 has the wrong size): (the store's, the parts
+/// sent, the parts hashed, the outcome), with `checksum` on or off and the
+/// store holding `store_crc` for some of the stored parts (their bytes are
+/// not the file's now).
+fn resumed(
+    checksums: bool,
+    store_crc: &[(u16, u32)],
+    script: &[(On, u32, Answer)],
+) -> (World, Vec<u16>, Result<Outcome, UploadError>) {
+    let size = 40 * MIB;
+    let etag = |n: u16| format!("\"etag-{n}\"");
+    let stored = vec![(1, etag(1), 8 * MIB), (2, etag(2), 8 * MIB), (4, etag(4), 8 * MIB), (5, etag(5), 3)];
+    let config = Config { checksum: if checksums { cfg(3).checksum } else { None }, ..cfg(3) };
+    let mut up = Upload::from_stored(size, config, 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
+    let mut w = World::new(script);
+    w.checksums = checksums;
+    w.counts.insert(On::Init, 1); // the upload exists: part URLs name it
+    w.store = stored.iter().map(|(n, e, len)| (*n, (e.clone(), *len))).collect();
+    w.store_crc = store_crc.iter().copied().collect();
+    let res = w.run(&mut up, |_, _| {});
+    let sent = w.put_starts.iter().map(|(p, _)| *p).collect();
+    (w, sent, res)
+}
+
+/// With checksums on, a resumed upload hashes the parts stored before the
+/// reload too (read, not sent; after the parts to send, one at a time), so
+/// that complete carries the whole object's CRC32 and the store verifies
+/// every byte of the object, those parts' included.
+#[test]
+fn a_resumed_upload_hashes_its_stored_parts_so_complete_verifies_the_whole_object() {
+    let (w, sent, res) = resumed(true, &[], &[]);
+    assert_intact(&w, &res, 40 * MIB, 5);
+    assert_eq!(sent, vec![3, 5], "only the missing parts go up");
+    assert_eq!(w.hashed, vec![3, 5, 1, 2, 4], "the parts to send are hashed first, the stored ones after, once each");
+    assert!(w.whole_checksum.is_some(), "complete carries the whole object's CRC");
+    assert_eq!(res.expect("ok").checksum, w.whole_checksum);
+
+    // Off: nothing is hashed, no checksum is sent.
+    let (w, sent, res) = resumed(false, &[], &[]);
+    assert_eq!((sent, w.hashed.len(), w.whole_checksum.clone()), (vec![3, 5], 0, None));
+    assert_eq!(res.expect("ok").checksum, None);
+}
+
+/// The file changed since the parts were stored, where the resume
+/// fingerprint's samples did not look (same name, size and date): the
+/// store's whole-object CRC differs, complete is refused (`BadDigest`), the
+/// parts stored before the reload are sent again (each verified on
+/// arrival) and complete goes through with the file as it is now. Before,
+/// complete went without a whole-object CRC and a mix of both files was
+/// stored as the object.
+#[test]
+fn a_resumed_upload_whose_stored_parts_are_not_the_file_sends_them_again() {
+    let (w, sent, res) = resumed(true, &[(2, 0xDEAD_BEEF)], &[]);
+    assert_eq!(sent, vec![3, 5, 1, 2, 4], "the missing parts, then the ones stored before the reload");
+    assert_eq!(w.counts.get(&On::Complete), Some(&2), "complete refused once, then accepted");
+    assert_intact(&w, &res, 40 * MIB, 5);
+    assert!(w.store_crc.is_empty(), "the store holds the file's bytes now");
+
+    // A second refusal stands: IntegrityError, the upload deleted, nothing stored.
+    let refused = || UploadError::new(ErrorCode::IntegrityError, "BadDigest").with_status(400);
+    let (w, _, res) = resumed(true, &[(2, 0xDEAD_BEEF)], &[(On::Complete, 2, Answer::RejectWith(refused()))]);
+    assert_eq!(res.expect_err("refused twice").code, ErrorCode::IntegrityError);
+    assert!(w.aborted && w.completed_with.is_none());
+}
+
+/// The file cannot be read when a stored part is hashed: `FileReadError`,
+/// and the multipart upload is deleted (it cannot be finished).
+#[test]
+fn a_stored_part_that_cannot_be_read_is_file_read_error() {
+    let size = 40 * MIB;
+    let stored: Vec<(u16, String, u64)> =
+        (1..=5).map(|n| (n, format!("\"etag-{n}\""), (8 * MIB).min(size - u64::from(n - 1) * 8 * MIB))).collect();
+    let mut up = Upload::from_stored(size, cfg(3), 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
+    let mut w = World::new(&[]);
+    w.counts.insert(On::Init, 1);
+    w.store = stored.iter().map(|(n, e, len)| (*n, (e.clone(), *len))).collect();
+    w.hash_fails = true;
+    let err = w.run(&mut up, |_, _| {}).expect_err("unreadable");
+    assert_eq!(err.code, ErrorCode::FileReadError);
+    assert_eq!(w.hashed, vec![1], "one stored part hashed at a time");
+    assert!(w.put_starts.is_empty() && w.completed_with.is_none() && w.aborted);
 }
 
 #[test]

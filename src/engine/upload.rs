@@ -469,6 +469,10 @@ struct Part {
     best_loaded: u64,
     /// The CRC32 of its bytes, once hashed.
     crc: Option<u32>,
+    /// Stored before this page took the upload up (found by list-parts at
+    /// resume): sent from another page, so what it holds is known only by
+    /// its size until the whole object's checksum is verified at complete.
+    inherited: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -522,6 +526,14 @@ pub struct Upload {
     repaired: bool,
     /// Init was asked again after a reply that could not be read.
     init_reasked: bool,
+    /// The inherited part being read to be hashed (not sent): with
+    /// checksums on, a resumed upload hashes the parts stored before it too,
+    /// one at a time when no part to be sent waits for its hash, so that
+    /// complete carries the whole object's checksum.
+    verifying: Option<usize>,
+    /// No inherited part below this index is left to hash (the search for
+    /// the next one does not start over at each event).
+    verify_from: usize,
     /// Init went out and neither its upload id nor a refusal came back: the
     /// backend may have created an upload that only the client token reaches.
     init_unknown: bool,
@@ -537,7 +549,7 @@ impl Upload {
         cfg.validate()?;
         let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
         let parts: Vec<Part> = (0..plan.count)
-            .map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0, crc: None })
+            .map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0, crc: None, inherited: false })
             .collect();
         let phase = if plan.single { Phase::Uploading } else { Phase::Starting };
         Ok(Self {
@@ -559,6 +571,8 @@ impl Upload {
             probe_error: None,
             repaired: false,
             init_reasked: false,
+            verifying: None,
+            verify_from: 0,
             init_unknown: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
@@ -594,6 +608,7 @@ impl Upload {
             let idx = usize::from(*number - 1);
             if is_stored_as_planned(range.len(), etag, *len) && !matches!(up.parts[idx].state, PartState::Done { .. }) {
                 up.set_state(idx, PartState::Done { etag: etag.clone() });
+                up.parts[idx].inherited = true;
                 up.progress.on_already_done(range.len());
             }
         }
@@ -607,8 +622,12 @@ impl Upload {
         self.index.done
     }
 
-    /// Changes the state of part `idx`, keeping the index.
+    /// Changes the state of part `idx`, keeping the index. A part that is
+    /// to be sent again is no longer one stored before this page.
     fn set_state(&mut self, idx: usize, state: PartState) {
+        if !matches!(state, PartState::Done { .. }) {
+            self.parts[idx].inherited = false;
+        }
         self.index.update(idx, &self.parts[idx].state, false);
         self.index.update(idx, &state, true);
         self.parts[idx].state = state;
@@ -767,15 +786,28 @@ impl Upload {
         match event {
             Event::Initiated { upload_id } => self.on_initiated(upload_id),
             Event::Hashed { part, crc } => {
+                let idx = usize::from(part).wrapping_sub(1);
+                let verified = self.verifying == Some(idx);
+                if verified {
+                    self.verifying = None;
+                }
                 if self.part_mut(part).is_some_and(|p| p.state == PartState::Hashing) {
-                    let idx = usize::from(part - 1);
                     self.parts[idx].crc = Some(crc);
                     self.set_state(idx, PartState::Pending);
+                } else if verified {
+                    self.parts[idx].crc = Some(crc);
                 }
             }
             Event::HashFailed { part, message } => {
-                if self.part_mut(part).is_some_and(|p| p.state == PartState::Hashing) {
-                    self.set_state(usize::from(part - 1), PartState::Pending);
+                let idx = usize::from(part).wrapping_sub(1);
+                let verified = self.verifying == Some(idx);
+                if verified {
+                    self.verifying = None;
+                }
+                if verified || self.part_mut(part).is_some_and(|p| p.state == PartState::Hashing) {
+                    if !verified {
+                        self.set_state(idx, PartState::Pending);
+                    }
                     self.fail(UploadError::new(
                         ErrorCode::FileReadError,
                         format!("the file could not be read ({message}): it was moved, deleted or changed on disk; choose it again"),
@@ -1087,10 +1119,21 @@ impl Upload {
             {
                 // The whole object's checksum is the parts' combined, each
                 // verified by the store on arrival: a mismatch comes from the
-                // request altered on its way more likely than from the bytes.
-                // Asked again, once; a second refusal stands.
+                // request altered on its way more likely than from the bytes,
+                // or, in a resumed upload, from parts stored before that hold
+                // other bytes than the file has now (changed where its
+                // fingerprint's samples did not look). Those are sent again
+                // (verified on arrival, as every part), then complete is asked
+                // again, once; a second refusal stands.
                 self.repaired = true;
                 self.phase = Phase::Completing { sent: false };
+                for i in 0..self.parts.len() {
+                    if self.parts[i].inherited {
+                        self.set_state(i, PartState::Pending);
+                        self.progress.on_undone(self.plan.range(i as u16 + 1).map_or(0, |r| r.len()));
+                        self.phase = Phase::Uploading;
+                    }
+                }
             }
             Call::Complete
                 if !self.repaired
@@ -1334,7 +1377,7 @@ impl Upload {
             self.set_state(i, PartState::Pending);
         }
         if self.index.done == self.parts.len() {
-            if !self.plan.single {
+            if !self.plan.single && !self.verify_inherited() {
                 self.phase = Phase::Completing { sent: false };
                 self.step(now_ms, free);
             }
@@ -1394,10 +1437,36 @@ impl Upload {
             }
             ahead += 1;
         }
+        if self.index.hashing == 0 {
+            self.verify_inherited();
+        }
+    }
+
+    /// Hashes the next inherited part whose CRC is not known (with checksums
+    /// on; one at a time). True while any such part is left to hash: complete waits.
+    fn verify_inherited(&mut self) -> bool {
+        if self.cfg.checksum.is_none() {
+            return false;
+        }
+        if self.verifying.is_some() {
+            return true;
+        }
+        while self.parts.get(self.verify_from).is_some_and(|p| !p.inherited || p.crc.is_some()) {
+            self.verify_from += 1;
+        }
+        let i = self.verify_from;
+        if i >= self.parts.len() {
+            return false;
+        }
+        let part = i as u16 + 1;
+        let Some(range) = self.plan.range(part) else { return false };
+        self.verifying = Some(i);
+        self.out.push_back(Action::Hash { part, start: range.start, end: range.end });
+        true
     }
 
     /// The whole object's checksum, when every part's is known (parts stored
-    /// before a page reload were not hashed in this page: then none).
+    /// before a page reload are hashed too: [`Self::verify_inherited`]).
     fn whole_checksum(&self) -> Option<String> {
         self.cfg.checksum?;
         let crcs: Option<Vec<(u32, u64)>> = (1..=self.plan.count)
