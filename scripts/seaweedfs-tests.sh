@@ -58,7 +58,8 @@ locked_api=$api
 # One run per test: the test runner takes a single filter.
 for t in thirty_three_mib_multipart five_mib_and_one_byte empty_blob pause_and_resume_in_the_middle \
   abort_deletes_the_multipart_upload an_interrupted_upload_resumes_and_sends_only_the_missing_parts \
-  hidden_etag_is_etag_not_exposed list_parts_shows_the_stored_parts the_content_type_asked_for_is_stored; do
+  hidden_etag_is_etag_not_exposed list_parts_shows_the_stored_parts the_content_type_asked_for_is_stored \
+  a_file_changed_between_its_samples_is_caught_and_stored_as_it_is_now; do
   wasm_test 180 env WASM_BINDGEN_TEST_TIMEOUT=600 S3MP_TEST_API="$main_api" S3MP_TEST_API_LOCKED="$locked_api" \
     CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --test browser -- "$t" || rc=1
 done

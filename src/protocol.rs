@@ -333,6 +333,9 @@ pub struct ListedPart {
     pub etag: String,
     /// Its size.
     pub size: u64,
+    /// The store's CRC32 of it (`ChecksumCRC32`, as S3 lists it for an
+    /// upload created with that algorithm), when the reply has a valid one.
+    pub crc32: Option<u32>,
 }
 
 /// The parts of a list-parts reply.
@@ -349,9 +352,17 @@ pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
             let etag = item.get("ETag").and_then(Json::as_str).filter(|e| !e.is_empty());
             let size = item.get("Size").and_then(Json::as_u64);
             match (n, etag, size) {
-                (Some(n), Some(etag), Some(size)) => {
-                    Ok(ListedPart { part_number: n as u16, etag: etag.to_owned(), size })
-                }
+                (Some(n), Some(etag), Some(size)) => Ok(ListedPart {
+                    part_number: n as u16,
+                    etag: etag.to_owned(),
+                    size,
+                    // Optional: one that is not a CRC32 is left out (the
+                    // whole object's check at complete still holds).
+                    crc32: item
+                        .get("ChecksumCRC32")
+                        .and_then(Json::as_str)
+                        .and_then(crate::engine::checksum::from_base64),
+                }),
                 _ => Err(malformed(
                     Op::ListParts,
                     format!("lists a part without a valid PartNumber, ETag and Size: {}", excerpt(&item.text())),
@@ -400,7 +411,16 @@ mod tests {
         );
         assert_eq!(parse_complete("{}").expect("ok"), (None, None));
         let parts = parse_parts(r#"{"parts":[{"PartNumber":2,"ETag":"\"b\"","Size":5}]}"#).expect("ok");
-        assert_eq!(parts, vec![ListedPart { part_number: 2, etag: "\"b\"".into(), size: 5 }]);
+        assert_eq!(parts, vec![ListedPart { part_number: 2, etag: "\"b\"".into(), size: 5, crc32: None }]);
+        // The store's CRC32 of a part, where listed; one that is not a CRC32 is left out.
+        let parts = parse_parts(
+            r#"{"parts":[{"PartNumber":1,"ETag":"e","Size":5,"ChecksumCRC32":"y/Q5Jg=="},
+                         {"PartNumber":2,"ETag":"e","Size":5,"ChecksumCRC32":"not-a-crc"},
+                         {"PartNumber":3,"ETag":"e","Size":5,"ChecksumCRC32":7}]}"#,
+        )
+        .expect("ok");
+        let crcs: Vec<Option<u32>> = parts.iter().map(|p| p.crc32).collect();
+        assert_eq!(crcs, vec![Some(0xCBF4_3926), None, None]);
     }
 
     #[test]

@@ -613,8 +613,18 @@ impl AppState {
         validate_key(&req.key, &self.key_prefix)?;
         validate_upload_id(&req.upload_id)?;
         let parts = self.s3.list_parts(&req.key, &req.upload_id).await?;
-        let parts: Vec<Value> =
-            parts.into_iter().map(|p| json!({ "PartNumber": p.part_number, "ETag": p.etag, "Size": p.size })).collect();
+        // Each part's CRC32 where the store lists it (an upload created with
+        // checksums): the client compares it with the file's when it resumes.
+        let parts: Vec<Value> = parts
+            .into_iter()
+            .map(|p| {
+                let mut part = json!({ "PartNumber": p.part_number, "ETag": p.etag, "Size": p.size });
+                if let Some(crc) = p.crc32 {
+                    part["ChecksumCRC32"] = Value::String(crc);
+                }
+                part
+            })
+            .collect();
         Ok(json!({ "parts": parts }))
     }
 }

@@ -26,6 +26,8 @@ export interface ListedPart {
   PartNumber: number;
   ETag: string;
   Size: number;
+  /** The part's CRC32 (base64) as S3 lists it for an upload created with checksums: a resumed upload compares it with the file's. */
+  ChecksumCRC32?: string;
 }
 
 /** The application's own backend calls (`protocol: { ... }`). Each gets an AbortSignal, aborted when the upload stops or the call takes over 30 s. */

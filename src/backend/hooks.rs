@@ -7,7 +7,7 @@
 //!   signPart: async ({ key, uploadId, partNumber, checksum, signal }) => ({ url, headers }), // or the URL string
 //!   completeMultipartUpload: async ({ key, uploadId, parts, checksum, signal }) => ({ etag, location }),
 //!   abortMultipartUpload: async ({ key, uploadId, signal }) => {},
-//!   listParts: async ({ key, uploadId, signal }) => [{ PartNumber, ETag, Size }],
+//!   listParts: async ({ key, uploadId, signal }) => [{ PartNumber, ETag, Size, ChecksumCRC32? }],
 //!   signPut: async ({ key, contentType, checksum, signal }) => ({ url, headers }), // optional
 //!   // optional: several parts in one call, [{ partNumber, url, headers }] for exactly the parts given
 //!   signParts: async ({ key, uploadId, parts: [{ partNumber, checksum }], signal }) => [...],

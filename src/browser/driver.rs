@@ -678,9 +678,9 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
     });
 }
 
-/// A list-parts reply as the engine takes it: (number, ETag, size).
-fn triples(parts: Vec<crate::protocol::ListedPart>) -> Vec<(u16, String, u64)> {
-    parts.into_iter().map(|p| (p.part_number, p.etag, p.size)).collect()
+/// A list-parts reply as the engine takes it.
+fn triples(parts: Vec<crate::protocol::ListedPart>) -> Vec<crate::engine::upload::StoredPart> {
+    parts.into_iter().map(|p| (p.part_number, p.etag, p.size, p.crc32)).collect()
 }
 
 /// The most parts one part-urls call asks for (the reference backend's limit).

@@ -76,16 +76,32 @@ impl Crc32 {
     }
 }
 
+/// Base64's digits.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 /// A CRC as S3 writes it: base64 of its 4 big-endian bytes (eight
 /// characters, the last two `=`; written here rather than with the base64
 /// crate, which adds 2.2 KB to the gzipped module for these four bytes).
 pub fn to_base64(crc: u32) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     // 32 bits as six-bit digits, most significant first, padded to 36 bits.
     let bits = u64::from(crc) << 4;
     let mut out: String = (0..6).rev().map(|i| char::from(ALPHABET[((bits >> (6 * i)) & 63) as usize])).collect();
     out.push_str("==");
     out
+}
+
+/// The CRC that [`to_base64`] writes as `s`; `None` for anything else
+/// (another length, padding or alphabet, bits set past the 32).
+pub fn from_base64(s: &str) -> Option<u32> {
+    let b = s.as_bytes();
+    if b.len() != 8 || &b[6..] != b"==" {
+        return None;
+    }
+    let mut bits = 0u64;
+    for c in &b[..6] {
+        bits = bits << 6 | ALPHABET.iter().position(|a| a == c)? as u64;
+    }
+    (bits & 15 == 0).then_some((bits >> 4) as u32)
 }
 
 /// The CRC of the concatenation of byte runs whose CRCs and lengths are
@@ -113,6 +129,12 @@ mod tests {
         // The CRC32 check value, and S3's documented form of it.
         assert_eq!(crc(b"123456789"), 0xCBF4_3926);
         assert_eq!(to_base64(0xCBF4_3926), "y/Q5Jg==");
+        for v in [0, 1, 0xCBF4_3926, u32::MAX, 0x8000_0000] {
+            assert_eq!(from_base64(&to_base64(v)), Some(v), "{v:#x}");
+        }
+        for bad in ["", "y/Q5Jg=", "y/Q5Jg==x", "y/Q5Jh==", "y/Q5J===", "y/Q5Jg!=", "y-Q5Jg==", "AAAAAAAA"] {
+            assert_eq!(from_base64(bad), None, "{bad:?}");
+        }
         assert_eq!(to_base64(crc(b"")), "AAAAAA==");
         use base64::Engine as _;
         for v in [0, 1, 0xFF, 0x8000_0000, 0xFFFF_FFFF, 0x1234_5678, 0xCBF4_3926, 0xDEAD_BEEF] {

@@ -17,7 +17,7 @@ use crate::prelude::*;
 use alloc::collections::VecDeque;
 
 use crate::engine::plan::Plan;
-use crate::engine::upload::{Action, Config, Event, Outcome, Upload};
+use crate::engine::upload::{Action, Config, Event, Outcome, StoredPart, Upload};
 use crate::engine::{Progress, UploadError};
 use crate::resume::{self, Entry, JOURNAL_VERSION, Lookup};
 
@@ -107,7 +107,7 @@ pub enum Input {
     /// cannot be read.
     SampleHashed(Option<String>),
     /// The stored upload's parts ([`Step::ListParts`]): (number, ETag, size).
-    PartsListed(CallEnd<Vec<(u16, String, u64)>>),
+    PartsListed(CallEnd<Vec<StoredPart>>),
     /// A stale upload's abort ([`Step::AbortStale`]) ended.
     StaleAborted {
         /// The upload.
@@ -574,7 +574,7 @@ impl Coordinator {
     }
 
     /// The stored upload of `entry` goes on in place of the new one.
-    fn resume_stored(&mut self, entry: Entry, stored: &[(u16, String, u64)], now: u64) {
+    fn resume_stored(&mut self, entry: Entry, stored: &[StoredPart], now: u64) {
         let size = self.subject.size;
         let mut up = match Upload::from_stored(
             size,
@@ -610,7 +610,7 @@ impl Coordinator {
         let bytes = up.progress().bytes_sent;
         self.out.push_back(Step::Resumed { upload_id: entry.upload_id.clone(), parts: up.parts_done(), bytes });
         // List-parts is the truth about what is stored.
-        let parts = stored.iter().filter(|(_, etag, _)| !etag.is_empty()).map(|(n, etag, _)| (*n, etag.clone()));
+        let parts = stored.iter().filter(|(_, etag, ..)| !etag.is_empty()).map(|(n, etag, ..)| (*n, etag.clone()));
         let mut entry = Entry { updated_ms: now, parts: Vec::new(), ..entry };
         for (n, etag) in parts {
             set_part(&mut entry.parts, n, &etag);

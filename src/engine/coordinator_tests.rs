@@ -319,7 +319,9 @@ impl World {
                     CallEnd::Transient
                 } else {
                     match self.store.uploads.get(&upload_id) {
-                        Some(parts) => CallEnd::Ok(parts.iter().map(|(n, (e, len))| (*n, e.clone(), *len)).collect()),
+                        Some(parts) => {
+                            CallEnd::Ok(parts.iter().map(|(n, (e, len))| (*n, e.clone(), *len, None)).collect())
+                        }
                         None => CallEnd::Rejected,
                     }
                 };

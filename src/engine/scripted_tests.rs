@@ -336,7 +336,14 @@ impl World {
                 assert_eq!(upload_id, "up-1");
                 if !self.call_failure(Call::List, On::List, 5) {
                     self.listed += 1;
-                    let mut parts: Vec<_> = self.store.iter().map(|(n, (e, len))| (*n, e.clone(), *len)).collect();
+                    let mut parts: Vec<_> = self
+                        .store
+                        .iter()
+                        .map(|(n, (e, len))| {
+                            let crc = self.store_crc.get(n).copied().unwrap_or(crc_of(*n));
+                            (*n, e.clone(), *len, Some(crc))
+                        })
+                        .collect();
                     if self.listing_scrambled {
                         parts.reverse();
                         parts = parts.iter().flat_map(|p| [p.clone(), p.clone()]).collect();
@@ -965,13 +972,18 @@ fn offline_spells_wait_without_spending_retries() {
 fn resumes_from_stored_parts_and_sends_only_the_missing_ones() {
     let size = 40 * MIB; // 5 parts of 8 MiB
     let etag = |n: u16| format!("\"etag-{n}\"");
-    let stored = vec![(1, etag(1), 8 * MIB), (2, etag(2), 8 * MIB), (4, etag(4), 8 * MIB), (5, etag(5), 3)];
+    let stored = vec![
+        (1, etag(1), 8 * MIB, None),
+        (2, etag(2), 8 * MIB, None),
+        (4, etag(4), 8 * MIB, None),
+        (5, etag(5), 3, None),
+    ];
     let mut up = Upload::from_stored(size, cfg(3), 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
     assert_eq!(up.parts_done(), 3, "part 5 has the wrong size: sent again");
     assert_eq!(up.progress().bytes_sent, 24 * MIB, "progress starts at what is stored");
     let mut w = World::new(&[]);
     w.counts.insert(On::Init, 1); // the upload exists: part URLs name it
-    w.store = stored.iter().map(|(n, e, len)| (*n, (e.clone(), *len))).collect();
+    w.store = stored.iter().map(|(n, e, len, _)| (*n, (e.clone(), *len))).collect();
     let res = w.run(&mut up, |_, _| {});
     assert_intact(&w, &res, size, 5);
     let sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).collect();
@@ -982,23 +994,27 @@ fn resumes_from_stored_parts_and_sends_only_the_missing_ones() {
 
 /// A resumed upload, parts 1, 2 and 4 stored before the reload (5 parts of
 /// 8 MiB; the stored part 5 has the wrong size): (the store's, the parts
-/// sent, the parts hashed, the outcome), with `checksum` on or off and the
-/// store holding `store_crc` for some of the stored parts (their bytes are
-/// not the file's now).
+/// sent, the outcome), with `checksum` on or off, the store holding
+/// `store_crc` for some of the stored parts (their bytes are not the file's
+/// now), and its listing giving each part's CRC32 (`listed_crc`) or not.
 fn resumed(
     checksums: bool,
     store_crc: &[(u16, u32)],
+    listed_crc: bool,
     script: &[(On, u32, Answer)],
 ) -> (World, Vec<u16>, Result<Outcome, UploadError>) {
     let size = 40 * MIB;
-    let etag = |n: u16| format!("\"etag-{n}\"");
-    let stored = vec![(1, etag(1), 8 * MIB), (2, etag(2), 8 * MIB), (4, etag(4), 8 * MIB), (5, etag(5), 3)];
+    let held = |n: u16, len: u64| {
+        let crc = store_crc.iter().find(|(m, _)| *m == n).map_or(crc_of(n), |(_, c)| *c);
+        (n, format!("\"etag-{n}\""), len, listed_crc.then_some(crc))
+    };
+    let stored = vec![held(1, 8 * MIB), held(2, 8 * MIB), held(4, 8 * MIB), held(5, 3)];
     let config = Config { checksum: if checksums { cfg(3).checksum } else { None }, ..cfg(3) };
     let mut up = Upload::from_stored(size, config, 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
     let mut w = World::new(script);
     w.checksums = checksums;
     w.counts.insert(On::Init, 1); // the upload exists: part URLs name it
-    w.store = stored.iter().map(|(n, e, len)| (*n, (e.clone(), *len))).collect();
+    w.store = stored.iter().map(|(n, e, len, _)| (*n, (e.clone(), *len))).collect();
     w.store_crc = store_crc.iter().copied().collect();
     let res = w.run(&mut up, |_, _| {});
     let sent = w.put_starts.iter().map(|(p, _)| *p).collect();
@@ -1011,7 +1027,7 @@ fn resumed(
 /// every byte of the object, those parts' included.
 #[test]
 fn a_resumed_upload_hashes_its_stored_parts_so_complete_verifies_the_whole_object() {
-    let (w, sent, res) = resumed(true, &[], &[]);
+    let (w, sent, res) = resumed(true, &[], false, &[]);
     assert_intact(&w, &res, 40 * MIB, 5);
     assert_eq!(sent, vec![3, 5], "only the missing parts go up");
     assert_eq!(w.hashed, vec![3, 5, 1, 2, 4], "the parts to send are hashed first, the stored ones after, once each");
@@ -1019,7 +1035,7 @@ fn a_resumed_upload_hashes_its_stored_parts_so_complete_verifies_the_whole_objec
     assert_eq!(res.expect("ok").checksum, w.whole_checksum);
 
     // Off: nothing is hashed, no checksum is sent.
-    let (w, sent, res) = resumed(false, &[], &[]);
+    let (w, sent, res) = resumed(false, &[], false, &[]);
     assert_eq!((sent, w.hashed.len(), w.whole_checksum.clone()), (vec![3, 5], 0, None));
     assert_eq!(res.expect("ok").checksum, None);
 }
@@ -1033,7 +1049,7 @@ fn a_resumed_upload_hashes_its_stored_parts_so_complete_verifies_the_whole_objec
 /// stored as the object.
 #[test]
 fn a_resumed_upload_whose_stored_parts_are_not_the_file_sends_them_again() {
-    let (w, sent, res) = resumed(true, &[(2, 0xDEAD_BEEF)], &[]);
+    let (w, sent, res) = resumed(true, &[(2, 0xDEAD_BEEF)], false, &[]);
     assert_eq!(sent, vec![3, 5, 1, 2, 4], "the missing parts, then the ones stored before the reload");
     assert_eq!(w.counts.get(&On::Complete), Some(&2), "complete refused once, then accepted");
     assert_intact(&w, &res, 40 * MIB, 5);
@@ -1041,9 +1057,26 @@ fn a_resumed_upload_whose_stored_parts_are_not_the_file_sends_them_again() {
 
     // A second refusal stands: IntegrityError, the upload deleted, nothing stored.
     let refused = || UploadError::new(ErrorCode::IntegrityError, "BadDigest").with_status(400);
-    let (w, _, res) = resumed(true, &[(2, 0xDEAD_BEEF)], &[(On::Complete, 2, Answer::RejectWith(refused()))]);
+    let (w, _, res) = resumed(true, &[(2, 0xDEAD_BEEF)], false, &[(On::Complete, 2, Answer::RejectWith(refused()))]);
     assert_eq!(res.expect_err("refused twice").code, ErrorCode::IntegrityError);
     assert!(w.aborted && w.completed_with.is_none());
+}
+
+/// The same, with a listing that names each stored part's CRC32 (S3's
+/// `ChecksumCRC32`): the changed part is found when it is hashed, and only
+/// it is sent again, before complete, which goes through at once.
+#[test]
+fn a_listing_with_checksums_finds_the_changed_stored_part_and_sends_only_it() {
+    let (w, sent, res) = resumed(true, &[(2, 0xDEAD_BEEF)], true, &[]);
+    assert_eq!(sent, vec![3, 5, 2], "the missing parts, then the stored part that is not the file's");
+    assert_eq!(w.counts.get(&On::Complete), Some(&1), "complete accepted at once");
+    assert_intact(&w, &res, 40 * MIB, 5);
+    assert!(w.store_crc.is_empty(), "the store holds the file's bytes now");
+
+    // Nothing changed: nothing sent again.
+    let (w, sent, res) = resumed(true, &[], true, &[]);
+    assert_eq!(sent, vec![3, 5]);
+    assert_intact(&w, &res, 40 * MIB, 5);
 }
 
 /// The file cannot be read when a stored part is hashed: `FileReadError`,
@@ -1051,12 +1084,12 @@ fn a_resumed_upload_whose_stored_parts_are_not_the_file_sends_them_again() {
 #[test]
 fn a_stored_part_that_cannot_be_read_is_file_read_error() {
     let size = 40 * MIB;
-    let stored: Vec<(u16, String, u64)> =
-        (1..=5).map(|n| (n, format!("\"etag-{n}\""), (8 * MIB).min(size - u64::from(n - 1) * 8 * MIB))).collect();
+    let stored: Vec<_> =
+        (1..=5).map(|n| (n, format!("\"etag-{n}\""), (8 * MIB).min(size - u64::from(n - 1) * 8 * MIB), None)).collect();
     let mut up = Upload::from_stored(size, cfg(3), 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
     let mut w = World::new(&[]);
     w.counts.insert(On::Init, 1);
-    w.store = stored.iter().map(|(n, e, len)| (*n, (e.clone(), *len))).collect();
+    w.store = stored.iter().map(|(n, e, len, _)| (*n, (e.clone(), *len))).collect();
     w.hash_fails = true;
     let err = w.run(&mut up, |_, _| {}).expect_err("unreadable");
     assert_eq!(err.code, ErrorCode::FileReadError);
@@ -1121,11 +1154,22 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
         // the file's (changed since), which complete's whole-object CRC finds.
         let resumed = seed % 4 == 1;
         let mut held = Vec::new();
+        let mut store_crc = HashMap::new();
         let mut up = if resumed {
             let count = (size.div_ceil(8 * MIB)).max(1) as u16;
             for n in 1..=count {
                 if rng.bool() {
-                    held.push((n, format!("\"etag-{n}\""), (size - u64::from(n - 1) * 8 * MIB).min(8 * MIB)));
+                    held.push((n, format!("\"etag-{n}\""), (size - u64::from(n - 1) * 8 * MIB).min(8 * MIB), None));
+                }
+            }
+            if let Some((n, ..)) = held.first().filter(|_| rng.bool()) {
+                store_crc.insert(*n, 0xBAD);
+                changed_runs += 1;
+            }
+            // Half the time the listing names each part's CRC32, as S3's does.
+            if rng.bool() {
+                for (n, .., crc) in &mut held {
+                    *crc = Some(store_crc.get(n).copied().unwrap_or(crc_of(*n)));
                 }
             }
             Upload::from_stored(size, config, seed, "up-1".into(), 8 * MIB, &held).expect("resumed upload")
@@ -1138,11 +1182,8 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
         let mut w = World::new(&script);
         if resumed {
             w.counts.insert(On::Init, 1);
-            w.store = held.iter().map(|(n, e, len)| (*n, (e.clone(), *len))).collect();
-            if let Some((n, ..)) = held.first().filter(|_| rng.bool()) {
-                w.store_crc.insert(*n, 0xBAD);
-                changed_runs += 1;
-            }
+            w.store = held.iter().map(|(n, e, len, _)| (*n, (e.clone(), *len))).collect();
+            w.store_crc = store_crc;
         }
         w.ms_per_mib = rng.u64(1..=40);
         if rng.f64() < 0.2 {

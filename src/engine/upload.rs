@@ -145,6 +145,10 @@ impl Call {
     }
 }
 
+/// A part the store holds, as list-parts gives it: (number, ETag, size, and
+/// the store's CRC32 of its bytes where the listing has it).
+pub type StoredPart = (u16, String, u64, Option<u32>);
+
 /// What happened, fed into [`Upload::handle`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -210,10 +214,10 @@ pub enum Event {
     },
     /// The abort call returned (whether it worked or not).
     AbortDone,
-    /// The parts the store holds ([`Action::ListParts`]): (number, ETag, size).
+    /// The parts the store holds ([`Action::ListParts`]).
     Listed {
         /// The stored parts.
-        parts: Vec<(u16, String, u64)>,
+        parts: Vec<StoredPart>,
     },
     /// The browser went offline or came back online. While offline nothing new
     /// starts, and failures are not counted as retries: the parts wait.
@@ -473,6 +477,9 @@ struct Part {
     /// resume): sent from another page, so what it holds is known only by
     /// its size until the whole object's checksum is verified at complete.
     inherited: bool,
+    /// The store's CRC32 of an inherited part, where list-parts gave it:
+    /// compared with the file's once the part is hashed.
+    stored_crc: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -549,7 +556,14 @@ impl Upload {
         cfg.validate()?;
         let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
         let parts: Vec<Part> = (0..plan.count)
-            .map(|_| Part { state: PartState::Pending, attempts: 0, best_loaded: 0, crc: None, inherited: false })
+            .map(|_| Part {
+                state: PartState::Pending,
+                attempts: 0,
+                best_loaded: 0,
+                crc: None,
+                inherited: false,
+                stored_crc: None,
+            })
             .collect();
         let phase = if plan.single { Phase::Uploading } else { Phase::Starting };
         Ok(Self {
@@ -591,7 +605,7 @@ impl Upload {
         seed: u64,
         upload_id: String,
         part_size: u64,
-        stored: &[(u16, String, u64)],
+        stored: &[StoredPart],
     ) -> Result<Self, UploadError> {
         cfg.part_size = part_size;
         cfg.part_size_max = part_size;
@@ -603,12 +617,13 @@ impl Upload {
                 format!("the stored upload used parts of {part_size} bytes, which cannot cut a file of {size} bytes"),
             ));
         }
-        for (number, etag, len) in stored {
+        for (number, etag, len, crc) in stored {
             let Some(range) = up.plan.range(*number) else { continue };
             let idx = usize::from(*number - 1);
             if is_stored_as_planned(range.len(), etag, *len) && !matches!(up.parts[idx].state, PartState::Done { .. }) {
                 up.set_state(idx, PartState::Done { etag: etag.clone() });
                 up.parts[idx].inherited = true;
+                up.parts[idx].stored_crc = *crc;
                 up.progress.on_already_done(range.len());
             }
         }
@@ -796,6 +811,12 @@ impl Upload {
                     self.set_state(idx, PartState::Pending);
                 } else if verified {
                     self.parts[idx].crc = Some(crc);
+                    if self.parts[idx].stored_crc.is_some_and(|theirs| theirs != crc) {
+                        // The store lists other bytes for it than the file
+                        // holds now (changed since): sent again.
+                        self.set_state(idx, PartState::Pending);
+                        self.progress.on_undone(self.plan.range(part).map_or(0, |r| r.len()));
+                    }
                 }
             }
             Event::HashFailed { part, message } => {
@@ -977,7 +998,7 @@ impl Upload {
     /// or of another size is sent again. Then complete is asked again, once
     /// per upload, even with nothing to repair (the request may have been
     /// altered on its way); a second refusal stands.
-    fn on_listed(&mut self, stored: &[(u16, String, u64)]) {
+    fn on_listed(&mut self, stored: &[StoredPart]) {
         let Phase::Listing { sent: true, .. } = self.phase else { return };
         self.call_attempts = 0;
         // Where each part is in the listing (its first entry): one pass, not
@@ -994,7 +1015,7 @@ impl Upload {
             let PartState::Done { etag } = &self.parts[i].state else { continue };
             let len = self.plan.range(n).map_or(0, |r| r.len());
             match found.checked_sub(1).map(|j| &stored[j]) {
-                Some((_, theirs, size)) if is_stored_as_planned(len, theirs, *size) => {
+                Some((_, theirs, size, _)) if is_stored_as_planned(len, theirs, *size) => {
                     if !same_etag(theirs, etag) {
                         self.set_state(i, PartState::Done { etag: theirs.clone() });
                     }

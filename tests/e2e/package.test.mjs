@@ -38,10 +38,12 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * that replaces a hashing Worker gone silent (+0.2) to 88.3; the Worker's
  * code minified with the rest (a function's source, not a string: -0.5)
  * and its reads watched by progress, the page's reads given up after 15 s
- * without progress (+0.2) to 88.0; the resumeScope option (+0.2) to 88.2.
+ * without progress (+0.2) to 88.0; the resumeScope option (+0.2) to 88.2;
+ * the Worker's code a string literal (+0.05) to 88.3; a resumed upload's
+ * stored parts hashed and compared with the listing's CRCs (+0.6) to 88.9.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 88.5 * 1024;
+export const BUDGET_GZIP_BYTES = 89.25 * 1024;
 
 let tarball;
 let browser;
