@@ -1153,6 +1153,7 @@ impl Upload {
                         self.set_state(i, PartState::Pending);
                         self.progress.on_undone(self.plan.range(i as u16 + 1).map_or(0, |r| r.len()));
                         self.phase = Phase::Uploading;
+                        self.call_attempts = 0;
                     }
                 }
             }
