@@ -711,7 +711,9 @@ async fn unreachable_backend_is_retried_then_a_backend_error() {
 
 #[wasm_bindgen_test]
 async fn s3_refusal_is_an_s3_error_and_aborts() {
-    // Part URLs with a broken signature: S3 answers 403 SignatureDoesNotMatch, not retried.
+    // Part URLs with a broken signature: S3 answers 403 SignatureDoesNotMatch;
+    // a part is signed again once (the URL may have been altered on its way),
+    // and the second refusal stands.
     let mangle = Function::new_with_args(
         "url",
         "return url.replace(/X-Amz-Signature=[0-9a-f]+/, 'X-Amz-Signature=' + '0'.repeat(64))",
@@ -729,7 +731,21 @@ async fn s3_refusal_is_an_s3_error_and_aborts() {
         "{:?}",
         string(&err, "message")
     );
-    assert!(report.borrow().retries.is_empty(), "a 403 that is not an expiry is not retried");
+    let retries = report.borrow().retries.clone();
+    assert!(!retries.is_empty(), "the refused part was signed again once");
+    for r in &retries {
+        assert_eq!(num(r, "attempt"), 1.0, "never a second retry of a refused signature");
+        let e = get(r, "error");
+        assert!(
+            string(&e, "message").is_some_and(|m| m.contains("SignatureDoesNotMatch")),
+            "{:?}",
+            string(&e, "message")
+        );
+    }
+    let mut parts: Vec<f64> = retries.iter().map(|r| num(r, "partNumber")).collect();
+    parts.sort_by(f64::total_cmp);
+    parts.dedup();
+    assert_eq!(parts.len(), retries.len(), "one retry per part at most");
     assert!(
         Array::from(&get(&rest, "calls")).iter().any(|c| c.as_string().as_deref() == Some("abort")),
         "abort hook called"

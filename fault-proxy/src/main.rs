@@ -10,7 +10,10 @@
 //! the way (`--flip-nth`, `--flip-rate`: corruption in flight, which only a
 //! checksum the store verifies can catch), or stored with the `ETag` of the
 //! answer altered on its way back (`--alter-etag-nth`: the client then
-//! completes with an ETag the store does not know). Everything else passes through untouched, `Host`
+//! completes with an ETag the store does not know), or forwarded with one
+//! character of a request header changed (`--alter-header-nth`, the header
+//! named by `--alter-header`, by default the part's signed
+//! `x-amz-checksum-crc32`: the store then refuses the signature). Everything else passes through untouched, `Host`
 //! header included, so SigV4 signatures made for the proxy's address verify
 //! at the store: point the backend's presigned URLs at the proxy with
 //! `s3-multipart-server --s3-public-endpoint http://<proxy>`.
@@ -82,6 +85,12 @@ struct Opt {
     /// Alter one character of the ETag header in the answers of these matching requests (1-based, comma-separated).
     #[arg(long, value_delimiter = ',')]
     alter_etag_nth: Vec<u64>,
+    /// Alter one character of the request header `--alter-header` of these matching requests (1-based, comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    alter_header_nth: Vec<u64>,
+    /// The request header that `--alter-header-nth` alters.
+    #[arg(long, default_value = "x-amz-checksum-crc32")]
+    alter_header: String,
     /// Delay added before every request is forwarded (all requests, not only matching ones).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
@@ -103,6 +112,8 @@ struct Stats {
     flipped: AtomicU64,
     /// Answers whose ETag header was altered.
     etag_altered: AtomicU64,
+    /// Requests forwarded with a header altered.
+    header_altered: AtomicU64,
     /// Request body bytes of matching requests that reached the proxy.
     matched_body_bytes: AtomicU64,
     /// Request body bytes of matching requests that the store answered with 2xx.
@@ -177,6 +188,7 @@ impl Proxy {
             "stalled": s.stalled.load(Ordering::Relaxed),
             "flipped": s.flipped.load(Ordering::Relaxed),
             "etag_altered": s.etag_altered.load(Ordering::Relaxed),
+            "header_altered": s.header_altered.load(Ordering::Relaxed),
             "matched_body_bytes": s.matched_body_bytes.load(Ordering::Relaxed),
             "stored_body_bytes": s.stored_body_bytes.load(Ordering::Relaxed),
         })
@@ -193,6 +205,7 @@ impl Proxy {
             &s.stalled,
             &s.flipped,
             &s.etag_altered,
+            &s.header_altered,
             &s.matched_body_bytes,
             &s.stored_body_bytes,
         ] {
@@ -233,13 +246,20 @@ async fn handle(
     let matches = req.method().as_str().eq_ignore_ascii_case(&proxy.opt.match_method)
         && (proxy.opt.match_path.is_empty() || path_and_query.contains(&proxy.opt.match_path));
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let (fault, alter_etag) = if matches {
+    let (fault, alter_etag, alter_header) = if matches {
         let m = proxy.stats.matched.fetch_add(1, Ordering::Relaxed) + 1;
-        (proxy.pick(m), proxy.opt.alter_etag_nth.contains(&m))
+        (proxy.pick(m), proxy.opt.alter_etag_nth.contains(&m), proxy.opt.alter_header_nth.contains(&m))
     } else {
-        (Fault::None, false)
+        (Fault::None, false, false)
     };
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if alter_header
+        && let Some(altered) =
+            parts.headers.get(proxy.opt.alter_header.as_str()).and_then(|v| altered_value(v.as_bytes()))
+    {
+        proxy.stats.header_altered.fetch_add(1, Ordering::Relaxed);
+        parts.headers.insert(header::HeaderName::from_bytes(proxy.opt.alter_header.as_bytes())?, altered);
+    }
     let content_length: u64 =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
 
@@ -345,6 +365,14 @@ async fn handle(
 }
 
 /// The ETag with its first hex digit changed (still a well-formed ETag).
+/// A header value with its first letter or digit changed.
+fn altered_value(value: &[u8]) -> Option<HeaderValue> {
+    let mut bytes = value.to_vec();
+    let at = bytes.iter().position(u8::is_ascii_alphanumeric)?;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    HeaderValue::from_bytes(&bytes).ok()
+}
+
 fn altered_etag(etag: &[u8]) -> Option<HeaderValue> {
     let mut bytes = etag.to_vec();
     let at = bytes.iter().position(u8::is_ascii_hexdigit)?;

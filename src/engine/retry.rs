@@ -44,6 +44,12 @@ impl Failure {
         matches!(self, Self::Status { status: 403, body, .. } if crate::find_str(&body.to_ascii_lowercase(), "expired").is_some())
     }
 
+    /// True for a 403 `SignatureDoesNotMatch`: the store does not accept the
+    /// URL's signature for the request it got.
+    pub fn is_bad_signature(&self) -> bool {
+        matches!(self, Self::Status { status: 403, body, .. } if crate::find_str(body, "SignatureDoesNotMatch").is_some())
+    }
+
     /// Whether the failure says the link or the store is overloaded (a
     /// throttle, a stall, a lost connection): what shrinks the concurrency window.
     pub fn is_congestion(&self) -> bool {
@@ -145,7 +151,12 @@ impl RetryPolicy {
     /// progress; `spent` is how many retries the whole upload has had; `jitter`
     /// is a uniform random number in `[0, 1)`.
     pub fn decide(&self, failure: Failure, what: &str, attempts: u32, spent: u32, jitter: f64) -> Decision {
-        if !failure.is_transient() {
+        // A signature the store refuses may come from the URL or a signed
+        // header (the part's checksum) altered on the way: one more attempt,
+        // with a fresh URL as every retry; a second refusal in a row stands
+        // (a backend that signs with the wrong key or clock).
+        let resign = attempts == 0 && failure.is_bad_signature();
+        if !failure.is_transient() && !resign {
             return Decision::Fail(failure.into_error(what));
         }
         let Some(&base) = self.delays_ms.get(attempts as usize) else {
@@ -203,7 +214,6 @@ mod tests {
             (status(504, ""), true),
             (status(400, "<Error><Code>RequestTimeout</Code></Error>"), true),
             (status(403, expired), true),
-            (status(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>"), false),
             (status(400, "<Error><Code>InvalidArgument</Code></Error>"), false),
             (status(404, "<Error><Code>NoSuchUpload</Code></Error>"), false),
             (status(413, ""), false),
@@ -214,6 +224,11 @@ mod tests {
             let d = policy.decide(failure.clone(), "part 1", 0, 0, 0.5);
             assert_eq!(matches!(d, Decision::Retry { .. }), retried, "{failure:?}");
         }
+        // A refused signature: once (the URL or a signed header may have been
+        // altered on the way), not twice in a row.
+        let bad = status(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>");
+        assert!(matches!(policy.decide(bad.clone(), "part 1", 0, 0, 0.5), Decision::Retry { .. }));
+        assert!(matches!(policy.decide(bad, "part 1", 1, 0, 0.5), Decision::Fail(_)));
     }
 
     #[test]
@@ -254,11 +269,11 @@ mod tests {
         let Decision::Fail(e) = RetryPolicy::default().decide(
             status(403, "<Error><Code>SignatureDoesNotMatch</Code></Error>"),
             "part 2",
-            0,
+            1,
             0,
             0.0,
         ) else {
-            panic!("fails fast")
+            panic!("fails on the second refusal")
         };
         assert_eq!((e.code, e.status), (ErrorCode::S3Error, Some(403)));
         assert!(e.message.contains("SignatureDoesNotMatch") && e.message.contains("part 2"), "{e}");

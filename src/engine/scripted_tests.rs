@@ -575,20 +575,45 @@ fn retry_after_is_waited_for() {
     assert!(starts[1] >= starts[0] + 2_000, "second attempt {} waited for Retry-After after {}", starts[1], starts[0]);
 }
 
+fn s3_refusal(code: &str) -> Answer {
+    Answer::Fail(Failure::Status {
+        status: 403,
+        body: format!("<Error><Code>{code}</Code></Error>"),
+        retry_after_ms: None,
+    })
+}
+
 #[test]
 fn fatal_put_error_aborts_the_upload() {
-    let f = Failure::Status {
-        status: 403,
-        body: "<Error><Code>SignatureDoesNotMatch</Code></Error>".into(),
-        retry_after_ms: None,
-    };
-    let (w, res) = run(40 * MIB, cfg(4), &[(On::Put(3), 1, Answer::Fail(f))]);
-    let err = res.expect_err("fails");
-    assert_eq!((err.code, err.status, err.part_number), (ErrorCode::S3Error, Some(403), Some(3)));
-    assert!(err.message.contains("SignatureDoesNotMatch"), "{err}");
-    assert!(w.aborted, "the multipart upload is deleted");
-    assert!(w.completed_with.is_none());
-    assert!(w.in_flight.is_empty(), "every other PUT was cancelled: {:?}", w.in_flight);
+    for (code, script) in [
+        ("AccessDenied", vec![(On::Put(3), 1, s3_refusal("AccessDenied"))]),
+        // A refused signature twice in a row (a backend that signs wrongly).
+        (
+            "SignatureDoesNotMatch",
+            vec![
+                (On::Put(3), 1, s3_refusal("SignatureDoesNotMatch")),
+                (On::Put(3), 2, s3_refusal("SignatureDoesNotMatch")),
+            ],
+        ),
+    ] {
+        let (w, res) = run(40 * MIB, cfg(4), &script);
+        let err = res.expect_err("fails");
+        assert_eq!((err.code, err.status, err.part_number), (ErrorCode::S3Error, Some(403), Some(3)));
+        assert!(err.message.contains(code), "{err}");
+        assert!(w.aborted, "the multipart upload is deleted");
+        assert!(w.completed_with.is_none());
+        assert!(w.in_flight.is_empty(), "every other PUT was cancelled: {:?}", w.in_flight);
+    }
+}
+
+/// A signature the store refuses once (the URL or the signed checksum header
+/// altered on the way): the part is signed again and sent again; intact.
+#[test]
+fn a_signature_refused_once_is_signed_and_sent_again() {
+    let (w, res) = run(40 * MIB, cfg(4), &[(On::Put(3), 1, s3_refusal("SignatureDoesNotMatch"))]);
+    assert_intact(&w, &res, 40 * MIB, 5);
+    let signs_of_3 = w.signs.iter().filter(|(p, _)| *p == 3).count();
+    assert_eq!(signs_of_3, 2, "a fresh URL for the second attempt");
 }
 
 #[test]

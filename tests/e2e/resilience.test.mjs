@@ -87,7 +87,7 @@ function record(r, scenario, extra = {}) {
     retries: r.retries,
     bytesSent: r.stats.matched_body_bytes,
     bytesResent: Math.max(0, r.stats.matched_body_bytes - r.size),
-    faultsInjected: r.stats.failed + r.stats.reset + r.stats.stalled + r.stats.flipped + (r.stats.etag_altered ?? 0),
+    faultsInjected: r.stats.failed + r.stats.reset + r.stats.stalled + r.stats.flipped + (r.stats.etag_altered ?? 0) + (r.stats.header_altered ?? 0),
     seconds: Math.round(r.ms / 100) / 10,
     ...extra,
   });
@@ -365,6 +365,17 @@ test('a file sent as one PUT, corrupted in flight: the store refuses it, it is s
     assert.equal(r.stats.flipped, 1, 'the single PUT was corrupted');
     assert.equal(r.retries, 1, 'and sent again, once');
     assert.equal(r.calls.init ?? 0, 0, 'it went as one PUT, not as a multipart upload');
+  }));
+
+test("a part's signed checksum header altered on its way (the store refuses the signature): that part is signed again and sent again, the object is intact; a single PUT too", { timeout: 300_000 }, () =>
+  scenario('alter-header', { proxyArgs: ['--alter-header-nth', '1'] }, async (stack) => {
+    for (const [name, size] of [['alter-header', undefined], ['alter-header-single', 3 * MIB + 7]]) {
+      await stack.resetStats();
+      const r = await run(stack, name, size ? { size } : {});
+      assert.equal(r.stats.header_altered, 1, `${name}: one PUT's x-amz-checksum-crc32 was altered`);
+      assert.equal(r.retries, 1, `${name}: the refused PUT was signed and sent again, once`);
+      if (!size) record(r, "one part's signed checksum header altered in flight (SignatureDoesNotMatch)");
+    }
   }));
 
 test('60 small files chosen at once while a quarter of url and urls calls answer 503, and some PUTs are corrupted: signed mostly together, every file intact', { timeout: 300_000 }, () =>
