@@ -1,12 +1,14 @@
-// How many timers and microtasks the page's thread is asked for while many
-// small files upload: `setTimeout`, `clearTimeout` and `queueMicrotask`
-// calls on the page, counted by their caller (a minified bundle: line and
+// How many timers, microtasks and other per-file calls the page's thread is
+// asked for while many small files upload: `setTimeout`, `clearTimeout`,
+// `queueMicrotask`, `AbortController.abort`, `add`/`removeEventListener`,
+// `URL.createObjectURL`, `fetch` and `Blob.slice` on the page, counted by
+// their caller (a minified bundle: line and
 // column in bench/dist/<contender>.js), in headless Chromium against the
 // embedded store (loopback). Counts, not times: they do not depend on the
 // machine's load. Needs the bench built first (`npm run bench` builds
 // bench/dist and the release server).
 //
-//   node bench/calls.mjs [--contenders ours,uppy5] [--files 500] [--kib 100]
+//   node bench/calls.mjs [--contenders ours,uppy5] [--files 500] [--kib 100] [--top 8]
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -32,9 +34,14 @@ try {
       await page.goto(`${server.api}/${c}.html`);
       await page.evaluate(() => {
         window.counted = {};
-        for (const name of ['setTimeout', 'clearTimeout', 'queueMicrotask']) {
-          const real = window[name];
-          window[name] = function (...args) {
+        const counted = [
+          [window, 'setTimeout'], [window, 'clearTimeout'], [window, 'queueMicrotask'], [window, 'fetch'],
+          [AbortController.prototype, 'abort'], [EventTarget.prototype, 'addEventListener'],
+          [EventTarget.prototype, 'removeEventListener'], [URL, 'createObjectURL'], [Blob.prototype, 'slice'],
+        ];
+        for (const [obj, name] of counted) {
+          const real = obj[name];
+          obj[name] = function (...args) {
             const caller = (new Error().stack.split('\n')[2] || '').trim().replace(/^at /, '').replace(/\(?https?:\/\/[^/]+\//, '(').replace(/\)$/, '');
             const k = `${name} ${caller}`;
             window.counted[k] = (window.counted[k] || 0) + 1;
@@ -50,7 +57,7 @@ try {
       }, { api: server.api });
       const total = (name) => Object.entries(out).filter(([k]) => k.startsWith(`${name} `)).reduce((s, [, v]) => s + v, 0);
       console.log(`${c}: ${count} files of ${kib} KiB: setTimeout ${total('setTimeout')} (${(total('setTimeout') / count).toFixed(1)} per file), clearTimeout ${total('clearTimeout')}, queueMicrotask ${total('queueMicrotask')}`);
-      for (const [k, v] of Object.entries(out).sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${v} ${k}`);
+      for (const [k, v] of Object.entries(out).sort((a, b) => b[1] - a[1]).slice(0, Number(arg('top', '8')))) console.log(`  ${v} ${k}`);
     } finally {
       await browser.close();
     }

@@ -278,82 +278,73 @@ test('offline for 5 s in the middle (CDP network emulation)', { timeout: 300_000
     record(r, 'offline for 5 s at 30 % (CDP), link 100 Mbit/s', { offlineAtPercent: Math.round(offlineAt) });
   }));
 
+/**
+ * A 64 MiB upload (5 MiB parts, two at a time: by 50 % several parts are
+ * stored) whose page is reloaded at 50 %; then `change(src)` (may alter the
+ * file) and the same file chosen again. Checks that it was resumed; records
+ * the bytes sent before and after the reload under `figure`; answers the
+ * run and the bytes sent after the reload.
+ */
+async function reloadAtHalf(stack, name, figure, change = () => {}) {
+  let sentBefore = 0;
+  const r = await run(stack, name, {
+    query: 'partSize=5242880&concurrency=2',
+    during: async (page, src) => {
+      await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 50, null, { timeout: 60_000 });
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      sentBefore = (await stack.stats()).matched_body_bytes;
+      await stack.resetStats();
+      change(src);
+      await page.setInputFiles('#file', src.file);
+    },
+  });
+  assert.match(r.resumed, /resumed upload .*: [1-9]\d* parts/, 'the upload was resumed');
+  const after = r.stats.matched_body_bytes;
+  figures.push({
+    scenario: figure,
+    tried: 1,
+    intact: 1,
+    retries: r.retries,
+    bytesSent: sentBefore + after,
+    bytesResent: Math.max(0, sentBefore + after - SIZE),
+    bytesSentAfterReload: after,
+    faultsInjected: 0,
+    seconds: Math.round(r.ms / 100) / 10,
+  });
+  return { r, after };
+}
+
 test('a page reload at about 50 %, then a resume that sends only what is missing', { timeout: 300_000 }, () =>
   scenario('reload', { proxyArgs: ['--bandwidth-mbit', '100'] }, async (stack) => {
-    let sentBefore = 0;
-    // Small parts, two at a time: by 50 % several parts are stored.
-    const r = await run(stack, 'reload', {
-      query: 'partSize=5242880&concurrency=2',
-      during: async (page, src) => {
-        await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 50, null, { timeout: 60_000 });
-        await page.reload();
-        await page.waitForSelector('body[data-ready="true"]');
-        sentBefore = (await stack.stats()).matched_body_bytes;
-        await stack.resetStats();
-        await page.setInputFiles('#file', src.file);
-      },
-    });
-    assert.match(r.resumed, /resumed upload .*: [1-9]\d* parts/, 'the upload was resumed');
-    const after = r.stats.matched_body_bytes;
+    const { after } = await reloadAtHalf(stack, 'reload', 'page reload at ~50 %, then resume (100 Mbit/s)');
     assert.ok(after < SIZE, `after the reload ${after} bytes were sent, fewer than the file's ${SIZE}`);
-    figures.push({
-      scenario: 'page reload at ~50 %, then resume (100 Mbit/s)',
-      tried: 1,
-      intact: 1,
-      retries: r.retries,
-      bytesSent: sentBefore + after,
-      bytesResent: Math.max(0, sentBefore + after - SIZE),
-      bytesSentAfterReload: after,
-      faultsInjected: 0,
-      seconds: Math.round(r.ms / 100) / 10,
-    });
   }));
 
 test("a page reload at about 50 %, then the file changes on disk where its fingerprint does not look (same size and date): resumed, the changed stored part is found by its CRC32 and sent again, the object is the file as it is now", { timeout: 300_000 }, () =>
   scenario('reload-changed', { proxyArgs: ['--bandwidth-mbit', '100'] }, async (stack) => {
-    let sentBefore = 0;
-    const r = await run(stack, 'reload-changed', {
-      query: 'partSize=5242880&concurrency=2',
-      during: async (page, src) => {
-        await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 50, null, { timeout: 60_000 });
-        await page.reload();
-        await page.waitForSelector('body[data-ready="true"]');
-        sentBefore = (await stack.stats()).matched_body_bytes;
-        await stack.resetStats();
-        // 100 bytes of part 2 (5..10 MiB) change; the samples (start,
-        // middle, end) and the date stay as they were.
-        // (The date put back half a millisecond past the one the page saw:
-        // a date in float seconds may land a hair before its millisecond,
-        // which the File's lastModified would then round down.)
-        const ms = Math.floor(statSync(src.file).mtimeMs);
-        const bytes = readFileSync(src.file);
-        for (let i = 7 * MIB; i < 7 * MIB + 100; i++) bytes[i] ^= 0x5a;
-        writeFileSync(src.file, bytes);
-        utimesSync(src.file, (ms + 0.5) / 1000, (ms + 0.5) / 1000);
-        src.sha256 = createHash('sha256').update(bytes).digest('hex');
-        await page.setInputFiles('#file', src.file);
-      },
+    const figure = 'page reload at ~50 %, then 100 bytes of a stored part changed on disk (same size and date)';
+    const { r, after } = await reloadAtHalf(stack, 'reload-changed', figure, (src) => {
+      // 100 bytes of part 2 (5..10 MiB) change; the samples (start,
+      // middle, end) and the date stay as they were. (The date is put back
+      // half a millisecond past the one the page saw: a date in float
+      // seconds may land a hair before its millisecond, which the File's
+      // lastModified would then round down.)
+      const ms = Math.floor(statSync(src.file).mtimeMs);
+      const bytes = readFileSync(src.file);
+      for (let i = 7 * MIB; i < 7 * MIB + 100; i++) bytes[i] ^= 0x5a;
+      writeFileSync(src.file, bytes);
+      utimesSync(src.file, (ms + 0.5) / 1000, (ms + 0.5) / 1000);
+      src.sha256 = createHash('sha256').update(bytes).digest('hex');
     });
     const stored = Number(/: (\d+) parts/.exec(r.resumed)?.[1]);
     assert.ok(stored >= 2, `resumed with part 2 among the stored parts (${r.resumed})`);
     // After the reload: the missing parts and the changed one (and the rest
     // of what the page had in flight when it went, which the proxy still
     // counts), not every stored part again.
-    const after = r.stats.matched_body_bytes;
     const least = SIZE - (stored - 1) * 5 * MIB;
     assert.ok(after >= least && after < least + 10 * MIB && after < SIZE,
       `${after} bytes after the reload: the missing parts and the changed one (${least}), not all ${stored} stored ones again`);
-    figures.push({
-      scenario: 'page reload at ~50 %, then 100 bytes of a stored part changed on disk (same size and date)',
-      tried: 1,
-      intact: 1,
-      retries: r.retries,
-      bytesSent: sentBefore + after,
-      bytesResent: Math.max(0, sentBefore + after - SIZE),
-      bytesSentAfterReload: after,
-      faultsInjected: 0,
-      seconds: Math.round(r.ms / 100) / 10,
-    });
   }));
 
 test('a page reload within the first second: the object is intact and the first upload is not left open', { timeout: 300_000 }, () =>
