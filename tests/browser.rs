@@ -1170,6 +1170,26 @@ async fn checksums_are_on_by_default_and_the_result_names_the_whole_objects_crc(
     assert_eq!(string(&get(&result, "checksum"), "value"), Some(crc32_b64(&bytes(1000, 42))));
 }
 
+/// A backend from before checksums (its hooks leave every checksum out):
+/// the upload works, and its result names no checksum, since the store
+/// verified none. Before, the result named the client's CRC32 as if the
+/// store had verified it.
+#[wasm_bindgen_test]
+async fn a_backend_that_ignores_checksums_uploads_and_the_result_claims_none() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    ignores_checksums(&rest);
+    let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks")), ("partSize", JsValue::from((5 * MIB) as f64))]))
+        .expect("hooks");
+    let data = bytes(12 * MIB, 49);
+    let (key, result, _) = upload_ok(&up, "unverified.bin", &data).await;
+    assert!(
+        get(&result, "checksum").is_null(),
+        "no checksum claimed: {:?}",
+        string(&get(&result, "checksum"), "value")
+    );
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+}
+
 #[wasm_bindgen_test]
 async fn a_whole_object_checksum_that_differs_is_integrity_error_and_nothing_is_stored() {
     let rest = rest_hooks(api(), &JsValue::UNDEFINED);

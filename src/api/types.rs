@@ -153,7 +153,7 @@ export interface UploadResult {
   etag: string | null;
   location: string | null;
   size: number;
-  /** The whole object's checksum that the store verified, or null when none was sent. */
+  /** The whole object's checksum that the store verified, or null when none was sent (`checksum: 'none'`, or a backend that did not sign the checksums it was given). */
   checksum: { algorithm: 'CRC32'; value: string } | null;
 }
 

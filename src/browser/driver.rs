@@ -192,6 +192,10 @@ struct Executor {
     /// wakeup (most inputs do not move it, or move it later), instead of a
     /// fresh `setTimeout` for each.
     timer: Option<(u64, Timeout)>,
+    /// A PUT went without a checksum header, checksums on: the backend did
+    /// not sign the checksum it was given, so the store verified nothing
+    /// this upload knows of, and its result names no checksum.
+    unverified: bool,
 }
 
 impl Executor {
@@ -244,6 +248,8 @@ impl Executor {
                 // single PUT stores the object: it carries the content type
                 // (the reference backend signs it into the URL).
                 let mut headers = self.headers.borrow().get(&(g, part)).cloned().unwrap_or_default();
+                self.unverified |=
+                    self.job.checksum.is_some() && !headers.iter().any(|(k, _)| k.starts_with("x-amz-checksum-"));
                 if self.coord.single() {
                     self.single_url = Some(url.clone());
                     if !headers.iter().any(|(k, _)| k == "content-type") {
@@ -522,6 +528,7 @@ pub async fn run(
         observer,
         lock: Default::default(),
         timer: None,
+        unverified: false,
     };
     if !browser_online() {
         ex.coord.handle(Input::Connectivity(false), now_ms());
@@ -535,6 +542,7 @@ pub async fn run(
         }
     };
     ex.unlock();
+    let unverified = ex.unverified;
     if !ex.coord.is_idle() {
         spawn_local(async move {
             while !ex.coord.is_idle() {
@@ -545,7 +553,12 @@ pub async fn run(
             }
         });
     }
-    result
+    result.map(|mut out| {
+        if unverified {
+            out.checksum = None;
+        }
+        out
+    })
 }
 
 /// PUTs bytes `start..end` of the file, with `headers`. The

@@ -314,6 +314,14 @@ export function hangingFirstSign(rest) {
 }
 // Wraps REST hooks: listParts throws a TypeError (as fetch does offline)
 // while `state.fail` is set; counts its calls.
+// A backend from before checksums: the hooks leave out every checksum they
+// are given (init's algorithm, each part's, complete's).
+export function ignoresChecksums(rest) {
+  const { createMultipartUpload: init, signPart: sign, completeMultipartUpload: complete } = rest.hooks;
+  rest.hooks.createMultipartUpload = ({ checksumAlgorithm, ...args }) => init(args);
+  rest.hooks.signPart = ({ checksum, ...args }) => sign(args);
+  rest.hooks.completeMultipartUpload = ({ checksum, ...args }) => complete(args);
+}
 // list-parts without the parts' checksums (a backend that drops them, a
 // store that does not list them).
 export function listsNoChecksums(rest) {
@@ -388,6 +396,8 @@ extern "C" {
     pub fn flaky_list_parts(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = wrongWholeChecksum)]
     pub fn wrong_whole_checksum(rest: &JsValue);
+    #[wasm_bindgen(js_name = ignoresChecksums)]
+    pub fn ignores_checksums(rest: &JsValue);
     #[wasm_bindgen(js_name = listsNoChecksums)]
     pub fn lists_no_checksums(rest: &JsValue);
     #[wasm_bindgen(js_name = alterEtagOfPut)]
