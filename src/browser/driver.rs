@@ -328,7 +328,7 @@ impl Executor {
                 spawn_local(async move {
                     let end = match fresh_signal() {
                         Ok(signal) => match backend.list_parts(&key, &upload_id, &signal).await {
-                            Ok(parts) => CallEnd::Ok(triples(parts)),
+                            Ok(parts) => CallEnd::Ok(stored_parts(parts)),
                             Err(e) => call_end(&e),
                         },
                         Err(e) => call_end(&e),
@@ -684,7 +684,7 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
             }
             (Call::Complete, Reply::Completed(etag, location)) => Ok(Event::Completed { etag, location }),
             (Call::Abort, Reply::Done) => Ok(Event::AbortDone),
-            (Call::List, Reply::Parts(parts)) => Ok(Event::Listed { parts: triples(parts) }),
+            (Call::List, Reply::Parts(parts)) => Ok(Event::Listed { parts: stored_parts(parts) }),
             _ => Err(mismatched()),
         });
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
@@ -692,7 +692,7 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
 }
 
 /// A list-parts reply as the engine takes it.
-fn triples(parts: Vec<crate::protocol::ListedPart>) -> Vec<crate::engine::upload::StoredPart> {
+fn stored_parts(parts: Vec<crate::protocol::ListedPart>) -> Vec<crate::engine::upload::StoredPart> {
     parts.into_iter().map(|p| (p.part_number, p.etag, p.size, p.crc32)).collect()
 }
 
