@@ -801,11 +801,7 @@ impl Upload {
         match event {
             Event::Initiated { upload_id } => self.on_initiated(upload_id),
             Event::Hashed { part, crc } => {
-                let idx = usize::from(part).wrapping_sub(1);
-                let verified = self.verifying == Some(idx);
-                if verified {
-                    self.verifying = None;
-                }
+                let (idx, verified) = self.hash_answered(part);
                 if self.part_mut(part).is_some_and(|p| p.state == PartState::Hashing) {
                     self.parts[idx].crc = Some(crc);
                     self.set_state(idx, PartState::Pending);
@@ -814,17 +810,12 @@ impl Upload {
                     if self.parts[idx].stored_crc.is_some_and(|theirs| theirs != crc) {
                         // The store lists other bytes for it than the file
                         // holds now (changed since): sent again.
-                        self.set_state(idx, PartState::Pending);
-                        self.progress.on_undone(self.plan.range(part).map_or(0, |r| r.len()));
+                        self.send_again(idx);
                     }
                 }
             }
             Event::HashFailed { part, message } => {
-                let idx = usize::from(part).wrapping_sub(1);
-                let verified = self.verifying == Some(idx);
-                if verified {
-                    self.verifying = None;
-                }
+                let (idx, verified) = self.hash_answered(part);
                 if verified || self.part_mut(part).is_some_and(|p| p.state == PartState::Hashing) {
                     if !verified {
                         self.set_state(idx, PartState::Pending);
@@ -1020,10 +1011,7 @@ impl Upload {
                         self.set_state(i, PartState::Done { etag: theirs.clone() });
                     }
                 }
-                _ => {
-                    self.set_state(i, PartState::Pending);
-                    self.progress.on_undone(len);
-                }
+                _ => self.send_again(i),
             }
         }
         // With nothing to repair (the store holds every part as it was
@@ -1150,8 +1138,7 @@ impl Upload {
                 self.phase = Phase::Completing { sent: false };
                 for i in 0..self.parts.len() {
                     if self.parts[i].inherited {
-                        self.set_state(i, PartState::Pending);
-                        self.progress.on_undone(self.plan.range(i as u16 + 1).map_or(0, |r| r.len()));
+                        self.send_again(i);
                         self.phase = Phase::Uploading;
                         self.call_attempts = 0;
                     }
@@ -1462,6 +1449,24 @@ impl Upload {
         if self.index.hashing == 0 {
             self.verify_inherited();
         }
+    }
+
+    /// A part counted as stored is to be sent again: its bytes come back out
+    /// of the progress (which holds what it reported until they are sent).
+    fn send_again(&mut self, idx: usize) {
+        self.set_state(idx, PartState::Pending);
+        self.progress.on_undone(self.plan.range(idx as u16 + 1).map_or(0, |r| r.len()));
+    }
+
+    /// The hash of `part` has answered: its index, and whether it was the
+    /// inherited part being verified (which is then no longer awaited).
+    fn hash_answered(&mut self, part: u16) -> (usize, bool) {
+        let idx = usize::from(part).wrapping_sub(1);
+        let verified = self.verifying == Some(idx);
+        if verified {
+            self.verifying = None;
+        }
+        (idx, verified)
     }
 
     /// Hashes the next inherited part whose CRC is not known (with checksums
