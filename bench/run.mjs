@@ -37,7 +37,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -152,6 +152,17 @@ function benchFile(mib) {
  * memory) and `shmem` (shared memory: IPC buffers); and CPU seconds so far,
  * of the renderers and of the whole browser.
  */
+/** CPU seconds (user + system) process `pid` has used; 0 when it is gone or unknown. */
+function processCpu(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 function browserStats(pid) {
   const children = new Map();
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -423,6 +434,9 @@ function selfTimes(profile) {
   return [`busy ${(busy / 1000).toFixed(0)} ms`, `by script: ${top(byScript, 8).join(', ')}`, ...top(self, PROFILE_TOP)];
 }
 
+/** A run's CPU seconds by party, and how busy that kept the machine's cores. */
+const cpuText = (s) => `CPU s: browser ${s.browserCpuS.toFixed(2)}, server ${s.serverCpuS.toFixed(2)}, harness ${s.harnessCpuS.toFixed(2)}: ${(s.machineBusy * 100).toFixed(0)} % of ${availableParallelism()} cores busy`;
+
 /** Prints where a run's long tasks came from: --profile's busy stretches, and the long frames' scripts. */
 function printLongTasks(s) {
   for (const b of s.busy ?? []) console.log(`  busy ${b.ms} ms: ${b.top.join('; ')}`);
@@ -506,6 +520,8 @@ async function measure(stack, contender, file, size, run, many = null) {
       await cdp.send('Profiler.start');
     }
     const cpu0 = browserStats(pid);
+    const server0 = processCpu(stack.pid);
+    const harness0 = process.cpuUsage();
     const t0 = performance.now();
     // A run that stalls fails after 15 minutes (a stalled run once held the
     // whole benchmark), instead of waiting for ever.
@@ -523,6 +539,14 @@ async function measure(stack, contender, file, size, run, many = null) {
     clearInterval(sampler);
     sample();
     const cpu1 = browserStats(pid);
+    // The rest of the machine's CPU over the run: the reference server (the
+    // backend and the embedded store) and this harness (Playwright's handling
+    // of the browser's events). With the browser's, how busy the machine was.
+    const serverCpuS = processCpu(stack.pid) - server0;
+    const harness = process.cpuUsage(harness0);
+    const harnessCpuS = (harness.user + harness.system) / 1e6;
+    const browserCpuS = cpu1.browserCpu - cpu0.browserCpu;
+    const machineBusy = (browserCpuS + serverCpuS + harnessCpuS) / (secs * availableParallelism());
     // What stays after the upload once garbage is collected (CDP), every process.
     if (CPU_THROTTLE > 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
     await cdp.send('HeapProfiler.collectGarbage').catch(() => {});
@@ -568,6 +592,7 @@ async function measure(stack, contender, file, size, run, many = null) {
       allMemAfterGcAboveIdleMiB: (afterGc.allRss - idle.allRss) / MIB,
       rendererMemAfterGcAboveIdleMiB: (afterGc.rss - idle.rss) / MIB,
       // CPU seconds per GiB uploaded: the page's renderer, and the whole browser (renderer, network service, browser process).
+      browserCpuS, serverCpuS, harnessCpuS, machineBusy,
       rendererCpuPerGiB: (cpu1.rendererCpu - cpu0.rendererCpu) / (size / 1024),
       browserCpuPerGiB: (cpu1.browserCpu - cpu0.browserCpu) / (size / 1024),
       longTasks: longTasks.length,
@@ -772,7 +797,7 @@ async function main() {
           for (const c of order) {
             try {
               const s = { scenario, ...(await measure(stack, c, file, size, run)) };
-              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.browserCpuPerGiB.toFixed(2)} s/GiB browser, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, main thread waited for a core ${s.mainWaitMsPerSec.toFixed(0)} ms/s, ${s.backendPerPart.toFixed(2)} backend calls/part`);
+              console.log(`${scenario} ${size} MiB run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s, +${s.memAboveIdleMiB.toFixed(1)} MiB (anon +${s.anonAboveIdleMiB.toFixed(1)}, shmem +${s.shmemAboveIdleMiB.toFixed(1)}, JS heap +${s.jsHeapAboveIdleMiB.toFixed(1)}), CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.browserCpuPerGiB.toFixed(2)} s/GiB browser, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, main thread waited for a core ${s.mainWaitMsPerSec.toFixed(0)} ms/s, ${s.backendPerPart.toFixed(2)} backend calls/part; ${cpuText(s)}`);
               printLongTasks(s);
               samples.push(s);
             } catch (e) {
@@ -792,7 +817,7 @@ async function main() {
             try {
               const s = { scenario, workload: name, ...(await measure(stack, c, null, (w.count * w.bytes) / MIB, run, { name, files, bytes: w.bytes })) };
               s.size = name;
-              console.log(`${scenario} ${name} run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s (${s.secs.toFixed(2)} s), +${s.memAboveIdleMiB.toFixed(1)} MiB, CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, store requests in flight: at most ${s.maxPuts}, mean ${s.meanPuts.toFixed(1)}, each ${s.putMs.toFixed(0)} ms`);
+              console.log(`${scenario} ${name} run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s (${s.secs.toFixed(2)} s), +${s.memAboveIdleMiB.toFixed(1)} MiB, CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, store requests in flight: at most ${s.maxPuts}, mean ${s.meanPuts.toFixed(1)}, each ${s.putMs.toFixed(0)} ms; ${cpuText(s)}`);
               printLongTasks(s);
               samples.push(s);
             } catch (e) {
@@ -844,6 +869,7 @@ async function main() {
           jsHeapAboveIdleMiB: pick(c, 'jsHeapAboveIdleMiB'),
           rendererCpuPerGiB: pick(c, 'rendererCpuPerGiB'),
           browserCpuPerGiB: pick(c, 'browserCpuPerGiB'),
+          machineBusy: pick(c, 'machineBusy'),
           longTasks: pick(c, 'longTasks'),
           longTaskMs: pick(c, 'longTaskMs'),
           backendPerPart: pick(c, 'backendPerPart'),

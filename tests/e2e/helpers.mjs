@@ -64,6 +64,7 @@ export async function startServer(extraArgs = [], { s3Listen = '127.0.0.1:0', ww
     api,
     s3,
     dataDir,
+    pid: child.pid,
     /** Open multipart uploads whose key starts with `prefix`. */
     async openUploads(prefix = '') {
       const r = await fetch(`${api}/uploads/multipart/open?prefix=${encodeURIComponent(prefix)}`);
