@@ -6,11 +6,10 @@
 // them; or npx webpack --config bench/webpack.config.js).
 //
 //   node bench/firefox.mjs [--runs 3] [--sizes 256] [--workloads 500x100KiB] [--contenders ours@defaults,ours-nochecksum@defaults,raw-ahead-xhr,uppy5] [--out file.json]
-import { statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Builder } from 'selenium-webdriver';
-import firefox from 'selenium-webdriver/firefox.js';
-import { MIB, randomFile, root, startServer } from '../tests/e2e/helpers.mjs';
+import { MIB, objectSize, randomFile, root, startServer } from '../tests/e2e/helpers.mjs';
+import { launchFirefox } from '../tests/e2e-firefox/launch.mjs';
 import { bootstrapRatio, median } from './table.mjs';
 
 const argv = process.argv.slice(2);
@@ -23,10 +22,6 @@ const SIZES = arg('sizes', '256').split(',').filter(Boolean).map(Number);
 const WORKLOADS = arg('workloads', '').split(',').filter(Boolean);
 const CONTENDERS = arg('contenders', 'ours@defaults,ours-nochecksum@defaults,raw-ahead-xhr,uppy5').split(',');
 const OUT = arg('out', null);
-const GECKODRIVER = process.env.GECKODRIVER
-  || [`${process.env.HOME}/.cargo/bin/geckodriver`, '/usr/local/bin/geckodriver', '/usr/bin/geckodriver']
-    .find((p) => { try { return statSync(p).isFile(); } catch { return false; } });
-const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 
 /** As bench/run.mjs: `page@defaults` leaves part size and concurrency to the client; no plan: 4 streams of 8 MiB. */
 function planOf(c) {
@@ -35,31 +30,9 @@ function planOf(c) {
   return { page, partSize: 8 * MIB, concurrency: 4 };
 }
 
-async function launch() {
-  const options = new firefox.Options().setBinary(FIREFOX).addArguments('-headless');
-  for (const [k, v] of Object.entries({
-    'app.update.enabled': false,
-    'network.captive-portal-service.enabled': false,
-    'network.connectivity-service.enabled': false,
-    'datareporting.policy.dataSubmissionEnabled': false,
-    'toolkit.telemetry.enabled': false,
-  })) options.setPreference(k, v);
-  return new Builder().forBrowser('firefox').setFirefoxOptions(options)
-    .setFirefoxService(new firefox.ServiceBuilder(GECKODRIVER)).build();
-}
-
-/** Size of a stored object, from a one-byte ranged GET through its presigned download URL. */
-async function objectSize(api, key) {
-  const { url } = await (await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`)).json();
-  const r = await fetch(url, { headers: { Range: 'bytes=0-0' } });
-  const range = r.headers.get('content-range');
-  await r.arrayBuffer();
-  return range ? Number(range.split('/')[1]) : Number(r.headers.get('content-length'));
-}
-
 /** One upload (or one batch of files) by `contender`: seconds, from the page's clock. */
 async function measure(stack, contender, job, run) {
-  const driver = await launch();
+  const driver = await launchFirefox();
   try {
     const { page, partSize, concurrency } = planOf(contender);
     await driver.get(`${stack.api}/${page}.html`);

@@ -42,7 +42,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
-import { launchBrowser, MIB, root, startServer } from '../tests/e2e/helpers.mjs';
+import { launchBrowser, MIB, objectSize, root, startServer } from '../tests/e2e/helpers.mjs';
 import { bootstrapRatio, median, table } from './table.mjs';
 
 const argv = process.argv.slice(2);
@@ -318,15 +318,6 @@ async function deleteObjects(stack, keys) {
   });
   for (const Key of keys) await s3.send(new DeleteObjectCommand({ Bucket: 'uploads', Key }));
   s3.destroy();
-}
-
-/** Size of a stored object, from a one-byte ranged GET (objects may be larger than a Buffer). */
-async function objectSize(api, key) {
-  const { url } = await (await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`)).json();
-  const r = await fetch(url, { headers: { Range: 'bytes=0-0' } });
-  const range = r.headers.get('content-range');
-  await r.arrayBuffer();
-  return range ? Number(range.split('/')[1]) : Number(r.headers.get('content-length'));
 }
 
 /** The pid of the browser process started with `marker` among its arguments. */

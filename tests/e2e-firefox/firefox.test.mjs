@@ -4,33 +4,14 @@
 // a resume after a reload, each checked by the SHA-256 of the stored object.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Builder, By, until } from 'selenium-webdriver';
-import firefox from 'selenium-webdriver/firefox.js';
-import { statSync } from 'node:fs';
+import { By, until } from 'selenium-webdriver';
 import { MIB, randomFile, slowHashingWorkers, startFaultyStack, startServer, storedObject } from '../e2e/helpers.mjs';
-
-const GECKODRIVER = process.env.GECKODRIVER
-  || [`${process.env.HOME}/.cargo/bin/geckodriver`, '/usr/local/bin/geckodriver', '/usr/bin/geckodriver']
-    .find((p) => { try { return statSync(p).isFile(); } catch { return false; } });
-const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
+import { launchFirefox } from './launch.mjs';
 
 let driver;
 
 before(async () => {
-  const options = new firefox.Options().setBinary(FIREFOX).addArguments('-headless');
-  // No updates, telemetry or captive-portal checks: this machine reaches no network.
-  for (const [k, v] of Object.entries({
-    'app.update.enabled': false,
-    'network.captive-portal-service.enabled': false,
-    'network.connectivity-service.enabled': false,
-    'datareporting.policy.dataSubmissionEnabled': false,
-    'toolkit.telemetry.enabled': false,
-  })) options.setPreference(k, v);
-  driver = await new Builder()
-    .forBrowser('firefox')
-    .setFirefoxOptions(options)
-    .setFirefoxService(new firefox.ServiceBuilder(GECKODRIVER))
-    .build();
+  driver = await launchFirefox();
   const caps = await driver.getCapabilities();
   assert.equal(caps.getBrowserName(), 'firefox', 'a real Firefox runs these tests');
 });

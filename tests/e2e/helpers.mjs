@@ -109,6 +109,15 @@ export async function launchBrowser(extraArgs = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
+/** Size of a stored object, from a one-byte ranged GET through its presigned download URL (objects may be larger than a Buffer). */
+export async function objectSize(api, key) {
+  const { url } = await (await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`)).json();
+  const r = await fetch(url, { headers: { Range: 'bytes=0-0' } });
+  const range = r.headers.get('content-range');
+  await r.arrayBuffer();
+  return range ? Number(range.split('/')[1]) : Number(r.headers.get('content-length'));
+}
+
 /** Writes `size` random bytes to a file named `name` in a fresh folder; returns { file, sha256, cleanup }. */
 export function randomFile(name, size) {
   const dir = mkdtempSync(path.join(tmpdir(), 's3mp-file-'));
