@@ -1,14 +1,19 @@
-// The benchmark's pages in Firefox ESR (selenium-webdriver over geckodriver:
-// Playwright cannot open a page in Firefox ESR over BiDi), loopback only:
-// each contender uploads the same file (or files) in turn, interleaved, in
-// a fresh Firefox per run; MB/s from the page's own clock, and the stored
-// size checked. Built bundles are bench/dist's (node bench/run.mjs builds
-// them; or npx webpack --config bench/webpack.config.js).
+// The benchmark's pages driven over classic WebDriver (selenium-webdriver):
+// Firefox ESR through geckodriver (Playwright cannot open a page in Firefox
+// ESR over BiDi), or Chromium through ChromeDriver (which, unlike
+// Playwright, does not follow every request's network events: that work
+// costs the bench's own process CPU beside the browser on a small machine).
+// Loopback only: each contender uploads the same file (or files) in turn,
+// interleaved, in a fresh browser per run; MB/s from the page's own clock,
+// and the stored size checked. The bundles are bench/dist's (node
+// bench/run.mjs builds them; or npx webpack --config bench/webpack.config.js).
 //
-//   node bench/firefox.mjs [--runs 3] [--sizes 256] [--workloads 500x100KiB] [--contenders ours@defaults,ours-nochecksum@defaults,raw-ahead-xhr,uppy5] [--out file.json]
+//   node bench/webdriver.mjs [--browser firefox|chromium] [--runs 3] [--sizes 256] [--workloads 500x100KiB] [--contenders ours@defaults,ours-nochecksum@defaults,raw-ahead-xhr,uppy5] [--out file.json]
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { MIB, objectSize, randomFile, root, startServer } from '../tests/e2e/helpers.mjs';
+import { Builder } from 'selenium-webdriver';
+import chrome from 'selenium-webdriver/chrome.js';
+import { CHROMIUM_ARGS, MIB, objectSize, randomFile, root, startServer } from '../tests/e2e/helpers.mjs';
 import { launchFirefox } from '../tests/e2e-firefox/launch.mjs';
 import { bootstrapRatio, median } from './table.mjs';
 
@@ -22,6 +27,15 @@ const SIZES = arg('sizes', '256').split(',').filter(Boolean).map(Number);
 const WORKLOADS = arg('workloads', '').split(',').filter(Boolean);
 const CONTENDERS = arg('contenders', 'ours@defaults,ours-nochecksum@defaults,raw-ahead-xhr,uppy5').split(',');
 const OUT = arg('out', null);
+const BROWSER = arg('browser', 'firefox');
+if (!['firefox', 'chromium'].includes(BROWSER)) throw new Error(`--browser: firefox or chromium (not ${BROWSER})`);
+
+/** A fresh headless Chromium over ChromeDriver, with the flags the other tests give it. */
+function launchChromium() {
+  const options = new chrome.Options().setChromeBinaryPath(process.env.CHROMIUM || '/usr/bin/chromium').addArguments(...CHROMIUM_ARGS);
+  return new Builder().forBrowser('chrome').setChromeOptions(options)
+    .setChromeService(new chrome.ServiceBuilder(process.env.CHROMEDRIVER || '/usr/bin/chromedriver')).build();
+}
 
 /** As bench/run.mjs: `page@defaults` leaves part size and concurrency to the client; no plan: 4 streams of 8 MiB. */
 function planOf(c) {
@@ -32,7 +46,7 @@ function planOf(c) {
 
 /** One upload (or one batch of files) by `contender`: seconds, from the page's clock. */
 async function measure(stack, contender, job, run) {
-  const driver = await launchFirefox();
+  const driver = await (BROWSER === 'firefox' ? launchFirefox() : launchChromium());
   try {
     const { page, partSize, concurrency } = planOf(contender);
     await driver.get(`${stack.api}/${page}.html`);
@@ -40,7 +54,7 @@ async function measure(stack, contender, job, run) {
     await driver.wait(() => driver.executeScript('return typeof window.benchUpload === "function"'), 30_000, `${page}: window.benchUpload`);
     const input = await driver.findElement({ css: '#file' });
     await input.sendKeys(job.paths.join('\n'));
-    const key = `bench/ff-${contender}-${job.name}-${run}`;
+    const key = `bench/wd-${BROWSER}-${contender}-${job.name}-${run}`;
     const opts = { api: stack.api, s3: stack.s3, bucket: 'uploads', key, partSize, concurrency };
     await driver.manage().setTimeouts({ script: 15 * 60_000 });
     const r = await driver.executeAsyncScript(`
@@ -63,14 +77,14 @@ async function measure(stack, contender, job, run) {
 
 const jobs = [];
 for (const size of SIZES) {
-  const f = randomFile(`ff-${size}.bin`, size * MIB);
+  const f = randomFile(`wd-${size}.bin`, size * MIB);
   jobs.push({ name: `${size}MiB`, paths: [f.file], bytes: size * MIB, cleanup: f.cleanup });
 }
 for (const w of WORKLOADS) {
   const m = /^(\d+)x(\d+)(KiB|MiB)$/.exec(w);
   if (!m) throw new Error(`--workloads: COUNTxSIZE, like 500x100KiB (not ${w})`);
   const each = Number(m[2]) * (m[3] === 'KiB' ? 1024 : MIB);
-  const files = Array.from({ length: Number(m[1]) }, (_, i) => randomFile(`ff-${w}-${i}.bin`, each));
+  const files = Array.from({ length: Number(m[1]) }, (_, i) => randomFile(`wd-${w}-${i}.bin`, each));
   jobs.push({ name: w, paths: files.map((f) => f.file), bytes: each * files.length, cleanup: () => files.forEach((f) => f.cleanup()) });
 }
 
@@ -85,7 +99,7 @@ try {
         const secs = await measure(stack, c, job, run);
         const mbps = job.bytes / 1e6 / secs;
         samples.push({ workload: job.name, contender: c, run, secs, mbps });
-        console.log(`firefox ${job.name} run ${run + 1} ${c}: ${mbps.toFixed(1)} MB/s (${secs.toFixed(2)} s)`);
+        console.log(`${BROWSER} ${job.name} run ${run + 1} ${c}: ${mbps.toFixed(1)} MB/s (${secs.toFixed(2)} s)`);
       }
     }
   }
@@ -105,4 +119,4 @@ for (const job of jobs) {
 }
 console.log(`\n| workload | contender | runs | MB/s median (range) | × ${CONTENDERS[0]} [95 % CI] |\n|---|---|---|---|---|`);
 for (const r of rows) console.log(`| ${r.workload} | ${r.contender} | ${r.runs} | ${r.mbps.toFixed(1)} (${r.min.toFixed(1)}–${r.max.toFixed(1)}) | ${r.ratioToFirst.toFixed(2)}${r.ratioToFirstCI95 ? ` [${r.ratioToFirstCI95.map((x) => x.toFixed(2)).join('–')}]` : ''} |`);
-if (OUT) writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), browser: 'firefox-esr', rows, samples }, null, 2)}\n`);
+if (OUT) writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), browser: BROWSER, rows, samples }, null, 2)}\n`);
