@@ -146,13 +146,7 @@ function benchFile(mib) {
   return file;
 }
 
-/**
- * From /proc, for the browser whose process is `pid`: resident memory (bytes)
- * of its renderer processes, `rss` in all and its parts `anon` (heaps, WASM
- * memory) and `shmem` (shared memory: IPC buffers); and CPU seconds so far,
- * of the renderers and of the whole browser.
- */
-/** CPU seconds (user + system) process `pid` has used; 0 when it is gone or unknown. */
+/** CPU seconds (utime + stime, in clock ticks of 1/100 s) process `pid` has used; 0 when it is gone or unknown. */
 function processCpu(pid) {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -163,6 +157,12 @@ function processCpu(pid) {
   }
 }
 
+/**
+ * From /proc, for the browser whose process is `pid`: resident memory (bytes)
+ * of its renderer processes, `rss` in all and its parts `anon` (heaps, WASM
+ * memory) and `shmem` (shared memory: IPC buffers); and CPU seconds so far,
+ * of the renderers and of the whole browser.
+ */
 function browserStats(pid) {
   const children = new Map();
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -174,21 +174,15 @@ function browserStats(pid) {
     } catch { /* gone */ }
   }
   const total = { rss: 0, anon: 0, shmem: 0, allRss: 0, rendererCpu: 0, browserCpu: 0, mainWaitMs: 0 };
-  // utime + stime, in clock ticks (1/100 s)
-  const cpu = (p) => {
-    const f = readFileSync(`/proc/${p}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  };
   const field = (status, name) => Number((status.match(new RegExp(`${name}:\\s+(\\d+) kB`)) || [0, 0])[1]) * 1024;
   try {
-    total.browserCpu += cpu(pid);
+    total.browserCpu += processCpu(pid);
     total.allRss += field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS');
   } catch { /* gone */ }
   const walk = (p) => {
     for (const c of children.get(p) || []) {
       try {
-        const cCpu = cpu(c);
+        const cCpu = processCpu(c);
         total.browserCpu += cCpu;
         const status = readFileSync(`/proc/${c}/status`, 'utf8');
         // Every process of the browser: renderers, the network service (which
