@@ -43,6 +43,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { launchBrowser, MIB, objectSize, root, startServer } from '../tests/e2e/helpers.mjs';
+import { CONCURRENCY, PART_SIZE, planOf } from './plan.mjs';
 import { bootstrapRatio, median, table } from './table.mjs';
 
 const argv = process.argv.slice(2);
@@ -80,8 +81,6 @@ const SWEEP_RUNS = Number(arg('sweep-runs', '3'));
 export const SWEEP_PLANS = ['2x8', '4x8', '6x8', '4x16', '6x16', '4x32', '6x32'];
 const CPU_THROTTLE = Number(arg('cpu-throttle', '1'));
 const COLD_BYTES = 16 * MIB;
-const PART_SIZE = 8 * MIB;
-const CONCURRENCY = 4;
 const NAMES = {
   ours: 's3-multipart-wasm (this)',
   'ours-prev': 's3-multipart-wasm, an earlier build (pkg-prev/)',
@@ -104,21 +103,6 @@ const NAMES = {
   libstorage: '@aws-sdk/lib-storage 3.1173.0',
   'libstorage-crc': '@aws-sdk/lib-storage 3.1173.0, CRC32 checksums on',
 };
-/** The page of contender `c` and its plan: `raw-ahead@6x16` → raw-ahead, 6 streams, 16 MiB parts. */
-export function planOf(c) {
-  const [page, plan] = c.split('@');
-  if (!plan) return { page, partSize: PART_SIZE, concurrency: CONCURRENCY };
-  // `ours@auto`: no concurrency given, so the window adapts (src/engine/adapt.rs).
-  if (plan === 'auto') return { page, partSize: PART_SIZE, concurrency: undefined };
-  // `ours@defaults`: neither given, so the part size is picked per file too (src/engine/plan.rs).
-  if (plan === 'defaults') return { page, partSize: undefined, concurrency: undefined };
-  // `ours@max16`: the defaults, with parts of up to 16 MiB (`partSize: { max }`).
-  const max = /^max(\d+)$/.exec(plan);
-  if (max) return { page, partSize: { max: Number(max[1]) * MIB }, concurrency: undefined };
-  const m = /^(\d+)x(\d+)$/.exec(plan);
-  if (!m) throw new Error(`contender ${c}: a plan is STREAMSxMIB, like raw-ahead@6x16`);
-  return { page, concurrency: Number(m[1]), partSize: Number(m[2]) * MIB };
-}
 const nameOf = (c) => {
   const { page, concurrency, partSize } = planOf(c);
   if (c.endsWith('@auto')) return `${NAMES[page]}, adaptive concurrency`;

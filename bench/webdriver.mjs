@@ -15,6 +15,7 @@ import { Builder } from 'selenium-webdriver';
 import chrome from 'selenium-webdriver/chrome.js';
 import { CHROMIUM_ARGS, MIB, objectSize, randomFile, root, startServer } from '../tests/e2e/helpers.mjs';
 import { launchFirefox } from '../tests/e2e-firefox/launch.mjs';
+import { planOf } from './plan.mjs';
 import { bootstrapRatio, median } from './table.mjs';
 
 const argv = process.argv.slice(2);
@@ -35,13 +36,6 @@ function launchChromium() {
   const options = new chrome.Options().setChromeBinaryPath(process.env.CHROMIUM || '/usr/bin/chromium').addArguments(...CHROMIUM_ARGS);
   return new Builder().forBrowser('chrome').setChromeOptions(options)
     .setChromeService(new chrome.ServiceBuilder(process.env.CHROMEDRIVER || '/usr/bin/chromedriver')).build();
-}
-
-/** As bench/run.mjs: `page@defaults` leaves part size and concurrency to the client; no plan: 4 streams of 8 MiB. */
-function planOf(c) {
-  const [page, plan] = c.split('@');
-  if (plan === 'defaults') return { page, partSize: undefined, concurrency: undefined };
-  return { page, partSize: 8 * MIB, concurrency: 4 };
 }
 
 /** One upload (or one batch of files) by `contender`: seconds, from the page's clock. */

@@ -1,13 +1,13 @@
 // A headless Firefox ESR driven over classic WebDriver (selenium-webdriver
-// and geckodriver): the Firefox end-to-end tests and bench/firefox.mjs.
+// and geckodriver): the Firefox end-to-end tests and bench/webdriver.mjs.
 import { statSync } from 'node:fs';
 import { Builder } from 'selenium-webdriver';
 import firefox from 'selenium-webdriver/firefox.js';
 
-export const GECKODRIVER = process.env.GECKODRIVER
+const GECKODRIVER = process.env.GECKODRIVER
   || [`${process.env.HOME}/.cargo/bin/geckodriver`, '/usr/local/bin/geckodriver', '/usr/bin/geckodriver']
     .find((p) => { try { return statSync(p).isFile(); } catch { return false; } });
-export const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
+const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 
 /** A fresh headless Firefox, with nothing that would reach for the network. */
 export function launchFirefox() {
