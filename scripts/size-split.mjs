@@ -35,6 +35,10 @@ execFileSync('cargo', ['build', '--release', '--lib', '--target', 'wasm32-unknow
 execFileSync('wasm-bindgen', ['--target', 'bundler', '--keep-debug', '--out-dir', out,
   path.join(root, 'target/wasm32-unknown-unknown/release/s3_multipart_wasm.wasm')], { stdio: 'inherit' });
 const named = readFileSync(path.join(out, 's3_multipart_wasm_bg.wasm'));
+// The package's wasm-opt passes, as Cargo.toml gives them to wasm-pack
+// (the feature flags left out: --all-features below).
+const WASM_OPT = JSON.parse(/^wasm-opt = (\[.*\])$/m.exec(readFileSync(path.join(root, 'Cargo.toml'), 'utf8'))[1])
+  .filter((f) => !f.startsWith('--enable-'));
 
 const { default: binaryen } = await import(path.join(root, 'node_modules/binaryen/index.js'));
 for (const [what, pattern, table] of SPLITS) {
@@ -57,7 +61,7 @@ for (const [what, pattern, table] of SPLITS) {
   const opt = path.join(out, 'opt.wasm');
   writeFileSync(pruned, m.emitBinary());
   m.dispose();
-  execFileSync(bin('wasm-opt'), [pruned, '-o', opt, '-Os', '--flatten', '--rereloop', '-Os', '--converge', '--strip-debug', '--all-features']);
+  execFileSync(bin('wasm-opt'), [pruned, '-o', opt, ...WASM_OPT, '--strip-debug', '--all-features']);
   const bytes = readFileSync(opt);
   console.log(`${(gzipSync(bytes, { level: 9 }).length / 1024).toFixed(1)} KiB gzipped (${bytes.length} B, ${exported} functions exported): ${what}`);
 }
