@@ -26,7 +26,14 @@ fn run(parts: u64) -> (u64, f64) {
     loop {
         while let Some(action) = up.poll(now) {
             match action {
-                Action::Init => inbox.push_back(Event::Initiated { upload_id: "u".into() }),
+                Action::Hash { part, .. } => inbox.push_back(Event::Hashed { part, crc: u32::from(part) }),
+                Action::Init { parts } => {
+                    let signed = parts
+                        .iter()
+                        .map(|(part, _)| (*part, format!("https://s3.test/b/k?partNumber={part}")))
+                        .collect();
+                    inbox.push_back(Event::Initiated { upload_id: "u".into(), signed });
+                }
                 Action::Sign { part, .. } => {
                     inbox.push_back(Event::Signed { part, url: format!("https://s3.test/b/k?partNumber={part}") })
                 }

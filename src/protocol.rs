@@ -117,7 +117,17 @@ pub fn key_body(key: &str, content_type: &str, checksum: Option<&Checksum>) -> J
 /// `client_token` is the same for every init of one upload: a backend that
 /// keeps it answers a repeated init (its reply was lost) with the upload it
 /// created, instead of creating another that nobody would complete.
-pub fn init_body(key: &str, content_type: &str, checksum_algorithm: Option<&str>, client_token: &str) -> Json {
+/// `parts` (optional, left out when empty) are the first parts to sign in
+/// the same round trip, as part-urls has them; the reply's `urls` has them as
+/// part-urls answers them, and a backend that does not sign with init
+/// leaves it out.
+pub fn init_body(
+    key: &str,
+    content_type: &str,
+    checksum_algorithm: Option<&str>,
+    client_token: &str,
+    parts: &[(u16, Option<Checksum>)],
+) -> Json {
     let mut body = Json::object([
         ("key", key.into()),
         ("content_type", content_type.into()),
@@ -126,7 +136,16 @@ pub fn init_body(key: &str, content_type: &str, checksum_algorithm: Option<&str>
     if let Some(alg) = checksum_algorithm {
         body.insert("checksum_algorithm", alg.into());
     }
+    if !parts.is_empty() {
+        body.insert("parts", parts_json(parts));
+    }
     body
+}
+
+/// `[{part_number, checksum?}]`: the parts of part-urls and init.
+fn parts_json(parts: &[(u16, Option<Checksum>)]) -> Json {
+    let parts = parts.iter().map(|(n, sum)| with_checksum(Json::object([("part_number", (*n).into())]), sum.as_ref()));
+    Json::Array(parts.collect())
 }
 
 /// Body of part-url (with the part's checksum, if any).
@@ -138,8 +157,7 @@ pub fn part_url_body(key: &str, upload_id: &str, part_number: u16, checksum: Opt
 
 /// Body of part-urls: several parts, each with its checksum if any.
 pub fn part_urls_body(key: &str, upload_id: &str, parts: &[(u16, Option<Checksum>)]) -> Json {
-    let parts = parts.iter().map(|(n, sum)| with_checksum(Json::object([("part_number", (*n).into())]), sum.as_ref()));
-    Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("parts", Json::Array(parts.collect()))])
+    Json::object([("key", key.into()), ("upload_id", upload_id.into()), ("parts", parts_json(parts))])
 }
 
 /// Body of complete (with the whole object's checksum, if any).
@@ -198,10 +216,17 @@ fn string_field(op: Op, map: &Json, field: &str, expected: &str) -> Result<Strin
     }
 }
 
-/// The `upload_id` of an init reply.
-pub fn parse_init(text: &str) -> Result<String, UploadError> {
+/// The `upload_id` of an init reply, and the URLs of the parts `asked` to
+/// be signed with it. The URLs are a head start, not the call's answer: a
+/// reply without them, or with any that cannot be used (not exactly the
+/// parts asked, a URL that is not http(s), a header a PUT may not send),
+/// gives none, and each part is then signed by part-urls.
+pub fn parse_init(text: &str, asked: &[u16]) -> Result<(String, Vec<(u16, Signed)>), UploadError> {
     let expected = r#"{"upload_id": "...", "key": "..."}"#;
-    string_field(Op::Init, &parse_object(Op::Init, text, expected)?, "upload_id", expected)
+    let upload_id = string_field(Op::Init, &parse_object(Op::Init, text, expected)?, "upload_id", expected)?;
+    let signed =
+        if asked.is_empty() { Vec::new() } else { parse_signed_many(Op::Init, text, asked).unwrap_or_default() };
+    Ok((upload_id, signed))
 }
 
 /// The `url` of a part-url, presigned-PUT or download reply; it must be http(s).
@@ -278,10 +303,9 @@ pub fn parse_signed(op: Op, text: &str) -> Result<Signed, UploadError> {
     Ok(Signed { url, headers: parse_headers(op, map.get("headers"))? })
 }
 
-/// The URLs of a part-urls reply: exactly the parts asked for, each once,
-/// each an http(s) URL with the headers its PUT may send.
-pub fn parse_signed_many(text: &str, asked: &[u16]) -> Result<Vec<(u16, Signed)>, UploadError> {
-    let op = Op::PartUrls;
+/// The URLs of a part-urls (or init) reply: exactly the parts asked for,
+/// each once, each an http(s) URL with the headers its PUT may send.
+pub fn parse_signed_many(op: Op, text: &str, asked: &[u16]) -> Result<Vec<(u16, Signed)>, UploadError> {
     let expected =
         r#"{"urls": [{"part_number": 1, "url": "https://...", "headers": {...}}]} for exactly the parts asked for"#;
     let map = parse_object(op, text, expected)?;
@@ -403,7 +427,7 @@ mod tests {
 
     #[test]
     fn good_replies_parse() {
-        assert_eq!(parse_init(r#"{"upload_id": "abc", "key": "k"}"#).expect("ok"), "abc");
+        assert_eq!(parse_init(r#"{"upload_id": "abc", "key": "k"}"#, &[]).expect("ok").0, "abc");
         assert_eq!(parse_url(Op::PartUrl, r#"{"url": "https://s3/x?y"}"#).expect("ok"), "https://s3/x?y");
         assert_eq!(
             parse_complete(r#"{"key":"k","etag":"\"e-2\"","location":"http://l"}"#).expect("ok"),
@@ -426,11 +450,11 @@ mod tests {
     #[test]
     fn malformed_replies_name_the_call_and_field() {
         let cases: Vec<(Result<String, UploadError>, &str, Option<&str>)> = vec![
-            (parse_init("<html>"), "is not JSON", None),
-            (parse_init("[1]"), "not a JSON object", None),
-            (parse_init(r#"{"uploadId": "x"}"#), "no `upload_id`", Some("upload_id")),
-            (parse_init(r#"{"upload_id": 5}"#), "not a non-empty string", Some("upload_id")),
-            (parse_init(r#"{"upload_id": ""}"#), "not a non-empty string", Some("upload_id")),
+            (parse_init("<html>", &[]).map(|r| r.0), "is not JSON", None),
+            (parse_init("[1]", &[]).map(|r| r.0), "not a JSON object", None),
+            (parse_init(r#"{"uploadId": "x"}"#, &[]).map(|r| r.0), "no `upload_id`", Some("upload_id")),
+            (parse_init(r#"{"upload_id": 5}"#, &[]).map(|r| r.0), "not a non-empty string", Some("upload_id")),
+            (parse_init(r#"{"upload_id": ""}"#, &[]).map(|r| r.0), "not a non-empty string", Some("upload_id")),
             (parse_url(Op::PartUrl, r#"{"URL": "x"}"#), "no `url`", Some("url")),
             (parse_url(Op::PartUrl, r#"{"url": "javascript:alert(1)"}"#), "not an http(s) URL", Some("url")),
         ];
@@ -463,7 +487,7 @@ mod tests {
     #[test]
     fn bodies_match_the_seed() {
         assert_eq!(
-            v(lambda_envelope(Op::Init, init_body("k", "application/zip", None, "t1"))),
+            v(lambda_envelope(Op::Init, init_body("k", "application/zip", None, "t1", &[]))),
             json!({
                 "processor_name": "s3_upload", "action": "initiate_multipart_upload",
                 "payload": {"key": "k", "content_type": "application/zip", "client_token": "t1"}
@@ -486,7 +510,7 @@ mod tests {
             json!({"key": "k", "upload_id": "u", "part_number": 3, "checksum": {"algorithm": "CRC32", "value": "y/Q5Jg=="}})
         );
         assert_eq!(
-            v(init_body("k", "t", Some("CRC32"), "0f1e")),
+            v(init_body("k", "t", Some("CRC32"), "0f1e", &[])),
             json!({"key": "k", "content_type": "t", "checksum_algorithm": "CRC32", "client_token": "0f1e"})
         );
         assert_eq!(v(key_body("k", "t", None)), json!({"key": "k", "content_type": "t"}));
@@ -522,9 +546,49 @@ mod tests {
     }
 
     #[test]
+    fn init_carries_the_parts_to_sign_as_part_urls_does() {
+        let sum = Checksum { algorithm: "CRC32", value: "y/Q5Jg==".into() };
+        let parts = [(1, Some(sum)), (2, None)];
+        assert_eq!(
+            v(init_body("k", "t", Some("CRC32"), "0f1e", &parts)),
+            serde_json::json!({"key": "k", "content_type": "t", "client_token": "0f1e", "checksum_algorithm": "CRC32",
+                               "parts": [{"part_number": 1, "checksum": {"algorithm": "CRC32", "value": "y/Q5Jg=="}},
+                                         {"part_number": 2}]})
+        );
+        assert_eq!(v(init_body("k", "t", None, "0f1e", &parts))["parts"], v(part_urls_body("k", "u", &parts))["parts"]);
+        assert!(init_body("k", "t", None, "0f1e", &[]).get("parts").is_none(), "no parts: no field");
+    }
+
+    /// Init's reply: its upload id is the answer; its `urls` a head start,
+    /// used only when they are exactly the parts asked for, else left out
+    /// (each part then signed by part-urls); never asked, never read.
+    #[test]
+    fn an_init_reply_s_urls_are_used_only_when_they_are_the_parts_asked() {
+        let urls = |text: &str, asked: &[u16]| {
+            let (id, signed) = parse_init(text, asked).expect(text);
+            (id, signed.into_iter().map(|(n, s)| (n, s.url)).collect::<Vec<_>>())
+        };
+        let two = r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "https://s/2"}]}"#;
+        assert_eq!(urls(two, &[1, 2]), ("u".into(), vec![(1, "https://s/1".into()), (2, "https://s/2".into())]));
+        assert_eq!(urls(two, &[]), ("u".into(), vec![]), "not asked: not read");
+        for unusable in [
+            r#"{"upload_id": "u"}"#,
+            r#"{"upload_id": "u", "urls": "yes"}"#,
+            r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/1"}]}"#,
+            r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 3, "url": "https://s/3"}]}"#,
+            r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "ftp://s/1"}, {"part_number": 2, "url": "https://s/2"}]}"#,
+            r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "https://s/2", "headers": {"cookie": "x"}}]}"#,
+        ] {
+            assert_eq!(urls(unusable, &[1, 2]), ("u".into(), vec![]), "{unusable}");
+        }
+        // The upload id is still checked.
+        assert!(parse_init(r#"{"urls": []}"#, &[1]).is_err());
+    }
+
+    #[test]
     fn a_part_urls_reply_must_hold_exactly_the_parts_asked_for() {
         let ok = r#"{"urls": [{"part_number": 2, "url": "https://s/2"}, {"part_number": 1, "url": "https://s/1", "headers": {"x-amz-checksum-crc32": "y/Q5Jg=="}}]}"#;
-        let got = parse_signed_many(ok, &[1, 2]).expect("ok");
+        let got = parse_signed_many(Op::PartUrls, ok, &[1, 2]).expect("ok");
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].0, got[0].1.url.as_str()), (2, "https://s/2"));
         assert_eq!(got[1].1.headers, vec![("x-amz-checksum-crc32".to_owned(), "y/Q5Jg==".to_owned())]);
@@ -536,7 +600,7 @@ mod tests {
             r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "javascript:x"}]}"#,
             r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "https://s/2", "headers": {"cookie": "x"}}]}"#,
         ] {
-            let e = parse_signed_many(bad, &[1, 2]).expect_err(bad);
+            let e = parse_signed_many(Op::PartUrls, bad, &[1, 2]).expect_err(bad);
             assert_eq!(e.code, ErrorCode::BackendError, "{bad}");
             assert!(e.message.contains("multipart/part-urls"), "{}", e.message);
         }

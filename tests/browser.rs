@@ -181,6 +181,43 @@ async fn parts_signed_together_take_one_call_and_a_backend_without_it_gets_one_p
     }
 }
 
+/// Init signs the first parts in its own round trip: with checksums off, an
+/// upload of no more parts than streams makes no signing call at all. A
+/// backend whose parser refuses init's `parts` (a 400) gets init again
+/// without them, and the uploader's later inits carry none (each part is
+/// then signed by part-urls).
+#[wasm_bindgen_test]
+async fn init_signs_the_first_parts_and_a_backend_refusing_the_field_gets_init_without_them() {
+    let opts = [
+        ("partSize", JsValue::from(5 * MIB as u32)),
+        ("concurrency", JsValue::from(4)),
+        ("checksum", JsValue::from_str("none")),
+    ];
+    let data = bytes(3 * 5 * MIB + 1234, 41);
+    let counts = |stats: &JsValue| {
+        ["init", "initWithParts", "part-url", "part-urls", "complete"].map(|name| calls_of(stats, name))
+    };
+    track_xhr();
+    let (key, _, _) = upload_ok(&uploader(&opts), "init-signs.bin", &data).await;
+    assert_eq!(counts(&xhr_stats()), [1.0, 0.0, 0.0, 0.0, 1.0], "init, part-url(s), complete: init signed all 4 parts");
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    track_xhr();
+    set_refuse_init_parts(true);
+    let strict = uploader(&opts);
+    let (first, _, report) = upload_ok(&strict, "init-strict-1.bin", &data).await;
+    let after_first = counts(&xhr_stats());
+    let (second, _, _) = upload_ok(&strict, "init-strict-2.bin", &data).await;
+    let after_second = counts(&xhr_stats());
+    set_refuse_init_parts(false);
+    assert!(report.retries.is_empty(), "the refusal costs no retry");
+    assert_eq!(after_first[..2], [2.0, 1.0], "init refused with parts, asked again without: {after_first:?}");
+    assert!(after_first[3] >= 1.0, "the parts signed by part-urls: {after_first:?}");
+    assert_eq!(after_second[..2], [3.0, 1.0], "the next init carries no parts: {after_second:?}");
+    for key in [first, second] {
+        assert_eq!(sha(&read_back(&key).await), sha(&data));
+    }
+}
+
 /// Small files (each one PUT) handed over together are signed several at a
 /// time (`urls`); each gets its own URL, its own checksum and content type,
 /// and a file the backend refuses fails alone. A backend without the call
@@ -342,7 +379,9 @@ async fn a_sign_parts_hook_signs_the_first_parts_together_and_its_reply_is_check
     let many = calls.iter().filter(|c| c.ends_with("/part-urls")).count();
     let one = calls.iter().filter(|c| c.ends_with("/part-url")).count();
     assert!(many >= 1 && one < 6, "signParts {many}, signPart {one}");
-    // A reply naming other parts than asked is a BackendError naming the hook.
+    assert!(calls.contains(&"init:4".to_owned()), "createMultipartUpload signed the first 4 parts: {calls:?}");
+    // A reply naming other parts than asked is a BackendError naming the hook
+    // (init's URLs naming other parts are not used: the parts go to signParts).
     let liar = with_sign_parts(rest_hooks(api(), &JsValue::UNDEFINED), true);
     let handle = hooks_of(&liar).upload(&blob(&data), obj(&[("key", JsValue::from_str(&unique_key("liar.bin")))]));
     let err = JsFuture::from(handle).await.expect_err("refused");
@@ -590,8 +629,8 @@ async fn with_credentials_uploads_multipart() {
     assert_eq!(num(&stats, "credentialedPuts"), num(&stats, "puts"), "every PUT sent withCredentials");
     assert!(num(&stats, "puts") >= 2.0);
     assert_eq!(num(&stats, "credentialedFetches"), num(&stats, "fetches"), "every backend call with credentials");
-    // init, the part URLs (one part-urls call, or a part-url each) and complete.
-    assert!(num(&stats, "fetches") >= 3.0, "init, part URLs and complete went through fetch");
+    // init (which signs the first parts), any part URLs it did not sign, and complete.
+    assert!(num(&stats, "fetches") >= 2.0, "init and complete went through fetch");
     assert_eq!(sha(&read_back(&key).await), sha(&data));
 
     // Without the option, none does.

@@ -62,6 +62,10 @@ pub struct KeyRequest {
     /// (its reply was lost) gets the upload the first one created.
     #[serde(default)]
     pub client_token: Option<String>,
+    /// Init: the first parts to sign in the same round trip, as part-urls
+    /// takes them; the reply's `urls` answers them as part-urls does.
+    #[serde(default)]
+    pub parts: Option<Vec<PartToSign>>,
 }
 
 /// A checksum the client computed, for S3 to verify: `{"algorithm": "CRC32",
@@ -440,6 +444,30 @@ fn validate_checksum(c: &ChecksumField) -> Result<(String, String), ApiError> {
     Ok((format!("x-amz-checksum-{}", name.to_ascii_lowercase()), c.value.clone()))
 }
 
+/// A part to sign, checked: its number and its checksum header (name, value).
+type CheckedPart = (u16, Option<(String, String)>);
+
+/// The parts of part-urls or init, checked all before any is signed: at
+/// least `fewest` and at most [`MAX_PARTS_PER_CALL`], each number valid and
+/// listed once, each checksum well-formed.
+fn check_parts(parts: &[PartToSign], fewest: usize) -> Result<Vec<CheckedPart>, ApiError> {
+    if parts.len() < fewest || parts.len() > MAX_PARTS_PER_CALL {
+        return Err(ApiError::invalid(
+            "InvalidParts",
+            format!("parts has {} entries; ask for {fewest} to {MAX_PARTS_PER_CALL} parts per call", parts.len()),
+        ));
+    }
+    let mut checked: Vec<CheckedPart> = Vec::with_capacity(parts.len());
+    for p in parts {
+        let n = validate_part_number(p.part_number)?;
+        if checked.iter().any(|(m, _)| *m == n) {
+            return Err(ApiError::invalid("InvalidParts", format!("part {n} is asked for twice; list each part once")));
+        }
+        checked.push((n, p.checksum.as_ref().map(validate_checksum).transpose()?));
+    }
+    Ok(checked)
+}
+
 /// Parses a JSON body whatever its Content-Type.
 fn parse_json<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -474,6 +502,12 @@ const REF_SHAPE: &str = r#"{"key": "...", "upload_id": "..."}"#;
 impl AppState {
     fn presign_put(&self, req: KeyRequest) -> Result<Value, ApiError> {
         validate_key(&req.key, &self.key_prefix)?;
+        if req.parts.is_some() {
+            return Err(ApiError::invalid(
+                "InvalidParts",
+                "a presigned PUT has no parts: `parts` belongs to /uploads/multipart/init and part-urls",
+            ));
+        }
         let content_type = validate_content_type(req.content_type.as_deref())?;
         let checksum = req.checksum.as_ref().map(validate_checksum).transpose()?;
         let url = self.s3.presign_put(&req.key, &content_type, checksum.as_ref());
@@ -512,6 +546,8 @@ impl AppState {
         validate_key(&req.key, &self.key_prefix)?;
         let content_type = validate_content_type(req.content_type.as_deref())?;
         let algorithm = req.checksum_algorithm.as_deref().map(validate_algorithm).transpose()?.map(|(name, _)| name);
+        // Checked before the upload is created: a refusal creates nothing.
+        let parts = req.parts.as_deref().map(|p| check_parts(p, 0)).transpose()?;
         let create = || self.s3.create_multipart_upload(&req.key, &content_type, algorithm);
         let upload_id = match req.client_token.as_deref() {
             None => create().await?,
@@ -521,7 +557,13 @@ impl AppState {
                 cell.get_or_try_init(create).await?.clone()
             }
         };
-        Ok(json!({ "upload_id": upload_id, "key": req.key }))
+        match parts {
+            Some(parts) => {
+                let urls = self.sign_parts(&req.key, &upload_id, parts);
+                Ok(json!({ "upload_id": upload_id, "key": req.key, "urls": urls }))
+            }
+            None => Ok(json!({ "upload_id": upload_id, "key": req.key })),
+        }
     }
 
     fn part_url(&self, req: PartUrlRequest) -> Result<Value, ApiError> {
@@ -541,34 +583,22 @@ impl AppState {
     fn part_urls(&self, req: PartUrlsRequest) -> Result<Value, ApiError> {
         validate_key(&req.key, &self.key_prefix)?;
         validate_upload_id(&req.upload_id)?;
-        if req.parts.is_empty() || req.parts.len() > MAX_PARTS_PER_CALL {
-            return Err(ApiError::invalid(
-                "InvalidParts",
-                format!("parts has {} entries; ask for 1 to {MAX_PARTS_PER_CALL} parts per call", req.parts.len()),
-            ));
-        }
-        let mut checked = Vec::with_capacity(req.parts.len());
-        for p in &req.parts {
-            let n = validate_part_number(p.part_number)?;
-            if checked.iter().any(|(m, _)| *m == n) {
-                return Err(ApiError::invalid(
-                    "InvalidParts",
-                    format!("part {n} is asked for twice; list each part once"),
-                ));
-            }
-            checked.push((n, p.checksum.as_ref().map(validate_checksum).transpose()?));
-        }
-        let urls: Vec<Value> = checked
+        let checked = check_parts(&req.parts, 1)?;
+        Ok(json!({ "urls": self.sign_parts(&req.key, &req.upload_id, checked) }))
+    }
+
+    /// The URLs of checked parts, as part-urls (and init) answer them.
+    fn sign_parts(&self, key: &str, upload_id: &str, parts: Vec<CheckedPart>) -> Vec<Value> {
+        parts
             .into_iter()
             .map(|(n, checksum)| {
-                let url = self.s3.presign_part(&req.key, &req.upload_id, n, checksum.as_ref());
+                let url = self.s3.presign_part(key, upload_id, n, checksum.as_ref());
                 match checksum {
                     Some((name, value)) => json!({ "part_number": n, "url": url.as_str(), "headers": { name: value } }),
                     None => json!({ "part_number": n, "url": url.as_str() }),
                 }
             })
-            .collect();
-        Ok(json!({ "urls": urls }))
+            .collect()
     }
 
     async fn complete(&self, req: CompleteRequest) -> Result<Value, ApiError> {

@@ -737,6 +737,70 @@ async fn part_urls_signs_several_parts_in_one_call_and_checks_them_all_first() {
     }
 }
 
+/// Init signs the first parts in its own round trip (`parts`, answered as
+/// part-urls answers them); the URLs store the parts, checksums verified.
+/// A bad part refuses init before anything is created; an init without
+/// `parts` answers as before (no `urls`); a presigned PUT takes no `parts`.
+#[tokio::test]
+async fn init_signs_the_parts_it_is_given_and_checks_them_first() {
+    let h = Harness::new().await;
+    let key = "init-signs/a.bin";
+    let chunks = [bytes(5 * MIB, 11), bytes(777, 12)];
+    let parts: Vec<Value> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| json!({"part_number": i + 1, "checksum": {"algorithm": "CRC32", "value": crc32_b64(c)}}))
+        .collect();
+    let body = json!({"key": key, "content_type": "application/octet-stream", "checksum_algorithm": "CRC32",
+                      "client_token": "00112233445566778899aabbccddeeff", "parts": parts});
+    let (st, rest) = h.post("/uploads/multipart/init", body.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{rest}");
+    let upload_id = rest["upload_id"].as_str().expect("upload id").to_owned();
+    // The Lambda envelope answers alike (the same token: the same upload).
+    let envelope = json!({"processor_name": "s3_upload", "action": "initiate_multipart_upload", "payload": body});
+    let (st, lambda) = h.post("/invoke", envelope).await;
+    assert_eq!(st, StatusCode::OK, "{lambda}");
+    assert_eq!(
+        (lambda["upload_id"].as_str(), lambda["urls"].as_array().map(Vec::len)),
+        (Some(upload_id.as_str()), Some(2))
+    );
+    let urls = rest["urls"].as_array().expect("urls");
+    let mut etags = Vec::new();
+    for (i, (u, c)) in urls.iter().zip(&chunks).enumerate() {
+        assert_eq!(u["part_number"], i + 1);
+        assert_eq!(u["headers"]["x-amz-checksum-crc32"], crc32_b64(c));
+        etags.push(json!({"PartNumber": i + 1, "ETag": h.put_signed(u, c.clone()).await}));
+    }
+    let (st, v) =
+        h.post("/uploads/multipart/complete", json!({"key": key, "upload_id": upload_id, "parts": etags})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(sha(&h.download(key).await), sha(&chunks.concat()));
+    // Without `parts`: no `urls`.
+    let (st, v) = h.post("/uploads/multipart/init", json!({"key": "init-signs/b.bin"})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert!(v.get("urls").is_none(), "{v}");
+    let open = h.open_uploads().await;
+    // A bad part refuses init: no upload is created.
+    let too_many: Vec<Value> = (1..=101).map(|n| json!({"part_number": n})).collect();
+    for (parts, code) in [
+        (json!([{"part_number": 1}, {"part_number": 1}]), "InvalidParts"),
+        (json!([{"part_number": 0}]), "InvalidPartNumber"),
+        (json!([{"part_number": 1, "checksum": {"algorithm": "CRC32", "value": "AAAA"}}]), "InvalidChecksum"),
+        (json!(too_many), "InvalidParts"),
+        (json!([{"part_number": 1, "colour": "blue"}]), "InvalidRequest"),
+    ] {
+        let (st, v) = h.post("/uploads/multipart/init", json!({"key": "init-signs/c.bin", "parts": parts})).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        if code != "InvalidRequest" {
+            assert_eq!(error_code(&v), code, "{v}");
+        }
+        assert!(v.get("upload_id").is_none() && v.get("urls").is_none(), "{v}");
+    }
+    assert_eq!(h.open_uploads().await, open, "a refused init created no upload");
+    let (st, v) = h.post("/uploads/url", json!({"key": "init-signs/d.bin", "parts": [{"part_number": 1}]})).await;
+    assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "InvalidParts"), "{v}");
+}
+
 #[tokio::test]
 async fn urls_signs_several_files_in_one_call_and_judges_each_alone() {
     let h = Harness::new().await;

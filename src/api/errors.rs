@@ -35,11 +35,13 @@ export function clientToken() {
 // throws is passed on.
 const hookRef = (b) => ({ key: b.key, uploadId: b.upload_id });
 const hookSigned = (r) => (typeof r === 'string' ? { url: r } : { url: r?.url, headers: r?.headers });
+const hookParts = (b) => b.parts?.map((p) => ({ partNumber: p.part_number, checksum: p.checksum }));
+const hookUrls = (r) => (Array.isArray(r) ? r.map((s) => ({ part_number: s?.partNumber, ...hookSigned(s) })) : r);
 const HOOKS = {
-  '/uploads/multipart/init': [(b) => ({ key: b.key, contentType: b.content_type, checksumAlgorithm: b.checksum_algorithm, clientToken: b.client_token }), (r) => ({ upload_id: r?.uploadId })],
+  '/uploads/multipart/init': [(b) => ({ key: b.key, contentType: b.content_type, checksumAlgorithm: b.checksum_algorithm, clientToken: b.client_token, parts: hookParts(b) }),
+    (r) => ({ upload_id: r?.uploadId, urls: hookUrls(r?.urls) })],
   '/uploads/multipart/part-url': [(b) => ({ ...hookRef(b), partNumber: b.part_number, checksum: b.checksum }), hookSigned],
-  '/uploads/multipart/part-urls': [(b) => ({ ...hookRef(b), parts: b.parts.map((p) => ({ partNumber: p.part_number, checksum: p.checksum })) }),
-    (r) => ({ urls: Array.isArray(r) ? r.map((s) => ({ part_number: s?.partNumber, ...hookSigned(s) })) : r })],
+  '/uploads/multipart/part-urls': [(b) => ({ ...hookRef(b), parts: hookParts(b) }), (r) => ({ urls: hookUrls(r) })],
   '/uploads/url': [(b) => ({ key: b.key, contentType: b.content_type, checksum: b.checksum }), hookSigned],
   '/uploads/multipart/complete': [(b) => ({ ...hookRef(b), parts: b.parts, checksum: b.checksum }), (r) => ({ etag: r?.etag, location: r?.location })],
   '/uploads/multipart/abort': [hookRef, () => ({})],

@@ -32,8 +32,15 @@ export interface ListedPart {
 
 /** The application's own backend calls (`protocol: { ... }`). Each gets an AbortSignal, aborted when the upload stops or the call takes over 30 s. */
 export interface UploadHooks {
-  /** `clientToken`: the same for every call of one upload (asked again when a reply was lost); a backend that keeps it answers with the upload it created. */
-  createMultipartUpload(args: { key: string; contentType: string; checksumAlgorithm?: 'CRC32'; clientToken: string; signal: AbortSignal }): Promise<{ uploadId: string }>;
+  /** `clientToken`: the same for every call of one upload (asked again when a reply was lost); a backend that keeps it answers with the upload it created. `parts` (optional): the first parts, to sign as `signParts` does and return as `urls`, so that their PUTs start when this answers; without `urls`, each is signed by `signParts`/`signPart`. */
+  createMultipartUpload(args: {
+    key: string;
+    contentType: string;
+    checksumAlgorithm?: 'CRC32';
+    clientToken: string;
+    parts?: Array<{ partNumber: number; checksum?: Checksum }>;
+    signal: AbortSignal;
+  }): Promise<{ uploadId: string; urls?: Array<{ partNumber: number; url: string; headers?: Record<string, string> }> }>;
   signPart(args: { key: string; uploadId: string; partNumber: number; checksum?: Checksum; signal: AbortSignal }): Promise<SignedUrl>;
   completeMultipartUpload(args: {
     key: string;

@@ -155,8 +155,8 @@ impl Calls for HttpBackend {
 /// the parts it asks for (part-urls).
 pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Vec<u16>) {
     let (op, body) = match req {
-        Req::Init { key, content_type, checksum_algorithm, client_token } => {
-            (Op::Init, protocol::init_body(key, content_type, checksum_algorithm, client_token))
+        Req::Init { key, content_type, checksum_algorithm, client_token, parts } => {
+            (Op::Init, protocol::init_body(key, content_type, checksum_algorithm, client_token, parts))
         }
         Req::SignPart { key, upload_id, part, checksum } => {
             (Op::PartUrl, protocol::part_url_body(key, upload_id, part, checksum))
@@ -173,7 +173,7 @@ pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Vec<u16>) {
         Req::Download { key } => (Op::Download, Json::object([("key", key.into())])),
     };
     let asked: Vec<u16> = match req {
-        Req::SignParts { parts, .. } => parts.iter().map(|(n, _)| *n).collect(),
+        Req::SignParts { parts, .. } | Req::Init { parts, .. } => parts.iter().map(|(n, _)| *n).collect(),
         _ => Vec::new(),
     };
     (op, body, asked)
@@ -182,9 +182,12 @@ pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Vec<u16>) {
 /// The reply to `op`, checked ([`protocol`]'s parsers).
 pub(super) fn reply_of(op: Op, text: &str, asked: &[u16]) -> Result<Reply, crate::engine::UploadError> {
     Ok(match op {
-        Op::Init => Reply::UploadId(protocol::parse_init(text)?),
+        Op::Init => {
+            let (upload_id, signed) = protocol::parse_init(text, asked)?;
+            Reply::Initiated(upload_id, signed)
+        }
         Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text)?),
-        Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(text, asked)?),
+        Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(op, text, asked)?),
         Op::Complete => {
             let (etag, location) = protocol::parse_complete(text)?;
             Reply::Completed(etag, location)

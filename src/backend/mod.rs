@@ -213,9 +213,16 @@ pub type Pending<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = R
 /// One call of the backend protocol, with its arguments.
 #[derive(Debug, Clone, Copy)]
 pub enum Req<'a> {
-    /// Starts a multipart upload (with a checksum algorithm, if any): [`Reply::UploadId`].
+    /// Starts a multipart upload (with a checksum algorithm, if any) and
+    /// signs `parts` with it, where the backend can: [`Reply::Initiated`].
     /// `client_token` is the same for every init of one upload ([`crate::protocol::init_body`]).
-    Init { key: &'a str, content_type: &'a str, checksum_algorithm: Option<&'a str>, client_token: &'a str },
+    Init {
+        key: &'a str,
+        content_type: &'a str,
+        checksum_algorithm: Option<&'a str>,
+        client_token: &'a str,
+        parts: &'a [(u16, Option<Checksum>)],
+    },
     /// A presigned URL for one part, and the headers its PUT must send: [`Reply::Signed`].
     SignPart { key: &'a str, upload_id: &'a str, part: u16, checksum: Option<&'a Checksum> },
     /// Presigned URLs for several parts in one call (backends that offer it,
@@ -236,8 +243,9 @@ pub enum Req<'a> {
 /// The answer to a [`Req`], checked.
 #[derive(Debug)]
 pub enum Reply {
-    /// The new multipart upload's id.
-    UploadId(String),
+    /// The new multipart upload's id, and the URLs (with headers) of the
+    /// parts init signed: none when the backend signs none with init.
+    Initiated(String, Vec<(u16, Signed)>),
     /// A presigned URL and the headers its PUT must send.
     Signed(Signed),
     /// Each part asked for, with its URL and headers.
@@ -275,19 +283,21 @@ pub trait Calls {
 
 /// Where the upload's backend calls go: any [`Calls`], every call bounded
 /// in time and cancellable.
-pub struct Backend(Box<dyn Calls>, core::cell::Cell<bool>, Option<String>);
+/// (The calls; part-urls may be tried; init may carry parts to sign; the
+/// `resumeScope`.)
+pub struct Backend(Box<dyn Calls>, core::cell::Cell<bool>, core::cell::Cell<bool>, Option<String>);
 
 impl Backend {
     /// A backend making its calls through `calls`.
     pub fn new(calls: impl Calls + 'static) -> Self {
         let batch = calls.can_batch();
-        Self(Box::new(calls), core::cell::Cell::new(batch), None)
+        Self(Box::new(calls), core::cell::Cell::new(batch), core::cell::Cell::new(true), None)
     }
 
     /// The same backend named `scope` in the resume journal (the
     /// application's `resumeScope`), when given.
     pub fn scoped(self, scope: Option<String>) -> Self {
-        Self(self.0, self.1, scope)
+        Self(self.0, self.1, self.2, scope)
     }
 
     /// Whether several parts may be signed in one call: the backend offers
@@ -320,7 +330,7 @@ impl Backend {
     /// Names the backend in the resume journal: the application's
     /// `resumeScope`, else the endpoint, or "hooks".
     pub fn label(&self) -> String {
-        self.2.clone().unwrap_or_else(|| self.0.label())
+        self.3.clone().unwrap_or_else(|| self.0.label())
     }
 
     /// Whether files may go as one presigned PUT (the hooks may not offer it).
@@ -328,9 +338,34 @@ impl Backend {
         self.0.can_presign_put()
     }
 
-    /// Makes the call `req`, bounded in time and cancelled by `signal`.
+    /// Makes the call `req`, bounded in time and cancelled by `signal`. An
+    /// init carrying parts to sign that a backend refuses with 400 or 422
+    /// (what a strict parser answers for a field it does not know) is asked
+    /// again without them; if that one is answered, this backend's inits
+    /// carry no parts from then on (each part is signed by a call of its own).
     pub async fn call(&self, req: Req<'_>, signal: &AbortSignal) -> Result<Reply, CallError> {
-        bounded(signal, |s| async move { self.0.call(req, &s).await }).await
+        let mut req = req;
+        let mut retried = false;
+        loop {
+            if let Req::Init { parts, .. } = &mut req
+                && (retried || !self.2.get())
+            {
+                *parts = &[];
+            }
+            let result = bounded(signal, |s| async move { self.0.call(req, &s).await }).await;
+            match (&req, &result) {
+                (Req::Init { parts, .. }, Err(CallError::Rejected(e)))
+                    if !parts.is_empty() && matches!(e.status, Some(400 | 422)) =>
+                {
+                    retried = true;
+                }
+                (Req::Init { .. }, Ok(_)) if retried => {
+                    self.2.set(false);
+                    return result;
+                }
+                _ => return result,
+            }
+        }
     }
 
     /// The parts S3 holds for an upload.

@@ -294,7 +294,7 @@ impl Executor {
                 self.signs.push((g, id, part, checksum));
             }
             Step::Engine(g, action) => {
-                if let Action::Init = action {
+                if let Action::Init { .. } = action {
                     self.coord.client_token().clone_into(&mut self.job.client_token.borrow_mut());
                 }
                 let signal = self.calls_signal(g);
@@ -612,17 +612,23 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
         Action::Sign { checksum: c, .. } | Action::Complete { checksum: c, .. } => (checksum(c.clone()), None),
         _ => (None, job.checksum.map(Algorithm::s3_name)),
     };
-    let sums: Vec<(u16, Option<Checksum>)> = batch.iter().map(|(p, c)| (*p, checksum(c.clone()))).collect();
+    // The parts signed together: by part-urls (`batch`), or with init.
+    let together = match &action {
+        Action::Init { parts } => parts.as_slice(),
+        _ => batch.as_slice(),
+    };
+    let sums: Vec<(u16, Option<Checksum>)> = together.iter().map(|(p, c)| (*p, checksum(c.clone()))).collect();
     let token = job.client_token.borrow().clone();
     spawn_local(async move {
         let (call, req) = match &action {
-            Action::Init => (
+            Action::Init { .. } => (
                 Call::Init,
                 Req::Init {
                     key: &job.key,
                     content_type: &job.content_type,
                     checksum_algorithm: alg,
                     client_token: &token,
+                    parts: &sums,
                 },
             ),
             Action::Sign { part, upload_id: Some(id), .. } if !sums.is_empty() => {
@@ -677,7 +683,14 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
             return;
         }
         let result = result.and_then(|reply| match (call, reply) {
-            (Call::Init, Reply::UploadId(upload_id)) => Ok(Event::Initiated { upload_id }),
+            (Call::Init, Reply::Initiated(upload_id, list)) => {
+                let mut signed = Vec::with_capacity(list.len());
+                for (part, s) in list {
+                    headers.borrow_mut().insert((g, part), s.headers);
+                    signed.push((part, s.url));
+                }
+                Ok(Event::Initiated { upload_id, signed })
+            }
             (Call::Sign(part), Reply::Signed(signed)) => {
                 headers.borrow_mut().insert((g, part), signed.headers);
                 Ok(Event::Signed { part, url: signed.url })

@@ -246,8 +246,8 @@ pub struct Coordinator {
 
 impl Coordinator {
     /// Starts `upload` of `subject`. With `resume`, the journal is looked up
-    /// beside it (the new upload initiates and signs meanwhile; no part is
-    /// sent until the look-up decides); without, it goes on unjournaled.
+    /// beside it (the new upload hashes its first parts meanwhile; its init
+    /// and parts wait for the look-up to decide); without, it goes on unjournaled.
     pub fn new(upload: Upload, subject: Subject, cfg: Config, seed: u64, resume: bool, now: u64) -> Self {
         let look = if resume && !upload.plan().single {
             Look::Reading { deadline: now + LOOKUP_TIMEOUT_MS }
@@ -314,7 +314,7 @@ impl Coordinator {
     /// not be sent, and the engine no longer waits for its answer.
     fn withdraw_held_init(&mut self) {
         let before = self.held.len();
-        self.held.retain(|a| !matches!(a, Action::Init));
+        self.held.retain(|a| !matches!(a, Action::Init { .. }));
         if self.held.len() < before {
             self.current.1.withdraw_init();
         }
@@ -397,11 +397,12 @@ impl Coordinator {
             }
             Input::Control(Control::Abort) => {
                 self.aborted = true;
-                // A held init goes out once the look-up decides only when it
-                // adopts a journaled token: that token's init may have
-                // created an upload, which only its answer names, for the
-                // abort to delete.
-                self.current.1.abort();
+                // Before the look-up decides, the engine is aborted when it
+                // does ([`Self::decide`]): whether init must still go out
+                // depends on it.
+                if self.decided() {
+                    self.current.1.abort();
+                }
             }
             Input::JournalRead(found) => {
                 if let Look::Reading { .. } = self.look {
@@ -545,9 +546,17 @@ impl Coordinator {
     fn decide(&mut self, journal: Option<Journal>, now: u64) {
         self.look = Look::Done;
         self.journal = journal;
-        if self.aborted && !self.adopted {
-            // Aborted before init went out: no upload to create and delete.
-            self.withdraw_held_init();
+        if self.aborted {
+            // Aborted before init went out: no upload to create and delete;
+            // unless the look-up adopted a journaled token, whose earlier
+            // init may have created an upload that only init's answer
+            // names, for the abort to delete: then init goes out.
+            if self.adopted {
+                self.current.1.must_init();
+            } else {
+                self.withdraw_held_init();
+            }
+            self.current.1.abort();
         }
         for action in core::mem::take(&mut self.held) {
             self.deliver(action, now);
@@ -593,6 +602,7 @@ impl Coordinator {
             }
         };
         self.look = Look::Done;
+        up.adopt_crcs(&self.current.1);
         // The new upload sent nothing (its init was held): whatever it did
         // (or how it failed) is dropped with it.
         self.withdraw_held_init();
@@ -647,7 +657,7 @@ impl Coordinator {
     /// An action of the current engine for the journal or the application.
     fn deliver(&mut self, action: Action, now: u64) {
         match action {
-            Action::Init => {
+            Action::Init { .. } => {
                 // The token is journaled before init goes out.
                 if let Some(j) = &mut self.journal
                     && !j.started()
@@ -758,7 +768,7 @@ impl Coordinator {
                         self.retired.remove(i);
                         self.out.push_back(Step::Release(g));
                     }
-                    Action::Init
+                    Action::Init { .. }
                     | Action::Sign { .. }
                     | Action::Put { .. }
                     | Action::Cancel { .. }
@@ -774,13 +784,15 @@ impl Coordinator {
             return false;
         }
         // Until the look-up decides, no part is sent: a resumable file must
-        // not be sent twice. Init and signing go on meanwhile.
+        // not be sent twice. The first parts are hashed meanwhile (init,
+        // which waits for the first, is held until the look-up decides).
         let decided = self.decided();
         let action =
             if decided { self.current.1.poll_shared(now, free) } else { self.current.1.poll_shared(now, &mut 0) };
         let Some(action) = action else { return false };
         match action {
-            Action::Sign { .. }
+            Action::Hash { .. }
+            | Action::Sign { .. }
             | Action::Put { .. }
             | Action::Cancel { .. }
             | Action::Complete { .. }

@@ -89,6 +89,8 @@ struct World {
     window: Option<Window>,
     /// Each running PUT's bytes and when it started.
     put_bytes: HashMap<(Gen, u16), (u64, u64)>,
+    /// The parts read to be hashed, by engine.
+    hashed: Vec<(Gen, u16)>,
 }
 
 impl World {
@@ -120,6 +122,7 @@ impl World {
             stale_failures: 0,
             window: None,
             put_bytes: HashMap::new(),
+            hashed: Vec::new(),
         }
     }
 
@@ -176,7 +179,7 @@ impl World {
             assert!(!self.released.contains(g), "engine {g} works after its release: {step:?}");
         }
         match step {
-            Step::Engine(g, Action::Init) => {
+            Step::Engine(g, Action::Init { parts }) => {
                 let token = coord.client_token().to_owned();
                 // (An earlier page's entry stays when this upload is not
                 // journaled: no resume, or a storage that hangs.)
@@ -188,7 +191,14 @@ impl World {
                     Some(id) => id.clone(),
                     None => format!("up-{}", self.store.next_id + 1),
                 };
-                self.reply(g, Call::Init, Event::Initiated { upload_id: id.clone() }, |s| {
+                // Half the inits sign the parts they carry (a backend that
+                // does), half do not (one that does not know the field).
+                let signed = if self.rng.bool() {
+                    parts.iter().map(|(n, _)| (*n, format!("https://s3.test/k?uploadId={id}&partNumber={n}"))).collect()
+                } else {
+                    Vec::new()
+                };
+                self.reply(g, Call::Init, Event::Initiated { upload_id: id.clone(), signed }, |s| {
                     if !s.tokens.contains_key(&token) {
                         s.next_id += 1;
                         s.tokens.insert(token, id.clone());
@@ -196,7 +206,10 @@ impl World {
                     }
                 });
             }
-            Step::Engine(g, Action::Hash { part, .. }) => self.at(2, Input::Engine(g, Event::Hashed { part, crc: 7 })),
+            Step::Engine(g, Action::Hash { part, .. }) => {
+                self.hashed.push((g, part));
+                self.at(2, Input::Engine(g, Event::Hashed { part, crc: 7 }));
+            }
             Step::Engine(g, Action::Sign { part, upload_id, .. }) => {
                 let url = format!("https://s3.test/k?uploadId={}&partNumber={part}", upload_id.unwrap_or_default());
                 self.reply(g, Call::Sign(part), Event::Signed { part, url }, |_| {});
@@ -561,6 +574,14 @@ fn resumes_a_stored_upload_and_sends_only_the_missing_parts() {
     assert_eq!(w.store.next_id, 0, "no new multipart upload");
     assert!(w.store.uploads.is_empty());
     assert!(w.journal.is_empty());
+    // The first parts, hashed by the new upload during the look-up, are not
+    // read again by the resumed one (the part size is the same).
+    assert!(w.hashed.iter().any(|(g, _)| *g == 0), "hashed during the look-up");
+    let mut parts: Vec<u16> = w.hashed.iter().map(|(_, p)| *p).collect();
+    parts.sort_unstable();
+    let read = parts.len();
+    parts.dedup();
+    assert_eq!(read, parts.len(), "a part read twice: {:?}", w.hashed);
 }
 
 /// Runs `coord` until its init has reached the backend, then "closes the
@@ -570,7 +591,7 @@ fn close_the_page_once_init_is_sent(w: &mut World, coord: &mut Coordinator) {
     for _ in 0..10_000 {
         let mut free = 4;
         while let Some(step) = coord.poll(w.now, &mut free) {
-            let init = matches!(step, Step::Engine(_, Action::Init));
+            let init = matches!(step, Step::Engine(_, Action::Init { .. }));
             w.carry_out(step, coord, 4);
             if init {
                 w.queue.clear();
@@ -665,7 +686,7 @@ fn a_refused_init_leaves_no_entry() {
             }
         };
         match step {
-            Step::Engine(g, Action::Init) => {
+            Step::Engine(g, Action::Init { .. }) => {
                 let error = UploadError::new(ErrorCode::BackendError, "InvalidKey").with_status(400);
                 coord.handle(Input::Engine(g, Event::CallRejected { call: Call::Init, error }), w.now);
             }
@@ -972,4 +993,34 @@ fn an_upload_started_with_other_checksums_is_not_resumed() {
     assert!(!w.resumed);
     assert_eq!(w.store.object_from.as_deref(), Some("up-1"));
     assert!(w.store.uploads.is_empty(), "the stale upload is deleted");
+}
+
+/// While the journal is looked up, the first parts are hashed (init waits
+/// for the first part's hash to sign it); init itself waits for the look-up
+/// (its token is journaled first), then carries the parts hashed by then.
+#[test]
+fn the_first_parts_are_hashed_during_the_look_up_and_init_signs_them() {
+    let size = 20 * MIB;
+    let up = Upload::new(size, config(4), 1).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 1, true, 0);
+    let steps = |coord: &mut Coordinator, now| -> Vec<Step> {
+        let mut free = 4;
+        std::iter::from_fn(|| coord.poll(now, &mut free)).filter(|s| !matches!(s, Step::Notify(_))).collect()
+    };
+    let first = steps(&mut coord, 0);
+    assert!(matches!(first[0], Step::ReadJournal(_)), "{first:?}");
+    let hashed: Vec<u16> = first[1..]
+        .iter()
+        .map(|s| if let Step::Engine(0, Action::Hash { part, .. }) = s { *part } else { panic!("{s:?}") })
+        .collect();
+    assert_eq!(hashed, vec![1, 2, 3, 4], "hashed while the journal is read");
+    for part in [1, 2] {
+        coord.handle(Input::Engine(0, Event::Hashed { part, crc: 9 }), 3);
+    }
+    assert_eq!(steps(&mut coord, 3), vec![], "init waits for the look-up");
+    coord.handle(Input::JournalRead(None), 5);
+    let next = steps(&mut coord, 5);
+    let sum = Some(crate::engine::checksum::to_base64(9));
+    assert!(matches!(next[0], Step::WriteJournal(_)), "the token is journaled before init: {next:?}");
+    assert_eq!(next[1], Step::Engine(0, Action::Init { parts: vec![(1, sum.clone()), (2, sum)] }));
 }

@@ -103,11 +103,19 @@ struct World {
     whole_checksum: Option<String>,
     /// Reading the file fails.
     hash_fails: bool,
+    /// Reading this part fails.
+    unreadable: Option<u16>,
     /// The CRC of the bytes the store holds for a part, where they are not
     /// the file's (`crc_of`): a part stored before a reload, from a file
     /// that has changed since. Complete verifies the whole object's CRC
     /// against what the store holds (S3's `BadDigest`).
     store_crc: HashMap<u16, u32>,
+    /// Init signs the parts it carries (as the reference backend does; a
+    /// part the script has a signing answer for is left to its own call).
+    init_signs: bool,
+    /// Parts init signed, and when its answer came.
+    init_signed: Vec<u16>,
+    initiated_at: Option<u64>,
 }
 
 /// A backend's 200 whose body is not JSON, as the HTTP backend reports it.
@@ -157,7 +165,11 @@ impl World {
             hashed: Vec::new(),
             whole_checksum: None,
             hash_fails: false,
+            unreadable: None,
             store_crc: HashMap::new(),
+            init_signs: true,
+            init_signed: Vec::new(),
+            initiated_at: None,
         }
     }
 
@@ -165,6 +177,15 @@ impl World {
     fn stored_whole_crc(&self) -> String {
         let crcs = self.store.iter().map(|(n, (_, len))| (self.store_crc.get(n).copied().unwrap_or(crc_of(*n)), *len));
         checksum::to_base64(checksum::combine(crcs))
+    }
+
+    /// A part is signed with its CRC (checksums on), or with none.
+    fn assert_signed_checksum(&self, part: u16, checksum: Option<&String>) {
+        if self.checksums {
+            assert_eq!(checksum, Some(&checksum::to_base64(crc_of(part))), "part {part} is signed with its CRC");
+        } else {
+            assert_eq!(checksum, None);
+        }
     }
 
     fn at(&mut self, delay: u64, ev: Event) {
@@ -195,26 +216,33 @@ impl World {
 
     fn carry_out(&mut self, action: Action) -> Option<Result<Outcome, UploadError>> {
         match action {
-            Action::Init => {
+            Action::Init { parts } => {
                 if !self.call_failure(Call::Init, On::Init, 10) {
-                    self.at(10, Event::Initiated { upload_id: "up-1".into() });
+                    let mut signed = Vec::new();
+                    for (part, checksum) in parts {
+                        self.assert_signed_checksum(part, checksum.as_ref());
+                        if self.init_signs && !self.script.keys().any(|(on, _)| *on == On::Sign(part)) {
+                            self.signs.push((part, self.now));
+                            self.url_dies.insert(part, self.now + 10 + 3_600_000);
+                            signed.push((part, format!("https://s3.test/b/k?partNumber={part}&X-Amz-Expires=3600")));
+                            self.init_signed.push(part);
+                        }
+                    }
+                    self.initiated_at = Some(self.now + 10);
+                    self.at(10, Event::Initiated { upload_id: "up-1".into(), signed });
                 }
             }
             Action::Hash { part, start, end } => {
                 assert!(end >= start, "part {part}: bytes {start}..{end}");
                 self.hashed.push(part);
-                if self.hash_fails {
+                if self.hash_fails || self.unreadable == Some(part) {
                     self.at(1, Event::HashFailed { part, message: "NotReadableError".into() });
                 } else {
                     self.at(1, Event::Hashed { part, crc: crc_of(part) });
                 }
             }
             Action::Sign { part, upload_id, checksum } => {
-                if self.checksums {
-                    assert_eq!(checksum, Some(checksum::to_base64(crc_of(part))), "part {part} is signed with its CRC");
-                } else {
-                    assert_eq!(checksum, None);
-                }
+                self.assert_signed_checksum(part, checksum.as_ref());
                 assert_eq!(upload_id.is_some(), self.counts.contains_key(&On::Init), "part URLs name the upload");
                 self.single = upload_id.is_none();
                 self.signs.push((part, self.now));
@@ -514,6 +542,75 @@ fn clean_multipart_upload() {
     let out = res.expect("ok");
     assert_eq!(out.upload_id.as_deref(), Some("up-1"));
     assert_eq!(out.etag.as_deref(), Some("\"final-etag\""));
+}
+
+/// Init signs the first parts in its round trip: with checksums, it waits
+/// for the first part's hash and carries the parts hashed by then; without,
+/// the first `concurrency` parts. Their PUTs start the moment init answers,
+/// with no signing call before them; the other parts are signed as usual.
+#[test]
+fn init_signs_the_first_parts_and_their_puts_start_when_it_answers() {
+    for checksum in [None, Some(crate::engine::checksum::Algorithm::Crc32)] {
+        let size = 60 * MIB;
+        let (w, res) = run(size, Config { checksum, ..cfg(4) }, &[]);
+        assert_intact(&w, &res, size, 8);
+        let want: Vec<u16> = if checksum.is_some() { vec![1] } else { vec![1, 2, 3, 4] };
+        assert_eq!(w.init_signed, want, "{checksum:?}: the parts init signed");
+        let answered = w.initiated_at.expect("init answered");
+        for part in &want {
+            let started = w.put_starts.iter().find(|(p, _)| p == part).expect("sent").1;
+            assert_eq!(started, answered, "{checksum:?}: part {part}'s PUT starts when init answers");
+        }
+        // Every part signed once: by init, or by its own call.
+        let mut signed: Vec<u16> = w.signs.iter().map(|(p, _)| *p).collect();
+        signed.sort_unstable();
+        assert_eq!(signed, (1..=8).collect::<Vec<_>>(), "{checksum:?}");
+        if checksum.is_some() {
+            // Init waited for the first part's hash, and no longer.
+            assert_eq!(w.hashed[..4], [1, 2, 3, 4], "the first parts are hashed before init");
+        }
+    }
+}
+
+/// A backend whose init signs nothing (it does not know the field): every
+/// part is signed by a call of its own, as before init could sign.
+#[test]
+fn an_init_that_signs_nothing_leaves_every_part_to_its_own_call() {
+    let size = 60 * MIB;
+    let mut up = Upload::new(size, cfg(4), 7).expect("upload");
+    let mut w = World::new(&[]);
+    w.init_signs = false;
+    let res = w.run(&mut up, |_, _| {});
+    assert_intact(&w, &res, size, 8);
+    assert!(w.init_signed.is_empty());
+    assert_eq!(w.signs.len(), 8, "each part signed once, by its own call");
+}
+
+/// An init that fails (503) is asked again after its delay, carrying the
+/// parts again; each part is signed once, by the init that answered.
+#[test]
+fn a_retried_init_carries_its_parts_again() {
+    let size = 60 * MIB;
+    let failure = Failure::Status { status: 503, body: String::new(), retry_after_ms: None };
+    let (w, res) = run(size, Config { checksum: None, ..cfg(4) }, &[(On::Init, 1, Answer::Fail(failure))]);
+    assert_intact(&w, &res, size, 8);
+    assert_eq!(w.counts.get(&On::Init), Some(&2));
+    assert_eq!(w.init_signed, vec![1, 2, 3, 4]);
+    assert_eq!(w.signs.len(), 8, "each part signed once");
+}
+
+/// Aborted while the first part is being hashed, before init: nothing was
+/// created, nothing is sent.
+#[test]
+fn abort_before_init_sends_nothing() {
+    let mut up = Upload::new(64 * MIB, cfg(4), 3).expect("upload");
+    let first: Vec<Action> = std::iter::from_fn(|| up.poll(0)).collect();
+    assert!(first.iter().all(|a| matches!(a, Action::Hash { .. } | Action::Progress(_))), "{first:?}");
+    up.abort();
+    up.handle(Event::Hashed { part: 1, crc: 7 }, 1);
+    let rest: Vec<Action> = std::iter::from_fn(|| up.poll(1)).filter(|a| !matches!(a, Action::Progress(_))).collect();
+    let [Action::Finished(Err(e))] = rest.as_slice() else { panic!("{rest:?}") };
+    assert_eq!(e.code, ErrorCode::Aborted);
 }
 
 #[test]
@@ -840,16 +937,18 @@ fn abort_while_init_is_in_flight_deletes_the_new_upload() {
     let poll = |up: &mut Upload, now| -> Vec<Action> {
         std::iter::from_fn(|| up.poll(now)).filter(|a| !matches!(a, Action::Progress(_))).collect()
     };
-    let first = poll(&mut up, 0);
-    assert_eq!(first[0], Action::Init);
-    let hashes: Vec<u16> =
-        first[1..].iter().map(|a| if let Action::Hash { part, .. } = a { *part } else { panic!("{a:?}") }).collect();
-    assert_eq!(hashes, vec![1, 2, 3, 4], "the first parts are hashed while init is on its way");
+    let hashes: Vec<u16> = poll(&mut up, 0)
+        .iter()
+        .map(|a| if let Action::Hash { part, .. } = a { *part } else { panic!("{a:?}") })
+        .collect();
+    assert_eq!(hashes, vec![1, 2, 3, 4], "the first parts are hashed before init");
+    up.handle(Event::Hashed { part: 1, crc: 7 }, 1);
+    assert_eq!(poll(&mut up, 1), vec![Action::Init { parts: vec![(1, Some(checksum::to_base64(7)))] }]);
     up.abort();
     assert_eq!(poll(&mut up, 1), vec![], "waits for init's upload id (and hashes nothing more)");
-    up.handle(Event::Hashed { part: 1, crc: 7 }, 2);
+    up.handle(Event::Hashed { part: 2, crc: 8 }, 2);
     assert_eq!(poll(&mut up, 2), vec![], "a hash that ends after the abort starts nothing");
-    up.handle(Event::Initiated { upload_id: "up-9".into() }, 5);
+    up.handle(Event::Initiated { upload_id: "up-9".into(), signed: vec![(1, "https://s/1?partNumber=1".into())] }, 5);
     assert_eq!(poll(&mut up, 5), vec![Action::Abort { upload_id: "up-9".into() }]);
     up.handle(Event::AbortDone, 6);
     let Some(Action::Finished(Err(e))) = poll(&mut up, 6).pop() else { panic!("finished") };
@@ -886,9 +985,9 @@ fn pause_and_resume() {
 
 #[test]
 fn stale_events_are_ignored() {
-    let mut up = Upload::new(16 * MIB, cfg(2), 1).expect("upload");
-    assert_eq!(up.poll(0), Some(Action::Init));
-    up.handle(Event::Initiated { upload_id: "u".into() }, 1);
+    let mut up = Upload::new(16 * MIB, Config { checksum: None, ..cfg(2) }, 1).expect("upload");
+    assert_eq!(up.poll(0), Some(Action::Init { parts: vec![(1, None), (2, None)] }));
+    up.handle(Event::Initiated { upload_id: "u".into(), signed: Vec::new() }, 1);
     // events for parts that do not exist, or attempts that are not running
     up.handle(Event::PartDone { part: 0, attempt: 1, etag: Some("x".into()) }, 2);
     up.handle(Event::PartDone { part: 99, attempt: 1, etag: Some("x".into()) }, 2);
@@ -946,19 +1045,25 @@ fn uploads_share_one_concurrency_budget() {
             .collect()
     };
     for (i, up) in ups.iter_mut().enumerate() {
-        // Init, and the first parts hashed meanwhile; then signatures (no
-        // PUT starts before both).
-        let first = drain(up, &mut free);
-        assert_eq!(first[0], Action::Init);
-        for a in &first[1..] {
-            let Action::Hash { part, .. } = *a else { panic!("{a:?}") };
+        // The first parts hashed, then init carrying their signings: the
+        // first upload's init signs them, the second's does not (a backend
+        // without it), and they are signed by calls of their own. No PUT
+        // starts before both.
+        for a in drain(up, &mut free) {
+            let Action::Hash { part, .. } = a else { panic!("{a:?}") };
             up.handle(Event::Hashed { part, crc: 1 }, 0);
         }
-        assert_eq!(drain(up, &mut free), vec![], "no more than `concurrency` parts hashed ahead of init");
-        up.handle(Event::Initiated { upload_id: format!("u{i}") }, 0);
-        for a in drain(up, &mut free) {
-            let Action::Sign { part, checksum: Some(_), .. } = a else { panic!("{a:?}") };
-            up.handle(Event::Signed { part, url: format!("https://s/{i}/{part}") }, 0);
+        let sum = Some(checksum::to_base64(1));
+        let parts: Vec<(u16, Option<String>)> = (1..=4).map(|n| (n, sum.clone())).collect();
+        assert_eq!(drain(up, &mut free), vec![Action::Init { parts }], "`concurrency` parts signed with init");
+        let signed: Vec<(u16, String)> =
+            if i == 0 { (1..=4).map(|n| (n, format!("https://s/{i}/{n}"))).collect() } else { Vec::new() };
+        up.handle(Event::Initiated { upload_id: format!("u{i}"), signed }, 0);
+        if i == 1 {
+            for a in drain(up, &mut free) {
+                let Action::Sign { part, checksum: Some(_), .. } = a else { panic!("{a:?}") };
+                up.handle(Event::Signed { part, url: format!("https://s/{i}/{part}") }, 0);
+            }
         }
     }
     let puts: Vec<Vec<Action>> = ups.iter_mut().map(|up| drain(up, &mut free)).collect();
@@ -1306,8 +1411,8 @@ fn no_checksum_when_switched_off() {
     assert_eq!(res.expect("ok").checksum, None);
 }
 
-/// A part whose bytes cannot be read ends the upload with FileReadError, and
-/// its multipart upload is deleted.
+/// A part whose bytes cannot be read ends the upload with FileReadError.
+/// The first part is read before init: no multipart upload is created.
 #[test]
 fn an_unreadable_file_is_file_read_error() {
     let mut up = Upload::new(20 * MIB, cfg(2), 1).expect("upload");
@@ -1316,8 +1421,20 @@ fn an_unreadable_file_is_file_read_error() {
     let e = w.run(&mut up, |_, _| {}).expect_err("fails");
     assert_eq!((e.code, e.part_number), (ErrorCode::FileReadError, Some(1)), "{e}");
     assert!(e.message.contains("choose it again"), "{e}");
-    assert!(w.abort_ok, "the multipart upload is deleted");
+    assert!(!w.counts.contains_key(&On::Init) && !w.aborted, "no upload was created, none deleted");
     assert!(w.put_starts.is_empty());
+}
+
+/// A part after the first that cannot be read, once the upload exists: it
+/// ends with FileReadError and its multipart upload is deleted.
+#[test]
+fn a_part_unreadable_after_init_deletes_the_upload() {
+    let mut up = Upload::new(40 * MIB, cfg(2), 1).expect("upload");
+    let mut w = World::new(&[]);
+    w.unreadable = Some(4);
+    let e = w.run(&mut up, |_, _| {}).expect_err("fails");
+    assert_eq!((e.code, e.part_number), (ErrorCode::FileReadError, Some(4)), "{e}");
+    assert!(w.abort_ok, "the multipart upload is deleted");
 }
 
 /// A part's ETag altered on its way back (the PUT's response header): the

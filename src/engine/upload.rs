@@ -156,6 +156,10 @@ pub enum Event {
     Initiated {
         /// Its id.
         upload_id: String,
+        /// URLs of parts that init was asked to sign too ([`Action::Init`]'s
+        /// `parts`), where its reply gave them; a part init carried and did
+        /// not sign is signed by a call of its own.
+        signed: Vec<(u16, String)>,
     },
     /// Bytes `start..end` of `part` hash to `crc` ([`Action::Hash`]).
     Hashed {
@@ -244,8 +248,14 @@ pub enum Event {
 /// What the glue must do, returned by [`Upload::poll`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Call the backend's init.
-    Init,
+    /// Call the backend's init. `parts` (number and checksum, base64) are
+    /// the first parts to sign: init asks the backend to sign them in the
+    /// same round trip (a backend that does not answers with no URLs, and
+    /// each is then signed by a call of its own).
+    Init {
+        /// The parts to sign with init, lowest first.
+        parts: Vec<(u16, Option<String>)>,
+    },
     /// The multipart upload exists now (for the resume journal).
     Started {
         /// Its id.
@@ -544,6 +554,8 @@ pub struct Upload {
     /// Init went out and neither its upload id nor a refusal came back: the
     /// backend may have created an upload that only the client token reaches.
     init_unknown: bool,
+    /// Init goes out even if the upload is aborted before it ([`Upload::must_init`]).
+    init_needed: bool,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -588,6 +600,7 @@ impl Upload {
             verifying: None,
             verify_from: 0,
             init_unknown: false,
+            init_needed: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -630,6 +643,23 @@ impl Upload {
         up.upload_id = Some(upload_id);
         up.phase = Phase::Uploading;
         Ok(up)
+    }
+
+    /// Takes the CRCs `other` (an engine of the same file: the fresh upload
+    /// a resumed one replaces, which hashed its first parts during the
+    /// look-up) knows, where its parts are this one's: they are not read
+    /// again. A stored part whose listed CRC differs is sent again.
+    pub fn adopt_crcs(&mut self, other: &Upload) {
+        if other.plan.part_size != self.plan.part_size {
+            return;
+        }
+        for i in 0..self.parts.len().min(other.parts.len()) {
+            let (Some(crc), None) = (other.parts[i].crc, self.parts[i].crc) else { continue };
+            self.parts[i].crc = Some(crc);
+            if self.parts[i].inherited && self.parts[i].stored_crc.is_some_and(|theirs| theirs != crc) {
+                self.send_again(i);
+            }
+        }
     }
 
     /// Parts already stored (counting those found at resume).
@@ -764,6 +794,13 @@ impl Upload {
         }
     }
 
+    /// Init must go out before the upload ends, even aborted before it was
+    /// sent: a journaled client token was adopted, and its earlier init may
+    /// have created an upload that only init's answer names.
+    pub fn must_init(&mut self) {
+        self.init_needed = true;
+    }
+
     /// Whether init went out and its answer never came (every attempt timed
     /// out, failed on the way or could not be read): the backend may hold an
     /// upload whose id the client never learnt.
@@ -799,7 +836,7 @@ impl Upload {
             self.phase = Phase::Starting;
         }
         match event {
-            Event::Initiated { upload_id } => self.on_initiated(upload_id),
+            Event::Initiated { upload_id, signed } => self.on_initiated(upload_id, signed, now_ms),
             Event::Hashed { part, crc } => {
                 let (idx, verified) = self.hash_answered(part);
                 if self.part_mut(part).is_some_and(|p| p.state == PartState::Hashing) {
@@ -873,7 +910,7 @@ impl Upload {
         !self.online && matches!(failure, Failure::Network(_) | Failure::Timeout)
     }
 
-    fn on_initiated(&mut self, upload_id: String) {
+    fn on_initiated(&mut self, upload_id: String, signed: Vec<(u16, String)>, now_ms: u64) {
         self.init_unknown = false;
         match self.phase {
             Phase::Initiating => {
@@ -881,6 +918,11 @@ impl Upload {
                 self.upload_id = Some(upload_id);
                 self.call_attempts = 0;
                 self.phase = Phase::Uploading;
+                for (part, url) in signed {
+                    self.on_signed(part, url, now_ms);
+                }
+                // Parts init carried and did not sign: signed by calls of their own.
+                self.unsign();
             }
             // Aborted while init was in flight: the new upload must be deleted too.
             Phase::Aborting { sent: false, .. } => self.upload_id = Some(upload_id),
@@ -1269,6 +1311,13 @@ impl Upload {
         for i in self.index.running.ascending() {
             self.cancel_running(i, PartState::Pending);
         }
+        if matches!(self.phase, Phase::Starting) && self.init_needed {
+            // Sent to learn the id of the upload its token may name, for the abort.
+            self.phase = Phase::Initiating;
+            self.init_unknown = true;
+            self.unsign();
+            self.out.push_back(Action::Init { parts: Vec::new() });
+        }
         let init_in_flight = matches!(self.phase, Phase::Initiating);
         if self.upload_id.is_some() || init_in_flight {
             self.phase = Phase::Aborting { error, sent: false };
@@ -1298,11 +1347,33 @@ impl Upload {
         let call_due = self.online && self.call_retry_at.is_none_or(|t| t <= now_ms);
         match self.phase.clone() {
             Phase::Starting if call_due => {
-                self.call_retry_at = None;
-                self.phase = Phase::Initiating;
-                self.init_unknown = true;
-                self.out.push_back(Action::Init);
+                // Parts an earlier init carried (it failed, or was withdrawn) are signed anew.
+                self.unsign();
+                // With checksums, init waits for the first part's hash, so
+                // that it signs the first parts (each signing carries its
+                // part's checksum) and their PUTs start when it answers,
+                // one round trip sooner.
                 self.hash_while_initiating();
+                if self.parts.first().is_none_or(|p| p.state != PartState::Hashing) {
+                    self.call_retry_at = None;
+                    self.phase = Phase::Initiating;
+                    self.init_unknown = true;
+                    let checksums = self.cfg.checksum.is_some();
+                    let ready: Vec<usize> = self
+                        .index
+                        .pending
+                        .ascending()
+                        .into_iter()
+                        .filter(|&i| !checksums || self.parts[i].crc.is_some())
+                        .take(self.cfg.concurrency)
+                        .collect();
+                    let mut parts = Vec::with_capacity(ready.len());
+                    for i in ready {
+                        self.set_state(i, PartState::Signing);
+                        parts.push((i as u16 + 1, self.parts[i].crc.map(checksum::to_base64)));
+                    }
+                    self.out.push_back(Action::Init { parts });
+                }
             }
             Phase::Initiating => self.hash_while_initiating(),
             Phase::Uploading => self.schedule_parts(now_ms, free),
@@ -1344,17 +1415,31 @@ impl Upload {
         self.report_progress();
     }
 
-    /// While init is on its way: hash the first parts (their checksums need
-    /// no upload id), so that they are signed as soon as it answers instead
-    /// of a hash later (on a cold page, the first PUT is that much sooner).
+    /// Parts being signed (by an init that did not sign them) go back to
+    /// waiting for a signature of their own.
+    fn unsign(&mut self) {
+        if self.index.signing == 0 {
+            return;
+        }
+        for i in 0..self.parts.len() {
+            if self.parts[i].state == PartState::Signing {
+                self.set_state(i, PartState::Pending);
+            }
+        }
+    }
+
+    /// Before and while init is on its way: hash the first parts (their
+    /// checksums need no upload id), so that they are signed with init or as
+    /// soon as it answers instead of a hash later (on a cold page, the first
+    /// PUT is that much sooner).
     fn hash_while_initiating(&mut self) {
         if self.cfg.checksum.is_none() || self.plan.single || self.paused {
             return;
         }
-        // As many as will be signed at once when init answers: `concurrency`.
+        // As many as init signs or are signed at once when it answers: `concurrency`.
         let pending = self.index.pending.ascending();
         let hashed = pending.iter().filter(|&&i| self.parts[i].crc.is_some()).count();
-        let room = self.cfg.concurrency.saturating_sub(self.index.hashing + hashed);
+        let room = self.cfg.concurrency.saturating_sub(self.index.hashing + hashed + self.index.signing);
         let unhashed: Vec<usize> = pending.into_iter().filter(|&i| self.parts[i].crc.is_none()).take(room).collect();
         for i in unhashed {
             let part = i as u16 + 1;

@@ -34,7 +34,12 @@ let refuseBatch = false;
 // for those calls; with 'page', a 200 page (a server that answers any path
 // with its app); with 'forbidden', API Gateway's 403 for a path it lacks;
 // with 'crash', its 502 for a Lambda that throws.
+// Such a backend also ignores init's `parts` (a field it does not know):
+// its init signs nothing. With refuseInitParts, init's `parts` are refused
+// with a 400 instead (a backend whose parser refuses unknown fields).
 export function setRefuseBatch(on) { refuseBatch = on; }
+let refuseInitParts = false;
+export function setRefuseInitParts(on) { refuseInitParts = on; }
 // How a backend without them answers part-urls and urls: [status, body, content type].
 const JSON_TYPE = 'application/json';
 const REFUSALS = {
@@ -63,6 +68,15 @@ export function trackXhr() {
     const name = new URL(url, location.href).pathname.split('/').pop();
     stats.calls[name] = (stats.calls[name] || 0) + 1;
     const refusal = (name === 'part-urls' || name === 'urls') && REFUSALS[refuseBatch];
+    if (name === 'init' && (refuseBatch || refuseInitParts) && typeof init?.body === 'string' && 'parts' in JSON.parse(init.body)) {
+      stats.calls.initWithParts = (stats.calls.initWithParts || 0) + 1;
+      if (refuseInitParts) {
+        const body = JSON.stringify({ error: { code: 'InvalidRequest', message: 'unknown field `parts`' } });
+        return Promise.resolve(new Response(body, { status: 400, headers: { 'content-type': JSON_TYPE } }));
+      }
+      const { parts, ...rest } = JSON.parse(init.body);
+      init = { ...init, body: JSON.stringify(rest) };
+    }
     if (refusal) {
       const [status, body, type] = refusal;
       return Promise.resolve(new Response(body, { status, headers: { 'content-type': type } }));
@@ -164,8 +178,23 @@ export function withSignPut(rest) {
   };
   return rest;
 }
-// Adds a signParts hook to REST hooks (part-urls); with `lie`, it answers another part than asked.
+// Adds a signParts hook to REST hooks (part-urls), and makes
+// createMultipartUpload sign the parts it is given (init's `parts`,
+// recorded as `init:N`); with `lie`, both answer other parts than asked.
 export function withSignParts(rest, lie) {
+  const signed = (urls) => urls.map((u) => ({ partNumber: lie ? u.part_number + 100 : u.part_number, url: u.url, headers: u.headers }));
+  rest.hooks.createMultipartUpload = async ({ key, contentType, checksumAlgorithm, clientToken, parts, signal }) => {
+    rest.calls.push(`init:${parts ? parts.length : 0}`);
+    const r = await fetch(rest.api + '/uploads/multipart/init', {
+      method: 'POST',
+      body: JSON.stringify({ key, content_type: contentType, checksum_algorithm: checksumAlgorithm, client_token: clientToken,
+        parts: parts && parts.map((p) => ({ part_number: p.partNumber, checksum: p.checksum })) }),
+      signal,
+    });
+    if (!r.ok) { const e = new Error(await r.text()); e.status = r.status; throw e; }
+    const { upload_id, urls } = await r.json();
+    return { uploadId: upload_id, urls: urls && signed(urls) };
+  };
   rest.hooks.signParts = async ({ key, uploadId, parts, signal }) => {
     rest.calls.push('/uploads/multipart/part-urls');
     const r = await fetch(rest.api + '/uploads/multipart/part-urls', {
@@ -175,7 +204,7 @@ export function withSignParts(rest, lie) {
     });
     if (!r.ok) { const e = new Error(await r.text()); e.status = r.status; throw e; }
     const { urls } = await r.json();
-    return urls.map((u) => ({ partNumber: lie ? u.part_number + 100 : u.part_number, url: u.url, headers: u.headers }));
+    return signed(urls);
   };
   return rest;
 }
@@ -370,6 +399,8 @@ extern "C" {
     pub fn track_xhr();
     #[wasm_bindgen(js_name = setRefuseBatch)]
     pub fn set_refuse_batch(on: JsValue);
+    #[wasm_bindgen(js_name = setRefuseInitParts)]
+    pub fn set_refuse_init_parts(on: bool);
     #[wasm_bindgen(js_name = setSlowCall)]
     pub fn set_slow_call(name: &str, ms: u32);
     #[wasm_bindgen(js_name = xhrStats)]

@@ -38,12 +38,13 @@ async function run(stack, name, { query = '', during, expect = 'done', timeout =
   page.on('request', (req) => {
     const m = /\/uploads\/multipart\/([a-z-]+)/.exec(new URL(req.url()).pathname);
     if (m) calls[m[1]] = (calls[m[1]] ?? 0) + 1;
-    // Parts signed, one by one (part-url) or several at once (part-urls);
-    // and the first signing call, with its number of parts.
-    const n = m?.[1] === 'part-url' ? 1 : m?.[1] === 'part-urls' ? (JSON.parse(req.postData() || '{}').parts?.length ?? 0) : 0;
+    // Parts signed, one by one (part-url), several at once (part-urls), or
+    // with init (its `parts`); and the first signing call after init, with
+    // its number of parts.
+    const n = m?.[1] === 'part-url' ? 1 : m?.[1] === 'part-urls' || m?.[1] === 'init' ? (JSON.parse(req.postData() || '{}').parts?.length ?? 0) : 0;
     if (n) {
       calls.signed = (calls.signed ?? 0) + n;
-      calls.firstSign ??= { call: m[1], parts: n };
+      if (m[1] !== 'init') calls.firstSign ??= { call: m[1], parts: n };
     }
   });
   try {
