@@ -61,7 +61,7 @@ const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
 const MEM_TRACE = argv.includes('--mem-trace');
 const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
 // The contenders whose pages upload many files (window.benchUploadMany).
-const MANY = ['ours', 'ours-prev', 'ours-nobatch', 'ours-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5', 'x-buf', 'x-sync'];
+const MANY = ['ours', 'ours-prev', 'ours-nobatch', 'ours-nochecksum', 'ours-prev-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5', 'x-buf', 'x-sync'];
 const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
@@ -84,6 +84,7 @@ const COLD_BYTES = 16 * MIB;
 const NAMES = {
   ours: 's3-multipart-wasm (this)',
   'ours-prev': 's3-multipart-wasm, an earlier build (pkg-prev/)',
+  'ours-prev-nochecksum': 's3-multipart-wasm, an earlier build (pkg-prev/), `checksum: \'none\'`',
   'ours-noresume': 's3-multipart-wasm, resume journal off',
   'ours-nobatch': 's3-multipart-wasm, a backend without batched signing (one call per part)',
   'ours-nochecksum': "s3-multipart-wasm, checksum: 'none'",

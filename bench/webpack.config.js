@@ -9,14 +9,15 @@ import HtmlWebpackPlugin from 'html-webpack-plugin';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CONTENDERS = ['ours', 'ours-worker', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-ahead', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc', 'x-mem', 'x-read2', 'x-slice', 'ours-nobatch', 'raw-ahead-xhr', 'x-buf', 'x-sync', 'x-lazy'];
 // A/B against an earlier build: its pkg/ copied to pkg-prev/ (gitignored)
-// adds the contender `ours-prev`, the same page on that build.
+// adds the contenders `ours-prev` and `ours-prev-nochecksum`, the same
+// pages on that build.
 // Its hashing Worker's module must be there: without it every part is hashed
 // on the page, and the A/B would measure that, not the change.
 if (existsSync(path.resolve(here, '../pkg-prev/index.js'))) {
   if (!/HASHER = '[A-Za-z0-9+/]/.test(readFileSync(path.resolve(here, '../pkg-prev/hasher.js'), 'utf8'))) {
     throw new Error('pkg-prev/hasher.js has no hashing Worker module: rebuild that pkg/ with scripts/build.sh in its own checkout');
   }
-  CONTENDERS.push('ours-prev');
+  CONTENDERS.push('ours-prev', 'ours-prev-nochecksum');
 }
 // Contenders that share another's node_modules.
 const ENTRIES = { 'libstorage-crc': './bench/contenders/libstorage/crc.js' };

@@ -246,8 +246,9 @@ pub struct Coordinator {
 
 impl Coordinator {
     /// Starts `upload` of `subject`. With `resume`, the journal is looked up
-    /// beside it (the new upload hashes its first parts meanwhile; its init
-    /// and parts wait for the look-up to decide); without, it goes on unjournaled.
+    /// beside it (the new upload hashes its first parts meanwhile, which its
+    /// init, held until the look-up decides, then signs; no part is sent
+    /// before); without, it goes on unjournaled.
     pub fn new(upload: Upload, subject: Subject, cfg: Config, seed: u64, resume: bool, now: u64) -> Self {
         let look = if resume && !upload.plan().single {
             Look::Reading { deadline: now + LOOKUP_TIMEOUT_MS }
@@ -397,12 +398,11 @@ impl Coordinator {
             }
             Input::Control(Control::Abort) => {
                 self.aborted = true;
-                // Before the look-up decides, the engine is aborted when it
-                // does ([`Self::decide`]): whether init must still go out
-                // depends on it.
-                if self.decided() {
-                    self.current.1.abort();
-                }
+                // A held init goes out once the look-up decides only when it
+                // adopts a journaled token: that token's init may have
+                // created an upload, which only its answer names, for the
+                // abort to delete.
+                self.current.1.abort();
             }
             Input::JournalRead(found) => {
                 if let Look::Reading { .. } = self.look {
@@ -546,17 +546,9 @@ impl Coordinator {
     fn decide(&mut self, journal: Option<Journal>, now: u64) {
         self.look = Look::Done;
         self.journal = journal;
-        if self.aborted {
-            // Aborted before init went out: no upload to create and delete;
-            // unless the look-up adopted a journaled token, whose earlier
-            // init may have created an upload that only init's answer
-            // names, for the abort to delete: then init goes out.
-            if self.adopted {
-                self.current.1.must_init();
-            } else {
-                self.withdraw_held_init();
-            }
-            self.current.1.abort();
+        if self.aborted && !self.adopted {
+            // Aborted before init went out: no upload to create and delete.
+            self.withdraw_held_init();
         }
         for action in core::mem::take(&mut self.held) {
             self.deliver(action, now);
@@ -657,7 +649,10 @@ impl Coordinator {
     /// An action of the current engine for the journal or the application.
     fn deliver(&mut self, action: Action, now: u64) {
         match action {
-            Action::Init { .. } => {
+            Action::Init { mut parts } => {
+                // Parts hashed while init was held (the look-up) go with it.
+                self.current.1.sign_with_init(&mut parts);
+                let action = Action::Init { parts };
                 // The token is journaled before init goes out.
                 if let Some(j) = &mut self.journal
                     && !j.started()
@@ -784,8 +779,8 @@ impl Coordinator {
             return false;
         }
         // Until the look-up decides, no part is sent: a resumable file must
-        // not be sent twice. The first parts are hashed meanwhile (init,
-        // which waits for the first, is held until the look-up decides).
+        // not be sent twice. The first parts are hashed meanwhile; init is
+        // held (its token is journaled first) and signs those hashed by then.
         let decided = self.decided();
         let action =
             if decided { self.current.1.poll_shared(now, free) } else { self.current.1.poll_shared(now, &mut 0) };

@@ -554,8 +554,6 @@ pub struct Upload {
     /// Init went out and neither its upload id nor a refusal came back: the
     /// backend may have created an upload that only the client token reaches.
     init_unknown: bool,
-    /// Init goes out even if the upload is aborted before it ([`Upload::must_init`]).
-    init_needed: bool,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -600,7 +598,6 @@ impl Upload {
             verifying: None,
             verify_from: 0,
             init_unknown: false,
-            init_needed: false,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -792,13 +789,6 @@ impl Upload {
         } else {
             self.init_lost_while_aborting();
         }
-    }
-
-    /// Init must go out before the upload ends, even aborted before it was
-    /// sent: a journaled client token was adopted, and its earlier init may
-    /// have created an upload that only init's answer names.
-    pub fn must_init(&mut self) {
-        self.init_needed = true;
     }
 
     /// Whether init went out and its answer never came (every attempt timed
@@ -1311,13 +1301,6 @@ impl Upload {
         for i in self.index.running.ascending() {
             self.cancel_running(i, PartState::Pending);
         }
-        if matches!(self.phase, Phase::Starting) && self.init_needed {
-            // Sent to learn the id of the upload its token may name, for the abort.
-            self.phase = Phase::Initiating;
-            self.init_unknown = true;
-            self.unsign();
-            self.out.push_back(Action::Init { parts: Vec::new() });
-        }
         let init_in_flight = matches!(self.phase, Phase::Initiating);
         if self.upload_id.is_some() || init_in_flight {
             self.phase = Phase::Aborting { error, sent: false };
@@ -1349,31 +1332,13 @@ impl Upload {
             Phase::Starting if call_due => {
                 // Parts an earlier init carried (it failed, or was withdrawn) are signed anew.
                 self.unsign();
-                // With checksums, init waits for the first part's hash, so
-                // that it signs the first parts (each signing carries its
-                // part's checksum) and their PUTs start when it answers,
-                // one round trip sooner.
+                self.call_retry_at = None;
+                self.phase = Phase::Initiating;
+                self.init_unknown = true;
+                let mut parts = Vec::new();
+                self.sign_with_init(&mut parts);
+                self.out.push_back(Action::Init { parts });
                 self.hash_while_initiating();
-                if self.parts.first().is_none_or(|p| p.state != PartState::Hashing) {
-                    self.call_retry_at = None;
-                    self.phase = Phase::Initiating;
-                    self.init_unknown = true;
-                    let checksums = self.cfg.checksum.is_some();
-                    let ready: Vec<usize> = self
-                        .index
-                        .pending
-                        .ascending()
-                        .into_iter()
-                        .filter(|&i| !checksums || self.parts[i].crc.is_some())
-                        .take(self.cfg.concurrency)
-                        .collect();
-                    let mut parts = Vec::with_capacity(ready.len());
-                    for i in ready {
-                        self.set_state(i, PartState::Signing);
-                        parts.push((i as u16 + 1, self.parts[i].crc.map(checksum::to_base64)));
-                    }
-                    self.out.push_back(Action::Init { parts });
-                }
             }
             Phase::Initiating => self.hash_while_initiating(),
             Phase::Uploading => self.schedule_parts(now_ms, free),
@@ -1413,6 +1378,32 @@ impl Upload {
             _ => {}
         }
         self.report_progress();
+    }
+
+    /// Adds to `parts`, those of the init about to be sent, the first parts
+    /// ready to be signed (hashed, with checksums), up to `concurrency` in
+    /// all: init signs them, and their PUTs start when it answers, a round
+    /// trip sooner. Init waits for no hash: the glue that held an init back
+    /// (during the journal's look-up, while the first parts are hashed)
+    /// calls this again just before sending it, for the parts hashed
+    /// meanwhile.
+    pub fn sign_with_init(&mut self, parts: &mut Vec<(u16, Option<String>)>) {
+        if !matches!(self.phase, Phase::Initiating) || self.paused {
+            return;
+        }
+        let checksums = self.cfg.checksum.is_some();
+        let ready: Vec<usize> = self
+            .index
+            .pending
+            .ascending()
+            .into_iter()
+            .filter(|&i| !checksums || self.parts[i].crc.is_some())
+            .take(self.cfg.concurrency.saturating_sub(parts.len()))
+            .collect();
+        for i in ready {
+            self.set_state(i, PartState::Signing);
+            parts.push((i as u16 + 1, self.parts[i].crc.map(checksum::to_base64)));
+        }
     }
 
     /// Parts being signed (by an init that did not sign them) go back to

@@ -1,13 +1,6 @@
 // This client with checksums off (`checksum: 'none'`): what hashing every part
-// (CRC32 in WASM, on the page's thread) and the store's verification cost.
+// (CRC32 in WASM, in the hashing Worker) and the store's verification cost.
 import { Uploader } from 's3-multipart-wasm';
+import { install } from '../ours/install.js';
 
-window.benchUpload = async (file, { api, key, partSize, concurrency }) => {
-  const uploader = new Uploader({ endpoint: `${api}/api`, partSize, concurrency, multipartThreshold: 0, checksum: 'none' });
-  await uploader.upload(file, { key });
-};
-
-window.benchUploadMany = async (files, { api, key, partSize, concurrency }) => {
-  const uploader = new Uploader({ endpoint: `${api}/api`, partSize, concurrency, checksum: 'none' });
-  await Promise.all(files.map((file, i) => uploader.upload(file, { key: `${key}/${i}` })));
-};
+install(Uploader, { checksum: 'none' });
