@@ -551,6 +551,11 @@ impl Coordinator {
             self.withdraw_held_init();
         }
         for action in core::mem::take(&mut self.held) {
+            if matches!(action, Action::Init { .. }) && self.current.1.first_hash_pending() {
+                // Still waiting for the first part's hash.
+                self.held.push(action);
+                continue;
+            }
             self.deliver(action, now);
         }
         if self.paused {
@@ -778,6 +783,24 @@ impl Coordinator {
         if self.over {
             return false;
         }
+        // Init held for the first part's hash (see `hold_init`): it goes once
+        // the hash is in (or failed); an upload that ends meanwhile (aborted,
+        // the file unreadable) sends none, unless a journaled token was
+        // adopted (its earlier init may have created an upload, which only
+        // init's answer names, for the abort to delete).
+        if self.decided()
+            && let Some(i) = self.held.iter().position(|a| matches!(a, Action::Init { .. }))
+        {
+            if self.current.1.is_aborting() && !self.adopted {
+                self.withdraw_held_init();
+                return true;
+            }
+            if self.current.1.is_aborting() || !self.current.1.first_hash_pending() {
+                let action = self.held.remove(i);
+                self.deliver(action, now);
+                return true;
+            }
+        }
         // Until the look-up decides, no part is sent: a resumable file must
         // not be sent twice. The first parts are hashed meanwhile; init is
         // held (its token is journaled first) and signs those hashed by then.
@@ -793,6 +816,10 @@ impl Coordinator {
             | Action::Complete { .. }
             | Action::ListParts { .. }
             | Action::Abort { .. } => self.out.push_back(Step::Engine(self.current.0, action)),
+            // With checksums, init waits for the first part's hash, so that
+            // it signs that part (and any hashed by then) and their PUTs
+            // start when it answers: a round trip sooner.
+            action @ Action::Init { .. } if self.current.1.first_hash_pending() => self.hold(action),
             action if decided => self.deliver(action, now),
             action => self.hold(action),
         }

@@ -1024,3 +1024,47 @@ fn the_first_parts_are_hashed_during_the_look_up_and_init_signs_them() {
     assert!(matches!(next[0], Step::WriteJournal(_)), "the token is journaled before init: {next:?}");
     assert_eq!(next[1], Step::Engine(0, Action::Init { parts: vec![(1, sum.clone()), (2, sum)] }));
 }
+
+/// Steps of `coord` at `now` (notifications left out).
+fn steps_at(coord: &mut Coordinator, now: u64) -> Vec<Step> {
+    let mut free = 4;
+    std::iter::from_fn(|| coord.poll(now, &mut free)).filter(|s| !matches!(s, Step::Notify(_))).collect()
+}
+
+/// With checksums, init waits for the first part's hash (not the others'),
+/// then signs every part hashed by then: their PUTs start when it answers.
+#[test]
+fn init_waits_for_the_first_part_s_hash_and_signs_the_parts_hashed_by_then() {
+    let size = 20 * MIB;
+    let up = Upload::new(size, config(4), 1).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 1, false, 0);
+    let first = steps_at(&mut coord, 0);
+    assert!(first.iter().all(|s| matches!(s, Step::Engine(0, Action::Hash { .. }))), "{first:?}");
+    coord.handle(Input::Engine(0, Event::Hashed { part: 2, crc: 8 }), 1);
+    assert_eq!(steps_at(&mut coord, 1), vec![], "part 1 is not hashed yet");
+    coord.handle(Input::Engine(0, Event::Hashed { part: 1, crc: 9 }), 2);
+    let sum = |c| Some(crate::engine::checksum::to_base64(c));
+    assert_eq!(steps_at(&mut coord, 2), vec![Step::Engine(0, Action::Init { parts: vec![(1, sum(9)), (2, sum(8))] })]);
+}
+
+/// Aborted, or the first part unreadable, while init waits for its hash:
+/// the upload ends and no init is sent (nothing to create and delete).
+#[test]
+fn an_upload_that_ends_while_init_waits_for_the_first_hash_sends_no_init() {
+    for unreadable in [false, true] {
+        let size = 20 * MIB;
+        let up = Upload::new(size, config(4), 1).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config(4), 1, false, 0);
+        steps_at(&mut coord, 0);
+        if unreadable {
+            coord.handle(Input::Engine(0, Event::HashFailed { part: 1, message: "NotReadableError".into() }), 1);
+        } else {
+            coord.handle(Input::Control(Control::Abort), 1);
+        }
+        let rest = steps_at(&mut coord, 1);
+        assert!(!rest.iter().any(|s| matches!(s, Step::Engine(_, Action::Init { .. }))), "{rest:?}");
+        let Some(Step::Finished(Err(e))) = rest.last() else { panic!("{rest:?}") };
+        let want = if unreadable { ErrorCode::FileReadError } else { ErrorCode::Aborted };
+        assert_eq!(e.code, want);
+    }
+}

@@ -547,9 +547,9 @@ fn clean_multipart_upload() {
 /// Init signs the first parts in its round trip (without checksums, the
 /// first `concurrency` parts: no hash to wait for); their PUTs start the
 /// moment init answers, with no signing call before them; the other parts
-/// are signed as usual. With checksums, init waits for no hash: it carries
-/// what is hashed when it goes (here nothing; the coordinator's test has
-/// init held by the journal's look-up while the first parts are hashed).
+/// are signed as usual. With checksums, the engine's init carries what is
+/// hashed when it goes (here nothing): the coordinator holds it for the
+/// first part's hash (its tests).
 #[test]
 fn init_signs_the_first_parts_and_their_puts_start_when_it_answers() {
     for checksum in [None, Some(crate::engine::checksum::Algorithm::Crc32)] {
@@ -922,7 +922,7 @@ fn abort_while_init_is_in_flight_deletes_the_new_upload() {
         std::iter::from_fn(|| up.poll(now)).filter(|a| !matches!(a, Action::Progress(_))).collect()
     };
     let first = poll(&mut up, 0);
-    assert_eq!(first[0], Action::Init { parts: Vec::new() }, "init waits for no hash");
+    assert_eq!(first[0], Action::Init { parts: Vec::new() }, "the engine's init, nothing hashed yet");
     let hashes: Vec<u16> =
         first[1..].iter().map(|a| if let Action::Hash { part, .. } = a { *part } else { panic!("{a:?}") }).collect();
     assert_eq!(hashes, vec![1, 2, 3, 4], "the first parts are hashed while init is on its way");

@@ -1383,8 +1383,8 @@ impl Upload {
     /// Adds to `parts`, those of the init about to be sent, the first parts
     /// ready to be signed (hashed, with checksums), up to `concurrency` in
     /// all: init signs them, and their PUTs start when it answers, a round
-    /// trip sooner. Init waits for no hash: the glue that held an init back
-    /// (during the journal's look-up, while the first parts are hashed)
+    /// trip sooner. The glue that held an init back (for the journal's
+    /// look-up, and for the first part's hash: [`Upload::first_hash_pending`])
     /// calls this again just before sending it, for the parts hashed
     /// meanwhile.
     pub fn sign_with_init(&mut self, parts: &mut Vec<(u16, Option<String>)>) {
@@ -1404,6 +1404,17 @@ impl Upload {
             self.set_state(i, PartState::Signing);
             parts.push((i as u16 + 1, self.parts[i].crc.map(checksum::to_base64)));
         }
+    }
+
+    /// The first part is being hashed: the glue holds init until it is in,
+    /// so that init signs it ([`Upload::sign_with_init`]).
+    pub fn first_hash_pending(&self) -> bool {
+        self.parts.first().is_some_and(|p| p.state == PartState::Hashing)
+    }
+
+    /// Ending with an error, its multipart upload (if any) to be deleted first.
+    pub fn is_aborting(&self) -> bool {
+        matches!(self.phase, Phase::Aborting { .. })
     }
 
     /// Parts being signed (by an init that did not sign them) go back to
