@@ -652,9 +652,8 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
         if let (false, Action::Sign { upload_id, .. }) = (batch.is_empty(), &action) {
             match result {
                 Ok(Reply::SignedMany(list)) => {
-                    for (part, signed) in list {
-                        headers.borrow_mut().insert((g, part), signed.headers);
-                        let _ = tx.unbounded_send(Input::Engine(g, Event::Signed { part, url: signed.url }));
+                    for (part, url) in keep_headers(&headers, g, list) {
+                        let _ = tx.unbounded_send(Input::Engine(g, Event::Signed { part, url }));
                     }
                 }
                 // A backend that does not take the call, or a 5xx (which a
@@ -684,12 +683,7 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
         }
         let result = result.and_then(|reply| match (call, reply) {
             (Call::Init, Reply::Initiated(upload_id, list)) => {
-                let mut signed = Vec::with_capacity(list.len());
-                for (part, s) in list {
-                    headers.borrow_mut().insert((g, part), s.headers);
-                    signed.push((part, s.url));
-                }
-                Ok(Event::Initiated { upload_id, signed })
+                Ok(Event::Initiated { upload_id, signed: keep_headers(&headers, g, list) })
             }
             (Call::Sign(part), Reply::Signed(signed)) => {
                 headers.borrow_mut().insert((g, part), signed.headers);
@@ -702,6 +696,16 @@ fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, h
         });
         let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
     });
+}
+
+/// Keeps the headers each signed part's PUT must send; the parts' URLs.
+fn keep_headers(headers: &SignedHeaders, g: Gen, list: Vec<(u16, crate::protocol::Signed)>) -> Vec<(u16, String)> {
+    let mut urls = Vec::with_capacity(list.len());
+    for (part, signed) in list {
+        headers.borrow_mut().insert((g, part), signed.headers);
+        urls.push((part, signed.url));
+    }
+    urls
 }
 
 /// A list-parts reply as the engine takes it.

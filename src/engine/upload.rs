@@ -1392,17 +1392,14 @@ impl Upload {
             return;
         }
         let checksums = self.cfg.checksum.is_some();
-        let ready: Vec<usize> = self
-            .index
-            .pending
-            .ascending()
-            .into_iter()
-            .filter(|&i| !checksums || self.parts[i].crc.is_some())
-            .take(self.cfg.concurrency.saturating_sub(parts.len()))
-            .collect();
-        for i in ready {
-            self.set_state(i, PartState::Signing);
-            parts.push((i as u16 + 1, self.parts[i].crc.map(checksum::to_base64)));
+        let mut i = 0;
+        while parts.len() < self.cfg.concurrency && i < self.parts.len() {
+            let p = &self.parts[i];
+            if p.state == PartState::Pending && (!checksums || p.crc.is_some()) {
+                parts.push((i as u16 + 1, p.crc.map(checksum::to_base64)));
+                self.set_state(i, PartState::Signing);
+            }
+            i += 1;
         }
     }
 

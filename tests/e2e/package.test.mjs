@@ -42,10 +42,12 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * the Worker's code a string literal (+0.05) to 88.3; a resumed upload's
  * stored parts hashed and compared with the listing's CRCs (+0.6) to 88.9;
  * a refused signature signed again once and no checksum claimed when none
- * was sent (+0.2) to 89.1.
+ * was sent (+0.2) to 89.1; init signing the first parts (its `parts` and
+ * `urls`, a strict backend's fallback, the first part's hash awaited, a
+ * resumed upload keeping the look-up's CRCs: +1.3) to 90.4.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 89.25 * 1024;
+export const BUDGET_GZIP_BYTES = 90.5 * 1024;
 
 let tarball;
 let browser;
