@@ -639,7 +639,7 @@ async fn with_credentials_uploads_multipart() {
     let stats = xhr_stats();
     assert_eq!(num(&stats, "credentialedPuts"), 0.0);
     assert_eq!(num(&stats, "credentialedFetches"), 0.0);
-    assert!(num(&stats, "fetches") >= 3.0);
+    assert!(num(&stats, "fetches") >= 2.0, "init and complete went through fetch");
 }
 
 #[wasm_bindgen_test]

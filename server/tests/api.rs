@@ -688,6 +688,21 @@ async fn checksums_are_signed_in_and_verified_by_the_store() {
     }
 }
 
+/// PUTs `chunks` as parts 1.. to their signed `urls` (each with its CRC32
+/// header, as signed), completes the upload and checks the object's bytes.
+async fn store_signed_parts(h: &Harness, key: &str, upload_id: &str, urls: &[Value], chunks: &[Vec<u8>]) {
+    let mut etags = Vec::new();
+    for (i, (u, c)) in urls.iter().zip(chunks).enumerate() {
+        assert_eq!(u["part_number"], i + 1);
+        assert_eq!(u["headers"]["x-amz-checksum-crc32"], crc32_b64(c));
+        etags.push(json!({"PartNumber": i + 1, "ETag": h.put_signed(u, c.clone()).await}));
+    }
+    let (st, v) =
+        h.post("/uploads/multipart/complete", json!({"key": key, "upload_id": upload_id, "parts": etags})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(sha(&h.download(key).await), sha(&chunks.concat()));
+}
+
 #[tokio::test]
 async fn part_urls_signs_several_parts_in_one_call_and_checks_them_all_first() {
     let h = Harness::new().await;
@@ -710,16 +725,7 @@ async fn part_urls_signs_several_parts_in_one_call_and_checks_them_all_first() {
     assert_eq!(lambda["urls"].as_array().map(Vec::len), Some(3), "{lambda}");
     let urls = rest["urls"].as_array().expect("urls");
     assert_eq!(urls.len(), 3);
-    let mut etags = Vec::new();
-    for (i, (u, c)) in urls.iter().zip(&chunks).enumerate() {
-        assert_eq!(u["part_number"], i + 1);
-        assert_eq!(u["headers"]["x-amz-checksum-crc32"], crc32_b64(c));
-        etags.push(json!({"PartNumber": i + 1, "ETag": h.put_signed(u, c.clone()).await}));
-    }
-    let (st, v) =
-        h.post("/uploads/multipart/complete", json!({"key": key, "upload_id": upload_id, "parts": etags})).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(sha(&h.download(key).await), sha(&chunks.concat()));
+    store_signed_parts(&h, key, &upload_id, urls, &chunks).await;
     // One bad entry refuses the whole call (nothing signed): a part twice, a
     // part number out of range, a bad checksum, none or too many parts.
     let too_many: Vec<Value> = (1..=101).map(|n| json!({"part_number": n})).collect();
@@ -765,16 +771,7 @@ async fn init_signs_the_parts_it_is_given_and_checks_them_first() {
         (Some(upload_id.as_str()), Some(2))
     );
     let urls = rest["urls"].as_array().expect("urls");
-    let mut etags = Vec::new();
-    for (i, (u, c)) in urls.iter().zip(&chunks).enumerate() {
-        assert_eq!(u["part_number"], i + 1);
-        assert_eq!(u["headers"]["x-amz-checksum-crc32"], crc32_b64(c));
-        etags.push(json!({"PartNumber": i + 1, "ETag": h.put_signed(u, c.clone()).await}));
-    }
-    let (st, v) =
-        h.post("/uploads/multipart/complete", json!({"key": key, "upload_id": upload_id, "parts": etags})).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(sha(&h.download(key).await), sha(&chunks.concat()));
+    store_signed_parts(&h, key, &upload_id, urls, &chunks).await;
     // Without `parts`: no `urls`.
     let (st, v) = h.post("/uploads/multipart/init", json!({"key": "init-signs/b.bin"})).await;
     assert_eq!(st, StatusCode::OK, "{v}");

@@ -783,7 +783,7 @@ impl Coordinator {
         if self.over {
             return false;
         }
-        // Init held for the first part's hash (see `hold_init`): it goes once
+        // Init held for the first part's hash (below): it goes once
         // the hash is in (or failed); an upload that ends meanwhile (aborted,
         // the file unreadable) sends none, unless a journaled token was
         // adopted (its earlier init may have created an upload, which only
