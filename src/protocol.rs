@@ -223,9 +223,9 @@ fn string_field(op: Op, map: &Json, field: &str, expected: &str) -> Result<Strin
 /// gives none, and each part is then signed by part-urls.
 pub fn parse_init(text: &str, asked: &[u16]) -> Result<(String, Vec<(u16, Signed)>), UploadError> {
     let expected = r#"{"upload_id": "...", "key": "..."}"#;
-    let upload_id = string_field(Op::Init, &parse_object(Op::Init, text, expected)?, "upload_id", expected)?;
-    let signed =
-        if asked.is_empty() { Vec::new() } else { parse_signed_many(Op::Init, text, asked).unwrap_or_default() };
+    let map = parse_object(Op::Init, text, expected)?;
+    let upload_id = string_field(Op::Init, &map, "upload_id", expected)?;
+    let signed = if asked.is_empty() { Vec::new() } else { signed_many_of(Op::Init, &map, asked).unwrap_or_default() };
     Ok((upload_id, signed))
 }
 
@@ -298,17 +298,25 @@ pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String
 
 /// The `url` and optional `headers` of a part-url or presigned-PUT reply.
 pub fn parse_signed(op: Op, text: &str) -> Result<Signed, UploadError> {
-    let url = parse_url(op, text)?;
-    let map = parse_object(op, text, "")?;
-    Ok(Signed { url, headers: parse_headers(op, map.get("headers"))? })
+    let expected = r#"{"url": "https://..."}"#;
+    let map = parse_object(op, text, expected)?;
+    Ok(Signed { url: url_of(op, &map, expected)?, headers: parse_headers(op, map.get("headers"))? })
 }
 
 /// The URLs of a part-urls (or init) reply: exactly the parts asked for,
 /// each once, each an http(s) URL with the headers its PUT may send.
 pub fn parse_signed_many(op: Op, text: &str, asked: &[u16]) -> Result<Vec<(u16, Signed)>, UploadError> {
-    let expected =
-        r#"{"urls": [{"part_number": 1, "url": "https://...", "headers": {...}}]} for exactly the parts asked for"#;
-    let map = parse_object(op, text, expected)?;
+    signed_many_of(op, &parse_object(op, text, SIGNED_MANY)?, asked)
+}
+
+/// What a reply signing several parts looks like, for its messages.
+const SIGNED_MANY: &str =
+    r#"{"urls": [{"part_number": 1, "url": "https://...", "headers": {...}}]} for exactly the parts asked for"#;
+
+/// [`parse_signed_many`] of a reply already parsed (init's, whose upload id
+/// is read from the same object).
+fn signed_many_of(op: Op, map: &Json, asked: &[u16]) -> Result<Vec<(u16, Signed)>, UploadError> {
+    let expected = SIGNED_MANY;
     let items = match map.get("urls") {
         Some(Json::Array(items)) if items.len() == asked.len() => items,
         _ => {
