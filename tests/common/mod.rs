@@ -714,6 +714,24 @@ pub async fn interrupted(up: &Uploader, f: &web_sys::File, key: &str, parts: usi
     panic!("{key} was not listed as resumable with {parts} parts after the pause")
 }
 
+/// The parts the main server's store lists for upload `upload_id` of `key`,
+/// once that count has held for 300 ms (up to 3 s): a PUT that a pause
+/// cancelled after its body was sent may still be stored, so the journal's
+/// count (the parts answered) can be one short of what a resume finds.
+pub async fn settled_parts(key: &str, upload_id: &str) -> f64 {
+    let url = format!("{}/uploads/multipart/parts?key={key}&upload_id={upload_id}", api());
+    let mut last = Array::from(&get(&fetch_json(&url).await, "parts")).length();
+    for _ in 0..10 {
+        sleep(300).await;
+        let now = Array::from(&get(&fetch_json(&url).await, "parts")).length();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    f64::from(last)
+}
+
 /// Waits (up to 2 s) until the journal no longer lists an upload of `key`;
 /// true when it is gone.
 pub async fn left_the_journal(up: &Uploader, key: &str) -> bool {
