@@ -296,11 +296,48 @@ pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String
         .collect()
 }
 
-/// The `url` and optional `headers` of a part-url or presigned-PUT reply.
-pub fn parse_signed(op: Op, text: &str) -> Result<Signed, UploadError> {
+/// The raw value of the first query parameter `name` of `url`.
+fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    let query = url.split('#').next()?.split_once('?')?.1;
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// A URL signed for `part` (`None`: a presigned PUT of a whole object) is
+/// for that part: where it has S3's `partNumber` query parameter, it is the
+/// part asked for; a whole object's URL has no `uploadId` (its PUT would
+/// store a part of some multipart upload, and no object). A URL of another
+/// form (a proxy of the application's own) is taken as it is: the store
+/// checks the rest.
+fn check_part_of(op: Op, url: &str, part: Option<u16>, expected: &str) -> Result<(), UploadError> {
+    let Some(v) = query_param(url, if part.is_some() { "partNumber" } else { "uploadId" }) else {
+        return Ok(());
+    };
+    let problem = match part {
+        Some(n) => {
+            let parsed = v.bytes().try_fold(0u32, |a, b| {
+                if b.is_ascii_digit() { a.checked_mul(10)?.checked_add(u32::from(b - b'0')) } else { None }
+            });
+            if !v.is_empty() && parsed == Some(u32::from(n)) {
+                return Ok(());
+            }
+            format!(
+                "has a URL for partNumber={} where part {n} was asked for: it must sign the part asked for",
+                excerpt(v)
+            )
+        }
+        None => "has a URL for a part of a multipart upload (it has an uploadId), not for a whole object".into(),
+    };
+    Err(malformed(op, problem, expected).with_field("url"))
+}
+
+/// The `url` and optional `headers` of a part-url reply for `part`, or of a
+/// presigned-PUT reply (`None`).
+pub fn parse_signed(op: Op, text: &str, part: Option<u16>) -> Result<Signed, UploadError> {
     let expected = r#"{"url": "https://..."}"#;
     let map = parse_object(op, text, expected)?;
-    Ok(Signed { url: url_of(op, &map, expected)?, headers: parse_headers(op, map.get("headers"))? })
+    let url = url_of(op, &map, expected)?;
+    check_part_of(op, &url, part, expected)?;
+    Ok(Signed { url, headers: parse_headers(op, map.get("headers"))? })
 }
 
 /// The URLs of a part-urls (or init) reply: exactly the parts asked for,
@@ -327,10 +364,11 @@ fn signed_many_of(op: Op, map: &Json, asked: &[u16]) -> Result<Vec<(u16, Signed)
     for item in items {
         let n = item.get("part_number").and_then(Json::as_u64).and_then(|n| u16::try_from(n).ok());
         match n.filter(|n| asked.contains(n) && !out.iter().any(|(m, _)| m == n)) {
-            Some(n) => out.push((
-                n,
-                Signed { url: url_of(op, item, expected)?, headers: parse_headers(op, item.get("headers"))? },
-            )),
+            Some(n) => {
+                let url = url_of(op, item, expected)?;
+                check_part_of(op, &url, Some(n), expected)?;
+                out.push((n, Signed { url, headers: parse_headers(op, item.get("headers"))? }));
+            }
             None => {
                 return Err(
                     malformed(op, "lists a part not asked for, or one twice".into(), expected).with_field("urls")
@@ -536,11 +574,16 @@ mod tests {
 
     #[test]
     fn signed_replies_carry_only_headers_a_put_may_send() {
-        let ok =
-            parse_signed(Op::PartUrl, r#"{"url": "https://s/k?x", "headers": {"X-Amz-Checksum-Crc32": "y/Q5Jg=="}}"#)
-                .expect("ok");
+        let ok = parse_signed(
+            Op::PartUrl,
+            r#"{"url": "https://s/k?x", "headers": {"X-Amz-Checksum-Crc32": "y/Q5Jg=="}}"#,
+            Some(1),
+        )
+        .expect("ok");
         assert_eq!(ok.headers, vec![("x-amz-checksum-crc32".to_owned(), "y/Q5Jg==".to_owned())]);
-        assert!(parse_signed(Op::PartUrl, r#"{"url": "https://s/k"}"#).expect("no headers").headers.is_empty());
+        assert!(
+            parse_signed(Op::PartUrl, r#"{"url": "https://s/k"}"#, Some(1)).expect("no headers").headers.is_empty()
+        );
         for bad in [
             r#"{"url": "https://s/k", "headers": {"cookie": "a=b"}}"#,
             r#"{"url": "https://s/k", "headers": {"host": "evil"}}"#,
@@ -548,9 +591,41 @@ mod tests {
             r#"{"url": "https://s/k", "headers": {"x-amz-meta-a": "a\r\nb: c"}}"#,
             r#"{"url": "https://s/k", "headers": ["x"]}"#,
         ] {
-            let e = parse_signed(Op::PartUrl, bad).expect_err(bad);
+            let e = parse_signed(Op::PartUrl, bad, Some(1)).expect_err(bad);
             assert_eq!((e.code, e.field.as_deref()), (ErrorCode::BackendError, Some("headers")), "{bad}: {e}");
         }
+    }
+
+    /// A URL signed for another part than asked (a backend's off-by-one),
+    /// or a part's URL given for a whole object's PUT, is refused by name:
+    /// S3 would take either and store the bytes where they do not belong.
+    #[test]
+    fn a_signed_url_must_be_for_the_part_asked_for() {
+        let reply = |url: &str| format!(r#"{{"url": "{url}"}}"#);
+        let s3 = "https://b.s3.amazonaws.com/k?partNumber=2&uploadId=u%2B1&X-Amz-Signature=abc";
+        assert!(parse_signed(Op::PartUrl, &reply(s3), Some(2)).is_ok());
+        assert!(parse_signed(Op::PartUrl, &reply("https://proxy/put/k/2?token=x"), Some(2)).is_ok(), "no partNumber");
+        assert!(parse_signed(Op::PartUrl, &reply("https://s/k?uploadId=u&partNumber=02"), Some(2)).is_ok());
+        assert!(parse_signed(Op::PresignPut, &reply("https://s/k?X-Amz-Signature=abc"), None).is_ok());
+        assert!(
+            parse_signed(Op::PresignPut, &reply("https://s/k#partNumber=2"), None).is_ok(),
+            "a fragment is no query"
+        );
+        let e = parse_signed(Op::PartUrl, &reply(s3), Some(1)).expect_err("another part");
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::BackendError, Some("url")));
+        assert!(e.message.contains("partNumber=2 where part 1 was asked for"), "{e}");
+        for url in ["https://s/k?partNumber=&x=1", "https://s/k?partNumber=x"] {
+            assert!(parse_signed(Op::PartUrl, &reply(url), Some(1)).is_err(), "{url}");
+        }
+        for url in [s3, "https://s/k?x=1&uploadId=u"] {
+            let e = parse_signed(Op::PresignPut, &reply(url), None).expect_err(url);
+            assert!(e.message.contains("not for a whole object"), "{e}");
+        }
+        // In a batch: the part-urls reply is refused; init's urls left out.
+        let swapped = r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=2"}, {"part_number": 2, "url": "https://s/k?partNumber=1"}]}"#;
+        let e = parse_signed_many(Op::PartUrls, swapped, &[1, 2]).expect_err("swapped");
+        assert!(e.message.contains("partNumber=2 where part 1"), "{e}");
+        assert_eq!(parse_init(swapped, &[1, 2]).expect("upload id").1, vec![]);
     }
 
     #[test]

@@ -1395,6 +1395,32 @@ async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return
     }
 }
 
+/// A backend with an off-by-one in its part numbers: asked to sign part N, it
+/// signs part N + 1 (a valid URL, which S3 would take, storing the bytes as
+/// the wrong part). The client reads the URL's `partNumber` and refuses the
+/// reply with an error that names both numbers; nothing is sent, nothing is
+/// left open.
+#[wasm_bindgen_test]
+async fn a_backend_signing_another_part_number_than_asked_is_refused_by_name() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    off_by_one_sign_part(&rest);
+    let up = Uploader::new(obj(&[
+        ("protocol", get(&rest, "hooks")),
+        ("partSize", JsValue::from(5 * MIB as u32)),
+        ("concurrency", JsValue::from(1)),
+    ]))
+    .expect("hooks");
+    let key = unique_key("off-by-one.bin");
+    track_xhr();
+    let (opts, _) = recording(&key, &[]);
+    let err = upload_err(&up, &blob(&bytes(12 * MIB, 61)), opts).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+    let msg = string(&err, "message").unwrap_or_default();
+    assert!(msg.contains("partNumber=2") && msg.contains("part 1"), "{msg}");
+    assert_eq!(num(&xhr_stats(), "puts"), 0.0, "no part was sent to another part's URL");
+    assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
+}
+
 /// A header the browser refuses to send (an invalid name) fails the upload
 /// with an error that says so, without retrying it as a network failure.
 #[wasm_bindgen_test]

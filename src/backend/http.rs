@@ -174,6 +174,7 @@ pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Vec<u16>) {
     };
     let asked: Vec<u16> = match req {
         Req::SignParts { parts, .. } | Req::Init { parts, .. } => parts.iter().map(|(n, _)| *n).collect(),
+        Req::SignPart { part, .. } => vec![part],
         _ => Vec::new(),
     };
     (op, body, asked)
@@ -186,7 +187,7 @@ pub(super) fn reply_of(op: Op, text: &str, asked: &[u16]) -> Result<Reply, crate
             let (upload_id, signed) = protocol::parse_init(text, asked)?;
             Reply::Initiated(upload_id, signed)
         }
-        Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text)?),
+        Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text, asked.first().copied())?),
         Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(op, text, asked)?),
         Op::Complete => {
             let (etag, location) = protocol::parse_complete(text)?;

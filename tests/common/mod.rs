@@ -310,6 +310,15 @@ export function initGarbledOnce(rest) {
   return seen;
 }
 // Makes hook `name` of REST hooks answer `value`, whatever it is asked.
+// A signPart hook with an off-by-one: it has the backend sign the part after
+// the one asked for (a valid URL, signed, for another part number).
+export function offByOneSignPart(rest) {
+  rest.hooks.signPart = async ({ key, uploadId, partNumber, checksum, signal }) => {
+    const r = await fetch(rest.api + '/uploads/multipart/part-url', { method: 'POST', body: JSON.stringify({ key, upload_id: uploadId, part_number: partNumber + 1, checksum }), signal });
+    if (!r.ok) throw new Error(await r.text());
+    return r.json();
+  };
+}
 export function misshapenHook(rest, name, value) {
   rest.hooks[name] = async () => value;
 }
@@ -439,6 +448,8 @@ extern "C" {
     pub fn sdk_like_503_once(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = initGarbledOnce)]
     pub fn init_garbled_once(rest: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = offByOneSignPart)]
+    pub fn off_by_one_sign_part(rest: &JsValue);
     #[wasm_bindgen(js_name = misshapenHook)]
     pub fn misshapen_hook(rest: &JsValue, name: &str, value: &JsValue);
 }
