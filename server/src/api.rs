@@ -548,6 +548,22 @@ impl AppState {
         let algorithm = req.checksum_algorithm.as_deref().map(validate_algorithm).transpose()?.map(|(name, _)| name);
         // Checked before the upload is created: a refusal creates nothing.
         let parts = req.parts.as_deref().map(|p| check_parts(p, 0)).transpose()?;
+        // S3 refuses a part whose checksum is not the upload's algorithm
+        // (or that has one where the upload has none): so does init, before
+        // it creates the upload, rather than sign URLs that cannot be used.
+        let header = algorithm.map(|a| format!("x-amz-checksum-{}", a.to_ascii_lowercase()));
+        if let Some((n, Some((name, _)))) =
+            parts.iter().flatten().find(|(_, c)| c.as_ref().is_some_and(|(name, _)| Some(name) != header.as_ref()))
+        {
+            return Err(ApiError::invalid(
+                "InvalidChecksum",
+                format!(
+                    "part {n}'s checksum is {}, but the upload is created with {}: give each part a checksum of the upload's checksum_algorithm",
+                    name.trim_start_matches("x-amz-checksum-").to_ascii_uppercase(),
+                    algorithm.map_or("no checksum_algorithm".into(), |a| format!("checksum_algorithm {a}"))
+                ),
+            ));
+        }
         let create = || self.s3.create_multipart_upload(&req.key, &content_type, algorithm);
         let upload_id = match req.client_token.as_deref() {
             None => create().await?,

@@ -793,6 +793,20 @@ async fn init_signs_the_parts_it_is_given_and_checks_them_first() {
         }
         assert!(v.get("upload_id").is_none() && v.get("urls").is_none(), "{v}");
     }
+    // A part's checksum of another algorithm than the upload's (which S3
+    // would refuse at the PUT) refuses init too.
+    let crc = json!({"algorithm": "CRC32", "value": crc32_b64(&chunks[1])});
+    let sha = json!({"algorithm": "SHA256", "value": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="});
+    for (algorithm, checksum, says) in [
+        (json!("CRC32"), sha, "part 1's checksum is SHA256, but the upload is created with checksum_algorithm CRC32"),
+        (Value::Null, crc, "part 1's checksum is CRC32, but the upload is created with no checksum_algorithm"),
+    ] {
+        let body = json!({"key": "init-signs/e.bin", "checksum_algorithm": algorithm,
+                          "parts": [{"part_number": 1, "checksum": checksum}]});
+        let (st, v) = h.post("/uploads/multipart/init", body).await;
+        assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "InvalidChecksum"), "{v}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains(says)), "{v}");
+    }
     assert_eq!(h.open_uploads().await, open, "a refused init created no upload");
     let (st, v) = h.post("/uploads/url", json!({"key": "init-signs/d.bin", "parts": [{"part_number": 1}]})).await;
     assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, "InvalidParts"), "{v}");
