@@ -977,12 +977,7 @@ async fn a_file_changed_between_its_samples_is_caught_and_stored_as_it_is_now() 
     case(one_at_a_time(), "inside.bin", true).await;
     let rest = rest_hooks(api(), &JsValue::UNDEFINED);
     lists_no_checksums(&rest);
-    let hooks = Uploader::new(obj(&[
-        ("protocol", get(&rest, "hooks")),
-        ("partSize", JsValue::from(5 * MIB as u32)),
-        ("concurrency", JsValue::from(1)),
-    ]))
-    .expect("hooks");
+    let hooks = one_at_a_time_hooks(&rest);
     case(hooks, "inside-hooks.bin", false).await;
 }
 
@@ -1149,12 +1144,7 @@ async fn a_hook_that_never_answers_times_out_and_is_retried() {
 async fn an_unreachable_list_parts_keeps_the_stored_upload_for_later() {
     let rest = rest_hooks(api(), &JsValue::UNDEFINED);
     let state = flaky_list_parts(&rest);
-    let up = Uploader::new(obj(&[
-        ("protocol", get(&rest, "hooks")),
-        ("partSize", JsValue::from(5 * MIB as u32)),
-        ("concurrency", JsValue::from(1)),
-    ]))
-    .expect("hooks");
+    let up = one_at_a_time_hooks(&rest);
     let key = unique_key("flaky-resume.bin");
     let data = bytes(20 * MIB, 47);
     let f = file(&data, "flaky-resume.bin", 1_690_000_000_000.0);
@@ -1404,12 +1394,7 @@ async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return
 async fn a_backend_signing_another_part_number_than_asked_is_refused_by_name() {
     let rest = rest_hooks(api(), &JsValue::UNDEFINED);
     off_by_one_sign_part(&rest);
-    let up = Uploader::new(obj(&[
-        ("protocol", get(&rest, "hooks")),
-        ("partSize", JsValue::from(5 * MIB as u32)),
-        ("concurrency", JsValue::from(1)),
-    ]))
-    .expect("hooks");
+    let up = one_at_a_time_hooks(&rest);
     let key = unique_key("off-by-one.bin");
     track_xhr();
     let (opts, _) = recording(&key, &[]);

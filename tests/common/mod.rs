@@ -538,6 +538,16 @@ pub fn one_at_a_time() -> Uploader {
     uploader(&[("partSize", JsValue::from(5 * MIB as u32)), ("concurrency", JsValue::from(1))])
 }
 
+/// The same through `rest`'s hooks (see `restHooks`).
+pub fn one_at_a_time_hooks(rest: &JsValue) -> Uploader {
+    Uploader::new(obj(&[
+        ("protocol", get(rest, "hooks")),
+        ("partSize", JsValue::from(5 * MIB as u32)),
+        ("concurrency", JsValue::from(1)),
+    ]))
+    .expect("hooks")
+}
+
 pub fn uploader(extra: &[(&str, JsValue)]) -> Uploader {
     uploader_at(api(), extra)
 }
