@@ -304,12 +304,12 @@ fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
 
 /// A URL signed for `part` (`None`: a presigned PUT of a whole object) is
 /// for that part: where it has S3's `partNumber` query parameter, it is the
-/// part asked for; a whole object's URL has no `uploadId` (its PUT would
-/// store a part of some multipart upload, and no object). A URL of another
-/// form (a proxy of the application's own) is taken as it is: the store
-/// checks the rest.
+/// part asked for; a whole object's URL is not an UploadPart URL (with both
+/// `partNumber` and `uploadId`: its PUT would store a part of some multipart
+/// upload, and no object). A URL of another form (a proxy of the
+/// application's own) is taken as it is: the store checks the rest.
 fn check_part_of(op: Op, url: &str, part: Option<u16>, expected: &str) -> Result<(), UploadError> {
-    let Some(v) = query_param(url, if part.is_some() { "partNumber" } else { "uploadId" }) else {
+    let Some(v) = query_param(url, "partNumber") else {
         return Ok(());
     };
     let problem = match part {
@@ -325,7 +325,10 @@ fn check_part_of(op: Op, url: &str, part: Option<u16>, expected: &str) -> Result
                 excerpt(v)
             )
         }
-        None => "has a URL for a part of a multipart upload (it has an uploadId), not for a whole object".into(),
+        None if query_param(url, "uploadId").is_some() => {
+            "has a URL for a part of a multipart upload (partNumber, uploadId), not for a whole object".into()
+        }
+        None => return Ok(()),
     };
     Err(malformed(op, problem, expected).with_field("url"))
 }
@@ -617,9 +620,12 @@ mod tests {
         for url in ["https://s/k?partNumber=&x=1", "https://s/k?partNumber=x"] {
             assert!(parse_signed(Op::PartUrl, &reply(url), Some(1)).is_err(), "{url}");
         }
-        for url in [s3, "https://s/k?x=1&uploadId=u"] {
+        for url in [s3, "https://s/k?x=1&uploadId=u&partNumber=1"] {
             let e = parse_signed(Op::PresignPut, &reply(url), None).expect_err(url);
             assert!(e.message.contains("not for a whole object"), "{e}");
+        }
+        for url in ["https://proxy/put?uploadId=u", "https://proxy/put?partNumber=1"] {
+            assert!(parse_signed(Op::PresignPut, &reply(url), None).is_ok(), "{url}: not both: not S3's UploadPart");
         }
         // In a batch: the part-urls reply is refused; init's urls left out.
         let swapped = r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=2"}, {"part_number": 2, "url": "https://s/k?partNumber=1"}]}"#;
