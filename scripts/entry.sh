@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$1 target=$2
-# The module's imports from its glue get short names (scripts/short-imports.mjs).
-node scripts/short-imports.mjs "$dir"
+# The names that link the module to its glue get short (scripts/short-names.mjs).
+node scripts/short-names.mjs "$dir"
 bash scripts/hasher.sh "$dir/hasher.js"
 snippet() {
   local f

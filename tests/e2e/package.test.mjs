@@ -47,7 +47,7 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * resumed upload keeping the look-up's CRCs: +1.3) to 90.4.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 87.5 * 1024;
+export const BUDGET_GZIP_BYTES = 87.25 * 1024;
 
 let tarball;
 let browser;

@@ -1,0 +1,160 @@
+// node scripts/short-names.mjs DIR: in a wasm-pack output directory, gives
+// the names that link the module to its JS glue short names, in the module
+// and in the glue alike: the module's imports from the glue
+// (`./s3_multipart_wasm_bg.js`) and its exports that only the glue uses.
+// wasm-bindgen names each import shim after the Rust item and a 64-bit hash
+// (`__wbg_new_63f74d2c970f42cb`), each closure invoker likewise: some 110
+// names of 15 to 60 characters, each written twice (in the module, in the
+// glue) and, their hashes being random, barely compressible: 3.7 KiB of the
+// package gzipped (docs/SIZE.md). They are the glue's own: no app or
+// bundler refers to them (webpack and the web target's init link the module
+// to the glue by these names only).
+//
+// Checks what it does: every renamed import is defined in the glue, none of
+// the old names is left, the rewritten module compiles and imports and
+// exports exactly what it did under the new names; the build stops
+// otherwise. Running it twice changes nothing.
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2];
+if (!dir) throw new Error('usage: node scripts/short-names.mjs DIR');
+const GLUE = './s3_multipart_wasm_bg.js';
+const wasmPath = path.join(dir, 's3_multipart_wasm_bg.wasm');
+const bytes = readFileSync(wasmPath);
+
+function readLeb(buf, at) {
+  let value = 0;
+  let shift = 0;
+  let byte;
+  do {
+    byte = buf[at.i++];
+    value += (byte & 127) * 2 ** shift;
+    shift += 7;
+  } while (byte & 128);
+  return value;
+}
+function leb(n) {
+  const out = [];
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n) byte |= 128;
+    out.push(byte);
+  } while (n);
+  return Buffer.from(out);
+}
+// Skips an import's descriptor (function, table, memory, global, tag).
+function skipDescriptor(buf, at) {
+  const kind = buf[at.i++];
+  const limits = () => {
+    const flags = buf[at.i++];
+    readLeb(buf, at);
+    if (flags & 1) readLeb(buf, at);
+  };
+  if (kind === 0) readLeb(buf, at);
+  else if (kind === 1) { at.i++; limits(); }
+  else if (kind === 2) limits();
+  else if (kind === 3) at.i += 2;
+  else if (kind === 4) { at.i++; readLeb(buf, at); }
+  else throw new Error(`short-names: unknown import kind ${kind} in ${wasmPath}`);
+}
+
+// The module's exports that only the glue uses, by wasm-bindgen's prefixes
+// (the closure invokers carry hashes too); `memory` and names of that kind
+// stay, being words that other code (the hashing Worker's) also uses.
+const GLUE_EXPORT = /^(__wbg_|__wbindgen_|wasm_bindgen__|uploader_|__externref_)/;
+const renamed = new Map();
+const exported = new Map();
+const sections = [bytes.subarray(0, 8)];
+for (let at = { i: 8 }; at.i < bytes.length;) {
+  const start = at.i;
+  const id = bytes[at.i++];
+  const size = readLeb(bytes, at);
+  const end = at.i + size;
+  if (id === 7) {
+    const count = readLeb(bytes, at);
+    const body = [leb(count)];
+    for (let n = 0; n < count; n++) {
+      const len = readLeb(bytes, at);
+      const field = bytes.subarray(at.i, at.i + len).toString();
+      at.i += len;
+      const descriptor = at.i;
+      at.i++;
+      readLeb(bytes, at);
+      let name = field;
+      if (GLUE_EXPORT.test(field)) {
+        exported.set(field, `__x${exported.size.toString(36)}`);
+        name = exported.get(field);
+      }
+      body.push(leb(Buffer.byteLength(name)), Buffer.from(name), bytes.subarray(descriptor, at.i));
+    }
+    if (at.i !== end) throw new Error(`short-names: the export section of ${wasmPath} did not parse to its end`);
+    const section = Buffer.concat(body);
+    sections.push(Buffer.from([7]), leb(section.length), section);
+    continue;
+  }
+  if (id !== 2) {
+    sections.push(bytes.subarray(start, end));
+    at.i = end;
+    continue;
+  }
+  const count = readLeb(bytes, at);
+  const body = [leb(count)];
+  for (let n = 0; n < count; n++) {
+    const moduleLen = readLeb(bytes, at);
+    const module = bytes.subarray(at.i, at.i + moduleLen);
+    at.i += moduleLen;
+    const fieldLen = readLeb(bytes, at);
+    const field = bytes.subarray(at.i, at.i + fieldLen).toString();
+    at.i += fieldLen;
+    const descriptor = at.i;
+    skipDescriptor(bytes, at);
+    let name = field;
+    if (module.toString() === GLUE) {
+      if (!renamed.has(field)) renamed.set(field, `__w${renamed.size.toString(36)}`);
+      name = renamed.get(field);
+    }
+    body.push(leb(moduleLen), module, leb(Buffer.byteLength(name)), Buffer.from(name), bytes.subarray(descriptor, at.i));
+  }
+  if (at.i !== end) throw new Error(`short-names: the import section of ${wasmPath} did not parse to its end`);
+  const section = Buffer.concat(body);
+  sections.push(Buffer.from([2]), leb(section.length), section);
+}
+const out = Buffer.concat(sections);
+
+// The module: it compiles, and imports what it did, renamed.
+const before = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+const after = WebAssembly.Module.imports(new WebAssembly.Module(out));
+const same = before.length === after.length && before.every((imp, k) => {
+  const now = after[k];
+  const name = imp.module === GLUE ? renamed.get(imp.name) : imp.name;
+  return now.module === imp.module && now.kind === imp.kind && now.name === name;
+});
+if (!same) throw new Error(`short-names: the rewritten ${wasmPath} does not import what it did`);
+const exportsBefore = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
+const exportsAfter = WebAssembly.Module.exports(new WebAssembly.Module(out));
+const sameExports = exportsBefore.length === exportsAfter.length && exportsBefore.every((exp, k) =>
+  exportsAfter[k].kind === exp.kind && exportsAfter[k].name === (exported.get(exp.name) ?? exp.name));
+if (!sameExports) throw new Error(`short-names: the rewritten ${wasmPath} does not export what it did`);
+
+// The glue (and the module's type declarations): each old name, an
+// identifier or a property key, becomes the new one.
+const files = readdirSync(dir).filter((f) => f.endsWith('.js') || f.endsWith('.d.ts')).map((f) => path.join(dir, f));
+const texts = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]));
+const all = [...renamed, ...exported].filter(([from, to]) => from !== to);
+for (const [from, to] of all) {
+  const word = new RegExp(`(?<![\\w$])${from}(?![\\w$])`, 'g');
+  let seen = 0;
+  for (const [f, text] of texts) {
+    texts.set(f, text.replace(word, () => { seen++; return to; }));
+  }
+  if (!seen && renamed.has(from)) throw new Error(`short-names: the module imports ${from}, which no JS file in ${dir} defines`);
+}
+for (const [f, text] of texts) {
+  const left = all.find(([from]) => new RegExp(`(?<![\\w$])${from}(?![\\w$])`).test(text));
+  if (left) throw new Error(`short-names: ${f} still names ${left[0]}`);
+  writeFileSync(f, text);
+}
+writeFileSync(wasmPath, out);
+console.error(`short-names: ${renamed.size} imports and ${exported.size} exports of ${dir} renamed (${bytes.length} -> ${out.length} bytes of WebAssembly)`);
