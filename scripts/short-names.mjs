@@ -67,59 +67,55 @@ const GLUE_EXPORT = /^(__wbg_|__wbindgen_|wasm_bindgen__|uploader_|__externref_)
 const renamed = new Map();
 const exported = new Map();
 const sections = [bytes.subarray(0, 8)];
+// A vector section (id) rewritten entry by entry: `entry()` reads one at
+// `at` and answers its new bytes.
+function rewrite(id, at, end, entry) {
+  const count = readLeb(bytes, at);
+  const body = [leb(count)];
+  for (let n = 0; n < count; n++) body.push(...entry());
+  if (at.i !== end) throw new Error(`short-names: section ${id} of ${wasmPath} did not parse to its end`);
+  const section = Buffer.concat(body);
+  sections.push(Buffer.from([id]), leb(section.length), section);
+}
+// A name at `at` (its length, then its bytes).
+function readName(at) {
+  const len = readLeb(bytes, at);
+  const name = bytes.subarray(at.i, at.i + len);
+  at.i += len;
+  return name;
+}
+const nameBytes = (name) => [leb(Buffer.byteLength(name)), Buffer.from(name)];
 for (let at = { i: 8 }; at.i < bytes.length;) {
   const start = at.i;
   const id = bytes[at.i++];
   const size = readLeb(bytes, at);
   const end = at.i + size;
-  if (id === 7) {
-    const count = readLeb(bytes, at);
-    const body = [leb(count)];
-    for (let n = 0; n < count; n++) {
-      const len = readLeb(bytes, at);
-      const field = bytes.subarray(at.i, at.i + len).toString();
-      at.i += len;
+  if (id === 2) {
+    rewrite(id, at, end, () => {
+      const module = readName(at);
+      const field = readName(at).toString();
+      const descriptor = at.i;
+      skipDescriptor(bytes, at);
+      let name = field;
+      if (module.toString() === GLUE) {
+        if (!renamed.has(field)) renamed.set(field, `__w${renamed.size.toString(36)}`);
+        name = renamed.get(field);
+      }
+      return [leb(module.length), module, ...nameBytes(name), bytes.subarray(descriptor, at.i)];
+    });
+  } else if (id === 7) {
+    rewrite(id, at, end, () => {
+      const field = readName(at).toString();
       const descriptor = at.i;
       at.i++;
       readLeb(bytes, at);
-      let name = field;
-      if (GLUE_EXPORT.test(field)) {
-        exported.set(field, `__x${exported.size.toString(36)}`);
-        name = exported.get(field);
-      }
-      body.push(leb(Buffer.byteLength(name)), Buffer.from(name), bytes.subarray(descriptor, at.i));
-    }
-    if (at.i !== end) throw new Error(`short-names: the export section of ${wasmPath} did not parse to its end`);
-    const section = Buffer.concat(body);
-    sections.push(Buffer.from([7]), leb(section.length), section);
-    continue;
-  }
-  if (id !== 2) {
+      if (GLUE_EXPORT.test(field)) exported.set(field, `__x${exported.size.toString(36)}`);
+      return [...nameBytes(exported.get(field) ?? field), bytes.subarray(descriptor, at.i)];
+    });
+  } else {
     sections.push(bytes.subarray(start, end));
     at.i = end;
-    continue;
   }
-  const count = readLeb(bytes, at);
-  const body = [leb(count)];
-  for (let n = 0; n < count; n++) {
-    const moduleLen = readLeb(bytes, at);
-    const module = bytes.subarray(at.i, at.i + moduleLen);
-    at.i += moduleLen;
-    const fieldLen = readLeb(bytes, at);
-    const field = bytes.subarray(at.i, at.i + fieldLen).toString();
-    at.i += fieldLen;
-    const descriptor = at.i;
-    skipDescriptor(bytes, at);
-    let name = field;
-    if (module.toString() === GLUE) {
-      if (!renamed.has(field)) renamed.set(field, `__w${renamed.size.toString(36)}`);
-      name = renamed.get(field);
-    }
-    body.push(leb(moduleLen), module, leb(Buffer.byteLength(name)), Buffer.from(name), bytes.subarray(descriptor, at.i));
-  }
-  if (at.i !== end) throw new Error(`short-names: the import section of ${wasmPath} did not parse to its end`);
-  const section = Buffer.concat(body);
-  sections.push(Buffer.from([2]), leb(section.length), section);
 }
 const out = Buffer.concat(sections);
 

@@ -309,7 +309,6 @@ export function initGarbledOnce(rest) {
   };
   return seen;
 }
-// Makes hook `name` of REST hooks answer `value`, whatever it is asked.
 // A signPart hook with an off-by-one: it has the backend sign the part after
 // the one asked for (a valid URL, signed, for another part number).
 export function offByOneSignPart(rest) {
@@ -319,6 +318,7 @@ export function offByOneSignPart(rest) {
     return r.json();
   };
 }
+// Makes hook `name` of REST hooks answer `value`, whatever it is asked.
 export function misshapenHook(rest, name, value) {
   rest.hooks[name] = async () => value;
 }
@@ -735,22 +735,23 @@ pub async fn interrupted(up: &Uploader, f: &web_sys::File, key: &str, parts: usi
     panic!("{key} was not listed as resumable with {parts} parts after the pause")
 }
 
-/// The parts the main server's store lists for upload `upload_id` of `key`,
-/// once that count has held for 300 ms (up to 3 s): a PUT that a pause
-/// cancelled after its body was sent may still be stored, so the journal's
-/// count (the parts answered) can be one short of what a resume finds.
-pub async fn settled_parts(key: &str, upload_id: &str) -> f64 {
+/// The parts the main server's store lists for upload `upload_id` of `key`
+/// (`[{PartNumber, ETag, Size, ChecksumCRC32?}]`), once their count has held
+/// for 300 ms (up to 3 s): a PUT that a pause cancelled after its body was
+/// sent may still be stored, so the journal's count (the parts answered)
+/// can be one short of what a resume finds.
+pub async fn settled_parts(key: &str, upload_id: &str) -> Array {
     let url = format!("{}/uploads/multipart/parts?key={key}&upload_id={upload_id}", api());
-    let mut last = Array::from(&get(&fetch_json(&url).await, "parts")).length();
+    let mut last = Array::from(&get(&fetch_json(&url).await, "parts"));
     for _ in 0..10 {
         sleep(300).await;
-        let now = Array::from(&get(&fetch_json(&url).await, "parts")).length();
-        if now == last {
+        let now = Array::from(&get(&fetch_json(&url).await, "parts"));
+        if now.length() == last.length() {
             break;
         }
         last = now;
     }
-    f64::from(last)
+    last
 }
 
 /// Waits (up to 2 s) until the journal no longer lists an upload of `key`;
