@@ -119,17 +119,18 @@ for (let at = { i: 8 }; at.i < bytes.length;) {
 }
 const out = Buffer.concat(sections);
 
-// The module: it compiles, and imports what it did, renamed.
-const before = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
-const after = WebAssembly.Module.imports(new WebAssembly.Module(out));
+// The module: it compiles, and imports and exports what it did, renamed.
+const [was, is] = [bytes, out].map((b) => new WebAssembly.Module(b));
+const before = WebAssembly.Module.imports(was);
+const after = WebAssembly.Module.imports(is);
 const same = before.length === after.length && before.every((imp, k) => {
   const now = after[k];
   const name = imp.module === GLUE ? renamed.get(imp.name) : imp.name;
   return now.module === imp.module && now.kind === imp.kind && now.name === name;
 });
 if (!same) throw new Error(`short-names: the rewritten ${wasmPath} does not import what it did`);
-const exportsBefore = WebAssembly.Module.exports(new WebAssembly.Module(bytes));
-const exportsAfter = WebAssembly.Module.exports(new WebAssembly.Module(out));
+const exportsBefore = WebAssembly.Module.exports(was);
+const exportsAfter = WebAssembly.Module.exports(is);
 const sameExports = exportsBefore.length === exportsAfter.length && exportsBefore.every((exp, k) =>
   exportsAfter[k].kind === exp.kind && exportsAfter[k].name === (exported.get(exp.name) ?? exp.name));
 if (!sameExports) throw new Error(`short-names: the rewritten ${wasmPath} does not export what it did`);
@@ -138,9 +139,10 @@ if (!sameExports) throw new Error(`short-names: the rewritten ${wasmPath} does n
 // identifier or a property key, becomes the new one.
 const files = readdirSync(dir).filter((f) => f.endsWith('.js') || f.endsWith('.d.ts')).map((f) => path.join(dir, f));
 const texts = new Map(files.map((f) => [f, readFileSync(f, 'utf8')]));
-const all = [...renamed, ...exported].filter(([from, to]) => from !== to);
-for (const [from, to] of all) {
-  const word = new RegExp(`(?<![\\w$])${from}(?![\\w$])`, 'g');
+const all = [...renamed, ...exported]
+  .filter(([from, to]) => from !== to)
+  .map(([from, to]) => [from, to, new RegExp(`(?<![\\w$])${from}(?![\\w$])`, 'g')]);
+for (const [from, to, word] of all) {
   let seen = 0;
   for (const [f, text] of texts) {
     texts.set(f, text.replace(word, () => { seen++; return to; }));
@@ -148,7 +150,10 @@ for (const [from, to] of all) {
   if (!seen && renamed.has(from)) throw new Error(`short-names: the module imports ${from}, which no JS file in ${dir} defines`);
 }
 for (const [f, text] of texts) {
-  const left = all.find(([from]) => new RegExp(`(?<![\\w$])${from}(?![\\w$])`).test(text));
+  const left = all.find(([, , word]) => {
+    word.lastIndex = 0;
+    return word.test(text);
+  });
   if (left) throw new Error(`short-names: ${f} still names ${left[0]}`);
   writeFileSync(f, text);
 }
