@@ -173,11 +173,14 @@ pub fn upload_ref_body(key: &str, upload_id: &str) -> Json {
     Json::object([("key", key.into()), ("upload_id", upload_id.into())])
 }
 
+/// A reply the client cannot use; the problem alone is its cause (a hook's
+/// error names it in the hook's own words).
 fn malformed(op: Op, problem: String, expected: &str) -> UploadError {
     UploadError::new(
         ErrorCode::BackendError,
         format!("the backend's reply to {} {problem}; it must answer JSON like {expected}", op.name()),
     )
+    .with_cause(problem)
 }
 
 fn excerpt(text: &str) -> String {
@@ -225,7 +228,11 @@ pub fn parse_init(text: &str, asked: &[u16]) -> Result<(String, Vec<(u16, Signed
     let expected = r#"{"upload_id": "...", "key": "..."}"#;
     let map = parse_object(Op::Init, text, expected)?;
     let upload_id = string_field(Op::Init, &map, "upload_id", expected)?;
-    let signed = if asked.is_empty() { Vec::new() } else { signed_many_of(Op::Init, &map, asked).unwrap_or_default() };
+    let signed = if asked.is_empty() {
+        Vec::new()
+    } else {
+        signed_many_of(Op::Init, &map, asked, &upload_id).unwrap_or_default()
+    };
     Ok((upload_id, signed))
 }
 
@@ -302,30 +309,46 @@ fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
     query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
-/// A URL signed for `part` (`None`: a presigned PUT of a whole object) is
-/// for that part: where it has S3's `partNumber` query parameter, it is the
-/// part asked for; a whole object's URL is not an UploadPart URL (with both
-/// `partNumber` and `uploadId`: its PUT would store a part of some multipart
-/// upload, and no object). A URL of another form (a proxy of the
-/// application's own) is taken as it is: the store checks the rest.
-fn check_part_of(op: Op, url: &str, part: Option<u16>, expected: &str) -> Result<(), UploadError> {
+/// A URL signed for `part` of upload `upload_id` (`None`: a presigned PUT
+/// of a whole object) is for that part: where it has S3's `partNumber` query
+/// parameter, it is the part asked for, and its `uploadId` (percent-decoded),
+/// if it has one, is the upload's; a whole object's URL is not an UploadPart
+/// URL (with both `partNumber` and `uploadId`: its PUT would store a part of
+/// some multipart upload, and no object). A URL of another form (a proxy of
+/// the application's own) is taken as it is: the store checks the rest.
+fn check_part_of(
+    op: Op,
+    url: &str,
+    part: Option<u16>,
+    upload_id: Option<&str>,
+    expected: &str,
+) -> Result<(), UploadError> {
     let Some(v) = query_param(url, "partNumber") else {
         return Ok(());
     };
+    let id = query_param(url, "uploadId");
     let problem = match part {
         Some(n) => {
             let parsed = v.bytes().try_fold(0u32, |a, b| {
                 if b.is_ascii_digit() { a.checked_mul(10)?.checked_add(u32::from(b - b'0')) } else { None }
             });
-            if !v.is_empty() && parsed == Some(u32::from(n)) {
+            if v.is_empty() || parsed != Some(u32::from(n)) {
+                format!(
+                    "has a URL for partNumber={} where part {n} was asked for: it must sign the part asked for",
+                    excerpt(v)
+                )
+            } else if let (Some(id), Some(want)) = (id, upload_id)
+                && !percent_decoded_is(id, want)
+            {
+                format!(
+                    "has a URL for uploadId={} where upload {want} was asked for: it must sign a part of the upload asked for",
+                    excerpt(id)
+                )
+            } else {
                 return Ok(());
             }
-            format!(
-                "has a URL for partNumber={} where part {n} was asked for: it must sign the part asked for",
-                excerpt(v)
-            )
         }
-        None if query_param(url, "uploadId").is_some() => {
+        None if id.is_some() => {
             "has a URL for a part of a multipart upload (partNumber, uploadId), not for a whole object".into()
         }
         None => return Ok(()),
@@ -333,20 +356,48 @@ fn check_part_of(op: Op, url: &str, part: Option<u16>, expected: &str) -> Result
     Err(malformed(op, problem, expected).with_field("url"))
 }
 
+/// Whether query value `v`, its `%XX` escapes decoded, is `want` (a value
+/// that is not UTF-8 once decoded is not).
+fn percent_decoded_is(v: &str, want: &str) -> bool {
+    let (v, mut want) = (v.as_bytes(), want.bytes());
+    let hex = |k: usize| match v.get(k).copied()? {
+        c @ b'0'..=b'9' => Some(c - b'0'),
+        c @ (b'a'..=b'f' | b'A'..=b'F') => Some((c | 0x20) - b'a' + 10),
+        _ => None,
+    };
+    let mut i = 0;
+    while let Some(&b) = v.get(i) {
+        let (byte, step) = match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => (hi * 16 + lo, 3),
+            _ => (b, 1),
+        };
+        if want.next() != Some(byte) {
+            return false;
+        }
+        i += step;
+    }
+    want.next().is_none()
+}
+
 /// The `url` and optional `headers` of a part-url reply for `part`, or of a
 /// presigned-PUT reply (`None`).
-pub fn parse_signed(op: Op, text: &str, part: Option<u16>) -> Result<Signed, UploadError> {
+pub fn parse_signed(op: Op, text: &str, part: Option<u16>, upload_id: Option<&str>) -> Result<Signed, UploadError> {
     let expected = r#"{"url": "https://..."}"#;
     let map = parse_object(op, text, expected)?;
     let url = url_of(op, &map, expected)?;
-    check_part_of(op, &url, part, expected)?;
+    check_part_of(op, &url, part, upload_id, expected)?;
     Ok(Signed { url, headers: parse_headers(op, map.get("headers"))? })
 }
 
 /// The URLs of a part-urls (or init) reply: exactly the parts asked for,
 /// each once, each an http(s) URL with the headers its PUT may send.
-pub fn parse_signed_many(op: Op, text: &str, asked: &[u16]) -> Result<Vec<(u16, Signed)>, UploadError> {
-    signed_many_of(op, &parse_object(op, text, SIGNED_MANY)?, asked)
+pub fn parse_signed_many(
+    op: Op,
+    text: &str,
+    asked: &[u16],
+    upload_id: &str,
+) -> Result<Vec<(u16, Signed)>, UploadError> {
+    signed_many_of(op, &parse_object(op, text, SIGNED_MANY)?, asked, upload_id)
 }
 
 /// What a reply signing several parts looks like, for its messages.
@@ -355,7 +406,7 @@ const SIGNED_MANY: &str =
 
 /// [`parse_signed_many`] of a reply already parsed (init's, whose upload id
 /// is read from the same object).
-fn signed_many_of(op: Op, map: &Json, asked: &[u16]) -> Result<Vec<(u16, Signed)>, UploadError> {
+fn signed_many_of(op: Op, map: &Json, asked: &[u16], upload_id: &str) -> Result<Vec<(u16, Signed)>, UploadError> {
     let expected = SIGNED_MANY;
     let items = match map.get("urls") {
         Some(Json::Array(items)) if items.len() == asked.len() => items,
@@ -369,7 +420,7 @@ fn signed_many_of(op: Op, map: &Json, asked: &[u16]) -> Result<Vec<(u16, Signed)
         match n.filter(|n| asked.contains(n) && !out.iter().any(|(m, _)| m == n)) {
             Some(n) => {
                 let url = url_of(op, item, expected)?;
-                check_part_of(op, &url, Some(n), expected)?;
+                check_part_of(op, &url, Some(n), Some(upload_id), expected)?;
                 out.push((n, Signed { url, headers: parse_headers(op, item.get("headers"))? }));
             }
             None => {
@@ -497,6 +548,12 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_reply_s_problem_alone_is_its_cause() {
+        let e = parse_object(Op::Init, "[1]", "{}").unwrap_err();
+        assert_eq!(e.cause.as_deref(), Some("is not a JSON object ([1])"));
+    }
+
+    #[test]
     fn malformed_replies_name_the_call_and_field() {
         let cases: Vec<(Result<String, UploadError>, &str, Option<&str>)> = vec![
             (parse_init("<html>", &[]).map(|r| r.0), "is not JSON", None),
@@ -581,11 +638,15 @@ mod tests {
             Op::PartUrl,
             r#"{"url": "https://s/k?x", "headers": {"X-Amz-Checksum-Crc32": "y/Q5Jg=="}}"#,
             Some(1),
+            None,
         )
         .expect("ok");
         assert_eq!(ok.headers, vec![("x-amz-checksum-crc32".to_owned(), "y/Q5Jg==".to_owned())]);
         assert!(
-            parse_signed(Op::PartUrl, r#"{"url": "https://s/k"}"#, Some(1)).expect("no headers").headers.is_empty()
+            parse_signed(Op::PartUrl, r#"{"url": "https://s/k"}"#, Some(1), None)
+                .expect("no headers")
+                .headers
+                .is_empty()
         );
         for bad in [
             r#"{"url": "https://s/k", "headers": {"cookie": "a=b"}}"#,
@@ -594,7 +655,7 @@ mod tests {
             r#"{"url": "https://s/k", "headers": {"x-amz-meta-a": "a\r\nb: c"}}"#,
             r#"{"url": "https://s/k", "headers": ["x"]}"#,
         ] {
-            let e = parse_signed(Op::PartUrl, bad, Some(1)).expect_err(bad);
+            let e = parse_signed(Op::PartUrl, bad, Some(1), None).expect_err(bad);
             assert_eq!((e.code, e.field.as_deref()), (ErrorCode::BackendError, Some("headers")), "{bad}: {e}");
         }
     }
@@ -606,32 +667,58 @@ mod tests {
     fn a_signed_url_must_be_for_the_part_asked_for() {
         let reply = |url: &str| format!(r#"{{"url": "{url}"}}"#);
         let s3 = "https://b.s3.amazonaws.com/k?partNumber=2&uploadId=u%2B1&X-Amz-Signature=abc";
-        assert!(parse_signed(Op::PartUrl, &reply(s3), Some(2)).is_ok());
-        assert!(parse_signed(Op::PartUrl, &reply("https://proxy/put/k/2?token=x"), Some(2)).is_ok(), "no partNumber");
-        assert!(parse_signed(Op::PartUrl, &reply("https://s/k?uploadId=u&partNumber=02"), Some(2)).is_ok());
-        assert!(parse_signed(Op::PresignPut, &reply("https://s/k?X-Amz-Signature=abc"), None).is_ok());
+        assert!(parse_signed(Op::PartUrl, &reply(s3), Some(2), None).is_ok());
         assert!(
-            parse_signed(Op::PresignPut, &reply("https://s/k#partNumber=2"), None).is_ok(),
+            parse_signed(Op::PartUrl, &reply("https://proxy/put/k/2?token=x"), Some(2), None).is_ok(),
+            "no partNumber"
+        );
+        assert!(parse_signed(Op::PartUrl, &reply("https://s/k?uploadId=u&partNumber=02"), Some(2), None).is_ok());
+        assert!(parse_signed(Op::PresignPut, &reply("https://s/k?X-Amz-Signature=abc"), None, None).is_ok());
+        assert!(
+            parse_signed(Op::PresignPut, &reply("https://s/k#partNumber=2"), None, None).is_ok(),
             "a fragment is no query"
         );
-        let e = parse_signed(Op::PartUrl, &reply(s3), Some(1)).expect_err("another part");
+        let e = parse_signed(Op::PartUrl, &reply(s3), Some(1), None).expect_err("another part");
         assert_eq!((e.code, e.field.as_deref()), (ErrorCode::BackendError, Some("url")));
         assert!(e.message.contains("partNumber=2 where part 1 was asked for"), "{e}");
         for url in ["https://s/k?partNumber=&x=1", "https://s/k?partNumber=x"] {
-            assert!(parse_signed(Op::PartUrl, &reply(url), Some(1)).is_err(), "{url}");
+            assert!(parse_signed(Op::PartUrl, &reply(url), Some(1), None).is_err(), "{url}");
         }
         for url in [s3, "https://s/k?x=1&uploadId=u&partNumber=1"] {
-            let e = parse_signed(Op::PresignPut, &reply(url), None).expect_err(url);
+            let e = parse_signed(Op::PresignPut, &reply(url), None, None).expect_err(url);
             assert!(e.message.contains("not for a whole object"), "{e}");
         }
         for url in ["https://proxy/put?uploadId=u", "https://proxy/put?partNumber=1"] {
-            assert!(parse_signed(Op::PresignPut, &reply(url), None).is_ok(), "{url}: not both: not S3's UploadPart");
+            assert!(
+                parse_signed(Op::PresignPut, &reply(url), None, None).is_ok(),
+                "{url}: not both: not S3's UploadPart"
+            );
+        }
+        // A part of another upload than the one asked for (percent-decoded
+        // before the comparison); a URL without an uploadId is not judged by it.
+        let ours = Some("u+1");
+        assert!(parse_signed(Op::PartUrl, &reply(s3), Some(2), ours).is_ok(), "u%2B1 is u+1");
+        assert!(parse_signed(Op::PartUrl, &reply("https://s/k?partNumber=2&uploadId=u+1"), Some(2), ours).is_ok());
+        assert!(parse_signed(Op::PartUrl, &reply("https://s/k?partNumber=2"), Some(2), ours).is_ok());
+        assert!(parse_signed(Op::PartUrl, &reply("https://s/k?partNumber=2&uploadId=%75%2b1"), Some(2), ours).is_ok());
+        for other in ["u%2B2", "u%2B", "u%2B1x", "u", "", "u%2", "U%2B1", "u%252B1", "u%2G1"] {
+            let url = format!("https://s/k?partNumber=2&uploadId={other}");
+            let e = parse_signed(Op::PartUrl, &reply(&url), Some(2), ours).expect_err(other);
+            assert_eq!(e.field.as_deref(), Some("url"));
+            assert!(e.message.contains(&format!("uploadId={other} where upload u+1 was asked for")), "{e}");
         }
         // In a batch: the part-urls reply is refused; init's urls left out.
         let swapped = r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=2"}, {"part_number": 2, "url": "https://s/k?partNumber=1"}]}"#;
-        let e = parse_signed_many(Op::PartUrls, swapped, &[1, 2]).expect_err("swapped");
+        let e = parse_signed_many(Op::PartUrls, swapped, &[1, 2], "u").expect_err("swapped");
         assert!(e.message.contains("partNumber=2 where part 1"), "{e}");
         assert_eq!(parse_init(swapped, &[1, 2]).expect("upload id").1, vec![]);
+        let elsewhere =
+            r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=1&uploadId=v"}]}"#;
+        let e = parse_signed_many(Op::PartUrls, elsewhere, &[1], "u").expect_err("another upload's part");
+        assert!(e.message.contains("uploadId=v where upload u was"), "{e}");
+        assert_eq!(parse_init(elsewhere, &[1]).expect("upload id").1, vec![], "init's own upload id is the one");
+        let here = r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=1&uploadId=u"}]}"#;
+        assert_eq!(parse_init(here, &[1]).expect("upload id").1.len(), 1);
     }
 
     #[test]
@@ -677,7 +764,7 @@ mod tests {
     #[test]
     fn a_part_urls_reply_must_hold_exactly_the_parts_asked_for() {
         let ok = r#"{"urls": [{"part_number": 2, "url": "https://s/2"}, {"part_number": 1, "url": "https://s/1", "headers": {"x-amz-checksum-crc32": "y/Q5Jg=="}}]}"#;
-        let got = parse_signed_many(Op::PartUrls, ok, &[1, 2]).expect("ok");
+        let got = parse_signed_many(Op::PartUrls, ok, &[1, 2], "u").expect("ok");
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].0, got[0].1.url.as_str()), (2, "https://s/2"));
         assert_eq!(got[1].1.headers, vec![("x-amz-checksum-crc32".to_owned(), "y/Q5Jg==".to_owned())]);
@@ -689,7 +776,7 @@ mod tests {
             r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "javascript:x"}]}"#,
             r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "https://s/2", "headers": {"cookie": "x"}}]}"#,
         ] {
-            let e = parse_signed_many(Op::PartUrls, bad, &[1, 2]).expect_err(bad);
+            let e = parse_signed_many(Op::PartUrls, bad, &[1, 2], "u").expect_err(bad);
             assert_eq!(e.code, ErrorCode::BackendError, "{bad}");
             assert!(e.message.contains("multipart/part-urls"), "{}", e.message);
         }

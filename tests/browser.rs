@@ -1356,7 +1356,7 @@ async fn a_sign_put_hook_sends_a_small_file_as_one_put() {
 #[wasm_bindgen_test]
 async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return() {
     let cases = [
-        ("createMultipartUpload", obj(&[("id", JsValue::from_str("x"))]), "uploadId"),
+        ("createMultipartUpload", obj(&[("id", JsValue::from_str("x"))]), "its answer has no `uploadId` that is a non-empty string"),
         ("signPart", JsValue::from_str("ftp://example.com/x"), "https://"),
         ("listParts", JsValue::from_str("none"), "PartNumber"),
     ];
@@ -1380,6 +1380,8 @@ async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return
         assert_eq!(string(&err, "field").as_deref(), Some(hook));
         let msg = string(&err, "message").unwrap_or_default();
         assert!(msg.contains(&format!("the {hook} hook returned the wrong shape")) && msg.contains(needle), "{msg}");
+        // In the hook's words: not the REST reply's it is checked as.
+        assert!(!msg.contains("backend's reply") && !msg.contains("upload_id"), "{msg}");
         assert_eq!(open_uploads(&key).await, 0, "nothing left open");
     }
 }
@@ -1401,7 +1403,39 @@ async fn a_backend_signing_another_part_number_than_asked_is_refused_by_name() {
     assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
     let msg = string(&err, "message").unwrap_or_default();
     assert!(msg.contains("partNumber=2") && msg.contains("part 1"), "{msg}");
+    // Said once, in the hook's words (not wrapped around the REST reply's message).
+    assert!(msg.starts_with("the signPart hook returned the wrong shape: its answer has a URL for"), "{msg}");
+    assert_eq!(msg.matches("it must").count(), 2, "{msg}");
     assert_eq!(num(&xhr_stats(), "puts"), 0.0, "no part was sent to another part's URL");
+    assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
+}
+
+/// A backend that signs each part for another open multipart upload of the
+/// same key (a stale cache, a mix-up of uploads): S3 would store the bytes
+/// in that upload and answer 200. The client reads the URL's `uploadId` and
+/// refuses the reply by name before any byte is sent; the other upload is
+/// left as it was (no part in it).
+#[wasm_bindgen_test]
+async fn a_backend_signing_a_part_of_another_upload_is_refused_by_name() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    other_upload_sign_part(&rest);
+    let up = one_at_a_time_hooks(&rest);
+    let key = unique_key("other-upload.bin");
+    track_xhr();
+    let (opts, _) = recording(&key, &[]);
+    let err = upload_err(&up, &blob(&bytes(12 * MIB, 62)), opts).await;
+    let decoy = JsFuture::from(Promise::from(get(&rest, "decoy"))).await.expect("the other upload").as_string();
+    let decoy = decoy.expect("its id");
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+    assert_eq!(string(&err, "field").as_deref(), Some("signPart"));
+    let msg = string(&err, "message").unwrap_or_default();
+    assert!(msg.contains(&format!("uploadId={decoy} where upload")), "{msg}");
+    assert_eq!(num(&xhr_stats(), "puts"), 0.0, "no part was sent to the other upload");
+    let listed = JsFuture::from(up.list_parts(key.clone(), decoy.clone())).await.expect("the other upload listed");
+    assert_eq!(Array::from(&listed).length(), 0, "nothing stored in the other upload");
+    let abort: Function = get(&rest, "abortDecoy").unchecked_into();
+    let aborted = abort.call1(&JsValue::NULL, &JsValue::from_str(&key)).expect("abortDecoy");
+    JsFuture::from(Promise::from(aborted)).await.expect("the other upload aborted");
     assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
 }
 

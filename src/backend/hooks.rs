@@ -239,8 +239,15 @@ impl Calls for Hooks {
                 .await
                 .map_err(|e| classify(hook, &e))?;
             let text = answer.as_string().unwrap_or_default();
-            super::http::reply_of(op, &text, &asked)
-                .map_err(|e| malformed(hook, &format!("returned the wrong shape ({})", e.message), expected))
+            super::http::reply_of(op, &text, &asked).map_err(|e| {
+                // In the hook's words: the one REST field name a problem
+                // can name that the hooks spell otherwise.
+                let problem = match e.field.as_deref() {
+                    Some("upload_id") => "has no `uploadId` that is a non-empty string",
+                    _ => e.cause.as_deref().unwrap_or(&e.message),
+                };
+                malformed(hook, &format!("returned the wrong shape: its answer {problem}"), expected)
+            })
         })
     }
 }

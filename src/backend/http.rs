@@ -153,7 +153,7 @@ impl Calls for HttpBackend {
 
 /// The call `req` as the protocol has it: its operation, its REST body, and
 /// the parts it asks for (part-urls).
-pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Vec<u16>) {
+pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Asked<'_>) {
     let (op, body) = match req {
         Req::Init { key, content_type, checksum_algorithm, client_token, parts } => {
             (Op::Init, protocol::init_body(key, content_type, checksum_algorithm, client_token, parts))
@@ -172,23 +172,37 @@ pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Vec<u16>) {
         Req::ListParts { key, upload_id } => (Op::ListParts, protocol::upload_ref_body(key, upload_id)),
         Req::Download { key } => (Op::Download, Json::object([("key", key.into())])),
     };
-    let asked: Vec<u16> = match req {
+    let parts: Vec<u16> = match req {
         Req::SignParts { parts, .. } | Req::Init { parts, .. } => parts.iter().map(|(n, _)| *n).collect(),
         Req::SignPart { part, .. } => vec![part],
         _ => Vec::new(),
     };
-    (op, body, asked)
+    let upload_id = match req {
+        Req::SignParts { upload_id, .. } | Req::SignPart { upload_id, .. } => upload_id,
+        _ => "",
+    };
+    (op, body, Asked { parts, upload_id })
+}
+
+/// What a call asks to be signed: its parts, and their upload (empty for init
+/// and a whole object's PUT), which the reply's URLs must be for.
+pub(super) struct Asked<'a> {
+    pub parts: Vec<u16>,
+    pub upload_id: &'a str,
 }
 
 /// The reply to `op`, checked ([`protocol`]'s parsers).
-pub(super) fn reply_of(op: Op, text: &str, asked: &[u16]) -> Result<Reply, crate::engine::UploadError> {
+pub(super) fn reply_of(op: Op, text: &str, asked: &Asked<'_>) -> Result<Reply, crate::engine::UploadError> {
+    let (parts, id) = (asked.parts.as_slice(), asked.upload_id);
     Ok(match op {
         Op::Init => {
-            let (upload_id, signed) = protocol::parse_init(text, asked)?;
+            let (upload_id, signed) = protocol::parse_init(text, parts)?;
             Reply::Initiated(upload_id, signed)
         }
-        Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text, asked.first().copied())?),
-        Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(op, text, asked)?),
+        Op::PartUrl | Op::PresignPut => {
+            Reply::Signed(protocol::parse_signed(op, text, parts.first().copied(), Some(id).filter(|i| !i.is_empty()))?)
+        }
+        Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(op, text, parts, id)?),
         Op::Complete => {
             let (etag, location) = protocol::parse_complete(text)?;
             Reply::Completed(etag, location)

@@ -318,6 +318,24 @@ export function offByOneSignPart(rest) {
     return r.json();
   };
 }
+// A signPart hook that has the backend sign each part for another multipart
+// upload of the same key, which it opens first (S3 would store the bytes
+// there and answer 200). Resolves `rest.decoy` to that upload's id.
+export function otherUploadSignPart(rest) {
+  const post = async (path, body, signal) => {
+    const r = await fetch(rest.api + '/uploads/multipart/' + path, { method: 'POST', body: JSON.stringify(body), signal });
+    if (!r.ok) throw new Error(await r.text());
+    return r.json();
+  };
+  rest.hooks.signPart = async ({ key, partNumber, checksum, signal }) => {
+    rest.decoy ??= post('init', { key, content_type: 'application/octet-stream' }).then((r) => r.upload_id);
+    return post('part-url', { key, upload_id: await rest.decoy, part_number: partNumber, checksum }, signal);
+  };
+  rest.abortDecoy = async (key) => {
+    const r = await fetch(rest.api + '/uploads/multipart/abort', { method: 'DELETE', body: JSON.stringify({ key, upload_id: await rest.decoy }) });
+    if (!r.ok) throw new Error(await r.text());
+  };
+}
 // Makes hook `name` of REST hooks answer `value`, whatever it is asked.
 export function misshapenHook(rest, name, value) {
   rest.hooks[name] = async () => value;
@@ -450,6 +468,8 @@ extern "C" {
     pub fn init_garbled_once(rest: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = offByOneSignPart)]
     pub fn off_by_one_sign_part(rest: &JsValue);
+    #[wasm_bindgen(js_name = otherUploadSignPart)]
+    pub fn other_upload_sign_part(rest: &JsValue);
     #[wasm_bindgen(js_name = misshapenHook)]
     pub fn misshapen_hook(rest: &JsValue, name: &str, value: &JsValue);
 }

@@ -47,10 +47,12 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * resumed upload keeping the look-up's CRCs: +1.3) to 90.4; wasm-opt
  * stripping two custom sections (-0.2) and signed URLs checked for their
  * part number (+0.5) to 90.6; the names linking the module to its glue made
- * short (scripts/short-names.mjs: -3.6) to 87.0.
+ * short (scripts/short-names.mjs: -3.6) to 87.0; part URLs checked for
+ * their upload id too, and a hook's malformed answer named in the hook's
+ * words (+0.35) to 87.3.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 87.25 * 1024;
+export const BUDGET_GZIP_BYTES = 87.5 * 1024;
 
 let tarball;
 let browser;
