@@ -173,6 +173,12 @@ pub fn upload_ref_body(key: &str, upload_id: &str) -> Json {
     Json::object([("key", key.into()), ("upload_id", upload_id.into())])
 }
 
+/// A part-urls (or init) reply without its list of URLs: a hook's answer
+/// that is not an array (the hooks adapter makes it the reply's `urls`).
+pub const NO_URLS: &str = "has no `urls` array of the parts asked for";
+/// A list-parts reply without its list: likewise for the `listParts` hook.
+pub const NO_PARTS: &str = "has no `parts` array";
+
 /// A reply the client cannot use; the problem alone is its cause (a hook's
 /// error names it in the hook's own words).
 fn malformed(op: Op, problem: String, expected: &str) -> UploadError {
@@ -411,7 +417,7 @@ fn signed_many_of(op: Op, map: &Json, asked: &[u16], upload_id: &str) -> Result<
     let items = match map.get("urls") {
         Some(Json::Array(items)) if items.len() == asked.len() => items,
         _ => {
-            return Err(malformed(op, "has no `urls` array of the parts asked for".into(), expected).with_field("urls"));
+            return Err(malformed(op, NO_URLS.into(), expected).with_field("urls"));
         }
     };
     let mut out: Vec<(u16, Signed)> = Vec::with_capacity(items.len());
@@ -467,7 +473,7 @@ pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
     let expected = r#"{"parts": [{"PartNumber": 1, "ETag": "\"...\"", "Size": 8388608}]}"#;
     let map = parse_object(Op::ListParts, text, expected)?;
     let Some(Json::Array(items)) = map.get("parts") else {
-        return Err(malformed(Op::ListParts, "has no `parts` array".into(), expected).with_field("parts"));
+        return Err(malformed(Op::ListParts, NO_PARTS.into(), expected).with_field("parts"));
     };
     items
         .iter()

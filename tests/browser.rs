@@ -1356,9 +1356,14 @@ async fn a_sign_put_hook_sends_a_small_file_as_one_put() {
 #[wasm_bindgen_test]
 async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return() {
     let cases = [
-        ("createMultipartUpload", obj(&[("id", JsValue::from_str("x"))]), "its answer has no `uploadId` that is a non-empty string"),
+        (
+            "createMultipartUpload",
+            obj(&[("id", JsValue::from_str("x"))]),
+            "its answer has no `uploadId` that is a non-empty string",
+        ),
         ("signPart", JsValue::from_str("ftp://example.com/x"), "https://"),
-        ("listParts", JsValue::from_str("none"), "PartNumber"),
+        ("listParts", JsValue::from_str("none"), "its answer is not an array; it must return [{ PartNumber"),
+        ("signParts", obj(&[("urls", Array::new().into())]), "its answer is not an array of the parts asked for"),
     ];
     for (hook, answer, needle) in cases {
         let rest = rest_hooks(api(), &JsValue::UNDEFINED);

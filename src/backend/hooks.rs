@@ -240,11 +240,14 @@ impl Calls for Hooks {
                 .map_err(|e| classify(hook, &e))?;
             let text = answer.as_string().unwrap_or_default();
             super::http::reply_of(op, &text, &asked).map_err(|e| {
-                // In the hook's words: the one REST field name a problem
-                // can name that the hooks spell otherwise.
-                let problem = match e.field.as_deref() {
-                    Some("upload_id") => "has no `uploadId` that is a non-empty string",
-                    _ => e.cause.as_deref().unwrap_or(&e.message),
+                // In the hook's words, where the REST reply it was made into
+                // would name what the hook did not write: the one field the
+                // hooks spell otherwise, and the lists they return bare.
+                let problem = match e.cause.as_deref().unwrap_or(&e.message) {
+                    _ if e.field.as_deref() == Some("upload_id") => "has no `uploadId` that is a non-empty string",
+                    protocol::NO_URLS => "is not an array of the parts asked for",
+                    protocol::NO_PARTS => "is not an array",
+                    other => other,
                 };
                 malformed(hook, &format!("returned the wrong shape: its answer {problem}"), expected)
             })
