@@ -1444,6 +1444,26 @@ async fn a_backend_signing_a_part_of_another_upload_is_refused_by_name() {
     assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
 }
 
+/// A backend that creates the multipart upload without the checksum
+/// algorithm init is given, yet signs each part's checksum: the store (as S3)
+/// refuses the first part ("Checksum Type mismatch") before storing it, and
+/// the upload fails with an error that names the fix; nothing is left open.
+#[wasm_bindgen_test]
+async fn a_backend_creating_the_upload_without_the_checksum_algorithm_is_told_the_fix() {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    init_without_checksum(&rest);
+    let up = one_at_a_time_hooks(&rest);
+    let key = unique_key("no-algorithm.bin");
+    let (opts, _) = recording(&key, &[]);
+    let err = upload_err(&up, &blob(&bytes(12 * MIB, 63)), opts).await;
+    assert_eq!(string(&err, "code").as_deref(), Some("S3Error"));
+    assert_eq!(num(&err, "status"), 400.0);
+    let msg = string(&err, "message").unwrap_or_default();
+    assert!(msg.contains("(InvalidRequest): the part's checksum is not of the algorithm"), "{msg}");
+    assert!(msg.contains("checksum: 'none'"), "{msg}");
+    assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
+}
+
 /// A header the browser refuses to send (an invalid name) fails the upload
 /// with an error that says so, without retrying it as a network failure.
 #[wasm_bindgen_test]

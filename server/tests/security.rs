@@ -172,24 +172,33 @@ async fn a_refused_put_changes_nothing() {
 async fn a_refused_part_keeps_the_part_stored_before() {
     let h = Harness::new().await;
     let key = "parts/digest.bin";
-    let upload_id = h.init(key).await;
+    // An upload with CRC32 checksums, whose parts may carry one.
+    let (st, v) = h
+        .post(
+            "/uploads/multipart/init",
+            json!({"key": key, "content_type": "application/octet-stream", "checksum_algorithm": "CRC32"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let upload_id = v["upload_id"].as_str().expect("upload_id").to_owned();
     let url = h.part_url(key, &upload_id, 1).await;
     let good = bytes(6 * MIB, 3);
     let etag = h.put(&url, good.clone()).await;
     let evil = bytes(6 * MIB, 4);
     let (st, body) = h.raw_put(&url, &[("content-md5", &md5_b64(&good))], evil.clone()).await;
     assert_eq!((st, s3_code(&body)), (StatusCode::BAD_REQUEST, "BadDigest"), "{body}");
-    // Signed checksum headers are verified too, before the part is replaced.
+    // Signed checksum headers are verified too, before the part is replaced;
+    // one of another algorithm than the upload's is refused as S3 does.
     let (bucket, creds) = h.bucket();
-    for (header, value) in [
-        ("x-amz-checksum-crc32", crc32_b64(&good)),
-        ("x-amz-checksum-sha256", b64(&<sha2::Sha256 as sha2::Digest>::digest(&good))),
+    for (header, value, code) in [
+        ("x-amz-checksum-crc32", crc32_b64(&good), "BadDigest"),
+        ("x-amz-checksum-sha256", b64(&<sha2::Sha256 as sha2::Digest>::digest(&evil)), "InvalidRequest"),
     ] {
         let mut action = rusty_s3::actions::UploadPart::new(&bucket, Some(&creds), key, 1, &upload_id);
         action.headers_mut().insert(header, value.clone());
         let signed = action.sign(Duration::from_secs(60));
         let (st, body) = h.raw_put(signed.as_str(), &[(header, &value)], evil.clone()).await;
-        assert_eq!((st, s3_code(&body)), (StatusCode::BAD_REQUEST, "BadDigest"), "{header}: {body}");
+        assert_eq!((st, s3_code(&body)), (StatusCode::BAD_REQUEST, code), "{header}: {body}");
     }
     let (_, parts) = h.parts(key, &upload_id).await;
     assert_eq!(parts, vec![(1, etag.clone())], "part 1 is still the good one");

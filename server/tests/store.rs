@@ -918,3 +918,62 @@ async fn sse_c_stores_ciphertext_and_reads_back_only_with_the_key() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.bytes().await.expect("body").to_vec(), plain);
 }
+
+/// S3's rules for the checksum headers of a PUT, judged before the body is
+/// read (a refusal stores nothing): one `x-amz-checksum-*` header at most;
+/// `x-amz-sdk-checksum-algorithm` names its algorithm; a part's checksum is
+/// of its upload's algorithm, and an upload created without one takes none
+/// ("Checksum Type mismatch", as S3 answers a presigned part PUT that signs
+/// a checksum its upload was not created with). A part without a checksum
+/// is taken either way.
+#[tokio::test]
+async fn checksum_headers_follow_s3s_rules() {
+    let s = S3::new().await;
+    let body = bytes(1000, 21);
+    let crc = b64(&reflected_crc(0xEDB8_8320, 32, &body));
+    let put = |key: &str, headers: &[(&str, String)]| {
+        let mut a = PutObject::new(&s.bucket, Some(&s.creds), key);
+        for (k, v) in headers {
+            a.headers_mut().insert(*k, v.clone());
+        }
+        let mut req = s.h.http.put(a.sign(EXPIRY)).body(body.clone());
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        req
+    };
+    let refused = |(st, text, _): (StatusCode, String, reqwest::header::HeaderMap), message: &str| {
+        assert_eq!((st, tag(&text, "Code")), (StatusCode::BAD_REQUEST, Some("InvalidRequest")), "{text}");
+        assert!(text.contains(message), "{text}");
+    };
+    let two = [("x-amz-checksum-crc32", crc.clone()), ("x-amz-checksum-sha256", sha256_b64(&body))];
+    refused(s.send(put("rules/two", &two)).await, "Expecting a single x-amz-checksum- header");
+    let other = [("x-amz-sdk-checksum-algorithm", "CRC32C".to_owned()), ("x-amz-checksum-crc32", crc.clone())];
+    refused(s.send(put("rules/sdk", &other)).await, "x-amz-sdk-checksum-algorithm header is invalid");
+    for key in ["rules/two", "rules/sdk"] {
+        assert_eq!(s.get(key, false).await.0, StatusCode::NOT_FOUND, "{key}: nothing stored");
+    }
+    let same = [("x-amz-sdk-checksum-algorithm", "CRC32".to_owned()), ("x-amz-checksum-crc32", crc.clone())];
+    assert_eq!(s.send(put("rules/one", &same)).await.0, StatusCode::OK);
+
+    async fn listed(s: &S3, key: &str, id: &str) -> usize {
+        let url = ListParts::new(&s.bucket, Some(&s.creds), key, id).sign(EXPIRY);
+        tags(&s.send(s.h.http.get(url)).await.1, "PartNumber").len()
+    }
+    let p = bytes(5 * MIB, 22);
+    let (p_crc, p_sha) = (b64(&reflected_crc(0xEDB8_8320, 32, &p)), sha256_b64(&p));
+    // Created without an algorithm: a part with a checksum is refused, one without taken.
+    let id = s.create("rules/none", None).await;
+    let (st, text, _) = s.part("rules/none", &id, 1, p.clone(), &[("x-amz-checksum-crc32", p_crc.clone())]).await;
+    refused((st, text, Default::default()), "expected checksum Type: null, actual checksum Type: crc32");
+    assert_eq!(listed(&s, "rules/none", &id).await, 0, "the refused part is not stored");
+    assert_eq!(s.part("rules/none", &id, 1, p.clone(), &[]).await.0, StatusCode::OK);
+    // Created with CRC32: a SHA-256 part is refused; CRC32 or none taken.
+    let id = s.create("rules/crc", Some(("CRC32", "FULL_OBJECT"))).await;
+    let (st, text, _) = s.part("rules/crc", &id, 1, p.clone(), &[("x-amz-checksum-sha256", p_sha)]).await;
+    refused((st, text, Default::default()), "expected checksum Type: crc32, actual checksum Type: sha256");
+    assert_eq!(listed(&s, "rules/crc", &id).await, 0, "the refused part is not stored");
+    assert_eq!(s.part("rules/crc", &id, 1, p.clone(), &[("x-amz-checksum-crc32", p_crc)]).await.0, StatusCode::OK);
+    assert_eq!(s.part("rules/crc", &id, 2, p.clone(), &[]).await.0, StatusCode::OK);
+    assert_eq!(listed(&s, "rules/crc", &id).await, 2);
+}

@@ -95,13 +95,19 @@ impl Failure {
             Self::Status { status, body, .. } => {
                 let code = s3_error_code(&body);
                 let detail = code.map(|c| format!(" ({c})")).unwrap_or_default();
-                UploadError::new(ErrorCode::S3Error, format!("{what} was refused with HTTP {status}{detail}"))
+                let hint = if crate::find_str(&body, "Checksum Type mismatch").is_some() { CHECKSUM_TYPE } else { "" };
+                UploadError::new(ErrorCode::S3Error, format!("{what} was refused with HTTP {status}{detail}{hint}"))
                     .with_status(status)
                     .with_cause(body)
             }
         }
     }
 }
+
+/// What S3's "Checksum Type mismatch" (a part whose checksum is of another
+/// algorithm than its multipart upload's, or of any when the upload was
+/// created without one) means here, and the fix.
+const CHECKSUM_TYPE: &str = ": the part's checksum is not of the algorithm its multipart upload was created with; the backend must create the upload with the checksum_algorithm init is given (S3: ChecksumAlgorithm CRC32, ChecksumType FULL_OBJECT) before it signs part checksums, or upload with checksum: 'none'";
 
 /// S3's answer when a body's checksum (`Content-MD5` or `x-amz-checksum-*`)
 /// does not match the bytes received.
@@ -277,6 +283,15 @@ mod tests {
         };
         assert_eq!((e.code, e.status), (ErrorCode::S3Error, Some(403)));
         assert!(e.message.contains("SignatureDoesNotMatch") && e.message.contains("part 2"), "{e}");
+        // A checksum of another algorithm than the upload's: the fix is named.
+        let body = "<Error><Code>InvalidRequest</Code><Message>Checksum Type mismatch occurred, expected checksum Type: null, actual checksum Type: crc32</Message></Error>";
+        let e = status(400, body).into_error("part 1 PUT");
+        assert_eq!(e.code, ErrorCode::S3Error);
+        assert!(e.message.contains("(InvalidRequest): the part's checksum is not of the algorithm"), "{e}");
+        assert!(e.message.contains("checksum_algorithm init is given"), "{e}");
+        assert!(
+            !status(400, "<Error><Code>InvalidRequest</Code></Error>").into_error("x").message.contains("checksum")
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! - every key S3 accepts works and stays distinct (keys are hashed, never paths);
 //! - a digest the client sends (`Content-MD5`, `x-amz-checksum-*`) is checked
-//!   before anything is stored; a refused request changes nothing;
+//!   before anything is stored; a refused request changes nothing; one
+//!   `x-amz-checksum-*` header at most, and a part's of its upload's
+//!   algorithm (`InvalidRequest`, "Checksum Type mismatch", as S3 answers);
 //! - an upload id belongs to its bucket and key (any other key: `NoSuchUpload`);
 //! - CompleteMultipartUpload checks order (`InvalidPartOrder`), ETags and
 //!   checksums (`InvalidPart`) and sizes (`EntityTooSmall`) before it changes
@@ -260,6 +262,46 @@ impl Wanted {
         }
         Ok(())
     }
+}
+
+/// S3's rules for the `x-amz-checksum-*` headers of a PUT of an object or a
+/// part, judged before the body is read: one at most; with
+/// `x-amz-sdk-checksum-algorithm` (`sdk`), of that algorithm; and a part's
+/// (`upload`: its upload's algorithm, `None` inside when it was created
+/// without one) of its upload's algorithm, none taken by an upload created
+/// without one. (A part without a checksum is taken: the store computes the
+/// upload's.)
+fn check_checksum_headers(given: &Checksums, sdk: Option<&str>, upload: Option<Option<&str>>) -> S3Result<()> {
+    let sent: Vec<&str> = disk::ALGORITHMS.into_iter().filter(|a| given.get(a).is_some()).collect();
+    let actual = match sent.as_slice() {
+        [] => return Ok(()),
+        [one] => *one,
+        _ => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+            ));
+        }
+    };
+    if sdk.is_some_and(|sdk| !sdk.eq_ignore_ascii_case(actual)) {
+        return Err(s3_error!(InvalidRequest, "Value for x-amz-sdk-checksum-algorithm header is invalid."));
+    }
+    if let Some(upload) = upload
+        && !upload.is_some_and(|u| u.eq_ignore_ascii_case(actual))
+    {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+            upload.map_or_else(|| "null".to_owned(), str::to_ascii_lowercase),
+            actual.to_ascii_lowercase()
+        ));
+    }
+    Ok(())
+}
+
+/// The `x-amz-sdk-checksum-algorithm` header (which s3s does not read) of a PUT.
+fn sdk_checksum_algorithm(headers: &http::HeaderMap) -> Option<String> {
+    headers.get("x-amz-sdk-checksum-algorithm").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 fn given_checksums(
@@ -1174,6 +1216,7 @@ impl S3 for Store {
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let sdk = sdk_checksum_algorithm(&req.headers);
         let i = req.input;
         check_key(&i.key)?;
         let lock = lock_of!(self, i)?;
@@ -1185,6 +1228,7 @@ impl S3 for Store {
             i.checksum_sha256,
         );
         let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
+        check_checksum_headers(&given, sdk.as_deref().or(alg.as_deref()), None)?;
         let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref()])?;
         let tags = parse_tagging(i.tagging.as_deref())?;
         let acl = object_acl!(i)?;
@@ -1892,6 +1936,7 @@ impl S3 for Store {
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        let sdk = sdk_checksum_algorithm(&req.headers);
         let i = req.input;
         check_part_number(i.part_number)?;
         let key = sse_key!(i)?;
@@ -1909,6 +1954,7 @@ impl S3 for Store {
             i.checksum_sha256,
         );
         let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
+        check_checksum_headers(&given, sdk.as_deref().or(alg.as_deref()), Some(algorithm.as_deref()))?;
         let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref(), algorithm.as_deref()])?;
         let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted, key.as_ref()).await?;
         self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
