@@ -1459,7 +1459,7 @@ async fn a_backend_creating_the_upload_without_the_checksum_algorithm_is_told_th
     assert_eq!(string(&err, "code").as_deref(), Some("S3Error"));
     assert_eq!(num(&err, "status"), 400.0);
     let msg = string(&err, "message").unwrap_or_default();
-    assert!(msg.contains("(InvalidRequest): the part's checksum is not of the algorithm"), "{msg}");
+    assert!(msg.contains("(InvalidRequest): the upload was created without this checksum's algorithm"), "{msg}");
     assert!(msg.contains("checksum: 'none'"), "{msg}");
     assert_eq!(open_uploads_soon(&key).await, 0, "nothing left open");
 }

@@ -107,7 +107,7 @@ impl Failure {
 /// What S3's "Checksum Type mismatch" (a part whose checksum is of another
 /// algorithm than its multipart upload's, or of any when the upload was
 /// created without one) means here, and the fix.
-const CHECKSUM_TYPE: &str = ": the part's checksum is not of the algorithm its multipart upload was created with; the backend must create the upload with the checksum_algorithm init is given (S3: ChecksumAlgorithm CRC32, ChecksumType FULL_OBJECT) before it signs part checksums, or upload with checksum: 'none'";
+const CHECKSUM_TYPE: &str = ": the upload was created without this checksum's algorithm: the backend must create it with init's checksum_algorithm (S3: ChecksumAlgorithm CRC32, ChecksumType FULL_OBJECT), or use checksum: 'none'";
 
 /// S3's answer when a body's checksum (`Content-MD5` or `x-amz-checksum-*`)
 /// does not match the bytes received.
@@ -287,8 +287,11 @@ mod tests {
         let body = "<Error><Code>InvalidRequest</Code><Message>Checksum Type mismatch occurred, expected checksum Type: null, actual checksum Type: crc32</Message></Error>";
         let e = status(400, body).into_error("part 1 PUT");
         assert_eq!(e.code, ErrorCode::S3Error);
-        assert!(e.message.contains("(InvalidRequest): the part's checksum is not of the algorithm"), "{e}");
-        assert!(e.message.contains("checksum_algorithm init is given"), "{e}");
+        assert!(
+            e.message.contains("(InvalidRequest): the upload was created without this checksum's algorithm"),
+            "{e}"
+        );
+        assert!(e.message.contains("with init's checksum_algorithm"), "{e}");
         assert!(
             !status(400, "<Error><Code>InvalidRequest</Code></Error>").into_error("x").message.contains("checksum")
         );

@@ -49,10 +49,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * part number (+0.5) to 90.6; the names linking the module to its glue made
  * short (scripts/short-names.mjs: -3.6) to 87.0; part URLs checked for
  * their upload id too, and a hook's malformed answer named in the hook's
- * words (+0.4) to 87.4.
+ * words (+0.4) to 87.4; S3's "Checksum Type mismatch" refusal of a part
+ * explained with its fix (+0.15) to 87.6.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 87.5 * 1024;
+export const BUDGET_GZIP_BYTES = 87.75 * 1024;
 
 let tarball;
 let browser;
