@@ -1391,6 +1391,25 @@ async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return
     }
 }
 
+/// Uploads 12 MiB of bytes of `seed` to a fresh key named after `name`
+/// through REST hooks altered by `alter`, one 5 MiB part at a time, the
+/// page's PUTs counted (`xhr_stats`); the hooks, the uploader, the key and
+/// the error the upload must end with.
+async fn upload_through_altered_hooks(
+    alter: fn(&JsValue),
+    name: &str,
+    seed: u64,
+) -> (JsValue, Uploader, String, JsValue) {
+    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+    alter(&rest);
+    let up = one_at_a_time_hooks(&rest);
+    let key = unique_key(name);
+    track_xhr();
+    let (opts, _) = recording(&key, &[]);
+    let err = upload_err(&up, &blob(&bytes(12 * MIB, seed)), opts).await;
+    (rest, up, key, err)
+}
+
 /// A backend with an off-by-one in its part numbers: asked to sign part N, it
 /// signs part N + 1 (a valid URL, which S3 would take, storing the bytes as
 /// the wrong part). The client reads the URL's `partNumber` and refuses the
@@ -1398,13 +1417,7 @@ async fn a_hook_answer_of_the_wrong_shape_names_the_hook_and_what_it_must_return
 /// left open.
 #[wasm_bindgen_test]
 async fn a_backend_signing_another_part_number_than_asked_is_refused_by_name() {
-    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
-    off_by_one_sign_part(&rest);
-    let up = one_at_a_time_hooks(&rest);
-    let key = unique_key("off-by-one.bin");
-    track_xhr();
-    let (opts, _) = recording(&key, &[]);
-    let err = upload_err(&up, &blob(&bytes(12 * MIB, 61)), opts).await;
+    let (_, _, key, err) = upload_through_altered_hooks(off_by_one_sign_part, "off-by-one.bin", 61).await;
     assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
     let msg = string(&err, "message").unwrap_or_default();
     assert!(msg.contains("partNumber=2") && msg.contains("part 1"), "{msg}");
@@ -1422,13 +1435,7 @@ async fn a_backend_signing_another_part_number_than_asked_is_refused_by_name() {
 /// left as it was (no part in it).
 #[wasm_bindgen_test]
 async fn a_backend_signing_a_part_of_another_upload_is_refused_by_name() {
-    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
-    other_upload_sign_part(&rest);
-    let up = one_at_a_time_hooks(&rest);
-    let key = unique_key("other-upload.bin");
-    track_xhr();
-    let (opts, _) = recording(&key, &[]);
-    let err = upload_err(&up, &blob(&bytes(12 * MIB, 62)), opts).await;
+    let (rest, up, key, err) = upload_through_altered_hooks(other_upload_sign_part, "other-upload.bin", 62).await;
     let decoy = JsFuture::from(Promise::from(get(&rest, "decoy"))).await.expect("the other upload").as_string();
     let decoy = decoy.expect("its id");
     assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
@@ -1450,12 +1457,7 @@ async fn a_backend_signing_a_part_of_another_upload_is_refused_by_name() {
 /// the upload fails with an error that names the fix; nothing is left open.
 #[wasm_bindgen_test]
 async fn a_backend_creating_the_upload_without_the_checksum_algorithm_is_told_the_fix() {
-    let rest = rest_hooks(api(), &JsValue::UNDEFINED);
-    init_without_checksum(&rest);
-    let up = one_at_a_time_hooks(&rest);
-    let key = unique_key("no-algorithm.bin");
-    let (opts, _) = recording(&key, &[]);
-    let err = upload_err(&up, &blob(&bytes(12 * MIB, 63)), opts).await;
+    let (_, _, key, err) = upload_through_altered_hooks(init_without_checksum, "no-algorithm.bin", 63).await;
     assert_eq!(string(&err, "code").as_deref(), Some("S3Error"));
     assert_eq!(num(&err, "status"), 400.0);
     let msg = string(&err, "message").unwrap_or_default();
