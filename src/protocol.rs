@@ -362,8 +362,8 @@ fn check_part_of(
     Err(malformed(op, problem, expected).with_field("url"))
 }
 
-/// Whether query value `v`, its `%XX` escapes decoded, is `want` (a value
-/// that is not UTF-8 once decoded is not).
+/// Whether query value `v`, its `%XX` escapes decoded (a `%` not followed
+/// by two hex digits stands for itself), is `want`, byte for byte.
 fn percent_decoded_is(v: &str, want: &str) -> bool {
     let (v, mut want) = (v.as_bytes(), want.bytes());
     let hex = |k: usize| match v.get(k).copied()? {

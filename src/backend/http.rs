@@ -152,7 +152,7 @@ impl Calls for HttpBackend {
 }
 
 /// The call `req` as the protocol has it: its operation, its REST body, and
-/// the parts it asks for (part-urls).
+/// what it asks to be signed (the parts and their upload: [`Asked`]).
 pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Asked<'_>) {
     let (op, body) = match req {
         Req::Init { key, content_type, checksum_algorithm, client_token, parts } => {
