@@ -237,7 +237,7 @@ pub fn parse_init(text: &str, asked: &[u16]) -> Result<(String, Vec<(u16, Signed
     let signed = if asked.is_empty() {
         Vec::new()
     } else {
-        signed_many_of(Op::Init, &map, asked, &upload_id).unwrap_or_default()
+        signed_many_of(Op::Init, &map, asked, Some(&upload_id)).unwrap_or_default()
     };
     Ok((upload_id, signed))
 }
@@ -401,7 +401,7 @@ pub fn parse_signed_many(
     op: Op,
     text: &str,
     asked: &[u16],
-    upload_id: &str,
+    upload_id: Option<&str>,
 ) -> Result<Vec<(u16, Signed)>, UploadError> {
     signed_many_of(op, &parse_object(op, text, SIGNED_MANY)?, asked, upload_id)
 }
@@ -412,7 +412,12 @@ const SIGNED_MANY: &str =
 
 /// [`parse_signed_many`] of a reply already parsed (init's, whose upload id
 /// is read from the same object).
-fn signed_many_of(op: Op, map: &Json, asked: &[u16], upload_id: &str) -> Result<Vec<(u16, Signed)>, UploadError> {
+fn signed_many_of(
+    op: Op,
+    map: &Json,
+    asked: &[u16],
+    upload_id: Option<&str>,
+) -> Result<Vec<(u16, Signed)>, UploadError> {
     let expected = SIGNED_MANY;
     let items = match map.get("urls") {
         Some(Json::Array(items)) if items.len() == asked.len() => items,
@@ -426,7 +431,7 @@ fn signed_many_of(op: Op, map: &Json, asked: &[u16], upload_id: &str) -> Result<
         match n.filter(|n| asked.contains(n) && !out.iter().any(|(m, _)| m == n)) {
             Some(n) => {
                 let url = url_of(op, item, expected)?;
-                check_part_of(op, &url, Some(n), Some(upload_id), expected)?;
+                check_part_of(op, &url, Some(n), upload_id, expected)?;
                 out.push((n, Signed { url, headers: parse_headers(op, item.get("headers"))? }));
             }
             None => {
@@ -715,12 +720,12 @@ mod tests {
         }
         // In a batch: the part-urls reply is refused; init's urls left out.
         let swapped = r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=2"}, {"part_number": 2, "url": "https://s/k?partNumber=1"}]}"#;
-        let e = parse_signed_many(Op::PartUrls, swapped, &[1, 2], "u").expect_err("swapped");
+        let e = parse_signed_many(Op::PartUrls, swapped, &[1, 2], Some("u")).expect_err("swapped");
         assert!(e.message.contains("partNumber=2 where part 1"), "{e}");
         assert_eq!(parse_init(swapped, &[1, 2]).expect("upload id").1, vec![]);
         let elsewhere =
             r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=1&uploadId=v"}]}"#;
-        let e = parse_signed_many(Op::PartUrls, elsewhere, &[1], "u").expect_err("another upload's part");
+        let e = parse_signed_many(Op::PartUrls, elsewhere, &[1], Some("u")).expect_err("another upload's part");
         assert!(e.message.contains("uploadId=v where upload u was"), "{e}");
         assert_eq!(parse_init(elsewhere, &[1]).expect("upload id").1, vec![], "init's own upload id is the one");
         let here = r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=1&uploadId=u"}]}"#;
@@ -770,7 +775,7 @@ mod tests {
     #[test]
     fn a_part_urls_reply_must_hold_exactly_the_parts_asked_for() {
         let ok = r#"{"urls": [{"part_number": 2, "url": "https://s/2"}, {"part_number": 1, "url": "https://s/1", "headers": {"x-amz-checksum-crc32": "y/Q5Jg=="}}]}"#;
-        let got = parse_signed_many(Op::PartUrls, ok, &[1, 2], "u").expect("ok");
+        let got = parse_signed_many(Op::PartUrls, ok, &[1, 2], Some("u")).expect("ok");
         assert_eq!(got.len(), 2);
         assert_eq!((got[0].0, got[0].1.url.as_str()), (2, "https://s/2"));
         assert_eq!(got[1].1.headers, vec![("x-amz-checksum-crc32".to_owned(), "y/Q5Jg==".to_owned())]);
@@ -782,7 +787,7 @@ mod tests {
             r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "javascript:x"}]}"#,
             r#"{"urls": [{"part_number": 1, "url": "https://s/1"}, {"part_number": 2, "url": "https://s/2", "headers": {"cookie": "x"}}]}"#,
         ] {
-            let e = parse_signed_many(Op::PartUrls, bad, &[1, 2], "u").expect_err(bad);
+            let e = parse_signed_many(Op::PartUrls, bad, &[1, 2], Some("u")).expect_err(bad);
             assert_eq!(e.code, ErrorCode::BackendError, "{bad}");
             assert!(e.message.contains("multipart/part-urls"), "{}", e.message);
         }

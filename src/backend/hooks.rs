@@ -243,11 +243,11 @@ impl Calls for Hooks {
                 // In the hook's words, where the REST reply it was made into
                 // would name what the hook did not write: the one field the
                 // hooks spell otherwise, and the lists they return bare.
-                let problem = match e.cause.as_deref().unwrap_or(&e.message) {
-                    _ if e.field.as_deref() == Some("upload_id") => "has no `uploadId` that is a non-empty string",
-                    protocol::NO_URLS => "is not an array of the parts asked for",
-                    protocol::NO_PARTS => "is not an array",
-                    other => other,
+                let problem = match (e.field.as_deref(), e.cause.as_deref().unwrap_or(&e.message)) {
+                    (Some("upload_id"), _) => "has no `uploadId` that is a non-empty string",
+                    (_, protocol::NO_URLS) => "is not an array of the parts asked for",
+                    (_, protocol::NO_PARTS) => "is not an array",
+                    (_, other) => other,
                 };
                 malformed(hook, &format!("returned the wrong shape: its answer {problem}"), expected)
             })

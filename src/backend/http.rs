@@ -178,17 +178,17 @@ pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Asked<'_>) {
         _ => Vec::new(),
     };
     let upload_id = match req {
-        Req::SignParts { upload_id, .. } | Req::SignPart { upload_id, .. } => upload_id,
-        _ => "",
+        Req::SignParts { upload_id, .. } | Req::SignPart { upload_id, .. } => Some(upload_id),
+        _ => None,
     };
     (op, body, Asked { parts, upload_id })
 }
 
-/// What a call asks to be signed: its parts, and their upload (empty for init
-/// and a whole object's PUT), which the reply's URLs must be for.
+/// What a call asks to be signed: its parts, and their upload (none known
+/// for init, none for a whole object's PUT), which the reply's URLs must be for.
 pub(super) struct Asked<'a> {
     pub parts: Vec<u16>,
-    pub upload_id: &'a str,
+    pub upload_id: Option<&'a str>,
 }
 
 /// The reply to `op`, checked ([`protocol`]'s parsers).
@@ -199,9 +199,7 @@ pub(super) fn reply_of(op: Op, text: &str, asked: &Asked<'_>) -> Result<Reply, c
             let (upload_id, signed) = protocol::parse_init(text, parts)?;
             Reply::Initiated(upload_id, signed)
         }
-        Op::PartUrl | Op::PresignPut => {
-            Reply::Signed(protocol::parse_signed(op, text, parts.first().copied(), Some(id).filter(|i| !i.is_empty()))?)
-        }
+        Op::PartUrl | Op::PresignPut => Reply::Signed(protocol::parse_signed(op, text, parts.first().copied(), id)?),
         Op::PartUrls => Reply::SignedMany(protocol::parse_signed_many(op, text, parts, id)?),
         Op::Complete => {
             let (etag, location) = protocol::parse_complete(text)?;
