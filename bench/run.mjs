@@ -72,7 +72,10 @@ const FORCE_GC = argv.includes('--gc');
 // the functions it spent most of its time in (where a long task came from).
 const PROFILE = argv.includes('--profile');
 const COLD_RUNS = Number(arg('cold-runs', '9'));
-// --cold-trace: print each cold run's requests as the page saw them.
+// --cold-trace: print each cold run's requests as the page saw them, and
+// write its Chromium trace to /tmp/cold-CONTENDER-RUN.trace.json (with
+// S3MP_CPU_PROFILE=1, the V8 sampling profiler's chunks too: which
+// functions the page's thread ran, e.g. while the bundle is evaluated).
 const COLD_TRACE = argv.includes('--cold-trace');
 const SWEEP = argv.includes('--sweep');
 const SWEEP_RUNS = Number(arg('sweep-runs', '3'));
@@ -636,7 +639,7 @@ async function measureCold(stack, contender, run) {
     page.on('request', (r) => {
       if (firstPut === null && r.method() === 'PUT' && r.url().startsWith(stack.s3url)) firstPut = performance.now();
     });
-    if (COLD_TRACE) await browser.startTracing(page, { path: `/tmp/cold-${contender}-${run}.trace.json`, categories: ['devtools.timeline', 'v8', 'v8.wasm', 'disabled-by-default-devtools.timeline', 'blink', 'loading'] });
+    if (COLD_TRACE) await browser.startTracing(page, { path: `/tmp/cold-${contender}-${run}.trace.json`, categories: ['devtools.timeline', 'v8', 'v8.wasm', 'disabled-by-default-devtools.timeline', 'blink', 'loading', ...(process.env.S3MP_CPU_PROFILE ? ['disabled-by-default-v8.cpu_profiler'] : [])] });
     const t0 = performance.now();
     await page.goto(`${stack.page}/cold-${plan.page}.html#${encodeURIComponent(JSON.stringify(opts))}`, { waitUntil: 'commit' });
     await page.waitForFunction(() => window.coldDone || window.coldError, null, { timeout: 120_000, polling: 50 });
