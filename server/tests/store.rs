@@ -977,3 +977,37 @@ async fn checksum_headers_follow_s3s_rules() {
     assert_eq!(s.part("rules/crc", &id, 2, p.clone(), &[]).await.0, StatusCode::OK);
     assert_eq!(listed(&s, "rules/crc", &id).await, 2);
 }
+
+/// S3: where each part carries an additional checksum (an upload created
+/// with an algorithm), complete's parts must be 1, 2, 3, ... (no gap, none
+/// twice), else `InvalidPartOrder`, and the upload stays; without checksums
+/// a gap is allowed.
+#[tokio::test]
+async fn with_checksums_complete_wants_parts_from_one_without_gaps() {
+    let s = S3::new().await;
+    let (p1, p3) = (bytes(5 * MIB, 31), bytes(100, 32));
+    for (key, checksum) in [("gaps/crc", Some(("CRC32", "FULL_OBJECT"))), ("gaps/plain", None)] {
+        let id = s.create(key, checksum).await;
+        let (st, text, e1) = s.part(key, &id, 1, p1.clone(), &[]).await;
+        assert_eq!(st, StatusCode::OK, "{text}");
+        let (st, text, e3) = s.part(key, &id, 3, p3.clone(), &[]).await;
+        assert_eq!(st, StatusCode::OK, "{text}");
+        if checksum.is_some() {
+            for listed in [vec![(1, e1.as_str()), (3, e3.as_str())], vec![(1, e1.as_str()), (1, e1.as_str())]] {
+                let (st, body) = s.complete(key, &id, &listed, "").await;
+                assert_eq!((st, tag(&body, "Code")), (StatusCode::BAD_REQUEST, Some("InvalidPartOrder")), "{body}");
+            }
+            assert_eq!(s.get(key, false).await.0, StatusCode::NOT_FOUND, "nothing stored");
+            // The upload stays: part 2 sent, the three complete.
+            let (st, text, e2) = s.part(key, &id, 2, p1.clone(), &[]).await;
+            assert_eq!(st, StatusCode::OK, "{text}");
+            let (st, body) = s.complete(key, &id, &[(1, &e1), (2, &e2), (3, &e3)], "").await;
+            assert_eq!(st, StatusCode::OK, "{body}");
+            assert_eq!(s.get(key, false).await.1, [p1.clone(), p1.clone(), p3.clone()].concat());
+        } else {
+            let (st, body) = s.complete(key, &id, &[(1, &e1), (3, &e3)], "").await;
+            assert_eq!(st, StatusCode::OK, "a gap without checksums: {body}");
+            assert_eq!(s.get(key, false).await.1, [p1.clone(), p3.clone()].concat());
+        }
+    }
+}

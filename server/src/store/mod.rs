@@ -10,7 +10,8 @@
 //! - an upload id belongs to its bucket and key (any other key: `NoSuchUpload`);
 //! - CompleteMultipartUpload checks order (`InvalidPartOrder`), ETags and
 //!   checksums (`InvalidPart`) and sizes (`EntityTooSmall`) before it changes
-//!   anything; gaps in part numbers are allowed, as in S3; a repeated complete
+//!   anything; gaps in part numbers are allowed, as in S3, but for an upload
+//!   with checksums (S3: consecutive from 1, else `InvalidPartOrder`); a repeated complete
 //!   answers the first one's result;
 //! - composite and full-object checksums for multipart uploads
 //!   (`x-amz-checksum-algorithm`, `x-amz-checksum-type`);
@@ -2311,7 +2312,8 @@ fn check_write_conditions(
 }
 
 /// S3's checks of a CompleteMultipartUpload, in its order: the listed parts
-/// ascending (`InvalidPartOrder`), each stored with that ETag and checksum
+/// ascending (`InvalidPartOrder`; for an upload with checksums, 1, 2, 3, ...
+/// with no gap), each stored with that ETag and checksum
 /// (`InvalidPart`), each but the last at least 5 MiB (`EntityTooSmall`).
 fn check_complete(u: &Upload, listed: &[CompletedPart]) -> S3Result<Vec<PartMeta>> {
     if listed.is_empty() {
@@ -2328,6 +2330,17 @@ fn check_complete(u: &Upload, listed: &[CompletedPart]) -> S3Result<Vec<PartMeta
             return Err(s3_error!(
                 InvalidPartOrder,
                 "The list of parts was not in ascending order. Parts must be ordered by part number."
+            ));
+        }
+        // S3: where each part carries an additional checksum (an upload
+        // created with an algorithm), the parts are 1, 2, 3, ... with no gap
+        // and none twice.
+        if u.meta.checksum_algorithm.is_some() && i64::from(number) != index as i64 + 1 {
+            return Err(s3_error!(
+                InvalidPartOrder,
+                "The list of parts was not in ascending order. With checksums, part numbers must start at 1 and be consecutive: part {} was given where part {} was due.",
+                number,
+                index + 1
             ));
         }
         previous = number;
