@@ -309,41 +309,36 @@ export function initGarbledOnce(rest) {
   };
   return seen;
 }
+// One call of `rest`'s REST backend (`path` under /uploads/multipart/): its
+// JSON reply, or a throw with the backend's error.
+async function restCall(rest, method, path, body, signal) {
+  const r = await fetch(`${rest.api}/uploads/multipart/${path}`, { method, body: JSON.stringify(body), signal });
+  if (!r.ok) throw new Error(await r.text());
+  return r.json();
+}
 // A signPart hook with an off-by-one: it has the backend sign the part after
 // the one asked for (a valid URL, signed, for another part number).
 export function offByOneSignPart(rest) {
-  rest.hooks.signPart = async ({ key, uploadId, partNumber, checksum, signal }) => {
-    const r = await fetch(rest.api + '/uploads/multipart/part-url', { method: 'POST', body: JSON.stringify({ key, upload_id: uploadId, part_number: partNumber + 1, checksum }), signal });
-    if (!r.ok) throw new Error(await r.text());
-    return r.json();
-  };
+  rest.hooks.signPart = ({ key, uploadId, partNumber, checksum, signal }) =>
+    restCall(rest, 'POST', 'part-url', { key, upload_id: uploadId, part_number: partNumber + 1, checksum }, signal);
 }
 // A signPart hook that has the backend sign each part for another multipart
 // upload of the same key, which it opens first (S3 would store the bytes
 // there and answer 200). Resolves `rest.decoy` to that upload's id.
 export function otherUploadSignPart(rest) {
-  const post = async (path, body, signal) => {
-    const r = await fetch(rest.api + '/uploads/multipart/' + path, { method: 'POST', body: JSON.stringify(body), signal });
-    if (!r.ok) throw new Error(await r.text());
-    return r.json();
-  };
   rest.hooks.signPart = async ({ key, partNumber, checksum, signal }) => {
-    rest.decoy ??= post('init', { key, content_type: 'application/octet-stream' }).then((r) => r.upload_id);
-    return post('part-url', { key, upload_id: await rest.decoy, part_number: partNumber, checksum }, signal);
+    rest.decoy ??= restCall(rest, 'POST', 'init', { key, content_type: 'application/octet-stream' }).then((r) => r.upload_id);
+    return restCall(rest, 'POST', 'part-url', { key, upload_id: await rest.decoy, part_number: partNumber, checksum }, signal);
   };
-  rest.abortDecoy = async (key) => {
-    const r = await fetch(rest.api + '/uploads/multipart/abort', { method: 'DELETE', body: JSON.stringify({ key, upload_id: await rest.decoy }) });
-    if (!r.ok) throw new Error(await r.text());
-  };
+  rest.abortDecoy = async (key) => restCall(rest, 'DELETE', 'abort', { key, upload_id: await rest.decoy });
 }
 // A createMultipartUpload hook that creates the upload without the checksum
 // algorithm it is given (signPart still signs each part's checksum): a
 // backend S3 answers "Checksum Type mismatch" at the first part PUT.
 export function initWithoutChecksum(rest) {
   rest.hooks.createMultipartUpload = async ({ key, contentType, clientToken, signal }) => {
-    const r = await fetch(rest.api + '/uploads/multipart/init', { method: 'POST', body: JSON.stringify({ key, content_type: contentType, client_token: clientToken }), signal });
-    if (!r.ok) throw new Error(await r.text());
-    return { uploadId: (await r.json()).upload_id };
+    const { upload_id } = await restCall(rest, 'POST', 'init', { key, content_type: contentType, client_token: clientToken }, signal);
+    return { uploadId: upload_id };
   };
 }
 // Makes hook `name` of REST hooks answer `value`, whatever it is asked.
