@@ -13,7 +13,7 @@ node scripts/short-names.mjs "$dir"
 bash scripts/hasher.sh "$dir/hasher.js"
 snippet() {
   local f
-  f=$(grep -l "$1" "$dir"/snippets/*/inline*.js | head -1)
+  f=$(grep -rl --include="*.js" "$1" "$dir"/snippets | head -1)
   [ -n "$f" ] || { echo "entry.sh: no snippet with '$1' in $dir/snippets" >&2; exit 1; }
   echo "./${f#"$dir"/}"
 }

@@ -49,7 +49,6 @@ pub fn join<S: AsRef<str>>(items: impl IntoIterator<Item = S>, sep: &str) -> all
     out
 }
 
-pub mod chan;
 pub mod engine;
 pub mod json;
 pub mod protocol;

@@ -40,13 +40,10 @@ use crate::prelude::*;
 
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::AbortSignal;
 
-use crate::api::call_hook;
-use crate::json::quoted;
+use crate::json::{Json, quoted};
 
-use super::{CallError, Calls, Pending, Reply, Req, backend_failure, js_message};
+use super::{Asked, CallError, Calls, Reply, backend_failure, js_message};
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{self, Op};
 
@@ -194,6 +191,24 @@ fn classify(hook: &str, e: &JsValue) -> CallError {
     })
 }
 
+impl Hooks {
+    /// The hook that makes `op`, what it must return, and whether the
+    /// application gave it.
+    fn hook_of(&self, op: Op) -> (&'static str, &'static str, bool) {
+        match op {
+            Op::Init => ("createMultipartUpload", "{ uploadId: \"...\" }", true),
+            Op::PartUrl => ("signPart", SIGNED, true),
+            Op::PresignPut => ("signPut", SIGNED, self.sign_put),
+            Op::PartUrls => {
+                ("signParts", "[{ partNumber, url, headers }] for exactly the parts given", self.sign_parts)
+            }
+            Op::Complete => ("completeMultipartUpload", "{ etag, location } (both optional)", true),
+            Op::Abort => ("abortMultipartUpload", "nothing", true),
+            Op::ListParts | Op::Download => ("listParts", "[{ PartNumber, ETag, Size }]", self.list_parts),
+        }
+    }
+}
+
 impl Calls for Hooks {
     fn label(&self) -> String {
         "hooks".to_owned()
@@ -207,51 +222,51 @@ impl Calls for Hooks {
         self.sign_parts
     }
 
-    /// Calls the hook for `req` (through `callHook`, in JS: the protocol's
-    /// REST body in, the REST reply out) and checks its reply with the HTTP
-    /// backend's parsers; a reply of the wrong shape names the hook.
-    fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply> {
-        let ready = |r: Result<Reply, CallError>| -> Pending<'a, Reply> { Box::pin(core::future::ready(r)) };
-        let (op, body, asked) = super::http::request_of(req);
-        let (hook, expected, present) = match op {
-            Op::Init => ("createMultipartUpload", "{ uploadId: \"...\" }", true),
-            Op::PartUrl => ("signPart", SIGNED, true),
-            Op::PresignPut => ("signPut", SIGNED, self.sign_put),
-            Op::PartUrls => {
-                ("signParts", "[{ partNumber, url, headers }] for exactly the parts given", self.sign_parts)
-            }
-            Op::Complete => ("completeMultipartUpload", "{ etag, location } (both optional)", true),
-            Op::Abort => ("abortMultipartUpload", "nothing", true),
-            Op::ListParts => ("listParts", "[{ PartNumber, ETag, Size }]", self.list_parts),
-            Op::Download => {
-                return ready(Err(CallError::Rejected(UploadError::invalid_option(
-                    "protocol",
-                    "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
-                ))));
-            }
-        };
+    /// The hook for `op`, called by the glue's `callHook` (the protocol's
+    /// REST body in, the REST reply out).
+    fn target(&self, op: Op, body: &Json) -> Result<Vec<JsValue>, CallError> {
+        if op == Op::Download {
+            return Err(CallError::Rejected(UploadError::invalid_option(
+                "protocol",
+                "downloadUrl() needs an HTTP backend (options.endpoint); with hooks, ask your backend for the URL directly",
+            )));
+        }
+        let (hook, expected, present) = self.hook_of(op);
         if !present {
             let expected = if op == Op::PresignPut { "{ url } to send small files as one PUT" } else { expected };
-            return ready(Err(malformed(hook, "is missing", expected)));
+            return Err(malformed(hook, "is missing", expected));
         }
-        Box::pin(async move {
-            let answer = JsFuture::from(call_hook(&self.hooks, hook, op.rest().1, &body.text(), signal))
-                .await
-                .map_err(|e| classify(hook, &e))?;
-            let text = answer.as_string().unwrap_or_default();
-            super::http::reply_of(op, &text, &asked).map_err(|e| {
-                // In the hook's words, where the REST reply it was made into
-                // would name what the hook did not write: the one field the
-                // hooks spell otherwise, and the lists they return bare.
-                let problem = match (e.field.as_deref(), e.cause.as_deref().unwrap_or(&e.message)) {
-                    (Some("upload_id"), _) => "has no `uploadId` that is a non-empty string",
-                    (_, protocol::NO_URLS) => "is not an array of the parts asked for",
-                    (_, protocol::NO_PARTS) => "is not an array",
-                    (_, other) => other,
-                };
-                malformed(hook, &format!("returned the wrong shape: its answer {problem}"), expected)
-            })
+        Ok(vec![JsValue::TRUE, self.hooks.clone(), hook.into(), op.rest().1.into(), body.text().into()])
+    }
+
+    /// The hook's answer, made into the REST reply's JSON by the glue,
+    /// checked with the HTTP backend's parsers; a reply of the wrong shape
+    /// names the hook.
+    fn answer(
+        &self,
+        op: Op,
+        _: u16,
+        text: Option<String>,
+        _: Option<String>,
+        asked: &Asked,
+    ) -> Result<Reply, CallError> {
+        let (hook, expected, _) = self.hook_of(op);
+        super::http::reply_of(op, text.as_deref().unwrap_or_default(), asked).map_err(|e| {
+            // In the hook's words, where the REST reply it was made into
+            // would name what the hook did not write: the one field the
+            // hooks spell otherwise, and the lists they return bare.
+            let problem = match (e.field.as_deref(), e.cause.as_deref().unwrap_or(&e.message)) {
+                (Some("upload_id"), _) => "has no `uploadId` that is a non-empty string",
+                (_, protocol::NO_URLS) => "is not an array of the parts asked for",
+                (_, protocol::NO_PARTS) => "is not an array",
+                (_, other) => other,
+            };
+            malformed(hook, &format!("returned the wrong shape: its answer {problem}"), expected)
         })
+    }
+
+    fn threw(&self, op: Op, e: &JsValue) -> CallError {
+        classify(self.hook_of(op).0, e)
     }
 }
 

@@ -6,15 +6,10 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::AbortSignal;
-
-use crate::api::fetch_text;
 
 use crate::backend::{
-    CallError, Calls, HeaderSource, Pending, Reply, Req, backend_failure, js_message, js_pairs, retry_after_ms,
+    Asked, CallError, Calls, HeaderSource, Reply, Req, backend_failure, js_message, js_pairs, retry_after_ms,
 };
 use crate::engine::Failure;
 use crate::json::Json;
@@ -45,7 +40,7 @@ impl HttpBackend {
     }
 
     /// The method and URL of a call.
-    fn target(&self, op: Op, body: &Json) -> (&'static str, String) {
+    fn target_of(&self, op: Op, body: &Json) -> (&'static str, String) {
         match self.protocol {
             Protocol::Lambda => ("POST", self.endpoint.clone()),
             Protocol::Rest => {
@@ -66,54 +61,6 @@ impl HttpBackend {
                 (method, url)
             }
         }
-    }
-
-    /// Sends one call; returns the status and body of a 2xx reply. `signal`
-    /// cancels it (the [`Backend`](crate::backend::Backend) bounds it in time).
-    async fn send(&self, op: Op, body: Json, signal: &AbortSignal) -> Result<(u16, String), CallError> {
-        let (method, url) = self.target(op, &body);
-        let headers = js_pairs(&self.headers.resolve().await?);
-        let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
-        let payload = if has_body {
-            headers.push(&js_sys::Array::of2(&"Content-Type".into(), &"application/json".into()));
-            let payload = match self.protocol {
-                Protocol::Lambda => protocol::lambda_envelope(op, body),
-                Protocol::Rest => body,
-            };
-            JsValue::from_str(&payload.text())
-        } else {
-            JsValue::UNDEFINED
-        };
-        // A file's presigned PUT may go with other files' (`fetchText`).
-        let sent = fetch_text(method, &url, &headers, payload, self.with_credentials, signal, op == Op::PresignPut);
-        let reply = JsFuture::from(sent).await.map_err(|e| match js_sys::Reflect::get(&e, &"unsendable".into()) {
-            Ok(why) if !why.is_undefined() => CallError::Rejected(protocol::backend_error(
-                op,
-                0,
-                &format!("cannot send the request: {}", why.as_string().unwrap_or_default()),
-            )),
-            _ => CallError::Transient(Failure::Network(format!(
-                "{} request got no response: {}",
-                op.name(),
-                js_message(&e)
-            ))),
-        })?;
-        let reply: js_sys::Array = reply.unchecked_into();
-        let status = reply.get(0).as_f64().unwrap_or_default() as u16;
-        let ok = (200..300).contains(&status);
-        let Some(text) = reply.get(1).as_string() else {
-            // A reply cut off on its way: the call may have done its work
-            // (complete may have stored the object), so it is asked again,
-            // as for a reply that never came, not taken as empty.
-            let why = format!("{} reply was cut off", op.name());
-            return Err(CallError::Transient(Failure::Network(why)));
-        };
-        if ok {
-            return Ok((status, text));
-        }
-        let retry_after_ms = reply.get(2).as_string().and_then(|v| retry_after_ms(&v));
-        let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
-        Err(backend_failure(failure, || protocol::backend_error(op, status, &text)))
     }
 }
 
@@ -139,21 +86,80 @@ impl Calls for HttpBackend {
         true
     }
 
-    /// Builds the call's body ([`protocol`]), sends it and checks the reply.
-    fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply> {
-        let (op, body, asked) = request_of(req);
-        Box::pin(async move {
-            let (status, text) = self.send(op, body, signal).await?;
-            // A 2xx that cannot be read keeps its status: the engine tells it
-            // from a refusal (see `Upload::on_call_rejected`).
-            reply_of(op, &text, &asked).map_err(|e| CallError::Rejected(e.with_status(status)))
-        })
+    /// The method, URL and body ([`protocol`]'s, in the Lambda envelope
+    /// where that is the form); a file's presigned PUT may go with other
+    /// files' (`fetchText`, `many`).
+    fn target(&self, op: Op, body: &Json) -> Result<Vec<JsValue>, CallError> {
+        let (method, url) = self.target_of(op, body);
+        let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
+        let payload = match (has_body, self.protocol) {
+            (false, _) => JsValue::UNDEFINED,
+            (true, Protocol::Lambda) => protocol::lambda_envelope(op, body.clone()).text().into(),
+            (true, Protocol::Rest) => body.text().into(),
+        };
+        let headers = match &self.headers {
+            HeaderSource::Fixed(pairs) => js_pairs(pairs).into(),
+            HeaderSource::Function(f) => f.into(),
+        };
+        Ok(vec![
+            JsValue::FALSE,
+            method.into(),
+            url.into(),
+            payload,
+            JsValue::from_bool(op == Op::PresignPut),
+            JsValue::from_bool(self.with_credentials),
+            headers,
+        ])
+    }
+
+    /// A 2xx reply checked ([`protocol`]'s parsers); any other status is
+    /// retried where it may pass, else the backend's error.
+    fn answer(
+        &self,
+        op: Op,
+        status: u16,
+        text: Option<String>,
+        retry_after: Option<String>,
+        asked: &Asked,
+    ) -> Result<Reply, CallError> {
+        let Some(text) = text else {
+            // A reply cut off on its way: the call may have done its work
+            // (complete may have stored the object), so it is asked again,
+            // as for a reply that never came, not taken as empty.
+            let why = format!("{} reply was cut off", op.name());
+            return Err(CallError::Transient(Failure::Network(why)));
+        };
+        if !(200..300).contains(&status) {
+            let retry_after_ms = retry_after.and_then(|v| retry_after_ms(&v));
+            let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
+            return Err(backend_failure(failure, || protocol::backend_error(op, status, &text)));
+        }
+        // A 2xx that cannot be read keeps its status: the engine tells it
+        // from a refusal (see `Upload::on_call_rejected`).
+        reply_of(op, &text, asked).map_err(|e| CallError::Rejected(e.with_status(status)))
+    }
+
+    /// No reply came (`fetch` rejected), or the request could not be made
+    /// (`{ unsendable }`: a header `fetch` refuses).
+    fn threw(&self, op: Op, e: &JsValue) -> CallError {
+        match js_sys::Reflect::get(e, &"unsendable".into()) {
+            Ok(why) if !why.is_undefined() => CallError::Rejected(protocol::backend_error(
+                op,
+                0,
+                &format!("cannot send the request: {}", why.as_string().unwrap_or_default()),
+            )),
+            _ => CallError::Transient(Failure::Network(format!(
+                "{} request got no response: {}",
+                op.name(),
+                js_message(e)
+            ))),
+        }
     }
 }
 
 /// The call `req` as the protocol has it: its operation, its REST body, and
 /// what it asks to be signed (the parts and their upload: [`Asked`]).
-pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Asked<'_>) {
+pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Asked) {
     let (op, body) = match req {
         Req::Init { key, content_type, checksum_algorithm, client_token, parts } => {
             (Op::Init, protocol::init_body(key, content_type, checksum_algorithm, client_token, parts))
@@ -178,22 +184,15 @@ pub(super) fn request_of(req: Req<'_>) -> (Op, Json, Asked<'_>) {
         _ => Vec::new(),
     };
     let upload_id = match req {
-        Req::SignParts { upload_id, .. } | Req::SignPart { upload_id, .. } => Some(upload_id),
+        Req::SignParts { upload_id, .. } | Req::SignPart { upload_id, .. } => Some(upload_id.to_owned()),
         _ => None,
     };
     (op, body, Asked { parts, upload_id })
 }
 
-/// What a call asks to be signed: its parts, and their upload (none known
-/// for init, none for a whole object's PUT), which the reply's URLs must be for.
-pub(super) struct Asked<'a> {
-    pub parts: Vec<u16>,
-    pub upload_id: Option<&'a str>,
-}
-
 /// The reply to `op`, checked ([`protocol`]'s parsers).
-pub(super) fn reply_of(op: Op, text: &str, asked: &Asked<'_>) -> Result<Reply, crate::engine::UploadError> {
-    let (parts, id) = (asked.parts.as_slice(), asked.upload_id);
+pub(super) fn reply_of(op: Op, text: &str, asked: &Asked) -> Result<Reply, crate::engine::UploadError> {
+    let (parts, id) = (asked.parts.as_slice(), asked.upload_id.as_deref());
     Ok(match op {
         Op::Init => {
             let (upload_id, signed) = protocol::parse_init(text, parts)?;

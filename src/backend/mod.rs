@@ -7,11 +7,8 @@ use crate::prelude::*;
 pub mod hooks;
 pub mod http;
 
-use core::future::Future as _;
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::AbortSignal;
 
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{Checksum, ListedPart, Signed};
@@ -43,66 +40,6 @@ pub fn backend_failure(failure: Failure, rejected: impl FnOnce() -> UploadError)
     if failure.is_transient() && !refused { CallError::Transient(failure) } else { CallError::Rejected(rejected()) }
 }
 
-/// A backend call (reply body included) takes at most this long; past it the
-/// call is cancelled and counts as a timeout, which is retried.
-pub const CALL_TIMEOUT_MS: u32 = 30_000;
-
-/// Runs one backend call with a signal of its own, aborted when `parent`
-/// aborts or when the call outlives [`CALL_TIMEOUT_MS`]: every call, over HTTP
-/// or through a hook, is cancellable and bounded in time, so a call that never
-/// answers cannot stall an upload.
-async fn bounded<T, Fut>(parent: &AbortSignal, call: impl FnOnce(AbortSignal) -> Fut) -> Result<T, CallError>
-where
-    Fut: core::future::Future<Output = Result<T, CallError>>,
-{
-    let Ok(controller) = web_sys::AbortController::new() else { return call(parent.clone()).await };
-    let mut out = None;
-    let run = call(controller.signal());
-    let finished = race_deadline(parent, &controller, Box::pin(async { out = Some(run.await) })).await;
-    match out {
-        Some(result) if finished => result,
-        _ => Err(CallError::Transient(Failure::Timeout)),
-    }
-}
-
-/// Runs `call` until it ends (true) or [`CALL_TIMEOUT_MS`] passes (false,
-/// and `controller` is aborted); `parent`'s abort aborts `controller`. Not
-/// generic, so that its code exists once, whatever the calls return.
-async fn race_deadline(
-    parent: &AbortSignal,
-    controller: &web_sys::AbortController,
-    call: core::pin::Pin<Box<dyn core::future::Future<Output = ()> + '_>>,
-) -> bool {
-    use wasm_bindgen::closure::Closure;
-    let child = controller.clone();
-    let on_abort = Closure::<dyn FnMut()>::new(move || child.abort());
-    if parent.aborted() {
-        controller.abort();
-    }
-    let _ = parent.add_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-    let mut run = call;
-    let mut timeout = crate::browser::timer::Timeout::new(CALL_TIMEOUT_MS);
-    let finished = core::future::poll_fn(|cx| {
-        if run.as_mut().poll(cx).is_ready() {
-            return core::task::Poll::Ready(true);
-        }
-        core::pin::Pin::new(&mut timeout).poll(cx).map(|()| false)
-    })
-    .await;
-    if !finished {
-        controller.abort();
-    }
-    let _ = parent.remove_event_listener_with_callback("abort", on_abort.as_ref().unchecked_ref());
-    finished
-}
-
-/// A signal for a backend call that nothing else cancels.
-pub fn fresh_signal() -> Result<AbortSignal, CallError> {
-    web_sys::AbortController::new()
-        .map(|c| c.signal())
-        .map_err(|_| CallError::Rejected(UploadError::new(ErrorCode::NetworkError, "AbortController is unavailable")))
-}
-
 /// Extra headers for backend calls: fixed, or from a (possibly async) function
 /// called before every call, so that short-lived tokens stay fresh.
 #[derive(Debug, Clone)]
@@ -111,27 +48,6 @@ pub enum HeaderSource {
     Fixed(Vec<(String, String)>),
     /// `headers()` returns an object (or a promise of one).
     Function(Function),
-}
-
-impl HeaderSource {
-    /// The headers for the next call.
-    pub async fn resolve(&self) -> Result<Vec<(String, String)>, CallError> {
-        match self {
-            Self::Fixed(h) => Ok(h.clone()),
-            Self::Function(f) => {
-                let value = call_js(f, &JsValue::UNDEFINED).await.map_err(|e| {
-                    CallError::Rejected(
-                        UploadError::new(
-                            ErrorCode::InvalidOptions,
-                            format!("options.headers() threw: {}", js_message(&e)),
-                        )
-                        .with_field("headers"),
-                    )
-                })?;
-                header_pairs(&value).map_err(CallError::Rejected)
-            }
-        }
-    }
 }
 
 /// Reads `{name: "value", ...}` into pairs; the error names `headers`.
@@ -174,16 +90,6 @@ pub fn js_pairs(pairs: &[(String, String)]) -> js_sys::Array {
     pairs.iter().map(|(k, v)| js_sys::Array::of2(&k.into(), &v.into())).collect()
 }
 
-/// Calls a JS function with one argument and awaits its result if it is a promise.
-pub async fn call_js(f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
-    let result = f.call1(&JsValue::NULL, arg)?;
-    if result.has_type::<Promise>() || Reflect::get(&result, &"then".into()).is_ok_and(|t| t.is_function()) {
-        JsFuture::from(Promise::resolve(&result)).await
-    } else {
-        Ok(result)
-    }
-}
-
 /// The delay a `Retry-After` header asks for, in ms (an HTTP date read by
 /// the browser's `Date.parse`).
 pub fn retry_after_ms(value: &str) -> Option<u64> {
@@ -206,9 +112,6 @@ pub fn js_message(e: &JsValue) -> String {
 pub fn mismatched() -> CallError {
     CallError::Rejected(UploadError::new(ErrorCode::BackendError, "a backend call got a reply of another kind"))
 }
-
-/// A backend call on its way.
-pub type Pending<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = Result<T, CallError>> + 'a>>;
 
 /// One call of the backend protocol, with its arguments.
 #[derive(Debug, Clone, Copy)]
@@ -260,13 +163,13 @@ pub enum Reply {
     Url(String),
 }
 
-/// The calls of the backend protocol, each cancelled by its `signal`: one
-/// interface, implemented over HTTP (REST or the Lambda envelope,
-/// [`HttpBackend`]) and by the application's own functions ([`Hooks`]). As with
-/// tus-js-client's injected HTTP stack, everything above it is the same for
-/// every backend; [`Backend`] bounds every call in time. One method for every
-/// call, so that each implementation has one asynchronous path (each one
-/// costs the module its own state machine).
+/// The calls of the backend protocol: one interface, implemented over HTTP
+/// (REST or the Lambda envelope, [`HttpBackend`]) and by the application's
+/// own functions ([`Hooks`]). As with tus-js-client's injected HTTP stack,
+/// everything above it is the same for every backend. Nothing here waits:
+/// a [`Call`] says how it goes out ([`Calls::target`]), the glue's `send`
+/// (src/glue.js) carries it, bounded in time and cancellable, and hands
+/// back what came ([`Calls::answer`], [`Calls::threw`]), checked here.
 pub trait Calls {
     /// Names the backend in the resume journal.
     fn label(&self) -> String;
@@ -277,12 +180,36 @@ pub trait Calls {
     fn can_batch(&self) -> bool {
         false
     }
-    /// Makes the call `req`; its reply, checked for the shape `req` expects.
-    fn call<'a>(&'a self, req: Req<'a>, signal: &'a AbortSignal) -> Pending<'a, Reply>;
+    /// How the call `op` with its REST `body` goes out, as the glue's
+    /// `send` takes it: `[0, method, url, body, many, withCredentials,
+    /// headers]` over HTTP, `[1, hooks, name, path, body]` through a hook;
+    /// an error when this backend cannot make the call.
+    fn target(&self, op: Op, body: &Json) -> Result<Vec<JsValue>, CallError>;
+    /// The reply to `op` from what came back (over HTTP the status, the
+    /// body, null when a reply was cut off, and `Retry-After`; from a hook
+    /// its answer made into the REST reply's JSON), checked for the shape
+    /// `op` expects and the parts `asked`.
+    fn answer(
+        &self,
+        op: Op,
+        status: u16,
+        text: Option<String>,
+        retry_after: Option<String>,
+        asked: &Asked,
+    ) -> Result<Reply, CallError>;
+    /// What a rejection of the call's transport (`fetch`, the hook) means.
+    fn threw(&self, op: Op, e: &JsValue) -> CallError;
 }
 
-/// Where the upload's backend calls go: any [`Calls`], every call bounded
-/// in time and cancellable.
+/// What a call asks to be signed: its parts, and their upload (none known
+/// for init, none for a whole object's PUT), which the reply's URLs must be for.
+#[derive(Debug, Default)]
+pub struct Asked {
+    pub parts: Vec<u16>,
+    pub upload_id: Option<String>,
+}
+
+/// Where the upload's backend calls go: any [`Calls`].
 /// (The calls; part-urls may be tried; init may carry parts to sign; the
 /// `resumeScope`.)
 pub struct Backend(Box<dyn Calls>, core::cell::Cell<bool>, core::cell::Cell<bool>, Option<String>);
@@ -338,51 +265,129 @@ impl Backend {
         self.0.can_presign_put()
     }
 
-    /// Makes the call `req`, bounded in time and cancelled by `signal`. An
-    /// init carrying parts to sign that a backend refuses with 400 or 422
-    /// (what a strict parser answers for a field it does not know) is asked
-    /// again without them; if that one is answered, this backend's inits
-    /// carry no parts from then on (each part is signed by a call of its own).
-    pub async fn call(&self, req: Req<'_>, signal: &AbortSignal) -> Result<Reply, CallError> {
+    /// The call `req`, to be sent by the glue, and what its answer is for
+    /// (`tag`). An init carrying parts to sign is sent without them to a
+    /// backend that refused them before (see [`Call::answered`]).
+    pub fn call(self: &Rc<Self>, req: Req<'_>, tag: Tag) -> Call {
         let mut req = req;
-        let mut retried = false;
-        loop {
-            if let Req::Init { parts, .. } = &mut req
-                && (retried || !self.2.get())
-            {
+        let mut bare = None;
+        if let Req::Init { key, content_type, checksum_algorithm, client_token, parts } = &mut req
+            && !parts.is_empty()
+        {
+            if self.2.get() {
+                bare = Some(crate::protocol::init_body(key, content_type, *checksum_algorithm, client_token, &[]));
+            } else {
                 *parts = &[];
             }
-            let result = bounded(signal, |s| async move { self.0.call(req, &s).await }).await;
-            match (&req, &result) {
-                (Req::Init { parts, .. }, Err(CallError::Rejected(e)))
-                    if !parts.is_empty() && matches!(e.status, Some(400 | 422)) =>
-                {
-                    retried = true;
-                }
-                (Req::Init { .. }, Ok(_)) if retried => {
-                    self.2.set(false);
-                    return result;
-                }
-                _ => return result,
+        }
+        let (op, body, asked) = http::request_of(req);
+        Call { backend: self.clone(), op, body, asked, bare, retried: false, result: None, tag }
+    }
+}
+
+use alloc::rc::Rc;
+
+pub use crate::browser::driver::Tag;
+
+/// One backend call on its way: made by [`Backend::call`], carried by the
+/// glue's `send` (src/glue.js), which reports what came back; then its
+/// checked reply is taken by whoever asked (the upload's run, or an
+/// `Uploader` method).
+#[wasm_bindgen::prelude::wasm_bindgen(skip_typescript)]
+pub struct Call {
+    backend: Rc<Backend>,
+    op: Op,
+    body: Json,
+    asked: Asked,
+    /// Init's body without parts to sign, to ask again with when a backend
+    /// refuses them (what a strict parser does with a field it does not know).
+    bare: Option<Json>,
+    retried: bool,
+    result: Option<Result<Reply, CallError>>,
+    tag: Tag,
+}
+
+use crate::json::Json;
+use crate::protocol::Op;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+impl Call {
+    /// How the call goes out (see [`Calls::target`]), or nothing when its
+    /// result is known already (this backend cannot make it).
+    pub fn target(&mut self) -> Option<Vec<JsValue>> {
+        if self.result.is_some() {
+            return None;
+        }
+        match self.backend.0.target(self.op, &self.body) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.result = Some(Err(e));
+                None
             }
         }
     }
 
-    /// The parts S3 holds for an upload.
-    pub async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-        signal: &AbortSignal,
-    ) -> Result<Vec<ListedPart>, CallError> {
-        match self.call(Req::ListParts { key, upload_id }, signal).await? {
-            Reply::Parts(parts) => Ok(parts),
-            _ => Err(mismatched()),
+    /// What came back. True when the call must go out again: an init
+    /// refused with 400 or 422 for the parts it asked to sign is asked again
+    /// without them; if that one is answered, this backend's inits carry no
+    /// parts from then on (each part is signed by a call of its own).
+    pub fn answered(&mut self, status: u16, text: Option<String>, retry_after: Option<String>) -> bool {
+        let result = self.backend.0.answer(self.op, status, text, retry_after, &self.asked);
+        if let (Some(bare), Err(CallError::Rejected(e))) = (&self.bare, &result)
+            && matches!(e.status, Some(400 | 422))
+        {
+            self.body = bare.clone();
+            self.bare = None;
+            self.asked.parts.clear();
+            self.retried = true;
+            return true;
         }
+        if self.retried && result.is_ok() {
+            self.backend.2.set(false);
+        }
+        self.result = Some(result);
+        false
     }
 
-    /// Aborts a multipart upload.
-    pub async fn abort(&self, key: &str, upload_id: &str, signal: &AbortSignal) -> Result<(), CallError> {
-        self.call(Req::Abort { key, upload_id }, signal).await.map(drop)
+    /// The call's transport rejected with `e`.
+    pub fn threw(&mut self, e: JsValue) {
+        self.result = Some(Err(self.backend.0.threw(self.op, &e)));
+    }
+
+    /// The call took longer than the glue allows: cancelled, retried.
+    #[wasm_bindgen(js_name = timedOut)]
+    pub fn timed_out(&mut self) {
+        self.result = Some(Err(CallError::Transient(Failure::Timeout)));
+    }
+
+    /// `options.headers()` threw `e`.
+    #[wasm_bindgen(js_name = headersThrew)]
+    pub fn headers_threw(&mut self, e: JsValue) {
+        let message = format!("options.headers() threw: {}", js_message(&e));
+        let error = UploadError::new(ErrorCode::InvalidOptions, message).with_field("headers");
+        self.result = Some(Err(CallError::Rejected(error)));
+    }
+
+    /// `options.headers()`'s answer `v` as `[[name, value], ...]`, or
+    /// nothing when it is not a map of header names to strings.
+    #[wasm_bindgen(js_name = headerPairs)]
+    pub fn header_pairs(&self, v: &JsValue) -> Option<js_sys::Array> {
+        header_pairs(v).ok().map(|p| js_pairs(&p))
+    }
+
+    /// `options.headers()` answered `v`, which is not a map of header names
+    /// to strings ([`header_pairs`] says why).
+    #[wasm_bindgen(js_name = badHeaders)]
+    pub fn bad_headers(&mut self, v: JsValue) {
+        if let Err(e) = header_pairs(&v) {
+            self.result = Some(Err(CallError::Rejected(e)));
+        }
+    }
+}
+
+impl Call {
+    /// The checked reply, and what it was asked for (taken once).
+    pub fn take(&mut self) -> (Result<Reply, CallError>, Tag) {
+        (self.result.take().unwrap_or_else(|| Err(mismatched())), core::mem::replace(&mut self.tag, Tag::Api))
     }
 }

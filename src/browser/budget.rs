@@ -1,7 +1,8 @@
 //! One concurrency budget shared by the uploads of one `Uploader`: how many
 //! more part PUTs may start. The engine takes slots as it starts PUTs
 //! ([`crate::engine::Upload::poll_shared`]); the driver gives one back when a
-//! PUT ends and wakes the other uploads, which may be waiting for it.
+//! PUT ends, and the glue then asks the other uploads, which may be waiting
+//! for it, for their steps.
 //!
 //! How many slots there are is the [`Window`]'s decision (adaptive unless
 //! the application fixed `concurrency`), from the PUTs the driver reports:
@@ -13,7 +14,6 @@ use crate::prelude::*;
 
 use core::cell::{Cell, RefCell};
 
-use crate::chan::{UnboundedReceiver, UnboundedSender, unbounded};
 use crate::engine::adapt::Window;
 
 /// PUT slots in use, the window that bounds them, and who to wake when one frees up.
@@ -22,18 +22,14 @@ pub struct Budget {
     /// Uploads of the `Uploader` under way (planned and not ended).
     uploads: Cell<usize>,
     window: RefCell<Window>,
-    waiters: RefCell<Vec<UnboundedSender<()>>>,
+    /// A slot freed up or the window grew since [`Budget::woke`] was last asked.
+    woken: Cell<bool>,
 }
 
 impl Budget {
     /// A budget bounded by `window`.
     pub fn new(window: Window) -> Self {
-        Self {
-            in_use: Cell::new(0),
-            uploads: Cell::new(0),
-            window: RefCell::new(window),
-            waiters: RefCell::new(Vec::new()),
-        }
+        Self { in_use: Cell::new(0), uploads: Cell::new(0), window: RefCell::new(window), woken: Cell::new(false) }
     }
 
     /// Lets `f` take free slots from the budget.
@@ -68,7 +64,7 @@ impl Budget {
     }
 
     fn wake(&self) {
-        self.waiters.borrow_mut().retain(|w| w.unbounded_send(()).is_ok());
+        self.woken.set(true);
     }
 
     /// A PUT started at `now_ms`.
@@ -89,10 +85,9 @@ impl Budget {
         self.window.borrow_mut().on_trouble(now_ms);
     }
 
-    /// A stream that ticks whenever a slot frees up.
-    pub fn subscribe(&self) -> UnboundedReceiver<()> {
-        let (tx, rx) = unbounded();
-        self.waiters.borrow_mut().push(tx);
-        rx
+    /// Whether a slot freed up or the window grew since last asked: the
+    /// uploads waiting for one may start PUTs.
+    pub fn woke(&self) -> bool {
+        self.woken.replace(false)
     }
 }

@@ -1,380 +1,418 @@
-//! Runs one upload in the browser: carries out the steps of its
-//! [`Coordinator`] (backend calls, XHR PUTs of `File` slices, hashing, the
-//! journal, timers) and feeds the results back as inputs. No decision is
-//! made here.
+//! Runs one upload in the browser: a [`Run`] holds its [`Coordinator`] and
+//! turns its steps into commands for the glue's `drive` (src/glue.js),
+//! which carries them out (backend calls, XHR PUTs of `File` slices,
+//! hashing, the journal, timers, the application's callbacks) and feeds
+//! what happened back in. Nothing here waits and no decision is made here:
+//! the engine decides, the glue carries out; this module only translates.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 
-use crate::browser::timer::Timeout;
-use crate::chan::{UnboundedReceiver, UnboundedSender, unbounded};
-use core::future::Future;
-use core::pin::Pin;
-use core::task::Poll;
-use wasm_bindgen_futures::spawn_local;
-use web_sys::{AbortController, AbortSignal, Blob};
+use wasm_bindgen::prelude::*;
+use web_sys::Blob;
 
-use crate::backend::{Backend, CallError, Reply, Req, fresh_signal, mismatched};
+use crate::api::to_js_error;
+use crate::backend::{Backend, Call, CallError, Reply, Req, js_object as object, mismatched};
 use crate::browser::budget::Budget;
-use crate::browser::hashing;
-use crate::browser::journal;
 use crate::browser::small_map::SmallMap;
-use crate::browser::xhr::{self, XhrPut};
-use crate::engine::checksum::Algorithm;
+use crate::engine::checksum::{Algorithm, Crc32};
 pub use crate::engine::coordinator::Control;
-use crate::engine::coordinator::{CallEnd, Coordinator, Gen, Input, Step};
-use crate::engine::{Action, Call, Event, Failure, Outcome, Progress, UploadError};
+use crate::engine::coordinator::{CallEnd, Coordinator, Gen, Input, Step, Subject};
+use crate::engine::{Action, Config, Event, Failure, Outcome, Upload, UploadError};
 use crate::protocol::Checksum;
-
-/// Callbacks into the application.
-pub trait Observer {
-    /// Progress changed.
-    fn progress(&self, p: &Progress);
-    /// A part is stored.
-    fn part_complete(&self, part: u16, etag: &str, size: u64);
-    /// A retry is coming.
-    fn retrying(&self, part: Option<u16>, attempt: u32, delay_ms: u64, reason: &UploadError);
-    /// A stored upload of this file is resumed: `parts` of its parts, `bytes`
-    /// bytes, are stored already.
-    fn resumed(&self, upload_id: &str, parts: usize, bytes: u64);
-}
-
-/// What to upload, and where.
-pub struct Job {
-    /// The bytes (a `File` is a `Blob`).
-    pub file: Blob,
-    /// Its size, read once: Chromium answers a `File`'s `size` with a
-    /// synchronous call to the browser process each time (0.2-0.3 ms).
-    pub size: u64,
-    /// Object key.
-    pub key: String,
-    /// MIME type.
-    pub content_type: String,
-    /// Send cookies with part PUTs.
-    pub with_credentials: bool,
-    /// Checksums for the store to verify.
-    pub checksum: Option<Algorithm>,
-    /// Sent with init: the coordinator's ([`Coordinator::client_token`]),
-    /// copied here as each init goes out (the look-up may have replaced the
-    /// random one with a journaled one before the first).
-    pub client_token: core::cell::RefCell<String>,
-}
-
-impl Job {
-    /// Whether bytes `start..end` are the whole file: then the `File` itself
-    /// is sent and read, not a slice of all of it (Chromium reads a `File`
-    /// from its path, a slice through its blob reader).
-    fn whole(&self, start: u64, end: u64) -> bool {
-        start == 0 && end == self.size
-    }
-}
-
-/// The headers each part's PUT must send, from its signing reply.
-type SignedHeaders = Rc<core::cell::RefCell<SmallMap<(Gen, u16), Vec<(String, String)>>>>;
 
 /// Milliseconds on the browser's clock.
 pub fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
-/// The running PUTs of one upload; each holds a slot of the shared budget.
-struct Puts {
-    /// (attempt, the PUT, its bytes, when it started) by engine and part.
-    running: SmallMap<(Gen, u16), (u32, XhrPut, u64, u64)>,
-    budget: Rc<Budget>,
+/// A JS number for a byte count (exact up to 2^53).
+pub fn num(n: u64) -> JsValue {
+    JsValue::from_f64(n as f64)
 }
 
-impl Puts {
-    fn insert(&mut self, g: Gen, part: u16, attempt: u32, put: XhrPut, bytes: u64) {
-        let now = now_ms();
-        self.budget.started(now);
-        if self.running.insert((g, part), (attempt, put, bytes, now)).is_some() {
-            self.budget.release();
+/// What a backend call's answer is for.
+pub enum Tag {
+    /// Engine `g`'s call for `action`; with `batch`, the parts a part-urls
+    /// call signs together (its own among them).
+    Engine { g: Gen, action: Action, batch: Vec<(u16, Option<String>)> },
+    /// The journal look-up's list of the stored parts.
+    Lookup,
+    /// The abort of a stale upload (its id).
+    Stale(String),
+    /// An `Uploader` method's call.
+    Api,
+}
+
+/// The commands of [`Run::step`], by their first element (src/glue.js, `drive`).
+mod cmd {
+    pub const PUT: u8 = 0;
+    pub const CANCEL: u8 = 1;
+    pub const HASH: u8 = 2;
+    pub const CALL: u8 = 3;
+    pub const RELEASE: u8 = 4;
+    pub const PROGRESS: u8 = 5;
+    pub const PART_COMPLETE: u8 = 6;
+    pub const RETRYING: u8 = 7;
+    pub const RESUMED: u8 = 8;
+    pub const READ_JOURNAL: u8 = 9;
+    pub const HASH_SAMPLE: u8 = 10;
+    pub const WRITE_JOURNAL: u8 = 11;
+    pub const DELETE_JOURNAL: u8 = 12;
+    pub const FINISHED: u8 = 13;
+    pub const UNLOCK: u8 = 14;
+    pub const CANCEL_CALLS: u8 = 15;
+}
+
+/// What an upload starts with, until its turn comes ([`Run::begin`]).
+pub struct Job {
+    /// Object key.
+    pub key: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Look for a journaled upload of the same file to resume.
+    pub resume: bool,
+    /// The upload's configuration.
+    pub cfg: Config,
+}
+
+/// One upload: its coordinator and what the driver keeps beside it.
+#[wasm_bindgen(skip_typescript)]
+pub struct Run {
+    job: Job,
+    coord: Option<Coordinator>,
+    backend: Rc<Backend>,
+    budget: Rc<Budget>,
+    /// The file's size, read once: Chromium answers a `File`'s `size` with a
+    /// synchronous call to the browser process each time (0.2-0.3 ms).
+    size: u64,
+    checksum: Option<Algorithm>,
+    /// The running PUTs, each holding a slot of the shared budget: (attempt,
+    /// bytes, when it started) by engine and part.
+    running: SmallMap<(Gen, u16), (u32, u64, u64)>,
+    /// The headers each part's PUT must send, from its signing reply.
+    headers: SmallMap<(Gen, u16), Vec<(String, String)>>,
+    /// Part signings asked for in this round of steps, sent together when
+    /// the round ends (one part-urls call per upload, where the backend has it).
+    signs: Vec<(Gen, String, u16, Option<String>)>,
+    /// Commands made while handling an input or a round, before the engine's next steps.
+    queue: VecDeque<Vec<JsValue>>,
+    single_url: Option<String>,
+    /// A PUT went without a checksum header, checksums on: the backend did
+    /// not sign the checksum it was given, so the store verified nothing
+    /// this upload knows of, and its result names no checksum.
+    unverified: bool,
+    /// Sent with init: the coordinator's ([`Coordinator::client_token`]),
+    /// copied here as each init goes out (the look-up may have replaced the
+    /// random one with a journaled one before the first).
+    client_token: String,
+    /// The application has its answer.
+    answered: bool,
+}
+
+impl Run {
+    /// An upload of `job` through `backend`, sharing `budget`; it starts at [`Run::begin`].
+    pub fn new(job: Job, backend: Rc<Backend>, budget: Rc<Budget>) -> Self {
+        Self {
+            checksum: job.cfg.checksum,
+            job,
+            coord: None,
+            backend,
+            budget,
+            size: 0,
+            running: SmallMap::default(),
+            headers: SmallMap::default(),
+            signs: Vec::new(),
+            queue: VecDeque::new(),
+            single_url: None,
+            unverified: false,
+            client_token: String::new(),
+            answered: false,
         }
     }
 
-    /// Ends (aborting if need be) the PUT of `part`, if one runs, and frees its
-    /// slot; returns its bytes and how long it ran. With `attempt`, only that
-    /// attempt: a late event of an earlier attempt must not end the one
-    /// running now.
-    fn end(&mut self, g: Gen, part: u16, attempt: Option<u32>) -> Option<(u64, u64)> {
-        if self.running.get(&(g, part)).is_some_and(|(a, ..)| attempt.is_none_or(|want| *a == want)) {
-            let ended = self.running.remove(&(g, part)).map(|(_, _, bytes, at)| (bytes, now_ms().saturating_sub(at)));
-            self.budget.release();
-            return ended;
-        }
-        None
+    fn coord(&mut self) -> Option<&mut Coordinator> {
+        self.coord.as_mut()
     }
 
-    /// Ends (aborts) every running PUT of engine `g` and frees their slots.
-    fn end_gen(&mut self, g: Gen) {
+    /// Feeds an input to the coordinator.
+    fn handle(&mut self, input: Input) {
+        if let Some(c) = self.coord() {
+            c.handle(input, now_ms());
+        }
+    }
+
+    /// Frees the slot of the PUT of `part` of engine `g`, if one runs; its
+    /// bytes and how long it ran. With `attempt`, only that attempt: a late
+    /// event of an earlier attempt must not end the one running now.
+    fn end_put(&mut self, g: Gen, part: u16, attempt: Option<u32>) -> Option<(u64, u64)> {
+        let (a, bytes, at) = *self.running.get(&(g, part))?;
+        if attempt.is_some_and(|want| want != a) {
+            return None;
+        }
+        self.running.remove(&(g, part));
+        self.budget.release();
+        Some((bytes, now_ms().saturating_sub(at)))
+    }
+
+    /// Feeds an engine's event in, with what the concurrency window learns
+    /// from a PUT that ended.
+    fn feed(&mut self, g: Gen, event: Event) {
+        if let Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. } = &event {
+            let ended = self.end_put(g, *part, Some(*attempt));
+            match (&event, ended) {
+                (Event::PartDone { .. }, Some((bytes, took))) => self.budget.succeeded(bytes, took, now_ms()),
+                (Event::PartFailed { failure, .. }, Some(_)) if failure.is_congestion() => {
+                    self.budget.troubled(now_ms());
+                }
+                _ => {}
+            }
+        }
+        // A network failure may be the first sign of going offline: say so first.
+        if let Event::PartFailed { failure: Failure::Network(_), .. }
+        | Event::CallFailed { failure: Failure::Network(_), .. } = &event
+            && !browser_online()
+        {
+            self.handle(Input::Connectivity(false));
+        }
+        self.handle(Input::Engine(g, event));
+    }
+
+    /// A command for the glue.
+    fn push(&mut self, fields: Vec<JsValue>) {
+        self.queue.push_back(fields);
+    }
+
+    /// A backend call for the glue to send (`g`: cancelled with that
+    /// engine's calls; none: nothing cancels it).
+    fn call(&mut self, g: Option<Gen>, req: Req<'_>, tag: Tag) {
+        let call = self.backend.call(req, tag);
+        self.push(vec![cmd::CALL.into(), g.map_or(JsValue::from(-1), JsValue::from), call.into()]);
+    }
+
+    /// Stops whatever engine `g` still runs, and forgets its signed headers.
+    fn release(&mut self, g: Gen) {
+        // Signings asked for before go out with the calls' signal cancelled below, as calls made at once would.
+        self.send_signs();
         let before = self.running.len();
         self.running.retain(|(r, _), _| *r != g);
         for _ in self.running.len()..before {
             self.budget.release();
         }
-    }
-}
-
-impl Drop for Puts {
-    fn drop(&mut self) {
-        for _ in self.running.drain() {
-            self.budget.release();
-        }
-    }
-}
-
-/// `navigator.onLine` of the window or worker (true when unknown).
-fn browser_online() -> bool {
-    let nav = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok();
-    nav.and_then(|n| js_sys::Reflect::get(&n, &"onLine".into()).ok()).and_then(|v| v.as_bool()).unwrap_or(true)
-}
-
-/// Listens to the global `online` / `offline` events while alive.
-struct ConnectivityListener {
-    target: web_sys::EventTarget,
-    callback: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>,
-}
-
-impl ConnectivityListener {
-    fn new(tx: UnboundedSender<Input>) -> Option<Self> {
-        use wasm_bindgen::JsCast;
-        let target: web_sys::EventTarget = js_sys::global().dyn_into().ok()?;
-        let callback = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-            let _ = tx.unbounded_send(Input::Connectivity(e.type_() == "online"));
-        });
-        for ev in ["online", "offline"] {
-            target.add_event_listener_with_callback(ev, callback.as_ref().unchecked_ref()).ok()?;
-        }
-        Some(Self { target, callback })
-    }
-}
-
-impl Drop for ConnectivityListener {
-    fn drop(&mut self) {
-        use wasm_bindgen::JsCast;
-        for ev in ["online", "offline"] {
-            let _ = self.target.remove_event_listener_with_callback(ev, self.callback.as_ref().unchecked_ref());
-        }
-    }
-}
-
-/// Carries out a [`Coordinator`]'s steps in the browser and feeds the
-/// results back in: the engines' requests (XHR PUTs, backend calls), the
-/// journal's reads and writes, the content sample's hash, the application's
-/// callbacks. Events arrive on one channel, tagged with the engine's
-/// generation, so a replaced engine's late events reach only it.
-struct Executor {
-    coord: Coordinator,
-    tx: UnboundedSender<Input>,
-    rx: UnboundedReceiver<Input>,
-    _connectivity: Option<ConnectivityListener>,
-    slot_freed: UnboundedReceiver<()>,
-    puts: Puts,
-    /// Cancels an engine's backend calls in flight (hooks get its signal) when it stops.
-    calls: SmallMap<Gen, AbortController>,
-    headers: SignedHeaders,
-    /// Part signings asked for in this round of steps, sent together when
-    /// the round ends (one part-urls call per upload, where the backend has it).
-    signs: Vec<(Gen, String, u16, Option<String>)>,
-    single_url: Option<String>,
-    job: Rc<Job>,
-    backend: Rc<Backend>,
-    budget: Rc<Budget>,
-    observer: Rc<dyn Observer>,
-    /// Releases the lock of this upload's journal entry (while it runs and
-    /// is not paused, no other upload of the same file takes the entry).
-    lock: Rc<core::cell::RefCell<Option<js_sys::Function>>>,
-    /// The timer of the coordinator's next wakeup and its deadline: kept
-    /// from one input to the next while it fires no later than the next
-    /// wakeup (most inputs do not move it, or move it later), instead of a
-    /// fresh `setTimeout` for each.
-    timer: Option<(u64, Timeout)>,
-    /// A PUT went without a checksum header, checksums on: the backend did
-    /// not sign the checksum it was given, so the store verified nothing
-    /// this upload knows of, and its result names no checksum.
-    unverified: bool,
-}
-
-impl Executor {
-    /// Lets go of the journal entry's lock (paused, or over).
-    fn unlock(&self) {
-        if let Some(release) = self.lock.borrow_mut().take() {
-            let _ = release.call0(&wasm_bindgen::JsValue::NULL);
-        }
+        self.headers.retain(|(r, _), _| *r != g);
+        self.push(vec![cmd::RELEASE.into(), g.into()]);
     }
 
-    /// The signal of engine `g`'s backend calls.
-    fn calls_signal(&mut self, g: Gen) -> AbortSignal {
-        if let Some(c) = self.calls.get(&g) {
-            return c.signal();
-        }
-        match AbortController::new() {
-            Ok(c) => {
-                let signal = c.signal();
-                self.calls.insert(g, c);
-                signal
+    /// The checksum of an action, as the backend gets it.
+    fn checksum(&self, value: Option<String>) -> Option<Checksum> {
+        self.checksum.zip(value).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value })
+    }
+
+    /// Starts engine `g`'s backend call for `action`; with `batch` (a `Sign`
+    /// of several parts: its own and those), one part-urls call signs them
+    /// all.
+    fn start_call(&mut self, g: Gen, action: Action, batch: Vec<(u16, Option<String>)>) {
+        let key = self.job.key.clone();
+        let content_type = self.job.content_type.clone();
+        let (sum, alg) = match &action {
+            Action::Sign { checksum: c, .. } | Action::Complete { checksum: c, .. } => (self.checksum(c.clone()), None),
+            _ => (None, self.checksum.map(Algorithm::s3_name)),
+        };
+        // The parts signed together: by part-urls (`batch`), or with init.
+        let together = match &action {
+            Action::Init { parts } => parts.as_slice(),
+            _ => batch.as_slice(),
+        };
+        let sums: Vec<(u16, Option<Checksum>)> = together.iter().map(|(p, c)| (*p, self.checksum(c.clone()))).collect();
+        let token = self.client_token.clone();
+        let req = match &action {
+            Action::Init { .. } => Req::Init {
+                key: &key,
+                content_type: &content_type,
+                checksum_algorithm: alg,
+                client_token: &token,
+                parts: &sums,
+            },
+            Action::Sign { upload_id: Some(id), .. } if !sums.is_empty() => {
+                Req::SignParts { key: &key, upload_id: id, parts: &sums }
             }
-            // Never seen: every browser has AbortController. The call then
-            // cannot be cancelled, only timed out.
-            Err(_) => web_sys::AbortSignal::abort(),
-        }
+            Action::Sign { part, upload_id: Some(id), .. } => {
+                Req::SignPart { key: &key, upload_id: id, part: *part, checksum: sum.as_ref() }
+            }
+            Action::Sign { upload_id: None, .. } => {
+                Req::PresignPut { key: &key, content_type: &content_type, checksum: sum.as_ref() }
+            }
+            Action::Complete { upload_id, parts, .. } => {
+                Req::Complete { key: &key, upload_id, parts, checksum: sum.as_ref() }
+            }
+            Action::Abort { upload_id } => Req::Abort { key: &key, upload_id },
+            Action::ListParts { upload_id } => Req::ListParts { key: &key, upload_id },
+            _ => return,
+        };
+        let call = self.backend.call(req, Tag::Engine { g, action: action.clone(), batch });
+        self.push(vec![cmd::CALL.into(), g.into(), call.into()]);
     }
 
-    /// Cancels engine `g`'s backend calls in flight.
-    fn cancel_calls(&mut self, g: Gen) {
-        if let Some(c) = self.calls.remove(&g) {
-            c.abort();
-        }
-    }
-
-    /// Stops whatever engine `g` still runs, and forgets its signed headers.
-    fn release(&mut self, g: Gen) {
-        // Signings asked for before go out with the signal cancelled below, as calls made at once would.
-        self.send_signs();
-        self.puts.end_gen(g);
-        self.cancel_calls(g);
-        self.headers.borrow_mut().retain(|(r, _), _| *r != g);
-    }
-
-    /// Carries out one step; the application's answer when it is the last.
-    fn carry_out(&mut self, step: Step) -> Option<Result<Outcome, UploadError>> {
-        let tx = self.tx.clone();
+    /// Turns one step into commands, or carries it out here.
+    fn carry_out(&mut self, step: Step) {
         match step {
             Step::Engine(g, Action::Put { part, attempt, url, start, end }) => {
                 // The headers signed into the URL (a part's checksum); a
                 // single PUT stores the object: it carries the content type
                 // (the reference backend signs it into the URL).
-                let mut headers = self.headers.borrow().get(&(g, part)).cloned().unwrap_or_default();
+                let mut headers = self.headers.get(&(g, part)).cloned().unwrap_or_default();
                 self.unverified |=
-                    self.job.checksum.is_some() && !headers.iter().any(|(k, _)| k.starts_with("x-amz-checksum-"));
-                if self.coord.single() {
+                    self.checksum.is_some() && !headers.iter().any(|(k, _)| k.starts_with("x-amz-checksum-"));
+                if self.coord.as_ref().is_some_and(Coordinator::single) {
                     self.single_url = Some(url.clone());
                     if !headers.iter().any(|(k, _)| k == "content-type") {
                         headers.push(("content-type".into(), self.job.content_type.clone()));
                     }
                 }
-                let sink: Rc<dyn Fn(Event)> = Rc::new(move |ev| {
-                    let _ = tx.unbounded_send(Input::Engine(g, ev));
-                });
-                match start_put(&self.job, &url, &headers, start, end, part, attempt, sink) {
-                    Ok(handle) => self.puts.insert(g, part, attempt, handle, end - start),
-                    Err(failure) => {
-                        self.budget.release();
-                        self.coord.handle(Input::Engine(g, Event::PartFailed { part, attempt, failure }), now_ms());
-                    }
+                let now = now_ms();
+                self.budget.started(now);
+                if self.running.insert((g, part), (attempt, end - start, now)).is_some() {
+                    self.budget.release();
                 }
+                // A whole file goes as the `File` itself, not a slice of all
+                // of it: Chromium sends a `File` from its path, and a slice
+                // through its blob reader, about a third slower (6 MiB PUTs
+                // on loopback: 65-72 against 96-100 ms).
+                let whole = start == 0 && end == self.size;
+                self.push(vec![
+                    cmd::PUT.into(),
+                    g.into(),
+                    part.into(),
+                    attempt.into(),
+                    url.into(),
+                    num(start),
+                    num(end),
+                    crate::backend::js_pairs(&headers).into(),
+                    whole.into(),
+                ]);
             }
             Step::Engine(g, Action::Cancel { part }) => {
-                self.puts.end(g, part, None);
+                self.end_put(g, part, None);
+                self.push(vec![cmd::CANCEL.into(), g.into(), part.into()]);
             }
             Step::Engine(g, Action::Hash { part, start, end }) => {
-                let (file, whole) = (self.job.file.clone(), self.job.whole(start, end));
-                let signal = self.calls_signal(g);
-                spawn_local(async move {
-                    let ev = match hashing::crc32(&file, start, end, whole, &signal).await {
-                        Ok(Some(crc)) => Event::Hashed { part, crc },
-                        Ok(None) => return,
-                        Err(message) => Event::HashFailed { part, message },
-                    };
-                    let _ = tx.unbounded_send(Input::Engine(g, ev));
-                });
+                let whole = start == 0 && end == self.size;
+                self.push(vec![cmd::HASH.into(), g.into(), part.into(), num(start), num(end), whole.into()]);
             }
             Step::Engine(g, Action::Abort { upload_id }) => {
                 // Stop every other call first; the abort call gets a signal of its own.
                 self.send_signs();
-                self.cancel_calls(g);
-                let own = self.calls_signal(g);
-                let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal: own, tx };
-                spawn_call(call, Action::Abort { upload_id }, Vec::new(), self.headers.clone());
+                self.push(vec![cmd::CANCEL_CALLS.into(), g.into()]);
+                self.start_call(g, Action::Abort { upload_id }, Vec::new());
             }
             Step::Engine(g, Action::Sign { part, upload_id: Some(id), checksum }) if self.backend.can_batch() => {
                 self.signs.push((g, id, part, checksum));
             }
             Step::Engine(g, action) => {
-                if let Action::Init { .. } = action {
-                    self.coord.client_token().clone_into(&mut self.job.client_token.borrow_mut());
+                if let (Action::Init { .. }, Some(c)) = (&action, &self.coord) {
+                    c.client_token().clone_into(&mut self.client_token);
                 }
-                let signal = self.calls_signal(g);
-                let call = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal, tx };
-                spawn_call(call, action, Vec::new(), self.headers.clone());
+                self.start_call(g, action, Vec::new());
             }
             Step::Release(g) => self.release(g),
-            Step::Notify(action) => notify(action, &*self.observer),
-            Step::Resumed { upload_id, parts, bytes } => self.observer.resumed(&upload_id, parts, bytes),
-            Step::ReadJournal(id) => {
-                let lock = self.lock.clone();
-                spawn_local(async move {
-                    let input = match journal::lock(&id).await {
-                        None => Input::JournalBusy,
-                        Some(release) => {
-                            *lock.borrow_mut() = Some(release);
-                            Input::JournalRead(journal::get(&id).await)
-                        }
-                    };
-                    let _ = tx.unbounded_send(input);
-                });
+            Step::Notify(action) => self.notify(action),
+            Step::Resumed { upload_id, parts, bytes } => {
+                self.push(vec![cmd::RESUMED.into(), upload_id.into(), (parts as u32).into(), num(bytes)]);
             }
+            Step::ReadJournal(id) => self.push(vec![cmd::READ_JOURNAL.into(), id.into()]),
             Step::HashSample(ranges) => {
-                let file = self.job.file.clone();
-                spawn_local(async move {
-                    let _ = tx.unbounded_send(Input::SampleHashed(sample(&file, &ranges).await));
-                });
+                let mut fields = vec![JsValue::from(cmd::HASH_SAMPLE)];
+                for (start, end) in ranges {
+                    fields.push(num(start));
+                    fields.push(num(end));
+                }
+                self.push(fields);
             }
             Step::ListParts { key, upload_id } => {
-                let backend = self.backend.clone();
-                spawn_local(async move {
-                    let end = match fresh_signal() {
-                        Ok(signal) => match backend.list_parts(&key, &upload_id, &signal).await {
-                            Ok(parts) => CallEnd::Ok(stored_parts(parts)),
-                            Err(e) => call_end(&e),
-                        },
-                        Err(e) => call_end(&e),
-                    };
-                    let _ = tx.unbounded_send(Input::PartsListed(end));
-                });
+                self.call(None, Req::ListParts { key: &key, upload_id: &upload_id }, Tag::Lookup);
             }
             Step::AbortStale { key, upload_id } => {
-                let backend = self.backend.clone();
-                spawn_local(async move {
-                    let end = match fresh_signal() {
-                        Ok(signal) => {
-                            backend.abort(&key, &upload_id, &signal).await.map_or_else(|e| call_end(&e), CallEnd::Ok)
-                        }
-                        Err(e) => call_end(&e),
-                    };
-                    let _ = tx.unbounded_send(Input::StaleAborted { upload_id, end });
-                });
+                let tag = Tag::Stale(upload_id.clone());
+                self.call(None, Req::Abort { key: &key, upload_id: &upload_id }, tag);
             }
-            Step::WriteJournal(entry) => journal::put(&entry),
-            Step::DeleteJournal(id) => spawn_local(async move { journal::delete(&id).await }),
+            Step::WriteJournal(entry) => {
+                self.push(vec![cmd::WRITE_JOURNAL.into(), entry.id.clone().into(), entry.to_json().into()]);
+            }
+            Step::DeleteJournal(id) => self.push(vec![cmd::DELETE_JOURNAL.into(), id.into()]),
             Step::Finished(result) => {
                 let single_url = self.single_url.take();
-                return Some(result.map(|mut outcome| {
+                let result = result.map(|mut outcome| {
                     if outcome.location.is_none() {
-                        outcome.location = single_url.as_deref().map(|u| xhr::redact(u).to_owned());
+                        outcome.location = single_url.as_deref().map(|u| crate::browser::redact(u).to_owned());
+                    }
+                    if self.unverified {
+                        outcome.checksum = None;
                     }
                     outcome
-                }));
+                });
+                self.finish(result);
             }
         }
-        None
     }
 
-    /// Carries out every step there is; the application's answer if it came.
-    fn run_steps(&mut self) -> Option<Result<Outcome, UploadError>> {
-        let mut answer = None;
-        loop {
-            let now = now_ms();
-            let Some(step) = self.budget.clone().with(|free| self.coord.poll(now, free)) else { break };
-            if let Some(result) = self.carry_out(step) {
-                answer = Some(result);
+    /// The application's answer: the upload has left the budget.
+    fn finish(&mut self, result: Result<Outcome, UploadError>) {
+        self.answered = true;
+        self.budget.left();
+        let (ok, value) = match result {
+            Ok(out) => (true, self.result_object(&out)),
+            Err(e) => (false, to_js_error(&e)),
+        };
+        self.push(vec![cmd::FINISHED.into(), ok.into(), value]);
+    }
+
+    /// The result object of a stored upload.
+    fn result_object(&self, out: &Outcome) -> JsValue {
+        let opt = |s: &Option<String>| s.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        object(&[
+            ("key", JsValue::from_str(&self.job.key)),
+            ("uploadId", opt(&out.upload_id)),
+            ("etag", opt(&out.etag)),
+            ("location", opt(&out.location)),
+            ("size", num(out.size)),
+            (
+                "checksum",
+                out.checksum.as_deref().map_or(JsValue::NULL, |c| {
+                    object(&[("algorithm", JsValue::from_str("CRC32")), ("value", JsValue::from_str(c))])
+                }),
+            ),
+        ])
+    }
+
+    /// Tells the application about an action of the running upload.
+    fn notify(&mut self, action: Action) {
+        let fields = match action {
+            Action::Progress(p) => vec![
+                cmd::PROGRESS.into(),
+                num(p.bytes_sent),
+                num(p.bytes_total),
+                p.parts_done.into(),
+                p.parts_total.into(),
+                JsValue::from_f64(p.fraction() * 100.0),
+                JsValue::from_f64(p.speed),
+                p.eta_seconds.map_or(JsValue::NULL, JsValue::from_f64),
+            ],
+            Action::PartComplete { part, etag, size } => {
+                vec![cmd::PART_COMPLETE.into(), part.into(), etag.into(), num(size)]
             }
-        }
-        self.send_signs();
-        answer
+            Action::Retrying { part, attempt, delay_ms, reason } => vec![
+                cmd::RETRYING.into(),
+                part.map_or(JsValue::NULL, JsValue::from),
+                attempt.into(),
+                num(delay_ms),
+                to_js_error(&reason),
+            ],
+            _ => return,
+        };
+        self.push(fields);
     }
 
     /// Sends the part signings of this round: several parts of one upload
@@ -388,94 +426,276 @@ impl Executor {
         let batch: Vec<(u16, Option<String>)> =
             if together { signs.iter().map(|(_, _, p, c)| (*p, c.clone())).collect() } else { Vec::new() };
         for (g, id, part, checksum) in signs {
-            let signal = self.calls_signal(g);
-            let ctx = CallCtx { g, job: self.job.clone(), backend: self.backend.clone(), signal, tx: self.tx.clone() };
-            spawn_call(ctx, Action::Sign { part, upload_id: Some(id), checksum }, batch.clone(), self.headers.clone());
+            self.start_call(g, Action::Sign { part, upload_id: Some(id), checksum }, batch.clone());
             if together {
                 return;
             }
         }
     }
 
-    /// Feeds an input in.
-    fn feed(&mut self, input: Input) {
-        if let Input::Engine(g, Event::PartDone { part, attempt, .. } | Event::PartFailed { part, attempt, .. }) =
-            &input
-        {
-            let ended = self.puts.end(*g, *part, Some(*attempt));
-            // What the concurrency window learns from: a PUT's bytes and time, or trouble on the way.
-            match (&input, ended) {
-                (Input::Engine(_, Event::PartDone { .. }), Some((bytes, took))) => {
-                    self.budget.succeeded(bytes, took, now_ms());
-                }
-                (Input::Engine(_, Event::PartFailed { failure, .. }), Some(_)) if failure.is_congestion() => {
-                    self.budget.troubled(now_ms());
-                }
-                _ => {}
-            }
+    /// Keeps the headers each signed part's PUT must send; the parts' URLs.
+    fn keep_headers(&mut self, g: Gen, list: Vec<(u16, crate::protocol::Signed)>) -> Vec<(u16, String)> {
+        let mut urls = Vec::with_capacity(list.len());
+        for (part, signed) in list {
+            self.headers.insert((g, part), signed.headers);
+            urls.push((part, signed.url));
         }
-        // A network failure may be the first sign of going offline: say so first.
-        if let Input::Engine(
-            _,
-            Event::PartFailed { failure: Failure::Network(_), .. }
-            | Event::CallFailed { failure: Failure::Network(_), .. },
-        ) = &input
-            && !browser_online()
-        {
-            self.coord.handle(Input::Connectivity(false), now_ms());
-        }
-        if let Input::Control(Control::Pause) = input {
-            self.unlock();
-        }
-        self.coord.handle(input, now_ms());
+        urls
     }
 
-    /// Waits for the next input, a freed PUT slot, the coordinator's wakeup,
-    /// or (with `control`) the application's control.
-    async fn wait(&mut self, control: Option<&mut UnboundedReceiver<Control>>) -> Option<Input> {
-        // A timer that fires no later than needed is kept: firing early only
-        // makes the steps look and find nothing due yet, which costs less
-        // than a new timer at every PUT's progress (each moves its stall
-        // deadline).
-        let at = self.coord.next_wakeup();
-        if !matches!((&self.timer, at), (Some(t), Some(at)) if t.0 <= at) {
-            self.timer =
-                at.map(|at| (at, Timeout::new(u32::try_from(at.saturating_sub(now_ms())).unwrap_or(u32::MAX))));
-        }
-        let mut control = control;
-        core::future::poll_fn(|cx| {
-            if let Poll::Ready(input) = self.rx.poll_next(cx) {
-                return Poll::Ready(input);
-            }
-            if let Some(c) = control.as_deref_mut()
-                && let Poll::Ready(ctl) = c.poll_next(cx)
-            {
-                return Poll::Ready(Some(Input::Control(ctl.unwrap_or(Control::Abort))));
-            }
-            if self.slot_freed.poll_next(cx).is_ready() {
-                return Poll::Ready(None);
-            }
-            match self.timer.as_mut().map(|t| Pin::new(&mut t.1).poll(cx)) {
-                Some(Poll::Ready(())) => {
-                    // Fired: the next wait sets a new one.
-                    self.timer = None;
-                    Poll::Ready(None)
+    /// An engine's backend call came back.
+    fn engine_called(&mut self, g: Gen, action: Action, batch: Vec<(u16, Option<String>)>, result: CallResult) {
+        let Some(call) = call_of(&action) else { return };
+        if let (false, Action::Sign { upload_id, .. }) = (batch.is_empty(), &action) {
+            match result {
+                Ok(Reply::SignedMany(list)) => {
+                    for (part, url) in self.keep_headers(g, list) {
+                        self.feed(g, Event::Signed { part, url });
+                    }
                 }
-                _ => Poll::Pending,
+                // A backend that does not take the call, or a 5xx (which a
+                // Lambda that throws on an unknown action answers): each part
+                // asks alone, and its own call decides.
+                Err(e) if self.backend.batch_unknown(&e) || e.is_server_error() => {
+                    for (part, checksum) in batch {
+                        let one = Action::Sign { part, upload_id: upload_id.clone(), checksum };
+                        self.start_call(g, one, Vec::new());
+                    }
+                }
+                other => {
+                    let e = other.err().unwrap_or_else(mismatched);
+                    for (part, _) in batch {
+                        self.feed(g, call_event(crate::engine::Call::Sign(part), Err(e.clone())));
+                    }
+                }
             }
-        })
-        .await
+            return;
+        }
+        use crate::engine::Call as C;
+        let result = result.and_then(|reply| match (call, reply) {
+            (C::Init, Reply::Initiated(upload_id, list)) => {
+                Ok(Event::Initiated { upload_id, signed: self.keep_headers(g, list) })
+            }
+            (C::Sign(part), Reply::Signed(signed)) => {
+                self.headers.insert((g, part), signed.headers);
+                Ok(Event::Signed { part, url: signed.url })
+            }
+            (C::Complete, Reply::Completed(etag, location)) => Ok(Event::Completed { etag, location }),
+            (C::Abort, Reply::Done) => Ok(Event::AbortDone),
+            (C::List, Reply::Parts(parts)) => Ok(Event::Listed { parts: stored_parts(parts) }),
+            _ => Err(mismatched()),
+        });
+        self.feed(g, call_event(call, result));
     }
 }
 
-/// Tells the application about an action of the running upload.
-fn notify(action: Action, observer: &dyn Observer) {
-    match action {
-        Action::Progress(p) => observer.progress(&p),
-        Action::PartComplete { part, etag, size } => observer.part_complete(part, &etag, size),
-        Action::Retrying { part, attempt, delay_ms, reason } => observer.retrying(part, attempt, delay_ms, &reason),
-        _ => {}
+type CallResult = Result<Reply, CallError>;
+
+#[wasm_bindgen]
+impl Run {
+    /// Its turn has come: the upload is planned for `file` (`size`: read
+    /// ahead by the glue's `turn`, else now).
+    pub fn begin(&mut self, file: &Blob, size: Option<f64>) {
+        let size = size.unwrap_or_else(|| file.size()) as u64;
+        self.size = size;
+        let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
+        let (streams, ms_per_mib) = self.budget.entered();
+        let cfg = self.job.cfg.clone();
+        match Upload::new(size, cfg.for_file(size, streams, ms_per_mib), seed) {
+            Err(e) => self.finish(Err(e)),
+            Ok(upload) => {
+                let (name, last_modified) =
+                    file.dyn_ref::<web_sys::File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();
+                let subject = Subject {
+                    endpoint: self.backend.label(),
+                    key: self.job.key.clone(),
+                    name,
+                    size,
+                    last_modified,
+                    content_type: self.job.content_type.clone(),
+                    client_token: crate::api::client_token(),
+                };
+                self.coord = Some(Coordinator::new(upload, subject, cfg, seed, self.job.resume, now_ms()));
+                if !browser_online() {
+                    self.handle(Input::Connectivity(false));
+                }
+            }
+        }
     }
+
+    /// The next command for the glue, or nothing until something happens.
+    pub fn step(&mut self) -> Option<Vec<JsValue>> {
+        loop {
+            if let Some(c) = self.queue.pop_front() {
+                return Some(c);
+            }
+            let now = now_ms();
+            let budget = self.budget.clone();
+            let step = match self.coord() {
+                Some(coord) => budget.with(|free| coord.poll(now, free)),
+                None => None,
+            };
+            match step {
+                Some(step) => self.carry_out(step),
+                None => {
+                    self.send_signs();
+                    if self.queue.is_empty() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A PUT's event: 0 progress (`a` bytes sent), 1 an answer (`a` its
+    /// status, `b` the ETag of a 2xx, else the start of the body, `c`
+    /// Retry-After), 2 timed out, 3 no answer, 4 it could not be sent (`b`
+    /// its URL, `c` why).
+    #[wasm_bindgen(js_name = putEvent)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn put_event(&mut self, g: Gen, part: u16, attempt: u32, kind: u8, a: f64, b: JsValue, c: JsValue) {
+        let failure = match kind {
+            0 => return self.feed(g, Event::PartProgress { part, attempt, loaded: a as u64 }),
+            1 if (200.0..300.0).contains(&a) => {
+                return self.feed(g, Event::PartDone { part, attempt, etag: b.as_string() });
+            }
+            1 => Failure::Status {
+                status: a as u16,
+                body: b.as_string().unwrap_or_default(),
+                retry_after_ms: c.as_string().and_then(|v| crate::backend::retry_after_ms(&v)),
+            },
+            2 => Failure::Timeout,
+            3 => Failure::Network(
+                "the PUT got no response (connection failed or reset, offline, or refused by CORS)".into(),
+            ),
+            _ => Failure::Network(format!(
+                "cannot send the PUT to {}: {}",
+                crate::browser::redact(&b.as_string().unwrap_or_default()),
+                c.as_string().unwrap_or_default()
+            )),
+        };
+        self.feed(g, Event::PartFailed { part, attempt, failure });
+    }
+
+    /// The CRC register after hashing a part (the Worker's, or the page's
+    /// [`crc32_update`]).
+    pub fn hashed(&mut self, g: Gen, part: u16, state: u32) {
+        self.feed(g, Event::Hashed { part, crc: Crc32::from_state(state).finish() });
+    }
+
+    /// A part could not be read to be hashed.
+    #[wasm_bindgen(js_name = hashFailed)]
+    pub fn hash_failed(&mut self, g: Gen, part: u16, message: String) {
+        self.feed(g, Event::HashFailed { part, message });
+    }
+
+    /// The CRC register `state` (`!0` at the start) after `bytes`: a part
+    /// hashed on the page, where there is no hashing Worker (the module used
+    /// without the package's entry point, a page whose CSP forbids `blob:`
+    /// workers, a Worker that fails), with the Worker's CRC code (`s3mp_hasher`).
+    #[wasm_bindgen(js_name = crc32Update)]
+    pub fn crc32_update(&self, state: u32, bytes: &[u8]) -> u32 {
+        let mut crc = Crc32::from_state(state);
+        crc.update(bytes);
+        crc.state()
+    }
+
+    /// A backend call came back ([`Call`], sent by the glue).
+    pub fn called(&mut self, call: &mut Call) {
+        let (result, tag) = call.take();
+        let input = match tag {
+            Tag::Engine { g, action, batch } => return self.engine_called(g, action, batch, result),
+            Tag::Lookup => Input::PartsListed(match result {
+                Ok(Reply::Parts(parts)) => CallEnd::Ok(stored_parts(parts)),
+                Ok(_) => call_end(&mismatched()),
+                Err(e) => call_end(&e),
+            }),
+            Tag::Stale(upload_id) => {
+                Input::StaleAborted { upload_id, end: result.map_or_else(|e| call_end(&e), |_| CallEnd::Ok(())) }
+            }
+            Tag::Api => return,
+        };
+        self.handle(input);
+    }
+
+    /// Another running upload holds the journal entry's lock.
+    #[wasm_bindgen(js_name = journalBusy)]
+    pub fn journal_busy(&mut self) {
+        self.handle(Input::JournalBusy);
+    }
+
+    /// The journal entry, read (none, or not readable: nothing).
+    #[wasm_bindgen(js_name = journalRead)]
+    pub fn journal_read(&mut self, text: Option<String>) {
+        let entry = text.and_then(|t| crate::resume::Entry::from_json(&t));
+        self.handle(Input::JournalRead(entry));
+    }
+
+    /// The file's content sample, read (its ranges one after another), or
+    /// nothing when it could not be read.
+    pub fn sampled(&mut self, bytes: Option<Vec<u8>>) {
+        let hash = bytes.map(|b| crate::resume::sample_hash([b.as_slice()]));
+        self.handle(Input::SampleHashed(hash));
+    }
+
+    /// The application's pause (0), resume (1) or abort (2).
+    pub fn control(&mut self, k: u8) {
+        let ctl = match k {
+            0 => {
+                // While paused, another upload of the same file may take the entry.
+                self.push(vec![cmd::UNLOCK.into()]);
+                Control::Pause
+            }
+            1 => Control::Resume,
+            _ => Control::Abort,
+        };
+        self.handle(Input::Control(ctl));
+    }
+
+    /// The browser went online or offline.
+    pub fn connectivity(&mut self, online: bool) {
+        self.handle(Input::Connectivity(online));
+    }
+
+    /// When the coordinator next wants to be asked for its steps (ms on the
+    /// browser's clock), or -1.
+    #[wasm_bindgen(js_name = nextWakeup)]
+    pub fn next_wakeup(&self) -> f64 {
+        self.coord.as_ref().and_then(Coordinator::next_wakeup).map_or(-1.0, |t| t as f64)
+    }
+
+    /// The application has its answer and nothing runs any more (replaced
+    /// engines and stale uploads still being deleted finish after the answer).
+    pub fn idle(&self) -> bool {
+        self.answered && self.coord.as_ref().is_none_or(Coordinator::is_idle)
+    }
+
+    /// Whether a slot of the shared budget freed up (or the window grew)
+    /// since last asked: the other uploads may start PUTs.
+    pub fn woke(&self) -> bool {
+        self.budget.woke()
+    }
+}
+
+use wasm_bindgen::JsCast;
+
+/// `navigator.onLine` of the window or worker (true when unknown).
+fn browser_online() -> bool {
+    let nav = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok();
+    nav.and_then(|n| js_sys::Reflect::get(&n, &"onLine".into()).ok()).and_then(|v| v.as_bool()).unwrap_or(true)
+}
+
+/// The engine's name of the call an action makes.
+fn call_of(action: &Action) -> Option<crate::engine::Call> {
+    use crate::engine::Call as C;
+    Some(match action {
+        Action::Init { .. } => C::Init,
+        Action::Sign { part, .. } => C::Sign(*part),
+        Action::Complete { .. } => C::Complete,
+        Action::Abort { .. } => C::Abort,
+        Action::ListParts { .. } => C::List,
+        _ => return None,
+    })
 }
 
 /// How a look-up call ended, for the coordinator.
@@ -484,228 +704,6 @@ fn call_end<T>(e: &CallError) -> CallEnd<T> {
         CallError::Transient(_) => CallEnd::Transient,
         CallError::Rejected(_) => CallEnd::Rejected,
     }
-}
-
-/// Hashes the fingerprint sample of `file` (192 KiB at most enter WASM
-/// memory); the ranges are read one after another (a join of futures costs
-/// more module than the few milliseconds it would save).
-async fn sample(file: &Blob, ranges: &[(u64, u64)]) -> Option<String> {
-    let mut chunks = Vec::with_capacity(ranges.len());
-    for &(start, end) in ranges {
-        let part = file.slice_with_f64_and_f64(start as f64, end as f64).ok()?;
-        let buf = wasm_bindgen_futures::JsFuture::from(part.array_buffer()).await.ok()?;
-        chunks.push(js_sys::Uint8Array::new(&buf).to_vec());
-    }
-    Some(crate::resume::sample_hash(chunks.iter().map(Vec::as_slice)))
-}
-
-/// Runs the upload of `coord` to its end for the application; replaced
-/// engines and stale uploads still being deleted then finish in the
-/// background (every task, listener and timer of this upload ends with them).
-pub async fn run(
-    coord: Coordinator,
-    job: Job,
-    backend: Rc<Backend>,
-    budget: Rc<Budget>,
-    observer: Rc<dyn Observer>,
-    mut control: UnboundedReceiver<Control>,
-) -> Result<Outcome, UploadError> {
-    let (tx, rx) = unbounded::<Input>();
-    let mut ex = Executor {
-        coord,
-        tx: tx.clone(),
-        rx,
-        _connectivity: ConnectivityListener::new(tx),
-        slot_freed: budget.subscribe(),
-        puts: Puts { running: SmallMap::default(), budget: budget.clone() },
-        calls: SmallMap::default(),
-        headers: SignedHeaders::default(),
-        signs: Vec::new(),
-        single_url: None,
-        job: Rc::new(job),
-        backend,
-        budget,
-        observer,
-        lock: Default::default(),
-        timer: None,
-        unverified: false,
-    };
-    if !browser_online() {
-        ex.coord.handle(Input::Connectivity(false), now_ms());
-    }
-    let result = loop {
-        if let Some(result) = ex.run_steps() {
-            break result;
-        }
-        if let Some(input) = ex.wait(Some(&mut control)).await {
-            ex.feed(input);
-        }
-    };
-    ex.unlock();
-    let unverified = ex.unverified;
-    if !ex.coord.is_idle() {
-        spawn_local(async move {
-            while !ex.coord.is_idle() {
-                if let Some(input) = ex.wait(None).await {
-                    ex.feed(input);
-                }
-                let _ = ex.run_steps();
-            }
-        });
-    }
-    result.map(|mut out| {
-        if unverified {
-            out.checksum = None;
-        }
-        out
-    })
-}
-
-/// PUTs bytes `start..end` of the file, with `headers`. The
-/// body is a slice of the `File`: its bytes never enter WASM memory. A whole
-/// file goes as the `File` itself, not a slice of all of it: Chromium sends
-/// a `File` from its path, and a slice through its blob reader, about a
-/// third slower (6 MiB PUTs on loopback: 65-72 against 96-100 ms).
-#[allow(clippy::too_many_arguments)]
-fn start_put(
-    job: &Job,
-    url: &str,
-    headers: &[(String, String)],
-    start: u64,
-    end: u64,
-    part: u16,
-    attempt: u32,
-    sink: Rc<dyn Fn(Event)>,
-) -> Result<XhrPut, Failure> {
-    if job.whole(start, end) {
-        return xhr::put(url, &job.file, headers, job.with_credentials, part, attempt, sink);
-    }
-    let blob = job
-        .file
-        .slice_with_f64_and_f64(start as f64, end as f64)
-        .map_err(|e| Failure::Network(format!("cannot slice the file: {}", crate::backend::js_message(&e))))?;
-    xhr::put(url, &blob, headers, job.with_credentials, part, attempt, sink)
-}
-
-/// What a backend call of engine `g` needs.
-struct CallCtx {
-    g: Gen,
-    job: Rc<Job>,
-    backend: Rc<Backend>,
-    signal: AbortSignal,
-    tx: UnboundedSender<Input>,
-}
-
-/// Starts a backend call; its answer comes back on `tx` as an event (a
-/// signing reply's headers go to `headers`, for the part's PUT). With
-/// `batch` (a `Sign` of several parts: its own and those), one part-urls
-/// call signs them all, and each part's answer comes back as its own event,
-/// as from part-url; a backend that does not know the call is asked part by
-/// part from then on. (One function, so that the module has one future type
-/// for every call.)
-fn spawn_call(ctx: CallCtx, action: Action, batch: Vec<(u16, Option<String>)>, headers: SignedHeaders) {
-    let CallCtx { g, job, backend, signal, tx } = ctx;
-    let algorithm = job.checksum;
-    let checksum =
-        |value: Option<String>| algorithm.zip(value).map(|(alg, value)| Checksum { algorithm: alg.s3_name(), value });
-    let (sum, alg) = match &action {
-        Action::Sign { checksum: c, .. } | Action::Complete { checksum: c, .. } => (checksum(c.clone()), None),
-        _ => (None, job.checksum.map(Algorithm::s3_name)),
-    };
-    // The parts signed together: by part-urls (`batch`), or with init.
-    let together = match &action {
-        Action::Init { parts } => parts.as_slice(),
-        _ => batch.as_slice(),
-    };
-    let sums: Vec<(u16, Option<Checksum>)> = together.iter().map(|(p, c)| (*p, checksum(c.clone()))).collect();
-    let token = job.client_token.borrow().clone();
-    spawn_local(async move {
-        let (call, req) = match &action {
-            Action::Init { .. } => (
-                Call::Init,
-                Req::Init {
-                    key: &job.key,
-                    content_type: &job.content_type,
-                    checksum_algorithm: alg,
-                    client_token: &token,
-                    parts: &sums,
-                },
-            ),
-            Action::Sign { part, upload_id: Some(id), .. } if !sums.is_empty() => {
-                (Call::Sign(*part), Req::SignParts { key: &job.key, upload_id: id, parts: &sums })
-            }
-            Action::Sign { part, upload_id: Some(id), .. } => {
-                (Call::Sign(*part), Req::SignPart { key: &job.key, upload_id: id, part: *part, checksum: sum.as_ref() })
-            }
-            Action::Sign { part, upload_id: None, .. } => (
-                Call::Sign(*part),
-                Req::PresignPut { key: &job.key, content_type: &job.content_type, checksum: sum.as_ref() },
-            ),
-            Action::Complete { upload_id, parts, .. } => {
-                (Call::Complete, Req::Complete { key: &job.key, upload_id, parts, checksum: sum.as_ref() })
-            }
-            Action::Abort { upload_id } => (Call::Abort, Req::Abort { key: &job.key, upload_id }),
-            Action::ListParts { upload_id } => (Call::List, Req::ListParts { key: &job.key, upload_id }),
-            _ => return,
-        };
-        let result = backend.call(req, &signal).await;
-        if let (false, Action::Sign { upload_id, .. }) = (batch.is_empty(), &action) {
-            match result {
-                Ok(Reply::SignedMany(list)) => {
-                    for (part, url) in keep_headers(&headers, g, list) {
-                        let _ = tx.unbounded_send(Input::Engine(g, Event::Signed { part, url }));
-                    }
-                }
-                // A backend that does not take the call, or a 5xx (which a
-                // Lambda that throws on an unknown action answers): each part
-                // asks alone, and its own call decides.
-                Err(e) if backend.batch_unknown(&e) || e.is_server_error() => {
-                    for (part, checksum) in batch {
-                        let ctx = CallCtx {
-                            g,
-                            job: job.clone(),
-                            backend: backend.clone(),
-                            signal: signal.clone(),
-                            tx: tx.clone(),
-                        };
-                        let one = Action::Sign { part, upload_id: upload_id.clone(), checksum };
-                        spawn_call(ctx, one, Vec::new(), headers.clone());
-                    }
-                }
-                other => {
-                    let e = other.err().unwrap_or_else(mismatched);
-                    for (part, _) in batch {
-                        let _ = tx.unbounded_send(Input::Engine(g, call_event(Call::Sign(part), Err(e.clone()))));
-                    }
-                }
-            }
-            return;
-        }
-        let result = result.and_then(|reply| match (call, reply) {
-            (Call::Init, Reply::Initiated(upload_id, list)) => {
-                Ok(Event::Initiated { upload_id, signed: keep_headers(&headers, g, list) })
-            }
-            (Call::Sign(part), Reply::Signed(signed)) => {
-                headers.borrow_mut().insert((g, part), signed.headers);
-                Ok(Event::Signed { part, url: signed.url })
-            }
-            (Call::Complete, Reply::Completed(etag, location)) => Ok(Event::Completed { etag, location }),
-            (Call::Abort, Reply::Done) => Ok(Event::AbortDone),
-            (Call::List, Reply::Parts(parts)) => Ok(Event::Listed { parts: stored_parts(parts) }),
-            _ => Err(mismatched()),
-        });
-        let _ = tx.unbounded_send(Input::Engine(g, call_event(call, result)));
-    });
-}
-
-/// Keeps the headers each signed part's PUT must send; the parts' URLs.
-fn keep_headers(headers: &SignedHeaders, g: Gen, list: Vec<(u16, crate::protocol::Signed)>) -> Vec<(u16, String)> {
-    let mut urls = Vec::with_capacity(list.len());
-    for (part, signed) in list {
-        headers.borrow_mut().insert((g, part), signed.headers);
-        urls.push((part, signed.url));
-    }
-    urls
 }
 
 /// A list-parts reply as the engine takes it.
@@ -717,7 +715,7 @@ fn stored_parts(parts: Vec<crate::protocol::ListedPart>) -> Vec<crate::engine::u
 const MAX_PARTS_PER_CALL: usize = 100;
 
 /// The engine event for the outcome of backend call `call`.
-fn call_event(call: Call, result: Result<Event, CallError>) -> Event {
+fn call_event(call: crate::engine::Call, result: Result<Event, CallError>) -> Event {
     match result {
         Ok(ev) => ev,
         Err(CallError::Transient(failure)) => Event::CallFailed { call, failure },

@@ -1,11 +1,13 @@
-//! Thin browser glue: XHR part PUTs, the shared concurrency budget, the resume
-//! journal's storage, the driver loop that runs the engine. Nothing here
-//! assumes `window`: it runs in a Web Worker as well.
+//! Thin browser glue: the upload's run (the commands the glue in
+//! src/glue.js carries out: XHR part PUTs, backend calls, hashing, the
+//! journal, timers), the shared concurrency budget, the page's CRC ([`driver::Run::crc32_update`]). Nothing
+//! here waits, and nothing assumes `window`: it runs in a Web Worker as well.
 
 pub mod budget;
 pub mod driver;
-pub mod hashing;
-pub mod journal;
 pub mod small_map;
-pub mod timer;
-pub mod xhr;
+
+/// A URL without its query (which holds the signature), for messages.
+pub fn redact(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}

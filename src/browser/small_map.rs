@@ -48,9 +48,4 @@ impl<K: PartialEq, V> SmallMap<K, V> {
     pub fn len(&self) -> usize {
         self.0.len()
     }
-
-    /// Takes every entry out.
-    pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
-        self.0.drain(..)
-    }
 }

@@ -50,10 +50,13 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * short (scripts/short-names.mjs: -3.6) to 87.0; part URLs checked for
  * their upload id too, and a hook's malformed answer named in the hook's
  * words (+0.4) to 87.4; S3's "Checksum Type mismatch" refusal of a part
- * explained with its fix (+0.15) to 87.6.
+ * explained with its fix (+0.15) to 87.6; the module's JavaScript in one
+ * snippet (-0.4) to 87.1; the driver's waiting (futures, channels, timers,
+ * closures: the upload's run, its backend calls) moved to that JavaScript,
+ * Rust deciding and checking as before (-9.5) to 77.6.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 87.75 * 1024;
+export const BUDGET_GZIP_BYTES = 77.75 * 1024;
 
 let tarball;
 let browser;
