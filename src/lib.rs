@@ -3,8 +3,10 @@
 //! A browser client for S3 multipart uploads through presigned URLs, compiled
 //! to WebAssembly. The [`engine`] (pure Rust, tested natively) decides what to
 //! send, when to retry and how far along an upload is; the browser glue
-//! (`browser`, `backend`, `api`, only on `wasm32`) PUTs `File` slices with
-//! `XMLHttpRequest` and talks to the application's backend.
+//! (`browser`, `backend`, `api`, only on `wasm32`) turns its steps into
+//! commands for the module's JavaScript (`src/glue.js`), which PUTs `File`
+//! slices with `XMLHttpRequest`, talks to the application's backend and does
+//! all the waiting: the module holds no futures, channels or closures.
 //!
 //! The crate is `no_std` + `alloc`: in the shipped WASM module (built without
 //! the default `std` feature) nothing of `std` is linked, so neither is its
