@@ -860,8 +860,15 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
       } finally {
         busy = false;
       }
-      // A slot freed up: the other uploads may start PUTs.
-      if (run.woke()) for (const p of pumps) if (p !== pump) p();
+      // A slot freed up: the other uploads may start PUTs, the earliest
+      // first, while slots are free (asking all of them, with hundreds of
+      // files waiting, would cost more than their PUTs).
+      if (run.woke()) {
+        for (const p of pumps) {
+          if (!run.free()) break;
+          if (p !== pump) p();
+        }
+      }
       // A timer that fires no later than needed is kept: firing early only
       // makes the steps look and find nothing due yet, which costs less
       // than a new timer at every PUT's progress (each moves its stall deadline).

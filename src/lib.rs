@@ -22,8 +22,8 @@ mod prelude {
     pub use alloc::borrow::ToOwned;
     pub use alloc::boxed::Box;
     pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
     pub use alloc::vec::Vec;
-    pub use alloc::{format, vec};
 }
 
 /// Where `needle` first occurs in `hay`: a plain scan. `str::find` and
@@ -49,6 +49,73 @@ pub fn join<S: AsRef<str>>(items: impl IntoIterator<Item = S>, sep: &str) -> all
         out.push_str(item.as_ref());
     }
     out
+}
+
+/// A piece of a message for [`cat!`]: text, or a whole number written in
+/// decimal. Messages are made with `cat!` rather than `format!`: core's
+/// formatting machinery (`Formatter`, padding, each call's `Arguments`) is
+/// kilobytes of the module for what is only ever text and whole numbers
+/// here (docs/SIZE.md).
+pub trait Piece {
+    /// Appends this piece to `out`.
+    fn put(&self, out: &mut alloc::string::String);
+}
+
+impl Piece for str {
+    fn put(&self, out: &mut alloc::string::String) {
+        out.push_str(self);
+    }
+}
+
+impl Piece for alloc::string::String {
+    fn put(&self, out: &mut alloc::string::String) {
+        out.push_str(self);
+    }
+}
+
+impl<T: Piece + ?Sized> Piece for &T {
+    fn put(&self, out: &mut alloc::string::String) {
+        (**self).put(out);
+    }
+}
+
+impl Piece for u64 {
+    fn put(&self, out: &mut alloc::string::String) {
+        let mut digits = [0u8; 20];
+        let (mut n, mut at) = (*self, digits.len());
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[at..] {
+            out.push(char::from(d));
+        }
+    }
+}
+
+macro_rules! piece_as_u64 {
+    ($($t:ty),*) => {$(
+        impl Piece for $t {
+            fn put(&self, out: &mut alloc::string::String) {
+                (*self as u64).put(out);
+            }
+        }
+    )*};
+}
+piece_as_u64!(u8, u16, u32, usize);
+
+/// A `String` of the pieces given ([`Piece`]): `cat!("part ", n, " of ", total)`.
+#[macro_export]
+macro_rules! cat {
+    ($($piece:expr),* $(,)?) => {{
+        let mut out = alloc::string::String::new();
+        $( $crate::Piece::put(&$piece, &mut out); )*
+        out
+    }};
 }
 
 pub mod engine;
@@ -80,6 +147,19 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 #[cfg(test)]
 mod find_str_tests {
     use super::find_str;
+
+    #[test]
+    fn cat_writes_what_format_writes() {
+        for n in [0u64, 7, 10, 99, 100, 65_535, 4_294_967_295, u64::MAX] {
+            assert_eq!(crate::cat!(n), format!("{n}"));
+        }
+        let (s, owned, small, mid, size) = ("part", String::from("of"), 3u16, 70_000u32, 12usize);
+        assert_eq!(
+            crate::cat!(s, " ", small, " ", owned, " ", mid, "/", size, ""),
+            format!("{s} {small} {owned} {mid}/{size}")
+        );
+        assert_eq!(crate::cat!(), "");
+    }
 
     #[test]
     fn join_joins_as_slice_join_does() {

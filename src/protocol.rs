@@ -184,14 +184,14 @@ pub const NO_PARTS: &str = "has no `parts` array";
 fn malformed(op: Op, problem: String, expected: &str) -> UploadError {
     UploadError::new(
         ErrorCode::BackendError,
-        format!("the backend's reply to {} {problem}; it must answer JSON like {expected}", op.name()),
+        cat!("the backend's reply to ", op.name(), " ", problem, "; it must answer JSON like ", expected),
     )
     .with_cause(problem)
 }
 
 fn excerpt(text: &str) -> String {
     let t: String = text.chars().take(200).collect();
-    if t.len() < text.len() { format!("{t}…") } else { t }
+    if t.len() < text.len() { cat!(t, "…") } else { t }
 }
 
 /// The store found other bytes than the client's checksum says (at
@@ -199,7 +199,11 @@ fn excerpt(text: &str) -> String {
 pub fn integrity_error(detail: &str) -> UploadError {
     UploadError::new(
         ErrorCode::IntegrityError,
-        format!("the store's checksum of the object differs from the client's ({detail}): the object was not stored; upload the file again"),
+        cat!(
+            "the store's checksum of the object differs from the client's (",
+            detail,
+            "): the object was not stored; upload the file again"
+        ),
     )
     .with_cause(detail.to_owned())
 }
@@ -208,8 +212,8 @@ pub fn integrity_error(detail: &str) -> UploadError {
 pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<Json, UploadError> {
     match Json::parse(text) {
         Ok(map @ Json::Object(_)) => Ok(map),
-        Ok(other) => Err(malformed(op, format!("is not a JSON object ({})", excerpt(&other.text())), expected)),
-        Err(e) => Err(malformed(op, format!("is not JSON ({e}): {}", Json::from(excerpt(text)).text()), expected)
+        Ok(other) => Err(malformed(op, cat!("is not a JSON object (", excerpt(&other.text()), ")"), expected)),
+        Err(e) => Err(malformed(op, cat!("is not JSON (", e, "): ", Json::from(excerpt(text)).text()), expected)
             .with_cause(excerpt(text))),
     }
 }
@@ -217,11 +221,13 @@ pub fn parse_object(op: Op, text: &str, expected: &str) -> Result<Json, UploadEr
 fn string_field(op: Op, map: &Json, field: &str, expected: &str) -> Result<String, UploadError> {
     match map.get(field) {
         Some(Json::String(s)) if !s.trim_ascii().is_empty() => Ok(s.clone()),
-        Some(other) => {
-            Err(malformed(op, format!("has `{field}` = {}, not a non-empty string", excerpt(&other.text())), expected)
-                .with_field(field))
-        }
-        None => Err(malformed(op, format!("has no `{field}` field"), expected).with_field(field)),
+        Some(other) => Err(malformed(
+            op,
+            cat!("has `", field, "` = ", excerpt(&other.text()), ", not a non-empty string"),
+            expected,
+        )
+        .with_field(field)),
+        None => Err(malformed(op, cat!("has no `", field, "` field"), expected).with_field(field)),
     }
 }
 
@@ -253,7 +259,7 @@ fn url_of(op: Op, map: &Json, expected: &str) -> Result<String, UploadError> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(malformed(
             op,
-            format!("has `url` = {}, which is not an http(s) URL", Json::from(excerpt(&url)).text()),
+            cat!("has `url` = ", Json::from(excerpt(&url)).text(), ", which is not an http(s) URL"),
             expected,
         )
         .with_field("url"));
@@ -289,7 +295,7 @@ pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String
         None | Some(Json::Null) => return Ok(Vec::new()),
         Some(Json::Object(map)) => map,
         Some(other) => {
-            return Err(malformed(op, format!("has `headers` = {}, not an object", excerpt(&other.text())), expected)
+            return Err(malformed(op, cat!("has `headers` = ", excerpt(&other.text()), ", not an object"), expected)
                 .with_field("headers"));
         }
     };
@@ -300,7 +306,13 @@ pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String
                 Some(v) if allowed_header(&name) && !v.chars().any(char::is_control) => Ok((name, v.to_owned())),
                 _ => Err(malformed(
                     op,
-                    format!("has header {} = {}, which a presigned PUT cannot send (only content-type, content-md5 and x-amz-* strings)", Json::from(excerpt(k)).text(), excerpt(&v.text())),
+                    cat!(
+                        "has header ",
+                        Json::from(excerpt(k)).text(),
+                        " = ",
+                        excerpt(&v.text()),
+                        ", which a presigned PUT cannot send (only content-type, content-md5 and x-amz-* strings)"
+                    ),
                     expected,
                 )
                 .with_field("headers")),
@@ -339,16 +351,22 @@ fn check_part_of(
                 if b.is_ascii_digit() { a.checked_mul(10)?.checked_add(u32::from(b - b'0')) } else { None }
             });
             if v.is_empty() || parsed != Some(u32::from(n)) {
-                format!(
-                    "has a URL for partNumber={} where part {n} was asked for: it must sign the part asked for",
-                    excerpt(v)
+                cat!(
+                    "has a URL for partNumber=",
+                    excerpt(v),
+                    " where part ",
+                    n,
+                    " was asked for: it must sign the part asked for"
                 )
             } else if let (Some(id), Some(want)) = (id, upload_id)
                 && !percent_decoded_is(id, want)
             {
-                format!(
-                    "has a URL for uploadId={} where upload {want} was asked for: it must sign a part of the upload asked for",
-                    excerpt(id)
+                cat!(
+                    "has a URL for uploadId=",
+                    excerpt(id),
+                    " where upload ",
+                    want,
+                    " was asked for: it must sign a part of the upload asked for"
                 )
             } else {
                 return Ok(());
@@ -451,10 +469,12 @@ pub fn parse_complete(text: &str) -> Result<(Option<String>, Option<String>), Up
     let opt = |field: &str| match map.get(field) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::String(s)) => Ok(Some(s.clone())),
-        Some(other) => {
-            Err(malformed(Op::Complete, format!("has `{field}` = {}, not a string", excerpt(&other.text())), expected)
-                .with_field(field))
-        }
+        Some(other) => Err(malformed(
+            Op::Complete,
+            cat!("has `", field, "` = ", excerpt(&other.text()), ", not a string"),
+            expected,
+        )
+        .with_field(field)),
     };
     Ok((opt("etag")?, opt("location")?))
 }
@@ -500,7 +520,7 @@ pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
                 }),
                 _ => Err(malformed(
                     Op::ListParts,
-                    format!("lists a part without a valid PartNumber, ETag and Size: {}", excerpt(&item.text())),
+                    cat!("lists a part without a valid PartNumber, ETag and Size: ", excerpt(&item.text())),
                     expected,
                 )
                 .with_field("parts")),
@@ -516,15 +536,15 @@ pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
         let e = v.get("error")?;
         let code = e.get("code").and_then(Json::as_str).unwrap_or("");
         let msg = e.get("message").and_then(Json::as_str).unwrap_or("");
-        Some(if code.is_empty() { msg.to_owned() } else { format!("{code}: {msg}") })
+        Some(if code.is_empty() { msg.to_owned() } else { cat!(code, ": ", msg) })
     });
     let detail = detail.unwrap_or_else(|| if text.trim_ascii().is_empty() { "no body".into() } else { excerpt(text) });
     if detail.starts_with("BadDigest") || detail.starts_with("XAmzContentChecksumMismatch") {
-        return integrity_error(&format!("{} answered HTTP {status}: {detail}", op.name())).with_status(status);
+        return integrity_error(&cat!(op.name(), " answered HTTP ", status, ": ", detail)).with_status(status);
     }
     UploadError::new(
         ErrorCode::BackendError,
-        format!("the backend answered {} with HTTP {status} ({detail})", op.name()),
+        cat!("the backend answered ", op.name(), " with HTTP ", status, " (", detail, ")"),
     )
     .with_status(status)
     .with_cause(excerpt(text))
@@ -713,10 +733,10 @@ mod tests {
         assert!(parse_signed(Op::PartUrl, &reply("https://s/k?partNumber=2"), Some(2), ours).is_ok());
         assert!(parse_signed(Op::PartUrl, &reply("https://s/k?partNumber=2&uploadId=%75%2b1"), Some(2), ours).is_ok());
         for other in ["u%2B2", "u%2B", "u%2B1x", "u", "", "u%2", "U%2B1", "u%252B1", "u%2G1"] {
-            let url = format!("https://s/k?partNumber=2&uploadId={other}");
+            let url = cat!("https://s/k?partNumber=2&uploadId=", other);
             let e = parse_signed(Op::PartUrl, &reply(&url), Some(2), ours).expect_err(other);
             assert_eq!(e.field.as_deref(), Some("url"));
-            assert!(e.message.contains(&format!("uploadId={other} where upload u+1 was asked for")), "{e}");
+            assert!(e.message.contains(&cat!("uploadId=", other, " where upload u+1 was asked for")), "{e}");
         }
         // In a batch: the part-urls reply is refused; init's urls left out.
         let swapped = r#"{"upload_id": "u", "urls": [{"part_number": 1, "url": "https://s/k?partNumber=2"}, {"part_number": 2, "url": "https://s/k?partNumber=1"}]}"#;

@@ -151,7 +151,7 @@ impl Entry {
 
 /// The lookup id of an entry.
 pub fn entry_id(endpoint: &str, key: &str, name: &str, size: u64, last_modified: u64) -> String {
-    format!("{endpoint}\u{1f}{key}\u{1f}{name}\u{1f}{size}\u{1f}{last_modified}")
+    cat!(endpoint, "\u{1f}", key, "\u{1f}", name, "\u{1f}", size, "\u{1f}", last_modified)
 }
 
 /// The byte ranges hashed for the fingerprint: up to three of 64 KiB.
@@ -173,7 +173,8 @@ pub fn sample_hash<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> String {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    format!("{h:016x}")
+    // Sixteen hex digits, as `{h:016x}` writes them (without core's formatting).
+    (0..16).rev().map(|i| char::from(b"0123456789abcdef"[(h >> (i * 4)) as usize & 15])).collect()
 }
 
 /// What to do with the journal entry found for a file.

@@ -205,7 +205,7 @@ impl Uploader {
             Some(s) => Some(s.dyn_into::<AbortSignal>().map_err(|v| {
                 UploadError::invalid_option(
                     "signal",
-                    format!("upload options.signal must be an AbortSignal; got {}", describe(&v)),
+                    cat!("upload options.signal must be an AbortSignal; got ", describe(&v)),
                 )
             })?),
         };

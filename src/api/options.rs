@@ -27,7 +27,7 @@ impl<'a> Opts<'a> {
         if !obj.is_object() || obj.is_function() {
             return Err(UploadError::invalid_option(
                 what,
-                format!("{what} must be an object, like {{ key: \"uploads/file.bin\" }}; got {}", describe(obj)),
+                cat!(what, " must be an object, like { key: \"uploads/file.bin\" }; got ", describe(obj)),
             ));
         }
         for name in Object::keys(obj.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
@@ -35,13 +35,17 @@ impl<'a> Opts<'a> {
                 let hint = known
                     .iter()
                     .find(|k| k.eq_ignore_ascii_case(&name))
-                    .map(|k| format!("did you mean {k}? "))
+                    .map(|k| cat!("did you mean ", k, "? "))
                     .unwrap_or_default();
                 return Err(UploadError::invalid_option(
                     &name,
-                    format!(
-                        "{what} has an unknown option {}: {hint}known options are {}",
+                    cat!(
+                        what,
+                        " has an unknown option ",
                         quoted(&name),
+                        ": ",
+                        hint,
+                        "known options are ",
                         crate::join(known, ", ")
                     ),
                 ));
@@ -58,10 +62,7 @@ impl<'a> Opts<'a> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => v.as_string().map(Some).ok_or_else(|| {
-                UploadError::invalid_option(
-                    name,
-                    format!("{}.{name} must be a string; got {}", self.what, describe(&v)),
-                )
+                UploadError::invalid_option(name, cat!(self.what, ".", name, " must be a string; got ", describe(&v)))
             }),
         }
     }
@@ -71,7 +72,7 @@ impl<'a> Opts<'a> {
             Some(s) if !s.trim_ascii().is_empty() => Ok(s),
             _ => Err(UploadError::invalid_option(
                 name,
-                format!("{}.{name} is required: give a non-empty string such as {}", self.what, quoted(example)),
+                cat!(self.what, ".", name, " is required: give a non-empty string such as ", quoted(example)),
             )),
         }
     }
@@ -84,9 +85,17 @@ impl<'a> Opts<'a> {
             Some(n) if n >= min as f64 && n <= max as f64 && n == (n as u64) as f64 => Ok(Some(n as u64)),
             _ => Err(UploadError::invalid_option(
                 name,
-                format!(
-                    "{}.{name} must be a whole number of {unit} from {min} to {max}; got {}",
+                cat!(
                     self.what,
+                    ".",
+                    name,
+                    " must be a whole number of ",
+                    unit,
+                    " from ",
+                    min,
+                    " to ",
+                    max,
+                    "; got ",
                     describe(&v)
                 ),
             )),
@@ -98,10 +107,7 @@ impl<'a> Opts<'a> {
             return Ok(None);
         };
         v.as_bool().map(Some).ok_or_else(|| {
-            UploadError::invalid_option(
-                name,
-                format!("{}.{name} must be true or false; got {}", self.what, describe(&v)),
-            )
+            UploadError::invalid_option(name, cat!(self.what, ".", name, " must be true or false; got ", describe(&v)))
         })
     }
 
@@ -110,7 +116,7 @@ impl<'a> Opts<'a> {
             return Ok(None);
         };
         v.dyn_into::<Function>().map(Some).map_err(|v| {
-            UploadError::invalid_option(name, format!("{}.{name} must be a function; got {}", self.what, describe(&v)))
+            UploadError::invalid_option(name, cat!(self.what, ".", name, " must be a function; got ", describe(&v)))
         })
     }
 }
@@ -121,7 +127,7 @@ pub(super) fn describe(v: &JsValue) -> String {
     } else if v.is_null() {
         "null".into()
     } else if let Some(s) = v.as_string() {
-        format!("the string {}", quoted(&s))
+        cat!("the string ", quoted(&s))
     } else if let Some(n) = v.as_f64() {
         // JS writes the number (Rust's float formatting would add ~6 KB to
         // the gzipped module for this one message).
@@ -131,7 +137,7 @@ pub(super) fn describe(v: &JsValue) -> String {
     } else if Array::is_array(v) {
         "an array".into()
     } else {
-        format!("a value of type {}", v.js_typeof().as_string().unwrap_or_default())
+        cat!("a value of type ", v.js_typeof().as_string().unwrap_or_default())
     }
 }
 
@@ -160,7 +166,7 @@ fn bounds(
         e.field = Some(option.into());
         e
     };
-    let what = format!("options.{option}");
+    let what = cat!("options.", option);
     let b = Opts::new(v, &what, &["min", "max"]).map_err(named)?;
     let min = b.integer("min", range.0, range.1, unit).map_err(named)?;
     let max = b.integer("max", range.0, range.1, unit).map_err(named)?;
@@ -207,17 +213,18 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
         Some((Some(name), _)) if name != "rest" && name != "lambda" => {
             return Err(UploadError::invalid_option(
                 "protocol",
-                format!(
-                    "options.protocol is {}; use \"rest\" (the /uploads/... paths), \"lambda\" (one URL taking the envelope) \
-                     or an object of hooks (createMultipartUpload, signPart, completeMultipartUpload, abortMultipartUpload)",
-                    quoted(&name)
+                cat!(
+                    "options.protocol is ",
+                    quoted(&name),
+                    "; use \"rest\" (the /uploads/... paths), \"lambda\" (one URL taking the envelope) \
+                     or an object of hooks (createMultipartUpload, signPart, completeMultipartUpload, abortMultipartUpload)"
                 ),
             ));
         }
         Some((None, p)) => {
             return Err(UploadError::invalid_option(
                 "protocol",
-                format!("options.protocol must be \"rest\", \"lambda\" or an object of hooks; got {}", describe(p)),
+                cat!("options.protocol must be \"rest\", \"lambda\" or an object of hooks; got ", describe(p)),
             ));
         }
         other => {
@@ -294,9 +301,10 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
         Some((_, v)) => {
             return Err(UploadError::invalid_option(
                 "checksum",
-                format!(
-                    "options.checksum is {}; use \"crc32\" (the default: every part and the whole object verified by the store) or \"none\"",
-                    describe(&v)
+                cat!(
+                    "options.checksum is ",
+                    describe(&v),
+                    "; use \"crc32\" (the default: every part and the whole object verified by the store) or \"none\""
                 ),
             ));
         }
@@ -312,8 +320,8 @@ pub(super) fn parse_delays(v: &JsValue) -> Result<Vec<u64>, UploadError> {
     let bad = || {
         UploadError::invalid_option(
             "retryDelays",
-            format!(
-                "options.retryDelays must be an array of at most 100 delays in milliseconds (0 to 600000), like [0, 1000, 3000]; got {}",
+            cat!(
+                "options.retryDelays must be an array of at most 100 delays in milliseconds (0 to 600000), like [0, 1000, 3000]; got ",
                 describe(v)
             ),
         )

@@ -71,7 +71,7 @@ pub struct Hooks {
 
 fn malformed(hook: &str, problem: &str, expected: &str) -> CallError {
     CallError::Rejected(
-        UploadError::new(ErrorCode::BackendError, format!("the {hook} hook {problem}; it must return {expected}"))
+        UploadError::new(ErrorCode::BackendError, cat!("the ", hook, " hook ", problem, "; it must return ", expected))
             .with_field(hook),
     )
 }
@@ -83,7 +83,7 @@ impl Hooks {
             match Reflect::get(v, &JsValue::from_str(name)) {
                 Ok(f) if f.is_undefined() || f.is_null() => Ok(None),
                 Ok(f) => f.dyn_into::<Function>().map(Some).map_err(|_| {
-                    UploadError::invalid_option("hooks", format!("options.hooks.{name} must be an async function"))
+                    UploadError::invalid_option("hooks", cat!("options.hooks.", name, " must be an async function"))
                 }),
                 Err(_) => Ok(None),
             }
@@ -98,9 +98,10 @@ impl Hooks {
             if is_function && !HOOK_NAMES.contains(&name.as_str()) {
                 return Err(UploadError::invalid_option(
                     "hooks",
-                    format!(
-                        "options.hooks has an unknown hook {}; the hooks are {}",
+                    cat!(
+                        "options.hooks has an unknown hook ",
                         quoted(&name),
+                        "; the hooks are ",
                         crate::join(HOOK_NAMES, ", ")
                     ),
                 ));
@@ -111,9 +112,10 @@ impl Hooks {
             get(first)?;
             return Err(UploadError::invalid_option(
                 "hooks",
-                format!(
-                    "options.hooks lacks {}: give every one of {}",
+                cat!(
+                    "options.hooks lacks ",
                     crate::join(&missing, ", "),
+                    ": give every one of ",
                     crate::join(REQUIRED, ", ")
                 ),
             ));
@@ -159,14 +161,14 @@ fn classify(hook: &str, e: &JsValue) -> CallError {
         || crate::find_str(&message, "BadDigest").is_some()
     {
         return CallError::Rejected(
-            protocol::integrity_error(&format!("the {hook} hook threw: {message}")).with_field(hook),
+            protocol::integrity_error(&cat!("the ", hook, " hook threw: ", message)).with_field(hook),
         );
     }
     // S3's InvalidPart (an AWS SDK error's name) stays in the message: the
     // engine repairs a complete refused so (see `Upload::on_listed`).
     let message =
         if named("name").as_deref() == Some("InvalidPart") && crate::find_str(&message, "InvalidPart").is_none() {
-            format!("InvalidPart: {message}")
+            cat!("InvalidPart: ", message)
         } else {
             message
         };
@@ -184,7 +186,7 @@ fn classify(hook: &str, e: &JsValue) -> CallError {
     };
     backend_failure(failure, || {
         let mut err =
-            UploadError::new(ErrorCode::BackendError, format!("the {hook} hook threw: {message}")).with_field(hook);
+            UploadError::new(ErrorCode::BackendError, cat!("the ", hook, " hook threw: ", message)).with_field(hook);
         err.status = status.filter(|s| *s > 0);
         err.cause = Some(message);
         err
@@ -261,7 +263,7 @@ impl Calls for Hooks {
                 (_, protocol::NO_PARTS) => "is not an array",
                 (_, other) => other,
             };
-            malformed(hook, &format!("returned the wrong shape: its answer {problem}"), expected)
+            malformed(hook, &cat!("returned the wrong shape: its answer ", problem), expected)
         })
     }
 

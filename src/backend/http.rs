@@ -45,16 +45,12 @@ impl HttpBackend {
             Protocol::Lambda => ("POST", self.endpoint.clone()),
             Protocol::Rest => {
                 let (method, path) = op.rest();
-                let mut url = format!("{}{path}", self.endpoint);
+                let mut url = cat!(self.endpoint, path);
                 let field = |f: &str| body.get(f).and_then(Json::as_str).unwrap_or_default().to_owned();
                 match op {
                     Op::Download => url.push_str(&encode_key(&field("key"))),
                     Op::ListParts => {
-                        url.push_str(&format!(
-                            "?key={}&upload_id={}",
-                            encode(&field("key")),
-                            encode(&field("upload_id"))
-                        ));
+                        url.push_str(&cat!("?key=", encode(&field("key")), "&upload_id=", encode(&field("upload_id"))));
                     }
                     _ => {}
                 }
@@ -126,7 +122,7 @@ impl Calls for HttpBackend {
             // A reply cut off on its way: the call may have done its work
             // (complete may have stored the object), so it is asked again,
             // as for a reply that never came, not taken as empty.
-            let why = format!("{} reply was cut off", op.name());
+            let why = cat!(op.name(), " reply was cut off");
             return Err(CallError::Transient(Failure::Network(why)));
         };
         if !(200..300).contains(&status) {
@@ -146,13 +142,9 @@ impl Calls for HttpBackend {
             Ok(why) if !why.is_undefined() => CallError::Rejected(protocol::backend_error(
                 op,
                 0,
-                &format!("cannot send the request: {}", why.as_string().unwrap_or_default()),
+                &cat!("cannot send the request: ", why.as_string().unwrap_or_default()),
             )),
-            _ => CallError::Transient(Failure::Network(format!(
-                "{} request got no response: {}",
-                op.name(),
-                js_message(e)
-            ))),
+            _ => CallError::Transient(Failure::Network(cat!(op.name(), " request got no response: ", js_message(e)))),
         }
     }
 }

@@ -55,9 +55,10 @@ pub fn header_pairs(v: &JsValue) -> Result<Vec<(String, String)>, UploadError> {
     let bad = |detail: String| {
         UploadError::invalid_option(
             "headers",
-            format!(
+            cat!(
                 "options.headers must be (or return) an object mapping header names to strings, \
-                 like {{ Authorization: \"Bearer ...\" }}; {detail}"
+                 like { Authorization: \"Bearer ...\" }; ",
+                detail
             ),
         )
     };
@@ -69,7 +70,7 @@ pub fn header_pairs(v: &JsValue) -> Result<Vec<(String, String)>, UploadError> {
         let pair: js_sys::Array = entry.unchecked_into();
         let name = pair.get(0).as_string().unwrap_or_default();
         let Some(value) = pair.get(1).as_string() else {
-            return Err(bad(format!("the value of {} is not a string", crate::json::quoted(&name))));
+            return Err(bad(cat!("the value of ", crate::json::quoted(&name), " is not a string")));
         };
         out.push((name, value));
     }
@@ -363,7 +364,7 @@ impl Call {
     /// `options.headers()` threw `e`.
     #[wasm_bindgen(js_name = headersThrew)]
     pub fn headers_threw(&mut self, e: JsValue) {
-        let message = format!("options.headers() threw: {}", js_message(&e));
+        let message = cat!("options.headers() threw: ", js_message(&e));
         let error = UploadError::new(ErrorCode::InvalidOptions, message).with_field("headers");
         self.result = Some(Err(CallError::Rejected(error)));
     }

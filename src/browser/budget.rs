@@ -85,6 +85,11 @@ impl Budget {
         self.window.borrow_mut().on_trouble(now_ms);
     }
 
+    /// Whether a PUT slot is free.
+    pub fn has_free(&self) -> bool {
+        self.with(|free| *free > 0)
+    }
+
     /// Whether a slot freed up or the window grew since last asked: the
     /// uploads waiting for one may start PUTs.
     pub fn woke(&self) -> bool {

@@ -568,9 +568,10 @@ impl Run {
             3 => Failure::Network(
                 "the PUT got no response (connection failed or reset, offline, or refused by CORS)".into(),
             ),
-            _ => Failure::Network(format!(
-                "cannot send the PUT to {}: {}",
+            _ => Failure::Network(cat!(
+                "cannot send the PUT to ",
                 crate::browser::redact(&b.as_string().unwrap_or_default()),
+                ": ",
                 c.as_string().unwrap_or_default()
             )),
         };
@@ -674,6 +675,11 @@ impl Run {
     /// since last asked: the other uploads may start PUTs.
     pub fn woke(&self) -> bool {
         self.budget.woke()
+    }
+
+    /// Whether a slot of the shared budget is free.
+    pub fn free(&self) -> bool {
+        self.budget.has_free()
     }
 }
 

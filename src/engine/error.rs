@@ -88,8 +88,10 @@ impl UploadError {
     pub fn too_large(size: u64) -> Self {
         Self::new(
             ErrorCode::FileTooLarge,
-            format!(
-                "the file is {size} bytes; S3 stores objects of at most 5 TiB (5497558138880 bytes): split the file or compress it first"
+            cat!(
+                "the file is ",
+                size,
+                " bytes; S3 stores objects of at most 5 TiB (5497558138880 bytes): split the file or compress it first"
             ),
         )
     }

@@ -104,8 +104,10 @@ impl Plan {
         if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
             return Err(UploadError::invalid_option(
                 "partSize",
-                format!(
-                    "partSize is {part_size} bytes; S3 parts are 5 MiB (5242880) to 5 GiB (5368709120): pick a value in that range"
+                cat!(
+                    "partSize is ",
+                    part_size,
+                    " bytes; S3 parts are 5 MiB (5242880) to 5 GiB (5368709120): pick a value in that range"
                 ),
             ));
         }

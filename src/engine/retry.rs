@@ -79,24 +79,24 @@ impl Failure {
         match self {
             Self::Network(msg) => UploadError::new(
                 ErrorCode::NetworkError,
-                format!("{what} failed: the network request did not get a response ({msg}); check the connection and that the URL's CORS allows this origin"),
+                cat!(what, " failed: the network request did not get a response (", msg, "); check the connection and that the URL's CORS allows this origin"),
             )
             .with_cause(msg),
             Self::Timeout => UploadError::new(
                 ErrorCode::NetworkError,
-                format!("{what} timed out with no progress; the connection is too slow or stalled: retry later, or raise partTimeout"),
+                cat!(what, " timed out with no progress; the connection is too slow or stalled: retry later, or raise partTimeout"),
             ),
             Self::Status { status, body, .. } if is_digest_mismatch(&body) => UploadError::new(
                 ErrorCode::IntegrityError,
-                format!("{what} was refused with HTTP {status}: the store's checksum of the bytes it received differs from the client's, on every try (the file changed on disk during the upload, or something on the way alters the bytes): nothing corrupt was stored; check the file and the network path, then upload again"),
+                cat!(what, " was refused with HTTP ", status, ": the store's checksum of the bytes it received differs from the client's, on every try (the file changed on disk during the upload, or something on the way alters the bytes): nothing corrupt was stored; check the file and the network path, then upload again"),
             )
             .with_status(status)
             .with_cause(body),
             Self::Status { status, body, .. } => {
                 let code = s3_error_code(&body);
-                let detail = code.map(|c| format!(" ({c})")).unwrap_or_default();
+                let detail = code.map(|c| cat!(" (", c, ")")).unwrap_or_default();
                 let hint = if crate::find_str(&body, "Checksum Type mismatch").is_some() { CHECKSUM_TYPE } else { "" };
-                UploadError::new(ErrorCode::S3Error, format!("{what} was refused with HTTP {status}{detail}{hint}"))
+                UploadError::new(ErrorCode::S3Error, cat!(what, " was refused with HTTP ", status, detail, hint))
                     .with_status(status)
                     .with_cause(body)
             }
@@ -168,13 +168,12 @@ impl RetryPolicy {
         let Some(&base) = self.delays_ms.get(attempts as usize) else {
             let tries = attempts + 1;
             let mut err = failure.into_error(what);
-            err.message = format!("{} (gave up after {tries} attempts: raise retryDelays for more)", err.message);
+            err.message = cat!(err.message, " (gave up after ", tries, " attempts: raise retryDelays for more)");
             return Decision::Fail(err);
         };
         if spent >= self.max_total_retries {
             let mut err = failure.into_error(what);
-            err.message =
-                format!("{} (the upload has spent all {} retries it may)", err.message, self.max_total_retries);
+            err.message = cat!(err.message, " (the upload has spent all ", self.max_total_retries, " retries it may)");
             return Decision::Fail(err);
         }
         let jitter = jitter.clamp(0.0, 1.0);

@@ -76,18 +76,25 @@ impl Config {
         if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return Err(UploadError::invalid_option(
                 "concurrency",
-                format!(
-                    "concurrency is {}; it must be a whole number from 1 to {MAX_CONCURRENCY} (browsers do best with 3 to 6)",
-                    self.concurrency
+                cat!(
+                    "concurrency is ",
+                    self.concurrency,
+                    "; it must be a whole number from 1 to ",
+                    MAX_CONCURRENCY,
+                    " (browsers do best with 3 to 6)"
                 ),
             ));
         }
         if self.adaptive && !(1..=self.concurrency).contains(&self.min_concurrency) {
             return Err(UploadError::invalid_option(
                 "concurrency",
-                format!(
-                    "concurrency.min is {} and concurrency.max {}; give 1 <= min <= max <= {MAX_CONCURRENCY}",
-                    self.min_concurrency, self.concurrency
+                cat!(
+                    "concurrency.min is ",
+                    self.min_concurrency,
+                    " and concurrency.max ",
+                    self.concurrency,
+                    "; give 1 <= min <= max <= ",
+                    MAX_CONCURRENCY
                 ),
             ));
         }
@@ -97,9 +104,12 @@ impl Config {
         if self.part_size_max < self.part_size {
             return Err(UploadError::invalid_option(
                 "partSize",
-                format!(
-                    "partSize.min is {} bytes and partSize.max {}; give min <= max, each 5 MiB (5242880) to 5 GiB (5368709120)",
-                    self.part_size, self.part_size_max
+                cat!(
+                    "partSize.min is ",
+                    self.part_size,
+                    " bytes and partSize.max ",
+                    self.part_size_max,
+                    "; give min <= max, each 5 MiB (5242880) to 5 GiB (5368709120)"
                 ),
             ));
         }
@@ -137,7 +147,7 @@ impl Call {
         match self {
             Self::Init => "starting the multipart upload (init)".into(),
             Self::Sign(_) if single => "getting the upload URL".into(),
-            Self::Sign(n) => format!("getting the URL of part {n} (part-url)"),
+            Self::Sign(n) => cat!("getting the URL of part ", n, " (part-url)"),
             Self::Complete => "completing the multipart upload".into(),
             Self::Abort => "aborting the multipart upload".into(),
             Self::List => "listing the stored parts (list-parts)".into(),
@@ -624,7 +634,13 @@ impl Upload {
         if up.plan.part_size != part_size {
             return Err(UploadError::invalid_option(
                 "partSize",
-                format!("the stored upload used parts of {part_size} bytes, which cannot cut a file of {size} bytes"),
+                cat!(
+                    "the stored upload used parts of ",
+                    part_size,
+                    " bytes, which cannot cut a file of ",
+                    size,
+                    " bytes"
+                ),
             ));
         }
         for (number, etag, len, crc) in stored {
@@ -847,10 +863,17 @@ impl Upload {
                     if !verified {
                         self.set_state(idx, PartState::Pending);
                     }
-                    self.fail(UploadError::new(
-                        ErrorCode::FileReadError,
-                        format!("the file could not be read ({message}): it was moved, deleted or changed on disk; choose it again"),
-                    ).with_part(part));
+                    self.fail(
+                        UploadError::new(
+                            ErrorCode::FileReadError,
+                            cat!(
+                                "the file could not be read (",
+                                message,
+                                "): it was moved, deleted or changed on disk; choose it again"
+                            ),
+                        )
+                        .with_part(part),
+                    );
                 }
             }
             Event::Signed { part, url } => self.on_signed(part, url, now_ms),
@@ -1001,7 +1024,7 @@ impl Upload {
             p.attempts = 0;
         }
         self.set_state(idx, PartState::Pending);
-        let what = if self.plan.single { "the upload PUT".to_owned() } else { format!("the PUT of part {part}") };
+        let what = if self.plan.single { "the upload PUT".to_owned() } else { cat!("the PUT of part ", part) };
         self.retry_or_fail(Some(idx), failure, &what, false, now_ms);
     }
 
@@ -1275,7 +1298,7 @@ impl Upload {
             Decision::Fail(mut err) => {
                 if is_backend {
                     err.code = ErrorCode::BackendError;
-                    err.message = format!("the backend call failed: {}", err.message);
+                    err.message = cat!("the backend call failed: ", err.message);
                 }
                 if let Some(i) = part_idx {
                     err.part_number = Some(i as u16 + 1);

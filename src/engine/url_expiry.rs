@@ -78,7 +78,7 @@ mod tests {
     #[test]
     fn remaining_lifetime() {
         let url = |date: &str, exp: &str| {
-            format!("https://b.s3.amazonaws.com/k?X-Amz-Date={date}&X-Amz-Expires={exp}&X-Amz-Signature=ab")
+            cat!("https://b.s3.amazonaws.com/k?X-Amz-Date=", date, "&X-Amz-Expires=", exp, "&X-Amz-Signature=ab")
         };
         let cases = [
             // fresh: the full hour
