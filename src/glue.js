@@ -664,8 +664,7 @@ async function transport(call, t, signal) {
   if (typeof h === 'function') {
     let v;
     try { v = await h(); } catch (e) { return { threw: e }; }
-    h = call.headerPairs(v);
-    if (!h) return { bad: v };
+    try { h = headerPairs(v); } catch (e) { return { bad: e.message }; }
   }
   if (t[3] !== undefined) h = [...h, ['Content-Type', 'application/json']];
   return fetchText(t[1], t[2], h, t[3], t[5], signal, t[4]);
@@ -903,4 +902,218 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
     else start(undefined);
   });
   return promise;
+}
+// ---- Options, checked once: every bad value is an UploadError (code
+// InvalidOptions) that names the option and what it should be ----
+const invalid = (field, message) => new UploadError(message, 'InvalidOptions', null, null, field);
+const quoted = (s) => JSON.stringify(s);
+const isObject = (v) => typeof v === 'object' && v !== null;
+// Nothing but ASCII white space (what Rust's trim_ascii trims).
+const blank = (s) => /^[ \t\n\f\r]*$/.test(s);
+// A value, as a message names it.
+function describe(v) {
+  if (v === undefined || v === null) return String(v);
+  if (typeof v === 'string') return 'the string ' + quoted(v);
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'function') return 'a function';
+  if (Array.isArray(v)) return 'an array';
+  return 'a value of type ' + typeof v;
+}
+// The options object `obj` (named `what` in messages), with only `known` options.
+function opts(obj, what, known) {
+  if (!isObject(obj)) {
+    throw invalid(what, `${what} must be an object, like { key: "uploads/file.bin" }; got ${describe(obj)}`);
+  }
+  for (const name of Object.keys(obj)) {
+    if (!known.includes(name)) {
+      const k = known.find((k) => k.toLowerCase() === name.toLowerCase());
+      throw invalid(name, `${what} has an unknown option ${quoted(name)}: ${k ? `did you mean ${k}? ` : ''}known options are ${known.join(', ')}`);
+    }
+  }
+  // Option `name`: undefined when not given (or null), else `ok(v)` or the error of `must`.
+  const get = (name) => obj[name] ?? undefined;
+  const check = (name, ok, must) => {
+    const v = get(name);
+    if (v === undefined || ok(v)) return v;
+    throw invalid(name, `${what}.${name} must be ${must}; got ${describe(v)}`);
+  };
+  return {
+    get,
+    string: (name) => check(name, (v) => typeof v === 'string', 'a string'),
+    required(name, example) {
+      const s = this.string(name);
+      if (s !== undefined && !blank(s)) return s;
+      throw invalid(name, `${what}.${name} is required: give a non-empty string such as ${quoted(example)}`);
+    },
+    integer: (name, min, max, unit) => check(name, (v) => typeof v === 'number' && v >= min && v <= max && Number.isInteger(v),
+      `a whole number of ${unit} from ${min} to ${max}`),
+    boolean: (name) => check(name, (v) => typeof v === 'boolean', 'true or false'),
+    fn: (name) => check(name, (v) => typeof v === 'function', 'a function'),
+  };
+}
+// `option: { min, max }`, each a whole number of `unit` in `range`: `max`
+// defaults to `dflt[1]` (or `min` if larger), `min` to `dflt[0]` (or `max` if
+// smaller); every error names `option`, the one the application wrote.
+// `min` above `max` is refused with the rest of the configuration (Rust's
+// Config::validate).
+function bounds(v, option, range, unit, dflt) {
+  let min, max;
+  try {
+    const b = opts(v, 'options.' + option, ['min', 'max']);
+    min = b.integer('min', range[0], range[1], unit);
+    max = b.integer('max', range[0], range[1], unit);
+  } catch (e) {
+    e.field = option;
+    throw e;
+  }
+  max ??= Math.max(dflt[1], min ?? 0);
+  min ??= Math.min(dflt[0], max);
+  return [min, max];
+}
+// A plain object given for an option that also takes a number: `{ min, max }`.
+const isBounds = (v) => isObject(v) && !Array.isArray(v);
+// `{ name: "value", ... }` as [[name, value], ...]; throws naming `headers`.
+function headerPairs(v) {
+  const bad = (detail) => invalid('headers', 'options.headers must be (or return) an object mapping header names to strings, ' +
+    `like { Authorization: "Bearer ..." }; ${detail}`);
+  if (!isObject(v) || Array.isArray(v)) throw bad('got something else');
+  return Object.entries(v).map(([k, x]) => {
+    if (typeof x !== 'string') throw bad(`the value of ${quoted(k)} is not a string`);
+    return [k, x];
+  });
+}
+const HOOK_NAMES = ['createMultipartUpload', 'signPart', 'completeMultipartUpload', 'abortMultipartUpload', 'listParts', 'signPut', 'signParts', 'signPuts'];
+const REQUIRED_HOOKS = HOOK_NAMES.slice(0, 4);
+// The hooks object `v`: [the hooks as they are now, each bound to the
+// application's object (its own or its prototype's: a class instance works,
+// `this` is the object; a later change to it does not change the uploader's
+// hooks), which optional ones it has (1 listParts, 2 signPut, 4 signParts)].
+function hooksOf(v) {
+  const get = (name) => {
+    const f = v[name];
+    if (f == null) return undefined;
+    if (typeof f !== 'function') throw invalid('hooks', `options.hooks.${name} must be an async function`);
+    return f;
+  };
+  // A function that is no hook is a misspelt one; other fields (the state
+  // of a class instance) are the application's business.
+  for (const name of Object.keys(v)) {
+    if (typeof v[name] === 'function' && !HOOK_NAMES.includes(name)) {
+      throw invalid('hooks', `options.hooks has an unknown hook ${quoted(name)}; the hooks are ${HOOK_NAMES.join(', ')}`);
+    }
+  }
+  const missing = REQUIRED_HOOKS.filter((n) => typeof v[n] !== 'function');
+  if (missing.length) {
+    get(missing[0]);
+    throw invalid('hooks', `options.hooks lacks ${missing.join(', ')}: give every one of ${REQUIRED_HOOKS.join(', ')}`);
+  }
+  const signPut = get('signPut');
+  if (get('signPuts') && !signPut) {
+    throw invalid('hooks', 'options.hooks.signPuts needs signPut as well: a file that asks alone is signed by signPut');
+  }
+  const flags = (get('listParts') ? 1 : 0) | (signPut ? 2 : 0) | (get('signParts') ? 4 : 0);
+  const hooks = {};
+  for (const name of HOOK_NAMES) if (typeof v[name] === 'function') hooks[name] = v[name].bind(v);
+  return [hooks, flags];
+}
+const UPLOADER_OPTIONS = ['endpoint', 'protocol', 'partSize', 'multipartThreshold', 'concurrency', 'retryDelays',
+  'partTimeout', 'withCredentials', 'headers', 'checksum', 'resumeScope'];
+// new Uploader(options), checked: [protocol (0 REST, 1 Lambda, 2 hooks),
+// endpoint or hooks, withCredentials, headers (pairs, or a function), the
+// resumeScope, the hooks' flags, part size min and max, the multipart
+// threshold (-1: every file multipart), adaptive, concurrency min and max,
+// partTimeout, checksums, retryDelays]; undefined where the engine's default
+// stays. `limits`: the engine's (src/api/options.rs).
+export function uploaderOptions(options, limits) {
+  const [MIN_PART, MAX_PART, AUTO_MIN, AUTO_MAX, DEFAULT_PART, MAX_OBJECT, ADAPT_MIN, ADAPT_MAX] = limits;
+  const o = opts(options, 'options', UPLOADER_OPTIONS);
+  const withCredentials = o.boolean('withCredentials') ?? false;
+  const h = o.get('headers');
+  const headers = typeof h === 'function' ? h : h === undefined ? [] : headerPairs(h);
+  const p = o.get('protocol');
+  let kind = 0, target, flags = 0;
+  if (isObject(p)) {
+    if (o.get('endpoint') !== undefined) {
+      throw invalid('endpoint', 'options.endpoint and hooks in options.protocol exclude each other: the hooks make the backend calls, drop endpoint');
+    }
+    kind = 2;
+    [target, flags] = hooksOf(p);
+  } else if (p !== undefined && typeof p !== 'string') {
+    throw invalid('protocol', `options.protocol must be "rest", "lambda" or an object of hooks; got ${describe(p)}`);
+  } else if (p !== undefined && p !== 'rest' && p !== 'lambda') {
+    throw invalid('protocol', `options.protocol is ${quoted(p)}; use "rest" (the /uploads/... paths), "lambda" (one URL taking the envelope) ` +
+      'or an object of hooks (createMultipartUpload, signPart, completeMultipartUpload, abortMultipartUpload)');
+  } else {
+    kind = p === 'lambda' ? 1 : 0;
+    target = o.required('endpoint', '/api');
+  }
+  // The journal's name for this backend (at most 256 bytes: it is part of
+  // every entry's key in the storage).
+  const scope = o.string('resumeScope');
+  if (scope !== undefined && (blank(scope) || new TextEncoder().encode(scope).length > 256)) {
+    throw invalid('resumeScope', 'options.resumeScope must be a non-empty string of at most 256 characters naming this backend, such as "avatars"');
+  }
+  const PART_UNIT = 'bytes (5 MiB to 5 GiB)';
+  let partMin, partMax, threshold;
+  const ps = o.get('partSize');
+  if (ps === undefined) {
+    // Not given: the engine picks each file's part size, 5 to 10 MiB.
+    [partMin, partMax] = [AUTO_MIN, AUTO_MAX];
+  } else if (isBounds(ps)) {
+    // `{ min, max }`: the engine picks within the application's bounds.
+    [partMin, partMax] = bounds(ps, 'partSize', [MIN_PART, MAX_PART], PART_UNIT, [AUTO_MIN, AUTO_MAX]);
+    threshold = Math.max(partMin, DEFAULT_PART);
+  } else {
+    // A number fixes it.
+    partMin = partMax = threshold = o.integer('partSize', MIN_PART, MAX_PART, PART_UNIT);
+  }
+  threshold = o.integer('multipartThreshold', 0, MAX_OBJECT, 'bytes') ?? threshold;
+  // Hooks without signPut: every file goes multipart.
+  if (kind === 2 && !(flags & 2)) threshold = -1;
+  let adaptive, cMin, cMax;
+  const c = o.get('concurrency');
+  if (c === undefined) {
+    // Not given: the window adapts to the link, up to the browser's connections per host.
+    [adaptive, cMax] = [true, ADAPT_MAX];
+  } else if (isBounds(c)) {
+    // `{ min, max }`: the window adapts within the application's bounds.
+    adaptive = true;
+    [cMin, cMax] = bounds(c, 'concurrency', [1, 16], 'requests', [ADAPT_MIN, ADAPT_MAX]);
+  } else {
+    // A number fixes it.
+    cMax = o.integer('concurrency', 1, 16, 'requests');
+  }
+  const partTimeout = o.integer('partTimeout', 0, 3600000, 'milliseconds');
+  const sum = o.get('checksum');
+  let checksum;
+  if (typeof sum === 'string' && sum.toLowerCase() === 'crc32') checksum = 1;
+  else if (sum === 'none') checksum = 0;
+  else if (sum !== undefined) {
+    throw invalid('checksum', `options.checksum is ${describe(sum)}; use "crc32" (the default: every part and the whole object verified by the store) or "none"`);
+  }
+  const delays = o.get('retryDelays');
+  if (delays !== undefined) {
+    let ok = Array.isArray(delays) && delays.length <= 100;
+    for (let i = 0; ok && i < delays.length; i++) ok = typeof delays[i] === 'number' && delays[i] >= 0 && delays[i] <= 600000;
+    if (!ok) {
+      throw invalid('retryDelays', 'options.retryDelays must be an array of at most 100 delays in milliseconds (0 to 600000), ' +
+        `like [0, 1000, 3000]; got ${describe(delays)}`);
+    }
+  }
+  return [kind, target, withCredentials, headers, scope, flags, partMin, partMax, threshold, adaptive, cMin, cMax, partTimeout, checksum, delays];
+}
+const UPLOAD_OPTIONS = ['key', 'contentType', 'signal', 'resume', 'onProgress', 'onPartComplete', 'onRetry', 'onResume'];
+// upload(file, options), checked: [key, content type (the option's, else
+// the file's, else application/octet-stream), resume, signal, the callbacks].
+export function uploadOptions(options, fileType) {
+  const o = opts(options, 'upload options', UPLOAD_OPTIONS);
+  const key = o.required('key', 'uploads/photo.jpg');
+  const contentType = o.string('contentType') || fileType || 'application/octet-stream';
+  const on = ['onProgress', 'onPartComplete', 'onRetry', 'onResume'].map(o.fn);
+  const resume = o.boolean('resume') ?? true;
+  const signal = o.get('signal');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw invalid('signal', `upload options.signal must be an AbortSignal; got ${describe(signal)}`);
+  }
+  return [key, contentType, resume, signal, on];
 }

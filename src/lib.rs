@@ -112,6 +112,7 @@ piece_as_u64!(u8, u16, u32, usize);
 #[macro_export]
 macro_rules! cat {
     ($($piece:expr),* $(,)?) => {{
+        #[allow(unused_mut)]
         let mut out = alloc::string::String::new();
         $( $crate::Piece::put(&$piece, &mut out); )*
         out

@@ -12,7 +12,7 @@ mod types;
 
 use alloc::rc::Rc;
 
-use js_sys::{Function, Promise};
+use js_sys::Promise;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, Blob};
@@ -33,7 +33,7 @@ extern "C" {
         run: Run,
         file: &Blob,
         signal: Option<AbortSignal>,
-        on: Vec<JsValue>,
+        on: JsValue,
         with_credentials: bool,
         group: &JsValue,
     ) -> Promise;
@@ -118,10 +118,6 @@ impl Call {
     }
 }
 
-fn rejected(e: &UploadError) -> Promise {
-    Promise::reject(&to_js_error(e))
-}
-
 #[wasm_bindgen]
 impl Uploader {
     /// Creates an uploader; throws an `UploadError` (code `InvalidOptions`) naming a bad option.
@@ -129,7 +125,7 @@ impl Uploader {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "UploaderOptions")] options: JsValue,
     ) -> Result<Uploader, JsValue> {
-        let (backend, cfg, with_credentials) = parse_uploader_options(&options).map_err(|e| to_js_error(&e))?;
+        let (backend, cfg, with_credentials) = parse_uploader_options(&options)?;
         let window = if cfg.adaptive {
             Window::adaptive(cfg.min_concurrency, ADAPT_START, cfg.concurrency)
         } else {
@@ -153,10 +149,7 @@ impl Uploader {
         file: &Blob,
         #[wasm_bindgen(unchecked_param_type = "UploadOptions")] options: JsValue,
     ) -> Promise {
-        match self.start(file, &options) {
-            Ok(p) => p,
-            Err(e) => rejected(&e),
-        }
+        self.start(file, &options).unwrap_or_else(|e| Promise::reject(&e))
     }
 
     /// A presigned GET URL for `key`, from the backend.
@@ -188,32 +181,19 @@ impl Uploader {
 }
 
 impl Uploader {
-    fn start(&self, file: &Blob, options: &JsValue) -> Result<Promise, UploadError> {
-        let o = Opts::new(options, "upload options", UPLOAD_OPTIONS)?;
-        let key = o.required_string("key", "uploads/photo.jpg")?;
-        let content_type = o.string("contentType")?.filter(|s| !s.is_empty()).unwrap_or_else(|| {
-            Some(file.type_()).filter(|t| !t.is_empty()).unwrap_or_else(|| "application/octet-stream".into())
-        });
-        let on: Vec<JsValue> =
-            [o.function("onProgress")?, o.function("onPartComplete")?, o.function("onRetry")?, o.function("onResume")?]
-                .into_iter()
-                .map(|f| f.map_or(JsValue::UNDEFINED, Function::into))
-                .collect();
-        let resume = o.boolean("resume")?.unwrap_or(true);
-        let signal = match o.get("signal") {
-            None => None,
-            Some(s) => Some(s.dyn_into::<AbortSignal>().map_err(|v| {
-                UploadError::invalid_option(
-                    "signal",
-                    cat!("upload options.signal must be an AbortSignal; got ", describe(&v)),
-                )
-            })?),
-        };
+    fn start(&self, file: &Blob, options: &JsValue) -> Result<Promise, JsValue> {
+        let o = upload_options(options, &file.type_())?;
+        let signal = o.get(3).dyn_into::<AbortSignal>().ok();
         if signal.as_ref().is_some_and(AbortSignal::aborted) {
-            return Err(UploadError::aborted());
+            return Err(to_js_error(&UploadError::aborted()));
         }
-        let job = Job { key, content_type, resume, cfg: self.cfg.clone() };
+        let job = Job {
+            key: o.get(0).as_string().unwrap_or_default(),
+            content_type: o.get(1).as_string().unwrap_or_default(),
+            resume: o.get(2).is_truthy(),
+            cfg: self.cfg.clone(),
+        };
         let run = Run::new(job, self.backend.clone(), self.budget.clone());
-        Ok(drive(run, file, signal, on, self.with_credentials, &self.group))
+        Ok(drive(run, file, signal, o.get(4), self.with_credentials, &self.group))
     }
 }

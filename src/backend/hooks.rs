@@ -38,29 +38,17 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::json::{Json, quoted};
+use crate::json::Json;
 
 use super::{Asked, CallError, Calls, Reply, backend_failure, js_message};
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{self, Op};
 
-/// The hook names, as the options object spells them.
-pub const HOOK_NAMES: &[&str] = &[
-    "createMultipartUpload",
-    "signPart",
-    "completeMultipartUpload",
-    "abortMultipartUpload",
-    "listParts",
-    "signPut",
-    "signParts",
-    "signPuts",
-];
-const REQUIRED: &[&str] = &["createMultipartUpload", "signPart", "completeMultipartUpload", "abortMultipartUpload"];
-
-/// The application's functions: the hooks object, and which optional hooks it has.
+/// The application's functions: the hooks object (checked and bound in
+/// src/glue.js, `hooksOf`), and which optional hooks it has.
 #[derive(Debug, Clone)]
 pub struct Hooks {
     hooks: JsValue,
@@ -69,85 +57,18 @@ pub struct Hooks {
     sign_parts: bool,
 }
 
+impl Hooks {
+    /// The hooks `hooks`, with the optional ones `flags` names (1 listParts, 2 signPut, 4 signParts).
+    pub fn new(hooks: JsValue, flags: u32) -> Self {
+        Self { hooks, list_parts: flags & 1 != 0, sign_put: flags & 2 != 0, sign_parts: flags & 4 != 0 }
+    }
+}
+
 fn malformed(hook: &str, problem: &str, expected: &str) -> CallError {
     CallError::Rejected(
         UploadError::new(ErrorCode::BackendError, cat!("the ", hook, " hook ", problem, "; it must return ", expected))
             .with_field(hook),
     )
-}
-
-impl Hooks {
-    /// Reads the hooks object; the error names a missing or non-function hook.
-    pub fn from_js(v: &JsValue) -> Result<Self, UploadError> {
-        let get = |name: &str| -> Result<Option<Function>, UploadError> {
-            match Reflect::get(v, &JsValue::from_str(name)) {
-                Ok(f) if f.is_undefined() || f.is_null() => Ok(None),
-                Ok(f) => f.dyn_into::<Function>().map(Some).map_err(|_| {
-                    UploadError::invalid_option("hooks", cat!("options.hooks.", name, " must be an async function"))
-                }),
-                Err(_) => Ok(None),
-            }
-        };
-        if !v.is_object() {
-            return Err(UploadError::invalid_option("hooks", "options.hooks must be an object of async functions"));
-        }
-        // A function that is no hook is a misspelt one; other fields (the
-        // state of a class instance) are the application's business.
-        for name in Object::keys(v.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()) {
-            let is_function = Reflect::get(v, &JsValue::from_str(&name)).is_ok_and(|f| f.is_function());
-            if is_function && !HOOK_NAMES.contains(&name.as_str()) {
-                return Err(UploadError::invalid_option(
-                    "hooks",
-                    cat!(
-                        "options.hooks has an unknown hook ",
-                        quoted(&name),
-                        "; the hooks are ",
-                        crate::join(HOOK_NAMES, ", ")
-                    ),
-                ));
-            }
-        }
-        let missing: Vec<&str> = REQUIRED.iter().copied().filter(|n| !matches!(get(n), Ok(Some(_)))).collect();
-        if let Some(first) = missing.first() {
-            get(first)?;
-            return Err(UploadError::invalid_option(
-                "hooks",
-                cat!(
-                    "options.hooks lacks ",
-                    crate::join(&missing, ", "),
-                    ": give every one of ",
-                    crate::join(REQUIRED, ", ")
-                ),
-            ));
-        }
-        let sign_put = get("signPut")?.is_some();
-        if get("signPuts")?.is_some() && !sign_put {
-            return Err(UploadError::invalid_option(
-                "hooks",
-                "options.hooks.signPuts needs signPut as well: a file that asks alone is signed by signPut",
-            ));
-        }
-        Ok(Self {
-            hooks: snapshot(v),
-            list_parts: get("listParts")?.is_some(),
-            sign_put,
-            sign_parts: get("signParts")?.is_some(),
-        })
-    }
-}
-
-/// The hooks as they are now, each bound to the application's object (its
-/// own or its prototype's: a class instance works, `this` is the object): a
-/// later change to that object does not change this uploader's hooks.
-fn snapshot(v: &JsValue) -> JsValue {
-    let hooks = Object::new();
-    for name in HOOK_NAMES {
-        let key = JsValue::from_str(name);
-        if let Some(f) = Reflect::get(v, &key).ok().and_then(|f| f.dyn_into::<Function>().ok()) {
-            let _ = Reflect::set(&hooks, &key, &f.bind0(v));
-        }
-    }
-    hooks.into()
 }
 
 /// A thrown value: retried when it looks like a network failure or a

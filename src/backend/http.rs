@@ -8,9 +8,7 @@ use crate::prelude::*;
 
 use wasm_bindgen::prelude::*;
 
-use crate::backend::{
-    Asked, CallError, Calls, HeaderSource, Reply, Req, backend_failure, js_message, js_pairs, retry_after_ms,
-};
+use crate::backend::{Asked, CallError, Calls, Reply, Req, backend_failure, js_message, retry_after_ms};
 use crate::engine::Failure;
 use crate::json::Json;
 use crate::protocol::{self, Op};
@@ -30,12 +28,14 @@ pub struct HttpBackend {
     endpoint: String,
     protocol: Protocol,
     with_credentials: bool,
-    headers: HeaderSource,
+    /// The application's headers: `[[name, value], ...]`, or the function
+    /// that answers them before each call (checked in src/glue.js).
+    headers: JsValue,
 }
 
 impl HttpBackend {
     /// A backend at `endpoint` (a trailing `/` is ignored).
-    pub fn new(endpoint: &str, protocol: Protocol, with_credentials: bool, headers: HeaderSource) -> Self {
+    pub fn new(endpoint: &str, protocol: Protocol, with_credentials: bool, headers: JsValue) -> Self {
         Self { endpoint: endpoint.trim_end_matches('/').to_owned(), protocol, with_credentials, headers }
     }
 
@@ -93,10 +93,6 @@ impl Calls for HttpBackend {
             (true, Protocol::Lambda) => protocol::lambda_envelope(op, body.clone()).text().into(),
             (true, Protocol::Rest) => body.text().into(),
         };
-        let headers = match &self.headers {
-            HeaderSource::Fixed(pairs) => js_pairs(pairs).into(),
-            HeaderSource::Function(f) => f.into(),
-        };
         Ok(vec![
             JsValue::FALSE,
             method.into(),
@@ -104,7 +100,7 @@ impl Calls for HttpBackend {
             payload,
             JsValue::from_bool(op == Op::PresignPut),
             JsValue::from_bool(self.with_credentials),
-            headers,
+            self.headers.clone(),
         ])
     }
 

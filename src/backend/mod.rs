@@ -7,8 +7,8 @@ use crate::prelude::*;
 pub mod hooks;
 pub mod http;
 
-use js_sys::{Function, Object, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Object, Reflect};
+use wasm_bindgen::JsValue;
 
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{Checksum, ListedPart, Signed};
@@ -38,43 +38,6 @@ impl CallError {
 pub fn backend_failure(failure: Failure, rejected: impl FnOnce() -> UploadError) -> CallError {
     let refused = matches!(failure, Failure::Status { status: 403, .. });
     if failure.is_transient() && !refused { CallError::Transient(failure) } else { CallError::Rejected(rejected()) }
-}
-
-/// Extra headers for backend calls: fixed, or from a (possibly async) function
-/// called before every call, so that short-lived tokens stay fresh.
-#[derive(Debug, Clone)]
-pub enum HeaderSource {
-    /// The same headers every time.
-    Fixed(Vec<(String, String)>),
-    /// `headers()` returns an object (or a promise of one).
-    Function(Function),
-}
-
-/// Reads `{name: "value", ...}` into pairs; the error names `headers`.
-pub fn header_pairs(v: &JsValue) -> Result<Vec<(String, String)>, UploadError> {
-    let bad = |detail: String| {
-        UploadError::invalid_option(
-            "headers",
-            cat!(
-                "options.headers must be (or return) an object mapping header names to strings, \
-                 like { Authorization: \"Bearer ...\" }; ",
-                detail
-            ),
-        )
-    };
-    if !v.is_object() || js_sys::Array::is_array(v) || v.is_function() {
-        return Err(bad("got something else".into()));
-    }
-    let mut out = Vec::new();
-    for entry in Object::entries(v.unchecked_ref::<Object>()).iter() {
-        let pair: js_sys::Array = entry.unchecked_into();
-        let name = pair.get(0).as_string().unwrap_or_default();
-        let Some(value) = pair.get(1).as_string() else {
-            return Err(bad(cat!("the value of ", crate::json::quoted(&name), " is not a string")));
-        };
-        out.push((name, value));
-    }
-    Ok(out)
 }
 
 /// A plain JS object with these fields.
@@ -369,20 +332,12 @@ impl Call {
         self.result = Some(Err(CallError::Rejected(error)));
     }
 
-    /// `options.headers()`'s answer `v` as `[[name, value], ...]`, or
-    /// nothing when it is not a map of header names to strings.
-    #[wasm_bindgen(js_name = headerPairs)]
-    pub fn header_pairs(&self, v: &JsValue) -> Option<js_sys::Array> {
-        header_pairs(v).ok().map(|p| js_pairs(&p))
-    }
-
-    /// `options.headers()` answered `v`, which is not a map of header names
-    /// to strings ([`header_pairs`] says why).
+    /// `options.headers()` answered something else than headers (`message`
+    /// says what, src/glue.js `headerPairs`).
     #[wasm_bindgen(js_name = badHeaders)]
-    pub fn bad_headers(&mut self, v: JsValue) {
-        if let Err(e) = header_pairs(&v) {
-            self.result = Some(Err(CallError::Rejected(e)));
-        }
+    pub fn bad_headers(&mut self, message: String) {
+        let error = UploadError::new(ErrorCode::InvalidOptions, message).with_field("headers");
+        self.result = Some(Err(CallError::Rejected(error)));
     }
 }
 

@@ -53,10 +53,12 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * explained with its fix (+0.15) to 87.6; the module's JavaScript in one
  * snippet (-0.4) to 87.1; the driver's waiting (futures, channels, timers,
  * closures: the upload's run, its backend calls) moved to that JavaScript,
- * Rust deciding and checking as before (-9.5) to 77.6.
+ * Rust deciding and checking as before (-9.5) to 77.6; messages made by
+ * `cat!` instead of `format!` (-0.85) to 76.8; the options checked in that
+ * JavaScript (-4.1) to 72.8.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 77.75 * 1024;
+export const BUDGET_GZIP_BYTES = 73 * 1024;
 
 let tarball;
 let browser;
