@@ -1,6 +1,6 @@
 // How fast a dedicated Worker reads a File through a BYOB stream reader, by
 // the size of the buffer it reads into (the hashing Worker reads each part
-// this way, into one reused buffer: src/browser/hashing.rs), in headless
+// this way, into one reused buffer: src/glue.js), in headless
 // Chromium: a 256 MiB file read as parts of 8 MiB, nothing hashed. Each
 // buffer size in a fresh browser (Chromium's BYOB reads of file streams stop
 // answering after some 60-125 streams in one agent's life).

@@ -1,7 +1,7 @@
 // Makes the hashing Worker's code a string literal in a built snippet
 // (argument: the snippet's path; scripts/entry.sh runs it on each build).
 //
-// In the sources (src/browser/hashing.rs) the Worker's code is a function,
+// In the sources (src/glue.js) the Worker's code is a function,
 // `workerMain`, run in the Worker from its source text (`${workerMain}`):
 // readable, and checked like the rest. But an app whose bundler transpiles
 // node_modules for old browsers (Babel to a browser without async functions)

@@ -1,6 +1,10 @@
-// The module's JavaScript: what JS does better or smaller than WebAssembly
-// (every decision stays in Rust, src/engine/). One file, so that a page
-// fetches one snippet (wasm-bindgen copies it beside the generated glue).
+// The module's JavaScript: what JS does better or smaller than WebAssembly.
+// It does all the waiting (the upload's run: src/browser/driver.rs turns the
+// engine's steps into commands, carried out here; backend calls, bounded and
+// cancellable; hashing in a Worker; the journal's storage) and checks the
+// options; every upload decision stays in Rust (src/engine/), and so does
+// every check of what the network answers (src/protocol.rs). One file, so
+// that a page fetches one snippet (wasm-bindgen copies it beside its glue).
 // ---- The API: UploadError, the backend calls over HTTP and through hooks ----
 export class UploadError extends Error {
   constructor(message, code, status, partNumber, field, cause) {
@@ -339,7 +343,7 @@ function workerMain(readChunks) {
   };
 }
 const WORKER = `(${workerMain})(${readChunks})`;
-// A part's PUT (src/browser/xhr.rs): `on(kind, a, b, c)` hears 0 (upload
+// A part's PUT (`drive`, below): `on(kind, a, b, c)` hears 0 (upload
 // progress: a = bytes sent), 1 (an answer: a = status, b = the ETag of a 2xx,
 // else the start of the body, c = Retry-After), 2 (timed out), 3 (no answer).
 // Throws when the request cannot be made; answers the XMLHttpRequest.
