@@ -615,6 +615,16 @@ async fn headers_object_and_function_reach_the_backend() {
     let broken = uploader_at(locked_api(), &[("headers", bad.into_js_value())]);
     let err = upload_err(&broken, &blob(&data), obj(&[("key", JsValue::from_str(&unique_key("h3")))])).await;
     assert_eq!(string(&err, "field").as_deref(), Some("headers"));
+    assert_eq!(string(&err, "code").as_deref(), Some("InvalidOptions"));
+    assert!(string(&err, "message").is_some_and(|m| m.contains("must be (or return) an object")), "{err:?}");
+
+    // A headers function that throws: its message, named, and nothing retried.
+    let throws = Function::new_no_args("throw new Error('no token yet')");
+    let failing = uploader_at(locked_api(), &[("headers", throws.into())]);
+    let err = upload_err(&failing, &blob(&data), obj(&[("key", JsValue::from_str(&unique_key("h4")))])).await;
+    assert_eq!(string(&err, "field").as_deref(), Some("headers"));
+    assert_eq!(string(&err, "code").as_deref(), Some("InvalidOptions"));
+    assert_eq!(string(&err, "message").as_deref(), Some("options.headers() threw: no token yet"));
 }
 
 #[wasm_bindgen_test]
