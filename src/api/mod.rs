@@ -1,7 +1,9 @@
 //! The `#[wasm_bindgen]` surface: `Uploader`, its options, and `UploadError`.
-//! JS values are checked here, once, and turned into engine types
-//! ([`options`]); engine errors are turned into a JS `UploadError` here, once
-//! ([`errors`]); the TypeScript declarations are in [`types`].
+//! The options are checked once by the module's JavaScript (src/glue.js)
+//! and turned into engine types here ([`options`]); engine errors are turned
+//! into a JS `UploadError` here, once ([`errors`]); the TypeScript
+//! declarations are in [`types`]. Each upload is a [`Run`] that the glue's
+//! `drive` carries out.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
