@@ -46,7 +46,7 @@ const HOOKS = {
 // rejects with the fetch's own error when no reply came, and with
 // { unsendable } when the request cannot be made (a header it refuses).
 // `many` (a file's presigned PUT): it may go with other files' (`together`).
-export function fetchText(method, url, headers, body, include, signal, many) {
+function fetchText(method, url, headers, body, include, signal, many) {
   const one = () => fetchOne(method, url, headers, body, include, signal);
   return !many || presigns.get(url) === 0 || signal.aborted ? one()
     : together(url + include + JSON.stringify(headers), body, signal, one, (items) => presignMany(items, method, url, headers, include));
@@ -162,7 +162,7 @@ async function fetchOne(method, url, headers, body, include, signal) {
   try { text = await r.text(); } catch (e) { if (r.ok) text = null; }
   return [r.status, text, r.headers.get('retry-after')];
 }
-export function callHook(hooks, name, op, body, signal) {
+function callHook(hooks, name, op, body, signal) {
   const one = async () => {
     const [args, reply] = HOOKS[op];
     const answer = await hooks[name]({ ...args(JSON.parse(body)), signal });
@@ -192,7 +192,7 @@ export function callHook(hooks, name, op, body, signal) {
 // Worker to replace. (The hashing Worker's reads are watched from the page,
 // below.) A check that comes late (the page's thread held, a hidden tab's
 // timers throttled) does not count the time it was held against the read.
-export async function readChunks(blob, start, end, whole, chunk, each, byob) {
+async function readChunks(blob, start, end, whole, chunk, each, byob) {
   const stream = (whole ? blob : blob.slice(start, end)).stream();
   let own = null;
   if (byob) { try { own = stream.getReader({ mode: 'byob' }); } catch (e) { /* not a byte stream */ } }
@@ -272,7 +272,7 @@ function nextTurn() {
 }
 // undefined: go on now; else a promise of the file's size (undefined when
 // not read yet) once it is this upload's turn.
-export function turn(file) {
+function turn(file) {
   const now = performance.now();
   if (!turnOpen) {
     turnOpen = true;
@@ -347,7 +347,7 @@ const WORKER = `(${workerMain})(${readChunks})`;
 // progress: a = bytes sent), 1 (an answer: a = status, b = the ETag of a 2xx,
 // else the start of the body, c = Retry-After), 2 (timed out), 3 (no answer).
 // Throws when the request cannot be made; answers the XMLHttpRequest.
-export function putPart(url, body, headers, withCredentials, on) {
+function putPart(url, body, headers, withCredentials, on) {
   const x = new XMLHttpRequest();
   x.open('PUT', url, true);
   x.withCredentials = withCredentials;
@@ -364,7 +364,7 @@ export function putPart(url, body, headers, withCredentials, on) {
   return x;
 }
 // Aborts a PUT still running, its handlers first (so none runs after).
-export function abortPart(x) {
+function abortPart(x) {
   if (x.readyState !== 4) {
     x.onload = x.onerror = x.ontimeout = x.upload.onprogress = null;
     x.abort();
@@ -515,7 +515,7 @@ function watchdog() {
 // Worker, null when there is no Worker to do it (the page hashes then), or
 // false when signal was aborted before its turn; rejects when the file
 // cannot be read.
-export function workerCrc32(blob, start, end, whole, signal) {
+function workerCrc32(blob, start, end, whole, signal) {
   if (!usable()) return Promise.resolve(null);
   return new Promise((resolve, reject) => {
     queued.push({ id: ++seq, blob, start, end, whole, signal, resolve, reject, len: end - start });
@@ -568,16 +568,16 @@ function run(mode, f) {
 function sync(f) {
   try { return Promise.resolve(f(ls())); } catch (e) { return Promise.reject(e); }
 }
-export function journalGet(id) {
+function journalGet(id) {
   return ls() ? sync((s) => s.getItem(PREFIX + id) ?? undefined) : run('readonly', (s) => s.get(id));
 }
-export function journalPut(id, json) {
+function journalPut(id, json) {
   return ls() ? sync((s) => s.setItem(PREFIX + id, json)) : run('readwrite', (s) => s.put(json, id));
 }
-export function journalDelete(id) {
+function journalDelete(id) {
   return ls() ? sync((s) => s.removeItem(PREFIX + id)) : run('readwrite', (s) => s.delete(id));
 }
-export function journalAll() {
+function journalAll() {
   if (!ls()) return run('readonly', (s) => s.getAll());
   return sync((s) => {
     const all = [];
@@ -593,7 +593,7 @@ export function journalAll() {
 // releases it, or to null when another running upload (this page's or
 // another tab's) holds it; without Web Locks, to a function that does
 // nothing.
-export function journalLock(id) {
+function journalLock(id) {
   const locks = globalThis.navigator && navigator.locks;
   const none = () => {};
   if (!locks) return Promise.resolve(none);
@@ -615,7 +615,7 @@ function entriesOf(endpoint) {
 }
 // The ids of one backend's entries untouched for more than `ttl` ms (the
 // module's resume::DEFAULT_TTL_MS), for the sweep of expired ones.
-export function journalExpired(endpoint, ttl) {
+function journalExpired(endpoint, ttl) {
   const now = Date.now();
   return entriesOf(endpoint).then((es) => es.filter((e) => typeof e.id === 'string' && now - e.updated_ms > ttl).map((e) => e.id));
 }

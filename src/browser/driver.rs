@@ -252,8 +252,7 @@ impl Run {
             Action::ListParts { upload_id } => Req::ListParts { key: &key, upload_id },
             _ => return,
         };
-        let call = self.backend.call(req, Tag::Engine { g, action: action.clone(), batch });
-        self.push(vec![cmd::CALL.into(), g.into(), call.into()]);
+        self.call(Some(g), req, Tag::Engine { g, action: action.clone(), batch });
     }
 
     /// Turns one step into commands, or carries it out here.
