@@ -696,7 +696,9 @@ async function send(call, parent) {
 }
 // An Uploader method's call: a promise of its result (Call::outcome).
 export function apiCall(call, what) {
-  return send(call, new AbortController().signal).then((c) => c.outcome(what));
+  return send(call, new AbortController().signal).then((c) => {
+    try { return c.outcome(what); } finally { c.free(); }
+  });
 }
 // Aborts the multipart upload of journal entry `id` and forgets the entry:
 // a promise of whether there was one. An abort that fails keeps the entry.
@@ -755,7 +757,9 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
     // journal entry's lock, its wakeup timer.
     const xhrs = new Map();
     const calls = new Map();
-    let lock = null, timer = null, timerAt = 0, busy = false, again = false, done = false;
+    // `gone`: the run has ended and its module object is freed; what
+    // arrives after that (an aborted request's last event) is dropped.
+    let lock = null, timer = null, timerAt = 0, busy = false, again = false, done = false, gone = false;
     const sig = (g) => {
       if (g < 0) return new AbortController().signal;
       let c = calls.get(g);
@@ -765,7 +769,7 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
     const cancel = (g) => { calls.get(g)?.abort(); calls.delete(g); };
     const unlock = () => { lock?.(); lock = null; };
     const tell = (i, v) => { try { on[i]?.call(undefined, v); } catch (_) { /* the application's */ } };
-    const feed = (f) => { f(); pump(); };
+    const feed = (f) => { if (!gone) { f(); pump(); } };
     const net = (e) => feed(() => run.connectivity(e.type === 'online'));
     const carry = (c) => {
       const g = c[1];
@@ -801,7 +805,7 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
           break;
         }
         case 3: // CALL g call
-          send(c[2], sig(g)).then((call) => feed(() => run.called(call)));
+          send(c[2], sig(g)).then((call) => { feed(() => run.called(call)); call.free(); });
           break;
         case 4: // RELEASE g: its PUTs and calls stop
           for (const [k, x] of xhrs) if (k.startsWith(g + ' ')) { abortPart(x); xhrs.delete(k); }
@@ -824,6 +828,7 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
           break;
         case 9: // READ_JOURNAL id: its lock first (no other running upload takes the entry)
           journalLock(g).then((release) => {
+            if (gone) return release?.();
             if (!release) return feed(() => run.journalBusy());
             lock = release;
             return journalGet(g).catch(noop).then((t) => feed(() => run.journalRead(typeof t === 'string' ? t : undefined)));
@@ -853,6 +858,7 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
       }
     };
     const pump = () => {
+      if (gone) return;
       if (busy) { again = true; return; }
       busy = true;
       try {
@@ -868,7 +874,7 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
       // files waiting, would cost more than their PUTs).
       if (run.woke()) {
         for (const p of pumps) {
-          if (!run.free()) break;
+          if (!run.slotFree()) break;
           if (p !== pump) p();
         }
       }
@@ -887,6 +893,10 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
         timer = null;
         globalThis.removeEventListener?.('online', net);
         globalThis.removeEventListener?.('offline', net);
+        // Its module memory now, not when the collector gets to it.
+        gone = true;
+        unlock();
+        run.free();
       }
     };
     run.begin(file, size);

@@ -133,6 +133,27 @@ mod backend;
 #[cfg(target_arch = "wasm32")]
 mod browser;
 
+/// How many upload runs and backend calls are alive in the module: the
+/// browser tests check that an upload frees its own when it ends (the glue
+/// frees each, it does not wait for the garbage collector). Counted only in
+/// the tests' build (`std`), not in the shipped module.
+#[cfg(all(target_arch = "wasm32", feature = "std"))]
+pub mod live {
+    use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
+
+    pub(crate) static RUNS: AtomicI32 = AtomicI32::new(0);
+    pub(crate) static CALLS: AtomicI32 = AtomicI32::new(0);
+
+    /// `[runs, calls]` alive now.
+    pub fn objects() -> [i32; 2] {
+        [RUNS.load(Relaxed), CALLS.load(Relaxed)]
+    }
+
+    pub(crate) fn count(of: &AtomicI32, by: i32) {
+        of.fetch_add(by, Relaxed);
+    }
+}
+
 /// Talc instead of the default dlmalloc: smaller in the module, faster.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]

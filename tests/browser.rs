@@ -1501,3 +1501,44 @@ async fn an_invalid_checksum_option_is_named() {
     assert_eq!(string(&e, "field").as_deref(), Some("checksum"));
     assert!(string(&e, "message").is_some_and(|m| m.contains("\"none\"")));
 }
+
+/// Whether the module's live runs and calls are back to `before` (or
+/// below: an earlier test's may end meanwhile) a moment after an upload
+/// ended: asked after two turns of the event loop, long before a garbage
+/// collector would have freed what the upload left.
+async fn freed(before: [i32; 2], what: &str) {
+    sleep(0).await;
+    sleep(0).await;
+    let now = s3_multipart_wasm::live::objects();
+    assert!(
+        now[0] <= before[0] && now[1] <= before[1],
+        "{what}: runs and calls alive [runs, calls]: {now:?}, before it {before:?}"
+    );
+}
+
+/// An upload frees what it made in the module the moment it ends, whatever
+/// its end (stored, failed, aborted, one PUT or multipart), and so do the
+/// `Uploader`'s own calls: nothing waits for the garbage collector, so a
+/// page uploading thousands of files holds only what is running.
+#[wasm_bindgen_test]
+async fn an_ended_upload_frees_its_run_and_calls_at_once() {
+    let up = uploader(&[("partSize", JsValue::from(5 * MIB as u32))]);
+    let before = s3_multipart_wasm::live::objects();
+    upload_ok(&up, "live-small.bin", &bytes(1000, 60)).await;
+    freed(before, "one PUT").await;
+    let (key, _, _) = upload_ok(&up, "live-multi.bin", &bytes(17 * MIB, 61)).await;
+    freed(before, "multipart").await;
+    // An Uploader method's call (list-parts of an upload that is not there).
+    let _ = JsFuture::from(up.list_parts(key, "no-such-upload".into())).await;
+    freed(before, "listParts").await;
+    // Aborted in the middle (its abort call, then the end).
+    let (opts, report) = recording(&unique_key("live-abort.bin"), &[]);
+    let handle = up.upload(&blob(&bytes(30 * MIB, 62)), opts);
+    wait_parts(&report, 1).await;
+    control(&handle, "abort");
+    JsFuture::from(handle).await.expect_err("aborted");
+    freed(before, "aborted").await;
+    // Failed: the backend refuses the key.
+    let _ = upload_err(&up, &blob(b"x"), obj(&[("key", JsValue::from_str("bad/../key"))])).await;
+    freed(before, "refused").await;
+}

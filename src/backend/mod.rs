@@ -245,6 +245,8 @@ impl Backend {
             }
         }
         let (op, body, asked) = http::request_of(req);
+        #[cfg(feature = "std")]
+        crate::live::count(&crate::live::CALLS, 1);
         Call { backend: self.clone(), op, body, asked, bare, retried: false, result: None, tag }
     }
 }
@@ -273,6 +275,13 @@ pub struct Call {
 
 use crate::json::Json;
 use crate::protocol::Op;
+
+#[cfg(feature = "std")]
+impl Drop for Call {
+    fn drop(&mut self) {
+        crate::live::count(&crate::live::CALLS, -1);
+    }
+}
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl Call {

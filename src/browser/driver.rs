@@ -113,9 +113,18 @@ pub struct Run {
     answered: bool,
 }
 
+#[cfg(feature = "std")]
+impl Drop for Run {
+    fn drop(&mut self) {
+        crate::live::count(&crate::live::RUNS, -1);
+    }
+}
+
 impl Run {
     /// An upload of `job` through `backend`, sharing `budget`; it starts at [`Run::begin`].
     pub fn new(job: Job, backend: Rc<Backend>, budget: Rc<Budget>) -> Self {
+        #[cfg(feature = "std")]
+        crate::live::count(&crate::live::RUNS, 1);
         Self {
             checksum: job.cfg.checksum,
             job,
@@ -676,8 +685,10 @@ impl Run {
         self.budget.woke()
     }
 
-    /// Whether a slot of the shared budget is free.
-    pub fn free(&self) -> bool {
+    /// Whether a slot of the shared budget is free. (Not `free`: that is
+    /// the name of the wrapper's method that frees the run.)
+    #[wasm_bindgen(js_name = slotFree)]
+    pub fn slot_free(&self) -> bool {
         self.budget.has_free()
     }
 }
