@@ -15,6 +15,13 @@ if [ ! -s "$wasm" ]; then
   echo "hasher.sh: the hashing Worker's module $wasm was not built" >&2
   exit 1
 fi
+# Optimised again and stripped of its names and producers sections (a
+# third of it): binaryen's wasm-opt, from the package's devDependencies.
+opt=$(mktemp)
+trap 'rm -f "$opt"' EXIT
+PATH="$PWD/node_modules/.bin:$PATH" wasm-opt -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+  --strip-debug --strip-producers --strip-target-features "$wasm" -o "$opt"
+wasm=$opt
 size=$(stat -c %s "$wasm")
 b64=$(base64 -w0 "$wasm")
 {
