@@ -55,10 +55,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * closures: the upload's run, its backend calls) moved to that JavaScript,
  * Rust deciding and checking as before (-9.5) to 77.6; messages made by
  * `cat!` instead of `format!` (-0.85) to 76.8; the options checked in that
- * JavaScript (-4.1) to 72.8.
+ * JavaScript (-4.1) to 72.8; the hashing Worker's module without its
+ * compile-time CRC table and custom sections (-1.4) to 71.3.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 73 * 1024;
+export const BUDGET_GZIP_BYTES = 72 * 1024;
 
 let tarball;
 let browser;
