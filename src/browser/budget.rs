@@ -12,7 +12,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use core::cell::{Cell, RefCell};
+use core::cell::Cell;
 
 use crate::engine::adapt::Window;
 
@@ -21,7 +21,9 @@ pub struct Budget {
     in_use: Cell<usize>,
     /// Uploads of the `Uploader` under way (planned and not ended).
     uploads: Cell<usize>,
-    window: RefCell<Window>,
+    /// (A `Cell`, not a `RefCell`: no borrow can fail, and the module
+    /// carries no borrow-error formatting.)
+    window: Cell<Window>,
     /// A slot freed up or the window grew since [`Budget::woke`] was last asked.
     woken: Cell<bool>,
 }
@@ -29,12 +31,12 @@ pub struct Budget {
 impl Budget {
     /// A budget bounded by `window`.
     pub fn new(window: Window) -> Self {
-        Self { in_use: Cell::new(0), uploads: Cell::new(0), window: RefCell::new(window), woken: Cell::new(false) }
+        Self { in_use: Cell::new(0), uploads: Cell::new(0), window: Cell::new(window), woken: Cell::new(false) }
     }
 
     /// Lets `f` take free slots from the budget.
     pub fn with<T>(&self, f: impl FnOnce(&mut usize) -> T) -> T {
-        let mut free = self.window.borrow().limit().saturating_sub(self.in_use.get());
+        let mut free = self.window.get().limit().saturating_sub(self.in_use.get());
         let before = free;
         let out = f(&mut free);
         self.in_use.set(self.in_use.get() + before.saturating_sub(free));
@@ -48,7 +50,7 @@ impl Budget {
     pub fn entered(&self) -> (usize, Option<u64>) {
         let uploads = self.uploads.get() + 1;
         self.uploads.set(uploads);
-        let w = self.window.borrow();
+        let w = self.window.get();
         ((w.limit() / uploads).max(1), w.part_ms_per_mib())
     }
 
@@ -63,26 +65,34 @@ impl Budget {
         self.wake();
     }
 
+    /// Changes the window with `f`; its answer.
+    fn update<T>(&self, f: impl FnOnce(&mut Window) -> T) -> T {
+        let mut w = self.window.get();
+        let out = f(&mut w);
+        self.window.set(w);
+        out
+    }
+
     fn wake(&self) {
         self.woken.set(true);
     }
 
     /// A PUT started at `now_ms`.
     pub fn started(&self, now_ms: u64) {
-        self.window.borrow_mut().on_start(now_ms);
+        self.update(|w| w.on_start(now_ms));
     }
 
     /// A PUT of `bytes` that ran `took_ms` succeeded at `now_ms`; a grown
     /// window wakes the uploads.
     pub fn succeeded(&self, bytes: u64, took_ms: u64, now_ms: u64) {
-        if self.window.borrow_mut().on_done(bytes, took_ms, now_ms) {
+        if self.update(|w| w.on_done(bytes, took_ms, now_ms)) {
             self.wake();
         }
     }
 
     /// A PUT was throttled, stalled or lost on the network at `now_ms`.
     pub fn troubled(&self, now_ms: u64) {
-        self.window.borrow_mut().on_trouble(now_ms);
+        self.update(|w| w.on_trouble(now_ms));
     }
 
     /// Whether a PUT slot is free.

@@ -67,7 +67,7 @@ pub const LATENCY_RISE_PERCENT: u64 = 60;
 pub const LATENCY_MIN_BYTES: u64 = 5 * 1024 * 1024;
 
 /// The concurrency window.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Window {
     min: usize,
     max: usize,
