@@ -38,6 +38,43 @@ pub fn find_str(hay: &str, needle: &str) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
+/// `s` cut at its first byte `b` (ASCII): what is before it and after it.
+/// With `cut` and [`pieces`] instead of `split`/`split_once` with a `char`,
+/// the module carries no `CharSearcher` (core's memchr-based search, about
+/// 1 KB of WebAssembly) for the few URLs and keys it splits.
+pub fn cut(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|c| c == b)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// `s` up to its first byte `b` (ASCII), or all of it.
+pub fn before(s: &str, b: u8) -> &str {
+    cut(s, b).map_or(s, |(a, _)| a)
+}
+
+/// `s` without the bytes `b` (ASCII) it ends with.
+pub fn trim_end(s: &str, b: u8) -> &str {
+    s.get(..s.bytes().rposition(|c| c != b).map_or(0, |i| i + 1)).unwrap_or_default()
+}
+
+/// The pieces of `s` between its bytes `b` (ASCII), as `str::split` gives them.
+pub fn pieces(s: &str, b: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    core::iter::from_fn(move || {
+        let r = rest?;
+        match cut(r, b) {
+            Some((piece, after)) => {
+                rest = Some(after);
+                Some(piece)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// `items` joined by `sep`: one small loop, where `[&str]::join` and
 /// `[String]::join` are each a kilobyte of generic code.
 pub fn join<S: AsRef<str>>(items: impl IntoIterator<Item = S>, sep: &str) -> alloc::string::String {
@@ -198,5 +235,33 @@ mod find_str_tests {
         }
         assert_eq!(find_str("", "a"), None);
         assert_eq!(find_str("ab", "abc"), None);
+    }
+
+    #[test]
+    fn cut_before_and_pieces_split_as_str_does() {
+        let cases = [
+            "",
+            "/",
+            "//",
+            "a",
+            "a/",
+            "/a",
+            "a/b",
+            "a//b/",
+            "é/ü/x",
+            "https://h/api//",
+            "é/",
+            "x-amz=1&b=é&c",
+            "?",
+            "a?b?c",
+        ];
+        for s in cases {
+            for (b, c) in [(b'/', '/'), (b'&', '&'), (b'?', '?'), (b'=', '=')] {
+                assert_eq!(super::cut(s, b), s.split_once(c), "{s:?} {c:?}");
+                assert_eq!(super::before(s, b), s.split(c).next().unwrap_or(s), "{s:?} {c:?}");
+                assert_eq!(super::pieces(s, b).collect::<Vec<_>>(), s.split(c).collect::<Vec<_>>(), "{s:?} {c:?}");
+                assert_eq!(super::trim_end(s, b), s.trim_end_matches(c), "{s:?} {c:?}");
+            }
+        }
     }
 }

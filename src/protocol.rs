@@ -323,8 +323,8 @@ pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String
 
 /// The raw value of the first query parameter `name` of `url`.
 fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
-    let query = url.split('#').next()?.split_once('?')?.1;
-    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    let query = crate::cut(crate::before(url, b'#'), b'?')?.1;
+    crate::pieces(query, b'&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// A URL signed for `part` of upload `upload_id` (`None`: a presigned PUT

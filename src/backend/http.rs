@@ -36,7 +36,7 @@ pub struct HttpBackend {
 impl HttpBackend {
     /// A backend at `endpoint` (a trailing `/` is ignored).
     pub fn new(endpoint: &str, protocol: Protocol, with_credentials: bool, headers: JsValue) -> Self {
-        Self { endpoint: endpoint.trim_end_matches('/').to_owned(), protocol, with_credentials, headers }
+        Self { endpoint: crate::trim_end(endpoint, b'/').to_owned(), protocol, with_credentials, headers }
     }
 
     /// The method and URL of a call.
@@ -66,7 +66,7 @@ fn encode(s: &str) -> String {
 
 /// Encodes each `/`-separated segment of a key, keeping the slashes.
 fn encode_key(key: &str) -> String {
-    crate::join(key.split('/').map(encode), "/")
+    crate::join(crate::pieces(key, b'/').map(encode), "/")
 }
 
 impl Calls for HttpBackend {

@@ -9,5 +9,5 @@ pub mod small_map;
 
 /// A URL without its query (which holds the signature), for messages.
 pub fn redact(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
+    crate::before(url, b'?')
 }

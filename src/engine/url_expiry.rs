@@ -24,10 +24,9 @@ pub fn remaining_ms(url: &str, now_ms: u64) -> Option<u64> {
 }
 
 fn param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
-    let query = url.split_once('?')?.1;
-    let query = query.split('#').next().unwrap_or(query);
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
+    let query = crate::before(crate::cut(url, b'?')?.1, b'#');
+    crate::pieces(query, b'&').find_map(|pair| {
+        let (k, v) = crate::cut(pair, b'=')?;
         k.eq_ignore_ascii_case(name).then_some(v)
     })
 }
