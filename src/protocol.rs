@@ -299,12 +299,15 @@ pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String
                 .with_field("headers"));
         }
     };
-    map.iter()
-        .map(|(k, v)| {
-            let name = k.to_ascii_lowercase();
-            match v.as_str() {
-                Some(v) if allowed_header(&name) && !v.chars().any(char::is_control) => Ok((name, v.to_owned())),
-                _ => Err(malformed(
+    // A loop, not `collect::<Result<Vec<_>, _>>()`: each such collect is
+    // a kilobyte of generic code in the module.
+    let mut out = Vec::with_capacity(map.len());
+    for (k, v) in map.iter() {
+        let name = k.to_ascii_lowercase();
+        match v.as_str() {
+            Some(v) if allowed_header(&name) && !v.chars().any(char::is_control) => out.push((name, v.to_owned())),
+            _ => {
+                return Err(malformed(
                     op,
                     cat!(
                         "has header ",
@@ -315,10 +318,11 @@ pub fn parse_headers(op: Op, value: Option<&Json>) -> Result<Vec<(String, String
                     ),
                     expected,
                 )
-                .with_field("headers")),
+                .with_field("headers"));
             }
-        })
-        .collect()
+        }
+    }
+    Ok(out)
 }
 
 /// The raw value of the first query parameter `name` of `url`.
@@ -500,33 +504,30 @@ pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
     let Some(Json::Array(items)) = map.get("parts") else {
         return Err(malformed(Op::ListParts, NO_PARTS.into(), expected).with_field("parts"));
     };
-    items
-        .iter()
-        .map(|item| {
-            let n = item.get("PartNumber").and_then(Json::as_u64).filter(|n| (1..=10_000).contains(n));
-            let etag = item.get("ETag").and_then(Json::as_str).filter(|e| !e.is_empty());
-            let size = item.get("Size").and_then(Json::as_u64);
-            match (n, etag, size) {
-                (Some(n), Some(etag), Some(size)) => Ok(ListedPart {
-                    part_number: n as u16,
-                    etag: etag.to_owned(),
-                    size,
-                    // Optional: one that is not a CRC32 is left out (the
-                    // whole object's check at complete still holds).
-                    crc32: item
-                        .get("ChecksumCRC32")
-                        .and_then(Json::as_str)
-                        .and_then(crate::engine::checksum::from_base64),
-                }),
-                _ => Err(malformed(
-                    Op::ListParts,
-                    cat!("lists a part without a valid PartNumber, ETag and Size: ", excerpt(&item.text())),
-                    expected,
-                )
-                .with_field("parts")),
-            }
-        })
-        .collect()
+    // A loop, not `collect::<Result<Vec<_>, _>>()` (see `parse_headers`).
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let n = item.get("PartNumber").and_then(Json::as_u64).filter(|n| (1..=10_000).contains(n));
+        let etag = item.get("ETag").and_then(Json::as_str).filter(|e| !e.is_empty());
+        let size = item.get("Size").and_then(Json::as_u64);
+        let (Some(n), Some(etag), Some(size)) = (n, etag, size) else {
+            return Err(malformed(
+                Op::ListParts,
+                cat!("lists a part without a valid PartNumber, ETag and Size: ", excerpt(&item.text())),
+                expected,
+            )
+            .with_field("parts"));
+        };
+        out.push(ListedPart {
+            part_number: n as u16,
+            etag: etag.to_owned(),
+            size,
+            // Optional: one that is not a CRC32 is left out (the whole
+            // object's check at complete still holds).
+            crc32: item.get("ChecksumCRC32").and_then(Json::as_str).and_then(crate::engine::checksum::from_base64),
+        });
+    }
+    Ok(out)
 }
 
 /// The error for a non-2xx backend reply, with the backend's own
