@@ -1603,10 +1603,12 @@ impl Upload {
     /// before a page reload are hashed too: [`Self::verify_inherited`]).
     fn whole_checksum(&self) -> Option<String> {
         self.cfg.checksum?;
-        let crcs: Option<Vec<(u32, u64)>> = (1..=self.plan.count)
-            .map(|n| Some((self.parts[usize::from(n - 1)].crc?, self.plan.range(n)?.len())))
-            .collect();
-        Some(checksum::to_base64(checksum::combine(crcs?)))
+        // A loop, not `collect::<Option<Vec<_>>>()` (a kilobyte of generic code).
+        let mut crcs = Vec::with_capacity(usize::from(self.plan.count));
+        for n in 1..=self.plan.count {
+            crcs.push((self.parts.get(usize::from(n - 1))?.crc?, self.plan.range(n)?.len()));
+        }
+        Some(checksum::to_base64(checksum::combine(crcs)))
     }
 
     fn report_progress(&mut self) {
