@@ -90,7 +90,7 @@ impl Calls for HttpBackend {
         let has_body = self.protocol == Protocol::Lambda || !matches!(op, Op::Download | Op::ListParts);
         let payload = match (has_body, self.protocol) {
             (false, _) => JsValue::UNDEFINED,
-            (true, Protocol::Lambda) => protocol::lambda_envelope(op, body.clone()).text().into(),
+            (true, Protocol::Lambda) => protocol::lambda_envelope(op, body).into(),
             (true, Protocol::Rest) => body.text().into(),
         };
         Ok(vec![

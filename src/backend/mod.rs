@@ -306,11 +306,11 @@ impl Call {
     /// parts from then on (each part is signed by a call of its own).
     pub fn answered(&mut self, status: u16, text: Option<String>, retry_after: Option<String>) -> bool {
         let result = self.backend.0.answer(self.op, status, text, retry_after, &self.asked);
-        if let (Some(bare), Err(CallError::Rejected(e))) = (&self.bare, &result)
+        if let Err(CallError::Rejected(e)) = &result
             && matches!(e.status, Some(400 | 422))
+            && let Some(bare) = self.bare.take()
         {
-            self.body = bare.clone();
-            self.bare = None;
+            self.body = bare;
             self.asked.parts.clear();
             self.retried = true;
             return true;
