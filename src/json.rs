@@ -31,7 +31,17 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 impl Json {
     /// An object of these members.
     pub fn object<const N: usize>(members: [(&str, Json); N]) -> Self {
-        Self::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        Self::object_of(Vec::from(members))
+    }
+
+    /// [`Json::object`]'s work, once for every number of members (a
+    /// generic body would be copied into the module for each).
+    fn object_of(members: Vec<(&str, Json)>) -> Self {
+        let mut out = Vec::with_capacity(members.len());
+        for (k, v) in members {
+            out.push((k.to_owned(), v));
+        }
+        Self::Object(out)
     }
 
     /// Member `key` of an object.
