@@ -717,6 +717,8 @@ export function sweep(api, label, ttl) {
     for (const id of ids) await discard(api, id).catch(noop);
   }).catch(noop);
 }
+// `navigator.onLine` of the window or worker (true when unknown).
+export const online = () => globalThis.navigator?.onLine !== false;
 // The runs of one Uploader, which share its PUT budget: each one's pump.
 export const group = () => new Set();
 // The CRC register after [start, end) of `blob`: in the hashing Worker,

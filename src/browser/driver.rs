@@ -695,10 +695,11 @@ impl Run {
 
 use wasm_bindgen::JsCast;
 
-/// `navigator.onLine` of the window or worker (true when unknown).
-fn browser_online() -> bool {
-    let nav = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok();
-    nav.and_then(|n| js_sys::Reflect::get(&n, &"onLine".into()).ok()).and_then(|v| v.as_bool()).unwrap_or(true)
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    /// `navigator.onLine` of the window or worker (true when unknown).
+    #[wasm_bindgen(js_name = online)]
+    fn browser_online() -> bool;
 }
 
 /// The engine's name of the call an action makes.
