@@ -639,6 +639,26 @@ function message(e) {
   if (typeof e === 'string') return e;
   try { return JSON.stringify(e) ?? 'an error with no message'; } catch (_) { return 'an error with no message'; }
 }
+// What the module needs of a value a call's transport threw
+// (src/backend/mod.rs, Thrown): its message, its facts (1 a TypeError, 2
+// named BadDigest by its name, code or Code, 4 named InvalidPart, 8 a
+// request fetch would not make: the message is why) and the HTTP status it
+// carries (status, statusCode or the AWS SDK's $metadata.httpStatusCode,
+// the first that is a number), read here so that the module reads nothing
+// of it; a property that throws when read counts as absent.
+function thrown(e) {
+  const get = (o, k) => { try { return isObject(o) || typeof o === 'function' ? o[k] : undefined; } catch (_) { return undefined; } };
+  const num = (v) => (typeof v === 'number' ? v : undefined);
+  const named = (v) => get(e, 'name') === v;
+  const why = get(e, 'unsendable');
+  const facts = (e instanceof TypeError ? 1 : 0)
+    | (named('BadDigest') || get(e, 'code') === 'BadDigest' || get(e, 'Code') === 'BadDigest' ? 2 : 0)
+    | (named('InvalidPart') ? 4 : 0)
+    | (why !== undefined ? 8 : 0);
+  let text;
+  try { text = why !== undefined ? String(why) : message(e); } catch (_) { text = 'an error with no message'; }
+  return [text, facts, num(get(e, 'status')) ?? num(get(e, 'statusCode')) ?? num(get(get(e, '$metadata'), 'httpStatusCode'))];
+}
 // Runs `f(signal)` with a signal of its own, aborted when `parent` aborts or
 // when the call outlives CALL_TIMEOUT_MS (then it rejects with TIMEOUT):
 // every call, over HTTP or through a hook, is cancellable and bounded in
@@ -682,12 +702,12 @@ async function send(call, parent) {
       r = await bounded(parent, (signal) => transport(call, t, signal));
     } catch (e) {
       if (e === TIMEOUT) call.timedOut();
-      else call.threw(e);
+      else call.threw(...thrown(e));
       break;
     }
     if (!Array.isArray(r)) {
       if ('bad' in r) call.badHeaders(r.bad);
-      else call.headersThrew(r.threw);
+      else call.headersThrew(message(r.threw));
       break;
     }
     if (!call.answered(r[0], r[1], r[2])) break;

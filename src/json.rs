@@ -141,7 +141,7 @@ mod platform {
     use super::Json;
 
     pub fn parse(text: &str) -> Result<Json, String> {
-        JSON::parse(text).map(|v| from_js(&v)).map_err(|e| crate::backend::js_message(&e))
+        JSON::parse(text).map(|v| from_js(&v)).map_err(|e| String::from(e.unchecked_into::<js_sys::Error>().message()))
     }
 
     pub fn stringify(value: &Json) -> String {

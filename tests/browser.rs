@@ -1542,3 +1542,28 @@ async fn an_ended_upload_frees_its_run_and_calls_at_once() {
     let _ = upload_err(&up, &blob(b"x"), obj(&[("key", JsValue::from_str("bad/../key"))])).await;
     freed(before, "refused").await;
 }
+
+/// A hook that throws what the AWS SDK throws when S3 refuses a checksum
+/// (an error named, or coded, `BadDigest`, whose message does not say so)
+/// ends the upload in `IntegrityError` at once: not retried as a backend
+/// fault, the upload aborted, no object. The glue reads the thrown value's
+/// name, code and status for the module.
+#[wasm_bindgen_test]
+async fn a_hook_throwing_an_sdk_bad_digest_is_an_integrity_error() {
+    for field in ["name", "code"] {
+        let rest = rest_hooks(api(), &JsValue::UNDEFINED);
+        let seen = sdk_like_bad_digest(&rest, field);
+        let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks");
+        let prefix = unique_key("sdk-bad-digest");
+        let key = format!("{prefix}/f.bin");
+        let (opts, report) = recording(&key, &[]);
+        let err = upload_err(&up, &blob(&bytes(11 * MIB, 63)), opts).await;
+        let msg = string(&err, "message").unwrap_or_default();
+        assert_eq!(string(&err, "code").as_deref(), Some("IntegrityError"), "{field}: {msg}");
+        assert!(msg.contains("did not match what we received"), "{field}: {msg}");
+        assert!(num(&seen, "completes") <= 2.0, "{field}: not retried as a backend fault");
+        assert!(report.borrow().retries.is_empty(), "{field}: no retry reported");
+        assert_eq!(open_uploads_soon(&prefix).await, 0, "{field}: the upload was aborted");
+        assert_eq!(object_status(&key).await, 404, "{field}: no object");
+    }
+}

@@ -38,12 +38,11 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use js_sys::Reflect;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use crate::json::Json;
 
-use super::{Asked, CallError, Calls, Reply, backend_failure, js_message};
+use super::{Asked, CallError, Calls, Reply, Thrown, backend_failure};
 use crate::engine::{ErrorCode, Failure, UploadError};
 use crate::protocol::{self, Op};
 
@@ -73,36 +72,27 @@ fn malformed(hook: &str, problem: &str, expected: &str) -> CallError {
 
 /// A thrown value: retried when it looks like a network failure or a
 /// transient HTTP status, else the end of the upload.
-fn classify(hook: &str, e: &JsValue) -> CallError {
-    let message = js_message(e);
+fn classify(hook: &str, e: &Thrown) -> CallError {
+    let message = e.message.clone();
     // The store refused the checksum (an AWS SDK error named BadDigest, or a
     // backend's error naming it): not retried, and not a backend fault.
-    let named = |k: &str| Reflect::get(e, &JsValue::from_str(k)).ok().and_then(|v| v.as_string());
-    if ["name", "code", "Code"].iter().any(|k| named(k).as_deref() == Some("BadDigest"))
-        || crate::find_str(&message, "BadDigest").is_some()
-    {
+    if e.is(Thrown::BAD_DIGEST) || crate::find_str(&message, "BadDigest").is_some() {
         return CallError::Rejected(
             protocol::integrity_error(&cat!("the ", hook, " hook threw: ", message)).with_field(hook),
         );
     }
     // S3's InvalidPart (an AWS SDK error's name) stays in the message: the
     // engine repairs a complete refused so (see `Upload::on_listed`).
-    let message =
-        if named("name").as_deref() == Some("InvalidPart") && crate::find_str(&message, "InvalidPart").is_none() {
-            cat!("InvalidPart: ", message)
-        } else {
-            message
-        };
+    let message = if e.is(Thrown::INVALID_PART) && crate::find_str(&message, "InvalidPart").is_none() {
+        cat!("InvalidPart: ", message)
+    } else {
+        message
+    };
     // `status` or `statusCode`, or the AWS SDK's `$metadata.httpStatusCode`.
-    let number = |o: &JsValue, k: &str| Reflect::get(o, &JsValue::from_str(k)).ok()?.as_f64();
-    let status = ["status", "statusCode"]
-        .iter()
-        .find_map(|k| number(e, k))
-        .or_else(|| number(&Reflect::get(e, &JsValue::from_str("$metadata")).ok()?, "httpStatusCode"))
-        .map(|s| s as u16);
+    let status = e.status.map(|s| s as u16);
     let failure = match status {
         Some(status) => Failure::Status { status, body: message.clone(), retry_after_ms: None },
-        None if e.is_instance_of::<js_sys::TypeError>() => Failure::Network(message.clone()),
+        None if e.is(Thrown::TYPE_ERROR) => Failure::Network(message.clone()),
         None => Failure::Status { status: 0, body: message.clone(), retry_after_ms: None },
     };
     backend_failure(failure, || {
@@ -188,7 +178,7 @@ impl Calls for Hooks {
         })
     }
 
-    fn threw(&self, op: Op, e: &JsValue) -> CallError {
+    fn threw(&self, op: Op, e: &Thrown) -> CallError {
         classify(self.hook_of(op).0, e)
     }
 }

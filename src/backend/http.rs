@@ -8,7 +8,7 @@ use crate::prelude::*;
 
 use wasm_bindgen::prelude::*;
 
-use crate::backend::{Asked, CallError, Calls, Reply, Req, backend_failure, js_message, retry_after_ms};
+use crate::backend::{Asked, CallError, Calls, Reply, Req, Thrown, backend_failure, retry_after_ms};
 use crate::engine::Failure;
 use crate::json::Json;
 use crate::protocol::{self, Op};
@@ -133,14 +133,11 @@ impl Calls for HttpBackend {
 
     /// No reply came (`fetch` rejected), or the request could not be made
     /// (`{ unsendable }`: a header `fetch` refuses).
-    fn threw(&self, op: Op, e: &JsValue) -> CallError {
-        match js_sys::Reflect::get(e, &"unsendable".into()) {
-            Ok(why) if !why.is_undefined() => CallError::Rejected(protocol::backend_error(
-                op,
-                0,
-                &cat!("cannot send the request: ", why.as_string().unwrap_or_default()),
-            )),
-            _ => CallError::Transient(Failure::Network(cat!(op.name(), " request got no response: ", js_message(e)))),
+    fn threw(&self, op: Op, e: &Thrown) -> CallError {
+        if e.is(Thrown::UNSENDABLE) {
+            CallError::Rejected(protocol::backend_error(op, 0, &cat!("cannot send the request: ", e.message)))
+        } else {
+            CallError::Transient(Failure::Network(cat!(op.name(), " request got no response: ", e.message)))
         }
     }
 }

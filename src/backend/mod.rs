@@ -61,16 +61,6 @@ pub fn retry_after_ms(value: &str) -> Option<u64> {
     crate::engine::retry::parse_retry_after(value, js_sys::Date::now() as u64, date)
 }
 
-/// The message of a thrown JS value.
-pub fn js_message(e: &JsValue) -> String {
-    Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string())
-        .or_else(|| js_sys::JSON::stringify(e).ok()?.as_string())
-        .unwrap_or_else(|| "an error with no message".into())
-}
-
 /// A reply of another kind than its call asked for: a bug of a [`Calls`]
 /// implementation, never the network's doing (each checks its reply's shape).
 pub fn mismatched() -> CallError {
@@ -162,7 +152,35 @@ pub trait Calls {
         asked: &Asked,
     ) -> Result<Reply, CallError>;
     /// What a rejection of the call's transport (`fetch`, the hook) means.
-    fn threw(&self, op: Op, e: &JsValue) -> CallError;
+    fn threw(&self, op: Op, e: &Thrown) -> CallError;
+}
+
+/// What the glue read of a value that a call's transport threw
+/// (src/glue.js, `thrown`): the module reads no properties of it itself.
+pub struct Thrown {
+    /// Its message (or the reason a request could not be made).
+    pub message: String,
+    /// [`Thrown::TYPE_ERROR`], [`Thrown::BAD_DIGEST`], [`Thrown::INVALID_PART`], [`Thrown::UNSENDABLE`].
+    pub facts: u8,
+    /// The HTTP status it carries: `status`, `statusCode` or the AWS SDK's
+    /// `$metadata.httpStatusCode`, the first that is a number.
+    pub status: Option<f64>,
+}
+
+impl Thrown {
+    /// A `TypeError` (what `fetch` throws when no reply came).
+    pub const TYPE_ERROR: u8 = 1;
+    /// Its `name`, `code` or `Code` is `BadDigest`.
+    pub const BAD_DIGEST: u8 = 2;
+    /// Its `name` is `InvalidPart`.
+    pub const INVALID_PART: u8 = 4;
+    /// The request could not be made (a header `fetch` refuses): the glue's `{ unsendable }`.
+    pub const UNSENDABLE: u8 = 8;
+
+    /// Whether it has `fact`.
+    pub fn is(&self, fact: u8) -> bool {
+        self.facts & fact != 0
+    }
 }
 
 /// What a call asks to be signed: its parts, and their upload (none known
@@ -322,9 +340,10 @@ impl Call {
         false
     }
 
-    /// The call's transport rejected with `e`.
-    pub fn threw(&mut self, e: JsValue) {
-        self.result = Some(Err(self.backend.0.threw(self.op, &e)));
+    /// The call's transport rejected with a value of which the glue read
+    /// `message`, `facts` and `status` (see [`Thrown`]).
+    pub fn threw(&mut self, message: String, facts: u8, status: Option<f64>) {
+        self.result = Some(Err(self.backend.0.threw(self.op, &Thrown { message, facts, status })));
     }
 
     /// The call took longer than the glue allows: cancelled, retried.
@@ -333,10 +352,10 @@ impl Call {
         self.result = Some(Err(CallError::Transient(Failure::Timeout)));
     }
 
-    /// `options.headers()` threw `e`.
+    /// `options.headers()` threw (`message`: what it threw, as the glue reads it).
     #[wasm_bindgen(js_name = headersThrew)]
-    pub fn headers_threw(&mut self, e: JsValue) {
-        let message = cat!("options.headers() threw: ", js_message(&e));
+    pub fn headers_threw(&mut self, message: String) {
+        let message = cat!("options.headers() threw: ", message);
         let error = UploadError::new(ErrorCode::InvalidOptions, message).with_field("headers");
         self.result = Some(Err(CallError::Rejected(error)));
     }

@@ -342,6 +342,18 @@ export function initWithoutChecksum(rest) {
   };
 }
 // Makes hook `name` of REST hooks answer `value`, whatever it is asked.
+// Wraps REST hooks: completeMultipartUpload throws what the AWS SDK throws
+// when S3 refuses the whole object's checksum, an error whose message does
+// not say BadDigest but whose `field` does (`name` or `code`); counts its calls.
+export function sdkLikeBadDigest(rest, field) {
+  const seen = { completes: 0 };
+  rest.hooks.completeMultipartUpload = async () => {
+    seen.completes += 1;
+    throw Object.assign(new Error('The checksum you specified did not match what we received.'),
+      { [field]: 'BadDigest', $metadata: { httpStatusCode: 400 } });
+  };
+  return seen;
+}
 export function misshapenHook(rest, name, value) {
   rest.hooks[name] = async () => value;
 }
@@ -479,6 +491,8 @@ extern "C" {
     pub fn init_without_checksum(rest: &JsValue);
     #[wasm_bindgen(js_name = misshapenHook)]
     pub fn misshapen_hook(rest: &JsValue, name: &str, value: &JsValue);
+    #[wasm_bindgen(js_name = sdkLikeBadDigest)]
+    pub fn sdk_like_bad_digest(rest: &JsValue, field: &str) -> JsValue;
 }
 
 #[wasm_bindgen]
