@@ -59,10 +59,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * compile-time CRC table and custom sections (-1.4) to 71.3; wasm-opt -Oz
  * (-0.1), the budget's window in a Cell (-0.2), byte splitting instead of
  * core's char searcher (-0.4) and loops instead of generic collects and
- * copies (-1.4) to 69.3.
+ * copies (-1.4) to 69.3; navigator.onLine and thrown values read by the
+ * glue, not through js-sys (-1.3) to 68.0.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 70 * 1024;
+export const BUDGET_GZIP_BYTES = 68.5 * 1024;
 
 let tarball;
 let browser;
