@@ -238,7 +238,7 @@ mod find_str_tests {
     }
 
     #[test]
-    fn cut_before_and_pieces_split_as_str_does() {
+    fn cut_before_pieces_and_trim_end_give_what_str_gives() {
         let cases = [
             "",
             "/",
