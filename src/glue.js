@@ -732,10 +732,17 @@ export async function discard(api, id) {
 }
 // The journal's expired entries of a backend: their uploads are aborted and
 // they are forgotten (an abort that fails keeps its entry for a later sweep).
+// It reads and parses every entry of the journal, so it is not done while
+// `new Uploader()` runs (often as the page loads): it waits for an idle
+// moment of the page, at most SWEEP_WAIT_MS (a Worker has no idle callback:
+// its next task).
+const SWEEP_WAIT_MS = 1000;
 export function sweep(api, label, ttl) {
-  journalExpired(label, ttl).then(async (ids) => {
+  const go = () => journalExpired(label, ttl).then(async (ids) => {
     for (const id of ids) await discard(api, id).catch(noop);
   }).catch(noop);
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(go, { timeout: SWEEP_WAIT_MS });
+  else setTimeout(go, 0);
 }
 // `navigator.onLine` of the window or worker (true when unknown).
 export const online = () => globalThis.navigator?.onLine !== false;

@@ -1567,3 +1567,24 @@ async fn a_hook_throwing_an_sdk_bad_digest_is_an_integrity_error() {
         assert_eq!(object_status(&key).await, 404, "{field}: no object");
     }
 }
+
+/// `new Uploader()` (often made as the page loads) does not read the resume
+/// journal while it runs: the sweep of expired entries, which reads and
+/// parses every entry, waits for an idle moment (and still happens: see
+/// `expired_journal_entries_are_aborted_and_forgotten`).
+#[wasm_bindgen_test]
+async fn making_an_uploader_reads_no_journal_entry_at_once() {
+    // A journal with an entry in it, as a page that uploaded before has.
+    let up = one_at_a_time();
+    let key = unique_key("idle-sweep/f.bin");
+    let entry = interrupted(&up, &file(&bytes(12 * MIB, 64), "f.bin", 3.0), &key, 1).await;
+    start_storage_count();
+    let made = Uploader::new(obj(&[("endpoint", JsValue::from_str(api()))]));
+    let reads = stop_storage_count();
+    assert!(made.is_ok());
+    assert_eq!(reads, 0, "localStorage read {reads} times while new Uploader() ran");
+    // The entry stays (it is not expired), and is discarded here.
+    assert!(resumable(&up, &key).await.is_some(), "the young entry is kept");
+    let id = string(&entry, "id").expect("id");
+    assert_eq!(JsFuture::from(up.discard_resumable(id)).await.expect("discard"), JsValue::TRUE);
+}

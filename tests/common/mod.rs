@@ -354,6 +354,25 @@ export function sdkLikeBadDigest(rest, field) {
   };
   return seen;
 }
+// Counts the page's reads of localStorage (getItem, key, length) from
+// startStorageCount() to stopStorageCount(), which answers the count.
+let storageReads = null;
+export function startStorageCount() {
+  storageReads = { n: 0, undo: [] };
+  const proto = Storage.prototype;
+  for (const name of ['getItem', 'key']) {
+    const orig = proto[name];
+    proto[name] = function (...a) { storageReads.n += 1; return orig.apply(this, a); };
+    storageReads.undo.push(() => { proto[name] = orig; });
+  }
+  const len = Object.getOwnPropertyDescriptor(proto, 'length');
+  Object.defineProperty(proto, 'length', { configurable: true, get() { storageReads.n += 1; return len.get.call(this); } });
+  storageReads.undo.push(() => Object.defineProperty(proto, 'length', len));
+}
+export function stopStorageCount() {
+  for (const undo of storageReads.undo) undo();
+  return storageReads.n;
+}
 export function misshapenHook(rest, name, value) {
   rest.hooks[name] = async () => value;
 }
@@ -491,6 +510,10 @@ extern "C" {
     pub fn init_without_checksum(rest: &JsValue);
     #[wasm_bindgen(js_name = misshapenHook)]
     pub fn misshapen_hook(rest: &JsValue, name: &str, value: &JsValue);
+    #[wasm_bindgen(js_name = startStorageCount)]
+    pub fn start_storage_count();
+    #[wasm_bindgen(js_name = stopStorageCount)]
+    pub fn stop_storage_count() -> u32;
     #[wasm_bindgen(js_name = sdkLikeBadDigest)]
     pub fn sdk_like_bad_digest(rest: &JsValue, field: &str) -> JsValue;
 }
