@@ -649,11 +649,11 @@ function message(e) {
 function thrown(e) {
   const get = (o, k) => { try { return isObject(o) || typeof o === 'function' ? o[k] : undefined; } catch (_) { return undefined; } };
   const num = (v) => (typeof v === 'number' ? v : undefined);
-  const named = (v) => get(e, 'name') === v;
+  const name = get(e, 'name');
   const why = get(e, 'unsendable');
   const facts = (e instanceof TypeError ? 1 : 0)
-    | (named('BadDigest') || get(e, 'code') === 'BadDigest' || get(e, 'Code') === 'BadDigest' ? 2 : 0)
-    | (named('InvalidPart') ? 4 : 0)
+    | (name === 'BadDigest' || get(e, 'code') === 'BadDigest' || get(e, 'Code') === 'BadDigest' ? 2 : 0)
+    | (name === 'InvalidPart' ? 4 : 0)
     | (why !== undefined ? 8 : 0);
   let text;
   try { text = why !== undefined ? String(why) : message(e); } catch (_) { text = 'an error with no message'; }
