@@ -586,8 +586,8 @@ impl Run {
         self.feed(g, Event::PartFailed { part, attempt, failure });
     }
 
-    /// The CRC register after hashing a part (the Worker's, or the page's
-    /// [`crc32_update`]).
+    /// The CRC register after hashing a part (the Worker's, or the page's:
+    /// src/glue.js, `crc32Update`).
     pub fn hashed(&mut self, g: Gen, part: u16, state: u32) {
         self.feed(g, Event::Hashed { part, crc: Crc32::from_state(state).finish() });
     }
@@ -596,17 +596,6 @@ impl Run {
     #[wasm_bindgen(js_name = hashFailed)]
     pub fn hash_failed(&mut self, g: Gen, part: u16, message: String) {
         self.feed(g, Event::HashFailed { part, message });
-    }
-
-    /// The CRC register `state` (`!0` at the start) after `bytes`: a part
-    /// hashed on the page, where there is no hashing Worker (the module used
-    /// without the package's entry point, a page whose CSP forbids `blob:`
-    /// workers, a Worker that fails), with the Worker's CRC code (`s3mp_hasher`).
-    #[wasm_bindgen(js_name = crc32Update)]
-    pub fn crc32_update(&self, state: u32, bytes: &[u8]) -> u32 {
-        let mut crc = Crc32::from_state(state);
-        crc.update(bytes);
-        crc.state()
     }
 
     /// A backend call came back ([`Call`], sent by the glue).

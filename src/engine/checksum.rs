@@ -31,9 +31,10 @@ impl Algorithm {
     }
 }
 
-/// The tables of `s3mp_hasher` (the hashing Worker's own module, and this
-/// one's when the page hashes), made at first use: 16 KiB of memory, none of
-/// the module. (crc32fast's tables, the same ones, are compiled in: 17.8 KB
+/// The tables of `s3mp_hasher` (the hashing Worker's own module), made at
+/// first use: 16 KiB of memory, none of the module. (In the browser the
+/// module gets registers, not bytes: the Worker hashes, or the glue on the
+/// page; this runs in the native engine and its tests.) (crc32fast's tables, the same ones, are compiled in: 17.8 KB
 /// of the gzipped module, measured. Its `combine` below uses no table.)
 fn tables() -> &'static s3mp_hasher::Tables {
     static TABLES: once_cell::race::OnceBox<s3mp_hasher::Tables> = once_cell::race::OnceBox::new();

@@ -3,7 +3,8 @@
 // from the embedded store and compared by SHA-256.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { launchBrowser, MIB, randomFile, root, slowHashingWorkers, startFaultyStack, storedObject } from './helpers.mjs';
@@ -255,6 +256,44 @@ test('a hashing Worker that reads slowly but goes on is not taken for stuck: one
   assert.equal(r.state, 'done', r.error);
   assert.ok(r.secs >= 32, `the slow read took its time (done after ${r.secs} s)`);
   assert.equal(r.probe, 1, 'the slow Worker was not replaced');
+});
+
+test("a page whose Content-Security-Policy forbids blob: workers: the page hashes, the store verifies, the files are intact", { timeout: 180_000 }, async () => {
+  // A strict CSP (worker-src 'self', here in the page's <meta>) refuses
+  // the hashing Worker, which starts from a blob: URL: each part is then
+  // hashed on the page, and its CRC32 still goes to the store, which
+  // refuses a wrong one. (The demo page, copied with the policy added.)
+  const www = mkdtempSync(path.join(tmpdir(), 's3mp-csp-'));
+  cpSync(path.join(root, 'www/dist'), www, { recursive: true });
+  const index = path.join(www, 'index.html');
+  writeFileSync(index, readFileSync(index, 'utf8').replace('<head>', `<head><meta http-equiv="Content-Security-Policy" content="worker-src 'self'">`));
+  const strict = await startFaultyStack({ wwwDir: www });
+  const files = [randomFile('csp-big.bin', 12 * MIB + 7), randomFile('csp-small.bin', 100_000)];
+  const page = await browser.newPage();
+  try {
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e));
+    await page.goto(`${strict.api}/`);
+    await page.waitForSelector('.s3-upload-panel button.choose');
+    await page.evaluate(() => {
+      window.refused = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.refused.push(e.effectiveDirective));
+    });
+    await page.setInputFiles('#files', files.map((f) => f.file));
+    for (const f of files) {
+      const name = path.basename(f.file);
+      await waitState(page, name, ['done', 'error']);
+      assert.equal(await rowState(page, name), 'done', await page.textContent(`.s3-upload-panel ${row(name)} .error`));
+      assert.equal((await storedObject(strict.api, `demo/${name}`)).sha256, f.sha256, `${name} stored intact`);
+    }
+    assert.ok((await page.evaluate(() => window.refused)).includes('worker-src'), 'the page refused the hashing Worker');
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    await strict.stop();
+    for (const f of files) f.cleanup();
+    rmSync(www, { recursive: true, force: true });
+  }
 });
 
 test('a read of the file on the page that makes no progress ends in FileReadError after 15 s; nothing left open', { timeout: 150_000 }, async () => {
