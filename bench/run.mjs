@@ -61,7 +61,7 @@ const SCENARIOS = arg('scenarios', 'loopback,wan').split(',');
 const MEM_TRACE = argv.includes('--mem-trace');
 const WORKLOAD_NAMES = arg('workloads', '').split(',').filter(Boolean);
 // The contenders whose pages upload many files (window.benchUploadMany).
-const MANY = ['ours', 'ours-prev', 'ours-nobatch', 'ours-nochecksum', 'ours-prev-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5', 'x-buf', 'x-sync'];
+const MANY = ['ours', 'ours-prev', 'ours-nobatch', 'ours-nochecksum', 'ours-prev-nochecksum', 'ours@auto', 'raw', 'raw-xhr', 'x-slice', 'raw-ahead', 'raw-ahead-xhr', 'uppy5', 'x-buf', 'x-sync', 'x-pagehash'];
 const CONTENDERS = arg('contenders', 'ours,ours-worker,ours-nochecksum,raw,raw-xhr,uppy6,uppy5,libstorage,libstorage-crc').split(',');
 const OUT = arg('out', null);
 // With --gc, every page runs a full garbage collection every second: memory
@@ -101,6 +101,7 @@ const NAMES = {
   'x-sync': 'experiment: the XHR loop signing ahead, each small file read once in a Worker, then sent as the File',
   'x-lazy': 'experiment: this client imported lazily (its chunk loads while the page runs)',
   'x-read2': 'experiment: the loop signing ahead, each part read once in a Worker before its PUT (no hash)',
+  'x-pagehash': 'experiment: this client without its hashing Worker (every part hashed on the page)',
   'raw-xhr': 'raw loop on XHR, with upload progress',
   uppy6: '@uppy/aws-s3 6.3.1 (signs in the browser)',
   uppy5: '@uppy/aws-s3 5.1.0 (hooks to the backend)',

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import HtmlWebpackPlugin from 'html-webpack-plugin';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const CONTENDERS = ['ours', 'ours-worker', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-ahead', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc', 'x-mem', 'x-read2', 'x-slice', 'ours-nobatch', 'raw-ahead-xhr', 'x-buf', 'x-sync', 'x-lazy'];
+export const CONTENDERS = ['ours', 'ours-worker', 'ours-noresume', 'ours-nochecksum', 'raw', 'raw-ahead', 'raw-xhr', 'uppy6', 'uppy5', 'libstorage', 'libstorage-crc', 'x-mem', 'x-read2', 'x-slice', 'ours-nobatch', 'raw-ahead-xhr', 'x-buf', 'x-sync', 'x-lazy', 'x-pagehash'];
 // A/B against an earlier build: its pkg/ copied to pkg-prev/ (gitignored)
 // adds the contenders `ours-prev` and `ours-prev-nochecksum`, the same
 // pages on that build.
