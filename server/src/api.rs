@@ -640,9 +640,21 @@ impl AppState {
                 ));
             }
         }
-        // Ascending, as S3 wants them; gaps are fine (S3 allows them), and S3
-        // itself judges a part listed twice.
+        // Ascending, as S3 wants them; gaps are fine (S3 allows them). A part
+        // listed twice is refused here, by its number: sorted, S3 would take
+        // the last entry of the two (a list naming a part twice apart is
+        // InvalidPartOrder there), and a client that lists a part twice has
+        // lost track of which PUT of it counts.
         parts.sort_by_key(|p| p.part_number);
+        if let Some(twice) = parts.windows(2).find(|w| w[0].part_number == w[1].part_number) {
+            return Err(ApiError::invalid(
+                "InvalidParts",
+                format!(
+                    "part {} is listed twice; list each uploaded part once, with the ETag of its last PUT",
+                    twice[0].part_number
+                ),
+            ));
+        }
         let parts: Vec<(u16, String)> = parts.into_iter().map(|p| (p.part_number as u16, p.etag)).collect();
         let done = self.s3.complete_idempotent(&req.key, &req.upload_id, &parts, checksum.as_ref()).await?;
         Ok(json!({ "key": req.key, "etag": done.etag, "location": done.location }))

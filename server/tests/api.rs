@@ -297,6 +297,13 @@ async fn bad_input_gets_a_4xx_with_error_json() {
             json!({"key": "valid/key", "upload_id": upload_id, "parts": [{"PartNumber": 1, "ETag": ""}]}).to_string(),
             "InvalidETag",
         ),
+        (
+            "/uploads/multipart/complete",
+            json!({"key": "valid/key", "upload_id": upload_id,
+                "parts": [{"PartNumber": 2, "ETag": "\"b\""}, {"PartNumber": 1, "ETag": "\"a\""}, {"PartNumber": 2, "ETag": "\"c\""}]})
+            .to_string(),
+            "InvalidParts",
+        ),
     ];
     for (path, body, code) in cases {
         let resp = h.http.post(h.url(path)).body(body.clone()).send().await.expect("sent");
