@@ -32,10 +32,11 @@ impl Algorithm {
 }
 
 /// The tables of `s3mp_hasher` (the hashing Worker's own module), made at
-/// first use: 16 KiB of memory, none of the module. (In the browser the
-/// module gets registers, not bytes: the Worker hashes, or the glue on the
-/// page; this runs in the native engine and its tests.) (crc32fast's tables, the same ones, are compiled in: 17.8 KB
-/// of the gzipped module, measured. Its `combine` below uses no table.)
+/// first use: 16 KiB of memory, none of the module. crc32fast's tables, the
+/// same ones, would be compiled in: 17.8 KB of the gzipped module, measured;
+/// its `combine` below uses no table. In the browser the module gets CRC
+/// registers, not bytes (the Worker hashes, or the glue on the page): this
+/// runs in the native engine and its tests.
 fn tables() -> &'static s3mp_hasher::Tables {
     static TABLES: once_cell::race::OnceBox<s3mp_hasher::Tables> = once_cell::race::OnceBox::new();
     TABLES.get_or_init(|| {
