@@ -1,19 +1,17 @@
-//! CRC32 speed of the client's hasher (`engine::checksum::Crc32`) beside
-//! crc32fast, natively: `cargo run --release --example crc_speed`. (In the
-//! browser the hasher runs as WASM; BENCHMARKS.md has its cost there.)
+//! CRC32 speed of the hashing Worker's code (`s3mp_hasher`, slicing by 16)
+//! beside crc32fast, natively: `cargo run --release --example crc_speed`.
+//! (In the browser it runs as the Worker's WASM module; BENCHMARKS.md has
+//! its cost there.)
 use std::time::Instant;
-
-use s3_multipart_wasm::engine::checksum::Crc32;
 
 fn main() {
     let data: Vec<u8> = (0..64u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let mut tables = Box::new([[0u32; 256]; 16]);
+    s3mp_hasher::fill_tables(&mut tables);
     for round in 0..3 {
         let t = Instant::now();
-        let mut h = Crc32::default();
-        for chunk in data.chunks(1 << 20) {
-            h.update(chunk);
-        }
-        let ours = h.finish();
+        let state = data.chunks(1 << 20).fold(!0, |state, chunk| s3mp_hasher::update(&tables, state, chunk));
+        let ours = !state;
         let a = t.elapsed();
         let t = Instant::now();
         let theirs = crc32fast::hash(&data);

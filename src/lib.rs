@@ -20,6 +20,8 @@ extern crate alloc;
 /// What `std`'s prelude would bring, from `alloc`.
 mod prelude {
     pub use alloc::borrow::ToOwned;
+    // (Only the browser glue boxes anything.)
+    #[cfg(target_arch = "wasm32")]
     pub use alloc::boxed::Box;
     pub use alloc::string::{String, ToString};
     pub use alloc::vec;

@@ -31,48 +31,20 @@ impl Algorithm {
     }
 }
 
-/// The tables of `s3mp_hasher` (the hashing Worker's own module), made at
-/// first use: 16 KiB of memory, none of the module. crc32fast's tables, the
-/// same ones, would be compiled in: 17.8 KB of the gzipped module, measured;
-/// its `combine` below uses no table. In the browser the module gets CRC
-/// registers, not bytes (the Worker hashes, or the glue on the page): this
-/// runs in the native engine and its tests.
-fn tables() -> &'static s3mp_hasher::Tables {
-    static TABLES: once_cell::race::OnceBox<s3mp_hasher::Tables> = once_cell::race::OnceBox::new();
-    TABLES.get_or_init(|| {
-        let mut t = Box::new([[0u32; 256]; 16]);
-        s3mp_hasher::fill_tables(&mut t);
-        t
-    })
-}
-
-/// A running CRC32 over chunks of a part.
+/// A part's CRC32 register as a hasher left it after the part's bytes: the
+/// hashing Worker's module (`s3mp_hasher`, in Rust) or, where no Worker
+/// runs, the page (src/glue.js, `crc32Update`). The module gets registers,
+/// never bytes.
 #[derive(Debug, Clone)]
 pub struct Crc32(u32);
 
-impl Default for Crc32 {
-    fn default() -> Self {
-        Self(!0)
-    }
-}
-
 impl Crc32 {
-    /// Goes on from a register saved with [`Crc32::state`].
+    /// The register a hasher left (it starts from `!0`).
     pub fn from_state(state: u32) -> Self {
         Self(state)
     }
 
-    /// The register as it stands (not the CRC: see [`Crc32::finish`]).
-    pub fn state(&self) -> u32 {
-        self.0
-    }
-
-    /// Adds `bytes`.
-    pub fn update(&mut self, bytes: &[u8]) {
-        self.0 = s3mp_hasher::update(tables(), self.0, bytes);
-    }
-
-    /// The CRC of everything added.
+    /// The CRC of the bytes hashed.
     pub fn finish(self) -> u32 {
         !self.0
     }
@@ -120,10 +92,16 @@ pub fn combine(parts: impl IntoIterator<Item = (u32, u64)>) -> u32 {
 mod tests {
     use super::*;
 
+    /// `s3mp_hasher`'s tables (the hashing Worker's code, tested here).
+    fn tables() -> Box<s3mp_hasher::Tables> {
+        let mut t = Box::new([[0u32; 256]; 16]);
+        s3mp_hasher::fill_tables(&mut t);
+        t
+    }
+
+    /// The CRC of `bytes` as the hashing Worker computes it.
     fn crc(bytes: &[u8]) -> u32 {
-        let mut h = Crc32::default();
-        h.update(bytes);
-        h.finish()
+        Crc32::from_state(s3mp_hasher::update(&tables(), !0, bytes)).finish()
     }
 
     #[test]
@@ -160,11 +138,10 @@ mod tests {
         let cuts = [0, 1, 4_096, 33_333, 99_999, 100_000];
         let parts = cuts.windows(2).map(|w| (crc(&data[w[0]..w[1]]), (w[1] - w[0]) as u64));
         assert_eq!(combine(parts), crc(&data));
-        let mut chunked = Crc32::default();
-        for c in data.chunks(777) {
-            chunked.update(c);
-        }
-        assert_eq!(chunked.finish(), crc(&data));
+        // Chunk by chunk, as the Worker hashes a part.
+        let t = tables();
+        let state = data.chunks(777).fold(!0, |state, c| s3mp_hasher::update(&t, state, c));
+        assert_eq!(Crc32::from_state(state).finish(), crc(&data));
         assert_ne!(combine([(crc(b"ab"), 2), (crc(b"c"), 1)]), crc(b"acb"));
     }
 }
