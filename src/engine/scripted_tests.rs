@@ -116,6 +116,12 @@ struct World {
     /// Parts init signed, and when its answer came.
     init_signed: Vec<u16>,
     initiated_at: Option<u64>,
+    /// How long a part's signing call takes.
+    sign_ms: u64,
+    /// As the browser's glue does: when the engine sends its abort, every
+    /// signing call still on its way is cancelled, and fails as a request
+    /// the browser aborted (a network error).
+    cancel_signs_on_abort: bool,
 }
 
 /// A backend's 200 whose body is not JSON, as the HTTP backend reports it.
@@ -170,6 +176,8 @@ impl World {
             init_signs: true,
             init_signed: Vec::new(),
             initiated_at: None,
+            sign_ms: 5,
+            cancel_signs_on_abort: false,
         }
     }
 
@@ -263,9 +271,9 @@ impl World {
                     }
                     _ => 3600,
                 };
-                self.url_dies.insert(part, self.now + 5 + lifetime * 1000);
+                self.url_dies.insert(part, self.now + self.sign_ms + lifetime * 1000);
                 self.at(
-                    5,
+                    self.sign_ms,
                     Event::Signed {
                         part,
                         url: format!("https://s3.test/b/k?partNumber={part}&X-Amz-Expires={lifetime}"),
@@ -354,6 +362,17 @@ impl World {
                 assert_eq!(upload_id, "up-1");
                 self.aborted = true;
                 self.abort_calls += 1;
+                if self.cancel_signs_on_abort {
+                    let pending = std::mem::take(&mut self.queue);
+                    for (key, ev) in pending {
+                        if let Event::Signed { part, .. } = ev {
+                            let failure = Failure::Network("The operation was aborted.".into());
+                            self.at(1, Event::CallFailed { call: Call::Sign(part), failure });
+                        } else {
+                            self.queue.insert(key, ev);
+                        }
+                    }
+                }
                 if !self.call_failure(Call::Abort, On::Abort, 5) {
                     // Deleted now: a complete still in flight fails on arrival.
                     self.abort_ok = self.completed_with.is_none();
@@ -837,6 +856,36 @@ fn backend_5xx_runs_out_as_backend_error() {
     let err = res.expect_err("fails");
     assert_eq!((err.code, err.status), (ErrorCode::BackendError, Some(503)));
     assert!(w.aborted);
+}
+
+/// When an upload fails or is aborted, the glue cancels the signing calls on
+/// their way, which then fail as aborted requests: that is no reason to
+/// retry, and the application hears of no retry (Firefox's end-to-end test
+/// of a fatal 403 saw one, for a part-url call cancelled by the abort).
+#[test]
+fn signing_calls_cancelled_by_the_abort_are_no_retries() {
+    for fatal in [true, false] {
+        let mut up = Upload::new(64 * MIB, cfg(4), 3).expect("upload");
+        let script = if fatal { vec![(On::Put(2), 1, s3_refusal("AccessDenied"))] } else { vec![] };
+        let mut w = World::new(&script);
+        // Slow signing: parts are being signed when the upload ends.
+        w.sign_ms = 400;
+        w.cancel_signs_on_abort = true;
+        let mut aborted = false;
+        let res = w.run(&mut up, |up, now| {
+            if !fatal && now >= 450 && !aborted {
+                aborted = true;
+                up.abort();
+            }
+        });
+        let err = res.expect_err("the upload fails");
+        let want = if fatal { ErrorCode::S3Error } else { ErrorCode::Aborted };
+        assert_eq!(err.code, want, "{err}");
+        assert!(w.aborted, "the multipart upload is deleted");
+        let cancelled_signs = w.signs.len() > w.put_starts.len();
+        assert!(cancelled_signs, "signings were on their way when the upload ended: {:?} {:?}", w.signs, w.put_starts);
+        assert_eq!(w.retries, vec![], "no retry is reported for a cancelled signing (fatal: {fatal})");
+    }
 }
 
 #[test]

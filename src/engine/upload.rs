@@ -1324,6 +1324,14 @@ impl Upload {
         for i in self.index.running.ascending() {
             self.cancel_running(i, PartState::Pending);
         }
+        // The signings on their way are no longer wanted (the glue cancels
+        // them with the engine's other calls): whatever comes back for them,
+        // an aborted request's failure included, is no reason to retry.
+        for i in 0..self.parts.len() {
+            if self.parts[i].state == PartState::Signing {
+                self.set_state(i, PartState::Pending);
+            }
+        }
         let init_in_flight = matches!(self.phase, Phase::Initiating);
         if self.upload_id.is_some() || init_in_flight {
             self.phase = Phase::Aborting { error, sent: false };

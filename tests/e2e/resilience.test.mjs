@@ -489,6 +489,9 @@ test("a part's ETag altered on its way back: complete is refused, the stored par
 test('a fatal S3 error aborts the upload: nothing left in the store', { timeout: 300_000 }, () =>
   scenario('fatal', { proxyArgs: ['--fail-rate', '1', '--fail-status', '403'] }, async (stack) => {
     const r = await run(stack, 'fatal', { expect: 'error' });
+    assert.match(r.error, /^S3Error: /);
+    // Nor are the signings the failure cancelled (they fail as aborted requests).
+    assert.equal(r.retries, 0, 'a 403 is not retried, and no retry is reported after it');
     record(r, 'every part PUT answers 403 (fatal)');
   }));
 
@@ -501,5 +504,6 @@ test('abort in the middle: nothing left in the store', { timeout: 300_000 }, () 
         await page.click('#abort');
       },
     });
+    assert.equal(r.retries, 0, 'no retry is reported for the calls the abort cancelled');
     record(r, 'abort at 20 %');
   }));

@@ -1,0 +1,167 @@
+// Resilience end to end in a real Firefox ESR (selenium-webdriver and
+// geckodriver): the faults of tests/e2e/resilience.test.mjs that the fault
+// proxy (in front of the store) and the reference server inject, on the
+// harness page. Firefox's XHR differs from Chromium's where it matters here:
+// it reports a connection cut mid-body, a stall and an early answer in its
+// own way. Every file must arrive intact (SHA-256), or end in the error
+// the scenario calls for with nothing stored; no multipart upload may be
+// left open in the store.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { By, until } from 'selenium-webdriver';
+import { MIB, randomFile, startFaultyStack, storedObject } from '../e2e/helpers.mjs';
+import { launchFirefox } from './launch.mjs';
+
+let driver;
+
+before(async () => {
+  driver = await launchFirefox();
+});
+
+after(async () => {
+  await driver?.quit();
+});
+
+const text = async (id) => driver.findElement(By.id(id)).getText();
+
+/**
+ * Uploads a fresh file of `size` bytes through the harness page of a stack
+ * started with `stackOptions`; `during()` runs while it goes. Returns what
+ * happened; `check(r, stack)` asserts more.
+ */
+async function scenario(name, stackOptions, { query = '', size = 24 * MIB, expect = 'done', during, timeout = 240_000 } = {}, check = async () => {}) {
+  const stack = await startFaultyStack(stackOptions);
+  const src = randomFile(`${name}.bin`, size);
+  try {
+    const started = Date.now();
+    await driver.get(`${stack.api}/harness.html?${query}`);
+    await driver.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
+    // Parts signed, as the page asked: one by part-url, several by
+    // part-urls or with init (their `parts`).
+    await driver.executeScript(`
+      window.signed = 0;
+      const f = window.fetch;
+      window.fetch = function (url, init) {
+        const call = /multipart\\/(init|part-urls?)$/.exec(String(url))?.[1];
+        if (call) window.signed += call === 'part-url' ? 1 : (JSON.parse(init?.body || '{}').parts?.length ?? 0);
+        return f.call(window, url, init);
+      };`);
+    await driver.findElement(By.id('file')).sendKeys(src.file);
+    if (during) await during();
+    const state = await driver.wait(until.elementLocated(By.css(
+      '#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]')), timeout);
+    const r = {
+      state: await state.getAttribute('data-state'),
+      error: await text('error'),
+      retries: Number(await text('retries')),
+      retryReason: await driver.findElement(By.id('retries')).getAttribute('title'),
+      delays: ((await driver.findElement(By.id('retries')).getAttribute('data-delays')) || '').split(',').filter(Boolean).map(Number),
+      stats: await stack.stats(),
+      signed: await driver.executeScript('return window.signed'),
+      ms: Date.now() - started,
+      size,
+    };
+    assert.equal(r.state, expect, `${name}: ended ${r.state} (${r.error})`);
+    if (expect === 'done') {
+      const stored = await storedObject(stack.api, `demo/${name}.bin`);
+      assert.equal(stored.sha256, src.sha256, `${name}: the stored object is the file`);
+    } else {
+      await assert.rejects(storedObject(stack.api, `demo/${name}.bin`), /HTTP 404/, `${name}: no object was stored`);
+    }
+    assert.deepEqual(await stack.openUploads('demo/'), [], `${name}: no multipart upload left open`);
+    await check(r, stack);
+    return r;
+  } finally {
+    src.cleanup();
+    await stack.stop();
+  }
+}
+
+test('Firefox: 20 % of part PUTs answer 500 or 503: each is retried, intact', { timeout: 300_000 }, () =>
+  scenario('ff-fail-5xx', { proxyArgs: ['--fail-rate', '0.2', '--fail-nth', '2', '--fail-status', '500,503', '--seed', '11'] },
+    { query: 'partSize=5242880' }, async (r) => {
+      assert.ok(r.stats.failed > 0, 'faults were injected');
+      assert.ok(r.retries >= r.stats.failed, `each failure was retried (${r.retries} retries, ${r.stats.failed} faults)`);
+    }));
+
+test('Firefox: 15 % of part PUTs cut mid-body: the cut parts are sent again, intact', { timeout: 300_000 }, () =>
+  scenario('ff-reset', { proxyArgs: ['--reset-rate', '0.15', '--seed', '12'] }, { query: 'partSize=5242880' }, async (r) => {
+    assert.ok(r.stats.reset > 0, 'connections were reset mid-body');
+    assert.ok(r.stats.matched_body_bytes > r.size, 'the cut parts were sent again');
+  }));
+
+test('Firefox: one part stalls for 30 s: the stall is detected within partTimeout and the part retried, intact', { timeout: 300_000 }, () =>
+  scenario('ff-stall', { proxyArgs: ['--stall-nth', '2', '--stall-secs', '30'] }, { query: 'partSize=5242880&partTimeout=8000' }, async (r) => {
+    assert.equal(r.stats.stalled, 1, 'one PUT was stalled');
+    assert.ok(r.retries >= 1, 'the stalled part was retried');
+    assert.ok(r.ms < 28_000, `the client did not sit out the 30 s stall (${r.ms} ms)`);
+  }));
+
+test('Firefox: 429 with Retry-After is waited out, intact', { timeout: 300_000 }, () =>
+  scenario('ff-slowdown', { proxyArgs: ['--fail-rate', '0.25', '--fail-nth', '2', '--fail-status', '429', '--retry-after', '2', '--seed', '13'] },
+    { query: 'partSize=5242880' }, async (r) => {
+      assert.ok(r.stats.failed > 0, 'throttles were injected');
+      assert.equal(r.delays.length, r.retries);
+      assert.ok(r.delays.length >= r.stats.failed && r.delays.every((d) => d >= 2_000),
+        `each retry waited out Retry-After: ${r.delays.join(', ')} ms`);
+    }));
+
+test('Firefox: every URL expires after 5 s on a slow link: parts are signed again, intact', { timeout: 300_000 }, () =>
+  scenario('ff-expiry', { proxyArgs: ['--bandwidth-mbit', '40', '--latency-ms', '20'], serverArgs: ['--presign-expiry', '5'] },
+    // 8 parts of 8 MiB, 4 streams: parts 5 to 8 are signed ahead and wait
+    // longer than 5 s for a stream.
+    { query: 'partSize=8388608&concurrency=4', size: 64 * MIB }, async (r) => {
+      assert.ok(r.ms > 10_000, `the link was slow enough for URLs to expire (${r.ms} ms)`);
+      // A URL that would expire before (or while) its PUT runs is signed
+      // again: more parts signed than the 8 parts.
+      assert.ok(r.signed > 8, `URLs were signed again (${r.signed} parts signed for 8 parts)`);
+      // ... before they expired: no PUT was refused for an expired URL.
+      assert.equal(r.retries, 0, `no PUT went with an expired URL (a retry for: ${r.retryReason})`);
+    }));
+
+test('Firefox: a quarter of all PUTs corrupted in flight: each refused part is sent again alone, intact', { timeout: 300_000 }, () =>
+  scenario('ff-flip-many', { proxyArgs: ['--flip-rate', '0.25', '--seed', '21'] }, { query: 'partSize=5242880', size: 40 * MIB }, async (r) => {
+    assert.ok(r.stats.flipped >= 1, `PUT bodies were corrupted (${r.stats.flipped})`);
+    assert.equal(r.retries, r.stats.flipped, 'each refused PUT was retried once');
+    const resent = r.stats.matched_body_bytes - r.size;
+    assert.ok(resent > 0 && resent <= r.stats.flipped * 5 * MIB, `only the corrupted parts were sent again (${resent} bytes resent)`);
+  }));
+
+test('Firefox: a file sent as one PUT, corrupted in flight: refused, sent again, intact', { timeout: 300_000 }, () =>
+  scenario('ff-flip-single', { proxyArgs: ['--flip-nth', '1'] }, { size: 3 * MIB + 7 }, async (r) => {
+    assert.equal(r.stats.flipped, 1, 'the single PUT was corrupted');
+    assert.equal(r.retries, 1, 'it was sent again, once');
+  }));
+
+test('Firefox: every PUT corrupted in flight: IntegrityError, nothing stored, nothing left open', { timeout: 300_000 }, () =>
+  scenario('ff-flip-all', { proxyArgs: ['--flip-rate', '1'] }, { size: 12 * MIB, expect: 'error' }, async (r) => {
+    assert.match(r.error, /^IntegrityError: /);
+    assert.ok(r.stats.flipped >= 2, `each try was corrupted (${r.stats.flipped})`);
+  }));
+
+test('Firefox: every part PUT answers 403: S3Error at once, the upload deleted', { timeout: 300_000 }, () =>
+  scenario('ff-fatal', { proxyArgs: ['--fail-rate', '1', '--fail-status', '403'] }, { size: 12 * MIB, expect: 'error' }, async (r) => {
+    assert.match(r.error, /^S3Error: /);
+    // Nor are the signings the failure cancelled (they fail as aborted requests).
+    assert.equal(r.retries, 0, `a 403 is not retried, and no retry is reported after it (one was, for: ${r.retryReason})`);
+  }));
+
+test("Firefox: half of complete's replies lost after completing: complete asked again, the object found, no error", { timeout: 300_000 }, () =>
+  scenario('ff-lost-complete', { serverArgs: ['--fault-rate', '0.5', '--fault-calls', 'complete', '--fault-after', '--fault-max', '1'] },
+    { query: 'partSize=5242880' }, async (r) => {
+      assert.ok(r.retries >= 1, 'complete was sent again after its reply was lost');
+    }));
+
+test('Firefox: abort in the middle: Aborted, nothing stored, nothing left open', { timeout: 300_000 }, () =>
+  scenario('ff-abort', { proxyArgs: ['--bandwidth-mbit', '100'] }, {
+    query: 'partSize=5242880',
+    size: 40 * MIB,
+    expect: 'aborted',
+    during: async () => {
+      await driver.wait(async () => Number(await driver.findElement(By.id('bar')).getAttribute('value')) >= 20, 60_000, 'a fifth uploaded');
+      await driver.findElement(By.id('abort')).click();
+    },
+  }, async (r) => {
+    assert.match(r.error, /^Aborted: /);
+    assert.equal(r.retries, 0, `no retry is reported for the calls the abort cancelled (one was, for: ${r.retryReason})`);
+  }));
