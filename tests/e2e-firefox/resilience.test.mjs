@@ -22,6 +22,26 @@ after(async () => {
   await driver?.quit();
 });
 
+// Run in the page before the upload: its backend calls counted by name
+// (`window.calls`: init, part-url, complete, url, urls, ...) and the parts
+// and files signed (`window.signed`: one by part-url or url, several by
+// part-urls, init or urls).
+const COUNT_CALLS = `
+  window.calls = {};
+  window.signed = 0;
+  const f = window.fetch;
+  window.fetch = function (url, init) {
+    const call = /uploads\\/(?:multipart\\/)?([a-z-]+)$/.exec(String(url))?.[1];
+    if (call) {
+      window.calls[call] = (window.calls[call] ?? 0) + 1;
+      const body = JSON.parse(typeof init?.body === 'string' ? init.body : '{}');
+      if (call === 'part-url' || call === 'url') window.signed += 1;
+      else if (call === 'part-urls' || call === 'init') window.signed += body.parts?.length ?? 0;
+      else if (call === 'urls') window.signed += body.files?.length ?? 0;
+    }
+    return f.call(window, url, init);
+  };`;
+
 const text = async (id) => driver.findElement(By.id(id)).getText();
 
 /**
@@ -36,16 +56,7 @@ async function scenario(name, stackOptions, { query = '', size = 24 * MIB, expec
     const started = Date.now();
     await driver.get(`${stack.api}/harness.html?${query}`);
     await driver.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
-    // Parts signed, as the page asked: one by part-url, several by
-    // part-urls or with init (their `parts`).
-    await driver.executeScript(`
-      window.signed = 0;
-      const f = window.fetch;
-      window.fetch = function (url, init) {
-        const call = /multipart\\/(init|part-urls?)$/.exec(String(url))?.[1];
-        if (call) window.signed += call === 'part-url' ? 1 : (JSON.parse(init?.body || '{}').parts?.length ?? 0);
-        return f.call(window, url, init);
-      };`);
+    await driver.executeScript(COUNT_CALLS);
     await driver.findElement(By.id('file')).sendKeys(src.file);
     if (during) await during();
     const state = await driver.wait(until.elementLocated(By.css(
@@ -58,6 +69,7 @@ async function scenario(name, stackOptions, { query = '', size = 24 * MIB, expec
       delays: ((await driver.findElement(By.id('retries')).getAttribute('data-delays')) || '').split(',').filter(Boolean).map(Number),
       stats: await stack.stats(),
       signed: await driver.executeScript('return window.signed'),
+      calls: await driver.executeScript('return window.calls'),
       ms: Date.now() - started,
       size,
     };
@@ -165,3 +177,42 @@ test('Firefox: abort in the middle: Aborted, nothing stored, nothing left open',
     assert.match(r.error, /^Aborted: /);
     assert.equal(r.retries, 0, `no retry is reported for the calls the abort cancelled (one was, for: ${r.retryReason})`);
   }));
+
+test("Firefox: init's first reply lost after the upload was created: init asked again with the same token, the same upload, nothing left open", { timeout: 300_000 }, () =>
+  scenario('ff-lost-init', { serverArgs: ['--fault-rate', '1', '--fault-max', '1', '--fault-calls', 'init', '--fault-after'] },
+    { query: 'partSize=5242880' }, async (r) => {
+      assert.equal(r.calls.init, 2, `init was asked again (${JSON.stringify(r.calls)})`);
+    }));
+
+test('Firefox: a quarter of part-url and part-urls calls answer 503: retried, intact', { timeout: 300_000 }, () =>
+  scenario('ff-backend-5xx', { serverArgs: ['--fault-rate', '0.25', '--fault-calls', 'part-url,part-urls'] },
+    { query: 'partSize=5242880', size: 40 * MIB }, async (r) => {
+      assert.ok(r.retries > 0, `the backend's failures were retried (${JSON.stringify(r.calls)})`);
+    }));
+
+test('Firefox: 30 small files chosen at once while a quarter of url and urls calls answer 503 and some PUTs are corrupted: signed mostly together, every file intact', { timeout: 300_000 }, async () => {
+  const stack = await startFaultyStack({ serverArgs: ['--fault-rate', '0.25', '--fault-calls', 'url,urls'], proxyArgs: ['--flip-rate', '0.1', '--seed', '5'] });
+  const files = Array.from({ length: 30 }, (_, i) => randomFile(`ff-small-${i}.bin`, 20_000 + i * 3_001));
+  try {
+    await driver.get(`${stack.api}/`);
+    await driver.wait(async () => driver.executeScript(
+      "return !!document.querySelector('.s3-upload-panel')?.shadowRoot?.querySelector('button.choose')"), 60_000, 'the widget renders');
+    await driver.executeScript(COUNT_CALLS);
+    await driver.findElement(By.id('files')).sendKeys(files.map((f) => f.file).join('\n'));
+    const count = (state) => driver.executeScript(
+      `return document.querySelector('.s3-upload-panel').shadowRoot.querySelectorAll('li[data-state="${state}"]').length`);
+    await driver.wait(async () => (await count('done')) + (await count('error')) === files.length, 240_000, 'every file settles');
+    assert.equal(await count('error'), 0, 'no file failed');
+    for (const f of files) {
+      const name = f.file.split('/').pop();
+      assert.equal((await storedObject(stack.api, `demo/${name}`)).sha256, f.sha256, `${name} is stored intact`);
+    }
+    const calls = await driver.executeScript('return window.calls');
+    assert.ok((await stack.stats()).flipped > 0, 'some PUTs were corrupted on the way');
+    assert.ok(calls.urls >= 1 && (calls.url ?? 0) + calls.urls < files.length, `signed together: ${JSON.stringify(calls)}`);
+    assert.ok(await driver.executeScript('return window.signed') >= files.length);
+  } finally {
+    for (const f of files) f.cleanup();
+    await stack.stop();
+  }
+});
