@@ -122,6 +122,8 @@ struct World {
     /// signing call still on its way is cancelled, and fails as a request
     /// the browser aborted (a network error).
     cancel_signs_on_abort: bool,
+    /// Retries of parts reported after the abort was sent (there must be none).
+    part_retries_after_abort: Vec<u16>,
 }
 
 /// A backend's 200 whose body is not JSON, as the HTTP backend reports it.
@@ -178,6 +180,7 @@ impl World {
             initiated_at: None,
             sign_ms: 5,
             cancel_signs_on_abort: false,
+            part_retries_after_abort: Vec::new(),
         }
     }
 
@@ -413,7 +416,12 @@ impl World {
                 );
                 self.part_completes.push(part);
             }
-            Action::Retrying { part, attempt, delay_ms, .. } => self.retries.push((part, attempt, delay_ms)),
+            Action::Retrying { part, attempt, delay_ms, .. } => {
+                if let Some(p) = part.filter(|_| self.aborted) {
+                    self.part_retries_after_abort.push(p);
+                }
+                self.retries.push((part, attempt, delay_ms));
+            }
             Action::Finished(result) => return Some(result),
         }
         None
@@ -1349,6 +1357,9 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
         // Shown when the run fails: which dice to replay.
         eprintln!("seed {seed}: {count} parts, {size} bytes, {} held before", held.len());
         let mut w = World::new(&script);
+        // As the glue does: the abort cancels the signings on their way.
+        w.cancel_signs_on_abort = true;
+        w.sign_ms = rng.u64(1..=300);
         if resumed {
             w.counts.insert(On::Init, 1);
             w.store = held.iter().map(|(n, e, len, _)| (*n, (e.clone(), *len))).collect();
@@ -1386,6 +1397,11 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
                     "seed {seed}: failed ({e}) and left the multipart upload open"
                 );
                 assert!(w.in_flight.is_empty(), "seed {seed}: PUTs still running after the end: {:?}", w.in_flight);
+                assert!(
+                    w.part_retries_after_abort.is_empty(),
+                    "seed {seed}: parts {:?} retried after the abort was sent",
+                    w.part_retries_after_abort
+                );
                 outcomes[1] += 1;
             }
         }

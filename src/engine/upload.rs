@@ -1327,11 +1327,7 @@ impl Upload {
         // The signings on their way are no longer wanted (the glue cancels
         // them with the engine's other calls): whatever comes back for them,
         // an aborted request's failure included, is no reason to retry.
-        for i in 0..self.parts.len() {
-            if self.parts[i].state == PartState::Signing {
-                self.set_state(i, PartState::Pending);
-            }
-        }
+        self.unsign();
         let init_in_flight = matches!(self.phase, Phase::Initiating);
         if self.upload_id.is_some() || init_in_flight {
             self.phase = Phase::Aborting { error, sent: false };
