@@ -310,6 +310,7 @@ impl Run {
                 let whole = start == 0 && end == self.size;
                 self.push(vec![cmd::HASH.into(), g.into(), part.into(), num(start), num(end), whole.into()]);
             }
+            Step::Engine(g, Action::Check { ranges }) => self.read_sample(g.into(), ranges),
             Step::Engine(g, Action::Abort { upload_id }) => {
                 // Stop every other call first; the abort call gets a signal of its own.
                 self.send_signs();
@@ -331,14 +332,7 @@ impl Run {
                 self.push(vec![cmd::RESUMED.into(), upload_id.into(), (parts as u32).into(), num(bytes)]);
             }
             Step::ReadJournal(id) => self.push(vec![cmd::READ_JOURNAL.into(), id.into()]),
-            Step::HashSample(ranges) => {
-                let mut fields = vec![JsValue::from(cmd::HASH_SAMPLE)];
-                for (start, end) in ranges {
-                    fields.push(num(start));
-                    fields.push(num(end));
-                }
-                self.push(fields);
-            }
+            Step::HashSample(ranges) => self.read_sample((-1).into(), ranges),
             Step::ListParts { key, upload_id } => {
                 self.call(None, Req::ListParts { key: &key, upload_id: &upload_id }, Tag::Lookup);
             }
@@ -364,6 +358,17 @@ impl Run {
                 self.finish(result);
             }
         }
+    }
+
+    /// Reads the file's sample: for engine `g`'s content check, or (`g` -1)
+    /// for the journal's look-up.
+    fn read_sample(&mut self, g: JsValue, ranges: Vec<(u64, u64)>) {
+        let mut fields = vec![JsValue::from(cmd::HASH_SAMPLE), g];
+        for (start, end) in ranges {
+            fields.push(num(start));
+            fields.push(num(end));
+        }
+        self.push(fields);
     }
 
     /// The application's answer: the upload has left the budget.
@@ -634,6 +639,13 @@ impl Run {
     pub fn sampled(&mut self, bytes: Option<Vec<u8>>) {
         let hash = bytes.map(|b| crate::resume::sample_hash([b.as_slice()]));
         self.handle(Input::SampleHashed(hash));
+    }
+
+    /// Engine `g`'s content check of the file ([`Action::Check`]), read as
+    /// [`Run::sampled`] reads the look-up's.
+    pub fn checked(&mut self, g: Gen, bytes: Option<Vec<u8>>) {
+        let sample = bytes.map(|b| crate::resume::sample_hash([b.as_slice()]));
+        self.feed(g, Event::Checked { sample });
     }
 
     /// The application's pause (0), resume (1) or abort (2).

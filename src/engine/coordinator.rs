@@ -810,6 +810,7 @@ impl Coordinator {
         let Some(action) = action else { return false };
         match action {
             Action::Hash { .. }
+            | Action::Check { .. }
             | Action::Sign { .. }
             | Action::Put { .. }
             | Action::Cancel { .. }

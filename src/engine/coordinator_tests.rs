@@ -206,6 +206,9 @@ impl World {
                     }
                 });
             }
+            Step::Engine(g, Action::Check { .. }) => {
+                self.at(1, Input::Engine(g, Event::Checked { sample: Some("v1".into()) }));
+            }
             Step::Engine(g, Action::Hash { part, .. }) => {
                 self.hashed.push((g, part));
                 self.at(2, Input::Engine(g, Event::Hashed { part, crc: 7 }));
@@ -1005,7 +1008,9 @@ fn the_first_parts_are_hashed_during_the_look_up_and_init_signs_them() {
     let mut coord = Coordinator::new(up, subject(size), config(4), 1, true, 0);
     let steps = |coord: &mut Coordinator, now| -> Vec<Step> {
         let mut free = 4;
-        std::iter::from_fn(|| coord.poll(now, &mut free)).filter(|s| !matches!(s, Step::Notify(_))).collect()
+        std::iter::from_fn(|| coord.poll(now, &mut free))
+            .filter(|s| !matches!(s, Step::Notify(_) | Step::Engine(_, Action::Check { .. })))
+            .collect()
     };
     let first = steps(&mut coord, 0);
     assert!(matches!(first[0], Step::ReadJournal(_)), "{first:?}");
@@ -1028,7 +1033,9 @@ fn the_first_parts_are_hashed_during_the_look_up_and_init_signs_them() {
 /// Steps of `coord` at `now` (notifications left out).
 fn steps_at(coord: &mut Coordinator, now: u64) -> Vec<Step> {
     let mut free = 4;
-    std::iter::from_fn(|| coord.poll(now, &mut free)).filter(|s| !matches!(s, Step::Notify(_))).collect()
+    std::iter::from_fn(|| coord.poll(now, &mut free))
+        .filter(|s| !matches!(s, Step::Notify(_) | Step::Engine(_, Action::Check { .. })))
+        .collect()
 }
 
 /// With checksums, init waits for the first part's hash (not the others'),

@@ -124,6 +124,13 @@ struct World {
     cancel_signs_on_abort: bool,
     /// Retries of parts reported after the abort was sent (there must be none).
     part_retries_after_abort: Vec<u16>,
+    /// The file is rewritten on disk at this time: its content sample
+    /// ([`Action::Check`]) reads otherwise from then on.
+    changed_at: Option<u64>,
+    /// The content checks asked for: when, and their ranges.
+    checks: Vec<(u64, Vec<(u64, u64)>)>,
+    /// Content checks are never answered (a read that hangs).
+    checks_hang: bool,
 }
 
 /// A backend's 200 whose body is not JSON, as the HTTP backend reports it.
@@ -181,6 +188,9 @@ impl World {
             sign_ms: 5,
             cancel_signs_on_abort: false,
             part_retries_after_abort: Vec::new(),
+            changed_at: None,
+            checks: Vec::new(),
+            checks_hang: false,
         }
     }
 
@@ -241,6 +251,13 @@ impl World {
                     }
                     self.initiated_at = Some(self.now + 10);
                     self.at(10, Event::Initiated { upload_id: "up-1".into(), signed });
+                }
+            }
+            Action::Check { ranges } => {
+                self.checks.push((self.now, ranges));
+                if !self.checks_hang {
+                    let version = if self.changed_at.is_some_and(|t| self.now >= t) { "v2" } else { "v1" };
+                    self.at(1, Event::Checked { sample: Some(version.into()) });
                 }
             }
             Action::Hash { part, start, end } => {
@@ -896,6 +913,61 @@ fn signing_calls_cancelled_by_the_abort_are_no_retries() {
     }
 }
 
+/// The file's content sample is read when a multipart upload starts and
+/// again before complete; a single PUT needs none (its one read is verified
+/// by its checksum, or sent as it is).
+#[test]
+fn the_files_sample_is_read_at_the_start_and_before_complete() {
+    let size = 40 * MIB + 3;
+    let (w, res) = run(size, cfg(4), &[]);
+    assert_intact(&w, &res, size, 6);
+    let ranges = crate::resume::sample_ranges(size);
+    assert_eq!(w.checks.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(), vec![ranges.clone(), ranges]);
+    let last_put = w.put_starts.iter().map(|(_, t)| *t).max().expect("PUTs");
+    assert!(w.checks[1].0 > last_put, "the second read comes after every part was sent: {:?}", w.checks);
+    let (w, res) = run(3 * MIB, cfg(4), &[]);
+    assert!(res.is_ok() && w.single && w.checks.is_empty(), "{:?}", w.checks);
+}
+
+/// A file rewritten on disk while it uploads (a browser that reads it as it
+/// is now, as Firefox does, would let the object mix both versions): its
+/// sample differs before complete, the upload fails with `FileReadError`,
+/// nothing is stored and the multipart upload is deleted. With checksums or
+/// without.
+#[test]
+fn a_file_changed_on_disk_during_the_upload_is_not_stored() {
+    for checksum in [Some(crate::engine::checksum::Algorithm::Crc32), None] {
+        let mut up = Upload::new(64 * MIB, Config { checksum, ..cfg(4) }, 3).expect("upload");
+        let mut w = World::new(&[]);
+        w.checksums = checksum.is_some();
+        w.changed_at = Some(60);
+        let res = w.run(&mut up, |_, _| {});
+        let err = res.expect_err(&format!("not stored: checks {:?}", w.checks));
+        assert_eq!(err.code, ErrorCode::FileReadError, "{err}");
+        assert!(err.message.contains("changed on disk while it was being uploaded"), "{err}");
+        assert!(w.completed_with.is_none() && w.aborted && w.abort_ok, "no object, the upload deleted");
+        assert_eq!(w.checks.len(), 2);
+    }
+}
+
+/// A sample read that never answers holds complete for `CHECK_TIMEOUT_MS`
+/// at most: the upload is stored without the check.
+#[test]
+fn a_sample_read_that_never_answers_holds_complete_for_its_timeout_only() {
+    let mut up = Upload::new(24 * MIB, cfg(4), 3).expect("upload");
+    let mut w = World::new(&[]);
+    w.checks_hang = true;
+    let res = w.run(&mut up, |_, _| {});
+    assert_intact(&w, &res, 24 * MIB, 3);
+    let last_put = w.put_starts.iter().map(|(_, t)| *t).max().expect("PUTs");
+    let ended = w.now;
+    assert!(
+        ended >= crate::engine::upload::CHECK_TIMEOUT_MS
+            && ended < last_put + crate::engine::upload::CHECK_TIMEOUT_MS + 1_000,
+        "complete waited for the start's sample until its deadline, then went (ended at {ended} ms, last PUT at {last_put})"
+    );
+}
+
 #[test]
 fn abort_by_the_application() {
     let mut up = Upload::new(64 * MIB, cfg(4), 3).expect("upload");
@@ -976,7 +1048,9 @@ fn a_failed_abort_is_retried_until_the_upload_is_deleted() {
 fn abort_while_init_is_in_flight_deletes_the_new_upload() {
     let mut up = Upload::new(64 * MIB, cfg(4), 3).expect("upload");
     let poll = |up: &mut Upload, now| -> Vec<Action> {
-        std::iter::from_fn(|| up.poll(now)).filter(|a| !matches!(a, Action::Progress(_))).collect()
+        std::iter::from_fn(|| up.poll(now))
+            .filter(|a| !matches!(a, Action::Progress(_) | Action::Check { .. }))
+            .collect()
     };
     let first = poll(&mut up, 0);
     assert_eq!(first[0], Action::Init { parts: Vec::new() }, "the engine's init, nothing hashed yet");
@@ -1080,7 +1154,7 @@ fn uploads_share_one_concurrency_budget() {
     let mut free = 3;
     let drain = |up: &mut Upload, free: &mut usize| -> Vec<Action> {
         std::iter::from_fn(|| up.poll_shared(0, free))
-            .filter(|a| !matches!(a, Action::Progress(_) | Action::Started { .. }))
+            .filter(|a| !matches!(a, Action::Progress(_) | Action::Started { .. } | Action::Check { .. }))
             .collect()
     };
     for (i, up) in ups.iter_mut().enumerate() {

@@ -25,6 +25,10 @@ pub const MAX_CONCURRENCY: usize = 16;
 /// A URL that expires sooner than this is signed again before a PUT starts
 /// (a quarter of its lifetime, for URLs that live less than four minutes).
 pub const RESIGN_MARGIN_MS: u64 = 60_000;
+/// The file's content check ([`Action::Check`]) gets this long to be read;
+/// past it, the upload goes on without it (a read that never ends must not
+/// hold the upload).
+pub const CHECK_TIMEOUT_MS: u64 = 15_000;
 
 /// Settings of an upload (the JS options, validated).
 #[derive(Debug, Clone, PartialEq)]
@@ -178,6 +182,12 @@ pub enum Event {
         /// Their CRC32.
         crc: u32,
     },
+    /// The file's content sample was read ([`Action::Check`]): its hash, or
+    /// `None` when it could not be read.
+    Checked {
+        /// The sample's hash ([`crate::resume::sample_hash`]).
+        sample: Option<String>,
+    },
     /// The bytes of `part` could not be read.
     HashFailed {
         /// Part number.
@@ -282,6 +292,16 @@ pub enum Action {
         start: u64,
         /// One past the last byte.
         end: u64,
+    },
+    /// Read these byte ranges of the file and hash them
+    /// ([`crate::resume::sample_hash`]; answer: [`Event::Checked`]): a
+    /// multipart upload reads this sample of the file when it starts and
+    /// again before complete, and fails if it changed (a browser may read a
+    /// file rewritten on disk as it is now, so that the object would mix
+    /// both versions; Firefox does).
+    Check {
+        /// `(start, end)` byte ranges, in order.
+        ranges: Vec<(u64, u64)>,
     },
     /// Ask the backend for the URL of `part` of the multipart upload
     /// `upload_id`; with no upload id (a single PUT), the URL of the whole object.
@@ -521,6 +541,21 @@ enum Phase {
     Finished,
 }
 
+/// The file's content check ([`Action::Check`]).
+#[derive(Debug, Clone, PartialEq)]
+enum Check {
+    /// To be read when the upload starts.
+    Due,
+    /// Read at the start, its answer awaited until `deadline`.
+    First { deadline: u64 },
+    /// The sample at the start.
+    Have(String),
+    /// Read again before complete, its answer awaited until `deadline`.
+    Last { first: String, deadline: u64 },
+    /// Checked, or nothing to check.
+    Done,
+}
+
 /// One upload's state machine.
 #[derive(Debug)]
 pub struct Upload {
@@ -564,6 +599,8 @@ pub struct Upload {
     /// Init went out and neither its upload id nor a refusal came back: the
     /// backend may have created an upload that only the client token reaches.
     init_unknown: bool,
+    /// Where the file's content check stands.
+    check: Check,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -608,6 +645,7 @@ impl Upload {
             verifying: None,
             verify_from: 0,
             init_unknown: false,
+            check: if plan.single || size == 0 { Check::Done } else { Check::Due },
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -750,6 +788,12 @@ impl Upload {
         // Only what `step` acts on in this phase: a part waiting to retry in an
         // upload that is being aborted would otherwise ask for a wakeup that
         // is always due, and the glue would spin.
+        if let (Phase::Completing { sent: false }, Check::First { deadline } | Check::Last { deadline, .. }) =
+            (&self.phase, &self.check)
+        {
+            // Complete waits for the file's sample, at most until then.
+            return Some(*deadline);
+        }
         match self.phase {
             // Offline, a call waits for the connection (an event), not a time.
             Phase::Starting
@@ -876,6 +920,7 @@ impl Upload {
                     );
                 }
             }
+            Event::Checked { sample } => self.on_checked(sample),
             Event::Signed { part, url } => self.on_signed(part, url, now_ms),
             Event::PartProgress { part, attempt, loaded } => self.on_progress(part, attempt, loaded, now_ms),
             Event::PartDone { part, attempt, etag } => self.on_part_done(part, attempt, etag, now_ms),
@@ -940,6 +985,23 @@ impl Upload {
             // Aborted while init was in flight: the new upload must be deleted too.
             Phase::Aborting { sent: false, .. } => self.upload_id = Some(upload_id),
             _ => {}
+        }
+    }
+
+    fn on_checked(&mut self, sample: Option<String>) {
+        match core::mem::replace(&mut self.check, Check::Done) {
+            Check::First { .. } => {
+                if let Some(sample) = sample {
+                    self.check = Check::Have(sample);
+                }
+            }
+            Check::Last { first, .. } if sample.is_some_and(|now| now != first) => self.fail(UploadError::new(
+                ErrorCode::FileReadError,
+                "the file changed on disk while it was being uploaded: nothing was stored; choose it again once it is saved",
+            )),
+            // The same (or unreadable now: every part was read before).
+            Check::Last { .. } => {}
+            other => self.check = other,
         }
     }
 
@@ -1355,6 +1417,21 @@ impl Upload {
 
     fn step(&mut self, now_ms: u64, free: &mut usize) {
         let call_due = self.online && self.call_retry_at.is_none_or(|t| t <= now_ms);
+        // Not read in time: the upload goes on without the check.
+        if let Check::First { deadline } | Check::Last { deadline, .. } = self.check
+            && now_ms >= deadline
+        {
+            self.check = Check::Done;
+        }
+        self.step_phase(now_ms, free, call_due);
+        // The file's sample, read as the upload starts (with its first hashes).
+        if self.check == Check::Due && !matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) {
+            self.check = Check::First { deadline: now_ms + CHECK_TIMEOUT_MS };
+            self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+        }
+    }
+
+    fn step_phase(&mut self, now_ms: u64, free: &mut usize, call_due: bool) {
         match self.phase.clone() {
             Phase::Starting if call_due => {
                 // Parts an earlier init carried (it failed, or was withdrawn) are signed anew.
@@ -1369,6 +1446,17 @@ impl Upload {
             }
             Phase::Initiating => self.hash_while_initiating(),
             Phase::Uploading => self.schedule_parts(now_ms, free),
+            // Before the first complete: the file's sample read again (and
+            // the one from the start awaited), so that a file changed on
+            // disk meanwhile is not stored as a mix of its versions.
+            Phase::Completing { sent: false } if !matches!(self.check, Check::Done) => {
+                // (With the start's sample still on its way, its answer or
+                // deadline is awaited first.)
+                if let Check::Have(first) = &self.check {
+                    self.check = Check::Last { first: first.clone(), deadline: now_ms + CHECK_TIMEOUT_MS };
+                    self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+                }
+            }
             Phase::Completing { sent: false } if call_due => {
                 self.call_retry_at = None;
                 self.phase = Phase::Completing { sent: true };

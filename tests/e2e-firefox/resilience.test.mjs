@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { By, until } from 'selenium-webdriver';
-import { MIB, randomFile, startFaultyStack, storedObject } from '../e2e/helpers.mjs';
+import { MIB, randomFile, rewrite, startFaultyStack, storedObject } from '../e2e/helpers.mjs';
 import { launchFirefox } from './launch.mjs';
 
 let driver;
@@ -58,7 +58,7 @@ async function scenario(name, stackOptions, { query = '', size = 24 * MIB, expec
     await driver.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
     await driver.executeScript(COUNT_CALLS);
     await driver.findElement(By.id('file')).sendKeys(src.file);
-    if (during) await during();
+    if (during) await during(src);
     const state = await driver.wait(until.elementLocated(By.css(
       '#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]')), timeout);
     const r = {
@@ -216,3 +216,20 @@ test('Firefox: 30 small files chosen at once while a quarter of url and urls cal
     await stack.stop();
   }
 });
+
+test('Firefox: the file rewritten on disk while it uploads: its sample differs before complete, FileReadError, nothing stored, nothing left open', { timeout: 300_000 }, () =>
+  // Firefox reads a file changed on disk as it is now, without an error
+  // (Chromium refuses the read): without the check, the object stored
+  // would hold the parts sent before the change and the new bytes of those
+  // read after it, neither version of the file.
+  scenario('ff-rewritten', { proxyArgs: ['--bandwidth-mbit', '80'] }, {
+    query: 'partSize=5242880&concurrency=2',
+    size: 40 * MIB,
+    expect: 'error',
+    during: async (src) => {
+      await driver.wait(async () => Number(await driver.findElement(By.id('bar')).getAttribute('value')) >= 25, 60_000, 'a quarter uploaded');
+      rewrite(src.file);
+    },
+  }, async (r) => {
+    assert.match(r.error, /^FileReadError: the file changed on disk while it was being uploaded/);
+  }));

@@ -3,7 +3,7 @@
 // files on disk compared by SHA-256.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,4 +169,15 @@ export function slowHashingWorkers() {
     x.send();
     return new Real(URL.createObjectURL(new Blob([slow + x.responseText], { type: 'text/javascript' })), options);
   };
+}
+
+/** Rewrites two MiB of `file` in place (its first, and one at 30 MiB), as an application saving a new version would. */
+export function rewrite(file) {
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, randomBytes(MIB), 0, MIB, 0);
+    writeSync(fd, randomBytes(MIB), 0, MIB, 30 * MIB);
+  } finally {
+    closeSync(fd);
+  }
 }

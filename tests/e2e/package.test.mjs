@@ -61,10 +61,12 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * core's char searcher (-0.4) and loops instead of generic collects and
  * copies (-1.4) to 69.3; navigator.onLine and thrown values read by the
  * glue, not through js-sys (-1.3) to 68.0; the page's CRC (no hashing
- * Worker) in that JavaScript instead of the module (-0.4) to 67.6.
- * The aim of the size issue, 60 KiB, is not met yet.
+ * Worker) in that JavaScript instead of the module (-0.4) to 67.6; the
+ * file's sample read again before complete, so that a file rewritten on
+ * disk during its upload is not stored as a mix of its versions (+0.5) to
+ * 68.1. The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 68 * 1024;
+export const BUDGET_GZIP_BYTES = 68.25 * 1024;
 
 let tarball;
 let browser;

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, startFaultyStack, storedObject } from './helpers.mjs';
+import { launchBrowser, MIB, randomFile, rewrite, startFaultyStack, storedObject } from './helpers.mjs';
 
 const SIZE = 64 * MIB;
 let browser;
@@ -484,6 +484,24 @@ test("a part's ETag altered on its way back: complete is refused, the stored par
       assert.equal(r.stats.matched_body_bytes, r.size, `${name}: no byte sent twice`);
       if (!query) record(r, "one part's ETag altered on its way back");
     }
+  }));
+
+test('the file rewritten on disk while it uploads: FileReadError, nothing stored, nothing left open', { timeout: 300_000 }, () =>
+  // Chromium refuses to read a file changed since it was chosen; a browser
+  // that reads it as it is now (Firefox) is caught by the file's sample,
+  // read again before complete (tests/e2e-firefox/resilience.test.mjs).
+  scenario('rewritten', { proxyArgs: ['--bandwidth-mbit', '80'] }, async (stack) => {
+    const r = await run(stack, 'rewritten', {
+      query: 'partSize=5242880&concurrency=2',
+      size: 40 * MIB,
+      expect: 'error',
+      during: async (page, src) => {
+        await page.waitForFunction(() => Number(document.getElementById('bar').value) >= 25, null, { timeout: 60_000 });
+        rewrite(src.file);
+      },
+    });
+    assert.match(r.error, /^FileReadError: /);
+    await assert.rejects(storedObject(stack.api, 'demo/rewritten.bin'), /HTTP 404/, 'no object was stored');
   }));
 
 test('a fatal S3 error aborts the upload: nothing left in the store', { timeout: 300_000 }, () =>
