@@ -242,6 +242,10 @@ pub struct Coordinator {
     online: bool,
     /// [`Step::Finished`] was given.
     over: bool,
+    /// The file's sample as the engine's content check read it when the
+    /// upload began ([`Action::Check`]): the journal entry's, without a
+    /// read of its own.
+    checked_sample: Option<String>,
 }
 
 impl Coordinator {
@@ -272,6 +276,7 @@ impl Coordinator {
             stale: Vec::new(),
             out,
             paused: false,
+            checked_sample: None,
             aborted: false,
             adopted: false,
             online: true,
@@ -375,6 +380,17 @@ impl Coordinator {
         match input {
             Input::Engine(g, ev) => {
                 if g == self.current.0 {
+                    if let (Event::Checked { sample: Some(sample) }, None) = (&ev, &self.checked_sample) {
+                        self.checked_sample = Some(sample.clone());
+                        if let Some(j) = self.journal.as_mut().filter(|j| j.sample_due.is_some() && !j.sample_asked) {
+                            j.sample_due = None;
+                            j.entry.sample.clone_from(sample);
+                            if j.started() && !self.over {
+                                let step = j.write(now);
+                                self.out.push_back(step);
+                            }
+                        }
+                    }
                     self.current.1.handle(ev, now);
                 } else if let Some((_, up)) = self.retired.iter_mut().find(|(r, _)| *r == g) {
                     up.handle(ev, now);
@@ -418,8 +434,11 @@ impl Coordinator {
                             // before the sample is known does not match the
                             // file: after a reload in that first second its
                             // upload is deleted and the file sent anew.
-                            let mut j = Journal::new(self.template(String::new(), now));
-                            j.sample_due = Some(now + SAMPLE_DELAY_MS);
+                            let sample = self.checked_sample.clone();
+                            let mut j = Journal::new(self.template(sample.clone().unwrap_or_default(), now));
+                            if sample.is_none() {
+                                j.sample_due = Some(now + SAMPLE_DELAY_MS);
+                            }
                             self.decide(Some(j), now);
                         }
                     }

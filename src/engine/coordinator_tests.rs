@@ -75,6 +75,10 @@ struct World {
     journal_busy: bool,
     /// The content sample's read never ends.
     sample_hangs: bool,
+    /// Samples read by the journal's look-up ([`Step::HashSample`]), and
+    /// the samples the journal's entries were written with.
+    samples_read: u32,
+    samples_written: Vec<String>,
     /// Abort as soon as complete is sent.
     abort_when_completing: bool,
     /// Parts stored before the run (of a resumable upload), never sent again.
@@ -113,6 +117,8 @@ impl World {
             journal_hangs: false,
             journal_busy: false,
             sample_hangs: false,
+            samples_read: 0,
+            samples_written: Vec::new(),
             abort_when_completing: false,
             prestored: None,
             resumed: false,
@@ -207,7 +213,7 @@ impl World {
                 });
             }
             Step::Engine(g, Action::Check { .. }) => {
-                self.at(1, Input::Engine(g, Event::Checked { sample: Some("v1".into()) }));
+                self.at(1, Input::Engine(g, Event::Checked { sample: Some(SAMPLE.into()) }));
             }
             Step::Engine(g, Action::Hash { part, .. }) => {
                 self.hashed.push((g, part));
@@ -326,6 +332,7 @@ impl World {
             }
             Step::HashSample(ranges) => {
                 assert!(!ranges.is_empty());
+                self.samples_read += 1;
                 if !self.sample_hangs {
                     self.at(3, Input::SampleHashed(Some(SAMPLE.into())));
                 }
@@ -358,6 +365,7 @@ impl World {
             }
             Step::WriteJournal(entry) => {
                 assert!(self.finished.is_empty(), "the journal was written after the upload ended");
+                self.samples_written.push(entry.sample.clone());
                 self.journal.insert(entry.id.clone(), entry);
             }
             Step::DeleteJournal(id) => {
@@ -585,6 +593,23 @@ fn resumes_a_stored_upload_and_sends_only_the_missing_parts() {
     let read = parts.len();
     parts.dedup();
     assert_eq!(read, parts.len(), "a part read twice: {:?}", w.hashed);
+}
+
+/// A new upload's journal entry takes the file's sample from the engine's
+/// content check read as the upload began ([`Action::Check`]): the journal
+/// does not read the sample again.
+#[test]
+fn a_new_uploads_entry_takes_its_sample_from_the_engines_check() {
+    let size = 40 * MIB;
+    let mut w = World::new(1);
+    let up = Upload::new(size, config(4), 1).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 1, true, w.now);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 0);
+    assert_eq!(w.samples_read, 0, "no sample read for the journal");
+    assert!(w.samples_written.len() > 1, "{:?}", w.samples_written);
+    // The token's entry goes before init (the sample may not be in yet); the next carry it.
+    assert!(w.samples_written[1..].iter().all(|s| s == SAMPLE), "{:?}", w.samples_written);
 }
 
 /// Runs `coord` until its init has reached the backend, then "closes the

@@ -1424,10 +1424,23 @@ impl Upload {
             self.check = Check::Done;
         }
         self.step_phase(now_ms, free, call_due);
-        // The file's sample, read as the upload starts (with its first hashes).
-        if self.check == Check::Due && !matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) {
-            self.check = Check::First { deadline: now_ms + CHECK_TIMEOUT_MS };
-            self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+        // The file's sample, read as the upload starts (with its first
+        // hashes), and again once every part is sent or being sent (its
+        // bytes read, or hashed: a part sent again is verified by its
+        // checksum), so that the read overlaps the last PUTs rather than
+        // hold complete.
+        let sent =
+            matches!(self.phase, Phase::Uploading) && self.index.running.len() + self.index.done == self.parts.len();
+        match &self.check {
+            Check::Due if !matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) => {
+                self.check = Check::First { deadline: now_ms + CHECK_TIMEOUT_MS };
+                self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+            }
+            Check::Have(first) if sent || matches!(self.phase, Phase::Completing { sent: false }) => {
+                self.check = Check::Last { first: first.clone(), deadline: now_ms + CHECK_TIMEOUT_MS };
+                self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+            }
+            _ => {}
         }
     }
 
@@ -1446,17 +1459,10 @@ impl Upload {
             }
             Phase::Initiating => self.hash_while_initiating(),
             Phase::Uploading => self.schedule_parts(now_ms, free),
-            // Before the first complete: the file's sample read again (and
-            // the one from the start awaited), so that a file changed on
-            // disk meanwhile is not stored as a mix of its versions.
-            Phase::Completing { sent: false } if !matches!(self.check, Check::Done) => {
-                // (With the start's sample still on its way, its answer or
-                // deadline is awaited first.)
-                if let Check::Have(first) = &self.check {
-                    self.check = Check::Last { first: first.clone(), deadline: now_ms + CHECK_TIMEOUT_MS };
-                    self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
-                }
-            }
+            // Complete waits for the file's sample read again (asked for
+            // below, if not yet), so that a file changed on disk meanwhile
+            // is not stored as a mix of its versions.
+            Phase::Completing { sent: false } if !matches!(self.check, Check::Done) => {}
             Phase::Completing { sent: false } if call_due => {
                 self.call_retry_at = None;
                 self.phase = Phase::Completing { sent: true };
