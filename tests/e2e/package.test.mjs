@@ -63,10 +63,10 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * glue, not through js-sys (-1.3) to 68.0; the page's CRC (no hashing
  * Worker) in that JavaScript instead of the module (-0.4) to 67.6; the
  * file's sample read again before complete, so that a file rewritten on
- * disk during its upload is not stored as a mix of its versions (+0.5) to
- * 68.1. The aim of the size issue, 60 KiB, is not met yet.
+ * disk during its upload is not stored as a mix of its versions, its reads
+ * shared with the journal's (+0.7) to 68.3. The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 68.25 * 1024;
+export const BUDGET_GZIP_BYTES = 68.5 * 1024;
 
 let tarball;
 let browser;
