@@ -34,8 +34,9 @@ pub const LOOKUP_TIMEOUT_MS: u64 = 5_000;
 /// later attempt and this one goes on anew, unjournaled (a read that never
 /// ends must not hold the upload forever).
 pub const SAMPLE_TIMEOUT_MS: u64 = 15_000;
-/// How long after the start of a new upload its content sample is read (so
-/// that its reads do not compete with the first parts).
+/// How long after the start of a new upload its content sample is read
+/// when the engine's content check has not given it by then (so that its
+/// reads do not compete with the first parts).
 pub const SAMPLE_DELAY_MS: u64 = 1_000;
 /// Waits before list-parts is asked again when it failed transiently.
 pub const LIST_RETRY_MS: [u64; 2] = [500, 2_000];
@@ -430,9 +431,10 @@ impl Coordinator {
                         None => {
                             // Nothing stored for this file (the usual case):
                             // the new upload goes on at once, journaled; its
-                            // sample is read a little later. An entry written
-                            // before the sample is known does not match the
-                            // file: after a reload in that first second its
+                            // sample is the engine's content check's, or
+                            // (not read yet) is read a little later. An entry
+                            // written before the sample is known does not
+                            // match the file: after a reload before then its
                             // upload is deleted and the file sent anew.
                             let sample = self.checked_sample.clone();
                             let mut j = Journal::new(self.template(sample.clone().unwrap_or_default(), now));
