@@ -296,9 +296,10 @@ pub enum Action {
     /// Read these byte ranges of the file and hash them
     /// ([`crate::resume::sample_hash`]; answer: [`Event::Checked`]): a
     /// multipart upload reads this sample of the file when it starts and
-    /// again before complete, and fails if it changed (a browser may read a
-    /// file rewritten on disk as it is now, so that the object would mix
-    /// both versions; Firefox does).
+    /// again once every part is sent or being sent (complete waits for it),
+    /// and fails if it changed (a browser may read a file rewritten on disk
+    /// as it is now, so that the object would mix both versions; Firefox
+    /// does).
     Check {
         /// `(start, end)` byte ranges, in order.
         ranges: Vec<(u64, u64)>,
@@ -550,7 +551,8 @@ enum Check {
     First { deadline: u64 },
     /// The sample at the start.
     Have(String),
-    /// Read again before complete, its answer awaited until `deadline`.
+    /// Read again once every part is sent or being sent, its answer
+    /// awaited (by complete) until `deadline`.
     Last { first: String, deadline: u64 },
     /// Checked, or nothing to check.
     Done,
