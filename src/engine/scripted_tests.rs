@@ -951,6 +951,39 @@ fn a_file_changed_on_disk_during_the_upload_is_not_stored() {
     }
 }
 
+/// A PUT that gets no answer has the file's sample read again: a file
+/// changed on disk (Firefox stalls a PUT of bytes past the end of a file
+/// truncated since) ends the upload with `FileReadError` at once, not after
+/// every retry; an unchanged one goes on.
+#[test]
+fn a_put_without_an_answer_has_the_file_checked_again() {
+    for changed in [true, false] {
+        let mut up = Upload::new(64 * MIB, cfg(4), 3).expect("upload");
+        let mut w = World::new(&[(On::Put(3), 1, Answer::Fail(Failure::Timeout))]);
+        w.changed_at = changed.then_some(40);
+        let res = w.run(&mut up, |_, _| {});
+        if changed {
+            let err = res.expect_err("not stored");
+            assert_eq!(err.code, ErrorCode::FileReadError, "{err}");
+            assert!(
+                w.retries.is_empty() || w.retries.len() == 1,
+                "no retry after the cause was known: {:?}",
+                w.retries
+            );
+            assert!(w.completed_with.is_none() && w.aborted);
+            let failed_at = w.checks[1].0;
+            assert!(
+                w.put_starts.iter().all(|(p, t)| *p != 3 || *t < failed_at),
+                "part 3 not sent again: {:?}",
+                w.put_starts
+            );
+        } else {
+            assert_intact(&w, &res, 64 * MIB, 8);
+            assert_eq!(w.checks.len(), 3, "at the start, after the failed PUT, at the end: {:?}", w.checks);
+        }
+    }
+}
+
 /// A sample read that never answers holds complete for `CHECK_TIMEOUT_MS`
 /// at most: the upload is stored without the check.
 #[test]

@@ -554,6 +554,8 @@ enum Check {
     /// Read again once every part is sent or being sent, its answer
     /// awaited (by complete) until `deadline`.
     Last { first: String, deadline: u64 },
+    /// Read again after a PUT got no answer; the same: back to `Have`.
+    Again { first: String, deadline: u64 },
     /// Checked, or nothing to check.
     Done,
 }
@@ -790,8 +792,10 @@ impl Upload {
         // Only what `step` acts on in this phase: a part waiting to retry in an
         // upload that is being aborted would otherwise ask for a wakeup that
         // is always due, and the glue would spin.
-        if let (Phase::Completing { sent: false }, Check::First { deadline } | Check::Last { deadline, .. }) =
-            (&self.phase, &self.check)
+        if let (
+            Phase::Completing { sent: false },
+            Check::First { deadline } | Check::Last { deadline, .. } | Check::Again { deadline, .. },
+        ) = (&self.phase, &self.check)
         {
             // Complete waits for the file's sample, at most until then.
             return Some(*deadline);
@@ -997,10 +1001,16 @@ impl Upload {
                     self.check = Check::Have(sample);
                 }
             }
-            Check::Last { first, .. } if sample.is_some_and(|now| now != first) => self.fail(UploadError::new(
-                ErrorCode::FileReadError,
-                "the file changed on disk while it was being uploaded: nothing was stored; choose it again once it is saved",
-            )),
+            Check::Last { first, .. } | Check::Again { first, .. }
+                if sample.as_ref().is_some_and(|now| *now != first) =>
+            {
+                self.fail(UploadError::new(
+                    ErrorCode::FileReadError,
+                    "the file changed on disk while it was being uploaded: nothing was stored; choose it again once it is saved",
+                ));
+            }
+            // The same, or unreadable for now: the parts' own reads tell.
+            Check::Again { first, .. } => self.check = Check::Have(first),
             // The same (or unreadable now: every part was read before).
             Check::Last { .. } => {}
             other => self.check = other,
@@ -1088,6 +1098,15 @@ impl Upload {
             p.attempts = 0;
         }
         self.set_state(idx, PartState::Pending);
+        // A PUT that got no answer may be one the file can no longer feed
+        // (Firefox sends nothing for bytes past the end of a file truncated
+        // on disk, and the PUT stalls): the file's sample is read again, so
+        // that a changed file ends the upload with its cause, not after every
+        // retry has stalled.
+        if let (Failure::Network(_) | Failure::Timeout, Check::Have(first)) = (&failure, &self.check) {
+            self.check = Check::Again { first: first.clone(), deadline: now_ms + CHECK_TIMEOUT_MS };
+            self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+        }
         let what = if self.plan.single { "the upload PUT".to_owned() } else { cat!("the PUT of part ", part) };
         self.retry_or_fail(Some(idx), failure, &what, false, now_ms);
     }
@@ -1420,10 +1439,10 @@ impl Upload {
     fn step(&mut self, now_ms: u64, free: &mut usize) {
         let call_due = self.online && self.call_retry_at.is_none_or(|t| t <= now_ms);
         // Not read in time: the upload goes on without the check.
-        if let Check::First { deadline } | Check::Last { deadline, .. } = self.check
-            && now_ms >= deadline
-        {
-            self.check = Check::Done;
+        match &self.check {
+            Check::First { deadline } | Check::Last { deadline, .. } if now_ms >= *deadline => self.check = Check::Done,
+            Check::Again { first, deadline } if now_ms >= *deadline => self.check = Check::Have(first.clone()),
+            _ => {}
         }
         self.step_phase(now_ms, free, call_due);
         // The file's sample, read as the upload starts (with its first

@@ -7,6 +7,7 @@
 // the scenario calls for with nothing stored; no multipart upload may be
 // left open in the store.
 import assert from 'node:assert/strict';
+import { truncateSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { By, until } from 'selenium-webdriver';
 import { MIB, randomFile, rewrite, startFaultyStack, storedObject } from '../e2e/helpers.mjs';
@@ -232,4 +233,21 @@ test('Firefox: the file rewritten on disk while it uploads: its sample differs b
     },
   }, async (r) => {
     assert.match(r.error, /^FileReadError: the file changed on disk while it was being uploaded/);
+  }));
+
+test("Firefox: the file truncated on disk while it uploads, checksum: 'none': the stalled PUT has the file checked again, FileReadError at once, nothing stored", { timeout: 300_000 }, () =>
+  // Firefox sends nothing for bytes past the new end of the file: the PUT
+  // stalls. Without checksums no hash read notices; the sample read again
+  // after the stalled PUT does, instead of every retry stalling in turn.
+  scenario('ff-truncated', { proxyArgs: ['--bandwidth-mbit', '80'] }, {
+    query: 'partSize=5242880&concurrency=2&checksum=none&partTimeout=4000',
+    size: 40 * MIB,
+    expect: 'error',
+    during: async (src) => {
+      await driver.wait(async () => Number(await driver.findElement(By.id('bar')).getAttribute('value')) >= 25, 60_000, 'a quarter uploaded');
+      truncateSync(src.file, 20 * MIB);
+    },
+  }, async (r) => {
+    assert.match(r.error, /^FileReadError: the file changed on disk while it was being uploaded/);
+    assert.ok(r.ms < 60_000, `ended soon after the first stall (${r.ms} ms), not after every retry`);
   }));

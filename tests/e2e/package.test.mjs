@@ -64,7 +64,8 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * Worker) in that JavaScript instead of the module (-0.4) to 67.6; the
  * file's sample read again before complete, so that a file rewritten on
  * disk during its upload is not stored as a mix of its versions, its reads
- * shared with the journal's (+0.7) to 68.3. The aim of the size issue, 60 KiB, is not met yet.
+ * shared with the journal's, and again after a PUT without an answer
+ * (+0.8) to 68.4. The aim of the size issue, 60 KiB, is not met yet.
  */
 export const BUDGET_GZIP_BYTES = 68.5 * 1024;
 
