@@ -218,20 +218,23 @@ test('Firefox: 30 small files chosen at once while a quarter of url and urls cal
   }
 });
 
+/** Options of a 40 MiB upload in 5 MiB parts whose file `change` alters on disk once a quarter is uploaded; it must end in an error. */
+const changedAtAQuarter = (query, change) => ({
+  query: `partSize=5242880&concurrency=2${query}`,
+  size: 40 * MIB,
+  expect: 'error',
+  during: async (src) => {
+    await driver.wait(async () => Number(await driver.findElement(By.id('bar')).getAttribute('value')) >= 25, 60_000, 'a quarter uploaded');
+    change(src.file);
+  },
+});
+
 test('Firefox: the file rewritten on disk while it uploads: its sample differs before complete, FileReadError, nothing stored, nothing left open', { timeout: 300_000 }, () =>
   // Firefox reads a file changed on disk as it is now, without an error
   // (Chromium refuses the read): without the check, the object stored
   // would hold the parts sent before the change and the new bytes of those
   // read after it, neither version of the file.
-  scenario('ff-rewritten', { proxyArgs: ['--bandwidth-mbit', '80'] }, {
-    query: 'partSize=5242880&concurrency=2',
-    size: 40 * MIB,
-    expect: 'error',
-    during: async (src) => {
-      await driver.wait(async () => Number(await driver.findElement(By.id('bar')).getAttribute('value')) >= 25, 60_000, 'a quarter uploaded');
-      rewrite(src.file);
-    },
-  }, async (r) => {
+  scenario('ff-rewritten', { proxyArgs: ['--bandwidth-mbit', '80'] }, changedAtAQuarter('', (file) => rewrite(file)), async (r) => {
     assert.match(r.error, /^FileReadError: the file changed on disk while it was being uploaded/);
   }));
 
@@ -239,15 +242,7 @@ test("Firefox: the file truncated on disk while it uploads, checksum: 'none': th
   // Firefox sends nothing for bytes past the new end of the file: the PUT
   // stalls. Without checksums no hash read notices; the sample read again
   // after the stalled PUT does, instead of every retry stalling in turn.
-  scenario('ff-truncated', { proxyArgs: ['--bandwidth-mbit', '80'] }, {
-    query: 'partSize=5242880&concurrency=2&checksum=none&partTimeout=4000',
-    size: 40 * MIB,
-    expect: 'error',
-    during: async (src) => {
-      await driver.wait(async () => Number(await driver.findElement(By.id('bar')).getAttribute('value')) >= 25, 60_000, 'a quarter uploaded');
-      truncateSync(src.file, 20 * MIB);
-    },
-  }, async (r) => {
+  scenario('ff-truncated', { proxyArgs: ['--bandwidth-mbit', '80'] }, changedAtAQuarter('&checksum=none&partTimeout=4000', (file) => truncateSync(file, 20 * MIB)), async (r) => {
     assert.match(r.error, /^FileReadError: the file changed on disk while it was being uploaded/);
     assert.ok(r.ms < 60_000, `ended soon after the first stall (${r.ms} ms), not after every retry`);
   }));
