@@ -1017,6 +1017,11 @@ impl Upload {
         }
     }
 
+    /// Asks for the file's content sample ([`Action::Check`]).
+    fn read_sample(&mut self) {
+        self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+    }
+
     fn on_signed(&mut self, part: u16, url: String, now_ms: u64) {
         if self.part_mut(part).is_none_or(|p| p.state != PartState::Signing) {
             return;
@@ -1105,7 +1110,7 @@ impl Upload {
         // retry has stalled.
         if let (Failure::Network(_) | Failure::Timeout, Check::Have(first)) = (&failure, &self.check) {
             self.check = Check::Again { first: first.clone(), deadline: now_ms + CHECK_TIMEOUT_MS };
-            self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+            self.read_sample();
         }
         let what = if self.plan.single { "the upload PUT".to_owned() } else { cat!("the PUT of part ", part) };
         self.retry_or_fail(Some(idx), failure, &what, false, now_ms);
@@ -1455,11 +1460,11 @@ impl Upload {
         match &self.check {
             Check::Due if !matches!(self.phase, Phase::Finished | Phase::Aborting { .. }) => {
                 self.check = Check::First { deadline: now_ms + CHECK_TIMEOUT_MS };
-                self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+                self.read_sample();
             }
             Check::Have(first) if sent || matches!(self.phase, Phase::Completing { sent: false }) => {
                 self.check = Check::Last { first: first.clone(), deadline: now_ms + CHECK_TIMEOUT_MS };
-                self.out.push_back(Action::Check { ranges: crate::resume::sample_ranges(self.plan.size) });
+                self.read_sample();
             }
             _ => {}
         }
