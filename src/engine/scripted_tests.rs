@@ -984,6 +984,39 @@ fn a_put_without_an_answer_has_the_file_checked_again() {
     }
 }
 
+/// A part sent again after the last sample was read (its PUT refused after
+/// every part was on its way) reads the file again: the sample is read again
+/// once it is sent, so a file changed meanwhile is not stored (without
+/// checksums nothing else would see it); an unchanged one is stored.
+#[test]
+fn a_part_sent_again_after_the_last_check_has_the_file_checked_again() {
+    let s503 = Failure::Status { status: 503, body: String::new(), retry_after_ms: None };
+    for checksum in [None, Some(crate::engine::checksum::Algorithm::Crc32)] {
+        let config = Config { checksum, ..cfg(4) };
+        let world = || {
+            let mut w = World::new(&[(On::Put(8), 1, Answer::Fail(s503.clone()))]);
+            w.checksums = checksum.is_some();
+            w
+        };
+        // Unchanged: stored, the sample read a third time after part 8 is sent again.
+        let mut up = Upload::new(64 * MIB, config.clone(), 3).expect("upload");
+        let mut w = world();
+        let res = w.run(&mut up, |_, _| {});
+        assert_intact(&w, &res, 64 * MIB, 8);
+        assert_eq!(w.checks.len(), 3, "at the start, with the last PUT, with part 8 sent again: {:?}", w.checks);
+        let last_check = w.checks[1].0;
+        let resent = w.put_starts.iter().filter(|(p, _)| *p == 8).map(|(_, t)| *t).max().expect("part 8");
+        assert!(resent > last_check + 1, "part 8 sent again after the last check had answered: {:?}", w.checks);
+        // Changed after that check answered, before part 8 is read again: not stored.
+        let mut up = Upload::new(64 * MIB, config, 3).expect("upload");
+        let mut w = world();
+        w.changed_at = Some(last_check + 2);
+        let err = w.run(&mut up, |_, _| {}).expect_err("not stored");
+        assert_eq!(err.code, ErrorCode::FileReadError, "{err}");
+        assert!(w.completed_with.is_none() && w.aborted, "no object, the upload deleted");
+    }
+}
+
 /// A sample read that never answers holds complete for `CHECK_TIMEOUT_MS`
 /// at most: the upload is stored without the check.
 #[test]

@@ -554,6 +554,8 @@ enum Check {
     /// Read again once every part is sent or being sent, its answer
     /// awaited (by complete) until `deadline`.
     Last { first: String, deadline: u64 },
+    /// The same at the end: complete may go (unless a part is sent again).
+    Passed(String),
     /// Read again after a PUT got no answer; the same: back to `Have`.
     Again { first: String, deadline: u64 },
     /// Checked, or nothing to check.
@@ -727,10 +729,26 @@ impl Upload {
     fn set_state(&mut self, idx: usize, state: PartState) {
         if !matches!(state, PartState::Done { .. }) {
             self.parts[idx].inherited = false;
+            // A part sent (or being sent) that is to be sent again reads the
+            // file again: its sample is read again once every part is sent
+            // (a read on its way counts as one after a failed PUT).
+            if matches!(self.parts[idx].state, PartState::Running { .. } | PartState::Done { .. }) {
+                self.check_again();
+            }
         }
         self.index.update(idx, &self.parts[idx].state, false);
         self.index.update(idx, &state, true);
         self.parts[idx].state = state;
+    }
+
+    /// A part is to be sent again: the sample is read again once it is sent.
+    #[inline(never)]
+    fn check_again(&mut self) {
+        self.check = match core::mem::replace(&mut self.check, Check::Done) {
+            Check::Passed(first) => Check::Have(first),
+            Check::Last { first, deadline } => Check::Again { first, deadline },
+            other => other,
+        };
     }
 
     /// The index matches the parts' states (checked by the scripted tests).
@@ -1011,7 +1029,9 @@ impl Upload {
             }
             // The same, or unreadable for now: the parts' own reads tell.
             Check::Again { first, .. } => self.check = Check::Have(first),
-            // The same (or unreadable now: every part was read before).
+            // The same.
+            Check::Last { first, .. } if sample.is_some() => self.check = Check::Passed(first),
+            // Unreadable now: every part was read before.
             Check::Last { .. } => {}
             other => self.check = other,
         }
@@ -1488,7 +1508,7 @@ impl Upload {
             // Complete waits for the file's sample read again (asked for
             // below, if not yet), so that a file changed on disk meanwhile
             // is not stored as a mix of its versions.
-            Phase::Completing { sent: false } if !matches!(self.check, Check::Done) => {}
+            Phase::Completing { sent: false } if !matches!(self.check, Check::Done | Check::Passed(_)) => {}
             Phase::Completing { sent: false } if call_due => {
                 self.call_retry_at = None;
                 self.phase = Phase::Completing { sent: true };

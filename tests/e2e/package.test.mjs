@@ -65,9 +65,10 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * file's sample read again before complete, so that a file rewritten on
  * disk during its upload is not stored as a mix of its versions, its reads
  * shared with the journal's, and again after a PUT without an answer
- * (+0.8) to 68.4. The aim of the size issue, 60 KiB, is not met yet.
+ * (+0.8) to 68.4; and again once a part sent after that read is on its way
+ * (+0.15) to 68.5. The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 68.5 * 1024;
+export const BUDGET_GZIP_BYTES = 68.6 * 1024;
 
 let tarball;
 let browser;
