@@ -40,6 +40,9 @@ enum Answer {
     RejectWith(UploadError),
     /// Never answer (a stall): only a timeout ends it.
     Stall,
+    /// The body is taken (all of it handed over) and never answered: a
+    /// connection gone after the browser's buffers took the part.
+    StallSent,
     /// Succeed, but without an ETag header (CORS hides it).
     NoEtag,
     /// Succeed with a URL that lives this many seconds.
@@ -131,6 +134,10 @@ struct World {
     checks: Vec<(u64, Vec<(u64, u64)>)>,
     /// Content checks are never answered (a read that hangs).
     checks_hang: bool,
+    /// The browser's send buffers take each PUT's whole body at once (a
+    /// slow, bufferbloated uplink): its upload progress reaches the part's
+    /// size at the start, and nothing moves until the answer.
+    buffered: bool,
 }
 
 /// A backend's 200 whose body is not JSON, as the HTTP backend reports it.
@@ -191,6 +198,7 @@ impl World {
             changed_at: None,
             checks: Vec::new(),
             checks_hang: false,
+            buffered: false,
         }
     }
 
@@ -317,8 +325,12 @@ impl World {
                 } else {
                     self.answer(On::Put(part))
                 };
+                if self.buffered {
+                    self.at(1, Event::PartProgress { part, attempt, loaded: len });
+                }
                 match answer {
                     Some(Answer::Stall) => {}
+                    Some(Answer::StallSent) => self.at(1, Event::PartProgress { part, attempt, loaded: len }),
                     Some(Answer::Fail(failure)) => self.at(dur, Event::PartFailed { part, attempt, failure }),
                     Some(Answer::FailAt(pct, failure)) => {
                         let t = dur * pct / 100;
@@ -1017,6 +1029,62 @@ fn a_part_sent_again_after_the_last_check_has_the_file_checked_again() {
     }
 }
 
+/// A slow uplink whose send buffers take each part whole (progress at 100 %
+/// at once, then nothing for longer than `partTimeout` while they drain) is
+/// not taken for stalled PUTs: no PUT is cancelled, nothing sent twice.
+#[test]
+fn a_slow_link_with_deep_send_buffers_is_not_taken_for_stalls() {
+    let size = 64 * MIB;
+    let config = Config { part_timeout_ms: 60_000, ..cfg(4) };
+    let mut up = Upload::new(size, config, 3).expect("upload");
+    let mut w = World::new(&[]);
+    w.buffered = true;
+    w.ms_per_mib = 12_000; // 96 s a part of 8 MiB, each of 4 streams at ~85 kB/s
+    let res = w.run(&mut up, |_, _| {});
+    assert_intact(&w, &res, size, 8);
+    assert_eq!((w.retries.len(), w.cancelled.len(), w.put_starts.len()), (0, 0, 8), "{:?}", w.retries);
+}
+
+/// A PUT whose body was all handed over and that is never answered (its
+/// connection gone) is still found: once the store has acknowledged other
+/// parts, within `partTimeout` and twice the time the bytes handed over take
+/// at the rate they were acknowledged; before any was, at 16 kB/s for its
+/// bytes, nine part timeouts at most.
+#[test]
+fn a_put_never_answered_after_its_body_was_taken_is_retried() {
+    for (buffered, ms_per_mib) in [(false, 10), (true, 10), (true, 2_000)] {
+        let size = 64 * MIB;
+        let mut up = Upload::new(size, cfg(4), 3).expect("upload");
+        let mut w = World::new(&[(On::Put(6), 1, Answer::StallSent)]);
+        w.buffered = buffered;
+        w.ms_per_mib = ms_per_mib;
+        let res = w.run(&mut up, |_, _| {});
+        assert_intact(&w, &res, size, 8);
+        assert_eq!(w.cancelled, vec![6], "the unanswered PUT is cancelled");
+        let starts: Vec<u64> = w.put_starts.iter().filter(|(p, _)| *p == 6).map(|(_, t)| *t).collect();
+        let waited = starts[1] - starts[0];
+        // Answered PUTs waited up to a part's time after their bodies were taken (buffered).
+        let most = 5_000 + if buffered { 2 * 8 * ms_per_mib } else { 0 } + 1_000;
+        assert!(
+            (5_000..=most).contains(&waited),
+            "part 6 sent again after {waited} ms (buffered {buffered}, at most {most})"
+        );
+    }
+    // Before any PUT was answered: its bytes at 16 kB/s (nine part timeouts at most) more.
+    let script: Vec<_> = (1..=4).map(|p| (On::Put(p), 1, Answer::StallSent)).collect();
+    let mut up = Upload::new(64 * MIB, Config { part_timeout_ms: 60_000, ..cfg(4) }, 3).expect("upload");
+    let mut w = World::new(&script);
+    let res = w.run(&mut up, |_, _| {});
+    assert!(res.is_ok(), "{res:?}");
+    let starts: Vec<u64> = w.put_starts.iter().filter(|(p, _)| *p == 1).map(|(_, t)| *t).collect();
+    let due = 1 + 60_000 + 8 * MIB / 16;
+    assert!(
+        (due..due + 100).contains(&(starts[1] - starts[0])),
+        "part 1 sent again {} ms after (due {due})",
+        starts[1] - starts[0]
+    );
+}
+
 /// A sample read that never answers holds complete for `CHECK_TIMEOUT_MS`
 /// at most: the upload is stored without the check.
 #[test]
@@ -1457,6 +1525,8 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
                     Some(Answer::FailAt(rng.u64(1..100), Failure::Network("reset".into())))
                 } else if roll < 0.16 {
                     Some(Answer::Stall)
+                } else if roll < 0.17 {
+                    Some(Answer::StallSent)
                 } else {
                     None
                 };
@@ -1507,6 +1577,8 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
             w.store_crc = store_crc;
         }
         w.ms_per_mib = rng.u64(1..=40);
+        // One run in four, the browser's send buffers take whole parts at once.
+        w.buffered = rng.f64() < 0.25;
         if rng.f64() < 0.2 {
             let from = rng.u64(0..500);
             w.offline = Some((from, from + rng.u64(1..3_000)));

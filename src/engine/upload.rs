@@ -607,6 +607,11 @@ pub struct Upload {
     init_unknown: bool,
     /// Where the file's content check stands.
     check: Check,
+    /// How long answered PUTs waited for their answer after their whole
+    /// body was handed to the browser (the time its send buffers took to
+    /// drain): the latest, or more while the latest were less (it loses a
+    /// quarter at each answer). `None` before the first.
+    drain_ms: Option<u64>,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
     rng: fastrand::Rng,
@@ -652,6 +657,7 @@ impl Upload {
             verify_from: 0,
             init_unknown: false,
             check: if plan.single || size == 0 { Check::Done } else { Check::Due },
+            drain_ms: None,
             progress: ProgressTracker::new(size, plan.count),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
@@ -832,10 +838,8 @@ impl Upload {
         let mut t = self.index.waiting.first().map(|(until, _)| until);
         if self.cfg.part_timeout_ms > 0 && self.online {
             for i in self.index.running.ascending() {
-                if let PartState::Running { last_progress_ms, .. } = self.parts[i].state {
-                    let due = last_progress_ms + self.cfg.part_timeout_ms;
-                    t = Some(t.map_or(due, |t| t.min(due)));
-                }
+                let due = self.stalls_at(i);
+                t = Some(t.map_or(due, |t| t.min(due)));
             }
         }
         t
@@ -1088,6 +1092,12 @@ impl Upload {
                 return;
             }
         };
+        if let PartState::Running { last_progress_ms, loaded, .. } = self.parts[idx].state
+            && loaded >= len
+        {
+            let took = now_ms.saturating_sub(last_progress_ms);
+            self.drain_ms = Some(took.max(self.drain_ms.map_or(0, |was| was - was / 4)));
+        }
         self.set_state(idx, PartState::Done { etag: etag.clone() });
         self.parts[idx].attempts = 0;
         self.progress.on_done(part, len, now_ms);
@@ -1615,13 +1625,30 @@ impl Upload {
         }
     }
 
+    /// When running part `i` counts as stalled: `part_timeout` after its
+    /// last upload progress. Once its whole body is handed to the browser,
+    /// much of it may still wait in the system's send buffers (on a slow or
+    /// bufferbloated uplink, megabytes per connection), with no progress to
+    /// show while they drain: then also twice the time answered PUTs waited
+    /// for their answer after theirs (before any was: its bytes at 16 kB/s,
+    /// nine part timeouts at most), so that a slow link is not taken for a
+    /// stalled one.
+    fn stalls_at(&self, i: usize) -> u64 {
+        let PartState::Running { last_progress_ms, loaded, .. } = self.parts[i].state else { return u64::MAX };
+        let timeout = self.cfg.part_timeout_ms;
+        let drain = match self.drain_ms {
+            _ if loaded < self.plan.range(i as u16 + 1).map_or(0, |r| r.len()) => 0,
+            Some(ms) => 2 * ms,
+            None => (loaded / 16).min(9 * timeout),
+        };
+        last_progress_ms.saturating_add(timeout).saturating_add(drain)
+    }
+
     fn schedule_parts(&mut self, now_ms: u64, free: &mut usize) {
         // Stalls: a running PUT with no progress for part_timeout is cancelled and retried.
         if self.cfg.part_timeout_ms > 0 && self.online {
             for i in self.index.running.ascending() {
-                if let PartState::Running { last_progress_ms, .. } = self.parts[i].state
-                    && now_ms >= last_progress_ms + self.cfg.part_timeout_ms
-                {
+                if now_ms >= self.stalls_at(i) {
                     self.out.push_back(Action::Cancel { part: i as u16 + 1 });
                     self.on_part_failed(i, Failure::Timeout, now_ms);
                     if !matches!(self.phase, Phase::Uploading) {

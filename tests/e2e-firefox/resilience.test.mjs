@@ -110,6 +110,13 @@ test('Firefox: one part stalls for 30 s: the stall is detected within partTimeou
     assert.ok(r.ms < 28_000, `the client did not sit out the 30 s stall (${r.ms} ms)`);
   }));
 
+test('Firefox: a slow uplink whose send buffers take whole parts is not taken for stalled PUTs: nothing sent twice, intact', { timeout: 300_000 }, () =>
+  scenario('ff-deep-buffers', { proxyArgs: ['--bandwidth-mbit', '4'] }, { query: 'partSize=5242880&partTimeout=5000', size: 12 * MIB }, async (r) => {
+    assert.equal(r.retries, 0, `no PUT taken for stalled (${r.retries} retries: ${r.retryReason})`);
+    assert.equal(r.stats.matched_body_bytes, r.size, 'every byte sent once');
+    assert.ok(r.ms > 20_000, `the link was slower than partTimeout per part (${r.ms} ms)`);
+  }));
+
 test('Firefox: 429 with Retry-After is waited out, intact', { timeout: 300_000 }, () =>
   scenario('ff-slowdown', { proxyArgs: ['--fail-rate', '0.25', '--fail-nth', '2', '--fail-status', '429', '--retry-after', '2', '--seed', '13'] },
     { query: 'partSize=5242880' }, async (r) => {

@@ -66,9 +66,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * disk during its upload is not stored as a mix of its versions, its reads
  * shared with the journal's, and again after a PUT without an answer
  * (+0.8) to 68.4; and again once a part sent after that read is on its way
- * (+0.15) to 68.5. The aim of the size issue, 60 KiB, is not met yet.
+ * (+0.15) to 68.5; a PUT whose whole body is handed over given the time
+ * the send buffers take to drain before it counts as stalled (+0.14) to
+ * 68.7. The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 68.6 * 1024;
+export const BUDGET_GZIP_BYTES = 68.7 * 1024;
 
 let tarball;
 let browser;

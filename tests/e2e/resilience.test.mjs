@@ -139,6 +139,20 @@ test('one part stalls for 30 s; the stall is detected and the part retried', { t
     record(r, 'one part stalls 30 s (partTimeout 10 s)');
   }));
 
+// On a slow uplink the system's send buffers (megabytes per connection on
+// loopback, and on many real uplinks) take a whole part at once: the PUT's
+// upload progress is at 100 % long before its answer, and nothing moves
+// while the buffers drain, for longer than partTimeout here. That is not a
+// stall: nothing is cancelled or sent twice.
+test('a slow uplink whose send buffers take whole parts is not taken for stalled PUTs', { timeout: 300_000 }, () =>
+  scenario('deep-buffers', { proxyArgs: ['--bandwidth-mbit', '4'] }, async (stack) => {
+    const r = await run(stack, 'deep-buffers', { query: 'partSize=5242880&partTimeout=5000', size: 12 * MIB });
+    assert.equal(r.retries, 0, `no PUT taken for stalled (${r.retries} retries)`);
+    assert.equal(r.stats.matched_body_bytes, r.size, 'every byte sent once');
+    assert.ok(r.ms > 20_000, `the link was slower than partTimeout per part (${r.ms} ms)`);
+    record(r, 'slow uplink, 4 Mbit/s, send buffers taking whole parts (partTimeout 5 s)');
+  }));
+
 test('429 with Retry-After is waited out', { timeout: 300_000 }, () =>
   scenario('slowdown', { proxyArgs: ['--fail-rate', '0.2', '--fail-nth', '2', '--fail-status', '429', '--retry-after', '2', '--seed', '13'] }, async (stack) => {
     const r = await run(stack, 'slowdown');
