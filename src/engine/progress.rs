@@ -6,6 +6,15 @@
 //! its high-water mark until the true count passes it again: progress never
 //! moves backwards, and no byte is counted twice. Speed is an exponentially
 //! weighted moving average of the true count over time; the ETA follows from it.
+//!
+//! What a running PUT "has sent" is what the browser says its upload
+//! progress is: the bytes handed to the system, whose send buffers may hold
+//! megabytes per connection on a slow uplink (a part is at 100 % long before
+//! the store has it). Once a PUT has been answered, the time a PUT takes is
+//! known: a running PUT then counts at most what that rate delivers in the
+//! time it has run, so that progress follows the link rather than the
+//! buffers, and is reported every [`TICK_MS`] while it does (no events come
+//! while the buffers drain).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -14,6 +23,8 @@ use crate::prelude::*;
 const SPEED_ALPHA: f64 = 0.3;
 /// Samples closer together than this are merged, so bursts of XHR events do not skew the speed.
 const MIN_SAMPLE_MS: u64 = 250;
+/// How often progress is reported while it follows the clock.
+pub const TICK_MS: u64 = 500;
 
 /// A snapshot of an upload's progress, as reported to the application.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,9 +61,14 @@ pub struct ProgressTracker {
     parts_total: u16,
     done_bytes: u64,
     parts_done: u16,
-    /// (part, bytes sent) of the running attempts: a few (one per stream),
-    /// so a `Vec` (a `BTreeMap` was 3 KB of the WASM module).
-    in_flight: Vec<(u16, u64)>,
+    /// (part, bytes sent, when it started) of the running attempts: a few
+    /// (one per stream), so a `Vec` (a `BTreeMap` was 3 KB of the WASM module).
+    in_flight: Vec<(u16, u64, u64)>,
+    /// Milliseconds a MiB of one PUT took lately (from its start to its
+    /// answer; each new PUT weighs a quarter), once one was answered.
+    put_ms_per_mib: Option<u64>,
+    /// The latest time an event or a tick told.
+    now: u64,
     reported: u64,
     speed: f64,
     last_sample: Option<(u64, u64)>,
@@ -67,6 +83,8 @@ impl ProgressTracker {
             done_bytes: 0,
             parts_done: 0,
             in_flight: Vec::new(),
+            put_ms_per_mib: None,
+            now: 0,
             reported: 0,
             speed: 0.0,
             last_sample: None,
@@ -75,21 +93,48 @@ impl ProgressTracker {
 
     /// The true count: bytes that have reached S3 or are on their way in a running attempt.
     pub fn actual(&self) -> u64 {
-        (self.done_bytes + self.in_flight.iter().map(|&(_, n)| n).sum::<u64>()).min(self.total)
+        (self.done_bytes + self.in_flight.iter().map(|&(_, n, t)| self.delivered(n, t)).sum::<u64>()).min(self.total)
+    }
+
+    /// What a PUT that has handed over `loaded` bytes since `started` has
+    /// delivered: at most what the rate of answered PUTs gives in that time.
+    fn delivered(&self, loaded: u64, started: u64) -> u64 {
+        match self.put_ms_per_mib {
+            Some(ms) => loaded.min(self.now.saturating_sub(started).saturating_mul(1 << 20) / ms.max(1)),
+            None => loaded,
+        }
+    }
+
+    /// When to report again with no event: while a running PUT counts less
+    /// than it handed over (its count grows with the clock).
+    pub fn next_tick(&self) -> Option<u64> {
+        self.in_flight.iter().any(|&(_, n, t)| self.delivered(n, t) < n).then_some(self.now + TICK_MS)
+    }
+
+    /// The clock moved on with no event.
+    pub fn tick(&mut self, now_ms: u64) {
+        self.now = self.now.max(now_ms);
+        self.sample(now_ms);
     }
 
     /// A running attempt of `part` has sent `loaded` bytes.
     pub fn on_loaded(&mut self, part: u16, loaded: u64, now_ms: u64) {
-        match self.in_flight.iter_mut().find(|(p, _)| *p == part) {
-            Some((_, n)) => *n = loaded,
-            None => self.in_flight.push((part, loaded)),
+        self.now = self.now.max(now_ms);
+        match self.in_flight.iter_mut().find(|(p, ..)| *p == part) {
+            Some((_, n, _)) => *n = loaded,
+            None => self.in_flight.push((part, loaded, now_ms)),
         }
         self.sample(now_ms);
     }
 
     /// `part` is finished with `len` bytes (counted once, whatever its attempts sent).
     pub fn on_done(&mut self, part: u16, len: u64, now_ms: u64) {
-        self.in_flight.retain(|&(p, _)| p != part);
+        self.now = self.now.max(now_ms);
+        if let Some(&(.., started)) = self.in_flight.iter().find(|(p, ..)| *p == part) {
+            let took = now_ms.saturating_sub(started).saturating_mul(1 << 20) / len.max(1);
+            self.put_ms_per_mib = Some(self.put_ms_per_mib.map_or(took, |was| (3 * was + took) / 4));
+        }
+        self.in_flight.retain(|&(p, ..)| p != part);
         self.done_bytes += len;
         self.parts_done += 1;
         self.sample(now_ms);
@@ -97,7 +142,7 @@ impl ProgressTracker {
 
     /// The running attempt of `part` failed or was cancelled: its bytes come back out.
     pub fn on_attempt_lost(&mut self, part: u16) {
-        self.in_flight.retain(|&(p, _)| p != part);
+        self.in_flight.retain(|&(p, ..)| p != part);
         // The speed sample base must not count the lost bytes as negative speed.
         if let Some((t, _)) = self.last_sample {
             self.last_sample = Some((t, self.actual()));
@@ -178,6 +223,38 @@ mod tests {
         let s = p.snapshot();
         assert_eq!((s.bytes_sent, s.parts_done), (300, 3), "ends exactly at the total, nothing counted twice");
         assert!((s.fraction() - 1.0).abs() < f64::EPSILON);
+    }
+
+    /// A PUT whose bytes the browser's send buffers took at once counts, once
+    /// a PUT was answered, what that PUT's rate delivers in the time it has
+    /// run: progress follows the link, and ticks while it does.
+    #[test]
+    fn a_put_that_ran_ahead_of_the_link_counts_what_the_link_delivered() {
+        let mut p = ProgressTracker::new(300, 3);
+        // Before any answer: what the browser says.
+        p.on_loaded(1, 0, 0);
+        p.on_loaded(1, 100, 1);
+        assert_eq!((p.snapshot().bytes_sent, p.next_tick()), (100, None));
+        p.on_done(1, 100, 1_000); // 0.1 byte/ms
+        p.on_loaded(2, 0, 1_000);
+        p.on_loaded(2, 100, 1_001);
+        assert_eq!(p.snapshot().bytes_sent, 100, "part 2's 100 bytes were handed over, none delivered yet");
+        assert_eq!(p.next_tick(), Some(1_001 + TICK_MS));
+        p.tick(1_500);
+        assert_eq!(p.snapshot().bytes_sent, 150);
+        p.tick(2_500);
+        assert_eq!((p.snapshot().bytes_sent, p.next_tick()), (200, None), "at most what was handed over");
+        // An attempt lost: its bytes come out, the report holds.
+        p.on_loaded(3, 0, 2_500);
+        p.on_loaded(3, 100, 2_501);
+        p.tick(3_000);
+        assert_eq!(p.snapshot().bytes_sent, 250);
+        p.on_attempt_lost(3);
+        assert_eq!((p.actual(), p.snapshot().bytes_sent), (200, 250));
+        p.on_loaded(3, 0, 4_000);
+        p.on_loaded(3, 100, 4_001);
+        p.on_done(3, 100, 5_000);
+        assert_eq!(p.snapshot().bytes_sent, 300);
     }
 
     #[test]

@@ -1045,6 +1045,31 @@ fn a_slow_link_with_deep_send_buffers_is_not_taken_for_stalls() {
     assert_eq!((w.retries.len(), w.cancelled.len(), w.put_starts.len()), (0, 0, 8), "{:?}", w.retries);
 }
 
+/// Progress on a link whose send buffers take each part at once follows
+/// what the link delivers once a PUT was answered: the last parts, handed
+/// over at once, are not counted whole until they are answered, progress is
+/// reported while they drain, and it never goes back.
+#[test]
+fn progress_follows_the_link_not_the_send_buffers() {
+    let size = 64 * MIB;
+    let mut up = Upload::new(size, Config { part_timeout_ms: 60_000, ..cfg(4) }, 3).expect("upload");
+    let mut w = World::new(&[]);
+    w.buffered = true;
+    w.ms_per_mib = 1_000; // 8 s a part: 2 rounds of 4
+    let mut seen = Vec::new();
+    let res = w.run(&mut up, |up, now| seen.push((now, up.progress().bytes_sent)));
+    assert_intact(&w, &res, size, 8);
+    let last_round = w.put_starts.iter().map(|(_, t)| *t).max().expect("PUTs");
+    let last_answer = last_round + 8_000;
+    let before_end: Vec<u64> =
+        seen.iter().filter(|(t, _)| *t > last_round && *t < last_answer).map(|(_, b)| *b).collect();
+    assert!(before_end.len() >= 10, "progress reported while the last parts drain: {before_end:?}");
+    assert!(before_end.iter().all(|b| *b < size), "not at 100 % before the last answer");
+    // Half-way through the last round, about three quarters is counted (not all of it).
+    let (_, mid) = seen.iter().rev().find(|(t, _)| *t <= last_round + 4_000).copied().expect("a report");
+    assert!((size * 6 / 10..size * 9 / 10).contains(&mid), "{mid} of {size} half-way through the last round");
+}
+
 /// A PUT whose body was all handed over and that is never answered (its
 /// connection gone) is still found: once the store has acknowledged other
 /// parts, within `partTimeout` and twice the time the bytes handed over take

@@ -835,7 +835,11 @@ impl Upload {
             Phase::Uploading => {}
             _ => return None,
         }
-        let mut t = self.index.waiting.first().map(|(until, _)| until);
+        // Progress that follows the clock is reported on ticks.
+        let mut t = match (self.index.waiting.first(), self.progress.next_tick()) {
+            (Some((until, _)), Some(tick)) => Some(until.min(tick)),
+            (waiting, tick) => waiting.map(|(until, _)| until).or(tick),
+        };
         if self.cfg.part_timeout_ms > 0 && self.online {
             for i in self.index.running.ascending() {
                 let due = self.stalls_at(i);
@@ -1472,6 +1476,10 @@ impl Upload {
     // ------------------------------------------------------------ scheduling
 
     fn step(&mut self, now_ms: u64, free: &mut usize) {
+        if self.progress.next_tick().is_some_and(|t| t <= now_ms) {
+            self.progress.tick(now_ms);
+            self.report_progress();
+        }
         let call_due = self.online && self.call_retry_at.is_none_or(|t| t <= now_ms);
         // Not read in time: the upload goes on without the check.
         match &self.check {

@@ -117,6 +117,29 @@ test('Firefox: a slow uplink whose send buffers take whole parts is not taken fo
     assert.ok(r.ms > 20_000, `the link was slower than partTimeout per part (${r.ms} ms)`);
   }));
 
+test('Firefox: on a link whose send buffers take whole parts, progress follows the time the upload takes, never backwards', { timeout: 300_000 }, async () => {
+  const seen = [];
+  const during = async () => {
+    const t0 = Date.now();
+    for (;;) {
+      const state = await driver.findElement(By.id('state')).getAttribute('data-state');
+      seen.push([Date.now() - t0, Number(await driver.findElement(By.id('bar')).getAttribute('value'))]);
+      if (state !== 'uploading') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  await scenario('ff-progress-buffers', { proxyArgs: ['--bandwidth-mbit', '24'] }, { query: 'partSize=5242880', size: 64 * MIB, during }, async (r) => {
+    const end = seen.at(-1)[0];
+    const at = (f) => seen.filter(([t]) => t <= f * end).at(-1)[1];
+    console.log(`progress at 50/70/90 % of ${end} ms: ${at(0.5)} / ${at(0.7)} / ${at(0.9)} %`);
+    assert.ok(end > 15_000, `the link was slow enough to see (${end} ms)`);
+    assert.ok(at(0.7) <= 88, `at 70 % of the upload's time the bar is at ${at(0.7)} %, not near 100 %`);
+    assert.ok(at(0.9) < 100, `not at 100 % before the end (${at(0.9)} % at 90 % of the time)`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i][1] >= seen[i - 1][1], 'never backwards');
+    assert.equal(r.retries, 0);
+  });
+});
+
 test('Firefox: 429 with Retry-After is waited out, intact', { timeout: 300_000 }, () =>
   scenario('ff-slowdown', { proxyArgs: ['--fail-rate', '0.25', '--fail-nth', '2', '--fail-status', '429', '--retry-after', '2', '--seed', '13'] },
     { query: 'partSize=5242880' }, async (r) => {

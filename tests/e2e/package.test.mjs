@@ -68,9 +68,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * (+0.8) to 68.4; and again once a part sent after that read is on its way
  * (+0.15) to 68.5; a PUT whose whole body is handed over given the time
  * the send buffers take to drain before it counts as stalled (+0.14) to
- * 68.7. The aim of the size issue, 60 KiB, is not met yet.
+ * 68.7; progress that follows what the link delivers, not the send
+ * buffers, reported on ticks while it does (+0.4) to 69.1. The aim of the
+ * size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 68.7 * 1024;
+export const BUDGET_GZIP_BYTES = 69.1 * 1024;
 
 let tarball;
 let browser;

@@ -153,6 +153,38 @@ test('a slow uplink whose send buffers take whole parts is not taken for stalled
     record(r, 'slow uplink, 4 Mbit/s, send buffers taking whole parts (partTimeout 5 s)');
   }));
 
+// The same kind of link: each PUT's upload progress is at 100 % as soon as
+// the buffers took its part. Once a PUT has been answered, a running one
+// counts what the link delivers in the time it has run: the bar follows the
+// upload's time rather than sitting near 100 % while the last parts drain.
+test('on a link whose send buffers take whole parts, progress follows the time the upload takes', { timeout: 300_000 }, () =>
+  scenario('progress-buffers', { proxyArgs: ['--bandwidth-mbit', '24'] }, async (stack) => {
+    const seen = [];
+    const r = await run(stack, 'progress-buffers', {
+      query: 'partSize=5242880',
+      during: async (page) => {
+        const t0 = Date.now();
+        for (;;) {
+          const state = await page.getAttribute('#state', 'data-state');
+          seen.push([Date.now() - t0, Number(await page.getAttribute('#bar', 'value'))]);
+          if (state !== 'uploading') break;
+          await page.waitForTimeout(200);
+        }
+      },
+    });
+    const end = seen.at(-1)[0];
+    const at = (f) => seen.filter(([t]) => t <= f * end).at(-1)[1];
+    assert.ok(end > 15_000, `the link was slow enough to see (${end} ms)`);
+    // The first six parts are handed over at once (47 %); after the first
+    // answers the bar moves with the time the upload takes.
+    assert.ok(at(0.7) <= 88, `at 70 % of the upload's time the bar is at ${at(0.7)} %, not near 100 %`);
+    assert.ok(at(0.9) < 100, `not at 100 % before the end (${at(0.9)} % at 90 % of the time)`);
+    for (let i = 1; i < seen.length; i++) assert.ok(seen[i][1] >= seen[i - 1][1], 'never backwards');
+    assert.equal(r.retries, 0);
+    console.log(`progress at 50/70/90 % of ${end} ms: ${at(0.5)} / ${at(0.7)} / ${at(0.9)} %`);
+    record(r, 'progress on a 24 Mbit/s link whose send buffers take whole parts', { at70: at(0.7), at90: at(0.9) });
+  }));
+
 test('429 with Retry-After is waited out', { timeout: 300_000 }, () =>
   scenario('slowdown', { proxyArgs: ['--fail-rate', '0.2', '--fail-nth', '2', '--fail-status', '429', '--retry-after', '2', '--seed', '13'] }, async (stack) => {
     const r = await run(stack, 'slowdown');
