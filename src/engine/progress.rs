@@ -25,6 +25,11 @@ const SPEED_ALPHA: f64 = 0.3;
 const MIN_SAMPLE_MS: u64 = 250;
 /// How often progress is reported while it follows the clock.
 pub const TICK_MS: u64 = 500;
+/// The smallest answered PUT whose time counts for the rate: a part of a
+/// multipart upload (at least 5 MiB but the last). A small last part is
+/// mostly its round trip: counted, it would make the rate look far slower
+/// and hold progress back until the next answers.
+const RATE_MIN_BYTES: u64 = 4 << 20;
 
 /// A snapshot of an upload's progress, as reported to the application.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +70,8 @@ pub struct ProgressTracker {
     /// (one per stream), so a `Vec` (a `BTreeMap` was 3 KB of the WASM module).
     in_flight: Vec<(u16, u64, u64)>,
     /// Milliseconds a MiB of one PUT took lately (from its start to its
-    /// answer; each new PUT weighs a quarter), once one was answered.
+    /// answer; each new PUT weighs a quarter), once one of at least
+    /// [`RATE_MIN_BYTES`] was answered.
     put_ms_per_mib: Option<u64>,
     /// The latest time an event or a tick told.
     now: u64,
@@ -130,7 +136,9 @@ impl ProgressTracker {
     /// `part` is finished with `len` bytes (counted once, whatever its attempts sent).
     pub fn on_done(&mut self, part: u16, len: u64, now_ms: u64) {
         self.now = self.now.max(now_ms);
-        if let Some(&(.., started)) = self.in_flight.iter().find(|(p, ..)| *p == part) {
+        if let Some(&(.., started)) = self.in_flight.iter().find(|(p, ..)| *p == part)
+            && len >= RATE_MIN_BYTES
+        {
             let took = now_ms.saturating_sub(started).saturating_mul(1 << 20) / len.max(1);
             self.put_ms_per_mib = Some(self.put_ms_per_mib.map_or(took, |was| (3 * was + took) / 4));
         }
@@ -230,31 +238,40 @@ mod tests {
     /// run: progress follows the link, and ticks while it does.
     #[test]
     fn a_put_that_ran_ahead_of_the_link_counts_what_the_link_delivered() {
-        let mut p = ProgressTracker::new(300, 3);
+        const M: u64 = 8 << 20;
+        let mut p = ProgressTracker::new(3 * M + 1, 4);
         // Before any answer: what the browser says.
         p.on_loaded(1, 0, 0);
-        p.on_loaded(1, 100, 1);
-        assert_eq!((p.snapshot().bytes_sent, p.next_tick()), (100, None));
-        p.on_done(1, 100, 1_000); // 0.1 byte/ms
+        p.on_loaded(1, M, 1);
+        assert_eq!((p.snapshot().bytes_sent, p.next_tick()), (M, None));
+        p.on_done(1, M, 1_000); // 125 ms a MiB
         p.on_loaded(2, 0, 1_000);
-        p.on_loaded(2, 100, 1_001);
-        assert_eq!(p.snapshot().bytes_sent, 100, "part 2's 100 bytes were handed over, none delivered yet");
+        p.on_loaded(2, M, 1_001);
+        assert_eq!(
+            p.snapshot().bytes_sent,
+            M + M / 1_000,
+            "part 2's bytes were handed over, a millisecond's delivered"
+        );
         assert_eq!(p.next_tick(), Some(1_001 + TICK_MS));
         p.tick(1_500);
-        assert_eq!(p.snapshot().bytes_sent, 150);
+        assert_eq!(p.snapshot().bytes_sent, M + M / 2);
         p.tick(2_500);
-        assert_eq!((p.snapshot().bytes_sent, p.next_tick()), (200, None), "at most what was handed over");
+        assert_eq!((p.snapshot().bytes_sent, p.next_tick()), (2 * M, None), "at most what was handed over");
+        // A small last part answered at once says nothing of the rate.
+        p.on_loaded(4, 0, 2_500);
+        p.on_loaded(4, 1, 2_501);
+        p.on_done(4, 1, 2_550);
         // An attempt lost: its bytes come out, the report holds.
         p.on_loaded(3, 0, 2_500);
-        p.on_loaded(3, 100, 2_501);
+        p.on_loaded(3, M, 2_501);
         p.tick(3_000);
-        assert_eq!(p.snapshot().bytes_sent, 250);
+        assert_eq!(p.snapshot().bytes_sent, 2 * M + 1 + M / 2, "the rate is the parts' one");
         p.on_attempt_lost(3);
-        assert_eq!((p.actual(), p.snapshot().bytes_sent), (200, 250));
+        assert_eq!((p.actual(), p.snapshot().bytes_sent), (2 * M + 1, 2 * M + 1 + M / 2));
         p.on_loaded(3, 0, 4_000);
-        p.on_loaded(3, 100, 4_001);
-        p.on_done(3, 100, 5_000);
-        assert_eq!(p.snapshot().bytes_sent, 300);
+        p.on_loaded(3, M, 4_001);
+        p.on_done(3, M, 5_000);
+        assert_eq!(p.snapshot().bytes_sent, 3 * M + 1);
     }
 
     #[test]
