@@ -82,6 +82,12 @@ pub struct Config {
     #[arg(long, env = "S3MP_CALL_TIMEOUT", default_value_t = 300)]
     pub call_timeout: u64,
 
+    /// Seconds the embedded store waits for the next bytes of a PUT's body
+    /// (S3's idle limit); a body that stops arriving is answered 400
+    /// RequestTimeout and nothing of it is kept.
+    #[arg(long, env = "S3MP_BODY_IDLE_TIMEOUT", default_value_t = 20)]
+    pub body_idle_timeout: u64,
+
     /// Require `Authorization: Bearer <token>` on every backend call.
     #[arg(long, env = "S3MP_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,

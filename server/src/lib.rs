@@ -104,7 +104,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             let listener = TcpListener::bind(cfg.s3_listen).await?;
             let addr = listener.local_addr()?;
             s3_addr = Some(addr);
-            let store = store::Store::open(&cfg.data_dir).await?;
+            let store = store::Store::open(&cfg.data_dir)
+                .await?
+                .with_body_idle(std::time::Duration::from_secs(cfg.body_idle_timeout.max(1)));
             store.ensure_bucket(&cfg.bucket).await?;
             tasks.push(tokio::spawn(store.clone().run_lifecycle()));
             embedded = Some(store.clone());

@@ -438,6 +438,54 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     }
 }
 
+/// A PUT whose body stops arriving (a few bytes, then nothing) is refused
+/// with S3's 400 RequestTimeout once the store's idle limit has passed, and
+/// nothing of it is kept: a client cannot hold a connection and a data file
+/// for ever with a presigned URL.
+#[tokio::test]
+async fn a_put_whose_body_stops_arriving_is_refused_and_leaves_nothing() {
+    let h = Harness::with(|c| c.body_idle_timeout = 2).await;
+    let (_, v) = h.post("/uploads/url", json!({"key": "idle/a", "content_type": "a/b"})).await;
+    let url = reqwest::Url::parse(v["url"].as_str().expect("url")).expect("a URL");
+    let addr = h.server.s3_addr.expect("store");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: a/b\r\nContent-Length: 1000\r\n\r\n0123456789",
+        url.path(),
+        url.query().expect("signed query"),
+        url.host_str().zip(url.port()).map(|(h, p)| format!("{h}:{p}")).expect("host")
+    );
+    conn.write_all(head.as_bytes()).await.expect("write");
+    let started = std::time::Instant::now();
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), conn.read_to_end(&mut reply)).await;
+    assert!(read.is_ok(), "the store answered and closed");
+    let waited = started.elapsed();
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("<Code>RequestTimeout</Code>"), "{text}");
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(10), "after the idle limit: {waited:?}");
+    assert_eq!(h.object("idle/a").await, None, "nothing stored");
+    // A body that keeps arriving, however slowly, is taken.
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: a/b\r\nContent-Length: 4\r\nConnection: close\r\n\r\n",
+        url.path(),
+        url.query().expect("signed query"),
+        url.host_str().zip(url.port()).map(|(h, p)| format!("{h}:{p}")).expect("host")
+    );
+    conn.write_all(head.as_bytes()).await.expect("write");
+    for b in b"abcd" {
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        conn.write_all(&[*b]).await.expect("write");
+    }
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut reply)).await.expect("answered").expect("read");
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert_eq!(h.object("idle/a").await.map(|(bytes, _)| bytes), Some(b"abcd".to_vec()));
+}
+
 #[tokio::test]
 async fn tampered_presigned_urls_are_refused() {
     let h = Harness::with(|c| c.key_prefix = "users/alice/".into()).await;

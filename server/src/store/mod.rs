@@ -106,7 +106,15 @@ macro_rules! object_acl {
 pub struct Store {
     root: PathBuf,
     buckets: std::sync::Arc<Mutex<BTreeMap<String, Bucket>>>,
+    /// How long a PUT's body may send nothing ([`BODY_IDLE`] unless set).
+    body_idle: std::time::Duration,
 }
+
+/// How long a PUT's body may send nothing before it is refused (S3 answers
+/// `RequestTimeout` to a connection idle for about 20 seconds): a client
+/// that sends a few bytes and then nothing does not hold a connection and
+/// a data file for ever.
+pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -346,7 +354,12 @@ impl Store {
         tokio::fs::create_dir_all(root).await?;
         let root = root.canonicalize()?;
         let buckets = disk::load(&root).await?;
-        Ok(Self { root, buckets: std::sync::Arc::new(Mutex::new(buckets)) })
+        Ok(Self { root, buckets: std::sync::Arc::new(Mutex::new(buckets)), body_idle: BODY_IDLE })
+    }
+
+    /// The same store, waiting at most `idle` for the next bytes of a body.
+    pub fn with_body_idle(self, idle: std::time::Duration) -> Self {
+        Self { body_idle: idle, ..self }
     }
 
     /// Creates the bucket if it is missing.
@@ -388,7 +401,7 @@ impl Store {
             (Some(k), Some(iv)) => Some(k.cipher(iv, 0).map_err(internal)?),
             _ => None,
         };
-        let result = write_stream(&path, body, wanted, cipher).await;
+        let result = write_stream(&path, body, wanted, cipher, self.body_idle).await;
         match result {
             Ok((size, md5, checksums)) => {
                 if let Some(n) = content_length
@@ -586,13 +599,21 @@ async fn write_stream(
     body: Option<StreamingBlob>,
     wanted: &Wanted,
     mut cipher: Option<sse::Stream>,
+    idle: std::time::Duration,
 ) -> S3Result<(u64, String, Checksums)> {
     let mut out = tokio::fs::File::create(path).await.map_err(internal)?;
     let mut md5 = s3s::crypto::Md5::new();
     let mut hasher = wanted.hasher();
     let mut size = 0u64;
     if let Some(mut body) = body {
-        while let Some(chunk) = body.next().await {
+        let idle_out = || {
+            s3_error!(
+                RequestTimeout,
+                "Your socket connection to the server was not read from or written to within the timeout period. \
+                 Idle connections will be closed."
+            )
+        };
+        while let Some(chunk) = tokio::time::timeout(idle, body.next()).await.map_err(|_| idle_out())? {
             let chunk = chunk.map_err(|e| match e.downcast::<S3Error>() {
                 Ok(s3) => *s3,
                 Err(e) => s3_error!(IncompleteBody, "The request body ended early or could not be read: {e}"),
