@@ -966,12 +966,19 @@ fn a_file_changed_on_disk_during_the_upload_is_not_stored() {
 /// A PUT that gets no answer has the file's sample read again: a file
 /// changed on disk (Firefox stalls a PUT of bytes past the end of a file
 /// truncated since) ends the upload with `FileReadError` at once, not after
-/// every retry; an unchanged one goes on.
+/// every retry; an unchanged one goes on. The same when the store gives up
+/// first: S3 answers a body that stopped arriving 400 RequestTimeout.
 #[test]
 fn a_put_without_an_answer_has_the_file_checked_again() {
-    for changed in [true, false] {
+    let idle = Failure::Status {
+        status: 400,
+        body: "<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>".into(),
+        retry_after_ms: None,
+    };
+    for (changed, failure) in [(true, Failure::Timeout), (false, Failure::Timeout), (true, idle.clone()), (false, idle)]
+    {
         let mut up = Upload::new(64 * MIB, cfg(4), 3).expect("upload");
-        let mut w = World::new(&[(On::Put(3), 1, Answer::Fail(Failure::Timeout))]);
+        let mut w = World::new(&[(On::Put(3), 1, Answer::Fail(failure))]);
         w.changed_at = changed.then_some(40);
         let res = w.run(&mut up, |_, _| {});
         if changed {

@@ -1142,7 +1142,14 @@ impl Upload {
         // on disk, and the PUT stalls): the file's sample is read again, so
         // that a changed file ends the upload with its cause, not after every
         // retry has stalled.
-        if let (Failure::Network(_) | Failure::Timeout, Check::Have(first)) = (&failure, &self.check) {
+        // (S3 answers a body that stopped arriving 400 RequestTimeout after
+        // 20 s: the same.)
+        let unanswered = match &failure {
+            Failure::Network(_) | Failure::Timeout => true,
+            Failure::Status { status: 400, body, .. } => crate::find_str(body, "RequestTimeout").is_some(),
+            _ => false,
+        };
+        if let (true, Check::Have(first)) = (unanswered, &self.check) {
             self.check = Check::Again { first: first.clone(), deadline: now_ms + CHECK_TIMEOUT_MS };
             self.read_sample();
         }

@@ -268,6 +268,14 @@ test('Firefox: the file rewritten on disk while it uploads: its sample differs b
     assert.match(r.error, /^FileReadError: the file changed on disk while it was being uploaded/);
   }));
 
+test("Firefox: the same truncation with the default partTimeout: the store gives up on the stalled body first (400 RequestTimeout, as S3 does after 20 s), the file is checked again, FileReadError, nothing stored", { timeout: 300_000 }, () =>
+  // The store's idle limit made 3 s here (S3's is 20 s, before the client's
+  // 60 s partTimeout): its answer counts as a PUT without an answer.
+  scenario('ff-truncated-idle', { proxyArgs: ['--bandwidth-mbit', '80'], serverArgs: ['--body-idle-timeout', '3'] }, changedAtAQuarter('&checksum=none', (file) => truncateSync(file, 20 * MIB)), async (r) => {
+    assert.match(r.error, /^FileReadError: the file changed on disk while it was being uploaded/);
+    assert.ok(r.ms < 50_000, `ended after the store's answer (${r.ms} ms), not after partTimeout and every retry`);
+  }));
+
 test("Firefox: the file truncated on disk while it uploads, checksum: 'none': the stalled PUT has the file checked again, FileReadError at once, nothing stored", { timeout: 300_000 }, () =>
   // Firefox sends nothing for bytes past the new end of the file: the PUT
   // stalls. Without checksums no hash read notices; the sample read again
