@@ -78,7 +78,7 @@ interface CommonOptions {
   concurrency?: number | { min?: number; max?: number };
   /** Delays in ms before the 1st, 2nd, ... retry of a part (default [0, 1000, 3000, 5000, 10000]). */
   retryDelays?: number[];
-  /** A part PUT with no upload progress for this many ms is cancelled and retried (default 60000; 0: never). */
+  /** A part PUT with no upload progress for this many ms is cancelled and retried (default 60000; 0: never). Once its whole body is handed over it is also given twice the time answered PUTs waited for their answer (a slow uplink's send buffers draining). */
   partTimeout?: number;
   /** Send cookies with backend calls and part PUTs. */
   withCredentials?: boolean;
@@ -108,7 +108,7 @@ export type UploaderOptions =
       endpoint?: never;
     });
 
-/** Progress of one upload. `bytesSent` never goes backwards. */
+/** Progress of one upload. `bytesSent` never goes backwards; once a part has been answered it follows what the link delivers, not what the browser has handed to the system's send buffers. */
 export interface UploadProgress {
   bytesSent: number;
   bytesTotal: number;

@@ -81,15 +81,16 @@ pub struct ProgressTracker {
 }
 
 impl ProgressTracker {
-    /// A tracker for `total` bytes in `parts_total` parts.
-    pub fn new(total: u64, parts_total: u16) -> Self {
+    /// A tracker for `total` bytes in `parts_total` parts, on a link where a
+    /// MiB of a PUT took `ms_per_mib` lately, if known.
+    pub fn new(total: u64, parts_total: u16, ms_per_mib: Option<u64>) -> Self {
         Self {
             total,
             parts_total,
             done_bytes: 0,
             parts_done: 0,
             in_flight: Vec::new(),
-            put_ms_per_mib: None,
+            put_ms_per_mib: ms_per_mib,
             now: 0,
             reported: 0,
             speed: 0.0,
@@ -213,7 +214,7 @@ mod tests {
 
     #[test]
     fn failed_bytes_are_taken_out_but_progress_never_goes_back() {
-        let mut p = ProgressTracker::new(300, 3);
+        let mut p = ProgressTracker::new(300, 3, None);
         p.on_loaded(1, 60, 0);
         p.on_loaded(2, 50, 10);
         assert_eq!(p.snapshot().bytes_sent, 110);
@@ -239,7 +240,7 @@ mod tests {
     #[test]
     fn a_put_that_ran_ahead_of_the_link_counts_what_the_link_delivered() {
         const M: u64 = 8 << 20;
-        let mut p = ProgressTracker::new(3 * M + 1, 4);
+        let mut p = ProgressTracker::new(3 * M + 1, 4, None);
         // Before any answer: what the browser says.
         p.on_loaded(1, 0, 0);
         p.on_loaded(1, M, 1);
@@ -291,7 +292,7 @@ mod tests {
             (3, 100),
             (3, -2),
         ];
-        let mut p = ProgressTracker::new(300, 3);
+        let mut p = ProgressTracker::new(300, 3, None);
         let mut last = 0;
         for (i, &(part, ev)) in events.iter().enumerate() {
             let now = i as u64 * 100;
@@ -309,7 +310,7 @@ mod tests {
 
     #[test]
     fn speed_and_eta() {
-        let mut p = ProgressTracker::new(10_000, 1);
+        let mut p = ProgressTracker::new(10_000, 1, None);
         p.on_loaded(1, 0, 0);
         p.on_loaded(1, 1000, 1000);
         let s = p.snapshot();
@@ -327,7 +328,7 @@ mod tests {
 
     #[test]
     fn empty_file_progress() {
-        let mut p = ProgressTracker::new(0, 1);
+        let mut p = ProgressTracker::new(0, 1, None);
         assert_eq!(p.snapshot().fraction(), 0.0);
         p.on_done(1, 0, 0);
         assert_eq!(p.snapshot().fraction(), 1.0);

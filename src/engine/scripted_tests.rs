@@ -1077,6 +1077,42 @@ fn progress_follows_the_link_not_the_send_buffers() {
     assert!((size * 6 / 10..size * 9 / 10).contains(&mid), "{mid} of {size} half-way through the last round");
 }
 
+/// With the rate the `Uploader`'s earlier uploads measured, a multipart
+/// upload's progress follows the link from its first parts on (before any
+/// of its own is answered); a single PUT counts as the browser reports.
+#[test]
+fn progress_follows_the_link_from_the_first_parts_with_an_earlier_uploads_rate() {
+    let size = 64 * MIB;
+    let mid_first_round = |rate: Option<u64>| {
+        let config = Config { part_timeout_ms: 60_000, ..cfg(4) }.for_file(size, 4, rate);
+        let config = Config { part_size: 8 * MIB, part_size_max: 8 * MIB, ..config };
+        let mut up = Upload::new(size, config, 3).expect("upload");
+        let mut w = World::new(&[]);
+        w.buffered = true;
+        w.ms_per_mib = 1_000; // 8 s a part
+        let mut seen = Vec::new();
+        let res = w.run(&mut up, |up, now| seen.push((now, up.progress().bytes_sent)));
+        assert_intact(&w, &res, size, 8);
+        let first = w.put_starts.iter().map(|(_, t)| *t).min().expect("PUTs");
+        seen.iter().rev().find(|(t, _)| *t <= first + 4_000).map(|(_, b)| *b).expect("a report")
+    };
+    // Without it: the four first parts count whole as soon as they are handed over.
+    assert_eq!(mid_first_round(None), size / 2);
+    // With it: half of each, a quarter of the file.
+    let with = mid_first_round(Some(1_000));
+    assert!((size / 5..size * 3 / 10).contains(&with), "{with} of {size} half-way through the first parts");
+    // A single PUT: as the browser reports it.
+    let config = Config { multipart_threshold: Some(8 * MIB), ..cfg(4) }.for_file(3 * MIB, 4, Some(1_000));
+    let mut up = Upload::new(3 * MIB, config, 3).expect("upload");
+    let mut w = World::new(&[]);
+    w.buffered = true;
+    w.ms_per_mib = 1_000;
+    let mut seen = Vec::new();
+    let res = w.run(&mut up, |up, now| seen.push((now, up.progress().bytes_sent)));
+    assert!(res.is_ok() && w.single);
+    assert!(seen.iter().any(|(t, b)| *t < 3_000 && *b == 3 * MIB), "handed over, counted before its answer: {seen:?}");
+}
+
 /// A PUT whose body was all handed over and that is never answered (its
 /// connection gone) is still found: once the store has acknowledged other
 /// parts, within `partTimeout` and twice the time the bytes handed over take

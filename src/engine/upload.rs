@@ -56,6 +56,10 @@ pub struct Config {
     /// Checksum of every part (and of the whole object) for the store to
     /// verify; `None`: none.
     pub checksum: Option<Algorithm>,
+    /// Milliseconds a MiB of a part's PUT took lately on this link (the
+    /// earlier uploads of the same `Uploader`): a multipart upload's
+    /// progress follows it until its own first part is answered.
+    pub put_ms_per_mib: Option<u64>,
 }
 
 impl Default for Config {
@@ -70,6 +74,7 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             part_timeout_ms: 60_000,
             checksum: Some(Algorithm::Crc32),
+            put_ms_per_mib: None,
         }
     }
 }
@@ -127,7 +132,7 @@ impl Config {
     /// keeps it for a resume).
     pub fn for_file(&self, size: u64, streams: usize, ms_per_mib: Option<u64>) -> Self {
         let part_size = part_size_for(size, self.part_size, self.part_size_max, streams, ms_per_mib);
-        Self { part_size, part_size_max: part_size, ..self.clone() }
+        Self { part_size, part_size_max: part_size, put_ms_per_mib: ms_per_mib, ..self.clone() }
     }
 }
 
@@ -623,6 +628,8 @@ impl Upload {
     pub fn new(size: u64, cfg: Config, seed: u64) -> Result<Self, UploadError> {
         cfg.validate()?;
         let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
+        // Small files' single PUTs count as the browser reports them.
+        let rate = if plan.single { None } else { cfg.put_ms_per_mib };
         let parts: Vec<Part> = (0..plan.count)
             .map(|_| Part {
                 state: PartState::Pending,
@@ -658,7 +665,7 @@ impl Upload {
             init_unknown: false,
             check: if plan.single || size == 0 { Check::Done } else { Check::Due },
             drain_ms: None,
-            progress: ProgressTracker::new(size, plan.count),
+            progress: ProgressTracker::new(size, plan.count, rate),
             last_reported: None,
             rng: fastrand::Rng::with_seed(seed),
             out: VecDeque::new(),

@@ -69,10 +69,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * (+0.15) to 68.5; a PUT whose whole body is handed over given the time
  * the send buffers take to drain before it counts as stalled (+0.14) to
  * 68.7; progress that follows what the link delivers, not the send
- * buffers, reported on ticks while it does (+0.4) to 69.1. The aim of the
- * size issue, 60 KiB, is not met yet.
+ * buffers, reported on ticks while it does (+0.4) to 69.1, and from an
+ * upload's first parts with the Uploader's earlier rate (+0.06). The aim of
+ * the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 69.1 * 1024;
+export const BUDGET_GZIP_BYTES = 69.2 * 1024;
 
 let tarball;
 let browser;
