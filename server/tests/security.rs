@@ -448,14 +448,17 @@ async fn a_put_whose_body_stops_arriving_is_refused_and_leaves_nothing() {
     let (_, v) = h.post("/uploads/url", json!({"key": "idle/a", "content_type": "a/b"})).await;
     let url = reqwest::Url::parse(v["url"].as_str().expect("url")).expect("a URL");
     let addr = h.server.s3_addr.expect("store");
+    // The presigned PUT's request head, with `rest` after the Host header.
+    let head = |rest: &str| {
+        let host = url.host_str().zip(url.port()).map(|(h, p)| format!("{h}:{p}")).expect("host");
+        format!(
+            "PUT {}?{} HTTP/1.1\r\nHost: {host}\r\nContent-Type: a/b\r\n{rest}",
+            url.path(),
+            url.query().expect("query")
+        )
+    };
     let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let head = format!(
-        "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: a/b\r\nContent-Length: 1000\r\n\r\n0123456789",
-        url.path(),
-        url.query().expect("signed query"),
-        url.host_str().zip(url.port()).map(|(h, p)| format!("{h}:{p}")).expect("host")
-    );
-    conn.write_all(head.as_bytes()).await.expect("write");
+    conn.write_all(head("Content-Length: 1000\r\n\r\n0123456789").as_bytes()).await.expect("write");
     let started = std::time::Instant::now();
     let mut reply = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(15), conn.read_to_end(&mut reply)).await;
@@ -468,13 +471,7 @@ async fn a_put_whose_body_stops_arriving_is_refused_and_leaves_nothing() {
     assert_eq!(h.object("idle/a").await, None, "nothing stored");
     // A body that keeps arriving, however slowly, is taken.
     let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let head = format!(
-        "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: a/b\r\nContent-Length: 4\r\nConnection: close\r\n\r\n",
-        url.path(),
-        url.query().expect("signed query"),
-        url.host_str().zip(url.port()).map(|(h, p)| format!("{h}:{p}")).expect("host")
-    );
-    conn.write_all(head.as_bytes()).await.expect("write");
+    conn.write_all(head("Content-Length: 4\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("write");
     for b in b"abcd" {
         tokio::time::sleep(Duration::from_millis(1_200)).await;
         conn.write_all(&[*b]).await.expect("write");
