@@ -66,6 +66,20 @@ pub const LATENCY_RISE_PERCENT: u64 = 60;
 /// The smallest PUT whose time counts for the latency signal: a part.
 pub const LATENCY_MIN_BYTES: u64 = 5 * 1024 * 1024;
 
+/// Milliseconds a MiB of a part's PUT took lately: `was`, with a PUT of
+/// `bytes` that took `took_ms` weighing a quarter (a few parts follow a
+/// change of the link). Only PUTs of at least [`LATENCY_MIN_BYTES`] count:
+/// a small one is mostly its round trip. Shared by the window (the part
+/// size of the next upload) and the progress (what a running PUT has
+/// delivered).
+pub fn ms_per_mib_after(was: Option<u64>, bytes: u64, took_ms: u64) -> Option<u64> {
+    if bytes < LATENCY_MIN_BYTES {
+        return was;
+    }
+    let now = took_ms.saturating_mul(1024 * 1024) / bytes;
+    Some(was.map_or(now, |was| (was * 3 + now) / 4))
+}
+
 /// The concurrency window.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
@@ -175,11 +189,7 @@ impl Window {
     /// A PUT of `bytes` that took `took_ms` succeeded at `now_ms`. True when
     /// the window grew.
     pub fn on_done(&mut self, bytes: u64, took_ms: u64, now_ms: u64) -> bool {
-        if bytes >= LATENCY_MIN_BYTES {
-            let now = took_ms.saturating_mul(1024 * 1024) / bytes;
-            // Each new PUT weighs a quarter: a few parts follow a change of the link.
-            self.part_ms_per_mib = Some(self.part_ms_per_mib.map_or(now, |was| (was * 3 + now) / 4));
-        }
+        self.part_ms_per_mib = ms_per_mib_after(self.part_ms_per_mib, bytes, took_ms);
         if self.min == self.max {
             return false;
         }

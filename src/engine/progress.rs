@@ -19,17 +19,14 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+use crate::engine::adapt::ms_per_mib_after;
+
 /// Weight of the newest speed sample.
 const SPEED_ALPHA: f64 = 0.3;
 /// Samples closer together than this are merged, so bursts of XHR events do not skew the speed.
 const MIN_SAMPLE_MS: u64 = 250;
 /// How often progress is reported while it follows the clock.
 pub const TICK_MS: u64 = 500;
-/// The smallest answered PUT whose time counts for the rate: a part of a
-/// multipart upload (at least 5 MiB but the last). A small last part is
-/// mostly its round trip: counted, it would make the rate look far slower
-/// and hold progress back until the next answers.
-const RATE_MIN_BYTES: u64 = 4 << 20;
 
 /// A snapshot of an upload's progress, as reported to the application.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,8 +67,10 @@ pub struct ProgressTracker {
     /// (one per stream), so a `Vec` (a `BTreeMap` was 3 KB of the WASM module).
     in_flight: Vec<(u16, u64, u64)>,
     /// Milliseconds a MiB of one PUT took lately (from its start to its
-    /// answer; each new PUT weighs a quarter), once one of at least
-    /// [`RATE_MIN_BYTES`] was answered.
+    /// answer: [`ms_per_mib_after`]; a small last part, mostly its round
+    /// trip, would make the rate look far slower and hold progress back).
+    /// `None` until a part is answered, unless the `Uploader`'s earlier
+    /// uploads measured it.
     put_ms_per_mib: Option<u64>,
     /// The latest time an event or a tick told.
     now: u64,
@@ -137,11 +136,8 @@ impl ProgressTracker {
     /// `part` is finished with `len` bytes (counted once, whatever its attempts sent).
     pub fn on_done(&mut self, part: u16, len: u64, now_ms: u64) {
         self.now = self.now.max(now_ms);
-        if let Some(&(.., started)) = self.in_flight.iter().find(|(p, ..)| *p == part)
-            && len >= RATE_MIN_BYTES
-        {
-            let took = now_ms.saturating_sub(started).saturating_mul(1 << 20) / len.max(1);
-            self.put_ms_per_mib = Some(self.put_ms_per_mib.map_or(took, |was| (3 * was + took) / 4));
+        if let Some(&(.., started)) = self.in_flight.iter().find(|(p, ..)| *p == part) {
+            self.put_ms_per_mib = ms_per_mib_after(self.put_ms_per_mib, len, now_ms.saturating_sub(started));
         }
         self.in_flight.retain(|&(p, ..)| p != part);
         self.done_bytes += len;
