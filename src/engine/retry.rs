@@ -59,18 +59,28 @@ impl Failure {
         }
     }
 
+    /// Whether the request got no answer of its own: a lost connection, a
+    /// timeout, or S3's 400 RequestTimeout for a body that stopped arriving
+    /// (which S3 sends after 20 s of nothing).
+    pub fn is_unanswered(&self) -> bool {
+        match self {
+            Self::Network(_) | Self::Timeout => true,
+            Self::Status { status, body, .. } => *status == 400 && crate::find_str(body, "RequestTimeout").is_some(),
+        }
+    }
+
     /// Whether the failure is worth another attempt.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Network(_) | Self::Timeout => true,
-            Self::Status { status, body, .. } => {
+            Self::Status { status, body, .. } if !self.is_unanswered() => {
                 matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-                    || (*status == 400 && crate::find_str(body, "RequestTimeout").is_some())
                     // The store's checksum of the body differs from ours: the
                     // bytes changed on the way; sent again, they may not.
                     || (*status == 400 && is_digest_mismatch(body))
                     || self.is_expired_url()
             }
+            // No answer of its own (a lost connection, a timeout, S3's RequestTimeout).
+            _ => true,
         }
     }
 

@@ -1151,12 +1151,7 @@ impl Upload {
         // retry has stalled.
         // (S3 answers a body that stopped arriving 400 RequestTimeout after
         // 20 s: the same.)
-        let unanswered = match &failure {
-            Failure::Network(_) | Failure::Timeout => true,
-            Failure::Status { status: 400, body, .. } => crate::find_str(body, "RequestTimeout").is_some(),
-            _ => false,
-        };
-        if let (true, Check::Have(first)) = (unanswered, &self.check) {
+        if let (true, Check::Have(first)) = (failure.is_unanswered(), &self.check) {
             self.check = Check::Again { first: first.clone(), deadline: now_ms + CHECK_TIMEOUT_MS };
             self.read_sample();
         }
