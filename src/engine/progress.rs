@@ -10,9 +10,10 @@
 //! What a running PUT "has sent" is what the browser says its upload
 //! progress is: the bytes handed to the system, whose send buffers may hold
 //! megabytes per connection on a slow uplink (a part is at 100 % long before
-//! the store has it). Once a PUT has been answered, the time a PUT takes is
-//! known: a running PUT then counts at most what that rate delivers in the
-//! time it has run, so that progress follows the link rather than the
+//! the store has it). Once a part's PUT has been answered (or the
+//! `Uploader`'s earlier uploads measured it), the time a PUT takes is known:
+//! a running PUT then counts at most what that rate delivers in the time it
+//! has run, so that progress follows the link rather than the
 //! buffers, and is reported every [`TICK_MS`] while it does (no events come
 //! while the buffers drain).
 
