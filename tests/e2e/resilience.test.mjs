@@ -435,12 +435,14 @@ test("a page reload at about 50 %, then the file changes on disk where its finge
     });
     const stored = Number(/: (\d+) parts/.exec(r.resumed)?.[1]);
     assert.ok(stored >= 2, `resumed with part 2 among the stored parts (${r.resumed})`);
-    // After the reload: the missing parts and the changed one (and the rest
-    // of what the page had in flight when it went, which the proxy still
-    // counts), not every stored part again.
-    const least = SIZE - (stored - 1) * 5 * MIB;
-    assert.ok(after >= least && after < least + 10 * MIB && after < SIZE,
-      `${after} bytes after the reload: the missing parts and the changed one (${least}), not all ${stored} stored ones again`);
+    // After the reload: the missing parts and the changed one if it was
+    // among the stored ones (parts end out of order: part 2 may have been on
+    // its way; either way the SHA-256 above shows the object is the file as
+    // it is now), and the rest of what the page had in flight when it went,
+    // which the proxy still counts; not every stored part again.
+    const least = SIZE - stored * 5 * MIB;
+    assert.ok(after >= least && after < least + 15 * MIB && after < SIZE,
+      `${after} bytes after the reload: the missing parts (${least}) and the changed one, not all ${stored} stored ones again`);
   }));
 
 test('a page reload within the first second: the object is intact and the first upload is not left open', { timeout: 300_000 }, () =>
