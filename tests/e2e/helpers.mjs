@@ -3,7 +3,7 @@
 // files on disk compared by SHA-256.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, ftruncateSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,4 +180,82 @@ export function rewrite(file) {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A file of `size` bytes (it may be many GiB) that costs little disk: sparse,
+ * with a MiB of random bytes every 256 MiB (each starting 4097 bytes past the
+ * boundary, so that pieces straddle part and 2^31/2^32 offsets) and random
+ * last 4 KiB; a piece read from the wrong offset reads zeros or other random
+ * bytes, which the SHA-256 shows. Resolves to { file, size, sha256, cleanup }.
+ */
+export async function markedFile(name, size) {
+  const dir = mkdtempSync(path.join(tmpdir(), 's3mp-file-'));
+  const file = path.join(dir, name);
+  const fd = openSync(file, 'w');
+  try {
+    for (let off = 0; off + 4097 < size; off += 256 * MIB) {
+      const n = Math.min(MIB, size - off - 4097);
+      writeSync(fd, randomBytes(n), 0, n, off + 4097);
+    }
+    const tail = Math.min(4096, size);
+    writeSync(fd, randomBytes(tail), 0, tail, size - tail);
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+  const sha256 = await sha256Of(createReadStream(file));
+  return { file, size, sha256, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** SHA-256 (hex) of what an async iterable of byte chunks yields. */
+export async function sha256Of(chunks) {
+  const hash = createHash('sha256');
+  for await (const c of chunks) hash.update(c);
+  return hash.digest('hex');
+}
+
+/** Like storedObject, streamed: for objects larger than a Buffer. */
+export async function storedObjectStreamed(api, key) {
+  const res = await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`);
+  if (!res.ok) throw new Error(`download URL for ${key}: HTTP ${res.status} ${await res.text()}`);
+  const obj = await fetch((await res.json()).url);
+  if (!obj.ok) throw new Error(`GET ${key}: HTTP ${obj.status} ${await obj.text()}`);
+  let size = 0;
+  const counted = (async function* count() { for await (const c of obj.body) { size += c.length; yield c; } })();
+  const sha256 = await sha256Of(counted);
+  return { sha256, size };
+}
+
+/** The process (not a child of it) whose command line holds `marker`, or null. */
+export function processWith(marker) {
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes(marker) && !cmd.includes('--type=')) return Number(p);
+    } catch { /* gone */ }
+  }
+  return null;
+}
+
+/** Resident memory, in MiB, of process `pid` and all its descendants (Linux /proc). */
+export function treeRssMiB(pid) {
+  const children = new Map();
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(p));
+    } catch { /* gone */ }
+  }
+  let kib = 0;
+  const walk = (p) => {
+    try {
+      kib += Number(readFileSync(`/proc/${p}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0);
+    } catch { /* gone */ }
+    for (const c of children.get(p) || []) walk(c);
+  };
+  walk(pid);
+  return kib / 1024;
 }
