@@ -628,8 +628,10 @@ export function journalList(endpoint) {
       partsDone: e.parts.length, createdAt: e.created_ms, updatedAt: e.updated_ms })));
 }
 // ---- Running an upload: the commands of a Run (src/browser/driver.rs) ----
-// A backend call (reply body included) takes at most this long; past it the
-// call is cancelled and counts as a timeout, which is retried.
+// A backend call (reply body included) takes at most this long unless the
+// module gives it longer (complete: src/engine/upload.rs,
+// COMPLETE_TIMEOUT_MS); past it the call is cancelled and counts as a
+// timeout, which is retried.
 const CALL_TIMEOUT_MS = 30000;
 const TIMEOUT = {};
 const noop = () => {};
@@ -660,17 +662,17 @@ function thrown(e) {
   return [text, facts, num(get(e, 'status')) ?? num(get(e, 'statusCode')) ?? num(get(get(e, '$metadata'), 'httpStatusCode'))];
 }
 // Runs `f(signal)` with a signal of its own, aborted when `parent` aborts or
-// when the call outlives CALL_TIMEOUT_MS (then it rejects with TIMEOUT):
-// every call, over HTTP or through a hook, is cancellable and bounded in
-// time, so a call that never answers cannot stall an upload.
-function bounded(parent, f) {
+// when the call outlives `ms` (then it rejects with TIMEOUT): every call,
+// over HTTP or through a hook, is cancellable and bounded in time, so a call
+// that never answers cannot stall an upload.
+function bounded(parent, f, ms) {
   const ctl = new AbortController();
   const stop = () => ctl.abort();
   if (parent.aborted) ctl.abort();
   else parent.addEventListener('abort', stop);
   let timer;
   const late = new Promise((_, reject) => {
-    timer = setTimeout(() => { ctl.abort(); reject(TIMEOUT); }, CALL_TIMEOUT_MS);
+    timer = setTimeout(() => { ctl.abort(); reject(TIMEOUT); }, ms);
   });
   return Promise.race([f(ctl.signal), late]).finally(() => {
     clearTimeout(timer);
@@ -694,12 +696,13 @@ async function transport(call, t, signal) {
   return fetchText(t[1], t[2], h, t[3], t[5], signal, t[4]);
 }
 // Sends backend call `call` (src/backend/mod.rs, Call) until its result is
-// known (an init may go twice), cancelled with `parent`; resolves to it.
-async function send(call, parent) {
+// known (an init may go twice), cancelled with `parent`, each attempt
+// bounded by `ms`; resolves to it.
+async function send(call, parent, ms = CALL_TIMEOUT_MS) {
   for (let t; (t = call.target()); ) {
     let r;
     try {
-      r = await bounded(parent, (signal) => transport(call, t, signal));
+      r = await bounded(parent, (signal) => transport(call, t, signal), ms);
     } catch (e) {
       if (e === TIMEOUT) call.timedOut();
       else call.threw(...thrown(e));
@@ -862,8 +865,8 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
             (e) => feed(() => run.hashFailed(g, part, message(e))));
           break;
         }
-        case 3: // CALL g call
-          send(c[2], sig(g)).then((call) => { feed(() => run.called(call)); call.free(); });
+        case 3: // CALL g call [ms]
+          send(c[2], sig(g), c[3]).then((call) => { feed(() => run.called(call)); call.free(); });
           break;
         case 4: // RELEASE g: its PUTs and calls stop
           for (const [k, x] of xhrs) if (k.startsWith(g + ' ')) { abortPart(x); xhrs.delete(k); }

@@ -30,7 +30,7 @@ export interface ListedPart {
   ChecksumCRC32?: string;
 }
 
-/** The application's own backend calls (`protocol: { ... }`). Each gets an AbortSignal, aborted when the upload stops or the call takes over 30 s. */
+/** The application's own backend calls (`protocol: { ... }`). Each gets an AbortSignal, aborted when the upload stops or the call takes over 30 s (complete: 330 s, as S3 may take minutes to assemble the object). */
 export interface UploadHooks {
   /** `clientToken`: the same for every call of one upload (asked again when a reply was lost); a backend that keeps it answers with the upload it created. `parts` (optional): the first parts, to sign as `signParts` does and return as `urls`, so that their PUTs start when this answers; without `urls`, each is signed by `signParts`/`signPart`. */
   createMultipartUpload(args: {

@@ -198,8 +198,13 @@ impl Run {
     /// A backend call for the glue to send (`g`: cancelled with that
     /// engine's calls; none: nothing cancels it).
     fn call(&mut self, g: Option<Gen>, req: Req<'_>, tag: Tag) {
+        let complete = matches!(req, Req::Complete { .. });
         let call = self.backend.call(req, tag);
-        self.push(vec![cmd::CALL.into(), g.map_or(JsValue::from(-1), JsValue::from), call.into()]);
+        let mut c = vec![cmd::CALL.into(), g.map_or(JsValue::from(-1), JsValue::from), call.into()];
+        if complete {
+            c.push(crate::engine::upload::COMPLETE_TIMEOUT_MS.into());
+        }
+        self.push(c);
     }
 
     /// Stops whatever engine `g` still runs, and forgets its signed headers.

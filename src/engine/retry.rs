@@ -84,7 +84,8 @@ impl Failure {
         }
     }
 
-    /// The error reported when this failure is final.
+    /// The error reported when this failure is final; `what` names the
+    /// request: a PUT (its name says `PUT`) or a backend call.
     pub fn into_error(self, what: &str) -> UploadError {
         match self {
             Self::Network(msg) => UploadError::new(
@@ -92,9 +93,14 @@ impl Failure {
                 cat!(what, " failed: the network request did not get a response (", msg, "); check the connection and that the URL's CORS allows this origin"),
             )
             .with_cause(msg),
-            Self::Timeout => UploadError::new(
+            Self::Timeout if crate::find_str(what, "PUT").is_some() => UploadError::new(
                 ErrorCode::NetworkError,
                 cat!(what, " timed out with no progress; the connection is too slow or stalled: retry later, or raise partTimeout"),
+            ),
+            // A backend call: partTimeout does not bound it.
+            Self::Timeout => UploadError::new(
+                ErrorCode::NetworkError,
+                cat!(what, " got no answer in time (a backend call waits 30 s, complete 330 s): check that the backend is up and answers this page, then retry"),
             ),
             Self::Status { status, body, .. } if is_digest_mismatch(&body) => UploadError::new(
                 ErrorCode::IntegrityError,
@@ -304,6 +310,23 @@ mod tests {
         assert!(
             !status(400, "<Error><Code>InvalidRequest</Code></Error>").into_error("x").message.contains("checksum")
         );
+    }
+
+    #[test]
+    fn a_timeout_names_the_fix_of_what_timed_out() {
+        // A PUT is bounded by partTimeout; a backend call is not.
+        let put = Failure::Timeout.into_error("the PUT of part 3");
+        assert!(put.message.contains("raise partTimeout"), "{put}");
+        for call in ["completing the multipart upload", "getting the URL of part 2 (part-url)", "listing the parts"] {
+            let e = Failure::Timeout.into_error(call);
+            assert_eq!(e.code, ErrorCode::NetworkError);
+            assert!(
+                !e.message.contains("partTimeout")
+                    && e.message.contains("complete 330 s")
+                    && e.message.contains("backend is up"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

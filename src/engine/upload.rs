@@ -136,6 +136,17 @@ impl Config {
     }
 }
 
+/// How long complete may take to answer (other calls: the glue's 30 s,
+/// `CALL_TIMEOUT_MS`), after which it counts as a timeout and is retried:
+/// S3 assembles the object (its
+/// documentation: "could take several minutes"), a store that concatenates
+/// reads every byte again, and the reference backend allows its calls 300 s.
+/// A complete cut off sooner would be asked again, each attempt as slow as
+/// the first, until the retries ran out: the upload would fail although the
+/// object is stored. 330 s: past the reference backend's limit, whose 408
+/// then comes first.
+pub const COMPLETE_TIMEOUT_MS: u32 = 330_000;
+
 /// A backend call the engine asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Call {

@@ -195,6 +195,14 @@ test("Firefox: half of complete's replies lost after completing: complete asked 
       assert.ok(r.retries >= 1, 'complete was sent again after its reply was lost');
     }));
 
+test('Firefox: complete answers 40 s late, every time: the upload waits for it, complete asked once, no error', { timeout: 300_000 }, () =>
+  scenario('ff-slow-complete', { serverArgs: ['--fault-rate', '1', '--fault-calls', 'complete', '--fault-delay-ms', '40000'] },
+    { size: 12 * MIB }, async (r) => {
+      assert.equal(r.calls.complete, 1, `complete asked ${r.calls.complete} times`);
+      assert.equal(r.retries, 0, `nothing was retried (${r.retryReason})`);
+      assert.ok(r.ms >= 40_000, `the upload waited for complete's answer (${r.ms} ms)`);
+    }));
+
 test('Firefox: abort in the middle: Aborted, nothing stored, nothing left open', { timeout: 300_000 }, () =>
   scenario('ff-abort', { proxyArgs: ['--bandwidth-mbit', '100'] }, {
     query: 'partSize=5242880',

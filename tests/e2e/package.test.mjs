@@ -73,7 +73,7 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * upload's first parts with the Uploader's earlier rate (+0.06). The aim of
  * the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 69.2 * 1024;
+export const BUDGET_GZIP_BYTES = 69.3 * 1024;
 
 let tarball;
 let browser;

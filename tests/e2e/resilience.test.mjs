@@ -266,6 +266,18 @@ test("complete's reply is lost: the retry finds the object, no error, no duplica
     record(r, "half of complete's replies lost (503 after completing)");
   }));
 
+test('complete answers 40 s late, every time (a store assembling a large object, a slow backend): the upload waits for it, complete is asked once, no error', { timeout: 300_000 }, () =>
+  scenario('slow-complete', { serverArgs: ['--fault-rate', '1', '--fault-calls', 'complete', '--fault-delay-ms', '40000'] }, async (stack) => {
+    const r = await run(stack, 'slow-complete');
+    // Cut off at 30 s like every other call, complete was asked again and
+    // again, each answer as late, until the upload failed with the object
+    // stored.
+    assert.equal(r.calls.complete, 1, `complete asked ${r.calls.complete} times`);
+    assert.equal(r.retries, 0, 'nothing was retried');
+    assert.ok(r.ms >= 40_000, `the upload waited for complete's answer (${r.ms} ms)`);
+    record(r, 'every complete answers 40 s late');
+  }));
+
 test("complete's reply cut off half-way (after completing): the retry finds the object, no error", { timeout: 300_000 }, () =>
   scenario('cut-complete', { serverArgs: ['--fault-rate', '0.5', '--fault-calls', 'complete', '--fault-cut'] }, async (stack) => {
     const r = await run(stack, 'cut-complete');
