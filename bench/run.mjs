@@ -42,7 +42,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
-import { launchBrowser, MIB, objectSize, root, startServer } from '../tests/e2e/helpers.mjs';
+import { launchBrowser, MIB, objectSize, processChildren, processWith, root, startServer } from '../tests/e2e/helpers.mjs';
 import { CONCURRENCY, PART_SIZE, planOf } from './plan.mjs';
 import { bootstrapRatio, median, table } from './table.mjs';
 
@@ -153,15 +153,7 @@ function processCpu(pid) {
  * of the renderers and of the whole browser.
  */
 function browserStats(pid) {
-  const children = new Map();
-  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(p));
-    } catch { /* gone */ }
-  }
+  const children = processChildren();
   const total = { rss: 0, anon: 0, shmem: 0, allRss: 0, rendererCpu: 0, browserCpu: 0, mainWaitMs: 0 };
   const field = (status, name) => Number((status.match(new RegExp(`${name}:\\s+(\\d+) kB`)) || [0, 0])[1]) * 1024;
   try {
@@ -305,13 +297,9 @@ async function deleteObjects(stack, keys) {
 
 /** The pid of the browser process started with `marker` among its arguments. */
 function browserPid(marker) {
-  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      if (cmd.includes(marker) && !cmd.includes('--type=')) return Number(p);
-    } catch { /* gone */ }
-  }
-  throw new Error('browser process not found');
+  const pid = processWith(marker);
+  if (pid === null) throw new Error('browser process not found');
+  return pid;
 }
 
 /**

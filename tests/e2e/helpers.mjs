@@ -238,8 +238,8 @@ export function processWith(marker) {
   return null;
 }
 
-/** Resident memory, in MiB, of process `pid` and all its descendants (Linux /proc). */
-export function treeRssMiB(pid) {
+/** Every process's children, by parent pid (Linux /proc). */
+export function processChildren() {
   const children = new Map();
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
@@ -249,6 +249,12 @@ export function treeRssMiB(pid) {
       children.get(ppid).push(Number(p));
     } catch { /* gone */ }
   }
+  return children;
+}
+
+/** Resident memory, in MiB, of process `pid` and all its descendants (Linux /proc). */
+export function treeRssMiB(pid) {
+  const children = processChildren();
   let kib = 0;
   const walk = (p) => {
     try {
