@@ -1013,3 +1013,74 @@ async fn with_checksums_complete_wants_parts_from_one_without_gaps() {
         }
     }
 }
+
+/// A complete whose caller goes away at any moment (a client's timeout, a
+/// backend's call limit, a closed tab) leaves the upload usable: completed
+/// (a repeated complete answers its result) or still open (to complete or
+/// abort), never claimed by a complete that no longer runs. S3 finishes a
+/// complete whose caller left.
+#[tokio::test]
+async fn a_complete_whose_caller_leaves_midway_leaves_the_upload_usable() {
+    let s = S3::new().await;
+    let mut stuck = Vec::new();
+    for i in 0..80u32 {
+        let key = format!("leave/{i}");
+        let id = s.create(&key, Some(("CRC32", "FULL_OBJECT"))).await;
+        let part = bytes(1000, i as u8);
+        let (st, text, etag) = s.part(&key, &id, 1, part.clone(), &[]).await;
+        assert_eq!(st, StatusCode::OK, "{text}");
+        let url =
+            CompleteMultipartUpload::new(&s.bucket, Some(&s.creds), &key, &id, std::iter::empty::<&str>()).sign(EXPIRY);
+        let body = format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+        );
+        // The caller leaves after 0.1 to 4 ms: before, during or after the store's work.
+        let cut = Duration::from_micros(100 + u64::from(i % 40) * 100);
+        let _ = s.h.http.post(url).body(body).timeout(cut).send().await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let (st, body) = s.complete(&key, &id, &[(1, &etag)], "").await;
+            if st == StatusCode::OK {
+                assert_eq!(s.get(&key, false).await.1, part, "{key}: the object is its part");
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                stuck.push(format!("{key}: {st} {}", tag(&body, "Code").unwrap_or(&body)));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert!(stuck.is_empty(), "uploads left claimed by a complete whose caller left: {stuck:?}");
+}
+
+/// The same for an abort: whenever its caller leaves, the upload ends up
+/// aborted whole (a second abort: NoSuchUpload; none of its data kept) or
+/// still open whole (a second abort removes it), never half-removed.
+#[tokio::test]
+async fn an_abort_whose_caller_leaves_midway_removes_the_upload_whole_or_not_at_all() {
+    let s = S3::new().await;
+    let data = s.h._dir.path().join("data").join(&s.h.server.s3.bucket).join("data");
+    let files = || std::fs::read_dir(&data).map(|d| d.count()).unwrap_or(0);
+    let before = files();
+    let mut bad = Vec::new();
+    for i in 0..80u32 {
+        let key = format!("abort-leave/{i}");
+        let id = s.create(&key, None).await;
+        for n in 1..=3 {
+            let (st, text, _) = s.part(&key, &id, n, bytes(1000, n as u8), &[]).await;
+            assert_eq!(st, StatusCode::OK, "{text}");
+        }
+        let url = rusty_s3::actions::AbortMultipartUpload::new(&s.bucket, Some(&s.creds), &key, &id).sign(EXPIRY);
+        let cut = Duration::from_micros(100 + u64::from(i % 40) * 100);
+        let _ = s.h.http.delete(url.clone()).timeout(cut).send().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (st, body, _) = s.send(s.h.http.delete(url)).await;
+        if !(st == StatusCode::NO_CONTENT || tag(&body, "Code") == Some("NoSuchUpload")) {
+            bad.push(format!("{key}: a second abort answered {st} {}", tag(&body, "Code").unwrap_or(&body)));
+        }
+    }
+    assert!(bad.is_empty(), "uploads half-removed by an abort whose caller left: {bad:?}");
+    let after = files();
+    assert_eq!(after, before, "no part's data file is left behind ({} left of 240 sent)", after - before);
+}

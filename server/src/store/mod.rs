@@ -503,8 +503,16 @@ impl Store {
         Ok(id)
     }
 
-    /// Aborts an open upload: its folder goes, then its parts' data files.
+    /// Aborts an open upload: its folder goes, then its parts' data files;
+    /// in a task of its own, which runs to its end whenever its caller
+    /// leaves (dropped half-way, the upload would be left half-removed: its
+    /// folder gone but still listed, or its data files kept by nothing).
     async fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> S3Result<()> {
+        let (store, bucket, key, id) = (self.clone(), bucket.to_owned(), key.to_owned(), id.to_owned());
+        tokio::spawn(async move { store.abort_now(&bucket, &key, &id).await }).await.map_err(internal)?
+    }
+
+    async fn abort_now(&self, bucket: &str, key: &str, id: &str) -> S3Result<()> {
         let paths = self.paths(bucket);
         let upload = {
             let mut buckets = self.buckets.lock().await;
@@ -2210,38 +2218,64 @@ impl S3 for Store {
             u.completing = true;
             (u.meta.clone(), chosen)
         };
-        let result = self
-            .assemble(
-                &paths,
-                &i.key,
-                &meta,
-                &chosen,
-                &given_checksums(
-                    i.checksum_crc32,
-                    i.checksum_crc32c,
-                    i.checksum_crc64nvme,
-                    i.checksum_sha1,
-                    i.checksum_sha256,
-                ),
-            )
-            .await;
+        let given = given_checksums(
+            i.checksum_crc32,
+            i.checksum_crc32c,
+            i.checksum_crc64nvme,
+            i.checksum_sha1,
+            i.checksum_sha256,
+        );
+        // Claimed: the rest runs to its end in a task of its own, as S3
+        // finishes a complete whose caller left (a client's timeout, a
+        // backend's call limit, a closed tab). Dropped half-way with the
+        // request, it would leave the upload claimed for ever: every later
+        // complete and abort refused (OperationAborted), nothing to finish it.
+        let store = self.clone();
+        let (bucket, key, upload_id) = (i.bucket, i.key, i.upload_id);
+        let done = tokio::spawn(async move {
+            store
+                .finish_complete(&paths, &bucket, &key, &upload_id, &meta, &chosen, &given, listed_pairs, location)
+                .await
+        });
+        done.await.map_err(internal)?
+    }
+}
+
+impl Store {
+    /// The work of a complete once the upload is claimed (`completing`): the
+    /// object made of `chosen`, the completed marker, the object's commit,
+    /// the parts' files; on a refusal the claim is let go, the upload open.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_complete(
+        &self,
+        paths: &Paths,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        meta: &UploadMeta,
+        chosen: &[PartMeta],
+        given: &Checksums,
+        listed_pairs: Vec<(i32, String)>,
+        location: Option<String>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let result = self.assemble(paths, key, meta, chosen, given).await;
         let object = match result {
             Ok(o) => o,
             Err(e) => {
                 let mut buckets = self.buckets.lock().await;
-                if let Some(u) = buckets.get_mut(&i.bucket).and_then(|b| b.uploads.get_mut(&i.upload_id)) {
+                if let Some(u) = buckets.get_mut(bucket).and_then(|b| b.uploads.get_mut(upload_id)) {
                     u.completing = false;
                 }
                 return Err(e);
             }
         };
-        let done = CompletedMeta { key: i.key.clone(), etag: object.etag.clone(), parts: listed_pairs };
-        let mut out = complete_output(&i.bucket, &object, location, None);
+        let done = CompletedMeta { key: key.to_owned(), etag: object.etag.clone(), parts: listed_pairs };
+        let mut out = complete_output(bucket, &object, location, None);
         // The commit: the completed marker, then the object (one rename each).
         // Should either fail, the upload is left as it was: open, its parts whole.
-        let marker = paths.upload(&i.upload_id).join("completed.json");
+        let marker = paths.upload(upload_id).join("completed.json");
         let committed = match disk::write_json(&marker, &done).await.map_err(internal) {
-            Ok(()) => self.commit_object(&i.bucket, object).await,
+            Ok(()) => self.commit_object(bucket, object).await,
             Err(e) => Err(e),
         };
         if let Ok(version) = &committed {
@@ -2250,14 +2284,14 @@ impl S3 for Store {
         if let Err(e) = committed {
             disk::remove(&marker).await;
             let mut buckets = self.buckets.lock().await;
-            if let Some(u) = buckets.get_mut(&i.bucket).and_then(|b| b.uploads.get_mut(&i.upload_id)) {
+            if let Some(u) = buckets.get_mut(bucket).and_then(|b| b.uploads.get_mut(upload_id)) {
                 u.completing = false;
             }
             return Err(e);
         }
         let unused: Vec<PartMeta> = {
             let mut buckets = self.buckets.lock().await;
-            match buckets.get_mut(&i.bucket).and_then(|b| b.uploads.get_mut(&i.upload_id)) {
+            match buckets.get_mut(bucket).and_then(|b| b.uploads.get_mut(upload_id)) {
                 Some(u) => {
                     u.completed = Some(done);
                     u.completing = false;
@@ -2267,11 +2301,11 @@ impl S3 for Store {
                 None => Vec::new(),
             }
         };
-        for p in &chosen {
-            disk::remove(&paths.part(&i.upload_id, p.number)).await;
+        for p in chosen {
+            disk::remove(&paths.part(upload_id, p.number)).await;
         }
         for p in unused {
-            disk::remove(&paths.part(&i.upload_id, p.number)).await;
+            disk::remove(&paths.part(upload_id, p.number)).await;
             disk::remove(&paths.data(&p.file)).await;
         }
         Ok(S3Response::new(out))
