@@ -1084,3 +1084,40 @@ async fn an_abort_whose_caller_leaves_midway_removes_the_upload_whole_or_not_at_
     let after = files();
     assert_eq!(after, before, "no part's data file is left behind ({} left of 240 sent)", after - before);
 }
+
+/// A PUT (of an object or of a part) whose caller leaves at any moment stores
+/// it whole or not at all, and keeps no data file that nothing refers to.
+#[tokio::test]
+async fn a_put_whose_caller_leaves_midway_stores_whole_or_nothing_and_leaks_no_file() {
+    let s = S3::new().await;
+    let data = s.h._dir.path().join("data").join(&s.h.server.s3.bucket).join("data");
+    let files = || std::fs::read_dir(&data).map(|d| d.count()).unwrap_or(0);
+    let mut stored = 0;
+    for i in 0..80u32 {
+        let key = format!("put-leave/{i}");
+        let body = bytes(1000, i as u8);
+        let url = PutObject::new(&s.bucket, Some(&s.creds), &key).sign(EXPIRY);
+        let cut = Duration::from_micros(100 + u64::from(i % 40) * 100);
+        let _ = s.h.http.put(url).body(body.clone()).timeout(cut).send().await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let (st, got, _) = s.get(&key, false).await;
+        if st == StatusCode::OK {
+            assert_eq!(got, body, "{key}: stored whole");
+            stored += 1;
+        }
+    }
+    // Parts of one upload, each cut the same way: every part listed is whole.
+    let id = s.create("put-leave/parts", None).await;
+    for n in 1..=40u16 {
+        let url = UploadPart::new(&s.bucket, Some(&s.creds), "put-leave/parts", n, &id).sign(EXPIRY);
+        let cut = Duration::from_micros(100 + u64::from(n) * 100);
+        let _ = s.h.http.put(url).body(bytes(1000, n as u8)).timeout(cut).send().await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let url = ListParts::new(&s.bucket, Some(&s.creds), "put-leave/parts", &id).sign(EXPIRY);
+    let (st, list, _) = s.send(s.h.http.get(url)).await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let listed = tags(&list, "PartNumber").len();
+    assert!(tags(&list, "Size").iter().all(|n| *n == "1000"), "every listed part is whole: {list}");
+    assert_eq!(files(), stored + listed, "data files: one per object stored ({stored}) and per part listed ({listed})");
+}
