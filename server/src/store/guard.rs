@@ -26,6 +26,14 @@
 //!   does (s3s took any length, and answered a negative one 400).
 //! - **Every answer has a request id** (`x-amz-request-id`), and an error's
 //!   XML names the same id in `<RequestId>`, as S3's do.
+//! - **A request runs to its end whether its caller stays or not** (a
+//!   client's timeout, a backend's call limit, a closed tab, a paused
+//!   upload's PUT): each is handled in a task of its own. Dropped wherever
+//!   it stood, a PUT read whole left its data file with nothing referring to
+//!   it, a complete left its upload claimed for ever (every later complete
+//!   and abort refused `OperationAborted`), an abort left an upload
+//!   half-removed. S3 too finishes a complete whose caller left; a body cut
+//!   off still ends in an error that removes its data file.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -277,7 +285,12 @@ where
         let inner = std::mem::replace(&mut self.0, clone);
         Box::pin(async move {
             let id = format!("{:016X}", fastrand::u64(..));
-            let resp = Self::answer(inner, req).await?;
+            // Carried to its end in a task of its own, whether the caller
+            // stays for the answer or not (see the module's notes).
+            let resp = match tokio::spawn(Self::answer(inner, req)).await {
+                Ok(resp) => resp?,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
             Ok(with_request_id(resp, &id).await)
         })
     }

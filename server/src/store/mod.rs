@@ -503,16 +503,8 @@ impl Store {
         Ok(id)
     }
 
-    /// Aborts an open upload: its folder goes, then its parts' data files,
-    /// to the end whether the caller stays or not ([`to_the_end`]; dropped
-    /// half-way, the upload would be left half-removed: its folder gone but
-    /// still listed, or its data files kept by nothing).
+    /// Aborts an open upload: its folder goes, then its parts' data files.
     async fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> S3Result<()> {
-        let (store, bucket, key, id) = (self.clone(), bucket.to_owned(), key.to_owned(), id.to_owned());
-        to_the_end(async move { store.abort_now(&bucket, &key, &id).await }).await
-    }
-
-    async fn abort_now(&self, bucket: &str, key: &str, id: &str) -> S3Result<()> {
         let paths = self.paths(bucket);
         let upload = {
             let mut buckets = self.buckets.lock().await;
@@ -1246,8 +1238,72 @@ impl S3 for Store {
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        let store = self.clone();
-        to_the_end(async move { store.put_object_now(req).await }).await
+        let sdk = sdk_checksum_algorithm(&req.headers);
+        let i = req.input;
+        check_key(&i.key)?;
+        let lock = lock_of!(self, i)?;
+        let given = given_checksums(
+            i.checksum_crc32,
+            i.checksum_crc32c,
+            i.checksum_crc64nvme,
+            i.checksum_sha1,
+            i.checksum_sha256,
+        );
+        let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
+        check_checksum_headers(&given, sdk.as_deref().or(alg.as_deref()), None)?;
+        let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref()])?;
+        let tags = parse_tagging(i.tagging.as_deref())?;
+        let acl = object_acl!(i)?;
+        // Conditions that can be judged before the body is read.
+        if let Some(cond) = &i.if_none_match
+            && cond.is_any()
+            && self.object(&i.bucket, &i.key).await.is_ok()
+        {
+            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+        }
+        let key = sse_key!(i)?;
+        let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted, key.as_ref()).await?;
+        let meta = ObjectMeta {
+            key: i.key,
+            size: written.size,
+            etag: written.etag,
+            modified_ms: disk::now_ms(),
+            headers: headers_of(
+                i.content_type.map(|c| c.to_string()),
+                i.content_encoding,
+                i.content_disposition,
+                i.content_language,
+                i.cache_control,
+                i.expires,
+                i.metadata,
+            ),
+            checksum_type: (!wanted.algorithms.is_empty()).then(|| ChecksumType::FULL_OBJECT.to_owned()),
+            checksums: written.checksums.clone(),
+            segments: vec![Segment { file: written.file, size: written.size, iv: written.iv }],
+            parts_count: None,
+            parts: Vec::new(),
+            version_id: None,
+            delete_marker: false,
+            tags,
+            lock,
+            acl,
+            sse_c: key.as_ref().map(sse::Key::seal),
+        };
+        let etag = meta.etag.clone();
+        let version_id = self.commit_object(&i.bucket, meta).await?;
+        let c = written.checksums;
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(quoted(&etag)),
+            version_id,
+            sse_customer_algorithm: key.as_ref().map(|_| "AES256".to_owned()),
+            sse_customer_key_md5: key.as_ref().map(|k| k.md5().to_owned()),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            ..Default::default()
+        }))
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
@@ -1496,8 +1552,71 @@ impl S3 for Store {
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        let store = self.clone();
-        to_the_end(async move { store.copy_object_now(req).await }).await
+        let i = req.input;
+        check_key(&i.key)?;
+        let (src_bucket, src_key, src_version) = copy_source_object(&i.copy_source)?;
+        let src = self
+            .copied_object(
+                (src_bucket, src_key, src_version),
+                i.copy_source_if_match.as_ref(),
+                i.copy_source_if_none_match.as_ref(),
+                i.copy_source_if_modified_since.as_ref(),
+                i.copy_source_if_unmodified_since.as_ref(),
+            )
+            .await?;
+        if src.sse_c.is_some() || i.sse_customer_algorithm.is_some() || i.copy_source_sse_customer_algorithm.is_some() {
+            return Err(copy_sse_c());
+        }
+        let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        if src_bucket == i.bucket.as_str() && src_key == i.key.as_str() && src_version.is_none() && !replace {
+            return Err(s3_error!(
+                InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            ));
+        }
+        let lock = lock_of!(self, i)?;
+        let (from, to) = (self.paths(src_bucket), self.paths(&i.bucket));
+        let mut segments = Vec::new();
+        for s in &src.segments {
+            let file = disk::random_name();
+            if let Err(e) = tokio::fs::hard_link(from.data(&s.file), to.data(&file)).await {
+                self.remove_segments(&to, &segments).await;
+                return Err(internal(e));
+            }
+            segments.push(Segment { file, size: s.size, iv: None });
+        }
+        let headers = if replace {
+            headers_of(
+                i.content_type.map(|c| c.to_string()),
+                i.content_encoding,
+                i.content_disposition,
+                i.content_language,
+                i.cache_control,
+                i.expires,
+                i.metadata,
+            )
+        } else {
+            src.headers.clone()
+        };
+        let tags = match i.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+            Some(TaggingDirective::REPLACE) => parse_tagging(i.tagging.as_deref())?,
+            _ => src.tags.clone(),
+        };
+        let copied_version = src.version_id.clone();
+        let acl = object_acl!(i)?;
+        let meta = ObjectMeta { key: i.key, modified_ms: disk::now_ms(), headers, segments, tags, lock, acl, ..src };
+        let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
+        let version_id = self.commit_object(&i.bucket, meta).await?;
+        Ok(S3Response::new(CopyObjectOutput {
+            version_id,
+            copy_source_version_id: copied_version,
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(quoted(&etag)),
+                last_modified: Some(timestamp(modified)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
     }
 
     async fn get_bucket_versioning(
@@ -1839,16 +1958,92 @@ impl S3 for Store {
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        let store = self.clone();
-        to_the_end(async move { store.upload_part_now(req).await }).await
+        let sdk = sdk_checksum_algorithm(&req.headers);
+        let i = req.input;
+        check_part_number(i.part_number)?;
+        let key = sse_key!(i)?;
+        let algorithm = {
+            let mut buckets = self.buckets.lock().await;
+            let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
+            sse::check_part(u.meta.sse_c.as_ref(), key.as_ref())?;
+            u.meta.checksum_algorithm.clone()
+        };
+        let given = given_checksums(
+            i.checksum_crc32,
+            i.checksum_crc32c,
+            i.checksum_crc64nvme,
+            i.checksum_sha1,
+            i.checksum_sha256,
+        );
+        let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
+        check_checksum_headers(&given, sdk.as_deref().or(alg.as_deref()), Some(algorithm.as_deref()))?;
+        let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref(), algorithm.as_deref()])?;
+        let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted, key.as_ref()).await?;
+        self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
+        let c = written.checksums;
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(quoted(&written.etag)),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            ..Default::default()
+        }))
     }
 
     async fn upload_part_copy(
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        let store = self.clone();
-        to_the_end(async move { store.upload_part_copy_now(req).await }).await
+        let i = req.input;
+        check_part_number(i.part_number)?;
+        let (src_bucket, src_key, src_version) = copy_source_object(&i.copy_source)?;
+        let algorithm = {
+            let mut buckets = self.buckets.lock().await;
+            let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
+            if u.meta.sse_c.is_some()
+                || i.sse_customer_algorithm.is_some()
+                || i.copy_source_sse_customer_algorithm.is_some()
+            {
+                return Err(copy_sse_c());
+            }
+            u.meta.checksum_algorithm.clone()
+        };
+        let src = self
+            .copied_object(
+                (src_bucket, src_key, src_version),
+                i.copy_source_if_match.as_ref(),
+                i.copy_source_if_none_match.as_ref(),
+                i.copy_source_if_modified_since.as_ref(),
+                i.copy_source_if_unmodified_since.as_ref(),
+            )
+            .await?;
+        let range = match &i.copy_source_range {
+            None => 0..src.size,
+            Some(r) => copy_range(r, src.size)?,
+        };
+        let wanted = Wanted::new(None, Checksums::default(), &[algorithm.as_deref()])?;
+        if src.sse_c.is_some() {
+            return Err(copy_sse_c());
+        }
+        let body = read_segments(self.paths(src_bucket), src.segments.clone(), range.start, range.end, None);
+        let size = Some((range.end - range.start) as i64);
+        let written = self.write_body(&i.bucket, Some(StreamingBlob::wrap(body)), size, &wanted, None).await?;
+        self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
+        let c = written.checksums;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(quoted(&written.etag)),
+                last_modified: Some(timestamp(disk::now_ms())),
+                checksum_crc32: c.crc32,
+                checksum_crc32c: c.crc32c,
+                checksum_crc64nvme: c.crc64nvme,
+                checksum_sha1: c.sha1,
+                checksum_sha256: c.sha256,
+            }),
+            ..Default::default()
+        }))
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
@@ -2015,63 +2210,38 @@ impl S3 for Store {
             u.completing = true;
             (u.meta.clone(), chosen)
         };
-        let given = given_checksums(
-            i.checksum_crc32,
-            i.checksum_crc32c,
-            i.checksum_crc64nvme,
-            i.checksum_sha1,
-            i.checksum_sha256,
-        );
-        // Claimed: the rest runs to its end whether the caller stays or not
-        // ([`to_the_end`]). Dropped half-way with the request, it would leave
-        // the upload claimed for ever: every later complete and abort
-        // refused (OperationAborted), nothing to finish it.
-        let store = self.clone();
-        let (bucket, key, upload_id) = (i.bucket, i.key, i.upload_id);
-        to_the_end(async move {
-            store
-                .finish_complete(&paths, &bucket, &key, &upload_id, &meta, &chosen, &given, listed_pairs, location)
-                .await
-        })
-        .await
-    }
-}
-
-impl Store {
-    /// The work of a complete once the upload is claimed (`completing`): the
-    /// object made of `chosen`, the completed marker, the object's commit,
-    /// the parts' files; on a refusal the claim is let go, the upload open.
-    #[allow(clippy::too_many_arguments)]
-    async fn finish_complete(
-        &self,
-        paths: &Paths,
-        bucket: &str,
-        key: &str,
-        upload_id: &str,
-        meta: &UploadMeta,
-        chosen: &[PartMeta],
-        given: &Checksums,
-        listed_pairs: Vec<(i32, String)>,
-        location: Option<String>,
-    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let result = self.assemble(paths, key, meta, chosen, given).await;
+        let result = self
+            .assemble(
+                &paths,
+                &i.key,
+                &meta,
+                &chosen,
+                &given_checksums(
+                    i.checksum_crc32,
+                    i.checksum_crc32c,
+                    i.checksum_crc64nvme,
+                    i.checksum_sha1,
+                    i.checksum_sha256,
+                ),
+            )
+            .await;
         let object = match result {
             Ok(o) => o,
             Err(e) => {
                 let mut buckets = self.buckets.lock().await;
-                if let Some(u) = buckets.get_mut(bucket).and_then(|b| b.uploads.get_mut(upload_id)) {
+                if let Some(u) = buckets.get_mut(&i.bucket).and_then(|b| b.uploads.get_mut(&i.upload_id)) {
                     u.completing = false;
                 }
                 return Err(e);
             }
         };
-        let done = CompletedMeta { key: key.to_owned(), etag: object.etag.clone(), parts: listed_pairs };
-        let mut out = complete_output(bucket, &object, location, None);
+        let done = CompletedMeta { key: i.key.clone(), etag: object.etag.clone(), parts: listed_pairs };
+        let mut out = complete_output(&i.bucket, &object, location, None);
         // The commit: the completed marker, then the object (one rename each).
         // Should either fail, the upload is left as it was: open, its parts whole.
-        let marker = paths.upload(upload_id).join("completed.json");
+        let marker = paths.upload(&i.upload_id).join("completed.json");
         let committed = match disk::write_json(&marker, &done).await.map_err(internal) {
-            Ok(()) => self.commit_object(bucket, object).await,
+            Ok(()) => self.commit_object(&i.bucket, object).await,
             Err(e) => Err(e),
         };
         if let Ok(version) = &committed {
@@ -2080,14 +2250,14 @@ impl Store {
         if let Err(e) = committed {
             disk::remove(&marker).await;
             let mut buckets = self.buckets.lock().await;
-            if let Some(u) = buckets.get_mut(bucket).and_then(|b| b.uploads.get_mut(upload_id)) {
+            if let Some(u) = buckets.get_mut(&i.bucket).and_then(|b| b.uploads.get_mut(&i.upload_id)) {
                 u.completing = false;
             }
             return Err(e);
         }
         let unused: Vec<PartMeta> = {
             let mut buckets = self.buckets.lock().await;
-            match buckets.get_mut(bucket).and_then(|b| b.uploads.get_mut(upload_id)) {
+            match buckets.get_mut(&i.bucket).and_then(|b| b.uploads.get_mut(&i.upload_id)) {
                 Some(u) => {
                     u.completed = Some(done);
                     u.completing = false;
@@ -2097,11 +2267,11 @@ impl Store {
                 None => Vec::new(),
             }
         };
-        for p in chosen {
-            disk::remove(&paths.part(upload_id, p.number)).await;
+        for p in &chosen {
+            disk::remove(&paths.part(&i.upload_id, p.number)).await;
         }
         for p in unused {
-            disk::remove(&paths.part(upload_id, p.number)).await;
+            disk::remove(&paths.part(&i.upload_id, p.number)).await;
             disk::remove(&paths.data(&p.file)).await;
         }
         Ok(S3Response::new(out))
@@ -2411,245 +2581,5 @@ impl Store {
             self.remove_segments(&paths, &old.segments).await;
         }
         Ok(deleted)
-    }
-}
-
-/// Runs `work` to its end in a task of its own, whether or not its caller
-/// stays for the answer: a request dropped half-way (the client gone, a
-/// call limit) would otherwise leave the store's files and state half
-/// changed (a data file that nothing refers to, an upload claimed by a
-/// complete that no longer runs, one half-removed). S3 too finishes a
-/// complete, or stores a body it has read whole, when the client has left;
-/// a body cut off ends in an error that removes its data file.
-async fn to_the_end<T: Send + 'static>(work: impl Future<Output = S3Result<T>> + Send + 'static) -> S3Result<T> {
-    tokio::spawn(work).await.map_err(internal)?
-}
-
-/// The PUTs and copies, run by [`to_the_end`].
-impl Store {
-    async fn put_object_now(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        let sdk = sdk_checksum_algorithm(&req.headers);
-        let i = req.input;
-        check_key(&i.key)?;
-        let lock = lock_of!(self, i)?;
-        let given = given_checksums(
-            i.checksum_crc32,
-            i.checksum_crc32c,
-            i.checksum_crc64nvme,
-            i.checksum_sha1,
-            i.checksum_sha256,
-        );
-        let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
-        check_checksum_headers(&given, sdk.as_deref().or(alg.as_deref()), None)?;
-        let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref()])?;
-        let tags = parse_tagging(i.tagging.as_deref())?;
-        let acl = object_acl!(i)?;
-        // Conditions that can be judged before the body is read.
-        if let Some(cond) = &i.if_none_match
-            && cond.is_any()
-            && self.object(&i.bucket, &i.key).await.is_ok()
-        {
-            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
-        }
-        let key = sse_key!(i)?;
-        let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted, key.as_ref()).await?;
-        let meta = ObjectMeta {
-            key: i.key,
-            size: written.size,
-            etag: written.etag,
-            modified_ms: disk::now_ms(),
-            headers: headers_of(
-                i.content_type.map(|c| c.to_string()),
-                i.content_encoding,
-                i.content_disposition,
-                i.content_language,
-                i.cache_control,
-                i.expires,
-                i.metadata,
-            ),
-            checksum_type: (!wanted.algorithms.is_empty()).then(|| ChecksumType::FULL_OBJECT.to_owned()),
-            checksums: written.checksums.clone(),
-            segments: vec![Segment { file: written.file, size: written.size, iv: written.iv }],
-            parts_count: None,
-            parts: Vec::new(),
-            version_id: None,
-            delete_marker: false,
-            tags,
-            lock,
-            acl,
-            sse_c: key.as_ref().map(sse::Key::seal),
-        };
-        let etag = meta.etag.clone();
-        let version_id = self.commit_object(&i.bucket, meta).await?;
-        let c = written.checksums;
-        Ok(S3Response::new(PutObjectOutput {
-            e_tag: Some(quoted(&etag)),
-            version_id,
-            sse_customer_algorithm: key.as_ref().map(|_| "AES256".to_owned()),
-            sse_customer_key_md5: key.as_ref().map(|k| k.md5().to_owned()),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            ..Default::default()
-        }))
-    }
-
-    async fn copy_object_now(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        let i = req.input;
-        check_key(&i.key)?;
-        let (src_bucket, src_key, src_version) = copy_source_object(&i.copy_source)?;
-        let src = self
-            .copied_object(
-                (src_bucket, src_key, src_version),
-                i.copy_source_if_match.as_ref(),
-                i.copy_source_if_none_match.as_ref(),
-                i.copy_source_if_modified_since.as_ref(),
-                i.copy_source_if_unmodified_since.as_ref(),
-            )
-            .await?;
-        if src.sse_c.is_some() || i.sse_customer_algorithm.is_some() || i.copy_source_sse_customer_algorithm.is_some() {
-            return Err(copy_sse_c());
-        }
-        let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        if src_bucket == i.bucket.as_str() && src_key == i.key.as_str() && src_version.is_none() && !replace {
-            return Err(s3_error!(
-                InvalidRequest,
-                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
-            ));
-        }
-        let lock = lock_of!(self, i)?;
-        let (from, to) = (self.paths(src_bucket), self.paths(&i.bucket));
-        let mut segments = Vec::new();
-        for s in &src.segments {
-            let file = disk::random_name();
-            if let Err(e) = tokio::fs::hard_link(from.data(&s.file), to.data(&file)).await {
-                self.remove_segments(&to, &segments).await;
-                return Err(internal(e));
-            }
-            segments.push(Segment { file, size: s.size, iv: None });
-        }
-        let headers = if replace {
-            headers_of(
-                i.content_type.map(|c| c.to_string()),
-                i.content_encoding,
-                i.content_disposition,
-                i.content_language,
-                i.cache_control,
-                i.expires,
-                i.metadata,
-            )
-        } else {
-            src.headers.clone()
-        };
-        let tags = match i.tagging_directive.as_ref().map(TaggingDirective::as_str) {
-            Some(TaggingDirective::REPLACE) => parse_tagging(i.tagging.as_deref())?,
-            _ => src.tags.clone(),
-        };
-        let copied_version = src.version_id.clone();
-        let acl = object_acl!(i)?;
-        let meta = ObjectMeta { key: i.key, modified_ms: disk::now_ms(), headers, segments, tags, lock, acl, ..src };
-        let (etag, modified) = (meta.etag.clone(), meta.modified_ms);
-        let version_id = self.commit_object(&i.bucket, meta).await?;
-        Ok(S3Response::new(CopyObjectOutput {
-            version_id,
-            copy_source_version_id: copied_version,
-            copy_object_result: Some(CopyObjectResult {
-                e_tag: Some(quoted(&etag)),
-                last_modified: Some(timestamp(modified)),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }))
-    }
-
-    async fn upload_part_now(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        let sdk = sdk_checksum_algorithm(&req.headers);
-        let i = req.input;
-        check_part_number(i.part_number)?;
-        let key = sse_key!(i)?;
-        let algorithm = {
-            let mut buckets = self.buckets.lock().await;
-            let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
-            sse::check_part(u.meta.sse_c.as_ref(), key.as_ref())?;
-            u.meta.checksum_algorithm.clone()
-        };
-        let given = given_checksums(
-            i.checksum_crc32,
-            i.checksum_crc32c,
-            i.checksum_crc64nvme,
-            i.checksum_sha1,
-            i.checksum_sha256,
-        );
-        let alg = i.checksum_algorithm.as_ref().map(|a| a.as_str().to_owned());
-        check_checksum_headers(&given, sdk.as_deref().or(alg.as_deref()), Some(algorithm.as_deref()))?;
-        let wanted = Wanted::new(i.content_md5.as_deref(), given, &[alg.as_deref(), algorithm.as_deref()])?;
-        let written = self.write_body(&i.bucket, i.body, i.content_length, &wanted, key.as_ref()).await?;
-        self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
-        let c = written.checksums;
-        Ok(S3Response::new(UploadPartOutput {
-            e_tag: Some(quoted(&written.etag)),
-            checksum_crc32: c.crc32,
-            checksum_crc32c: c.crc32c,
-            checksum_crc64nvme: c.crc64nvme,
-            checksum_sha1: c.sha1,
-            checksum_sha256: c.sha256,
-            ..Default::default()
-        }))
-    }
-
-    async fn upload_part_copy_now(
-        &self,
-        req: S3Request<UploadPartCopyInput>,
-    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        let i = req.input;
-        check_part_number(i.part_number)?;
-        let (src_bucket, src_key, src_version) = copy_source_object(&i.copy_source)?;
-        let algorithm = {
-            let mut buckets = self.buckets.lock().await;
-            let u = Store::open_upload(&mut buckets, &i.bucket, &i.key, &i.upload_id)?;
-            if u.meta.sse_c.is_some()
-                || i.sse_customer_algorithm.is_some()
-                || i.copy_source_sse_customer_algorithm.is_some()
-            {
-                return Err(copy_sse_c());
-            }
-            u.meta.checksum_algorithm.clone()
-        };
-        let src = self
-            .copied_object(
-                (src_bucket, src_key, src_version),
-                i.copy_source_if_match.as_ref(),
-                i.copy_source_if_none_match.as_ref(),
-                i.copy_source_if_modified_since.as_ref(),
-                i.copy_source_if_unmodified_since.as_ref(),
-            )
-            .await?;
-        let range = match &i.copy_source_range {
-            None => 0..src.size,
-            Some(r) => copy_range(r, src.size)?,
-        };
-        let wanted = Wanted::new(None, Checksums::default(), &[algorithm.as_deref()])?;
-        if src.sse_c.is_some() {
-            return Err(copy_sse_c());
-        }
-        let body = read_segments(self.paths(src_bucket), src.segments.clone(), range.start, range.end, None);
-        let size = Some((range.end - range.start) as i64);
-        let written = self.write_body(&i.bucket, Some(StreamingBlob::wrap(body)), size, &wanted, None).await?;
-        self.commit_part(&i.bucket, &i.key, &i.upload_id, i.part_number, &written).await?;
-        let c = written.checksums;
-        Ok(S3Response::new(UploadPartCopyOutput {
-            copy_part_result: Some(CopyPartResult {
-                e_tag: Some(quoted(&written.etag)),
-                last_modified: Some(timestamp(disk::now_ms())),
-                checksum_crc32: c.crc32,
-                checksum_crc32c: c.crc32c,
-                checksum_crc64nvme: c.crc64nvme,
-                checksum_sha1: c.sha1,
-                checksum_sha256: c.sha256,
-            }),
-            ..Default::default()
-        }))
     }
 }
