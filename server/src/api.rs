@@ -212,11 +212,42 @@ pub fn routes(state: AppState) -> Router {
         None => router,
     };
     router
+        .layer(axum::middleware::from_fn(to_the_end))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         // A call (its body included) that takes longer is cut off: 408.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.call_timeout))
         .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+/// The largest request body a call takes (axum's default limit: backend
+/// calls take small JSON bodies; a complete of 10,000 parts is about 660 kB).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Every call runs to its end in a task of its own, whether its caller stays
+/// for the answer or not (a client's timeout, a closed tab). Dropped wherever
+/// it stood, an init whose caller left after the store had created the
+/// upload, before its client token was kept, left that upload open with
+/// nobody knowing it: the init asked again with the token created another.
+/// The body is read first, within the call limit (a body that never ends is
+/// cut off there, holding nothing after it); only the work goes on alone.
+async fn to_the_end(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let too_large = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            let status = if too_large { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+            return status.into_response();
+        }
+    };
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    match tokio::spawn(next.run(req)).await {
+        Ok(resp) => resp,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// An unknown path under the API: a JSON 404.

@@ -909,3 +909,28 @@ async fn urls_signs_several_files_in_one_call_and_judges_each_alone() {
         assert_eq!((st, error_code(&v)), (StatusCode::BAD_REQUEST, code), "{v}");
     }
 }
+
+/// An init whose caller leaves at any moment (a client's timeout, a closed
+/// tab) leaves at most the one upload its token names: asked again with the
+/// token, init answers that upload, and no other is left open for nobody.
+#[tokio::test]
+async fn an_init_whose_caller_leaves_midway_leaves_no_upload_nobody_knows() {
+    let h = Harness::with(|c| c.debug_endpoints = true).await;
+    for i in 0..60u32 {
+        let key = format!("leave-init/{i}");
+        let body = json!({"key": key, "content_type": "application/octet-stream", "client_token": format!("{i:032x}")});
+        let cut = std::time::Duration::from_micros(200 + u64::from(i % 30) * 200);
+        let _ = h
+            .http
+            .post(h.url("/uploads/multipart/init"))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(body.to_string())
+            .timeout(cut)
+            .send()
+            .await;
+        let (st, v) = h.post("/uploads/multipart/init", body).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+    }
+    let open = h.open_uploads().await;
+    assert_eq!(open.len(), 60, "one upload per file, none left for nobody: {} open", open.len());
+}
