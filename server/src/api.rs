@@ -212,7 +212,7 @@ pub fn routes(state: AppState) -> Router {
         None => router,
     };
     router
-        .layer(axum::middleware::from_fn(to_the_end))
+        .layer(axum::middleware::from_fn(call_to_the_end))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_token))
         // A call (its body included) that takes longer is cut off: 408.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.call_timeout))
@@ -231,7 +231,7 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// nobody knowing it: the init asked again with the token created another.
 /// The body is read first, within the call limit (a body that never ends is
 /// cut off there, holding nothing after it); only the work goes on alone.
-async fn to_the_end(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn call_to_the_end(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
     use axum::response::IntoResponse;
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
@@ -244,10 +244,7 @@ async fn to_the_end(req: axum::extract::Request, next: axum::middleware::Next) -
         }
     };
     let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-    match tokio::spawn(next.run(req)).await {
-        Ok(resp) => resp,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
+    crate::to_the_end(next.run(req)).await
 }
 
 /// An unknown path under the API: a JSON 404.

@@ -65,6 +65,20 @@ impl Drop for Running {
     }
 }
 
+/// Runs `work` in a task of its own and answers what it answers: the work
+/// goes on to its end even when whoever awaits this is dropped (a request
+/// whose caller left). A panic in it goes on in the caller.
+pub(crate) async fn to_the_end<F>(work: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(out) => out,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 /// Whether `--allow-origins` leaves any origin in (`*`, the development default).
 pub fn any_origin(origins: &[String]) -> bool {
     origins.is_empty() || origins.iter().any(|o| o == "*")

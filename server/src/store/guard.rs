@@ -287,10 +287,7 @@ where
             let id = format!("{:016X}", fastrand::u64(..));
             // Carried to its end in a task of its own, whether the caller
             // stays for the answer or not (see the module's notes).
-            let resp = match tokio::spawn(Self::answer(inner, req)).await {
-                Ok(resp) => resp?,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
+            let resp = crate::to_the_end(Self::answer(inner, req)).await?;
             Ok(with_request_id(resp, &id).await)
         })
     }
