@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { By, until } from 'selenium-webdriver';
-import { markedFile, MIB, randomFile, root, slowHashingWorkers, startFaultyStack, startServer, storedObject, storedObjectStreamed, treeRssMiB } from '../e2e/helpers.mjs';
+import { markedFile, MIB, randomFile, root, slowHashingWorkers, startFaultyStack, startServer, storedObject, treeRssMiB } from '../e2e/helpers.mjs';
 import { launchFirefox } from './launch.mjs';
 
 let driver;
@@ -141,7 +141,7 @@ test('Firefox: a file over 4 GiB through the demo widget: stored intact, the bro
     assert.ok(percents.length > 10, 'progress was reported');
     for (let i = 1; i < percents.length; i++) assert.ok(percents[i] >= percents[i - 1], `progress went back: ${percents[i - 1]} then ${percents[i]}`);
     assert.equal(percents.at(-1), 100);
-    const stored = await storedObjectStreamed(stack.api, 'demo/firefox over4gib.bin');
+    const stored = await storedObject(stack.api, 'demo/firefox over4gib.bin');
     assert.equal(stored.size, size);
     assert.equal(stored.sha256, src.sha256, 'the stored object has the SHA-256 of the file');
     assert.deepEqual(await stack.openUploads('demo/'), [], 'no multipart upload left open');

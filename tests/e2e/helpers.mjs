@@ -134,17 +134,6 @@ export function randomFile(name, size) {
   return { file, sha256: hash.digest('hex'), size, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Reads an object back from the store through the backend's presigned GET; returns its SHA-256 and size. */
-export async function storedObject(api, key) {
-  const res = await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`);
-  if (!res.ok) throw new Error(`download URL for ${key}: HTTP ${res.status} ${await res.text()}`);
-  const { url } = await res.json();
-  const obj = await fetch(url);
-  if (!obj.ok) throw new Error(`GET ${key}: HTTP ${obj.status} ${await obj.text()}`);
-  const bytes = Buffer.from(await obj.arrayBuffer());
-  return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
-}
-
 /**
  * Run in a page (Playwright's `evaluate`, WebDriver's `executeScript`): each
  * hashing Worker made from then on hashes at 128 KiB/s (its module's CRC step
@@ -215,8 +204,11 @@ export async function sha256Of(chunks) {
   return hash.digest('hex');
 }
 
-/** Like storedObject, streamed: for objects larger than a Buffer. */
-export async function storedObjectStreamed(api, key) {
+/**
+ * Reads an object back from the store through the backend's presigned GET,
+ * streamed (objects may be larger than a Buffer); returns its SHA-256 and size.
+ */
+export async function storedObject(api, key) {
   const res = await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`);
   if (!res.ok) throw new Error(`download URL for ${key}: HTTP ${res.status} ${await res.text()}`);
   const obj = await fetch((await res.json()).url);

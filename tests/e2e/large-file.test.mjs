@@ -6,7 +6,7 @@
 // a client that buffered the file, or kept each part's bytes, would hold GiBs.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, markedFile, MIB, processWith, startServer, storedObjectStreamed, treeRssMiB } from './helpers.mjs';
+import { launchBrowser, markedFile, MIB, processWith, startServer, storedObject, treeRssMiB } from './helpers.mjs';
 
 let stack;
 let browser;
@@ -63,7 +63,7 @@ test('a file over 4 GiB: stored intact, the browser\'s memory bounded, progress 
     for (let i = 1; i < values.length; i++) assert.ok(values[i] >= values[i - 1], `progress went back: ${values[i - 1]} then ${values[i]}`);
     assert.equal(values.at(-1), 100);
     assert.equal(await page.textContent('#log li'), `demo/over4gib.bin (${SIZE} bytes) download`);
-    const stored = await storedObjectStreamed(stack.api, 'demo/over4gib.bin');
+    const stored = await storedObject(stack.api, 'demo/over4gib.bin');
     assert.equal(stored.size, SIZE);
     assert.equal(stored.sha256, src.sha256, 'the stored object has the SHA-256 of the source file');
     assert.deepEqual(await stack.openUploads('demo/'), [], 'no multipart upload left open');
