@@ -620,7 +620,7 @@ impl Coordinator {
             }
         };
         self.look = Look::Done;
-        up.adopt_crcs(&self.current.1);
+        up.learn_from(&self.current.1);
         // The new upload sent nothing (its init was held): whatever it did
         // (or how it failed) is dropped with it.
         self.withdraw_held_init();

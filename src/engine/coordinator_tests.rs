@@ -95,6 +95,13 @@ struct World {
     put_bytes: HashMap<(Gen, u16), (u64, u64)>,
     /// The parts read to be hashed, by engine.
     hashed: Vec<(Gen, u16)>,
+    /// A PUT's whole body is handed to the browser at once (its progress
+    /// says all of it 1 ms after it starts, as when the send buffers take it).
+    handed_over_at_once: bool,
+    /// (when, bytes) of every progress report.
+    reports: Vec<(u64, u64)>,
+    /// When each PUT began.
+    put_starts: Vec<u64>,
 }
 
 impl World {
@@ -129,6 +136,9 @@ impl World {
             window: None,
             put_bytes: HashMap::new(),
             hashed: Vec::new(),
+            handed_over_at_once: false,
+            reports: Vec::new(),
+            put_starts: Vec::new(),
         }
     }
 
@@ -239,6 +249,10 @@ impl World {
                 self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
                 assert!(self.in_flight.len() <= concurrency, "more PUTs than allowed");
                 let dur = ((end - start) * self.ms_per_mib / MIB).max(1);
+                self.put_starts.push(self.now);
+                if self.handed_over_at_once {
+                    self.at(1, Input::Engine(g, Event::PartProgress { part, attempt, loaded: end - start }));
+                }
                 let roll = self.rng.f64();
                 if roll < self.fail {
                     let failure = Failure::Status { status: 500, body: String::new(), retry_after_ms: None };
@@ -316,6 +330,7 @@ impl World {
                     assert!(p.bytes_sent >= last, "progress went back from {last} to {}", p.bytes_sent);
                 }
                 self.progress.push(p.bytes_sent);
+                self.reports.push((self.now, p.bytes_sent));
             }
             Step::Notify(_) => {}
             Step::Resumed { upload_id, .. } => {
@@ -593,6 +608,44 @@ fn resumes_a_stored_upload_and_sends_only_the_missing_parts() {
     let read = parts.len();
     parts.dedup();
     assert_eq!(read, parts.len(), "a part read twice: {:?}", w.hashed);
+}
+
+/// A resumed upload counts a running PUT's bytes at the rate the
+/// `Uploader`'s earlier uploads measured, as the fresh upload it replaces was
+/// told to: not as handed over to the browser's send buffers, all at once.
+#[test]
+fn a_resumed_upload_counts_running_puts_at_the_rate_measured_before() {
+    let size = 40 * MIB;
+    let ms_per_mib = 400;
+    let mut w = World::new(3);
+    prepare(&mut w, Before::Resumable, size, 1_000);
+    w.now = 1_000;
+    w.ms_per_mib = ms_per_mib;
+    w.handed_over_at_once = true;
+    let id = w.prestored.as_ref().map(|p| p.0.clone()).expect("a stored upload");
+    let stored_before: u64 = w.store.uploads[&id].values().map(|(_, len)| len).sum();
+    let up = Upload::new(size, config(4).for_file(size, 4, Some(ms_per_mib)), 3).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 3, true, w.now);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 3);
+    assert!(w.resumed, "the stored upload was resumed");
+    // Until the first part is answered (a part's PUT takes 2 s), progress
+    // counts at most what 4 PUTs deliver at that rate since the first began:
+    // not the parts handed over 1 ms after they start.
+    let first_put = w.put_starts[0];
+    let answered = first_put + 5 * ms_per_mib;
+    let early: Vec<_> = w.reports.iter().filter(|&&(t, b)| t < answered && b > stored_before).collect();
+    assert!(!early.is_empty(), "no report while the first PUTs ran: {:?}", w.reports);
+    for &&(t, b) in &early {
+        let due = 4 * (t - first_put) * MIB / ms_per_mib + 64 * 1024;
+        assert!(
+            b - stored_before <= due,
+            "{} bytes counted {} ms after the first PUT began (at most {due}): {:?}",
+            b - stored_before,
+            t - first_put,
+            w.reports
+        );
+    }
 }
 
 /// A new upload's journal entry takes the file's sample from the engine's

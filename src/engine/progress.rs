@@ -98,6 +98,11 @@ impl ProgressTracker {
         }
     }
 
+    /// Counts running PUTs at `other`'s rate while this one has measured none.
+    pub fn adopt_rate(&mut self, other: &Self) {
+        self.put_ms_per_mib = self.put_ms_per_mib.or(other.put_ms_per_mib);
+    }
+
     /// The true count: bytes that have reached S3 or are on their way in a running attempt.
     pub fn actual(&self) -> u64 {
         (self.done_bytes + self.in_flight.iter().map(|&(_, n, t)| self.delivered(n, t)).sum::<u64>()).min(self.total)

@@ -726,11 +726,14 @@ impl Upload {
         Ok(up)
     }
 
-    /// Takes the CRCs `other` (an engine of the same file: the fresh upload
-    /// a resumed one replaces, which hashed its first parts during the
-    /// look-up) knows, where its parts are this one's: they are not read
-    /// again. A stored part whose listed CRC differs is sent again.
-    pub fn adopt_crcs(&mut self, other: &Upload) {
+    /// Takes what `other` (an engine of the same file: the fresh upload a
+    /// resumed one replaces) knows: the rate its progress counts running
+    /// PUTs at (the `Uploader`'s earlier uploads measured it), and the CRCs
+    /// of the first parts it hashed during the look-up, where its parts are
+    /// this one's: they are not read again. A stored part whose listed CRC
+    /// differs is sent again.
+    pub fn learn_from(&mut self, other: &Upload) {
+        self.progress.adopt_rate(&other.progress);
         if other.plan.part_size != self.plan.part_size {
             return;
         }
