@@ -114,9 +114,16 @@ impl S3Client {
         action.sign(self.presign_expiry)
     }
 
-    /// A presigned GET of an object.
+    /// A presigned GET of an object, answered as an attachment named after
+    /// the key's last segment ([`attachment`]): a browser that opens the URL
+    /// saves the object instead of rendering it, so that an uploaded HTML or
+    /// SVG page does not run its scripts on the store's origin (whose cookies
+    /// a local store on another port shares with the app). `<img>`,
+    /// `<video>` and `fetch` read it as before.
     pub fn presign_get(&self, key: &str) -> Url {
-        GetObject::new(&self.public_bucket, Some(&self.credentials), key).sign(self.presign_expiry)
+        let mut action = GetObject::new(&self.public_bucket, Some(&self.credentials), key);
+        action.query_mut().insert("response-content-disposition", attachment(key));
+        action.sign(self.presign_expiry)
     }
 
     /// A presigned PUT of one part of a multipart upload. With a checksum
@@ -472,4 +479,35 @@ mod tests {
         let e = multipart_etag(&vec!["\"0cc175b9c0f1b6a831c399e269772661\"".to_owned(); 3]).expect("etag");
         assert!(e.ends_with("-3") && e.len() == 34, "{e}");
     }
+}
+
+/// `Content-Disposition: attachment` with the key's last segment as the file
+/// name: as `filename*` (RFC 5987, UTF-8, percent-encoded) and, for browsers
+/// that read only `filename`, as a quoted ASCII string in which anything else
+/// (and `"`, `\`) is `_`.
+pub fn attachment(key: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // RFC 5987's attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~" pass as they are.
+    const ATTR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let name = match key.rsplit('/').next() {
+        Some(n) if !n.is_empty() => n,
+        _ => "download",
+    };
+    let ascii: String = name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' { c } else { '_' })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(name, ATTR))
 }

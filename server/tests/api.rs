@@ -161,6 +161,35 @@ async fn single_put_url_uploads_a_whole_object() {
     assert_eq!(got.headers()["content-type"], "text/plain", "stored with the type asked for");
 }
 
+/// A download URL is answered as an attachment named after the key's last
+/// segment: an uploaded HTML page opened through it is saved by the browser,
+/// not run on the store's origin. Its type is kept (an `<img>` or `fetch`
+/// reads the object as before), and a name that is not plain ASCII, or has
+/// quotes, goes in `filename*` and as `_` in `filename`.
+#[tokio::test]
+async fn a_download_is_an_attachment_named_after_the_key() {
+    let h = Harness::new().await;
+    let page = b"<script>document.title = 'ran'</script>".to_vec();
+    for (key, ascii, encoded) in [
+        ("pages/x.html", "x.html", "x.html"),
+        ("pages/na\u{ef}ve \"q\"; 1.html", "na_ve _q_; 1.html", "na%C3%AFve%20%22q%22%3B%201.html"),
+    ] {
+        let (st, v) = h.post("/uploads/url", json!({"key": key, "content_type": "text/html"})).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        h.put_signed(&v, page.clone()).await;
+        let (st, dl) = h.call(reqwest::Method::GET, &format!("/uploads/download/{key}"), None).await;
+        assert_eq!(st, StatusCode::OK, "{dl}");
+        let got = h.http.get(dl["url"].as_str().expect("url")).send().await.expect("GET");
+        assert_eq!(got.status(), StatusCode::OK);
+        assert_eq!(got.headers()["content-type"], "text/html", "the type is kept");
+        assert_eq!(
+            got.headers()["content-disposition"],
+            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}").as_str()
+        );
+        assert_eq!(got.bytes().await.expect("body").to_vec(), page);
+    }
+}
+
 #[tokio::test]
 async fn abort_removes_the_upload_and_later_calls_get_no_such_upload() {
     let h = Harness::new().await;
