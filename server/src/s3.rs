@@ -443,6 +443,37 @@ pub fn multipart_etag(etags: &[String]) -> Option<String> {
     Some(format!("{digest}-{}", etags.len()))
 }
 
+/// `Content-Disposition: attachment` with the key's last segment as the file
+/// name: as `filename*` (RFC 5987, UTF-8, percent-encoded) and, for browsers
+/// that read only `filename`, as a quoted ASCII string in which anything else
+/// (and `"`, `\`) is `_`.
+pub fn attachment(key: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // RFC 5987's attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~" pass as they are.
+    const ATTR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let name = match key.rsplit('/').next() {
+        Some(n) if !n.is_empty() => n,
+        _ => "download",
+    };
+    let ascii: String = name
+        .chars()
+        .map(|c| if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' { c } else { '_' })
+        .collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(name, ATTR))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,35 +510,4 @@ mod tests {
         let e = multipart_etag(&vec!["\"0cc175b9c0f1b6a831c399e269772661\"".to_owned(); 3]).expect("etag");
         assert!(e.ends_with("-3") && e.len() == 34, "{e}");
     }
-}
-
-/// `Content-Disposition: attachment` with the key's last segment as the file
-/// name: as `filename*` (RFC 5987, UTF-8, percent-encoded) and, for browsers
-/// that read only `filename`, as a quoted ASCII string in which anything else
-/// (and `"`, `\`) is `_`.
-pub fn attachment(key: &str) -> String {
-    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-    // RFC 5987's attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~" pass as they are.
-    const ATTR: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'!')
-        .remove(b'#')
-        .remove(b'$')
-        .remove(b'&')
-        .remove(b'+')
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'^')
-        .remove(b'_')
-        .remove(b'`')
-        .remove(b'|')
-        .remove(b'~');
-    let name = match key.rsplit('/').next() {
-        Some(n) if !n.is_empty() => n,
-        _ => "download",
-    };
-    let ascii: String = name
-        .chars()
-        .map(|c| if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' { c } else { '_' })
-        .collect();
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(name, ATTR))
 }
