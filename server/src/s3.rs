@@ -443,11 +443,12 @@ pub fn multipart_etag(etags: &[String]) -> Option<String> {
     Some(format!("{digest}-{}", etags.len()))
 }
 
-/// `Content-Disposition: attachment` with the key's last segment as the file
-/// name: as `filename*` (RFC 5987, UTF-8, percent-encoded) and, for browsers
+/// `Content-Disposition: attachment` with the key's last segment (its last
+/// 255 bytes) as the file name: as `filename*` (RFC 5987, UTF-8, percent-encoded) and, for browsers
 /// that read only `filename`, as a quoted ASCII string in which anything else
 /// (and `"`, `\`) is `_`.
 pub fn attachment(key: &str) -> String {
+    const MAX_NAME: usize = 255;
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
     // RFC 5987's attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~" pass as they are.
     const ATTR: &AsciiSet = &NON_ALPHANUMERIC
@@ -467,6 +468,10 @@ pub fn attachment(key: &str) -> String {
         Some(n) if !n.is_empty() => n,
         _ => "download",
     };
+    // At most its last 255 bytes (a file system's limit; the end keeps the
+    // extension), so that a long key does not make the URL twice as long.
+    let from = (name.len().saturating_sub(MAX_NAME)..name.len()).find(|&i| name.is_char_boundary(i)).unwrap_or(0);
+    let name = &name[from..];
     let ascii: String = name
         .chars()
         .map(|c| if (c.is_ascii_graphic() || c == ' ') && c != '"' && c != '\\' { c } else { '_' })
@@ -477,6 +482,23 @@ pub fn attachment(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attachment_is_named_after_the_keys_last_segment_within_255_bytes() {
+        assert_eq!(attachment("a/b/report.pdf"), "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf");
+        assert_eq!(attachment("dir/"), "attachment; filename=\"download\"; filename*=UTF-8''download");
+        assert_eq!(
+            attachment("x/\u{e9}t\u{e9} \\\"%.txt"),
+            "attachment; filename=\"_t_ __%.txt\"; filename*=UTF-8''%C3%A9t%C3%A9%20%5C%22%25.txt"
+        );
+        // 400 three-byte characters and an extension: the last 255 bytes at
+        // a character's boundary (83 characters and ".txt"), the extension kept.
+        let long = format!("k/{}.txt", "\u{20ac}".repeat(400));
+        let v = attachment(&long);
+        let encoded = v.split("UTF-8''").nth(1).expect("filename*");
+        assert_eq!(encoded, format!("{}.txt", "%E2%82%AC".repeat(83)));
+        assert!(v.contains(&format!("filename=\"{}.txt\"", "_".repeat(83))), "{v}");
+    }
 
     #[test]
     fn a_moto_list_parts_reply_is_read() {
