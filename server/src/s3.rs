@@ -444,9 +444,9 @@ pub fn multipart_etag(etags: &[String]) -> Option<String> {
 }
 
 /// `Content-Disposition: attachment` with the key's last segment (its last
-/// 255 bytes) as the file name: as `filename*` (RFC 5987, UTF-8, percent-encoded) and, for browsers
-/// that read only `filename`, as a quoted ASCII string in which anything else
-/// (and `"`, `\`) is `_`.
+/// 255 bytes) as the file name: as `filename*` (RFC 5987, UTF-8,
+/// percent-encoded) and, for browsers that read only `filename`, as a quoted
+/// ASCII string in which anything else (and `"`, `\`) is `_`.
 pub fn attachment(key: &str) -> String {
     const MAX_NAME: usize = 255;
     use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
