@@ -338,6 +338,42 @@ test('a hostile file name is shown as text and runs no script', { timeout: 120_0
   }
 });
 
+test('an HTML page uploaded, then opened through its download link, is saved and not run on the store\'s origin', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 's3mp-page-'));
+  const file = path.join(dir, 'page.html');
+  writeFileSync(file, '<title>stored</title><script>document.title = "ran"</script>');
+  try {
+    const { page, errors } = await openDemo();
+    await page.setInputFiles('#files', file);
+    await waitState(page, 'page.html', ['done', 'error']);
+    assert.equal(await rowState(page, 'page.html'), 'done');
+    const link = '#log li[data-key="demo/page.html"] a.download';
+    // The link opens a tab; the answer makes it a download (Chromium then
+    // closes the tab), where an inline page would have rendered and run.
+    const tabs = [];
+    const downloaded = new Promise((resolve) => {
+      page.on('download', resolve);
+      page.context().on('page', (tab) => {
+        tabs.push(tab);
+        tab.on('download', resolve);
+      });
+    });
+    await page.click(link);
+    const download = await Promise.race([downloaded, new Promise((_, reject) => setTimeout(() => reject(new Error('no download within 30 s')), 30_000))]);
+    assert.equal(download.suggestedFilename(), 'page.html');
+    assert.equal(readFileSync(await download.path(), 'utf8'), readFileSync(file, 'utf8'), 'the saved file is the page');
+    for (const tab of tabs) assert.notEqual(await tab.title().catch(() => ''), 'ran', 'the page did not run');
+    // Its type is kept: an <img> or a fetch reads the object as it was stored.
+    const res = await fetch(await page.getAttribute(link, 'data-url'));
+    assert.equal(res.headers.get('content-type'), 'text/html');
+    assert.match(res.headers.get('content-disposition'), /^attachment; filename="page\.html"/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('keyboard only: choose, pause, resume', { timeout: 120_000 }, async () => {
   const src = randomFile('keys.bin', 48 * MIB);
   try {
