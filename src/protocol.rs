@@ -538,6 +538,28 @@ pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
     Ok(out)
 }
 
+/// A Lambda function's result relayed as it is (`{"statusCode": 400,
+/// "body": "{...}"}` with HTTP 200: a gateway's non-proxy integration, or an
+/// invoke relayed by hand) becomes the response a Function URL or API
+/// Gateway's proxy integration would have made of it: `status` and `text`
+/// are its own. Any other reply is left as it is (no protocol reply has a
+/// `statusCode`).
+pub fn unrelay(status: &mut u16, text: &mut String) {
+    let Ok(v) = Json::parse(text) else { return };
+    let Some(code) = v.get("statusCode").and_then(Json::as_u64) else { return };
+    let body = match v.get("body") {
+        None => "",
+        Some(b) => match b.as_str() {
+            Some(b) => b,
+            None => return,
+        },
+    };
+    if (100..600).contains(&code) {
+        *status = code as u16;
+        *text = body.to_owned();
+    }
+}
+
 /// The error for a non-2xx backend reply, with the backend's own
 /// `{"error": {"code", "message"}}` when it sent one.
 pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
@@ -564,6 +586,34 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_lambda_result_relayed_as_it_is_is_read_as_its_status_and_body() {
+        let unrelayed = |text: &str| {
+            let (mut status, mut text) = (200, text.to_owned());
+            unrelay(&mut status, &mut text);
+            (status, text)
+        };
+        let ok = r#"{"statusCode": 201, "headers": {"content-type": "application/json"}, "body": "{\"url\": \"https://s3/x\"}"}"#;
+        assert_eq!(unrelayed(ok), (201, r#"{"url": "https://s3/x"}"#.to_owned()));
+        assert_eq!(unrelayed(r#"{"statusCode": 204}"#), (204, String::new()));
+        let refused = r#"{"statusCode": 400, "body": "{\"error\": {\"code\": \"InvalidKey\", \"message\": \"m\"}}"}"#;
+        let (status, body) = unrelayed(refused);
+        let e = backend_error(Op::Init, status, &body);
+        assert_eq!(e.status, Some(400));
+        assert!(e.message.contains("InvalidKey: m"), "{}", e.message);
+        // Protocol replies, and what is not a Lambda result, are left as they are.
+        for other in [
+            r#"{"upload_id": "u", "key": "k"}"#,
+            r#"{"statusCode": "200", "body": "{}"}"#,
+            r#"{"statusCode": 200, "body": {"url": "x"}}"#,
+            r#"{"statusCode": 99, "body": ""}"#,
+            "not json",
+            "[1]",
+        ] {
+            assert_eq!(unrelayed(other), (200, other.to_owned()), "{other}");
+        }
+    }
 
     #[test]
     fn good_replies_parse() {

@@ -543,6 +543,32 @@ async fn lambda_protocol_uploads_20_mib() {
     assert_eq!(sha(&fetch_bytes(&url.as_string().expect("url")).await), sha(&data));
 }
 
+/// A gateway that relays the Lambda's result as it is (HTTP 200 with
+/// `{statusCode, headers, body}`): read as the response it stands for, so the
+/// upload goes through and a refusal keeps the backend's status and message.
+#[wasm_bindgen_test]
+async fn lambda_results_relayed_as_they_are_are_read_as_responses() {
+    track_xhr();
+    set_lambda_raw(true);
+    let up = uploader_at(&format!("{}/invoke", api()), &[("protocol", JsValue::from_str("lambda"))]);
+    let data = bytes(12 * MIB, 13);
+    let (key, result, _) = upload_ok(&up, "lambda-raw.bin", &data).await;
+    let small = upload_ok(&up, "lambda-raw-small.bin", b"tiny").await;
+    let err = upload_err(&up, &blob(b"x"), obj(&[("key", JsValue::from_str("/abs"))])).await;
+    set_lambda_raw(false);
+    assert!(get(&result, "uploadId").is_string());
+    assert_eq!(sha(&read_back(&key).await), sha(&data));
+    assert_eq!(read_back(&small.0).await, b"tiny");
+    // Every call went through the relaying: init (which signs the parts),
+    // complete, the small file's url and the refused one.
+    let relayed = get(&get(&xhr_stats(), "calls"), "relayed").as_f64().unwrap_or(0.0);
+    assert!(relayed >= 4.0, "{relayed} replies relayed");
+    assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+    assert_eq!(get(&err, "status").as_f64(), Some(400.0), "the result's statusCode");
+    let message = string(&err, "message").unwrap_or_default();
+    assert!(message.contains("InvalidKey") && message.contains("leading slash"), "{message}");
+}
+
 #[wasm_bindgen_test]
 async fn hooks_protocol_uploads_20_mib() {
     let rest = rest_hooks(api(), &JsValue::UNDEFINED);

@@ -121,6 +121,11 @@ impl Calls for HttpBackend {
             let why = cat!(op.name(), " reply was cut off");
             return Err(CallError::Transient(Failure::Network(why)));
         };
+        // A Lambda's result relayed as it is: its own status and body.
+        let (mut status, mut text) = (status, text);
+        if (200..300).contains(&status) {
+            protocol::unrelay(&mut status, &mut text);
+        }
         if !(200..300).contains(&status) {
             let retry_after_ms = retry_after.and_then(|v| retry_after_ms(&v));
             let failure = Failure::Status { status, body: text.clone(), retry_after_ms };

@@ -50,6 +50,11 @@ const REFUSALS = {
   // API Gateway's answer when its Lambda throws (on an action it does not know).
   crash: [502, '{"message":"Internal server error"}', JSON_TYPE],
 };
+// The Lambda envelope's replies relayed as the function's result, as it is:
+// HTTP 200 with `{statusCode, headers, body}` (a gateway's non-proxy
+// integration).
+let lambdaRaw = false;
+export function setLambdaRaw(on) { lambdaRaw = on; }
 // Calls named `name` answered `ms` later (a slower backend), or none (0).
 let slowCalls = {};
 export function setSlowCall(name, ms) { slowCalls = ms ? { [name]: ms } : {}; }
@@ -80,6 +85,12 @@ export function trackXhr() {
     if (refusal) {
       const [status, body, type] = refusal;
       return Promise.resolve(new Response(body, { status, headers: { 'content-type': type } }));
+    }
+    if (name === 'invoke' && lambdaRaw) {
+      stats.calls.relayed = (stats.calls.relayed || 0) + 1;
+      return realFetch.call(this, input, init).then(async (res) => new Response(
+        JSON.stringify({ statusCode: res.status, headers: { 'content-type': JSON_TYPE }, body: await res.text() }),
+        { status: 200, headers: { 'content-type': JSON_TYPE } }));
     }
     if (slowCalls[name]) return new Promise((r) => setTimeout(r, slowCalls[name])).then(() => realFetch.call(this, input, init));
     return realFetch.call(this, input, init);
@@ -464,6 +475,8 @@ extern "C" {
     pub fn set_refuse_batch(on: JsValue);
     #[wasm_bindgen(js_name = setRefuseInitParts)]
     pub fn set_refuse_init_parts(on: bool);
+    #[wasm_bindgen(js_name = setLambdaRaw)]
+    pub fn set_lambda_raw(on: bool);
     #[wasm_bindgen(js_name = setSlowCall)]
     pub fn set_slow_call(name: &str, ms: u32);
     #[wasm_bindgen(js_name = xhrStats)]
