@@ -123,6 +123,9 @@ test('gzipped size of WASM + JS glue is within the budget, and the READMEs state
   const said = Number(readme.split(' ')[0]) * 1024;
   assert.ok(Math.abs(said - size.total) <= 1024,
     `README.md says ${readme}, the build is ${sentence(size)}: run node scripts/size.mjs --write README.md`);
+  // And the budget it names is this test's.
+  assert.ok(readFileSync(path.join(root, 'README.md'), 'utf8').includes(`above a budget of ${BUDGET_GZIP_BYTES / 1024} KiB`),
+    `README.md must name the size test's budget: "above a budget of ${BUDGET_GZIP_BYTES / 1024} KiB"`);
 });
 
 /**
