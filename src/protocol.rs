@@ -542,11 +542,19 @@ pub fn parse_parts(text: &str) -> Result<Vec<ListedPart>, UploadError> {
 /// "body": "{...}"}` with HTTP 200: a gateway's non-proxy integration, or an
 /// invoke relayed by hand) becomes the response a Function URL or API
 /// Gateway's proxy integration would have made of it: `status` and `text`
-/// are its own. Any other reply is left as it is (no protocol reply has a
-/// `statusCode`).
+/// are its own; a function that threw (`{"errorMessage", "errorType"}`) is a
+/// 502 whose text is the function's error. Any other reply is
+/// left as it is (no protocol reply has these fields).
 pub fn unrelay(status: &mut u16, text: &mut String) {
     let Ok(v) = Json::parse(text) else { return };
-    let Some(code) = v.get("statusCode").and_then(Json::as_u64) else { return };
+    let Some(code) = v.get("statusCode").and_then(Json::as_u64) else {
+        // A function that threw (`{"errorMessage", "errorType"}`): what API
+        // Gateway answers 502 for; its text, the function's words, is kept.
+        if v.get("errorMessage").is_some() {
+            *status = 502;
+        }
+        return;
+    };
     let body = match v.get("body") {
         None => "",
         Some(b) => match b.as_str() {
@@ -602,6 +610,17 @@ mod tests {
         let e = backend_error(Op::Init, status, &body);
         assert_eq!(e.status, Some(400));
         assert!(e.message.contains("InvalidKey: m"), "{}", e.message);
+        // A function that threw: a 502 (retried as any 5xx) that says why.
+        let threw = r#"{"errorMessage": "Task timed out after 3.00 seconds", "errorType": "Runtime.Timeout"}"#;
+        let (status, body) = unrelayed(threw);
+        assert_eq!(status, 502);
+        let e = backend_error(Op::Init, status, &body);
+        assert!(
+            e.message.contains("HTTP 502") && e.message.contains("Task timed out after 3.00 seconds"),
+            "{}",
+            e.message
+        );
+        assert_eq!(unrelayed(r#"{"errorMessage": "boom"}"#).0, 502);
         // Protocol replies, and what is not a Lambda result, are left as they are.
         for other in [
             r#"{"upload_id": "u", "key": "k"}"#,

@@ -555,7 +555,22 @@ async fn lambda_results_relayed_as_they_are_are_read_as_responses() {
     let (key, result, _) = upload_ok(&up, "lambda-raw.bin", &data).await;
     let small = upload_ok(&up, "lambda-raw-small.bin", b"tiny").await;
     let err = upload_err(&up, &blob(b"x"), obj(&[("key", JsValue::from_str("/abs"))])).await;
+    // A function that throws every time: a 502 retried, then its words.
+    let quick = uploader_at(
+        &format!("{}/invoke", api()),
+        &[
+            ("protocol", JsValue::from_str("lambda")),
+            ("retryDelays", Array::of2(&JsValue::from(0), &JsValue::from(10)).into()),
+        ],
+    );
+    set_lambda_throws(1000);
+    let threw = upload_err(&quick, &blob(b"x"), obj(&[("key", JsValue::from_str("lambda-threw.bin"))])).await;
+    set_lambda_throws(0);
     set_lambda_raw(false);
+    assert_eq!(string(&threw, "code").as_deref(), Some("BackendError"));
+    assert_eq!(get(&threw, "status").as_f64(), Some(502.0));
+    let cause = string(&threw, "cause").unwrap_or_default();
+    assert!(cause.contains("Task timed out after 3.00 seconds"), "{cause}");
     assert!(get(&result, "uploadId").is_string());
     assert_eq!(sha(&read_back(&key).await), sha(&data));
     assert_eq!(read_back(&small.0).await, b"tiny");

@@ -55,6 +55,9 @@ const REFUSALS = {
 // integration).
 let lambdaRaw = false;
 export function setLambdaRaw(on) { lambdaRaw = on; }
+// With it, the next `n` relayed replies are a function that threw instead.
+let lambdaThrows = 0;
+export function setLambdaThrows(n) { lambdaThrows = n; }
 // Calls named `name` answered `ms` later (a slower backend), or none (0).
 let slowCalls = {};
 export function setSlowCall(name, ms) { slowCalls = ms ? { [name]: ms } : {}; }
@@ -88,6 +91,11 @@ export function trackXhr() {
     }
     if (name === 'invoke' && lambdaRaw) {
       stats.calls.relayed = (stats.calls.relayed || 0) + 1;
+      if (lambdaThrows > 0) {
+        lambdaThrows--;
+        const threw = { errorMessage: 'Task timed out after 3.00 seconds', errorType: 'Runtime.Timeout' };
+        return Promise.resolve(new Response(JSON.stringify(threw), { status: 200, headers: { 'content-type': JSON_TYPE } }));
+      }
       return realFetch.call(this, input, init).then(async (res) => new Response(
         JSON.stringify({ statusCode: res.status, headers: { 'content-type': JSON_TYPE }, body: await res.text() }),
         { status: 200, headers: { 'content-type': JSON_TYPE } }));
@@ -477,6 +485,8 @@ extern "C" {
     pub fn set_refuse_init_parts(on: bool);
     #[wasm_bindgen(js_name = setLambdaRaw)]
     pub fn set_lambda_raw(on: bool);
+    #[wasm_bindgen(js_name = setLambdaThrows)]
+    pub fn set_lambda_throws(n: u32);
     #[wasm_bindgen(js_name = setSlowCall)]
     pub fn set_slow_call(name: &str, ms: u32);
     #[wasm_bindgen(js_name = xhrStats)]
