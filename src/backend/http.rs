@@ -109,12 +109,12 @@ impl Calls for HttpBackend {
     fn answer(
         &self,
         op: Op,
-        status: u16,
+        mut status: u16,
         text: Option<String>,
         retry_after: Option<String>,
         asked: &Asked,
     ) -> Result<Reply, CallError> {
-        let Some(text) = text else {
+        let Some(mut text) = text else {
             // A reply cut off on its way: the call may have done its work
             // (complete may have stored the object), so it is asked again,
             // as for a reply that never came, not taken as empty.
@@ -122,7 +122,6 @@ impl Calls for HttpBackend {
             return Err(CallError::Transient(Failure::Network(why)));
         };
         // A Lambda's result relayed as it is: its own status and body.
-        let (mut status, mut text) = (status, text);
         if (200..300).contains(&status) {
             protocol::unrelay(&mut status, &mut text);
         }
