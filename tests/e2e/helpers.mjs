@@ -109,10 +109,16 @@ export async function launchBrowser(extraArgs = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
+/** The backend's presigned GET of the object `key`. */
+async function downloadUrl(api, key) {
+  const res = await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`);
+  if (!res.ok) throw new Error(`download URL for ${key}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()).url;
+}
+
 /** Size of a stored object, from a one-byte ranged GET through its presigned download URL (objects may be larger than a Buffer). */
 export async function objectSize(api, key) {
-  const { url } = await (await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`)).json();
-  const r = await fetch(url, { headers: { Range: 'bytes=0-0' } });
+  const r = await fetch(await downloadUrl(api, key), { headers: { Range: 'bytes=0-0' } });
   const range = r.headers.get('content-range');
   await r.arrayBuffer();
   return range ? Number(range.split('/')[1]) : Number(r.headers.get('content-length'));
@@ -209,9 +215,7 @@ export async function sha256Of(chunks) {
  * streamed (objects may be larger than a Buffer); returns its SHA-256 and size.
  */
 export async function storedObject(api, key) {
-  const res = await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`);
-  if (!res.ok) throw new Error(`download URL for ${key}: HTTP ${res.status} ${await res.text()}`);
-  const obj = await fetch((await res.json()).url);
+  const obj = await fetch(await downloadUrl(api, key));
   if (!obj.ok) throw new Error(`GET ${key}: HTTP ${obj.status} ${await obj.text()}`);
   let size = 0;
   const counted = (async function* count() { for await (const c of obj.body) { size += c.length; yield c; } })();
