@@ -568,16 +568,29 @@ pub fn unrelay(status: &mut u16, text: &mut String) {
     }
 }
 
-/// The error for a non-2xx backend reply, with the backend's own
-/// `{"error": {"code", "message"}}` when it sent one.
+/// The backend's own words in a reply, `{"error": {"code", "message"}}` (or
+/// `{"error": "message"}`): `code: message`, or `None` when it has none.
+pub fn error_detail(text: &str) -> Option<String> {
+    let v = Json::parse(text).ok()?;
+    let e = v.get("error")?;
+    if let Some(words) = e.as_str() {
+        return Some(words.to_owned());
+    }
+    let field = |k| e.get(k).and_then(Json::as_str).unwrap_or("");
+    let (code, msg) = (field("code"), field("message"));
+    match (code.is_empty(), msg.is_empty()) {
+        (true, true) => None,
+        (true, false) => Some(msg.to_owned()),
+        (false, true) => Some(code.to_owned()),
+        (false, false) => Some(cat!(code, ": ", msg)),
+    }
+}
+
+/// The error for a backend reply that refuses (a non-2xx, or a 2xx whose
+/// body is an error), with the backend's own words when it sent them.
 pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
-    let detail = Json::parse(text).ok().and_then(|v| {
-        let e = v.get("error")?;
-        let code = e.get("code").and_then(Json::as_str).unwrap_or("");
-        let msg = e.get("message").and_then(Json::as_str).unwrap_or("");
-        Some(if code.is_empty() { msg.to_owned() } else { cat!(code, ": ", msg) })
-    });
-    let detail = detail.unwrap_or_else(|| if text.trim_ascii().is_empty() { "no body".into() } else { excerpt(text) });
+    let detail = error_detail(text)
+        .unwrap_or_else(|| if text.trim_ascii().is_empty() { "no body".into() } else { excerpt(text) });
     if detail.starts_with("BadDigest") || detail.starts_with("XAmzContentChecksumMismatch") {
         return integrity_error(&cat!(op.name(), " answered HTTP ", status, ": ", detail)).with_status(status);
     }
@@ -692,6 +705,26 @@ mod tests {
         assert!(e.message.contains("InvalidKey: key is empty") && e.message.contains("multipart/init"), "{e}");
         let e = backend_error(Op::PartUrl, 502, "Bad Gateway");
         assert!(e.message.contains("HTTP 502 (Bad Gateway)"), "{e}");
+        // An error with no words of its own: the body, as it came.
+        let e = backend_error(Op::PartUrl, 500, r#"{"error":{}}"#);
+        assert!(e.message.contains(r#"HTTP 500 ({"error":{}})"#), "{e}");
+    }
+
+    #[test]
+    fn the_backends_words_are_read_from_its_error_object_or_string() {
+        let cases = [
+            (r#"{"error":{"code":"InvalidKey","message":"key is empty"}}"#, Some("InvalidKey: key is empty")),
+            (r#"{"error":{"message":"key is empty"}}"#, Some("key is empty")),
+            (r#"{"error":{"code":"AccessDenied"}}"#, Some("AccessDenied")),
+            (r#"{"error":"not allowed"}"#, Some("not allowed")),
+            (r#"{"error":null,"url":"https://s/k"}"#, None),
+            (r#"{"error":{"code":5}}"#, None),
+            (r#"{"url":"https://s/k"}"#, None),
+            ("<html>", None),
+        ];
+        for (text, words) in cases {
+            assert_eq!(error_detail(text).as_deref(), words, "{text}");
+        }
     }
 
     /// A body as serde_json reads what it writes.

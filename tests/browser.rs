@@ -585,6 +585,36 @@ async fn lambda_results_relayed_as_they_are_are_read_as_responses() {
 }
 
 #[wasm_bindgen_test]
+async fn a_refusal_answered_http_200_is_told_in_the_backends_words() {
+    // A backend that answers every call 200, its errors as `{"error": {…}}`.
+    track_xhr();
+    set_errors_as_200(true);
+    let as200 = || get(&get(&xhr_stats(), "calls"), "as200").as_f64().unwrap_or(0.0);
+    let up = uploader(&[("retryDelays", Array::of2(&JsValue::from(0), &JsValue::from(10)).into())]);
+    let data = bytes(12 * MIB, 17);
+    let ok = upload_ok(&up, "as-200.bin", &data).await;
+    // Refused by url (a small file), then by init (a multipart upload):
+    // each asked once, not again as a reply that could not be read.
+    let before = as200();
+    let refused = upload_err(&up, &blob(b"x"), obj(&[("key", JsValue::from_str("/abs"))])).await;
+    let after_small = as200();
+    let big = upload_err(&up, &blob(&data), obj(&[("key", JsValue::from_str("/abs-big"))])).await;
+    let after_big = as200();
+    set_errors_as_200(false);
+    assert_eq!(sha(&read_back(&ok.0).await), sha(&data), "a 2xx that is no error is read as before");
+    assert!(before >= 2.0, "{before} calls went through the 200-only backend");
+    assert_eq!((after_small - before, after_big - after_small), (1.0, 1.0), "each refusal asked once");
+    for err in [refused, big] {
+        assert_eq!(string(&err, "code").as_deref(), Some("BackendError"));
+        assert_eq!(get(&err, "status").as_f64(), Some(200.0), "the status it came with");
+        assert_eq!(string(&err, "field").as_deref(), Some("error"), "the reply's field that refused");
+        let message = string(&err, "message").unwrap_or_default();
+        assert!(message.contains("InvalidKey") && message.contains("leading slash"), "{message}");
+        assert!(!message.contains("network"), "{message}");
+    }
+}
+
+#[wasm_bindgen_test]
 async fn hooks_protocol_uploads_20_mib() {
     let rest = rest_hooks(api(), &JsValue::UNDEFINED);
     let up = Uploader::new(obj(&[("protocol", get(&rest, "hooks"))])).expect("hooks accepted");

@@ -131,8 +131,16 @@ impl Calls for HttpBackend {
             return Err(backend_failure(failure, || protocol::backend_error(op, status, &text)));
         }
         // A 2xx that cannot be read keeps its status: the engine tells it
-        // from a refusal (see `Upload::on_call_rejected`).
-        reply_of(op, &text, asked).map_err(|e| CallError::Rejected(e.with_status(status)))
+        // from a refusal (see `Upload::on_call_rejected`). One whose body is
+        // an error (`{"error": …}`, from a backend that answers every call
+        // 200) is a refusal in the backend's own words, its field `error`.
+        reply_of(op, &text, asked).map_err(|e| {
+            let e = match protocol::error_detail(&text) {
+                Some(_) => protocol::backend_error(op, status, &text).with_field("error"),
+                None => e,
+            };
+            CallError::Rejected(e.with_status(status))
+        })
     }
 
     /// No reply came (`fetch` rejected), or the request could not be made

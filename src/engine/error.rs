@@ -102,9 +102,13 @@ impl UploadError {
     }
 
     /// A backend's reply that came but cannot be read: a 2xx whose body is
-    /// not the JSON expected (it keeps its 2xx status).
+    /// not the JSON expected (it keeps its 2xx status). Not one whose body is
+    /// an error (`field` is `error`, the reply's field that says so): the
+    /// backend answered, and refused.
     pub fn is_unreadable_reply(&self) -> bool {
-        self.code == ErrorCode::BackendError && self.status.is_some_and(|s| (200..300).contains(&s))
+        self.code == ErrorCode::BackendError
+            && self.status.is_some_and(|s| (200..300).contains(&s))
+            && self.field.as_deref() != Some("error")
     }
 
     /// A backend call's failure that does not say whether the call did its

@@ -297,6 +297,10 @@ impl World {
                         self.at(5, Event::CallRejected { call: Call::Sign(part), error: garbled() });
                         return None;
                     }
+                    Some(Answer::RejectWith(error)) => {
+                        self.at(5, Event::CallRejected { call: Call::Sign(part), error });
+                        return None;
+                    }
                     _ => 3600,
                 };
                 self.url_dies.insert(part, self.now + self.sign_ms + lifetime * 1000);
@@ -883,6 +887,27 @@ fn a_signing_reply_that_cannot_be_read_is_asked_again() {
     let (w, res) = run(24 * MIB, cfg(3), &[(On::Sign(2), 1, Answer::Reject("part-url answered 400"))]);
     assert!(res.is_err());
     assert_eq!(w.signs.iter().filter(|(p, _)| *p == 2).count(), 1);
+}
+
+#[test]
+fn a_refusal_in_a_2xx_is_a_refusal_not_an_unreadable_reply() {
+    // A backend that answers 200 with `{"error": …}` (the HTTP backend's
+    // error then names the reply's field `error`): not asked again.
+    let refusal = || UploadError::new(ErrorCode::BackendError, "InvalidKey").with_status(200).with_field("error");
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Sign(2), 1, Answer::RejectWith(refusal()))]);
+    assert_eq!(res.expect_err("fails").field.as_deref(), Some("error"));
+    assert_eq!(w.signs.iter().filter(|(p, _)| *p == 2).count(), 1, "not signed again");
+    assert!(w.aborted);
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Init, 1, Answer::RejectWith(refusal()))]);
+    assert!(res.is_err());
+    assert_eq!(w.counts[&On::Init], 1, "init not asked again");
+    assert!(!w.aborted && w.put_starts.is_empty());
+    // Complete: refused, the upload is deleted (no abort's answer awaited to
+    // tell whether it was applied).
+    let (w, res) = run(24 * MIB, cfg(3), &[(On::Complete, 1, Answer::RejectWith(refusal()))]);
+    assert_eq!(res.expect_err("fails").status, Some(200));
+    assert_eq!(w.counts[&On::Complete], 1);
+    assert!(w.aborted);
 }
 
 #[test]

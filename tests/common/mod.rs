@@ -58,6 +58,10 @@ export function setLambdaRaw(on) { lambdaRaw = on; }
 // With it, the next `n` relayed replies are a function that threw instead.
 let lambdaThrows = 0;
 export function setLambdaThrows(n) { lambdaThrows = n; }
+// A backend that answers every call HTTP 200, its refusals too (the body
+// keeps the error: `{"error": {"code", "message"}}`).
+let errorsAs200 = false;
+export function setErrorsAs200(on) { errorsAs200 = on; }
 // Calls named `name` answered `ms` later (a slower backend), or none (0).
 let slowCalls = {};
 export function setSlowCall(name, ms) { slowCalls = ms ? { [name]: ms } : {}; }
@@ -99,6 +103,11 @@ export function trackXhr() {
       return realFetch.call(this, input, init).then(async (res) => new Response(
         JSON.stringify({ statusCode: res.status, headers: { 'content-type': JSON_TYPE }, body: await res.text() }),
         { status: 200, headers: { 'content-type': JSON_TYPE } }));
+    }
+    if (errorsAs200) {
+      stats.calls.as200 = (stats.calls.as200 || 0) + 1;
+      return realFetch.call(this, input, init).then(async (res) => res.ok ? res
+        : new Response(await res.text(), { status: 200, headers: { 'content-type': JSON_TYPE } }));
     }
     if (slowCalls[name]) return new Promise((r) => setTimeout(r, slowCalls[name])).then(() => realFetch.call(this, input, init));
     return realFetch.call(this, input, init);
@@ -487,6 +496,8 @@ extern "C" {
     pub fn set_lambda_raw(on: bool);
     #[wasm_bindgen(js_name = setLambdaThrows)]
     pub fn set_lambda_throws(n: u32);
+    #[wasm_bindgen(js_name = setErrorsAs200)]
+    pub fn set_errors_as_200(on: bool);
     #[wasm_bindgen(js_name = setSlowCall)]
     pub fn set_slow_call(name: &str, ms: u32);
     #[wasm_bindgen(js_name = xhrStats)]
