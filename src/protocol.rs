@@ -586,6 +586,16 @@ pub fn error_detail(text: &str) -> Option<String> {
     }
 }
 
+/// Whether a backend's error words (`code: message`) name a throttle or a
+/// failure that passes (S3's and AWS's codes: `SlowDown`, `Throttling…`,
+/// `TooManyRequests…`, `RequestTimeout`, `ServiceUnavailable`,
+/// `InternalError`): worth asking again.
+pub fn passing(words: &str) -> bool {
+    ["SlowDown", "Throttl", "TooMany", "Timeout", "Unavailable", "InternalError"]
+        .iter()
+        .any(|w| crate::find_str(words, w).is_some())
+}
+
 /// The error for a backend reply that refuses (a non-2xx, or a 2xx whose
 /// body is an error), with the backend's own words when it sent them.
 pub fn backend_error(op: Op, status: u16, text: &str) -> UploadError {
@@ -724,6 +734,17 @@ mod tests {
         ];
         for (text, words) in cases {
             assert_eq!(error_detail(text).as_deref(), words, "{text}");
+        }
+        for words in [
+            "SlowDown: Please reduce your request rate.",
+            "ThrottlingException",
+            "InternalError: x",
+            "ServiceUnavailable",
+        ] {
+            assert!(passing(words), "{words}");
+        }
+        for words in ["InvalidKey: key is empty", "AccessDenied", "NoSuchUpload: gone"] {
+            assert!(!passing(words), "{words}");
         }
     }
 

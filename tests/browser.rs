@@ -612,6 +612,15 @@ async fn a_refusal_answered_http_200_is_told_in_the_backends_words() {
         assert!(message.contains("InvalidKey") && message.contains("leading slash"), "{message}");
         assert!(!message.contains("network"), "{message}");
     }
+    // A throttle in a 200 is asked again: the small file's url twice, init once.
+    set_slow_down_200("url", 2);
+    let small = upload_ok(&up, "as-200-throttled.bin", b"tiny").await;
+    set_slow_down_200("init", 1);
+    let throttled = upload_ok(&up, "as-200-throttled-big.bin", &data).await;
+    set_slow_down_200("", 0);
+    assert_eq!(get(&get(&xhr_stats(), "calls"), "slowDown").as_f64(), Some(3.0));
+    assert_eq!(read_back(&small.0).await, b"tiny");
+    assert_eq!(sha(&read_back(&throttled.0).await), sha(&data));
 }
 
 #[wasm_bindgen_test]

@@ -133,9 +133,12 @@ impl Calls for HttpBackend {
         // A 2xx that cannot be read keeps its status: the engine tells it
         // from a refusal (see `Upload::on_call_rejected`). One whose body is
         // an error (`{"error": …}`, from a backend that answers every call
-        // 200) is a refusal in the backend's own words, its field `error`.
+        // 200) is a refusal in the backend's own words, its field `error`;
+        // unless those words name a throttle or a passing failure, which is
+        // asked again as a reply that cannot be read is.
         reply_of(op, &text, asked).map_err(|e| {
             let e = match protocol::error_detail(&text) {
+                Some(words) if protocol::passing(&words) => protocol::backend_error(op, status, &text),
                 Some(_) => protocol::backend_error(op, status, &text).with_field("error"),
                 None => e,
             };

@@ -62,6 +62,10 @@ export function setLambdaThrows(n) { lambdaThrows = n; }
 // keeps the error: `{"error": {"code", "message"}}`).
 let errorsAs200 = false;
 export function setErrorsAs200(on) { errorsAs200 = on; }
+// The next `n` calls named `name` answered HTTP 200 with S3's throttle as
+// the backend's error, without reaching it.
+let slowDown200 = {};
+export function setSlowDown200(name, n) { slowDown200 = { [name]: n }; }
 // Calls named `name` answered `ms` later (a slower backend), or none (0).
 let slowCalls = {};
 export function setSlowCall(name, ms) { slowCalls = ms ? { [name]: ms } : {}; }
@@ -103,6 +107,12 @@ export function trackXhr() {
       return realFetch.call(this, input, init).then(async (res) => new Response(
         JSON.stringify({ statusCode: res.status, headers: { 'content-type': JSON_TYPE }, body: await res.text() }),
         { status: 200, headers: { 'content-type': JSON_TYPE } }));
+    }
+    if (slowDown200[name] > 0) {
+      slowDown200[name]--;
+      stats.calls.slowDown = (stats.calls.slowDown || 0) + 1;
+      const body = JSON.stringify({ error: { code: 'SlowDown', message: 'Please reduce your request rate.' } });
+      return Promise.resolve(new Response(body, { status: 200, headers: { 'content-type': JSON_TYPE } }));
     }
     if (errorsAs200) {
       stats.calls.as200 = (stats.calls.as200 || 0) + 1;
@@ -498,6 +508,8 @@ extern "C" {
     pub fn set_lambda_throws(n: u32);
     #[wasm_bindgen(js_name = setErrorsAs200)]
     pub fn set_errors_as_200(on: bool);
+    #[wasm_bindgen(js_name = setSlowDown200)]
+    pub fn set_slow_down_200(name: &str, n: u32);
     #[wasm_bindgen(js_name = setSlowCall)]
     pub fn set_slow_call(name: &str, ms: u32);
     #[wasm_bindgen(js_name = xhrStats)]
