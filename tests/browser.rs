@@ -621,6 +621,24 @@ async fn a_refusal_answered_http_200_is_told_in_the_backends_words() {
     assert_eq!(get(&get(&xhr_stats(), "calls"), "slowDown").as_f64(), Some(3.0));
     assert_eq!(read_back(&small.0).await, b"tiny");
     assert_eq!(sha(&read_back(&throttled.0).await), sha(&data));
+    // An abort answered 200 with a throttle, twice: asked again until the
+    // upload is deleted (a 200 from abort used to count as done whatever it said).
+    let up = uploader(&[
+        ("partSize", JsValue::from(5 * MIB as u32)),
+        ("concurrency", JsValue::from(2)),
+        ("retryDelays", Array::of2(&JsValue::from(0), &JsValue::from(10)).into()),
+    ]);
+    let prefix = unique_key("as-200-abort");
+    let (opts, report) = recording(&format!("{prefix}/file.bin"), &[]);
+    let handle = up.upload(&blob(&bytes(40 * MIB, 18)), opts);
+    wait_parts(&report, 1).await;
+    set_slow_down_200("abort", 2);
+    control(&handle, "abort");
+    let err = JsFuture::from(handle).await.expect_err("aborted");
+    set_slow_down_200("", 0);
+    assert_eq!(string(&err, "code").as_deref(), Some("Aborted"));
+    assert_eq!(open_uploads(&prefix).await, 0, "the upload was deleted in the end");
+    assert_eq!(get(&get(&xhr_stats(), "calls"), "slowDown").as_f64(), Some(5.0));
 }
 
 #[wasm_bindgen_test]

@@ -204,6 +204,10 @@ pub(super) fn reply_of(op: Op, text: &str, asked: &Asked) -> Result<Reply, crate
             let (etag, location) = protocol::parse_complete(text)?;
             Reply::Completed(etag, location)
         }
+        // Done, whatever it says, unless it says it failed (a backend that
+        // answers every call 200): then not done, and asked again when its
+        // words name a throttle (`HttpBackend::answer`).
+        Op::Abort if protocol::error_detail(text).is_some() => return Err(protocol::backend_error(op, 200, text)),
         Op::Abort => Reply::Done,
         Op::ListParts => Reply::Parts(protocol::parse_parts(text)?),
         Op::Download => Reply::Url(protocol::parse_url(op, text)?),

@@ -908,6 +908,25 @@ fn a_refusal_in_a_2xx_is_a_refusal_not_an_unreadable_reply() {
     assert_eq!(res.expect_err("fails").status, Some(200));
     assert_eq!(w.counts[&On::Complete], 1);
     assert!(w.aborted);
+    // An abort answered with a throttle in a 2xx (no refusal: asked again)
+    // until it goes through: nothing left open.
+    let throttle = || UploadError::new(ErrorCode::BackendError, "SlowDown").with_status(200);
+    let script = [
+        (On::Sign(2), 1, Answer::Reject("part-url answered 400")),
+        (On::Abort, 1, Answer::RejectWith(throttle())),
+        (On::Abort, 2, Answer::RejectWith(throttle())),
+    ];
+    let (w, res) = run(24 * MIB, cfg(3), &script);
+    assert!(res.is_err());
+    assert_eq!(w.counts[&On::Abort], 3);
+    assert!(w.abort_ok, "the upload was deleted");
+    // Refused in a 2xx: the upload ends with its own error, the abort not asked again.
+    let script =
+        [(On::Sign(2), 1, Answer::Reject("part-url answered 400")), (On::Abort, 1, Answer::RejectWith(refusal()))];
+    let (w, res) = run(24 * MIB, cfg(3), &script);
+    assert!(res.expect_err("fails").message.contains("part-url answered 400"));
+    assert_eq!(w.counts[&On::Abort], 1);
+    assert!(!w.abort_ok);
 }
 
 #[test]

@@ -1293,6 +1293,11 @@ impl Upload {
                 self.call_retry_at = None;
                 self.phase = Phase::Completing { sent: false };
             }
+            // An abort whose 2xx says it failed for now (a throttle in the
+            // backend's words): asked again, so that no upload is left open.
+            Call::Abort if error.is_unreadable_reply() => {
+                self.on_call_failed(call, Failure::Network(error.message), now_ms);
+            }
             Call::Abort => {
                 if let Phase::Aborting { error, sent: true } = &self.phase {
                     let error = error.clone();
