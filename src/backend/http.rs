@@ -130,20 +130,21 @@ impl Calls for HttpBackend {
             let failure = Failure::Status { status, body: text.clone(), retry_after_ms };
             return Err(backend_failure(failure, || protocol::backend_error(op, status, &text)));
         }
+        let reply = reply_of(op, &text, asked);
+        // A body that is an error (`{"error": …}`, from a backend that
+        // answers every call 200) where the call's answer should be, or from
+        // abort (whose answer holds nothing): the backend's refusal in its
+        // own words, its field `error`; unless those words name a throttle
+        // or a passing failure, asked again as a reply that cannot be read is.
+        if matches!(reply, Err(_) | Ok(Reply::Done))
+            && let Some(words) = protocol::error_detail(&text)
+        {
+            let e = protocol::backend_error(op, status, &text);
+            return Err(CallError::Rejected(if protocol::passing(&words) { e } else { e.with_field("error") }));
+        }
         // A 2xx that cannot be read keeps its status: the engine tells it
-        // from a refusal (see `Upload::on_call_rejected`). One whose body is
-        // an error (`{"error": …}`, from a backend that answers every call
-        // 200) is a refusal in the backend's own words, its field `error`;
-        // unless those words name a throttle or a passing failure, which is
-        // asked again as a reply that cannot be read is.
-        reply_of(op, &text, asked).map_err(|e| {
-            let e = match protocol::error_detail(&text) {
-                Some(words) if protocol::passing(&words) => protocol::backend_error(op, status, &text),
-                Some(_) => protocol::backend_error(op, status, &text).with_field("error"),
-                None => e,
-            };
-            CallError::Rejected(e.with_status(status))
-        })
+        // from a refusal (see `Upload::on_call_rejected`).
+        reply.map_err(|e| CallError::Rejected(e.with_status(status)))
     }
 
     /// No reply came (`fetch` rejected), or the request could not be made
@@ -204,10 +205,6 @@ pub(super) fn reply_of(op: Op, text: &str, asked: &Asked) -> Result<Reply, crate
             let (etag, location) = protocol::parse_complete(text)?;
             Reply::Completed(etag, location)
         }
-        // Done, whatever it says, unless it says it failed (a backend that
-        // answers every call 200): then not done, and asked again when its
-        // words name a throttle (`HttpBackend::answer`).
-        Op::Abort if protocol::error_detail(text).is_some() => return Err(protocol::backend_error(op, 200, text)),
         Op::Abort => Reply::Done,
         Op::ListParts => Reply::Parts(protocol::parse_parts(text)?),
         Op::Download => Reply::Url(protocol::parse_url(op, text)?),
