@@ -66,6 +66,10 @@ export function setErrorsAs200(on) { errorsAs200 = on; }
 // the backend's error, without reaching it.
 let slowDown200 = {};
 export function setSlowDown200(name, n) { slowDown200 = { [name]: n }; }
+// A reply made here instead of the backend's.
+function reply(body, status = 200, type = JSON_TYPE) {
+  return new Response(body, { status, headers: { 'content-type': type } });
+}
 // Calls named `name` answered `ms` later (a slower backend), or none (0).
 let slowCalls = {};
 export function setSlowCall(name, ms) { slowCalls = ms ? { [name]: ms } : {}; }
@@ -88,36 +92,34 @@ export function trackXhr() {
       stats.calls.initWithParts = (stats.calls.initWithParts || 0) + 1;
       if (refuseInitParts) {
         const body = JSON.stringify({ error: { code: 'InvalidRequest', message: 'unknown field `parts`' } });
-        return Promise.resolve(new Response(body, { status: 400, headers: { 'content-type': JSON_TYPE } }));
+        return Promise.resolve(reply(body, 400));
       }
       const { parts, ...rest } = JSON.parse(init.body);
       init = { ...init, body: JSON.stringify(rest) };
     }
     if (refusal) {
       const [status, body, type] = refusal;
-      return Promise.resolve(new Response(body, { status, headers: { 'content-type': type } }));
+      return Promise.resolve(reply(body, status, type));
     }
     if (name === 'invoke' && lambdaRaw) {
       stats.calls.relayed = (stats.calls.relayed || 0) + 1;
       if (lambdaThrows > 0) {
         lambdaThrows--;
         const threw = { errorMessage: 'Task timed out after 3.00 seconds', errorType: 'Runtime.Timeout' };
-        return Promise.resolve(new Response(JSON.stringify(threw), { status: 200, headers: { 'content-type': JSON_TYPE } }));
+        return Promise.resolve(reply(JSON.stringify(threw)));
       }
-      return realFetch.call(this, input, init).then(async (res) => new Response(
-        JSON.stringify({ statusCode: res.status, headers: { 'content-type': JSON_TYPE }, body: await res.text() }),
-        { status: 200, headers: { 'content-type': JSON_TYPE } }));
+      return realFetch.call(this, input, init).then(async (res) => reply(
+        JSON.stringify({ statusCode: res.status, headers: { 'content-type': JSON_TYPE }, body: await res.text() })));
     }
     if (slowDown200[name] > 0) {
       slowDown200[name]--;
       stats.calls.slowDown = (stats.calls.slowDown || 0) + 1;
       const body = JSON.stringify({ error: { code: 'SlowDown', message: 'Please reduce your request rate.' } });
-      return Promise.resolve(new Response(body, { status: 200, headers: { 'content-type': JSON_TYPE } }));
+      return Promise.resolve(reply(body));
     }
     if (errorsAs200) {
       stats.calls.as200 = (stats.calls.as200 || 0) + 1;
-      return realFetch.call(this, input, init).then(async (res) => res.ok ? res
-        : new Response(await res.text(), { status: 200, headers: { 'content-type': JSON_TYPE } }));
+      return realFetch.call(this, input, init).then(async (res) => res.ok ? res : reply(await res.text()));
     }
     if (slowCalls[name]) return new Promise((r) => setTimeout(r, slowCalls[name])).then(() => realFetch.call(this, input, init));
     return realFetch.call(this, input, init);
