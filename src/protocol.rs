@@ -569,31 +569,39 @@ pub fn unrelay(status: &mut u16, text: &mut String) {
 }
 
 /// The backend's own words in a reply, `{"error": {"code", "message"}}` (or
-/// `{"error": "message"}`): `code: message`, or `None` when it has none.
+/// `{"error": "message"}`): `code: message` (its first 200 characters: a
+/// backend's words go into the error's message as they are), or `None`
+/// when it has none.
 pub fn error_detail(text: &str) -> Option<String> {
     let v = Json::parse(text).ok()?;
     let e = v.get("error")?;
-    if let Some(words) = e.as_str() {
-        return Some(words.to_owned());
-    }
-    let field = |k| e.get(k).and_then(Json::as_str).unwrap_or("");
-    let (code, msg) = (field("code"), field("message"));
-    match (code.is_empty(), msg.is_empty()) {
-        (true, true) => None,
-        (true, false) => Some(msg.to_owned()),
-        (false, true) => Some(code.to_owned()),
-        (false, false) => Some(cat!(code, ": ", msg)),
-    }
+    let words = match e.as_str() {
+        Some(words) => words.to_owned(),
+        None => {
+            let field = |k| e.get(k).and_then(Json::as_str).unwrap_or("");
+            let (code, msg) = (field("code"), field("message"));
+            match (code.is_empty(), msg.is_empty()) {
+                (true, true) => return None,
+                (true, false) => msg.to_owned(),
+                (false, true) => code.to_owned(),
+                (false, false) => cat!(code, ": ", msg),
+            }
+        }
+    };
+    Some(excerpt(&words))
 }
 
 /// Whether a backend's error words (`code: message`) name a throttle or a
-/// failure that passes (S3's and AWS's codes: `SlowDown`, `Throttling…`,
-/// `TooManyRequests…`, `RequestTimeout`, `ServiceUnavailable`,
-/// `InternalError`): worth asking again.
+/// failure that passes by their code (S3's and AWS's: `SlowDown`,
+/// `Throttling…`, `TooManyRequests…`, `RequestTimeout`,
+/// `ServiceUnavailable`, `InternalError`): worth asking again. Only the
+/// first word is looked at (the code, or a message's first word), so that a
+/// refusal whose message mentions a timeout is not asked again.
 pub fn passing(words: &str) -> bool {
+    let code = crate::before(crate::before(words, b':'), b' ');
     ["SlowDown", "Throttl", "TooMany", "Timeout", "Unavailable", "InternalError"]
         .iter()
-        .any(|w| crate::find_str(words, w).is_some())
+        .any(|w| crate::find_str(code, w).is_some())
 }
 
 /// The error for a backend reply that refuses (a non-2xx, or a 2xx whose
@@ -743,9 +751,21 @@ mod tests {
         ] {
             assert!(passing(words), "{words}");
         }
-        for words in ["InvalidKey: key is empty", "AccessDenied", "NoSuchUpload: gone"] {
+        for words in [
+            "InvalidKey: key is empty",
+            "AccessDenied",
+            "NoSuchUpload: gone",
+            // The words of a refusal that mention a passing failure.
+            "AccessDenied: session Timeout, sign in again",
+            "Uploads are closed (ServiceUnavailable for this tenant)",
+        ] {
             assert!(!passing(words), "{words}");
         }
+        // A backend's words are cut at 200 characters.
+        let long = cat!(r#"{"error":{"code":"InvalidKey","message":""#, "é".repeat(5000), r#""}}"#);
+        let words = error_detail(&long).expect("words");
+        assert!(words.starts_with("InvalidKey: éé") && words.ends_with('…'), "{words}");
+        assert_eq!(words.chars().count(), 201);
     }
 
     /// A body as serde_json reads what it writes.
