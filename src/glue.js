@@ -371,19 +371,32 @@ function abortPart(x) {
   }
 }
 let hashModule = null;
-let worker = null;
+// The hashing Workers: HASHERS at most, alive together (those hashing and
+// those retiring, below). One hashes an upload's parts one after another;
+// a second one starts when parts wait while the first is busy and has
+// answered once (never during an upload's first hash, which a cold start
+// waits for): where the PUTs are faster than one Worker's reading and
+// hashing (Firefox on a fast link sent one part at a time, each waiting for
+// its hash), two feed them.
+const HASHERS = 2;
+const workers = [];
 // A Worker hashes this many parts, then a fresh one takes over (the old one
 // ends once its parts are hashed): its BYOB reads stay far from the count
 // after which Chromium stops answering them.
 const PARTS_PER_WORKER = 40;
 // What a Worker is handed at once: two parts (the one it hashes and the
-// next, so that it never waits for the page), or more while they add up to
-// less than AHEAD bytes (small files: one Worker's message each). The others
-// wait here, in the order asked, and a fresh Worker starts only once the one
-// it replaces has ended: handing everything over at once started a Worker
-// for every forty parts asked for (a thousand files of 2 MiB: ten Workers
-// hashing side by side, 25 MiB each).
+// next, so that it never waits for the page), or more small ones while
+// they add up to less than AHEAD bytes (small files: one Worker's message
+// each). The others wait here, in the order asked, and a fresh Worker
+// starts only while fewer than HASHERS are alive (a retiring one ends
+// first): handing everything over at once started a Worker for every forty
+// parts asked for (a thousand files of 2 MiB: ten Workers hashing side by
+// side, 25 MiB each).
 const AHEAD = 32 << 20;
+// A part this large goes to a Worker with fewer than two parts (the one it
+// hashes and the next), and may start the second Worker; smaller ones
+// (small files: reading them is not what limits) go as above, to one.
+const LARGE = 1 << 20;
 // A Worker with parts to hash that has said nothing for this long (neither
 // a part's hash nor that it is still reading, which it says each second
 // while it reads) is taken for stuck (Chromium was seen to stop answering a
@@ -392,7 +405,6 @@ const AHEAD = 32 << 20;
 // goes on is never taken for stuck.
 const STUCK_MS = 15000;
 let watch = null;
-let used = 0;
 let retiring = 0;
 let broken = false;
 let seq = 0;
@@ -403,80 +415,86 @@ const queued = [];
 export function setHashModule(module) {
   if (typeof module === 'string' && module) hashModule = module;
 }
-// Every Worker ends; the parts it had, and those waiting, go back to the
+// Every Worker ends; the parts they had, and those waiting, go back to the
 // page (null: hashed there).
 function stopWorker() {
   for (const w of waiting.values()) { w.worker.terminate(); w.resolve(null); }
   waiting.clear();
   retiring = 0;
   for (const q of queued.splice(0)) q.resolve(null);
-  worker?.terminate();
-  worker = null;
+  for (const w of workers.splice(0)) w.terminate();
 }
 // Whether parts can be hashed in a Worker at all.
 const usable = () => hashModule && !broken && typeof Worker !== 'undefined';
-// The Worker, started and sent its module once; null when there can be none.
-function hashWorker() {
-  if (!usable()) return null;
-  if (worker && used >= PARTS_PER_WORKER) {
-    worker.retired = true;
-    if (worker.pending) retiring += 1;
-    else worker.terminate();
-    worker = null;
+// A Worker started and sent its module; null when there can be none.
+function startWorker() {
+  let self;
+  try {
+    const url = URL.createObjectURL(new Blob([WORKER], { type: 'text/javascript' }));
+    self = new Worker(url);
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    broken = true;
+    return null;
   }
-  if (!worker) {
-    used = 0;
-    try {
-      const url = URL.createObjectURL(new Blob([WORKER], { type: 'text/javascript' }));
-      worker = new Worker(url);
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
-    } catch (e) {
-      broken = true;
-      return null;
+  self.pending = self.bytes = self.used = 0;
+  self.onmessage = ({ data }) => {
+    if (self.stuck) return;
+    self.heard = performance.now();
+    if (data.beat) return;
+    self.answered = true;
+    const w = waiting.get(data.id);
+    waiting.delete(data.id);
+    self.pending -= 1;
+    if (w) self.bytes -= w.len;
+    if (self.retired && !self.pending) {
+      self.terminate();
+      retiring -= 1;
     }
-    const self = worker;
-    self.pending = 0;
-    self.bytes = 0;
-    worker.onmessage = ({ data }) => {
-      if (self.stuck) return;
-      self.heard = performance.now();
-      if (data.beat) return;
-      const w = waiting.get(data.id);
-      waiting.delete(data.id);
-      self.pending -= 1;
-      if (w) self.bytes -= w.len;
-      if (self.retired && !self.pending) {
-        self.terminate();
-        retiring -= 1;
-      }
-      if (data.broken) { broken = true; stopWorker(); }
-      if (w) {
-        if (data.broken) w.resolve(null);
-        else if (data.error) w.reject(new Error(data.error));
-        else if (data.seen !== w.len) w.reject(new Error('read ' + data.seen + ' bytes where ' + w.len + ' were expected'));
-        else w.resolve(data.state);
-      }
-      handOver();
-    };
-    worker.onerror = () => { broken = true; stopWorker(); };
-    worker.postMessage({ module: hashModule });
-  }
-  return worker;
+    if (data.broken) { broken = true; stopWorker(); }
+    if (w) {
+      if (data.broken) w.resolve(null);
+      else if (data.error) w.reject(new Error(data.error));
+      else if (data.seen !== w.len) w.reject(new Error('read ' + data.seen + ' bytes where ' + w.len + ' were expected'));
+      else w.resolve(data.state);
+    }
+    handOver();
+  };
+  self.onerror = () => { broken = true; stopWorker(); };
+  self.postMessage({ module: hashModule });
+  workers.push(self);
+  return self;
 }
-// Hands waiting parts to the Worker while it is not full (above); an idle
-// Worker goes after a while (the next part starts another).
+// The Worker to hand the next part (of `len` bytes) to: one not full (the
+// least busy), or a new one; null when none takes it now (`undefined`:
+// there can be none).
+function hashWorker(len) {
+  if (!usable()) return undefined;
+  // Its parts handed over: retired, it ends once they are hashed.
+  for (const w of workers.filter((w) => w.used >= PARTS_PER_WORKER)) {
+    workers.splice(workers.indexOf(w), 1);
+    w.retired = true;
+    if (w.pending) retiring += 1;
+    else w.terminate();
+  }
+  const w = workers.reduce((a, b) => (b.pending < a.pending ? b : a), workers[0]);
+  const large = len >= LARGE;
+  const more = workers.length + retiring < HASHERS && (!w || (large && w.pending && w.answered));
+  if (more) return startWorker() ?? undefined;
+  return w && !(w.pending >= 2 && (large || w.bytes >= AHEAD)) ? w : null;
+}
+// Hands waiting parts to the Workers while they are not full (above); an
+// idle Worker goes after a while (the next part starts another).
 function handOver() {
   clearTimeout(idle);
   while (queued.length) {
-    // Its 40 parts handed over while the one before still ends: wait.
-    if (worker && used >= PARTS_PER_WORKER && retiring) break;
-    const w = hashWorker();
-    if (!w) { stopWorker(); return; }
-    if (w.pending >= 2 && w.bytes >= AHEAD) break;
+    const w = hashWorker(queued[0].len);
+    if (w === undefined) { stopWorker(); return; }
+    if (!w) break;
     const q = queued.shift();
     // Its upload has ended (cancelled, failed, replaced): not hashed.
     if (q.signal.aborted) { q.resolve(false); continue; }
-    used += 1;
+    w.used += 1;
     if (!w.pending) w.heard = performance.now();
     w.pending += 1;
     w.bytes += q.len;
@@ -501,7 +519,7 @@ function watchdog() {
     w.stuck = true;
     w.terminate();
     if (w.retired) retiring -= 1;
-    else worker = null;
+    else if (workers.includes(w)) workers.splice(workers.indexOf(w), 1);
     const back = [...waiting.values()].filter((q) => q.worker === w);
     for (const q of back.reverse()) {
       waiting.delete(q.id);
@@ -511,7 +529,7 @@ function watchdog() {
   }
   handOver();
 }
-// Resolves to the CRC register after hashing [start, end) of blob in the
+// Resolves to the CRC register after hashing [start, end) of blob in a
 // Worker, null when there is no Worker to do it (the page hashes then), or
 // false when signal was aborted before its turn; rejects when the file
 // cannot be read.

@@ -76,10 +76,11 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * (+0.19) to 69.5; an error in a 2xx reply read as the backend's refusal,
  * or asked again when it names a throttle, abort's too (+0.29) to 69.8;
  * the throttle named by the code alone and the backend's words cut at 200
- * characters (+0.04) to 69.9.
+ * characters (+0.04) to 69.8; a second hashing Worker for large parts
+ * (JS +0.09) to 69.9, the budget 70.0.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 69.9 * 1024;
+export const BUDGET_GZIP_BYTES = 70.0 * 1024;
 
 let tarball;
 let browser;
