@@ -42,7 +42,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
-import { launchBrowser, MIB, objectSize, processChildren, processWith, root, startServer } from '../tests/e2e/helpers.mjs';
+import { launchBrowser, MIB, objectSize, processChildren, processWith, root, startServer, startServerBehind } from '../tests/e2e/helpers.mjs';
 import { CONCURRENCY, PART_SIZE, planOf } from './plan.mjs';
 import { bootstrapRatio, median, table } from './table.mjs';
 
@@ -247,16 +247,14 @@ async function startStack(scenario) {
   process.env.S3MP_SERVER_BIN = path.join(root, 'target/release/s3-multipart-server');
   if (LINKS[scenario]) {
     // The page, the API and the store all behind the same kind of path.
-    const { freePort } = await import('../tests/e2e/helpers.mjs');
-    const storePort = await freePort();
-    const s3link = await startLink(`127.0.0.1:${storePort}`, LINKS[scenario]);
-    const server = await startServer(['--s3-public-endpoint', s3link.url], { s3Listen: `127.0.0.1:${storePort}`, wwwDir: path.join(root, 'bench/dist') });
+    const { front, stopFront, server } = await startServerBehind((up) => startLink(up.replace('http://', ''), LINKS[scenario]), [],
+      { wwwDir: path.join(root, 'bench/dist') });
     const apiLink = await startLink(server.api, LINKS[scenario]);
     return {
       ...server,
       page: apiLink.url,
-      s3url: s3link.url,
-      stopAll: async () => { apiLink.stop(); s3link.stop(); await server.stop(); },
+      s3url: front,
+      stopAll: async () => { apiLink.stop(); stopFront(); await server.stop(); },
     };
   }
   if (scenario === 'loopback') {
@@ -265,16 +263,14 @@ async function startStack(scenario) {
   }
   if (scenario !== 'wan') throw new Error(`--scenarios: no scenario ${scenario}; there are loopback, wan, cold, ${Object.keys(LINKS).join(', ')} (custom with --link)`);
   // WAN: 40 ms added to every request (API and store), store traffic capped at 200 Mbit/s.
-  const { freePort } = await import('../tests/e2e/helpers.mjs');
-  const storePort = await freePort();
-  const s3proxy = await startProxy(`http://127.0.0.1:${storePort}`, ['--latency-ms', '40', '--bandwidth-mbit', '200']);
-  const server = await startServer(['--s3-public-endpoint', s3proxy.url], { s3Listen: `127.0.0.1:${storePort}`, wwwDir: path.join(root, 'bench/dist') });
+  const { front, stopFront, server } = await startServerBehind((up) => startProxy(up, ['--latency-ms', '40', '--bandwidth-mbit', '200']), [],
+    { wwwDir: path.join(root, 'bench/dist') });
   const apiProxy = await startProxy(server.api, ['--latency-ms', '40']);
   return {
     ...server,
     page: apiProxy.url,
-    s3url: s3proxy.url,
-    stopAll: async () => { apiProxy.stop(); s3proxy.stop(); await server.stop(); },
+    s3url: front,
+    stopAll: async () => { apiProxy.stop(); stopFront(); await server.stop(); },
   };
 }
 

@@ -115,7 +115,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let settings = match cfg.external_s3()? {
         Some(settings) => settings,
         None => {
-            let listener = TcpListener::bind(cfg.s3_listen).await?;
+            let listener = listen(cfg.s3_listen, "the embedded store", "--s3-listen (S3MP_S3_LISTEN)").await?;
             let addr = listener.local_addr()?;
             s3_addr = Some(addr);
             let store = store::Store::open(&cfg.data_dir)
@@ -163,10 +163,22 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .layer(axum::middleware::from_fn_with_state(origins, api::require_origin))
         .layer(cors(&cfg.allow_origins, true))
         .fallback_service(ServeDir::new(&www).not_found_service(ServeFile::new(index)));
-    let listener = TcpListener::bind(cfg.listen).await?;
+    let listener = listen(cfg.listen, "the API and demo page", "--listen (S3MP_LISTEN)").await?;
     let api_addr = listener.local_addr()?;
     tasks.push(tokio::spawn(serve(listener, app, "API")));
     Ok(Running { api_addr, s3_addr, s3: settings, store: embedded, tasks })
+}
+
+/// Binds `addr`; a failure names the address, what it was for and the option that sets it.
+async fn listen(addr: std::net::SocketAddr, what: &str, option: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "another program listens there: stop it, or give another port with"
+        } else {
+            "give another address with"
+        };
+        anyhow::anyhow!("cannot listen on {addr} for {what}: {e}; {hint} {option} (port 0 picks a free one)")
+    })
 }
 
 /// How long a client may take to send a request's headers.

@@ -963,3 +963,25 @@ async fn an_init_whose_caller_leaves_midway_leaves_no_upload_nobody_knows() {
     let open = h.open_uploads().await;
     assert_eq!(open.len(), 60, "one upload per file, none left for nobody: {} open", open.len());
 }
+
+#[tokio::test]
+async fn a_taken_port_is_named_with_the_option_that_moves_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("its address");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for store in [true, false] {
+        let mut cfg = s3_multipart_server::config::Config::for_tests(dir.path().join("data"));
+        let option = if store {
+            cfg.s3_listen = addr;
+            "--s3-listen"
+        } else {
+            cfg.listen = addr;
+            "--listen"
+        };
+        let Err(err) = s3_multipart_server::start(cfg).await else { panic!("a taken port is refused") };
+        let err = err.to_string();
+        assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+        assert!(err.contains("another program listens there"), "{err}");
+        assert!(err.contains(option), "{err}");
+    }
+}

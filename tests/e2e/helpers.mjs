@@ -18,13 +18,18 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
 ];
 
-/** Spawns a program and waits for its stdout to match every pattern; resolves to { child, matches }. */
+/**
+ * Spawns a program and waits for its stdout to match every pattern; resolves to { child, matches }.
+ * Its stderr goes on to ours and its first lines into the error if it exits first.
+ */
 function spawnAndWait(bin, args, patterns, what) {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { process.stderr.write(d); if (err.length < 2000) err = (err + d).slice(0, 2000); });
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 20000);
-    child.on('exit', (code) => reject(new Error(`${what} exited with ${code}: ${out}`)));
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}${err}`)), 20000);
+    child.on('exit', (code) => reject(new Error(`${what} exited with ${code}: ${out}${err}`)));
     child.stdout.on('data', (d) => {
       out += d;
       const found = patterns.map((p) => out.match(p));
@@ -58,7 +63,10 @@ export async function startServer(extraArgs = [], { s3Listen = '127.0.0.1:0', ww
   const { child, matches } = await spawnAndWait(bin, [
     '--listen', '127.0.0.1:0', '--s3-listen', s3Listen, '--data-dir', path.join(dataDir, 'data'),
     '--www-dir', wwwDir, '--debug-endpoints', ...extraArgs,
-  ], [/api and demo: (http:\/\/\S+)/, /s3 store: (http:\/\/\S+)/], 'server');
+  ], [/api and demo: (http:\/\/\S+)/, /s3 store: (http:\/\/\S+)/], 'server').catch((e) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  });
   const [api, s3] = matches;
   return {
     api,
@@ -78,30 +86,45 @@ export async function startServer(extraArgs = [], { s3Listen = '127.0.0.1:0', ww
 }
 
 /**
+ * The reference server with a relay in front of its store (`startFront(upstream)`
+ * resolves to { url, stop() }), its presigned URLs pointing at the relay. The
+ * relay must know the store's address before the store listens, so the port is
+ * picked free first; should another program take it in between (the server then
+ * says the port is taken and exits), both start again on another port.
+ * Resolves to { front, stopFront, server }.
+ */
+export async function startServerBehind(startFront, serverArgs = [], opts = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const storePort = await freePort();
+    const front = await startFront(`http://127.0.0.1:${storePort}`);
+    try {
+      const server = await startServer(['--s3-public-endpoint', front.url, ...serverArgs], { ...opts, s3Listen: `127.0.0.1:${storePort}` });
+      return { front: front.url, stopFront: front.stop, server };
+    } catch (e) {
+      await front.stop();
+      if (attempt >= 5 || !/another program listens there/.test(e.message)) throw e;
+    }
+  }
+}
+
+/**
  * The reference server with the fault proxy in front of its store: presigned
  * URLs point at the proxy, which forwards to the store. Resolves to the server
  * plus { proxy, stats(), resetStats(), stop() }.
  */
 export async function startFaultyStack({ proxyArgs = [], serverArgs = [], wwwDir } = {}) {
-  const storePort = await freePort();
   const bin = process.env.S3MP_PROXY_BIN || path.join(root, 'target/debug/fault-proxy');
-  const { child, matches } = await spawnAndWait(bin, [
-    '--listen', '127.0.0.1:0', '--upstream', `http://127.0.0.1:${storePort}`, ...proxyArgs,
-  ], [/fault-proxy: (http:\/\/\S+)/], 'fault-proxy');
-  const proxy = matches[0];
-  let server;
-  try {
-    server = await startServer(['--s3-public-endpoint', proxy, ...serverArgs], { s3Listen: `127.0.0.1:${storePort}`, ...(wwwDir ? { wwwDir } : {}) });
-  } catch (e) {
-    await stopChild(child);
-    throw e;
-  }
+  const { front: proxy, stopFront, server } = await startServerBehind(async (upstream) => {
+    const { child, matches } = await spawnAndWait(bin, ['--listen', '127.0.0.1:0', '--upstream', upstream, ...proxyArgs],
+      [/fault-proxy: (http:\/\/\S+)/], 'fault-proxy');
+    return { url: matches[0], stop: () => stopChild(child) };
+  }, serverArgs, wwwDir ? { wwwDir } : {});
   return {
     ...server,
     proxy,
     async stats() { return (await fetch(`${proxy}/__fault-proxy/stats`)).json(); },
     async resetStats() { await fetch(`${proxy}/__fault-proxy/stats`, { method: 'POST' }); },
-    async stop() { await stopChild(child); await server.stop(); },
+    async stop() { await stopFront(); await server.stop(); },
   };
 }
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, rewrite, startFaultyStack, storedObject } from './helpers.mjs';
+import { launchBrowser, MIB, randomFile, rewrite, startFaultyStack, startServerBehind, storedObject } from './helpers.mjs';
 
 const SIZE = 64 * MIB;
 let browser;
@@ -624,3 +624,29 @@ test('abort in the middle: nothing left in the store', { timeout: 300_000 }, () 
     assert.equal(r.retries, 0, 'no retry is reported for the calls the abort cancelled');
     record(r, 'abort at 20 %');
   }));
+
+test("the test stack starts again on another port when its store's port is taken before the store listens", async () => {
+  const { createServer } = await import('node:net');
+  const asked = [];
+  const taker = createServer();
+  try {
+    const { front, stopFront, server } = await startServerBehind(async (upstream) => {
+      asked.push(upstream);
+      // Another program takes the first port picked before the store starts.
+      if (asked.length === 1) await new Promise((resolve) => taker.listen(Number(new URL(upstream).port), '127.0.0.1', resolve));
+      return { url: 'http://127.0.0.1:9/', stop() {} };
+    });
+    try {
+      assert.equal(asked.length, 2, `picked again once (${asked.join(', ')})`);
+      assert.notEqual(asked[0], asked[1]);
+      assert.equal(server.s3, asked[1], 'the store listens where the second relay forwards');
+      assert.equal(front, 'http://127.0.0.1:9/');
+      assert.ok((await fetch(`${server.api}/uploads/multipart/open`)).ok, 'the server answers');
+    } finally {
+      stopFront();
+      await server.stop();
+    }
+  } finally {
+    taker.close();
+  }
+});
