@@ -11,7 +11,9 @@
 set -euo pipefail
 dir=$1
 mkdir -p "$dir"/{master,v1,v2,filer}
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/test-lib.sh
+source "$(dirname "$0")/test-lib.sh"
+free_port() { low_free_port; }
 port_pair() { # a port whose +10000 (SeaweedFS's gRPC convention) we set explicitly too
   local p
   p=$(free_port)

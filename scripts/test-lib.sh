@@ -1,4 +1,25 @@
-# Sourced by test.sh and seaweedfs-tests.sh: what both need.
+# Sourced by test.sh, seaweedfs-tests.sh and seaweedfs.sh: what they need.
+
+# low_free_port: prints a free port on 127.0.0.1 for a program to listen on
+# later, taken below Linux's ephemeral range (32768-60999), so that no port
+# handed out meanwhile (to another listener, to ChromeDriver, to a browser's
+# outgoing connection) can be the same one.
+low_free_port() {
+  python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+'
+}
 
 # start_reference_server DIR NAME ARGS...: starts the built reference server
 # (API on a free port) with ARGS, its output in DIR/NAME.out and .err; sets

@@ -104,23 +104,8 @@ start_server() {
 }
 
 # The wasm-bindgen test pages are served from a fixed origin, which the test
-# servers list (credentials are only allowed for listed origins). The port is
-# taken below Linux's ephemeral range (32768-60999), so that no port handed
-# out meanwhile (to ChromeDriver, say) can be the same one.
-runner_port=$(python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-')
+# servers list (credentials are only allowed for listed origins).
+runner_port=$(low_free_port)
 export WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$runner_port"
 if wanted chrome || wanted firefox; then
   step "start reference servers for the browser tests"

@@ -44,13 +44,22 @@ async function stopChild(child) {
   await new Promise((r) => child.once('exit', r));
 }
 
-/** A free TCP port on 127.0.0.1. */
+/**
+ * A free TCP port on 127.0.0.1, for a program to listen on later. It is taken
+ * below Linux's ephemeral range (32768-60999), where no port is handed out
+ * meanwhile to another listener or to a browser's outgoing connection.
+ */
 export async function freePort() {
   const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
+  for (let i = 0; ; i++) {
+    const port = i < 200 ? 20000 + Math.floor(Math.random() * 12000) : 0;
+    const free = await new Promise((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(null));
+      srv.listen(port, '127.0.0.1', () => { const { port: p } = srv.address(); srv.close(() => resolve(p)); });
+    });
+    if (free) return free;
+  }
 }
 
 /**
