@@ -159,7 +159,15 @@ async function fetchOne(method, url, headers, body, include, signal) {
   }
   const r = await fetch(url, init);
   let text = '';
-  try { text = await r.text(); } catch (e) { if (r.ok) text = null; }
+  try {
+    // At most 8 MiB of a reply are read (list-parts of 10,000 parts is ~1 MB):
+    // a larger one (an endpoint serving a file) is cut there, then refused
+    // as not the call's reply, its first words in the error.
+    const rd = r.body?.getReader(), got = [];
+    for (let n = 0, c; rd && n < 8 << 20 && !(c = await rd.read()).done; n += c.value.length) got.push(c.value);
+    rd?.cancel();
+    text = await new Blob(got).text();
+  } catch (e) { if (r.ok) text = null; }
   return [r.status, text, r.headers.get('retry-after')];
 }
 function callHook(hooks, name, op, body, signal) {

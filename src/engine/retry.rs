@@ -90,7 +90,7 @@ impl Failure {
         match self {
             Self::Network(msg) => UploadError::new(
                 ErrorCode::NetworkError,
-                cat!(what, " failed: the network request did not get a response (", msg, "); check the connection and that the URL's CORS allows this origin"),
+                cat!(what, " failed: no answer could be read (", msg, "); check the connection and that the URL's CORS allows this origin"),
             )
             .with_cause(msg),
             Self::Timeout if crate::find_str(what, "PUT").is_some() => UploadError::new(

@@ -549,3 +549,58 @@ test('detach() cancels what runs and leaves no listener on the input; clear() dr
     after.cleanup();
   }
 });
+
+test("a backend endpoint that answers with an endless page: 8 MiB of it read, then the upload fails at once with the page's first words", { timeout: 120_000 }, async () => {
+  const { createServer } = await import('node:http');
+  let sent = 0;
+  let closed = 0;
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  // Any path, any method: a server that was not meant to be the backend.
+  const server = createServer((req, res) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', '*');
+    res.setHeader('Access-Control-Allow-Methods', '*');
+    if (req.method === 'OPTIONS') return res.writeHead(204).end();
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.write('<!doctype html><title>not the backend</title>');
+    const more = () => {
+      while (!res.destroyed) {
+        sent += chunk.length;
+        if (!res.write(chunk)) break;
+      }
+    };
+    res.on('drain', more);
+    res.on('close', () => { closed += 1; });
+    more();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${server.address().port}/api`;
+  const file = randomFile('endless.bin', 64 * 1024);
+  const { page, errors } = await openDemo();
+  try {
+    await page.evaluate((e) => {
+      const input = document.createElement('input');
+      input.type = 'file';
+      input.id = 'endless-input';
+      document.body.append(input);
+      window.endless = window.s3mpWidget.attach(input, { endpoint: e, retryDelays: [0] });
+    }, endpoint);
+    const t0 = Date.now();
+    await page.setInputFiles('#endless-input', file.file);
+    // The per-call timeout is 30 s: reading on until then would not end here.
+    await page.waitForFunction(() => window.endless.uploads[0]?.state === 'error', null, { timeout: 20_000 });
+    const message = await page.evaluate(() => window.endless.element.shadowRoot.querySelector('li .error').textContent);
+    assert.match(message, /not JSON/, message);
+    assert.match(message, /<!doctype html><title>not the backend/, message);
+    assert.ok(Date.now() - t0 < 20_000);
+    const deadline = Date.now() + 5000;
+    while (closed < 1 && Date.now() < deadline) await page.waitForTimeout(100);
+    assert.ok(closed >= 1, 'the reply was let go');
+    assert.ok(sent < 64 * MIB, `the reading stopped (${(sent / MIB).toFixed(1)} MiB sent)`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    server.close();
+    file.cleanup();
+  }
+});
