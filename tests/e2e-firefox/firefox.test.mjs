@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { By, until } from 'selenium-webdriver';
-import { markedFile, MIB, randomFile, root, slowHashingWorkers, startFaultyStack, startServer, storedObject, treeRssMiB } from '../e2e/helpers.mjs';
+import { markedFile, MIB, randomFile, root, slowHashingWorkers, startEndlessPage, startFaultyStack, startServer, storedObject, treeRssMiB } from '../e2e/helpers.mjs';
 import { launchFirefox } from './launch.mjs';
 
 let driver;
@@ -304,5 +304,36 @@ test("Firefox: a page whose Content-Security-Policy forbids blob: workers: the p
     await strict.stop();
     for (const f of files) f.cleanup();
     rmSync(www, { recursive: true, force: true });
+  }
+});
+
+test("Firefox: a backend endpoint that answers with an endless page: 8 MiB of it read, then the upload fails at once with the page's first words", { timeout: 120_000 }, async () => {
+  const server = await startServer();
+  const endless = await startEndlessPage();
+  const file = randomFile('ff-endless.bin', 64 * 1024);
+  try {
+    await driver.get(`${server.api}/`);
+    await waitFor('the widget renders', async () => driver.executeScript(
+      "return !!document.querySelector('.s3-upload-panel')?.shadowRoot?.querySelector('button.choose')"));
+    await driver.executeScript(`
+      const input = document.createElement('input');
+      input.type = 'file';
+      input.id = 'endless-input';
+      document.body.append(input);
+      window.endless = window.s3mpWidget.attach(input, { endpoint: arguments[0], retryDelays: [0] });`, endless.endpoint);
+    const t0 = Date.now();
+    await driver.findElement(By.id('endless-input')).sendKeys(file.file);
+    // The per-call timeout is 30 s: reading on until then would not end here.
+    await waitFor('the upload fails', async () => driver.executeScript("return window.endless.uploads[0]?.state === 'error'"), 20_000);
+    const message = await driver.executeScript("return window.endless.element.shadowRoot.querySelector('li .error').textContent");
+    assert.match(message, /not JSON/, message);
+    assert.match(message, /<!doctype html><title>not the backend/, message);
+    assert.ok(Date.now() - t0 < 20_000);
+    await waitFor('the reply is let go', async () => endless.closed() >= 1, 5000);
+    assert.ok(endless.sent() < 64 * MIB, `the reading stopped (${(endless.sent() / MIB).toFixed(1)} MiB sent)`);
+  } finally {
+    endless.stop();
+    await server.stop();
+    file.cleanup();
   }
 });

@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, root, slowHashingWorkers, startFaultyStack, storedObject } from './helpers.mjs';
+import { launchBrowser, MIB, randomFile, root, slowHashingWorkers, startEndlessPage, startFaultyStack, storedObject } from './helpers.mjs';
 
 let stack;
 let browser;
@@ -551,30 +551,7 @@ test('detach() cancels what runs and leaves no listener on the input; clear() dr
 });
 
 test("a backend endpoint that answers with an endless page: 8 MiB of it read, then the upload fails at once with the page's first words", { timeout: 120_000 }, async () => {
-  const { createServer } = await import('node:http');
-  let sent = 0;
-  let closed = 0;
-  const chunk = Buffer.alloc(64 * 1024, 'x');
-  // Any path, any method: a server that was not meant to be the backend.
-  const server = createServer((req, res) => {
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    res.setHeader('Access-Control-Allow-Headers', '*');
-    res.setHeader('Access-Control-Allow-Methods', '*');
-    if (req.method === 'OPTIONS') return res.writeHead(204).end();
-    res.writeHead(200, { 'Content-Type': 'text/html' });
-    res.write('<!doctype html><title>not the backend</title>');
-    const more = () => {
-      while (!res.destroyed) {
-        sent += chunk.length;
-        if (!res.write(chunk)) break;
-      }
-    };
-    res.on('drain', more);
-    res.on('close', () => { closed += 1; });
-    more();
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${server.address().port}/api`;
+  const endless = await startEndlessPage();
   const file = randomFile('endless.bin', 64 * 1024);
   const { page, errors } = await openDemo();
   try {
@@ -584,7 +561,7 @@ test("a backend endpoint that answers with an endless page: 8 MiB of it read, th
       input.id = 'endless-input';
       document.body.append(input);
       window.endless = window.s3mpWidget.attach(input, { endpoint: e, retryDelays: [0] });
-    }, endpoint);
+    }, endless.endpoint);
     const t0 = Date.now();
     await page.setInputFiles('#endless-input', file.file);
     // The per-call timeout is 30 s: reading on until then would not end here.
@@ -594,13 +571,13 @@ test("a backend endpoint that answers with an endless page: 8 MiB of it read, th
     assert.match(message, /<!doctype html><title>not the backend/, message);
     assert.ok(Date.now() - t0 < 20_000);
     const deadline = Date.now() + 5000;
-    while (closed < 1 && Date.now() < deadline) await page.waitForTimeout(100);
-    assert.ok(closed >= 1, 'the reply was let go');
-    assert.ok(sent < 64 * MIB, `the reading stopped (${(sent / MIB).toFixed(1)} MiB sent)`);
+    while (endless.closed() < 1 && Date.now() < deadline) await page.waitForTimeout(100);
+    assert.ok(endless.closed() >= 1, 'the reply was let go');
+    assert.ok(endless.sent() < 64 * MIB, `the reading stopped (${(endless.sent() / MIB).toFixed(1)} MiB sent)`);
     assert.deepEqual(errors, []);
   } finally {
     await page.close();
-    server.close();
+    endless.stop();
     file.cleanup();
   }
 });

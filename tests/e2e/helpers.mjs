@@ -293,3 +293,39 @@ export function treeRssMiB(pid) {
   walk(pid);
   return kib / 1024;
 }
+
+/**
+ * A server that is not a backend: it answers every call (CORS open) 200 with
+ * an HTML page that never ends. Resolves to { endpoint, sent(), closed(), stop() }:
+ * the bytes it has written, and how many of its replies the client let go.
+ */
+export async function startEndlessPage() {
+  const { createServer } = await import('node:http');
+  let sent = 0;
+  let closed = 0;
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const server = createServer((req, res) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', '*');
+    res.setHeader('Access-Control-Allow-Methods', '*');
+    if (req.method === 'OPTIONS') return res.writeHead(204).end();
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.write('<!doctype html><title>not the backend</title>');
+    const more = () => {
+      while (!res.destroyed) {
+        sent += chunk.length;
+        if (!res.write(chunk)) break;
+      }
+    };
+    res.on('drain', more);
+    res.on('close', () => { closed += 1; });
+    more();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${server.address().port}/api`,
+    sent: () => sent,
+    closed: () => closed,
+    stop() { server.closeAllConnections(); server.close(); },
+  };
+}
