@@ -88,11 +88,17 @@ impl Failure {
     /// request: a PUT (its name says `PUT`) or a backend call.
     pub fn into_error(self, what: &str) -> UploadError {
         match self {
-            Self::Network(msg) => UploadError::new(
-                ErrorCode::NetworkError,
-                cat!(what, " failed: no answer could be read (", msg, "); check the connection and that the URL's CORS allows this origin"),
-            )
-            .with_cause(msg),
+            Self::Network(msg) => {
+                // A reply that came but is not the call's says what it must
+                // be (`; it must answer JSON like …`): no network hint then.
+                let hint = if crate::find_str(&msg, "; it must").is_some() {
+                    ")"
+                } else {
+                    "); check the connection and that the URL's CORS allows this origin"
+                };
+                UploadError::new(ErrorCode::NetworkError, cat!(what, " failed: no usable answer (", msg, hint))
+                    .with_cause(msg)
+            }
             Self::Timeout if crate::find_str(what, "PUT").is_some() => UploadError::new(
                 ErrorCode::NetworkError,
                 cat!(what, " timed out with no progress; the connection is too slow or stalled: retry later, or raise partTimeout"),
@@ -265,6 +271,19 @@ mod tests {
         let Decision::Fail(e) = policy.decide(f(), "part 3", 3, 0, 0.0) else { panic!("fails after the list") };
         assert_eq!(e.code, ErrorCode::NetworkError);
         assert!(e.message.contains("gave up after 4 attempts"), "{e}");
+        assert!(e.message.contains("check the connection and that the URL's CORS allows this origin"), "{e}");
+    }
+
+    /// A reply that came but is not the call's (not JSON, the wrong shape)
+    /// on every try: its own words and fix, not the network's hint.
+    #[test]
+    fn a_reply_that_cannot_be_used_is_not_taken_for_the_network() {
+        let words = r#"the backend's reply to url is not JSON (x): "<!doctype html>"; it must answer JSON like {"url": "https://..."}"#;
+        let e = Failure::Network(words.into()).into_error("getting the upload URL (url)");
+        assert_eq!(e.message, format!("getting the upload URL (url) failed: no usable answer ({words})"));
+        assert!(!e.message.contains("CORS"), "{e}");
+        let e = Failure::Network("the PUT got no response".into()).into_error("part 2 (PUT)");
+        assert!(e.message.ends_with("no usable answer (the PUT got no response); check the connection and that the URL's CORS allows this origin"), "{e}");
     }
 
     #[test]

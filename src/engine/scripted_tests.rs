@@ -142,7 +142,12 @@ struct World {
 
 /// A backend's 200 whose body is not JSON, as the HTTP backend reports it.
 fn garbled() -> UploadError {
-    UploadError::new(ErrorCode::BackendError, "the backend's reply is not JSON").with_status(200)
+    // As protocol.rs words it: the problem, then the fix.
+    UploadError::new(
+        ErrorCode::BackendError,
+        r#"the backend's reply to part-url is not JSON (x): "<html>"; it must answer JSON like {"url": "https://..."}"#,
+    )
+    .with_status(200)
 }
 
 /// The CRC of part `n`'s bytes in the simulated file.
@@ -882,6 +887,9 @@ fn a_signing_reply_that_cannot_be_read_is_asked_again() {
     let err = res.expect_err("fails");
     assert_eq!(err.code, ErrorCode::BackendError);
     assert!(err.message.contains("not JSON"), "{err}");
+    // The reply's own fix, not the network's: a reply came every time.
+    assert!(err.message.contains("it must answer JSON like"), "{err}");
+    assert!(!err.message.contains("CORS"), "{err}");
     assert!(w.aborted);
     // A refusal (a hook's error without a status, a 4xx) is not retried.
     let (w, res) = run(24 * MIB, cfg(3), &[(On::Sign(2), 1, Answer::Reject("part-url answered 400"))]);
