@@ -1164,8 +1164,8 @@ export function uploaderOptions(options, limits) {
   let partMin, partMax, threshold;
   const ps = o.get('partSize');
   if (ps === undefined) {
-    // Not given: the engine picks each file's part size, 5 to 10 MiB.
-    [partMin, partMax] = [AUTO_MIN, AUTO_MAX];
+    // Not given: the engine picks each file's part size (5 to 10 MiB, up to
+    // 16 MiB for a medium file that goes in one round: src/api/options.rs).
   } else if (isBounds(ps)) {
     // `{ min, max }`: the engine picks within the application's bounds.
     [partMin, partMax] = bounds(ps, 'partSize', [MIN_PART, MAX_PART], PART_UNIT, [AUTO_MIN, AUTO_MAX]);

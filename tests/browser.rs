@@ -124,16 +124,24 @@ fn parts_in(result: &JsValue) -> Option<u32> {
 #[wasm_bindgen_test]
 async fn the_engine_picks_the_part_size_within_its_bounds() {
     // Not given: 5..10 MiB, one part per stream for a medium file (the
-    // window starts at 6): 20 MiB goes as 4 parts of 5 MiB, not 3 of 8.
+    // window starts at 6): 20 MiB goes as 4 parts of 5 MiB, not 3 of 8; up
+    // to 16 MiB for a file that goes so in one round: 64 MiB as 6 parts of
+    // 11 MiB, not 7 of 10 (the 7th alone after the others).
     // `{ min, max }`: within them (64 MiB, 6 streams: 11 MiB wanted, 7 at
-    // most: 10 parts; 16 at most: 6 parts).
+    // most: 10 parts; 10 at most, the engine's own bound given: 7 parts;
+    // 16 at most: 6 parts).
     let bounds = |min: Option<usize>, max: usize| {
         let mut b = vec![("max", JsValue::from(max as u32))];
         b.extend(min.map(|m| ("min", JsValue::from(m as u32))));
         Some(obj(&b))
     };
-    let cases =
-        [(None, 20 * MIB, 4), (bounds(Some(6 * MIB), 7 * MIB), 64 * MIB, 10), (bounds(None, 16 * MIB), 64 * MIB, 6)];
+    let cases = [
+        (None, 20 * MIB, 4),
+        (None, 64 * MIB, 6),
+        (bounds(Some(6 * MIB), 7 * MIB), 64 * MIB, 10),
+        (bounds(None, 10 * MIB), 64 * MIB, 7),
+        (bounds(None, 16 * MIB), 64 * MIB, 6),
+    ];
     for (i, (part_size, size, parts)) in cases.into_iter().enumerate() {
         let up = uploader(&part_size.map(|b| ("partSize", b)).into_iter().collect::<Vec<_>>());
         let data = bytes(size, 40 + i as u64);

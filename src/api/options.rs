@@ -14,7 +14,7 @@ use crate::backend::{Backend, Hooks, HttpBackend, Protocol};
 use crate::engine::adapt::{ADAPT_MAX, ADAPT_MIN};
 use crate::engine::checksum::Algorithm;
 use crate::engine::plan::{
-    AUTO_PART_MAX, AUTO_PART_MIN, DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MAX_PART_SIZE, MIN_PART_SIZE,
+    AUTO_PART_MAX, AUTO_PART_MIN, AUTO_ROUND_MAX, DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MAX_PART_SIZE, MIN_PART_SIZE,
 };
 use crate::engine::{Config, RetryPolicy};
 
@@ -22,7 +22,7 @@ use crate::engine::{Config, RetryPolicy};
 extern "C" {
     /// `new Uploader(options)`'s options, checked (src/glue.js); throws the `UploadError`.
     #[wasm_bindgen(catch, js_name = uploaderOptions)]
-    fn uploader_options(options: &JsValue, limits: Vec<f64>) -> Result<Array, JsValue>;
+    fn uploader_options(options: &JsValue, limits: &[f64]) -> Result<Array, JsValue>;
     /// `upload(file, options)`'s options, checked: `[key, contentType,
     /// resume, signal, callbacks]`; throws the `UploadError`.
     #[wasm_bindgen(catch, js_name = uploadOptions)]
@@ -31,17 +31,17 @@ extern "C" {
 
 /// The backend, the engine's configuration and `withCredentials` of `new Uploader(options)`.
 pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Config, bool), JsValue> {
-    let limits = [
-        MIN_PART_SIZE,
-        MAX_PART_SIZE,
-        AUTO_PART_MIN,
-        AUTO_PART_MAX,
-        DEFAULT_PART_SIZE,
-        MAX_OBJECT_SIZE,
-        ADAPT_MIN as u64,
-        ADAPT_MAX as u64,
+    const LIMITS: [f64; 8] = [
+        MIN_PART_SIZE as f64,
+        MAX_PART_SIZE as f64,
+        AUTO_PART_MIN as f64,
+        AUTO_PART_MAX as f64,
+        DEFAULT_PART_SIZE as f64,
+        MAX_OBJECT_SIZE as f64,
+        ADAPT_MIN as f64,
+        ADAPT_MAX as f64,
     ];
-    let o = uploader_options(options, limits.iter().map(|&n| n as f64).collect())?;
+    let o = uploader_options(options, &LIMITS)?;
     let num = |i: u32| o.get(i).as_f64();
     let int = |i: u32| num(i).map(|n| n as u64);
     let with_credentials = o.get(2).is_truthy();
@@ -55,9 +55,12 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
     };
     let backend = backend.scoped(o.get(4).as_string());
     let mut cfg = Config::default();
-    if let (Some(min), Some(max)) = (int(6), int(7)) {
-        (cfg.part_size, cfg.part_size_max) = (min, max);
-    }
+    (cfg.part_size, cfg.part_size_max, cfg.part_round_max) = match (int(6), int(7)) {
+        (Some(min), Some(max)) => (min, max, max),
+        // Not given: the engine picks, 5 to 10 MiB, up to 16 MiB for a
+        // medium file that goes in one round (src/engine/plan.rs).
+        _ => (AUTO_PART_MIN, AUTO_PART_MAX, AUTO_ROUND_MAX),
+    };
     match num(8) {
         Some(t) if t < 0.0 => cfg.multipart_threshold = None,
         Some(t) => cfg.multipart_threshold = Some(t as u64),

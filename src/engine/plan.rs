@@ -31,6 +31,11 @@ pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
 pub const AUTO_PART_MIN: u64 = MIN_PART_SIZE;
 /// The largest part the engine picks by itself (the product's 5–10 MB parts).
 pub const AUTO_PART_MAX: u64 = 10 * MIB;
+/// The largest part the engine picks by itself for a medium file that every
+/// stream carries one part of (64 MiB on 6 streams: 6 parts of 11 MiB, not
+/// 7 of 10 MiB whose 7th goes alone after the others, a round trip and a
+/// window of its own on a far link).
+pub const AUTO_ROUND_MAX: u64 = 16 * MIB;
 /// How long one part's PUT should take at most on the measured link: a
 /// part lost to a failure costs at most that much again, and progress and
 /// stall detection see whole parts often enough.
@@ -43,17 +48,20 @@ pub const PART_TARGET_MS: u64 = 15_000;
 ///   (a 20 MiB file with 4 streams goes as 4 parts of 5 MiB, not 3 of 8),
 ///   so medium files use the whole window; the share is rounded up to a
 ///   whole MiB, so that no small part is left over to go alone after the
-///   others (64 MiB on 6 streams: 6 parts of 11 MiB, not 7 of 10);
-/// - otherwise as large as the bounds allow (fewer requests, fewer round
+///   others (64 MiB on 6 streams: 6 parts of 11 MiB, not 7 of 10); a share
+///   up to `round_max` goes so, in one round (the engine's own bounds allow
+///   more for one round than for many: [`AUTO_ROUND_MAX`]);
+/// - otherwise as large as `max` allows (fewer requests, fewer round
 ///   trips at the end of each part's PUT, where the stream idles),
 /// - but no part longer than [`PART_TARGET_MS`] at `ms_per_mib`, the time a
 ///   MiB took in one part's PUT lately (none measured yet: no limit).
 ///
 /// Files too large for 10,000 parts of that size grow it in [`Plan::new`].
-pub fn part_size_for(size: u64, min: u64, max: u64, streams: usize, ms_per_mib: Option<u64>) -> u64 {
+pub fn part_size_for(size: u64, min: u64, max: u64, round_max: u64, streams: usize, ms_per_mib: Option<u64>) -> u64 {
     let spread = size.div_ceil(streams.max(1) as u64).div_ceil(MIB) * MIB;
     let quick = ms_per_mib.map_or(u64::MAX, |ms| PART_TARGET_MS / ms.max(1) * MIB);
-    spread.min(quick).min(max).max(min)
+    let cap = if spread <= round_max { round_max } else { max };
+    spread.min(quick).min(cap).max(min)
 }
 
 /// The byte range of one part: `start..end`, end exclusive.
@@ -230,22 +238,36 @@ mod tests {
             (GIB, 4, Some(100_000), 5 * MIB),
         ];
         for &(size, streams, ms, want) in cases {
-            assert_eq!(part_size_for(size, lo, hi, streams, ms), want, "{size} bytes, {streams} streams, {ms:?}");
+            assert_eq!(part_size_for(size, lo, hi, hi, streams, ms), want, "{size} bytes, {streams} streams, {ms:?}");
         }
-        // the application's bounds
-        assert_eq!(part_size_for(GIB, 5 * MIB, 64 * MIB, 4, Some(10)), 64 * MIB);
-        assert_eq!(part_size_for(64 * MIB, 5 * MIB, 64 * MIB, 4, None), 16 * MIB);
+        // The engine's own bounds: a medium file in one round of parts up
+        // to 16 MiB, a part for each stream; a larger one in parts of 10.
+        let auto = |size, streams, ms| part_size_for(size, lo, hi, AUTO_ROUND_MAX, streams, ms);
         // 6 streams: 6 parts of 11 MiB, not 7 of 10 (the 7th alone at the end)
-        assert_eq!(part_size_for(64 * MIB, 5 * MIB, 16 * MIB, 6, None), 11 * MIB);
-        assert_eq!(part_size_for(64 * MIB, 32 * MIB, 64 * MIB, 4, Some(100_000)), 32 * MIB);
-        assert_eq!(part_size_for(GIB, 6 * MIB, 6 * MIB, 1, None), 6 * MIB, "min = max fixes it");
+        assert_eq!(auto(64 * MIB, 6, None), 11 * MIB);
+        assert_eq!(auto(96 * MIB, 6, None), 16 * MIB);
+        assert_eq!(auto(64 * MIB, 4, None), 16 * MIB);
+        assert_eq!(auto(40 * MIB, 6, None), 7 * MIB);
+        assert_eq!(auto(96 * MIB + 1, 6, None), 10 * MIB, "more than one round: 10 MiB");
+        assert_eq!(auto(GIB, 6, None), 10 * MIB);
+        assert_eq!(auto(64 * MIB, 6, Some(2_000)), 7 * MIB, "a slow link's bound holds");
+        // the application's bounds
+        assert_eq!(part_size_for(GIB, 5 * MIB, 64 * MIB, 64 * MIB, 4, Some(10)), 64 * MIB);
+        assert_eq!(part_size_for(64 * MIB, 5 * MIB, 64 * MIB, 64 * MIB, 4, None), 16 * MIB);
+        assert_eq!(part_size_for(64 * MIB, 5 * MIB, 16 * MIB, 16 * MIB, 6, None), 11 * MIB);
+        assert_eq!(part_size_for(64 * MIB, 5 * MIB, 10 * MIB, 10 * MIB, 6, None), 10 * MIB, "max given: 10 MiB holds");
+        assert_eq!(part_size_for(64 * MIB, 32 * MIB, 64 * MIB, 64 * MIB, 4, Some(100_000)), 32 * MIB);
+        assert_eq!(part_size_for(GIB, 6 * MIB, 6 * MIB, 6 * MIB, 1, None), 6 * MIB, "min = max fixes it");
         // whatever comes in, the result is within the bounds and a valid part size
         let mut rng = fastrand::Rng::with_seed(7);
         for _ in 0..10_000 {
             let min = rng.u64(MIN_PART_SIZE..=MAX_PART_SIZE);
             let max = rng.u64(min..=MAX_PART_SIZE);
             let ms = rng.bool().then(|| rng.u64(0..=1_000_000));
-            let p = part_size_for(rng.u64(0..=MAX_OBJECT_SIZE), min, max, rng.usize(0..=16), ms);
+            let round = rng.u64(max..=MAX_PART_SIZE);
+            let p = part_size_for(rng.u64(0..=MAX_OBJECT_SIZE), min, max, round, rng.usize(0..=16), ms);
+            assert!((min..=round).contains(&p), "{p} outside {min}..={round}");
+            let p = part_size_for(rng.u64(0..=MAX_OBJECT_SIZE), min, max, max, rng.usize(0..=16), ms);
             assert!((min..=max).contains(&p), "{p} outside {min}..={max}");
         }
     }

@@ -1386,10 +1386,13 @@ fn invalid_options_name_the_field() {
 #[test]
 fn each_file_gets_its_part_size_and_keeps_it() {
     const GIB: u64 = 1024 * MIB;
-    let auto = Config { part_size: 5 * MIB, part_size_max: 10 * MIB, ..cfg(4) };
-    for (size, streams, ms, part) in
-        [(20 * MIB, 4, None, 5 * MIB), (GIB, 4, None, 10 * MIB), (GIB, 4, Some(2_500), 6 * MIB)]
-    {
+    let auto = Config { part_size: 5 * MIB, part_size_max: 10 * MIB, part_round_max: 16 * MIB, ..cfg(4) };
+    for (size, streams, ms, part) in [
+        (20 * MIB, 4, None, 5 * MIB),
+        (64 * MIB, 6, None, 11 * MIB),
+        (GIB, 4, None, 10 * MIB),
+        (GIB, 4, Some(2_500), 6 * MIB),
+    ] {
         let c = auto.for_file(size, streams, ms);
         assert_eq!((c.part_size, c.part_size_max), (part, part), "{size} bytes");
         let up = Upload::new(size, c, 1).expect("plan");

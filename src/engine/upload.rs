@@ -39,6 +39,9 @@ pub struct Config {
     /// The largest part size the engine may pick for a file
     /// ([`Config::part_size_for`]); equal to `part_size`: that size, fixed.
     pub part_size_max: u64,
+    /// The largest part size the engine may pick for a file that goes in
+    /// one round, a part for each stream (at least `part_size_max`).
+    pub part_round_max: u64,
     /// Files of at most this many bytes go as one presigned PUT; `None`: every
     /// file goes multipart (for backends that cannot presign a whole-object PUT).
     pub multipart_threshold: Option<u64>,
@@ -67,6 +70,7 @@ impl Default for Config {
         Self {
             part_size: DEFAULT_PART_SIZE,
             part_size_max: DEFAULT_PART_SIZE,
+            part_round_max: DEFAULT_PART_SIZE,
             multipart_threshold: Some(DEFAULT_PART_SIZE),
             concurrency: 4,
             adaptive: false,
@@ -131,8 +135,15 @@ impl Config {
     /// `ms_per_mib` lately, then fixed for the whole upload (a journal entry
     /// keeps it for a resume).
     pub fn for_file(&self, size: u64, streams: usize, ms_per_mib: Option<u64>) -> Self {
-        let part_size = part_size_for(size, self.part_size, self.part_size_max, streams, ms_per_mib);
-        Self { part_size, part_size_max: part_size, put_ms_per_mib: ms_per_mib, ..self.clone() }
+        let part_size =
+            part_size_for(size, self.part_size, self.part_size_max, self.part_round_max, streams, ms_per_mib);
+        Self {
+            part_size,
+            part_size_max: part_size,
+            part_round_max: part_size,
+            put_ms_per_mib: ms_per_mib,
+            ..self.clone()
+        }
     }
 }
 
