@@ -1170,6 +1170,8 @@ export function uploaderOptions(options, limits) {
     // `{ min, max }`: the engine picks within the application's bounds.
     [partMin, partMax] = bounds(ps, 'partSize', [MIN_PART, MAX_PART], PART_UNIT, [AUTO_MIN, AUTO_MAX]);
     threshold = Math.max(partMin, DEFAULT_PART);
+    // `{ min }` alone: the engine's own maximum (src/api/options.rs).
+    if (ps.max === undefined) partMax = undefined;
   } else {
     // A number fixes it.
     partMin = partMax = threshold = o.integer('partSize', MIN_PART, MAX_PART, PART_UNIT);

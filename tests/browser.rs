@@ -129,7 +129,7 @@ async fn the_engine_picks_the_part_size_within_its_bounds() {
     // 11 MiB, not 7 of 10 (the 7th alone after the others).
     // `{ min, max }`: within them (64 MiB, 6 streams: 11 MiB wanted, 7 at
     // most: 10 parts; 10 at most, the engine's own bound given: 7 parts;
-    // 16 at most: 6 parts).
+    // 16 at most: 6 parts; a min alone: the engine's maximum, 6 parts).
     let bounds = |min: Option<usize>, max: usize| {
         let mut b = vec![("max", JsValue::from(max as u32))];
         b.extend(min.map(|m| ("min", JsValue::from(m as u32))));
@@ -141,6 +141,8 @@ async fn the_engine_picks_the_part_size_within_its_bounds() {
         (bounds(Some(6 * MIB), 7 * MIB), 64 * MIB, 10),
         (bounds(None, 10 * MIB), 64 * MIB, 7),
         (bounds(None, 16 * MIB), 64 * MIB, 6),
+        // `{ min }` alone: the engine's own maximum, one round as above.
+        (Some(obj(&[("min", JsValue::from(6 * MIB as u32))])), 64 * MIB, 6),
     ];
     for (i, (part_size, size, parts)) in cases.into_iter().enumerate() {
         let up = uploader(&part_size.map(|b| ("partSize", b)).into_iter().collect::<Vec<_>>());

@@ -55,12 +55,11 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
     };
     let backend = backend.scoped(o.get(4).as_string());
     let mut cfg = Config::default();
-    (cfg.part_size, cfg.part_size_max, cfg.part_round_max) = match (int(6), int(7)) {
-        (Some(min), Some(max)) => (min, max, max),
-        // Not given: the engine picks, 5 to 10 MiB, up to 16 MiB for a
-        // medium file that goes in one round (src/engine/plan.rs).
-        _ => (AUTO_PART_MIN, AUTO_PART_MAX, AUTO_ROUND_MAX),
-    };
+    // Not given (or `{ min }` alone): the engine picks, 5 to 10 MiB, up to
+    // 16 MiB for a medium file that goes in one round (src/engine/plan.rs).
+    let min = int(6).unwrap_or(AUTO_PART_MIN);
+    let (max, round) = int(7).map_or((AUTO_PART_MAX.max(min), AUTO_ROUND_MAX.max(min)), |max| (max, max));
+    (cfg.part_size, cfg.part_size_max, cfg.part_round_max) = (min, max, round);
     match num(8) {
         Some(t) if t < 0.0 => cfg.multipart_threshold = None,
         Some(t) => cfg.multipart_threshold = Some(t as u64),
