@@ -69,6 +69,12 @@ impl Failure {
         }
     }
 
+    /// A reply that came but is not the call's (not JSON, the wrong shape):
+    /// its words say what it must be (`; it must answer JSON like …`).
+    fn is_unusable_reply(&self) -> bool {
+        matches!(self, Self::Network(msg) if crate::find_str(msg, "; it must").is_some())
+    }
+
     /// Whether the failure is worth another attempt.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -89,8 +95,7 @@ impl Failure {
     pub fn into_error(self, what: &str) -> UploadError {
         match self {
             Self::Network(msg) => {
-                // A reply that came but is not the call's says what it must
-                // be (`; it must answer JSON like …`): no network hint then.
+                // A reply that came but is not the call's: no network hint.
                 let hint = if crate::find_str(&msg, "; it must").is_some() {
                     ")"
                 } else {
@@ -189,8 +194,10 @@ impl RetryPolicy {
         }
         let Some(&base) = self.delays_ms.get(attempts as usize) else {
             let tries = attempts + 1;
+            // More tries would not help a reply that is not the call's.
+            let more = if failure.is_unusable_reply() { "" } else { ": raise retryDelays for more" };
             let mut err = failure.into_error(what);
-            err.message = cat!(err.message, " (gave up after ", tries, " attempts: raise retryDelays for more)");
+            err.message = cat!(err.message, " (gave up after ", tries, " attempts", more, ")");
             return Decision::Fail(err);
         };
         if spent >= self.max_total_retries {
@@ -284,6 +291,16 @@ mod tests {
         assert!(!e.message.contains("CORS"), "{e}");
         let e = Failure::Network("the PUT got no response".into()).into_error("part 2 (PUT)");
         assert!(e.message.ends_with("no usable answer (the PUT got no response); check the connection and that the URL's CORS allows this origin"), "{e}");
+        // When the tries run out: more of them would not help such a reply.
+        let policy = RetryPolicy { delays_ms: vec![0; 3], max_total_retries: 50 };
+        let Decision::Fail(e) = policy.decide(Failure::Network(words.into()), "url", 3, 0, 0.0) else {
+            panic!("fails")
+        };
+        assert!(e.message.ends_with("(gave up after 4 attempts)"), "{e}");
+        let Decision::Fail(e) = policy.decide(Failure::Network("reset".into()), "url", 3, 0, 0.0) else {
+            panic!("fails")
+        };
+        assert!(e.message.ends_with("(gave up after 4 attempts: raise retryDelays for more)"), "{e}");
     }
 
     #[test]

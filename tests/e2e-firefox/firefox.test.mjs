@@ -330,10 +330,17 @@ test("Firefox: a backend endpoint that answers with an endless page: 8 MiB of it
     assert.match(message, /<!doctype html><title>not the backend/, message);
     // A reply came every time: its fix, not the network's hint.
     assert.match(message, /it must answer JSON like/, message);
-    assert.doesNotMatch(message, /CORS|check the connection/, message);
+    assert.doesNotMatch(message, /CORS|check the connection|raise retryDelays/, message);
     assert.ok(Date.now() - t0 < 20_000);
     await waitFor('the reply is let go', async () => endless.closed() >= 1, 5000);
-    assert.ok(endless.sent() < 64 * MIB, `the reading stopped (${(endless.sent() / MIB).toFixed(1)} MiB sent)`);
+    // Two tries, each reply read to 8 MiB by the page; Firefox's network
+    // layer and the sockets' buffers take more (a fresh-clone CI run saw
+    // 67 MiB written in all). Read on to the 30 s timeout, it would be
+    // gigabytes: what is checked is that the writing stopped, far below that.
+    const sent = await endless.settled();
+    assert.ok(sent < 256 * MIB, `the reading stopped (${(sent / MIB).toFixed(1)} MiB sent)`);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(endless.sent(), sent, 'nothing more was sent once the reply was let go');
   } finally {
     endless.stop();
     await server.stop();

@@ -326,6 +326,14 @@ export async function startEndlessPage() {
     endpoint: `http://127.0.0.1:${server.address().port}/api`,
     sent: () => sent,
     closed: () => closed,
+    /** Resolves to the bytes sent once they stop growing (two looks 500 ms apart agree; 10 s at most). */
+    async settled() {
+      for (let t = 0, last = -1; t < 20 && sent !== last; t += 1) {
+        last = sent;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return sent;
+    },
     stop() { server.closeAllConnections(); server.close(); },
   };
 }
