@@ -93,10 +93,11 @@ impl Failure {
     /// The error reported when this failure is final; `what` names the
     /// request: a PUT (its name says `PUT`) or a backend call.
     pub fn into_error(self, what: &str) -> UploadError {
+        let unusable = self.is_unusable_reply();
         match self {
             Self::Network(msg) => {
                 // A reply that came but is not the call's: no network hint.
-                let hint = if crate::find_str(&msg, "; it must").is_some() {
+                let hint = if unusable {
                     ")"
                 } else {
                     "); check the connection and that the URL's CORS allows this origin"
