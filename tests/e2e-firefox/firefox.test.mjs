@@ -326,21 +326,9 @@ test("Firefox: a backend endpoint that answers with an endless page: 8 MiB of it
     // The per-call timeout is 30 s: reading on until then would not end here.
     await waitFor('the upload fails', async () => driver.executeScript("return window.endless.uploads[0]?.state === 'error'"), 20_000);
     const message = await driver.executeScript("return window.endless.element.shadowRoot.querySelector('li .error').textContent");
-    assert.match(message, /not JSON/, message);
-    assert.match(message, /<!doctype html><title>not the backend/, message);
-    // A reply came every time: its fix, not the network's hint.
-    assert.match(message, /it must answer JSON like/, message);
-    assert.doesNotMatch(message, /CORS|check the connection|raise retryDelays/, message);
     assert.ok(Date.now() - t0 < 20_000);
     await waitFor('the reply is let go', async () => endless.closed() >= 1, 5000);
-    // Two tries, each reply read to 8 MiB by the page; Firefox's network
-    // layer and the sockets' buffers take more (a fresh-clone CI run saw
-    // 67 MiB written in all). Read on to the 30 s timeout, it would be
-    // gigabytes: what is checked is that the writing stopped, far below that.
-    const sent = await endless.settled();
-    assert.ok(sent < 256 * MIB, `the reading stopped (${(sent / MIB).toFixed(1)} MiB sent)`);
-    await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(endless.sent(), sent, 'nothing more was sent once the reply was let go');
+    await endless.checkLetGo(message);
   } finally {
     endless.stop();
     await server.stop();

@@ -584,23 +584,11 @@ test("a backend endpoint that answers with an endless page: 8 MiB of it read, th
     // The per-call timeout is 30 s: reading on until then would not end here.
     await page.waitForFunction(() => window.endless.uploads[0]?.state === 'error', null, { timeout: 20_000 });
     const message = await page.evaluate(() => window.endless.element.shadowRoot.querySelector('li .error').textContent);
-    assert.match(message, /not JSON/, message);
-    assert.match(message, /<!doctype html><title>not the backend/, message);
-    // A reply came every time: its fix, not the network's hint.
-    assert.match(message, /it must answer JSON like/, message);
-    assert.doesNotMatch(message, /CORS|check the connection|raise retryDelays/, message);
     assert.ok(Date.now() - t0 < 20_000);
     const deadline = Date.now() + 5000;
     while (endless.closed() < 1 && Date.now() < deadline) await page.waitForTimeout(100);
     assert.ok(endless.closed() >= 1, 'the reply was let go');
-    // Two tries, each reply read to 8 MiB by the page, more in the network
-    // service and the sockets' buffers (Firefox's test saw 67 MiB written
-    // in all once). Read on to the 30 s timeout, it would be gigabytes:
-    // what is checked is that the writing stopped, far below that.
-    const sent = await endless.settled();
-    assert.ok(sent < 256 * MIB, `the reading stopped (${(sent / MIB).toFixed(1)} MiB sent)`);
-    await page.waitForTimeout(1000);
-    assert.equal(endless.sent(), sent, 'nothing more was sent once the reply was let go');
+    await endless.checkLetGo(message);
     assert.deepEqual(errors, []);
   } finally {
     await page.close();

@@ -1,6 +1,7 @@
 // Shared pieces of the end-to-end tests: the real reference server (with its
 // embedded S3 store), real headless Chromium through playwright-core, real
 // files on disk compared by SHA-256.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, ftruncateSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -296,8 +297,9 @@ export function treeRssMiB(pid) {
 
 /**
  * A server that is not a backend: it answers every call (CORS open) 200 with
- * an HTML page that never ends. Resolves to { endpoint, sent(), closed(), stop() }:
- * the bytes it has written, and how many of its replies the client let go.
+ * an HTML page that never ends. Resolves to { endpoint, sent(), closed(),
+ * checkLetGo(message), stop() }: the bytes it has written, how many of its
+ * replies the client let go, and the checks of an upload that failed on it.
  */
 export async function startEndlessPage() {
   const { createServer } = await import('node:http');
@@ -326,13 +328,30 @@ export async function startEndlessPage() {
     endpoint: `http://127.0.0.1:${server.address().port}/api`,
     sent: () => sent,
     closed: () => closed,
-    /** Resolves to the bytes sent once they stop growing (two looks 500 ms apart agree; 10 s at most). */
-    async settled() {
+    /**
+     * The upload's error `message` names the reply and its fix, not the
+     * network's; the writing stopped once the client let the replies go.
+     * Two tries, each reply read to 8 MiB by the page, more in the
+     * browser's network layer and the sockets' buffers (Firefox once took
+     * 67 MiB in all); read on to the 30 s timeout, it would be gigabytes.
+     */
+    async checkLetGo(message) {
+      assert.match(message, /not JSON/, message);
+      assert.match(message, /<!doctype html><title>not the backend/, message);
+      // A reply came every time: its fix, not the network's hint.
+      assert.match(message, /it must answer JSON like/, message);
+      assert.doesNotMatch(message, /CORS|check the connection|raise retryDelays/, message);
+      const pause = () => new Promise((r) => setTimeout(r, 500));
+      // Settled: two looks 500 ms apart agree (10 s at most).
       for (let t = 0, last = -1; t < 20 && sent !== last; t += 1) {
         last = sent;
-        await new Promise((r) => setTimeout(r, 500));
+        await pause();
       }
-      return sent;
+      const settled = sent;
+      assert.ok(settled < 256 * MIB, `the reading stopped (${(settled / MIB).toFixed(1)} MiB sent)`);
+      await pause();
+      await pause();
+      assert.equal(sent, settled, 'nothing more was sent once the reply was let go');
     },
     stop() { server.closeAllConnections(); server.close(); },
   };
