@@ -50,6 +50,12 @@ pub struct Entry {
     pub upload_id: String,
     /// Its part size.
     pub part_size: u64,
+    /// The first part of the size its parts grew to, 0 when they did not
+    /// ([`crate::engine::Action::Grown`]; entries written before parts grew
+    /// have none).
+    pub grown_from: u64,
+    /// The size they grew to.
+    pub grown_size: u64,
     /// MIME type.
     pub content_type: String,
     /// When it started (ms since the epoch).
@@ -75,8 +81,10 @@ pub struct Entry {
 /// The entry's text fields by their JSON names, in [`Entry::texts`]' order;
 /// the last two may be missing (entries written before checksums and tokens).
 const TEXTS: [&str; 9] = ["id", "endpoint", "key", "name", "sample", "upload_id", "content_type", "checksum", "token"];
-/// Its number fields, in [`Entry::numbers`]' order.
-const NUMBERS: [&str; 6] = ["v", "size", "last_modified", "part_size", "created_ms", "updated_ms"];
+/// Its number fields, in [`Entry::numbers`]' order; the last two may be
+/// missing (entries written before parts grew).
+const NUMBERS: [&str; 8] =
+    ["v", "size", "last_modified", "part_size", "created_ms", "updated_ms", "grown_from", "grown_size"];
 
 impl Entry {
     /// The text fields, in [`TEXTS`]' order.
@@ -95,7 +103,7 @@ impl Entry {
     }
 
     /// The number fields, in [`NUMBERS`]' order (`v` widened).
-    fn numbers(&mut self) -> [&mut u64; 6] {
+    fn numbers(&mut self) -> [&mut u64; 8] {
         [
             &mut self.v,
             &mut self.size,
@@ -103,7 +111,17 @@ impl Entry {
             &mut self.part_size,
             &mut self.created_ms,
             &mut self.updated_ms,
+            &mut self.grown_from,
+            &mut self.grown_size,
         ]
+    }
+
+    /// Its parts' sizes: the part size, and the first part and size of its
+    /// grown parts, if they grew (a first part past 65,535 reads as 0,
+    /// which no plan takes).
+    pub fn part_sizes(&self) -> (u64, Option<(u16, u64)>) {
+        let grown = (self.grown_from > 0).then(|| (u16::try_from(self.grown_from).unwrap_or(0), self.grown_size));
+        (self.part_size, grown)
     }
 
     /// The entry as the journal stores it: a JSON object of the fields by
@@ -136,8 +154,11 @@ impl Entry {
                 found => found?.as_str()?.clone_into(v),
             }
         }
-        for (k, v) in NUMBERS.iter().zip(e.numbers()) {
-            *v = j.get(k)?.as_u64()?;
+        for (i, (k, v)) in NUMBERS.iter().zip(e.numbers()).enumerate() {
+            match j.get(k) {
+                None if i >= 6 => {}
+                found => *v = found?.as_u64()?,
+            }
         }
         let Json::Array(items) = j.get("parts")? else { return None };
         for p in items {
@@ -207,7 +228,7 @@ pub fn decide(
     sample: &str,
     content_type: &str,
     checksum: &str,
-    part_size_ok: impl Fn(u64) -> bool,
+    part_size_ok: impl Fn((u64, Option<(u16, u64)>)) -> bool,
     now_ms: u64,
     ttl_ms: u64,
 ) -> Lookup {
@@ -235,7 +256,7 @@ pub fn decide(
         Lookup::Drop { entry, reason: "the file's content changed under the same name, size and date" }
     } else if entry.checksum != checksum {
         Lookup::Drop { entry, reason: "it was started with other checksums than the upload's" }
-    } else if !part_size_ok(entry.part_size) {
+    } else if !part_size_ok(entry.part_sizes()) {
         Lookup::Drop { entry, reason: "its part size does not fit the file" }
     } else {
         Lookup::Resume(entry)
@@ -258,6 +279,8 @@ mod tests {
             sample: sample.into(),
             upload_id: "u".into(),
             part_size: 8 << 20,
+            grown_from: 0,
+            grown_size: 0,
             content_type: "application/octet-stream".into(),
             created_ms: 0,
             updated_ms,
@@ -380,7 +403,12 @@ mod tests {
             (read.size, read.parts.len(), read.parts[1].1.as_str(), read.checksum.as_str()),
             (10, 2, "\"b\"", "CRC32")
         );
+        assert_eq!(read.part_sizes(), (8, None), "an earlier entry's parts did not grow");
         assert_eq!(Entry::from_json(&read.to_json()), Some(read));
+        // Grown parts: kept, read back; a first part no plan has reads as 0.
+        let grown = Entry { grown_from: 8, grown_size: 24 << 20, ..entry("s", 1) };
+        assert_eq!(Entry::from_json(&grown.to_json()).expect("parse").part_sizes(), (8 << 20, Some((8, 24 << 20))));
+        assert_eq!(Entry { grown_from: 70_000, ..grown.clone() }.part_sizes(), (8 << 20, Some((0, 24 << 20))));
         for bad in [r#"{"v":1}"#, "[]", "x", r#"{"v":1,"parts":[[70000,"e"]]}"#] {
             assert_eq!(Entry::from_json(bad), None, "{bad}");
         }

@@ -14,7 +14,8 @@ use crate::backend::{Backend, Hooks, HttpBackend, Protocol};
 use crate::engine::adapt::{ADAPT_MAX, ADAPT_MIN};
 use crate::engine::checksum::Algorithm;
 use crate::engine::plan::{
-    AUTO_PART_MAX, AUTO_PART_MIN, AUTO_ROUND_MAX, DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MAX_PART_SIZE, MIN_PART_SIZE,
+    AUTO_GROW_MAX, AUTO_PART_MAX, AUTO_PART_MIN, AUTO_ROUND_MAX, DEFAULT_PART_SIZE, MAX_OBJECT_SIZE, MAX_PART_SIZE,
+    MIN_PART_SIZE,
 };
 use crate::engine::{Config, RetryPolicy};
 
@@ -60,6 +61,8 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
     let min = int(6).unwrap_or(AUTO_PART_MIN);
     let (max, round) = int(7).map_or((AUTO_PART_MAX.max(min), AUTO_ROUND_MAX.max(min)), |max| (max, max));
     (cfg.part_size, cfg.part_size_max, cfg.part_round_max) = (min, max, round);
+    // Parts not yet under way grow on a far link: up to 64 MiB, or the given max.
+    cfg.part_grow_max = int(7).unwrap_or(AUTO_GROW_MAX.max(min));
     match num(8) {
         Some(t) if t < 0.0 => cfg.multipart_threshold = None,
         Some(t) => cfg.multipart_threshold = Some(t as u64),

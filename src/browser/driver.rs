@@ -635,7 +635,7 @@ impl Run {
     /// The journal entry, read (none, or not readable: nothing).
     #[wasm_bindgen(js_name = journalRead)]
     pub fn journal_read(&mut self, text: Option<String>) {
-        let entry = text.and_then(|t| crate::resume::Entry::from_json(&t));
+        let entry = text.and_then(|t| crate::resume::Entry::from_json(&t)).map(Box::new);
         self.handle(Input::JournalRead(entry));
     }
 

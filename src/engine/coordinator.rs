@@ -100,7 +100,7 @@ pub enum Input {
     Connectivity(bool),
     /// The journal entry asked for ([`Step::ReadJournal`]); `None` when there
     /// is none or it cannot be read.
-    JournalRead(Option<Entry>),
+    JournalRead(Option<Box<Entry>>),
     /// Another running upload (this page's or another tab's) holds that
     /// journal entry: this one goes on unjournaled, the entry left to it.
     JournalBusy,
@@ -303,6 +303,8 @@ impl Coordinator {
             sample,
             upload_id: String::new(),
             part_size: 0,
+            grown_from: 0,
+            grown_size: 0,
             content_type: s.content_type.clone(),
             created_ms: now,
             updated_ms: now,
@@ -426,7 +428,7 @@ impl Coordinator {
                     match found {
                         Some(found) => {
                             self.out.push_back(Step::HashSample(resume::sample_ranges(self.subject.size)));
-                            self.look = Look::Sampling { found, deadline: now + SAMPLE_TIMEOUT_MS };
+                            self.look = Look::Sampling { found: *found, deadline: now + SAMPLE_TIMEOUT_MS };
                         }
                         None => {
                             // Nothing stored for this file (the usual case):
@@ -521,7 +523,10 @@ impl Coordinator {
     /// An entry was found for the file, whose sample hashes to `sample`.
     fn found(&mut self, found: Entry, sample: String, now: u64) {
         let size = self.subject.size;
-        let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
+        let fits = |(ps, grown): (u64, Option<(u16, u64)>)| {
+            Plan::new(size, ps, None)
+                .is_ok_and(|p| p.part_size == ps && grown.is_none_or(|(from, size)| p.grown(from, size).is_some()))
+        };
         let ct = &self.subject.content_type;
         match resume::decide(Some(found), &sample, ct, self.checksum_name(), fits, now, resume::DEFAULT_TTL_MS) {
             Lookup::Fresh => self.go_on_with(sample, now),
@@ -608,7 +613,7 @@ impl Coordinator {
             self.cfg.clone(),
             self.seed,
             entry.upload_id.clone(),
-            entry.part_size,
+            entry.part_sizes(),
             stored,
         ) {
             Ok(up) => up,
@@ -696,6 +701,14 @@ impl Coordinator {
                     j.entry.part_size = part_size;
                     j.entry.updated_ms = now;
                     j.entry.parts.clear();
+                    let step = j.write(now);
+                    self.out.push_back(step);
+                }
+            }
+            Action::Grown { from, part_size } => {
+                if let Some(j) = &mut self.journal {
+                    (j.entry.grown_from, j.entry.grown_size) = (from.into(), part_size);
+                    j.entry.updated_ms = now;
                     let step = j.write(now);
                     self.out.push_back(step);
                 }

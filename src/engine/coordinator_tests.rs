@@ -93,6 +93,11 @@ struct World {
     window: Option<Window>,
     /// Each running PUT's bytes and when it started.
     put_bytes: HashMap<(Gen, u16), (u64, u64)>,
+    /// Every PUT: part, bytes.
+    puts: Vec<(u16, u64)>,
+    /// The first journal entry written with grown parts: its first grown
+    /// part and size, and the PUTs sent before it was written.
+    grown_written: Option<(u64, u64, usize)>,
     /// The parts read to be hashed, by engine.
     hashed: Vec<(Gen, u16)>,
     /// A PUT's whole body is handed to the browser at once (its progress
@@ -135,6 +140,8 @@ impl World {
             stale_failures: 0,
             window: None,
             put_bytes: HashMap::new(),
+            puts: Vec::new(),
+            grown_written: None,
             hashed: Vec::new(),
             handed_over_at_once: false,
             reports: Vec::new(),
@@ -243,6 +250,7 @@ impl World {
                 }
                 self.in_flight.insert((g, part), attempt);
                 self.put_bytes.insert((g, part), (end - start, self.now));
+                self.puts.push((part, end - start));
                 if let Some(w) = &mut self.window {
                     w.on_start(self.now);
                 }
@@ -341,7 +349,7 @@ impl World {
             Step::ReadJournal(_) if self.journal_busy => self.at(1, Input::JournalBusy),
             Step::ReadJournal(id) => {
                 if !self.journal_hangs {
-                    let found = self.journal.get(&id).cloned();
+                    let found = self.journal.get(&id).cloned().map(Box::new);
                     self.at(1, Input::JournalRead(found));
                 }
             }
@@ -381,6 +389,9 @@ impl World {
             Step::WriteJournal(entry) => {
                 assert!(self.finished.is_empty(), "the journal was written after the upload ended");
                 self.samples_written.push(entry.sample.clone());
+                if entry.grown_from > 0 && self.grown_written.is_none() {
+                    self.grown_written = Some((entry.grown_from, entry.grown_size, self.puts.len()));
+                }
                 self.journal.insert(entry.id.clone(), entry);
             }
             Step::DeleteJournal(id) => {
@@ -492,6 +503,8 @@ fn entry(size: u64, id: &str, part_size: u64, sample: &str, updated_ms: u64) -> 
         sample: sample.into(),
         upload_id: id.into(),
         part_size,
+        grown_from: 0,
+        grown_size: 0,
         content_type: s.content_type,
         created_ms: 0,
         updated_ms,
@@ -646,6 +659,51 @@ fn a_resumed_upload_counts_running_puts_at_the_rate_measured_before() {
             w.reports
         );
     }
+}
+
+/// Parts that grow (backend calls of 5 ms, parts' bytes at 5 ms a MiB:
+/// the round trip a fifth of a 5 MiB part's PUT) are journaled before the
+/// first of them is sent, and a reload goes on with them as cut.
+#[test]
+fn grown_parts_are_journaled_before_they_are_sent_and_resume_as_cut() {
+    let size = 200 * MIB;
+    let grows = Config { part_grow_max: 64 * MIB, ..config(4) };
+    let mut w = World::new(4);
+    let up = Upload::new(size, grows.clone(), 4).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), grows.clone(), 4, true, 0);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 4);
+    let (from, grown, puts_before) = w.grown_written.expect("the grown parts were journaled");
+    // (7 × 5 ms at about 20 ms a 5 MiB part's bytes: 7 to 9 MiB.)
+    assert!((7 * MIB..=9 * MIB).contains(&grown), "{grown}");
+    let first_grown = w.puts.iter().position(|&(p, _)| u64::from(p) >= from).expect("a grown part was sent");
+    assert!(first_grown >= puts_before, "a grown part was sent before the journal knew: {:?}", w.puts);
+    let last = w.puts.iter().map(|q| q.0).max().unwrap_or(0);
+    for &(p, len) in &w.puts {
+        assert!(p == last || len == if u64::from(p) < from { 5 * MIB } else { grown }, "part {p}: {len}");
+    }
+
+    // The page reloaded with parts 1 and 4 of such an upload stored: only
+    // the others are sent, as cut (part 4: 9 MiB), into the same upload.
+    let size = 23 * MIB; // parts 1, 2 of 5 MiB, then of 9 (3: 10..19, 4: 19..23)
+    let mut w = World::new(5);
+    let id = "stored-1".to_owned();
+    let e = Entry { grown_from: 3, grown_size: 9 * MIB, ..entry(size, &id, 5 * MIB, SAMPLE, 1_000) };
+    w.journal.insert(e.id.clone(), e);
+    let held = |n: u16, len: u64| (n, (format!("{id}:{n}:{len}"), len));
+    w.store.uploads.insert(id.clone(), [held(1, 5 * MIB), held(4, 4 * MIB)].into());
+    w.prestored = Some((id.clone(), vec![1, 4]));
+    w.now = 1_000;
+    let up = Upload::new(size, grows.clone(), 5).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), grows, 5, true, w.now);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 5);
+    assert!(w.resumed, "the stored upload was resumed");
+    assert_eq!(w.store.object_from.as_deref(), Some("stored-1"));
+    let mut sent = w.puts.clone();
+    sent.sort_unstable();
+    sent.dedup();
+    assert_eq!(sent, vec![(2, 5 * MIB), (3, 9 * MIB)], "the missing parts, as cut before the reload");
 }
 
 /// A new upload's journal entry takes the file's sample from the engine's
@@ -938,6 +996,7 @@ fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
     let mut ends = [0usize; 2];
     let mut resumed = 0;
     let mut adapted = 0;
+    let mut grew = 0;
     for seed in 0..1_500u64 {
         let mut w = World::new(seed);
         let parts = w.rng.u64(1..=8);
@@ -971,15 +1030,20 @@ fn random_uploads_with_resume_end_once_and_leave_nothing_open() {
         if seed % 2 == 0 {
             w.window = Some(Window::adaptive(1, concurrency.min(ADAPT_START), concurrency));
         }
-        let up = Upload::new(size, config(concurrency), seed).expect("upload");
-        let mut coord = Coordinator::new(up, subject(size), config(concurrency), seed, resume, w.now);
+        // One seed in three: parts may grow (when the link says so).
+        let grow = if seed % 3 == 1 { 64 * MIB } else { 5 * MIB };
+        let config = Config { part_grow_max: grow, ..config(concurrency) };
+        let up = Upload::new(size, config.clone(), seed).expect("upload");
+        let mut coord = Coordinator::new(up, subject(size), config, seed, resume, w.now);
         eprintln!("seed {seed}: {size} bytes, {before:?}");
         w.run(&mut coord, concurrency, &mut controls);
         check_end(&w, &coord, seed);
         ends[usize::from(w.finished[0].is_err())] += 1;
         resumed += usize::from(w.resumed);
         adapted += usize::from(w.window.as_ref().is_some_and(|x| x.changes() > 0));
+        grew += usize::from(w.grown_written.is_some());
     }
+    assert!(grew > 10, "parts grew in only {grew} runs");
     assert!(ends[0] > 700 && ends[1] > 100 && resumed > 100, "ok / failed: {ends:?}, resumed: {resumed}");
     assert!(adapted > 20, "the window moved in only {adapted} runs");
 }

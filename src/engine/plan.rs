@@ -64,6 +64,38 @@ pub fn part_size_for(size: u64, min: u64, max: u64, round_max: u64, streams: usi
     spread.min(quick).min(cap).max(min)
 }
 
+/// A part's round trip (its answer on the way back, the next PUT's first
+/// bytes on the way out: the stream idle) should be at most one in this
+/// many of its PUT's time; on a far link, where it is more with the
+/// parts of [`part_size_for`], the parts not yet under way grow
+/// ([`grown_part_size`]).
+pub const IDLE_SHARE: u64 = 8;
+/// The largest part the engine grows its parts to by itself on a far link.
+pub const AUTO_GROW_MAX: u64 = 64 * MIB;
+
+/// The size for the parts not yet under way, `left` bytes, once a PUT of
+/// a `part`-byte part took `part_ms` on a link whose round trip is `rtt_ms`
+/// (the quickest backend call): the smallest whose round trip is at most
+/// one [`IDLE_SHARE`] of its PUT's time (the PUT's time as the round trip
+/// plus its bytes at the measured pace), in whole MiB, but no more than
+/// `max`, than a share of `left` for each of `streams` (the last round
+/// keeps every stream busy) or than [`PART_TARGET_MS`] of PUT. `None`
+/// when that is not a quarter more than `part` (a near link: its round
+/// trip is a small share already): the parts stay as planned.
+pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: u64, rtt_ms: u64) -> Option<u64> {
+    // Milliseconds the part's bytes took, its round trip aside.
+    let bytes_ms = part_ms.checked_sub(rtt_ms).filter(|&ms| ms > 0)?;
+    // The bytes that go in `ms` at that pace (a part is at most 5 GiB: no
+    // overflow below a round trip of 400 days).
+    let at_pace = |ms: u64| ms.saturating_mul(part) / bytes_ms;
+    let want = at_pace((IDLE_SHARE - 1).saturating_mul(rtt_ms));
+    let quick = at_pace(PART_TARGET_MS.saturating_sub(rtt_ms)) / MIB * MIB;
+    let share = left.div_ceil(streams.max(1) as u64);
+    // Whole MiB (the bounds are at most 5 GiB: no overflow), within them.
+    let size = (want.min(share).min(max).div_ceil(MIB) * MIB).min(max).min(quick);
+    (size >= part + part / 4).then_some(size)
+}
+
 /// The byte range of one part: `start..end`, end exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartRange {
@@ -92,12 +124,18 @@ impl PartRange {
 pub struct Plan {
     /// File size in bytes.
     pub size: u64,
-    /// Size of every part but the last (the whole size for a single PUT).
+    /// Size of parts 1..=`head` (the whole size for a single PUT).
     pub part_size: u64,
     /// Number of parts (1 for a single PUT, also for a 0-byte file).
     pub count: u16,
     /// True when the file goes as one presigned PUT instead of a multipart upload.
     pub single: bool,
+    /// The parts of `part_size` bytes: all of them (`count`) unless the
+    /// plan was [`Plan::grown`]; every part after them is `tail_size` bytes
+    /// (S3 takes parts of different sizes: only the last may be under 5 MiB).
+    pub head: u16,
+    /// Size of the parts after the first `head` (all but the last).
+    pub tail_size: u64,
 }
 
 impl Plan {
@@ -123,24 +161,44 @@ impl Plan {
             return Err(UploadError::too_large(size));
         }
         if multipart_threshold.is_some_and(|t| size <= t.min(MAX_SINGLE_PUT)) {
-            return Ok(Self { size, part_size: size, count: 1, single: true });
+            return Ok(Self { size, part_size: size, count: 1, single: true, head: 1, tail_size: size });
         }
         let mut part_size = part_size;
         if size.div_ceil(part_size) > MAX_PARTS {
             part_size = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
         }
         // 5 TiB / 10,000 rounded up to a MiB is 525 MiB, far below 5 GiB.
-        let count = size.div_ceil(part_size).max(1);
-        Ok(Self { size, part_size, count: u16::try_from(count).unwrap_or(u16::MAX), single: false })
+        let count = u16::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u16::MAX);
+        Ok(Self { size, part_size, count, single: false, head: count, tail_size: part_size })
+    }
+
+    /// This multipart plan with every part from number `from` on cut anew
+    /// in parts of `tail_size` bytes, the parts before it kept: how the
+    /// engine grows its parts once the link is measured (one growth per
+    /// plan). `None` for a single PUT, a plan grown already, a `from`
+    /// outside 2..=count, or a size S3 would refuse.
+    pub fn grown(&self, from: u16, tail_size: u64) -> Option<Plan> {
+        if self.single || self.head != self.count || from < 2 || !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&tail_size) {
+            return None;
+        }
+        let start = self.range(from)?.start;
+        let count = u64::from(from - 1) + (self.size - start).div_ceil(tail_size);
+        if count > MAX_PARTS {
+            return None;
+        }
+        Some(Plan { count: count as u16, head: from - 1, tail_size, ..*self })
     }
 
     /// The byte range of part `number` (1-based); `None` outside 1..=count.
+    #[inline(never)]
     pub fn range(&self, number: u16) -> Option<PartRange> {
         if number == 0 || number > self.count {
             return None;
         }
-        let start = u64::from(number - 1) * self.part_size;
-        let end = (start + self.part_size).min(self.size);
+        let head = (number - 1).min(self.head);
+        let start = u64::from(head) * self.part_size + u64::from(number - 1 - head) * self.tail_size;
+        let len = if number > self.head { self.tail_size } else { self.part_size };
+        let end = (start + len).min(self.size);
         Some(PartRange { number, start, end })
     }
 
@@ -269,6 +327,75 @@ mod tests {
             assert!((min..=round).contains(&p), "{p} outside {min}..={round}");
             let p = part_size_for(rng.u64(0..=MAX_OBJECT_SIZE), min, max, max, rng.usize(0..=16), ms);
             assert!((min..=max).contains(&p), "{p} outside {min}..={max}");
+        }
+    }
+
+    #[test]
+    fn a_grown_plan_cuts_the_rest_of_the_file_in_larger_parts() {
+        let p = Plan::new(160 * MIB + 3, 10 * MIB, Some(0)).expect("plan");
+        assert_eq!((p.count, p.head), (17, 17));
+        let g = p.grown(8, 17 * MIB).expect("grown");
+        assert_eq!((g.count, g.head, g.part_size, g.tail_size), (13, 7, 10 * MIB, 17 * MIB));
+        let ranges: Vec<_> = g.ranges().collect();
+        assert_eq!(&ranges[..7], &p.ranges().take(7).collect::<Vec<_>>()[..], "the parts before `from` kept");
+        assert_eq!(ranges[7], PartRange { number: 8, start: 70 * MIB, end: 87 * MIB });
+        assert_eq!(ranges[12], PartRange { number: 13, start: 155 * MIB, end: 160 * MIB + 3 });
+        assert_eq!(ranges.iter().map(PartRange::len).sum::<u64>(), g.size, "parts cover the file");
+        for w in ranges.windows(2) {
+            assert_eq!(w[0].end, w[1].start, "no gap, no overlap");
+            assert!(w[0].len() >= MIN_PART_SIZE);
+        }
+        assert!(g.range(14).is_none());
+        // Once; not for a single PUT; `from` within 2..=count; sizes S3 takes.
+        assert!(g.grown(9, 20 * MIB).is_none(), "grown once");
+        assert!(Plan::new(MIB, 10 * MIB, Some(8 * MIB)).expect("single").grown(2, 20 * MIB).is_none());
+        for from in [0, 1, 18] {
+            assert!(p.grown(from, 20 * MIB).is_none(), "from {from}");
+        }
+        assert!(p.grown(2, MIN_PART_SIZE - 1).is_none());
+        assert!(p.grown(2, MAX_PART_SIZE + 1).is_none());
+        assert_eq!(p.grown(17, 64 * MIB).map(|g| g.count), Some(17), "the last part alone, of what is left");
+        // Smaller parts never go past 10,000.
+        let big = Plan::new(10_000 * 5 * MIB, 5 * MIB, Some(0)).expect("plan");
+        assert!(big.grown(2, 5 * MIB).is_some());
+        let bigger = Plan::new(10_000 * 6 * MIB, 6 * MIB, Some(0)).expect("plan");
+        assert!(bigger.grown(2, 5 * MIB).is_none());
+    }
+
+    #[test]
+    fn parts_grow_on_a_far_link_and_only_there() {
+        let left = GIB;
+        // A far link: 150 ms round trip, a 10 MiB part's PUT 900 ms (the
+        // round trip a sixth of it): parts that idle an eighth at most.
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 150), Some(14 * MIB));
+        // Slower bytes for the same round trip: the round trip matters less.
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 1_200, 150), None);
+        // Farther: larger, up to the bound given.
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 300), Some(35 * MIB));
+        assert_eq!(grown_part_size(left, 10 * MIB, 16 * MIB, 6, 900, 300), Some(16 * MIB));
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 700, 500), Some(64 * MIB));
+        // No larger than a share of what is left for each stream.
+        assert_eq!(grown_part_size(100 * MIB, 10 * MIB, 64 * MIB, 6, 900, 300), Some(17 * MIB));
+        assert_eq!(grown_part_size(60 * MIB, 10 * MIB, 64 * MIB, 6, 900, 300), None);
+        // No part longer than 15 s at the measured pace.
+        assert_eq!(grown_part_size(100 * GIB, 10 * MIB, 5 * GIB, 6, 9_000, 4_000), Some(22 * MIB));
+        // A near link (loopback: 1 ms of 100), a round trip longer than the
+        // PUT (a backend far, a store near), nothing measured: as planned.
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 100, 1), None);
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 100, 100), None);
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 100, 400), None);
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 0, 0), None);
+        // Whatever comes in: a size S3 takes, within the bound, larger than the part.
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..10_000 {
+            let part = rng.u64(MIN_PART_SIZE..=GIB);
+            let max = rng.u64(MIN_PART_SIZE..=MAX_PART_SIZE);
+            let (left, streams) = (rng.u64(0..=MAX_OBJECT_SIZE), rng.usize(0..=16));
+            let (ms_scale, rtt_scale) = (rng.u32(0..64), rng.u32(0..64));
+            let (ms, rtt) = (rng.u64(0..=u64::MAX >> ms_scale), rng.u64(0..=u64::MAX >> rtt_scale));
+            if let Some(s) = grown_part_size(left, part, max, streams, ms, rtt) {
+                assert!(s > part && s <= max && s <= MAX_PART_SIZE, "{s} from {part}, max {max}");
+            }
         }
     }
 

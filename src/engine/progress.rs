@@ -98,6 +98,11 @@ impl ProgressTracker {
         }
     }
 
+    /// The upload's parts were cut anew into `parts_total` ([`crate::engine::plan::Plan::grown`]).
+    pub fn set_parts_total(&mut self, parts_total: u16) {
+        self.parts_total = parts_total;
+    }
+
     /// Counts running PUTs at `other`'s rate while this one has measured none.
     pub fn adopt_rate(&mut self, other: &Self) {
         self.put_ms_per_mib = self.put_ms_per_mib.or(other.put_ms_per_mib);

@@ -96,6 +96,8 @@ struct World {
     url_dies: HashMap<u16, u64>,
     started: bool,
     part_size_seen: Option<u64>,
+    /// The parts' growth ([`Action::Grown`]): first part, size.
+    grown: Option<(u16, u64)>,
     /// The browser is offline in [start, end): requests in flight then fail
     /// with network errors, and the engine is told.
     offline: Option<(u64, u64)>,
@@ -121,6 +123,12 @@ struct World {
     initiated_at: Option<u64>,
     /// How long a part's signing call takes.
     sign_ms: u64,
+    /// How long init takes.
+    init_ms: u64,
+    /// What a PUT takes beside its bytes: the link's round trip.
+    put_rtt_ms: u64,
+    /// The bytes of the file each stored part holds: `start..end`.
+    stored_bytes: BTreeMap<u16, (u64, u64)>,
     /// As the browser's glue does: when the engine sends its abort, every
     /// signing call still on its way is cancelled, and fails as a request
     /// the browser aborted (a network error).
@@ -186,6 +194,7 @@ impl World {
             url_dies: HashMap::new(),
             started: false,
             part_size_seen: None,
+            grown: None,
             offline: None,
             offline_told: false,
             checksums: true,
@@ -198,6 +207,9 @@ impl World {
             init_signed: Vec::new(),
             initiated_at: None,
             sign_ms: 5,
+            init_ms: 10,
+            put_rtt_ms: 0,
+            stored_bytes: BTreeMap::new(),
             cancel_signs_on_abort: false,
             part_retries_after_abort: Vec::new(),
             changed_at: None,
@@ -262,8 +274,8 @@ impl World {
                             self.init_signed.push(part);
                         }
                     }
-                    self.initiated_at = Some(self.now + 10);
-                    self.at(10, Event::Initiated { upload_id: "up-1".into(), signed });
+                    self.initiated_at = Some(self.now + self.init_ms);
+                    self.at(self.init_ms, Event::Initiated { upload_id: "up-1".into(), signed });
                 }
             }
             Action::Check { ranges } => {
@@ -323,7 +335,7 @@ impl World {
                 self.in_flight.insert(part, attempt);
                 self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
                 let len = end - start;
-                let dur = (len * self.ms_per_mib / MIB).max(1);
+                let dur = (self.put_rtt_ms + len * self.ms_per_mib / MIB).max(1);
                 let expired = self.url_dies.get(&part).is_some_and(|&d| d <= self.now);
                 let answer = if expired {
                     Some(Answer::Fail(Failure::Status {
@@ -357,11 +369,16 @@ impl World {
                         };
                         if !matches!(other, Some(Answer::NotStored)) {
                             self.store.insert(part, (stored, len));
+                            self.stored_bytes.insert(part, (start, end));
                             self.store_crc.remove(&part);
                         }
                         self.at(dur, Event::PartDone { part, attempt, etag });
                     }
                 }
+            }
+            Action::Grown { from, part_size } => {
+                assert!(self.started && self.grown.is_none(), "parts grow once, in a started upload");
+                self.grown = Some((from, part_size));
             }
             Action::Started { upload_id, part_size } => {
                 assert_eq!((upload_id.as_str(), part_size), ("up-1", self.part_size_seen.unwrap_or(part_size)));
@@ -1402,7 +1419,7 @@ fn each_file_gets_its_part_size_and_keeps_it() {
     let fixed = cfg(4).for_file(20 * MIB, 4, Some(100_000));
     assert_eq!((fixed.part_size, fixed.part_size_max), (8 * MIB, 8 * MIB));
     // a resumed upload takes the stored size, whatever the bounds
-    let up = Upload::from_stored(GIB, auto, 1, "u".into(), 64 * MIB, &[]).expect("resumed");
+    let up = Upload::from_stored(GIB, auto, 1, "u".into(), (64 * MIB, None), &[]).expect("resumed");
     assert_eq!(up.plan().part_size, 64 * MIB);
 }
 
@@ -1477,6 +1494,111 @@ fn offline_spells_wait_without_spending_retries() {
     assert!(w.put_starts.iter().any(|(_, t)| *t >= 5_300), "went on once online");
 }
 
+/// A far link: 150 ms round trip (init, part URLs and each PUT's), a
+/// 10 MiB part's bytes 450 ms: its PUT 600 ms, a quarter of it idle.
+fn far_link(w: &mut World) {
+    (w.ms_per_mib, w.put_rtt_ms, w.sign_ms, w.init_ms) = (45, 150, 150, 150);
+}
+
+/// The stored parts hold the file's bytes, in order, each once; every part
+/// but the last at least 5 MiB: the part numbers and their sizes.
+fn assert_parts_cover(w: &World, size: u64) -> Vec<(u16, u64)> {
+    let mut end = 0;
+    let completed = w.completed_with.as_ref().expect("complete was called");
+    for (i, (n, _)) in completed.iter().enumerate() {
+        assert_eq!(usize::from(*n), i + 1, "complete gets parts 1..n in order");
+        let (s, e) = w.stored_bytes[n];
+        assert_eq!(s, end, "part {n} starts where part {} ended", n - 1);
+        assert!(e - s >= 5 * MIB || e == size, "part {n}: {} bytes", e - s);
+        end = e;
+    }
+    assert_eq!(end, size, "the parts end at the file's end");
+    completed.iter().map(|(n, _)| (*n, w.stored_bytes[n].1 - w.stored_bytes[n].0)).collect()
+}
+
+#[test]
+fn parts_grow_once_on_a_far_link_and_the_object_is_whole() {
+    let size = 256 * MIB + 123;
+    let config = Config { part_size: 10 * MIB, part_size_max: 10 * MIB, part_grow_max: 64 * MIB, ..cfg(6) };
+    let mut up = Upload::new(size, config, 7).expect("upload");
+    let mut w = World::new(&[]);
+    far_link(&mut w);
+    let res = w.run(&mut up, |_, _| {});
+    let out = res.expect("stored");
+    assert_eq!(out.size, size);
+    assert_eq!(w.progress.last().copied(), Some(size), "progress ends at the file size");
+    // 7 × 150 ms at 450 ms a 10 MiB: 23.3 MiB, a whole 24.
+    let (from, grown) = w.grown.expect("the parts grew");
+    assert_eq!(grown, 24 * MIB);
+    assert!((7..=13).contains(&from), "the first round (and the parts hashed and signed ahead) kept: from {from}");
+    let parts = assert_parts_cover(&w, size);
+    for &(n, len) in &parts[..parts.len() - 1] {
+        assert_eq!(len, if n < from { 10 * MIB } else { 24 * MIB }, "part {n}");
+    }
+    assert_eq!(
+        parts.len(),
+        usize::from(from - 1) + (size - u64::from(from - 1) * 10 * MIB).div_ceil(24 * MIB) as usize
+    );
+    assert_eq!(up.plan().count as usize, parts.len());
+    // Every part went up once; none of the cut-anew parts with an old URL.
+    let mut sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).collect();
+    sent.sort_unstable();
+    assert_eq!(sent, (1..=parts.len() as u16).collect::<Vec<_>>());
+    assert!(w.retries.is_empty(), "{:?}", w.retries);
+    // The whole object's CRC is that of the parts as cut.
+    let want = checksum::combine(parts.iter().map(|&(n, len)| (crc_of(n), len)));
+    assert_eq!(out.checksum, Some(checksum::to_base64(want)));
+}
+
+#[test]
+fn parts_do_not_grow_on_a_near_link_nor_when_their_size_is_given() {
+    let size = 256 * MIB;
+    let auto = Config { part_size: 10 * MIB, part_size_max: 10 * MIB, part_grow_max: 64 * MIB, ..cfg(6) };
+    // Near: 1 ms round trips, 10 MiB in 100 ms.
+    let mut up = Upload::new(size, auto.clone(), 7).expect("upload");
+    let mut w = World::new(&[]);
+    (w.ms_per_mib, w.put_rtt_ms, w.sign_ms, w.init_ms) = (10, 1, 1, 1);
+    w.run(&mut up, |_, _| {}).expect("stored");
+    assert_eq!((w.grown, assert_parts_cover(&w, size).len()), (None, 26));
+    // Far, the part size given (`partSize: 10 MiB`: the grown bound is it).
+    let fixed = Config { part_grow_max: 10 * MIB, ..auto };
+    let mut up = Upload::new(size, fixed, 7).expect("upload");
+    let mut w = World::new(&[]);
+    far_link(&mut w);
+    w.run(&mut up, |_, _| {}).expect("stored");
+    assert_eq!((w.grown, assert_parts_cover(&w, size).len()), (None, 26));
+}
+
+#[test]
+fn a_grown_upload_resumes_with_its_parts_as_cut() {
+    // 100 MiB: parts 1..=3 of 10 MiB, then parts of 24 MiB (4: 30..54 MiB,
+    // 5: 54..78, 6: 78..100).
+    let size = 100 * MIB;
+    let etag = |n: u16| format!("\"etag-{n}\"");
+    let stored = vec![(1, etag(1), 10 * MIB, None), (4, etag(4), 24 * MIB, None), (5, etag(5), 10 * MIB, None)];
+    let config = Config { part_grow_max: 64 * MIB, ..cfg(3) };
+    let mut up = Upload::from_stored(size, config.clone(), 9, "up-1".into(), (10 * MIB, Some((4, 24 * MIB))), &stored)
+        .expect("resume");
+    assert_eq!((up.plan().count, up.parts_done()), (6, 2), "part 5 has the size of the plan before growth: sent again");
+    let mut w = World::new(&[]);
+    far_link(&mut w);
+    w.counts.insert(On::Init, 1);
+    w.store = stored.iter().map(|(n, e, len, _)| (*n, (e.clone(), *len))).collect();
+    w.stored_bytes = [(1, (0, 10 * MIB)), (4, (30 * MIB, 54 * MIB))].into();
+    w.run(&mut up, |_, _| {}).expect("stored");
+    let sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).collect();
+    assert_eq!(sent, vec![2, 3, 5, 6], "only the missing parts, as cut before");
+    assert_eq!(w.grown, None, "a resumed upload's parts grow no more");
+    assert_parts_cover(&w, size);
+    // A growth that cannot cut the file: not resumed (the coordinator starts anew).
+    for grown in [(1, 24 * MIB), (11, 24 * MIB), (4, MIB), (0, 24 * MIB)] {
+        assert!(
+            Upload::from_stored(size, config.clone(), 9, "up-1".into(), (10 * MIB, Some(grown)), &[]).is_err(),
+            "{grown:?}"
+        );
+    }
+}
+
 #[test]
 fn resumes_from_stored_parts_and_sends_only_the_missing_ones() {
     let size = 40 * MIB; // 5 parts of 8 MiB
@@ -1487,7 +1609,7 @@ fn resumes_from_stored_parts_and_sends_only_the_missing_ones() {
         (4, etag(4), 8 * MIB, None),
         (5, etag(5), 3, None),
     ];
-    let mut up = Upload::from_stored(size, cfg(3), 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
+    let mut up = Upload::from_stored(size, cfg(3), 9, "up-1".into(), (8 * MIB, None), &stored).expect("resume");
     assert_eq!(up.parts_done(), 3, "part 5 has the wrong size: sent again");
     assert_eq!(up.progress().bytes_sent, 24 * MIB, "progress starts at what is stored");
     let mut w = World::new(&[]);
@@ -1519,7 +1641,7 @@ fn resumed(
     };
     let stored = vec![held(1, 8 * MIB), held(2, 8 * MIB), held(4, 8 * MIB), held(5, 3)];
     let config = Config { checksum: if checksums { cfg(3).checksum } else { None }, ..cfg(3) };
-    let mut up = Upload::from_stored(size, config, 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
+    let mut up = Upload::from_stored(size, config, 9, "up-1".into(), (8 * MIB, None), &stored).expect("resume");
     let mut w = World::new(script);
     w.checksums = checksums;
     w.counts.insert(On::Init, 1); // the upload exists: part URLs name it
@@ -1595,7 +1717,7 @@ fn a_stored_part_that_cannot_be_read_is_file_read_error() {
     let size = 40 * MIB;
     let stored: Vec<_> =
         (1..=5).map(|n| (n, format!("\"etag-{n}\""), (8 * MIB).min(size - u64::from(n - 1) * 8 * MIB), None)).collect();
-    let mut up = Upload::from_stored(size, cfg(3), 9, "up-1".into(), 8 * MIB, &stored).expect("resume");
+    let mut up = Upload::from_stored(size, cfg(3), 9, "up-1".into(), (8 * MIB, None), &stored).expect("resume");
     let mut w = World::new(&[]);
     w.counts.insert(On::Init, 1);
     w.store = stored.iter().map(|(n, e, len, _)| (*n, (e.clone(), *len))).collect();
@@ -1608,7 +1730,8 @@ fn a_stored_part_that_cannot_be_read_is_file_read_error() {
 
 #[test]
 fn resume_needs_the_same_part_size() {
-    let e = Upload::from_stored(100 * 1024 * MIB, cfg(3), 1, "u".into(), 5 * MIB, &[]).expect_err("too many parts");
+    let e =
+        Upload::from_stored(100 * 1024 * MIB, cfg(3), 1, "u".into(), (5 * MIB, None), &[]).expect_err("too many parts");
     assert_eq!(e.code, ErrorCode::InvalidOptions);
 }
 
@@ -1683,7 +1806,7 @@ fn random_failures_never_leave_an_upload_stuck_or_open() {
                     *crc = Some(store_crc.get(n).copied().unwrap_or(crc_of(*n)));
                 }
             }
-            Upload::from_stored(size, config, seed, "up-1".into(), 8 * MIB, &held).expect("resumed upload")
+            Upload::from_stored(size, config, seed, "up-1".into(), (8 * MIB, None), &held).expect("resumed upload")
         } else {
             Upload::new(size, config, seed).expect("upload")
         };

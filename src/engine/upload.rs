@@ -15,7 +15,7 @@ use alloc::collections::VecDeque;
 
 use crate::engine::checksum::{self, Algorithm};
 use crate::engine::error::{ErrorCode, UploadError};
-use crate::engine::plan::{DEFAULT_PART_SIZE, Plan, part_size_for};
+use crate::engine::plan::{DEFAULT_PART_SIZE, Plan, grown_part_size, part_size_for};
 use crate::engine::progress::{Progress, ProgressTracker};
 use crate::engine::retry::{Decision, Failure, RetryPolicy};
 use crate::engine::url_expiry::remaining_ms;
@@ -42,6 +42,11 @@ pub struct Config {
     /// The largest part size the engine may pick for a file that goes in
     /// one round, a part for each stream (at least `part_size_max`).
     pub part_round_max: u64,
+    /// The largest part size the parts not yet under way may grow to once
+    /// the link is measured ([`crate::engine::plan::grown_part_size`]):
+    /// the engine's own bound, or the application's `partSize.max`; at or
+    /// below the part size, the parts never grow.
+    pub part_grow_max: u64,
     /// Files of at most this many bytes go as one presigned PUT; `None`: every
     /// file goes multipart (for backends that cannot presign a whole-object PUT).
     pub multipart_threshold: Option<u64>,
@@ -71,6 +76,7 @@ impl Default for Config {
             part_size: DEFAULT_PART_SIZE,
             part_size_max: DEFAULT_PART_SIZE,
             part_round_max: DEFAULT_PART_SIZE,
+            part_grow_max: DEFAULT_PART_SIZE,
             multipart_threshold: Some(DEFAULT_PART_SIZE),
             concurrency: 4,
             adaptive: false,
@@ -308,6 +314,14 @@ pub enum Action {
         /// Its id.
         upload_id: String,
         /// The part size it uses.
+        part_size: u64,
+    },
+    /// The parts from number `from` on are `part_size` bytes from now on
+    /// ([`Plan::grown`], for the resume journal): sent before any of them is.
+    Grown {
+        /// The first part of the new size.
+        from: u16,
+        /// Their size.
         part_size: u64,
     },
     /// Read bytes `start..end` of the file (the body of `part`) and hash
@@ -548,6 +562,24 @@ struct Part {
     /// The store's CRC32 of an inherited part, where list-parts gave it:
     /// compared with the file's once the part is hashed.
     stored_crc: Option<u32>,
+    /// When it entered its state (the engine's clock then): how long its
+    /// signature or its PUT took.
+    since_ms: u64,
+}
+
+impl Part {
+    /// A part not yet hashed, signed nor sent.
+    fn new() -> Self {
+        Self {
+            state: PartState::Pending,
+            attempts: 0,
+            best_loaded: 0,
+            crc: None,
+            inherited: false,
+            stored_crc: None,
+            since_ms: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -641,6 +673,12 @@ pub struct Upload {
     drain_ms: Option<u64>,
     progress: ProgressTracker,
     last_reported: Option<Progress>,
+    /// The time of the latest event or poll.
+    clock_ms: u64,
+    /// The quickest part URL's signature so far: the link's round trip.
+    rtt_ms: Option<u64>,
+    /// Whether the parts' growth was decided ([`Upload::grow`]): once.
+    grow_decided: bool,
     rng: fastrand::Rng,
     out: VecDeque<Action>,
 }
@@ -652,16 +690,7 @@ impl Upload {
         let plan = Plan::new(size, cfg.part_size, cfg.multipart_threshold)?;
         // Small files' single PUTs count as the browser reports them.
         let rate = if plan.single { None } else { cfg.put_ms_per_mib };
-        let parts: Vec<Part> = (0..plan.count)
-            .map(|_| Part {
-                state: PartState::Pending,
-                attempts: 0,
-                best_loaded: 0,
-                crc: None,
-                inherited: false,
-                stored_crc: None,
-            })
-            .collect();
+        let parts: Vec<Part> = (0..plan.count).map(|_| Part::new()).collect();
         let phase = if plan.single { Phase::Uploading } else { Phase::Starting };
         Ok(Self {
             cfg,
@@ -689,6 +718,9 @@ impl Upload {
             drain_ms: None,
             progress: ProgressTracker::new(size, plan.count, rate),
             last_reported: None,
+            clock_ms: 0,
+            rtt_ms: None,
+            grow_decided: false,
             rng: fastrand::Rng::with_seed(seed),
             out: VecDeque::new(),
         })
@@ -697,20 +729,25 @@ impl Upload {
     /// Goes on with a multipart upload started earlier (after a page reload):
     /// `stored` are the parts S3 already holds (from list-parts). Parts whose
     /// size fits the plan count as done; every other part is sent. The part
-    /// size must be the one the upload started with.
+    /// size must be the one the upload started with, and `grown` (first
+    /// part, size) where its parts grew ([`Action::Grown`]).
     pub fn from_stored(
         size: u64,
         mut cfg: Config,
         seed: u64,
         upload_id: String,
-        part_size: u64,
+        (part_size, grown): (u64, Option<(u16, u64)>),
         stored: &[StoredPart],
     ) -> Result<Self, UploadError> {
         cfg.part_size = part_size;
         cfg.part_size_max = part_size;
         cfg.multipart_threshold = None;
         let mut up = Self::new(size, cfg, seed)?;
-        if up.plan.part_size != part_size {
+        // Its parts grew already: they grow no more.
+        up.grow_decided = true;
+        if let Some(plan) = grown.and_then(|(from, size)| up.plan.grown(from, size)) {
+            up.regrow(plan);
+        } else if up.plan.part_size != part_size || grown.is_some() {
             return Err(UploadError::invalid_option(
                 "partSize",
                 cat!(
@@ -748,7 +785,9 @@ impl Upload {
         if other.plan.part_size != self.plan.part_size {
             return;
         }
-        for i in 0..self.parts.len().min(other.parts.len()) {
+        // (The new upload sent nothing: its parts never grew; this one's
+        // grown parts are not its.)
+        for i in 0..self.parts.len().min(other.parts.len()).min(self.plan.head.into()) {
             let (Some(crc), None) = (other.parts[i].crc, self.parts[i].crc) else { continue };
             self.parts[i].crc = Some(crc);
             if self.parts[i].inherited && self.parts[i].stored_crc.is_some_and(|theirs| theirs != crc) {
@@ -777,6 +816,7 @@ impl Upload {
         self.index.update(idx, &self.parts[idx].state, false);
         self.index.update(idx, &state, true);
         self.parts[idx].state = state;
+        self.parts[idx].since_ms = self.clock_ms;
     }
 
     /// A part is to be sent again: the sample is read again once it is sent.
@@ -837,6 +877,7 @@ impl Upload {
     /// [`Action::Put`] returned takes one. (The glue gives a slot back when a
     /// PUT ends: on its `PartDone` / `PartFailed`, or on [`Action::Cancel`].)
     pub fn poll_shared(&mut self, now_ms: u64, free: &mut usize) -> Option<Action> {
+        self.clock_ms = now_ms;
         if self.out.is_empty() {
             self.step(now_ms, free);
         }
@@ -937,6 +978,7 @@ impl Upload {
 
     /// Feeds an event in.
     pub fn handle(&mut self, event: Event, now_ms: u64) {
+        self.clock_ms = now_ms;
         if let Event::CallRejected { call: Call::Init, error } = &event
             && !error.is_unanswered()
         {
@@ -1088,7 +1130,10 @@ impl Upload {
         }
         // Re-sign when less than a margin of the lifetime is left.
         let resign_at = remaining_ms(&url, now_ms).map(|left| now_ms + left - RESIGN_MARGIN_MS.min(left / 4));
-        self.set_state(usize::from(part - 1), PartState::Ready { url, resign_at });
+        let idx = usize::from(part - 1);
+        let took = now_ms.saturating_sub(self.parts[idx].since_ms);
+        self.rtt_ms = Some(self.rtt_ms.map_or(took, |ms| ms.min(took)));
+        self.set_state(idx, PartState::Ready { url, resign_at });
     }
 
     fn on_progress(&mut self, part: u16, attempt: u32, loaded: u64, now_ms: u64) {
@@ -1134,6 +1179,7 @@ impl Upload {
             let took = now_ms.saturating_sub(last_progress_ms);
             self.drain_ms = Some(took.max(self.drain_ms.map_or(0, |was| was - was / 4)));
         }
+        let took = now_ms.saturating_sub(self.parts[idx].since_ms);
         self.set_state(idx, PartState::Done { etag: etag.clone() });
         self.parts[idx].attempts = 0;
         self.progress.on_done(part, len, now_ms);
@@ -1148,7 +1194,52 @@ impl Upload {
             }));
         } else {
             self.out.push_back(Action::PartComplete { part, etag, size: len });
+            if len == self.plan.part_size {
+                self.grow(took);
+            }
         }
+    }
+
+    /// Once a whole part's PUT took `took_ms` and a signature measured the
+    /// round trip: on a far link, where a part of the plan's size idles
+    /// more than one [`IDLE_SHARE`](crate::engine::plan::IDLE_SHARE) of its
+    /// PUT, the parts not yet under way (neither hashing, signing nor sent:
+    /// those hashed or signed ahead are hashed and signed again) are cut
+    /// anew in larger parts ([`grown_part_size`], [`Plan::grown`]), once.
+    fn grow(&mut self, took_ms: u64) {
+        let Some(rtt) = self.rtt_ms.filter(|_| !self.grow_decided && self.cfg.part_grow_max > self.plan.part_size)
+        else {
+            return;
+        };
+        self.grow_decided = true;
+        // The first part from which on every part is untouched or only ahead.
+        let from = self
+            .parts
+            .iter()
+            .rposition(|p| !matches!(p.state, PartState::Pending | PartState::Ready { .. }) || p.attempts > 0)
+            .map_or(0, |i| i + 1);
+        let Some(start) = self.plan.range(from as u16 + 1).map(|r| r.start) else { return };
+        let size = grown_part_size(
+            self.plan.size - start,
+            self.plan.part_size,
+            self.cfg.part_grow_max,
+            self.cfg.concurrency,
+            took_ms,
+            rtt,
+        );
+        let Some(plan) = size.and_then(|size| self.plan.grown(from as u16 + 1, size)) else { return };
+        self.regrow(plan);
+        self.out.push_back(Action::Grown { from: from as u16 + 1, part_size: plan.tail_size });
+    }
+
+    /// Goes on with `plan`, whose parts are this one's up to its `head`:
+    /// every part after it starts over.
+    fn regrow(&mut self, plan: Plan) {
+        self.parts.truncate(usize::from(plan.head));
+        self.parts.resize_with(usize::from(plan.count), Part::new);
+        self.index = Index::of(&self.parts);
+        self.progress.set_parts_total(plan.count);
+        self.plan = plan;
     }
 
     fn on_part_failed(&mut self, idx: usize, failure: Failure, now_ms: u64) {

@@ -138,6 +138,29 @@ export async function startFaultyStack({ proxyArgs = [], serverArgs = [], wwwDir
   };
 }
 
+/**
+ * The reference server with its API and its store each behind link-emu
+ * (fault-proxy/src/link.rs) shaped by `linkArgs`: a network path, such as a
+ * far region's. Resolves to the server plus { page: the API's URL through
+ * the link (the page and its backend calls go there), stop() }; `api` stays
+ * the server's own, for the tests' look at what is stored.
+ */
+export async function startLinkStack(linkArgs) {
+  const bin = path.join(root, 'target/debug/link-emu');
+  const link = async (upstream) => {
+    const { child, matches } = await spawnAndWait(bin, ['--listen', '127.0.0.1:0', '--upstream', upstream, ...linkArgs],
+      [/link-emu: (http:\/\/\S+)/], 'link-emu');
+    return { url: matches[0], stop: () => stopChild(child) };
+  };
+  const { stopFront, server } = await startServerBehind(link);
+  const apiLink = await link(server.api);
+  return {
+    ...server,
+    page: apiLink.url,
+    async stop() { await apiLink.stop(); await stopFront(); await server.stop(); },
+  };
+}
+
 export async function launchBrowser(extraArgs = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }

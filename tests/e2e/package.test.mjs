@@ -77,10 +77,12 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * or asked again when it names a throttle, abort's too (+0.29) to 69.8;
  * the throttle named by the code alone and the backend's words cut at 200
  * characters (+0.04) to 69.8; a second hashing Worker for large parts
- * (JS +0.09) to 69.9, the budget 70.
+ * (JS +0.09) to 69.9, the budget 70; parts that grow on a far link, once
+ * measured (issue 17: 1.08x the ceiling at 1 GiB in the far region, from
+ * 0.99x; docs/SIZE.md "Session twenty-five") +1.3 to 71.2, the budget 72.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 70 * 1024;
+export const BUDGET_GZIP_BYTES = 72 * 1024;
 
 let tarball;
 let browser;
