@@ -1207,8 +1207,8 @@ impl Upload {
     /// those hashed or signed ahead are hashed and signed again) are cut
     /// anew in larger parts ([`grown_part_size`], [`Plan::grown`]), once.
     fn grow(&mut self, took_ms: u64) {
-        let Some(rtt) = self.rtt_ms.filter(|_| !self.grow_decided && self.cfg.part_grow_max > self.plan.part_size)
-        else {
+        let going = matches!(self.phase, Phase::Uploading) && !self.grow_decided;
+        let Some(rtt) = self.rtt_ms.filter(|_| going && self.cfg.part_grow_max > self.plan.part_size) else {
             return;
         };
         self.grow_decided = true;
