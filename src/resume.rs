@@ -228,7 +228,7 @@ pub fn decide(
     sample: &str,
     content_type: &str,
     checksum: &str,
-    part_size_ok: impl Fn((u64, Option<(u16, u64)>)) -> bool,
+    part_size_ok: impl Fn(u64) -> bool,
     now_ms: u64,
     ttl_ms: u64,
 ) -> Lookup {
@@ -256,7 +256,7 @@ pub fn decide(
         Lookup::Drop { entry, reason: "the file's content changed under the same name, size and date" }
     } else if entry.checksum != checksum {
         Lookup::Drop { entry, reason: "it was started with other checksums than the upload's" }
-    } else if !part_size_ok(entry.part_sizes()) {
+    } else if !part_size_ok(entry.part_size) {
         Lookup::Drop { entry, reason: "its part size does not fit the file" }
     } else {
         Lookup::Resume(entry)

@@ -523,10 +523,8 @@ impl Coordinator {
     /// An entry was found for the file, whose sample hashes to `sample`.
     fn found(&mut self, found: Entry, sample: String, now: u64) {
         let size = self.subject.size;
-        let fits = |(ps, grown): (u64, Option<(u16, u64)>)| {
-            Plan::new(size, ps, None)
-                .is_ok_and(|p| p.part_size == ps && grown.is_none_or(|(from, size)| p.grown(from, size).is_some()))
-        };
+        // (Grown parts that cannot cut the file: `Upload::from_stored` refuses them.)
+        let fits = |ps: u64| Plan::new(size, ps, None).is_ok_and(|p| p.part_size == ps);
         let ct = &self.subject.content_type;
         match resume::decide(Some(found), &sample, ct, self.checksum_name(), fits, now, resume::DEFAULT_TTL_MS) {
             Lookup::Fresh => self.go_on_with(sample, now),

@@ -704,6 +704,21 @@ fn grown_parts_are_journaled_before_they_are_sent_and_resume_as_cut() {
     sent.sort_unstable();
     sent.dedup();
     assert_eq!(sent, vec![(2, 5 * MIB), (3, 9 * MIB)], "the missing parts, as cut before the reload");
+
+    // An entry whose grown sizes cannot cut the file (altered in the
+    // storage): not resumed; its upload is deleted and the file goes anew.
+    let mut w = World::new(6);
+    let e = Entry { grown_from: 9, grown_size: 9 * MIB, ..entry(size, &id, 5 * MIB, SAMPLE, 1_000) };
+    w.journal.insert(e.id.clone(), e);
+    w.store.uploads.insert(id.clone(), [held(1, 5 * MIB)].into());
+    w.now = 1_000;
+    let up = Upload::new(size, config(4), 6).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), config(4), 6, true, w.now);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 6);
+    assert!(!w.resumed);
+    assert!(!w.store.uploads.contains_key(&id), "the altered entry's upload was deleted");
+    assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "the file went anew");
 }
 
 /// A new upload's journal entry takes the file's sample from the engine's
