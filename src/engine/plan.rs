@@ -190,7 +190,6 @@ impl Plan {
     }
 
     /// The byte range of part `number` (1-based); `None` outside 1..=count.
-    #[inline(never)]
     pub fn range(&self, number: u16) -> Option<PartRange> {
         if number == 0 || number > self.count {
             return None;

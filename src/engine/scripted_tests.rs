@@ -1540,7 +1540,7 @@ fn parts_grow_once_on_a_far_link_and_the_object_is_whole() {
         usize::from(from - 1) + (size - u64::from(from - 1) * 10 * MIB).div_ceil(24 * MIB) as usize
     );
     assert_eq!(up.plan().count as usize, parts.len());
-    // Every part went up once; none of the cut-anew parts with an old URL.
+    // Every part went up once.
     let mut sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).collect();
     sent.sort_unstable();
     assert_eq!(sent, (1..=parts.len() as u16).collect::<Vec<_>>());
