@@ -41,8 +41,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { spawn } from 'node:child_process';
-import { launchBrowser, MIB, objectSize, processChildren, processWith, root, startServer, startServerBehind } from '../tests/e2e/helpers.mjs';
+import { launchBrowser, MIB, objectSize, processChildren, processWith, root, startLinkStack, startRelay, startServer, startServerBehind } from '../tests/e2e/helpers.mjs';
 import { CONCURRENCY, PART_SIZE, planOf } from './plan.mjs';
 import { bootstrapRatio, median, table } from './table.mjs';
 
@@ -202,17 +201,7 @@ export function gzippedBundle(contender) {
 }
 
 function startProxy(upstream, extra) {
-  const bin = path.join(root, 'target/release/fault-proxy');
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--upstream', upstream, '--match-method', 'NONE', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.on('exit', (c) => reject(new Error(`proxy exited ${c}`)));
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/fault-proxy: (http:\/\/\S+)/);
-      if (m) resolve({ url: m[1], stop: () => child.kill('SIGTERM') });
-    });
-  });
+  return startRelay(path.join(root, 'target/release/fault-proxy'), upstream, ['--match-method', 'NONE', ...extra]);
 }
 
 /**
@@ -228,34 +217,13 @@ export const LINKS = {
   far: ['--rtt-ms', '150', '--jitter-ms', '4', '--up-link-mbit', '1000', '--down-link-mbit', '1000', '--window-kib', '4096'],
 };
 
-function startLink(upstream, args) {
-  const bin = path.join(root, 'target/release/link-emu');
-  const child = spawn(bin, ['--upstream', upstream, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.on('exit', (c) => reject(new Error(`link-emu exited ${c}`)));
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/link-emu: (http:\/\/\S+)/);
-      if (m) resolve({ url: m[1], stop: () => child.kill('SIGTERM') });
-    });
-  });
-}
-
 /** The reference server (release build) and, for the WAN scenario, proxies in front of its API and store. */
 async function startStack(scenario) {
   process.env.S3MP_SERVER_BIN = path.join(root, 'target/release/s3-multipart-server');
   if (LINKS[scenario]) {
     // The page, the API and the store all behind the same kind of path.
-    const { front, stopFront, server } = await startServerBehind((up) => startLink(up.replace('http://', ''), LINKS[scenario]), [],
-      { wwwDir: path.join(root, 'bench/dist') });
-    const apiLink = await startLink(server.api, LINKS[scenario]);
-    return {
-      ...server,
-      page: apiLink.url,
-      s3url: front,
-      stopAll: async () => { apiLink.stop(); stopFront(); await server.stop(); },
-    };
+    const stack = await startLinkStack(LINKS[scenario], { bin: path.join(root, 'target/release/link-emu'), wwwDir: path.join(root, 'bench/dist') });
+    return { ...stack, s3url: stack.front, stopAll: () => stack.stop() };
   }
   if (scenario === 'loopback') {
     const server = await startServer([], { wwwDir: path.join(root, 'bench/dist') });
@@ -270,7 +238,7 @@ async function startStack(scenario) {
     ...server,
     page: apiProxy.url,
     s3url: front,
-    stopAll: async () => { apiProxy.stop(); stopFront(); await server.stop(); },
+    stopAll: async () => { await apiProxy.stop(); await stopFront(); await server.stop(); },
   };
 }
 

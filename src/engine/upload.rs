@@ -1212,13 +1212,15 @@ impl Upload {
             return;
         };
         self.grow_decided = true;
-        // The first part from which on every part is untouched or only ahead.
+        // The first part (1-based) from which on every part is untouched or
+        // only ahead.
         let from = self
             .parts
             .iter()
             .rposition(|p| !matches!(p.state, PartState::Pending | PartState::Ready { .. }) || p.attempts > 0)
-            .map_or(0, |i| i + 1);
-        let Some(start) = self.plan.range(from as u16 + 1).map(|r| r.start) else { return };
+            .map_or(0, |i| i + 1) as u16
+            + 1;
+        let Some(start) = self.plan.range(from).map(|r| r.start) else { return };
         let size = grown_part_size(
             self.plan.size - start,
             self.plan.part_size,
@@ -1227,9 +1229,9 @@ impl Upload {
             took_ms,
             rtt,
         );
-        let Some(plan) = size.and_then(|size| self.plan.grown(from as u16 + 1, size)) else { return };
+        let Some(plan) = size.and_then(|size| self.plan.grown(from, size)) else { return };
         self.regrow(plan);
-        self.out.push_back(Action::Grown { from: from as u16 + 1, part_size: plan.tail_size });
+        self.out.push_back(Action::Grown { from, part_size: plan.tail_size });
     }
 
     /// Goes on with `plan`, whose parts are this one's up to its `head`:

@@ -124,11 +124,8 @@ export async function startServerBehind(startFront, serverArgs = [], opts = {}) 
  */
 export async function startFaultyStack({ proxyArgs = [], serverArgs = [], wwwDir } = {}) {
   const bin = process.env.S3MP_PROXY_BIN || path.join(root, 'target/debug/fault-proxy');
-  const { front: proxy, stopFront, server } = await startServerBehind(async (upstream) => {
-    const { child, matches } = await spawnAndWait(bin, ['--listen', '127.0.0.1:0', '--upstream', upstream, ...proxyArgs],
-      [/fault-proxy: (http:\/\/\S+)/], 'fault-proxy');
-    return { url: matches[0], stop: () => stopChild(child) };
-  }, serverArgs, wwwDir ? { wwwDir } : {});
+  const { front: proxy, stopFront, server } = await startServerBehind((upstream) => startRelay(bin, upstream, proxyArgs),
+    serverArgs, wwwDir ? { wwwDir } : {});
   return {
     ...server,
     proxy,
@@ -139,24 +136,34 @@ export async function startFaultyStack({ proxyArgs = [], serverArgs = [], wwwDir
 }
 
 /**
+ * One of this repository's relays (`bin`: fault-proxy or link-emu, each
+ * printing `fault-proxy: <url>` or `link-emu: <url>` once it listens) in front of `upstream`, on a
+ * port of its own. Resolves to { url, stop() }.
+ */
+export async function startRelay(bin, upstream, args = []) {
+  const name = path.basename(bin);
+  const { child, matches } = await spawnAndWait(bin, ['--listen', '127.0.0.1:0', '--upstream', upstream, ...args],
+    [/(?:fault-proxy|link-emu): (http:\/\/\S+)/], name);
+  return { url: matches[0], stop: () => stopChild(child) };
+}
+
+/**
  * The reference server with its API and its store each behind link-emu
  * (fault-proxy/src/link.rs) shaped by `linkArgs`: a network path, such as a
  * far region's. Resolves to the server plus { page: the API's URL through
- * the link (the page and its backend calls go there), stop() }; `api` stays
- * the server's own, for the tests' look at what is stored.
+ * the link (the page and its backend calls go there), front: the store's URL
+ * through the link, stop() }; `api` stays the server's own, for the tests'
+ * look at what is stored. `bin` is the link-emu to run (the debug build
+ * unless given), `wwwDir` the folder the server serves pages from.
  */
-export async function startLinkStack(linkArgs) {
-  const bin = path.join(root, 'target/debug/link-emu');
-  const link = async (upstream) => {
-    const { child, matches } = await spawnAndWait(bin, ['--listen', '127.0.0.1:0', '--upstream', upstream, ...linkArgs],
-      [/link-emu: (http:\/\/\S+)/], 'link-emu');
-    return { url: matches[0], stop: () => stopChild(child) };
-  };
-  const { stopFront, server } = await startServerBehind(link);
-  const apiLink = await link(server.api);
+export async function startLinkStack(linkArgs, { bin = path.join(root, 'target/debug/link-emu'), wwwDir } = {}) {
+  const link = (upstream) => startRelay(bin, upstream, linkArgs);
+  const { front, stopFront, server } = await startServerBehind(link, [], wwwDir ? { wwwDir } : {});
+  const apiLink = await link(server.api).catch(async (e) => { await stopFront(); await server.stop(); throw e; });
   return {
     ...server,
     page: apiLink.url,
+    front,
     async stop() { await apiLink.stop(); await stopFront(); await server.stop(); },
   };
 }
