@@ -5,8 +5,16 @@
 // release server).
 //
 //   node bench/timeline.mjs [--contenders ours,raw,uppy5] [--runs 2] [--size 64]
+//     [--scenario far|far-tcp|home] [--defaults]
+//
+// `--scenario` puts the page, the API and the store behind one of
+// bench/run.mjs's emulated paths (LINKS); `--defaults` gives the contender
+// no part size and no concurrency (this client then picks its own). Each
+// upload's line ends with its PUTs' sizes as the store was sent them
+// (MiB, in the order they started).
 import path from 'node:path';
-import { launchBrowser, MIB, root, startServer } from '../tests/e2e/helpers.mjs';
+import { launchBrowser, MIB, root, startLinkStack, startServer } from '../tests/e2e/helpers.mjs';
+import { LINKS } from './run.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -14,19 +22,26 @@ const contenders = arg('contenders', 'ours,ours-noresume,raw,uppy5').split(',');
 const runs = Number(arg('runs', '2'));
 const size = Number(arg('size', '64'));
 const file = path.join('/tmp/s3mp-bench', `file-${size}.bin`);
+const scenario = arg('scenario', null);
+const defaults = argv.includes('--defaults');
+if (scenario && !LINKS[scenario]) throw new Error(`--scenario: no path ${scenario}; there are ${Object.keys(LINKS).join(', ')}`);
 
 process.env.S3MP_SERVER_BIN = path.join(root, 'target/release/s3-multipart-server');
-const server = await startServer([], { wwwDir: path.join(root, 'bench/dist') });
+const wwwDir = path.join(root, 'bench/dist');
+const server = scenario
+  ? await startLinkStack(LINKS[scenario], { bin: path.join(root, 'target/release/link-emu'), wwwDir })
+  : await startServer([], { wwwDir });
+const site = server.page ?? server.api;
 try {
   for (let run = 0; run < runs; run++) {
     for (const c of contenders) {
       const browser = await launchBrowser();
       try {
         const page = await browser.newPage();
-        await page.goto(`${server.api}/${c}.html`);
+        await page.goto(`${site}/${c}.html`);
         await page.setInputFiles('#file', file);
         await page.waitForTimeout(500);
-        const events = await page.evaluate(async ({ key, partSize }) => {
+        const events = await page.evaluate(async ({ key, partSize, concurrency }) => {
           const ev = [];
           const t0 = performance.now();
           const now = () => Math.round(performance.now() - t0);
@@ -39,15 +54,21 @@ try {
             p.then(() => ev.push([s, `${what} ${s}-${now()}`]), () => ev.push([s, `${what} ${s}-failed`]));
             return p;
           };
+          const sizes = [];
           const open = XMLHttpRequest.prototype.open;
+          const send = XMLHttpRequest.prototype.send;
           XMLHttpRequest.prototype.open = function (m, u, ...a) {
             const s = now();
             this.addEventListener('loadend', () => ev.push([s, `xhr ${name(m, u)} ${s}-${now()}`]));
             return open.call(this, m, u, ...a);
           };
-          await window.benchUpload(document.getElementById('file').files[0], { api: location.origin, key, partSize, concurrency: 4 });
-          return [...ev.sort((a, b) => a[0] - b[0]).map((e) => e[1]), `done ${now()}`];
-        }, { key: `bench/timeline-${c}-${run}`, partSize: 8 * MIB });
+          XMLHttpRequest.prototype.send = function (body) {
+            if (body && typeof body.size === 'number') sizes.push(+(body.size / 1048576).toFixed(1));
+            return send.call(this, body);
+          };
+          await window.benchUpload(document.getElementById('file').files[0], { api: location.origin, key, partSize, concurrency });
+          return [...ev.sort((a, b) => a[0] - b[0]).map((e) => e[1]), `done ${now()}`, `PUT sizes ${sizes.join(' ')}`];
+        }, { key: `bench/timeline-${c}-${run}`, partSize: defaults ? undefined : 8 * MIB, concurrency: defaults ? undefined : 4 });
         console.log(`${c}: ${events.join(' | ')}`);
       } finally {
         await browser.close();

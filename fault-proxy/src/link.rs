@@ -11,6 +11,12 @@
 //!   per connection and direction, so one connection moves at most
 //!   window / RTT, as with TCP. Bytes beyond the window wait in the sender's
 //!   socket (small buffers: the kernel's own would hide the window).
+//! - With a slow start (`Shape::initial_window`), a new connection's window
+//!   starts small and grows by every byte acknowledged (doubling each round
+//!   trip, as TCP's congestion window does after the handshake) up to
+//!   `window`; a connection that stays idle for longer than
+//!   `Shape::idle_restart` starts over from the initial window (Linux's
+//!   `tcp_slow_start_after_idle`).
 //!
 //! The relay is below HTTP: requests, answers, TLS-less keep-alive and
 //! connection counts are the browser's own.
@@ -35,6 +41,12 @@ pub struct Shape {
     pub link_bytes_per_sec: f64,
     /// Bytes in flight per connection (0: unlimited).
     pub window: usize,
+    /// A new connection's window, which grows by each byte acknowledged up
+    /// to `window` (0: `window` from the start, no slow start).
+    pub initial_window: usize,
+    /// A connection idle (nothing in flight) for longer than this starts
+    /// over from `initial_window` (zero: never).
+    pub idle_restart: Duration,
 }
 
 /// A path: its round trip, jitter, and each direction's shape.
@@ -164,8 +176,13 @@ async fn pump(
         }
     });
     let mut buf = vec![0u8; CHUNK];
+    // The congestion window: `window` at once, or from `initial_window` up.
+    let slow_start = shape.window > 0 && shape.initial_window > 0 && shape.initial_window < shape.window;
+    let mut cwnd = if slow_start { shape.initial_window } else { shape.window };
+    let mut idle_since = Instant::now();
     loop {
-        // Acknowledged bytes leave the window; a full window waits for the next.
+        // Acknowledged bytes leave the window (and open it further while it
+        // starts slow); a full window waits for the next.
         let mut now = Instant::now();
         while let Some(&(at, n)) = in_flight.front() {
             if at > now {
@@ -173,8 +190,14 @@ async fn pump(
             }
             in_flight.pop_front();
             flight -= n;
+            if slow_start {
+                cwnd = (cwnd + n).min(shape.window);
+                if flight == 0 {
+                    idle_since = at;
+                }
+            }
         }
-        let room = if shape.window == 0 { CHUNK } else { shape.window.saturating_sub(flight).min(CHUNK) };
+        let room = if shape.window == 0 { CHUNK } else { cwnd.saturating_sub(flight).min(CHUNK) };
         if room == 0 {
             let Some(&(at, _)) = in_flight.front() else { break };
             tokio::time::sleep_until(at).await;
@@ -185,6 +208,9 @@ async fn pump(
             Ok(n) => n,
         };
         now = Instant::now();
+        if slow_start && flight == 0 && !shape.idle_restart.is_zero() && now - idle_since > shape.idle_restart {
+            cwnd = shape.initial_window;
+        }
         let left = conn.send(now, n);
         let link = if up { &links.up } else { &links.down };
         let left = link.lock().expect("link").send(left, n);

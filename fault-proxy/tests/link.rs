@@ -10,7 +10,13 @@ use s3_fault_proxy::link::{self, Path, Shape};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const UNSHAPED: Shape = Shape { conn_bytes_per_sec: 0.0, link_bytes_per_sec: 0.0, window: 0 };
+const UNSHAPED: Shape = Shape {
+    conn_bytes_per_sec: 0.0,
+    link_bytes_per_sec: 0.0,
+    window: 0,
+    initial_window: 0,
+    idle_restart: Duration::ZERO,
+};
 
 fn path(rtt_ms: u64, up: Shape) -> Path {
     Path { rtt: Duration::from_millis(rtt_ms), jitter: Duration::ZERO, up, down: UNSHAPED, seed: 7 }
@@ -105,6 +111,53 @@ async fn one_connection_moves_at_most_a_window_per_round_trip() {
     let limit = (256.0 * 1024.0) / 0.050;
     assert!(rate <= limit * 1.1, "{rate:.0} B/s is above the window's limit of {limit:.0}");
     assert!(rate >= limit * 0.3, "{rate:.0} B/s is far below the window's limit of {limit:.0}");
+}
+
+/// A server that answers one byte for every `burst` bytes it reads.
+async fn acker(burst: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; burst];
+                while s.read_exact(&mut buf).await.is_ok() {
+                    if s.write_all(b"k").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_new_connection_starts_slow_and_an_open_window_stays_open() {
+    // A 1 MiB window at 40 ms, starting at 16 KiB: a new connection's first
+    // MiB takes about 7 round trips (16, 32, ... 512 KiB, then the rest and
+    // the answer), the next MiB about two once the window is open; after an
+    // idle pause longer than the restart time the connection starts slow
+    // again.
+    const MIB: usize = 1 << 20;
+    let shape = Shape { window: MIB, initial_window: 16 * 1024, idle_restart: Duration::from_millis(300), ..UNSHAPED };
+    let addr = emulate(acker(MIB).await, path(40, shape)).await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let (bytes, _) = data(MIB);
+    let mut ack = [0u8; 1];
+    let mut timed = Vec::new();
+    for pause in [0, 0, 0, 500] {
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let t0 = Instant::now();
+        s.write_all(&bytes).await.expect("write");
+        s.read_exact(&mut ack).await.expect("answer");
+        timed.push(t0.elapsed().as_secs_f64());
+    }
+    let [first, _, open, after_idle] = timed[..] else { unreachable!() };
+    assert!(first >= 0.2, "the first MiB took {first:.3} s: no slow start ({timed:?})");
+    assert!(open < first * 0.6, "an open window: {open:.3} s against {first:.3} s at the start ({timed:?})");
+    assert!(after_idle >= 0.2, "after an idle pause the MiB took {after_idle:.3} s: no restart ({timed:?})");
 }
 
 #[tokio::test]

@@ -70,7 +70,7 @@ export interface UploadHooks {
 
 /** Settings shared by every backend. */
 interface CommonOptions {
-  /** Part size in bytes, 5 MiB..5 GiB. Default: chosen for each file from 5 to 10 MiB (one part per stream for medium files, up to 16 MiB when that takes the file in one round; the largest that a part's PUT takes at most 15 s on the measured link for large ones); a number fixes it; `{ min, max }` bounds the choice (a bound not given is the engine's own: 5 MiB; 10 MiB, or 16 MiB for one round). On a far link (a part's round trip over an eighth of its PUT, measured on the first part) the parts not yet under way grow once, up to `max` (64 MiB when not given); never with a number. It grows when a file would need over 10,000 parts. */
+  /** Part size in bytes, 5 MiB..5 GiB. Default: chosen for each file from 5 to 10 MiB (one part per stream for medium files, up to 16 MiB when that takes the file in one round; the largest that a part's PUT takes at most 15 s on the measured link for large ones); a number fixes it; `{ min, max }` bounds the choice (a bound not given is the engine's own: 5 MiB; 10 MiB, or 16 MiB for one round). On a far link (a part's round trip over an eighth of its PUT, measured on each whole part until it shows: the first round on new connections is slowed by TCP's slow start) the parts not yet under way grow once, up to `max` (64 MiB when not given); never with a number. It grows when a file would need over 10,000 parts. */
   partSize?: number | { min?: number; max?: number };
   /** Files of at most this many bytes go as one presigned PUT (default: a number `partSize`, else 8 MiB or `partSize.min` if larger). */
   multipartThreshold?: number;

@@ -87,6 +87,9 @@ struct World {
     finished: Vec<Result<Outcome, UploadError>>,
     progress: Vec<u64>,
     ms_per_mib: u64,
+    /// A backend call's answer comes this many ms (and up to 19 more, at
+    /// random) after it is made.
+    call_ms: u64,
     stale_failures: u32,
     /// An adaptive concurrency window (as the browser's budget keeps it), with
     /// each running PUT's bytes; `None`: the concurrency is fixed.
@@ -137,6 +140,7 @@ impl World {
             finished: Vec::new(),
             progress: Vec::new(),
             ms_per_mib: 5,
+            call_ms: 1,
             stale_failures: 0,
             window: None,
             put_bytes: HashMap::new(),
@@ -187,7 +191,7 @@ impl World {
             }
             self.at(30_000, Input::Engine(g, Event::CallFailed { call, failure: Failure::Timeout }));
         } else {
-            let d = self.rng.u64(1..20);
+            let d = self.rng.u64(self.call_ms..self.call_ms + 19);
             self.at(d, Input::Engine(g, ok));
         }
     }
@@ -719,6 +723,42 @@ fn grown_parts_are_journaled_before_they_are_sent_and_resume_as_cut() {
     assert!(!w.resumed);
     assert!(!w.store.uploads.contains_key(&id), "the altered entry's upload was deleted");
     assert_eq!(w.store.object_from.as_deref(), Some("up-1"), "the file went anew");
+}
+
+/// A reloaded upload whose parts never grew (its first part's PUT was on a
+/// near link, say) goes on over a far one: its parts not yet stored grow,
+/// journaled before the first of them is sent, and a second reload goes on
+/// with them as cut.
+#[test]
+fn a_resumed_upload_whose_parts_never_grew_may_grow() {
+    let size = 200 * MIB;
+    let grows = Config { part_grow_max: 64 * MIB, ..config(4) };
+    let mut w = World::new(7);
+    // Backend calls of 15 ms at least, a 5 MiB part's bytes 25 ms.
+    w.call_ms = 15;
+    let id = "stored-1".to_owned();
+    let e = entry(size, &id, 5 * MIB, SAMPLE, 1_000);
+    assert_eq!(e.grown_from, 0, "an entry whose parts never grew");
+    w.journal.insert(e.id.clone(), e);
+    let held = |n: u16| (n, (format!("{id}:{n}:{}", 5 * MIB), 5 * MIB));
+    w.store.uploads.insert(id.clone(), [held(1), held(2)].into());
+    w.prestored = Some((id.clone(), vec![1, 2]));
+    w.now = 1_000;
+    let up = Upload::new(size, grows.clone(), 7).expect("upload");
+    let mut coord = Coordinator::new(up, subject(size), grows, 7, true, w.now);
+    w.run(&mut coord, 4, &mut Vec::new());
+    check_end(&w, &coord, 7);
+    assert!(w.resumed, "the stored upload was resumed");
+    assert_eq!(w.store.object_from.as_deref(), Some("stored-1"));
+    let (from, grown, puts_before) = w.grown_written.expect("the resumed upload's parts grew, journaled");
+    assert!(from > 3 && grown > 5 * MIB, "from part {from}, {grown} bytes");
+    let first_grown = w.puts.iter().position(|&(p, _)| u64::from(p) >= from).expect("a grown part was sent");
+    assert!(first_grown >= puts_before, "a grown part was sent before the journal knew: {:?}", w.puts);
+    let last = w.puts.iter().map(|q| q.0).max().unwrap_or(0);
+    assert!(w.puts.iter().all(|&(p, _)| p > 2), "the stored parts were not sent again: {:?}", w.puts);
+    for &(p, len) in &w.puts {
+        assert!(p == last || len == if u64::from(p) < from { 5 * MIB } else { grown }, "part {p}: {len}");
+    }
 }
 
 /// A new upload's journal entry takes the file's sample from the engine's

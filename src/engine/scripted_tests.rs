@@ -127,6 +127,9 @@ struct World {
     init_ms: u64,
     /// What a PUT takes beside its bytes: the link's round trip.
     put_rtt_ms: u64,
+    /// The first this many PUTs take this much longer (new connections
+    /// whose window opens slowly: TCP's slow start).
+    slow_start: (usize, u64),
     /// The bytes of the file each stored part holds: `start..end`.
     stored_bytes: BTreeMap<u16, (u64, u64)>,
     /// As the browser's glue does: when the engine sends its abort, every
@@ -209,6 +212,7 @@ impl World {
             sign_ms: 5,
             init_ms: 10,
             put_rtt_ms: 0,
+            slow_start: (0, 0),
             stored_bytes: BTreeMap::new(),
             cancel_signs_on_abort: false,
             part_retries_after_abort: Vec::new(),
@@ -335,7 +339,8 @@ impl World {
                 self.in_flight.insert(part, attempt);
                 self.max_in_flight = self.max_in_flight.max(self.in_flight.len());
                 let len = end - start;
-                let dur = (self.put_rtt_ms + len * self.ms_per_mib / MIB).max(1);
+                let slow = if self.put_starts.len() <= self.slow_start.0 { self.slow_start.1 } else { 0 };
+                let dur = (self.put_rtt_ms + slow + len * self.ms_per_mib / MIB).max(1);
                 let expired = self.url_dies.get(&part).is_some_and(|&d| d <= self.now);
                 let answer = if expired {
                     Some(Answer::Fail(Failure::Status {
@@ -1548,6 +1553,30 @@ fn parts_grow_once_on_a_far_link_and_the_object_is_whole() {
     // The whole object's CRC is that of the parts as cut.
     let want = checksum::combine(parts.iter().map(|&(n, len)| (crc_of(n), len)));
     assert_eq!(out.checksum, Some(checksum::to_base64(want)));
+}
+
+#[test]
+fn parts_grow_once_the_windows_have_opened_when_the_first_puts_start_slow() {
+    // The first round of six PUTs on new connections each 1.2 s slower
+    // (eight round trips of a window opening from 16 KiB to 4 MiB): they
+    // show no round trip's share; the PUTs after them do.
+    let size = 256 * MIB;
+    let config = Config { part_size: 10 * MIB, part_size_max: 10 * MIB, part_grow_max: 64 * MIB, ..cfg(6) };
+    let mut up = Upload::new(size, config, 7).expect("upload");
+    let mut w = World::new(&[]);
+    far_link(&mut w);
+    w.slow_start = (6, 1_200);
+    w.run(&mut up, |_, _| {}).expect("stored");
+    let (from, grown) = w.grown.expect("the parts grew after the slow first round");
+    assert!(from > 7, "decided after the first round: from {from}");
+    // 24 MiB as on a far link without a slow start, or a sixth of what is
+    // left (each stream's share), whichever is less.
+    let share = (size - u64::from(from - 1) * 10 * MIB).div_ceil(6).div_ceil(MIB) * MIB;
+    assert_eq!(grown, share.min(24 * MIB));
+    let parts = assert_parts_cover(&w, size);
+    for &(n, len) in &parts[..parts.len() - 1] {
+        assert_eq!(len, if n < from { 10 * MIB } else { grown }, "part {n}");
+    }
 }
 
 #[test]

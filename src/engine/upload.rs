@@ -677,7 +677,7 @@ pub struct Upload {
     clock_ms: u64,
     /// The quickest part URL's signature so far: the link's round trip.
     rtt_ms: Option<u64>,
-    /// Whether the parts' growth was decided ([`Upload::grow`]): once.
+    /// Whether the parts grew ([`Upload::grow`]; once, before a reload too).
     grow_decided: bool,
     rng: fastrand::Rng,
     out: VecDeque<Action>,
@@ -743,8 +743,9 @@ impl Upload {
         cfg.part_size_max = part_size;
         cfg.multipart_threshold = None;
         let mut up = Self::new(size, cfg, seed)?;
-        // Its parts grew already: they grow no more.
-        up.grow_decided = true;
+        // Its parts grew already: they grow no more (one that never grew
+        // may, on the link it goes on over).
+        up.grow_decided = grown.is_some();
         if let Some(plan) = grown.and_then(|(from, size)| up.plan.grown(from, size)) {
             up.regrow(plan);
         } else if up.plan.part_size != part_size || grown.is_some() {
@@ -1200,18 +1201,20 @@ impl Upload {
         }
     }
 
-    /// Once a whole part's PUT took `took_ms` and a signature measured the
-    /// round trip: on a far link, where a part of the plan's size idles
+    /// Each time a whole part's PUT took `took_ms` and a signature measured
+    /// the round trip: on a far link, where a part of the plan's size idled
     /// more than one [`IDLE_SHARE`](crate::engine::plan::IDLE_SHARE) of its
     /// PUT, the parts not yet under way (neither hashing, signing nor sent:
     /// those hashed or signed ahead are hashed and signed again) are cut
     /// anew in larger parts ([`grown_part_size`], [`Plan::grown`]), once.
+    /// Not only at the first PUT: a new connection's first PUTs are slow
+    /// while its window opens (TCP's slow start), so a far link may show
+    /// its round trip's share only on the PUTs after them.
     fn grow(&mut self, took_ms: u64) {
         let going = matches!(self.phase, Phase::Uploading) && !self.grow_decided;
         let Some(rtt) = self.rtt_ms.filter(|_| going && self.cfg.part_grow_max > self.plan.part_size) else {
             return;
         };
-        self.grow_decided = true;
         // The first part (1-based) from which on every part is untouched or
         // only ahead.
         let from = self
@@ -1230,6 +1233,7 @@ impl Upload {
             rtt,
         );
         let Some(plan) = size.and_then(|size| self.plan.grown(from, size)) else { return };
+        self.grow_decided = true;
         self.regrow(plan);
         self.out.push_back(Action::Grown { from, part_size: plan.tail_size });
     }

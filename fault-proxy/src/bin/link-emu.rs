@@ -1,5 +1,6 @@
 //! `link-emu`: a TCP relay that behaves like a network path (round trip,
-//! jitter, per-connection rate and window, a shared link per direction), for
+//! jitter, per-connection rate and window with an optional slow start, a
+//! shared link per direction), for
 //! the benchmark's scenarios. See `s3_fault_proxy::link`.
 //!
 //!   link-emu --upstream 127.0.0.1:9000 --rtt-ms 60 --up-link-mbit 20
@@ -39,6 +40,14 @@ struct Opt {
     /// Bytes in flight per connection and direction, KiB (0: unlimited).
     #[arg(long, default_value_t = 0)]
     window_kib: usize,
+    /// A new connection's window, KiB, opened by every byte acknowledged up
+    /// to --window-kib, as TCP's slow start (0: the whole window at once).
+    #[arg(long, default_value_t = 0)]
+    initial_window_kib: usize,
+    /// With --initial-window-kib: a connection idle for longer than this
+    /// starts slow again, ms (0: never; Linux restarts after its RTO).
+    #[arg(long, default_value_t = 0.0)]
+    idle_restart_ms: f64,
     /// Seed of the jitter.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -57,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         ("--conn-mbit", opt.conn_mbit),
         ("--up-link-mbit", opt.up_link_mbit),
         ("--down-link-mbit", opt.down_link_mbit),
+        ("--idle-restart-ms", opt.idle_restart_ms),
     ] {
         anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be a number >= 0, not {v}");
     }
@@ -69,6 +79,8 @@ async fn main() -> anyhow::Result<()> {
         conn_bytes_per_sec: bytes_per_sec(opt.conn_mbit),
         link_bytes_per_sec: bytes_per_sec(link),
         window: opt.window_kib * 1024,
+        initial_window: opt.initial_window_kib * 1024,
+        idle_restart: Duration::from_secs_f64(opt.idle_restart_ms / 1000.0),
     };
     let path = Path {
         rtt: Duration::from_secs_f64(opt.rtt_ms / 1000.0),
