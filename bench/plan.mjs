@@ -16,7 +16,11 @@ export function planOf(c) {
   // `ours@max16`: the defaults, with parts of up to 16 MiB (`partSize: { max }`).
   const max = /^max(\d+)$/.exec(plan);
   if (max) return { page, partSize: { max: Number(max[1]) * MIB }, concurrency: undefined };
-  const m = /^(\d+)x(\d+)$/.exec(plan);
-  if (!m) throw new Error(`contender ${c}: a plan is STREAMSxMIB, like raw-ahead@6x16`);
-  return { page, concurrency: Number(m[1]), partSize: Number(m[2]) * MIB };
+  // Either side may be `auto` (this client's own choice): `ours@6xauto`
+  // fixes 6 streams and lets the engine pick the parts, `ours@autox16` the
+  // reverse.
+  const m = /^(\d+|auto)x(\d+|auto)$/.exec(plan);
+  if (!m) throw new Error(`contender ${c}: a plan is STREAMSxMIB, like raw-ahead@6x16 (either may be auto)`);
+  const num = (v, unit) => (v === 'auto' ? undefined : Number(v) * unit);
+  return { page, concurrency: num(m[1], 1), partSize: num(m[2], MIB) };
 }

@@ -112,7 +112,9 @@ const nameOf = (c) => {
   if (c.endsWith('@auto')) return `${NAMES[page]}, adaptive concurrency`;
   if (c.endsWith('@defaults')) return `${NAMES[page]}, default options (part size and concurrency adaptive)`;
   if (/@max\d+$/.test(c)) return `${NAMES[page]}, adaptive, parts of up to ${partSize.max / MIB} MiB`;
-  return c.includes('@') ? `${NAMES[page]}, ${concurrency} streams of ${partSize / MIB} MiB parts` : NAMES[c];
+  const streams = concurrency === undefined ? 'adaptive streams' : `${concurrency} streams`;
+  const parts = partSize === undefined ? 'adaptive parts' : `${partSize / MIB} MiB parts`;
+  return c.includes('@') ? `${NAMES[page]}, ${streams} of ${parts}` : NAMES[c];
 };
 const ACCESS_KEY = 's3mp-local-access-key';
 const SECRET_KEY = 's3mp-local-secret-key';
