@@ -49,7 +49,7 @@ How to read it:
   An altered ETag costs no retry: complete is refused, the stored parts are
   listed and complete is sent again with the store's ETag.
 - A part whose PUT fails is sent again whole (S3 has no partial part upload),
-  so a fault costs up to one part (5 to 10 MiB by default; up to 16 MiB for a medium file that goes in one round, up to 64 MiB once a far link's parts grew).${reload ? `
+  so a fault costs up to one part (5 to 16 MiB by default: up to 16 MiB for a medium file that goes in one round and for a large one cut in whole rounds; up to 64 MiB once a far link's parts grew).${reload ? `
 - Page reload: ${mib(reload.bytesSentAfterReload)} MiB were sent after the reload
   for a ${mib(run.size)} MiB file — the parts stored before it were not sent again
   (the parts in flight at the moment of the reload were).` : ''}

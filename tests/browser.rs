@@ -126,7 +126,9 @@ async fn the_engine_picks_the_part_size_within_its_bounds() {
     // Not given: 5..10 MiB, one part per stream for a medium file (the
     // window starts at 6): 20 MiB goes as 4 parts of 5 MiB, not 3 of 8; up
     // to 16 MiB for a file that goes so in one round: 64 MiB as 6 parts of
-    // 11 MiB, not 7 of 10 (the 7th alone after the others).
+    // 11 MiB, not 7 of 10 (the 7th alone after the others); more than a
+    // round, whole rounds of parts of 10 MiB or more: 128 MiB as 12 parts
+    // of 10.6875 MiB, not 13 of 10 (the 13th alone).
     // `{ min, max }`: within them (64 MiB, 6 streams: 11 MiB wanted, 7 at
     // most: 10 parts; 10 at most, the engine's own bound given: 7 parts;
     // 16 at most: 6 parts; a min alone: the engine's maximum, 6 parts).
@@ -138,6 +140,7 @@ async fn the_engine_picks_the_part_size_within_its_bounds() {
     let cases = [
         (None, 20 * MIB, 4),
         (None, 64 * MIB, 6),
+        (None, 128 * MIB, 12),
         (bounds(Some(6 * MIB), 7 * MIB), 64 * MIB, 10),
         (bounds(None, 10 * MIB), 64 * MIB, 7),
         (bounds(None, 16 * MIB), 64 * MIB, 6),

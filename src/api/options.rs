@@ -56,8 +56,9 @@ pub(super) fn parse_uploader_options(options: &JsValue) -> Result<(Backend, Conf
     };
     let backend = backend.scoped(o.get(4).as_string());
     let mut cfg = Config::default();
-    // Not given (or `{ min }` alone): the engine picks, 5 to 10 MiB, up to
-    // 16 MiB for a medium file that goes in one round (src/engine/plan.rs).
+    // Not given (or `{ min }` alone): the engine picks, 5 to 16 MiB: up to
+    // 16 MiB for a medium file that goes in one round, 10 to 16 MiB in
+    // whole rounds for a large one (src/engine/plan.rs).
     let min = int(6).unwrap_or(AUTO_PART_MIN);
     let (max, round) = int(7).map_or((AUTO_PART_MAX.max(min), AUTO_ROUND_MAX.max(min)), |max| (max, max));
     (cfg.part_size, cfg.part_size_max, cfg.part_round_max) = (min, max, round);

@@ -29,12 +29,15 @@ pub const MAX_SINGLE_PUT: u64 = 5 * 1024 * MIB;
 pub const DEFAULT_PART_SIZE: u64 = 8 * MIB;
 /// The smallest part the engine picks by itself.
 pub const AUTO_PART_MIN: u64 = MIN_PART_SIZE;
-/// The largest part the engine picks by itself (the product's 5–10 MB parts).
+/// The part the engine picks by itself for a large file (the product's
+/// 5–10 MB parts), made larger, up to [`AUTO_ROUND_MAX`], to cut the file
+/// in whole rounds ([`part_size_for`]).
 pub const AUTO_PART_MAX: u64 = 10 * MIB;
-/// The largest part the engine picks by itself for a medium file that every
-/// stream carries one part of (64 MiB on 6 streams: 6 parts of 11 MiB, not
-/// 7 of 10 MiB whose 7th goes alone after the others, a round trip and a
-/// window of its own on a far link).
+/// The largest part the engine picks by itself before it has measured the
+/// link: for a medium file that every stream carries one part of (64 MiB
+/// on 6 streams: 6 parts of 11 MiB, not 7 of 10 MiB whose 7th goes alone
+/// after the others, a round trip and a window of its own on a far link),
+/// and for a large file cut in whole rounds.
 pub const AUTO_ROUND_MAX: u64 = 16 * MIB;
 /// How long one part's PUT should take at most on the measured link: a
 /// part lost to a failure costs at most that much again, and progress and
@@ -42,7 +45,8 @@ pub const AUTO_ROUND_MAX: u64 = 16 * MIB;
 pub const PART_TARGET_MS: u64 = 15_000;
 
 /// The part size for a file of `size` bytes, chosen within `min..=max`
-/// (whole MiB where the bounds allow) from what is known of the link:
+/// (or up to `round_max` for whole rounds; whole MiB or [`ROUND_GRAIN`]
+/// steps where the bounds allow) from what is known of the link:
 ///
 /// - every stream gets a part: a file cut into at least `streams` parts
 ///   (a 20 MiB file with 4 streams goes as 4 parts of 5 MiB, not 3 of 8),
@@ -51,18 +55,48 @@ pub const PART_TARGET_MS: u64 = 15_000;
 ///   others (64 MiB on 6 streams: 6 parts of 11 MiB, not 7 of 10); a share
 ///   up to `round_max` goes so, in one round (the engine's own bounds allow
 ///   more for one round than for many: [`AUTO_ROUND_MAX`]);
-/// - otherwise as large as `max` allows (fewer requests, fewer round
-///   trips at the end of each part's PUT, where the stream idles),
+/// - otherwise in whole rounds: as many rounds as parts of `max` make,
+///   rounded down, each part the larger for it (up to `round_max`, in steps
+///   of [`ROUND_GRAIN`]), so that the last round keeps every stream busy
+///   instead of leaving a few parts to go while the other streams idle (256
+///   MiB on 6 streams: 24 parts of 10.7 MiB in 4 rounds, not 26 of 10 MiB
+///   whose last 2 go alone); where that would take parts over
+///   `round_max`, parts of `max` (fewer requests, fewer round trips at the
+///   end of each part's PUT, where the stream idles),
 /// - but no part longer than [`PART_TARGET_MS`] at `ms_per_mib`, the time a
 ///   MiB took in one part's PUT lately (none measured yet: no limit).
 ///
 /// Files too large for 10,000 parts of that size grow it in [`Plan::new`].
 pub fn part_size_for(size: u64, min: u64, max: u64, round_max: u64, streams: usize, ms_per_mib: Option<u64>) -> u64 {
-    let spread = size.div_ceil(streams.max(1) as u64).div_ceil(MIB) * MIB;
+    let streams = streams.max(1) as u64;
+    let spread = size.div_ceil(streams).div_ceil(MIB) * MIB;
     let quick = ms_per_mib.map_or(u64::MAX, |ms| PART_TARGET_MS / ms.max(1) * MIB);
-    let cap = if spread <= round_max { round_max } else { max };
+    let cap = if spread <= round_max {
+        round_max
+    } else {
+        // Whole rounds of parts of `max` or more (the bounds are at most 5
+        // GiB and `streams` a few: no overflow).
+        let even = in_rounds(size, streams, max);
+        if even <= round_max { even } else { max }
+    };
     spread.min(quick).min(cap).max(min)
 }
+
+/// Parts of at least `at_least` bytes (in [`ROUND_GRAIN`] steps) that cut
+/// `size` bytes into whole rounds of `streams` parts: as many rounds as
+/// parts of `at_least` make, rounded down (at least one), each part the
+/// larger for it: under twice `at_least`.
+fn in_rounds(size: u64, streams: u64, at_least: u64) -> u64 {
+    // (The sizes are at most 5 TiB and `streams` a few: no overflow.)
+    let rounds = (size / streams.saturating_mul(at_least).max(1)).max(1);
+    size.div_ceil(rounds * streams).div_ceil(ROUND_GRAIN) * ROUND_GRAIN
+}
+
+/// The step of a part size cut for whole rounds ([`part_size_for`]): 64
+/// KiB, fine enough that the rounding up leaves no part over for a round
+/// of its own (a whole MiB would: 1 GiB in 94 parts of 11 MiB, not 102 of
+/// 10.06 MiB in 17 rounds of 6).
+pub const ROUND_GRAIN: u64 = 64 * 1024;
 
 /// A part's round trip (its answer on the way back, the next PUT's first
 /// bytes on the way out: the stream idle) should be at most one in this
@@ -77,9 +111,10 @@ pub const AUTO_GROW_MAX: u64 = 64 * MIB;
 /// a `part`-byte part took `part_ms` on a link whose round trip is `rtt_ms`
 /// (the quickest backend call): the smallest whose round trip is at most
 /// one [`IDLE_SHARE`] of its PUT's time (the PUT's time as the round trip
-/// plus its bytes at the measured pace), in whole MiB, but no more than
-/// `max`, than a share of `left` for each of `streams` (the last round
-/// keeps every stream busy) or than [`PART_TARGET_MS`] of PUT. `None`
+/// plus its bytes at the measured pace), made larger so that `left` goes
+/// in whole rounds of `streams` parts (one round of a share each when it
+/// is less: the last round keeps every stream busy), in [`ROUND_GRAIN`]
+/// steps, but no more than `max` or than [`PART_TARGET_MS`] of PUT. `None`
 /// when that is not a quarter more than `part` (a near link: its round
 /// trip is a small share already): the parts stay as planned.
 pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: u64, rtt_ms: u64) -> Option<u64> {
@@ -90,9 +125,9 @@ pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: 
     let at_pace = |ms: u64| ms.saturating_mul(part) / bytes_ms;
     let want = at_pace((IDLE_SHARE - 1).saturating_mul(rtt_ms));
     let quick = at_pace(PART_TARGET_MS.saturating_sub(rtt_ms)) / MIB * MIB;
-    let share = left.div_ceil(streams.max(1) as u64);
-    // Whole MiB (the bounds are at most 5 GiB: no overflow), within them.
-    let size = (want.min(share).min(max).div_ceil(MIB) * MIB).min(max).min(quick);
+    // What is left in whole rounds of parts of at least `want` (one round
+    // of a share each when it is less), within the bounds.
+    let size = in_rounds(left, streams.max(1) as u64, want.min(max)).min(max).min(quick);
     (size >= part + part / 4).then_some(size)
 }
 
@@ -305,8 +340,18 @@ mod tests {
         assert_eq!(auto(96 * MIB, 6, None), 16 * MIB);
         assert_eq!(auto(64 * MIB, 4, None), 16 * MIB);
         assert_eq!(auto(40 * MIB, 6, None), 7 * MIB);
-        assert_eq!(auto(96 * MIB + 1, 6, None), 10 * MIB, "more than one round: 10 MiB");
-        assert_eq!(auto(GIB, 6, None), 10 * MIB);
+        // More than one round: whole rounds of parts of 10 MiB or more. Just
+        // over one round of 16 MiB parts: one round would take larger parts,
+        // so parts of 10 MiB (10 of them: 6, then 4).
+        assert_eq!(auto(96 * MIB + 1, 6, None), 10 * MIB);
+        // 256 MiB: 4 rounds (26 parts of 10 MiB would leave 2 for a fifth)
+        // of 10.6875 MiB, 24 parts; 1 GiB: 17 rounds of 10.0625 MiB.
+        assert_eq!(auto(256 * MIB, 6, None), 10 * MIB + 11 * 64 * 1024);
+        assert_eq!(Plan::new(256 * MIB, auto(256 * MIB, 6, None), None).map(|p| p.count), Ok(24));
+        assert_eq!(auto(GIB, 6, None), 10 * MIB + 64 * 1024);
+        assert_eq!(Plan::new(GIB, auto(GIB, 6, None), None).map(|p| p.count), Ok(102));
+        assert_eq!(auto(200 * MIB, 6, None), 200 * MIB / 18 / ROUND_GRAIN * ROUND_GRAIN + ROUND_GRAIN, "3 rounds");
+        assert_eq!(auto(GIB, 6, Some(2_000)), 7 * MIB, "a slow link's bound holds");
         assert_eq!(auto(64 * MIB, 6, Some(2_000)), 7 * MIB, "a slow link's bound holds");
         // the application's bounds
         assert_eq!(part_size_for(GIB, 5 * MIB, 64 * MIB, 64 * MIB, 4, Some(10)), 64 * MIB);
@@ -315,6 +360,21 @@ mod tests {
         assert_eq!(part_size_for(64 * MIB, 5 * MIB, 10 * MIB, 10 * MIB, 6, None), 10 * MIB, "max given: 10 MiB holds");
         assert_eq!(part_size_for(64 * MIB, 32 * MIB, 64 * MIB, 64 * MIB, 4, Some(100_000)), 32 * MIB);
         assert_eq!(part_size_for(GIB, 6 * MIB, 6 * MIB, 6 * MIB, 1, None), 6 * MIB, "min = max fixes it");
+        // With the engine's own bounds, a file of a few rounds (up to 150
+        // parts) goes in whole rounds: its part count a multiple of the
+        // streams, or parts of 10 MiB where that would take parts over 16.
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..10_000 {
+            let streams = rng.usize(1..=6);
+            let size = rng.u64(streams as u64 * AUTO_ROUND_MAX + 1..=150 * AUTO_PART_MAX);
+            let p = auto(size, streams, None);
+            let count = size.div_ceil(p);
+            assert!((AUTO_PART_MAX..=AUTO_ROUND_MAX).contains(&p), "{size} bytes, {streams} streams: {p}");
+            assert!(
+                count % streams as u64 == 0 || p == AUTO_PART_MAX && count < 2 * streams as u64,
+                "{size} bytes, {streams} streams: {count} parts of {p}"
+            );
+        }
         // whatever comes in, the result is within the bounds and a valid part size
         let mut rng = fastrand::Rng::with_seed(7);
         for _ in 0..10_000 {
@@ -363,18 +423,21 @@ mod tests {
 
     #[test]
     fn parts_grow_on_a_far_link_and_only_there() {
+        const GRAIN: u64 = ROUND_GRAIN;
         let left = GIB;
         // A far link: 150 ms round trip, a 10 MiB part's PUT 900 ms (the
-        // round trip a sixth of it): parts that idle an eighth at most.
-        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 150), Some(14 * MIB));
+        // round trip a sixth of it): parts that idle an eighth at most (14
+        // MiB), in whole rounds (12 rounds of 6 parts of 14.25 MiB).
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 150), Some(14 * MIB + 4 * GRAIN));
         // Slower bytes for the same round trip: the round trip matters less.
         assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 1_200, 150), None);
         // Farther: larger, up to the bound given.
-        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 300), Some(35 * MIB));
+        // (35 MiB; 4 rounds of 42.6875 MiB)
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 300), Some(42 * MIB + 11 * GRAIN));
         assert_eq!(grown_part_size(left, 10 * MIB, 16 * MIB, 6, 900, 300), Some(16 * MIB));
         assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 700, 500), Some(64 * MIB));
         // No larger than a share of what is left for each stream.
-        assert_eq!(grown_part_size(100 * MIB, 10 * MIB, 64 * MIB, 6, 900, 300), Some(17 * MIB));
+        assert_eq!(grown_part_size(100 * MIB, 10 * MIB, 64 * MIB, 6, 900, 300), Some(16 * MIB + 11 * GRAIN));
         assert_eq!(grown_part_size(60 * MIB, 10 * MIB, 64 * MIB, 6, 900, 300), None);
         // No part longer than 15 s at the measured pace.
         assert_eq!(grown_part_size(100 * GIB, 10 * MIB, 5 * GIB, 6, 9_000, 4_000), Some(22 * MIB));

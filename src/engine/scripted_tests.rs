@@ -1412,7 +1412,8 @@ fn each_file_gets_its_part_size_and_keeps_it() {
     for (size, streams, ms, part) in [
         (20 * MIB, 4, None, 5 * MIB),
         (64 * MIB, 6, None, 11 * MIB),
-        (GIB, 4, None, 10 * MIB),
+        // 25 rounds of 4 parts of 10.25 MiB (the last part 3 MiB less)
+        (GIB, 4, None, 10 * MIB + 256 * 1024),
         (GIB, 4, Some(2_500), 6 * MIB),
     ] {
         let c = auto.for_file(size, streams, ms);
@@ -1505,6 +1506,15 @@ fn far_link(w: &mut World) {
     (w.ms_per_mib, w.put_rtt_ms, w.sign_ms, w.init_ms) = (45, 150, 150, 150);
 }
 
+/// `left` bytes go in parts of `grown`, at least `want` (under twice
+/// that), in whole rounds of `streams` (one round of a share each when
+/// there is less).
+fn assert_whole_rounds(left: u64, grown: u64, want: u64, streams: u64) {
+    let n = left.div_ceil(grown);
+    assert!(grown >= want.min(left / streams) && grown < 2 * want, "{grown} for {left} left, at least {want}");
+    assert_eq!(n % streams, 0, "{n} parts of {grown} for {left} left: not whole rounds of {streams}");
+}
+
 /// The stored parts hold the file's bytes, in order, each once; every part
 /// but the last at least 5 MiB: the part numbers and their sizes.
 fn assert_parts_cover(w: &World, size: u64) -> Vec<(u16, u64)> {
@@ -1532,18 +1542,16 @@ fn parts_grow_once_on_a_far_link_and_the_object_is_whole() {
     let out = res.expect("stored");
     assert_eq!(out.size, size);
     assert_eq!(w.progress.last().copied(), Some(size), "progress ends at the file size");
-    // 7 × 150 ms at 450 ms a 10 MiB: 23.3 MiB, a whole 24.
+    // 7 × 150 ms at 450 ms a 10 MiB: 23.3 MiB at least, and what is left
+    // in whole rounds of 6.
     let (from, grown) = w.grown.expect("the parts grew");
-    assert_eq!(grown, 24 * MIB);
     assert!((7..=13).contains(&from), "the first round (and the parts hashed and signed ahead) kept: from {from}");
+    assert_whole_rounds(size - u64::from(from - 1) * 10 * MIB, grown, 70 * MIB / 3, 6);
     let parts = assert_parts_cover(&w, size);
     for &(n, len) in &parts[..parts.len() - 1] {
-        assert_eq!(len, if n < from { 10 * MIB } else { 24 * MIB }, "part {n}");
+        assert_eq!(len, if n < from { 10 * MIB } else { grown }, "part {n}");
     }
-    assert_eq!(
-        parts.len(),
-        usize::from(from - 1) + (size - u64::from(from - 1) * 10 * MIB).div_ceil(24 * MIB) as usize
-    );
+    assert_eq!(parts.len(), usize::from(from - 1) + (size - u64::from(from - 1) * 10 * MIB).div_ceil(grown) as usize);
     assert_eq!(up.plan().count as usize, parts.len());
     // Every part went up once.
     let mut sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).collect();
@@ -1569,10 +1577,9 @@ fn parts_grow_once_the_windows_have_opened_when_the_first_puts_start_slow() {
     w.run(&mut up, |_, _| {}).expect("stored");
     let (from, grown) = w.grown.expect("the parts grew after the slow first round");
     assert!(from > 7, "decided after the first round: from {from}");
-    // 24 MiB as on a far link without a slow start, or a sixth of what is
-    // left (each stream's share), whichever is less.
-    let share = (size - u64::from(from - 1) * 10 * MIB).div_ceil(6).div_ceil(MIB) * MIB;
-    assert_eq!(grown, share.min(24 * MIB));
+    // As on a far link without a slow start: what is left in whole rounds
+    // of parts of 23.3 MiB or more.
+    assert_whole_rounds(size - u64::from(from - 1) * 10 * MIB, grown, 70 * MIB / 3, 6);
     let parts = assert_parts_cover(&w, size);
     for &(n, len) in &parts[..parts.len() - 1] {
         assert_eq!(len, if n < from { 10 * MIB } else { grown }, "part {n}");

@@ -1,21 +1,22 @@
 // A far link end to end: the page, its backend and the store each behind
 // link-emu (150 ms round trip, 4 MiB in flight per connection, as the
-// benchmark's far region), a 160 MiB file through the harness page in
-// Chromium. With the default options the parts not yet under way grow once
-// the first PUT and the part URLs' signatures have measured the link
-// (src/engine/plan.rs, `grown_part_size`): fewer PUTs, each idling its round
-// trip once, than the 17 parts of 10 MiB the engine starts with; with
-// `partSize` given, the parts keep their size. On a link whose new
-// connections start slow (TCP's slow start: a window opening from 16 KiB),
-// the first round of PUTs shows no round trip's share; the PUTs after it
-// do, and the parts still grow (a 256 MiB file: 26 parts of 10 MiB as
-// planned). Either way the object is the file (SHA-256) and no upload is
-// left open.
+// benchmark's far region), a 256 MiB file through the harness page in
+// Chromium. With the default options the engine cuts it in whole rounds of
+// 6 parts (24 of 10.6875 MiB: src/engine/plan.rs, `part_size_for`), and the
+// parts not yet under way grow once a PUT and the part URLs' signatures
+// have measured the link (`grown_part_size`): fewer, larger PUTs, each
+// idling its round trip once; with `partSize` given, the parts keep their
+// size. On a link whose new connections start slow (TCP's slow start: a
+// window opening from 16 KiB), the first round of PUTs shows no round
+// trip's share; the PUTs after it do, and the parts still grow. Either way
+// the object is the file (SHA-256) and no upload is left open.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, startLinkStack, storedObject } from './helpers.mjs';
+import { assertGrewOnce, launchBrowser, MIB, randomFile, startLinkStack, storedObject } from './helpers.mjs';
 
-const SIZE = 160 * MIB + 12_345;
+const SIZE = 256 * MIB + 12_345;
+// What the engine plans for SIZE on 6 streams: 24 parts (4 rounds) of 10.6875 MiB.
+const PLANNED = { parts: 24, size: 10 * MIB + 11 * 64 * 1024 };
 const LINK = ['--rtt-ms', '150', '--window-kib', '4096'];
 let stack;
 let browser;
@@ -30,14 +31,26 @@ after(async () => {
   await stack?.stop();
 });
 
-/** Uploads a fresh file with the harness's `query`: the part PUTs' numbers and the stored object's check. */
+/**
+ * Uploads a fresh file with the harness's `query`; checks the stored object
+ * and that nothing is left open. Resolves to the part PUTs as the page sent
+ * them: [part number, body bytes].
+ */
 async function upload(name, query, { on = stack, size = SIZE } = {}) {
   const src = randomFile(`${name}.bin`, size);
   const page = await browser.newPage();
-  const puts = [];
-  page.on('request', (req) => {
-    const n = new URL(req.url()).searchParams.get('partNumber');
-    if (req.method() === 'PUT' && n) puts.push(Number(n));
+  await page.addInitScript(() => {
+    window.puts = [];
+    const { open, send } = XMLHttpRequest.prototype;
+    XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+      const n = new URL(url, location.href).searchParams.get('partNumber');
+      this.part = method === 'PUT' && n ? Number(n) : null;
+      return open.call(this, method, url, ...rest);
+    };
+    XMLHttpRequest.prototype.send = function (body) {
+      if (this.part !== null && body) window.puts.push([this.part, body.size]);
+      return send.call(this, body);
+    };
   });
   try {
     await page.goto(`${on.page}/harness.html?${query}`);
@@ -49,7 +62,7 @@ async function upload(name, query, { on = stack, size = SIZE } = {}) {
     const stored = await storedObject(on.api, `demo/${name}.bin`);
     assert.equal(stored.sha256, src.sha256, `${name}: the stored object is the file`);
     assert.deepEqual(await on.openUploads('demo/'), [], 'no multipart upload left open');
-    return puts;
+    return await page.evaluate(() => window.puts);
   } finally {
     await page.close();
     src.cleanup();
@@ -58,30 +71,22 @@ async function upload(name, query, { on = stack, size = SIZE } = {}) {
 
 test('on a far link the parts not yet under way grow: fewer PUTs, the object intact', { timeout: 300_000 }, async () => {
   const puts = await upload('far-grown', '');
-  const parts = Math.max(...puts);
-  console.log(`default options: ${puts.length} part PUTs, ${parts} parts`);
-  // 17 parts of 10 MiB as planned; grown after the first round (6 to 12
-  // parts under way by then, the rest in parts of at least 12.5 MiB).
-  assert.ok(parts <= 15 && parts >= 7, `${parts} parts, not fewer than the 17 planned`);
-  assert.deepEqual([...puts].sort((a, b) => a - b), Array.from({ length: parts }, (_, i) => i + 1), 'each part sent once');
+  const parts = assertGrewOnce(puts, PLANNED, SIZE);
+  console.log(`default options: ${puts.length} part PUTs, ${parts} parts: ${puts.map(([, b]) => (b / MIB).toFixed(2)).join(' ')} MiB`);
 });
 
 test('on the same link a given part size holds: as many PUTs as it cuts', { timeout: 300_000 }, async () => {
   const puts = await upload('far-fixed', `partSize=${10 * MIB}`);
-  assert.equal(Math.max(...puts), 17, '160 MiB and 12,345 bytes in parts of 10 MiB');
-  assert.equal(puts.length, 17, 'each part sent once');
+  assert.equal(puts.length, 26, '256 MiB and 12,345 bytes in parts of 10 MiB, each sent once');
+  assert.ok(puts.every(([n, b]) => b === (n < 26 ? 10 * MIB : 6 * MIB + 12_345)), JSON.stringify(puts));
 });
 
 test('on a far link whose connections start slow, the parts grow after the first round', { timeout: 300_000 }, async () => {
   const slow = await startLinkStack([...LINK, '--initial-window-kib', '16', '--idle-restart-ms', '400']);
   try {
-    const puts = await upload('far-slow-start', '', { on: slow, size: 256 * MIB });
-    const parts = Math.max(...puts);
-    console.log(`slow start, default options: ${puts.length} part PUTs, ${parts} parts`);
-    // 26 parts of 10 MiB as planned; the first round's 6 PUTs take about
-    // eight round trips more each, the next PUTs measure the link.
-    assert.ok(parts < 26 && parts >= 8, `${parts} parts, not fewer than the 26 planned`);
-    assert.deepEqual([...puts].sort((a, b) => a - b), Array.from({ length: parts }, (_, i) => i + 1), 'each part sent once');
+    const puts = await upload('far-slow-start', '', { on: slow });
+    const parts = assertGrewOnce(puts, PLANNED, SIZE);
+    console.log(`slow start, default options: ${puts.length} part PUTs, ${parts} parts: ${puts.map(([, b]) => (b / MIB).toFixed(2)).join(' ')} MiB`);
   } finally {
     await slow.stop();
   }

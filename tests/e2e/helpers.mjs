@@ -168,6 +168,26 @@ export async function startLinkStack(linkArgs, { bin = path.join(root, 'target/d
   };
 }
 
+/**
+ * Checks PUTs [part, bytes] against a plan of `planned.parts` parts of
+ * `planned.size` that grew once: parts 1..from-1 as planned, the rest (but
+ * the last) all of one larger size, each part sent once, fewer parts than
+ * planned. Returns the part count.
+ */
+export function assertGrewOnce(puts, planned, size) {
+  const parts = Math.max(...puts.map(([n]) => n));
+  const sizes = new Map(puts);
+  assert.deepEqual(puts.map(([n]) => n).sort((a, b) => a - b), Array.from({ length: parts }, (_, i) => i + 1), 'each part sent once');
+  assert.ok(parts < planned.parts, `${parts} parts, not fewer than the ${planned.parts} planned`);
+  const from = puts.map(([n]) => n).find((n) => sizes.get(n) !== planned.size);
+  assert.ok(from > 6, `the first round went as planned, in parts of ${planned.size}: ${JSON.stringify(puts)}`);
+  const grown = sizes.get(from);
+  assert.ok(grown >= 1.25 * planned.size, `grown parts of ${grown} bytes`);
+  for (let n = from; n < parts; n++) assert.equal(sizes.get(n), grown, `part ${n}`);
+  assert.equal([...sizes.values()].reduce((a, b) => a + b, 0), size, 'the parts cover the file');
+  return parts;
+}
+
 export async function launchBrowser(extraArgs = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
