@@ -140,6 +140,61 @@ async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
     socket.connect(addr).await
 }
 
+/// One direction's window: what is in flight and, with a slow start, how
+/// far the window has opened.
+struct Window {
+    shape: Shape,
+    /// (when its acknowledgement is back, bytes): what is in flight.
+    in_flight: VecDeque<(Instant, usize)>,
+    flight: usize,
+    /// The congestion window: `shape.window` at once, or from
+    /// `shape.initial_window` up.
+    cwnd: usize,
+    /// When the last byte in flight was acknowledged.
+    idle_since: Instant,
+}
+
+impl Window {
+    fn new(shape: Shape) -> Self {
+        let cwnd = if Self::slow(&shape) { shape.initial_window } else { shape.window };
+        Self { shape, in_flight: VecDeque::new(), flight: 0, cwnd, idle_since: Instant::now() }
+    }
+
+    fn slow(shape: &Shape) -> bool {
+        shape.window > 0 && shape.initial_window > 0 && shape.initial_window < shape.window
+    }
+
+    /// Takes out what is acknowledged by `now` (opening a slow window by as
+    /// much).
+    fn ack(&mut self, now: Instant) {
+        while let Some(&(at, n)) = self.in_flight.front() {
+            if at > now {
+                break;
+            }
+            self.in_flight.pop_front();
+            self.flight -= n;
+            if Self::slow(&self.shape) {
+                self.cwnd = (self.cwnd + n).min(self.shape.window);
+            }
+            if self.flight == 0 {
+                self.idle_since = at;
+            }
+        }
+    }
+
+    /// A slow window starts over after an idle pause.
+    fn restart_if_idle(&mut self, now: Instant) {
+        let idle = self.flight == 0 && now.saturating_duration_since(self.idle_since) > self.shape.idle_restart;
+        if Self::slow(&self.shape) && !self.shape.idle_restart.is_zero() && idle {
+            self.cwnd = self.shape.initial_window;
+        }
+    }
+
+    fn room(&self) -> usize {
+        self.cwnd.saturating_sub(self.flight)
+    }
+}
+
 /// One direction of one connection: reads `from`, shapes, writes `to`.
 async fn pump(
     mut from: OwnedReadHalf,
@@ -153,9 +208,6 @@ async fn pump(
     let half = path.rtt / 2;
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut conn = Bucket::new(shape.conn_bytes_per_sec);
-    // (when its acknowledgement is back, bytes): what is in flight.
-    let mut in_flight: VecDeque<(Instant, usize)> = VecDeque::new();
-    let mut flight = 0usize;
     let mut last_delivery = Instant::now();
     // The delay line: chunks and when they arrive; `None` is the end.
     let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Option<Vec<u8>>)>();
@@ -176,30 +228,13 @@ async fn pump(
         }
     });
     let mut buf = vec![0u8; CHUNK];
-    // The congestion window: `window` at once, or from `initial_window` up.
-    let slow_start = shape.window > 0 && shape.initial_window > 0 && shape.initial_window < shape.window;
-    let mut cwnd = if slow_start { shape.initial_window } else { shape.window };
-    let mut idle_since = Instant::now();
+    let mut window = Window::new(shape);
     loop {
-        // Acknowledged bytes leave the window (and open it further while it
-        // starts slow); a full window waits for the next.
-        let mut now = Instant::now();
-        while let Some(&(at, n)) = in_flight.front() {
-            if at > now {
-                break;
-            }
-            in_flight.pop_front();
-            flight -= n;
-            if slow_start {
-                cwnd = (cwnd + n).min(shape.window);
-                if flight == 0 {
-                    idle_since = at;
-                }
-            }
-        }
-        let room = if shape.window == 0 { CHUNK } else { cwnd.saturating_sub(flight).min(CHUNK) };
+        // Acknowledged bytes leave the window; a full window waits for the next.
+        window.ack(Instant::now());
+        let room = if shape.window == 0 { CHUNK } else { window.room().min(CHUNK) };
         if room == 0 {
-            let Some(&(at, _)) = in_flight.front() else { break };
+            let Some(&(at, _)) = window.in_flight.front() else { break };
             tokio::time::sleep_until(at).await;
             continue;
         }
@@ -207,10 +242,11 @@ async fn pump(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        now = Instant::now();
-        if slow_start && flight == 0 && !shape.idle_restart.is_zero() && now - idle_since > shape.idle_restart {
-            cwnd = shape.initial_window;
-        }
+        let now = Instant::now();
+        // What was acknowledged while the read waited, then a restart
+        // after an idle pause.
+        window.ack(now);
+        window.restart_if_idle(now);
         let left = conn.send(now, n);
         let link = if up { &links.up } else { &links.down };
         let left = link.lock().expect("link").send(left, n);
@@ -218,8 +254,8 @@ async fn pump(
         let arrive = (left + half + jitter).max(last_delivery);
         last_delivery = arrive;
         if shape.window > 0 {
-            in_flight.push_back((arrive + half, n));
-            flight += n;
+            window.in_flight.push_back((arrive + half, n));
+            window.flight += n;
         }
         if tx.send((arrive, Some(buf[..n].to_vec()))).is_err() {
             break;
