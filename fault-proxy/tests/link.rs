@@ -22,39 +22,49 @@ fn path(rtt_ms: u64, up: Shape) -> Path {
     Path { rtt: Duration::from_millis(rtt_ms), jitter: Duration::ZERO, up, down: UNSHAPED, seed: 7 }
 }
 
-/// A server that reads everything a connection sends and answers with the
-/// byte count (8 bytes) and the bytes' checksum (8 bytes); or echoes one
-/// byte when the first byte is `p` (a ping).
-async fn sink() -> SocketAddr {
+/// A server on a port of its own that runs `each` on every connection.
+async fn server<F, Fut>(each: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {
-            let (mut s, _) = listener.accept().await.expect("accept");
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let (mut count, mut sum, mut first) = (0u64, 0u64, true);
-                loop {
-                    let n = s.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    if first && buf[0] == b'p' {
-                        let _ = s.write_all(b"q").await;
-                        continue;
-                    }
-                    first = false;
-                    for &b in &buf[..n] {
-                        sum = sum.wrapping_mul(31).wrapping_add(u64::from(b));
-                    }
-                    count += n as u64;
-                }
-                let _ = s.write_all(&count.to_be_bytes()).await;
-                let _ = s.write_all(&sum.to_be_bytes()).await;
-            });
+            let (s, _) = listener.accept().await.expect("accept");
+            tokio::spawn(each(s));
         }
     });
     addr
+}
+
+/// A server that reads everything a connection sends and answers with the
+/// byte count (8 bytes) and the bytes' checksum (8 bytes); or echoes one
+/// byte when the first byte is `p` (a ping).
+async fn sink() -> SocketAddr {
+    server(|mut s| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut count, mut sum, mut first) = (0u64, 0u64, true);
+        loop {
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            if first && buf[0] == b'p' {
+                let _ = s.write_all(b"q").await;
+                continue;
+            }
+            first = false;
+            for &b in &buf[..n] {
+                sum = sum.wrapping_mul(31).wrapping_add(u64::from(b));
+            }
+            count += n as u64;
+        }
+        let _ = s.write_all(&count.to_be_bytes()).await;
+        let _ = s.write_all(&sum.to_be_bytes()).await;
+    })
+    .await
 }
 
 async fn emulate(upstream: SocketAddr, path: Path) -> SocketAddr {
@@ -115,22 +125,15 @@ async fn one_connection_moves_at_most_a_window_per_round_trip() {
 
 /// A server that answers one byte for every `burst` bytes it reads.
 async fn acker(burst: usize) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let (mut s, _) = listener.accept().await.expect("accept");
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; burst];
-                while s.read_exact(&mut buf).await.is_ok() {
-                    if s.write_all(b"k").await.is_err() {
-                        return;
-                    }
-                }
-            });
+    server(move |mut s| async move {
+        let mut buf = vec![0u8; burst];
+        while s.read_exact(&mut buf).await.is_ok() {
+            if s.write_all(b"k").await.is_err() {
+                return;
+            }
         }
-    });
-    addr
+    })
+    .await
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { truncateSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { By, until } from 'selenium-webdriver';
-import { assertGrewOnce, MIB, randomFile, rewrite, startFaultyStack, startLinkStack, storedObject } from '../e2e/helpers.mjs';
+import { assertGrewOnce, MIB, randomFile, RECORD_PUTS, rewrite, startFaultyStack, startLinkStack, storedObject } from '../e2e/helpers.mjs';
 import { launchFirefox } from './launch.mjs';
 
 let driver;
@@ -305,18 +305,7 @@ test('Firefox: on a far link the parts not yet under way grow: fewer PUTs than p
   try {
     await driver.get(`${stack.page}/harness.html`);
     await driver.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
-    await driver.executeScript(`
-      window.puts = [];
-      const { open, send } = XMLHttpRequest.prototype;
-      XMLHttpRequest.prototype.open = function (method, url, ...rest) {
-        const n = new URL(url, location.href).searchParams.get('partNumber');
-        this.part = method === 'PUT' && n ? Number(n) : null;
-        return open.call(this, method, url, ...rest);
-      };
-      XMLHttpRequest.prototype.send = function (body) {
-        if (this.part !== null && body) window.puts.push([this.part, body.size]);
-        return send.call(this, body);
-      };`);
+    await driver.executeScript(RECORD_PUTS);
     await driver.findElement(By.id('file')).sendKeys(src.file);
     const state = await driver.wait(until.elementLocated(By.css('#state[data-state="done"], #state[data-state="error"]')), 240_000);
     assert.equal(await state.getAttribute('data-state'), 'done', await text('error'));

@@ -12,7 +12,7 @@
 // the object is the file (SHA-256) and no upload is left open.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertGrewOnce, launchBrowser, MIB, randomFile, startLinkStack, storedObject } from './helpers.mjs';
+import { assertGrewOnce, launchBrowser, MIB, randomFile, RECORD_PUTS, startLinkStack, storedObject } from './helpers.mjs';
 
 const SIZE = 256 * MIB + 12_345;
 // What the engine plans for SIZE on 6 streams: 24 parts (4 rounds) of 10.6875 MiB.
@@ -39,19 +39,7 @@ after(async () => {
 async function upload(name, query, { on = stack, size = SIZE } = {}) {
   const src = randomFile(`${name}.bin`, size);
   const page = await browser.newPage();
-  await page.addInitScript(() => {
-    window.puts = [];
-    const { open, send } = XMLHttpRequest.prototype;
-    XMLHttpRequest.prototype.open = function (method, url, ...rest) {
-      const n = new URL(url, location.href).searchParams.get('partNumber');
-      this.part = method === 'PUT' && n ? Number(n) : null;
-      return open.call(this, method, url, ...rest);
-    };
-    XMLHttpRequest.prototype.send = function (body) {
-      if (this.part !== null && body) window.puts.push([this.part, body.size]);
-      return send.call(this, body);
-    };
-  });
+  await page.addInitScript(RECORD_PUTS);
   try {
     await page.goto(`${on.page}/harness.html?${query}`);
     await page.waitForSelector('body[data-ready="true"]');

@@ -169,6 +169,26 @@ export async function startLinkStack(linkArgs, { bin = path.join(root, 'target/d
 }
 
 /**
+ * A page script that records each part PUT the page sends, as [part
+ * number, body bytes], in `window.puts` (run before the page's own code:
+ * Playwright's `addInitScript`, or WebDriver's `executeScript` before the
+ * upload starts).
+ */
+export const RECORD_PUTS = `{
+  window.puts = [];
+  const { open, send } = XMLHttpRequest.prototype;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    const n = new URL(url, location.href).searchParams.get('partNumber');
+    this.part = method === 'PUT' && n ? Number(n) : null;
+    return open.call(this, method, url, ...rest);
+  };
+  XMLHttpRequest.prototype.send = function (body) {
+    if (this.part !== null && body) window.puts.push([this.part, body.size]);
+    return send.call(this, body);
+  };
+}`;
+
+/**
  * Checks PUTs [part, bytes] against a plan of `planned.parts` parts of
  * `planned.size` that grew once: parts 1..from-1 as planned, the rest (but
  * the last) all of one larger size, each part sent once, fewer parts than
