@@ -121,7 +121,7 @@ const SECRET_KEY = 's3mp-local-secret-key';
 
 
 /** A file of `mib` MiB of random bytes, made once and kept for later runs. */
-function benchFile(mib) {
+export function benchFile(mib) {
   const dir = path.join(tmpdir(), 's3mp-bench');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `file-${mib}.bin`);

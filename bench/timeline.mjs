@@ -10,18 +10,18 @@
 // `--scenario` puts the page, the API and the store behind one of
 // bench/run.mjs's emulated paths (LINKS); `--defaults` gives the contender
 // no part size and no concurrency (this client then picks its own). Each
-// upload's line ends with its PUTs' sizes as the store was sent them
+// upload's line ends with its part PUTs' sizes (those sent by XMLHttpRequest)
 // (MiB, in the order they started).
 import path from 'node:path';
-import { launchBrowser, MIB, root, startLinkStack, startServer } from '../tests/e2e/helpers.mjs';
-import { LINKS } from './run.mjs';
+import { launchBrowser, MIB, RECORD_PUTS, root, startLinkStack, startServer } from '../tests/e2e/helpers.mjs';
+import { benchFile, LINKS } from './run.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
 const contenders = arg('contenders', 'ours,ours-noresume,raw,uppy5').split(',');
 const runs = Number(arg('runs', '2'));
 const size = Number(arg('size', '64'));
-const file = path.join('/tmp/s3mp-bench', `file-${size}.bin`);
+const file = benchFile(size);
 const scenario = arg('scenario', null);
 const defaults = argv.includes('--defaults');
 if (scenario && !LINKS[scenario]) throw new Error(`--scenario: no path ${scenario}; there are ${Object.keys(LINKS).join(', ')}`);
@@ -38,6 +38,7 @@ try {
       const browser = await launchBrowser();
       try {
         const page = await browser.newPage();
+        await page.addInitScript(RECORD_PUTS);
         await page.goto(`${site}/${c}.html`);
         await page.setInputFiles('#file', file);
         await page.waitForTimeout(500);
@@ -54,20 +55,14 @@ try {
             p.then(() => ev.push([s, `${what} ${s}-${now()}`]), () => ev.push([s, `${what} ${s}-failed`]));
             return p;
           };
-          const sizes = [];
           const open = XMLHttpRequest.prototype.open;
-          const send = XMLHttpRequest.prototype.send;
           XMLHttpRequest.prototype.open = function (m, u, ...a) {
             const s = now();
             this.addEventListener('loadend', () => ev.push([s, `xhr ${name(m, u)} ${s}-${now()}`]));
             return open.call(this, m, u, ...a);
           };
-          XMLHttpRequest.prototype.send = function (body) {
-            if (body && typeof body.size === 'number') sizes.push(+(body.size / 1048576).toFixed(1));
-            return send.call(this, body);
-          };
           await window.benchUpload(document.getElementById('file').files[0], { api: location.origin, key, partSize, concurrency });
-          return [...ev.sort((a, b) => a[0] - b[0]).map((e) => e[1]), `done ${now()}`, `PUT sizes ${sizes.join(' ')}`];
+          return [...ev.sort((a, b) => a[0] - b[0]).map((e) => e[1]), `done ${now()}`, `PUT sizes ${window.puts.map(([, bytes]) => +(bytes / 1048576).toFixed(1)).join(' ')}`];
         }, { key: `bench/timeline-${c}-${run}`, partSize: defaults ? undefined : 8 * MIB, concurrency: defaults ? undefined : 4 });
         console.log(`${c}: ${events.join(' | ')}`);
       } finally {

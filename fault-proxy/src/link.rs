@@ -141,9 +141,12 @@ async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
 }
 
 /// One direction's window: what is in flight and, with a slow start, how
-/// far the window has opened.
+/// far the window has opened. A window of 0 is unlimited: nothing is kept.
 struct Window {
     shape: Shape,
+    /// Whether the window opens from `shape.initial_window` (TCP's slow
+    /// start) rather than being whole from the first byte.
+    slow: bool,
     /// (when its acknowledgement is back, bytes): what is in flight.
     in_flight: VecDeque<(Instant, usize)>,
     flight: usize,
@@ -156,12 +159,9 @@ struct Window {
 
 impl Window {
     fn new(shape: Shape) -> Self {
-        let cwnd = if Self::slow(&shape) { shape.initial_window } else { shape.window };
-        Self { shape, in_flight: VecDeque::new(), flight: 0, cwnd, idle_since: Instant::now() }
-    }
-
-    fn slow(shape: &Shape) -> bool {
-        shape.window > 0 && shape.initial_window > 0 && shape.initial_window < shape.window
+        let slow = shape.window > 0 && shape.initial_window > 0 && shape.initial_window < shape.window;
+        let cwnd = if slow { shape.initial_window } else { shape.window };
+        Self { shape, slow, in_flight: VecDeque::new(), flight: 0, cwnd, idle_since: Instant::now() }
     }
 
     /// Takes out what is acknowledged by `now` (opening a slow window by as
@@ -173,7 +173,7 @@ impl Window {
             }
             self.in_flight.pop_front();
             self.flight -= n;
-            if Self::slow(&self.shape) {
+            if self.slow {
                 self.cwnd = (self.cwnd + n).min(self.shape.window);
             }
             if self.flight == 0 {
@@ -185,13 +185,27 @@ impl Window {
     /// A slow window starts over after an idle pause.
     fn restart_if_idle(&mut self, now: Instant) {
         let idle = self.flight == 0 && now.saturating_duration_since(self.idle_since) > self.shape.idle_restart;
-        if Self::slow(&self.shape) && !self.shape.idle_restart.is_zero() && idle {
+        if self.slow && !self.shape.idle_restart.is_zero() && idle {
             self.cwnd = self.shape.initial_window;
         }
     }
 
-    fn room(&self) -> usize {
-        self.cwnd.saturating_sub(self.flight)
+    /// How many bytes may be sent now, at most `most`.
+    fn room(&self, most: usize) -> usize {
+        if self.shape.window == 0 { most } else { self.cwnd.saturating_sub(self.flight).min(most) }
+    }
+
+    /// When the oldest bytes in flight are acknowledged (none: nothing is).
+    fn next_ack(&self) -> Option<Instant> {
+        self.in_flight.front().map(|&(at, _)| at)
+    }
+
+    /// `n` bytes sent, acknowledged at `ack_at`.
+    fn sent(&mut self, ack_at: Instant, n: usize) {
+        if self.shape.window > 0 {
+            self.in_flight.push_back((ack_at, n));
+            self.flight += n;
+        }
     }
 }
 
@@ -232,9 +246,9 @@ async fn pump(
     loop {
         // Acknowledged bytes leave the window; a full window waits for the next.
         window.ack(Instant::now());
-        let room = if shape.window == 0 { CHUNK } else { window.room().min(CHUNK) };
+        let room = window.room(CHUNK);
         if room == 0 {
-            let Some(&(at, _)) = window.in_flight.front() else { break };
+            let Some(at) = window.next_ack() else { break };
             tokio::time::sleep_until(at).await;
             continue;
         }
@@ -253,10 +267,7 @@ async fn pump(
         let jitter = if path.jitter.is_zero() { Duration::ZERO } else { path.jitter.mul_f64(rng.f64()) };
         let arrive = (left + half + jitter).max(last_delivery);
         last_delivery = arrive;
-        if shape.window > 0 {
-            window.in_flight.push_back((arrive + half, n));
-            window.flight += n;
-        }
+        window.sent(arrive + half, n);
         if tx.send((arrive, Some(buf[..n].to_vec()))).is_err() {
             break;
         }
