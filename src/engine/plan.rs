@@ -102,8 +102,10 @@ pub const ROUND_GRAIN: u64 = 64 * 1024;
 /// bytes on the way out: the stream idle) should be at most one in this
 /// many of its PUT's time; on a far link, where it is more with the
 /// parts of [`part_size_for`], the parts not yet under way grow
-/// ([`grown_part_size`]).
-pub const IDLE_SHARE: u64 = 8;
+/// ([`grown_part_size`]). (8 left 10 MiB parts as planned on an 80 ms path
+/// with 2 MiB in flight per connection, their round trip an eighth and a
+/// bit: 0.95× the 6 × 16 MiB loop at 1 GiB; 16: 1.06×, BENCHMARKS.md.)
+pub const IDLE_SHARE: u64 = 16;
 /// The largest part the engine grows its parts to by itself on a far link.
 pub const AUTO_GROW_MAX: u64 = 64 * MIB;
 
@@ -114,7 +116,8 @@ pub const AUTO_GROW_MAX: u64 = 64 * MIB;
 /// plus its bytes at the measured pace), made larger so that `left` goes
 /// in whole rounds of `streams` parts (one round of a share each when it
 /// is less: the last round keeps every stream busy), in [`ROUND_GRAIN`]
-/// steps, but no more than `max` or than [`PART_TARGET_MS`] of PUT. `None`
+/// steps, but no more than `max` or than [`PART_TARGET_MS`] of PUT (then
+/// whole rounds of parts under those, in more rounds). `None`
 /// when that is not a quarter more than `part` (a near link: its round
 /// trip is a small share already): the parts stay as planned.
 pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: u64, rtt_ms: u64) -> Option<u64> {
@@ -124,10 +127,18 @@ pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: 
     // overflow below a round trip of 400 days).
     let at_pace = |ms: u64| ms.saturating_mul(part) / bytes_ms;
     let want = at_pace((IDLE_SHARE - 1).saturating_mul(rtt_ms));
-    let quick = at_pace(PART_TARGET_MS.saturating_sub(rtt_ms)) / MIB * MIB;
+    let most = max.min(at_pace(PART_TARGET_MS.saturating_sub(rtt_ms)) / MIB * MIB);
     // What is left in whole rounds of parts of at least `want` (one round
-    // of a share each when it is less), within the bounds.
-    let size = in_rounds(left, streams.max(1) as u64, want.min(max)).min(max).min(quick);
+    // of a share each when it is less); where those would be over the
+    // bounds, in whole rounds of parts within them (more rounds).
+    let streams = streams.max(1) as u64;
+    let size = match in_rounds(left, streams, want.min(most)) {
+        size if size > most => {
+            let rounds = left.div_ceil(streams.saturating_mul(most).max(1));
+            left.div_ceil(rounds * streams).div_ceil(ROUND_GRAIN).saturating_mul(ROUND_GRAIN).min(most)
+        }
+        size => size,
+    };
     (size >= part + part / 4).then_some(size)
 }
 
@@ -426,16 +437,19 @@ mod tests {
         const GRAIN: u64 = ROUND_GRAIN;
         let left = GIB;
         // A far link: 150 ms round trip, a 10 MiB part's PUT 900 ms (the
-        // round trip a sixth of it): parts that idle an eighth at most (14
-        // MiB), in whole rounds (12 rounds of 6 parts of 14.25 MiB).
-        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 150), Some(14 * MIB + 4 * GRAIN));
+        // round trip a sixth of it): parts that idle a sixteenth at most
+        // (30 MiB), in whole rounds (5 rounds of 6 parts of 34.1875 MiB).
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 150), Some(34 * MIB + 3 * GRAIN));
         // Slower bytes for the same round trip: the round trip matters less.
-        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 1_200, 150), None);
-        // Farther: larger, up to the bound given.
-        // (35 MiB; 4 rounds of 42.6875 MiB)
-        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 300), Some(42 * MIB + 11 * GRAIN));
-        assert_eq!(grown_part_size(left, 10 * MIB, 16 * MIB, 6, 900, 300), Some(16 * MIB));
-        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 700, 500), Some(64 * MIB));
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 1_200, 150), Some(24 * MIB + 7 * GRAIN));
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 2_500, 150), None);
+        // Farther: larger, up to the bound given, in whole rounds under it
+        // (75 MiB wanted; 3 rounds of 56.9375 MiB under 64, 11 of 15.5625
+        // under 16).
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 900, 300), Some(56 * MIB + 15 * GRAIN));
+        assert_eq!(grown_part_size(left, 10 * MIB, 16 * MIB, 6, 900, 300), Some(15 * MIB + 9 * GRAIN));
+        assert_eq!(grown_part_size(left, 10 * MIB, 64 * MIB, 6, 700, 500), Some(56 * MIB + 15 * GRAIN));
+        assert_eq!(left.div_ceil(56 * MIB + 15 * GRAIN), 18, "whole rounds");
         // No larger than a share of what is left for each stream.
         assert_eq!(grown_part_size(100 * MIB, 10 * MIB, 64 * MIB, 6, 900, 300), Some(16 * MIB + 11 * GRAIN));
         assert_eq!(grown_part_size(60 * MIB, 10 * MIB, 64 * MIB, 6, 900, 300), None);

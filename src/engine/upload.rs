@@ -1204,9 +1204,11 @@ impl Upload {
     /// Each time a whole part's PUT took `took_ms` and a signature measured
     /// the round trip: on a far link, where a part of the plan's size idled
     /// more than one [`IDLE_SHARE`](crate::engine::plan::IDLE_SHARE) of its
-    /// PUT, the parts not yet under way (neither hashing, signing nor sent:
-    /// those hashed or signed ahead are hashed and signed again) are cut
-    /// anew in larger parts ([`grown_part_size`], [`Plan::grown`]), once.
+    /// PUT, the parts after the last one under way (hashing, signing, signed
+    /// ahead or sent: those signed ahead go as they are, so that no stream
+    /// waits for a part's signature at the growth; those only hashed ahead
+    /// are hashed again) are cut anew in larger parts ([`grown_part_size`],
+    /// [`Plan::grown`]), once.
     /// Not only at the first PUT: a new connection's first PUTs are slow
     /// while its window opens (TCP's slow start), so a far link may show
     /// its round trip's share only on the PUTs after them.
@@ -1216,12 +1218,9 @@ impl Upload {
             return;
         };
         // The first part (1-based) from which on every part is untouched or
-        // only ahead.
-        let from = self
-            .parts
-            .iter()
-            .rposition(|p| !matches!(p.state, PartState::Pending | PartState::Ready { .. }) || p.attempts > 0)
-            .map_or(0, |i| i + 1) as u16
+        // only hashed ahead.
+        let from = self.parts.iter().rposition(|p| p.state != PartState::Pending || p.attempts > 0).map_or(0, |i| i + 1)
+            as u16
             + 1;
         let Some(start) = self.plan.range(from).map(|r| r.start) else { return };
         let size = grown_part_size(
