@@ -104,7 +104,7 @@ pub const ROUND_GRAIN: u64 = 64 * 1024;
 /// parts of [`part_size_for`], the parts not yet under way grow
 /// ([`grown_part_size`]). (8 left 10 MiB parts as planned on an 80 ms path
 /// with 2 MiB in flight per connection, their round trip an eighth and a
-/// bit: 0.95× the 6 × 16 MiB loop at 1 GiB; 16: 1.06×, BENCHMARKS.md.)
+/// bit: 0.98× the 6 × 16 MiB loop at 1 GiB; 16: 1.08×, BENCHMARKS.md.)
 pub const IDLE_SHARE: u64 = 16;
 /// The largest part the engine grows its parts to by itself on a far link.
 pub const AUTO_GROW_MAX: u64 = 64 * MIB;
