@@ -87,8 +87,14 @@ pub fn part_size_for(size: u64, min: u64, max: u64, round_max: u64, streams: usi
 /// parts of `at_least` make, rounded down (at least one), each part the
 /// larger for it: under twice `at_least`.
 fn in_rounds(size: u64, streams: u64, at_least: u64) -> u64 {
-    // (The sizes are at most 5 TiB and `streams` a few: no overflow.)
-    let rounds = (size / streams.saturating_mul(at_least).max(1)).max(1);
+    round_part(size, (size / streams.saturating_mul(at_least).max(1)).max(1), streams)
+}
+
+/// The part that cuts `size` bytes into `rounds` whole rounds of `streams`
+/// parts, rounded up to [`ROUND_GRAIN`].
+fn round_part(size: u64, rounds: u64, streams: u64) -> u64 {
+    // (The sizes are at most 5 TiB, `rounds` at most that and `streams` a
+    // few: no overflow.)
     size.div_ceil(rounds * streams).div_ceil(ROUND_GRAIN) * ROUND_GRAIN
 }
 
@@ -133,10 +139,7 @@ pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: 
     // bounds, in whole rounds of parts within them (more rounds).
     let streams = streams.max(1) as u64;
     let size = match in_rounds(left, streams, want.min(most)) {
-        size if size > most => {
-            let rounds = left.div_ceil(streams.saturating_mul(most).max(1));
-            left.div_ceil(rounds * streams).div_ceil(ROUND_GRAIN).saturating_mul(ROUND_GRAIN).min(most)
-        }
+        size if size > most => round_part(left, left.div_ceil(streams.saturating_mul(most).max(1)), streams).min(most),
         size => size,
     };
     (size >= part + part / 4).then_some(size)
