@@ -1546,13 +1546,14 @@ fn parts_grow_once_on_a_far_link_and_the_object_is_whole() {
     // in whole rounds of 6.
     let (from, grown) = w.grown.expect("the parts grew");
     assert!((7..=13).contains(&from), "the first round (and the parts hashed and signed ahead) kept: from {from}");
-    assert!(size - u64::from(from - 1) * 10 * MIB > 6 * 50 * MIB, "more than a round of parts of 50 MiB was left");
-    assert_whole_rounds(size - u64::from(from - 1) * 10 * MIB, grown, 50 * MIB, 6);
+    let left = size - u64::from(from - 1) * 10 * MIB;
+    assert!(left > 6 * 50 * MIB, "more than a round of parts of 50 MiB was left");
+    assert_whole_rounds(left, grown, 50 * MIB, 6);
     let parts = assert_parts_cover(&w, size);
     for &(n, len) in &parts[..parts.len() - 1] {
         assert_eq!(len, if n < from { 10 * MIB } else { grown }, "part {n}");
     }
-    assert_eq!(parts.len(), usize::from(from - 1) + (size - u64::from(from - 1) * 10 * MIB).div_ceil(grown) as usize);
+    assert_eq!(parts.len(), usize::from(from - 1) + left.div_ceil(grown) as usize);
     assert_eq!(up.plan().count as usize, parts.len());
     // Every part went up once.
     let mut sent: Vec<u16> = w.put_starts.iter().map(|(p, _)| *p).collect();
