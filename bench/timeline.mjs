@@ -5,15 +5,20 @@
 // release server).
 //
 //   node bench/timeline.mjs [--contenders ours,raw,uppy5] [--runs 2] [--size 64]
-//     [--scenario far|far-tcp|home] [--defaults]
+//     [--scenario far|far-tcp|home] [--defaults] [--files N]
 //
 // `--scenario` puts the page, the API and the store behind one of
-// bench/run.mjs's emulated paths (LINKS); `--defaults` gives the contender
-// no part size and no concurrency (this client then picks its own). Each
+// bench/run.mjs's emulated paths (LINKS); a contender may name its plan as
+// the benchmark does (`raw-ahead@6x16`, `ours@defaults`: bench/plan.mjs);
+// `--defaults` gives the contenders without one no part size and no
+// concurrency (this client then picks its own). Each
 // upload's line ends with its part PUTs' sizes (those sent by XMLHttpRequest)
-// (MiB, in the order they started).
+// (MiB, in the order they started). `--files N` hands the page N copies of
+// the file at once (its `benchUploadMany`, each file its own object); a
+// PUT's line then names its file (`PUT#3`).
 import path from 'node:path';
-import { launchBrowser, MIB, RECORD_PUTS, root, startLinkStack, startServer } from '../tests/e2e/helpers.mjs';
+import { launchBrowser, RECORD_PUTS, root, startLinkStack, startServer } from '../tests/e2e/helpers.mjs';
+import { CONCURRENCY, PART_SIZE, planOf } from './plan.mjs';
 import { benchFile, LINKS } from './run.mjs';
 
 const argv = process.argv.slice(2);
@@ -24,6 +29,7 @@ const size = Number(arg('size', '64'));
 const file = benchFile(size);
 const scenario = arg('scenario', null);
 const defaults = argv.includes('--defaults');
+const files = Number(arg('files', '1'));
 if (scenario && !LINKS[scenario]) throw new Error(`--scenario: no path ${scenario}; there are ${Object.keys(LINKS).join(', ')}`);
 
 process.env.S3MP_SERVER_BIN = path.join(root, 'target/release/s3-multipart-server');
@@ -39,14 +45,17 @@ try {
       try {
         const page = await browser.newPage();
         await page.addInitScript(RECORD_PUTS);
-        await page.goto(`${site}/${c}.html`);
-        await page.setInputFiles('#file', file);
+        const plan = c.includes('@') ? planOf(c) : { page: c, partSize: defaults ? undefined : PART_SIZE, concurrency: defaults ? undefined : CONCURRENCY };
+        await page.goto(`${site}/${plan.page}.html`);
+        await page.setInputFiles('#file', Array(files).fill(file));
         await page.waitForTimeout(500);
-        const events = await page.evaluate(async ({ key, partSize, concurrency }) => {
+        const events = await page.evaluate(async ({ key, partSize, concurrency, many }) => {
           const ev = [];
           const t0 = performance.now();
           const now = () => Math.round(performance.now() - t0);
-          const name = (method, url) => (method === 'PUT' ? 'PUT' : String(url).split('/').pop().split('?')[0]);
+          // A PUT of many files' upload names its file (the key's last segment).
+          const fileOf = (url) => (many ? `#${/\/(\d+)\?/.exec(String(url))?.[1] ?? '?'}` : '');
+          const name = (method, url) => (method === 'PUT' ? `PUT${fileOf(url)}` : String(url).split('/').pop().split('?')[0]);
           const realFetch = window.fetch;
           window.fetch = function (u, o) {
             const what = name(o?.method ?? u?.method, u?.url ?? u);
@@ -61,9 +70,11 @@ try {
             this.addEventListener('loadend', () => ev.push([s, `xhr ${name(m, u)} ${s}-${now()}`]));
             return open.call(this, m, u, ...a);
           };
-          await window.benchUpload(document.getElementById('file').files[0], { api: location.origin, key, partSize, concurrency });
+          const opts = { api: location.origin, key, partSize, concurrency };
+          const chosen = [...document.getElementById('file').files];
+          await (many ? window.benchUploadMany(chosen, opts) : window.benchUpload(chosen[0], opts));
           return [...ev.sort((a, b) => a[0] - b[0]).map((e) => e[1]), `done ${now()}`, `PUT sizes ${window.puts.map(([, bytes]) => +(bytes / 1048576).toFixed(1)).join(' ')}`];
-        }, { key: `bench/timeline-${c}-${run}`, partSize: defaults ? undefined : 8 * MIB, concurrency: defaults ? undefined : 4 });
+        }, { key: `bench/timeline-${plan.page}-${run}`, partSize: plan.partSize, concurrency: plan.concurrency, many: files > 1 });
         console.log(`${c}: ${events.join(' | ')}`);
       } finally {
         await browser.close();
