@@ -10,8 +10,9 @@
 // `--scenario` puts the page, the API and the store behind one of
 // bench/run.mjs's emulated paths (LINKS); a contender may name its plan as
 // the benchmark does (`raw-ahead@6x16`, `ours@defaults`: bench/plan.mjs);
-// `--defaults` gives the contenders without one no part size and no
-// concurrency (this client then picks its own). Each
+// `--defaults` gives this client's pages without one no part size and no
+// concurrency (it then picks its own; the other contenders keep the
+// benchmark's 4 × 8 MiB). Each
 // upload's line ends with its part PUTs' sizes (those sent by XMLHttpRequest)
 // (MiB, in the order they started). `--files N` hands the page N copies of
 // the file at once (its `benchUploadMany`, each file its own object); a
@@ -45,7 +46,10 @@ try {
       try {
         const page = await browser.newPage();
         await page.addInitScript(RECORD_PUTS);
-        const plan = c.includes('@') ? planOf(c) : { page: c, partSize: defaults ? undefined : PART_SIZE, concurrency: defaults ? undefined : CONCURRENCY };
+        // `--defaults` concerns this client's pages; the others (raw loops,
+        // peers) need a plan, the benchmark's when they name none.
+        const own = defaults && c.startsWith('ours');
+        const plan = c.includes('@') ? planOf(c) : { page: c, partSize: own ? undefined : PART_SIZE, concurrency: own ? undefined : CONCURRENCY };
         await page.goto(`${site}/${plan.page}.html`);
         await page.setInputFiles('#file', Array(files).fill(file));
         await page.waitForTimeout(500);
