@@ -19,7 +19,7 @@
 // PUT's line then names its file (`PUT#3`).
 import path from 'node:path';
 import { launchBrowser, RECORD_PUTS, root, startLinkStack, startServer } from '../tests/e2e/helpers.mjs';
-import { CONCURRENCY, PART_SIZE, planOf } from './plan.mjs';
+import { planOf } from './plan.mjs';
 import { benchFile, LINKS } from './run.mjs';
 
 const argv = process.argv.slice(2);
@@ -46,10 +46,9 @@ try {
       try {
         const page = await browser.newPage();
         await page.addInitScript(RECORD_PUTS);
-        // `--defaults` concerns this client's pages; the others (raw loops,
-        // peers) need a plan, the benchmark's when they name none.
-        const own = defaults && c.startsWith('ours');
-        const plan = c.includes('@') ? planOf(c) : { page: c, partSize: own ? undefined : PART_SIZE, concurrency: own ? undefined : CONCURRENCY };
+        // `--defaults`: this client's pages that name no plan take `@defaults`;
+        // the others (raw loops, peers) keep the benchmark's.
+        const plan = planOf(defaults && !c.includes('@') && c.startsWith('ours') ? `${c}@defaults` : c);
         await page.goto(`${site}/${plan.page}.html`);
         await page.setInputFiles('#file', Array(files).fill(file));
         await page.waitForTimeout(500);
