@@ -22,6 +22,7 @@ touch "$log"
 server_pids=()
 failed_tiers=()
 tier_failures=0
+timings=()
 cleanup() {
   for pid in "${server_pids[@]}"; do
     kill "$pid" 2>/dev/null || true
@@ -43,11 +44,15 @@ tier() {
   local name=$1
   shift
   wanted "$name" || return 0
-  local before after tier_log="$work/tier-$name.log"
+  local before after tier_log="$work/tier-$name.log" began=$SECONDS
   step "$name: $*"
   "$@" 2>&1 | tee "$tier_log"
   local rc=${PIPESTATUS[0]}
   cat "$tier_log" >>"$log"
+  # How long each tier took (CI should stay under 30 minutes with the tools
+  # installed): printed as it ends and again in the summary.
+  timings+=("$name $((SECONDS - began)) s")
+  echo "tier $name: $((SECONDS - began)) s"
   if [ "$rc" -ne 0 ]; then
     failed_tiers+=("$name")
     before=$(count_failed "$tier_log")
@@ -74,6 +79,7 @@ summary() {
 }
 
 finish() {
+  ((${#timings[@]})) && printf '\ntiers took: %s (all: %d s)\n' "$(IFS=,; echo "${timings[*]}" | sed 's/,/, /g')" "$SECONDS"
   if ((${#failed_tiers[@]})); then
     printf '\nfailed tiers: %s\n' "${failed_tiers[*]}"
   else
