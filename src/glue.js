@@ -818,6 +818,26 @@ async function crc32(blob, start, end, whole, signal) {
   if (seen !== end - start) throw new Error(`read ${seen} bytes where ${end - start} were expected`);
   return crc;
 }
+// Multipart files that came to their turn while the uploads under way had
+// two rounds of parts before them wait for a PUT to measure the link (or a
+// signature to show a near one), then begin together, each told the bytes
+// of all of them, so that on a far link they are cut for it from the start
+// (src/engine/plan.rs: holds_back, batch_part_size); in turns, as files
+// begin. At most HOLD_MS: a PUT may take that long to answer on a slow
+// link, or every upload under way may be paused.
+const HOLD_MS = 3000;
+function unhold(pumps, now) {
+  const held = pumps.held;
+  if (!held.length || (!now && held[0].run.holdsBack(held[0].size))) return;
+  pumps.held = [];
+  clearTimeout(pumps.holdTimer);
+  const batch = held.reduce((n, h) => n + h.size, 0);
+  for (const h of held) {
+    const t = turn(h.file);
+    if (t) t.then(() => h.go(batch));
+    else h.go(batch);
+  }
+}
 // Runs upload `run` of `file`: its promise, with pause(), resume() and
 // abort(). The run starts when it is its turn (`turn`); from then on each
 // of its commands is carried out (src/browser/driver.rs, `cmd`) and what
@@ -832,7 +852,9 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
   let ctl = null;
   const early = [];
   const promise = new Promise((resolve, reject) => { settle = [reject, resolve]; });
-  const control = (k) => (ctl ? ctl(k) : early.push(k));
+  // (Held back, `unheld` lets it begin at once: an abort must not wait.)
+  let unheld = null;
+  const control = (k) => (ctl ? ctl(k) : (early.push(k), k === 2 && unheld?.()));
   // The caller's signal is listened to while the upload runs (it may outlive many uploads).
   const onAbort = () => control(2);
   signal?.addEventListener('abort', onAbort);
@@ -980,6 +1002,7 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
         timer = at < 0 ? null : setTimeout(() => { timer = null; pump(); }, Math.min(2 ** 31 - 1, Math.max(0, at - Date.now())));
         timerAt = at;
       }
+      if (pumps.held?.length) unhold(pumps, false);
       if (done && run.idle()) {
         pumps.delete(pump);
         clearTimeout(timer);
@@ -992,13 +1015,29 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
         run.free();
       }
     };
-    run.begin(file, size);
-    pumps.add(pump);
-    globalThis.addEventListener?.('online', net);
-    globalThis.addEventListener?.('offline', net);
-    ctl = (k) => feed(() => run.control(k));
-    for (const k of early) run.control(k);
-    pump();
+    let begun = false;
+    const go = (batch) => {
+      if (begun) return;
+      begun = true;
+      unheld = null;
+      run.begin(file, size, batch);
+      pumps.add(pump);
+      globalThis.addEventListener?.('online', net);
+      globalThis.addEventListener?.('offline', net);
+      ctl = (k) => feed(() => run.control(k));
+      for (const k of early) run.control(k);
+      pump();
+    };
+    size ??= file.size;
+    if (!run.holdsBack(size)) return go();
+    // Held back until the link is measured (src/engine/plan.rs, holds_back).
+    const h = { run, size, go, file };
+    unheld = () => { pumps.held = pumps.held.filter((x) => x !== h); go(); };
+    if (!pumps.held?.length) {
+      pumps.held = [];
+      pumps.holdTimer = setTimeout(() => unhold(pumps, true), HOLD_MS);
+    }
+    pumps.held.push(h);
   };
   // Nothing of the file is touched before upload() returns (its first
   // `size` is a synchronous call in Chromium): the turn is asked for in a

@@ -21,6 +21,10 @@ pub struct Budget {
     in_use: Cell<usize>,
     /// Uploads of the `Uploader` under way (planned and not ended).
     uploads: Cell<usize>,
+    /// The parts they were planned with.
+    parts: Cell<u64>,
+    /// The quickest signature any of them has had (the backend's round trip).
+    rtt_ms: Cell<Option<u64>>,
     /// (A `Cell`, not a `RefCell`: no borrow can fail, and the module
     /// carries no borrow-error formatting.)
     window: Cell<Window>,
@@ -31,7 +35,14 @@ pub struct Budget {
 impl Budget {
     /// A budget bounded by `window`.
     pub fn new(window: Window) -> Self {
-        Self { in_use: Cell::new(0), uploads: Cell::new(0), window: Cell::new(window), woken: Cell::new(false) }
+        Self {
+            in_use: Cell::new(0),
+            uploads: Cell::new(0),
+            parts: Cell::new(0),
+            rtt_ms: Cell::new(None),
+            window: Cell::new(window),
+            woken: Cell::new(false),
+        }
     }
 
     /// Lets `f` take free slots from the budget.
@@ -54,9 +65,43 @@ impl Budget {
         ((w.limit() / uploads).max(1), w.part_ms_per_mib())
     }
 
-    /// An upload [`Budget::entered`] ended.
-    pub fn left(&self) {
+    /// The upload that [`Budget::entered`] last was planned with `parts`
+    /// parts.
+    pub fn planned(&self, parts: u64) {
+        self.parts.set(self.parts.get() + parts);
+    }
+
+    /// An upload [`Budget::entered`] ended; it was planned with `parts` parts.
+    pub fn left(&self, parts: u64) {
         self.uploads.set(self.uploads.get().saturating_sub(1));
+        self.parts.set(self.parts.get().saturating_sub(parts));
+    }
+
+    /// A signature took `ms`: the quickest is the backend's round trip.
+    pub fn saw_rtt(&self, ms: u64) {
+        self.rtt_ms.set(Some(self.rtt_ms.get().map_or(ms, |was| was.min(ms))));
+    }
+
+    /// Whether a multipart file of `size` bytes that would begin now waits
+    /// for the link to be measured ([`crate::engine::plan::holds_back`]).
+    pub fn holds_back(&self, size: u64, round_max: u64) -> bool {
+        let w = self.window.get();
+        crate::engine::plan::holds_back(
+            size,
+            self.parts.get(),
+            w.limit(),
+            round_max,
+            w.part_ms_per_mib(),
+            self.rtt_ms.get(),
+        )
+    }
+
+    /// What a file that begins with others learns of the link: the
+    /// milliseconds a MiB of a part took, the backend's round trip, the PUTs
+    /// at a time.
+    pub fn link(&self) -> (Option<u64>, Option<u64>, usize) {
+        let w = self.window.get();
+        (w.part_ms_per_mib(), self.rtt_ms.get(), w.limit())
     }
 
     /// A PUT ended: its slot is free again.

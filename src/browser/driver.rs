@@ -89,6 +89,8 @@ pub struct Run {
     /// The file's size, read once: Chromium answers a `File`'s `size` with a
     /// synchronous call to the browser process each time (0.2-0.3 ms).
     size: u64,
+    /// The parts it was planned with (counted in the shared budget).
+    parts: u64,
     checksum: Option<Algorithm>,
     /// The running PUTs, each holding a slot of the shared budget: (attempt,
     /// bytes, when it started) by engine and part.
@@ -132,6 +134,7 @@ impl Run {
             backend,
             budget,
             size: 0,
+            parts: 0,
             running: SmallMap::default(),
             headers: SmallMap::default(),
             signs: Vec::new(),
@@ -188,6 +191,9 @@ impl Run {
             self.handle(Input::Connectivity(false));
         }
         self.handle(Input::Engine(g, event));
+        if let Some(ms) = self.coord.as_ref().and_then(Coordinator::rtt_ms) {
+            self.budget.saw_rtt(ms);
+        }
     }
 
     /// A command for the glue.
@@ -379,7 +385,7 @@ impl Run {
     /// The application's answer: the upload has left the budget.
     fn finish(&mut self, result: Result<Outcome, UploadError>) {
         self.answered = true;
-        self.budget.left();
+        self.budget.left(self.parts);
         let (ok, value) = match result {
             Ok(out) => (true, self.result_object(&out)),
             Err(e) => (false, to_js_error(&e)),
@@ -511,17 +517,37 @@ type CallResult = Result<Reply, CallError>;
 
 #[wasm_bindgen]
 impl Run {
+    /// Whether a file of `size` bytes, its turn come, waits to begin until
+    /// the link is measured ([`crate::engine::plan::holds_back`]): a
+    /// multipart upload of about one round, whose part size is the engine's
+    /// to pick, while the uploads under way have two rounds of parts
+    /// before it.
+    #[wasm_bindgen(js_name = holdsBack)]
+    pub fn holds_back(&self, size: f64) -> bool {
+        let cfg = &self.job.cfg;
+        let size = size as u64;
+        let single = cfg.multipart_threshold.is_some_and(|t| size <= t.min(crate::engine::plan::MAX_SINGLE_PUT));
+        !single && cfg.part_size < cfg.part_size_max && self.budget.holds_back(size, cfg.part_round_max)
+    }
+
     /// Its turn has come: the upload is planned for `file` (`size`: read
-    /// ahead by the glue's `turn`, else now).
-    pub fn begin(&mut self, file: &Blob, size: Option<f64>) {
+    /// ahead by the glue's `turn`, else now), for the link as measured so
+    /// far ([`Config::for_batch_file`]). `batch`: the bytes of the files
+    /// that begin with it after waiting for the link to be measured
+    /// ([`Run::holds_back`]; this one's among them); none: its own.
+    pub fn begin(&mut self, file: &Blob, size: Option<f64>, batch: Option<f64>) {
         let size = size.unwrap_or_else(|| file.size()) as u64;
         self.size = size;
         let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
         let (streams, ms_per_mib) = self.budget.entered();
         let cfg = self.job.cfg.clone();
-        match Upload::new(size, cfg.for_file(size, streams, ms_per_mib), seed) {
+        let (_, rtt, window) = self.budget.link();
+        let batch = batch.map_or(size, |b| b as u64);
+        match Upload::new(size, cfg.for_batch_file(size, streams, ms_per_mib, batch, rtt, window), seed) {
             Err(e) => self.finish(Err(e)),
             Ok(upload) => {
+                self.parts = upload.plan().count.into();
+                self.budget.planned(self.parts);
                 let (name, last_modified) =
                     file.dyn_ref::<web_sys::File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();
                 let subject = Subject {

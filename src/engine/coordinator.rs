@@ -356,6 +356,12 @@ impl Coordinator {
         usize::from(!self.current.1.is_finished()) + self.retired.len()
     }
 
+    /// The quickest signature the current engine has had: the round trip
+    /// to the backend, as far as it knows.
+    pub fn rtt_ms(&self) -> Option<u64> {
+        self.current.1.rtt_ms()
+    }
+
     /// The current engine's progress.
     pub fn progress(&mut self) -> Progress {
         self.current.1.progress()

@@ -145,6 +145,52 @@ pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: 
     (size >= part + part / 4).then_some(size)
 }
 
+/// Whether a multipart file of `size` bytes that would begin now, while
+/// the uploads of the same `Uploader` under way hold `planned` parts,
+/// `window` PUTs at a time, waits to begin until a PUT has measured the
+/// link (`ms_per_mib`) or a signature has shown a near one (`rtt_ms` under
+/// [`NEAR_RTT_MS`]): with two rounds of parts to send before it, it would
+/// only be cut, hashed and signed ahead; begun once the link is measured,
+/// it is cut for the link ([`batch_part_size`]), with the others waiting
+/// then. Only a file that would go in about one round of parts of at most
+/// `round_max` ([`AUTO_ROUND_MAX`]): a larger one has parts left to grow
+/// on its own ([`grown_part_size`]; four files of 256 MiB in the far region
+/// went 0.94× as fast when they waited). The glue lets
+/// it begin anyway after a few seconds (`HOLD_MS` in src/glue.js: a PUT may
+/// take long to answer on a slow link, or every upload under way may be
+/// paused), and at once when it is aborted.
+pub fn holds_back(
+    size: u64,
+    planned: u64,
+    window: usize,
+    round_max: u64,
+    ms_per_mib: Option<u64>,
+    rtt_ms: Option<u64>,
+) -> bool {
+    let window = window.max(1) as u64;
+    size <= window.saturating_mul(round_max)
+        && planned >= 2 * window
+        && ms_per_mib.is_none()
+        && rtt_ms.is_none_or(|ms| ms >= NEAR_RTT_MS)
+}
+
+/// A signature answered within this is from a near backend: the files of a
+/// batch begin at once ([`holds_back`]).
+pub const NEAR_RTT_MS: u64 = 20;
+
+/// The part size for the files of a batch that begin together once the
+/// link is measured (`batch` bytes in all; a part of the `planned` size
+/// would take `ms_per_mib` a MiB, its round trip `rtt_ms` among them):
+/// as the growth on a far link cuts what is left of a file
+/// ([`grown_part_size`]), with the batch's bytes in whole rounds of the
+/// `window`'s PUTs (six files of 64 MiB over six streams: a part of 64 MiB
+/// each, one round, where six parts of 10.7 MiB a file each idle a fifth
+/// of their PUT in its round trip). `None` on a near link.
+pub fn batch_part_size(batch: u64, planned: u64, max: u64, window: usize, ms_per_mib: u64, rtt_ms: u64) -> Option<u64> {
+    let part_ms = ms_per_mib.saturating_mul(planned) / MIB;
+    grown_part_size(batch, planned, max, window, part_ms, rtt_ms)
+}
+
 /// The byte range of one part: `start..end`, end exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartRange {
@@ -476,6 +522,46 @@ mod tests {
                 assert!(s > part && s <= max && s <= MAX_PART_SIZE, "{s} from {part}, max {max}");
             }
         }
+    }
+
+    #[test]
+    fn a_batch_begun_on_a_measured_far_link_is_cut_in_whole_rounds_of_larger_parts() {
+        // A part of 10.6875 MiB took 70 ms a MiB (748 ms) on a 150 ms
+        // link: parts that idle a sixteenth at most are 40 MiB or more.
+        let planned = 10 * MIB + 11 * ROUND_GRAIN;
+        // Six files of 64 MiB, six PUTs at a time: a part of 64 MiB each,
+        // one round.
+        assert_eq!(batch_part_size(6 * 64 * MIB, planned, 64 * MIB, 6, 70, 150), Some(64 * MIB));
+        // Eighteen of 24 MiB (432 MiB): parts over the 64 MiB bound would
+        // be one round; two rounds of 36 MiB (each file then one part).
+        assert_eq!(batch_part_size(18 * 24 * MIB, planned, 64 * MIB, 6, 70, 150), Some(36 * MIB));
+        // Within the application's bound.
+        assert_eq!(batch_part_size(6 * 64 * MIB, planned, 16 * MIB, 6, 70, 150), Some(16 * MIB));
+        // A near link (a round trip of 2 ms, 6 ms a MiB), a round trip longer
+        // than the PUT, and a batch too small to grow: as planned.
+        assert_eq!(batch_part_size(6 * 64 * MIB, planned, 64 * MIB, 6, 6, 2), None);
+        assert_eq!(batch_part_size(6 * 64 * MIB, planned, 64 * MIB, 6, 10, 150), None);
+        assert_eq!(batch_part_size(40 * MIB, planned, 64 * MIB, 6, 70, 150), None);
+    }
+
+    #[test]
+    fn a_file_waits_to_begin_only_behind_two_rounds_while_the_link_is_unknown() {
+        let r = AUTO_ROUND_MAX;
+        // Two rounds of six parts under way, nothing measured: a file of
+        // 64 MiB waits.
+        assert!(holds_back(64 * MIB, 12, 6, r, None, None));
+        assert!(holds_back(64 * MIB, 48, 6, r, None, Some(150)), "a far signature alone does not measure the PUTs");
+        assert!(holds_back(96 * MIB, 12, 6, r, None, None), "one round of parts of 16 MiB");
+        // A file with parts left to grow on its own, less than two rounds
+        // before it (its parts are needed soon): it begins now.
+        assert!(!holds_back(96 * MIB + 1, 12, 6, r, None, None));
+        assert!(!holds_back(256 * MIB, 48, 6, r, None, None));
+        assert!(!holds_back(64 * MIB, 11, 6, r, None, None));
+        assert!(!holds_back(64 * MIB, 0, 0, r, None, None));
+        // A PUT measured the link, or a signature showed a near one: it begins.
+        assert!(!holds_back(64 * MIB, 48, 6, r, Some(70), None));
+        assert!(!holds_back(64 * MIB, 48, 6, r, None, Some(NEAR_RTT_MS - 1)));
+        assert!(holds_back(64 * MIB, 48, 6, r, None, Some(NEAR_RTT_MS)));
     }
 
     #[test]

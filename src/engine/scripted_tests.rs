@@ -1430,6 +1430,39 @@ fn each_file_gets_its_part_size_and_keeps_it() {
 }
 
 #[test]
+fn files_begun_together_on_a_measured_far_link_are_cut_for_it() {
+    let auto = Config {
+        part_size: 5 * MIB,
+        part_size_max: 10 * MIB,
+        part_round_max: 16 * MIB,
+        part_grow_max: 64 * MIB,
+        ..cfg(6)
+    };
+    // Six files of 64 MiB after a 150 ms link was measured at 70 ms a MiB
+    // (each file's share of the six PUTs at a time is one): one part of
+    // 64 MiB each, the batch in one round.
+    let c = auto.for_batch_file(64 * MIB, 1, Some(70), 6 * 64 * MIB, Some(150), 6);
+    assert_eq!((c.part_size, c.part_size_max, c.part_round_max), (64 * MIB, 64 * MIB, 64 * MIB));
+    let up = Upload::new(64 * MIB, c, 1).expect("plan");
+    assert_eq!(up.plan().count, 1);
+    // A file smaller than the batch's part: one part, its own size.
+    let c = auto.for_batch_file(24 * MIB, 1, Some(70), 18 * 24 * MIB, Some(150), 6);
+    assert_eq!(c.part_size, 24 * MIB);
+    // Nothing measured, a near link, a size the application fixed, the
+    // bound it gave: as for a file alone, or within the bound.
+    let alone = auto.for_file(64 * MIB, 1, None);
+    assert_eq!(auto.for_batch_file(64 * MIB, 1, None, 6 * 64 * MIB, Some(150), 6), alone);
+    assert_eq!(auto.for_batch_file(64 * MIB, 1, Some(70), 6 * 64 * MIB, None, 6).part_size, alone.part_size);
+    let near = auto.for_batch_file(64 * MIB, 1, Some(6), 6 * 64 * MIB, Some(2), 6);
+    assert_eq!(near, auto.for_file(64 * MIB, 1, Some(6)));
+    let fixed = cfg(6).for_batch_file(64 * MIB, 1, Some(70), 6 * 64 * MIB, Some(150), 6);
+    assert_eq!(fixed.part_size, cfg(6).part_size);
+    let bounded =
+        Config { part_grow_max: 16 * MIB, ..auto }.for_batch_file(64 * MIB, 1, Some(70), 6 * 64 * MIB, Some(150), 6);
+    assert_eq!(bounded.part_size, 16 * MIB);
+}
+
+#[test]
 fn uploads_share_one_concurrency_budget() {
     let mut ups = [Upload::new(64 * MIB, cfg(4), 1).expect("a"), Upload::new(64 * MIB, cfg(4), 2).expect("b")];
     let mut free = 3;

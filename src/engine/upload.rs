@@ -15,7 +15,7 @@ use alloc::collections::VecDeque;
 
 use crate::engine::checksum::{self, Algorithm};
 use crate::engine::error::{ErrorCode, UploadError};
-use crate::engine::plan::{DEFAULT_PART_SIZE, Plan, grown_part_size, part_size_for};
+use crate::engine::plan::{DEFAULT_PART_SIZE, Plan, batch_part_size, grown_part_size, part_size_for};
 use crate::engine::progress::{Progress, ProgressTracker};
 use crate::engine::retry::{Decision, Failure, RetryPolicy};
 use crate::engine::url_expiry::remaining_ms;
@@ -150,6 +150,32 @@ impl Config {
             put_ms_per_mib: ms_per_mib,
             ..self.clone()
         }
+    }
+
+    /// [`Config::for_file`] for a file that begins together with others,
+    /// `batch` bytes in all (this file's among them), after a PUT measured
+    /// the link (`ms_per_mib`) and a signature its round trip (`rtt_ms`),
+    /// `window` PUTs at a time: on a far link, where the engine picks the
+    /// part size, its parts are cut for the link from the start
+    /// ([`crate::engine::plan::batch_part_size`]; no larger than the file).
+    pub fn for_batch_file(
+        &self,
+        size: u64,
+        streams: usize,
+        ms_per_mib: Option<u64>,
+        batch: u64,
+        rtt_ms: Option<u64>,
+        window: usize,
+    ) -> Self {
+        let mut cfg = self.for_file(size, streams, ms_per_mib);
+        if self.part_size < self.part_size_max
+            && let (Some(pace), Some(rtt)) = (ms_per_mib, rtt_ms)
+            && let Some(part) = batch_part_size(batch, cfg.part_size, self.part_grow_max, window, pace, rtt)
+        {
+            let part = part.min(size).max(crate::engine::plan::MIN_PART_SIZE);
+            (cfg.part_size, cfg.part_size_max, cfg.part_round_max) = (part, part, part);
+        }
+        cfg
     }
 }
 
@@ -834,6 +860,12 @@ impl Upload {
     #[cfg(test)]
     pub(crate) fn index_is_consistent(&self) -> bool {
         self.index == Index::of(&self.parts)
+    }
+
+    /// The quickest signature this upload has had (a part-URL call's time
+    /// from its asking to its answer): the backend's round trip, at most.
+    pub fn rtt_ms(&self) -> Option<u64> {
+        self.rtt_ms
     }
 
     /// The plan (part size, count, single PUT or not).

@@ -9,7 +9,11 @@
 // size. On a link whose new connections start slow (TCP's slow start: a
 // window opening from 16 KiB), the first round of PUTs shows no round
 // trip's share; the PUTs after it do, and the parts still grow. Either way
-// the object is the file (SHA-256) and no upload is left open.
+// the object is the file (SHA-256) and no upload is left open. Eight
+// files of 64 MiB chosen at once in the demo: the first two begin at once
+// (six parts each), the others wait for the first PUT to measure the link
+// and then begin together, cut for it (src/engine/plan.rs, `holds_back`,
+// `batch_part_size`).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { assertGrewOnce, launchBrowser, MIB, randomFile, RECORD_PUTS, startLinkStack, storedObject } from './helpers.mjs';
@@ -77,5 +81,71 @@ test('on a far link whose connections start slow, the parts grow after the first
     console.log(`slow start, default options: ${puts.length} part PUTs, ${parts} parts: ${puts.map(([, b]) => (b / MIB).toFixed(2)).join(' ')} MiB`);
   } finally {
     await slow.stop();
+  }
+});
+
+test('eight files of 64 MiB chosen at once: those that wait for the link to be measured go in larger parts, every object intact; a ninth cancelled while it waits ends at once', { timeout: 300_000 }, async () => {
+  const files = Array.from({ length: 8 }, (_, i) => randomFile(`far-batch-${i}.bin`, 64 * MIB));
+  const cancelled = randomFile('far-batch-cancelled.bin', 64 * MIB);
+  const page = await browser.newPage();
+  // Each part PUT as the page sends it: [object path, part number, bytes].
+  await page.addInitScript(() => {
+    window.puts = [];
+    const { open, send } = XMLHttpRequest.prototype;
+    XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+      const u = new URL(url, location.href);
+      this.put = method === 'PUT' && u.searchParams.get('partNumber') ? [u.pathname, Number(u.searchParams.get('partNumber'))] : null;
+      return open.call(this, method, url, ...rest);
+    };
+    XMLHttpRequest.prototype.send = function (body) {
+      if (this.put && body) window.puts.push([...this.put, body.size]);
+      return send.call(this, body);
+    };
+  });
+  try {
+    await page.goto(`${stack.page}/`);
+    await page.waitForSelector('.s3-upload-panel button.choose');
+    await page.setInputFiles('#files', [...files, cancelled].map((f) => f.file));
+    // The last file waits behind the others' rounds: cancelled, it ends
+    // without waiting for the link to be measured.
+    const last = `.s3-upload-panel li:has(.name:text-is("far-batch-cancelled.bin"))`;
+    const t0 = Date.now();
+    await page.click(`${last} button.cancel`);
+    await page.waitForSelector(`${last}[data-state="cancelled"]`, { timeout: 10_000 });
+    const cancelMs = Date.now() - t0;
+    // (No PUT can have answered yet, which would let it begin: init's round
+    // trip, then 11 MiB through 4 MiB windows at 150 ms a round trip.)
+    assert.ok(cancelMs < 600, `cancelled while it waited: ended after ${cancelMs} ms, not when the link was measured`);
+    const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
+    const deadline = Date.now() + 240_000;
+    while ((await count('done')) < files.length && (await count('error')) === 0) {
+      assert.ok(Date.now() < deadline, `only ${await count('done')} of ${files.length} files done after 240 s`);
+      await page.waitForTimeout(200);
+    }
+    assert.equal(await count('error'), 0, 'no file failed');
+    for (const [i, f] of files.entries()) {
+      assert.equal((await storedObject(stack.api, `demo/far-batch-${i}.bin`)).sha256, f.sha256, `far-batch-${i}.bin is stored intact`);
+    }
+    assert.deepEqual(await stack.openUploads('demo/'), [], 'no multipart upload left open');
+    await assert.rejects(storedObject(stack.api, 'demo/far-batch-cancelled.bin'), 'the cancelled file is not stored');
+    const puts = await page.evaluate(() => window.puts);
+    assert.ok(!puts.some(([file]) => file.endsWith('far-batch-cancelled.bin')), 'the cancelled file sent no part');
+    const byFile = new Map();
+    for (const [file, n, bytes] of puts) byFile.set(file, [...(byFile.get(file) ?? []), [n, bytes]]);
+    assert.equal(byFile.size, files.length);
+    for (const [file, parts] of byFile) {
+      const numbers = parts.map(([n]) => n).sort((a, b) => a - b);
+      assert.deepEqual(numbers, numbers.map((_, i) => i + 1), `${file}: each part sent once`);
+      assert.equal(parts.reduce((a, [, b]) => a + b, 0), 64 * MIB, `${file}: the parts cover the file`);
+    }
+    // Cut alone, each file would go in six parts of 11 or 10.6875 MiB.
+    const larger = [...byFile.values()].filter((parts) => parts.length < 6 && parts.every(([, b]) => b > 11 * MIB || b === 64 * MIB));
+    console.log(`cancelled while it waited: ended in ${cancelMs} ms; eight files of 64 MiB: ${puts.length} part PUTs; parts (MiB) by file: ${[...byFile.values()].map((parts) => parts.map(([, b]) => (b / MIB).toFixed(1)).join('+')).join(', ')}`);
+    assert.ok(larger.length >= 4, `at least four files waited for the link and went in larger parts: ${larger.length}`);
+    assert.ok(puts.length < 6 * files.length, `${puts.length} part PUTs, fewer than the 48 of the files cut alone`);
+  } finally {
+    await page.close();
+    files.forEach((f) => f.cleanup());
+    cancelled.cleanup();
   }
 });

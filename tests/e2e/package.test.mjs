@@ -79,10 +79,14 @@ import { launchBrowser, MIB, randomFile, root, startFaultyStack, startServer, st
  * characters (+0.04) to 69.8; a second hashing Worker for large parts
  * (JS +0.09) to 69.9, the budget 70; parts that grow on a far link, once
  * measured (issue 17: 1.08x the ceiling at 1 GiB in the far region, from
- * 0.99x; docs/SIZE.md "Session twenty-five") +1.3 to 71.2, the budget 72.
+ * 0.99x; docs/SIZE.md "Session twenty-five") +1.3 to 71.2, the budget 72;
+ * multipart files of a batch held back until the link is measured, then
+ * cut for it together (issue 17: eight files of 64 MiB in the far region
+ * 1.14x the ceiling, from 0.98x; docs/SIZE.md "Session twenty-nine") +0.7
+ * to 72.0, the budget 72.25.
  * The aim of the size issue, 60 KiB, is not met yet.
  */
-export const BUDGET_GZIP_BYTES = 72 * 1024;
+export const BUDGET_GZIP_BYTES = 72.25 * 1024;
 
 let tarball;
 let browser;
