@@ -1002,7 +1002,6 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
         timer = at < 0 ? null : setTimeout(() => { timer = null; pump(); }, Math.min(2 ** 31 - 1, Math.max(0, at - Date.now())));
         timerAt = at;
       }
-      if (pumps.held?.length) unhold(pumps, false);
       if (done && run.idle()) {
         pumps.delete(pump);
         clearTimeout(timer);
@@ -1014,6 +1013,9 @@ export function drive(run, file, signal, on, withCredentials, pumps) {
         unlock();
         run.free();
       }
+      // Last: the files held back may begin (and pump, which may come back
+      // here) once the link is measured.
+      if (pumps.held?.length) unhold(pumps, false);
     };
     let begun = false;
     const go = (batch) => {
