@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { By, until } from 'selenium-webdriver';
-import { markedFile, MIB, randomFile, root, slowHashingWorkers, startEndlessPage, startFaultyStack, startServer, storedObject, treeRssMiB } from '../e2e/helpers.mjs';
+import { markedFile, MIB, randomFile, root, slowHashingWorkers, startEndlessPage, startFaultyStack, startLinkStack, startServer, storedObject, treeRssMiB } from '../e2e/helpers.mjs';
 import { launchFirefox } from './launch.mjs';
 
 let driver;
@@ -333,5 +333,58 @@ test("Firefox: a backend endpoint that answers with an endless page: 8 MiB of it
     endless.stop();
     await server.stop();
     file.cleanup();
+  }
+});
+
+// Files chosen at once on a far link (tests/e2e/far-link.test.mjs does the
+// same in Chromium): the first two begin at once, the others wait for the
+// first PUT to measure the link, then begin together, cut for it (one part
+// of 64 MiB each, not six of 10.7); a file cancelled while it waits ends at
+// once. Every object is the file.
+test('Firefox: six files of 64 MiB at once on a far link: those that wait for the link go in larger parts, intact; one cancelled while it waits', { timeout: 300_000 }, async () => {
+  const stack = await startLinkStack(['--rtt-ms', '150', '--window-kib', '4096']);
+  const files = Array.from({ length: 6 }, (_, i) => randomFile(`ff-batch-${i}.bin`, 64 * MIB));
+  const cancelled = randomFile('ff-batch-cancelled.bin', 64 * MIB);
+  try {
+    await driver.get(`${stack.page}/`);
+    await waitFor('the widget renders', async () => driver.executeScript(
+      "return !!document.querySelector('.s3-upload-panel')?.shadowRoot?.querySelector('button.choose')"));
+    // Each part PUT as the page sends it: [object path, part number, bytes].
+    await driver.executeScript(`window.puts = [];
+      const { open, send } = XMLHttpRequest.prototype;
+      XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+        const u = new URL(url, location.href);
+        this.put = method === 'PUT' && u.searchParams.get('partNumber') ? [u.pathname, Number(u.searchParams.get('partNumber'))] : null;
+        return open.call(this, method, url, ...rest);
+      };
+      XMLHttpRequest.prototype.send = function (body) {
+        if (this.put && body) window.puts.push([...this.put, body.size]);
+        return send.call(this, body);
+      };`);
+    await driver.findElement(By.id('files')).sendKeys([...files, cancelled].map((f) => f.file).join('\n'));
+    await waitFor('the last row shows', async () => (await rowState('ff-batch-cancelled.bin')) !== null, 10_000);
+    await clickRow('ff-batch-cancelled.bin', 'cancel');
+    assert.equal(await waitState('ff-batch-cancelled.bin', ['cancelled'], 10_000), 'cancelled');
+    for (const i of files.keys()) assert.equal(await waitState(`ff-batch-${i}.bin`, ['done', 'error'], 240_000), 'done', `ff-batch-${i}.bin`);
+    for (const [i, f] of files.entries()) {
+      assert.equal((await storedObject(stack.api, `demo/ff-batch-${i}.bin`)).sha256, f.sha256, `ff-batch-${i}.bin is stored intact`);
+    }
+    await assert.rejects(storedObject(stack.api, 'demo/ff-batch-cancelled.bin'), 'the cancelled file is not stored');
+    await waitFor('nothing left open', async () => (await stack.openUploads('demo/')).length === 0, 30_000);
+    const puts = await driver.executeScript('return window.puts');
+    assert.ok(!puts.some(([file]) => file.endsWith('ff-batch-cancelled.bin')), 'the cancelled file sent no part');
+    const byFile = new Map();
+    for (const [file, n, bytes] of puts) byFile.set(file, [...(byFile.get(file) ?? []), [n, bytes]]);
+    for (const [file, parts] of byFile) {
+      const numbers = parts.map(([n]) => n).sort((a, b) => a - b);
+      assert.deepEqual(numbers, numbers.map((_, i) => i + 1), `${file}: each part sent once`);
+    }
+    console.log(`Firefox, six files of 64 MiB on a far link: ${puts.length} part PUTs; parts (MiB) by file: ${[...byFile.values()].map((parts) => parts.map(([, b]) => (b / MIB).toFixed(1)).join('+')).join(', ')}`);
+    const larger = [...byFile.values()].filter((parts) => parts.length < 6 && parts.every(([, b]) => b > 11 * MIB));
+    assert.ok(larger.length >= 3, `at least three files waited for the link and went in larger parts: ${larger.length}`);
+  } finally {
+    files.forEach((f) => f.cleanup());
+    cancelled.cleanup();
+    await stack.stop();
   }
 });
