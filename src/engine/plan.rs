@@ -155,10 +155,10 @@ pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: 
 /// then. Only a file that would go in about one round of parts of at most
 /// `round_max` ([`AUTO_ROUND_MAX`]): a larger one has parts left to grow
 /// on its own ([`grown_part_size`]; four files of 256 MiB in the far region
-/// went 0.94× as fast when they waited). The glue lets
-/// it begin anyway after a few seconds (`HOLD_MS` in src/glue.js: a PUT may
-/// take long to answer on a slow link, or every upload under way may be
-/// paused), and at once when it is aborted.
+/// went 0.94× as fast when they waited). The glue lets it begin anyway
+/// after a few seconds (`HOLD_MS` in src/glue.js: a PUT may take long to
+/// answer on a slow link, or every upload under way may be paused), and at
+/// once when it is aborted.
 pub fn holds_back(
     size: u64,
     planned: u64,
