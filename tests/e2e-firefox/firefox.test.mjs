@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { By, until } from 'selenium-webdriver';
-import { markedFile, MIB, randomFile, root, slowHashingWorkers, startEndlessPage, startFaultyStack, startLinkStack, startServer, storedObject, treeRssMiB } from '../e2e/helpers.mjs';
+import { markedFile, MIB, randomFile, root, slowHashingWorkers, startEndlessPage, startFaultyStack, RECORD_FILE_PUTS, startLinkStack, startServer, storedObject, treeRssMiB } from '../e2e/helpers.mjs';
 import { launchFirefox } from './launch.mjs';
 
 let driver;
@@ -350,17 +350,7 @@ test('Firefox: six files of 64 MiB at once on a far link: those that wait for th
     await waitFor('the widget renders', async () => driver.executeScript(
       "return !!document.querySelector('.s3-upload-panel')?.shadowRoot?.querySelector('button.choose')"));
     // Each part PUT as the page sends it: [object path, part number, bytes].
-    await driver.executeScript(`window.puts = [];
-      const { open, send } = XMLHttpRequest.prototype;
-      XMLHttpRequest.prototype.open = function (method, url, ...rest) {
-        const u = new URL(url, location.href);
-        this.put = method === 'PUT' && u.searchParams.get('partNumber') ? [u.pathname, Number(u.searchParams.get('partNumber'))] : null;
-        return open.call(this, method, url, ...rest);
-      };
-      XMLHttpRequest.prototype.send = function (body) {
-        if (this.put && body) window.puts.push([...this.put, body.size]);
-        return send.call(this, body);
-      };`);
+    await driver.executeScript(RECORD_FILE_PUTS);
     await driver.findElement(By.id('files')).sendKeys([...files, cancelled].map((f) => f.file).join('\n'));
     await waitFor('the last row shows', async () => (await rowState('ff-batch-cancelled.bin')) !== null, 10_000);
     await clickRow('ff-batch-cancelled.bin', 'cancel');

@@ -16,7 +16,7 @@
 // `batch_part_size`).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertGrewOnce, launchBrowser, MIB, randomFile, RECORD_PUTS, startLinkStack, storedObject } from './helpers.mjs';
+import { assertGrewOnce, launchBrowser, MIB, randomFile, RECORD_FILE_PUTS, RECORD_PUTS, startLinkStack, storedObject } from './helpers.mjs';
 
 const SIZE = 256 * MIB + 12_345;
 // What the engine plans for SIZE on 6 streams: 24 parts (4 rounds) of 10.6875 MiB.
@@ -89,19 +89,7 @@ test('eight files of 64 MiB chosen at once: those that wait for the link to be m
   const cancelled = randomFile('far-batch-cancelled.bin', 64 * MIB);
   const page = await browser.newPage();
   // Each part PUT as the page sends it: [object path, part number, bytes].
-  await page.addInitScript(() => {
-    window.puts = [];
-    const { open, send } = XMLHttpRequest.prototype;
-    XMLHttpRequest.prototype.open = function (method, url, ...rest) {
-      const u = new URL(url, location.href);
-      this.put = method === 'PUT' && u.searchParams.get('partNumber') ? [u.pathname, Number(u.searchParams.get('partNumber'))] : null;
-      return open.call(this, method, url, ...rest);
-    };
-    XMLHttpRequest.prototype.send = function (body) {
-      if (this.put && body) window.puts.push([...this.put, body.size]);
-      return send.call(this, body);
-    };
-  });
+  await page.addInitScript(RECORD_FILE_PUTS);
   try {
     await page.goto(`${stack.page}/`);
     await page.waitForSelector('.s3-upload-panel button.choose');

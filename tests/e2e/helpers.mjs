@@ -189,6 +189,25 @@ export const RECORD_PUTS = `{
 }`;
 
 /**
+ * As RECORD_PUTS, for many files at once: each part PUT as [object path,
+ * part number, body bytes], in `window.puts`.
+ */
+export const RECORD_FILE_PUTS = `{
+  window.puts = [];
+  const { open, send } = XMLHttpRequest.prototype;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    const u = new URL(url, location.href);
+    const n = u.searchParams.get('partNumber');
+    this.put = method === 'PUT' && n ? [u.pathname, Number(n)] : null;
+    return open.call(this, method, url, ...rest);
+  };
+  XMLHttpRequest.prototype.send = function (body) {
+    if (this.put && body) window.puts.push([...this.put, body.size]);
+    return send.call(this, body);
+  };
+}`;
+
+/**
  * Checks PUTs [part, bytes] against a plan of `planned.parts` parts of
  * `planned.size` that grew once: parts 1..from-1 as planned, the rest (but
  * the last) all of one larger size, each part sent once, fewer parts than
