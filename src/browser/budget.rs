@@ -96,12 +96,11 @@ impl Budget {
         )
     }
 
-    /// What a file that begins with others learns of the link: the
-    /// milliseconds a MiB of a part took, the backend's round trip, the PUTs
-    /// at a time.
-    pub fn link(&self) -> (Option<u64>, Option<u64>, usize) {
-        let w = self.window.get();
-        (w.part_ms_per_mib(), self.rtt_ms.get(), w.limit())
+    /// What a file that begins with others learns of the link besides
+    /// [`Budget::entered`]'s pace: the backend's round trip and the PUTs at
+    /// a time.
+    pub fn link(&self) -> (Option<u64>, usize) {
+        (self.rtt_ms.get(), self.window.get().limit())
     }
 
     /// A PUT ended: its slot is free again.

@@ -541,7 +541,7 @@ impl Run {
         let seed = (js_sys::Math::random() * u64::MAX as f64) as u64;
         let (streams, ms_per_mib) = self.budget.entered();
         let cfg = self.job.cfg.clone();
-        let (_, rtt, window) = self.budget.link();
+        let (rtt, window) = self.budget.link();
         let batch = batch.map_or(size, |b| b as u64);
         match Upload::new(size, cfg.for_batch_file(size, streams, ms_per_mib, batch, rtt, window), seed) {
             Err(e) => self.finish(Err(e)),
