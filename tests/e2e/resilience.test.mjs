@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { launchBrowser, MIB, randomFile, rewrite, startFaultyStack, startServerBehind, storedObject } from './helpers.mjs';
 
 const SIZE = 64 * MIB;
@@ -128,15 +128,6 @@ test('10 % of part PUTs are cut mid-body', { timeout: 300_000 }, () =>
     assert.ok(r.stats.reset > 0, 'connections were reset mid-body');
     assert.ok(r.stats.matched_body_bytes > r.size, 'the cut parts were sent again');
     record(r, '10 % of part PUTs reset mid-body');
-  }));
-
-test('one part stalls for 30 s; the stall is detected and the part retried', { timeout: 300_000 }, () =>
-  scenario('stall', { proxyArgs: ['--stall-nth', '3', '--stall-secs', '30'] }, async (stack) => {
-    const r = await run(stack, 'stall', { query: 'partTimeout=10000' });
-    assert.equal(r.stats.stalled, 1);
-    assert.ok(r.retries >= 1);
-    assert.ok(r.ms < 28_000, `the client did not sit out the 30 s stall (${r.ms} ms)`);
-    record(r, 'one part stalls 30 s (partTimeout 10 s)');
   }));
 
 // On a slow uplink the system's send buffers (megabytes per connection on
@@ -266,17 +257,40 @@ test("complete's reply is lost: the retry finds the object, no error, no duplica
     record(r, "half of complete's replies lost (503 after completing)");
   }));
 
-test('complete answers 40 s late, every time (a store assembling a large object, a slow backend): the upload waits for it, complete is asked once, no error', { timeout: 300_000 }, () =>
-  scenario('slow-complete', { serverArgs: ['--fault-rate', '1', '--fault-calls', 'complete', '--fault-delay-ms', '40000'] }, async (stack) => {
-    const r = await run(stack, 'slow-complete');
-    // Cut off at 30 s like every other call, complete was asked again and
-    // again, each answer as late, until the upload failed with the object
-    // stored.
-    assert.equal(r.calls.complete, 1, `complete asked ${r.calls.complete} times`);
-    assert.equal(r.retries, 0, 'nothing was retried');
-    assert.ok(r.ms >= 40_000, `the upload waited for complete's answer (${r.ms} ms)`);
-    record(r, 'every complete answers 40 s late');
-  }));
+// These three mostly wait (a complete answered 40 s late, a 30 s stall,
+// retries backing off), each on its own stack: side by side, they take the
+// longest one's time, not the sum.
+describe('waits: a late complete, a stall, corruption on every try', { concurrency: true }, () => {
+  test('complete answers 40 s late, every time (a store assembling a large object, a slow backend): the upload waits for it, complete is asked once, no error', { timeout: 300_000 }, () =>
+    scenario('slow-complete', { serverArgs: ['--fault-rate', '1', '--fault-calls', 'complete', '--fault-delay-ms', '40000'] }, async (stack) => {
+      const r = await run(stack, 'slow-complete');
+      // Cut off at 30 s like every other call, complete was asked again and
+      // again, each answer as late, until the upload failed with the object
+      // stored.
+      assert.equal(r.calls.complete, 1, `complete asked ${r.calls.complete} times`);
+      assert.equal(r.retries, 0, 'nothing was retried');
+      assert.ok(r.ms >= 40_000, `the upload waited for complete's answer (${r.ms} ms)`);
+      record(r, 'every complete answers 40 s late');
+    }));
+
+  test('one part stalls for 30 s; the stall is detected and the part retried', { timeout: 300_000 }, () =>
+    scenario('stall', { proxyArgs: ['--stall-nth', '3', '--stall-secs', '30'] }, async (stack) => {
+      const r = await run(stack, 'stall', { query: 'partTimeout=10000' });
+      assert.equal(r.stats.stalled, 1);
+      assert.ok(r.retries >= 1);
+      assert.ok(r.ms < 28_000, `the client did not sit out the 30 s stall (${r.ms} ms)`);
+      record(r, 'one part stalls 30 s (partTimeout 10 s)');
+    }));
+
+  test('every PUT corrupted in flight: the upload ends in IntegrityError, nothing is stored, nothing is left open', { timeout: 300_000 }, () =>
+    scenario('flip-all', { proxyArgs: ['--flip-rate', '1'] }, async (stack) => {
+      const r = await run(stack, 'flip-all', { expect: 'error', size: 12 * MIB });
+      assert.match(r.error, /IntegrityError/);
+      assert.ok(r.stats.flipped >= 2, `each try was corrupted (${r.stats.flipped})`);
+      await assert.rejects(storedObject(stack.api, 'demo/flip-all.bin'), /HTTP 404/, 'no object was stored');
+      record(r, 'every PUT flipped in flight (checksums on): IntegrityError, nothing stored');
+    }));
+});
 
 test("complete's reply cut off half-way (after completing): the retry finds the object, no error", { timeout: 300_000 }, () =>
   scenario('cut-complete', { serverArgs: ['--fault-rate', '0.5', '--fault-calls', 'complete', '--fault-cut'] }, async (stack) => {
@@ -562,15 +576,6 @@ test('60 small files chosen at once while a quarter of url and urls calls answer
       await page.close();
       for (const f of files) f.cleanup();
     }
-  }));
-
-test('every PUT corrupted in flight: the upload ends in IntegrityError, nothing is stored, nothing is left open', { timeout: 300_000 }, () =>
-  scenario('flip-all', { proxyArgs: ['--flip-rate', '1'] }, async (stack) => {
-    const r = await run(stack, 'flip-all', { expect: 'error', size: 12 * MIB });
-    assert.match(r.error, /IntegrityError/);
-    assert.ok(r.stats.flipped >= 2, `each try was corrupted (${r.stats.flipped})`);
-    await assert.rejects(storedObject(stack.api, 'demo/flip-all.bin'), /HTTP 404/, 'no object was stored');
-    record(r, 'every PUT flipped in flight (checksums on): IntegrityError, nothing stored');
   }));
 
 test("a part's ETag altered on its way back: complete is refused, the stored parts are listed, complete goes through with the store's ETag; nothing is sent twice", { timeout: 300_000 }, () =>
