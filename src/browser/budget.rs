@@ -21,7 +21,8 @@ pub struct Budget {
     in_use: Cell<usize>,
     /// Uploads of the `Uploader` under way (planned and not ended).
     uploads: Cell<usize>,
-    /// The parts they were planned with.
+    /// The parts they were planned with that will measure the link
+    /// ([`crate::engine::Plan::pacing_parts`]).
     parts: Cell<u64>,
     /// The quickest signature any of them has had (the backend's round trip).
     rtt_ms: Cell<Option<u64>>,
@@ -66,7 +67,7 @@ impl Budget {
     }
 
     /// The upload that [`Budget::entered`] last was planned with `parts`
-    /// parts.
+    /// parts that will measure the link ([`crate::engine::Plan::pacing_parts`]).
     pub fn planned(&self, parts: u64) {
         self.parts.set(self.parts.get() + parts);
     }

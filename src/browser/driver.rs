@@ -89,7 +89,8 @@ pub struct Run {
     /// The file's size, read once: Chromium answers a `File`'s `size` with a
     /// synchronous call to the browser process each time (0.2-0.3 ms).
     size: u64,
-    /// The parts it was planned with (counted in the shared budget).
+    /// The parts it was planned with that will measure the link (counted
+    /// in the shared budget: [`crate::engine::Plan::pacing_parts`]).
     parts: u64,
     checksum: Option<Algorithm>,
     /// The running PUTs, each holding a slot of the shared budget: (attempt,
@@ -546,7 +547,7 @@ impl Run {
         match Upload::new(size, cfg.for_batch_file(size, streams, ms_per_mib, batch, rtt, window), seed) {
             Err(e) => self.finish(Err(e)),
             Ok(upload) => {
-                self.parts = upload.plan().count.into();
+                self.parts = upload.plan().pacing_parts();
                 self.budget.planned(self.parts);
                 let (name, last_modified) =
                     file.dyn_ref::<web_sys::File>().map(|f| (f.name(), f.last_modified() as u64)).unwrap_or_default();

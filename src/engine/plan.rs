@@ -300,6 +300,15 @@ impl Plan {
     pub fn ranges(&self) -> impl Iterator<Item = PartRange> + '_ {
         (1..=self.count).filter_map(|n| self.range(n))
     }
+
+    /// The parts whose PUTs will measure the link's pace (of at least
+    /// [`crate::engine::adapt::LATENCY_MIN_BYTES`]): what [`holds_back`]
+    /// counts as under way. A file sent as one small PUT counts none: a
+    /// file held back behind such PUTs only would wait for a measure that
+    /// never comes.
+    pub fn pacing_parts(&self) -> u64 {
+        if self.part_size >= crate::engine::adapt::LATENCY_MIN_BYTES { u64::from(self.count) } else { 0 }
+    }
 }
 
 #[cfg(test)]
@@ -562,6 +571,20 @@ mod tests {
         assert!(!holds_back(64 * MIB, 48, 6, r, Some(70), None));
         assert!(!holds_back(64 * MIB, 48, 6, r, None, Some(NEAR_RTT_MS - 1)));
         assert!(holds_back(64 * MIB, 48, 6, r, None, Some(NEAR_RTT_MS)));
+    }
+
+    #[test]
+    fn only_parts_large_enough_to_measure_the_link_count_as_under_way() {
+        // Small files sent as one PUT each say nothing of the link's pace
+        // (adapt::LATENCY_MIN_BYTES): forty of them under way hold no file back.
+        let small = Plan::new(MIB, DEFAULT_PART_SIZE, Some(8 * MIB)).expect("plan");
+        assert_eq!(small.pacing_parts(), 0);
+        assert!(!holds_back(64 * MIB, 40 * small.pacing_parts(), 6, AUTO_ROUND_MAX, None, None));
+        // One PUT of 6 MiB measures it; so does every part of a multipart file.
+        assert_eq!(Plan::new(6 * MIB, DEFAULT_PART_SIZE, Some(8 * MIB)).expect("plan").pacing_parts(), 1);
+        let multipart = Plan::new(64 * MIB, 8 * MIB, Some(8 * MIB)).expect("plan");
+        assert_eq!(multipart.pacing_parts(), 8);
+        assert!(holds_back(64 * MIB, 2 * multipart.pacing_parts(), 6, AUTO_ROUND_MAX, None, None));
     }
 
     #[test]

@@ -137,3 +137,44 @@ test('eight files of 64 MiB chosen at once: those that wait for the link to be m
     cancelled.cleanup();
   }
 });
+
+test('thirty small files and four of 24 MiB chosen at once: the small files\' PUTs, too small to measure the link, hold no file back; every object intact', { timeout: 300_000 }, async () => {
+  // A file sent as one PUT under 5 MiB says nothing of the link's pace
+  // (src/engine/adapt.rs, LATENCY_MIN_BYTES): counted as parts under way,
+  // thirty of them held the large files back until most had been sent (their
+  // inits after ~1.7 s, when 25 of the 30 were stored), for a measure that
+  // never came.
+  const small = Array.from({ length: 30 }, (_, i) => randomFile(`far-mixed-small-${i}.bin`, MIB + i));
+  const large = Array.from({ length: 4 }, (_, i) => randomFile(`far-mixed-large-${i}.bin`, 24 * MIB + i));
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${stack.page}/`);
+    await page.waitForSelector('.s3-upload-panel button.choose');
+    // Small files stored (their PUTs answered) by the time each large
+    // file's init was sent.
+    let smallStored = 0;
+    const storedAtInit = [];
+    page.on('response', (r) => { if (r.request().method() === 'PUT' && r.url().includes('/far-mixed-small-') && r.ok()) smallStored += 1; });
+    page.on('request', (r) => { if (r.url().includes('/multipart/init')) storedAtInit.push(smallStored); });
+    await page.setInputFiles('#files', [...small, ...large].map((f) => f.file));
+    const files = [...small, ...large];
+    const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
+    const deadline = Date.now() + 240_000;
+    while ((await count('done')) < files.length && (await count('error')) === 0) {
+      assert.ok(Date.now() < deadline, `only ${await count('done')} of ${files.length} files done after 240 s`);
+      await page.waitForTimeout(100);
+    }
+    assert.equal(await count('error'), 0, 'no file failed');
+    for (const f of files) {
+      const name = f.file.split('/').pop();
+      assert.equal((await storedObject(stack.api, `demo/${name}`)).sha256, f.sha256, `${name} is stored intact`);
+    }
+    assert.deepEqual(await stack.openUploads('demo/'), [], 'no multipart upload left open');
+    console.log(`small files stored when each large file's init was sent: ${storedAtInit.join(', ')}`);
+    assert.equal(storedAtInit.length, large.length, 'one init for each large file');
+    assert.ok(storedAtInit.every((n) => n < small.length / 2), `the large files began before half the small ones were stored: ${storedAtInit.join(', ')}`);
+  } finally {
+    await page.close();
+    [...small, ...large].forEach((f) => f.cleanup());
+  }
+});
