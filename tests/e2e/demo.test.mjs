@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, root, slowHashingWorkers, startEndlessPage, startFaultyStack, storedObject } from './helpers.mjs';
+import { launchBrowser, MIB, randomFile, root, slowHashingWorkers, startEndlessPage, startFaultyStack, storedObject, waitWidgetDone } from './helpers.mjs';
 
 let stack;
 let browser;
@@ -148,15 +148,7 @@ test('200 small files chosen at once all upload intact, each hashed (a page that
     window.setTimeout = function (...args) { window.timersSet += 1; return real.apply(this, args); };
   });
   await page.setInputFiles('#files', files.map((f) => f.file));
-  // The rows are in the widget's shadow root: counted through locators.
-  const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
-  const deadline = Date.now() + 180_000;
-  while ((await count('done')) < 200 && (await count('error')) === 0) {
-    assert.ok(Date.now() < deadline, `only ${await count('done')} of 200 files done after 180 s`);
-    await page.waitForTimeout(250);
-  }
-  assert.equal(await count('error'), 0, 'no file failed');
-  assert.equal(await count('done'), 200);
+  await waitWidgetDone(page, 200, { timeoutMs: 180_000, everyMs: 250 });
   const timers = await page.evaluate(() => window.timersSet);
   console.log(`# setTimeout calls on the page: ${timers} for 200 files`);
   assert.ok(timers <= 3 * 200, `${timers} setTimeout calls for 200 files: at most 3 per file`);
@@ -179,15 +171,12 @@ test('400 files of 1 MiB chosen at once: hashed by at most two Workers at a time
   try {
     const { page, errors } = await openDemo();
     await page.setInputFiles('#files', files.map((f) => f.file));
-    const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
-    const deadline = Date.now() + 180_000;
     let workers = 0;
-    while ((await count('done')) < files.length && (await count('error')) === 0) {
-      assert.ok(Date.now() < deadline, `only ${await count('done')} of ${files.length} files done after 180 s`);
-      workers = Math.max(workers, page.workers().filter((w) => w.url().startsWith('blob:')).length);
-      await page.waitForTimeout(50);
-    }
-    assert.equal(await count('error'), 0, 'no file failed');
+    await waitWidgetDone(page, files.length, {
+      timeoutMs: 180_000,
+      everyMs: 50,
+      each: () => { workers = Math.max(workers, page.workers().filter((w) => w.url().startsWith('blob:')).length); },
+    });
     assert.ok(workers >= 1 && workers <= 2, `${workers} hashing Workers at once: at most 2`);
     for (const [i, f] of files.entries()) {
       assert.equal((await storedObject(stack.api, `demo/two-${i}.bin`)).sha256, f.sha256, `two-${i}.bin is stored intact`);

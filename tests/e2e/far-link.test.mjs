@@ -16,7 +16,7 @@
 // `batch_part_size`).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertGrewOnce, launchBrowser, MIB, randomFile, RECORD_FILE_PUTS, RECORD_PUTS, startLinkStack, storedObject } from './helpers.mjs';
+import { assertGrewOnce, launchBrowser, MIB, randomFile, RECORD_FILE_PUTS, RECORD_PUTS, startLinkStack, storedObject, waitWidgetDone } from './helpers.mjs';
 
 const SIZE = 256 * MIB + 12_345;
 // What the engine plans for SIZE on 6 streams: 24 parts (4 rounds) of 10.6875 MiB.
@@ -104,13 +104,7 @@ test('eight files of 64 MiB chosen at once: those that wait for the link to be m
     // (No PUT can have answered yet, which would let it begin: init's round
     // trip, then 11 MiB through 4 MiB windows at 150 ms a round trip.)
     assert.ok(cancelMs < 600, `cancelled while it waited: ended after ${cancelMs} ms, not when the link was measured`);
-    const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
-    const deadline = Date.now() + 240_000;
-    while ((await count('done')) < files.length && (await count('error')) === 0) {
-      assert.ok(Date.now() < deadline, `only ${await count('done')} of ${files.length} files done after 240 s`);
-      await page.waitForTimeout(200);
-    }
-    assert.equal(await count('error'), 0, 'no file failed');
+    await waitWidgetDone(page, files.length);
     for (const [i, f] of files.entries()) {
       assert.equal((await storedObject(stack.api, `demo/far-batch-${i}.bin`)).sha256, f.sha256, `far-batch-${i}.bin is stored intact`);
     }
@@ -158,13 +152,7 @@ test('thirty small files and four of 24 MiB chosen at once: the small files\' PU
     page.on('request', (r) => { if (r.url().includes('/multipart/init')) storedAtInit.push(smallStored); });
     await page.setInputFiles('#files', [...small, ...large].map((f) => f.file));
     const files = [...small, ...large];
-    const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
-    const deadline = Date.now() + 240_000;
-    while ((await count('done')) < files.length && (await count('error')) === 0) {
-      assert.ok(Date.now() < deadline, `only ${await count('done')} of ${files.length} files done after 240 s`);
-      await page.waitForTimeout(100);
-    }
-    assert.equal(await count('error'), 0, 'no file failed');
+    await waitWidgetDone(page, files.length, { everyMs: 100 });
     for (const f of files) {
       const name = f.file.split('/').pop();
       assert.equal((await storedObject(stack.api, `demo/${name}`)).sha256, f.sha256, `${name} is stored intact`);

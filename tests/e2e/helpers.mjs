@@ -231,6 +231,24 @@ export async function launchBrowser(extraArgs = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
+/**
+ * Waits until the demo widget's rows on `page` show `n` files done, or one
+ * failed; asserts that none failed. `each()` runs at every look (every
+ * `everyMs`); the wait fails after `timeoutMs`.
+ */
+export async function waitWidgetDone(page, n, { timeoutMs = 240_000, everyMs = 200, each } = {}) {
+  // The rows are in the widget's shadow root: counted through locators.
+  const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
+  const deadline = Date.now() + timeoutMs;
+  while ((await count('done')) < n && (await count('error')) === 0) {
+    assert.ok(Date.now() < deadline, `only ${await count('done')} of ${n} files done after ${timeoutMs / 1000} s`);
+    each?.();
+    await page.waitForTimeout(everyMs);
+  }
+  assert.equal(await count('error'), 0, 'no file failed');
+  assert.equal(await count('done'), n);
+}
+
 /** The backend's presigned GET of the object `key`. */
 async function downloadUrl(api, key) {
   const res = await fetch(`${api}/api/uploads/download/${key.split('/').map(encodeURIComponent).join('/')}`);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, MIB, randomFile, rewrite, startFaultyStack, startServerBehind, storedObject } from './helpers.mjs';
+import { launchBrowser, MIB, randomFile, rewrite, startFaultyStack, startServerBehind, storedObject, waitWidgetDone } from './helpers.mjs';
 
 const SIZE = 64 * MIB;
 let browser;
@@ -557,13 +557,7 @@ test('60 small files chosen at once while a quarter of url and urls calls answer
       await page.goto(`${stack.api}/`);
       await page.waitForSelector('.s3-upload-panel button.choose');
       await page.setInputFiles('#files', files.map((f) => f.file));
-      const count = (state) => page.locator(`.s3-upload-panel li[data-state="${state}"]`).count();
-      const deadline = Date.now() + 240_000;
-      while ((await count('done')) < files.length && (await count('error')) === 0) {
-        assert.ok(Date.now() < deadline, `only ${await count('done')} of ${files.length} files done`);
-        await page.waitForTimeout(250);
-      }
-      assert.equal(await count('error'), 0, 'no file failed');
+      await waitWidgetDone(page, files.length, { everyMs: 250 });
       for (const [i, f] of files.entries()) {
         assert.equal((await storedObject(stack.api, `demo/many-small-${i}.bin`)).sha256, f.sha256, `file ${i} is stored intact`);
       }
