@@ -62,7 +62,7 @@ const text = async (id) => driver.findElement(By.id(id)).getText();
 
 /**
  * Uploads a fresh file of `size` bytes through the harness page of a stack
- * started with `stackOptions`; `during()` runs while it goes; `on`: the
+ * started with `stackOptions`; `during(src, stack)` runs while it goes; `on`: the
  * Firefox it runs in (the file's, unless said). Returns what happened;
  * `check(r, stack)` asserts more.
  */
@@ -75,7 +75,7 @@ async function scenario(name, stackOptions, { query = '', size = 24 * MIB, expec
     await on.wait(until.elementLocated(By.css('body[data-ready="true"]')), 30_000);
     await on.executeScript(COUNT_CALLS);
     await on.findElement(By.id('file')).sendKeys(src.file);
-    if (during) await during(src);
+    if (during) await during(src, stack);
     const state = await on.wait(until.elementLocated(By.css(
       '#state[data-state="done"], #state[data-state="error"], #state[data-state="aborted"]')), timeout);
     const r = {
@@ -112,6 +112,40 @@ test('Firefox: 20 % of part PUTs answer 500 or 503: each is retried, intact', { 
       assert.ok(r.stats.failed > 0, 'faults were injected');
       assert.ok(r.retries >= r.stats.failed, `each failure was retried (${r.retries} retries, ${r.stats.failed} faults)`);
     }));
+
+test('Firefox: the tab hidden behind another for the whole upload (its timers throttled) while 20 % of PUTs fail: the upload goes on, retried, intact', { timeout: 300_000 }, async () => {
+  // A user who starts an upload and goes on in another tab: Firefox marks
+  // the page hidden and throttles its timers (the retries' delays among
+  // them). Nothing here may wait for the page to be seen again: the object
+  // must be stored while the tab is hidden.
+  let vis;
+  await scenario('ff-hidden', { proxyArgs: ['--fail-rate', '0.2', '--fail-status', '500,503', '--seed', '13', '--bandwidth-mbit', '400'] }, {
+    size: 64 * MIB,
+    query: 'partSize=5242880',
+    during: async (src, stack) => {
+      await driver.executeScript("window.vis = [document.visibilityState]; document.addEventListener('visibilitychange', () => window.vis.push(document.visibilityState));");
+      const page = await driver.getWindowHandle();
+      await driver.switchTo().newWindow('tab');
+      await driver.get('about:blank');
+      await assert.rejects(storedObject(stack.api, 'demo/ff-hidden.bin'), /HTTP 404/, 'the upload was still going when its tab was hidden');
+      const deadline = Date.now() + 120_000;
+      let stored = null;
+      while (!stored) {
+        assert.ok(Date.now() < deadline, 'the object was not stored within 120 s while its tab was hidden');
+        stored = await storedObject(stack.api, 'demo/ff-hidden.bin').catch(() => null);
+        if (!stored) await new Promise((f) => setTimeout(f, 100));
+      }
+      assert.equal(stored.sha256, src.sha256, 'stored intact while the tab was hidden');
+      await driver.close();
+      await driver.switchTo().window(page);
+      vis = await driver.executeScript('return window.vis');
+    },
+  }, async (r) => {
+    assert.ok(r.stats.failed > 0, 'faults were injected');
+    assert.ok(r.retries >= r.stats.failed, `each failure was retried (${r.retries} retries, ${r.stats.failed} faults)`);
+  });
+  assert.deepEqual(vis, ['visible', 'hidden', 'visible'], 'the page was hidden while it uploaded, then shown again');
+});
 
 test('Firefox: 15 % of part PUTs cut mid-body: the cut parts are sent again, intact', { timeout: 300_000 }, () =>
   scenario('ff-reset', { proxyArgs: ['--reset-rate', '0.15', '--seed', '12'] }, { query: 'partSize=5242880' }, async (r) => {
