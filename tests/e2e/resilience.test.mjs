@@ -130,90 +130,108 @@ test('10 % of part PUTs are cut mid-body', { timeout: 300_000 }, () =>
     record(r, '10 % of part PUTs reset mid-body');
   }));
 
-// On a slow uplink the system's send buffers (megabytes per connection on
-// loopback, and on many real uplinks) take a whole part at once: the PUT's
-// upload progress is at 100 % long before its answer, and nothing moves
-// while the buffers drain, for longer than partTimeout here. That is not a
-// stall: nothing is cancelled or sent twice.
-test('a slow uplink whose send buffers take whole parts is not taken for stalled PUTs', { timeout: 300_000 }, () =>
-  scenario('deep-buffers', { proxyArgs: ['--bandwidth-mbit', '4'] }, async (stack) => {
-    const r = await run(stack, 'deep-buffers', { query: 'partSize=5242880&partTimeout=5000', size: 12 * MIB });
-    assert.equal(r.retries, 0, `no PUT taken for stalled (${r.retries} retries)`);
-    assert.equal(r.stats.matched_body_bytes, r.size, 'every byte sent once');
-    assert.ok(r.ms > 20_000, `the link was slower than partTimeout per part (${r.ms} ms)`);
-    record(r, 'slow uplink, 4 Mbit/s, send buffers taking whole parts (partTimeout 5 s)');
-  }));
+// These four go at a slow link's pace (4 to 40 Mbit/s, each through a
+// fault proxy of its own that holds it there) and take little CPU: side by
+// side, they take the longest one's time, not the sum.
+describe('slow links', { concurrency: true }, () => {
+  // On a slow uplink the system's send buffers (megabytes per connection on
+  // loopback, and on many real uplinks) take a whole part at once: the PUT's
+  // upload progress is at 100 % long before its answer, and nothing moves
+  // while the buffers drain, for longer than partTimeout here. That is not a
+  // stall: nothing is cancelled or sent twice.
+  test('a slow uplink whose send buffers take whole parts is not taken for stalled PUTs', { timeout: 300_000 }, () =>
+    scenario('deep-buffers', { proxyArgs: ['--bandwidth-mbit', '4'] }, async (stack) => {
+      const r = await run(stack, 'deep-buffers', { query: 'partSize=5242880&partTimeout=5000', size: 12 * MIB });
+      assert.equal(r.retries, 0, `no PUT taken for stalled (${r.retries} retries)`);
+      assert.equal(r.stats.matched_body_bytes, r.size, 'every byte sent once');
+      assert.ok(r.ms > 20_000, `the link was slower than partTimeout per part (${r.ms} ms)`);
+      record(r, 'slow uplink, 4 Mbit/s, send buffers taking whole parts (partTimeout 5 s)');
+    }));
 
-// The same kind of link: each PUT's upload progress is at 100 % as soon as
-// the buffers took its part. Once a PUT has been answered, a running one
-// counts what the link delivers in the time it has run: the bar follows the
-// upload's time rather than sitting near 100 % while the last parts drain.
-test('on a link whose send buffers take whole parts, progress follows the time the upload takes', { timeout: 300_000 }, () =>
-  scenario('progress-buffers', { proxyArgs: ['--bandwidth-mbit', '24'] }, async (stack) => {
-    const seen = [];
-    const r = await run(stack, 'progress-buffers', {
-      query: 'partSize=5242880',
-      during: async (page) => {
+  // The same kind of link: each PUT's upload progress is at 100 % as soon as
+  // the buffers took its part. Once a PUT has been answered, a running one
+  // counts what the link delivers in the time it has run: the bar follows the
+  // upload's time rather than sitting near 100 % while the last parts drain.
+  test('on a link whose send buffers take whole parts, progress follows the time the upload takes', { timeout: 300_000 }, () =>
+    scenario('progress-buffers', { proxyArgs: ['--bandwidth-mbit', '24'] }, async (stack) => {
+      const seen = [];
+      const r = await run(stack, 'progress-buffers', {
+        query: 'partSize=5242880',
+        during: async (page) => {
+          const t0 = Date.now();
+          for (;;) {
+            const state = await page.getAttribute('#state', 'data-state');
+            seen.push([Date.now() - t0, Number(await page.getAttribute('#bar', 'value'))]);
+            if (state !== 'uploading') break;
+            await page.waitForTimeout(200);
+          }
+        },
+      });
+      const end = seen.at(-1)[0];
+      const at = (f) => seen.filter(([t]) => t <= f * end).at(-1)[1];
+      assert.ok(end > 15_000, `the link was slow enough to see (${end} ms)`);
+      // The first six parts are handed over at once (47 %); after the first
+      // answers the bar moves with the time the upload takes.
+      assert.ok(at(0.7) <= 88, `at 70 % of the upload's time the bar is at ${at(0.7)} %; following the link it would be near 70 %`);
+      assert.ok(at(0.9) < 100, `not at 100 % before the end (${at(0.9)} % at 90 % of the time)`);
+      for (let i = 1; i < seen.length; i++) assert.ok(seen[i][1] >= seen[i - 1][1], 'never backwards');
+      assert.equal(r.retries, 0);
+      console.log(`progress at 50/70/90 % of ${end} ms: ${at(0.5)} / ${at(0.7)} / ${at(0.9)} %`);
+      record(r, 'progress on a 24 Mbit/s link whose send buffers take whole parts', { at70: at(0.7), at90: at(0.9) });
+    }));
+
+  // A second file on the same Uploader: its first parts, handed over at once,
+  // count what the rate the first file measured delivers (a file of a few
+  // parts is all first parts: it would stand at 100 % from its start).
+  test('a second file on the same link follows the link from its first parts', { timeout: 300_000 }, () =>
+    scenario('progress-second', { proxyArgs: ['--bandwidth-mbit', '24'] }, async (stack) => {
+      const first = randomFile('progress-first.bin', 24 * MIB);
+      const second = randomFile('progress-second.bin', 20 * MIB);
+      const page = await browser.newPage();
+      try {
+        await page.goto(`${stack.api}/harness.html?partSize=5242880`);
+        await page.waitForSelector('body[data-ready="true"]');
+        await page.setInputFiles('#file', first.file);
+        await page.waitForSelector('#state[data-state="done"]', { timeout: 120_000 });
+        const seen = [];
         const t0 = Date.now();
+        await page.setInputFiles('#file', second.file);
+        await page.waitForSelector('#state[data-state="uploading"]');
         for (;;) {
           const state = await page.getAttribute('#state', 'data-state');
           seen.push([Date.now() - t0, Number(await page.getAttribute('#bar', 'value'))]);
           if (state !== 'uploading') break;
           await page.waitForTimeout(200);
         }
-      },
-    });
-    const end = seen.at(-1)[0];
-    const at = (f) => seen.filter(([t]) => t <= f * end).at(-1)[1];
-    assert.ok(end > 15_000, `the link was slow enough to see (${end} ms)`);
-    // The first six parts are handed over at once (47 %); after the first
-    // answers the bar moves with the time the upload takes.
-    assert.ok(at(0.7) <= 88, `at 70 % of the upload's time the bar is at ${at(0.7)} %; following the link it would be near 70 %`);
-    assert.ok(at(0.9) < 100, `not at 100 % before the end (${at(0.9)} % at 90 % of the time)`);
-    for (let i = 1; i < seen.length; i++) assert.ok(seen[i][1] >= seen[i - 1][1], 'never backwards');
-    assert.equal(r.retries, 0);
-    console.log(`progress at 50/70/90 % of ${end} ms: ${at(0.5)} / ${at(0.7)} / ${at(0.9)} %`);
-    record(r, 'progress on a 24 Mbit/s link whose send buffers take whole parts', { at70: at(0.7), at90: at(0.9) });
-  }));
+        assert.equal(seen.at(-1)[1], 100);
+        const end = seen.at(-1)[0];
+        const at = (f) => seen.filter(([t]) => t <= f * end).at(-1)[1];
+        console.log(`second file: progress at 30/50/80 % of ${end} ms: ${at(0.3)} / ${at(0.5)} / ${at(0.8)} %`);
+        assert.ok(end > 5_000, `the link was slow enough to see (${end} ms)`);
+        assert.ok(at(0.5) <= 75, `half-way through, the bar is at ${at(0.5)} %; following the link it would be near 50 %`);
+        for (const f of [first, second]) {
+          assert.equal((await storedObject(stack.api, `demo/${path.basename(f.file)}`)).sha256, f.sha256);
+        }
+      } finally {
+        await page.close();
+        first.cleanup();
+        second.cleanup();
+      }
+    }));
 
-// A second file on the same Uploader: its first parts, handed over at once,
-// count what the rate the first file measured delivers (a file of a few
-// parts is all first parts: it would stand at 100 % from its start).
-test('a second file on the same link follows the link from its first parts', { timeout: 300_000 }, () =>
-  scenario('progress-second', { proxyArgs: ['--bandwidth-mbit', '24'] }, async (stack) => {
-    const first = randomFile('progress-first.bin', 24 * MIB);
-    const second = randomFile('progress-second.bin', 20 * MIB);
-    const page = await browser.newPage();
-    try {
-      await page.goto(`${stack.api}/harness.html?partSize=5242880`);
-      await page.waitForSelector('body[data-ready="true"]');
-      await page.setInputFiles('#file', first.file);
-      await page.waitForSelector('#state[data-state="done"]', { timeout: 120_000 });
-      const seen = [];
-      const t0 = Date.now();
-      await page.setInputFiles('#file', second.file);
-      await page.waitForSelector('#state[data-state="uploading"]');
-      for (;;) {
-        const state = await page.getAttribute('#state', 'data-state');
-        seen.push([Date.now() - t0, Number(await page.getAttribute('#bar', 'value'))]);
-        if (state !== 'uploading') break;
-        await page.waitForTimeout(200);
-      }
-      assert.equal(seen.at(-1)[1], 100);
-      const end = seen.at(-1)[0];
-      const at = (f) => seen.filter(([t]) => t <= f * end).at(-1)[1];
-      console.log(`second file: progress at 30/50/80 % of ${end} ms: ${at(0.3)} / ${at(0.5)} / ${at(0.8)} %`);
-      assert.ok(end > 5_000, `the link was slow enough to see (${end} ms)`);
-      assert.ok(at(0.5) <= 75, `half-way through, the bar is at ${at(0.5)} %; following the link it would be near 50 %`);
-      for (const f of [first, second]) {
-        assert.equal((await storedObject(stack.api, `demo/${path.basename(f.file)}`)).sha256, f.sha256);
-      }
-    } finally {
-      await page.close();
-      first.cleanup();
-      second.cleanup();
-    }
-  }));
+  test('every URL expires after 5 s on a slow link', { timeout: 300_000 }, () =>
+    scenario('expiry', { proxyArgs: ['--bandwidth-mbit', '40', '--latency-ms', '20'], serverArgs: ['--presign-expiry', '5'] }, async (stack) => {
+      // 8 parts of 8 MiB, 4 streams: parts 5 to 8 are signed ahead and wait
+      // longer than 5 s for a stream (with the default window of 6 and
+      // 11 MiB parts, all 6 parts would start at once and none wait).
+      const r = await run(stack, 'expiry', { query: 'partSize=8388608&concurrency=4' });
+      assert.ok(r.ms > 10_000, `the link was slow enough for URLs to expire (${r.ms} ms)`);
+      // A URL that would expire before (or while) its PUT runs is signed
+      // again, so there are more parts signed than parts.
+      assert.ok(r.calls.signed > 8, `URLs were signed again (${r.calls.signed} parts signed for 8 parts)`);
+      record(r, 'URLs expire after 5 s, link 40 Mbit/s + 20 ms');
+    }));
+});
 
 test('429 with Retry-After is waited out', { timeout: 300_000 }, () =>
   scenario('slowdown', { proxyArgs: ['--fail-rate', '0.2', '--fail-nth', '2', '--fail-status', '429', '--retry-after', '2', '--seed', '13'] }, async (stack) => {
@@ -224,19 +242,6 @@ test('429 with Retry-After is waited out', { timeout: 300_000 }, () =>
     assert.ok(r.delays.length >= r.stats.failed && r.delays.every((d) => d >= 2_000),
       `each retry waited out Retry-After: ${r.delays.join(', ')} ms`);
     record(r, '20 % of part PUTs answer 429 with Retry-After: 2');
-  }));
-
-test('every URL expires after 5 s on a slow link', { timeout: 300_000 }, () =>
-  scenario('expiry', { proxyArgs: ['--bandwidth-mbit', '40', '--latency-ms', '20'], serverArgs: ['--presign-expiry', '5'] }, async (stack) => {
-    // 8 parts of 8 MiB, 4 streams: parts 5 to 8 are signed ahead and wait
-    // longer than 5 s for a stream (with the default window of 6 and
-    // 11 MiB parts, all 6 parts would start at once and none wait).
-    const r = await run(stack, 'expiry', { query: 'partSize=8388608&concurrency=4' });
-    assert.ok(r.ms > 10_000, `the link was slow enough for URLs to expire (${r.ms} ms)`);
-    // A URL that would expire before (or while) its PUT runs is signed
-    // again, so there are more parts signed than parts.
-    assert.ok(r.calls.signed > 8, `URLs were signed again (${r.calls.signed} parts signed for 8 parts)`);
-    record(r, 'URLs expire after 5 s, link 40 Mbit/s + 20 ms');
   }));
 
 // The server's fault dice are seeded: at 0.25 the first signing call fails
