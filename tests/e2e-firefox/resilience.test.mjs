@@ -15,26 +15,27 @@ import { launchFirefox } from './launch.mjs';
 
 let driver;
 
-// The complete answered 40 s late is mostly a wait: it runs from the start
-// in a Firefox of its own, beside the other scenarios, and its test (below)
-// awaits it.
+// Two scenarios that mostly wait (a complete answered 40 s late; a 4 Mbit/s
+// link) run from the start, one after the other, in a Firefox of their
+// own, beside the others; their tests (below) await them.
 let slowComplete;
-let slowDriver;
+let deepBuffers;
+let asideDriver;
 
 before(async () => {
   driver = await launchFirefox();
-  slowComplete = (async () => {
-    slowDriver = await launchFirefox();
-    return scenario('ff-slow-complete', { serverArgs: ['--fault-rate', '1', '--fault-calls', 'complete', '--fault-delay-ms', '40000'] },
-      { size: 12 * MIB, on: slowDriver });
-  })();
-  // (Its test reports a failure; unawaited until then, it must not end the file.)
-  slowComplete.catch(() => {});
+  const aside = launchFirefox().then((d) => { asideDriver = d; });
+  slowComplete = aside.then(() => scenario('ff-slow-complete', { serverArgs: ['--fault-rate', '1', '--fault-calls', 'complete', '--fault-delay-ms', '40000'] },
+    { size: 12 * MIB, on: asideDriver }));
+  deepBuffers = slowComplete.catch(() => {}).then(() => scenario('ff-deep-buffers', { proxyArgs: ['--bandwidth-mbit', '4'] },
+    { query: 'partSize=5242880&partTimeout=5000', size: 12 * MIB, on: asideDriver }));
+  // (Their tests report a failure; unawaited until then, it must not end the file.)
+  for (const p of [slowComplete, deepBuffers]) p.catch(() => {});
 });
 
 after(async () => {
-  await slowComplete?.catch(() => {});
-  await slowDriver?.quit();
+  await deepBuffers?.catch(() => {});
+  await asideDriver?.quit();
   await driver?.quit();
 });
 
@@ -160,13 +161,6 @@ test('Firefox: one part stalls for 30 s: the stall is detected within partTimeou
     assert.ok(r.ms < 28_000, `the client did not sit out the 30 s stall (${r.ms} ms)`);
   }));
 
-test('Firefox: a slow uplink whose send buffers take whole parts is not taken for stalled PUTs: nothing sent twice, intact', { timeout: 300_000 }, () =>
-  scenario('ff-deep-buffers', { proxyArgs: ['--bandwidth-mbit', '4'] }, { query: 'partSize=5242880&partTimeout=5000', size: 12 * MIB }, async (r) => {
-    assert.equal(r.retries, 0, `no PUT taken for stalled (${r.retries} retries: ${r.retryReason})`);
-    assert.equal(r.stats.matched_body_bytes, r.size, 'every byte sent once');
-    assert.ok(r.ms > 20_000, `the link was slower than partTimeout per part (${r.ms} ms)`);
-  }));
-
 test('Firefox: on a link whose send buffers take whole parts, progress follows the time the upload takes, never backwards', { timeout: 300_000 }, async () => {
   const seen = [];
   const during = async () => {
@@ -244,14 +238,6 @@ test("Firefox: half of complete's replies lost after completing: complete asked 
     { query: 'partSize=5242880' }, async (r) => {
       assert.ok(r.retries >= 1, 'complete was sent again after its reply was lost');
     }));
-
-test('Firefox: complete answers 40 s late, every time: the upload waits for it, complete asked once, no error', { timeout: 300_000 }, async () => {
-  // Begun with the file, in a Firefox of its own (above): mostly a wait.
-  const r = await slowComplete;
-  assert.equal(r.calls.complete, 1, `complete asked ${r.calls.complete} times`);
-  assert.equal(r.retries, 0, `nothing was retried (${r.retryReason})`);
-  assert.ok(r.ms >= 40_000, `the upload waited for complete's answer (${r.ms} ms)`);
-});
 
 test('Firefox: abort in the middle: Aborted, nothing stored, nothing left open', { timeout: 300_000 }, () =>
   scenario('ff-abort', { proxyArgs: ['--bandwidth-mbit', '100'] }, {
@@ -369,4 +355,22 @@ test('Firefox: on a far link the parts not yet under way grow: fewer PUTs than p
     src.cleanup();
     await stack.stop();
   }
+});
+
+// Last: the two scenarios begun at the start in the Firefox aside (above)
+// have had the time of all the others to end.
+test('Firefox: complete answers 40 s late, every time: the upload waits for it, complete asked once, no error', { timeout: 300_000 }, async () => {
+  // Begun with the file, in the Firefox aside (above): mostly a wait.
+  const r = await slowComplete;
+  assert.equal(r.calls.complete, 1, `complete asked ${r.calls.complete} times`);
+  assert.equal(r.retries, 0, `nothing was retried (${r.retryReason})`);
+  assert.ok(r.ms >= 40_000, `the upload waited for complete's answer (${r.ms} ms)`);
+});
+
+test('Firefox: a slow uplink whose send buffers take whole parts is not taken for stalled PUTs: nothing sent twice, intact', { timeout: 300_000 }, async () => {
+  // Begun with the file, in the Firefox aside (above).
+  const r = await deepBuffers;
+  assert.equal(r.retries, 0, `no PUT taken for stalled (${r.retries} retries: ${r.retryReason})`);
+  assert.equal(r.stats.matched_body_bytes, r.size, 'every byte sent once');
+  assert.ok(r.ms > 20_000, `the link was slower than partTimeout per part (${r.ms} ms)`);
 });
