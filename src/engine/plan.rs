@@ -146,7 +146,8 @@ pub fn grown_part_size(left: u64, part: u64, max: u64, streams: usize, part_ms: 
 }
 
 /// Whether a multipart file of `size` bytes that would begin now, while
-/// the uploads of the same `Uploader` under way hold `planned` parts,
+/// the uploads of the same `Uploader` under way hold `planned` parts whose
+/// PUTs will measure the link ([`Plan::pacing_parts`]),
 /// `window` PUTs at a time, waits to begin until a PUT has measured the
 /// link (`ms_per_mib`) or a signature has shown a near one (`rtt_ms` under
 /// [`NEAR_RTT_MS`]): with two rounds of parts to send before it, it would
