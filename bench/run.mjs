@@ -23,7 +23,8 @@
 // --link 'ARGS': a scenario `custom`, the path link-emu makes with ARGS
 //   (e.g. --link '--rtt-ms 100 --up-link-mbit 50 --window-kib 2048').
 // --workloads also takes COUNTxSIZE (e.g. 20x3MiB, 1000x10KiB): that many
-//   files of that size.
+//   files of that size; several joined by + (30x1MiB+4x24MiB) are chosen
+//   at once, in that order.
 //
 // The cold scenario: a fresh browser (empty cache) with its CPU throttled 4x
 // (CDP) opens a page that starts a 16 MiB upload as soon as the contender's
@@ -284,21 +285,29 @@ export const WORKLOADS = {
   big4: { count: 4, bytes: 256 * MIB },
 };
 
-/** A named workload, or one written COUNTxSIZE (`20x3MiB`, `1000x10KiB`, `2x1GiB`). */
+/**
+ * A named workload, or one written COUNTxSIZE (`20x3MiB`, `1000x10KiB`,
+ * `2x1GiB`), or several of those joined by `+` (`30x1MiB+4x24MiB`: files of
+ * both kinds chosen at once, in that order). Its `sizes`: each file's bytes.
+ */
 export function workloadOf(name) {
-  if (WORKLOADS[name]) return WORKLOADS[name];
-  const m = /^(\d+)x(\d+)(KiB|MiB|GiB)$/.exec(name);
-  if (!m) throw new Error(`--workloads: no workload ${name}; there are ${Object.keys(WORKLOADS).join(', ')}, or COUNTxSIZE like 20x3MiB`);
-  return { count: Number(m[1]), bytes: Number(m[2]) * { KiB: 1024, MiB: MIB, GiB: 1024 * MIB }[m[3]] };
+  const sizes = name.split('+').flatMap((one) => {
+    const named = WORKLOADS[one];
+    const m = /^(\d+)x(\d+)(KiB|MiB|GiB)$/.exec(one);
+    if (!named && !m) throw new Error(`--workloads: no workload ${one}; there are ${Object.keys(WORKLOADS).join(', ')}, or COUNTxSIZE like 20x3MiB, joined by + for a mix`);
+    const { count, bytes } = named ?? { count: Number(m[1]), bytes: Number(m[2]) * { KiB: 1024, MiB: MIB, GiB: 1024 * MIB }[m[3]] };
+    return Array(count).fill(bytes);
+  });
+  return { count: sizes.length, sizes, total: sizes.reduce((a, b) => a + b, 0) };
 }
 
-/** `count` files of `bytes` random bytes, made once and kept. */
-function benchFiles(name, { count, bytes }) {
+/** The workload's files of random bytes, made once and kept. */
+function benchFiles(name, { sizes }) {
   const dir = path.join(tmpdir(), 's3mp-bench', name);
   mkdirSync(dir, { recursive: true });
-  const buf = Buffer.alloc(Math.min(bytes, 16 * MIB));
+  const buf = Buffer.alloc(Math.min(Math.max(...sizes), 16 * MIB));
   const files = [];
-  for (let i = 0; i < count; i++) {
+  for (const [i, bytes] of sizes.entries()) {
     const file = path.join(dir, `${i}.bin`);
     if (!(existsSync(file) && statSync(file).size === bytes)) {
       const fd = openSync(file, 'w');
@@ -503,7 +512,7 @@ async function measure(stack, contender, file, size, run, many = null) {
     if (many) {
       for (let i = 0; i < many.files.length; i++) {
         const stored = await objectSize(stack.api, `${key}/${i}`);
-        if (stored !== many.bytes) throw new Error(`${contender}: file ${i} stored ${stored} bytes of ${many.bytes}`);
+        if (stored !== many.sizes[i]) throw new Error(`${contender}: file ${i} stored ${stored} bytes of ${many.sizes[i]}`);
       }
       await deleteObjects(stack, many.files.map((_, i) => `${key}/${i}`));
     } else {
@@ -748,7 +757,7 @@ async function main() {
         for (let run = 0; run < RUNS; run++) {
           for (const c of many.map((_, i) => many[(i + run) % many.length])) {
             try {
-              const s = { scenario, workload: name, ...(await measure(stack, c, null, (w.count * w.bytes) / MIB, run, { name, files, bytes: w.bytes })) };
+              const s = { scenario, workload: name, ...(await measure(stack, c, null, w.total / MIB, run, { name, files, sizes: w.sizes })) };
               s.size = name;
               console.log(`${scenario} ${name} run ${run + 1} ${c}: ${s.mbps.toFixed(1)} MB/s (${s.secs.toFixed(2)} s), +${s.memAboveIdleMiB.toFixed(1)} MiB, CPU ${s.rendererCpuPerGiB.toFixed(2)} s/GiB renderer, ${s.longTasks} long tasks, lag p99 ${s.lagP99Ms.toFixed(1)} ms, store requests in flight: at most ${s.maxPuts}, mean ${s.meanPuts.toFixed(1)}, each ${s.putMs.toFixed(0)} ms; ${cpuText(s)}`);
               printLongTasks(s);
