@@ -43,6 +43,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { launchBrowser, MIB, objectSize, processChildren, processWith, root, startLinkStack, startRelay, startServer, startServerBehind } from '../tests/e2e/helpers.mjs';
+import { PATHS } from './links.mjs';
 import { CONCURRENCY, PART_SIZE, planOf } from './plan.mjs';
 import { bootstrapRatio, median, table } from './table.mjs';
 
@@ -214,15 +215,7 @@ function startProxy(upstream, extra) {
  */
 export const LINKS = {
   ...(arg('link', null) ? { custom: arg('link', null).split(/\s+/).filter(Boolean) } : {}),
-  // A home uplink: 20 Mbit/s up, 100 down, 60 ms round trip.
-  home: ['--rtt-ms', '60', '--jitter-ms', '4', '--up-link-mbit', '20', '--down-link-mbit', '100'],
-  // A far region: 150 ms round trip, a 1 Gbit/s link, 4 MiB in flight per connection (at most ~28 MB/s each).
-  far: ['--rtt-ms', '150', '--jitter-ms', '4', '--up-link-mbit', '1000', '--down-link-mbit', '1000', '--window-kib', '4096'],
-  // The same with TCP's slow start: a new connection's window opens from 16
-  // KiB (about Linux's 10 segments), doubling each round trip, and starts
-  // over after 400 ms idle (Linux's slow start after idle, past its RTO).
-  'far-tcp': ['--rtt-ms', '150', '--jitter-ms', '4', '--up-link-mbit', '1000', '--down-link-mbit', '1000', '--window-kib', '4096',
-    '--initial-window-kib', '16', '--idle-restart-ms', '400'],
+  ...PATHS,
 };
 
 /** The reference server (release build) and, for the WAN scenario, proxies in front of its API and store. */

@@ -3,18 +3,20 @@
 // ESR over BiDi), or Chromium through ChromeDriver (which, unlike
 // Playwright, does not follow every request's network events: that work
 // costs the bench's own process CPU beside the browser on a small machine).
-// Loopback only: each contender uploads the same file (or files) in turn,
+// Loopback, or with --link far|far-tcp|home the page, its backend and the
+// store each behind link-emu as in bench/run.mjs: each contender uploads the same file (or files) in turn,
 // interleaved, in a fresh browser per run; MB/s from the page's own clock,
 // and the stored size checked. The bundles are bench/dist's (node
 // bench/run.mjs builds them; or npx webpack --config bench/webpack.config.js).
 //
-//   node bench/webdriver.mjs [--browser firefox|chromium] [--runs 3] [--sizes 256] [--workloads 500x100KiB] [--contenders ours@defaults,ours-nochecksum@defaults,raw-ahead-xhr,uppy5] [--out file.json]
+//   node bench/webdriver.mjs [--browser firefox|chromium] [--link far] [--runs 3] [--sizes 256] [--workloads 500x100KiB] [--contenders ours@defaults,ours-nochecksum@defaults,raw-ahead-xhr,uppy5] [--out file.json]
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Builder } from 'selenium-webdriver';
 import chrome from 'selenium-webdriver/chrome.js';
-import { CHROMIUM_ARGS, MIB, objectSize, randomFile, root, startServer } from '../tests/e2e/helpers.mjs';
+import { CHROMIUM_ARGS, MIB, objectSize, randomFile, root, startLinkStack, startServer } from '../tests/e2e/helpers.mjs';
 import { launchFirefox } from '../tests/e2e-firefox/launch.mjs';
+import { PATHS } from './links.mjs';
 import { planOf } from './plan.mjs';
 import { bootstrapRatio, median } from './table.mjs';
 
@@ -43,13 +45,13 @@ async function measure(stack, contender, job, run) {
   const driver = await (BROWSER === 'firefox' ? launchFirefox() : launchChromium());
   try {
     const { page, partSize, concurrency } = planOf(contender);
-    await driver.get(`${stack.api}/${page}.html`);
+    await driver.get(`${stack.page ?? stack.api}/${page}.html`);
     // The bundle defines its entry points once its code (WASM included) is ready.
     await driver.wait(() => driver.executeScript('return typeof window.benchUpload === "function"'), 30_000, `${page}: window.benchUpload`);
     const input = await driver.findElement({ css: '#file' });
     await input.sendKeys(job.paths.join('\n'));
     const key = `bench/wd-${BROWSER}-${contender}-${job.name}-${run}`;
-    const opts = { api: stack.api, s3: stack.s3, bucket: 'uploads', key, partSize, concurrency };
+    const opts = { api: stack.page ?? stack.api, s3: stack.s3, bucket: 'uploads', key, partSize, concurrency };
     await driver.manage().setTimeouts({ script: 15 * 60_000 });
     const r = await driver.executeAsyncScript(`
       const [o, many, done] = arguments;
@@ -83,7 +85,14 @@ for (const w of WORKLOADS) {
 }
 
 process.env.S3MP_SERVER_BIN ||= path.join(root, 'target/release/s3-multipart-server');
-const stack = await startServer([], { wwwDir: path.join(root, 'bench/dist') });
+const LINK = arg('link', null);
+let stack;
+if (LINK) {
+  if (!PATHS[LINK]) throw new Error(`--link: no path ${LINK}; there are ${Object.keys(PATHS).join(', ')}`);
+  stack = await startLinkStack(PATHS[LINK], { bin: path.join(root, 'target/release/link-emu'), wwwDir: path.join(root, 'bench/dist') });
+} else {
+  stack = await startServer([], { wwwDir: path.join(root, 'bench/dist') });
+}
 const samples = [];
 try {
   for (const job of jobs) {
