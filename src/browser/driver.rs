@@ -527,8 +527,9 @@ impl Run {
     pub fn holds_back(&self, size: f64) -> bool {
         let cfg = &self.job.cfg;
         let size = size as u64;
-        let single = cfg.multipart_threshold.is_some_and(|t| size <= t.min(crate::engine::plan::MAX_SINGLE_PUT));
-        !single && cfg.part_size < cfg.part_size_max && self.budget.holds_back(size, cfg.part_round_max)
+        !crate::engine::Plan::goes_single(size, cfg.multipart_threshold)
+            && cfg.part_size < cfg.part_size_max
+            && self.budget.holds_back(size, cfg.part_round_max)
     }
 
     /// Its turn has come: the upload is planned for `file` (`size`: read

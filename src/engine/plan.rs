@@ -256,7 +256,7 @@ impl Plan {
         if size > MAX_OBJECT_SIZE {
             return Err(UploadError::too_large(size));
         }
-        if multipart_threshold.is_some_and(|t| size <= t.min(MAX_SINGLE_PUT)) {
+        if Self::goes_single(size, multipart_threshold) {
             return Ok(Self { size, part_size: size, count: 1, single: true, head: 1, tail_size: size });
         }
         let mut part_size = part_size;
@@ -266,6 +266,12 @@ impl Plan {
         // 5 TiB / 10,000 rounded up to a MiB is 525 MiB, far below 5 GiB.
         let count = u16::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u16::MAX);
         Ok(Self { size, part_size, count, single: false, head: count, tail_size: part_size })
+    }
+
+    /// Whether a file of `size` bytes goes as one presigned PUT: at most
+    /// `multipart_threshold` bytes, and at most [`MAX_SINGLE_PUT`].
+    pub fn goes_single(size: u64, multipart_threshold: Option<u64>) -> bool {
+        multipart_threshold.is_some_and(|t| size <= t.min(MAX_SINGLE_PUT))
     }
 
     /// This multipart plan with every part from number `from` on cut anew
