@@ -4,8 +4,9 @@
 // Playwright, does not follow every request's network events: that work
 // costs the bench's own process CPU beside the browser on a small machine).
 // Loopback, or with --link far|far-tcp|home the page, its backend and the
-// store each behind link-emu as in bench/run.mjs: each contender uploads the same file (or files) in turn,
-// interleaved, in a fresh browser per run; MB/s from the page's own clock,
+// store each behind link-emu as in bench/run.mjs: each contender uploads
+// the same file (or files) in turn, interleaved, in a fresh browser per
+// run; MB/s from the page's own clock,
 // and the stored size checked. The bundles are bench/dist's (node
 // bench/run.mjs builds them; or npx webpack --config bench/webpack.config.js).
 //
